@@ -29,4 +29,6 @@ type DialRequest struct {
 type DialerFunc func(ctx context.Context, req DialRequest) (driver.Conn, error)
 
 // Dial calls f.
-func (f DialerFunc) Dial(ctx context.Context, req DialRequest) (driver.Conn, error) { return f(ctx, req) }
+func (f DialerFunc) Dial(ctx context.Context, req DialRequest) (driver.Conn, error) {
+	return f(ctx, req)
+}

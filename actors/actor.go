@@ -1,0 +1,143 @@
+package actors
+
+import (
+	"context"
+	"database/sql/driver"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/idpool/idpool/messages"
+	"github.com/idpool/idpool/tokens"
+)
+
+// ActorConfig configures one pool actor.
+type ActorConfig struct {
+	Pool     PoolConfig
+	Identity tokens.Identity
+	Dialer   Dialer
+	Clock    Clock
+	Logger   *slog.Logger
+	// DialTimeout bounds each dial, MintTimeout each token mint,
+	// ValidateTimeout each health check.
+	DialTimeout, MintTimeout, ValidateTimeout time.Duration
+}
+
+// NewProps returns the props that spawn a pool actor for cfg. Its parent (the
+// manager) receives RetireRequest and PoolDrained from it.
+func NewProps(cfg ActorConfig) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} })
+}
+
+// poolActor owns one Pool state machine. Receive never blocks: it steps the
+// state machine and carries out the effects, starting a goroutine for each
+// blocking call, which reports back by message.
+type poolActor struct {
+	cfg    ActorConfig
+	sm     *Pool
+	self   *actor.PID
+	parent *actor.PID
+	root   *actor.RootContext
+	timer  Timer
+	// life is cancelled when the pool closes, aborting dials and mints.
+	life   context.Context
+	cancel context.CancelFunc
+}
+
+var tickMsg = &messages.Tick{}
+
+func (a *poolActor) Receive(c actor.Context) {
+	defer a.recoverInternal()
+	now := a.cfg.Clock.Now()
+	switch m := c.Message().(type) {
+	case *messages.Acquire:
+		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply))
+	case *messages.Release:
+		a.run(c, now, a.sm.Release(now, ConnID(m.ConnID), m.Broken))
+	case *messages.Cancel:
+		a.run(c, now, a.sm.Cancel(now, m.ID, m.Timeout))
+	case *messages.DialDone:
+		var res any
+		if m.Conn != nil {
+			res = m.Conn
+		}
+		a.run(c, now, a.sm.DialDone(now, res, m.Token, m.Err))
+	case *messages.MintDone:
+		a.run(c, now, a.sm.MintDone(now, m.Token, m.Err))
+	case *messages.ValidateDone:
+		a.run(c, now, a.sm.ValidateDone(now, ConnID(m.ConnID), m.OK))
+	case *messages.CloseDone:
+		a.run(c, now, a.sm.CloseDone(now, ConnID(m.ConnID)))
+	case *messages.Tick:
+		a.run(c, now, a.sm.Tick(now))
+	case *messages.ClosePool, *messages.RetireApproved:
+		a.cancel()
+		a.run(c, now, a.sm.Close(now))
+	case *messages.PoolStatsQuery:
+		m.Reply <- a.sm.Stats()
+	case *actor.Started:
+		a.self, a.parent, a.root = c.Self(), c.Parent(), c.ActorSystem().Root
+		a.life, a.cancel = context.WithCancel(context.Background())
+		a.sm = New(a.cfg.Pool)
+		a.run(c, now, a.sm.Start(now))
+	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.cancel()
+	}
+}
+
+// recoverInternal keeps the actor and its state if idpool itself panics: a
+// restart would forget open connections and strand waiters. User code never
+// runs here (it runs in goroutines with their own recover), so this is a
+// last line of defence.
+func (a *poolActor) recoverInternal() {
+	if r := recover(); r != nil {
+		a.logger().Error("idpool: internal error in pool actor", "pool", a.cfg.Pool.Key.Redacted(), "panic", r)
+	}
+}
+
+func (a *poolActor) logger() *slog.Logger {
+	if a.cfg.Logger != nil {
+		return a.cfg.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
+	for i := range effects {
+		e := &effects[i]
+		switch e.Kind {
+		case EffGrant:
+			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Conn: e.Resource.(driver.Conn), ConnID: uint64(e.Conn), Pool: a.self}
+		case EffFail:
+			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Err: e.Err}
+		case EffCancelled:
+			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Cancelled: true, MaxSize: a.cfg.Pool.MaxSize, Waiters: int(e.Seen)}
+		case EffDial:
+			a.dial(e.Token)
+		case EffMint:
+			a.mint()
+		case EffValidate:
+			a.validate(e.Conn, e.Resource.(driver.Conn))
+		case EffClose:
+			a.closeConn(e.Conn, e.Resource, e.Reason)
+		case EffWake:
+			a.wake(now, e.At)
+		case EffRetire:
+			c.Send(a.parent, &messages.RetireRequest{Key: a.cfg.Pool.Key, Pool: a.self, Seen: e.Seen})
+		case EffDrained:
+			c.Send(a.parent, &messages.PoolDrained{Key: a.cfg.Pool.Key, Pool: a.self, Stats: a.sm.Stats()})
+			c.Stop(a.self)
+		}
+	}
+}
+
+func (a *poolActor) wake(now, at time.Time) {
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	root, self := a.root, a.self
+	a.timer = a.cfg.Clock.AfterFunc(at.Sub(now), func() { root.Send(self, tickMsg) })
+}

@@ -1,0 +1,110 @@
+package actors
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+
+	"github.com/idpool/idpool/messages"
+	"github.com/idpool/idpool/tokens"
+)
+
+// The functions here run the pool's blocking calls in goroutines of their
+// own and report back to the actor's mailbox. User code (dialers, token
+// sources, drivers) runs only here, under recover: a panic becomes an error
+// for that one call and the pool's state is untouched.
+
+func (a *poolActor) dial(tok tokens.Token) {
+	req := DialRequest{Key: a.cfg.Pool.Key, Identity: a.cfg.Identity, Token: tok}
+	life, root, self := a.life, a.root, a.self
+	go func() {
+		ctx, cancel := context.WithTimeout(life, a.cfg.DialTimeout)
+		defer cancel()
+		conn, err := safeDial(ctx, a.cfg.Dialer, req)
+		if err != nil {
+			a.logger().Warn("idpool: dial failed", "pool", req.Key.Redacted(), "err", err)
+		}
+		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err})
+	}()
+}
+
+func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			conn, err = nil, fmt.Errorf("dialer panicked: %v", r)
+		}
+	}()
+	conn, err = d.Dial(ctx, req)
+	if err == nil && conn == nil {
+		err = fmt.Errorf("dialer returned no connection and no error")
+	}
+	return conn, err
+}
+
+func (a *poolActor) mint() {
+	src := a.cfg.Identity.Source()
+	life, root, self, key := a.life, a.root, a.self, a.cfg.Pool.Key
+	go func() {
+		ctx, cancel := context.WithTimeout(life, a.cfg.MintTimeout)
+		defer cancel()
+		tok, err := safeMint(ctx, src)
+		if err != nil {
+			a.logger().Warn("idpool: token mint failed", "pool", key.Redacted(), "err", err)
+		}
+		root.Send(self, &messages.MintDone{Token: tok, Err: err})
+	}()
+}
+
+func safeMint(ctx context.Context, src tokens.Source) (tok tokens.Token, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tok, err = tokens.Token{}, fmt.Errorf("token source panicked: %v", r)
+		}
+	}()
+	if src == nil {
+		return tokens.Token{}, tokens.ErrNoIdentity
+	}
+	tok, err = src.Token(ctx)
+	if err == nil && tok.IsZero() {
+		err = fmt.Errorf("token source returned an empty token")
+	}
+	return tok, err
+}
+
+func (a *poolActor) validate(id ConnID, conn driver.Conn) {
+	root, self, life := a.root, a.self, a.life
+	go func() {
+		ctx, cancel := context.WithTimeout(life, a.cfg.ValidateTimeout)
+		defer cancel()
+		root.Send(self, &messages.ValidateDone{ConnID: uint64(id), OK: healthy(ctx, conn)})
+	}()
+}
+
+// healthy asks the driver whether conn is usable: IsValid first (free), then
+// a ping when the driver can.
+func healthy(ctx context.Context, conn driver.Conn) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	if v, is := conn.(driver.Validator); is && !v.IsValid() {
+		return false
+	}
+	if p, is := conn.(driver.Pinger); is {
+		return p.Ping(ctx) == nil
+	}
+	return true
+}
+
+func (a *poolActor) closeConn(id ConnID, resource any, reason CloseReason) {
+	root, self := a.root, a.self
+	a.logger().Debug("idpool: closing connection", "pool", a.cfg.Pool.Key.Redacted(), "reason", reason.String())
+	go func() {
+		defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
+		defer func() { _ = recover() }()
+		if c, ok := resource.(driver.Conn); ok {
+			_ = c.Close()
+		}
+	}()
+}

@@ -1,0 +1,43 @@
+package actors
+
+import "time"
+
+// Close shuts the pool: queued waiters fail with ErrClosed, idle connections
+// are closed now, busy ones when released, dialing ones when their dial ends.
+// EffDrained follows once everything is closed. Close is idempotent.
+func (p *Pool) Close(now time.Time) []Effect {
+	p.out = p.out[:0]
+	if p.closing {
+		return p.out
+	}
+	p.closing = true
+	p.wakeAt = time.Time{}
+	for w := p.waiters.firstLive(); w != nil; w = p.waiters.firstLive() {
+		p.waiters.remove(w)
+		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: ErrClosed})
+	}
+	for _, c := range p.idle {
+		p.closeConn(c, ReasonPoolClosed)
+	}
+	clear(p.idle)
+	p.idle = p.idle[:0]
+	p.awaitingToken = 0 // the mint in flight, if any, is ignored when it lands
+	p.maybeDrained()
+	return p.out
+}
+
+// Closing reports whether Close has been called.
+func (p *Pool) Closing() bool { return p.closing }
+
+// Drained reports whether a closing pool has closed every connection.
+func (p *Pool) Drained() bool { return p.drained }
+
+func (p *Pool) maybeDrained() {
+	if !p.closing || p.drained {
+		return
+	}
+	if len(p.conns) == 0 && p.dialing == 0 && p.closesInFlight == 0 && !p.minting {
+		p.drained = true
+		p.emit(Effect{Kind: EffDrained})
+	}
+}

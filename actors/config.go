@@ -1,0 +1,45 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// PoolConfig is everything the state machine needs to decide. Durations here
+// are already resolved: zero means "off" (the manager turns its own zero
+// defaults into real values before they reach the pool).
+type PoolConfig struct {
+	// Key names the pool in errors and stats (printed redacted).
+	Key tokens.Key
+	// MinSize connections are opened at start and re-opened after evictions.
+	MinSize int
+	// MaxSize caps open plus dialing connections; at least 1.
+	MaxSize int
+	// MaxWaiters caps the queue; past it Acquire fails with ErrPoolExhausted.
+	// Zero means unlimited.
+	MaxWaiters int
+	// IdleTimeout closes connections idle longer than this, down to MinSize.
+	IdleTimeout time.Duration
+	// MaxLifetime closes connections older than this, minus a random jitter in
+	// [0, LifetimeJitter) drawn per connection so they do not all expire at once.
+	MaxLifetime    time.Duration
+	LifetimeJitter time.Duration
+	// HealthCheckAfter pings (or validates) an idle connection before handing
+	// it out when it has been idle at least this long.
+	HealthCheckAfter time.Duration
+	// UsesToken says connections log in with a token from the pool's Source.
+	UsesToken bool
+	// TokenThreshold is how close to its token's expiry a connection may get
+	// before checkout re-checks the token and the idle sweep closes it.
+	TokenThreshold time.Duration
+	// RetireAfter asks the manager to retire the pool once it has had no
+	// acquire, no lease out and no waiter for this long. Zero: never.
+	RetireAfter time.Duration
+	// FillBackoff is the first pause before re-trying a failed MinSize dial;
+	// it doubles per consecutive failure up to FillBackoffMax.
+	FillBackoff    time.Duration
+	FillBackoffMax time.Duration
+	// Seed feeds the lifetime jitter, so a run is reproducible.
+	Seed uint64
+}

@@ -1,0 +1,55 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// ConnID names one physical connection within its pool.
+type ConnID uint64
+
+// EffectKind says what the actor must do for an Effect.
+type EffectKind uint8
+
+// The effects the state machine asks for.
+const (
+	// EffGrant answers ReplyTo with the connection (Conn, Resource).
+	EffGrant EffectKind = iota + 1
+	// EffFail answers ReplyTo with Err.
+	EffFail
+	// EffCancelled answers ReplyTo: its acquire was still queued when cancelled.
+	EffCancelled
+	// EffDial opens one connection, logging in with Token when the pool uses tokens.
+	EffDial
+	// EffMint asks the token source for a token.
+	EffMint
+	// EffValidate health-checks Conn (ping or IsValid) off the mailbox.
+	EffValidate
+	// EffClose closes Conn (Resource) off the mailbox, for Reason.
+	EffClose
+	// EffWake asks for a Tick at At (replacing any earlier request).
+	EffWake
+	// EffDrained reports that a closing pool has closed everything.
+	EffDrained
+	// EffRetire asks the manager to retire this idle pool; Seen is the number
+	// of acquires the pool has received.
+	EffRetire
+)
+
+// Effect is one instruction from the state machine to the actor. Only the
+// fields named for its Kind are set.
+type Effect struct {
+	Kind      EffectKind
+	ReplyTo   any
+	AcquireID uint64
+	Conn      ConnID
+	Resource  any
+	Token     tokens.Token
+	Err       error
+	Reason    CloseReason
+	At        time.Time
+	Seen      uint64
+	// Waited is how long the granted acquire queued.
+	Waited time.Duration
+}

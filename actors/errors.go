@@ -1,0 +1,65 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// ErrClosed is returned by acquires on a closed pool or manager, and to the
+// waiters still queued when it closed.
+var ErrClosed = errors.New("idpool: pool closed")
+
+// ErrPoolExhausted is returned at once when the pool's queue is already
+// MaxWaiters long: load is shed instead of queued.
+var ErrPoolExhausted = errors.New("idpool: pool exhausted (too many waiters)")
+
+// ErrAcquireTimeout matches (with errors.Is) every acquire that ran out of
+// time. Such errors also match context.DeadlineExceeded.
+var ErrAcquireTimeout = errors.New("idpool: acquire timed out")
+
+// TimeoutError is the error of an acquire whose deadline passed while queued.
+// It names the pool (redacted), its size limit and how many waited with it.
+type TimeoutError struct {
+	Key      tokens.Key
+	MaxSize  int
+	Waiters  int
+	Canceled bool // the ctx was cancelled rather than timed out
+}
+
+func (e *TimeoutError) Error() string {
+	what := "timed out"
+	if e.Canceled {
+		what = "cancelled"
+	}
+	return fmt.Sprintf("idpool: acquire %s waiting for pool %s (max size %d, %d waiting)",
+		what, e.Key.Redacted(), e.MaxSize, e.Waiters)
+}
+
+// Is makes a timeout match ErrAcquireTimeout and context.DeadlineExceeded, and
+// a cancellation match context.Canceled.
+func (e *TimeoutError) Is(target error) bool {
+	if e.Canceled {
+		return target == context.Canceled
+	}
+	return target == ErrAcquireTimeout || target == context.DeadlineExceeded
+}
+
+// DialError wraps a failed dial or token mint with the pool it was for.
+type DialError struct {
+	Key  tokens.Key
+	Mint bool // the token mint failed, not the dial
+	Err  error
+}
+
+func (e *DialError) Error() string {
+	if e.Mint {
+		return fmt.Sprintf("idpool: minting a token for pool %s: %v", e.Key.Redacted(), e.Err)
+	}
+	return fmt.Sprintf("idpool: dialing for pool %s: %v", e.Key.Redacted(), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *DialError) Unwrap() error { return e.Err }

@@ -1,0 +1,79 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+)
+
+// CheckInvariants verifies the state machine's internal consistency. Tests
+// and the simulation call it after every step; it returns every violation.
+func (p *Pool) CheckInvariants() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if p.size() > p.cfg.MaxSize {
+		bad("over_max: %d open + %d dialing + %d awaiting token > max %d", len(p.conns), p.dialing, p.awaitingToken, p.cfg.MaxSize)
+	}
+	if p.dialing < 0 || p.awaitingToken < 0 || p.busy < 0 || p.closesInFlight < 0 {
+		bad("negative count: dialing %d, awaiting %d, busy %d, closes %d", p.dialing, p.awaitingToken, p.busy, p.closesInFlight)
+	}
+	busy, idle, checking := 0, 0, 0
+	for id, c := range p.conns {
+		if c.id != id {
+			bad("conn %d filed under %d", c.id, id)
+		}
+		switch c.state {
+		case connBusy:
+			busy++
+		case connIdle:
+			idle++
+		case connChecking:
+			checking++
+			if c.waiter != nil && (c.waiter.done || c.waiter.serving != c) {
+				bad("conn %d checked for a waiter that is gone or served elsewhere", c.id)
+			}
+		}
+	}
+	if busy != p.busy {
+		bad("double_lease or lost lease: %d busy conns, counter says %d", busy, p.busy)
+	}
+	seen := make(map[ConnID]bool, len(p.idle))
+	for _, c := range p.idle {
+		if seen[c.id] {
+			bad("conn %d twice on the idle stack", c.id)
+		}
+		seen[c.id] = true
+		if p.conns[c.id] != c || c.state != connIdle {
+			bad("idle stack holds conn %d in state %d (known: %v)", c.id, c.state, p.conns[c.id] == c)
+		}
+	}
+	if idle != len(p.idle) {
+		bad("%d idle conns but %d on the stack", idle, len(p.idle))
+	}
+	if !p.closing && p.waiters.unserved() > 0 {
+		if len(p.idle) > 0 {
+			bad("%d waiters unserved while %d conns sit idle", p.waiters.unserved(), len(p.idle))
+		}
+		if p.waiters.unserved() > p.dialing+p.awaitingToken && p.size() < p.cfg.MaxSize {
+			bad("%d waiters unserved, %d dials coming, and room to dial", p.waiters.unserved(), p.dialing+p.awaitingToken)
+		}
+	}
+	if p.closing && p.waiters.live > 0 {
+		bad("%d waiters left in a closed pool", p.waiters.live)
+	}
+	live, serving := 0, 0
+	p.waiters.each(func(w *waiter) bool {
+		live++
+		if w.serving != nil {
+			serving++
+			if w.serving.waiter != w {
+				bad("waiter %d bound to conn %d which is not checked for it", w.id, w.serving.id)
+			}
+		}
+		return true
+	})
+	if live != p.waiters.live || serving != p.waiters.serving || len(p.waiters.byID) != live {
+		bad("waiter counts: %d live (counter %d, map %d), %d serving (counter %d)", live, p.waiters.live, len(p.waiters.byID), serving, p.waiters.serving)
+	}
+	return errors.Join(errs...)
+}

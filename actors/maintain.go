@@ -1,0 +1,128 @@
+package actors
+
+import "time"
+
+// Tick runs the timers: idle connections past their lifetime, near their
+// token's expiry or idle too long (beyond MinSize) are closed, MinSize is
+// topped up, and an idle pool asks to retire. Then it asks for the next Tick.
+func (p *Pool) Tick(now time.Time) []Effect {
+	p.out = p.out[:0]
+	p.wakeAt = time.Time{}
+	if p.closing {
+		return p.out
+	}
+	p.sweepIdle(now)
+	p.serve(now)
+	p.maybeRetire(now)
+	p.rescheduleWake(now)
+	return p.out
+}
+
+// sweepIdle closes idle connections that may not be reused, keeping the LIFO
+// order of the rest. Idle timeouts take the oldest-idle first and stop at
+// MinSize.
+func (p *Pool) sweepIdle(now time.Time) {
+	kept := p.idle[:0]
+	for _, c := range p.idle {
+		if reason, dead := p.deadAt(c, now); dead {
+			p.closeConn(c, reason)
+			continue
+		}
+		if p.tokenExpiring(c, now) {
+			p.closeConn(c, ReasonTokenExpiring)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(p.idle[len(kept):])
+	p.idle = kept
+	if p.cfg.IdleTimeout <= 0 {
+		return
+	}
+	// p.idle[0] is the connection idle the longest.
+	n := 0
+	for n < len(p.idle) && len(p.conns) > p.cfg.MinSize && now.Sub(p.idle[n].idleSince) >= p.cfg.IdleTimeout {
+		p.closeConn(p.idle[n], ReasonIdleTimeout)
+		n++
+	}
+	if n > 0 {
+		rest := copy(p.idle, p.idle[n:])
+		clear(p.idle[rest:])
+		p.idle = p.idle[:rest]
+	}
+}
+
+// tokenExpiring: the connection's known token expiry is inside the threshold,
+// so it is closed rather than risk a session meeting an expired token.
+func (p *Pool) tokenExpiring(c *conn, now time.Time) bool {
+	return p.cfg.UsesToken && !c.token.ExpiresOn.IsZero() && !c.token.ValidBeyond(now, p.cfg.TokenThreshold)
+}
+
+// maybeRetire asks the manager to retire the pool once it has had nothing to
+// do for RetireAfter: no acquire, no lease out, no waiter, no dial.
+func (p *Pool) maybeRetire(now time.Time) {
+	if p.cfg.RetireAfter <= 0 || p.retireAsked || !p.quiet() {
+		return
+	}
+	if now.Sub(p.lastActivity) >= p.cfg.RetireAfter {
+		p.retireAsked = true
+		p.emit(Effect{Kind: EffRetire, Seen: p.seen})
+	}
+}
+
+func (p *Pool) quiet() bool {
+	return p.busy == 0 && p.waiters.live == 0 && p.dialing == 0 && p.awaitingToken == 0 &&
+		!p.minting && len(p.checking) == 0 && len(p.idle) == len(p.conns)
+}
+
+// connWake is when idle connection c next needs attention.
+func (p *Pool) connWake(c *conn) time.Time {
+	var at time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	earliest(c.deadline)
+	if p.cfg.UsesToken && !c.token.ExpiresOn.IsZero() {
+		earliest(c.token.ExpiresOn.Add(-p.cfg.TokenThreshold))
+	}
+	if p.cfg.IdleTimeout > 0 && len(p.conns) > p.cfg.MinSize {
+		earliest(c.idleSince.Add(p.cfg.IdleTimeout))
+	}
+	return at
+}
+
+// rescheduleWake recomputes the next Tick from scratch.
+func (p *Pool) rescheduleWake(now time.Time) {
+	var at time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	for _, c := range p.idle {
+		earliest(p.connWake(c))
+	}
+	if p.size() < p.cfg.MinSize && now.Before(p.fillBlockedUntil) {
+		earliest(p.fillBlockedUntil)
+	}
+	if p.cfg.RetireAfter > 0 && !p.retireAsked {
+		earliest(p.lastActivity.Add(p.cfg.RetireAfter))
+	}
+	if !at.IsZero() && at.Before(now) {
+		at = now
+	}
+	p.wakeNoLaterThan(at)
+}
+
+// wakeNoLaterThan makes sure a Tick comes at t or earlier.
+func (p *Pool) wakeNoLaterThan(t time.Time) {
+	if t.IsZero() || p.closing {
+		return
+	}
+	if p.wakeAt.IsZero() || t.Before(p.wakeAt) {
+		p.wakeAt = t
+		p.emit(Effect{Kind: EffWake, At: t})
+	}
+}

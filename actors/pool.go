@@ -1,0 +1,114 @@
+package actors
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/idpool/idpool/tokens"
+)
+
+type connState uint8
+
+const (
+	connIdle connState = iota
+	connBusy
+	// connChecking: being health-checked or having its token re-checked,
+	// usually on behalf of a waiter.
+	connChecking
+)
+
+type checkKind uint8
+
+const (
+	checkNone checkKind = iota
+	checkHealth
+	checkToken
+)
+
+// conn is the pool's record of one open physical connection. Closed
+// connections are forgotten at once: their slot is free from that moment.
+type conn struct {
+	id        ConnID
+	resource  any
+	state     connState
+	check     checkKind
+	waiter    *waiter
+	created   time.Time
+	deadline  time.Time // lifetime end; zero when MaxLifetime is off
+	idleSince time.Time
+	token     tokens.Token
+	// fresh: opened and not yet granted, so its first grant is a miss.
+	fresh bool
+}
+
+// Pool is the state machine of one pool key. It is not safe for concurrent
+// use: exactly one goroutine (the pool actor, or the simulation) drives it.
+// Every method takes the current time and returns the effects to carry out;
+// the returned slice is reused by the next call, so consume it first.
+type Pool struct {
+	cfg PoolConfig
+	rng *rand.Rand
+
+	conns    map[ConnID]*conn
+	idle     []*conn // LIFO: the top is the most recently returned
+	waiters  waitQueue
+	checking []*conn // connections whose token awaits the mint in flight
+	nextConn ConnID
+	busy     int
+
+	dialing       int // dials in flight
+	awaitingToken int // dial reservations waiting for the mint in flight
+	minting       bool
+	latest        tokens.Token // the newest token minted
+
+	closing        bool
+	drained        bool
+	closesInFlight int
+
+	fillFailures     int
+	fillBlockedUntil time.Time
+
+	lastActivity time.Time
+	retireAsked  bool
+	seen         uint64
+	wakeAt       time.Time
+
+	stats     counters
+	hist      *hdrhistogram.Histogram
+	zeroWaits int64
+
+	out []Effect
+}
+
+// New returns the state machine for one pool. Call Start before anything else.
+func New(cfg PoolConfig) *Pool {
+	if cfg.MaxSize < 1 {
+		cfg.MaxSize = 1
+	}
+	if cfg.MinSize > cfg.MaxSize {
+		cfg.MinSize = cfg.MaxSize
+	}
+	return &Pool{
+		cfg:   cfg,
+		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		conns: make(map[ConnID]*conn),
+	}
+}
+
+// Config returns the configuration the pool runs with.
+func (p *Pool) Config() PoolConfig { return p.cfg }
+
+// Start opens the MinSize connections and arms the timers.
+func (p *Pool) Start(now time.Time) []Effect {
+	p.out = p.out[:0]
+	p.lastActivity = now
+	p.serve(now)
+	p.rescheduleWake(now)
+	return p.out
+}
+
+// size is what counts against MaxSize: open connections plus reservations.
+func (p *Pool) size() int { return len(p.conns) + p.dialing + p.awaitingToken }
+
+func (p *Pool) emit(e Effect) { p.out = append(p.out, e) }

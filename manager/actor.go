@@ -1,0 +1,185 @@
+package manager
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/messages"
+	"github.com/idpool/idpool/tokens"
+)
+
+// managerActor routes acquires to pool actors by key, spawning them on first
+// use, and runs the retirement handshake and Close. It never blocks.
+type managerActor struct {
+	cfg   Config // resolved
+	seed  uint64
+	pools map[tokens.Key]*poolEntry
+	// draining holds pools that were told to retire or close, by PID id,
+	// until they report PoolDrained.
+	draining  map[string]*actor.PID
+	closed    bool
+	closeDone chan struct{}
+	created   uint64
+	retired   uint64
+	gone      messages.PoolStats
+}
+
+type poolEntry struct {
+	pid *actor.PID
+	// forwarded counts acquires sent to the pool, for the retirement
+	// handshake: a pool may go only if it has seen all of them.
+	forwarded uint64
+}
+
+func newManagerActor(cfg Config, seed uint64) *managerActor {
+	return &managerActor{
+		cfg:      cfg,
+		seed:     seed,
+		pools:    make(map[tokens.Key]*poolEntry),
+		draining: make(map[string]*actor.PID),
+		gone:     messages.PoolStats{Closes: map[string]uint64{}},
+	}
+}
+
+func (m *managerActor) Receive(c actor.Context) {
+	defer m.recoverInternal()
+	switch msg := c.Message().(type) {
+	case *messages.Acquire:
+		m.acquire(c, msg)
+	case *messages.Cancel:
+		if e := m.pools[msg.Key]; e != nil {
+			c.Send(e.pid, msg)
+		}
+	case *messages.RetireRequest:
+		m.retire(c, msg)
+	case *messages.PoolDrained:
+		m.drained(msg)
+	case *messages.StatsQuery:
+		m.stats(c, msg)
+	case *messages.CloseManager:
+		m.close(c, msg)
+	}
+}
+
+func (m *managerActor) recoverInternal() {
+	if r := recover(); r != nil && m.cfg.Logger != nil {
+		m.cfg.Logger.Error("idpool: internal error in manager actor", "panic", r)
+	}
+}
+
+func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
+	if m.closed {
+		msg.Reply <- messages.Reply{Err: actors.ErrClosed}
+		return
+	}
+	e := m.pools[msg.Key]
+	if e == nil {
+		e = &poolEntry{pid: c.Spawn(m.poolProps(msg))}
+		m.pools[msg.Key] = e
+		m.created++
+		m.log().Info("idpool: pool created", "pool", msg.Key.Redacted(), "identity_kind", msg.Identity.Kind().String())
+	}
+	e.forwarded++
+	c.Send(e.pid, msg)
+}
+
+func (m *managerActor) poolProps(msg *messages.Acquire) *actor.Props {
+	cfg := m.cfg
+	return actors.NewProps(actors.ActorConfig{
+		Pool: actors.PoolConfig{
+			Key:              msg.Key,
+			MinSize:          cfg.MinSize,
+			MaxSize:          cfg.MaxSize,
+			MaxWaiters:       cfg.MaxWaiters,
+			IdleTimeout:      cfg.IdleTimeout,
+			MaxLifetime:      cfg.MaxLifetime,
+			LifetimeJitter:   cfg.LifetimeJitter,
+			HealthCheckAfter: cfg.HealthCheckAfter,
+			UsesToken:        msg.Identity.UsesToken(),
+			TokenThreshold:   cfg.TokenThreshold,
+			RetireAfter:      cfg.PoolIdleTimeout,
+			FillBackoff:      100 * time.Millisecond,
+			FillBackoffMax:   30 * time.Second,
+			Seed:             m.seed + m.created,
+		},
+		Identity:        msg.Identity,
+		Dialer:          cfg.Dialer,
+		Clock:           cfg.Clock,
+		Logger:          cfg.Logger,
+		DialTimeout:     cfg.DialTimeout,
+		MintTimeout:     cfg.MintTimeout,
+		ValidateTimeout: cfg.ValidateTimeout,
+	})
+}
+
+// retire agrees to a pool's request only when every acquire forwarded to it
+// has reached it: then nothing can be in flight, and a later acquire for the
+// key spawns a fresh pool.
+func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
+	e := m.pools[msg.Key]
+	if e == nil || e.pid.Id != msg.Pool.Id || e.forwarded != msg.Seen {
+		return
+	}
+	delete(m.pools, msg.Key)
+	m.draining[e.pid.Id] = e.pid
+	m.retired++
+	m.log().Info("idpool: pool retired", "pool", msg.Key.Redacted())
+	c.Send(e.pid, &messages.RetireApproved{})
+}
+
+func (m *managerActor) drained(msg *messages.PoolDrained) {
+	delete(m.draining, msg.Pool.Id)
+	addCounters(&m.gone, msg.Stats)
+	m.maybeClosed()
+}
+
+func (m *managerActor) close(c actor.Context, msg *messages.CloseManager) {
+	if !m.closed {
+		m.closed = true
+		m.closeDone = make(chan struct{})
+		for key, e := range m.pools {
+			m.draining[e.pid.Id] = e.pid
+			c.Send(e.pid, &messages.ClosePool{})
+			delete(m.pools, key)
+		}
+		m.maybeClosed()
+	}
+	msg.Reply <- m.closeDone
+}
+
+func (m *managerActor) maybeClosed() {
+	if m.closed && len(m.draining) == 0 {
+		select {
+		case <-m.closeDone:
+		default:
+			close(m.closeDone)
+		}
+	}
+}
+
+func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
+	ch := make(chan messages.PoolStats, len(m.pools))
+	for _, e := range m.pools {
+		c.Send(e.pid, &messages.PoolStatsQuery{Reply: ch})
+	}
+	gone := m.gone
+	gone.Closes = make(map[string]uint64, len(m.gone.Closes))
+	for k, v := range m.gone.Closes {
+		gone.Closes[k] = v
+	}
+	msg.Reply <- messages.ManagerStats{
+		Pools: len(m.pools), PoolsCreated: m.created, PoolsRetired: m.retired,
+		PoolStats: ch, Gone: gone, At: m.cfg.Clock.Now(),
+	}
+}
+
+func (m *managerActor) log() *slog.Logger {
+	if m.cfg.Logger != nil {
+		return m.cfg.Logger
+	}
+	return discardLogger
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)

@@ -1,0 +1,192 @@
+package manager
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/idpool/idpool/actors"
+)
+
+// Dialer opens physical connections; see actors.Dialer.
+type Dialer = actors.Dialer
+
+// DialRequest is what a Dialer is asked to open; see actors.DialRequest.
+type DialRequest = actors.DialRequest
+
+// DialerFunc adapts a function to Dialer.
+type DialerFunc = actors.DialerFunc
+
+// Clock supplies time to the pools; see actors.Clock.
+type Clock = actors.Clock
+
+// Config configures a Manager. Zero values take the defaults listed on each
+// field. For the optional timers a negative value turns the feature off.
+type Config struct {
+	// Server names the server the pools connect to, e.g. "sql1:1433/appdb".
+	// It is the first half of every pool key and appears (redacted keys
+	// only) in errors, so it must not carry credentials. Required.
+	Server string
+	// Dialer opens physical connections. Required.
+	Dialer Dialer
+
+	// MaxSize caps each pool's open plus dialing connections. Default 10.
+	MaxSize int
+	// MinSize connections are opened when a pool starts and kept open.
+	// Default 0.
+	MinSize int
+	// MaxWaiters caps each pool's queue; further acquires fail at once with
+	// ErrPoolExhausted. Default 0: unlimited.
+	MaxWaiters int
+
+	// AcquireTimeout bounds an Acquire whose ctx has no deadline. A ctx
+	// deadline always wins. Default 30s; negative: ctx only.
+	AcquireTimeout time.Duration
+	// DialTimeout bounds each dial. Default 15s.
+	DialTimeout time.Duration
+	// IdleTimeout closes connections idle this long, down to MinSize.
+	// Default 5m; negative: never.
+	IdleTimeout time.Duration
+	// MaxLifetime closes connections this old. Default 30m; negative: never.
+	MaxLifetime time.Duration
+	// LifetimeJitter shortens each connection's lifetime by a random amount
+	// up to this, so connections opened together do not expire together.
+	// Default MaxLifetime/10; negative: none.
+	LifetimeJitter time.Duration
+	// HealthCheckAfter: a connection idle at least this long is validated
+	// (driver.Validator, then driver.Pinger) before it is handed out.
+	// Default 1s; negative: never.
+	HealthCheckAfter time.Duration
+	// ValidateTimeout bounds each health check. Default 5s.
+	ValidateTimeout time.Duration
+	// ResetTimeout bounds the rollback and session reset done on Release.
+	// Default 5s.
+	ResetTimeout time.Duration
+
+	// TokenThreshold: a connection whose token expires within this is
+	// re-checked at checkout and closed while idle. Default 5m (azidentity
+	// refreshes cached tokens 5 minutes before expiry).
+	TokenThreshold time.Duration
+	// MintTimeout bounds each token mint. Default 30s.
+	MintTimeout time.Duration
+
+	// PoolIdleTimeout retires a pool that had no acquire, no lease out and no
+	// waiter for this long, closing its connections. Default 10m; negative:
+	// never.
+	PoolIdleTimeout time.Duration
+
+	// Logger receives idpool's logs (and protoactor's warnings). Default:
+	// nothing is logged.
+	Logger *slog.Logger
+	// Clock is for tests and simulations. Default: the system clock.
+	Clock Clock
+	// Seed makes lifetime jitter reproducible. Default 0: random.
+	Seed uint64
+}
+
+// Defaults.
+const (
+	DefaultMaxSize          = 10
+	DefaultAcquireTimeout   = 30 * time.Second
+	DefaultDialTimeout      = 15 * time.Second
+	DefaultIdleTimeout      = 5 * time.Minute
+	DefaultMaxLifetime      = 30 * time.Minute
+	DefaultHealthCheckAfter = time.Second
+	DefaultValidateTimeout  = 5 * time.Second
+	DefaultResetTimeout     = 5 * time.Second
+	DefaultTokenThreshold   = 5 * time.Minute
+	DefaultMintTimeout      = 30 * time.Second
+	DefaultPoolIdleTimeout  = 10 * time.Minute
+)
+
+// ConfigError lists every invalid field of a Config.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "idpool: invalid Config: " + strings.Join(e.Problems, "; ")
+}
+
+func (c Config) validate() error {
+	var problems []string
+	bad := func(field, format string, args ...any) {
+		problems = append(problems, field+": "+fmt.Sprintf(format, args...))
+	}
+	if c.Server == "" {
+		bad("Server", "required (e.g. \"host:1433/db\")")
+	} else if looksLikeDSN(c.Server) {
+		bad("Server", "must name the server only, without credentials or DSN options")
+	}
+	if c.Dialer == nil {
+		bad("Dialer", "required")
+	}
+	if c.MaxSize < 0 {
+		bad("MaxSize", "must be at least 1 (got %d)", c.MaxSize)
+	}
+	if c.MinSize < 0 {
+		bad("MinSize", "must not be negative (got %d)", c.MinSize)
+	}
+	if max := c.MaxSize; max == 0 && c.MinSize > DefaultMaxSize || max > 0 && c.MinSize > max {
+		bad("MinSize", "must not exceed MaxSize (got %d > %d)", c.MinSize, c.withDefaults().MaxSize)
+	}
+	if c.MaxWaiters < 0 {
+		bad("MaxWaiters", "must not be negative (got %d)", c.MaxWaiters)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"DialTimeout", c.DialTimeout}, {"ValidateTimeout", c.ValidateTimeout}, {"ResetTimeout", c.ResetTimeout},
+		{"TokenThreshold", c.TokenThreshold}, {"MintTimeout", c.MintTimeout}} {
+		if d.v < 0 {
+			bad(d.name, "must not be negative (got %s)", d.v)
+		}
+	}
+	r := c.withDefaults()
+	if r.MaxLifetime > 0 && r.LifetimeJitter >= r.MaxLifetime {
+		bad("LifetimeJitter", "must be shorter than MaxLifetime (got %s >= %s)", r.LifetimeJitter, r.MaxLifetime)
+	}
+	if len(problems) > 0 {
+		return &ConfigError{Problems: problems}
+	}
+	return nil
+}
+
+// looksLikeDSN catches a connection string passed where a server name goes,
+// so credentials never end up in pool keys.
+func looksLikeDSN(s string) bool {
+	l := strings.ToLower(s)
+	return strings.ContainsAny(s, "\x00;@ ") || strings.Contains(l, "password") || strings.Contains(l, "://")
+}
+
+// withDefaults resolves zero values to defaults and negative optional timers
+// to zero (off), as the pools expect them.
+func (c Config) withDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		switch {
+		case *v == 0:
+			*v = d
+		case *v < 0:
+			*v = 0
+		}
+	}
+	if c.MaxSize == 0 {
+		c.MaxSize = DefaultMaxSize
+	}
+	def(&c.AcquireTimeout, DefaultAcquireTimeout)
+	def(&c.DialTimeout, DefaultDialTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.MaxLifetime, DefaultMaxLifetime)
+	def(&c.LifetimeJitter, c.MaxLifetime/10)
+	def(&c.HealthCheckAfter, DefaultHealthCheckAfter)
+	def(&c.ValidateTimeout, DefaultValidateTimeout)
+	def(&c.ResetTimeout, DefaultResetTimeout)
+	def(&c.TokenThreshold, DefaultTokenThreshold)
+	def(&c.MintTimeout, DefaultMintTimeout)
+	def(&c.PoolIdleTimeout, DefaultPoolIdleTimeout)
+	if c.Clock == nil {
+		c.Clock = actors.SystemClock{}
+	}
+	return c
+}

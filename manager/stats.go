@@ -1,0 +1,67 @@
+package manager
+
+import (
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/idpool/idpool/messages"
+)
+
+// PoolStats is a snapshot of one pool; see messages.PoolStats.
+type PoolStats = messages.PoolStats
+
+// Stats is a snapshot of a Manager.
+type Stats struct {
+	// Pools is the number of live pools; PoolsCreated and PoolsRetired count
+	// since New.
+	Pools                      int
+	PoolsCreated, PoolsRetired uint64
+	// Total sums every live pool's gauges and counters, plus the counters of
+	// pools that have retired or closed. Its Wait histogram merges them all.
+	Total PoolStats
+	// PerPool has one snapshot per live pool, in no particular order.
+	PerPool []PoolStats
+}
+
+// addCounters adds s's counters (not its gauges) into into.
+func addCounters(into *PoolStats, s PoolStats) {
+	into.Acquires += s.Acquires
+	into.Hits += s.Hits
+	into.Misses += s.Misses
+	into.Timeouts += s.Timeouts
+	into.Cancels += s.Cancels
+	into.Exhausted += s.Exhausted
+	into.Opens += s.Opens
+	into.DialFailures += s.DialFailures
+	into.TokenMints += s.TokenMints
+	into.MintFailures += s.MintFailures
+	into.Rotations += s.Rotations
+	into.StaleDrained += s.StaleDrained
+	into.ExpiredClosed += s.ExpiredClosed
+	if into.Closes == nil {
+		into.Closes = make(map[string]uint64)
+	}
+	for k, v := range s.Closes {
+		into.Closes[k] += v
+	}
+	into.Wait = mergeWait(into.Wait, s.Wait)
+}
+
+func addGauges(into *PoolStats, s PoolStats) {
+	into.MaxSize += s.MaxSize
+	into.Open += s.Open
+	into.Idle += s.Idle
+	into.Busy += s.Busy
+	into.Dialing += s.Dialing
+	into.Waiters += s.Waiters
+}
+
+func mergeWait(a, b *hdrhistogram.Snapshot) *hdrhistogram.Snapshot {
+	switch {
+	case b == nil:
+		return a
+	case a == nil:
+		return b
+	}
+	h := hdrhistogram.Import(a)
+	h.Merge(hdrhistogram.Import(b))
+	return h.Export()
+}

@@ -1,0 +1,55 @@
+package messages
+
+import (
+	"database/sql/driver"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/idpool/idpool/tokens"
+)
+
+// Acquire asks for a connection of Identity's pool (Key). It travels caller ->
+// manager -> pool actor. Exactly one terminal Reply is sent on Reply: granted
+// or failed; if the caller sends Cancel first, the one reply may instead say
+// Cancelled.
+type Acquire struct {
+	// ID is unique per acquire; Cancel names it.
+	ID       uint64
+	Key      tokens.Key
+	Identity tokens.Identity
+	// Reply must have capacity for one value, so the pool never blocks on it.
+	Reply chan Reply
+}
+
+// Cancel withdraws the acquire with ID because the caller's ctx ended. The
+// caller then reads exactly one more Reply on that acquire's channel.
+type Cancel struct {
+	ID  uint64
+	Key tokens.Key
+	// Timeout is true when the ctx's deadline passed (counted as a timeout),
+	// false when it was cancelled.
+	Timeout bool
+}
+
+// Reply answers an Acquire. Exactly one of Conn, Err or Cancelled is set.
+type Reply struct {
+	Conn driver.Conn
+	// ConnID names the connection in the Release that returns it.
+	ConnID uint64
+	// Pool is where the Release goes.
+	Pool *actor.PID
+	Err  error
+	// Cancelled: the acquire was still queued when its Cancel arrived.
+	Cancelled bool
+	// MaxSize and Waiters describe the pool at the time of a Cancelled reply,
+	// for the timeout error.
+	MaxSize, Waiters int
+}
+
+// Release hands a connection back to its pool. The caller has already done
+// the reset I/O (rollback, session reset) in its own goroutine; Broken says
+// that failed, or that the connection's wire state is unknown, so it must be
+// closed rather than reused.
+type Release struct {
+	ConnID uint64
+	Broken bool
+}

@@ -1,0 +1,33 @@
+package messages
+
+import (
+	"database/sql/driver"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// DialDone reports a finished dial to the pool actor that started it.
+type DialDone struct {
+	Conn  driver.Conn
+	Token tokens.Token
+	Err   error
+}
+
+// MintDone reports a finished token mint.
+type MintDone struct {
+	Token tokens.Token
+	Err   error
+}
+
+// ValidateDone reports a finished health check of ConnID.
+type ValidateDone struct {
+	ConnID uint64
+	OK     bool
+}
+
+// CloseDone reports that ConnID's Close returned.
+type CloseDone struct{ ConnID uint64 }
+
+// Tick wakes a pool actor for its timers (idle, lifetime, token expiry,
+// retirement). Only the pool's own timer sends it.
+type Tick struct{}

@@ -1,0 +1,35 @@
+package messages
+
+import (
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// PoolStats is a snapshot of one pool.
+type PoolStats struct {
+	Key     string // redacted pool key
+	MaxSize int
+	// Gauges.
+	Open, Idle, Busy, Dialing, Waiters int
+	// Counters since the pool started.
+	Acquires, Hits, Misses, Timeouts, Cancels, Exhausted uint64
+	Opens, DialFailures, TokenMints, MintFailures        uint64
+	Rotations, StaleDrained, ExpiredClosed               uint64
+	Closes                                               map[string]uint64 // by reason
+	// Wait holds acquire waits in microseconds; nil when no acquire waited.
+	Wait *hdrhistogram.Snapshot
+}
+
+// ManagerStats is the manager's part of a Stats answer.
+type ManagerStats struct {
+	Pools        int
+	PoolsCreated uint64
+	PoolsRetired uint64
+	// PoolStats will carry one snapshot per pool in Pools.
+	PoolStats chan PoolStats
+	// Gone sums the counters of pools that retired or closed.
+	Gone PoolStats
+	// Snapshot time, for rates.
+	At time.Time
+}
