@@ -14,6 +14,7 @@ func (p *Pool) Release(now time.Time, id ConnID, broken bool) []Effect {
 		return p.out
 	}
 	p.busy--
+	p.lastActivity = now
 	reason, dead := p.deadAt(c, now)
 	switch {
 	case p.closing:

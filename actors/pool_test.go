@@ -1,0 +1,326 @@
+package actors
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestStartOpensMinSizeAndGrowsLazilyToMaxSize(t *testing.T) {
+	h := newHarness(t, PoolConfig{MinSize: 2, MaxSize: 4})
+	require.Len(t, h.dials, 2, "MinSize dials at start")
+	h.finishDials()
+	assert.Equal(t, 2, h.p.Stats().Idle)
+
+	a, b := h.acquire(), h.acquire()
+	h.mustGrant(a)
+	h.mustGrant(b)
+	assert.Empty(t, h.dials, "idle connections served without dialing")
+
+	c := h.acquire()
+	require.Len(t, h.dials, 1, "grows by one dial per uncovered waiter")
+	d := h.acquire()
+	require.Len(t, h.dials, 2)
+	e := h.acquire()
+	assert.Len(t, h.dials, 2, "never beyond MaxSize")
+	h.finishDials()
+	h.mustGrant(c)
+	h.mustGrant(d)
+	_, answered := h.answer(e)
+	assert.False(t, answered, "fifth acquire waits")
+	assert.Equal(t, 4, h.p.Stats().Open)
+}
+
+func TestReuseIsLIFO(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3})
+	a, b := h.acquire(), h.acquire()
+	h.finishDials()
+	ca, cb := h.mustGrant(a), h.mustGrant(b)
+	h.release(a, false)
+	h.release(b, false)
+	next := h.acquire()
+	assert.Equal(t, cb, h.mustGrant(next), "most recently returned first")
+	next2 := h.acquire()
+	assert.Equal(t, ca, h.mustGrant(next2))
+}
+
+func TestWaitersAreServedInArrivalOrder(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1})
+	holder := h.acquire()
+	h.finishDials()
+	h.mustGrant(holder)
+	w1, w2, w3 := h.acquire(), h.acquire(), h.acquire()
+	h.release(holder, false)
+	h.mustGrant(w1)
+	_, ok := h.answer(w2)
+	assert.False(t, ok)
+	h.release(w1, false)
+	h.mustGrant(w2)
+	h.release(w2, false)
+	h.mustGrant(w3)
+}
+
+func TestFinishedDialServesTheOldestWaiter(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 2})
+	w1, w2 := h.acquire(), h.acquire()
+	require.Len(t, h.dials, 2)
+	h.finishDial(nil)
+	h.mustGrant(w1)
+	_, ok := h.answer(w2)
+	assert.False(t, ok)
+}
+
+func TestFailedDialFreesItsSlotAndFailsAWaiterWithTheCause(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1})
+	w1, w2 := h.acquire(), h.acquire()
+	require.Len(t, h.dials, 1)
+	cause := errors.New("login refused")
+	h.finishDial(cause)
+	e, ok := h.answer(w1)
+	require.True(t, ok)
+	require.Equal(t, EffFail, e.Kind)
+	assert.ErrorIs(t, e.Err, cause)
+	var de *DialError
+	require.ErrorAs(t, e.Err, &de)
+	assert.NotContains(t, e.Err.Error(), "test:id", "pool key printed redacted")
+	require.Len(t, h.dials, 1, "the freed slot dials for the next waiter")
+	h.finishDial(nil)
+	h.mustGrant(w2)
+	assert.Equal(t, 1, h.p.Stats().Open)
+}
+
+func TestMaxSizeHoldsUnderConcurrentAndFailingDials(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3})
+	for range 10 {
+		h.acquire()
+	}
+	require.Len(t, h.dials, 3)
+	for range 20 {
+		h.finishDial(errors.New("down"))
+		require.LessOrEqual(t, len(h.dials), 3)
+		if len(h.dials) == 0 {
+			break
+		}
+	}
+	assert.LessOrEqual(t, h.p.size(), 3)
+}
+
+func TestMaxWaitersShedsLoad(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1, MaxWaiters: 2})
+	h.acquire()
+	h.acquire()
+	shed := h.acquire()
+	e, ok := h.answer(shed)
+	require.True(t, ok)
+	assert.ErrorIs(t, e.Err, ErrPoolExhausted)
+	assert.EqualValues(t, 1, h.p.Stats().Exhausted)
+}
+
+func TestCancelWithdrawsAQueuedAcquireOnly(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1})
+	a := h.acquire()
+	h.finishDials()
+	h.mustGrant(a)
+	w := h.acquire()
+	h.cancel(w)
+	e, ok := h.answer(w)
+	require.True(t, ok)
+	assert.Equal(t, EffCancelled, e.Kind)
+	h.cancel(a) // already granted: nothing happens
+	assert.Len(t, h.answers[a], 1)
+	h.release(a, false)
+	assert.Equal(t, 1, h.p.Stats().Idle, "cancelled waiter got nothing")
+	assert.EqualValues(t, 1, h.p.Stats().Timeouts)
+}
+
+func TestBrokenReleaseClosesAndDialsForTheWaiter(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1})
+	a := h.acquire()
+	h.finishDials()
+	h.mustGrant(a)
+	w := h.acquire()
+	h.release(a, true)
+	assert.Equal(t, 1, h.closeReasons()[ReasonBroken])
+	require.Len(t, h.dials, 1)
+	h.finishDial(nil)
+	h.mustGrant(w)
+}
+
+func TestIdleTimeoutClosesDownToMinSizeOldestFirst(t *testing.T) {
+	h := newHarness(t, PoolConfig{MinSize: 1, MaxSize: 3, IdleTimeout: time.Minute})
+	a, b, c := h.acquire(), h.acquire(), h.acquire()
+	h.finishDials()
+	h.release(a, false)
+	h.advance(10 * time.Second)
+	h.release(b, false)
+	h.advance(10 * time.Second)
+	h.release(c, false)
+	h.advance(55 * time.Second) // a idle 75s, b 65s, c 55s
+	h.tick()
+	assert.Equal(t, 2, h.closeReasons()[ReasonIdleTimeout])
+	assert.Equal(t, 1, h.p.Stats().Idle)
+	h.advance(time.Hour)
+	h.tick()
+	assert.Equal(t, 1, h.p.Stats().Open, "MinSize is kept")
+}
+
+func TestLifetimeIsEnforcedOnReleaseCheckoutAndWhileIdle(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3, MaxLifetime: time.Minute, LifetimeJitter: 10 * time.Second, Seed: 1})
+	a, b, c := h.acquire(), h.acquire(), h.acquire()
+	h.finishDials()
+	h.release(b, false)
+	h.release(c, false)
+	h.advance(61 * time.Second)
+	h.release(a, false) // on release
+	assert.Equal(t, 1, h.closeReasons()[ReasonLifetime])
+	n := h.acquire() // on checkout: both idle are dead, so a new dial
+	assert.Equal(t, 3, h.closeReasons()[ReasonLifetime])
+	h.finishDials()
+	h.mustGrant(n)
+	h.release(n, false)
+	h.advance(2 * time.Minute)
+	h.tick() // while idle
+	assert.Equal(t, 4, h.closeReasons()[ReasonLifetime])
+}
+
+func TestLifetimeJitterSpreadsDeadlines(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 50, MaxLifetime: time.Hour, LifetimeJitter: 10 * time.Minute, Seed: 42})
+	for range 50 {
+		h.acquire()
+	}
+	h.finishDials()
+	distinct := map[time.Time]bool{}
+	for _, c := range h.p.conns {
+		assert.True(t, c.deadline.After(h.now.Add(50*time.Minute)))
+		assert.False(t, c.deadline.After(h.now.Add(time.Hour)))
+		distinct[c.deadline] = true
+	}
+	assert.Greater(t, len(distinct), 40)
+}
+
+func TestHealthCheckReplacesADeadIdleConnectionSilently(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 2, HealthCheckAfter: time.Second})
+	a := h.acquire()
+	h.finishDials()
+	h.release(a, false)
+	h.advance(2 * time.Second)
+	b := h.acquire()
+	require.Len(t, h.validates, 1, "idle long enough: checked first")
+	_, ok := h.answer(b)
+	require.False(t, ok)
+	h.finishValidate(false)
+	assert.Equal(t, 1, h.closeReasons()[ReasonFailedHealthCheck])
+	require.Len(t, h.dials, 1)
+	h.finishDial(nil)
+	h.mustGrant(b)
+
+	h.release(b, false)
+	c := h.acquire()
+	h.mustGrant(c) // just returned: no check
+	assert.Len(t, h.validates, 0)
+}
+
+func TestHealthyCheckedConnectionGoesToItsWaiter(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1, HealthCheckAfter: time.Second})
+	a := h.acquire()
+	h.finishDials()
+	ca := h.mustGrant(a)
+	h.release(a, false)
+	h.advance(time.Minute)
+	b := h.acquire()
+	h.finishValidate(true)
+	assert.Equal(t, ca, h.mustGrant(b))
+}
+
+func TestCloseFailsWaitersClosesIdleAndBusyOnRelease(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 2})
+	a, b := h.acquire(), h.acquire()
+	h.finishDials()
+	h.release(b, false)
+	h.acquire() // takes b's conn
+	w := h.acquire()
+	h.apply(h.p.Close(h.now))
+	e, _ := h.answer(w)
+	assert.ErrorIs(t, e.Err, ErrClosed)
+	late := h.acquire()
+	e, _ = h.answer(late)
+	assert.ErrorIs(t, e.Err, ErrClosed)
+	h.finishCloses()
+	assert.Zero(t, h.drained, "busy connections still out")
+	h.release(a, false)
+	h.release(3, false)
+	assert.Equal(t, 2, h.closeReasons()[ReasonPoolClosed])
+	h.finishCloses()
+	assert.Equal(t, 1, h.drained)
+	h.apply(h.p.Close(h.now))
+	assert.Equal(t, 1, h.drained, "Close is idempotent")
+}
+
+func TestCloseWaitsForDialsInFlight(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 2})
+	h.acquire()
+	h.apply(h.p.Close(h.now))
+	assert.Zero(t, h.drained)
+	h.finishDial(nil)
+	require.Len(t, h.closes, 1, "a connection that lands after Close is closed")
+	h.finishCloses()
+	assert.Equal(t, 1, h.drained)
+}
+
+func TestReleaseOfUnknownConnIsIgnored(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1})
+	a := h.acquire()
+	h.finishDials()
+	c := h.mustGrant(a)
+	h.release(a, false)
+	h.apply(h.p.Release(h.now, c, false)) // double release
+	h.apply(h.p.Release(h.now, 99, false))
+	assert.Equal(t, 1, h.p.Stats().Idle)
+	assert.EqualValues(t, 2, h.p.stats.badReleases)
+}
+
+func TestRetireIsAskedOnlyWhenQuiet(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1, RetireAfter: time.Minute})
+	a := h.acquire()
+	h.finishDials()
+	h.advance(2 * time.Minute)
+	h.tick()
+	assert.Empty(t, h.retires, "a lease is out")
+	h.release(a, false)
+	h.advance(59 * time.Second)
+	h.tick()
+	assert.Empty(t, h.retires)
+	h.advance(2 * time.Minute)
+	h.tick()
+	require.Equal(t, []uint64{1}, h.retires, "reports the acquires it has seen")
+	h.tick()
+	assert.Len(t, h.retires, 1, "asks once")
+}
+
+func TestStatsCountHitsMissesAndWaits(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1})
+	a := h.acquire()
+	h.finishDials()
+	h.release(a, false)
+	b := h.acquire()
+	w := h.acquire()
+	h.advance(3 * time.Millisecond)
+	h.release(b, false)
+	h.mustGrant(w)
+	s := h.p.Stats()
+	assert.EqualValues(t, 3, s.Acquires)
+	assert.EqualValues(t, 1, s.Misses)
+	assert.EqualValues(t, 2, s.Hits)
+	require.NotNil(t, s.Wait)
+	assert.EqualValues(t, 3, s.Wait.Counts[0]+sum(s.Wait.Counts[1:]))
+}
+
+func sum(xs []int64) (n int64) {
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}

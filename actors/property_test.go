@@ -1,0 +1,133 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+)
+
+// TestPropertyRandomSequences drives the pool with random interleavings of
+// acquires, cancels, releases and the completions of whatever is in flight,
+// with time jumping forward. After every step the harness checks: no
+// connection leased twice, none closed while leased, at most one mint in
+// flight, each acquire answered at most once, and Pool.CheckInvariants (size
+// never above MaxSize, no idle connection while a waiter is unserved, and
+// more). Without health and token checks, grants must also be in strict
+// arrival order. At the end the pool is closed and everything settled: every
+// acquire must have had exactly one answer and the pool must drain.
+func TestPropertyRandomSequences(t *testing.T) {
+	for _, variant := range []struct {
+		name string
+		cfg  PoolConfig
+		fifo bool
+	}{
+		{"plain", PoolConfig{MinSize: 1, MaxSize: 3, MaxWaiters: 6, IdleTimeout: 30 * time.Second, MaxLifetime: time.Minute, LifetimeJitter: 5 * time.Second}, true},
+		{"checks", PoolConfig{MaxSize: 3, HealthCheckAfter: 2 * time.Second, IdleTimeout: 20 * time.Second, MaxLifetime: 90 * time.Second, RetireAfter: time.Minute}, false},
+		{"tokens", PoolConfig{MinSize: 1, MaxSize: 4, UsesToken: true, TokenThreshold: 10 * time.Second, HealthCheckAfter: 5 * time.Second, MaxLifetime: 2 * time.Minute}, false},
+	} {
+		t.Run(variant.name, func(t *testing.T) {
+			rapid.Check(t, func(rt *rapid.T) {
+				cfg := variant.cfg
+				cfg.Seed = rapid.Uint64().Draw(rt, "seed")
+				cfg.FillBackoff = time.Second
+				cfg.FillBackoffMax = 8 * time.Second
+				runRandomSequence(rt, cfg, variant.fifo)
+			})
+		})
+	}
+}
+
+func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
+	h := newHarness(rt, cfg)
+	h.fifo = fifo
+	tokenN := 0
+	newToken := func() tokens.Token {
+		tokenN++
+		return tokens.Token{Value: fmt.Sprint("tok", tokenN), ExpiresOn: h.now.Add(time.Duration(rapid.IntRange(5, 120).Draw(rt, "tokenLife")) * time.Second)}
+	}
+	steps := rapid.IntRange(1, 200).Draw(rt, "steps")
+	for range steps {
+		switch rapid.IntRange(0, 9).Draw(rt, "op") {
+		case 0, 1:
+			h.acquire()
+		case 2:
+			if h.nextAcq > 0 {
+				h.cancel(rapid.Uint64Range(1, h.nextAcq).Draw(rt, "cancel"))
+			}
+		case 3, 4:
+			if held := h.heldIDs(); len(held) > 0 {
+				id := held[rapid.IntRange(0, len(held)-1).Draw(rt, "release")]
+				h.release(id, rapid.IntRange(0, 4).Draw(rt, "broken") == 0)
+			}
+		case 5:
+			if len(h.dials) > 0 {
+				var err error
+				if rapid.IntRange(0, 3).Draw(rt, "dialFails") == 0 {
+					err = errors.New("dial failed")
+				}
+				h.finishDial(err)
+			}
+		case 6:
+			if h.mints > 0 {
+				switch rapid.IntRange(0, 3).Draw(rt, "mint") {
+				case 0:
+					h.finishMint(tokens.Token{}, errors.New("mint failed"))
+				case 1:
+					h.finishMint(tokens.Token{Value: h.p.latest.Value, ExpiresOn: h.now.Add(time.Minute)}, nil)
+				default:
+					h.finishMint(newToken(), nil)
+				}
+			}
+		case 7:
+			if len(h.validates) > 0 {
+				h.finishValidate(rapid.Bool().Draw(rt, "healthy"))
+			}
+		case 8:
+			h.finishCloses()
+		case 9:
+			h.advance(time.Duration(rapid.IntRange(0, 40_000).Draw(rt, "ms")) * time.Millisecond)
+			h.tick()
+		}
+	}
+	// Close and settle everything still in flight.
+	h.apply(h.p.Close(h.now))
+	for i := 0; h.drained == 0; i++ {
+		require.Less(rt, i, 1000, "pool never drained")
+		switch {
+		case len(h.heldIDs()) > 0:
+			h.release(h.heldIDs()[0], false)
+		case len(h.dials) > 0:
+			h.finishDial(nil)
+		case h.mints > 0:
+			h.finishMint(newToken(), nil)
+		case len(h.validates) > 0:
+			h.finishValidate(true)
+		case len(h.closes) > 0:
+			h.finishCloses()
+		default:
+			rt.Fatalf("not drained and nothing in flight: %+v", h.p.Stats())
+		}
+	}
+	for id := uint64(1); id <= h.nextAcq; id++ {
+		require.Len(rt, h.answers[id], 1, "acquire %d must get exactly one answer", id)
+	}
+}
+
+func (h *harness) heldIDs() []uint64 {
+	ids := make([]uint64, 0, len(h.granted))
+	for id := range h.granted {
+		ids = append(ids, id)
+	}
+	// Sorted so that a draw picks the same one on replay.
+	for i := 1; i < len(ids); i++ {
+		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+	return ids
+}

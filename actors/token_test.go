@@ -1,0 +1,172 @@
+package actors
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func tokenCfg() PoolConfig {
+	return PoolConfig{MaxSize: 50, UsesToken: true, TokenThreshold: 5 * time.Minute}
+}
+
+func (h *harness) tok(v string, life time.Duration) tokens.Token {
+	return tokens.Token{Value: v, ExpiresOn: h.now.Add(life)}
+}
+
+func TestTokenIsMintedOnlyToOpenAndOnceForConcurrentMisses(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	ids := make([]uint64, 50)
+	for i := range ids {
+		ids[i] = h.acquire()
+	}
+	assert.Equal(t, 1, h.mints, "one mint in flight for 50 misses")
+	assert.Empty(t, h.dials, "dials wait for the token")
+	tok := h.tok("T1", time.Hour)
+	h.finishMint(tok, nil)
+	require.Len(t, h.dials, 50, "one result serves every waiting dial")
+	for _, d := range h.dials {
+		assert.Equal(t, tok, d, "dial logs in with exactly the minted token")
+	}
+	h.finishDials()
+	for _, id := range ids {
+		h.release(id, false)
+	}
+	for range 1000 {
+		id := h.acquire()
+		h.mustGrant(id)
+		h.release(id, false)
+	}
+	assert.EqualValues(t, 1, h.p.Stats().TokenMints, "pool hits mint nothing")
+	assert.Zero(t, h.mints)
+}
+
+func TestFailedMintFailsItsWaitersWithTheCauseAndFreesReservations(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a, b := h.acquire(), h.acquire()
+	cause := errors.New("credential unavailable")
+	h.finishMint(tokens.Token{}, cause)
+	for _, id := range []uint64{a, b} {
+		e, ok := h.answer(id)
+		require.True(t, ok)
+		assert.ErrorIs(t, e.Err, cause)
+		var de *DialError
+		require.ErrorAs(t, e.Err, &de)
+		assert.True(t, de.Mint)
+	}
+	assert.Zero(t, h.p.size(), "reservations released")
+	c := h.acquire()
+	assert.Equal(t, 1, h.mints, "next miss mints again")
+	h.finishMint(h.tok("T", time.Hour), nil)
+	h.finishDials()
+	h.mustGrant(c)
+}
+
+func TestNearExpirySameTokenIsReusedWithItsNewExpiry(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T1", 10*time.Minute), nil)
+	h.finishDials()
+	ca := h.mustGrant(a)
+	h.release(a, false)
+	h.advance(6 * time.Minute) // 4 minutes left: inside the threshold
+	b := h.acquire()
+	require.Equal(t, 1, h.mints, "near expiry triggers a mint")
+	_, ok := h.answer(b)
+	require.False(t, ok)
+	renewed := h.tok("T1", time.Hour) // same token, later expiry
+	h.finishMint(renewed, nil)
+	assert.Equal(t, ca, h.mustGrant(b), "same token: candidate reused")
+	assert.Equal(t, renewed.ExpiresOn, h.p.conns[ca].token.ExpiresOn, "new expiry recorded")
+	assert.Empty(t, h.dials)
+	assert.Zero(t, h.p.Stats().Rotations)
+}
+
+func TestRotatedTokenDrainsStaleSiblingsAndReopensWithOneMint(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	ids := []uint64{h.acquire(), h.acquire(), h.acquire()}
+	h.finishMint(h.tok("OLD", 10*time.Minute), nil)
+	h.finishDials()
+	for _, id := range ids {
+		h.release(id, false)
+	}
+	h.advance(6 * time.Minute)
+	b := h.acquire()
+	fresh := h.tok("NEW", time.Hour)
+	h.finishMint(fresh, nil)
+	r := h.closeReasons()
+	assert.Equal(t, 1, r[ReasonTokenRotated], "candidate discarded")
+	assert.Equal(t, 2, r[ReasonStaleToken], "idle siblings with the stale token drained in the same step")
+	require.Len(t, h.dials, 1)
+	assert.Equal(t, fresh, h.dials[0], "dials with the fresh token")
+	assert.Zero(t, h.mints, "no second mint")
+	h.finishDial(nil)
+	h.mustGrant(b)
+	s := h.p.Stats()
+	assert.EqualValues(t, 2, s.TokenMints)
+	assert.EqualValues(t, 1, s.Rotations)
+	assert.EqualValues(t, 2, s.StaleDrained)
+}
+
+func TestUnknownExpiryFailsClosed(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(tokens.Token{Value: "T"}, nil) // no expiry
+	h.finishDials()
+	h.release(a, false)
+	b := h.acquire()
+	assert.Equal(t, 1, h.mints, "a connection with unknown token expiry is re-checked")
+	h.finishMint(tokens.Token{Value: "T2"}, nil)
+	assert.Equal(t, 1, h.closeReasons()[ReasonTokenRotated])
+	h.finishDials()
+	h.mustGrant(b)
+}
+
+func TestExpiredTokenConnectionIsNeverHandedOut(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a, b := h.acquire(), h.acquire()
+	h.finishMint(h.tok("T", 10*time.Minute), nil)
+	h.finishDials()
+	h.release(a, false)
+	h.advance(11 * time.Minute)
+	h.release(b, false) // released after its token expired
+	r := h.closeReasons()
+	assert.Equal(t, 1, r[ReasonTokenExpired], "released after expiry: closed")
+	c := h.acquire() // the idle one expired too: popped and closed
+	assert.Equal(t, 2, h.closeReasons()[ReasonTokenExpired])
+	assert.Equal(t, 1, h.mints)
+	h.finishMint(h.tok("T2", time.Hour), nil)
+	h.finishDials()
+	h.mustGrant(c)
+}
+
+func TestIdleConnectionInsideTokenThresholdIsClosedBySweep(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T", 20*time.Minute), nil)
+	h.finishDials()
+	h.release(a, false)
+	require.NotEmpty(t, h.wakes)
+	assert.Equal(t, h.now.Add(15*time.Minute), h.wakes[len(h.wakes)-1], "wake when the token enters the threshold")
+	h.advance(15 * time.Minute)
+	h.tick()
+	assert.Equal(t, 1, h.closeReasons()[ReasonTokenExpiring])
+	assert.EqualValues(t, 1, h.p.Stats().ExpiredClosed)
+}
+
+func TestMintFailureDuringTokenCheckKeepsAStillValidConnection(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T", 10*time.Minute), nil)
+	h.finishDials()
+	ca := h.mustGrant(a)
+	h.release(a, false)
+	h.advance(6 * time.Minute)
+	b := h.acquire()
+	h.finishMint(tokens.Token{}, errors.New("endpoint down"))
+	assert.Equal(t, ca, h.mustGrant(b), "token still accepted for 4 more minutes")
+}
