@@ -72,7 +72,16 @@ func (db *DB) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, er
 	if !req.Token.IsZero() {
 		fp, exp = req.Token.Fingerprint(), req.Token.ExpiresOn
 	}
-	return db.open(ctx, req.Key.Discriminator(), fp, exp)
+	return asDriverConn(db.open(ctx, req.Key.Discriminator(), fp, exp))
+}
+
+// asDriverConn keeps a failed open from returning a non-nil driver.Conn
+// that holds a nil *Conn.
+func asDriverConn(c *Conn, err error) (driver.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // open is the one dial path behind Dial, Connector and Driver.

@@ -33,17 +33,17 @@ func TestUnsupportedStatementsNameTheKind(t *testing.T) {
 	db := memdb.New()
 	c := dial(t, db, "msi:system", "tokA")
 	for q, want := range map[string]string{
-		"DELETE FROM t":   `"DELETE"`,
-		"update t set":    `"UPDATE"`,
-		"":                "empty statement",
-		"SELECT 2":        "SELECT 1",
-		"SELECT COUNT":    "SELECT COUNT <table>",
-		"INSERT":          "INSERT [INTO] <table>",
-		"INSERT t extra":  "INSERT [INTO] <table>",
-		"SLEEP soon":      "SLEEP <duration>",
-		"SLEEP -1s":       "SLEEP <duration>",
-		"BEGIN WORK NOW":  "BEGIN",
-		"COMMIT PLEASE":   "COMMIT",
+		"DELETE FROM t":    `"DELETE"`,
+		"update t set":     `"UPDATE"`,
+		"":                 "empty statement",
+		"SELECT 2":         "SELECT 1",
+		"SELECT COUNT":     "SELECT COUNT <table>",
+		"INSERT":           "INSERT [INTO] <table>",
+		"INSERT t extra":   "INSERT [INTO] <table>",
+		"SLEEP soon":       "SLEEP <duration>",
+		"SLEEP -1s":        "SLEEP <duration>",
+		"BEGIN WORK NOW":   "BEGIN",
+		"COMMIT PLEASE":    "COMMIT",
 		"ROLLBACK SOMEHOW": "ROLLBACK",
 	} {
 		_, err := query(t, c, q)
