@@ -106,8 +106,15 @@ func (c *Conn) enter(op string) error {
 		c.db.recordMisuse(c, UseAfterClose, op)
 		return ErrConnClosed
 	}
-	c.uses.Add(1)
+	c.bump(&c.uses)
 	return nil
+}
+
+// bump counts one event in a record counter and wakes Await callers, so a
+// test can wait for, say, a query to have started.
+func (c *Conn) bump(n *atomic.Int64) {
+	n.Add(1)
+	c.db.changes.notify()
 }
 
 func (c *Conn) leave() {
@@ -152,7 +159,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 		return err
 	}
 	defer c.leave()
-	c.pings.Add(1)
+	c.bump(&c.pings)
 	if c.dead.Load() {
 		return driver.ErrBadConn
 	}
@@ -169,7 +176,7 @@ func (c *Conn) IsValid() bool {
 		return false
 	}
 	defer c.leave()
-	c.validates.Add(1)
+	c.bump(&c.validates)
 	return !c.dead.Load()
 }
 
@@ -181,7 +188,7 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 		return err
 	}
 	defer c.leave()
-	c.resets.Add(1)
+	c.bump(&c.resets)
 	c.discardTx()
 	if c.dead.Load() {
 		return driver.ErrBadConn

@@ -23,7 +23,7 @@ var (
 
 // run executes one statement with busy held.
 func (c *Conn) run(ctx context.Context, query string) (result, error) {
-	c.queries.Add(1)
+	c.bump(&c.queries)
 	if c.dead.Load() {
 		return result{}, driver.ErrBadConn
 	}
@@ -69,7 +69,7 @@ func (c *Conn) run(ctx context.Context, query string) (result, error) {
 func (c *Conn) sleep(ctx context.Context, st statement) error {
 	err := wait(ctx, st.sleep, c.killed)
 	if err != nil && !errors.Is(err, driver.ErrBadConn) {
-		c.cancels.Add(1)
+		c.bump(&c.cancels)
 		c.markDead()
 	}
 	return err

@@ -3,6 +3,7 @@ package memdb_test
 import (
 	"context"
 	"database/sql/driver"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -54,4 +55,12 @@ func count(t *testing.T, c *memdb.Conn, table string) int64 {
 	v, err := query(t, c, "SELECT COUNT "+table)
 	require.NoError(t, err)
 	return v.(int64)
+}
+
+// dialReq is a request for worker w's own managed identity.
+func dialReq(w int) actors.DialRequest {
+	return actors.DialRequest{
+		Key:   tokens.NewKey("srv", fmt.Sprintf("msi:%d", w)),
+		Token: tokens.Token{Value: fmt.Sprintf("tok-%d", w)},
+	}
 }
