@@ -35,7 +35,7 @@ type Conn struct {
 	fingerprint string
 	expiresOn   time.Time
 	opened      time.Time
-	killed      chan struct{} // closed when the conn dies
+	killed      chan struct{} // made on first SLEEP, closed when the conn dies; guarded by db.mu
 
 	busy   atomic.Bool // held for the length of each call
 	closes atomic.Int32
@@ -125,10 +125,30 @@ func (c *Conn) leave() {
 // markDead makes the conn unusable: killed by the server, or its wire state
 // unknown after a cancelled operation.
 func (c *Conn) markDead() {
-	if c.dead.CompareAndSwap(false, true) {
-		close(c.killed)
-		c.db.changes.notify()
+	if !c.dead.CompareAndSwap(false, true) {
+		return
 	}
+	c.db.mu.Lock()
+	if c.killed != nil {
+		close(c.killed)
+	}
+	c.db.mu.Unlock()
+	c.db.changes.notify()
+}
+
+// killedChan returns a channel closed when the conn dies, or nil if it is
+// dead already. It is made lazily so that a dial costs one allocation less.
+func (c *Conn) killedChan() <-chan struct{} {
+	c.db.mu.Lock()
+	defer c.db.mu.Unlock()
+	if c.dead.Load() {
+		// markDead has run its CAS; it closes a channel only if one exists.
+		return nil
+	}
+	if c.killed == nil {
+		c.killed = make(chan struct{})
+	}
+	return c.killed
 }
 
 // Close closes the conn, rolling back any open transaction. Closing a dead

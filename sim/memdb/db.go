@@ -125,7 +125,6 @@ func (db *DB) open(ctx context.Context, identity, fingerprint string, expiresOn 
 		fingerprint: fingerprint,
 		expiresOn:   expiresOn,
 		opened:      db.now(),
-		killed:      make(chan struct{}),
 	}
 	db.conns = append(db.conns, c)
 	db.mu.Unlock()

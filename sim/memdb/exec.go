@@ -67,7 +67,11 @@ func (c *Conn) run(ctx context.Context, query string) (result, error) {
 // mid-flight, so the conn's wire state is unknown and it is marked dead; if
 // the conn is killed meanwhile the sleep ends with driver.ErrBadConn.
 func (c *Conn) sleep(ctx context.Context, st statement) error {
-	err := wait(ctx, st.sleep, c.killed)
+	killed := c.killedChan()
+	if killed == nil {
+		return driver.ErrBadConn
+	}
+	err := wait(ctx, st.sleep, killed)
 	if err != nil && !errors.Is(err, driver.ErrBadConn) {
 		c.bump(&c.cancels)
 		c.markDead()
