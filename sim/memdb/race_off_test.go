@@ -1,0 +1,5 @@
+//go:build !race
+
+package memdb_test
+
+const raceEnabled = false
