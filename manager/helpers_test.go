@@ -1,0 +1,69 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"testing"
+	"time"
+
+	"github.com/idpool/idpool/sim/memdb"
+	"github.com/idpool/idpool/tokens"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newManager starts a Manager over a fresh memdb and closes it when the test
+// ends, checking that nothing stays open.
+func newManager(t *testing.T, cfg Config) (*Manager, *memdb.DB) {
+	t.Helper()
+	db := memdb.New()
+	if cfg.Server == "" {
+		cfg.Server = "memdb:1/test"
+	}
+	if cfg.Dialer == nil {
+		cfg.Dialer = db
+	}
+	m, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, m.Close(ctx))
+		require.Zero(t, db.OpenNow(), "connections left open after Close")
+		require.Zero(t, db.Misuse(), "misuse: %v", db.Misuses())
+	})
+	return m, db
+}
+
+func acquire(t *testing.T, m *Manager, id tokens.Identity) *Lease {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := m.Acquire(ctx, id)
+	require.NoError(t, err)
+	return l
+}
+
+func connID(l *Lease) int64 { return l.Raw().(*memdb.Conn).ID() }
+
+func eventually(t *testing.T, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	require.Eventually(t, cond, 5*time.Second, time.Millisecond, append([]any{msg}, args...)...)
+}
+
+func query(t *testing.T, l *Lease, q string) driver.Rows {
+	t.Helper()
+	rows, err := l.Conn().QueryContext(context.Background(), q, nil)
+	require.NoError(t, err)
+	return rows
+}
+
+var sqlLogin = tokens.SQLLogin()
+
+func identity(name string) tokens.Identity {
+	return tokens.New(tokens.KindProvidedToken, "test:"+name, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+		return tokens.Token{Value: "token-of-" + name, ExpiresOn: time.Now().Add(time.Hour)}, nil
+	}))
+}
