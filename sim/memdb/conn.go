@@ -107,6 +107,12 @@ func (c *Conn) enter(op string) error {
 		return ErrConnClosed
 	}
 	c.bump(&c.uses)
+	if c.db.tokenExpired(c.expiresOn) {
+		c.db.expiredUses.Add(1)
+		c.markDead()
+		c.leave()
+		return ErrTokenExpired
+	}
 	return nil
 }
 

@@ -3,7 +3,6 @@ package memdb
 import (
 	"context"
 	"database/sql/driver"
-	"time"
 )
 
 // Connector returns a driver.Connector whose conns are labelled with
@@ -20,7 +19,7 @@ type connector struct {
 
 // Connect opens a conn labelled with the connector's identity.
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
-	return asDriverConn(c.db.open(ctx, c.identity, "", time.Time{}))
+	return asDriverConn(c.db.open(ctx, DialAttempt{Identity: c.identity}))
 }
 
 // Driver returns a driver of the same DB whose Open(name) labels the conn
@@ -41,7 +40,7 @@ func (db *DB) Driver() *Driver { return (*Driver)(db) }
 
 // Open opens a conn labelled with name.
 func (d *Driver) Open(name string) (driver.Conn, error) {
-	return asDriverConn((*DB)(d).open(context.Background(), name, "", time.Time{}))
+	return asDriverConn((*DB)(d).open(context.Background(), DialAttempt{Identity: name}))
 }
 
 // OpenConnector returns the DB's Connector for identity name.

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/idpool/idpool/actors"
 )
 
 // DB is a fake server: a shared table store, fault switches, and a record of
@@ -19,7 +17,13 @@ type DB struct {
 	tables map[string]int // committed rows per table; guarded by mu
 	faults dialFaults     // guarded by mu
 	misuse []MisuseRecord // guarded by mu
-	now    func() time.Time
+	dialed []DialAttempt  // guarded by mu
+	hook   DialHook       // guarded by mu
+	clock  atomic.Pointer[func() time.Time]
+
+	// enforceExpiry makes ops on conns whose token has expired fail.
+	enforceExpiry atomic.Bool
+	expiredUses   atomic.Int64
 
 	// Per-call switches read on every Ping and ResetSession, kept out of mu
 	// so that benchmarks running many goroutines do not queue on it.
@@ -55,91 +59,16 @@ func storeErr(p *atomic.Pointer[errBox], err error) {
 
 // New returns an empty, healthy DB.
 func New() *DB {
-	return &DB{tables: make(map[string]int), now: time.Now}
+	db := &DB{tables: make(map[string]int)}
+	db.SetClock(time.Now)
+	return db
 }
 
-var _ actors.Dialer = (*DB)(nil)
+// SetClock makes the DB read time from now (for Opened and token expiry),
+// e.g. a virtual clock. now must be safe for concurrent use.
+func (db *DB) SetClock(now func() time.Time) { db.clock.Store(&now) }
 
-// Dial implements actors.Dialer. The conn is labelled with the pool key's
-// discriminator ("" for SQL login) and records the token's fingerprint and
-// expiry, never its value ("" and the zero time when no token was given).
-// Injected faults apply in this order: BlockDials, SetDialLatency (both
-// give up with ctx.Err() when ctx ends, consuming no fault), then PanicDials,
-// then FailDials.
-func (db *DB) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
-	var fp string
-	var exp time.Time
-	if !req.Token.IsZero() {
-		fp, exp = req.Token.Fingerprint(), req.Token.ExpiresOn
-	}
-	return asDriverConn(db.open(ctx, req.Key.Discriminator(), fp, exp))
-}
-
-// asDriverConn keeps a failed open from returning a non-nil driver.Conn
-// that holds a nil *Conn.
-func asDriverConn(c *Conn, err error) (driver.Conn, error) {
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// open is the one dial path behind Dial, Connector and Driver.
-func (db *DB) open(ctx context.Context, identity, fingerprint string, expiresOn time.Time) (*Conn, error) {
-	db.dials.Add(1)
-	db.changes.notify()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	db.mu.Lock()
-	gate, latency := db.faults.gate, db.faults.latency
-	db.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	if latency > 0 {
-		if err := wait(ctx, latency, nil); err != nil {
-			return nil, err
-		}
-	}
-
-	db.mu.Lock()
-	if db.faults.panics > 0 {
-		db.faults.panics--
-		db.mu.Unlock()
-		panic("memdb: injected dial panic")
-	}
-	if err := db.faults.takeFailure(); err != nil {
-		db.mu.Unlock()
-		return nil, err
-	}
-	c := &Conn{
-		db:          db,
-		id:          int64(len(db.conns)) + 1,
-		identity:    identity,
-		identityVal: identity,
-		fingerprint: fingerprint,
-		expiresOn:   expiresOn,
-		opened:      db.now(),
-	}
-	db.conns = append(db.conns, c)
-	db.mu.Unlock()
-	db.opened.Add(1)
-	db.openNow.Add(1)
-	db.changes.notify()
-	return c, nil
-}
-
-// SetClock makes the DB read time from now (for Opened), e.g. a virtual clock.
-func (db *DB) SetClock(now func() time.Time) {
-	db.mu.Lock()
-	db.now = now
-	db.mu.Unlock()
-}
+func (db *DB) now() time.Time { return (*db.clock.Load())() }
 
 // wait blocks for d, until ctx ends (returning ctx.Err()) or until stop is
 // closed (returning driver.ErrBadConn).

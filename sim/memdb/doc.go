@@ -9,9 +9,11 @@
 // queried and closed, and every misuse (use after close, double close, two
 // goroutines on one connection at once).
 //
-// Faults (failed, slow, panicking or blocked dials, failing pings and
-// resets, killed connections) take effect for calls that start after they
-// are set. Nothing sleeps unless a test asks for latency; the Begin, Query
+// Faults (failed, slow, panicking or blocked dials, a DialHook, failing
+// pings, resets and statements, killed connections, tokens enforced to their
+// expiry) take effect for calls that start after they are set. DialAttempts
+// records every dial and how it ended. Await lets a test wait for the pool's
+// asynchronous work (a close off the actor's mailbox, say) without sleeping. Nothing sleeps unless a test asks for latency; the Begin, Query
 // and Close path allocates as little as it can, so benchmarks measure the
 // pool rather than this fake.
 //

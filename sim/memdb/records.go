@@ -53,6 +53,7 @@ const (
 	ConcurrentUse
 )
 
+// String names the misuse for failure messages.
 func (k MisuseKind) String() string {
 	switch k {
 	case UseAfterClose:
@@ -72,6 +73,7 @@ type MisuseRecord struct {
 	Op     string
 }
 
+// String describes the misuse, e.g. "conn 3: double close in Close".
 func (m MisuseRecord) String() string {
 	return "conn " + strconv.FormatInt(m.ConnID, 10) + ": " + m.Kind.String() + " in " + m.Op
 }
