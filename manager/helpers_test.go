@@ -67,3 +67,12 @@ func identity(name string) tokens.Identity {
 		return tokens.Token{Value: "token-of-" + name, ExpiresOn: time.Now().Add(time.Hour)}, nil
 	}))
 }
+
+type driverValue = driver.Value
+
+var errBad = driver.ErrBadConn
+
+func nameOf(id tokens.Identity) string {
+	d, _ := id.Discriminator(context.Background())
+	return d[len("test:"):]
+}
