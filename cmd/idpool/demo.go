@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/sim/memdb"
+	"github.com/idpool/idpool/tokens"
+)
+
+// The demo is a small, fixed workload on the in-memory database: many
+// identities with a skewed popularity share one server through idpool, and
+// every query checks that it ran as its own identity. The full simulation
+// harness replaces it as `idpool sim`.
+func init() {
+	commands["demo"] = command{summary: "a short workload on the in-memory database", run: runDemo}
+	if _, ok := commands["sim"]; !ok {
+		commands["sim"] = command{summary: "(until the simulation harness lands) the demo", run: runDemo}
+	}
+}
+
+func runDemo(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	identities := fs.Int("identities", 50, "number of identities")
+	workers := fs.Int("workers", 32, "concurrent workers")
+	duration := fs.Duration("duration", 5*time.Second, "how long to run")
+	maxSize := fs.Int("max-size", 4, "pool MaxSize per identity")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db := memdb.New()
+	db.SetDialLatency(time.Millisecond)
+	m, err := manager.New(manager.Config{Server: "memdb:0/demo", Dialer: db, MaxSize: *maxSize, PoolIdleTimeout: time.Second})
+	if err != nil {
+		return err
+	}
+	ids := make([]tokens.Identity, *identities)
+	for i := range ids {
+		name := fmt.Sprintf("user%03d", i)
+		ids[i] = tokens.New(tokens.KindProvidedToken, "demo:"+name, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+			return tokens.Token{Value: "tok-" + name, ExpiresOn: time.Now().Add(time.Hour)}, nil
+		}))
+	}
+	ctx, cancel := context.WithTimeout(ctx, *duration)
+	defer cancel()
+	var ops, errs, mismatches atomic.Int64
+	var wg sync.WaitGroup
+	for w := range *workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			zipf := rand.NewZipf(r, 1.2, 1, uint64(len(ids)-1))
+			for ctx.Err() == nil {
+				id := ids[zipf.Uint64()]
+				if err := demoQuery(ctx, m, id); err != nil {
+					if ctx.Err() == nil {
+						if err == errMismatch {
+							mismatches.Add(1)
+						}
+						errs.Add(1)
+					}
+					continue
+				}
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	s := m.Stats()
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelClose()
+	if err := m.Close(closeCtx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "queries %d (%.0f/s), errors %d, cross-identity %d\n", ops.Load(), float64(ops.Load())/duration.Seconds(), errs.Load(), mismatches.Load())
+	fmt.Fprintf(stdout, "pools live %d, created %d, retired %d\n", s.Pools, s.PoolsCreated, s.PoolsRetired)
+	fmt.Fprintf(stdout, "hits %d, physical opens %d, token mints %d\n", s.Total.Hits, s.Total.Opens, s.Total.TokenMints)
+	fmt.Fprintf(stdout, "connections open after Close: %d\n", db.OpenNow())
+	if mismatches.Load() > 0 || db.OpenNow() > 0 {
+		return fmt.Errorf("invariant violated")
+	}
+	return nil
+}
+
+var errMismatch = fmt.Errorf("connection belongs to another identity")
+
+func demoQuery(ctx context.Context, m *manager.Manager, id tokens.Identity) error {
+	l, err := m.Acquire(ctx, id)
+	if err != nil {
+		return err
+	}
+	rows, err := l.Conn().QueryContext(ctx, "SELECT IDENTITY", nil)
+	if err != nil {
+		l.Release(err)
+		return err
+	}
+	dest := make([]driverValue, 1)
+	err = rows.Next(dest)
+	_ = rows.Close()
+	l.Release(err)
+	if err != nil {
+		return err
+	}
+	want, _ := id.Discriminator(ctx)
+	if got, _ := dest[0].(string); got != want {
+		return errMismatch
+	}
+	return nil
+}

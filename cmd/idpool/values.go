@@ -1,0 +1,5 @@
+package main
+
+import "database/sql/driver"
+
+type driverValue = driver.Value
