@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -106,8 +107,20 @@ func TestKilledSessionShowsAsBadConn(t *testing.T) {
 	// kill get through.
 	require.Equal(t, 2, srv.Terminate(t, role))
 	assert.ErrorIs(t, victim.(driver.Pinger).Ping(ctx), driver.ErrBadConn)
+	assert.True(t, IsClosed(victim), "a failed Ping closes the conn")
+
+	// The first query on a killed session fails with the server's error, not
+	// ErrBadConn, and pgx closes the conn; later calls say ErrBadConn.
+	assert.False(t, IsClosed(bystander), "pgx cannot know before it reads")
 	_, err = bystander.(driver.ExecerContext).ExecContext(ctx, "SELECT 1", nil)
-	require.Error(t, err, "a query on a killed session fails")
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "57P01", pgErr.Code, "admin_shutdown")
+	assert.NotErrorIs(t, err, driver.ErrBadConn)
+	assert.True(t, IsClosed(bystander))
+	_, err = bystander.(driver.ExecerContext).ExecContext(ctx, "SELECT 1", nil)
+	assert.ErrorIs(t, err, driver.ErrBadConn)
+	assert.ErrorIs(t, bystander.(driver.SessionResetter).ResetSession(ctx), driver.ErrBadConn)
 	fresh, err := dial(t, d, sqlLoginRequest(d.ServerKey()))
 	require.NoError(t, err)
 	assert.NoError(t, fresh.(driver.Pinger).Ping(ctx))
@@ -187,4 +200,17 @@ func TestDialHonoursTheContext(t *testing.T) {
 	cancel()
 	_, err = d.Dial(ctx, actors.DialRequest{Identity: tokens.SQLLogin()})
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestIsClosed(t *testing.T) {
+	srv := pgtest.Shared(t)
+	role, pwd := srv.NewRole(t, "closed")
+	d, err := NewDialer(srv.DSN(role, pwd, "postgres"))
+	require.NoError(t, err)
+	c, err := dial(t, d, sqlLoginRequest(d.ServerKey()))
+	require.NoError(t, err)
+	assert.False(t, IsClosed(c))
+	require.NoError(t, c.Close())
+	assert.True(t, IsClosed(c))
+	assert.False(t, IsClosed(nil), "not a pgx conn")
 }

@@ -1,6 +1,7 @@
 // Package pgtest starts throwaway PostgreSQL servers for tests, from the
 // PostgreSQL 15 binaries installed on the machine (.ci/install-postgres.sh
-// installs them).
+// installs them). It looks in PGTEST_BINDIR, /usr/lib/postgresql/15/bin,
+// `pg_config --bindir` and PATH, in that order.
 //
 // Each server lives in its own temporary directory, listens on a free port on
 // 127.0.0.1 only (its unix socket sits in that directory), asks every TCP
