@@ -162,3 +162,18 @@ func (s *Server) userTokens(w http.ResponseWriter, user *principal, clientID, sc
 	resp.RefreshToken, resp.IDToken, resp.ClientInfo = refresh, idTok, clientInfo(user)
 	writeJSON(w, http.StatusOK, resp)
 }
+
+// RevokeRefreshTokens invalidates every refresh token of the user upn, as a
+// sign-out or an admin's session revocation does: the user's credentials
+// then need an interactive sign-in again once their cached access token is
+// unusable.
+func (s *Server) RevokeRefreshTokens(upn string) {
+	name := strings.ToLower(upn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for rt, g := range s.state.refreshTokens {
+		if g.user == name {
+			delete(s.state.refreshTokens, rt)
+		}
+	}
+}
