@@ -196,3 +196,54 @@ func TestNewAccountValidates(t *testing.T) {
 	_, err = tokens.NewAccount(cred, azidentity.AuthenticationRecord{HomeAccountID: "a\x00b"})
 	require.Error(t, err)
 }
+
+func TestAccountConcurrentFirstTokensPromptOnce(t *testing.T) {
+	s := startEntra(t)
+	s.RegisterUser(tenant, "heidi@contoso.test", "oid-heidi")
+	var prompts atomic.Int32
+	acct, err := tokens.NewDeviceCodeAccount(deviceCodeOptions(s, "heidi@contoso.test", &prompts))
+	require.NoError(t, err)
+
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := acct.Token(testCtx(t))
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range n {
+		if err := <-errs; err == nil {
+			ok++
+		} else {
+			// Only callers that arrived during the one sign-in fail, and they
+			// say what to do.
+			require.ErrorIs(t, err, tokens.ErrAuthenticationRequired)
+		}
+	}
+	assert.GreaterOrEqual(t, ok, 1)
+	assert.EqualValues(t, 1, prompts.Load())
+	_, err = acct.Token(testCtx(t))
+	require.NoError(t, err)
+}
+
+func TestInteractiveBrowserAccount(t *testing.T) {
+	s := startEntra(t)
+	require.NoError(t, entra.InstallFakeBrowser(t))
+	s.RegisterUser(tenant, "mallory@contoso.test", "oid-mallory")
+	s.SetSignedInUser("mallory@contoso.test")
+	acct, err := tokens.NewInteractiveBrowserAccount(&azidentity.InteractiveBrowserCredentialOptions{
+		ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true, TenantID: tenant, ClientID: "idpool-gui",
+	}, tokens.WithScope(tokens.ScopePostgreSQL))
+	require.NoError(t, err)
+	id, err := acct.Identity(testCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, "acct:"+entra.HomeAccountID(tenant, "oid-mallory"), discriminator(t, id))
+	tok, err := id.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	c, err := s.Verify(tok.Value, pgAud)
+	require.NoError(t, err)
+	assert.Equal(t, "mallory@contoso.test", c.UPN)
+	assert.Equal(t, 1, s.Issued("mallory@contoso.test"), "one sign-in, then silent from the cache")
+}

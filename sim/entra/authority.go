@@ -13,6 +13,7 @@ const (
 	grantDeviceCode        = "device_code" // what MSAL sends
 	grantDeviceCodeURN     = "urn:ietf:params:oauth:grant-type:device_code"
 	grantRefreshToken      = "refresh_token"
+	grantAuthorizationCode = "authorization_code"
 	assertionTypeJWT       = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
 
@@ -22,6 +23,7 @@ func (s *Server) authorityMux() http.Handler {
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/devicecode", s.handleDeviceCode)
+	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", s.handleAuthorize)
 	return mux
 }
 
@@ -74,6 +76,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.deviceCodeGrant(w, form)
 	case grantRefreshToken:
 		s.refreshTokenGrant(w, form)
+	case grantAuthorizationCode:
+		s.authorizationCodeGrant(w, form)
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "the grant type is not supported by this server")
 	}

@@ -260,7 +260,7 @@ func TestDeviceCodeSilentThenAuthenticate(t *testing.T) {
 func TestDeviceCodeAutoApproverAndShortLifetimeRefresh(t *testing.T) {
 	s := start(t)
 	s.RegisterUser(tenant, "bob@contoso.test", "oid-bob")
-	s.SetDeviceCodeApprover("bob@contoso.test")
+	s.SetSignedInUser("bob@contoso.test")
 	s.SetLifetime(2 * time.Minute) // inside MSAL's 5-minute window: never cached
 	cred, err := azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
 		ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true, DisableAutomaticAuthentication: true,

@@ -30,10 +30,11 @@ type refreshGrant struct {
 // ErrUnknown is returned by ApproveDeviceCode for an unknown user or code.
 var ErrUnknown = errors.New("entra: unknown user or device code")
 
-// SetDeviceCodeApprover makes every device code issued from now on approved
-// at once by the registered user upn, as if they had entered it; "" turns
-// that off, and codes then wait for ApproveDeviceCode.
-func (s *Server) SetDeviceCodeApprover(upn string) {
+// SetSignedInUser names the registered user who is "at the keyboard": every
+// device code issued from now on is approved at once by upn, and browser
+// sign-ins (InstallFakeBrowser) complete as upn. "" turns that off: device
+// codes then wait for ApproveDeviceCode and browser sign-ins are denied.
+func (s *Server) SetSignedInUser(upn string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state.approver = strings.ToLower(upn)

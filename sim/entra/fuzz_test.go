@@ -24,6 +24,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 	f.Add("grant_type=client_credentials&client_id=app1&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a.b.c&scope=x%2F.default")
 	f.Add("grant_type=device_code&device_code=abc&client_id=app1&scope=s")
 	f.Add("grant_type=refresh_token&refresh_token=abc&client_id=app1&scope=s")
+	f.Add("grant_type=authorization_code&code=abc&code_verifier=v&client_id=app1&redirect_uri=http%3A%2F%2Flocalhost%3A1&scope=s")
 	f.Add("%zz&&==;")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, body string) {

@@ -47,9 +47,10 @@ type state struct {
 	apps     map[string]*principal // tenant/client id, lower case
 	managed  map[string]*principal // client id, lower case; "" is the system identity
 	users    map[string]*principal // UPN, lower case
-	approver string                // UPN that approves device codes at once, or ""
+	approver string                // UPN signed in at device code and browser prompts, or ""
 
 	deviceCodes   map[string]*deviceCode // by device_code
+	authCodes     map[string]*authCode   // by code
 	refreshTokens map[string]refreshGrant
 
 	issued     map[string]int
@@ -68,6 +69,7 @@ func newState(lifetime time.Duration) state {
 		managed:       map[string]*principal{},
 		users:         map[string]*principal{},
 		deviceCodes:   map[string]*deviceCode{},
+		authCodes:     map[string]*authCode{},
 		refreshTokens: map[string]refreshGrant{},
 		issued:        map[string]int{},
 		generation:    map[string]int{},

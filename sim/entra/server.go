@@ -37,6 +37,9 @@ type Server struct {
 	miHeader  string
 	tenant    string
 
+	// poster form-posts authorization codes to loopback redirect URIs.
+	poster *http.Client
+
 	key *ecdsa.PrivateKey
 	kid string
 
@@ -63,6 +66,7 @@ func New(cfg Config) (*Server, error) {
 		miHeader: rand.Text(),
 		tenant:   cfg.Tenant,
 		state:    newState(cfg.Lifetime),
+		poster:   &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
 	}
 	s.authority = httptest.NewTLSServer(s.authorityMux())
 	s.managed = httptest.NewServer(http.HandlerFunc(s.serveManagedIdentity))
@@ -74,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Close() {
 	s.managed.Close()
 	s.authority.Close()
+	s.poster.CloseIdleConnections()
 }
 
 // AuthorityHost is the https URL, with a trailing slash, to use as
