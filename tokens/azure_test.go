@@ -234,6 +234,9 @@ func TestCredentialSourceAndGenericConstructors(t *testing.T) {
 	_, err = tokens.CredentialSource(cred, tokens.WithScope(tokens.ScopePostgreSQL)).Token(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, []string{tokens.ScopePostgreSQL}, cred.scopes)
+	_, err = tokens.CredentialSource(cred, tokens.WithScope(""), nil).Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{tokens.ScopeAzureSQL}, cred.scopes, "an empty scope keeps the default")
 
 	id, err := tokens.CredentialIdentity(tokens.KindServicePrincipal, "sp:t/wi", cred)
 	require.NoError(t, err)

@@ -27,9 +27,14 @@ type credentialSettings struct {
 	scope string
 }
 
-// WithScope sets the scope tokens are requested for (default ScopeAzureSQL).
+// WithScope sets the scope tokens are requested for; "" keeps the default,
+// ScopeAzureSQL.
 func WithScope(scope string) CredentialOption {
-	return func(s *credentialSettings) { s.scope = scope }
+	return func(s *credentialSettings) {
+		if scope != "" {
+			s.scope = scope
+		}
+	}
 }
 
 func settingsOf(opts []CredentialOption) credentialSettings {

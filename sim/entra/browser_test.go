@@ -18,10 +18,9 @@ import (
 
 func browserCredential(t *testing.T, s *entra.Server) *azidentity.InteractiveBrowserCredential {
 	t.Helper()
-	cred, err := azidentity.NewInteractiveBrowserCredential(&azidentity.InteractiveBrowserCredentialOptions{
-		ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true, DisableAutomaticAuthentication: true,
-		TenantID: tenant, ClientID: "browser-client",
-	})
+	o := s.BrowserOptions(tenant, "browser-client")
+	o.DisableAutomaticAuthentication = true
+	cred, err := azidentity.NewInteractiveBrowserCredential(o)
 	require.NoError(t, err)
 	return cred
 }
