@@ -10,7 +10,7 @@ import (
 // Issued and Rotate.
 const SystemAssigned = "system"
 
-// kindOf tells what sort of principal a token is for; it sets idtyp.
+// principalKind tells what sort of principal a token is for; it sets idtyp.
 type principalKind uint8
 
 const (
