@@ -19,6 +19,8 @@ type SessionInfo struct {
 	InTx bool
 	// TokenExpiresOn is when the login token expires; zero for SQL logins.
 	TokenExpiresOn time.Time
+	// Running reports that a request is executing (or waiting, as in WAITFOR).
+	Running bool
 	// Encrypted reports a TDS 8.0 (TLS-first) connection.
 	Encrypted bool
 }
@@ -86,6 +88,7 @@ func (s *Server) Sessions() []SessionInfo {
 		out = append(out, SessionInfo{
 			SPID: int(sess.spid), Login: sess.login, InTx: sess.inTx.Load(),
 			TokenExpiresOn: sess.tokenExpiresOn, Encrypted: sess.tlsOn,
+			Running: sess.running.Load(),
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SPID < out[j].SPID })

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,7 +67,10 @@ func startServer(t testing.TB) *tds.Server {
 // parameters.
 func sqlDSN(srv *tds.Server, user, password, extra string) string {
 	u := url.URL{Scheme: "sqlserver", User: url.UserPassword(user, password), Host: srv.Addr(),
-		RawQuery: "database=app&encrypt=disable&dial+timeout=5"}
+		RawQuery: "database=app&dial+timeout=5"}
+	if !strings.Contains(extra, "encrypt=") {
+		u.RawQuery += "&encrypt=disable"
+	}
 	if extra != "" {
 		u.RawQuery += "&" + extra
 	}
@@ -110,4 +114,11 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+func timeInAnHour() time.Time { return time.Now().Add(time.Hour) }
+
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
 }

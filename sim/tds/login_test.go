@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/sim/tds"
 )
 
 func TestSQLLoginBasics(t *testing.T) {
@@ -47,4 +49,72 @@ func TestTokenLogin(t *testing.T) {
 	require.Len(t, sessions, 1)
 	assert.True(t, exp.Equal(sessions[0].TokenExpiresOn), "expiry %v, want %v", sessions[0].TokenExpiresOn, exp)
 	assert.Equal(t, 1, srv.Logins("bob@contoso.test"))
+}
+
+func TestLoginFailuresGet18456(t *testing.T) {
+	srv := startServer(t)
+	ctx := ctxT(t)
+	now := time.Now()
+	cases := map[string]func() error{
+		"wrong password": func() error {
+			return openDB(t, sqlDSN(srv, "alice", "not-it", "")).PingContext(ctx)
+		},
+		"unknown user": func() error {
+			return openDB(t, sqlDSN(srv, "mallory", alicePassword, "")).PingContext(ctx)
+		},
+		"forged token": func() error {
+			return openTokenDB(t, srv, mintToken(t, []byte("some-other-signing-key-000000000"), "bob", now.Add(time.Hour))).PingContext(ctx)
+		},
+		"expired token": func() error {
+			return openTokenDB(t, srv, mintToken(t, testKey, "bob", now.Add(-time.Minute))).PingContext(ctx)
+		},
+		"not a JWT": func() error {
+			return openTokenDB(t, srv, "not-a-token").PingContext(ctx)
+		},
+	}
+	for name, login := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := login()
+			requireSQLError(t, err, 18456)
+			assert.NotContains(t, err.Error(), alicePassword)
+			if name == "expired token" {
+				assert.Contains(t, err.Error(), "Token is expired")
+			}
+		})
+	}
+	assert.Equal(t, 0, srv.TotalLogins())
+	assert.Equal(t, len(cases), srv.FailedLogins())
+	assert.Empty(t, srv.Sessions())
+}
+
+func TestTokenLoginRefusedWithoutVerifier(t *testing.T) {
+	srv, err := tds.Start(tds.Options{})
+	require.NoError(t, err)
+	defer srv.Close()
+	err = openTokenDB(t, srv, mintToken(t, testKey, "bob", time.Now().Add(time.Hour))).PingContext(ctxT(t))
+	requireSQLError(t, err, 18456)
+}
+
+func TestVerifierExpiryCheckedByServerClock(t *testing.T) {
+	// A verifier that accepts anything but reports an expiry in the past:
+	// the server itself must refuse the login.
+	clock := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	srv, err := tds.Start(tds.Options{
+		Now: func() time.Time { return clock },
+		VerifyToken: func(string) (string, time.Time, error) {
+			return "carol", clock.Add(-time.Second), nil
+		},
+	})
+	require.NoError(t, err)
+	defer srv.Close()
+	err = openTokenDB(t, srv, "whatever").PingContext(ctxT(t))
+	requireSQLError(t, err, 18456)
+	assert.Contains(t, err.Error(), "Token is expired")
+}
+
+func TestStartRejectsNonLoopback(t *testing.T) {
+	_, err := tds.Start(tds.Options{Addr: "0.0.0.0:0"})
+	require.Error(t, err)
+	_, err = tds.Start(tds.Options{Addr: "192.0.2.1:1433"})
+	require.Error(t, err)
 }

@@ -41,6 +41,8 @@ type session struct {
 
 	// inTx mirrors trancount > 0 for Server.Sessions.
 	inTx atomic.Bool
+	// running is set while a request executes, for Server.Sessions.
+	running atomic.Bool
 	// killed is set by Kill: a commit racing with the kill must not apply.
 	killed atomic.Bool
 
@@ -89,6 +91,10 @@ func (s *session) handshakeAndLogin() bool {
 	br := bufio.NewReader(s.raw)
 	first, err := br.Peek(1)
 	if err != nil {
+		return false
+	}
+	if first[0] != tlsRecordHandshake && first[0] != pktPrelogin {
+		// Not a TDS client; do not wait for a length it never meant.
 		return false
 	}
 	conn := net.Conn(&peekedConn{Conn: s.raw, r: br})
@@ -182,6 +188,7 @@ func (s *session) readLoop(ctx context.Context, reqs chan<- *request) {
 		busy := s.cur != nil
 		if !busy {
 			s.cur = req
+			s.running.Store(true)
 		}
 		s.mu.Unlock()
 		if busy {
@@ -260,6 +267,7 @@ func (s *session) finish(req *request, reply []byte, attnCut bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cur = nil
+	s.running.Store(false)
 	if attnCut {
 		var tb tokenBuf
 		tb.done(tokDone, doneAttn, cmdNone, 0)
