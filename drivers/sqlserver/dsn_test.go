@@ -14,10 +14,10 @@ import (
 
 func TestServerKey(t *testing.T) {
 	cases := map[string]string{
-		"sqlserver://u:" + sentinelPassword + "@Host.Example:1444?database=Sales": "host.example:1444/Sales",
-		"sqlserver://u:p@db.example?database=x":                                  "db.example:1433/x",
-		"sqlserver://u:p@db.example/Inst1?database=x":                            `db.example\inst1/x`,
-		"sqlserver://[::1]:1500":                                                 "[::1]:1500/",
+		"sqlserver://u:" + sentinelPassword + "@Host.Example:1444?database=Sales":                      "host.example:1444/Sales",
+		"sqlserver://u:p@db.example?database=x":                                                        "db.example:1433/x",
+		"sqlserver://u:p@db.example/Inst1?database=x":                                                  `db.example\inst1/x`,
+		"sqlserver://[::1]:1500":                                                                       "[::1]:1500/",
 		"server=tcp:srv.database.windows.net,1433;database=app;user id=u;password=" + sentinelPassword: "srv.database.windows.net:1433/app",
 		"odbc:server=Srv;port=1500;database=d;pwd={" + sentinelPassword + "}":                          "srv:1500/d",
 	}
