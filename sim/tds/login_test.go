@@ -1,9 +1,12 @@
 package tds_test
 
 import (
+	"database/sql"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/microsoft/go-mssqldb/azuread"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -117,4 +120,19 @@ func TestStartRejectsNonLoopback(t *testing.T) {
 	require.Error(t, err)
 	_, err = tds.Start(tds.Options{Addr: "192.0.2.1:1433"})
 	require.Error(t, err)
+}
+
+func TestAzureADServicePrincipalAccessToken(t *testing.T) {
+	// go-mssqldb's azuread driver sends a caller-supplied token through the
+	// same FEDAUTH security-token extension.
+	srv := startServer(t)
+	tok := mintToken(t, testKey, "app-sp@contoso.test", timeInAnHour())
+	c, err := azuread.NewConnector("sqlserver://" + srv.Addr() + "?encrypt=disable&dial+timeout=5" +
+		"&fedauth=ActiveDirectoryServicePrincipalAccessToken&password=" + url.QueryEscape(tok))
+	require.NoError(t, err)
+	db := sql.OpenDB(c)
+	defer db.Close()
+	var who string
+	require.NoError(t, db.QueryRowContext(ctxT(t), "SELECT SUSER_SNAME()").Scan(&who))
+	assert.Equal(t, "app-sp@contoso.test", who)
 }

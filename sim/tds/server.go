@@ -83,6 +83,12 @@ func Start(opts Options) (*Server, error) {
 	if err := checkLoopback(opts.Addr); err != nil {
 		return nil, err
 	}
+	// The caller keeps its map; sessions read this copy concurrently.
+	users := make(map[string]string, len(opts.Users))
+	for k, v := range opts.Users {
+		users[k] = v
+	}
+	opts.Users = users
 	if opts.ServerName == "" {
 		opts.ServerName = "idpool-sim"
 	}
