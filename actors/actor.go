@@ -18,6 +18,8 @@ type ActorConfig struct {
 	Dialer   Dialer
 	Clock    Clock
 	Logger   *slog.Logger
+	// Dispatcher runs the actor's mailbox (see manager's inlineDispatcher).
+	Dispatcher actor.Dispatcher
 	// DialTimeout bounds each dial, MintTimeout each token mint,
 	// ValidateTimeout each health check.
 	DialTimeout, MintTimeout, ValidateTimeout time.Duration
@@ -26,7 +28,7 @@ type ActorConfig struct {
 // NewProps returns the props that spawn a pool actor for cfg. Its parent (the
 // manager) receives RetireRequest and PoolDrained from it.
 func NewProps(cfg ActorConfig) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} })
+	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} }, actor.WithDispatcher(cfg.Dispatcher))
 }
 
 // poolActor owns one Pool state machine. Receive never blocks: it steps the
@@ -51,7 +53,7 @@ func (a *poolActor) Receive(c actor.Context) {
 	now := a.cfg.Clock.Now()
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
-		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply))
+		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply, m.Timeout))
 	case *messages.Release:
 		a.run(c, now, a.sm.Release(now, ConnID(m.ConnID), m.Broken))
 	case *messages.Cancel:

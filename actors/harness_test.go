@@ -120,7 +120,7 @@ func (h *harness) advance(d time.Duration) { h.now = h.now.Add(d) }
 func (h *harness) acquire() uint64 {
 	h.nextAcq++
 	id := h.nextAcq
-	h.apply(h.p.Acquire(h.now, id, id))
+	h.apply(h.p.Acquire(h.now, id, id, 0))
 	return id
 }
 

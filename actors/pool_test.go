@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -323,4 +324,33 @@ func sum(xs []int64) (n int64) {
 		n += x
 	}
 	return n
+}
+
+func TestQueuedAcquireFailsAtItsOwnDeadline(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1})
+	a := h.acquire()
+	h.finishDials()
+	h.mustGrant(a)
+	h.nextAcq++
+	timed := h.nextAcq
+	h.apply(h.p.Acquire(h.now, timed, timed, 100*time.Millisecond))
+	require.NotEmpty(t, h.wakes)
+	assert.Equal(t, h.now.Add(100*time.Millisecond), h.wakes[len(h.wakes)-1], "wakes for the deadline")
+	untimed := h.acquire()
+	h.advance(99 * time.Millisecond)
+	h.tick()
+	_, ok := h.answer(timed)
+	assert.False(t, ok, "not yet")
+	h.advance(time.Millisecond)
+	h.tick()
+	e, ok := h.answer(timed)
+	require.True(t, ok)
+	assert.ErrorIs(t, e.Err, ErrAcquireTimeout)
+	assert.ErrorIs(t, e.Err, context.DeadlineExceeded)
+	assert.Contains(t, e.Err.Error(), "1 waiting", "the queue it gave up on")
+	_, ok = h.answer(untimed)
+	assert.False(t, ok, "a waiter without a deadline keeps waiting")
+	h.release(a, false)
+	h.mustGrant(untimed)
+	assert.EqualValues(t, 1, h.p.Stats().Timeouts)
 }

@@ -7,6 +7,8 @@ type waiter struct {
 	id      uint64
 	replyTo any
 	since   time.Time
+	// deadline, if set, is when the pool itself fails the wait.
+	deadline time.Time
 	// serving is the connection being checked (health or token) on this
 	// waiter's behalf; while set, later waiters may be served first.
 	serving *conn

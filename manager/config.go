@@ -60,9 +60,6 @@ type Config struct {
 	HealthCheckAfter time.Duration
 	// ValidateTimeout bounds each health check. Default 5s.
 	ValidateTimeout time.Duration
-	// ResetTimeout bounds the rollback and session reset done on Release.
-	// Default 5s.
-	ResetTimeout time.Duration
 
 	// TokenThreshold: a connection whose token expires within this is
 	// re-checked at checkout and closed while idle. Default 5m (azidentity
@@ -101,7 +98,6 @@ const (
 	DefaultMaxLifetime      = 30 * time.Minute
 	DefaultHealthCheckAfter = time.Second
 	DefaultValidateTimeout  = 5 * time.Second
-	DefaultResetTimeout     = 5 * time.Second
 	DefaultTokenThreshold   = 5 * time.Minute
 	DefaultMintTimeout      = 30 * time.Second
 	DefaultPoolIdleTimeout  = 10 * time.Minute
@@ -147,7 +143,7 @@ func (c Config) validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"DialTimeout", c.DialTimeout}, {"ValidateTimeout", c.ValidateTimeout}, {"ResetTimeout", c.ResetTimeout},
+	}{{"DialTimeout", c.DialTimeout}, {"ValidateTimeout", c.ValidateTimeout},
 		{"TokenThreshold", c.TokenThreshold}, {"MintTimeout", c.MintTimeout}} {
 		if d.v < 0 {
 			bad(d.name, "must not be negative (got %s)", d.v)
@@ -191,7 +187,6 @@ func (c Config) withDefaults() Config {
 	def(&c.LifetimeJitter, c.MaxLifetime/10)
 	def(&c.HealthCheckAfter, DefaultHealthCheckAfter)
 	def(&c.ValidateTimeout, DefaultValidateTimeout)
-	def(&c.ResetTimeout, DefaultResetTimeout)
 	def(&c.TokenThreshold, DefaultTokenThreshold)
 	def(&c.MintTimeout, DefaultMintTimeout)
 	def(&c.PoolIdleTimeout, DefaultPoolIdleTimeout)
