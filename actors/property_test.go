@@ -61,8 +61,10 @@ func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
 			h.steal()
 		}
 		switch rapid.IntRange(0, 9).Draw(rt, "op") {
-		case 0, 1:
+		case 0:
 			h.acquire()
+		case 1:
+			h.acquireWithin(time.Duration(rapid.IntRange(1, 30_000).Draw(rt, "timeoutMs")) * time.Millisecond)
 		case 2:
 			if h.nextAcq > 0 {
 				h.cancel(rapid.Uint64Range(1, h.nextAcq).Draw(rt, "cancel"))
