@@ -80,6 +80,10 @@ func (p *Pool) serve(now time.Time) {
 		w := p.waiters.firstUnserved()
 		p.startCheckOrGrant(now, w, c)
 	}
+	if p.blocked(now) {
+		p.failBlocked(now)
+		return
+	}
 	for p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
 		p.startDial()
 	}

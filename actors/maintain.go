@@ -122,8 +122,8 @@ func (p *Pool) rescheduleWake(now time.Time) {
 	for _, c := range p.idle {
 		earliest(p.connWake(c))
 	}
-	if p.size() < p.cfg.MinSize && now.Before(p.fillBlockedUntil) {
-		earliest(p.fillBlockedUntil)
+	if now.Before(p.blockedUntil) && (p.size() < p.cfg.MinSize || p.waiters.live > 0) {
+		earliest(p.blockedUntil)
 	}
 	if p.cfg.RetireAfter > 0 && !p.retireAsked {
 		earliest(p.lastActivity.Add(p.cfg.RetireAfter))

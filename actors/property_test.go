@@ -36,8 +36,10 @@ func TestPropertyRandomSequences(t *testing.T) {
 			rapid.Check(t, func(rt *rapid.T) {
 				cfg := variant.cfg
 				cfg.Seed = rapid.Uint64().Draw(rt, "seed")
-				cfg.FillBackoff = time.Second
-				cfg.FillBackoffMax = 8 * time.Second
+				if rapid.Bool().Draw(rt, "backoff") {
+					cfg.DialBackoff = time.Second
+					cfg.DialBackoffMax = 8 * time.Second
+				}
 				runRandomSequence(rt, cfg, variant.fifo)
 			})
 		})

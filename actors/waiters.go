@@ -98,6 +98,17 @@ func (q *waitQueue) unbind(w *waiter) {
 	}
 }
 
+// lastUnserved returns the youngest live waiter no connection is being
+// checked for, or nil.
+func (q *waitQueue) lastUnserved() *waiter {
+	for i := len(q.items) - 1; i >= q.head; i-- {
+		if w := q.items[i]; !w.done && w.serving == nil {
+			return w
+		}
+	}
+	return nil
+}
+
 // firstLive returns the oldest live waiter, or nil.
 func (q *waitQueue) firstLive() *waiter {
 	for i := q.head; i < len(q.items); i++ {

@@ -2,7 +2,6 @@ package manager
 
 import (
 	"log/slog"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/actors"
@@ -115,8 +114,8 @@ func (m *managerActor) poolProps(key tokens.Key, id tokens.Identity) *actor.Prop
 			NeedsPermit:      m.permits != nil,
 			TokenThreshold:   cfg.TokenThreshold,
 			RetireAfter:      cfg.PoolIdleTimeout,
-			FillBackoff:      100 * time.Millisecond,
-			FillBackoffMax:   30 * time.Second,
+			DialBackoff:      cfg.DialBackoff,
+			DialBackoffMax:   cfg.DialBackoffMax,
 			Seed:             m.seed + m.created,
 		},
 		Identity:        id,

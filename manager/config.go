@@ -61,6 +61,16 @@ type Config struct {
 	// ValidateTimeout bounds each health check. Default 5s.
 	ValidateTimeout time.Duration
 
+	// DialBackoff starts a blocking period after a failed dial or token mint:
+	// for this long, doubling per consecutive failure up to DialBackoffMax
+	// (with jitter), the pool opens nothing and acquires it cannot serve from
+	// idle or soon-released connections fail at once with a *BlockedError
+	// wrapping the last dial error, instead of hammering a refusing server.
+	// The next successful dial ends it. Defaults 200ms and 10s; negative
+	// DialBackoff: no blocking period.
+	DialBackoff    time.Duration
+	DialBackoffMax time.Duration
+
 	// TokenThreshold: a connection whose token expires within this is
 	// re-checked at checkout and closed while idle. Default 5m (azidentity
 	// refreshes cached tokens 5 minutes before expiry).
@@ -101,6 +111,8 @@ const (
 	DefaultTokenThreshold   = 5 * time.Minute
 	DefaultMintTimeout      = 30 * time.Second
 	DefaultPoolIdleTimeout  = 10 * time.Minute
+	DefaultDialBackoff      = 200 * time.Millisecond
+	DefaultDialBackoffMax   = 10 * time.Second
 )
 
 // ConfigError lists every invalid field of a Config.
@@ -190,6 +202,8 @@ func (c Config) withDefaults() Config {
 	def(&c.TokenThreshold, DefaultTokenThreshold)
 	def(&c.MintTimeout, DefaultMintTimeout)
 	def(&c.PoolIdleTimeout, DefaultPoolIdleTimeout)
+	def(&c.DialBackoff, DefaultDialBackoff)
+	def(&c.DialBackoffMax, DefaultDialBackoffMax)
 	if c.Clock == nil {
 		c.Clock = actors.SystemClock{}
 	}

@@ -33,6 +33,10 @@ type TimeoutError = actors.TimeoutError
 // DialError wraps a failed dial or token mint; see actors.DialError.
 type DialError = actors.DialError
 
+// BlockedError fails an acquire at once during a blocking period after failed
+// dials; see Config.DialBackoff and actors.BlockedError.
+type BlockedError = actors.BlockedError
+
 // Manager hands out connections from one pool per identity. It is safe for
 // concurrent use. Create it with New and stop it with Close.
 type Manager struct {

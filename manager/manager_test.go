@@ -249,7 +249,7 @@ func TestMaxWaitersShedsLoad(t *testing.T) {
 }
 
 func TestFailedDialReachesTheCallerWithItsCause(t *testing.T) {
-	m, db := newManager(t, Config{MaxSize: 2})
+	m, db := newManager(t, Config{MaxSize: 2, DialBackoff: -1})
 	cause := errors.New("server says no")
 	db.FailDials(1, cause)
 	_, err := m.Acquire(context.Background(), sqlLogin)
@@ -302,4 +302,30 @@ func TestIdentitiesNeverShareAConnection(t *testing.T) {
 	for _, c := range db.Conns() {
 		assert.True(t, strings.HasPrefix(c.Identity, "test:"))
 	}
+}
+
+func TestDialFailuresBlockThenRecover(t *testing.T) {
+	m, db := newManager(t, Config{MaxSize: 2, DialBackoff: 50 * time.Millisecond, DialBackoffMax: 50 * time.Millisecond})
+	cause := errors.New("login refused")
+	db.FailDials(-1, cause)
+	_, err := m.Acquire(context.Background(), sqlLogin)
+	require.ErrorIs(t, err, cause)
+	dialsBefore := db.Dials()
+	for range 20 {
+		_, err = m.Acquire(context.Background(), sqlLogin)
+		var be *BlockedError
+		require.ErrorAs(t, err, &be, "fails fast during the blocking period")
+		assert.ErrorIs(t, err, cause)
+	}
+	assert.Equal(t, dialsBefore, db.Dials(), "the server is not hammered")
+	db.FailDials(0, nil)
+	eventually(t, func() bool {
+		l, err := m.Acquire(context.Background(), sqlLogin)
+		if err != nil {
+			return false
+		}
+		l.Release(nil)
+		return true
+	}, "recovers after the blocking period")
+	assert.Positive(t, m.Stats().Total.BlockedFails)
 }
