@@ -18,6 +18,8 @@ type ActorConfig struct {
 	Dialer   Dialer
 	Clock    Clock
 	Logger   *slog.Logger
+	// BeforeClose, if set, sees each connection just before it is closed.
+	BeforeClose func(driver.Conn)
 	// Dispatcher runs the actor's mailbox (see manager's inlineDispatcher).
 	Dispatcher actor.Dispatcher
 	// DialTimeout bounds each dial, MintTimeout each token mint,
@@ -81,6 +83,8 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.run(c, now, a.sm.PermitDenied(now))
 	case *messages.StealIdle:
 		a.run(c, now, a.sm.StealIdle(now))
+	case *messages.ForceClose:
+		a.run(c, now, a.sm.ForceClose(now))
 	case *messages.PoolStatsQuery:
 		m.Reply <- a.sm.Stats()
 	case *actor.Started:

@@ -72,6 +72,10 @@ func (m *managerActor) Receive(c actor.Context) {
 		m.stats(c, msg)
 	case *messages.CloseManager:
 		m.close(c, msg)
+	case *messages.ForceClose:
+		for _, pid := range m.draining {
+			c.Send(pid, msg)
+		}
 	}
 }
 
@@ -121,6 +125,7 @@ func (m *managerActor) poolProps(key tokens.Key, id tokens.Identity) *actor.Prop
 		Identity:        id,
 		Dialer:          cfg.Dialer,
 		Dispatcher:      inlineDispatcher,
+		BeforeClose:     cfg.Hooks.BeforeClose,
 		Clock:           cfg.Clock,
 		Logger:          cfg.Logger,
 		DialTimeout:     cfg.DialTimeout,

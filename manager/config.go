@@ -90,6 +90,9 @@ type Config struct {
 	// never.
 	PoolIdleTimeout time.Duration
 
+	// Hooks are optional callbacks at the points of a connection's life.
+	Hooks Hooks
+
 	// Logger receives idpool's logs (and protoactor's warnings). Default:
 	// nothing is logged.
 	Logger *slog.Logger

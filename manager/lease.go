@@ -63,12 +63,22 @@ func (l *Lease) Release(err error) {
 	if !l.done.CompareAndSwap(false, true) {
 		return
 	}
-	broken := l.broken || IsBroken(err)
+	// Once the Manager is closing the connection is closed anyway, and may
+	// already have been by a forced Close: do not touch it again.
+	broken := l.broken || IsBroken(err) || l.m.life.Err() != nil
 	if !broken {
-		broken = !l.reset()
+		broken = !l.reset() || !l.afterRelease()
 	}
 	l.release.Broken = broken
 	l.m.root.Send(l.pool, &l.release)
+}
+
+// discard hands the connection back to be closed, unused by the caller.
+func (l *Lease) discard() {
+	if l.done.CompareAndSwap(false, true) {
+		l.release.Broken = true
+		l.m.root.Send(l.pool, &l.release)
+	}
 }
 
 // Close releases the lease, keeping the connection unless an operation on it

@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -58,6 +59,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Hooks.BeforeConnect != nil || cfg.Hooks.AfterConnect != nil {
+		cfg.Dialer = hookedDialer{next: cfg.Dialer, hooks: cfg.Hooks}
+	}
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
@@ -100,8 +104,25 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // Acquire returns a lease on a connection logged in as id, from id's pool.
 // It waits until a connection is free or ctx ends; with no deadline on ctx it
 // waits at most Config.AcquireTimeout. A timeout returns a *TimeoutError that
-// matches ErrAcquireTimeout and context.DeadlineExceeded.
+// matches ErrAcquireTimeout and context.DeadlineExceeded. With a PrepareConn
+// hook, connections it turns down are discarded and others tried.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
+	for {
+		l, err := m.acquire(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		keep, err := m.prepare(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			return l, nil
+		}
+	}
+}
+
+func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -170,9 +191,10 @@ func (m *Manager) Stats() Stats {
 
 // Close closes the manager: new acquires fail with ErrClosed, queued ones
 // fail with ErrClosed, idle connections close now and leased ones when they
-// are released. It returns once every connection is closed, or with ctx's
-// error if ctx ends first (closing then goes on in the background). Close is
-// idempotent.
+// are released. It returns nil once every connection is closed. If ctx ends
+// first, the connections still leased are closed under their holders (whose
+// later Release is ignored) and Close returns a *ForcedCloseError saying how
+// many. Close is idempotent.
 func (m *Manager) Close(ctx context.Context) error {
 	m.closed.Store(true)
 	m.cancel()
@@ -183,6 +205,29 @@ func (m *Manager) Close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
 	}
+	m.root.Send(m.pid, &messages.ForceClose{})
+	select {
+	case <-done:
+	case <-time.After(forcedCloseGrace):
+	}
+	return &ForcedCloseError{Forced: int(m.Stats().Total.Closes["forced"]), Err: ctx.Err()}
 }
+
+// forcedCloseGrace bounds the wait for the driver Close calls of a forced
+// close, in case a driver's Close hangs.
+const forcedCloseGrace = 5 * time.Second
+
+// ForcedCloseError is returned by a Close whose ctx ended before every lease
+// came back: Forced connections were closed while leased.
+type ForcedCloseError struct {
+	Forced int
+	Err    error
+}
+
+func (e *ForcedCloseError) Error() string {
+	return fmt.Sprintf("idpool: closed %d leased connections by force: %v", e.Forced, e.Err)
+}
+
+// Unwrap returns the ctx's error.
+func (e *ForcedCloseError) Unwrap() error { return e.Err }

@@ -224,13 +224,23 @@ func TestCloseFailsQueuedWaiters(t *testing.T) {
 	held.Release(nil)
 }
 
-func TestCloseHonoursItsContext(t *testing.T) {
-	m, _ := newManager(t, Config{MaxSize: 1})
-	held := acquire(t, m, sqlLogin)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+func TestCloseWaitsForLeasesThenForcesAndSaysHowMany(t *testing.T) {
+	m, db := newManager(t, Config{MaxSize: 3})
+	a, b, c := acquire(t, m, sqlLogin), acquire(t, m, sqlLogin), acquire(t, m, sqlLogin)
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		a.Release(nil) // comes back in time
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	assert.ErrorIs(t, m.Close(ctx), context.DeadlineExceeded)
-	held.Release(nil)
+	err := m.Close(ctx)
+	var fe *ForcedCloseError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, 2, fe.Forced)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Zero(t, db.OpenNow(), "forced connections are closed")
+	b.Release(nil) // late releases are harmless
+	c.Release(errors.New("x"))
 }
 
 func TestMaxWaitersShedsLoad(t *testing.T) {
