@@ -265,3 +265,34 @@ func (c *pgSkewClock) AfterFunc(d time.Duration, f func()) actors.Timer {
 }
 
 func (c *pgSkewClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// pgCheckout checks out n connections at once through *sql.Conn, so the pool
+// must hand out n distinct sessions (every idle one first).
+func pgCheckout(t *testing.T, ctx context.Context, db *manager.DB, n int) []*sql.Conn {
+	t.Helper()
+	conns := make([]*sql.Conn, n)
+	for i := range conns {
+		c, err := db.Conn(ctx)
+		require.NoError(t, err)
+		conns[i] = c
+	}
+	return conns
+}
+
+// pgHoldConns is pgCheckout, returning the sessions' pids too.
+func pgHoldConns(t *testing.T, ctx context.Context, db *manager.DB, n int) ([]*sql.Conn, []int) {
+	t.Helper()
+	conns := pgCheckout(t, ctx, db, n)
+	pids := make([]int, n)
+	for i, c := range conns {
+		pids[i] = pgMustPID(t, ctx, c)
+	}
+	return conns, pids
+}
+
+func pgCloseAll(t *testing.T, conns []*sql.Conn) {
+	t.Helper()
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
+}

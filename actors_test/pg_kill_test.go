@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"database/sql"
 	"testing"
 	"time"
 
@@ -14,28 +12,6 @@ import (
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/tokens"
 )
-
-// pgHoldConns checks out n connections at once through *sql.Conn, so the
-// pool must hand out n distinct sessions, and returns their pids.
-func pgHoldConns(t *testing.T, ctx context.Context, db *manager.DB, n int) ([]*sql.Conn, []int) {
-	t.Helper()
-	conns := make([]*sql.Conn, n)
-	pids := make([]int, n)
-	for i := range conns {
-		c, err := db.Conn(ctx)
-		require.NoError(t, err)
-		conns[i] = c
-		pids[i] = pgMustPID(t, ctx, c)
-	}
-	return conns, pids
-}
-
-func pgCloseAll(t *testing.T, conns []*sql.Conn) {
-	t.Helper()
-	for _, c := range conns {
-		require.NoError(t, c.Close())
-	}
-}
 
 // TestPGKilledIdleSessionsAreReplacedSilently: sessions killed on the server
 // while idle in the pool fail the health check at the next checkout and are
