@@ -120,4 +120,34 @@ func TestPGCancelledStatementIsNotReused(t *testing.T) {
 		assert.Equal(t, st.Opens, after.Opens)
 		assert.Equal(t, 1, after.Open)
 	})
+
+	t.Run("acquires that give up while their dial is in flight", func(t *testing.T) {
+		// A cold pool of its own: each acquire must dial (a SCRAM login),
+		// and a 1ms deadline ends it first. The dial that finishes later
+		// must land in the pool, not leak a slot or a session.
+		q := pgSQLLoginPool(t, srv, "canceldial", manager.Config{MaxSize: 2, HealthCheckAfter: -1})
+		gaveUp := 0
+		for range 10 {
+			dialCtx, cancel := context.WithTimeout(ctx, time.Millisecond)
+			_, err := pgPID(dialCtx, q.db)
+			cancel()
+			if err != nil {
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				gaveUp++
+			}
+		}
+		t.Logf("%d of 10 acquires gave up before their connection arrived", gaveUp)
+		pgEventually(t, 10*time.Second, func() bool {
+			st := q.stats()
+			return st.Dialing == 0 && st.Busy == 0 && st.Idle == st.Open
+		}, "the pool does not settle: %+v", q.stats())
+		st := q.stats()
+		assert.LessOrEqual(t, st.Open, 2)
+		pgAccounted(t, st)
+		// Both slots are usable: nothing was lost to the abandoned grants.
+		conns, _ := pgHoldConns(t, ctx, q.db, 2)
+		pgCloseAll(t, conns)
+		pgEventually(t, 10*time.Second, func() bool { return srv.Backends(t, q.role) == q.stats().Open },
+			"the server's sessions differ from the pool's")
+	})
 }

@@ -150,7 +150,7 @@ func pgLeasePID(t *testing.T, ctx context.Context, l *manager.Lease) int {
 }
 
 // pgRandomRuns is how many random sequences each of the 32 goroutines runs.
-const pgRandomRuns = 200
+const pgRandomRuns = 250
 
 // TestPGDirtyCheckoutRandomized: 32 goroutines run random sequences of
 // begin, insert and commit, roll back or walk away, through the lease API,

@@ -69,14 +69,21 @@ type pgPool struct {
 // no session of the role outlives the pool.
 func pgSQLLoginPool(t *testing.T, srv *pgtest.Server, prefix string, cfg manager.Config) *pgPool {
 	t.Helper()
+	p := pgSQLLoginPoolNoCleanup(t, srv, prefix, cfg)
+	t.Cleanup(func() { p.close(t) })
+	return p
+}
+
+// pgSQLLoginPoolNoCleanup is pgSQLLoginPool for a test that closes the pool
+// itself.
+func pgSQLLoginPoolNoCleanup(t *testing.T, srv *pgtest.Server, prefix string, cfg manager.Config) *pgPool {
+	t.Helper()
 	role, pwd := srv.NewRole(t, prefix)
 	d, err := postgres.NewDialer(srv.DSN(role, pwd, "postgres"))
 	require.NoError(t, err)
 	db, err := manager.OpenDialer(d, d.ServerKey(), cfg, manager.WithDefaultIdentity(tokens.SQLLogin()))
 	require.NoError(t, err)
-	p := &pgPool{srv: srv, db: db, server: d.ServerKey(), role: role, roles: []string{role}}
-	t.Cleanup(func() { p.close(t) })
-	return p
+	return &pgPool{srv: srv, db: db, server: d.ServerKey(), role: role, roles: []string{role}}
 }
 
 // pgTokenPool opens a facade for token identities: an identity whose
@@ -108,7 +115,9 @@ func pgIdentity(role string, src tokens.Source) tokens.Identity {
 
 func (p *pgPool) close(t *testing.T) {
 	t.Helper()
-	opens := p.stats().Opens
+	st := p.stats()
+	pgAccounted(t, st)
+	opens := st.Opens
 	require.NoError(t, p.db.Close())
 	pgEventually(t, 20*time.Second, func() bool {
 		for _, r := range p.roles {
@@ -124,6 +133,17 @@ func (p *pgPool) close(t *testing.T) {
 		total += logins[r]
 	}
 	require.Equal(t, int(opens), total, "server-side logins of the pool's roles vs Stats.Opens")
+}
+
+// pgAccounted checks that every connection a pool opened is either still
+// open or was closed for a counted reason.
+func pgAccounted(t *testing.T, st manager.PoolStats) {
+	t.Helper()
+	var closed uint64
+	for _, n := range st.Closes {
+		closed += n
+	}
+	require.EqualValues(t, st.Opens, closed+uint64(st.Open), "opens vs closes %v + open %d", st.Closes, st.Open)
 }
 
 // stats returns the manager's totals (the pool of a one-identity test).

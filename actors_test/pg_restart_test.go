@@ -3,6 +3,11 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -167,7 +172,26 @@ func TestPGServerRestartAndOutage(t *testing.T) {
 		assert.Equal(t, size, st.Open)
 	})
 
+	// A third pool, closed while the server is down.
+	closing := pgSQLLoginPoolNoCleanup(t, srv, "restartclose", manager.Config{MaxSize: 2})
+	_, failed = pgUseAll(t, ctx, closing.db, 2)
+	require.Zero(t, failed)
+
 	srv.Stop(t)
+
+	t.Run("close during the outage", func(t *testing.T) {
+		done := make(chan error, 1)
+		go func() { done <- closing.db.Close() }()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("Close hangs on sessions whose server is gone")
+		}
+		require.NoError(t, closing.db.Manager.Close(ctx), "Close is idempotent")
+		_, err := closing.db.Manager.Acquire(ctx, tokens.SQLLogin())
+		require.ErrorIs(t, err, manager.ErrClosed)
+	})
 
 	t.Run("outage", func(t *testing.T) {
 		for _, p := range []*pgPool{checked, unchecked} {
@@ -236,6 +260,62 @@ func TestPGServerRestartAndOutage(t *testing.T) {
 		}
 	})
 
+	t.Run("frozen server: acquires end by their deadline while dials hang", func(t *testing.T) {
+		// A pool of its own with free slots, so each call must dial. With
+		// the postmaster stopped (SIGSTOP) the kernel still accepts the TCP
+		// connection but no login ever answers: the dials hang (for up to
+		// DialTimeout), and the callers must get their errors at their own
+		// deadline all the same.
+		frozen := pgSQLLoginPool(t, srv, "frozen", manager.Config{MaxSize: 2, DialTimeout: 45 * time.Second})
+		thaw := pgFreezePostmaster(t, srv)
+		errs := pgOutageCalls(t, ctx, frozen, 3, 500*time.Millisecond)
+		for _, err := range errs {
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		}
+		st := frozen.stats()
+		assert.Equal(t, 2, st.Dialing, "both slots dialing, no more")
+		assert.Zero(t, st.Open)
+		assert.EqualValues(t, 3, st.Timeouts)
+		thaw()
+
+		// The dials finish once the server wakes; their connections land
+		// idle in the pool, and both slots serve calls again.
+		pgEventually(t, 30*time.Second, func() bool {
+			st := frozen.stats()
+			return st.Dialing == 0 && st.Open == 2 && st.Idle == 2
+		}, "the hung dials did not land in the pool: %+v", frozen.stats())
+		conns, _ := pgHoldConns(t, ctx, frozen.db, 2)
+		pgCloseAll(t, conns)
+		assert.EqualValues(t, 2, frozen.stats().Opens)
+	})
+
 	assert.LessOrEqual(t, watchChecked.Stop(), size, "open+dialing over MaxSize")
 	assert.LessOrEqual(t, watchUnchecked.Stop(), size, "open+dialing over MaxSize")
+}
+
+// pgFreezePostmaster stops srv's postmaster (SIGSTOP) so that it accepts no
+// new session, leaving the sessions it has alone. The returned func (also
+// run at cleanup) lets it go on.
+func pgFreezePostmaster(t *testing.T, srv *pgtest.Server) (thaw func()) {
+	t.Helper()
+	// The checkpointer is one of the postmaster's children, and lives as
+	// long as it does.
+	child := int(srv.QueryInt(t, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
+	require.NoError(t, err)
+	var ppid int
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			ppid, err = strconv.Atoi(strings.TrimSpace(v))
+			require.NoError(t, err)
+		}
+	}
+	require.Positive(t, ppid)
+	require.NoError(t, syscall.Kill(ppid, syscall.SIGSTOP))
+	var once sync.Once
+	thaw = func() {
+		once.Do(func() { assert.NoError(t, syscall.Kill(ppid, syscall.SIGCONT)) })
+	}
+	t.Cleanup(thaw)
+	return thaw
 }
