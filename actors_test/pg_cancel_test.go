@@ -140,7 +140,7 @@ func TestPGCancelledStatementIsNotReused(t *testing.T) {
 		pgEventually(t, 10*time.Second, func() bool {
 			st := q.stats()
 			return st.Dialing == 0 && st.Busy == 0 && st.Idle == st.Open
-		}, "the pool does not settle: %+v", q.stats())
+		}, "the pool does not settle: %+v", func() any { return q.stats() })
 		st := q.stats()
 		assert.LessOrEqual(t, st.Open, 2)
 		pgAccounted(t, st)

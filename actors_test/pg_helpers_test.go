@@ -39,12 +39,19 @@ func pgCtx(t *testing.T) context.Context {
 }
 
 // pgEventually polls cond on the test's own goroutine (cond may call
-// t.Fatal, as the pgtest helpers do) until it holds or within passes.
+// t.Fatal, as the pgtest helpers do) until it holds or within passes. An arg
+// of type func() any is called when the message is printed, so it shows the
+// state at the failure.
 func pgEventually(t *testing.T, within time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for i, a := range args {
+				if f, ok := a.(func() any); ok {
+					args[i] = f()
+				}
+			}
 			t.Fatalf("not within %s: "+msg, append([]any{within}, args...)...)
 		}
 		time.Sleep(10 * time.Millisecond)

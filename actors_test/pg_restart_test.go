@@ -225,7 +225,7 @@ func TestPGServerRestartAndOutage(t *testing.T) {
 			pgEventually(t, 10*time.Second, func() bool {
 				st := p.stats()
 				return st.Busy == 0 && st.Waiters == 0 && st.Dialing == 0
-			}, "%s: the pool does not settle during the outage: %+v", p.role, p.stats())
+			}, "%s: the pool does not settle during the outage: %+v", p.role, func() any { return p.stats() })
 			assert.LessOrEqual(t, p.stats().Open, size)
 		}
 	})
@@ -256,7 +256,7 @@ func TestPGServerRestartAndOutage(t *testing.T) {
 			assert.Equal(t, size, st.Idle)
 			assert.Zero(t, st.Busy+st.Dialing+st.Waiters)
 			pgEventually(t, 10*time.Second, func() bool { return srv.Backends(t, p.role) == size },
-				"%s: the server holds %d sessions, the pool %d", p.role, srv.Backends(t, p.role), size)
+				"%s: the server holds %d sessions, the pool %d", p.role, func() any { return srv.Backends(t, p.role) }, size)
 		}
 	})
 
@@ -283,7 +283,7 @@ func TestPGServerRestartAndOutage(t *testing.T) {
 		pgEventually(t, 30*time.Second, func() bool {
 			st := frozen.stats()
 			return st.Dialing == 0 && st.Open == 2 && st.Idle == 2
-		}, "the hung dials did not land in the pool: %+v", frozen.stats())
+		}, "the hung dials did not land in the pool: %+v", func() any { return frozen.stats() })
 		conns, _ := pgHoldConns(t, ctx, frozen.db, 2)
 		pgCloseAll(t, conns)
 		assert.EqualValues(t, 2, frozen.stats().Opens)

