@@ -25,11 +25,8 @@ const zipfS = 1.1
 // bytes and goroutines per idle identity pool, for idpool (one manager, a
 // pool actor per identity) and for one *sql.DB per identity.
 func runManyIdentities(ctx context.Context, o Options) ([]Result, error) {
-	counts := []int{1, 100, 10000}
-	if o.Quick {
-		counts = []int{1, 1000}
-	}
-	peers := []PoolFactory{IdpoolPeer, SQLDBPerIdentityPeer}
+	counts := o.identityCounts([]int{1, 100, 10000}, []int{1, 1000})
+	peers := []PoolFactory{IdpoolPeer, SQLDBPerIdentityPeer, PuddlePerIdentityPeer}
 	var out []Result
 	for _, n := range counts {
 		env := NewEnv(n)
@@ -130,19 +127,21 @@ func settle() heapState {
 // the pool's own share.
 func measureIdleMemory(ctx context.Context, o Options, env *Env, peers []PoolFactory, n int) ([]Result, error) {
 	params := Params{{"identities", n}, {"measure", "memory"}}
-	connBytes, err := bareConnBytes(ctx, env, n)
+	connBytes, err := bareConnBytes(ctx, env, max(n, connBaselineCount))
 	if err != nil {
 		return nil, err
 	}
 	trials := make([]trialFunc, len(peers))
 	for i, f := range peers {
 		trials[i] = func(ctx context.Context) (m map[string]float64, err error) {
-			before := settle()
 			p, err := f.New(env, manySize, n)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.Name, err)
 			}
 			defer func() { err = errors.Join(err, p.Close()) }()
+			// The peer's fixed cost (idpool's manager and actor system) is
+			// left out: only what each identity adds is counted.
+			before := settle()
 			if err := touchAll(ctx, p, n); err != nil {
 				return nil, fmt.Errorf("%s: %w", f.Name, err)
 			}
@@ -168,13 +167,17 @@ func measureIdleMemory(ctx context.Context, o Options, env *Env, peers []PoolFac
 	return res, nil
 }
 
+// connBaselineCount connections at least are measured for the baseline, so
+// that one connection's share is not lost in the heap's noise.
+const connBaselineCount = 2000
+
 // bareConnBytes is the live heap one memdb connection holds (with memdb's
 // own records of it), measured over n connections.
 func bareConnBytes(ctx context.Context, env *Env, n int) (float64, error) {
 	before := settle()
 	conns := make([]any, n)
 	for i := range conns {
-		c, err := env.DB.Connector(env.Label(i)).Connect(ctx)
+		c, err := env.DB.Connector(env.Label(i % env.N())).Connect(ctx)
 		if err != nil {
 			return 0, err
 		}

@@ -21,10 +21,9 @@ const messagesPerPair = 3
 // meet on one pool. The manager actor is the one mailbox every acquire
 // passes through; this is its ceiling.
 func runMailbox(ctx context.Context, o Options) ([]Result, error) {
-	counts := []int{1, 100, 1000, 10000}
+	counts := o.identityCounts([]int{1, 100, 1000, 10000}, []int{1, 100})
 	g := mailboxGoroutines
 	if o.Quick {
-		counts = []int{1, 100}
 		g = 16
 	}
 	idpool := PoolFactory{Name: PeerIdpool, New: func(env *Env, _, identities int) (Pool, error) {

@@ -28,7 +28,7 @@ func runOverload(ctx context.Context, o Options) ([]Result, error) {
 	dur := max(3*o.RunTime, time.Second)
 	if o.Quick {
 		sizes = []int{8}
-		dur = max(6*o.RunTime, 150*time.Millisecond)
+		dur = 6 * o.RunTime
 	}
 	var out []Result
 	for _, size := range sizes {

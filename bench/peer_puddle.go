@@ -10,34 +10,38 @@ import (
 // PuddlePeer is github.com/jackc/puddle/v2 (pgxpool's core) over memdb
 // connections: a semaphore for FIFO waiting, a mutex, a LIFO idle stack.
 var PuddlePeer = PoolFactory{Name: PeerPuddle, New: func(env *Env, size, _ int) (Pool, error) {
-	return newPuddlePool(env, size, 1)
+	p := newPuddlePool(env, size, 1)
+	_, err := p.pools.get(0)
+	return p, err
 }}
 
-// PuddlePerIdentityPeer keeps one puddle pool per identity.
-var PuddlePerIdentityPeer = PoolFactory{Name: PeerPuddlePerIdentity, New: newPuddlePool}
+// PuddlePerIdentityPeer keeps one puddle pool per identity, each made on its
+// identity's first acquire.
+var PuddlePerIdentityPeer = PoolFactory{Name: PeerPuddlePerIdentity, New: func(env *Env, size, identities int) (Pool, error) {
+	return newPuddlePool(env, size, identities), nil
+}}
 
-type puddlePool struct{ pools []*puddle.Pool[driver.Conn] }
+type puddlePool struct {
+	pools *lazySlots[puddle.Pool[driver.Conn]]
+}
 
-func newPuddlePool(env *Env, size, identities int) (Pool, error) {
-	p := &puddlePool{pools: make([]*puddle.Pool[driver.Conn], identities)}
-	for i := range p.pools {
+func newPuddlePool(env *Env, size, identities int) *puddlePool {
+	return &puddlePool{pools: newLazySlots(identities, func(i int) (*puddle.Pool[driver.Conn], error) {
 		conn := env.DB.Connector(env.Label(i))
-		pool, err := puddle.NewPool(&puddle.Config[driver.Conn]{
+		return puddle.NewPool(&puddle.Config[driver.Conn]{
 			Constructor: conn.Connect,
 			Destructor:  func(c driver.Conn) { _ = c.Close() },
 			MaxSize:     int32(size),
 		})
-		if err != nil {
-			_ = p.Close()
-			return nil, err
-		}
-		p.pools[i] = pool
-	}
-	return p, nil
+	}, func(p *puddle.Pool[driver.Conn]) { p.Close() })}
 }
 
 func (p *puddlePool) Acquire(ctx context.Context, identity int) (Conn, error) {
-	r, err := p.pools[identity].Acquire(ctx)
+	pool, err := p.pools.get(identity)
+	if err != nil {
+		return nil, err
+	}
+	r, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -47,10 +51,6 @@ func (p *puddlePool) Acquire(ctx context.Context, identity int) (Conn, error) {
 func (p *puddlePool) Release(c Conn) { c.(*puddle.Resource[driver.Conn]).Release() }
 
 func (p *puddlePool) Close() error {
-	for _, pool := range p.pools {
-		if pool != nil {
-			pool.Close()
-		}
-	}
+	p.pools.each(func(pool *puddle.Pool[driver.Conn]) { pool.Close() })
 	return nil
 }

@@ -10,30 +10,34 @@ import (
 // connector with MaxOpenConns = MaxIdleConns = size; acquire is db.Conn,
 // release is Conn.Close.
 var DatabaseSQLPeer = PoolFactory{Name: PeerDatabaseSQL, New: func(env *Env, size, _ int) (Pool, error) {
-	return newSQLPool(env, size, 1), nil
+	p := newSQLPool(env, size, 1)
+	_, err := p.dbs.get(0)
+	return p, err
 }}
 
 // SQLDBPerIdentityPeer is one *sql.DB per identity, the usual alternative to
-// idpool for many identities.
+// idpool for many identities, each opened on its identity's first acquire.
 var SQLDBPerIdentityPeer = PoolFactory{Name: PeerSQLDBPerIdentity, New: func(env *Env, size, identities int) (Pool, error) {
 	return newSQLPool(env, size, identities), nil
 }}
 
-type sqlPool struct{ dbs []*sql.DB }
+type sqlPool struct{ dbs *lazySlots[sql.DB] }
 
 func newSQLPool(env *Env, size, identities int) *sqlPool {
-	p := &sqlPool{dbs: make([]*sql.DB, identities)}
-	for i := range p.dbs {
+	return &sqlPool{dbs: newLazySlots(identities, func(i int) (*sql.DB, error) {
 		db := sql.OpenDB(env.DB.Connector(env.Label(i)))
 		db.SetMaxOpenConns(size)
 		db.SetMaxIdleConns(size)
-		p.dbs[i] = db
-	}
-	return p
+		return db, nil
+	}, func(db *sql.DB) { _ = db.Close() })}
 }
 
 func (p *sqlPool) Acquire(ctx context.Context, identity int) (Conn, error) {
-	c, err := p.dbs[identity].Conn(ctx)
+	db, err := p.dbs.get(identity)
+	if err != nil {
+		return nil, err
+	}
+	c, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +48,6 @@ func (p *sqlPool) Release(c Conn) { _ = c.(*sql.Conn).Close() }
 
 func (p *sqlPool) Close() error {
 	var errs []error
-	for _, db := range p.dbs {
-		errs = append(errs, db.Close())
-	}
+	p.dbs.each(func(db *sql.DB) { errs = append(errs, db.Close()) })
 	return errors.Join(errs...)
 }

@@ -23,6 +23,31 @@ type Options struct {
 	Scenarios []string
 	// Progress, when set, receives a line per measurement.
 	Progress io.Writer
+	// MaxIdentities, when positive, caps the identity and pool-actor counts
+	// of many_identities and mailbox (for smoke tests).
+	MaxIdentities int
+}
+
+// identityCounts picks the full or quick list of identity counts, capped at
+// MaxIdentities.
+func (o Options) identityCounts(full, quick []int) []int {
+	list := full
+	if o.Quick {
+		list = quick
+	}
+	if o.MaxIdentities <= 0 {
+		return list
+	}
+	var out []int
+	for _, n := range list {
+		if n <= o.MaxIdentities {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 || out[len(out)-1] < o.MaxIdentities && list[len(list)-1] > o.MaxIdentities {
+		out = append(out, o.MaxIdentities)
+	}
+	return out
 }
 
 func (o Options) withDefaults() Options {

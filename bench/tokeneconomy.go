@@ -30,10 +30,10 @@ const (
 
 // Token-economy peers: where the token is minted.
 const (
-	PeerTokenLazy          = "idpool_lazy"                 // idpool: only to open a connection, one mint shared by concurrent dials
-	PeerTokenPerOpen       = "idpool_mint_per_open"        // the same pool, but the dialer mints on every physical open
-	PeerTokenPerOpenSQL    = "database_sql_mint_per_open"  // database/sql with a connector that mints per Connect (go-mssqldb's token provider)
-	PeerTokenPerAcquire    = "idpool_mint_per_acquire"     // the same pool, but a token is minted before every acquire (mssql-python#659)
+	PeerTokenLazy          = "idpool_lazy"                // idpool: only to open a connection, one mint shared by concurrent dials
+	PeerTokenPerOpen       = "idpool_mint_per_open"       // the same pool, but the dialer mints on every physical open
+	PeerTokenPerOpenSQL    = "database_sql_mint_per_open" // database/sql with a connector that mints per Connect (go-mssqldb's token provider)
+	PeerTokenPerAcquire    = "idpool_mint_per_acquire"    // the same pool, but a token is minted before every acquire (mssql-python#659)
 	tokenEconomyServerName = "memdb:0/tokens"
 )
 
@@ -168,7 +168,8 @@ func newTokenPool(name string, db *memdb.DB, src tokens.Source) (*tokenPool, err
 		sdb := sql.OpenDB(&mintingConnector{db: db, inner: db.Connector("msi:bench"), src: src})
 		sdb.SetMaxOpenConns(tokenSize)
 		sdb.SetMaxIdleConns(tokenSize)
-		return &tokenPool{Pool: &sqlPool{dbs: []*sql.DB{sdb}}, raw: func(c Conn) *memdb.Conn {
+		slots := newLazySlots(1, func(int) (*sql.DB, error) { return sdb, nil }, func(*sql.DB) {})
+		return &tokenPool{Pool: &sqlPool{dbs: slots}, raw: func(c Conn) *memdb.Conn {
 			var mc *memdb.Conn
 			_ = c.(*sql.Conn).Raw(func(dc any) error { mc = dc.(*memdb.Conn); return nil })
 			return mc
