@@ -73,7 +73,7 @@ func (p *Pool) serve(now time.Time) {
 		w := p.waiters.firstUnserved()
 		p.startCheckOrGrant(now, w, c)
 	}
-	for p.waiters.unserved() > p.dialing+p.awaitingToken && p.size() < p.cfg.MaxSize {
+	for p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
 		p.startDial()
 	}
 	p.fillMin(now)

@@ -73,6 +73,12 @@ func (a *poolActor) Receive(c actor.Context) {
 	case *messages.ClosePool, *messages.RetireApproved:
 		a.cancel()
 		a.run(c, now, a.sm.Close(now))
+	case *messages.PermitGrant:
+		a.run(c, now, a.sm.PermitGranted(now))
+	case *messages.PermitDenied:
+		a.run(c, now, a.sm.PermitDenied(now))
+	case *messages.StealIdle:
+		a.run(c, now, a.sm.StealIdle(now))
 	case *messages.PoolStatsQuery:
 		m.Reply <- a.sm.Stats()
 	case *actor.Started:
@@ -125,6 +131,12 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			a.closeConn(e.Conn, e.Resource, e.Reason)
 		case EffWake:
 			a.wake(now, e.At)
+		case EffRequestPermit:
+			c.Send(a.parent, &messages.PermitRequest{Pool: a.self})
+		case EffStealRefused:
+			c.Send(a.parent, &messages.StealRefused{Pool: a.self})
+		case EffReturnPermit:
+			c.Send(a.parent, &messages.PermitReturn{Pool: a.self})
 		case EffRetire:
 			c.Send(a.parent, &messages.RetireRequest{Key: a.cfg.Pool.Key, Pool: a.self, Seen: e.Seen})
 		case EffDrained:

@@ -21,6 +21,7 @@ func (p *Pool) Close(now time.Time) []Effect {
 	}
 	clear(p.idle)
 	p.idle = p.idle[:0]
+	p.returnPermits(p.awaitingToken)
 	p.awaitingToken = 0 // the mint in flight, if any, is ignored when it lands
 	p.maybeDrained()
 	return p.out
@@ -36,7 +37,7 @@ func (p *Pool) maybeDrained() {
 	if !p.closing || p.drained {
 		return
 	}
-	if len(p.conns) == 0 && p.dialing == 0 && p.closesInFlight == 0 && !p.minting {
+	if len(p.conns) == 0 && p.dialing == 0 && p.closesInFlight == 0 && !p.minting && p.awaitingPermit == 0 {
 		p.drained = true
 		p.emit(Effect{Kind: EffDrained})
 	}

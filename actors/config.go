@@ -40,6 +40,10 @@ type PoolConfig struct {
 	// it doubles per consecutive failure up to FillBackoffMax.
 	FillBackoff    time.Duration
 	FillBackoffMax time.Duration
+	// NeedsPermit: a global cap is on, so every dial needs a permit from
+	// the manager first (EffRequestPermit), and every closed connection or
+	// failed dial hands its permit back (EffReturnPermit).
+	NeedsPermit bool
 	// Seed feeds the lifetime jitter, so a run is reproducible.
 	Seed uint64
 }

@@ -6,9 +6,19 @@ import (
 	"github.com/idpool/idpool/tokens"
 )
 
-// startDial reserves a slot and opens a connection; a token pool first needs
-// a token, so the reservation waits for the (single) mint in flight.
+// startDial reserves a slot and opens a connection. Under a global cap the
+// reservation first waits for a permit from the manager; a token pool then
+// needs a token, so it waits for the (single) mint in flight.
 func (p *Pool) startDial() {
+	if p.cfg.NeedsPermit {
+		p.awaitingPermit++
+		p.emit(Effect{Kind: EffRequestPermit})
+		return
+	}
+	p.startPermittedDial()
+}
+
+func (p *Pool) startPermittedDial() {
 	if !p.cfg.UsesToken {
 		p.dialing++
 		p.emit(Effect{Kind: EffDial})
@@ -48,6 +58,7 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 	p.dialing--
 	if err != nil {
 		p.stats.dialFailures++
+		p.returnPermits(1)
 		p.noteFillFailure(now)
 		p.failUncovered(1, &DialError{Key: p.cfg.Key, Err: err})
 		p.serve(now)
@@ -67,8 +78,7 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 		// Just opened with a freshly minted token: no check needed.
 		p.grant(now, w, w.id, w.replyTo, w.since, c)
 	} else {
-		p.pushIdle(c)
-		p.wakeNoLaterThan(p.connWake(c))
+		p.parkIdle(c)
 	}
 	p.serve(now)
 	return p.out
@@ -91,7 +101,7 @@ func (p *Pool) newConn(now time.Time, resource any, tok tokens.Token) *conn {
 // failUncovered fails up to n of the oldest waiters that no dial in flight
 // will serve any more: they were counting on the dial (or mint) that failed.
 func (p *Pool) failUncovered(n int, err error) {
-	for ; n > 0 && p.waiters.unserved() > p.dialing+p.awaitingToken; n-- {
+	for ; n > 0 && p.waiters.unserved() > p.coming(); n-- {
 		w := p.waiters.firstUnserved()
 		p.waiters.remove(w)
 		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: err})
@@ -122,7 +132,6 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 	p.out = p.out[:0]
 	p.minting = false
 	if p.closing {
-		p.awaitingToken = 0
 		p.settleChecksOnClose()
 		p.maybeDrained()
 		return p.out
@@ -183,7 +192,14 @@ func (p *Pool) rotate(c *conn, fresh tokens.Token) {
 	}
 	clear(p.idle[len(kept):])
 	p.idle = kept
-	if p.waiters.unserved() > p.dialing+p.awaitingToken && p.size() < p.cfg.MaxSize {
+	if p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
+		if p.cfg.NeedsPermit {
+			// The replacement needs its own permit; it keeps the fresh
+			// token so that it does not mint again.
+			p.freshTokens = append(p.freshTokens, fresh)
+			p.startDial()
+			return
+		}
 		p.dialing++
 		p.emit(Effect{Kind: EffDial, Token: fresh})
 	}
@@ -204,8 +220,7 @@ func (p *Pool) settleChecked(now time.Time, c *conn) {
 		p.grant(now, w, w.id, w.replyTo, w.since, c)
 		return
 	}
-	p.pushIdle(c)
-	p.wakeNoLaterThan(p.connWake(c))
+	p.parkIdle(c)
 }
 
 func (p *Pool) mintFailed(now time.Time, err error) {
@@ -213,6 +228,7 @@ func (p *Pool) mintFailed(now time.Time, err error) {
 	p.noteFillFailure(now)
 	n := p.awaitingToken
 	p.awaitingToken = 0
+	p.returnPermits(n)
 	derr := &DialError{Key: p.cfg.Key, Mint: true, Err: err}
 	p.failUncovered(n, derr)
 	// A connection whose token was being re-checked: its token is still
@@ -273,8 +289,7 @@ func (p *Pool) ValidateDone(now time.Time, id ConnID, ok bool) []Effect {
 		p.grant(now, w, w.id, w.replyTo, w.since, c)
 	default:
 		c.idleSince = now
-		p.pushIdle(c)
-		p.wakeNoLaterThan(p.connWake(c))
+		p.parkIdle(c)
 	}
 	p.serve(now)
 	p.maybeDrained()

@@ -54,8 +54,8 @@ func (p *Pool) CheckInvariants() error {
 		if len(p.idle) > 0 {
 			bad("%d waiters unserved while %d conns sit idle", p.waiters.unserved(), len(p.idle))
 		}
-		if p.waiters.unserved() > p.dialing+p.awaitingToken && p.size() < p.cfg.MaxSize {
-			bad("%d waiters unserved, %d dials coming, and room to dial", p.waiters.unserved(), p.dialing+p.awaitingToken)
+		if p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
+			bad("%d waiters unserved, %d dials coming, and room to dial", p.waiters.unserved(), p.coming())
 		}
 	}
 	if p.closing && p.waiters.live > 0 {

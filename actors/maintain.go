@@ -71,7 +71,7 @@ func (p *Pool) maybeRetire(now time.Time) {
 }
 
 func (p *Pool) quiet() bool {
-	return p.busy == 0 && p.waiters.live == 0 && p.dialing == 0 && p.awaitingToken == 0 &&
+	return p.busy == 0 && p.waiters.live == 0 && p.coming() == 0 &&
 		!p.minting && len(p.checking) == 0 && len(p.idle) == len(p.conns)
 }
 

@@ -24,6 +24,8 @@ type managerActor struct {
 	created   uint64
 	retired   uint64
 	gone      messages.PoolStats
+	// permits is nil unless Config.MaxTotal is set.
+	permits *permitBook
 }
 
 type poolEntry struct {
@@ -34,7 +36,12 @@ type poolEntry struct {
 }
 
 func newManagerActor(cfg Config, seed uint64) *managerActor {
+	var permits *permitBook
+	if cfg.MaxTotal > 0 {
+		permits = newPermitBook(cfg.MaxTotal)
+	}
 	return &managerActor{
+		permits:  permits,
 		cfg:      cfg,
 		seed:     seed,
 		pools:    make(map[tokens.Key]*poolEntry),
@@ -52,6 +59,12 @@ func (m *managerActor) Receive(c actor.Context) {
 		if e := m.pools[msg.Key]; e != nil {
 			c.Send(e.pid, msg)
 		}
+	case *messages.PermitRequest:
+		m.permits.request(c, msg.Pool)
+	case *messages.PermitReturn:
+		m.permits.release(c, msg.Pool)
+	case *messages.StealRefused:
+		m.permits.refused(c, msg.Pool)
 	case *messages.RetireRequest:
 		m.retire(c, msg)
 	case *messages.PoolDrained:
@@ -98,6 +111,7 @@ func (m *managerActor) poolProps(msg *messages.Acquire) *actor.Props {
 			LifetimeJitter:   cfg.LifetimeJitter,
 			HealthCheckAfter: cfg.HealthCheckAfter,
 			UsesToken:        msg.Identity.UsesToken(),
+			NeedsPermit:      m.permits != nil,
 			TokenThreshold:   cfg.TokenThreshold,
 			RetireAfter:      cfg.PoolIdleTimeout,
 			FillBackoff:      100 * time.Millisecond,
@@ -144,6 +158,9 @@ func (m *managerActor) close(c actor.Context, msg *messages.CloseManager) {
 			c.Send(e.pid, &messages.ClosePool{})
 			delete(m.pools, key)
 		}
+		if m.permits != nil {
+			m.permits.denyAll(c)
+		}
 		m.maybeClosed()
 	}
 	msg.Reply <- m.closeDone
@@ -169,7 +186,12 @@ func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
 	for k, v := range m.gone.Closes {
 		gone.Closes[k] = v
 	}
+	var inUse, waiting int
+	if m.permits != nil {
+		inUse, waiting = m.permits.inUse, len(m.permits.queue)
+	}
 	msg.Reply <- messages.ManagerStats{
+		PermitsInUse: inUse, PermitWaiters: waiting,
 		Pools: len(m.pools), PoolsCreated: m.created, PoolsRetired: m.retired,
 		PoolStats: ch, Gone: gone, At: m.cfg.Clock.Now(),
 	}

@@ -71,6 +71,13 @@ type Config struct {
 	// MintTimeout bounds each token mint. Default 30s.
 	MintTimeout time.Duration
 
+	// MaxTotal caps the connections open or dialing across all pools (a
+	// server's session budget). At the cap, a pool that needs a connection
+	// makes the pool holding the most give one up (its oldest idle one, or
+	// the next one released); pools waiting for room are served in arrival
+	// order. Default 0: no global cap.
+	MaxTotal int
+
 	// PoolIdleTimeout retires a pool that had no acquire, no lease out and no
 	// waiter for this long, closing its connections. Default 10m; negative:
 	// never.
@@ -130,6 +137,9 @@ func (c Config) validate() error {
 	}
 	if max := c.MaxSize; max == 0 && c.MinSize > DefaultMaxSize || max > 0 && c.MinSize > max {
 		bad("MinSize", "must not exceed MaxSize (got %d > %d)", c.MinSize, c.withDefaults().MaxSize)
+	}
+	if c.MaxTotal < 0 {
+		bad("MaxTotal", "must not be negative (got %d)", c.MaxTotal)
 	}
 	if c.MaxWaiters < 0 {
 		bad("MaxWaiters", "must not be negative (got %d)", c.MaxWaiters)

@@ -22,6 +22,9 @@ type Lease struct {
 	conn   Conn
 	// tx is the transaction begun through Conn and not yet finished.
 	tx *trackedTx
+	// facade is the Connector that opened the lease for database/sql, whose
+	// calls must carry the lease's identity.
+	facade *Connector
 	// broken is set once an operation fails in a way that leaves the wire
 	// state unknown.
 	broken bool

@@ -135,7 +135,8 @@ func (m *Manager) Stats() Stats {
 	reply := make(chan messages.ManagerStats, 1)
 	m.root.Send(m.pid, &messages.StatsQuery{Reply: reply})
 	ms := <-reply
-	s := Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired, PerPool: make([]PoolStats, 0, ms.Pools)}
+	s := Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired,
+		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Pools)}
 	s.Total = ms.Gone
 	s.Total.Key = "total"
 	for range ms.Pools {

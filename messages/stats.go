@@ -12,6 +12,9 @@ type PoolStats struct {
 	MaxSize int
 	// Gauges.
 	Open, Idle, Busy, Dialing, Waiters int
+	// AwaitingPermit counts dials waiting for a global-cap permit; Owed
+	// counts connections promised to the manager for another pool.
+	AwaitingPermit, Owed int
 	// Counters since the pool started.
 	Acquires, Hits, Misses, Timeouts, Cancels, Exhausted uint64
 	Opens, DialFailures, TokenMints, MintFailures        uint64
@@ -28,6 +31,8 @@ type ManagerStats struct {
 	PoolsRetired uint64
 	// PoolStats will carry one snapshot per pool in Pools.
 	PoolStats chan PoolStats
+	// PermitsInUse and PermitWaiters describe the global cap (zero when off).
+	PermitsInUse, PermitWaiters int
 	// Gone sums the counters of pools that retired or closed.
 	Gone PoolStats
 	// Snapshot time, for rates.
