@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/tokens"
 )
 
 // The testing.B benchmarks drive the same peers as the runner, for
@@ -185,6 +186,42 @@ func BenchmarkIdleIdentityPool(b *testing.B) {
 			}
 			b.ReportMetric(bytes/float64(b.N), "B/identity")
 			b.ReportMetric(gor/float64(b.N), "goroutines/identity")
+		})
+	}
+}
+
+// BenchmarkEndToEnd is scenario end_to_end against sim/tds (in this
+// process, so its allocations count too): SELECT 1 through plain
+// database/sql and through idpool's facade.
+func BenchmarkEndToEnd(b *testing.B) {
+	srv, err := startTDS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = srv.close() }()
+	for _, name := range []string{PeerDatabaseSQL, PeerIdpool} {
+		b.Run("tds/"+name, func(b *testing.B) {
+			var p *queryPool
+			if name == PeerDatabaseSQL {
+				db, err := srv.plain()
+				if err != nil {
+					b.Fatal(err)
+				}
+				db.SetMaxOpenConns(e2eSize)
+				db.SetMaxIdleConns(e2eSize)
+				p = &queryPool{db: db}
+			} else {
+				m, err := manager.New(manager.Config{Server: srv.key, Dialer: srv.dialer, MaxSize: e2eSize})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p = &queryPool{db: manager.OpenDB(m, manager.WithDefaultIdentity(tokens.SQLLogin())), m: m}
+			}
+			defer func() { _ = p.Close() }()
+			if err := p.warm(context.Background(), e2eSize); err != nil {
+				b.Fatal(err)
+			}
+			runParallelPairs(b, p, e2eGoroutines, nil)
 		})
 	}
 }

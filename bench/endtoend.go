@@ -3,15 +3,18 @@ package bench
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the plain database/sql peer
+	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/idpool/idpool/drivers/postgres"
+	"github.com/idpool/idpool/drivers/sqlserver"
 	"github.com/idpool/idpool/internal/pgtest"
 	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/sim/tds"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -21,44 +24,93 @@ const (
 )
 
 // end_to_end: SELECT 1 per operation from e2eGoroutines goroutines, through
-// a *sql.DB either way: plain database/sql with its own pool, or idpool's
-// facade (database/sql keeps nothing idle; every connection comes from the
-// identity's pool). Both reach the same server over loopback, which runs on
-// the same two cores, so the ratio, not the absolute rate, is the point.
+// a *sql.DB either way: plain database/sql with its own pool (MaxOpenConns =
+// MaxIdleConns = e2eSize), or idpool's facade, manager.OpenDB, where
+// database/sql keeps nothing idle and every connection is a lease from the
+// identity's pool (MaxSize e2eSize). Both log in as the same SQL login to the
+// same server over loopback; the server runs on the same cores, so the
+// ratio, not the absolute rate, is the point.
 func runEndToEnd(ctx context.Context, o Options) ([]Result, error) {
-	params := func(server string) Params {
-		return Params{{"server", server}, {"max_size", e2eSize}, {"goroutines", e2eGoroutines}}
+	var out []Result
+	for _, server := range []struct {
+		name  string
+		start func() (e2eServer, error)
+	}{{"tds", startTDS}, {"postgres", startPostgres}} {
+		params := Params{{"server", server.name}, {"max_size", e2eSize}, {"goroutines", e2eGoroutines}}
+		srv, err := server.start()
+		if errors.Is(err, errSkip) {
+			out = append(out, skipped(ScenarioEndToEnd, PeerIdpool, params, err.Error()))
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", server.name, err)
+		}
+		res, err := measureEndToEnd(ctx, o, params, srv)
+		err = errors.Join(err, srv.close())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", server.name, err)
+		}
+		out = append(out, res...)
 	}
-	out := []Result{
-		skipped(ScenarioEndToEnd, PeerIdpool, params("tds"),
-			"sim/tds (simulated SQL Server over TDS) is not in this tree yet"),
-	}
-	res, err := endToEndPostgres(ctx, o, params("postgres"))
-	if errors.Is(err, errSkip) {
-		return append(out, skipped(ScenarioEndToEnd, PeerIdpool, params("postgres"), err.Error())), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return append(out, res...), nil
+	return out, nil
 }
 
-func endToEndPostgres(ctx context.Context, o Options, params Params) (res []Result, err error) {
+// e2eServer is a running server and how to reach it both ways.
+type e2eServer struct {
+	plain  func() (*sql.DB, error) // plain database/sql
+	dialer manager.Dialer          // idpool's dialer
+	key    string                  // the dialer's server key
+	close  func() error
+}
+
+const e2eUser, e2ePassword = "bench", "bench-Passw0rd"
+
+func startTDS() (e2eServer, error) {
+	srv, err := tds.Start(tds.Options{Users: map[string]string{e2eUser: e2ePassword}})
+	if err != nil {
+		return e2eServer{}, err
+	}
+	u := url.URL{Scheme: "sqlserver", User: url.UserPassword(e2eUser, e2ePassword), Host: srv.Addr(),
+		RawQuery: "database=app&encrypt=disable&dial+timeout=5"}
+	dsn := u.String()
+	d, err := sqlserver.NewDialer(dsn)
+	if err != nil {
+		return e2eServer{}, errors.Join(err, srv.Close())
+	}
+	return e2eServer{
+		plain: func() (*sql.DB, error) {
+			c, err := mssql.NewConnector(dsn)
+			if err != nil {
+				return nil, err
+			}
+			return sql.OpenDB(c), nil
+		},
+		dialer: d, key: d.ServerKey(), close: srv.Close,
+	}, nil
+}
+
+func startPostgres() (e2eServer, error) {
 	srv, err := pgtest.Launch(pgtest.WithSetting("log_connections", "off"), pgtest.WithSetting("log_disconnections", "off"))
 	if errors.Is(err, pgtest.ErrNotInstalled) {
-		return nil, fmt.Errorf("%w: PostgreSQL is not installed (.ci/install-postgres.sh installs it): %v", errSkip, err)
+		return e2eServer{}, fmt.Errorf("%w: PostgreSQL is not installed (.ci/install-postgres.sh installs it): %v", errSkip, err)
 	}
 	if err != nil {
-		return nil, err
+		return e2eServer{}, err
 	}
-	defer func() { err = errors.Join(err, srv.Close()) }()
 	dsn := srv.AdminDSN()
-	dialer, err := postgres.NewDialer(dsn)
+	d, err := postgres.NewDialer(dsn)
 	if err != nil {
-		return nil, err
+		return e2eServer{}, errors.Join(err, srv.Close())
 	}
+	return e2eServer{
+		plain:  func() (*sql.DB, error) { return sql.Open("pgx", dsn) },
+		dialer: d, key: d.ServerKey(), close: srv.Close,
+	}, nil
+}
+
+func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServer) ([]Result, error) {
 	plain := PoolFactory{Name: PeerDatabaseSQL, New: func(*Env, int, int) (Pool, error) {
-		db, err := sql.Open("pgx", dsn)
+		db, err := srv.plain()
 		if err != nil {
 			return nil, err
 		}
@@ -67,13 +119,13 @@ func endToEndPostgres(ctx context.Context, o Options, params Params) (res []Resu
 		return &queryPool{db: db}, nil
 	}}
 	facade := PoolFactory{Name: PeerIdpool, New: func(*Env, int, int) (Pool, error) {
-		m, err := manager.New(manager.Config{Server: dialer.ServerKey(), Dialer: dialer, MaxSize: e2eSize})
+		m, err := manager.New(manager.Config{Server: srv.key, Dialer: srv.dialer, MaxSize: e2eSize})
 		if err != nil {
 			return nil, err
 		}
-		return &queryPool{db: openFacade(m, tokens.SQLLogin()), m: m}, nil
+		return &queryPool{db: manager.OpenDB(m, manager.WithDefaultIdentity(tokens.SQLLogin())), m: m}, nil
 	}}
-	res, err = measurePairs(ctx, o, pairSetup{
+	return measurePairs(ctx, o, pairSetup{
 		scenario:   ScenarioEndToEnd,
 		params:     params,
 		env:        NewEnv(1),
@@ -86,12 +138,6 @@ func endToEndPostgres(ctx context.Context, o Options, params Params) (res []Resu
 		},
 		extra: func(m map[string]float64) { m[MQueriesPerSec] = m[MOpsPerSec] },
 	})
-	for i := range res {
-		if res[i].Pool == PeerIdpool {
-			res[i].Note = facadeNote
-		}
-	}
-	return res, err
 }
 
 // queryPool runs one SELECT 1 per Acquire through a *sql.DB; Release does
@@ -143,38 +189,4 @@ func (p *queryPool) Close() error {
 		err = errors.Join(err, (&IdpoolPool{M: p.m}).Close())
 	}
 	return err
-}
-
-// facadeNote says which facade the idpool row went through.
-const facadeNote = "through bench's stand-in for manager.OpenDB (not merged yet): a driver.Connector whose Connect acquires a lease and whose conn's Close releases it, with SetMaxIdleConns(0)"
-
-// openFacade is a stand-in for the manager's database/sql facade, built as
-// DESIGN.md describes it, until manager.OpenDB lands: Connect acquires a lease
-// for id, the lease's Conn (whose Close releases it) is the driver.Conn, and
-// database/sql keeps nothing idle.
-func openFacade(m *manager.Manager, id tokens.Identity) *sql.DB {
-	db := sql.OpenDB(&leaseConnector{m: m, id: id})
-	db.SetMaxIdleConns(0)
-	return db
-}
-
-type leaseConnector struct {
-	m  *manager.Manager
-	id tokens.Identity
-}
-
-func (c *leaseConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	l, err := c.m.Acquire(ctx, c.id)
-	if err != nil {
-		return nil, err
-	}
-	return l.Conn(), nil
-}
-
-func (c *leaseConnector) Driver() driver.Driver { return leaseDriver{} }
-
-type leaseDriver struct{}
-
-func (leaseDriver) Open(string) (driver.Conn, error) {
-	return nil, errors.New("bench: the idpool facade opens connections through its connector only")
 }

@@ -16,7 +16,10 @@ type Machine struct {
 	NumCPU     int    `json:"num_cpu"`
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	Kernel     string `json:"kernel,omitempty"`
-	Hostname   string `json:"-"` // not published: it says nothing about speed
+	// LoadAvg is the 1-minute load average when the run started: on a
+	// shared machine it says how much else was running.
+	LoadAvg  string `json:"load_avg_at_start,omitempty"`
+	Hostname string `json:"-"` // not published: it says nothing about speed
 }
 
 // DescribeMachine reads what it can about this machine; fields it cannot
@@ -29,6 +32,11 @@ func DescribeMachine() Machine {
 	m.CPU = cpuModel()
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			m.LoadAvg = f[0]
+		}
 	}
 	return m
 }

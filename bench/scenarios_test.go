@@ -140,14 +140,16 @@ func TestEndToEndTiny(t *testing.T) {
 		switch r.Params.Get("server") {
 		case "tds":
 			tds++
+			assert.False(t, r.Skipped, "sim/tds runs in this process: never skipped")
 		case "postgres":
 			pg++
-			if !r.Skipped {
-				q, _ := r.Metric(MQueriesPerSec)
-				assert.Positive(t, q, r.Pool)
-			}
+		}
+		if !r.Skipped {
+			q, _ := r.Metric(MQueriesPerSec)
+			assert.Positive(t, q, r.Pool)
 		}
 	}
-	assert.Positive(t, tds)
+	assert.Equal(t, 2, tds, "database_sql and idpool")
 	assert.Positive(t, pg)
+	assert.NotNil(t, rep.Ratios[RatioE2ETDS])
 }

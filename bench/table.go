@@ -50,9 +50,11 @@ var tableSpecs = map[string]tableSpec{
 // WriteTable writes the report as aligned text tables, one per scenario,
 // then the ratios and targets.
 func (rep *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "idpool bench: %s %s/%s, %d CPU, GOMAXPROCS %d, %s; %d runs of ~%s per figure (median, spread = (max-min)/median)%s\n",
+	fmt.Fprintf(w, "idpool bench: %s %s/%s, %d CPU, GOMAXPROCS %d, %s, load %s at start\n",
 		rep.Machine.CPU, rep.Machine.GOOS, rep.Machine.GOARCH, rep.Machine.NumCPU, rep.Machine.GOMAXPROCS,
-		rep.Machine.GoVersion, rep.Runs, rep.RunTime, map[bool]string{true: " [quick]", false: ""}[rep.Quick])
+		rep.Machine.GoVersion, rep.Machine.LoadAvg)
+	fmt.Fprintf(w, "each figure: median of %d interleaved runs of ~%s; spread = ±(max-min)/2 as %% of the median%s\n",
+		rep.Runs, rep.RunTime, map[bool]string{true: " [quick]", false: ""}[rep.Quick])
 	for _, s := range Scenarios {
 		var rows []Result
 		for _, r := range rep.Results {
