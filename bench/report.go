@@ -187,16 +187,24 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 	if results == nil {
 		results = []Result{}
 	}
+	ratios := make(map[string]any, len(rep.Ratios))
+	for k, v := range rep.Ratios {
+		if v == nil {
+			ratios[k] = nil
+		} else {
+			ratios[k] = jsonNum(*v)
+		}
+	}
 	out := struct {
-		Machine   Machine             `json:"machine"`
-		Results   []Result            `json:"results"`
-		Ratios    map[string]*float64 `json:"ratios"`
-		Targets   []Target            `json:"targets"`
-		Quick     bool                `json:"quick"`
-		Runs      int                 `json:"runs"`
-		RunTimeMS float64             `json:"run_time_ms"`
-		ElapsedS  float64             `json:"elapsed_s"`
-	}{rep.Machine, results, rep.Ratios, rep.Targets, rep.Quick, rep.Runs,
+		Machine   Machine        `json:"machine"`
+		Results   []Result       `json:"results"`
+		Ratios    map[string]any `json:"ratios"`
+		Targets   []Target       `json:"targets"`
+		Quick     bool           `json:"quick"`
+		Runs      int            `json:"runs"`
+		RunTimeMS float64        `json:"run_time_ms"`
+		ElapsedS  float64        `json:"elapsed_s"`
+	}{rep.Machine, results, ratios, rep.Targets, rep.Quick, rep.Runs,
 		float64(rep.RunTime) / 1e6, math.Round(rep.Elapsed.Seconds()*10) / 10}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -332,3 +332,17 @@ func TestRunRejectsUnknownScenario(t *testing.T) {
 	_, err := Run(context.Background(), Options{Scenarios: []string{"nope"}})
 	assert.ErrorContains(t, err, `unknown scenario "nope"`)
 }
+
+func TestWriteHTMLDrawsAChartPerScenario(t *testing.T) {
+	rep := syntheticReport()
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteHTML(&buf, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+	s := buf.String()
+	assert.Contains(t, s, "2026-01-02T03:04:05Z")
+	for _, name := range []string{ScenarioHotPath, ScenarioOverload, ScenarioManyIdentities, ScenarioMailbox, ScenarioEndToEnd} {
+		assert.Contains(t, s, "<h2>"+name+"</h2>")
+	}
+	assert.Contains(t, s, `class="bar idpool"`)
+	assert.Contains(t, s, "<svg")
+	assert.Contains(t, s, "targets:", "the text tables are included")
+}
