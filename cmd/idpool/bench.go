@@ -22,6 +22,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	quick := fs.Bool("quick", false, "smoke run: fewer parameters and short runs (under a minute)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the tables")
 	report := fs.String("report", "", "also write an HTML report with charts to this file")
+	jsonFile := fs.String("json-file", "", "also write the JSON object to this file")
 	runs := fs.Int("runs", 5, "runs per measurement (at least 5)")
 	runTime := fs.Duration("run-time", 0, "target length of one timed run (default 300ms, 25ms with --quick)")
 	only := fs.String("only", "", "comma-separated scenarios to run (default all): "+scenarioNames())
@@ -51,6 +52,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	if *jsonFile != "" {
+		if err := writeJSONFile(*jsonFile, rep); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		return rep.WriteJSON(stdout)
 	}
@@ -75,4 +81,16 @@ func scenarioNames() string {
 		names[i] = s.Name
 	}
 	return strings.Join(names, ",")
+}
+
+func writeJSONFile(path string, rep *bench.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
