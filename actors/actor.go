@@ -18,6 +18,10 @@ type ActorConfig struct {
 	Dialer   Dialer
 	Clock    Clock
 	Logger   *slog.Logger
+	// BeforeClose, if set, sees each connection just before it is closed.
+	BeforeClose func(driver.Conn)
+	// Dispatcher runs the actor's mailbox (see manager's inlineDispatcher).
+	Dispatcher actor.Dispatcher
 	// DialTimeout bounds each dial, MintTimeout each token mint,
 	// ValidateTimeout each health check.
 	DialTimeout, MintTimeout, ValidateTimeout time.Duration
@@ -26,7 +30,7 @@ type ActorConfig struct {
 // NewProps returns the props that spawn a pool actor for cfg. Its parent (the
 // manager) receives RetireRequest and PoolDrained from it.
 func NewProps(cfg ActorConfig) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} })
+	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} }, actor.WithDispatcher(cfg.Dispatcher))
 }
 
 // poolActor owns one Pool state machine. Receive never blocks: it steps the
@@ -51,7 +55,7 @@ func (a *poolActor) Receive(c actor.Context) {
 	now := a.cfg.Clock.Now()
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
-		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply))
+		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply, m.Timeout))
 	case *messages.Release:
 		a.run(c, now, a.sm.Release(now, ConnID(m.ConnID), m.Broken))
 	case *messages.Cancel:
@@ -79,6 +83,8 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.run(c, now, a.sm.PermitDenied(now))
 	case *messages.StealIdle:
 		a.run(c, now, a.sm.StealIdle(now))
+	case *messages.ForceClose:
+		a.run(c, now, a.sm.ForceClose(now))
 	case *messages.PoolStatsQuery:
 		m.Reply <- a.sm.Stats()
 	case *actor.Started:

@@ -41,7 +41,7 @@ func (p *Pool) requestMint() {
 // fillMin dials up to MinSize, unless recent fill dials failed and the
 // backoff has not yet passed.
 func (p *Pool) fillMin(now time.Time) {
-	if p.closing || now.Before(p.fillBlockedUntil) {
+	if p.closing || p.blocked(now) {
 		return
 	}
 	for p.size() < p.cfg.MinSize {
@@ -59,14 +59,16 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 	if err != nil {
 		p.stats.dialFailures++
 		p.returnPermits(1)
-		p.noteFillFailure(now)
-		p.failUncovered(1, &DialError{Key: p.cfg.Key, Err: err})
+		derr := &DialError{Key: p.cfg.Key, Err: err}
+		p.failUncovered(1, derr)
+		p.startBlocking(now, derr)
 		p.serve(now)
 		p.maybeDrained()
 		return p.out
 	}
-	p.fillFailures = 0
-	p.fillBlockedUntil = time.Time{}
+	p.dialFailures = 0
+	p.blockedUntil = time.Time{}
+	p.lastDialErr = nil
 	p.stats.opens++
 	c := p.newConn(now, resource, tok)
 	if p.closing {
@@ -108,18 +110,40 @@ func (p *Pool) failUncovered(n int, err error) {
 	}
 }
 
-func (p *Pool) noteFillFailure(now time.Time) {
-	p.fillFailures++
-	if p.cfg.FillBackoff <= 0 {
+// startBlocking begins (or extends) the blocking period after a failed dial
+// or mint; see PoolConfig.DialBackoff.
+func (p *Pool) startBlocking(now time.Time, err error) {
+	p.dialFailures++
+	p.lastDialErr = err
+	if p.cfg.DialBackoff <= 0 {
 		return
 	}
-	backoff := p.cfg.FillBackoff << min(p.fillFailures-1, 20)
-	if p.cfg.FillBackoffMax > 0 && (backoff > p.cfg.FillBackoffMax || backoff <= 0) {
-		backoff = p.cfg.FillBackoffMax
+	backoff := p.cfg.DialBackoff << min(p.dialFailures-1, 20)
+	if p.cfg.DialBackoffMax > 0 && (backoff > p.cfg.DialBackoffMax || backoff <= 0) {
+		backoff = p.cfg.DialBackoffMax
 	}
-	p.fillBlockedUntil = now.Add(backoff)
-	if p.size() < p.cfg.MinSize {
-		p.wakeNoLaterThan(p.fillBlockedUntil)
+	// +-20% jitter, so pools that failed together do not retry together.
+	backoff += time.Duration(p.rng.Int64N(int64(backoff)/5+1)*2 - int64(backoff)/5)
+	p.blockedUntil = now.Add(backoff)
+	p.stats.blockedPeriods++
+	p.wakeNoLaterThan(p.blockedUntil)
+}
+
+// blocked reports whether the pool is inside a blocking period.
+func (p *Pool) blocked(now time.Time) bool { return now.Before(p.blockedUntil) }
+
+// failBlocked fails, youngest first, the waiters that nothing can serve
+// during a blocking period: not a dial in flight, not a leased connection
+// coming back. They get the last dial error at once instead of a timeout.
+func (p *Pool) failBlocked(now time.Time) {
+	if !p.blocked(now) || p.lastDialErr == nil {
+		return
+	}
+	for p.waiters.unserved() > p.coming()+p.busy {
+		w := p.waiters.lastUnserved()
+		p.waiters.remove(w)
+		p.stats.blockedFails++
+		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: &BlockedError{Err: p.lastDialErr, Until: p.blockedUntil}})
 	}
 }
 
@@ -225,12 +249,12 @@ func (p *Pool) settleChecked(now time.Time, c *conn) {
 
 func (p *Pool) mintFailed(now time.Time, err error) {
 	p.stats.mintFailures++
-	p.noteFillFailure(now)
 	n := p.awaitingToken
 	p.awaitingToken = 0
 	p.returnPermits(n)
 	derr := &DialError{Key: p.cfg.Key, Mint: true, Err: err}
 	p.failUncovered(n, derr)
+	p.startBlocking(now, derr)
 	// A connection whose token was being re-checked: its token is still
 	// accepted by the server until it expires, so a still-valid one is used
 	// rather than failing the caller; an unknown or past expiry fails closed.

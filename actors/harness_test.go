@@ -117,10 +117,13 @@ func (h *harness) steal() { h.apply(h.p.StealIdle(h.now)) }
 func (h *harness) advance(d time.Duration) { h.now = h.now.Add(d) }
 
 // acquire starts an acquire and returns its id.
-func (h *harness) acquire() uint64 {
+func (h *harness) acquire() uint64 { return h.acquireWithin(0) }
+
+// acquireWithin starts an acquire the pool itself fails after timeout.
+func (h *harness) acquireWithin(timeout time.Duration) uint64 {
 	h.nextAcq++
 	id := h.nextAcq
-	h.apply(h.p.Acquire(h.now, id, id))
+	h.apply(h.p.Acquire(h.now, id, id, timeout))
 	return id
 }
 

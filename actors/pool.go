@@ -73,8 +73,11 @@ type Pool struct {
 	drained        bool
 	closesInFlight int
 
-	fillFailures     int
-	fillBlockedUntil time.Time
+	// dialFailures counts consecutive failed dials and mints; while now is
+	// before blockedUntil the pool dials nothing (see DialBackoff).
+	dialFailures int
+	blockedUntil time.Time
+	lastDialErr  error
 
 	lastActivity time.Time
 	retireAsked  bool

@@ -36,8 +36,10 @@ func TestPropertyRandomSequences(t *testing.T) {
 			rapid.Check(t, func(rt *rapid.T) {
 				cfg := variant.cfg
 				cfg.Seed = rapid.Uint64().Draw(rt, "seed")
-				cfg.FillBackoff = time.Second
-				cfg.FillBackoffMax = 8 * time.Second
+				if rapid.Bool().Draw(rt, "backoff") {
+					cfg.DialBackoff = time.Second
+					cfg.DialBackoffMax = 8 * time.Second
+				}
 				runRandomSequence(rt, cfg, variant.fifo)
 			})
 		})
@@ -61,8 +63,10 @@ func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
 			h.steal()
 		}
 		switch rapid.IntRange(0, 9).Draw(rt, "op") {
-		case 0, 1:
+		case 0:
 			h.acquire()
+		case 1:
+			h.acquireWithin(time.Duration(rapid.IntRange(1, 30_000).Draw(rt, "timeoutMs")) * time.Millisecond)
 		case 2:
 			if h.nextAcq > 0 {
 				h.cancel(rapid.Uint64Range(1, h.nextAcq).Draw(rt, "cancel"))

@@ -12,6 +12,7 @@ type counters struct {
 	acquires, hits, misses, timeouts, cancels, exhausted     uint64
 	opens, dialFailures, mints, mintFailures, healthFailures uint64
 	rotations, staleDrained, expiredClosed, badReleases      uint64
+	blockedPeriods, blockedFails                             uint64
 	closes                                                   [numReasons]uint64
 }
 
@@ -62,6 +63,8 @@ func (p *Pool) Stats() messages.PoolStats {
 		Rotations:      p.stats.rotations,
 		StaleDrained:   p.stats.staleDrained,
 		ExpiredClosed:  p.stats.expiredClosed,
+		BlockedPeriods: p.stats.blockedPeriods,
+		BlockedFails:   p.stats.blockedFails,
 		Closes:         make(map[string]uint64),
 	}
 	for r, n := range p.stats.closes {

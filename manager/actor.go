@@ -2,7 +2,6 @@ package manager
 
 import (
 	"log/slog"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/actors"
@@ -15,7 +14,7 @@ import (
 type managerActor struct {
 	cfg   Config // resolved
 	seed  uint64
-	pools map[tokens.Key]*poolEntry
+	pools map[string]*poolEntry // by discriminator
 	// draining holds pools that were told to retire or close, by PID id,
 	// until they report PoolDrained.
 	draining  map[string]*actor.PID
@@ -44,7 +43,7 @@ func newManagerActor(cfg Config, seed uint64) *managerActor {
 		permits:  permits,
 		cfg:      cfg,
 		seed:     seed,
-		pools:    make(map[tokens.Key]*poolEntry),
+		pools:    make(map[string]*poolEntry),
 		draining: make(map[string]*actor.PID),
 		gone:     messages.PoolStats{Closes: map[string]uint64{}},
 	}
@@ -56,7 +55,7 @@ func (m *managerActor) Receive(c actor.Context) {
 	case *messages.Acquire:
 		m.acquire(c, msg)
 	case *messages.Cancel:
-		if e := m.pools[msg.Key]; e != nil {
+		if e := m.pools[msg.Discriminator]; e != nil {
 			c.Send(e.pid, msg)
 		}
 	case *messages.PermitRequest:
@@ -73,6 +72,10 @@ func (m *managerActor) Receive(c actor.Context) {
 		m.stats(c, msg)
 	case *messages.CloseManager:
 		m.close(c, msg)
+	case *messages.ForceClose:
+		for _, pid := range m.draining {
+			c.Send(pid, msg)
+		}
 	}
 }
 
@@ -87,22 +90,23 @@ func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
 		msg.Reply <- messages.Reply{Err: actors.ErrClosed}
 		return
 	}
-	e := m.pools[msg.Key]
+	e := m.pools[msg.Discriminator]
 	if e == nil {
-		e = &poolEntry{pid: c.Spawn(m.poolProps(msg))}
-		m.pools[msg.Key] = e
+		key := tokens.NewKey(m.cfg.Server, msg.Discriminator)
+		e = &poolEntry{pid: c.Spawn(m.poolProps(key, msg.Identity))}
+		m.pools[msg.Discriminator] = e
 		m.created++
-		m.log().Info("idpool: pool created", "pool", msg.Key.Redacted(), "identity_kind", msg.Identity.Kind().String())
+		m.log().Info("idpool: pool created", "pool", key.Redacted(), "identity_kind", msg.Identity.Kind().String())
 	}
 	e.forwarded++
 	c.Send(e.pid, msg)
 }
 
-func (m *managerActor) poolProps(msg *messages.Acquire) *actor.Props {
+func (m *managerActor) poolProps(key tokens.Key, id tokens.Identity) *actor.Props {
 	cfg := m.cfg
 	return actors.NewProps(actors.ActorConfig{
 		Pool: actors.PoolConfig{
-			Key:              msg.Key,
+			Key:              key,
 			MinSize:          cfg.MinSize,
 			MaxSize:          cfg.MaxSize,
 			MaxWaiters:       cfg.MaxWaiters,
@@ -110,16 +114,18 @@ func (m *managerActor) poolProps(msg *messages.Acquire) *actor.Props {
 			MaxLifetime:      cfg.MaxLifetime,
 			LifetimeJitter:   cfg.LifetimeJitter,
 			HealthCheckAfter: cfg.HealthCheckAfter,
-			UsesToken:        msg.Identity.UsesToken(),
+			UsesToken:        id.UsesToken(),
 			NeedsPermit:      m.permits != nil,
 			TokenThreshold:   cfg.TokenThreshold,
 			RetireAfter:      cfg.PoolIdleTimeout,
-			FillBackoff:      100 * time.Millisecond,
-			FillBackoffMax:   30 * time.Second,
+			DialBackoff:      cfg.DialBackoff,
+			DialBackoffMax:   cfg.DialBackoffMax,
 			Seed:             m.seed + m.created,
 		},
-		Identity:        msg.Identity,
+		Identity:        id,
 		Dialer:          cfg.Dialer,
+		Dispatcher:      inlineDispatcher,
+		BeforeClose:     cfg.Hooks.BeforeClose,
 		Clock:           cfg.Clock,
 		Logger:          cfg.Logger,
 		DialTimeout:     cfg.DialTimeout,
@@ -132,11 +138,12 @@ func (m *managerActor) poolProps(msg *messages.Acquire) *actor.Props {
 // has reached it: then nothing can be in flight, and a later acquire for the
 // key spawns a fresh pool.
 func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
-	e := m.pools[msg.Key]
+	disc := msg.Key.Discriminator()
+	e := m.pools[disc]
 	if e == nil || e.pid.Id != msg.Pool.Id || e.forwarded != msg.Seen {
 		return
 	}
-	delete(m.pools, msg.Key)
+	delete(m.pools, disc)
 	m.draining[e.pid.Id] = e.pid
 	m.retired++
 	m.log().Info("idpool: pool retired", "pool", msg.Key.Redacted())

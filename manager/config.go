@@ -60,9 +60,16 @@ type Config struct {
 	HealthCheckAfter time.Duration
 	// ValidateTimeout bounds each health check. Default 5s.
 	ValidateTimeout time.Duration
-	// ResetTimeout bounds the rollback and session reset done on Release.
-	// Default 5s.
-	ResetTimeout time.Duration
+
+	// DialBackoff starts a blocking period after a failed dial or token mint:
+	// for this long, doubling per consecutive failure up to DialBackoffMax
+	// (with jitter), the pool opens nothing and acquires it cannot serve from
+	// idle or soon-released connections fail at once with a *BlockedError
+	// wrapping the last dial error, instead of hammering a refusing server.
+	// The next successful dial ends it. Defaults 200ms and 10s; negative
+	// DialBackoff: no blocking period.
+	DialBackoff    time.Duration
+	DialBackoffMax time.Duration
 
 	// TokenThreshold: a connection whose token expires within this is
 	// re-checked at checkout and closed while idle. Default 5m (azidentity
@@ -83,6 +90,9 @@ type Config struct {
 	// never.
 	PoolIdleTimeout time.Duration
 
+	// Hooks are optional callbacks at the points of a connection's life.
+	Hooks Hooks
+
 	// Logger receives idpool's logs (and protoactor's warnings). Default:
 	// nothing is logged.
 	Logger *slog.Logger
@@ -101,10 +111,11 @@ const (
 	DefaultMaxLifetime      = 30 * time.Minute
 	DefaultHealthCheckAfter = time.Second
 	DefaultValidateTimeout  = 5 * time.Second
-	DefaultResetTimeout     = 5 * time.Second
 	DefaultTokenThreshold   = 5 * time.Minute
 	DefaultMintTimeout      = 30 * time.Second
 	DefaultPoolIdleTimeout  = 10 * time.Minute
+	DefaultDialBackoff      = 200 * time.Millisecond
+	DefaultDialBackoffMax   = 10 * time.Second
 )
 
 // ConfigError lists every invalid field of a Config.
@@ -147,7 +158,7 @@ func (c Config) validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"DialTimeout", c.DialTimeout}, {"ValidateTimeout", c.ValidateTimeout}, {"ResetTimeout", c.ResetTimeout},
+	}{{"DialTimeout", c.DialTimeout}, {"ValidateTimeout", c.ValidateTimeout},
 		{"TokenThreshold", c.TokenThreshold}, {"MintTimeout", c.MintTimeout}} {
 		if d.v < 0 {
 			bad(d.name, "must not be negative (got %s)", d.v)
@@ -191,10 +202,11 @@ func (c Config) withDefaults() Config {
 	def(&c.LifetimeJitter, c.MaxLifetime/10)
 	def(&c.HealthCheckAfter, DefaultHealthCheckAfter)
 	def(&c.ValidateTimeout, DefaultValidateTimeout)
-	def(&c.ResetTimeout, DefaultResetTimeout)
 	def(&c.TokenThreshold, DefaultTokenThreshold)
 	def(&c.MintTimeout, DefaultMintTimeout)
 	def(&c.PoolIdleTimeout, DefaultPoolIdleTimeout)
+	def(&c.DialBackoff, DefaultDialBackoff)
+	def(&c.DialBackoffMax, DefaultDialBackoffMax)
 	if c.Clock == nil {
 		c.Clock = actors.SystemClock{}
 	}

@@ -75,7 +75,7 @@ func (c *Connector) checkIdentity(ctx context.Context, l *Lease) error {
 	if err != nil {
 		return err
 	}
-	if disc != l.key.Discriminator() {
+	if disc != l.disc {
 		return driver.ErrBadConn
 	}
 	return nil

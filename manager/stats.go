@@ -39,6 +39,8 @@ func addCounters(into *PoolStats, s PoolStats) {
 	into.Rotations += s.Rotations
 	into.StaleDrained += s.StaleDrained
 	into.ExpiredClosed += s.ExpiredClosed
+	into.BlockedPeriods += s.BlockedPeriods
+	into.BlockedFails += s.BlockedFails
 	if into.Closes == nil {
 		into.Closes = make(map[string]uint64)
 	}

@@ -19,7 +19,10 @@ type PoolStats struct {
 	Acquires, Hits, Misses, Timeouts, Cancels, Exhausted uint64
 	Opens, DialFailures, TokenMints, MintFailures        uint64
 	Rotations, StaleDrained, ExpiredClosed               uint64
-	Closes                                               map[string]uint64 // by reason
+	// BlockedPeriods counts blocking periods begun after failed dials, and
+	// BlockedFails the acquires failed fast during them.
+	BlockedPeriods, BlockedFails uint64
+	Closes                       map[string]uint64 // by reason
 	// Wait holds acquire waits in microseconds; nil when no acquire waited.
 	Wait *hdrhistogram.Snapshot
 }
