@@ -42,6 +42,7 @@ func (p *Pool) recordWait(d time.Duration) {
 func (p *Pool) Stats() messages.PoolStats {
 	s := messages.PoolStats{
 		Key:            p.cfg.Key.Redacted(),
+		Discriminator:  p.cfg.Key.Discriminator(),
 		MaxSize:        p.cfg.MaxSize,
 		Open:           len(p.conns),
 		Idle:           len(p.idle),

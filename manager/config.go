@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/idpool/idpool/actors"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Dialer opens physical connections; see actors.Dialer.
@@ -92,6 +93,13 @@ type Config struct {
 
 	// Hooks are optional callbacks at the points of a connection's life.
 	Hooks Hooks
+
+	// MeterProvider receives idpool's OpenTelemetry metrics (the
+	// db.client.connection.* instruments and idpool.*). Default: none.
+	MeterProvider metric.MeterProvider
+	// MetricsIdentityDetail names pools in metrics by their full identity
+	// (which may include client ids) rather than a redacted hash.
+	MetricsIdentityDetail bool
 
 	// Logger receives idpool's logs (and protoactor's warnings). Default:
 	// nothing is logged.

@@ -3,6 +3,7 @@ package manager
 import (
 	"database/sql/driver"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
@@ -31,6 +32,8 @@ type Lease struct {
 	// state unknown.
 	broken bool
 	done   atomic.Bool
+	// grantedAt is set only when metrics are on, for use_time.
+	grantedAt time.Time
 }
 
 // granted fills in the lease from the pool's answer.
@@ -71,6 +74,9 @@ func (l *Lease) Release(err error) {
 	}
 	l.release.Broken = broken
 	l.m.root.Send(l.pool, &l.release)
+	if !l.grantedAt.IsZero() {
+		l.m.metrics.recordUse(l.disc, time.Since(l.grantedAt))
+	}
 }
 
 // discard hands the connection back to be closed, unused by the caller.

@@ -41,12 +41,13 @@ type BlockedError = actors.BlockedError
 // Manager hands out connections from one pool per identity. It is safe for
 // concurrent use. Create it with New and stop it with Close.
 type Manager struct {
-	cfg    Config
-	system *actor.ActorSystem
-	root   *actor.RootContext
-	pid    *actor.PID
-	nextID atomic.Uint64
-	closed atomic.Bool
+	cfg     Config
+	system  *actor.ActorSystem
+	root    *actor.RootContext
+	pid     *actor.PID
+	nextID  atomic.Uint64
+	closed  atomic.Bool
+	metrics *metrics
 	// life ends when Close is called.
 	life   context.Context
 	cancel context.CancelFunc
@@ -59,12 +60,20 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	if cfg.Hooks.BeforeConnect != nil || cfg.Hooks.AfterConnect != nil {
-		cfg.Dialer = hookedDialer{next: cfg.Dialer, hooks: cfg.Hooks}
-	}
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
+	}
+	m := &Manager{}
+	mt, err := newMetrics(m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Hooks.BeforeConnect != nil || cfg.Hooks.AfterConnect != nil {
+		cfg.Dialer = hookedDialer{next: cfg.Dialer, hooks: cfg.Hooks}
+	}
+	if mt != nil {
+		cfg.Dialer = timedDialer{next: cfg.Dialer, mt: mt}
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger(cfg.Logger)))
 	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed) },
@@ -75,7 +84,8 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	life, cancel := context.WithCancel(context.Background())
-	return &Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel}, nil
+	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt}
+	return m, nil
 }
 
 // inlineDispatcher runs an actor's mailbox on the goroutine that sent to it
@@ -107,6 +117,10 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // matches ErrAcquireTimeout and context.DeadlineExceeded. With a PrepareConn
 // hook, connections it turns down are discarded and others tried.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
+	var start time.Time
+	if m.metrics != nil {
+		start = time.Now()
+	}
 	for {
 		l, err := m.acquire(ctx, id)
 		if err != nil {
@@ -117,6 +131,10 @@ func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 			return nil, err
 		}
 		if keep {
+			if m.metrics != nil {
+				l.grantedAt = time.Now()
+				m.metrics.recordWait(l.disc, l.grantedAt.Sub(start))
+			}
 			return l, nil
 		}
 	}

@@ -8,8 +8,11 @@ import (
 
 // PoolStats is a snapshot of one pool.
 type PoolStats struct {
-	Key     string // redacted pool key
-	MaxSize int
+	Key string // redacted pool key: server, identity kind and a short hash
+	// Discriminator is the identity part of the key in full. It holds no
+	// secret but may hold client ids: keep it out of logs and metrics.
+	Discriminator string
+	MaxSize       int
 	// Gauges.
 	Open, Idle, Busy, Dialing, Waiters int
 	// AwaitingPermit counts dials waiting for a global-cap permit; Owed
