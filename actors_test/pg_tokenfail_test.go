@@ -42,7 +42,8 @@ func TestPGTokenFailuresFailTheCallerWithoutTheToken(t *testing.T) {
 		}
 		return tokens.Token{Value: password, ExpiresOn: time.Now().Add(time.Hour)}, nil
 	}))
-	p := pgTokenPool(t, srv, manager.Config{MaxSize: 1}, role)
+	// No blocking period: each call here must reach the endpoint or server.
+	p := pgTokenPool(t, srv, manager.Config{MaxSize: 1, DialBackoff: -1}, role)
 	asID := tokens.WithIdentity(ctx, id)
 	noSecrets := func(err error) {
 		t.Helper()
