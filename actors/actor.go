@@ -11,13 +11,12 @@ import (
 	"github.com/idpool/idpool/tokens"
 )
 
-// ActorConfig configures one pool actor.
+// ActorConfig is what every pool actor of a manager shares. It is read-only
+// once the first pool is spawned.
 type ActorConfig struct {
-	Pool     PoolConfig
-	Identity tokens.Identity
-	Dialer   Dialer
-	Clock    Clock
-	Logger   *slog.Logger
+	Dialer Dialer
+	Clock  Clock
+	Logger *slog.Logger
 	// BeforeClose, if set, sees each connection just before it is closed.
 	BeforeClose func(driver.Conn)
 	// Dispatcher runs the actor's mailbox (see manager's inlineDispatcher).
@@ -27,9 +26,18 @@ type ActorConfig struct {
 	DialTimeout, MintTimeout, ValidateTimeout time.Duration
 }
 
-// NewProps returns the props that spawn a pool actor for cfg. Its parent (the
-// manager) receives RetireRequest and PoolDrained from it.
-func NewProps(cfg ActorConfig) *actor.Props {
+// Init is the first message a pool actor gets, right after it is spawned:
+// which pool it is. One Props then serves every pool of a manager, which
+// matters when there are many thousands of identity pools.
+type Init struct {
+	Pool     PoolConfig
+	Identity tokens.Identity
+}
+
+// NewProps returns the props that spawn pool actors sharing cfg; send each
+// new one an Init first. Its parent (the manager) receives RetireRequest and
+// PoolDrained from it.
+func NewProps(cfg *ActorConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} }, actor.WithDispatcher(cfg.Dispatcher))
 }
 
@@ -37,12 +45,13 @@ func NewProps(cfg ActorConfig) *actor.Props {
 // state machine and carries out the effects, starting a goroutine for each
 // blocking call, which reports back by message.
 type poolActor struct {
-	cfg    ActorConfig
-	sm     *Pool
-	self   *actor.PID
-	parent *actor.PID
-	root   *actor.RootContext
-	timer  Timer
+	cfg      *ActorConfig
+	identity tokens.Identity
+	sm       *Pool
+	self     *actor.PID
+	parent   *actor.PID
+	root     *actor.RootContext
+	timer    Timer
 	// life is cancelled when the pool closes, aborting dials and mints.
 	life   context.Context
 	cancel context.CancelFunc
@@ -93,11 +102,13 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.run(c, now, a.sm.ForceClose(now))
 	case *messages.PoolStatsQuery:
 		m.Reply <- a.sm.Stats()
+	case *Init:
+		a.identity = m.Identity
+		a.sm = New(m.Pool)
+		a.run(c, now, a.sm.Start(now))
 	case *actor.Started:
 		a.self, a.parent, a.root = c.Self(), c.Parent(), c.ActorSystem().Root
 		a.life, a.cancel = context.WithCancel(context.Background())
-		a.sm = New(a.cfg.Pool)
-		a.run(c, now, a.sm.Start(now))
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
@@ -112,7 +123,7 @@ func (a *poolActor) Receive(c actor.Context) {
 // last line of defence.
 func (a *poolActor) recoverInternal() {
 	if r := recover(); r != nil {
-		a.logger().Error("idpool: internal error in pool actor", "pool", a.cfg.Pool.Key.Redacted(), "panic", r)
+		a.logger().Error("idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
 	}
 }
 
@@ -132,7 +143,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffFail:
 			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Err: e.Err}
 		case EffCancelled:
-			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Cancelled: true, MaxSize: a.cfg.Pool.MaxSize, Waiters: int(e.Seen)}
+			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: int(e.Seen)}
 		case EffDial:
 			a.dial(e.Token)
 		case EffMint:
@@ -151,9 +162,9 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffReturnPermit:
 			c.Send(a.parent, &messages.PermitReturn{Pool: a.self})
 		case EffRetire:
-			c.Send(a.parent, &messages.RetireRequest{Key: a.cfg.Pool.Key, Pool: a.self, Seen: e.Seen})
+			c.Send(a.parent, &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
 		case EffDrained:
-			c.Send(a.parent, &messages.PoolDrained{Key: a.cfg.Pool.Key, Pool: a.self, Stats: a.sm.Stats()})
+			c.Send(a.parent, &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: a.self, Stats: a.sm.Stats()})
 			c.Stop(a.self)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // for that one call and the pool's state is untouched.
 
 func (a *poolActor) dial(tok tokens.Token) {
-	req := DialRequest{Key: a.cfg.Pool.Key, Identity: a.cfg.Identity, Token: tok}
+	req := DialRequest{Key: a.sm.cfg.Key, Identity: a.identity, Token: tok}
 	life, root, self := a.life, a.root, a.self
 	go func() {
 		ctx, cancel := context.WithTimeout(life, a.cfg.DialTimeout)
@@ -39,7 +39,7 @@ func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn,
 }
 
 func (a *poolActor) mint() {
-	src := a.cfg.Identity.Source()
+	src := a.identity.Source()
 	life, root, self := a.life, a.root, a.self
 	go func() {
 		ctx, cancel := context.WithTimeout(life, a.cfg.MintTimeout)
@@ -101,7 +101,7 @@ func (a *poolActor) closeConn(id ConnID, resource any, reason CloseReason) {
 				func() {
 					defer func() {
 						if r := recover(); r != nil {
-							a.logger().Error("idpool: hook BeforeClose panicked", "pool", a.cfg.Pool.Key.Redacted(), "panic", r)
+							a.logger().Error("idpool: hook BeforeClose panicked", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
 						}
 					}()
 					a.cfg.BeforeClose(c)

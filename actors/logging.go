@@ -15,7 +15,7 @@ func (a *poolActor) logFailure(msg string, err error) {
 	if !l.Enabled(context.Background(), slog.LevelWarn) {
 		return
 	}
-	attrs := []any{"pool", a.cfg.Pool.Key.Redacted(), "err", err, "consecutive_failures", a.sm.dialFailures}
+	attrs := []any{"pool", a.sm.cfg.Key.Redacted(), "err", err, "consecutive_failures", a.sm.dialFailures}
 	if !a.sm.blockedUntil.IsZero() {
 		attrs = append(attrs, "blocked_until", a.sm.blockedUntil)
 	}
@@ -33,6 +33,6 @@ func (a *poolActor) logClose(reason CloseReason) {
 	}
 	l := a.logger()
 	if l.Enabled(context.Background(), level) {
-		l.Log(context.Background(), level, msg, "pool", a.cfg.Pool.Key.Redacted(), "reason", reason.String())
+		l.Log(context.Background(), level, msg, "pool", a.sm.cfg.Key.Redacted(), "reason", reason.String())
 	}
 }

@@ -126,7 +126,13 @@ func (p *Pool) rescheduleWake(now time.Time) {
 		earliest(p.blockedUntil)
 	}
 	if p.cfg.RetireAfter > 0 && !p.retireAsked {
-		earliest(p.lastActivity.Add(p.cfg.RetireAfter))
+		at := p.lastActivity.Add(p.cfg.RetireAfter)
+		if !p.quiet() && !at.After(now) {
+			// Busy past its retirement time (a long lease): look again
+			// later rather than spin on a deadline already passed.
+			at = now.Add(p.cfg.RetireAfter)
+		}
+		earliest(at)
 	}
 	p.waiters.each(func(w *waiter) bool {
 		earliest(w.deadline)

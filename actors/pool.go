@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -84,9 +84,8 @@ type Pool struct {
 	seen         uint64
 	wakeAt       time.Time
 
-	stats     counters
-	hist      *hdrhistogram.Histogram
-	zeroWaits int64
+	stats counters
+	wait  messages.WaitHistogram
 
 	out []Effect
 }

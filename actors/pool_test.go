@@ -315,15 +315,8 @@ func TestStatsCountHitsMissesAndWaits(t *testing.T) {
 	assert.EqualValues(t, 3, s.Acquires)
 	assert.EqualValues(t, 1, s.Misses)
 	assert.EqualValues(t, 2, s.Hits)
-	require.NotNil(t, s.Wait)
-	assert.EqualValues(t, 3, s.Wait.Counts[0]+sum(s.Wait.Counts[1:]))
-}
-
-func sum(xs []int64) (n int64) {
-	for _, x := range xs {
-		n += x
-	}
-	return n
+	assert.EqualValues(t, 3, s.Wait.Count(), "every grant recorded")
+	assert.Equal(t, 3*time.Millisecond, s.Wait.Max)
 }
 
 func TestQueuedAcquireFailsAtItsOwnDeadline(t *testing.T) {
@@ -415,4 +408,19 @@ func TestBlockingPeriodKeepsWaitersThatALeaseWillServe(t *testing.T) {
 	assert.ErrorAs(t, e.Err, new(*BlockedError))
 	h.release(a, false)
 	h.mustGrant(c)
+}
+
+func TestABusyPoolPastItsRetirementTimeDoesNotSpin(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1, RetireAfter: time.Minute})
+	a := h.acquire()
+	h.finishDials()
+	h.mustGrant(a)
+	h.advance(2 * time.Minute) // the lease outlives RetireAfter
+	h.tick()
+	require.NotEmpty(t, h.wakes)
+	assert.Equal(t, h.now.Add(time.Minute), h.wakes[len(h.wakes)-1], "next look a RetireAfter later, not now")
+	h.release(a, false)
+	h.advance(time.Minute)
+	h.tick()
+	assert.Len(t, h.retires, 1, "retires a RetireAfter after the release")
 }

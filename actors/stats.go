@@ -3,7 +3,6 @@ package actors
 import (
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/idpool/idpool/messages"
 )
 
@@ -16,27 +15,7 @@ type counters struct {
 	closes                                                   [numReasons]uint64
 }
 
-// Wait histograms hold microseconds from 1 µs to one hour at two significant
-// digits; they are allocated only once some acquire has actually waited, so a
-// pool that never queues costs no histogram memory.
-const (
-	histLowest  = 1
-	histHighest = int64(time.Hour / time.Microsecond)
-	histDigits  = 2
-)
-
-func (p *Pool) recordWait(d time.Duration) {
-	us := d.Microseconds()
-	if us <= 0 && p.hist == nil {
-		p.zeroWaits++
-		return
-	}
-	if p.hist == nil {
-		p.hist = hdrhistogram.New(histLowest, histHighest, histDigits)
-		_ = p.hist.RecordValues(0, p.zeroWaits)
-	}
-	_ = p.hist.RecordValue(min(max(us, 0), histHighest))
-}
+func (p *Pool) recordWait(d time.Duration) { p.wait.Record(d) }
 
 // Stats returns a snapshot of the pool.
 func (p *Pool) Stats() messages.PoolStats {
@@ -73,12 +52,6 @@ func (p *Pool) Stats() messages.PoolStats {
 			s.Closes[CloseReason(r).String()] = n
 		}
 	}
-	if p.hist != nil {
-		s.Wait = p.hist.Export()
-	} else if p.zeroWaits > 0 {
-		h := hdrhistogram.New(histLowest, histHighest, histDigits)
-		_ = h.RecordValues(0, p.zeroWaits)
-		s.Wait = h.Export()
-	}
+	s.Wait = p.wait
 	return s
 }

@@ -43,6 +43,12 @@ func (q *waitQueue) remove(w *waiter) {
 	w.done = true
 	delete(q.byID, w.id)
 	q.live--
+	if q.live == 0 {
+		// Let an idle pool hold no queue memory: most identity pools wait
+		// once (for their first dial) and then rarely again.
+		q.items, q.byID, q.head = nil, nil, 0
+		return
+	}
 	for q.head < len(q.items) && q.items[q.head].done {
 		q.items[q.head] = nil
 		q.head++

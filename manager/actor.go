@@ -25,6 +25,8 @@ type managerActor struct {
 	gone      messages.PoolStats
 	// permits is nil unless Config.MaxTotal is set.
 	permits *permitBook
+	// poolProps spawns every pool; each learns its key from an Init.
+	poolProps *actor.Props
 }
 
 type poolEntry struct {
@@ -40,12 +42,13 @@ func newManagerActor(cfg Config, seed uint64) *managerActor {
 		permits = newPermitBook(cfg.MaxTotal)
 	}
 	return &managerActor{
-		permits:  permits,
-		cfg:      cfg,
-		seed:     seed,
-		pools:    make(map[string]*poolEntry),
-		draining: make(map[string]*actor.PID),
-		gone:     messages.PoolStats{Closes: map[string]uint64{}},
+		poolProps: newPoolProps(cfg),
+		permits:   permits,
+		cfg:       cfg,
+		seed:      seed,
+		pools:     make(map[string]*poolEntry),
+		draining:  make(map[string]*actor.PID),
+		gone:      messages.PoolStats{Closes: map[string]uint64{}},
 	}
 }
 
@@ -93,7 +96,8 @@ func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
 	e := m.pools[msg.Discriminator]
 	if e == nil {
 		key := tokens.NewKey(m.cfg.Server, msg.Discriminator)
-		e = &poolEntry{pid: c.Spawn(m.poolProps(key, msg.Identity))}
+		e = &poolEntry{pid: c.Spawn(m.poolProps)}
+		c.Send(e.pid, &actors.Init{Pool: m.poolConfig(key, msg.Identity), Identity: msg.Identity})
 		m.pools[msg.Discriminator] = e
 		m.created++
 		m.log().Info("idpool: pool created", "pool", key.Redacted(), "identity_kind", msg.Identity.Kind().String())
@@ -102,27 +106,30 @@ func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
 	c.Send(e.pid, msg)
 }
 
-func (m *managerActor) poolProps(key tokens.Key, id tokens.Identity) *actor.Props {
+func (m *managerActor) poolConfig(key tokens.Key, id tokens.Identity) actors.PoolConfig {
 	cfg := m.cfg
-	return actors.NewProps(actors.ActorConfig{
-		Pool: actors.PoolConfig{
-			Key:              key,
-			MinSize:          cfg.MinSize,
-			MaxSize:          cfg.MaxSize,
-			MaxWaiters:       cfg.MaxWaiters,
-			IdleTimeout:      cfg.IdleTimeout,
-			MaxLifetime:      cfg.MaxLifetime,
-			LifetimeJitter:   cfg.LifetimeJitter,
-			HealthCheckAfter: cfg.HealthCheckAfter,
-			UsesToken:        id.UsesToken(),
-			NeedsPermit:      m.permits != nil,
-			TokenThreshold:   cfg.TokenThreshold,
-			RetireAfter:      cfg.PoolIdleTimeout,
-			DialBackoff:      cfg.DialBackoff,
-			DialBackoffMax:   cfg.DialBackoffMax,
-			Seed:             m.seed + m.created,
-		},
-		Identity:        id,
+	return actors.PoolConfig{
+		Key:              key,
+		MinSize:          cfg.MinSize,
+		MaxSize:          cfg.MaxSize,
+		MaxWaiters:       cfg.MaxWaiters,
+		IdleTimeout:      cfg.IdleTimeout,
+		MaxLifetime:      cfg.MaxLifetime,
+		LifetimeJitter:   cfg.LifetimeJitter,
+		HealthCheckAfter: cfg.HealthCheckAfter,
+		UsesToken:        id.UsesToken(),
+		NeedsPermit:      m.permits != nil,
+		TokenThreshold:   cfg.TokenThreshold,
+		RetireAfter:      cfg.PoolIdleTimeout,
+		DialBackoff:      cfg.DialBackoff,
+		DialBackoffMax:   cfg.DialBackoffMax,
+		Seed:             m.seed + m.created,
+	}
+}
+
+// newPoolProps returns the one Props all of a manager's pools share.
+func newPoolProps(cfg Config) *actor.Props {
+	return actors.NewProps(&actors.ActorConfig{
 		Dialer:          cfg.Dialer,
 		Dispatcher:      inlineDispatcher,
 		BeforeClose:     cfg.Hooks.BeforeClose,

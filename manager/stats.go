@@ -1,7 +1,6 @@
 package manager
 
 import (
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/idpool/idpool/messages"
 )
 
@@ -47,7 +46,7 @@ func addCounters(into *PoolStats, s PoolStats) {
 	for k, v := range s.Closes {
 		into.Closes[k] += v
 	}
-	into.Wait = mergeWait(into.Wait, s.Wait)
+	into.Wait.Merge(&s.Wait)
 }
 
 func addGauges(into *PoolStats, s PoolStats) {
@@ -59,16 +58,4 @@ func addGauges(into *PoolStats, s PoolStats) {
 	into.Waiters += s.Waiters
 	into.AwaitingPermit += s.AwaitingPermit
 	into.Owed += s.Owed
-}
-
-func mergeWait(a, b *hdrhistogram.Snapshot) *hdrhistogram.Snapshot {
-	switch {
-	case b == nil:
-		return a
-	case a == nil:
-		return b
-	}
-	h := hdrhistogram.Import(a)
-	h.Merge(hdrhistogram.Import(b))
-	return h.Export()
 }

@@ -2,8 +2,6 @@ package messages
 
 import (
 	"time"
-
-	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // PoolStats is a snapshot of one pool.
@@ -26,8 +24,8 @@ type PoolStats struct {
 	// BlockedFails the acquires failed fast during them.
 	BlockedPeriods, BlockedFails uint64
 	Closes                       map[string]uint64 // by reason
-	// Wait holds acquire waits in microseconds; nil when no acquire waited.
-	Wait *hdrhistogram.Snapshot
+	// Wait counts how long acquires waited (zero for a pool hit).
+	Wait WaitHistogram
 }
 
 // ManagerStats is the manager's part of a Stats answer.
