@@ -120,7 +120,7 @@ func Default() Config {
 		SlowQuery:      50 * time.Millisecond,
 		AcquireTimeout: 2 * time.Second,
 		Pool: PoolSettings{
-			MaxSize:          4,
+			MaxSize:          10,
 			IdleTimeout:      2 * time.Second,
 			MaxLifetime:      10 * time.Second,
 			HealthCheckAfter: time.Second,
