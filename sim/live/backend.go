@@ -66,7 +66,7 @@ type Outcome struct {
 // Gauges are the pools' state now.
 type Gauges struct {
 	Pools, Open, Waiters int
-	TokenMints          uint64
+	TokenMints           uint64
 }
 
 // Faults are the switches the runner's fault schedule flips.
@@ -84,8 +84,8 @@ type Faults interface {
 type Final struct {
 	Stats struct {
 		Hits, PhysicalOpens, TokenMints, Rotations, StaleDrained uint64
-		PoolsCreated, PoolsRetired                                uint64
-		Closes                                                    map[string]uint64
+		PoolsCreated, PoolsRetired                               uint64
+		Closes                                                   map[string]uint64
 	}
 	// Violations found server-side: OverMax, ExpiredTokenUse, LeakedConns.
 	Violations report.Violations

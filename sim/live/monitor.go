@@ -122,4 +122,3 @@ func (r *runner) faults(ctx context.Context) {
 		}
 	}
 }
-
