@@ -260,6 +260,8 @@ func (e *engine) handle(ev event) {
 		e.sample()
 	case evStop:
 		e.halt()
+	case evGateTimeout:
+		e.gateTimeout(ev.dial)
 	case evBugCancel:
 		r := ev.req
 		e.step(r.pool, func(now time.Time) []actors.Effect { return r.pool.sm.Cancel(now, r.h.id, false) })
@@ -270,9 +272,12 @@ func (e *engine) handle(ev event) {
 // is spinning on its timer.
 const spinTicks = 1000
 
+// spinThrottle spaces the ticks of a pool found spinning.
+const spinThrottle = 10 * time.Millisecond
+
 // tick runs p's timers. A pool spinning on its timer (see
 // TestPoolTickSpinsWhileLeaseOutlivesRetireAfter) is reported once, then
-// ticked at most once per virtual millisecond so the run can go on.
+// ticked at most every spinThrottle of virtual time so the run can go on.
 func (e *engine) tick(p *vpool) {
 	if p.lastTick == e.now {
 		p.spins++
@@ -282,10 +287,11 @@ func (e *engine) tick(p *vpool) {
 	if p.spins >= spinTicks {
 		if !p.spinReported {
 			p.spinReported = true
-			e.checks.violation(&e.res.Violations.StateMachine, "timer spin: pool of %s asked for %d Ticks at t=%.6fs (%d busy, %d idle)",
-				p.ident.name, p.spins, time.Duration(e.now).Seconds(), p.sm.Stats().Busy, p.sm.Stats().Idle)
+			st := p.sm.Stats()
+			e.checks.violation(&e.res.Violations.StateMachine, "timer spin: pool of %s asked for %d Ticks at t=%.6fs (%d busy, %d idle, %d dialing, %d waiting, mint in flight %v)",
+				p.ident.name, p.spins, time.Duration(e.now).Seconds(), st.Busy, st.Idle, st.Dialing, st.Waiters, p.minting)
 		}
-		e.schedule(event{at: e.at(time.Millisecond), kind: evTick, pool: p, n: p.wakeGen})
+		e.schedule(event{at: e.at(spinThrottle), kind: evTick, pool: p, n: p.wakeGen})
 		p.lastTick, p.spins = 0, 0
 		return
 	}

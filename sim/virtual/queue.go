@@ -23,6 +23,7 @@ const (
 	evSample
 	evStop
 	evBugCancel
+	evGateTimeout // a dial waited too long for a MaxTotal permit
 )
 
 // event is one thing that happens at a virtual instant. Events at the same

@@ -32,11 +32,29 @@ func (e *engine) dial(p *vpool, tok tokens.Token) {
 	p.dialing++
 	d := &dialOp{pool: p, tok: tok}
 	if e.cfg.Pool.MaxTotal > 0 && e.permits >= e.cfg.Pool.MaxTotal {
+		// The wait for a permit counts against the dial's timeout, as in
+		// the live backend's gate.
 		e.gate = append(e.gate, d)
+		e.schedule(event{at: e.at(e.cfg.Pool.DialTimeout), kind: evGateTimeout, dial: d})
 	} else {
 		e.startDial(d)
 	}
 	e.bugIgnoresMax(p, tok)
+}
+
+// gateTimeout fails a dial still waiting for a permit.
+func (e *engine) gateTimeout(d *dialOp) {
+	if d.started {
+		return
+	}
+	for i, g := range e.gate {
+		if g == d {
+			e.gate = append(e.gate[:i], e.gate[i+1:]...)
+			break
+		}
+	}
+	d.err = errDialTimeout
+	e.dialDone(d, nil)
 }
 
 func (e *engine) startDial(d *dialOp) {
@@ -85,9 +103,13 @@ func (e *engine) dialDone(d *dialOp, _ *bconn) {
 	}
 	e.step(p, func(now time.Time) []actors.Effect {
 		p.dialing--
-		e.totalDialing--
+		if d.started {
+			e.totalDialing--
+		}
 		if c == nil {
-			e.releasePermit()
+			if d.started {
+				e.releasePermit()
+			}
 			return p.sm.DialDone(now, nil, d.tok, d.err)
 		}
 		p.open++
