@@ -5,8 +5,10 @@ import "time"
 // Acquire asks for a connection for the caller identified by id; replyTo is
 // handed back untouched in the effect that answers it. An idle connection
 // that needs no check is granted at once; otherwise the caller queues (FIFO)
-// and the pool dials if it has room.
-func (p *Pool) Acquire(now time.Time, id uint64, replyTo any) []Effect {
+// and the pool dials if it has room. A queued caller still waiting after
+// timeout (if positive) fails with a *TimeoutError; a caller bounding the
+// wait itself passes zero and sends Cancel when it gives up.
+func (p *Pool) Acquire(now time.Time, id uint64, replyTo any, timeout time.Duration) []Effect {
 	p.out = p.out[:0]
 	p.seen++
 	p.stats.acquires++
@@ -31,7 +33,12 @@ func (p *Pool) Acquire(now time.Time, id uint64, replyTo any) []Effect {
 		p.serve(now) // a candidate pushed back above must not sit idle
 		return p.out
 	}
-	p.waiters.push(&waiter{id: id, replyTo: replyTo, since: now})
+	w := &waiter{id: id, replyTo: replyTo, since: now}
+	if timeout > 0 {
+		w.deadline = now.Add(timeout)
+		p.wakeNoLaterThan(w.deadline)
+	}
+	p.waiters.push(w)
 	p.serve(now)
 	if p.cfg.RetireAfter > 0 {
 		p.wakeNoLaterThan(now.Add(p.cfg.RetireAfter))
@@ -73,7 +80,11 @@ func (p *Pool) serve(now time.Time) {
 		w := p.waiters.firstUnserved()
 		p.startCheckOrGrant(now, w, c)
 	}
-	for p.waiters.unserved() > p.dialing+p.awaitingToken && p.size() < p.cfg.MaxSize {
+	if p.blocked(now) {
+		p.failBlocked(now)
+		return
+	}
+	for p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
 		p.startDial()
 	}
 	p.fillMin(now)

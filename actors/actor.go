@@ -18,6 +18,10 @@ type ActorConfig struct {
 	Dialer   Dialer
 	Clock    Clock
 	Logger   *slog.Logger
+	// BeforeClose, if set, sees each connection just before it is closed.
+	BeforeClose func(driver.Conn)
+	// Dispatcher runs the actor's mailbox (see manager's inlineDispatcher).
+	Dispatcher actor.Dispatcher
 	// DialTimeout bounds each dial, MintTimeout each token mint,
 	// ValidateTimeout each health check.
 	DialTimeout, MintTimeout, ValidateTimeout time.Duration
@@ -26,7 +30,7 @@ type ActorConfig struct {
 // NewProps returns the props that spawn a pool actor for cfg. Its parent (the
 // manager) receives RetireRequest and PoolDrained from it.
 func NewProps(cfg ActorConfig) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} })
+	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} }, actor.WithDispatcher(cfg.Dispatcher))
 }
 
 // poolActor owns one Pool state machine. Receive never blocks: it steps the
@@ -51,7 +55,7 @@ func (a *poolActor) Receive(c actor.Context) {
 	now := a.cfg.Clock.Now()
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
-		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply))
+		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply, m.Timeout))
 	case *messages.Release:
 		a.run(c, now, a.sm.Release(now, ConnID(m.ConnID), m.Broken))
 	case *messages.Cancel:
@@ -73,6 +77,14 @@ func (a *poolActor) Receive(c actor.Context) {
 	case *messages.ClosePool, *messages.RetireApproved:
 		a.cancel()
 		a.run(c, now, a.sm.Close(now))
+	case *messages.PermitGrant:
+		a.run(c, now, a.sm.PermitGranted(now))
+	case *messages.PermitDenied:
+		a.run(c, now, a.sm.PermitDenied(now))
+	case *messages.StealIdle:
+		a.run(c, now, a.sm.StealIdle(now))
+	case *messages.ForceClose:
+		a.run(c, now, a.sm.ForceClose(now))
 	case *messages.PoolStatsQuery:
 		m.Reply <- a.sm.Stats()
 	case *actor.Started:
@@ -125,6 +137,12 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			a.closeConn(e.Conn, e.Resource, e.Reason)
 		case EffWake:
 			a.wake(now, e.At)
+		case EffRequestPermit:
+			c.Send(a.parent, &messages.PermitRequest{Pool: a.self})
+		case EffStealRefused:
+			c.Send(a.parent, &messages.StealRefused{Pool: a.self})
+		case EffReturnPermit:
+			c.Send(a.parent, &messages.PermitReturn{Pool: a.self})
 		case EffRetire:
 			c.Send(a.parent, &messages.RetireRequest{Key: a.cfg.Pool.Key, Pool: a.self, Seen: e.Seen})
 		case EffDrained:

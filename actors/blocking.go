@@ -104,6 +104,16 @@ func (a *poolActor) closeConn(id ConnID, resource any, reason CloseReason) {
 		defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
 		defer func() { _ = recover() }()
 		if c, ok := resource.(driver.Conn); ok {
+			if a.cfg.BeforeClose != nil {
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							a.logger().Error("idpool: hook BeforeClose panicked", "pool", a.cfg.Pool.Key.Redacted(), "panic", r)
+						}
+					}()
+					a.cfg.BeforeClose(c)
+				}()
+			}
 			_ = c.Close()
 		}
 	}()

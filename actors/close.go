@@ -1,6 +1,10 @@
 package actors
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"time"
+)
 
 // Close shuts the pool: queued waiters fail with ErrClosed, idle connections
 // are closed now, busy ones when released, dialing ones when their dial ends.
@@ -21,7 +25,31 @@ func (p *Pool) Close(now time.Time) []Effect {
 	}
 	clear(p.idle)
 	p.idle = p.idle[:0]
+	p.returnPermits(p.awaitingToken)
 	p.awaitingToken = 0 // the mint in flight, if any, is ignored when it lands
+	p.maybeDrained()
+	return p.out
+}
+
+// ForceClose closes the connections still leased out after Close, for a
+// shutdown that will not wait any longer. Their holders' later Release is
+// ignored. It does nothing before Close.
+func (p *Pool) ForceClose(now time.Time) []Effect {
+	p.out = p.out[:0]
+	if !p.closing {
+		return p.out
+	}
+	var leased []*conn
+	for _, c := range p.conns {
+		if c.state == connBusy {
+			leased = append(leased, c)
+		}
+	}
+	slices.SortFunc(leased, func(a, b *conn) int { return cmp.Compare(a.id, b.id) })
+	for _, c := range leased {
+		p.busy--
+		p.closeConn(c, ReasonForced)
+	}
 	p.maybeDrained()
 	return p.out
 }
@@ -36,7 +64,7 @@ func (p *Pool) maybeDrained() {
 	if !p.closing || p.drained {
 		return
 	}
-	if len(p.conns) == 0 && p.dialing == 0 && p.closesInFlight == 0 && !p.minting {
+	if len(p.conns) == 0 && p.dialing == 0 && p.closesInFlight == 0 && !p.minting && p.awaitingPermit == 0 {
 		p.drained = true
 		p.emit(Effect{Kind: EffDrained})
 	}

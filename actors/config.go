@@ -36,10 +36,18 @@ type PoolConfig struct {
 	// RetireAfter asks the manager to retire the pool once it has had no
 	// acquire, no lease out and no waiter for this long. Zero: never.
 	RetireAfter time.Duration
-	// FillBackoff is the first pause before re-trying a failed MinSize dial;
-	// it doubles per consecutive failure up to FillBackoffMax.
-	FillBackoff    time.Duration
-	FillBackoffMax time.Duration
+	// DialBackoff starts a blocking period after a failed dial or mint: for
+	// that long (doubling per consecutive failure up to DialBackoffMax, with
+	// +-20% jitter) the pool opens nothing, and acquires it cannot serve from
+	// idle or soon-released connections fail at once with the last error,
+	// instead of hammering a server that is refusing. The first success ends
+	// it. Zero: no blocking period.
+	DialBackoff    time.Duration
+	DialBackoffMax time.Duration
+	// NeedsPermit: a global cap is on, so every dial needs a permit from
+	// the manager first (EffRequestPermit), and every closed connection or
+	// failed dial hands its permit back (EffReturnPermit).
+	NeedsPermit bool
 	// Seed feeds the lifetime jitter, so a run is reproducible.
 	Seed uint64
 }

@@ -6,9 +6,19 @@ import (
 	"github.com/idpool/idpool/tokens"
 )
 
-// startDial reserves a slot and opens a connection; a token pool first needs
-// a token, so the reservation waits for the (single) mint in flight.
+// startDial reserves a slot and opens a connection. Under a global cap the
+// reservation first waits for a permit from the manager; a token pool then
+// needs a token, so it waits for the (single) mint in flight.
 func (p *Pool) startDial() {
+	if p.cfg.NeedsPermit {
+		p.awaitingPermit++
+		p.emit(Effect{Kind: EffRequestPermit})
+		return
+	}
+	p.startPermittedDial()
+}
+
+func (p *Pool) startPermittedDial() {
 	if !p.cfg.UsesToken {
 		p.dialing++
 		p.emit(Effect{Kind: EffDial})
@@ -31,7 +41,7 @@ func (p *Pool) requestMint() {
 // fillMin dials up to MinSize, unless recent fill dials failed and the
 // backoff has not yet passed.
 func (p *Pool) fillMin(now time.Time) {
-	if p.closing || now.Before(p.fillBlockedUntil) {
+	if p.closing || p.blocked(now) {
 		return
 	}
 	for p.size() < p.cfg.MinSize {
@@ -48,14 +58,17 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 	p.dialing--
 	if err != nil {
 		p.stats.dialFailures++
-		p.noteFillFailure(now)
-		p.failUncovered(1, &DialError{Key: p.cfg.Key, Err: err})
+		p.returnPermits(1)
+		derr := &DialError{Key: p.cfg.Key, Err: err}
+		p.failUncovered(1, derr)
+		p.startBlocking(now, derr)
 		p.serve(now)
 		p.maybeDrained()
 		return p.out
 	}
-	p.fillFailures = 0
-	p.fillBlockedUntil = time.Time{}
+	p.dialFailures = 0
+	p.blockedUntil = time.Time{}
+	p.lastDialErr = nil
 	p.stats.opens++
 	c := p.newConn(now, resource, tok)
 	if p.closing {
@@ -67,8 +80,7 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 		// Just opened with a freshly minted token: no check needed.
 		p.grant(now, w, w.id, w.replyTo, w.since, c)
 	} else {
-		p.pushIdle(c)
-		p.wakeNoLaterThan(p.connWake(c))
+		p.parkIdle(c)
 	}
 	p.serve(now)
 	return p.out
@@ -91,25 +103,47 @@ func (p *Pool) newConn(now time.Time, resource any, tok tokens.Token) *conn {
 // failUncovered fails up to n of the oldest waiters that no dial in flight
 // will serve any more: they were counting on the dial (or mint) that failed.
 func (p *Pool) failUncovered(n int, err error) {
-	for ; n > 0 && p.waiters.unserved() > p.dialing+p.awaitingToken; n-- {
+	for ; n > 0 && p.waiters.unserved() > p.coming(); n-- {
 		w := p.waiters.firstUnserved()
 		p.waiters.remove(w)
 		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: err})
 	}
 }
 
-func (p *Pool) noteFillFailure(now time.Time) {
-	p.fillFailures++
-	if p.cfg.FillBackoff <= 0 {
+// startBlocking begins (or extends) the blocking period after a failed dial
+// or mint; see PoolConfig.DialBackoff.
+func (p *Pool) startBlocking(now time.Time, err error) {
+	p.dialFailures++
+	p.lastDialErr = err
+	if p.cfg.DialBackoff <= 0 {
 		return
 	}
-	backoff := p.cfg.FillBackoff << min(p.fillFailures-1, 20)
-	if p.cfg.FillBackoffMax > 0 && (backoff > p.cfg.FillBackoffMax || backoff <= 0) {
-		backoff = p.cfg.FillBackoffMax
+	backoff := p.cfg.DialBackoff << min(p.dialFailures-1, 20)
+	if p.cfg.DialBackoffMax > 0 && (backoff > p.cfg.DialBackoffMax || backoff <= 0) {
+		backoff = p.cfg.DialBackoffMax
 	}
-	p.fillBlockedUntil = now.Add(backoff)
-	if p.size() < p.cfg.MinSize {
-		p.wakeNoLaterThan(p.fillBlockedUntil)
+	// +-20% jitter, so pools that failed together do not retry together.
+	backoff += time.Duration(p.rng.Int64N(int64(backoff)/5+1)*2 - int64(backoff)/5)
+	p.blockedUntil = now.Add(backoff)
+	p.stats.blockedPeriods++
+	p.wakeNoLaterThan(p.blockedUntil)
+}
+
+// blocked reports whether the pool is inside a blocking period.
+func (p *Pool) blocked(now time.Time) bool { return now.Before(p.blockedUntil) }
+
+// failBlocked fails, youngest first, the waiters that nothing can serve
+// during a blocking period: not a dial in flight, not a leased connection
+// coming back. They get the last dial error at once instead of a timeout.
+func (p *Pool) failBlocked(now time.Time) {
+	if !p.blocked(now) || p.lastDialErr == nil {
+		return
+	}
+	for p.waiters.unserved() > p.coming()+p.busy {
+		w := p.waiters.lastUnserved()
+		p.waiters.remove(w)
+		p.stats.blockedFails++
+		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: &BlockedError{Err: p.lastDialErr, Until: p.blockedUntil}})
 	}
 }
 
@@ -122,7 +156,6 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 	p.out = p.out[:0]
 	p.minting = false
 	if p.closing {
-		p.awaitingToken = 0
 		p.settleChecksOnClose()
 		p.maybeDrained()
 		return p.out
@@ -183,7 +216,14 @@ func (p *Pool) rotate(c *conn, fresh tokens.Token) {
 	}
 	clear(p.idle[len(kept):])
 	p.idle = kept
-	if p.waiters.unserved() > p.dialing+p.awaitingToken && p.size() < p.cfg.MaxSize {
+	if p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
+		if p.cfg.NeedsPermit {
+			// The replacement needs its own permit; it keeps the fresh
+			// token so that it does not mint again.
+			p.freshTokens = append(p.freshTokens, fresh)
+			p.startDial()
+			return
+		}
 		p.dialing++
 		p.emit(Effect{Kind: EffDial, Token: fresh})
 	}
@@ -204,17 +244,17 @@ func (p *Pool) settleChecked(now time.Time, c *conn) {
 		p.grant(now, w, w.id, w.replyTo, w.since, c)
 		return
 	}
-	p.pushIdle(c)
-	p.wakeNoLaterThan(p.connWake(c))
+	p.parkIdle(c)
 }
 
 func (p *Pool) mintFailed(now time.Time, err error) {
 	p.stats.mintFailures++
-	p.noteFillFailure(now)
 	n := p.awaitingToken
 	p.awaitingToken = 0
+	p.returnPermits(n)
 	derr := &DialError{Key: p.cfg.Key, Mint: true, Err: err}
 	p.failUncovered(n, derr)
+	p.startBlocking(now, derr)
 	// A connection whose token was being re-checked: its token is still
 	// accepted by the server until it expires, so a still-valid one is used
 	// rather than failing the caller; an unknown or past expiry fails closed.
@@ -273,8 +313,7 @@ func (p *Pool) ValidateDone(now time.Time, id ConnID, ok bool) []Effect {
 		p.grant(now, w, w.id, w.replyTo, w.since, c)
 	default:
 		c.idleSince = now
-		p.pushIdle(c)
-		p.wakeNoLaterThan(p.connWake(c))
+		p.parkIdle(c)
 	}
 	p.serve(now)
 	p.maybeDrained()

@@ -32,6 +32,12 @@ const (
 	EffWake
 	// EffDrained reports that a closing pool has closed everything.
 	EffDrained
+	// EffRequestPermit asks the manager for a permit to dial (global cap).
+	EffRequestPermit
+	// EffReturnPermit hands a permit back.
+	EffReturnPermit
+	// EffStealRefused answers a StealIdle the pool cannot honour.
+	EffStealRefused
 	// EffRetire asks the manager to retire this idle pool; Seen is the number
 	// of acquires the pool has received.
 	EffRetire

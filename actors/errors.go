@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/idpool/idpool/tokens"
 )
@@ -46,6 +47,21 @@ func (e *TimeoutError) Is(target error) bool {
 	}
 	return target == ErrAcquireTimeout || target == context.DeadlineExceeded
 }
+
+// BlockedError is returned at once to acquires the pool cannot serve during
+// a blocking period after failed dials (see PoolConfig.DialBackoff). It wraps
+// the last dial or mint error.
+type BlockedError struct {
+	Err   error
+	Until time.Time
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("%v (not retrying until %s)", e.Err, e.Until.Format(time.RFC3339Nano))
+}
+
+// Unwrap returns the last dial error.
+func (e *BlockedError) Unwrap() error { return e.Err }
 
 // DialError wraps a failed dial or token mint with the pool it was for.
 type DialError struct {

@@ -27,6 +27,8 @@ type harness struct {
 	retires   []uint64
 	drained   int
 	nextRes   int
+	// permit books under a global cap
+	permitAsks, permitsHeld int
 	// fifo: assert that grants follow arrival order (valid when no health
 	// or token check can hold a waiter's turn).
 	fifo bool
@@ -87,20 +89,41 @@ func (h *harness) apply(effs []Effect) {
 			h.wakes = append(h.wakes, e.At)
 		case EffRetire:
 			h.retires = append(h.retires, e.Seen)
+		case EffRequestPermit:
+			h.permitAsks++
+		case EffReturnPermit:
+			h.permitsHeld--
 		case EffDrained:
 			h.drained++
 		}
 	}
 	require.NoError(h.t, h.p.CheckInvariants())
+	if h.p.cfg.NeedsPermit {
+		require.Equal(h.t, len(h.p.conns)+h.p.closesInFlight+h.p.dialing+h.p.awaitingToken, h.permitsHeld, "every open, closing or dialing connection holds exactly one permit")
+		require.Equal(h.t, h.p.awaitingPermit, h.permitAsks, "permit requests outstanding")
+	}
 }
+
+func (h *harness) grantPermit() {
+	h.t.Helper()
+	require.Positive(h.t, h.permitAsks, "no permit request outstanding")
+	h.permitAsks--
+	h.permitsHeld++
+	h.apply(h.p.PermitGranted(h.now))
+}
+
+func (h *harness) steal() { h.apply(h.p.StealIdle(h.now)) }
 
 func (h *harness) advance(d time.Duration) { h.now = h.now.Add(d) }
 
 // acquire starts an acquire and returns its id.
-func (h *harness) acquire() uint64 {
+func (h *harness) acquire() uint64 { return h.acquireWithin(0) }
+
+// acquireWithin starts an acquire the pool itself fails after timeout.
+func (h *harness) acquireWithin(timeout time.Duration) uint64 {
 	h.nextAcq++
 	id := h.nextAcq
-	h.apply(h.p.Acquire(h.now, id, id))
+	h.apply(h.p.Acquire(h.now, id, id, timeout))
 	return id
 }
 

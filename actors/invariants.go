@@ -54,8 +54,15 @@ func (p *Pool) CheckInvariants() error {
 		if len(p.idle) > 0 {
 			bad("%d waiters unserved while %d conns sit idle", p.waiters.unserved(), len(p.idle))
 		}
-		if p.waiters.unserved() > p.dialing+p.awaitingToken && p.size() < p.cfg.MaxSize {
-			bad("%d waiters unserved, %d dials coming, and room to dial", p.waiters.unserved(), p.dialing+p.awaitingToken)
+		switch {
+		case p.lastDialErr != nil && p.cfg.DialBackoff > 0:
+			// A failure streak: the pool may hold back dials, but never
+			// keeps a waiter that nothing is coming for.
+			if p.waiters.unserved() > p.coming()+p.busy && p.size() < p.cfg.MaxSize {
+				bad("%d waiters unserved in a blocking period, but only %d dials and %d leases coming", p.waiters.unserved(), p.coming(), p.busy)
+			}
+		case p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize:
+			bad("%d waiters unserved, %d dials coming, and room to dial", p.waiters.unserved(), p.coming())
 		}
 	}
 	if p.closing && p.waiters.live > 0 {

@@ -11,11 +11,29 @@ func (p *Pool) Tick(now time.Time) []Effect {
 	if p.closing {
 		return p.out
 	}
+	p.expireWaiters(now)
 	p.sweepIdle(now)
 	p.serve(now)
 	p.maybeRetire(now)
 	p.rescheduleWake(now)
 	return p.out
+}
+
+// expireWaiters fails the queued acquires whose deadline has passed.
+func (p *Pool) expireWaiters(now time.Time) {
+	var expired []*waiter
+	p.waiters.each(func(w *waiter) bool {
+		if !w.deadline.IsZero() && !now.Before(w.deadline) {
+			expired = append(expired, w)
+		}
+		return true
+	})
+	for _, w := range expired {
+		p.waiters.remove(w)
+		p.stats.timeouts++
+		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id,
+			Err: &TimeoutError{Key: p.cfg.Key, MaxSize: p.cfg.MaxSize, Waiters: p.waiters.live}})
+	}
 }
 
 // sweepIdle closes idle connections that may not be reused, keeping the LIFO
@@ -71,7 +89,7 @@ func (p *Pool) maybeRetire(now time.Time) {
 }
 
 func (p *Pool) quiet() bool {
-	return p.busy == 0 && p.waiters.live == 0 && p.dialing == 0 && p.awaitingToken == 0 &&
+	return p.busy == 0 && p.waiters.live == 0 && p.coming() == 0 &&
 		!p.minting && len(p.checking) == 0 && len(p.idle) == len(p.conns)
 }
 
@@ -104,12 +122,16 @@ func (p *Pool) rescheduleWake(now time.Time) {
 	for _, c := range p.idle {
 		earliest(p.connWake(c))
 	}
-	if p.size() < p.cfg.MinSize && now.Before(p.fillBlockedUntil) {
-		earliest(p.fillBlockedUntil)
+	if now.Before(p.blockedUntil) && (p.size() < p.cfg.MinSize || p.waiters.live > 0) {
+		earliest(p.blockedUntil)
 	}
 	if p.cfg.RetireAfter > 0 && !p.retireAsked {
 		earliest(p.lastActivity.Add(p.cfg.RetireAfter))
 	}
+	p.waiters.each(func(w *waiter) bool {
+		earliest(w.deadline)
+		return true
+	})
 	if !at.IsZero() && at.Before(now) {
 		at = now
 	}

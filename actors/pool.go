@@ -59,15 +59,25 @@ type Pool struct {
 
 	dialing       int // dials in flight
 	awaitingToken int // dial reservations waiting for the mint in flight
-	minting       bool
-	latest        tokens.Token // the newest token minted
+	// awaitingPermit counts dial reservations waiting for a global-cap
+	// permit; owed counts StealIdle requests not yet paid with a connection.
+	awaitingPermit int
+	owed           int
+	// freshTokens are tokens already minted for reservations waiting for a
+	// permit (rotation replacements), used before minting again.
+	freshTokens []tokens.Token
+	minting     bool
+	latest      tokens.Token // the newest token minted
 
 	closing        bool
 	drained        bool
 	closesInFlight int
 
-	fillFailures     int
-	fillBlockedUntil time.Time
+	// dialFailures counts consecutive failed dials and mints; while now is
+	// before blockedUntil the pool dials nothing (see DialBackoff).
+	dialFailures int
+	blockedUntil time.Time
+	lastDialErr  error
 
 	lastActivity time.Time
 	retireAsked  bool
@@ -109,6 +119,10 @@ func (p *Pool) Start(now time.Time) []Effect {
 }
 
 // size is what counts against MaxSize: open connections plus reservations.
-func (p *Pool) size() int { return len(p.conns) + p.dialing + p.awaitingToken }
+func (p *Pool) size() int { return len(p.conns) + p.dialing + p.awaitingToken + p.awaitingPermit }
+
+// coming counts the connections on their way: dials in flight and
+// reservations waiting for a token or a permit.
+func (p *Pool) coming() int { return p.dialing + p.awaitingToken + p.awaitingPermit }
 
 func (p *Pool) emit(e Effect) { p.out = append(p.out, e) }

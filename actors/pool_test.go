@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -323,4 +324,95 @@ func sum(xs []int64) (n int64) {
 		n += x
 	}
 	return n
+}
+
+func TestQueuedAcquireFailsAtItsOwnDeadline(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1})
+	a := h.acquire()
+	h.finishDials()
+	h.mustGrant(a)
+	h.nextAcq++
+	timed := h.nextAcq
+	h.apply(h.p.Acquire(h.now, timed, timed, 100*time.Millisecond))
+	require.NotEmpty(t, h.wakes)
+	assert.Equal(t, h.now.Add(100*time.Millisecond), h.wakes[len(h.wakes)-1], "wakes for the deadline")
+	untimed := h.acquire()
+	h.advance(99 * time.Millisecond)
+	h.tick()
+	_, ok := h.answer(timed)
+	assert.False(t, ok, "not yet")
+	h.advance(time.Millisecond)
+	h.tick()
+	e, ok := h.answer(timed)
+	require.True(t, ok)
+	assert.ErrorIs(t, e.Err, ErrAcquireTimeout)
+	assert.ErrorIs(t, e.Err, context.DeadlineExceeded)
+	assert.Contains(t, e.Err.Error(), "1 waiting", "the queue it gave up on")
+	_, ok = h.answer(untimed)
+	assert.False(t, ok, "a waiter without a deadline keeps waiting")
+	h.release(a, false)
+	h.mustGrant(untimed)
+	assert.EqualValues(t, 1, h.p.Stats().Timeouts)
+}
+
+func TestFailedDialsStartABlockingPeriodThatFailsFastAndEndsOnSuccess(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 2, DialBackoff: time.Second, DialBackoffMax: 4 * time.Second, Seed: 3})
+	a := h.acquire()
+	cause := errors.New("login failed")
+	h.finishDial(cause)
+	e, _ := h.answer(a)
+	assert.ErrorIs(t, e.Err, cause)
+
+	b := h.acquire()
+	e, ok := h.answer(b)
+	require.True(t, ok, "fails at once, no queueing")
+	var be *BlockedError
+	require.ErrorAs(t, e.Err, &be)
+	assert.ErrorIs(t, e.Err, cause, "carries the last dial error")
+	assert.Empty(t, h.dials, "nothing dialled while blocked")
+	first := be.Until.Sub(h.now)
+	assert.InDelta(t, float64(time.Second), float64(first), float64(200*time.Millisecond), "backoff with jitter")
+
+	h.advance(first)
+	c := h.acquire()
+	require.Len(t, h.dials, 1, "after the period the pool tries again")
+	h.finishDial(cause)
+	e, _ = h.answer(c)
+	require.Error(t, e.Err)
+	d := h.acquire()
+	e, _ = h.answer(d)
+	require.ErrorAs(t, e.Err, &be)
+	assert.InDelta(t, float64(2*time.Second), float64(be.Until.Sub(h.now)), float64(400*time.Millisecond), "doubles")
+
+	h.advance(3 * time.Second)
+	f := h.acquire()
+	h.finishDial(nil)
+	h.mustGrant(f)
+	g := h.acquire()
+	require.Len(t, h.dials, 1, "success ended the blocking period")
+	h.finishDial(nil)
+	h.mustGrant(g)
+	s := h.p.Stats()
+	assert.EqualValues(t, 2, s.BlockedPeriods)
+	assert.EqualValues(t, 2, s.BlockedFails)
+}
+
+func TestBlockingPeriodKeepsWaitersThatALeaseWillServe(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 2, DialBackoff: time.Second})
+	a := h.acquire()
+	h.finishDial(nil)
+	h.mustGrant(a)
+	b := h.acquire()
+	h.finishDial(errors.New("refused"))
+	c := h.acquire()
+	e, _ := h.answer(b)
+	require.Error(t, e.Err, "the waiter the dial was for gets its error")
+	_, ok := h.answer(c)
+	assert.False(t, ok, "one lease is out: one waiter may wait for it")
+	d := h.acquire()
+	e, ok = h.answer(d)
+	require.True(t, ok)
+	assert.ErrorAs(t, e.Err, new(*BlockedError))
+	h.release(a, false)
+	h.mustGrant(c)
 }

@@ -28,14 +28,18 @@ func TestPropertyRandomSequences(t *testing.T) {
 	}{
 		{"plain", PoolConfig{MinSize: 1, MaxSize: 3, MaxWaiters: 6, IdleTimeout: 30 * time.Second, MaxLifetime: time.Minute, LifetimeJitter: 5 * time.Second}, true},
 		{"checks", PoolConfig{MaxSize: 3, HealthCheckAfter: 2 * time.Second, IdleTimeout: 20 * time.Second, MaxLifetime: 90 * time.Second, RetireAfter: time.Minute}, false},
+		{"permits", PoolConfig{MinSize: 1, MaxSize: 3, NeedsPermit: true, HealthCheckAfter: 3 * time.Second, IdleTimeout: 20 * time.Second}, false},
+		{"permits+tokens", PoolConfig{MaxSize: 3, NeedsPermit: true, UsesToken: true, TokenThreshold: 10 * time.Second, MaxLifetime: time.Minute}, false},
 		{"tokens", PoolConfig{MinSize: 1, MaxSize: 4, UsesToken: true, TokenThreshold: 10 * time.Second, HealthCheckAfter: 5 * time.Second, MaxLifetime: 2 * time.Minute}, false},
 	} {
 		t.Run(variant.name, func(t *testing.T) {
 			rapid.Check(t, func(rt *rapid.T) {
 				cfg := variant.cfg
 				cfg.Seed = rapid.Uint64().Draw(rt, "seed")
-				cfg.FillBackoff = time.Second
-				cfg.FillBackoffMax = 8 * time.Second
+				if rapid.Bool().Draw(rt, "backoff") {
+					cfg.DialBackoff = time.Second
+					cfg.DialBackoffMax = 8 * time.Second
+				}
 				runRandomSequence(rt, cfg, variant.fifo)
 			})
 		})
@@ -52,9 +56,17 @@ func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
 	}
 	steps := rapid.IntRange(1, 200).Draw(rt, "steps")
 	for range steps {
+		if h.permitAsks > 0 && rapid.IntRange(0, 2).Draw(rt, "grantPermit") == 0 {
+			h.grantPermit()
+		}
+		if cfg.NeedsPermit && rapid.IntRange(0, 15).Draw(rt, "steal") == 0 {
+			h.steal()
+		}
 		switch rapid.IntRange(0, 9).Draw(rt, "op") {
-		case 0, 1:
+		case 0:
 			h.acquire()
+		case 1:
+			h.acquireWithin(time.Duration(rapid.IntRange(1, 30_000).Draw(rt, "timeoutMs")) * time.Millisecond)
 		case 2:
 			if h.nextAcq > 0 {
 				h.cancel(rapid.Uint64Range(1, h.nextAcq).Draw(rt, "cancel"))
@@ -101,6 +113,8 @@ func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
 		switch {
 		case len(h.heldIDs()) > 0:
 			h.release(h.heldIDs()[0], false)
+		case h.permitAsks > 0:
+			h.grantPermit()
 		case len(h.dials) > 0:
 			h.finishDial(nil)
 		case h.mints > 0:
@@ -112,6 +126,9 @@ func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
 		default:
 			rt.Fatalf("not drained and nothing in flight: %+v", h.p.Stats())
 		}
+	}
+	if cfg.NeedsPermit {
+		require.Zero(rt, h.permitsHeld, "every permit returned after drain")
 	}
 	for id := uint64(1); id <= h.nextAcq; id++ {
 		require.Len(rt, h.answers[id], 1, "acquire %d must get exactly one answer", id)

@@ -15,12 +15,13 @@ const (
 	ReasonStaleToken
 	ReasonPoolClosed
 	ReasonStolen
+	ReasonForced
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"broken", "idle_timeout", "lifetime", "failed_health_check", "token_expiring",
-	"token_expired", "token_rotated", "stale_token", "pool_closed", "stolen",
+	"token_expired", "token_rotated", "stale_token", "pool_closed", "stolen", "forced",
 }
 
 // String returns the reason's snake_case name, as used in Stats and metrics.

@@ -25,8 +25,7 @@ func (p *Pool) Release(now time.Time, id ConnID, broken bool) []Effect {
 		p.closeConn(c, reason)
 	default:
 		c.idleSince = now
-		p.pushIdle(c)
-		p.wakeNoLaterThan(p.connWake(c))
+		p.parkIdle(c)
 	}
 	p.serve(now)
 	p.maybeDrained()
@@ -44,8 +43,37 @@ func (p *Pool) deadAt(c *conn, now time.Time) (CloseReason, bool) {
 	return 0, false
 }
 
-// closeConn forgets c (freeing its slot at once) and asks for it to be closed.
+// parkIdle makes c idle, unless the pool owes the manager a connection for
+// the global cap: then c pays that debt.
+func (p *Pool) parkIdle(c *conn) {
+	if p.owed > 0 {
+		p.closeConn(c, ReasonStolen)
+		return
+	}
+	p.pushIdle(c)
+	p.wakeNoLaterThan(p.connWake(c))
+}
+
+// returnPermits hands n permits back under a global cap.
+func (p *Pool) returnPermits(n int) {
+	if !p.cfg.NeedsPermit {
+		return
+	}
+	for range n {
+		p.emit(Effect{Kind: EffReturnPermit})
+	}
+}
+
+// closeConn forgets c, freeing its slot in the pool at once, and asks for it
+// to be closed. Under a global cap its permit goes back only when the close
+// has finished, so the server never sees more sessions than the cap.
+//
+// Any close pays one connection owed to the manager (StealIdle): it frees a
+// permit all the same.
 func (p *Pool) closeConn(c *conn, reason CloseReason) {
+	if p.owed > 0 {
+		p.owed--
+	}
 	delete(p.conns, c.id)
 	p.closesInFlight++
 	p.stats.closes[reason]++
@@ -62,6 +90,7 @@ func (p *Pool) closeConn(c *conn, reason CloseReason) {
 func (p *Pool) CloseDone(now time.Time, id ConnID) []Effect {
 	p.out = p.out[:0]
 	p.closesInFlight--
+	p.returnPermits(1)
 	p.maybeDrained()
 	return p.out
 }

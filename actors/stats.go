@@ -12,6 +12,7 @@ type counters struct {
 	acquires, hits, misses, timeouts, cancels, exhausted     uint64
 	opens, dialFailures, mints, mintFailures, healthFailures uint64
 	rotations, staleDrained, expiredClosed, badReleases      uint64
+	blockedPeriods, blockedFails                             uint64
 	closes                                                   [numReasons]uint64
 }
 
@@ -40,27 +41,32 @@ func (p *Pool) recordWait(d time.Duration) {
 // Stats returns a snapshot of the pool.
 func (p *Pool) Stats() messages.PoolStats {
 	s := messages.PoolStats{
-		Key:           p.cfg.Key.Redacted(),
-		MaxSize:       p.cfg.MaxSize,
-		Open:          len(p.conns),
-		Idle:          len(p.idle),
-		Busy:          p.busy,
-		Dialing:       p.dialing + p.awaitingToken,
-		Waiters:       p.waiters.live,
-		Acquires:      p.stats.acquires,
-		Hits:          p.stats.hits,
-		Misses:        p.stats.misses,
-		Timeouts:      p.stats.timeouts,
-		Cancels:       p.stats.cancels,
-		Exhausted:     p.stats.exhausted,
-		Opens:         p.stats.opens,
-		DialFailures:  p.stats.dialFailures,
-		TokenMints:    p.stats.mints,
-		MintFailures:  p.stats.mintFailures,
-		Rotations:     p.stats.rotations,
-		StaleDrained:  p.stats.staleDrained,
-		ExpiredClosed: p.stats.expiredClosed,
-		Closes:        make(map[string]uint64),
+		Key:            p.cfg.Key.Redacted(),
+		Discriminator:  p.cfg.Key.Discriminator(),
+		MaxSize:        p.cfg.MaxSize,
+		Open:           len(p.conns),
+		Idle:           len(p.idle),
+		Busy:           p.busy,
+		Dialing:        p.dialing + p.awaitingToken,
+		AwaitingPermit: p.awaitingPermit,
+		Owed:           p.owed,
+		Waiters:        p.waiters.live,
+		Acquires:       p.stats.acquires,
+		Hits:           p.stats.hits,
+		Misses:         p.stats.misses,
+		Timeouts:       p.stats.timeouts,
+		Cancels:        p.stats.cancels,
+		Exhausted:      p.stats.exhausted,
+		Opens:          p.stats.opens,
+		DialFailures:   p.stats.dialFailures,
+		TokenMints:     p.stats.mints,
+		MintFailures:   p.stats.mintFailures,
+		Rotations:      p.stats.rotations,
+		StaleDrained:   p.stats.staleDrained,
+		ExpiredClosed:  p.stats.expiredClosed,
+		BlockedPeriods: p.stats.blockedPeriods,
+		BlockedFails:   p.stats.blockedFails,
+		Closes:         make(map[string]uint64),
 	}
 	for r, n := range p.stats.closes {
 		if n > 0 {

@@ -170,3 +170,32 @@ func TestMintFailureDuringTokenCheckKeepsAStillValidConnection(t *testing.T) {
 	h.finishMint(tokens.Token{}, errors.New("endpoint down"))
 	assert.Equal(t, ca, h.mustGrant(b), "token still accepted for 4 more minutes")
 }
+
+func TestGlobalCapPermitsAndStealing(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 4, NeedsPermit: true})
+	a := h.acquire()
+	require.Equal(t, 1, h.permitAsks, "a dial waits for a permit")
+	assert.Empty(t, h.dials)
+	h.grantPermit()
+	h.finishDials()
+	h.mustGrant(a)
+	b := h.acquire()
+	h.cancel(b)
+	h.grantPermit() // no longer wanted: handed straight back
+	assert.Zero(t, h.permitsHeld-1)
+	h.release(a, false)
+	h.steal()
+	assert.Equal(t, 1, h.closeReasons()[ReasonStolen], "idle connection given up at once")
+	assert.Equal(t, 1, h.permitsHeld, "its permit comes back when the close finishes")
+	h.finishCloses()
+	assert.Zero(t, h.permitsHeld)
+	c := h.acquire()
+	h.grantPermit()
+	h.finishDials()
+	h.mustGrant(c)
+	h.steal() // nothing idle: the next release pays
+	h.release(c, false)
+	assert.Equal(t, 1, h.closeReasons()[ReasonStolen])
+	h.finishCloses()
+	assert.Zero(t, h.permitsHeld)
+}

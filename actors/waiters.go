@@ -7,6 +7,8 @@ type waiter struct {
 	id      uint64
 	replyTo any
 	since   time.Time
+	// deadline, if set, is when the pool itself fails the wait.
+	deadline time.Time
 	// serving is the connection being checked (health or token) on this
 	// waiter's behalf; while set, later waiters may be served first.
 	serving *conn
@@ -94,6 +96,17 @@ func (q *waitQueue) unbind(w *waiter) {
 		w.serving = nil
 		q.serving--
 	}
+}
+
+// lastUnserved returns the youngest live waiter no connection is being
+// checked for, or nil.
+func (q *waitQueue) lastUnserved() *waiter {
+	for i := len(q.items) - 1; i >= q.head; i-- {
+		if w := q.items[i]; !w.done && w.serving == nil {
+			return w
+		}
+	}
+	return nil
 }
 
 // firstLive returns the oldest live waiter, or nil.

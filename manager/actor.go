@@ -2,7 +2,6 @@ package manager
 
 import (
 	"log/slog"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/actors"
@@ -15,7 +14,7 @@ import (
 type managerActor struct {
 	cfg   Config // resolved
 	seed  uint64
-	pools map[tokens.Key]*poolEntry
+	pools map[string]*poolEntry // by discriminator
 	// draining holds pools that were told to retire or close, by PID id,
 	// until they report PoolDrained.
 	draining  map[string]*actor.PID
@@ -24,6 +23,8 @@ type managerActor struct {
 	created   uint64
 	retired   uint64
 	gone      messages.PoolStats
+	// permits is nil unless Config.MaxTotal is set.
+	permits *permitBook
 }
 
 type poolEntry struct {
@@ -34,10 +35,15 @@ type poolEntry struct {
 }
 
 func newManagerActor(cfg Config, seed uint64) *managerActor {
+	var permits *permitBook
+	if cfg.MaxTotal > 0 {
+		permits = newPermitBook(cfg.MaxTotal)
+	}
 	return &managerActor{
+		permits:  permits,
 		cfg:      cfg,
 		seed:     seed,
-		pools:    make(map[tokens.Key]*poolEntry),
+		pools:    make(map[string]*poolEntry),
 		draining: make(map[string]*actor.PID),
 		gone:     messages.PoolStats{Closes: map[string]uint64{}},
 	}
@@ -49,9 +55,15 @@ func (m *managerActor) Receive(c actor.Context) {
 	case *messages.Acquire:
 		m.acquire(c, msg)
 	case *messages.Cancel:
-		if e := m.pools[msg.Key]; e != nil {
+		if e := m.pools[msg.Discriminator]; e != nil {
 			c.Send(e.pid, msg)
 		}
+	case *messages.PermitRequest:
+		m.permits.request(c, msg.Pool)
+	case *messages.PermitReturn:
+		m.permits.release(c, msg.Pool)
+	case *messages.StealRefused:
+		m.permits.refused(c, msg.Pool)
 	case *messages.RetireRequest:
 		m.retire(c, msg)
 	case *messages.PoolDrained:
@@ -60,6 +72,10 @@ func (m *managerActor) Receive(c actor.Context) {
 		m.stats(c, msg)
 	case *messages.CloseManager:
 		m.close(c, msg)
+	case *messages.ForceClose:
+		for _, pid := range m.draining {
+			c.Send(pid, msg)
+		}
 	}
 }
 
@@ -74,22 +90,23 @@ func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
 		msg.Reply <- messages.Reply{Err: actors.ErrClosed}
 		return
 	}
-	e := m.pools[msg.Key]
+	e := m.pools[msg.Discriminator]
 	if e == nil {
-		e = &poolEntry{pid: c.Spawn(m.poolProps(msg))}
-		m.pools[msg.Key] = e
+		key := tokens.NewKey(m.cfg.Server, msg.Discriminator)
+		e = &poolEntry{pid: c.Spawn(m.poolProps(key, msg.Identity))}
+		m.pools[msg.Discriminator] = e
 		m.created++
-		m.log().Info("idpool: pool created", "pool", msg.Key.Redacted(), "identity_kind", msg.Identity.Kind().String())
+		m.log().Info("idpool: pool created", "pool", key.Redacted(), "identity_kind", msg.Identity.Kind().String())
 	}
 	e.forwarded++
 	c.Send(e.pid, msg)
 }
 
-func (m *managerActor) poolProps(msg *messages.Acquire) *actor.Props {
+func (m *managerActor) poolProps(key tokens.Key, id tokens.Identity) *actor.Props {
 	cfg := m.cfg
 	return actors.NewProps(actors.ActorConfig{
 		Pool: actors.PoolConfig{
-			Key:              msg.Key,
+			Key:              key,
 			MinSize:          cfg.MinSize,
 			MaxSize:          cfg.MaxSize,
 			MaxWaiters:       cfg.MaxWaiters,
@@ -97,15 +114,18 @@ func (m *managerActor) poolProps(msg *messages.Acquire) *actor.Props {
 			MaxLifetime:      cfg.MaxLifetime,
 			LifetimeJitter:   cfg.LifetimeJitter,
 			HealthCheckAfter: cfg.HealthCheckAfter,
-			UsesToken:        msg.Identity.UsesToken(),
+			UsesToken:        id.UsesToken(),
+			NeedsPermit:      m.permits != nil,
 			TokenThreshold:   cfg.TokenThreshold,
 			RetireAfter:      cfg.PoolIdleTimeout,
-			FillBackoff:      100 * time.Millisecond,
-			FillBackoffMax:   30 * time.Second,
+			DialBackoff:      cfg.DialBackoff,
+			DialBackoffMax:   cfg.DialBackoffMax,
 			Seed:             m.seed + m.created,
 		},
-		Identity:        msg.Identity,
+		Identity:        id,
 		Dialer:          cfg.Dialer,
+		Dispatcher:      inlineDispatcher,
+		BeforeClose:     cfg.Hooks.BeforeClose,
 		Clock:           cfg.Clock,
 		Logger:          cfg.Logger,
 		DialTimeout:     cfg.DialTimeout,
@@ -118,11 +138,12 @@ func (m *managerActor) poolProps(msg *messages.Acquire) *actor.Props {
 // has reached it: then nothing can be in flight, and a later acquire for the
 // key spawns a fresh pool.
 func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
-	e := m.pools[msg.Key]
+	disc := msg.Key.Discriminator()
+	e := m.pools[disc]
 	if e == nil || e.pid.Id != msg.Pool.Id || e.forwarded != msg.Seen {
 		return
 	}
-	delete(m.pools, msg.Key)
+	delete(m.pools, disc)
 	m.draining[e.pid.Id] = e.pid
 	m.retired++
 	m.log().Info("idpool: pool retired", "pool", msg.Key.Redacted())
@@ -143,6 +164,9 @@ func (m *managerActor) close(c actor.Context, msg *messages.CloseManager) {
 			m.draining[e.pid.Id] = e.pid
 			c.Send(e.pid, &messages.ClosePool{})
 			delete(m.pools, key)
+		}
+		if m.permits != nil {
+			m.permits.denyAll(c)
 		}
 		m.maybeClosed()
 	}
@@ -169,7 +193,12 @@ func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
 	for k, v := range m.gone.Closes {
 		gone.Closes[k] = v
 	}
+	var inUse, waiting int
+	if m.permits != nil {
+		inUse, waiting = m.permits.inUse, len(m.permits.queue)
+	}
 	msg.Reply <- messages.ManagerStats{
+		PermitsInUse: inUse, PermitWaiters: waiting,
 		Pools: len(m.pools), PoolsCreated: m.created, PoolsRetired: m.retired,
 		PoolStats: ch, Gone: gone, At: m.cfg.Clock.Now(),
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/idpool/idpool/actors"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Dialer opens physical connections; see actors.Dialer.
@@ -60,9 +61,16 @@ type Config struct {
 	HealthCheckAfter time.Duration
 	// ValidateTimeout bounds each health check. Default 5s.
 	ValidateTimeout time.Duration
-	// ResetTimeout bounds the rollback and session reset done on Release.
-	// Default 5s.
-	ResetTimeout time.Duration
+
+	// DialBackoff starts a blocking period after a failed dial or token mint:
+	// for this long, doubling per consecutive failure up to DialBackoffMax
+	// (with jitter), the pool opens nothing and acquires it cannot serve from
+	// idle or soon-released connections fail at once with a *BlockedError
+	// wrapping the last dial error, instead of hammering a refusing server.
+	// The next successful dial ends it. Defaults 200ms and 10s; negative
+	// DialBackoff: no blocking period.
+	DialBackoff    time.Duration
+	DialBackoffMax time.Duration
 
 	// TokenThreshold: a connection whose token expires within this is
 	// re-checked at checkout and closed while idle. Default 5m (azidentity
@@ -71,10 +79,27 @@ type Config struct {
 	// MintTimeout bounds each token mint. Default 30s.
 	MintTimeout time.Duration
 
+	// MaxTotal caps the connections open or dialing across all pools (a
+	// server's session budget). At the cap, a pool that needs a connection
+	// makes the pool holding the most give one up (its oldest idle one, or
+	// the next one released); pools waiting for room are served in arrival
+	// order. Default 0: no global cap.
+	MaxTotal int
+
 	// PoolIdleTimeout retires a pool that had no acquire, no lease out and no
 	// waiter for this long, closing its connections. Default 10m; negative:
 	// never.
 	PoolIdleTimeout time.Duration
+
+	// Hooks are optional callbacks at the points of a connection's life.
+	Hooks Hooks
+
+	// MeterProvider receives idpool's OpenTelemetry metrics (the
+	// db.client.connection.* instruments and idpool.*). Default: none.
+	MeterProvider metric.MeterProvider
+	// MetricsIdentityDetail names pools in metrics by their full identity
+	// (which may include client ids) rather than a redacted hash.
+	MetricsIdentityDetail bool
 
 	// Logger receives idpool's logs (and protoactor's warnings). Default:
 	// nothing is logged.
@@ -94,10 +119,11 @@ const (
 	DefaultMaxLifetime      = 30 * time.Minute
 	DefaultHealthCheckAfter = time.Second
 	DefaultValidateTimeout  = 5 * time.Second
-	DefaultResetTimeout     = 5 * time.Second
 	DefaultTokenThreshold   = 5 * time.Minute
 	DefaultMintTimeout      = 30 * time.Second
 	DefaultPoolIdleTimeout  = 10 * time.Minute
+	DefaultDialBackoff      = 200 * time.Millisecond
+	DefaultDialBackoffMax   = 10 * time.Second
 )
 
 // ConfigError lists every invalid field of a Config.
@@ -131,13 +157,16 @@ func (c Config) validate() error {
 	if max := c.MaxSize; max == 0 && c.MinSize > DefaultMaxSize || max > 0 && c.MinSize > max {
 		bad("MinSize", "must not exceed MaxSize (got %d > %d)", c.MinSize, c.withDefaults().MaxSize)
 	}
+	if c.MaxTotal < 0 {
+		bad("MaxTotal", "must not be negative (got %d)", c.MaxTotal)
+	}
 	if c.MaxWaiters < 0 {
 		bad("MaxWaiters", "must not be negative (got %d)", c.MaxWaiters)
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"DialTimeout", c.DialTimeout}, {"ValidateTimeout", c.ValidateTimeout}, {"ResetTimeout", c.ResetTimeout},
+	}{{"DialTimeout", c.DialTimeout}, {"ValidateTimeout", c.ValidateTimeout},
 		{"TokenThreshold", c.TokenThreshold}, {"MintTimeout", c.MintTimeout}} {
 		if d.v < 0 {
 			bad(d.name, "must not be negative (got %s)", d.v)
@@ -181,10 +210,11 @@ func (c Config) withDefaults() Config {
 	def(&c.LifetimeJitter, c.MaxLifetime/10)
 	def(&c.HealthCheckAfter, DefaultHealthCheckAfter)
 	def(&c.ValidateTimeout, DefaultValidateTimeout)
-	def(&c.ResetTimeout, DefaultResetTimeout)
 	def(&c.TokenThreshold, DefaultTokenThreshold)
 	def(&c.MintTimeout, DefaultMintTimeout)
 	def(&c.PoolIdleTimeout, DefaultPoolIdleTimeout)
+	def(&c.DialBackoff, DefaultDialBackoff)
+	def(&c.DialBackoffMax, DefaultDialBackoffMax)
 	if c.Clock == nil {
 		c.Clock = actors.SystemClock{}
 	}

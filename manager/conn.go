@@ -36,6 +36,9 @@ func (c *Conn) Prepare(query string) (driver.Stmt, error) {
 // PrepareContext forwards to the driver's PrepareContext, or Prepare.
 func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	l := c.lease
+	if err := c.checkIdentity(ctx); err != nil {
+		return nil, err
+	}
 	if p, ok := l.raw.(driver.ConnPrepareContext); ok {
 		s, err := p.PrepareContext(ctx, query)
 		return s, l.note(ctx, err)
@@ -61,6 +64,9 @@ func (c *Conn) Begin() (driver.Tx, error) {
 // caller never finishes it.
 func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	l := c.lease
+	if err := c.checkIdentity(ctx); err != nil {
+		return nil, err
+	}
 	var tx driver.Tx
 	var err error
 	if b, ok := l.raw.(driver.ConnBeginTx); ok {
@@ -91,6 +97,9 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 // database/sql prepares the statement, as it would for the bare driver.
 func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	l := c.lease
+	if err := c.checkIdentity(ctx); err != nil {
+		return nil, err
+	}
 	if q, ok := l.raw.(driver.QueryerContext); ok {
 		rows, err := q.QueryContext(ctx, query, args)
 		return rows, l.note(ctx, err)
@@ -101,6 +110,9 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 // ExecContext forwards to the driver, or returns driver.ErrSkip.
 func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	l := c.lease
+	if err := c.checkIdentity(ctx); err != nil {
+		return nil, err
+	}
 	if e, ok := l.raw.(driver.ExecerContext); ok {
 		res, err := e.ExecContext(ctx, query, args)
 		return res, l.note(ctx, err)
@@ -120,6 +132,9 @@ func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
 // Ping forwards to the driver; without a Pinger there is nothing to check.
 func (c *Conn) Ping(ctx context.Context) error {
 	l := c.lease
+	if err := c.checkIdentity(ctx); err != nil {
+		return err
+	}
 	if p, ok := l.raw.(driver.Pinger); ok {
 		return l.note(ctx, p.Ping(ctx))
 	}
@@ -150,6 +165,14 @@ func (c *Conn) IsValid() bool {
 		return v.IsValid()
 	}
 	return true
+}
+
+// checkIdentity guards facade connections; see Connector.checkIdentity.
+func (c *Conn) checkIdentity(ctx context.Context) error {
+	if f := c.lease.facade; f != nil {
+		return f.checkIdentity(ctx, c.lease)
+	}
+	return nil
 }
 
 // trackedTx clears the lease's open transaction when it finishes.

@@ -1,9 +1,9 @@
 package manager
 
 import (
-	"context"
 	"database/sql/driver"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
@@ -14,24 +14,33 @@ import (
 // and hand it back exactly once, with Release or Close; later calls do
 // nothing.
 type Lease struct {
-	m      *Manager
-	key    tokens.Key
-	pool   *actor.PID
-	connID uint64
-	raw    driver.Conn
-	conn   Conn
+	m    *Manager
+	disc string
+	pool *actor.PID
+	raw  driver.Conn
+	conn Conn
+	// acquire and release are the messages this lease's acquire and release
+	// send, allocated with the lease so that an acquire costs one allocation.
+	acquire messages.Acquire
+	release messages.Release
 	// tx is the transaction begun through Conn and not yet finished.
 	tx *trackedTx
+	// facade is the Connector that opened the lease for database/sql, whose
+	// calls must carry the lease's identity.
+	facade *Connector
 	// broken is set once an operation fails in a way that leaves the wire
 	// state unknown.
 	broken bool
 	done   atomic.Bool
+	// grantedAt is set only when metrics are on, for use_time.
+	grantedAt time.Time
 }
 
-func newLease(m *Manager, key tokens.Key, r messages.Reply) *Lease {
-	l := &Lease{m: m, key: key, pool: r.Pool, connID: r.ConnID, raw: r.Conn}
+// granted fills in the lease from the pool's answer.
+func (l *Lease) granted(r messages.Reply) {
+	l.pool, l.raw = r.Pool, r.Conn
+	l.release.ConnID = r.ConnID
 	l.conn.lease = l
-	return l
 }
 
 // Conn returns the leased connection. It forwards every optional
@@ -46,7 +55,7 @@ func (l *Lease) Conn() *Conn { return &l.conn }
 func (l *Lease) Raw() driver.Conn { return l.raw }
 
 // Key returns the pool key the lease came from.
-func (l *Lease) Key() tokens.Key { return l.key }
+func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.disc) }
 
 // Release hands the connection back. err is the last error the caller saw
 // using it: nil or an application error (a failed statement) keeps the
@@ -57,11 +66,25 @@ func (l *Lease) Release(err error) {
 	if !l.done.CompareAndSwap(false, true) {
 		return
 	}
-	broken := l.broken || IsBroken(err)
+	// Once the Manager is closing the connection is closed anyway, and may
+	// already have been by a forced Close: do not touch it again.
+	broken := l.broken || IsBroken(err) || l.m.life.Err() != nil
 	if !broken {
-		broken = !l.reset()
+		broken = !l.reset() || !l.afterRelease()
 	}
-	l.m.root.Send(l.pool, &messages.Release{ConnID: l.connID, Broken: broken})
+	l.release.Broken = broken
+	l.m.root.Send(l.pool, &l.release)
+	if !l.grantedAt.IsZero() {
+		l.m.metrics.recordUse(l.disc, time.Since(l.grantedAt))
+	}
+}
+
+// discard hands the connection back to be closed, unused by the caller.
+func (l *Lease) discard() {
+	if l.done.CompareAndSwap(false, true) {
+		l.release.Broken = true
+		l.m.root.Send(l.pool, &l.release)
+	}
 }
 
 // Close releases the lease, keeping the connection unless an operation on it
@@ -72,10 +95,11 @@ func (l *Lease) Close() error {
 }
 
 // reset makes the connection safe for the next user, off the actor: roll back
-// what the caller left open, then let the driver reset the session.
+// what the caller left open, then let the driver reset the session. The
+// drivers idpool supports do no I/O in ResetSession (go-mssqldb flags the
+// next request, pgx checks its socket), so it gets the Manager's lifetime
+// context rather than a timer of its own per release.
 func (l *Lease) reset() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), l.m.cfg.ResetTimeout)
-	defer cancel()
 	if tx := l.tx; tx != nil {
 		l.tx = nil
 		if err := tx.raw.Rollback(); err != nil {
@@ -83,7 +107,7 @@ func (l *Lease) reset() bool {
 		}
 	}
 	if r, ok := l.raw.(driver.SessionResetter); ok {
-		if err := r.ResetSession(ctx); err != nil {
+		if err := r.ResetSession(l.m.life); err != nil {
 			return false
 		}
 	}

@@ -224,13 +224,23 @@ func TestCloseFailsQueuedWaiters(t *testing.T) {
 	held.Release(nil)
 }
 
-func TestCloseHonoursItsContext(t *testing.T) {
-	m, _ := newManager(t, Config{MaxSize: 1})
-	held := acquire(t, m, sqlLogin)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+func TestCloseWaitsForLeasesThenForcesAndSaysHowMany(t *testing.T) {
+	m, db := newManager(t, Config{MaxSize: 3})
+	a, b, c := acquire(t, m, sqlLogin), acquire(t, m, sqlLogin), acquire(t, m, sqlLogin)
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		a.Release(nil) // comes back in time
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	assert.ErrorIs(t, m.Close(ctx), context.DeadlineExceeded)
-	held.Release(nil)
+	err := m.Close(ctx)
+	var fe *ForcedCloseError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, 2, fe.Forced)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Zero(t, db.OpenNow(), "forced connections are closed")
+	b.Release(nil) // late releases are harmless
+	c.Release(errors.New("x"))
 }
 
 func TestMaxWaitersShedsLoad(t *testing.T) {
@@ -249,7 +259,7 @@ func TestMaxWaitersShedsLoad(t *testing.T) {
 }
 
 func TestFailedDialReachesTheCallerWithItsCause(t *testing.T) {
-	m, db := newManager(t, Config{MaxSize: 2})
+	m, db := newManager(t, Config{MaxSize: 2, DialBackoff: -1})
 	cause := errors.New("server says no")
 	db.FailDials(1, cause)
 	_, err := m.Acquire(context.Background(), sqlLogin)
@@ -302,4 +312,30 @@ func TestIdentitiesNeverShareAConnection(t *testing.T) {
 	for _, c := range db.Conns() {
 		assert.True(t, strings.HasPrefix(c.Identity, "test:"))
 	}
+}
+
+func TestDialFailuresBlockThenRecover(t *testing.T) {
+	m, db := newManager(t, Config{MaxSize: 2, DialBackoff: 50 * time.Millisecond, DialBackoffMax: 50 * time.Millisecond})
+	cause := errors.New("login refused")
+	db.FailDials(-1, cause)
+	_, err := m.Acquire(context.Background(), sqlLogin)
+	require.ErrorIs(t, err, cause)
+	dialsBefore := db.Dials()
+	for range 20 {
+		_, err = m.Acquire(context.Background(), sqlLogin)
+		var be *BlockedError
+		require.ErrorAs(t, err, &be, "fails fast during the blocking period")
+		assert.ErrorIs(t, err, cause)
+	}
+	assert.Equal(t, dialsBefore, db.Dials(), "the server is not hammered")
+	db.FailDials(0, nil)
+	eventually(t, func() bool {
+		l, err := m.Acquire(context.Background(), sqlLogin)
+		if err != nil {
+			return false
+		}
+		l.Release(nil)
+		return true
+	}, "recovers after the blocking period")
+	assert.Positive(t, m.Stats().Total.BlockedFails)
 }

@@ -14,6 +14,9 @@ type Stats struct {
 	// since New.
 	Pools                      int
 	PoolsCreated, PoolsRetired uint64
+	// PermitsInUse counts connections open or dialing under Config.MaxTotal,
+	// and PermitWaiters the pools' requests queued for room under it.
+	PermitsInUse, PermitWaiters int
 	// Total sums every live pool's gauges and counters, plus the counters of
 	// pools that have retired or closed. Its Wait histogram merges them all.
 	Total PoolStats
@@ -36,6 +39,8 @@ func addCounters(into *PoolStats, s PoolStats) {
 	into.Rotations += s.Rotations
 	into.StaleDrained += s.StaleDrained
 	into.ExpiredClosed += s.ExpiredClosed
+	into.BlockedPeriods += s.BlockedPeriods
+	into.BlockedFails += s.BlockedFails
 	if into.Closes == nil {
 		into.Closes = make(map[string]uint64)
 	}
@@ -52,6 +57,8 @@ func addGauges(into *PoolStats, s PoolStats) {
 	into.Busy += s.Busy
 	into.Dialing += s.Dialing
 	into.Waiters += s.Waiters
+	into.AwaitingPermit += s.AwaitingPermit
+	into.Owed += s.Owed
 }
 
 func mergeWait(a, b *hdrhistogram.Snapshot) *hdrhistogram.Snapshot {

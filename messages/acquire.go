@@ -2,29 +2,34 @@ package messages
 
 import (
 	"database/sql/driver"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/tokens"
 )
 
-// Acquire asks for a connection of Identity's pool (Key). It travels caller ->
-// manager -> pool actor. Exactly one terminal Reply is sent on Reply: granted
+// Acquire asks for a connection of Identity's pool, which the manager finds
+// by the identity's Discriminator (a manager serves one server). It travels
+// caller -> manager -> pool actor. Exactly one terminal Reply is sent on Reply: granted
 // or failed; if the caller sends Cancel first, the one reply may instead say
 // Cancelled.
 type Acquire struct {
 	// ID is unique per acquire; Cancel names it.
-	ID       uint64
-	Key      tokens.Key
-	Identity tokens.Identity
+	ID            uint64
+	Discriminator string
+	Identity      tokens.Identity
 	// Reply must have capacity for one value, so the pool never blocks on it.
 	Reply chan Reply
+	// Timeout, if positive, makes the pool fail the acquire itself once it
+	// has queued that long (the caller's ctx had no deadline of its own).
+	Timeout time.Duration
 }
 
 // Cancel withdraws the acquire with ID because the caller's ctx ended. The
 // caller then reads exactly one more Reply on that acquire's channel.
 type Cancel struct {
-	ID  uint64
-	Key tokens.Key
+	ID            uint64
+	Discriminator string
 	// Timeout is true when the ctx's deadline passed (counted as a timeout),
 	// false when it was cancelled.
 	Timeout bool

@@ -21,6 +21,10 @@ type RetireApproved struct{}
 // and busy ones when they come back.
 type ClosePool struct{}
 
+// ForceClose tells the manager, and then each closing pool, to close the
+// connections still leased out: the caller of Close will not wait longer.
+type ForceClose struct{}
+
 // PoolDrained tells the manager that a closing pool has closed every
 // connection. The pool stops itself after sending it.
 type PoolDrained struct {

@@ -8,15 +8,24 @@ import (
 
 // PoolStats is a snapshot of one pool.
 type PoolStats struct {
-	Key     string // redacted pool key
-	MaxSize int
+	Key string // redacted pool key: server, identity kind and a short hash
+	// Discriminator is the identity part of the key in full. It holds no
+	// secret but may hold client ids: keep it out of logs and metrics.
+	Discriminator string
+	MaxSize       int
 	// Gauges.
 	Open, Idle, Busy, Dialing, Waiters int
+	// AwaitingPermit counts dials waiting for a global-cap permit; Owed
+	// counts connections promised to the manager for another pool.
+	AwaitingPermit, Owed int
 	// Counters since the pool started.
 	Acquires, Hits, Misses, Timeouts, Cancels, Exhausted uint64
 	Opens, DialFailures, TokenMints, MintFailures        uint64
 	Rotations, StaleDrained, ExpiredClosed               uint64
-	Closes                                               map[string]uint64 // by reason
+	// BlockedPeriods counts blocking periods begun after failed dials, and
+	// BlockedFails the acquires failed fast during them.
+	BlockedPeriods, BlockedFails uint64
+	Closes                       map[string]uint64 // by reason
 	// Wait holds acquire waits in microseconds; nil when no acquire waited.
 	Wait *hdrhistogram.Snapshot
 }
@@ -28,6 +37,8 @@ type ManagerStats struct {
 	PoolsRetired uint64
 	// PoolStats will carry one snapshot per pool in Pools.
 	PoolStats chan PoolStats
+	// PermitsInUse and PermitWaiters describe the global cap (zero when off).
+	PermitsInUse, PermitWaiters int
 	// Gone sums the counters of pools that retired or closed.
 	Gone PoolStats
 	// Snapshot time, for rates.

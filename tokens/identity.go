@@ -141,3 +141,10 @@ func (id Identity) String() string {
 	sum := sha256.Sum256([]byte(d))
 	return fmt.Sprintf("identity(%s#%s)", id.kind, hex.EncodeToString(sum[:4]))
 }
+
+// GoString keeps %#v as safe as %v: the Source inside an Identity may hold
+// secrets (a static token, a client secret) that a struct dump would print.
+func (id Identity) GoString() string { return id.String() }
+
+// Format prints the redacted String form for every verb.
+func (id Identity) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(id.String())) }

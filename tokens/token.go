@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -71,3 +72,10 @@ type SourceFunc func(ctx context.Context) (Token, error)
 
 // Token calls f.
 func (f SourceFunc) Token(ctx context.Context) (Token, error) { return f(ctx) }
+
+// MarshalJSON writes the redacted form, so a Token inside a struct that is
+// logged as JSON (slog's JSONHandler uses encoding/json) does not leak.
+func (t Token) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
+
+// MarshalText writes the redacted form, for encoders that use TextMarshaler.
+func (t Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }

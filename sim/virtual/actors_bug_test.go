@@ -25,7 +25,7 @@ func TestPoolTickSpinsWhileLeaseOutlivesRetireAfter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := actors.New(actors.PoolConfig{Key: tokens.NewKey("srv", "sim:a"), MaxSize: 1, RetireAfter: time.Second})
 	p.Start(now)
-	effs := p.Acquire(now, 1, "caller")
+	effs := p.Acquire(now, 1, "caller", 0)
 	require.Equal(t, actors.EffDial, effs[0].Kind)
 	effs = p.DialDone(now, "conn", tokens.Token{}, nil)
 	require.Equal(t, actors.EffGrant, effs[0].Kind)

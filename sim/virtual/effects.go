@@ -76,6 +76,12 @@ func (e *engine) effect(p *vpool, ef *actors.Effect) {
 	case actors.EffWake:
 		p.wakeGen++
 		e.schedule(event{at: int64(ef.At.Sub(epoch)), kind: evTick, pool: p, n: p.wakeGen})
+	case actors.EffRequestPermit:
+		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitRequest, pool: p})
+	case actors.EffReturnPermit:
+		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitReturn, pool: p})
+	case actors.EffStealRefused:
+		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evStealRefused, pool: p})
 	case actors.EffRetire:
 		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evRetireRequest, pool: p, n: ef.Seen})
 	case actors.EffDrained:
@@ -135,6 +141,12 @@ func (e *engine) failed(r *request, err error) {
 		return
 	}
 	e.answered(r)
+	if errors.Is(err, actors.ErrAcquireTimeout) {
+		e.res.Timeouts++
+		e.next(r)
+		e.finishRequest(r)
+		return
+	}
 	kind := errorKind(err)
 	e.res.ErrorsByKind[kind]++
 	e.res.Errors++

@@ -58,8 +58,7 @@ type engine struct {
 	// server
 	nextConnID   int64
 	openList     []*bconn // physically open sessions
-	permits      int      // dials started plus sessions open, under MaxTotal
-	gate         []*dialOp
+	book         permitBook
 	totalOpen    int // sessions open and not asked to close, all pools
 	totalDialing int // dials started, all pools
 	totalOver    bool
@@ -260,8 +259,21 @@ func (e *engine) handle(ev event) {
 		e.sample()
 	case evStop:
 		e.halt()
-	case evGateTimeout:
-		e.gateTimeout(ev.dial)
+	case evPermitRequest:
+		e.permitRequest(ev.pool)
+	case evPermitReturn:
+		e.permitReturn(ev.pool)
+	case evPermitGrant:
+		e.permitGrant(ev.pool)
+	case evPermitDenied:
+		p := ev.pool
+		e.step(p, p.sm.PermitDenied)
+	case evStealIdle:
+		e.stealIdle(ev.pool)
+	case evStealRefused:
+		e.stealRefused(ev.pool)
+	case evLostCheck:
+		e.lostCheck(ev.req)
 	case evBugCancel:
 		r := ev.req
 		e.step(r.pool, func(now time.Time) []actors.Effect { return r.pool.sm.Cancel(now, r.h.id, false) })
@@ -310,6 +322,7 @@ func (e *engine) halt() {
 // stopped and every acquire has finished.
 func (e *engine) closeAll() {
 	e.closedAll = true
+	e.denyPermits()
 	// A pool that drains at once leaves allPools while we walk it.
 	for _, p := range append([]*vpool(nil), e.allPools...) {
 		if !p.closing {

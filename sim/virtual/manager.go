@@ -40,13 +40,20 @@ func (e *engine) arrive(w *worker) {
 	}
 	p.forwarded++
 	e.nextAcqID++
-	r := &request{ident: id, pool: p, w: w, arrived: e.now, op: e.cfg.Mix.Pick(e.rOp)}
+	r := &request{ident: id, pool: p, w: w, arrived: e.now, op: e.cfg.Mix.Pick(e.rOp), poolDeadline: e.rOp.IntN(2) == 0}
 	r.h = &handle{id: e.nextAcqID, req: r}
 	e.res.Acquires++
 	e.inflight++
 	// caller -> manager -> pool: two mailbox hops.
-	e.schedule(event{at: e.at(2 * e.cfg.Latency.Mailbox), kind: evDeliverAcquire, req: r})
-	e.schedule(event{at: e.at(e.cfg.AcquireTimeout), kind: evDeadline, req: r})
+	hops := 2 * e.cfg.Latency.Mailbox
+	e.schedule(event{at: e.at(hops), kind: evDeliverAcquire, req: r})
+	if r.poolDeadline {
+		// The pool fails the acquire at its deadline; its answer takes one
+		// hop back. Anything later is lost.
+		e.schedule(event{at: e.at(hops + e.cfg.AcquireTimeout + e.cfg.Latency.Mailbox + time.Microsecond), kind: evLostCheck, req: r})
+	} else {
+		e.schedule(event{at: e.at(e.cfg.AcquireTimeout), kind: evDeadline, req: r})
+	}
 	if e.cfg.Ops > 0 && int64(e.res.Acquires) >= e.cfg.Ops {
 		e.halt()
 	}
@@ -66,11 +73,12 @@ func (e *engine) newPool(id *identity) *vpool {
 		UsesToken:        true,
 		TokenThreshold:   ps.TokenThreshold,
 		RetireAfter:      ps.PoolIdleTimeout,
-		FillBackoff:      100 * time.Millisecond,
-		FillBackoffMax:   30 * time.Second,
+		DialBackoff:      ps.DialBackoff,
+		DialBackoffMax:   ps.DialBackoffMax,
+		NeedsPermit:      ps.MaxTotal > 0,
 		Seed:             e.cfg.Seed + e.res.PoolsCreated,
 	}
-	p := &vpool{sm: actors.New(cfg), ident: id}
+	p := &vpool{sm: actors.New(cfg), ident: id, idx: e.res.PoolsCreated}
 	id.pool = p
 	e.res.PoolsCreated++
 	e.pools++
@@ -85,7 +93,11 @@ func (e *engine) deliverAcquire(r *request) {
 	r.queueIdx = len(p.queue)
 	p.queue = append(p.queue, r)
 	e.waiting++
-	e.step(p, func(now time.Time) []actors.Effect { return p.sm.Acquire(now, r.h.id, r.h) })
+	var timeout time.Duration
+	if r.poolDeadline {
+		timeout = e.cfg.AcquireTimeout
+	}
+	e.step(p, func(now time.Time) []actors.Effect { return p.sm.Acquire(now, r.h.id, r.h, timeout) })
 }
 
 // deadline: the caller's ctx ended while it waited, so it sends Cancel and

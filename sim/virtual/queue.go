@@ -23,7 +23,13 @@ const (
 	evSample
 	evStop
 	evBugCancel
-	evGateTimeout // a dial waited too long for a MaxTotal permit
+	evPermitRequest // a pool's permit request reaches the manager
+	evPermitReturn  // a returned permit reaches the manager
+	evPermitGrant   // the manager's grant reaches the pool
+	evPermitDenied
+	evStealIdle    // the manager asks a pool to give up a connection
+	evStealRefused // the pool's refusal reaches the manager
+	evLostCheck    // a pool-enforced deadline has passed: was it answered?
 )
 
 // event is one thing that happens at a virtual instant. Events at the same

@@ -26,40 +26,16 @@ var serverErrors = []struct {
 	{errLoginExpired, "login_token_expired"}, {errOutage, "token_outage"}, {errMintTimeout, "token_timeout"},
 }
 
-// dial carries out EffDial: at MaxTotal the dial waits for a permit, as a
-// pool's permit request would wait on the manager.
+// dial carries out EffDial. Under MaxTotal the pool has already got a
+// permit from the manager (see permits.go).
 func (e *engine) dial(p *vpool, tok tokens.Token) {
 	p.dialing++
-	d := &dialOp{pool: p, tok: tok}
-	if e.cfg.Pool.MaxTotal > 0 && e.permits >= e.cfg.Pool.MaxTotal {
-		// The wait for a permit counts against the dial's timeout, as in
-		// the live backend's gate.
-		e.gate = append(e.gate, d)
-		e.schedule(event{at: e.at(e.cfg.Pool.DialTimeout), kind: evGateTimeout, dial: d})
-	} else {
-		e.startDial(d)
-	}
+	e.startDial(&dialOp{pool: p, tok: tok})
 	e.bugIgnoresMax(p, tok)
-}
-
-// gateTimeout fails a dial still waiting for a permit.
-func (e *engine) gateTimeout(d *dialOp) {
-	if d.started {
-		return
-	}
-	for i, g := range e.gate {
-		if g == d {
-			e.gate = append(e.gate[:i], e.gate[i+1:]...)
-			break
-		}
-	}
-	d.err = errDialTimeout
-	e.dialDone(d, nil)
 }
 
 func (e *engine) startDial(d *dialOp) {
 	d.started = true
-	e.permits++
 	e.totalDialing++
 	f := e.cfg.Faults
 	lat := e.cfg.Latency.Dial.Sample(e.rServer)
@@ -92,7 +68,6 @@ func (e *engine) dialDone(d *dialOp, _ *bconn) {
 		// Opened behind the pool's back, and closed again at once.
 		p.dialing--
 		e.totalDialing--
-		e.releasePermit()
 		return
 	}
 	var c *bconn
@@ -103,13 +78,8 @@ func (e *engine) dialDone(d *dialOp, _ *bconn) {
 	}
 	e.step(p, func(now time.Time) []actors.Effect {
 		p.dialing--
-		if d.started {
-			e.totalDialing--
-		}
+		e.totalDialing--
 		if c == nil {
-			if d.started {
-				e.releasePermit()
-			}
 			return p.sm.DialDone(now, nil, d.tok, d.err)
 		}
 		p.open++
@@ -130,17 +100,6 @@ func (e *engine) closeSession(c *bconn) {
 	moved.openIdx = c.openIdx
 	e.openList[last] = nil
 	e.openList = e.openList[:last]
-	e.releasePermit()
-}
-
-func (e *engine) releasePermit() {
-	e.permits--
-	for len(e.gate) > 0 && e.permits < e.cfg.Pool.MaxTotal {
-		d := e.gate[0]
-		e.gate[0] = nil
-		e.gate = e.gate[1:]
-		e.startDial(d)
-	}
 }
 
 // kill ends a random open session at the server.

@@ -41,6 +41,11 @@ type vpool struct {
 	overMax             bool
 	// crashed: the state machine panicked; the pool is abandoned.
 	crashed bool
+	// permits held under MaxTotal, and whether it refused a steal since
+	// the last grant; idx orders pools for the manager's choices.
+	permits    int
+	stealTried bool
+	idx        uint64
 	// lastTick and spins detect a pool spinning on its timer.
 	lastTick     int64
 	spins        int
@@ -79,6 +84,9 @@ type request struct {
 	use      *bconn // the connection the worker uses (differs only under a bug)
 	op       workload.Op
 	broken   bool
+	// poolDeadline: the pool enforces the deadline (the manager's way for a
+	// ctx without one); otherwise the caller's ctx does, with Cancel.
+	poolDeadline bool
 }
 
 // worker is one closed-loop caller.

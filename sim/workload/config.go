@@ -66,8 +66,6 @@ type Config struct {
 type PoolSettings struct {
 	MaxSize int
 	// MaxTotal caps physical connections across all identities; 0: no cap.
-	// The manager has no global cap yet, so the harness enforces it with a
-	// permit gate in front of the dialer, and checks it.
 	MaxTotal         int
 	MinSize          int
 	MaxWaiters       int
@@ -78,6 +76,9 @@ type PoolSettings struct {
 	PoolIdleTimeout  time.Duration
 	DialTimeout      time.Duration
 	MintTimeout      time.Duration
+	// DialBackoff and DialBackoffMax: the blocking period after a failed
+	// dial or mint (see manager.Config).
+	DialBackoff, DialBackoffMax time.Duration
 }
 
 // Latencies are how long the pool's blocking calls take.
@@ -128,6 +129,8 @@ func Default() Config {
 			PoolIdleTimeout:  3 * time.Second,
 			DialTimeout:      time.Second,
 			MintTimeout:      time.Second,
+			DialBackoff:      200 * time.Millisecond,
+			DialBackoffMax:   10 * time.Second,
 		},
 		TokenLifetime: 8 * time.Second,
 		RotationRate:  0.02,

@@ -28,7 +28,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 	p := &c.Pool
 	fs.IntVar(&p.MaxSize, "max-size", p.MaxSize, "pool max size (per identity)")
-	fs.IntVar(&p.MaxTotal, "max-total", p.MaxTotal, "cap on connections across all identities (0: none; enforced by the harness)")
+	fs.IntVar(&p.MaxTotal, "max-total", p.MaxTotal, "cap on connections across all identities (0: none)")
 	fs.IntVar(&p.MinSize, "min-size", p.MinSize, "pool min size")
 	fs.IntVar(&p.MaxWaiters, "max-waiters", p.MaxWaiters, "queue cap per pool (0: unlimited)")
 	fs.DurationVar(&p.IdleTimeout, "idle-timeout", p.IdleTimeout, "close connections idle this long")
@@ -38,6 +38,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&p.PoolIdleTimeout, "pool-idle-timeout", p.PoolIdleTimeout, "retire a pool idle this long")
 	fs.DurationVar(&p.DialTimeout, "dial-timeout", p.DialTimeout, "bound on each dial")
 	fs.DurationVar(&p.MintTimeout, "mint-timeout", p.MintTimeout, "bound on each token mint")
+	fs.DurationVar(&p.DialBackoff, "dial-backoff", p.DialBackoff, "blocking period after a failed dial or mint (0: none)")
+	fs.DurationVar(&p.DialBackoffMax, "dial-backoff-max", p.DialBackoffMax, "longest blocking period")
 
 	fs.DurationVar(&c.TokenLifetime, "token-lifetime", c.TokenLifetime, "lifetime of each minted token")
 	fs.Float64Var(&c.RotationRate, "rotation-rate", c.RotationRate, "early token rotations per identity per second")

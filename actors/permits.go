@@ -1,0 +1,59 @@
+package actors
+
+import "time"
+
+// PermitGranted answers an EffRequestPermit: the reservation may dial, if it
+// is still wanted; otherwise the permit goes straight back.
+func (p *Pool) PermitGranted(now time.Time) []Effect {
+	p.out = p.out[:0]
+	p.awaitingPermit--
+	wanted := p.waiters.unserved() > p.coming() || p.size() < p.cfg.MinSize
+	if p.closing || !wanted {
+		p.returnPermits(1)
+		p.maybeDrained()
+		return p.out
+	}
+	if n := len(p.freshTokens); n > 0 {
+		tok := p.freshTokens[0]
+		p.freshTokens = p.freshTokens[1:]
+		p.dialing++
+		p.emit(Effect{Kind: EffDial, Token: tok})
+		return p.out
+	}
+	p.startPermittedDial()
+	return p.out
+}
+
+// PermitDenied answers an EffRequestPermit that the manager will never grant
+// (it is closing): the reservation is dropped.
+func (p *Pool) PermitDenied(now time.Time) []Effect {
+	p.out = p.out[:0]
+	p.awaitingPermit--
+	p.failUncovered(1, ErrClosed)
+	p.maybeDrained()
+	return p.out
+}
+
+// StealIdle asks the pool to give up a connection for another pool under the
+// global cap: its oldest idle one now, or else the next one released. A pool
+// with nothing to give (no connection it has not already promised) refuses
+// with EffStealRefused, so the manager can ask another.
+func (p *Pool) StealIdle(now time.Time) []Effect {
+	p.out = p.out[:0]
+	if len(p.idle) == 0 {
+		if p.owed >= len(p.conns)+p.dialing+p.awaitingToken {
+			p.emit(Effect{Kind: EffStealRefused})
+			return p.out
+		}
+		p.owed++
+		return p.out
+	}
+	p.owed++
+	oldest := p.idle[0]
+	rest := copy(p.idle, p.idle[1:])
+	p.idle[rest] = nil
+	p.idle = p.idle[:rest]
+	p.closeConn(oldest, ReasonStolen)
+	p.maybeDrained()
+	return p.out
+}

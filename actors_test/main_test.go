@@ -1,0 +1,12 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/idpool/idpool/internal/pgtest"
+	"go.uber.org/goleak"
+)
+
+// TestMain shares one PostgreSQL server across the package (started on first
+// use by pgtest.Shared) and checks for leaked goroutines at the end.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Main(m)) }

@@ -1,0 +1,91 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/idpool/idpool/actors"
+)
+
+// Dialer opens pgx connections for the pool. It implements actors.Dialer and
+// is safe for concurrent use: each dial works on its own copy of the parsed
+// DSN.
+type Dialer struct {
+	cfg       *pgx.ConnConfig // parsed once; never changed after NewDialer
+	server    string
+	userFor   func(actors.DialRequest) string
+	connector []stdlib.OptionOpenDB
+}
+
+// Option configures a Dialer.
+type Option func(*Dialer)
+
+// WithUser sets the login name per dial. For Azure Database for PostgreSQL it
+// maps a token identity to its Entra principal's name (a user's UPN, a managed
+// identity's or group's display name). An empty result keeps the DSN's user.
+// f runs on the pool's dial goroutine and must not block.
+func WithUser(f func(req actors.DialRequest) string) Option {
+	return func(d *Dialer) { d.userFor = f }
+}
+
+// WithConnectorOptions passes options to pgx's stdlib connector, such as
+// stdlib.OptionAfterConnect to prepare each session. Leave
+// OptionBeforeConnect alone: it could replace the login the dialer chose.
+func WithConnectorOptions(opts ...stdlib.OptionOpenDB) Option {
+	return func(d *Dialer) { d.connector = append(d.connector, opts...) }
+}
+
+// NewDialer parses dsn (a URL or key=value string, as pgx.ParseConfig takes)
+// once. Its errors never quote the DSN.
+func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
+	cfg, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	server, err := serverKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dialer{cfg: cfg, server: server}
+	for _, opt := range opts {
+		opt(d)
+	}
+	return d, nil
+}
+
+// ServerKey returns the server part of pool keys for this dialer's DSN (see
+// the package function ServerKey).
+func (d *Dialer) ServerKey() string { return d.server }
+
+// Dial opens one connection for req and returns it as a *stdlib.Conn. A token
+// identity logs in with req.Token.Value as its password; a SQL login with the
+// DSN's password.
+func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
+	cfg := d.cfg.Copy()
+	if req.Identity.UsesToken() {
+		if req.Token.IsZero() {
+			return nil, ErrNoToken
+		}
+		tok := req.Token.Value
+		cfg.Password = tok
+		// A server offering OAUTHBEARER (PostgreSQL 18) gets the same token
+		// that way; older servers and Azure ask for a password and never
+		// call this.
+		cfg.OAuthTokenProvider = func(context.Context) (string, error) { return tok, nil }
+	}
+	if d.userFor != nil {
+		if u := d.userFor(req); u != "" {
+			cfg.User = u
+		}
+	}
+	conn, err := stdlib.GetConnector(*cfg, d.connector...).Connect(ctx)
+	if err != nil {
+		return nil, wrapDialErr(d.server, err, cfg.Password, d.cfg.Password, req.Token.Value)
+	}
+	return conn, nil
+}
+
+var _ actors.Dialer = (*Dialer)(nil)

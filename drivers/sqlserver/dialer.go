@@ -1,0 +1,135 @@
+package sqlserver
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	mssql "github.com/microsoft/go-mssqldb"
+	"github.com/microsoft/go-mssqldb/msdsn"
+
+	"github.com/idpool/idpool/actors"
+)
+
+// Dialer opens go-mssqldb connections for the pool. It implements
+// actors.Dialer and is safe for concurrent use.
+type Dialer struct {
+	// cfg is the parsed DSN. Each dial works on a copy, so nothing the
+	// driver does to its config reaches another connection.
+	cfg       msdsn.Config
+	serverKey string
+	// secrets are the DSN's password forms, scrubbed from error text.
+	secrets []string
+}
+
+var _ actors.Dialer = (*Dialer)(nil)
+
+// Option configures a Dialer.
+type Option func(*Dialer)
+
+// WithTLSConfig sets the TLS configuration used for encrypted connections,
+// instead of the one the DSN's certificate parameters describe. It is cloned
+// for every dial (go-mssqldb writes into it under encrypt=strict).
+func WithTLSConfig(c *tls.Config) Option {
+	return func(d *Dialer) { d.cfg.TLSConfig = c.Clone() }
+}
+
+// ErrNoToken is returned when a token identity is dialled without a token;
+// the dialer never mints one itself.
+var ErrNoToken = errors.New("sqlserver: a token identity was dialled without a token")
+
+// ErrUnexpectedToken is returned when a SQL-login identity is dialled with a
+// token, which would otherwise be silently ignored.
+var ErrUnexpectedToken = errors.New("sqlserver: a SQL-login identity was dialled with a token")
+
+// NewDialer parses dsn (any form go-mssqldb accepts) once.
+func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
+	secrets := dsnSecrets(dsn)
+	cfg, err := msdsn.Parse(dsn)
+	if err != nil {
+		return nil, invalidDSN(err, secrets)
+	}
+	d := &Dialer{cfg: cfg, serverKey: serverKeyOf(cfg), secrets: secrets}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
+}
+
+// Dial opens one physical connection for req. A token identity logs in with
+// req.Token.Value and nothing else; a SQL login uses the DSN's credentials.
+// The returned connection is a *mssql.Conn; it has not run any request yet.
+func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
+	cfg := d.cfg
+	if cfg.TLSConfig != nil {
+		cfg.TLSConfig = cfg.TLSConfig.Clone()
+	}
+	var connector *mssql.Connector
+	if req.Identity.UsesToken() {
+		if req.Token.IsZero() {
+			return nil, fmt.Errorf("sqlserver: dial %s: %w", req.Key.Redacted(), ErrNoToken)
+		}
+		// A token login must never also carry the DSN's SQL credentials.
+		cfg.User, cfg.Password = "", ""
+		value := req.Token.Value
+		c, err := mssql.NewSecurityTokenConnector(cfg, func(context.Context) (string, error) { return value, nil })
+		if err != nil {
+			return nil, d.dialError(req, err)
+		}
+		connector = c
+	} else {
+		if !req.Token.IsZero() {
+			return nil, fmt.Errorf("sqlserver: dial %s: %w", req.Key.Redacted(), ErrUnexpectedToken)
+		}
+		connector = mssql.NewConnectorConfig(cfg)
+	}
+	conn, err := connector.Connect(ctx)
+	if err != nil {
+		return nil, d.dialError(req, err, req.Token.Value)
+	}
+	return conn, nil
+}
+
+// ServerKey returns host:port/database of the dialer's DSN (see ServerKey).
+func (d *Dialer) ServerKey() string { return d.serverKey }
+
+// String names the server only; the DSN's credentials never print.
+func (d *Dialer) String() string { return "sqlserver.Dialer(" + d.serverKey + ")" }
+
+// GoString keeps %#v from printing the parsed DSN.
+func (d *Dialer) GoString() string { return d.String() }
+
+// Format prints the redacted form for every verb.
+func (d *Dialer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(d.String())) }
+
+// dialError wraps a driver error for the pool. The text is scrubbed of the
+// DSN's password and of the token; errors.Is/As still reach the cause (for
+// example mssql.Error with Number 18456).
+func (d *Dialer) dialError(req actors.DialRequest, err error, extra ...string) error {
+	return &DialError{
+		Server: d.serverKey,
+		Pool:   req.Key.Redacted(),
+		msg:    scrub(err.Error(), append(append([]string(nil), d.secrets...), extra...)),
+		err:    err,
+	}
+}
+
+// DialError is a failed dial. Its message names the server and the pool (in
+// redacted form) and never contains a password or token.
+type DialError struct {
+	// Server is host:port/database.
+	Server string
+	// Pool is the redacted pool key.
+	Pool string
+	msg  string
+	err  error
+}
+
+func (e *DialError) Error() string {
+	return fmt.Sprintf("sqlserver: dial %s for pool %s: %s", e.Server, e.Pool, e.msg)
+}
+
+// Unwrap returns the driver's error.
+func (e *DialError) Unwrap() error { return e.err }

@@ -1,0 +1,9 @@
+// Package sqlserver dials SQL Server and Azure SQL connections for idpool
+// with github.com/microsoft/go-mssqldb.
+//
+// A Dialer parses its DSN once. A connection of a token identity logs in with
+// the FEDAUTH security-token extension and exactly the token the pool minted
+// for that connection; the dialer never mints one itself. A SQL-login
+// connection logs in with the DSN's own user and password. No error, String
+// or log value of this package contains the DSN's password or a token.
+package sqlserver

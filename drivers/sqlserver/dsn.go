@@ -1,0 +1,148 @@
+package sqlserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/microsoft/go-mssqldb/msdsn"
+)
+
+// ErrInvalidDSN is wrapped by every DSN parse error of this package.
+var ErrInvalidDSN = errors.New("sqlserver: invalid DSN")
+
+// ServerKey returns the server part of a pool key for dsn:
+// "host:port/database", with the host in lower case and the default port
+// 1433 filled in ("host\instance/database" for a named instance without a
+// port). It holds no credentials.
+func ServerKey(dsn string) (string, error) {
+	cfg, err := msdsn.Parse(dsn)
+	if err != nil {
+		return "", invalidDSN(err, dsnSecrets(dsn))
+	}
+	return serverKeyOf(cfg), nil
+}
+
+func serverKeyOf(cfg msdsn.Config) string {
+	host := strings.ToLower(cfg.Host)
+	var hostPort string
+	switch {
+	case cfg.Port != 0:
+		hostPort = net.JoinHostPort(host, strconv.FormatUint(cfg.Port, 10))
+	case cfg.Instance != "":
+		hostPort = host + `\` + strings.ToLower(cfg.Instance)
+	default:
+		hostPort = net.JoinHostPort(host, "1433")
+	}
+	return hostPort + "/" + cfg.Database
+}
+
+// invalidDSN wraps a parse error whose text may quote parts of the DSN; the
+// password is scrubbed from it, and the driver's error is not wrapped, so no
+// caller can print its raw text by unwrapping.
+func invalidDSN(err error, secrets []string) error {
+	return fmt.Errorf("%w: %s", ErrInvalidDSN, scrub(err.Error(), secrets))
+}
+
+// dsnSecrets finds the password in any DSN form go-mssqldb accepts: the URL
+// form's userinfo (raw and unescaped), and password=/pwd= values of the ADO
+// and ODBC forms (with and without braces or quotes). It errs on the side of
+// finding too much: every candidate is scrubbed from error text.
+func dsnSecrets(dsn string) []string {
+	var out []string
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		if s != "" {
+			out = append(out, s)
+			if t := strings.Trim(s, `{}"'`); t != s && t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	lower := strings.ToLower(dsn)
+	if strings.HasPrefix(lower, "sqlserver://") {
+		rest := dsn[len("sqlserver://"):]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
+				add(pw)
+				if u, err := url.PathUnescape(pw); err == nil {
+					add(u)
+				}
+			}
+		}
+		if u, err := url.Parse(dsn); err == nil {
+			if pw, ok := u.User.Password(); ok {
+				add(pw)
+			}
+			for k, vs := range u.Query() {
+				if isPasswordKey(k) {
+					for _, v := range vs {
+						add(v)
+					}
+				}
+			}
+		}
+		return out
+	}
+	for _, part := range strings.Split(strings.TrimPrefix(dsn, "odbc:"), ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if ok && isPasswordKey(k) {
+			add(v)
+		}
+	}
+	// A braced ODBC value may itself contain ';': take everything from the
+	// key to the closing brace as well.
+	for _, key := range []string{"password", "pwd"} {
+		if i := strings.Index(lower, key+"={"); i >= 0 {
+			v := dsn[i+len(key)+2:]
+			if j := strings.Index(v, "}"); j >= 0 {
+				v = v[:j]
+			}
+			add(v)
+		}
+	}
+	return out
+}
+
+func isPasswordKey(k string) bool {
+	switch strings.ToLower(strings.TrimSpace(k)) {
+	case "password", "pwd":
+		return true
+	}
+	return false
+}
+
+// minScrubLen is the shortest secret scrubbed in place; a text that contains
+// a shorter one (case-insensitively) is withheld whole, since replacing every
+// occurrence of one or two letters would leave nothing readable anyway.
+const minScrubLen = 4
+
+// withheld replaces driver text that could not be scrubbed safely.
+const withheld = "details withheld because they may quote the password"
+
+// scrub removes every secret from s, case-insensitively (the driver lower-
+// cases some values it quotes), longest first so that a secret containing
+// another is removed whole.
+func scrub(s string, secrets []string) string {
+	sorted := append([]string(nil), secrets...)
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
+	for _, sec := range sorted {
+		if sec == "" {
+			continue
+		}
+		re := regexp.MustCompile("(?i)" + regexp.QuoteMeta(sec))
+		if len(sec) < minScrubLen {
+			if re.MatchString(s) {
+				return withheld
+			}
+			continue
+		}
+		s = re.ReplaceAllString(s, "***")
+	}
+	return s
+}

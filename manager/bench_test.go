@@ -1,0 +1,56 @@
+package manager
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	"github.com/idpool/idpool/sim/memdb"
+)
+
+// The hot path: a warm pool, one identity, acquire and release with no work.
+// bench/ compares this with other pools; this one is here for profiling.
+func BenchmarkAcquireRelease(b *testing.B) {
+	db := memdb.New()
+	m, err := New(Config{Server: "memdb:1/bench", Dialer: db, MaxSize: 8, HealthCheckAfter: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	id := identity("bench")
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			l, err := m.Acquire(ctx, id)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			l.Release(nil)
+		}
+	})
+}
+
+func BenchmarkDatabaseSQLConnClose(b *testing.B) {
+	db := sql.OpenDB(memdb.New().Connector("bench"))
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	defer db.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			c.Close()
+		}
+	})
+}

@@ -1,0 +1,106 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+)
+
+// Hooks are optional callbacks at the points of a connection's life. Each
+// runs outside the actors (in the dialing goroutine, the caller's goroutine
+// or the closing goroutine), so a slow hook delays only its own connection;
+// a panic in a hook is recovered and reported as a *HookError.
+type Hooks struct {
+	// BeforeConnect may adjust the request (for example its Token) before
+	// each dial. An error fails the dial.
+	BeforeConnect func(ctx context.Context, req *DialRequest) error
+	// AfterConnect runs on each new connection before first use (session
+	// setup, e.g. SET options). An error closes the connection and fails
+	// the dial.
+	AfterConnect func(ctx context.Context, conn driver.Conn) error
+	// PrepareConn runs on every acquire before the caller gets the
+	// connection. Returning false discards the connection and acquires
+	// another; returning an error discards it and fails the acquire.
+	PrepareConn func(ctx context.Context, conn driver.Conn) (bool, error)
+	// AfterRelease runs on every clean release; returning false discards
+	// the connection instead of pooling it.
+	AfterRelease func(conn driver.Conn) bool
+	// BeforeClose runs just before the pool closes a connection.
+	BeforeClose func(conn driver.Conn)
+}
+
+// HookError reports a hook that failed or panicked.
+type HookError struct {
+	Hook string
+	Err  error
+}
+
+func (e *HookError) Error() string { return fmt.Sprintf("idpool: hook %s: %v", e.Hook, e.Err) }
+
+// Unwrap returns the hook's error.
+func (e *HookError) Unwrap() error { return e.Err }
+
+// runHook calls f, turning an error or a panic into a *HookError.
+func runHook(name string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &HookError{Hook: name, Err: fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	if err := f(); err != nil {
+		return &HookError{Hook: name, Err: err}
+	}
+	return nil
+}
+
+// hookedDialer runs BeforeConnect and AfterConnect around the user's Dialer.
+type hookedDialer struct {
+	next  Dialer
+	hooks Hooks
+}
+
+func (d hookedDialer) Dial(ctx context.Context, req DialRequest) (driver.Conn, error) {
+	if h := d.hooks.BeforeConnect; h != nil {
+		if err := runHook("BeforeConnect", func() error { return h(ctx, &req) }); err != nil {
+			return nil, err
+		}
+	}
+	conn, err := d.next.Dial(ctx, req)
+	if err != nil || d.hooks.AfterConnect == nil {
+		return conn, err
+	}
+	if err := runHook("AfterConnect", func() error { return d.hooks.AfterConnect(ctx, conn) }); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// prepare runs PrepareConn on a fresh lease: keep it, or discard it and say
+// whether to try another.
+func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) {
+	h := m.cfg.Hooks.PrepareConn
+	if h == nil {
+		return true, nil
+	}
+	err = runHook("PrepareConn", func() error {
+		var herr error
+		keep, herr = h(ctx, l.raw)
+		return herr
+	})
+	if err != nil || !keep {
+		l.discard()
+	}
+	return keep && err == nil, err
+}
+
+// afterRelease asks AfterRelease whether to pool the connection.
+func (l *Lease) afterRelease() bool {
+	h := l.m.cfg.Hooks.AfterRelease
+	if h == nil {
+		return true
+	}
+	keep := false
+	err := runHook("AfterRelease", func() error { keep = h(l.raw); return nil })
+	return err == nil && keep
+}

@@ -1,0 +1,123 @@
+package manager
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+func collect(t *testing.T, r *sdkmetric.ManualReader) map[string]metricdata.Metrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, r.Collect(context.Background(), &rm))
+	out := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			out[m.Name] = m
+		}
+	}
+	return out
+}
+
+func sumPoints(m metricdata.Metrics, state string) int64 {
+	var n int64
+	if s, ok := m.Data.(metricdata.Sum[int64]); ok {
+		for _, p := range s.DataPoints {
+			if v, ok := p.Attributes.Value(attrState); state == "" || ok && v.AsString() == state {
+				n += p.Value
+			}
+		}
+	}
+	return n
+}
+
+func histCount(m metricdata.Metrics) uint64 {
+	var n uint64
+	if h, ok := m.Data.(metricdata.Histogram[float64]); ok {
+		for _, p := range h.DataPoints {
+			n += p.Count
+		}
+	}
+	return n
+}
+
+func TestMetricsFollowTheSemanticConventionsAndLeakNoIdentity(t *testing.T) {
+	const clientID = "11111111-2222-3333-4444-555555555555"
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
+	m, _ := newManager(t, Config{MaxSize: 2, MeterProvider: mp, AcquireTimeout: 20 * time.Millisecond, PoolIdleTimeout: -1})
+	secret := "SENTINEL-TOKEN"
+	id := tokens.New(tokens.KindManagedIdentity, "msi:"+clientID, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+		return tokens.Token{Value: secret, ExpiresOn: time.Now().Add(time.Hour)}, nil
+	}))
+	a, b := acquire(t, m, id), acquire(t, m, id)
+	_, err := m.Acquire(context.Background(), id) // times out
+	require.Error(t, err)
+	b.Release(nil)
+
+	got := collect(t, reader)
+	for _, name := range []string{"db.client.connection.count", "db.client.connection.max", "db.client.connection.pending_requests",
+		"db.client.connection.timeouts", "db.client.connection.create_time", "db.client.connection.wait_time",
+		"db.client.connection.use_time", "idpool.token.mints", "idpool.token.rotations", "idpool.token.stale_drained",
+		"idpool.pools.live", "idpool.pools.retired"} {
+		assert.Contains(t, got, name)
+	}
+	assert.EqualValues(t, 1, sumPoints(got["db.client.connection.count"], "used"))
+	assert.EqualValues(t, 1, sumPoints(got["db.client.connection.count"], "idle"))
+	assert.EqualValues(t, 2, sumPoints(got["db.client.connection.max"], ""))
+	assert.EqualValues(t, 1, sumPoints(got["db.client.connection.timeouts"], ""))
+	assert.EqualValues(t, 2, sumPoints(got["idpool.token.mints"], ""), "one mint per physical open, none on hits")
+	assert.EqualValues(t, 1, sumPoints(got["idpool.pools.live"], ""))
+	assert.EqualValues(t, 2, histCount(got["db.client.connection.create_time"]))
+	assert.EqualValues(t, 2, histCount(got["db.client.connection.wait_time"]))
+	assert.EqualValues(t, 1, histCount(got["db.client.connection.use_time"]))
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	dump := strings.ToLower(fmtMetrics(rm))
+	assert.NotContains(t, dump, clientID, "client id only with MetricsIdentityDetail")
+	assert.NotContains(t, dump, strings.ToLower(secret))
+	assert.Contains(t, dump, "memdb:1/test/msi#", "pool named by its redacted key")
+	a.Release(nil)
+}
+
+func fmtMetrics(rm metricdata.ResourceMetrics) string {
+	var b strings.Builder
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			b.WriteString(m.Name)
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					b.WriteString(p.Attributes.Encoded(attribute.DefaultEncoder()))
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					b.WriteString(p.Attributes.Encoded(attribute.DefaultEncoder()))
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+func TestMetricsIdentityDetailIsOptIn(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
+	m, _ := newManager(t, Config{MeterProvider: mp, MetricsIdentityDetail: true})
+	l := acquire(t, m, identity("alice"))
+	l.Release(nil)
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	assert.Contains(t, fmtMetrics(rm), "memdb:1/test/test:alice")
+}

@@ -1,0 +1,27 @@
+package messages
+
+import "github.com/asynkron/protoactor-go/actor"
+
+// The global cap (Config.MaxTotal): a pool needs a permit from the manager
+// for every connection it opens, and hands it back when the connection
+// closes or the dial fails.
+
+// PermitRequest asks the manager for one permit.
+type PermitRequest struct{ Pool *actor.PID }
+
+// PermitGrant gives the requesting pool one permit.
+type PermitGrant struct{}
+
+// PermitDenied refuses a request for good: the manager is closing.
+type PermitDenied struct{}
+
+// PermitReturn hands one permit back.
+type PermitReturn struct{ Pool *actor.PID }
+
+// StealRefused answers a StealIdle the pool cannot honour: it has no
+// connection it has not already promised.
+type StealRefused struct{ Pool *actor.PID }
+
+// StealIdle asks a pool to close one connection (its oldest idle one, or the
+// next one released) so that another pool can open one under the cap.
+type StealIdle struct{}

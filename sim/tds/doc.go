@@ -1,0 +1,23 @@
+// Package tds is a simulated SQL Server that speaks TDS 7.4 (and TDS 8.0
+// "strict" TLS-first) on a loopback address, so that the real go-mssqldb driver
+// can log in to it and run a small set of statements in tests, in the
+// simulation and in demos.
+//
+// It implements the protocol from [MS-TDS]: PRELOGIN, LOGIN7 with SQL logins or
+// the FEDAUTH security-token feature extension, SQL batches, RPC calls to
+// sp_executesql, transaction-manager requests, ATTENTION and the
+// RESETCONNECTION status bit. The SQL it understands is deliberately tiny
+// (SELECT of literals, parameters and a few system functions, BEGIN TRAN /
+// COMMIT / ROLLBACK, CREATE TABLE, INSERT, SELECT COUNT(*), WAITFOR DELAY);
+// anything else gets an ERROR token, as a real server would answer, never a
+// dropped connection.
+//
+// Tables live in memory and are shared by all sessions. Rows inserted inside a
+// transaction are kept per session and applied on commit, so other sessions
+// never see uncommitted rows.
+//
+// The control API on Server (Kill, RefuseLogins, SetMaxSessions,
+// SetLoginLatency, ExpireSessions, Sessions, Logins) lets tests provoke the
+// failures a pool must survive. Malformed input closes only the connection it
+// arrived on; every session recovers its own panics.
+package tds

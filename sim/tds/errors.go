@@ -1,0 +1,130 @@
+package tds
+
+import (
+	"fmt"
+	"strings"
+)
+
+// execError is a SQL error sent to the client as an ERROR token; the
+// connection stays open.
+type execError struct{ e sqlError }
+
+func (e *execError) Error() string { return fmt.Sprintf("mssql error %d: %s", e.e.Number, e.e.Msg) }
+
+func newExecError(number int32, class byte, format string, args ...any) *execError {
+	return &execError{sqlError{Number: number, State: 1, Class: class, Msg: fmt.Sprintf(format, args...)}}
+}
+
+// The errors below reuse SQL Server's numbers, classes and wording, so that
+// client code that inspects mssql.Error sees what a real server would send.
+
+func errSyntaxNear(near string) *execError {
+	if len(near) > 64 {
+		near = near[:64]
+	}
+	return newExecError(102, 15, "Incorrect syntax near '%s'.", near)
+}
+
+func errSyntaxEnd() *execError {
+	return newExecError(102, 15, "Incorrect syntax near the end of the batch.")
+}
+
+func errSyntaxMsg(msg string) *execError {
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return newExecError(102, 15, "%s.", strings.TrimSuffix(msg, "."))
+}
+
+func errArithmeticOverflow() *execError {
+	return newExecError(8115, 16, "Arithmetic overflow error converting expression to data type bigint.")
+}
+
+func errInsertColumns(moreValues bool) *execError {
+	if moreValues {
+		return newExecError(110, 15, "There are fewer columns in the INSERT statement than values specified in the VALUES clause. The number of values in the VALUES clause must match the number of columns specified in the INSERT statement.")
+	}
+	return newExecError(109, 15, "There are more columns in the INSERT statement than values specified in the VALUES clause. The number of values in the VALUES clause must match the number of columns specified in the INSERT statement.")
+}
+
+func errInvalidObject(name string) *execError {
+	return newExecError(208, 16, "Invalid object name '%s'.", name)
+}
+
+func errObjectExists(name string) *execError {
+	return newExecError(2714, 16, "There is already an object named '%s' in the database.", name)
+}
+
+func errMustDeclare(name string) *execError {
+	return newExecError(137, 15, "Must declare the scalar variable \"@%s\".", name)
+}
+
+func errNoBegin(commit bool) *execError {
+	if commit {
+		return newExecError(3902, 16, "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.")
+	}
+	return newExecError(3903, 16, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.")
+}
+
+func errWaitforTime(s string) *execError {
+	return newExecError(148, 15, "Incorrect time syntax in time string '%s' used with WAITFOR.", s)
+}
+
+func errNotSupported(what string) *execError {
+	return newExecError(40517, 16, "Keyword or statement option '%s' is not supported in this version of SQL Server.", what)
+}
+
+func errProcNotFound(name string) *execError {
+	return newExecError(2812, 16, "Could not find stored procedure '%s'.", name)
+}
+
+func errRPCStream(detail string) *execError {
+	return newExecError(8009, 16, "The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. %s", detail)
+}
+
+func errCompare() *execError {
+	return newExecError(245, 16, "Conversion failed when comparing values of different types.")
+}
+
+// Login errors, sent in place of LOGINACK; the connection is then closed.
+
+// loginFailed is error 18456, the one SQL Server sends for every failed
+// authentication, whatever the reason (the reason only goes to its log).
+func loginFailed(user string) sqlError {
+	return sqlError{Number: 18456, State: 1, Class: 14, Msg: fmt.Sprintf("Login failed for user '%s'.", user)}
+}
+
+// tokenPrincipal is how Azure SQL names a token login it could not identify.
+const tokenPrincipal = "<token-identified principal>"
+
+func tokenLoginFailed(expired bool) sqlError {
+	e := loginFailed(tokenPrincipal)
+	if expired {
+		e.Msg += " Token is expired."
+	}
+	return e
+}
+
+// tooManyConnections is error 17809, which SQL Server sends when its user
+// connection limit is reached.
+func tooManyConnections(limit int) sqlError {
+	return sqlError{Number: 17809, State: 1, Class: 20, Msg: fmt.Sprintf(
+		"Could not connect because the maximum number of '%d' user connections has already been reached. The system administrator can use sp_configure to increase the maximum value. The connection has been closed.", limit)}
+}
+
+// notAvailable is error 40613, Azure SQL's transient "database not
+// available" error, sent while the server refuses logins.
+func notAvailable(db, server string) sqlError {
+	return sqlError{Number: 40613, State: 1, Class: 17, Msg: fmt.Sprintf(
+		"Database '%s' on server '%s' is not currently available. Please retry the connection later.", db, server)}
+}
+
+func fedAuthUnsupported() sqlError {
+	return sqlError{Number: 18456, State: 1, Class: 14, Msg: "Login failed: the federated authentication library is not supported by this server."}
+}
+
+// protocolError is error 4002, sent before the server drops a connection
+// whose stream it cannot parse.
+func protocolError() sqlError {
+	return sqlError{Number: 4002, State: 1, Class: 16, Msg: "The incoming tabular data stream (TDS) protocol stream is incorrect."}
+}

@@ -1,0 +1,235 @@
+package tds
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// stmtResult is what a statement reports in its DONE token.
+type stmtResult struct {
+	cmd      uint16
+	rows     uint64
+	hasCount bool
+}
+
+// runStatements executes a compiled batch, writing each statement's tokens
+// and its DONE (DONEINPROC inside an RPC). The first error ends the batch
+// with an ERROR token; it returns whether one did. errAttention is returned
+// when the batch was cancelled; the caller ends the reply with DONE(ATTN).
+func (s *session) runStatements(ctx context.Context, stmts []stmt, params map[string]any, tb *tokenBuf, inProc bool) (failed bool, err error) {
+	doneTok := tokDone
+	if inProc {
+		doneTok = tokDoneInProc
+	}
+	for i, st := range stmts {
+		res, err := s.exec(ctx, st, params, tb)
+		if err == errAttention {
+			return false, err
+		}
+		if ee, ok := err.(*execError); ok {
+			tb.message(tokError, ee.e, s.srv.opts.ServerName)
+			if !inProc {
+				tb.done(tokDone, doneError, res.cmd, 0)
+			}
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		status := doneMore
+		if i == len(stmts)-1 && !inProc {
+			status = doneFinal
+		}
+		if res.hasCount && !s.nocount {
+			status |= doneCount
+		}
+		tb.done(doneTok, status, res.cmd, res.rows)
+	}
+	if len(stmts) == 0 && !inProc {
+		tb.done(tokDone, doneFinal, cmdNone, 0)
+	}
+	return false, nil
+}
+
+func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *tokenBuf) (stmtResult, error) {
+	switch st := st.(type) {
+	case selectStmt:
+		return s.execSelect(st, params, tb)
+	case beginStmt:
+		s.beginTran(tb)
+		return stmtResult{cmd: cmdBeginTran}, nil
+	case commitStmt:
+		return stmtResult{cmd: cmdCommit}, s.commitTran(tb, false)
+	case rollbackStmt:
+		if s.trancount == 0 {
+			return stmtResult{cmd: cmdRollback}, errNoBegin(false)
+		}
+		s.endTran(tb)
+		return stmtResult{cmd: cmdRollback}, nil
+	case ifStmt:
+		ok, err := s.evalConds(st.cond, params)
+		if err != nil || !ok {
+			return stmtResult{}, err
+		}
+		return s.exec(ctx, st.then, params, tb)
+	case createTableStmt:
+		return stmtResult{cmd: cmdCreateTable}, s.srv.store.create(st.name)
+	case insertStmt:
+		return s.execInsert(st, params)
+	case waitforStmt:
+		return stmtResult{cmd: cmdWaitfor}, s.execWaitfor(ctx, st, params)
+	case setStmt:
+		return stmtResult{cmd: cmdSet}, s.execSet(st)
+	}
+	return stmtResult{}, errNotSupported("statement")
+}
+
+func (s *session) execSelect(st selectStmt, params map[string]any, tb *tokenBuf) (stmtResult, error) {
+	res := stmtResult{cmd: cmdSelect, hasCount: true}
+	cols := make([]column, len(st.items))
+	row := make([]any, len(st.items))
+	var count int64
+	if st.from != nil {
+		if st.where != nil {
+			return res, errNotSupported("WHERE with FROM")
+		}
+		n, ok := s.srv.store.committed(st.from.key)
+		if !ok {
+			return res, errInvalidObject(st.from.text)
+		}
+		count = n + s.pending[st.from.key]
+	}
+	for i, it := range st.items {
+		var v any
+		switch {
+		case it.e.kind == exCountStar && st.from != nil:
+			v = int32(count)
+		case it.e.kind == exCountStar:
+			v = int32(1)
+		case st.from != nil:
+			return res, errNotSupported("a select list other than COUNT(*) with FROM")
+		default:
+			var err error
+			if v, err = s.eval(it.e, params); err != nil {
+				return res, err
+			}
+		}
+		row[i] = v
+		cols[i] = column{name: it.alias, typ: typeFor([]any{v})}
+	}
+	ok, err := s.evalConds(st.where, params)
+	if err != nil {
+		return res, err
+	}
+	tb.colMetadata(cols)
+	if ok {
+		tb.row(cols, row)
+		res.rows = 1
+	}
+	return res, nil
+}
+
+func (s *session) execInsert(st insertStmt, params map[string]any) (stmtResult, error) {
+	res := stmtResult{cmd: cmdInsert, hasCount: true}
+	if !s.srv.store.exists(st.table.key) {
+		return res, errInvalidObject(st.table.text)
+	}
+	for _, row := range st.rows {
+		for _, e := range row {
+			if _, err := s.eval(e, params); err != nil {
+				return res, err
+			}
+		}
+	}
+	n := int64(len(st.rows))
+	if s.trancount > 0 {
+		s.pending[st.table.key] += n
+	} else {
+		s.srv.store.apply(map[string]int64{st.table.key: n})
+	}
+	res.rows = uint64(n)
+	return res, nil
+}
+
+// maxWaitfor is the longest delay WAITFOR accepts (23:59:59.999 in SQL Server).
+const maxWaitfor = 24 * time.Hour
+
+func (s *session) execWaitfor(ctx context.Context, st waitforStmt, params map[string]any) error {
+	v, err := s.eval(st.delay, params)
+	if err != nil {
+		return err
+	}
+	text, ok := v.(string)
+	if !ok {
+		return errWaitforTime(strconv.Quote(stringOf(v)))
+	}
+	d, ok := parseDelay(text)
+	if !ok {
+		return errWaitforTime(text)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return errAttention
+	}
+}
+
+// parseDelay reads 'hh:mm[:ss[.mmm]]'.
+func parseDelay(s string) (time.Duration, bool) {
+	parts := strings.Split(strings.TrimSpace(s), ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, false
+	}
+	var frac time.Duration
+	if len(parts) == 3 {
+		sec, ms, hasMS := strings.Cut(parts[2], ".")
+		parts[2] = sec
+		if hasMS {
+			if len(ms) == 0 || len(ms) > 3 {
+				return 0, false
+			}
+			n, err := strconv.Atoi(ms)
+			if err != nil || n < 0 {
+				return 0, false
+			}
+			for i := len(ms); i < 3; i++ {
+				n *= 10
+			}
+			frac = time.Duration(n) * time.Millisecond
+		}
+	}
+	units := []time.Duration{time.Hour, time.Minute, time.Second}
+	limits := []int{23, 59, 59}
+	d := frac
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > limits[i] || len(p) > 2 {
+			return 0, false
+		}
+		d += time.Duration(n) * units[i]
+	}
+	return d, d < maxWaitfor
+}
+
+func (s *session) execSet(st setStmt) error {
+	switch st.option {
+	case "NOCOUNT":
+		s.nocount = st.value == "ON"
+	case "IMPLICIT_TRANSACTIONS":
+		if st.value == "ON" {
+			return errNotSupported("IMPLICIT_TRANSACTIONS ON")
+		}
+	case "XACT_ABORT", "ANSI_NULLS", "ANSI_WARNINGS", "ANSI_PADDING", "ANSI_NULL_DFLT_ON",
+		"QUOTED_IDENTIFIER", "ARITHABORT", "CONCAT_NULL_YIELDS_NULL", "NUMERIC_ROUNDABORT",
+		"TEXTSIZE", "LOCK_TIMEOUT", "DEADLOCK_PRIORITY", "TRANSACTION", "DATEFIRST":
+		// Accepted for client compatibility; the simulator's behaviour does not depend on them.
+	default:
+		return newExecError(195, 15, "'%s' is not a recognized SET option.", st.option)
+	}
+	return nil
+}

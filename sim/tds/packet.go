@@ -1,0 +1,161 @@
+package tds
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Packet types ([MS-TDS] 2.2.3.1.1).
+const (
+	pktSQLBatch  byte = 0x01
+	pktRPC       byte = 0x03
+	pktReply     byte = 0x04
+	pktAttention byte = 0x06
+	pktBulkLoad  byte = 0x07
+	pktFedAuth   byte = 0x08
+	pktTM        byte = 0x0E
+	pktLogin7    byte = 0x10
+	pktSSPI      byte = 0x11
+	pktPrelogin  byte = 0x12
+)
+
+// Packet status bits ([MS-TDS] 2.2.3.1.2).
+const (
+	statusEOM               byte = 0x01
+	statusIgnore            byte = 0x02
+	statusResetConn         byte = 0x08
+	statusResetConnSkipTran byte = 0x10
+)
+
+const (
+	headerLen = 8
+	// defaultPacketSize is what a client reads before LOGIN7 negotiates one.
+	defaultPacketSize = 4096
+	minPacketSize     = 512
+	maxPacketSize     = 32767
+	// defaultMaxMessage bounds one client message so a hostile length chain
+	// cannot make the server buffer without limit.
+	defaultMaxMessage = 4 << 20
+)
+
+// message is one client request, reassembled from its packets.
+type message struct {
+	typ byte
+	// status is the first packet's status byte: it carries the reset bits.
+	status byte
+	data   []byte
+}
+
+// messageReader reassembles packets into messages ([MS-TDS] 2.2.3.1).
+type messageReader struct {
+	r   io.Reader
+	max int
+	hdr [headerLen]byte
+}
+
+func newMessageReader(r io.Reader, maxMessage int) *messageReader {
+	if maxMessage <= 0 {
+		maxMessage = defaultMaxMessage
+	}
+	return &messageReader{r: r, max: maxMessage}
+}
+
+// errMessageTooLarge is returned for a message longer than the reader's limit.
+var errMessageTooLarge = errors.New("tds: message exceeds the size limit")
+
+// readMessage reads packets until one carries EOM. A message the client marked
+// with the ignore bit is dropped, as the spec asks, and the next one is read.
+func (mr *messageReader) readMessage() (message, error) {
+	for {
+		m, ignore, err := mr.readOne()
+		if err != nil || !ignore {
+			return m, err
+		}
+	}
+}
+
+func (mr *messageReader) readOne() (m message, ignore bool, err error) {
+	first := true
+	for {
+		if _, err := io.ReadFull(mr.r, mr.hdr[:]); err != nil {
+			if !first && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return message{}, false, err
+		}
+		typ, status := mr.hdr[0], mr.hdr[1]
+		size := int(binary.BigEndian.Uint16(mr.hdr[2:4]))
+		if size < headerLen {
+			return message{}, false, fmt.Errorf("tds: packet length %d is shorter than its header", size)
+		}
+		if first {
+			m.typ, m.status = typ, status
+		} else if typ != m.typ {
+			return message{}, false, fmt.Errorf("tds: packet type changed from 0x%02x to 0x%02x inside a message", m.typ, typ)
+		}
+		body := size - headerLen
+		if len(m.data)+body > mr.max {
+			return message{}, false, errMessageTooLarge
+		}
+		start := len(m.data)
+		m.data = append(m.data, make([]byte, body)...)
+		if _, err := io.ReadFull(mr.r, m.data[start:]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return message{}, false, err
+		}
+		first = false
+		if status&statusEOM != 0 {
+			return m, status&statusIgnore != 0, nil
+		}
+	}
+}
+
+// parseMessages splits a captured byte stream into messages; it exists for the
+// fuzz target and for tests that inspect what a client sent.
+func parseMessages(b []byte, maxMessage int) ([]message, error) {
+	mr := newMessageReader(bytes.NewReader(b), maxMessage)
+	var out []message
+	for {
+		m, err := mr.readMessage()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, m)
+	}
+}
+
+// appendPackets frames payload as one message of packets no longer than
+// packetSize, the size the client negotiated: go-mssqldb rejects any longer
+// packet.
+func appendPackets(dst []byte, typ byte, spid uint16, packetSize int, payload []byte) []byte {
+	if packetSize < minPacketSize {
+		packetSize = minPacketSize
+	}
+	room := packetSize - headerLen
+	id := byte(1)
+	for {
+		n := min(room, len(payload))
+		status := byte(0)
+		if n == len(payload) {
+			status = statusEOM
+		}
+		dst = append(dst, typ, status)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n+headerLen))
+		dst = binary.BigEndian.AppendUint16(dst, spid)
+		dst = append(dst, id, 0)
+		dst = append(dst, payload[:n]...)
+		payload = payload[n:]
+		id++
+		if status == statusEOM {
+			return dst
+		}
+	}
+}

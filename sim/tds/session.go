@@ -1,0 +1,301 @@
+package tds
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// session is one client connection. Two goroutines serve it: run executes
+// requests one at a time, and readLoop reads the next message meanwhile, so
+// that an ATTENTION can cancel the request that is running.
+type session struct {
+	srv *Server
+	// raw is the TCP connection; closing it ends the session (Kill does).
+	raw net.Conn
+	// rw is raw, or the TLS connection over it.
+	rw         io.ReadWriter
+	mr         *messageReader
+	tlsOn      bool
+	packetSize int
+
+	// Fixed once the login succeeds.
+	spid           uint16
+	login          string
+	database       string
+	tokenExpiresOn time.Time
+
+	// Owned by the run goroutine.
+	trancount int
+	tranDesc  uint64
+	// pending holds rows inserted by the open transaction, per table key.
+	pending map[string]int64
+	nocount bool
+
+	// inTx mirrors trancount > 0 for Server.Sessions.
+	inTx atomic.Bool
+	// running is set while a request executes, for Server.Sessions.
+	running atomic.Bool
+	// killed is set by Kill: a commit racing with the kill must not apply.
+	killed atomic.Bool
+
+	// mu orders replies on the wire and guards cur: a reply is written and
+	// cur cleared in one critical section, so an ATTENTION either finds the
+	// request still running or is answered after its reply.
+	mu  sync.Mutex
+	cur *request
+}
+
+// request is one message being executed.
+type request struct {
+	msg    message
+	ctx    context.Context
+	cancel context.CancelFunc
+	// attn is set (under session.mu) when an ATTENTION arrived for it.
+	attn bool
+}
+
+func newSession(srv *Server, raw net.Conn) *session {
+	return &session{srv: srv, raw: raw, rw: raw, packetSize: defaultPacketSize}
+}
+
+// kill closes the session's socket; its open transaction is never applied.
+func (s *session) kill() {
+	s.killed.Store(true)
+	_ = s.raw.Close()
+}
+
+// errAttention ends a statement cancelled by ATTENTION.
+var errAttention = errors.New("tds: cancelled by attention")
+
+// protocolErr marks a malformed request: the server answers with error 4002
+// and closes the connection.
+type protocolErr struct{ err error }
+
+func (e *protocolErr) Error() string { return e.err.Error() }
+
+func malformed(err error) error { return &protocolErr{err} }
+
+// handshakeAndLogin runs TLS (for TDS 8.0 clients), PRELOGIN and LOGIN7. It
+// reports whether the session logged in and was registered.
+func (s *session) handshakeAndLogin() bool {
+	srv := s.srv
+	_ = s.raw.SetDeadline(time.Now().Add(srv.opts.HandshakeTimeout))
+	br := bufio.NewReader(s.raw)
+	first, err := br.Peek(1)
+	if err != nil {
+		return false
+	}
+	if first[0] != tlsRecordHandshake && first[0] != pktPrelogin {
+		// Not a TDS client; do not wait for a length it never meant.
+		return false
+	}
+	conn := net.Conn(&peekedConn{Conn: s.raw, r: br})
+	if first[0] == tlsRecordHandshake {
+		tc := tls.Server(conn, srv.tls)
+		if err := tc.HandshakeContext(srv.ctx); err != nil {
+			srv.log.Info("tds: TLS handshake failed", "remote", s.raw.RemoteAddr().String(), "err", err)
+			return false
+		}
+		conn, s.tlsOn = tc, true
+	}
+	s.rw = conn
+	s.mr = newMessageReader(conn, srv.opts.MaxMessageSize)
+	ok := s.prelogin() && s.loginPhase()
+	_ = s.raw.SetDeadline(time.Time{})
+	return ok
+}
+
+func (s *session) prelogin() bool {
+	m, err := s.mr.readMessage()
+	if err != nil {
+		return false
+	}
+	if m.typ != pktPrelogin {
+		s.srv.log.Info("tds: expected PRELOGIN", "remote", s.raw.RemoteAddr().String(), "type", m.typ)
+		return false
+	}
+	p, err := parsePrelogin(m.data)
+	if err != nil {
+		s.srv.log.Info("tds: malformed PRELOGIN", "remote", s.raw.RemoteAddr().String(), "err", err)
+		return false
+	}
+	enc := encryptNotSup
+	if s.tlsOn {
+		enc = encryptOn
+	}
+	return s.write(pktReply, buildPreloginReply(p, enc)) == nil
+}
+
+// write frames and sends one reply message.
+func (s *session) write(typ byte, payload []byte) error {
+	_, err := s.rw.Write(appendPackets(nil, typ, s.spid, s.packetSize, payload))
+	return err
+}
+
+// run serves requests until the connection ends.
+func (s *session) run() {
+	ctx, cancel := context.WithCancel(s.srv.ctx)
+	reqs := make(chan *request)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		s.readLoop(ctx, reqs)
+	}()
+	for req := range reqs {
+		if !s.handle(req) {
+			break
+		}
+	}
+	cancel()
+	_ = s.raw.Close()
+	<-readerDone
+}
+
+// readLoop reads messages. Requests go to run; an ATTENTION cancels the
+// running request, or is acknowledged at once when none is running.
+func (s *session) readLoop(ctx context.Context, reqs chan<- *request) {
+	defer close(reqs)
+	defer func() {
+		if r := recover(); r != nil {
+			s.srv.log.Error("tds: reader panicked; connection closed", "spid", s.spid, "panic", fmt.Sprint(r))
+			_ = s.raw.Close()
+		}
+	}()
+	for {
+		m, err := s.mr.readMessage()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.srv.log.Info("tds: read failed; connection closed", "spid", s.spid, "err", err)
+			}
+			_ = s.raw.Close()
+			return
+		}
+		if m.typ == pktAttention {
+			s.attention()
+			continue
+		}
+		rctx, rcancel := context.WithCancel(ctx)
+		req := &request{msg: m, ctx: rctx, cancel: rcancel}
+		s.mu.Lock()
+		busy := s.cur != nil
+		if !busy {
+			s.cur = req
+			s.running.Store(true)
+		}
+		s.mu.Unlock()
+		if busy {
+			// TDS without MARS allows one request at a time.
+			rcancel()
+			s.srv.log.Info("tds: request while another is running; connection closed", "spid", s.spid)
+			_ = s.raw.Close()
+			return
+		}
+		select {
+		case reqs <- req:
+		case <-ctx.Done():
+			rcancel()
+			return
+		}
+	}
+}
+
+func (s *session) attention() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil {
+		s.cur.attn = true
+		s.cur.cancel()
+		return
+	}
+	// The reply already went out: acknowledge on its own.
+	var tb tokenBuf
+	tb.done(tokDone, doneAttn, cmdNone, 0)
+	_ = s.write(pktReply, tb.b)
+}
+
+// handle executes one request and sends its reply. It reports whether the
+// connection stays open.
+func (s *session) handle(req *request) (keep bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.srv.log.Error("tds: request handler panicked; connection closed", "spid", s.spid, "panic", fmt.Sprint(r))
+			keep = false
+		}
+	}()
+	defer req.cancel()
+	var tb tokenBuf
+	st := req.msg.status
+	if st&(statusResetConn|statusResetConnSkipTran) != 0 {
+		s.reset(&tb, st&statusResetConn == 0)
+	}
+	var err error
+	switch req.msg.typ {
+	case pktSQLBatch:
+		err = s.doBatch(req, &tb)
+	case pktRPC:
+		err = s.doRPC(req, &tb)
+	case pktTM:
+		err = s.doTM(req, &tb)
+	default:
+		err = malformed(fmt.Errorf("tds: unexpected message type 0x%02x after login", req.msg.typ))
+	}
+	attnCut := errors.Is(err, errAttention)
+	var pe *protocolErr
+	if errors.As(err, &pe) {
+		s.srv.log.Info("tds: malformed request; connection closed", "spid", s.spid, "err", pe.err)
+		tb = tokenBuf{}
+		tb.message(tokError, protocolError(), s.srv.opts.ServerName)
+		tb.done(tokDone, doneError, cmdNone, 0)
+		s.finish(req, tb.b, false)
+		return false
+	}
+	return s.finish(req, tb.b, attnCut)
+}
+
+// finish sends a request's reply. A request cut short by ATTENTION ends with
+// DONE(ATTN); one that completed before its ATTENTION was noticed is followed
+// by a separate DONE(ATTN), which go-mssqldb reads as the next response.
+func (s *session) finish(req *request, reply []byte, attnCut bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur = nil
+	s.running.Store(false)
+	if attnCut {
+		var tb tokenBuf
+		tb.done(tokDone, doneAttn, cmdNone, 0)
+		reply = append(reply, tb.b...)
+	}
+	if err := s.write(pktReply, reply); err != nil {
+		return false
+	}
+	if req.attn && !attnCut {
+		var tb tokenBuf
+		tb.done(tokDone, doneAttn, cmdNone, 0)
+		if err := s.write(pktReply, tb.b); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// reset does what sp_reset_connection does for a request that carries the
+// RESETCONNECTION bit: roll back the open transaction (unless the client
+// asked to keep it) and restore the session's settings.
+func (s *session) reset(tb *tokenBuf, keepTran bool) {
+	if !keepTran && s.trancount > 0 {
+		s.endTran(tb)
+	}
+	s.nocount = false
+	tb.envBytes(envResetAck, nil, nil)
+	s.srv.mu.Lock()
+	s.srv.resets++
+	s.srv.mu.Unlock()
+}

@@ -1,0 +1,87 @@
+package tds
+
+import "fmt"
+
+// Transaction manager request types ([MS-TDS] 2.2.6.9).
+const (
+	tmBeginXact    uint16 = 5
+	tmCommitXact   uint16 = 7
+	tmRollbackXact uint16 = 8
+	// fBeginXact on commit/rollback starts a new transaction afterwards.
+	tmFlagBeginXact byte = 0x01
+)
+
+// tmRequest is a parsed TM request.
+type tmRequest struct {
+	typ       uint16
+	isolation byte
+	name      string
+	flags     byte
+}
+
+// parseTM reads a TM request: ALL_HEADERS, the request type and its payload.
+func parseTM(b []byte) (tmRequest, error) {
+	var r tmRequest
+	c := &cursor{b: b}
+	if _, err := readAllHeaders(c); err != nil {
+		return r, err
+	}
+	r.typ = c.u16()
+	switch r.typ {
+	case tmBeginXact:
+		r.isolation = c.u8()
+		r.name = c.bVarChar()
+	case tmCommitXact, tmRollbackXact:
+		r.name = c.bVarChar()
+		r.flags = c.u8()
+		if r.flags&tmFlagBeginXact != 0 {
+			r.isolation = c.u8()
+			c.bVarChar()
+		}
+	default:
+		if c.err == nil {
+			return r, &unsupportedError{what: fmt.Sprintf("transaction manager request %d", r.typ)}
+		}
+	}
+	return r, c.err
+}
+
+// doTM runs BeginTx/Commit/Rollback as go-mssqldb sends them. The reply is
+// the ENVCHANGE that tells the driver the new transaction descriptor (or that
+// the transaction ended) and a DONE.
+func (s *session) doTM(req *request, tb *tokenBuf) error {
+	r, err := parseTM(req.msg.data)
+	if err != nil {
+		if ue, ok := err.(*unsupportedError); ok {
+			tb.message(tokError, newExecError(40517, 16, "%s.", ue.Error()).e, s.srv.opts.ServerName)
+			tb.done(tokDone, doneError, cmdNone, 0)
+			return nil
+		}
+		return malformed(err)
+	}
+	var e *execError
+	switch r.typ {
+	case tmBeginXact:
+		s.beginTran(tb)
+	case tmCommitXact:
+		if err := s.commitTran(tb, true); err != nil {
+			e = err.(*execError)
+		}
+	case tmRollbackXact:
+		if s.trancount == 0 {
+			e = errNoBegin(false)
+		} else {
+			s.endTran(tb)
+		}
+	}
+	if e == nil && r.typ != tmBeginXact && r.flags&tmFlagBeginXact != 0 {
+		s.beginTran(tb)
+	}
+	if e != nil {
+		tb.message(tokError, e.e, s.srv.opts.ServerName)
+		tb.done(tokDone, doneError, cmdNone, 0)
+		return nil
+	}
+	tb.done(tokDone, doneFinal, cmdNone, 0)
+	return nil
+}

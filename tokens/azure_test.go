@@ -1,0 +1,358 @@
+package tokens_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/sim/entra"
+	"github.com/idpool/idpool/tokens"
+)
+
+// mintAndVerify gets a token from id and checks it at the local Entra ID,
+// returning its claims.
+func mintAndVerify(t *testing.T, s *entra.Server, id tokens.Identity, audience string) (tokens.Token, entra.Claims) {
+	t.Helper()
+	require.NoError(t, id.Validate())
+	tok, err := id.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	assert.True(t, tok.ValidBeyond(time.Now(), 30*time.Minute), "the expiry is carried over")
+	c, err := s.Verify(tok.Value, audience)
+	require.NoError(t, err)
+	return tok, c
+}
+
+func discriminator(t *testing.T, id tokens.Identity) string {
+	t.Helper()
+	d, err := id.Discriminator(testCtx(t))
+	require.NoError(t, err)
+	return d
+}
+
+func TestSystemAssignedIdentity(t *testing.T) {
+	s := startEntra(t)
+	s.SetManagedIdentityEnv(t)
+	s.RegisterManagedIdentity("", "oid-sys")
+	// A resource of its own: MSAL's managed-identity cache is process-wide.
+	id, err := tokens.SystemAssignedIdentity(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()},
+		tokens.WithScope("https://sys.tokens.test/.default"))
+	require.NoError(t, err)
+	assert.Equal(t, tokens.KindManagedIdentity, id.Kind())
+	assert.Equal(t, "msi:system", discriminator(t, id))
+	assert.Equal(t, 0, s.Requests(), "the key costs no token")
+	_, c := mintAndVerify(t, s, id, "https://sys.tokens.test/")
+	assert.Equal(t, "oid-sys", c.ObjectID)
+
+	_, err = tokens.SystemAssignedIdentity(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID("x")})
+	require.Error(t, err)
+}
+
+func TestUserAssignedIdentity(t *testing.T) {
+	s := startEntra(t)
+	s.SetManagedIdentityEnv(t)
+	s.RegisterManagedIdentity("Tokens-MI-1", "oid-ua")
+	o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()}
+
+	id, err := tokens.UserAssignedIdentity(azidentity.ClientID("Tokens-MI-1"), o)
+	require.NoError(t, err)
+	assert.Equal(t, "msi:tokens-mi-1", discriminator(t, id), "client ids are case-insensitive GUIDs")
+	assert.Nil(t, o.ID, "the caller's options are not modified")
+	_, c := mintAndVerify(t, s, id, sqlAud)
+	assert.Equal(t, "oid-ua", c.ObjectID)
+	assert.Equal(t, 1, s.Issued("tokens-mi-1"))
+
+	// Postgres scope: a different audience, and a new token.
+	pg, err := tokens.UserAssignedIdentity(azidentity.ClientID("Tokens-MI-1"), o, tokens.WithScope(tokens.ScopePostgreSQL))
+	require.NoError(t, err)
+	mintAndVerify(t, s, pg, pgAud)
+	assert.Equal(t, 2, s.Issued("tokens-mi-1"))
+
+	byObject, err := tokens.UserAssignedIdentity(azidentity.ObjectID("OID-UA"), o)
+	require.NoError(t, err)
+	assert.Equal(t, "msi:object:oid-ua", discriminator(t, byObject))
+	byResource, err := tokens.UserAssignedIdentity(azidentity.ResourceID("/subscriptions/s/rg/x"), o)
+	require.NoError(t, err)
+	assert.Equal(t, "msi:resource:/subscriptions/s/rg/x", discriminator(t, byResource))
+
+	for name, bad := range map[string]azidentity.ManagedIDKind{
+		"nil": nil, "empty": azidentity.ClientID(""), "NUL": azidentity.ClientID("a\x00b"),
+		"system": azidentity.ClientID("System"), "colon": azidentity.ClientID("object:x"),
+	} {
+		_, err := tokens.UserAssignedIdentity(bad, o)
+		assert.Error(t, err, name)
+	}
+	_, err = tokens.UserAssignedIdentity(azidentity.ClientID("a"), &azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID("b")})
+	assert.Error(t, err)
+}
+
+func TestClientSecretIdentity(t *testing.T) {
+	s := startEntra(t)
+	s.RegisterApp(tenant, "app-1", "pw-1", "oid-app-1")
+	o := &azidentity.ClientSecretCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true}
+
+	id, err := tokens.ClientSecretIdentity(strings.ToUpper(tenant), "APP-1", "pw-1", o)
+	require.NoError(t, err)
+	assert.Equal(t, tokens.KindServicePrincipal, id.Kind())
+	assert.Equal(t, "sp:"+tenant+"/app-1", discriminator(t, id))
+	assert.Equal(t, 0, s.Requests())
+	first, c := mintAndVerify(t, s, id, sqlAud)
+	assert.Equal(t, "oid-app-1", c.ObjectID)
+
+	again, err := id.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, first.Value, again.Value, "the credential's cache serves a token with over 5 minutes left")
+	assert.Equal(t, 1, s.Issued("app-1"))
+
+	for name, args := range map[string][2]string{
+		"empty tenant": {"", "c"}, "empty client": {"t", ""}, "slash tenant": {"a/b", "c"}, "NUL client": {"t", "c\x00"},
+	} {
+		_, err := tokens.ClientSecretIdentity(args[0], args[1], "pw", o)
+		assert.Error(t, err, name)
+	}
+}
+
+func TestServicePrincipalRotationAndFailure(t *testing.T) {
+	s := startEntra(t)
+	s.RegisterApp(tenant, "app-rot", "pw", "oid-rot")
+	s.SetLifetime(2 * time.Minute) // inside MSAL's window: every call goes to the server
+	id, err := tokens.ClientSecretIdentity(tenant, "app-rot", "pw",
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+
+	a, err := id.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	b, err := id.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	assert.NotEqual(t, a.Value, b.Value, "a rotated token is visible to the pool")
+	assert.NotEqual(t, a.Fingerprint(), b.Fingerprint())
+	assert.False(t, b.ValidBeyond(time.Now(), 5*time.Minute))
+	assert.Equal(t, 2, s.Issued("app-rot"))
+
+	s.SetFailing(true)
+	_, err = id.Source().Token(testCtx(t))
+	var afe *azidentity.AuthenticationFailedError
+	require.ErrorAs(t, err, &afe, "azidentity's error stays reachable")
+	assert.NotContains(t, err.Error(), b.Value)
+	assert.Equal(t, 2, s.Issued("app-rot"))
+	s.SetFailing(false)
+	_, err = id.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, 3, s.Issued("app-rot"))
+}
+
+func TestClientCertificateIdentity(t *testing.T) {
+	s := startEntra(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "app-cert"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	s.RegisterAppCertificate(tenant, "app-cert", cert, "oid-cert")
+
+	id, err := tokens.ClientCertificateIdentity(tenant, "app-cert", []*x509.Certificate{cert}, key,
+		&azidentity.ClientCertificateCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	assert.Equal(t, "sp:"+tenant+"/app-cert", discriminator(t, id))
+	_, c := mintAndVerify(t, s, id, sqlAud)
+	assert.Equal(t, "oid-cert", c.ObjectID)
+
+	_, err = tokens.ClientCertificateIdentity(tenant, "app-cert", nil, key, nil)
+	require.Error(t, err, "azidentity's own validation is surfaced")
+}
+
+func TestClientAssertionIdentity(t *testing.T) {
+	s := startEntra(t)
+	s.RegisterFederatedApp(tenant, "app-fed", "repo:idpool:ci", "oid-fed")
+	id, err := tokens.ClientAssertionIdentity(tenant, "app-fed",
+		func(context.Context) (string, error) { return s.FederatedAssertion("repo:idpool:ci"), nil },
+		&azidentity.ClientAssertionCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	assert.Equal(t, "sp:"+tenant+"/app-fed", discriminator(t, id))
+	_, c := mintAndVerify(t, s, id, sqlAud)
+	assert.Equal(t, "oid-fed", c.ObjectID)
+}
+
+func TestDefaultCredentialIdentityIsTokenKeyed(t *testing.T) {
+	s := startEntra(t)
+	s.SetManagedIdentityEnv(t)
+	t.Setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+	s.RegisterManagedIdentity("", "oid-dac")
+	id, err := tokens.DefaultCredentialIdentity(&azidentity.DefaultAzureCredentialOptions{ClientOptions: s.ClientOptions()},
+		tokens.WithScope("https://dac.tokens.test/.default"))
+	require.NoError(t, err)
+	assert.Equal(t, tokens.KindDefaultCredential, id.Kind())
+	assert.Contains(t, id.String(), "key unresolved")
+
+	d := discriminator(t, id)
+	// Keyed on the principal's tenant and object id, so rotation keeps the pool.
+	sum := sha256.Sum256([]byte("oid:" + s.Tenant() + "/oid-dac"))
+	assert.Equal(t, "tok:"+hex.EncodeToString(sum[:]), d)
+	assert.Equal(t, 1, s.Issued(entra.SystemAssigned), "the key cost exactly one token")
+	assert.Equal(t, d, discriminator(t, id))
+	assert.Equal(t, 1, s.Issued(entra.SystemAssigned), "and only the first time")
+	mintAndVerify(t, s, id, "https://dac.tokens.test/")
+}
+
+// countingCred is a TokenCredential that records what it was asked.
+type countingCred struct {
+	calls  int
+	scopes []string
+}
+
+func (c *countingCred) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.calls++
+	c.scopes = o.Scopes
+	return azcore.AccessToken{Token: "opaque-token", ExpiresOn: time.Unix(2e9, 0)}, nil
+}
+
+func TestCredentialSourceAndGenericConstructors(t *testing.T) {
+	cred := &countingCred{}
+	src := tokens.CredentialSource(cred)
+	tok, err := src.Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, tokens.Token{Value: "opaque-token", ExpiresOn: time.Unix(2e9, 0)}, tok)
+	assert.Equal(t, []string{tokens.ScopeAzureSQL}, cred.scopes)
+
+	_, err = tokens.CredentialSource(cred, tokens.WithScope(tokens.ScopePostgreSQL)).Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{tokens.ScopePostgreSQL}, cred.scopes)
+	_, err = tokens.CredentialSource(cred, tokens.WithScope(""), nil).Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{tokens.ScopeAzureSQL}, cred.scopes, "an empty scope keeps the default")
+
+	id, err := tokens.CredentialIdentity(tokens.KindServicePrincipal, "sp:t/wi", cred)
+	require.NoError(t, err)
+	assert.Equal(t, "sp:t/wi", discriminator(t, id))
+	_, err = tokens.CredentialIdentity(tokens.KindServicePrincipal, "a\x00b", cred)
+	require.Error(t, err)
+	_, err = tokens.CredentialIdentity(tokens.KindServicePrincipal, "x", nil)
+	require.Error(t, err)
+
+	keyed, err := tokens.TokenKeyedCredentialIdentity(tokens.KindDefaultCredential, cred)
+	require.NoError(t, err)
+	sum := sha256.Sum256([]byte("opaque-token"))
+	assert.Equal(t, "tok:"+hex.EncodeToString(sum[:]), discriminator(t, keyed))
+
+	empty := tokens.CredentialSource(credFunc(func() (azcore.AccessToken, error) { return azcore.AccessToken{}, nil }))
+	_, err = empty.Token(context.Background())
+	require.Error(t, err, "an empty token is never handed to a dialer")
+	failing := tokens.CredentialSource(credFunc(func() (azcore.AccessToken, error) { return azcore.AccessToken{}, errBoom }))
+	_, err = failing.Token(context.Background())
+	require.ErrorIs(t, err, errBoom)
+}
+
+var errBoom = errors.New("boom")
+
+type credFunc func() (azcore.AccessToken, error)
+
+func (f credFunc) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return f()
+}
+
+func TestStaticAndFuncIdentities(t *testing.T) {
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	id, err := tokens.StaticTokenIdentity("static-token-value", exp)
+	require.NoError(t, err)
+	sum := sha256.Sum256([]byte("static-token-value"))
+	assert.Equal(t, "tok:"+hex.EncodeToString(sum[:]), discriminator(t, id))
+	assert.Equal(t, tokens.KindProvidedToken, id.Kind())
+	tok, err := id.Source().Token(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, tokens.Token{Value: "static-token-value", ExpiresOn: exp}, tok)
+	_, err = tokens.StaticTokenIdentity("", exp)
+	require.Error(t, err)
+
+	// A JWT handed in without an expiry: exp is read from it.
+	s := startEntra(t)
+	s.RegisterManagedIdentity("mi-static", "oid-static")
+	s.SetManagedIdentityEnv(t)
+	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID("mi-static"), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
+	require.NoError(t, err)
+	jwtTok, _ := mintAndVerify(t, s, mi, sqlAud)
+	fromJWT, err := tokens.StaticTokenIdentity(jwtTok.Value, time.Time{})
+	require.NoError(t, err)
+	got, err := fromJWT.Source().Token(context.Background())
+	require.NoError(t, err)
+	assert.WithinDuration(t, jwtTok.ExpiresOn, got.ExpiresOn, time.Second)
+	opaque, err := tokens.StaticTokenIdentity("opaque", time.Time{})
+	require.NoError(t, err)
+	got, err = opaque.Source().Token(context.Background())
+	require.NoError(t, err)
+	assert.True(t, got.ExpiresOn.IsZero(), "unknown expiry stays unknown")
+
+	calls := 0
+	fn, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
+		calls++
+		return tokens.Token{Value: "fn-token", ExpiresOn: exp}, nil
+	})
+	require.NoError(t, err)
+	fsum := sha256.Sum256([]byte("fn-token"))
+	assert.Equal(t, "tok:"+hex.EncodeToString(fsum[:]), discriminator(t, fn))
+	assert.Equal(t, "tok:"+hex.EncodeToString(fsum[:]), discriminator(t, fn))
+	assert.Equal(t, 1, calls)
+	_, err = tokens.TokenFuncIdentity(nil)
+	require.Error(t, err)
+}
+
+func TestKeysAreNULSeparatedAndDistinctPerKind(t *testing.T) {
+	s := startEntra(t)
+	s.SetManagedIdentityEnv(t)
+	s.RegisterManagedIdentity("", "oid-k-sys")
+	s.RegisterManagedIdentity("mi-k", "oid-k-mi")
+	s.RegisterApp(tenant, "app-k", "pw", "oid-k-app")
+	miOpts := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()}
+	spOpts := &azidentity.ClientSecretCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true}
+
+	sys, err := tokens.SystemAssignedIdentity(miOpts)
+	require.NoError(t, err)
+	ua, err := tokens.UserAssignedIdentity(azidentity.ClientID("mi-k"), miOpts)
+	require.NoError(t, err)
+	sp, err := tokens.ClientSecretIdentity(tenant, "app-k", "pw", spOpts)
+	require.NoError(t, err)
+	static, err := tokens.StaticTokenIdentity("t", time.Time{})
+	require.NoError(t, err)
+	acct, err := tokens.NewDeviceCodeAccount(&azidentity.DeviceCodeCredentialOptions{
+		ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true, TenantID: tenant,
+		AuthenticationRecord: azidentity.AuthenticationRecord{HomeAccountID: "uid.utid", Version: "1.0"},
+	})
+	require.NoError(t, err)
+	user, err := acct.Identity(testCtx(t))
+	require.NoError(t, err)
+
+	const server = "sql1.example:1433"
+	seen := map[tokens.Key]string{}
+	for name, id := range map[string]tokens.Identity{"sys": sys, "ua": ua, "sp": sp, "static": static, "user": user} {
+		d := discriminator(t, id)
+		assert.NotContains(t, d, "\x00", name)
+		k := tokens.NewKey(server, d)
+		assert.Equal(t, server, k.Server())
+		assert.Equal(t, d, k.Discriminator())
+		assert.Equal(t, 1, strings.Count(string(k), "\x00"), name)
+		_, dup := seen[k]
+		assert.False(t, dup, "%s shares a key", name)
+		seen[k] = name
+	}
+	assert.Equal(t, 0, s.Requests(), "every one of these keys is known without a token")
+	assert.Equal(t, tokens.NewKey(server, "acct:uid.utid"), tokens.NewKey(server, discriminator(t, user)))
+	sqlLogin := tokens.NewKey(server, "")
+	_, dup := seen[sqlLogin]
+	assert.False(t, dup)
+}

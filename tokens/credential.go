@@ -1,0 +1,113 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// Token scopes of the databases idpool talks to.
+const (
+	// ScopeAzureSQL is the scope of Azure SQL Database and SQL Server with
+	// Entra authentication; the default of every constructor here.
+	ScopeAzureSQL = "https://database.windows.net/.default"
+	// ScopePostgreSQL is the scope of Azure Database for PostgreSQL, whose
+	// token is sent as the password.
+	ScopePostgreSQL = "https://ossrdbms-aad.database.windows.net/.default"
+)
+
+// CredentialOption tunes the Source an Azure constructor builds.
+type CredentialOption func(*credentialSettings)
+
+type credentialSettings struct {
+	scope string
+}
+
+// WithScope sets the scope tokens are requested for; "" keeps the default,
+// ScopeAzureSQL.
+func WithScope(scope string) CredentialOption {
+	return func(s *credentialSettings) {
+		if scope != "" {
+			s.scope = scope
+		}
+	}
+}
+
+func settingsOf(opts []CredentialOption) credentialSettings {
+	s := credentialSettings{scope: ScopeAzureSQL}
+	for _, o := range opts {
+		if o != nil {
+			o(&s)
+		}
+	}
+	return s
+}
+
+// credentialSource adapts an azidentity credential to Source. It is a
+// pointer type so that formatting an Identity with %#v prints its address,
+// never the credential (which may hold a secret).
+type credentialSource struct {
+	cred  azcore.TokenCredential
+	scope string
+}
+
+// CredentialSource adapts any azcore.TokenCredential to a Source for one
+// scope (default ScopeAzureSQL). The credential's own cache decides when a
+// token is new; ExpiresOn is carried over, RefreshOn is dropped.
+func CredentialSource(cred azcore.TokenCredential, opts ...CredentialOption) Source {
+	s := settingsOf(opts)
+	return &credentialSource{cred: cred, scope: s.scope}
+}
+
+// Token asks the credential for a token.
+func (c *credentialSource) Token(ctx context.Context) (Token, error) {
+	tk, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
+	if err != nil {
+		// azidentity's messages name the endpoint and the OAuth error, never a
+		// token or a secret.
+		return Token{}, fmt.Errorf("idpool: getting an Entra token for %s: %w", c.scope, err)
+	}
+	if tk.Token == "" {
+		return Token{}, fmt.Errorf("idpool: the credential returned an empty token for %s", c.scope)
+	}
+	return Token{Value: tk.Token, ExpiresOn: tk.ExpiresOn}, nil
+}
+
+// CredentialIdentity builds an identity over any credential whose principal
+// the caller knows, keyed by discriminator (for example "sp:<tenant>/<client
+// id>" for a WorkloadIdentityCredential). Prefer the typed constructors.
+func CredentialIdentity(kind Kind, discriminator string, cred azcore.TokenCredential, opts ...CredentialOption) (Identity, error) {
+	if cred == nil {
+		return Identity{}, errors.New("idpool: nil credential")
+	}
+	if err := checkPart("discriminator", discriminator); err != nil {
+		return Identity{}, err
+	}
+	return New(kind, discriminator, CredentialSource(cred, opts...)), nil
+}
+
+// TokenKeyedCredentialIdentity builds an identity over a credential whose
+// principal is only known from its tokens (a chain, a CLI login): the first
+// Discriminator call mints a token and keys the identity "tok:<sha256 hex>".
+func TokenKeyedCredentialIdentity(kind Kind, cred azcore.TokenCredential, opts ...CredentialOption) (Identity, error) {
+	if cred == nil {
+		return Identity{}, errors.New("idpool: nil credential")
+	}
+	return NewTokenKeyed(kind, CredentialSource(cred, opts...)), nil
+}
+
+// checkPart rejects an id that would make a key ambiguous or empty. NUL is
+// the key separator; "/" separates tenant and client id in "sp:" keys.
+func checkPart(what, v string) error {
+	switch {
+	case v == "":
+		return fmt.Errorf("idpool: empty %s", what)
+	case strings.ContainsRune(v, 0):
+		return fmt.Errorf("idpool: %s contains NUL", what)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package tokens
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// DefaultCredentialIdentity is azidentity's DefaultAzureCredential chain.
+// Which principal it ends up as is only known from a token, so it is token
+// keyed ("tok:<sha256 hex>", see NewTokenKeyed). o may be nil.
+func DefaultCredentialIdentity(o *azidentity.DefaultAzureCredentialOptions, opts ...CredentialOption) (Identity, error) {
+	cred, err := azidentity.NewDefaultAzureCredential(o)
+	if err != nil {
+		return Identity{}, fmt.Errorf("idpool: default Azure credential: %w", err)
+	}
+	return NewTokenKeyed(KindDefaultCredential, CredentialSource(cred, opts...)), nil
+}
+
+// TokenFuncIdentity wraps a caller's own token function (bring your own
+// token). It is token keyed: the first Discriminator call mints a token.
+func TokenFuncIdentity(f func(ctx context.Context) (Token, error)) (Identity, error) {
+	if f == nil {
+		return Identity{}, errors.New("idpool: nil token function")
+	}
+	return NewTokenKeyed(KindProvidedToken, SourceFunc(f)), nil
+}
+
+// StaticTokenIdentity wraps one token handed in, keyed "tok:<sha256 of the
+// token>". When expiresOn is zero it is read from the token's exp claim if
+// the token is a JWT (not verified: only the server can do that); a token
+// without a known expiry counts as near expiry everywhere (fail closed).
+func StaticTokenIdentity(token string, expiresOn time.Time) (Identity, error) {
+	if token == "" {
+		return Identity{}, errors.New("idpool: empty token")
+	}
+	if expiresOn.IsZero() {
+		expiresOn = jwtExpiry(token)
+	}
+	sum := sha256.Sum256([]byte(token))
+	tok := Token{Value: token, ExpiresOn: expiresOn}
+	// A closure, not a struct: %#v of the Identity then prints a func
+	// address, never the token.
+	src := SourceFunc(func(context.Context) (Token, error) { return tok, nil })
+	return New(KindProvidedToken, "tok:"+hex.EncodeToString(sum[:]), src), nil
+}
+
+// jwtExpiry reads exp from a JWT without verifying it, or returns zero.
+func jwtExpiry(token string) time.Time {
+	var c jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil || c.ExpiresAt == nil {
+		return time.Time{}
+	}
+	return c.ExpiresAt.Time
+}

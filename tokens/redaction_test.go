@@ -1,0 +1,96 @@
+package tokens_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// TestSecretsNeverPrinted hands secrets (a token, a client secret) to the
+// constructors and checks every printable thing they yield.
+func TestSecretsNeverPrinted(t *testing.T) {
+	sentinel := "SENTINEL-" + rand.Text()
+	exp := time.Now().Add(time.Hour)
+	s := startEntra(t)
+	s.RegisterApp(tenant, "app-redact", "the-real-secret", "oid-redact")
+	s.SetManagedIdentityEnv(t)
+	s.RegisterManagedIdentity("mi-redact", "oid-mi-redact")
+
+	static, err := tokens.StaticTokenIdentity(sentinel, exp)
+	require.NoError(t, err)
+	fn, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
+		return tokens.Token{Value: sentinel, ExpiresOn: exp}, nil
+	})
+	require.NoError(t, err)
+	failingFn, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
+		return tokens.Token{}, errors.New("upstream token service is down")
+	})
+	require.NoError(t, err)
+	// The sentinel as a (wrong) client secret.
+	sp, err := tokens.ClientSecretIdentity(tenant, "app-redact", sentinel,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID("mi-redact"), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
+	require.NoError(t, err)
+
+	var printed []string
+	add := func(v ...string) { printed = append(printed, v...) }
+
+	for _, id := range []tokens.Identity{static, fn, sp, mi} {
+		d, err := id.Discriminator(testCtx(t))
+		require.NoError(t, err)
+		k := tokens.NewKey("srv.example:1433", d)
+		add(d, string(k), k.Redacted(), k.String(), fmt.Sprintf("%v %+v %#v %s %q", k, k, k, k, k))
+		add(id.String(), fmt.Sprintf("%v|%+v|%#v|%s", id, id, id, id))
+	}
+
+	tok, err := static.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	require.Equal(t, sentinel, tok.Value, "the dialer does get the token")
+	wrapped := struct{ Tok tokens.Token }{tok}
+	add(fmt.Sprintf("%v|%+v|%#v|%s|%q|%x|%d", tok, tok, tok, tok, tok, tok, tok), tok.String(), tok.GoString(),
+		fmt.Sprintf("%v|%+v|%#v", wrapped, wrapped, wrapped), fmt.Sprint(tok), fmt.Sprintln(&tok))
+
+	// Errors: a failing token function, a wrong secret, an outage.
+	_, err = failingFn.Discriminator(testCtx(t))
+	require.Error(t, err)
+	add(err.Error(), fmt.Sprintf("%+v", err))
+	_, err = sp.Source().Token(testCtx(t))
+	require.Error(t, err, "the sentinel is not the app's secret")
+	add(err.Error(), fmt.Sprintf("%+v", err))
+	miTok, err := mi.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	s.SetFailing(true)
+	_, err = sp.Source().Token(testCtx(t))
+	require.Error(t, err)
+	add(err.Error())
+
+	// slog, both built-in handlers, with the values as attributes. (A Token
+	// nested in a struct under the JSON handler goes through encoding/json,
+	// which Token does not redact yet: reported, not tested here.)
+	var logs bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&logs, nil), slog.NewTextHandler(&logs, nil)} {
+		slog.New(h).Info("minted", "token", tok, "identity", static, "key", tokens.NewKey("srv", "tok:x"),
+			slog.Group("g", "token", tok), "err", err)
+	}
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("wrapped", "w", wrapped)
+	add(logs.String())
+
+	for _, p := range printed {
+		assert.NotContains(t, p, sentinel)
+		assert.NotContains(t, p, miTok.Value)
+		assert.NotContains(t, p, "the-real-secret")
+	}
+	assert.Contains(t, logs.String(), tok.Fingerprint(), "the log still tells tokens apart")
+}
