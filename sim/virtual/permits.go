@@ -113,4 +113,3 @@ func (e *engine) lostCheck(r *request) {
 	e.next(r)
 	e.finishRequest(r)
 }
-
