@@ -43,6 +43,9 @@ type Op struct {
 	Kind workload.Op
 	Hold time.Duration
 	Slow time.Duration
+	// CtxDeadline: bound the acquire with a ctx deadline rather than the
+	// manager's AcquireTimeout (the runner alternates, to cover both).
+	CtxDeadline bool
 }
 
 // Observer hears about each lease as it happens.

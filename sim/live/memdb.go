@@ -26,7 +26,6 @@ type MemDB struct {
 	db       *memdb.DB
 	m        *manager.Manager
 	sessions *sessionCounter
-	permits  chan struct{} // MaxTotal gate; nil without a cap
 	outage   atomic.Bool
 
 	mu     sync.Mutex
@@ -58,9 +57,6 @@ func (b *MemDB) Start(_ context.Context, cfg workload.Config) error {
 	b.db.EnforceTokenExpiry(true)
 	b.db.SetDialHook(b.dialFaults)
 	b.sessions = newSessionCounter(cfg.Pool.MaxSize, cfg.Pool.MaxTotal)
-	if cfg.Pool.MaxTotal > 0 {
-		b.permits = make(chan struct{}, cfg.Pool.MaxTotal)
-	}
 	m, err := manager.New(ManagerConfig(cfg, "memdb:0/sim", actors.DialerFunc(b.dial)))
 	if err != nil {
 		return err
@@ -90,6 +86,9 @@ func ManagerConfig(cfg workload.Config, server string, d manager.Dialer) manager
 		TokenThreshold:   max(p.TokenThreshold, time.Nanosecond),
 		MintTimeout:      p.MintTimeout,
 		PoolIdleTimeout:  off(p.PoolIdleTimeout),
+		DialBackoff:      off(p.DialBackoff),
+		DialBackoffMax:   off(p.DialBackoffMax),
+		MaxTotal:         p.MaxTotal,
 		Seed:             cfg.Seed,
 	}
 }
@@ -146,30 +145,16 @@ func (b *MemDB) dialFaults(ctx context.Context, _ memdb.DialAttempt) error {
 	return err
 }
 
-// dial wraps memdb's Dial to count sessions per login and gate MaxTotal.
+// dial wraps memdb's Dial to count sessions per login and in total.
 func (b *MemDB) dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
-	if b.permits != nil {
-		select {
-		case b.permits <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 	login := req.Key.Discriminator()
 	b.sessions.dialing(login)
 	c, err := b.db.Dial(ctx, req)
 	if err != nil {
 		b.sessions.gone(login)
-		b.releasePermit()
 		return nil, err
 	}
 	return &trackedConn{Conn: c.(*memdb.Conn), b: b, login: login}, nil
-}
-
-func (b *MemDB) releasePermit() {
-	if b.permits != nil {
-		<-b.permits
-	}
 }
 
 // trackedConn is a memdb session whose Close the backend counts. Embedding
@@ -184,7 +169,6 @@ type trackedConn struct {
 func (c *trackedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.b.sessions.gone(c.login)
-		c.b.releasePermit()
 	}
 	return c.Conn.Close()
 }
@@ -192,10 +176,8 @@ func (c *trackedConn) Close() error {
 // Do implements Backend: every op first asks the session who it is.
 func (b *MemDB) Do(ctx context.Context, id Identity, op Op, obs Observer) Outcome {
 	mi := id.(*memIdentity)
-	acqCtx, cancel := context.WithTimeout(ctx, b.cfg.AcquireTimeout)
 	start := time.Now()
-	l, err := b.m.Acquire(acqCtx, mi.id)
-	cancel()
+	l, err := acquire(ctx, b.m, mi.id, b.cfg.AcquireTimeout, op.CtxDeadline)
 	out := Outcome{Wait: time.Since(start)}
 	if err != nil {
 		out.AcquireErr = err
@@ -213,6 +195,18 @@ func (b *MemDB) Do(ctx context.Context, id Identity, op Op, obs Observer) Outcom
 	obs.Releasing(out.Session)
 	l.Release(out.OpErr)
 	return out
+}
+
+// acquire leases a connection, bounding the wait either with a ctx
+// deadline (the caller sends Cancel when it passes) or, without one, with
+// the manager's AcquireTimeout, which the pool enforces itself.
+func acquire(ctx context.Context, m *manager.Manager, id tokens.Identity, timeout time.Duration, ctxDeadline bool) (*manager.Lease, error) {
+	if !ctxDeadline {
+		return m.Acquire(ctx, id)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return m.Acquire(ctx, id)
 }
 
 // memQuery is memdb's SELECT SUSER_SNAME().

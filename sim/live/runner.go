@@ -210,7 +210,7 @@ func (r *runner) one(rng *rand.Rand, p picker) {
 		r.mu.Unlock()
 	}
 	id := r.b.Identity(name)
-	op := Op{Kind: r.cfg.Mix.Pick(rng), Hold: r.cfg.Hold.Sample(rng), Slow: r.cfg.SlowQuery}
+	op := Op{Kind: r.cfg.Mix.Pick(rng), Hold: r.cfg.Hold.Sample(rng), Slow: r.cfg.SlowQuery, CtxDeadline: rng.IntN(2) == 0}
 	acq := r.nextID.Add(1)
 	start := time.Now()
 	r.mu.Lock()
