@@ -20,7 +20,7 @@ func sample() *Result {
 		ErrorsByKind: map[string]uint64{"token_outage": 1}, Violations: Violations{FIFOViolations: 2},
 		ViolationSamples: []string{"fifo: <script>x</script>"},
 		AcquireLatencyUS: LatencyOf(h), LatencyHist: h,
-		Series:           []Sample{{T: 0}, {T: 1, Acquires: 3, TokenMints: 1, Open: 2}, {T: 2, Acquires: 6, TokenMints: 2}},
+		Series: []Sample{{T: 0}, {T: 1, Acquires: 3, TokenMints: 1, Open: 2}, {T: 2, Acquires: 6, TokenMints: 2}},
 	}
 }
 
