@@ -30,7 +30,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&sf.mode, "mode", "live", "live: the real actor system in real time; virtual: the pool state machine under a virtual clock")
-	fs.StringVar(&sf.backend, "backend", "memdb", "live mode backend: memdb (in-memory server)")
+	fs.StringVar(&sf.backend, "backend", "tds", "live mode backend: tds (go-mssqldb and the *sql.DB facade against an embedded SQL Server, tokens from an embedded Entra ID) or memdb (in-memory driver, leases)")
 	fs.BoolVar(&sf.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&sf.reportFile, "report", "", "also write a self-contained HTML report with charts to this file")
 	fs.BoolVar(&sf.quiet, "quiet", false, "no progress output")
@@ -81,8 +81,10 @@ func liveBackend(name string) (live.Backend, error) {
 	switch name {
 	case "memdb":
 		return live.NewMemDB(), nil
+	case "tds":
+		return live.NewTDS(), nil
 	}
-	return nil, fmt.Errorf("unknown backend %q (memdb)", name)
+	return nil, fmt.Errorf("unknown backend %q (tds or memdb)", name)
 }
 
 func writeResult(stdout io.Writer, res *report.Result, sf simFlags) error {

@@ -47,7 +47,7 @@ func TestSimLiveWritesHTMLReport(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "r.html")
 	code, out, errOut := runCLI(t, "--duration", "500ms", "--workers", "8", "--report", file)
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, out, "live (memdb) mode")
+	assert.Contains(t, out, "live (tds) mode")
 	assert.Contains(t, out, "all invariants held")
 	assert.Contains(t, errOut, "live", "plain progress lines go to stderr when it is not a terminal")
 	html, err := os.ReadFile(file)

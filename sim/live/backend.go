@@ -62,6 +62,9 @@ type Outcome struct {
 	Session int64
 	// LoggedInAs is what the server said the session's login is.
 	LoggedInAs string
+	// DirtyTx: the lease began inside a transaction its previous user left
+	// open.
+	DirtyTx bool
 	// AcquireErr is why the acquire failed; OpErr why a statement did.
 	AcquireErr, OpErr error
 }

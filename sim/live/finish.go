@@ -60,7 +60,7 @@ func acquireErrorKind(err error) string {
 		return "dial_timeout"
 	case errors.As(err, &de):
 		if de.Mint {
-			return "token_other"
+			return "token_endpoint"
 		}
 		return "dial_other"
 	}
@@ -72,7 +72,7 @@ func opErrorKind(err error) string {
 	switch {
 	case errors.Is(err, memdb.ErrTokenExpired):
 		return "token_expired"
-	case errors.Is(err, driver.ErrBadConn):
+	case errors.Is(err, driver.ErrBadConn) || manager.IsBroken(err):
 		return "session_killed"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "statement_timeout"

@@ -87,3 +87,24 @@ func TestLiveRejectsInjectedBugs(t *testing.T) {
 	_, err := Run(context.Background(), cfg, NewMemDB(), Options{})
 	require.ErrorContains(t, err, "virtual mode only")
 }
+
+// TestLiveTDSBackend runs the workload through go-mssqldb and the *sql.DB
+// facade against the embedded SQL Server, with tokens from the embedded
+// Entra ID.
+func TestLiveTDSBackend(t *testing.T) {
+	cfg := short()
+	cfg.Duration = 1500 * time.Millisecond
+	// Tokens from sim/entra carry whole seconds; keep them well above the
+	// threshold.
+	cfg.TokenLifetime = 3 * time.Second
+	cfg.Pool.TokenThreshold = time.Second
+	r, err := Run(context.Background(), cfg, NewTDS(), Options{})
+	require.NoError(t, err)
+	assert.Zero(t, r.Violations.Total(), "%+v\n%v", r.Violations, r.ViolationSamples)
+	assert.Equal(t, "tds", r.Backend)
+	assert.Positive(t, r.Granted)
+	assert.Positive(t, r.Hits)
+	assert.Positive(t, r.TokenMints)
+	assert.Positive(t, r.Ops["abandon"], "abandoned transactions must be reset on release")
+	assert.Positive(t, r.SessionsKilled)
+}

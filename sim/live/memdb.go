@@ -184,7 +184,9 @@ func (b *MemDB) Do(ctx context.Context, id Identity, op Op, obs Observer) Outcom
 		return out
 	}
 	out.Granted = true
-	out.Session = l.Raw().(*trackedConn).ID()
+	tc := l.Raw().(*trackedConn)
+	out.Session = tc.ID()
+	out.DirtyTx = tc.Info().InTx
 	obs.Granted(out.Session, out.Wait)
 	stmtCtx, cancelStmt := context.WithTimeout(context.Background(), 10*time.Second+op.Slow)
 	defer cancelStmt()

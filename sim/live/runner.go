@@ -243,6 +243,9 @@ func (r *runner) one(rng *rand.Rand, p picker) {
 		if out.LoggedInAs != "" && out.LoggedInAs != id.Login() {
 			r.violation(&r.res.Violations.CrossIdentity, "cross identity: %s was handed session %d logged in as %s", id.Login(), out.Session, out.LoggedInAs)
 		}
+		if out.DirtyTx {
+			r.violation(&r.res.Violations.DirtyCheckout, "dirty checkout: %s got session %d inside a transaction its previous user left open", id.Login(), out.Session)
+		}
 		if out.OpErr != nil {
 			r.errorKind(opErrorKind(out.OpErr))
 		}

@@ -77,6 +77,9 @@ type Violations struct {
 	// FIFOViolations: a later waiter of a pool granted before an earlier
 	// one while both were eligible.
 	FIFOViolations uint64 `json:"fifo_violations"`
+	// DirtyCheckout: a lease began with a transaction its previous user
+	// left open (live mode).
+	DirtyCheckout uint64 `json:"dirty_checkout"`
 	// ClosedWhileLeased: the pool closed a connection a worker held.
 	ClosedWhileLeased uint64 `json:"closed_while_leased"`
 	// StateMachine counts steps after which actors.Pool.CheckInvariants
@@ -87,7 +90,7 @@ type Violations struct {
 // Total sums every violation.
 func (v Violations) Total() uint64 {
 	return v.CrossIdentity + v.DoubleLease + v.OverMax + v.ExpiredTokenUse + v.LostWaiters +
-		v.LeakedConns + v.FIFOViolations + v.ClosedWhileLeased + v.StateMachine
+		v.LeakedConns + v.FIFOViolations + v.DirtyCheckout + v.ClosedWhileLeased + v.StateMachine
 }
 
 // ByName returns the count of the violation with the given JSON name.
@@ -109,7 +112,7 @@ func (v Violations) list() []namedCount {
 	return []namedCount{
 		{"cross_identity", v.CrossIdentity}, {"double_lease", v.DoubleLease}, {"over_max", v.OverMax},
 		{"expired_token_use", v.ExpiredTokenUse}, {"lost_waiters", v.LostWaiters}, {"leaked_conns", v.LeakedConns},
-		{"fifo_violations", v.FIFOViolations}, {"closed_while_leased", v.ClosedWhileLeased}, {"state_machine", v.StateMachine},
+		{"fifo_violations", v.FIFOViolations}, {"dirty_checkout", v.DirtyCheckout}, {"closed_while_leased", v.ClosedWhileLeased}, {"state_machine", v.StateMachine},
 	}
 }
 

@@ -82,6 +82,8 @@ func WriteText(w io.Writer, r *Result) error {
 			mark = "VIOLATED"
 		case r.Mode == "live" && virtualOnly[v.name]:
 			mark = "(checked in virtual mode only)"
+		case r.Mode == "virtual" && v.name == "dirty_checkout":
+			mark = "(checked in live mode only)"
 		case r.Mode == "live" && v.name == "fifo_violations":
 			mark = "ok (approximate in live mode)"
 		}
