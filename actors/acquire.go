@@ -80,6 +80,7 @@ func (p *Pool) serve(now time.Time) {
 		w := p.waiters.firstUnserved()
 		p.startCheckOrGrant(now, w, c)
 	}
+	defer p.dropSpareTokens()
 	if p.blocked(now) {
 		p.failBlocked(now)
 		return
@@ -96,6 +97,12 @@ func (p *Pool) startCheckOrGrant(now time.Time, w *waiter, c *conn) {
 	case checkNone:
 		p.grant(now, w, w.id, w.replyTo, w.since, c)
 	case checkToken:
+		if p.knownRotated(now, c) {
+			// The pool already holds a newer token than c's: no need to
+			// mint to learn that c is stale.
+			p.rotate(c, p.latest)
+			return
+		}
 		p.startTokenCheck(c, w)
 	case checkHealth:
 		p.startHealthCheck(c, w)
@@ -111,6 +118,12 @@ func (p *Pool) checkFor(now time.Time, c *conn) checkKind {
 		return checkHealth
 	}
 	return checkNone
+}
+
+// knownRotated: c's token is near expiry, and the newest token the pool
+// minted differs from it and is itself good beyond the threshold.
+func (p *Pool) knownRotated(now time.Time, c *conn) bool {
+	return !p.latest.IsZero() && p.latest.Value != c.token.Value && p.latest.ValidBeyond(now, p.cfg.TokenThreshold)
 }
 
 func (p *Pool) startHealthCheck(c *conn, w *waiter) {

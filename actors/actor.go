@@ -66,8 +66,14 @@ func (a *poolActor) Receive(c actor.Context) {
 			res = m.Conn
 		}
 		a.run(c, now, a.sm.DialDone(now, res, m.Token, m.Err))
+		if m.Err != nil {
+			a.logFailure("idpool: dial failed", m.Err)
+		}
 	case *messages.MintDone:
 		a.run(c, now, a.sm.MintDone(now, m.Token, m.Err))
+		if m.Err != nil {
+			a.logFailure("idpool: token mint failed", m.Err)
+		}
 	case *messages.ValidateDone:
 		a.run(c, now, a.sm.ValidateDone(now, ConnID(m.ConnID), m.OK))
 	case *messages.CloseDone:
@@ -134,6 +140,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffValidate:
 			a.validate(e.Conn, e.Resource.(driver.Conn))
 		case EffClose:
+			a.logClose(e.Reason)
 			a.closeConn(e.Conn, e.Resource, e.Reason)
 		case EffWake:
 			a.wake(now, e.At)

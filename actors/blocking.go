@@ -21,9 +21,6 @@ func (a *poolActor) dial(tok tokens.Token) {
 		ctx, cancel := context.WithTimeout(life, a.cfg.DialTimeout)
 		defer cancel()
 		conn, err := safeDial(ctx, a.cfg.Dialer, req)
-		if err != nil {
-			a.logger().Warn("idpool: dial failed", "pool", req.Key.Redacted(), "err", err)
-		}
 		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err})
 	}()
 }
@@ -43,14 +40,11 @@ func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn,
 
 func (a *poolActor) mint() {
 	src := a.cfg.Identity.Source()
-	life, root, self, key := a.life, a.root, a.self, a.cfg.Pool.Key
+	life, root, self := a.life, a.root, a.self
 	go func() {
 		ctx, cancel := context.WithTimeout(life, a.cfg.MintTimeout)
 		defer cancel()
 		tok, err := safeMint(ctx, src)
-		if err != nil {
-			a.logger().Warn("idpool: token mint failed", "pool", key.Redacted(), "err", err)
-		}
 		root.Send(self, &messages.MintDone{Token: tok, Err: err})
 	}()
 }
@@ -99,7 +93,6 @@ func healthy(ctx context.Context, conn driver.Conn) (ok bool) {
 
 func (a *poolActor) closeConn(id ConnID, resource any, reason CloseReason) {
 	root, self := a.root, a.self
-	a.logger().Debug("idpool: closing connection", "pool", a.cfg.Pool.Key.Redacted(), "reason", reason.String())
 	go func() {
 		defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
 		defer func() { _ = recover() }()

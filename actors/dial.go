@@ -19,6 +19,13 @@ func (p *Pool) startDial() {
 }
 
 func (p *Pool) startPermittedDial() {
+	if p.cfg.UsesToken && len(p.freshTokens) > 0 {
+		tok := p.freshTokens[0]
+		p.freshTokens = p.freshTokens[1:]
+		p.dialing++
+		p.emit(Effect{Kind: EffDial, Token: tok})
+		return
+	}
 	if !p.cfg.UsesToken {
 		p.dialing++
 		p.emit(Effect{Kind: EffDial})
@@ -66,9 +73,7 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 		p.maybeDrained()
 		return p.out
 	}
-	p.dialFailures = 0
-	p.blockedUntil = time.Time{}
-	p.lastDialErr = nil
+	p.endBlocking()
 	p.stats.opens++
 	c := p.newConn(now, resource, tok)
 	if p.closing {
@@ -129,6 +134,13 @@ func (p *Pool) startBlocking(now time.Time, err error) {
 	p.wakeNoLaterThan(p.blockedUntil)
 }
 
+// endBlocking ends a failure streak and its blocking period.
+func (p *Pool) endBlocking() {
+	p.dialFailures = 0
+	p.blockedUntil = time.Time{}
+	p.lastDialErr = nil
+}
+
 // blocked reports whether the pool is inside a blocking period.
 func (p *Pool) blocked(now time.Time) bool { return now.Before(p.blockedUntil) }
 
@@ -166,6 +178,9 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 	}
 	p.stats.mints++
 	p.latest = tok
+	if de, ok := p.lastDialErr.(*DialError); ok && de.Mint {
+		p.endBlocking() // the token endpoint works again
+	}
 	for ; p.awaitingToken > 0; p.awaitingToken-- {
 		p.dialing++
 		p.emit(Effect{Kind: EffDial, Token: tok})
@@ -187,6 +202,15 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 	return p.out
 }
 
+// dropSpareTokens forgets fresh tokens no reservation is waiting to use: a
+// token kept around would only get older.
+func (p *Pool) dropSpareTokens() {
+	if n := min(len(p.freshTokens), p.awaitingPermit); n < len(p.freshTokens) {
+		clear(p.freshTokens[n:])
+		p.freshTokens = p.freshTokens[:n]
+	}
+}
+
 // refreshExpiry records tok's (possibly later) expiry on every connection
 // that logged in with it.
 func (p *Pool) refreshExpiry(tok tokens.Token) {
@@ -198,13 +222,16 @@ func (p *Pool) refreshExpiry(tok tokens.Token) {
 }
 
 // rotate retires c, whose token was replaced, and every idle connection with
-// the same stale token, then dials for c's waiter with the fresh token.
+// the same stale token. c's waiter goes back to the queue; the fresh token is
+// kept so that, if serve must dial for it (no usable idle connection), the
+// dial needs no second mint.
 func (p *Pool) rotate(c *conn, fresh tokens.Token) {
 	p.stats.rotations++
 	stale := c.token.Value
 	if w := c.waiter; w != nil {
 		p.waiters.unbind(w)
 	}
+	p.freshTokens = append(p.freshTokens, fresh)
 	p.closeConn(c, ReasonTokenRotated)
 	kept := p.idle[:0]
 	for _, s := range p.idle {
@@ -216,17 +243,6 @@ func (p *Pool) rotate(c *conn, fresh tokens.Token) {
 	}
 	clear(p.idle[len(kept):])
 	p.idle = kept
-	if p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
-		if p.cfg.NeedsPermit {
-			// The replacement needs its own permit; it keeps the fresh
-			// token so that it does not mint again.
-			p.freshTokens = append(p.freshTokens, fresh)
-			p.startDial()
-			return
-		}
-		p.dialing++
-		p.emit(Effect{Kind: EffDial, Token: fresh})
-	}
 }
 
 // settleChecked finishes a successful token check of c: a health check may

@@ -10,14 +10,8 @@ func (p *Pool) PermitGranted(now time.Time) []Effect {
 	wanted := p.waiters.unserved() > p.coming() || p.size() < p.cfg.MinSize
 	if p.closing || !wanted {
 		p.returnPermits(1)
+		p.dropSpareTokens()
 		p.maybeDrained()
-		return p.out
-	}
-	if n := len(p.freshTokens); n > 0 {
-		tok := p.freshTokens[0]
-		p.freshTokens = p.freshTokens[1:]
-		p.dialing++
-		p.emit(Effect{Kind: EffDial, Token: tok})
 		return p.out
 	}
 	p.startPermittedDial()

@@ -63,8 +63,8 @@ type Pool struct {
 	// permit; owed counts StealIdle requests not yet paid with a connection.
 	awaitingPermit int
 	owed           int
-	// freshTokens are tokens already minted for reservations waiting for a
-	// permit (rotation replacements), used before minting again.
+	// freshTokens are tokens minted by a rotation for the waiters it sent
+	// back to the queue; a dial for them uses one instead of minting again.
 	freshTokens []tokens.Token
 	minting     bool
 	latest      tokens.Token // the newest token minted

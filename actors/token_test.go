@@ -199,3 +199,44 @@ func TestGlobalCapPermitsAndStealing(t *testing.T) {
 	h.finishCloses()
 	assert.Zero(t, h.permitsHeld)
 }
+
+func TestStaleCandidateIsRetiredWithoutMintingWhenANewerTokenIsKnown(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a, b := h.acquire(), h.acquire()
+	h.finishMint(h.tok("OLD", 10*time.Minute), nil)
+	h.finishDials()
+	h.release(a, false)
+	h.advance(6 * time.Minute)
+	c := h.acquire() // a's connection: near expiry, mint says rotated
+	h.finishMint(h.tok("NEW", time.Hour), nil)
+	h.finishDials()
+	h.mustGrant(c)
+	h.release(b, false) // b's connection still holds OLD
+	h.release(c, false)
+	d := h.acquire() // LIFO: c's NEW connection
+	h.mustGrant(d)
+	e := h.acquire() // b's OLD one: stale, and NEW is known: no mint
+	assert.Zero(t, h.mints, "no mint to learn what the pool already knows")
+	require.Len(t, h.dials, 1)
+	assert.Equal(t, "NEW", h.dials[0].Value, "reopened with the known fresh token")
+	h.finishDials()
+	h.mustGrant(e)
+	assert.EqualValues(t, 2, h.p.Stats().Rotations)
+}
+
+func TestSuccessfulMintEndsABlockingPeriodCausedByMints(t *testing.T) {
+	cfg := tokenCfg()
+	cfg.DialBackoff = time.Minute
+	h := newHarness(t, cfg)
+	a := h.acquire()
+	h.finishMint(tokens.Token{}, errors.New("endpoint down"))
+	e, _ := h.answer(a)
+	require.Error(t, e.Err)
+	assert.True(t, h.p.blocked(h.now))
+	h.advance(2 * time.Minute)
+	b := h.acquire()
+	h.finishMint(h.tok("T", time.Hour), nil)
+	assert.False(t, h.p.blocked(h.now), "the endpoint works again")
+	h.finishDials()
+	h.mustGrant(b)
+}

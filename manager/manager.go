@@ -88,6 +88,12 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// debugLogging says whether per-acquire debug events are wanted: only when a
+// Logger is set and enabled at debug level, so the hot path pays a nil check.
+func (m *Manager) debugLogging(ctx context.Context) bool {
+	return m.cfg.Logger != nil && m.cfg.Logger.Enabled(ctx, slog.LevelDebug)
+}
+
 // inlineDispatcher runs an actor's mailbox on the goroutine that sent to it
 // when the actor is idle, instead of starting a goroutine per burst. Receive
 // never blocks, so the sender only lends its goroutine for the few hundred
@@ -134,6 +140,9 @@ func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 			if m.metrics != nil {
 				l.grantedAt = time.Now()
 				m.metrics.recordWait(l.disc, l.grantedAt.Sub(start))
+			}
+			if m.debugLogging(ctx) {
+				m.cfg.Logger.DebugContext(ctx, "idpool: acquired", "pool", l.Key().Redacted(), "conn", l.release.ConnID)
 			}
 			return l, nil
 		}

@@ -1,0 +1,198 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the plain database/sql peer
+	mssql "github.com/microsoft/go-mssqldb"
+
+	"github.com/idpool/idpool/drivers/postgres"
+	"github.com/idpool/idpool/drivers/sqlserver"
+	"github.com/idpool/idpool/internal/pgtest"
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/sim/tds"
+	"github.com/idpool/idpool/tokens"
+)
+
+const (
+	e2eSize       = 8
+	e2eGoroutines = 8
+)
+
+// end_to_end: SELECT 1 per operation from e2eGoroutines goroutines, through
+// a *sql.DB either way: plain database/sql with its own pool (MaxOpenConns =
+// MaxIdleConns = e2eSize), or idpool's facade, manager.OpenDB, where
+// database/sql keeps nothing idle and every connection is a lease from the
+// identity's pool (MaxSize e2eSize). Both log in as the same SQL login to the
+// same server over loopback; the server runs on the same cores, so the
+// ratio, not the absolute rate, is the point.
+func runEndToEnd(ctx context.Context, o Options) ([]Result, error) {
+	var out []Result
+	for _, server := range []struct {
+		name  string
+		start func() (e2eServer, error)
+	}{{"tds", startTDS}, {"postgres", startPostgres}} {
+		params := Params{{"server", server.name}, {"max_size", e2eSize}, {"goroutines", e2eGoroutines}}
+		srv, err := server.start()
+		if errors.Is(err, errSkip) {
+			out = append(out, skipped(ScenarioEndToEnd, PeerIdpool, params, err.Error()))
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", server.name, err)
+		}
+		res, err := measureEndToEnd(ctx, o, params, srv)
+		err = errors.Join(err, srv.close())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", server.name, err)
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+// e2eServer is a running server and how to reach it both ways.
+type e2eServer struct {
+	plain  func() (*sql.DB, error) // plain database/sql
+	dialer manager.Dialer          // idpool's dialer
+	key    string                  // the dialer's server key
+	close  func() error
+}
+
+// requirePGEnv set to 1 (as in CI) turns a missing PostgreSQL from a skipped
+// row into an error, as it does for the tests (internal/pgtest).
+const requirePGEnv = "IDPOOL_REQUIRE_PG"
+
+const e2eUser, e2ePassword = "bench", "bench-Passw0rd"
+
+func startTDS() (e2eServer, error) {
+	srv, err := tds.Start(tds.Options{Users: map[string]string{e2eUser: e2ePassword}})
+	if err != nil {
+		return e2eServer{}, err
+	}
+	u := url.URL{Scheme: "sqlserver", User: url.UserPassword(e2eUser, e2ePassword), Host: srv.Addr(),
+		RawQuery: "database=app&encrypt=disable&dial+timeout=5"}
+	dsn := u.String()
+	d, err := sqlserver.NewDialer(dsn)
+	if err != nil {
+		return e2eServer{}, errors.Join(err, srv.Close())
+	}
+	return e2eServer{
+		plain: func() (*sql.DB, error) {
+			c, err := mssql.NewConnector(dsn)
+			if err != nil {
+				return nil, err
+			}
+			return sql.OpenDB(c), nil
+		},
+		dialer: d, key: d.ServerKey(), close: srv.Close,
+	}, nil
+}
+
+func startPostgres() (e2eServer, error) {
+	srv, err := pgtest.Launch(pgtest.WithSetting("log_connections", "off"), pgtest.WithSetting("log_disconnections", "off"))
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv(requirePGEnv) != "1" {
+		return e2eServer{}, fmt.Errorf("%w: PostgreSQL is not installed (.ci/install-postgres.sh installs it; %s=1 makes this an error): %v",
+			errSkip, requirePGEnv, err)
+	}
+	if err != nil {
+		return e2eServer{}, err
+	}
+	dsn := srv.AdminDSN()
+	d, err := postgres.NewDialer(dsn)
+	if err != nil {
+		return e2eServer{}, errors.Join(err, srv.Close())
+	}
+	return e2eServer{
+		plain:  func() (*sql.DB, error) { return sql.Open("pgx", dsn) },
+		dialer: d, key: d.ServerKey(), close: srv.Close,
+	}, nil
+}
+
+func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServer) ([]Result, error) {
+	plain := PoolFactory{Name: PeerDatabaseSQL, New: func(*Env, int, int) (Pool, error) {
+		db, err := srv.plain()
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(e2eSize)
+		db.SetMaxIdleConns(e2eSize)
+		return &queryPool{db: db}, nil
+	}}
+	facade := PoolFactory{Name: PeerIdpool, New: func(*Env, int, int) (Pool, error) {
+		m, err := manager.New(manager.Config{Server: srv.key, Dialer: srv.dialer, MaxSize: e2eSize})
+		if err != nil {
+			return nil, err
+		}
+		return &queryPool{db: manager.OpenDB(m, manager.WithDefaultIdentity(tokens.SQLLogin())), m: m}, nil
+	}}
+	return measurePairs(ctx, o, pairSetup{
+		scenario:   ScenarioEndToEnd,
+		params:     params,
+		env:        NewEnv(1),
+		peers:      []PoolFactory{plain, facade},
+		size:       e2eSize,
+		identities: 1,
+		work:       Workload{Goroutines: e2eGoroutines},
+		prepare: func(ctx context.Context, p Pool) error {
+			return p.(*queryPool).warm(ctx, e2eSize)
+		},
+		extra: func(m map[string]float64) { m[MQueriesPerSec] = m[MOpsPerSec] },
+	})
+}
+
+// queryPool runs one SELECT 1 per Acquire through a *sql.DB; Release does
+// nothing. It lets the pair machinery time whole queries.
+type queryPool struct {
+	db *sql.DB
+	m  *manager.Manager // the facade's manager, closed with it
+}
+
+var queryDone = new(int)
+
+func (p *queryPool) Acquire(ctx context.Context, _ int) (Conn, error) {
+	var n int
+	if err := p.db.QueryRowContext(ctx, "SELECT 1").Scan(&n); err != nil {
+		return nil, err
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("SELECT 1 returned %d", n)
+	}
+	return queryDone, nil
+}
+
+func (p *queryPool) Release(Conn) {}
+
+// warm opens n connections at once, so both peers start with a full pool.
+func (p *queryPool) warm(ctx context.Context, n int) error {
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range n {
+		c, err := p.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.PingContext(ctx); err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	return nil
+}
+
+func (p *queryPool) Close() error {
+	err := p.db.Close()
+	if p.m != nil {
+		err = errors.Join(err, (&IdpoolPool{M: p.m}).Close())
+	}
+	return err
+}

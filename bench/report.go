@@ -1,0 +1,212 @@
+package bench
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"time"
+)
+
+// Report is the outcome of one run of the runner.
+type Report struct {
+	Machine Machine
+	Results []Result
+	// Ratios compare idpool with its peers; nil means not measured. See
+	// RatioNames for what each means and which way is better.
+	Ratios  map[string]*float64
+	Targets []Target
+	Quick   bool
+	Runs    int
+	RunTime time.Duration
+	Elapsed time.Duration
+}
+
+// Ratio names and their meaning.
+const (
+	// RatioHotPath: idpool ns/op over database/sql's, geometric mean over
+	// the hot_path rows with 8 or more goroutines. Lower is better.
+	RatioHotPath = "hot_path_vs_database_sql"
+	// RatioHotPathWorst: the highest of those per-row ratios.
+	RatioHotPathWorst = "hot_path_vs_database_sql_worst"
+	// RatioHotPathPuddle: as RatioHotPath, against puddle.
+	RatioHotPathPuddle = "hot_path_vs_puddle"
+	// RatioOverloadSQL: idpool's p99 acquire wait over database/sql's,
+	// geometric mean over the overload rows. Lower is better.
+	RatioOverloadSQL = "overload_p99_vs_database_sql"
+	// RatioOverloadPuddle: as RatioOverloadSQL, against puddle.
+	RatioOverloadPuddle = "overload_p99_vs_puddle"
+	// RatioMemory: idpool's heap bytes per idle identity over one *sql.DB
+	// per identity's, at the most identities measured. Lower is better.
+	RatioMemory = "many_identities_mem_vs_sql_db_per_identity"
+	// RatioManyThroughput: idpool ns/op over one *sql.DB per identity's,
+	// geometric mean over the many_identities rows. Lower is better.
+	RatioManyThroughput = "many_identities_ns_vs_sql_db_per_identity"
+	// RatioE2ETDS and RatioE2EPG: idpool's queries/s through the *sql.DB
+	// facade over plain database/sql's on the same server. Higher is better.
+	RatioE2ETDS = "end_to_end_tds_vs_database_sql"
+	RatioE2EPG  = "end_to_end_pg_vs_database_sql"
+)
+
+// Target is one of the issue's goals, checked against a report.
+type Target struct {
+	Name   string   `json:"name"`
+	Goal   string   `json:"goal"`
+	Value  *float64 `json:"value"`
+	Limit  float64  `json:"limit"`
+	Met    *bool    `json:"met"` // nil: not measured
+	Better string   `json:"better"`
+}
+
+// find returns the result of pool in scenario with exactly params, if any.
+func (rep *Report) find(scenario, pool string, params Params) (Result, bool) {
+	for _, r := range rep.Results {
+		if r.Scenario == scenario && r.Pool == pool && r.Params.String() == params.String() && !r.Skipped {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// rowRatios returns, for each result of pool in scenario accepted by keep,
+// its metric over that of base with the same params.
+func (rep *Report) rowRatios(scenario, pool, base, metric string, keep func(Params) bool) []float64 {
+	var out []float64
+	for _, r := range rep.Results {
+		if r.Scenario != scenario || r.Pool != pool || r.Skipped || (keep != nil && !keep(r.Params)) {
+			continue
+		}
+		b, ok := rep.find(scenario, base, r.Params)
+		if !ok {
+			continue
+		}
+		x, ok1 := r.Metric(metric)
+		y, ok2 := b.Metric(metric)
+		if ok1 && ok2 && y > 0 {
+			out = append(out, x/y)
+		}
+	}
+	return out
+}
+
+func ptr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func intParam(ps Params, key string) int {
+	v, _ := ps.Get(key).(int)
+	return v
+}
+
+func (rep *Report) computeRatios() {
+	rep.Ratios = map[string]*float64{}
+	eightPlus := func(ps Params) bool { return intParam(ps, "goroutines") >= 8 }
+	hot := rep.rowRatios(ScenarioHotPath, PeerIdpool, PeerDatabaseSQL, MNsPerOp, eightPlus)
+	rep.Ratios[RatioHotPath] = ptr(GeoMean(hot))
+	worst := math.NaN()
+	for _, x := range hot {
+		if math.IsNaN(worst) || x > worst {
+			worst = x
+		}
+	}
+	rep.Ratios[RatioHotPathWorst] = ptr(worst)
+	rep.Ratios[RatioHotPathPuddle] = ptr(GeoMean(rep.rowRatios(ScenarioHotPath, PeerIdpool, PeerPuddle, MNsPerOp, eightPlus)))
+	rep.Ratios[RatioOverloadSQL] = ptr(GeoMean(rep.rowRatios(ScenarioOverload, PeerIdpool, PeerDatabaseSQL, MP99, nil)))
+	rep.Ratios[RatioOverloadPuddle] = ptr(GeoMean(rep.rowRatios(ScenarioOverload, PeerIdpool, PeerPuddle, MP99, nil)))
+
+	// Memory: the row with the most identities that measured it.
+	best, mem := 0, math.NaN()
+	for _, x := range rep.Results {
+		if x.Scenario != ScenarioManyIdentities || x.Pool != PeerIdpool {
+			continue
+		}
+		if _, ok := x.Metric(MBytesPerIdent); !ok {
+			continue
+		}
+		if n := intParam(x.Params, "identities"); n > best {
+			if rs := rep.rowRatios(ScenarioManyIdentities, PeerIdpool, PeerSQLDBPerIdentity, MBytesPerIdent,
+				func(ps Params) bool { return ps.String() == x.Params.String() }); len(rs) == 1 {
+				best, mem = n, rs[0]
+			}
+		}
+	}
+	rep.Ratios[RatioMemory] = ptr(mem)
+	throughput := func(ps Params) bool { return ps.Get("measure") == "throughput" }
+	rep.Ratios[RatioManyThroughput] = ptr(GeoMean(rep.rowRatios(ScenarioManyIdentities, PeerIdpool, PeerSQLDBPerIdentity, MNsPerOp, throughput)))
+
+	backend := func(b string) func(Params) bool { return func(ps Params) bool { return ps.Get("server") == b } }
+	rep.Ratios[RatioE2ETDS] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MQueriesPerSec, backend("tds"))))
+	rep.Ratios[RatioE2EPG] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MQueriesPerSec, backend("postgres"))))
+	rep.computeTargets()
+}
+
+func (rep *Report) computeTargets() {
+	check := func(name, goal string, v *float64, limit float64, better string) {
+		t := Target{Name: name, Goal: goal, Value: v, Limit: limit, Better: better}
+		if v != nil {
+			met := *v <= limit
+			if better == "higher" {
+				met = *v >= limit
+			}
+			t.Met = &met
+		}
+		rep.Targets = append(rep.Targets, t)
+	}
+	check("hot_path_parity", "idpool ns/op within database/sql's at 8+ goroutines (geometric mean)", rep.Ratios[RatioHotPath], 1.0, "lower")
+	check("hot_path_ceiling", "idpool never worse than 1.5x database/sql at 8+ goroutines", rep.Ratios[RatioHotPathWorst], 1.5, "lower")
+	check("overload_p99", "idpool p99 acquire wait at most half of database/sql's", rep.Ratios[RatioOverloadSQL], 0.5, "lower")
+	check("end_to_end_tds", "idpool facade queries/s at least 0.95 of plain database/sql (sim/tds)", rep.Ratios[RatioE2ETDS], 0.95, "higher")
+	check("end_to_end_pg", "idpool facade queries/s at least 0.95 of plain database/sql (PostgreSQL)", rep.Ratios[RatioE2EPG], 0.95, "higher")
+	var mbox, mem, gor float64 = math.NaN(), math.NaN(), math.NaN()
+	for _, r := range rep.Results {
+		if r.Pool != PeerIdpool || r.Skipped {
+			continue
+		}
+		if v, ok := r.Metric(MMsgsPerSec); ok && r.Scenario == ScenarioMailbox && (math.IsNaN(mbox) || v > mbox) {
+			mbox = v
+		}
+		if r.Scenario == ScenarioManyIdentities && intParam(r.Params, "identities") >= 100 {
+			if v, ok := r.Metric(MPoolBytesIdent); ok && (math.IsNaN(mem) || v > mem) {
+				mem = v
+			}
+			if v, ok := r.Metric(MGoroutinesPer); ok && (math.IsNaN(gor) || v > gor) {
+				gor = v
+			}
+		}
+	}
+	check("mailbox", "at least 3M messages/s through the manager to pool actors (best row)", ptr(mbox), 3e6, "higher")
+	check("idle_pool_memory", "under 4 KiB of heap per idle identity pool (net of its connection; worst row with 100+ identities)", ptr(mem), 4096, "lower")
+	check("idle_pool_goroutines", "no goroutine per idle identity pool", ptr(gor), 0.01, "lower")
+}
+
+// WriteJSON writes the report as one JSON object.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	results := rep.Results
+	if results == nil {
+		results = []Result{}
+	}
+	ratios := make(map[string]any, len(rep.Ratios))
+	for k, v := range rep.Ratios {
+		if v == nil {
+			ratios[k] = nil
+		} else {
+			ratios[k] = jsonNum(*v)
+		}
+	}
+	out := struct {
+		Machine   Machine        `json:"machine"`
+		Results   []Result       `json:"results"`
+		Ratios    map[string]any `json:"ratios"`
+		Targets   []Target       `json:"targets"`
+		Quick     bool           `json:"quick"`
+		Runs      int            `json:"runs"`
+		RunTimeMS float64        `json:"run_time_ms"`
+		ElapsedS  float64        `json:"elapsed_s"`
+	}{rep.Machine, results, ratios, rep.Targets, rep.Quick, rep.Runs,
+		float64(rep.RunTime) / 1e6, math.Round(rep.Elapsed.Seconds()*10) / 10}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

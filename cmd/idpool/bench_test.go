@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestBenchRejectsFewerThanFiveRuns(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--runs", "3"}, &out, &errb)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errb.String(), "--runs must be at least 5")
+}
+
+func TestBenchRejectsUnknownScenario(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--only", "nope", "--quiet"}, &out, &errb)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errb.String(), `unknown scenario "nope"`)
+}
+
+func TestBenchJSONAndReport(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	report := filepath.Join(t.TempDir(), "r.html")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--quick", "--quiet", "--json", "--only", "token_economy", "--report", report}, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	var got struct {
+		Machine map[string]any   `json:"machine"`
+		Results []map[string]any `json:"results"`
+		Ratios  map[string]any   `json:"ratios"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
+	assert.NotEmpty(t, got.Machine["go_version"])
+	require.NotEmpty(t, got.Results)
+	for _, r := range got.Results {
+		assert.Equal(t, "token_economy", r["scenario"])
+	}
+	assert.Contains(t, got.Ratios, "hot_path_vs_database_sql")
+	html, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(html), "<!doctype html>"))
+	assert.Contains(t, string(html), "token_economy")
+}
