@@ -17,13 +17,10 @@ import (
 
 // The demo is a small, fixed workload on the in-memory database: many
 // identities with a skewed popularity share one server through idpool, and
-// every query checks that it ran as its own identity. The full simulation
-// harness replaces it as `idpool sim`.
+// every query checks that it ran as its own identity. `idpool sim` is the
+// full simulation harness.
 func init() {
 	commands["demo"] = command{summary: "a short workload on the in-memory database", run: runDemo}
-	if _, ok := commands["sim"]; !ok {
-		commands["sim"] = command{summary: "(until the simulation harness lands) the demo", run: runDemo}
-	}
 }
 
 func runDemo(ctx context.Context, args []string, stdout, _ io.Writer) error {

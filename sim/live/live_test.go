@@ -1,0 +1,110 @@
+package live
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/idpool/idpool/sim/report"
+	"github.com/idpool/idpool/sim/workload"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// short is a live workload of about a second, with every fault scaled to
+// strike within it.
+func short() workload.Config {
+	cfg := workload.Default()
+	cfg.Duration = 1200 * time.Millisecond
+	cfg.Workers = 16
+	cfg.TokenLifetime = 900 * time.Millisecond
+	cfg.Pool.TokenThreshold = 300 * time.Millisecond
+	cfg.Pool.MaxLifetime = time.Second
+	cfg.Pool.IdleTimeout = 300 * time.Millisecond
+	cfg.Pool.PoolIdleTimeout = 400 * time.Millisecond
+	cfg.Pool.HealthCheckAfter = 100 * time.Millisecond
+	cfg.SlowQuery = 20 * time.Millisecond
+	cfg.Faults.KillRate = 30
+	cfg.Faults.OutageEvery = 500 * time.Millisecond
+	cfg.Faults.OutageFor = 100 * time.Millisecond
+	cfg.RotationRate = 1
+	cfg.OneShot = 0.02
+	return cfg
+}
+
+func TestLiveRunHoldsEveryInvariant(t *testing.T) {
+	var snaps int
+	r, err := Run(context.Background(), short(), NewMemDB(), Options{
+		ProgressEvery: time.Millisecond, Progress: func(report.Snapshot) { snaps++ }})
+	require.NoError(t, err)
+	assert.Zero(t, r.Violations.Total(), "%+v\n%v", r.Violations, r.ViolationSamples)
+	assert.Equal(t, "live", r.Mode)
+	assert.Equal(t, "memdb", r.Backend)
+	assert.Positive(t, r.Granted)
+	assert.Positive(t, r.Hits)
+	assert.Positive(t, r.PhysicalOpens)
+	assert.Positive(t, r.TokenMints)
+	assert.Positive(t, r.SessionsKilled)
+	assert.Positive(t, r.TokenOutages)
+	assert.Positive(t, r.PoolsRetired, "idle pools must retire")
+	assert.NotEmpty(t, r.Series)
+	assert.Positive(t, snaps, "progress must be reported")
+	assert.Equal(t, r.Acquires, r.Granted+r.Timeouts+acquireErrors(r), "every acquire ends exactly once")
+}
+
+func acquireErrors(r *report.Result) uint64 {
+	n := r.Errors
+	for _, k := range []string{"session_killed", "token_expired", "statement_timeout", "statement_other"} {
+		n -= r.ErrorsByKind[k]
+	}
+	return n
+}
+
+func TestLiveOpsLimitAndPoissonArrivals(t *testing.T) {
+	cfg := short()
+	cfg.Duration, cfg.Ops = 0, 300
+	cfg.Arrival, cfg.Rate = "poisson", 3000
+	r, err := Run(context.Background(), cfg, NewMemDB(), Options{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(300), r.Acquires)
+	assert.Zero(t, r.Violations.Total(), "%v", r.ViolationSamples)
+}
+
+func TestLiveGlobalCap(t *testing.T) {
+	cfg := short()
+	cfg.Pool.MaxTotal = 12
+	r, err := Run(context.Background(), cfg, NewMemDB(), Options{})
+	require.NoError(t, err)
+	assert.Zero(t, r.Violations.Total(), "%v", r.ViolationSamples)
+	for _, s := range r.Series {
+		assert.LessOrEqual(t, s.Open, 12)
+	}
+}
+
+func TestLiveRejectsInjectedBugs(t *testing.T) {
+	cfg := short()
+	cfg.InjectBug = "drop-reply"
+	_, err := Run(context.Background(), cfg, NewMemDB(), Options{})
+	require.ErrorContains(t, err, "virtual mode only")
+}
+
+// TestLiveTDSBackend runs the workload through go-mssqldb and the *sql.DB
+// facade against the embedded SQL Server, with tokens from the embedded
+// Entra ID.
+func TestLiveTDSBackend(t *testing.T) {
+	cfg := short()
+	cfg.Duration = 1500 * time.Millisecond
+	// Tokens from sim/entra carry whole seconds; keep them well above the
+	// threshold.
+	cfg.TokenLifetime = 3 * time.Second
+	cfg.Pool.TokenThreshold = time.Second
+	r, err := Run(context.Background(), cfg, NewTDS(), Options{})
+	require.NoError(t, err)
+	assert.Zero(t, r.Violations.Total(), "%+v\n%v", r.Violations, r.ViolationSamples)
+	assert.Equal(t, "tds", r.Backend)
+	assert.Positive(t, r.Granted)
+	assert.Positive(t, r.Hits)
+	assert.Positive(t, r.TokenMints)
+	assert.Positive(t, r.Ops["abandon"], "abandoned transactions must be reset on release")
+	assert.Positive(t, r.SessionsKilled)
+}

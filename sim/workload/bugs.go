@@ -1,0 +1,48 @@
+package workload
+
+import "sort"
+
+// Bug is a mistake compiled into the simulation harness (never into the
+// pool) that --inject-bug switches on, to prove the invariant checker sees
+// the class of failure it names.
+type Bug struct {
+	Name string
+	// Violation is the invariant that must catch it (a key of the report's
+	// violations object).
+	Violation string
+	// What the bug does.
+	What string
+}
+
+var bugs = []Bug{
+	{"cross-identity", "cross_identity", "hands a worker a connection logged in as another identity"},
+	{"double-grant", "double_lease", "grants a connection to a second waiter while the first still holds it"},
+	{"reorder-grants", "fifo_violations", "serves a later waiter of a pool before an earlier, eligible one"},
+	{"ignore-max", "over_max", "opens an extra connection for a pool that is already at its max size"},
+	{"expired-token", "expired_token_use", "tells the pool tokens expire later than they do, so connections outlive their token"},
+	{"drop-reply", "lost_waiters", "drops an acquire's reply on the floor"},
+	{"leak-close", "leaked_conns", "reports a close as done without closing the connection"},
+}
+
+// Bugs lists every injectable bug.
+func Bugs() []Bug { return append([]Bug(nil), bugs...) }
+
+// BugNames lists the bug names, sorted.
+func BugNames() []string {
+	names := make([]string, len(bugs))
+	for i, b := range bugs {
+		names[i] = b.Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+// LookupBug finds a bug by name.
+func LookupBug(name string) (Bug, bool) {
+	for _, b := range bugs {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Bug{}, false
+}
