@@ -112,8 +112,11 @@ func TestPGServerRestartAndOutage(t *testing.T) {
 	const size = 4
 	srv := pgtest.Start(t)
 	ctx := pgCtx(t)
-	checked := pgSQLLoginPool(t, srv, "restartchk", manager.Config{MaxSize: size, HealthCheckAfter: time.Millisecond})
-	unchecked := pgSQLLoginPool(t, srv, "restartraw", manager.Config{MaxSize: size, HealthCheckAfter: -1})
+	// No dial blocking period: this test counts what each call sees while the
+	// server is down and right after it is back (the blocking period has its
+	// own tests in manager/).
+	checked := pgSQLLoginPool(t, srv, "restartchk", manager.Config{MaxSize: size, HealthCheckAfter: time.Millisecond, DialBackoff: -1})
+	unchecked := pgSQLLoginPool(t, srv, "restartraw", manager.Config{MaxSize: size, HealthCheckAfter: -1, DialBackoff: -1})
 	watchChecked, watchUnchecked := pgWatchSize(checked.db), pgWatchSize(unchecked.db)
 
 	oldChecked, failed := pgUseAll(t, ctx, checked.db, size)

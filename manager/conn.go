@@ -82,7 +82,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		//nolint:staticcheck // the fallback database/sql itself uses
+		//lint:ignore SA1019 the fallback database/sql itself uses for such drivers
 		tx, err = l.raw.Begin()
 	}
 	if err != nil {

@@ -58,7 +58,8 @@ func TestUseAfterCloseFailsAndIsRecorded(t *testing.T) {
 			_, err := st.(driver.StmtQueryContext).QueryContext(ctx, nil)
 			return err
 		}},
-		{"Exec", func() error { _, err := st.Exec(nil); return err }}, //nolint:staticcheck // the old API must fail too
+		//lint:ignore SA1019 the old API must fail too
+		{"Exec", func() error { _, err := st.Exec(nil); return err }},
 	}
 	for i, o := range ops {
 		require.ErrorIs(t, o.run(), memdb.ErrConnClosed, o.op)
@@ -124,7 +125,8 @@ func TestHealthyUseRecordsNoMisuse(t *testing.T) {
 	st, err := c.PrepareContext(ctx, "SELECT COUNT t")
 	require.NoError(t, err)
 	assert.Equal(t, -1, st.NumInput())
-	rows, err := st.Query(nil) //nolint:staticcheck // the old API works too
+	//lint:ignore SA1019 the old API works too
+	rows, err := st.Query(nil)
 	require.NoError(t, err)
 	dest := make([]driver.Value, 1)
 	require.NoError(t, rows.Next(dest))

@@ -79,16 +79,6 @@ func (c *cursor) bVarChar() string {
 	return s
 }
 
-// usVarChar reads a US_VARCHAR: a USHORT character count and UTF-16LE text.
-func (c *cursor) usVarChar() string {
-	n := int(c.u16())
-	s, err := ucs2ToString(c.take(2 * n))
-	if err != nil && c.err == nil {
-		c.err = err
-	}
-	return s
-}
-
 // ucs2ToString decodes UTF-16LE; unpaired surrogates become U+FFFD as in Go's
 // utf16 package. An odd byte count is malformed.
 func ucs2ToString(b []byte) (string, error) {

@@ -37,7 +37,6 @@ type vpool struct {
 	open, dialing, busy int
 	validating          int
 	minting             bool
-	mintValue           string
 	overMax             bool
 	// crashed: the state machine panicked; the pool is abandoned.
 	crashed bool
