@@ -36,7 +36,8 @@ type PoolConfig struct {
 	// RetireAfter asks the manager to retire the pool once it has had no
 	// acquire, no lease out and no waiter for this long. Zero: never.
 	RetireAfter time.Duration
-	// DialBackoff starts a blocking period after a failed dial or mint: for
+	// DialBackoff starts a blocking period after consecutive failed dials or
+	// mints (two in a row): for
 	// that long (doubling per consecutive failure up to DialBackoffMax, with
 	// +-20% jitter) the pool opens nothing, and acquires it cannot serve from
 	// idle or soon-released connections fail at once with the last error,

@@ -115,15 +115,20 @@ func (p *Pool) failUncovered(n int, err error) {
 	}
 }
 
-// startBlocking begins (or extends) the blocking period after a failed dial
-// or mint; see PoolConfig.DialBackoff.
+// blockAfter is how many dials or mints in a row must fail before a blocking
+// period starts: one transient failure (a dropped SYN, a throttled login)
+// should cost one caller, not every caller for a while.
+const blockAfter = 2
+
+// startBlocking begins (or extends) the blocking period after failed dials
+// or mints; see PoolConfig.DialBackoff.
 func (p *Pool) startBlocking(now time.Time, err error) {
 	p.dialFailures++
 	p.lastDialErr = err
-	if p.cfg.DialBackoff <= 0 {
+	if p.cfg.DialBackoff <= 0 || p.dialFailures < blockAfter {
 		return
 	}
-	backoff := p.cfg.DialBackoff << min(p.dialFailures-1, 20)
+	backoff := p.cfg.DialBackoff << min(p.dialFailures-blockAfter, 20)
 	if p.cfg.DialBackoffMax > 0 && (backoff > p.cfg.DialBackoffMax || backoff <= 0) {
 		backoff = p.cfg.DialBackoffMax
 	}

@@ -350,11 +350,17 @@ func TestQueuedAcquireFailsAtItsOwnDeadline(t *testing.T) {
 
 func TestFailedDialsStartABlockingPeriodThatFailsFastAndEndsOnSuccess(t *testing.T) {
 	h := newHarness(t, PoolConfig{MaxSize: 2, DialBackoff: time.Second, DialBackoffMax: 4 * time.Second, Seed: 3})
-	a := h.acquire()
 	cause := errors.New("login failed")
+	a0 := h.acquire()
 	h.finishDial(cause)
-	e, _ := h.answer(a)
-	assert.ErrorIs(t, e.Err, cause)
+	assert.False(t, h.p.blocked(h.now), "one failure does not block")
+	a := h.acquire()
+	require.Len(t, h.dials, 1, "the next caller still dials")
+	h.finishDial(cause)
+	for _, id := range []uint64{a0, a} {
+		e, _ := h.answer(id)
+		assert.ErrorIs(t, e.Err, cause)
+	}
 
 	b := h.acquire()
 	e, ok := h.answer(b)
@@ -395,10 +401,14 @@ func TestBlockingPeriodKeepsWaitersThatALeaseWillServe(t *testing.T) {
 	a := h.acquire()
 	h.finishDial(nil)
 	h.mustGrant(a)
+	b0 := h.acquire()
+	h.finishDial(errors.New("refused"))
+	e, _ := h.answer(b0)
+	require.Error(t, e.Err)
 	b := h.acquire()
 	h.finishDial(errors.New("refused"))
 	c := h.acquire()
-	e, _ := h.answer(b)
+	e, _ = h.answer(b)
 	require.Error(t, e.Err, "the waiter the dial was for gets its error")
 	_, ok := h.answer(c)
 	assert.False(t, ok, "one lease is out: one waiter may wait for it")

@@ -62,7 +62,8 @@ type Config struct {
 	// ValidateTimeout bounds each health check. Default 5s.
 	ValidateTimeout time.Duration
 
-	// DialBackoff starts a blocking period after a failed dial or token mint:
+	// DialBackoff starts a blocking period after two dials or token mints in
+	// a row failed:
 	// for this long, doubling per consecutive failure up to DialBackoffMax
 	// (with jitter), the pool opens nothing and acquires it cannot serve from
 	// idle or soon-released connections fail at once with a *BlockedError
