@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/idpool/idpool/internal/mailbox"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -38,7 +39,8 @@ type Init struct {
 // new one an Init first. Its parent (the manager) receives RetireRequest and
 // PoolDrained from it.
 func NewProps(cfg *ActorConfig) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} }, actor.WithDispatcher(cfg.Dispatcher))
+	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} },
+		actor.WithDispatcher(cfg.Dispatcher), actor.WithMailbox(mailbox.Producer()))
 }
 
 // poolActor owns one Pool state machine. Receive never blocks: it steps the

@@ -20,7 +20,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	ctx := context.Background()
 	id := identity("bench")
 	b.ReportAllocs()
-	b.SetParallelism(4)
+	b.SetParallelism(benchParallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -41,7 +41,7 @@ func BenchmarkDatabaseSQLConnClose(b *testing.B) {
 	defer db.Close()
 	ctx := context.Background()
 	b.ReportAllocs()
-	b.SetParallelism(4)
+	b.SetParallelism(benchParallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -54,3 +54,6 @@ func BenchmarkDatabaseSQLConnClose(b *testing.B) {
 		}
 	})
 }
+
+// benchParallelism is goroutines per GOMAXPROCS in the benchmarks above.
+var benchParallelism = 4

@@ -12,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/internal/mailbox"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -78,7 +79,7 @@ func New(cfg Config) (*Manager, error) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger(cfg.Logger)))
 	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed) },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, resumeOnPanic)),
-		actor.WithDispatcher(inlineDispatcher))
+		actor.WithDispatcher(inlineDispatcher), actor.WithMailbox(mailbox.Producer()))
 	pid, err := system.Root.SpawnNamed(props, "idpool-manager")
 	if err != nil {
 		return nil, err
