@@ -14,6 +14,11 @@ func (p *Pool) Acquire(now time.Time, id uint64, replyTo any, timeout time.Durat
 	p.stats.acquires++
 	p.lastActivity = now
 	p.retireAsked = false
+	if p.cfg.RetireAfter > 0 {
+		// Make sure a Tick comes to consider retirement, whatever path this
+		// acquire takes (a refused retirement is asked again this way).
+		p.wakeNoLaterThan(now.Add(p.cfg.RetireAfter))
+	}
 	if p.closing {
 		p.emit(Effect{Kind: EffFail, ReplyTo: replyTo, AcquireID: id, Err: ErrClosed})
 		return p.out
@@ -40,9 +45,6 @@ func (p *Pool) Acquire(now time.Time, id uint64, replyTo any, timeout time.Durat
 	}
 	p.waiters.push(w)
 	p.serve(now)
-	if p.cfg.RetireAfter > 0 {
-		p.wakeNoLaterThan(now.Add(p.cfg.RetireAfter))
-	}
 	return p.out
 }
 

@@ -434,3 +434,22 @@ func TestABusyPoolPastItsRetirementTimeDoesNotSpin(t *testing.T) {
 	h.tick()
 	assert.Len(t, h.retires, 1, "retires a RetireAfter after the release")
 }
+
+func TestARefusedRetirementIsAskedAgainAfterTheRacingAcquire(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1, IdleTimeout: time.Hour, RetireAfter: time.Minute})
+	a := h.acquire()
+	h.finishDials()
+	h.release(a, false)
+	h.advance(time.Minute)
+	h.tick()
+	require.Equal(t, []uint64{1}, h.retires)
+	// The manager refuses: an acquire was already on its way. It is a hit.
+	b := h.acquire()
+	h.mustGrant(b)
+	h.release(b, false)
+	require.NotEmpty(t, h.wakes)
+	assert.False(t, h.wakes[len(h.wakes)-1].After(h.now.Add(time.Minute)), "a Tick within RetireAfter, not at the idle timeout")
+	h.advance(time.Minute)
+	h.tick()
+	assert.Equal(t, []uint64{1, 2}, h.retires, "asks again, with the new count")
+}

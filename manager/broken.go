@@ -26,6 +26,12 @@ func IsBroken(err error) bool {
 		errors.As(err, &ne)
 }
 
+// touched remembers the ctx of the latest operation on the lease. If that
+// ctx has ended by the time the lease is released, the operation may have
+// been cut short while its results were still being read (a driver.Rows the
+// lease does not see), so the connection is treated as broken.
+func (l *Lease) touched(ctx context.Context) { l.lastCtx = ctx }
+
 // note records err from an operation run under ctx: an operation cut short
 // by its ctx, or failing with a broken-connection error, breaks the lease.
 func (l *Lease) note(ctx context.Context, err error) error {

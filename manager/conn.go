@@ -39,15 +39,21 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err := c.checkIdentity(ctx); err != nil {
 		return nil, err
 	}
+	l.touched(ctx)
+	var s driver.Stmt
+	var err error
 	if p, ok := l.raw.(driver.ConnPrepareContext); ok {
-		s, err := p.PrepareContext(ctx, query)
-		return s, l.note(ctx, err)
+		s, err = p.PrepareContext(ctx, query)
+	} else {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s, err = l.raw.Prepare(query)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, l.note(ctx, err)
 	}
-	s, err := l.raw.Prepare(query)
-	return s, l.note(ctx, err)
+	return l.wrapStmt(s), nil
 }
 
 // Close releases the lease; see Lease.Close.
@@ -69,6 +75,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	}
 	var tx driver.Tx
 	var err error
+	l.touched(ctx)
 	if b, ok := l.raw.(driver.ConnBeginTx); ok {
 		tx, err = b.BeginTx(ctx, opts)
 	} else {
@@ -101,6 +108,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, err
 	}
 	if q, ok := l.raw.(driver.QueryerContext); ok {
+		l.touched(ctx)
 		rows, err := q.QueryContext(ctx, query, args)
 		return rows, l.note(ctx, err)
 	}
@@ -114,6 +122,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	if e, ok := l.raw.(driver.ExecerContext); ok {
+		l.touched(ctx)
 		res, err := e.ExecContext(ctx, query, args)
 		return res, l.note(ctx, err)
 	}

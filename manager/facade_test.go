@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/sim/memdb"
 	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,7 +87,7 @@ func TestFacadeAbandonedTransactionNeverLeaksToTheNextUser(t *testing.T) {
 	require.NoError(t, tx.Commit())
 	require.NoError(t, db.QueryRowContext(as("alice"), "SELECT COUNT t").Scan(&n))
 	assert.Equal(t, 1, n)
-	assert.Equal(t, 1, mem.Opened(), "all on the one physical connection")
+	assert.Equal(t, 2, mem.Opened(), "a transaction abandoned by cancelling its ctx retires its connection")
 }
 
 func TestFacadeBadConnectionIsEvictedAndTheCallRetried(t *testing.T) {
@@ -174,4 +175,50 @@ func TestFacadeFallsBackLikeDatabaseSQLForABareDriverConn(t *testing.T) {
 	require.NoError(t, db.PingContext(ctx))
 	assert.Equal(t, 2, spy.count("Prepare"))
 	assert.Equal(t, 1, spy.count("Begin"))
+}
+
+// stmtOnlyConn is a driver conn without QueryerContext/ExecerContext, like
+// go-mssqldb: database/sql runs everything through prepared statements.
+type stmtOnlyConn struct{ c *memdb.Conn }
+
+func (s stmtOnlyConn) Prepare(q string) (driver.Stmt, error) {
+	return s.c.PrepareContext(context.Background(), q)
+}
+func (s stmtOnlyConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	return s.c.PrepareContext(ctx, q)
+}
+func (s stmtOnlyConn) BeginTx(ctx context.Context, o driver.TxOptions) (driver.Tx, error) {
+	return s.c.BeginTx(ctx, o)
+}
+func (s stmtOnlyConn) Begin() (driver.Tx, error) {
+	return s.BeginTx(context.Background(), driver.TxOptions{})
+}
+func (s stmtOnlyConn) Close() error { return s.c.Close() }
+
+// Like go-mssqldb after an ATTENTION round trip, the driver itself still
+// calls the connection good; only the pool's own rule (cut short = broken)
+// retires it.
+func (c stmtOnlyConn) IsValid() bool                      { return true }
+func (c stmtOnlyConn) ResetSession(context.Context) error { return nil }
+
+func TestFacadeStatementCutShortBreaksItsConnection(t *testing.T) {
+	mem := memdb.New()
+	m, err := New(Config{Server: "stmt:1/x", MaxSize: 1, HealthCheckAfter: -1, Dialer: DialerFunc(func(ctx context.Context, req DialRequest) (driver.Conn, error) {
+		c, err := mem.Dial(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return stmtOnlyConn{c.(*memdb.Conn)}, nil
+	})})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, m.Close(context.Background())) }()
+	db := openFacade(t, m)
+	ctx, cancel := context.WithCancel(as("alice"))
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	_, err = db.ExecContext(ctx, "SLEEP 5s")
+	require.ErrorIs(t, err, context.Canceled)
+	eventually(t, func() bool { return m.Stats().Total.Closes["broken"] == 1 }, "the statement's connection is closed")
+	var one int
+	require.NoError(t, db.QueryRowContext(as("alice"), "SELECT 1").Scan(&one))
+	assert.Equal(t, 2, mem.Opened())
 }

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"context"
 	"database/sql/driver"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,9 @@ type Lease struct {
 	// broken is set once an operation fails in a way that leaves the wire
 	// state unknown.
 	broken bool
-	done   atomic.Bool
+	// lastCtx is the ctx of the latest operation; see touched.
+	lastCtx context.Context
+	done    atomic.Bool
 	// grantedAt is set only when metrics are on, for use_time.
 	grantedAt time.Time
 }
@@ -68,7 +71,7 @@ func (l *Lease) Release(err error) {
 	}
 	// Once the Manager is closing the connection is closed anyway, and may
 	// already have been by a forced Close: do not touch it again.
-	broken := l.broken || IsBroken(err) || l.m.life.Err() != nil
+	broken := l.broken || IsBroken(err) || l.m.life.Err() != nil || l.lastCtx != nil && l.lastCtx.Err() != nil
 	if !broken {
 		broken = !l.reset() || !l.afterRelease()
 	}

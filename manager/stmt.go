@@ -1,0 +1,124 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+)
+
+// stmt wraps a prepared statement so that its errors reach the lease, like
+// the connection's own: drivers without QueryerContext (go-mssqldb) run every
+// database/sql query through a statement, and a statement cut short by its
+// ctx must break the connection. It implements the optional statement
+// interfaces and, where the driver's statement lacks one, does what
+// database/sql would have done without it.
+type stmt struct {
+	raw   driver.Stmt
+	lease *Lease
+}
+
+// stmtWithConverter is a stmt whose driver statement has the deprecated
+// ColumnConverter, which changes database/sql's argument conversion, so the
+// wrapper may offer it only then.
+type stmtWithConverter struct{ *stmt }
+
+var (
+	_ driver.Stmt              = (*stmt)(nil)
+	_ driver.StmtExecContext   = (*stmt)(nil)
+	_ driver.StmtQueryContext  = (*stmt)(nil)
+	_ driver.NamedValueChecker = (*stmt)(nil)
+)
+
+func (l *Lease) wrapStmt(raw driver.Stmt) driver.Stmt {
+	s := &stmt{raw: raw, lease: l}
+	//lint:ignore SA1019 forwarded only for drivers that still implement it
+	if _, ok := raw.(driver.ColumnConverter); ok {
+		return stmtWithConverter{s}
+	}
+	return s
+}
+
+func (s *stmt) Close() error  { return s.raw.Close() }
+func (s *stmt) NumInput() int { return s.raw.NumInput() }
+
+// Exec runs the statement without a ctx.
+//
+// Deprecated: database/sql calls ExecContext.
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	r, err := s.raw.Exec(args)
+	return r, s.lease.note(context.Background(), err)
+}
+
+// Query runs the statement without a ctx.
+//
+// Deprecated: database/sql calls QueryContext.
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	r, err := s.raw.Query(args)
+	return r, s.lease.note(context.Background(), err)
+}
+
+// ExecContext forwards to the driver's statement, noting its error.
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.lease.touched(ctx)
+	if e, ok := s.raw.(driver.StmtExecContext); ok {
+		r, err := e.ExecContext(ctx, args)
+		return r, s.lease.note(ctx, err)
+	}
+	values, err := plainValues(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	//lint:ignore SA1019 what database/sql does for such statements
+	r, err := s.raw.Exec(values)
+	return r, s.lease.note(ctx, err)
+}
+
+// QueryContext forwards to the driver's statement, noting its error.
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.lease.touched(ctx)
+	if q, ok := s.raw.(driver.StmtQueryContext); ok {
+		r, err := q.QueryContext(ctx, args)
+		return r, s.lease.note(ctx, err)
+	}
+	values, err := plainValues(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	//lint:ignore SA1019 what database/sql does for such statements
+	r, err := s.raw.Query(values)
+	return r, s.lease.note(ctx, err)
+}
+
+// CheckNamedValue forwards, or returns driver.ErrSkip so that database/sql
+// falls back to the connection's checker and its default conversion.
+func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if c, ok := s.raw.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+// ColumnConverter forwards the driver statement's converter.
+func (s stmtWithConverter) ColumnConverter(idx int) driver.ValueConverter {
+	//lint:ignore SA1019 forwarded only for drivers that still implement it
+	return s.raw.(driver.ColumnConverter).ColumnConverter(idx)
+}
+
+// plainValues is database/sql's conversion for statements without the
+// context methods: positional values only.
+func plainValues(named []driver.NamedValue) ([]driver.Value, error) {
+	out := make([]driver.Value, len(named))
+	for i, nv := range named {
+		if nv.Name != "" {
+			return nil, errors.New("idpool: driver does not support the use of Named Parameters")
+		}
+		out[i] = nv.Value
+	}
+	return out, nil
+}
