@@ -33,6 +33,11 @@ type PoolConfig struct {
 	// TokenThreshold is how close to its token's expiry a connection may get
 	// before checkout re-checks the token and the idle sweep closes it.
 	TokenThreshold time.Duration
+	// RefreshAhead mints a new token in the background as soon as the
+	// newest one enters TokenThreshold, while the pool has connections, and
+	// dials with the newest token while it is good beyond the threshold, so
+	// a busy identity never waits on a mint at checkout.
+	RefreshAhead bool
 	// RetireAfter asks the manager to retire the pool once it has had no
 	// acquire, no lease out and no waiter for this long. Zero: never.
 	RetireAfter time.Duration

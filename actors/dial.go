@@ -9,21 +9,27 @@ import (
 // startDial reserves a slot and opens a connection. Under a global cap the
 // reservation first waits for a permit from the manager; a token pool then
 // needs a token, so it waits for the (single) mint in flight.
-func (p *Pool) startDial() {
+func (p *Pool) startDial(now time.Time) {
 	if p.cfg.NeedsPermit {
 		p.awaitingPermit++
 		p.emit(Effect{Kind: EffRequestPermit})
 		return
 	}
-	p.startPermittedDial()
+	p.startPermittedDial(now)
 }
 
-func (p *Pool) startPermittedDial() {
+func (p *Pool) startPermittedDial(now time.Time) {
 	if p.cfg.UsesToken && len(p.freshTokens) > 0 {
 		tok := p.freshTokens[0]
 		p.freshTokens = p.freshTokens[1:]
 		p.dialing++
 		p.emit(Effect{Kind: EffDial, Token: tok})
+		return
+	}
+	if p.cfg.UsesToken && p.cfg.RefreshAhead && p.latest.ValidBeyond(now, p.cfg.TokenThreshold) {
+		// The token kept fresh ahead of expiry: no caller waits on a mint.
+		p.dialing++
+		p.emit(Effect{Kind: EffDial, Token: p.latest})
 		return
 	}
 	if !p.cfg.UsesToken {
@@ -52,7 +58,7 @@ func (p *Pool) fillMin(now time.Time) {
 		return
 	}
 	for p.size() < p.cfg.MinSize {
-		p.startDial()
+		p.startDial(now)
 	}
 }
 
@@ -183,6 +189,7 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 	}
 	p.stats.mints++
 	p.latest = tok
+	p.wakeNoLaterThan(p.nextRefresh(now))
 	if de, ok := p.lastDialErr.(*DialError); ok && de.Mint {
 		p.endBlocking() // the token endpoint works again
 	}

@@ -13,6 +13,7 @@ func (p *Pool) Tick(now time.Time) []Effect {
 	}
 	p.expireWaiters(now)
 	p.sweepIdle(now)
+	p.refreshAhead(now)
 	p.serve(now)
 	p.maybeRetire(now)
 	p.rescheduleWake(now)
@@ -70,6 +71,26 @@ func (p *Pool) sweepIdle(now time.Time) {
 	}
 }
 
+// refreshAhead starts a background mint once the newest token is inside the
+// threshold (azidentity then hands out a new one), if connections are open.
+func (p *Pool) refreshAhead(now time.Time) {
+	if !p.cfg.RefreshAhead || !p.cfg.UsesToken || p.minting || len(p.conns) == 0 || p.latest.IsZero() {
+		return
+	}
+	if !p.latest.ValidBeyond(now, p.cfg.TokenThreshold) {
+		p.stats.refreshes++
+		p.requestMint()
+	}
+}
+
+// nextRefresh is when refreshAhead should next look, or zero.
+func (p *Pool) nextRefresh(now time.Time) time.Time {
+	if !p.cfg.RefreshAhead || !p.cfg.UsesToken || p.minting || len(p.conns) == 0 || !p.latest.ValidBeyond(now, p.cfg.TokenThreshold) {
+		return time.Time{}
+	}
+	return p.latest.ExpiresOn.Add(-p.cfg.TokenThreshold)
+}
+
 // tokenExpiring: the connection's known token expiry is inside the threshold,
 // so it is closed rather than risk a session meeting an expired token.
 func (p *Pool) tokenExpiring(c *conn, now time.Time) bool {
@@ -122,6 +143,7 @@ func (p *Pool) rescheduleWake(now time.Time) {
 	for _, c := range p.idle {
 		earliest(p.connWake(c))
 	}
+	earliest(p.nextRefresh(now))
 	if now.Before(p.blockedUntil) && (p.size() < p.cfg.MinSize || p.waiters.live > 0) {
 		earliest(p.blockedUntil)
 	}

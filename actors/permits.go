@@ -14,7 +14,7 @@ func (p *Pool) PermitGranted(now time.Time) []Effect {
 		p.maybeDrained()
 		return p.out
 	}
-	p.startPermittedDial()
+	p.startPermittedDial(now)
 	return p.out
 }
 

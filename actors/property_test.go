@@ -30,7 +30,7 @@ func TestPropertyRandomSequences(t *testing.T) {
 		{"checks", PoolConfig{MaxSize: 3, HealthCheckAfter: 2 * time.Second, IdleTimeout: 20 * time.Second, MaxLifetime: 90 * time.Second, RetireAfter: time.Minute}, false},
 		{"permits", PoolConfig{MinSize: 1, MaxSize: 3, NeedsPermit: true, HealthCheckAfter: 3 * time.Second, IdleTimeout: 20 * time.Second}, false},
 		{"permits+tokens", PoolConfig{MaxSize: 3, NeedsPermit: true, UsesToken: true, TokenThreshold: 10 * time.Second, MaxLifetime: time.Minute}, false},
-		{"tokens", PoolConfig{MinSize: 1, MaxSize: 4, UsesToken: true, TokenThreshold: 10 * time.Second, HealthCheckAfter: 5 * time.Second, MaxLifetime: 2 * time.Minute}, false},
+		{"tokens", PoolConfig{MinSize: 1, MaxSize: 4, UsesToken: true, RefreshAhead: true, TokenThreshold: 10 * time.Second, HealthCheckAfter: 5 * time.Second, MaxLifetime: 2 * time.Minute}, false},
 	} {
 		t.Run(variant.name, func(t *testing.T) {
 			rapid.Check(t, func(rt *rapid.T) {

@@ -11,7 +11,7 @@ type counters struct {
 	acquires, hits, misses, timeouts, cancels, exhausted     uint64
 	opens, dialFailures, mints, mintFailures, healthFailures uint64
 	rotations, staleDrained, expiredClosed, badReleases      uint64
-	blockedPeriods, blockedFails                             uint64
+	blockedPeriods, blockedFails, refreshes                  uint64
 	closes                                                   [numReasons]uint64
 }
 
@@ -45,6 +45,7 @@ func (p *Pool) Stats() messages.PoolStats {
 		ExpiredClosed:  p.stats.expiredClosed,
 		BlockedPeriods: p.stats.blockedPeriods,
 		BlockedFails:   p.stats.blockedFails,
+		Refreshes:      p.stats.refreshes,
 		Closes:         make(map[string]uint64),
 	}
 	for r, n := range p.stats.closes {

@@ -242,3 +242,31 @@ func TestSuccessfulMintEndsABlockingPeriodCausedByMints(t *testing.T) {
 	h.finishDials()
 	h.mustGrant(b)
 }
+
+func TestRefreshAheadMintsInTheBackgroundSoCheckoutNeverWaitsOnAMint(t *testing.T) {
+	cfg := tokenCfg()
+	cfg.RefreshAhead = true
+	h := newHarness(t, cfg)
+	a, b := h.acquire(), h.acquire()
+	h.finishMint(h.tok("T1", 10*time.Minute), nil)
+	h.finishDials()
+	h.release(a, false)
+	assert.Equal(t, h.now.Add(5*time.Minute), h.wakes[len(h.wakes)-1], "wakes when the token enters the threshold")
+	h.advance(5 * time.Minute)
+	h.tick()
+	require.Equal(t, 1, h.mints, "a background mint, with no caller waiting")
+	h.finishMint(h.tok("T2", time.Hour), nil)
+	assert.EqualValues(t, 1, h.p.Stats().Refreshes)
+
+	h.release(b, false) // its T1 connection comes back near expiry
+	c := h.acquire()
+	assert.Zero(t, h.mints, "checkout does not mint")
+	require.Len(t, h.dials, 1, "the stale connection is replaced at once")
+	assert.Equal(t, "T2", h.dials[0].Value)
+	h.finishDials()
+	h.mustGrant(c)
+	d := h.acquire() // a miss: dials with the fresh token, no mint
+	assert.Zero(t, h.mints)
+	h.finishDials()
+	h.mustGrant(d)
+}

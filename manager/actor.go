@@ -121,6 +121,7 @@ func (m *managerActor) poolConfig(key tokens.Key, id tokens.Identity) actors.Poo
 		NeedsPermit:      m.permits != nil,
 		TokenThreshold:   cfg.TokenThreshold,
 		RetireAfter:      cfg.PoolIdleTimeout,
+		RefreshAhead:     cfg.TokenRefreshAhead,
 		DialBackoff:      cfg.DialBackoff,
 		DialBackoffMax:   cfg.DialBackoffMax,
 		Seed:             m.seed + m.created,

@@ -77,6 +77,13 @@ type Config struct {
 	// re-checked at checkout and closed while idle. Default 5m (azidentity
 	// refreshes cached tokens 5 minutes before expiry).
 	TokenThreshold time.Duration
+	// TokenRefreshAhead mints a new token in the background as soon as a
+	// pool's newest token enters TokenThreshold (when azidentity hands out a
+	// new one) and opens connections with it while it is fresh, so a busy
+	// identity never waits on a mint at checkout. It costs a mint per token
+	// lifetime per busy identity even when nothing needs a new connection.
+	// Default off: tokens are minted only to open connections.
+	TokenRefreshAhead bool
 	// MintTimeout bounds each token mint. Default 30s.
 	MintTimeout time.Duration
 

@@ -40,6 +40,7 @@ func addCounters(into *PoolStats, s PoolStats) {
 	into.ExpiredClosed += s.ExpiredClosed
 	into.BlockedPeriods += s.BlockedPeriods
 	into.BlockedFails += s.BlockedFails
+	into.Refreshes += s.Refreshes
 	if into.Closes == nil {
 		into.Closes = make(map[string]uint64)
 	}

@@ -20,6 +20,8 @@ type PoolStats struct {
 	Acquires, Hits, Misses, Timeouts, Cancels, Exhausted uint64
 	Opens, DialFailures, TokenMints, MintFailures        uint64
 	Rotations, StaleDrained, ExpiredClosed               uint64
+	// Refreshes counts background mints ahead of expiry (RefreshAhead).
+	Refreshes uint64
 	// BlockedPeriods counts blocking periods begun after failed dials, and
 	// BlockedFails the acquires failed fast during them.
 	BlockedPeriods, BlockedFails uint64
