@@ -1,0 +1,80 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// liveActors counts the actors registered in the Manager's actor system
+// (the manager itself included).
+func liveActors(m *Manager) int {
+	n := 0
+	for _, bucket := range m.system.ProcessRegistry.LocalPIDs.LocalPIDs {
+		n += bucket.Count()
+	}
+	return n
+}
+
+func TestTenThousandSingleUseIdentitiesLeaveNoPoolBehind(t *testing.T) {
+	const identities = 10_000
+	m, db := newManager(t, Config{MaxSize: 1, PoolIdleTimeout: 50 * time.Millisecond, HealthCheckAfter: -1})
+	base := liveActors(m)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < identities; i += 8 {
+				l := acquire(t, m, identity(fmt.Sprint("once", i)))
+				l.Release(nil)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, identities, int(m.Stats().PoolsCreated))
+	eventually(t, func() bool { return m.Stats().Pools == 0 }, "every quiet pool retired")
+	eventually(t, func() bool { return liveActors(m) == base }, "no pool actor left (have %d, want %d)", liveActors(m), base)
+	eventually(t, func() bool { return db.OpenNow() == 0 }, "their connections closed")
+	s := m.Stats()
+	assert.EqualValues(t, identities, s.PoolsRetired)
+	assert.EqualValues(t, identities, s.Total.Acquires, "counters of retired pools are kept in the totals")
+}
+
+// TestAcquiresRacingRetirementAreNeverLost hammers a few identities with
+// acquires timed around their pools' idle timeout, so that acquires cross
+// retirement requests in every order. Every acquire must be served.
+func TestAcquiresRacingRetirementAreNeverLost(t *testing.T) {
+	const retireAfter = 5 * time.Millisecond
+	m, db := newManager(t, Config{MaxSize: 2, PoolIdleTimeout: retireAfter, HealthCheckAfter: -1, AcquireTimeout: 5 * time.Second})
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 3))
+			for range 150 {
+				time.Sleep(time.Duration(r.IntN(int(2 * retireAfter))))
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				l, err := m.Acquire(ctx, identity(fmt.Sprint("racer", r.IntN(4))))
+				cancel()
+				if !assert.NoError(t, err) {
+					return
+				}
+				l.Release(nil)
+			}
+		}()
+	}
+	wg.Wait()
+	s := m.Stats()
+	t.Logf("pools created %d, retired %d", s.PoolsCreated, s.PoolsRetired)
+	assert.Positive(t, s.PoolsRetired, "retirement happened during the run")
+	assert.EqualValues(t, 16*150, s.Total.Acquires)
+	require.Zero(t, db.Misuse())
+}
