@@ -166,8 +166,9 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffRetire:
 			c.Send(a.parent, &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
 		case EffDrained:
+			// The manager stops this actor once it has read this, so
+			// that a Stats query it sent earlier is still answered.
 			c.Send(a.parent, &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: a.self, Stats: a.sm.Stats()})
-			c.Stop(a.self)
 		}
 	}
 }

@@ -20,6 +20,7 @@ func (p *Pool) recordWait(d time.Duration) { p.wait.Record(d) }
 // Stats returns a snapshot of the pool.
 func (p *Pool) Stats() messages.PoolStats {
 	s := messages.PoolStats{
+		Closing:        p.closing,
 		Key:            p.cfg.Key.Redacted(),
 		Discriminator:  p.cfg.Key.Discriminator(),
 		MaxSize:        p.cfg.MaxSize,

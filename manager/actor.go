@@ -70,7 +70,7 @@ func (m *managerActor) Receive(c actor.Context) {
 	case *messages.RetireRequest:
 		m.retire(c, msg)
 	case *messages.PoolDrained:
-		m.drained(msg)
+		m.drained(c, msg)
 	case *messages.StatsQuery:
 		m.stats(c, msg)
 	case *messages.CloseManager:
@@ -158,9 +158,13 @@ func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
 	c.Send(e.pid, &messages.RetireApproved{})
 }
 
-func (m *managerActor) drained(msg *messages.PoolDrained) {
+// drained takes the final counters of a pool that has closed everything, and
+// stops it. Poison is a user message, so a Stats query sent to the pool
+// before this is answered first.
+func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
 	delete(m.draining, msg.Pool.Id)
 	addCounters(&m.gone, msg.Stats)
+	c.Poison(msg.Pool)
 	m.maybeClosed()
 }
 
@@ -192,9 +196,14 @@ func (m *managerActor) maybeClosed() {
 }
 
 func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
-	ch := make(chan messages.PoolStats, len(m.pools))
+	// Pools retiring or closing are asked too: their counters reach gone
+	// only when they have drained.
+	ch := make(chan messages.PoolStats, len(m.pools)+len(m.draining))
 	for _, e := range m.pools {
 		c.Send(e.pid, &messages.PoolStatsQuery{Reply: ch})
+	}
+	for _, pid := range m.draining {
+		c.Send(pid, &messages.PoolStatsQuery{Reply: ch})
 	}
 	gone := m.gone
 	gone.Closes = make(map[string]uint64, len(m.gone.Closes))
@@ -207,7 +216,7 @@ func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
 	}
 	msg.Reply <- messages.ManagerStats{
 		PermitsInUse: inUse, PermitWaiters: waiting,
-		Pools: len(m.pools), PoolsCreated: m.created, PoolsRetired: m.retired,
+		Pools: len(m.pools), Snapshots: len(m.pools) + len(m.draining), PoolsCreated: m.created, PoolsRetired: m.retired,
 		PoolStats: ch, Gone: gone, At: m.cfg.Clock.Now(),
 	}
 }

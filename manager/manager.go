@@ -208,7 +208,7 @@ func (m *Manager) Stats() Stats {
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Pools)}
 	s.Total = ms.Gone
 	s.Total.Key = "total"
-	for range ms.Pools {
+	for range ms.Snapshots {
 		ps := <-ms.PoolStats
 		s.PerPool = append(s.PerPool, ps)
 		addCounters(&s.Total, ps)

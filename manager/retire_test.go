@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -77,4 +78,21 @@ func TestAcquiresRacingRetirementAreNeverLost(t *testing.T) {
 	assert.Positive(t, s.PoolsRetired, "retirement happened during the run")
 	assert.EqualValues(t, 16*150, s.Total.Acquires)
 	require.Zero(t, db.Misuse())
+}
+
+func TestStatsKeepARetiringPoolsCountersWhileItDrains(t *testing.T) {
+	release := make(chan struct{})
+	m, _ := newManager(t, Config{PoolIdleTimeout: 10 * time.Millisecond, HealthCheckAfter: -1,
+		Hooks: Hooks{BeforeClose: func(driver.Conn) { <-release }}})
+	l := acquire(t, m, identity("leaving"))
+	l.Release(nil)
+	eventually(t, func() bool { return m.Stats().PoolsRetired == 1 }, "retirement approved")
+	s := m.Stats() // the pool's close is held up: it is still draining
+	assert.EqualValues(t, 1, s.Total.Acquires, "counters of a draining pool are not lost")
+	require.Len(t, s.PerPool, 1)
+	assert.True(t, s.PerPool[0].Closing)
+	assert.Zero(t, s.Pools, "not a live pool any more")
+	close(release)
+	eventually(t, func() bool { return len(m.Stats().PerPool) == 0 }, "drained")
+	assert.EqualValues(t, 1, m.Stats().Total.Acquires)
 }

@@ -19,7 +19,9 @@ type Stats struct {
 	// Total sums every live pool's gauges and counters, plus the counters of
 	// pools that have retired or closed. Its Wait histogram merges them all.
 	Total PoolStats
-	// PerPool has one snapshot per live pool, in no particular order.
+	// PerPool has one snapshot per pool, in no particular order: the live
+	// ones, and those retiring or closing that still have connections
+	// (PoolStats.Closing).
 	PerPool []PoolStats
 }
 

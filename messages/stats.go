@@ -6,7 +6,9 @@ import (
 
 // PoolStats is a snapshot of one pool.
 type PoolStats struct {
-	Key string // redacted pool key: server, identity kind and a short hash
+	// Closing: the pool is retiring or closing, and has not drained yet.
+	Closing bool
+	Key     string // redacted pool key: server, identity kind and a short hash
 	// Discriminator is the identity part of the key in full. It holds no
 	// secret but may hold client ids: keep it out of logs and metrics.
 	Discriminator string
@@ -32,7 +34,10 @@ type PoolStats struct {
 
 // ManagerStats is the manager's part of a Stats answer.
 type ManagerStats struct {
-	Pools        int
+	Pools int
+	// Snapshots is how many PoolStats will arrive: live pools plus those
+	// still draining after retirement or Close.
+	Snapshots    int
 	PoolsCreated uint64
 	PoolsRetired uint64
 	// PoolStats will carry one snapshot per pool in Pools.
