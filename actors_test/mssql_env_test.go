@@ -207,14 +207,25 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// leaseQuery runs q on a leased connection through its driver interfaces
-// and returns the first column of the only row.
+// leaseQuery runs q on a leased connection through its driver interfaces,
+// as database/sql would (the driver may answer driver.ErrSkip to the direct
+// call; then the statement is prepared), and returns the first column of
+// the first row.
 func leaseQuery(ctx context.Context, l *manager.Lease, q string, args ...any) (any, error) {
 	named := make([]driver.NamedValue, len(args))
 	for i, a := range args {
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
 	rows, err := l.Conn().QueryContext(ctx, q, named)
+	if errors.Is(err, driver.ErrSkip) {
+		var stmt driver.Stmt
+		stmt, err = l.Conn().PrepareContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		defer stmt.Close()
+		rows, err = stmt.(driver.StmtQueryContext).QueryContext(ctx, named)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -235,10 +246,30 @@ func leaseQuery(ctx context.Context, l *manager.Lease, q string, args ...any) (a
 	}
 }
 
-// leaseExec runs a statement on a leased connection.
+// leaseExec runs a statement on a leased connection (prepared if the driver
+// skips the direct call).
 func leaseExec(ctx context.Context, l *manager.Lease, q string) error {
 	_, err := l.Conn().ExecContext(ctx, q, nil)
+	if errors.Is(err, driver.ErrSkip) {
+		var stmt driver.Stmt
+		stmt, err = l.Conn().PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		_, err = stmt.(driver.StmtExecContext).ExecContext(ctx, nil)
+	}
 	return err
+}
+
+// acquire takes a lease for id and makes sure it goes back even if the test
+// fails before it releases it (Release is idempotent).
+func acquire(t *testing.T, ctx context.Context, m *manager.Manager, id tokens.Identity) *manager.Lease {
+	t.Helper()
+	l, err := m.Acquire(ctx, id)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Release(nil) })
+	return l
 }
 
 // eventually waits for cond, failing the test after d.
