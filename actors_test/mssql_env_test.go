@@ -187,6 +187,24 @@ func (e *mssqlEnv) openManager(t *testing.T, cfg manager.Config, wrap func(manag
 	return db
 }
 
+// poolStats returns the Stats of id's pool in db; it fails the test if the
+// pool is not live.
+func (e *mssqlEnv) poolStats(t *testing.T, db *manager.DB, id testIdentity) manager.PoolStats {
+	t.Helper()
+	server, err := sqlserver.ServerKey(e.dsn)
+	require.NoError(t, err)
+	disc, err := id.ID.Discriminator(context.Background())
+	require.NoError(t, err)
+	key := tokens.NewKey(server, disc).Redacted()
+	for _, p := range db.Manager.Stats().PerPool {
+		if p.Key == key {
+			return p
+		}
+	}
+	t.Fatalf("no live pool %s", key)
+	return manager.PoolStats{}
+}
+
 // sessionCount is the number of sessions logged in at the server now.
 func (e *mssqlEnv) sessionCount() int { return len(e.tds.Sessions()) }
 
