@@ -26,6 +26,16 @@ type countingCredential struct {
 	inner               azcore.TokenCredential
 	gate                chan struct{}
 	calls, inFlight, hi atomic.Int64
+
+	mu     sync.Mutex
+	tokens []string // every token the credential handed out
+}
+
+// handedOut returns every token value the credential returned.
+func (c *countingCredential) handedOut() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.tokens...)
 }
 
 func (c *countingCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -45,7 +55,13 @@ func (c *countingCredential) GetToken(ctx context.Context, o policy.TokenRequest
 			return azcore.AccessToken{}, ctx.Err()
 		}
 	}
-	return c.inner.GetToken(ctx, o)
+	tk, err := c.inner.GetToken(ctx, o)
+	if err == nil {
+		c.mu.Lock()
+		c.tokens = append(c.tokens, tk.Token)
+		c.mu.Unlock()
+	}
+	return tk, err
 }
 
 // countedSP is a service principal whose real ClientSecretCredential is
