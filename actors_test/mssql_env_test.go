@@ -187,22 +187,38 @@ func (e *mssqlEnv) openManager(t *testing.T, cfg manager.Config, wrap func(manag
 	return db
 }
 
-// poolStats returns the Stats of id's pool in db; it fails the test if the
-// pool is not live.
-func (e *mssqlEnv) poolStats(t *testing.T, db *manager.DB, id testIdentity) manager.PoolStats {
-	t.Helper()
+// poolStats returns the Stats of id's pool in db and whether it is live.
+// It does not fail the test, so conditions of eventually may call it.
+func (e *mssqlEnv) poolStats(db *manager.DB, id testIdentity) (manager.PoolStats, bool) {
 	server, err := sqlserver.ServerKey(e.dsn)
-	require.NoError(t, err)
+	if err != nil {
+		return manager.PoolStats{}, false
+	}
 	disc, err := id.ID.Discriminator(context.Background())
-	require.NoError(t, err)
+	if err != nil {
+		return manager.PoolStats{}, false
+	}
 	key := tokens.NewKey(server, disc).Redacted()
 	for _, p := range db.Manager.Stats().PerPool {
 		if p.Key == key {
-			return p
+			return p, true
 		}
 	}
-	t.Fatalf("no live pool %s", key)
-	return manager.PoolStats{}
+	return manager.PoolStats{}, false
+}
+
+// settledStats waits until every dial the pools started has reported back
+// (a dial started for a waiter that another connection served finishes after
+// its caller is gone) so that Opens equals the logins the server counted,
+// and returns the Stats then.
+func settledStats(t *testing.T, m *manager.Manager, logins func() int) manager.Stats {
+	t.Helper()
+	var st manager.Stats
+	eventually(t, 10*time.Second, func() bool {
+		st = m.Stats()
+		return st.Total.Dialing == 0 && st.Total.Opens == uint64(logins())
+	}, "the pools' opens never matched the server's logins")
+	return st
 }
 
 // sessionCount is the number of sessions logged in at the server now.

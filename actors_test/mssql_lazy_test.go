@@ -222,8 +222,16 @@ func TestMSSQLOneMintForConcurrentMisses(t *testing.T) {
 	}
 	wg.Wait()
 	require.Nil(t, failed.Load())
-	miStats := env.poolStats(t, db2, mi)
-	logins := env.tds.Logins(mi.Login)
+	// A dial started for a caller another connection served may still be
+	// finishing: wait until the pool has heard back from every dial.
+	var miStats manager.PoolStats
+	logins := 0
+	eventually(t, 10*time.Second, func() bool {
+		var live bool
+		miStats, live = env.poolStats(db2, mi)
+		logins = env.tds.Logins(mi.Login)
+		return live && miStats.Dialing == 0 && miStats.Opens == uint64(logins)
+	}, "the pool's opens never matched the server's logins")
 	assert.EqualValues(t, 1, micred.hi.Load(), "never two mints in flight for one pool")
 	assert.Equal(t, int(micred.calls.Load()), env.entra.Issued(mi.Name), "every mint reached the endpoint: a fresh token each")
 	assert.EqualValues(t, micred.calls.Load(), miStats.TokenMints)

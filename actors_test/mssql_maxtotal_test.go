@@ -168,13 +168,12 @@ func TestMSSQLMaxTotalAcrossIdentities(t *testing.T) {
 	for i := range served {
 		assert.Positive(t, served[i].Load(), "identity %d starved", i)
 	}
-	st := db.Manager.Stats()
+	st := settledStats(t, db.Manager, env.tds.TotalLogins)
 	assert.LessOrEqual(t, maxPermits.Load(), int64(maxTotal))
 	assert.LessOrEqual(t, maxSessions.Load(), int64(maxTotal))
 	assert.LessOrEqual(t, st.PermitsInUse, maxTotal)
 	assert.Positive(t, st.Total.Closes["stolen"], "pools gave connections up to other identities")
 	assert.LessOrEqual(t, st.Total.Open, maxTotal)
-	assert.EqualValues(t, env.tds.TotalLogins(), st.Total.Opens)
 	t.Logf("max total: %d calls over %d identities, %d logins, %d stolen, max %d permits / %d sessions seen",
 		goroutines*perG, nIDs, env.tds.TotalLogins(), st.Total.Closes["stolen"], maxPermits.Load(), maxSessions.Load())
 }
