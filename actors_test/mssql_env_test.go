@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +66,7 @@ type loginRecord struct {
 // must not be parallel) and closes both after the test.
 func startMSSQL(t *testing.T) *mssqlEnv {
 	t.Helper()
+	awaitDeadLetterThrottle(t)
 	es, err := entra.New(entra.Config{})
 	require.NoError(t, err)
 	t.Cleanup(es.Close)
@@ -77,6 +79,31 @@ func startMSSQL(t *testing.T) *mssqlEnv {
 	u := url.URL{Scheme: "sqlserver", Host: srv.Addr(), RawQuery: "database=appdb&encrypt=disable&dial+timeout=10"}
 	env.dsn = u.String()
 	return env
+}
+
+// awaitDeadLetterThrottle makes the test, after all its other cleanups,
+// wait until protoactor's dead-letter throttle goroutine has ended. A
+// message sent to a pool actor that has just stopped (a timer's Tick racing
+// the pool's retirement, typically) starts that goroutine, which lives one
+// second; goleak in TestMain would report it if the package's last test
+// ended within that second. Register it before anything else.
+func awaitDeadLetterThrottle(t *testing.T) {
+	t.Cleanup(func() {
+		eventually(t, 10*time.Second, func() bool { return !goroutineWith("actor.NewThrottle") },
+			"protoactor's dead-letter throttle goroutine did not end")
+	})
+}
+
+// goroutineWith reports whether any goroutine's stack mentions fn.
+func goroutineWith(fn string) bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Contains(string(buf[:n]), fn)
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // verify is sim/tds's VerifyToken: the token must be one sim/entra signed for

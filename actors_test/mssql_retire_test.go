@@ -64,6 +64,7 @@ func TestMSSQLPoolRetirementRacesThousands(t *testing.T) {
 
 func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 	const timeout = 120 * time.Millisecond
+	awaitDeadLetterThrottle(t)
 	db := memdb.New()
 	m, err := manager.New(manager.Config{Server: "memdb:1/retire", Dialer: db, MaxSize: 2,
 		PoolIdleTimeout: timeout, IdleTimeout: idleTimeout})
@@ -90,13 +91,50 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 		schedules[i] = retireSchedule(rng, time.Second, timeout, 40*time.Millisecond, 3)
 	}
 
-	var served, wrong atomic.Int64
+	// slow records what the pool of an acquire that takes over 5s looks
+	// like, to tell a stuck acquire from a slow machine.
+	var slowMu sync.Mutex
+	var slow []string
+	watch := func(i int, done <-chan struct{}) {
+		select {
+		case <-done:
+			return
+		case <-time.After(5 * time.Second):
+		}
+		key := tokens.NewKey("memdb:1/retire", discs[i]).Redacted()
+		st := m.Stats()
+		note := fmt.Sprintf("identity %d: acquire pending 5s; %d pools live, %d created, %d retired; its pool: ", i, st.Pools, st.PoolsCreated, st.PoolsRetired)
+		found := false
+		for _, p := range st.PerPool {
+			if p.Key == key {
+				note += fmt.Sprintf("%+v", p)
+				found = true
+			}
+		}
+		if !found {
+			note += "none live"
+		}
+		for _, c := range db.Conns() {
+			if c.Identity == discs[i] {
+				note += fmt.Sprintf("; conn %d closed=%v dead=%v pings=%d", c.ID, c.Closed, c.Dead, c.Pings)
+			}
+		}
+		slowMu.Lock()
+		slow = append(slow, note)
+		slowMu.Unlock()
+	}
+
+	var served, wrong, failed atomic.Int64
 	var firstErr atomic.Value
 	runSchedules(schedules, func(i int) {
 		actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
+		done := make(chan struct{})
+		go watch(i, done)
 		l, err := m.Acquire(actx, ids[i])
+		close(done)
 		if err != nil {
+			failed.Add(1)
 			firstErr.CompareAndSwap(nil, err)
 			return
 		}
@@ -106,7 +144,12 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 		served.Add(1)
 		l.Release(nil)
 	})
-	require.Nil(t, firstErr.Load(), "an acquire was lost")
+	slowMu.Lock()
+	for _, n := range slow {
+		t.Log(n)
+	}
+	slowMu.Unlock()
+	require.Nil(t, firstErr.Load(), "%d acquires failed", failed.Load())
 	require.EqualValues(t, 3*nIDs, served.Load())
 	require.Zero(t, wrong.Load())
 	last := time.Now()
