@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"database/sql/driver"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/sim/memdb"
+	"github.com/idpool/idpool/tokens"
+)
+
+// knownBugsEnv runs the tests that reproduce known, unfixed bugs in
+// manager/ and actors/; they fail until the bug is fixed, so by default they
+// skip with a message that starts with "BUG:".
+const knownBugsEnv = "IDPOOL_KNOWN_BUGS"
+
+func skipKnownBug(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv(knownBugsEnv) != "1" {
+		t.Skipf("BUG: %s (set %s=1 to run)", msg, knownBugsEnv)
+	}
+}
+
+// effectsOf returns the effects of kind in effs.
+func effectsOf(effs []actors.Effect, kind actors.EffectKind) []actors.Effect {
+	var out []actors.Effect
+	for _, e := range effs {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestBugRefusedRetirementIsNeverRetried drives the pool state machine
+// through the race the manager resolves by refusing a retirement: the pool
+// asks to retire (Seen=1), but the manager has already forwarded a second
+// acquire, so it refuses (silently). That acquire is a fast-path hit;
+// after its release the pool is idle again, yet nothing re-arms its
+// retirement timer: its next Tick is the connection's idle timeout, so it
+// (and its server session) lingers for IdleTimeout (5m by default) instead
+// of RetireAfter, and forever when IdleTimeout and MaxLifetime are off.
+func TestBugRefusedRetirementIsNeverRetried(t *testing.T) {
+	skipKnownBug(t, "a pool whose retirement the manager refused never asks again until another timer (IdleTimeout) fires")
+	const retireAfter = 100 * time.Millisecond
+	p := actors.New(actors.PoolConfig{Key: tokens.NewKey("srv:1433/db", ""), MaxSize: 1,
+		IdleTimeout: 5 * time.Minute, RetireAfter: retireAfter})
+	t0 := time.Unix(1_700_000_000, 0)
+	var nextTick time.Time
+	step := func(effs []actors.Effect) []actors.Effect {
+		for _, w := range effectsOf(effs, actors.EffWake) {
+			nextTick = w.At // each EffWake replaces the earlier request
+		}
+		return effs
+	}
+	step(p.Start(t0))
+	require.Len(t, effectsOf(step(p.Acquire(t0, 1, "a1")), actors.EffDial), 1)
+	grants := effectsOf(step(p.DialDone(t0, "conn", tokens.Token{}, nil)), actors.EffGrant)
+	require.Len(t, grants, 1)
+	conn := grants[0].Conn
+	step(p.Release(t0, conn, false))
+
+	retire := effectsOf(step(p.Tick(t0.Add(retireAfter))), actors.EffRetire)
+	require.Len(t, retire, 1)
+	require.EqualValues(t, 1, retire[0].Seen)
+	// The manager refuses: it forwarded acquire 2 before reading the request.
+	require.Len(t, effectsOf(step(p.Acquire(t0.Add(retireAfter+time.Millisecond), 2, "a2")), actors.EffGrant), 1)
+	released := t0.Add(retireAfter + 2*time.Millisecond)
+	step(p.Release(released, conn, false))
+
+	assert.False(t, nextTick.After(released.Add(retireAfter)),
+		"the pool's next Tick is at +%s, not within RetireAfter of going idle", nextTick.Sub(released))
+	assert.Len(t, effectsOf(p.Tick(released.Add(retireAfter)), actors.EffRetire), 1,
+		"a Tick after RetireAfter asks again (so only the missing wake-up is at fault)")
+}
+
+// TestBugPoolRetirementRacesDefaultIdleTimeout is
+// TestMSSQLPoolRetirementRacesThousands with the default IdleTimeout (5m):
+// the pools whose retirement was refused are still alive 30s later.
+func TestBugPoolRetirementRacesDefaultIdleTimeout(t *testing.T) {
+	skipKnownBug(t, "pools whose retirement was refused linger until IdleTimeout")
+	retirementRaces(t, 2000, 0)
+}
+
+// TestBugCancelledStatementKeepsConnection: a query cancelled mid-flight
+// with a plain cancel (no deadline) must break its connection (DESIGN: "A
+// connection whose operation was cancelled mid-flight is broken"; README:
+// "an operation cut short by its context marks the connection broken"). It
+// does not: go-mssqldb has no QueryerContext/ExecerContext, so every
+// statement runs on the driver.Stmt that Conn.PrepareContext returns
+// unwrapped, and the lease never sees the statement's error. go-mssqldb
+// itself keeps the connection valid after the ATTENTION round trip, so
+// Release resets it and the pool hands it out again. (With a deadline the
+// socket deadline fires and go-mssqldb marks the connection bad itself,
+// which is why TestMSSQLCancelledQueryEvictsConnection passes.)
+func TestBugCancelledStatementKeepsConnection(t *testing.T) {
+	skipKnownBug(t, "statement errors bypass the lease: a cancelled query's connection is reused")
+	env := startMSSQL(t)
+	id := env.managedIdentity(t, "cancelbug")
+	db := env.openDB(t, manager.Config{MaxSize: 1})
+	ctx := tokens.WithIdentity(testCtx(t, 60*time.Second), id.ID)
+
+	// Through the *sql.DB facade.
+	spid, midFlight, err := cancelMidFlight(t, env, ctx, db, id.Login, 30*time.Second, true)
+	require.ErrorIs(t, err, context.Canceled)
+	require.True(t, midFlight)
+	assert.NotEqual(t, spid, spidOf(t, ctx, db), "the cancelled connection was handed out again")
+	assert.EqualValues(t, 1, db.Manager.Stats().Total.Closes["broken"])
+
+	// Through the Lease API, releasing without repeating the error.
+	l := acquire(t, ctx, db.Manager, id.ID)
+	cctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- leaseExec(cctx, l, "WAITFOR DELAY '00:00:25'") }()
+	runningSPID(t, env, id.Login)
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	brokenBefore := db.Manager.Stats().Total.Closes["broken"]
+	l.Release(nil)
+	eventually(t, 5*time.Second, func() bool { return db.Manager.Stats().Total.Closes["broken"] > brokenBefore },
+		"a lease whose operation was cut short by its ctx was kept")
+}
+
+// gatedCloseConn is a memdb connection whose Close waits for gate.
+type gatedCloseConn struct {
+	*memdb.Conn
+	gate <-chan struct{}
+}
+
+func (c *gatedCloseConn) Close() error {
+	<-c.gate
+	return c.Conn.Close()
+}
+
+// TestBugStatsCountersDropWhileAPoolDrains: Stats().Total is documented to
+// sum every live pool's counters "plus the counters of pools that have
+// retired or closed". A pool whose retirement was approved is no longer live
+// (the manager forgot its key) but adds its counters to the retired sum only
+// when it has drained, i.e. when its connections' Close calls have
+// returned. In between, Total's counters go backwards: here Opens drops from
+// 1 to 0 while the retired pool's one connection is closing.
+func TestBugStatsCountersDropWhileAPoolDrains(t *testing.T) {
+	skipKnownBug(t, "Stats().Total omits the counters of retired pools that are still draining")
+	awaitDeadLetterThrottle(t)
+	db := memdb.New()
+	gate := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	dialer := manager.DialerFunc(func(ctx context.Context, req manager.DialRequest) (driver.Conn, error) {
+		c, err := db.Dial(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return &gatedCloseConn{Conn: c.(*memdb.Conn), gate: gate}, nil
+	})
+	m, err := manager.New(manager.Config{Server: "memdb:1/drain", Dialer: dialer, MaxSize: 1, PoolIdleTimeout: 50 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { open(); require.NoError(t, m.Close(context.Background())) })
+	id := tokens.New(tokens.KindManagedIdentity, "msi:drain", tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+		return tokens.Token{Value: "drain-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
+	}))
+
+	l, err := m.Acquire(testCtx(t, 10*time.Second), id)
+	require.NoError(t, err)
+	l.Release(nil)
+	require.EqualValues(t, 1, m.Stats().Total.Opens)
+
+	// Retired, and draining: its one connection's Close is blocked.
+	eventually(t, 10*time.Second, func() bool { return m.Stats().PoolsRetired == 1 }, "the pool never retired")
+	assert.EqualValues(t, 1, m.Stats().Total.Opens, "a counter went backwards while the retired pool drains")
+
+	open()
+	eventually(t, 10*time.Second, func() bool { return m.Stats().Total.Opens == 1 }, "the drained pool's counters never came back")
+}
