@@ -1,9 +1,11 @@
 package e2e
 
+// These tests reproduced bugs the end-to-end suite found in manager/ and
+// actors/; they are kept as regression tests now that the bugs are fixed.
+
 import (
 	"context"
 	"database/sql/driver"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,18 +19,6 @@ import (
 	"github.com/idpool/idpool/tokens"
 )
 
-// knownBugsEnv runs the tests that reproduce known, unfixed bugs in
-// manager/ and actors/; they fail until the bug is fixed, so by default they
-// skip with a message that starts with "BUG:".
-const knownBugsEnv = "IDPOOL_KNOWN_BUGS"
-
-func skipKnownBug(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv(knownBugsEnv) != "1" {
-		t.Skipf("BUG: %s (set %s=1 to run)", msg, knownBugsEnv)
-	}
-}
-
 // effectsOf returns the effects of kind in effs.
 func effectsOf(effs []actors.Effect, kind actors.EffectKind) []actors.Effect {
 	var out []actors.Effect
@@ -40,16 +30,14 @@ func effectsOf(effs []actors.Effect, kind actors.EffectKind) []actors.Effect {
 	return out
 }
 
-// TestBugRefusedRetirementIsNeverRetried drives the pool state machine
+// TestRegressionRefusedRetirementIsRetried drives the pool state machine
 // through the race the manager resolves by refusing a retirement: the pool
 // asks to retire (Seen=1), but the manager has already forwarded a second
-// acquire, so it refuses (silently). That acquire is a fast-path hit;
-// after its release the pool is idle again, yet nothing re-arms its
-// retirement timer: its next Tick is the connection's idle timeout, so it
-// (and its server session) lingers for IdleTimeout (5m by default) instead
-// of RetireAfter, and forever when IdleTimeout and MaxLifetime are off.
-func TestBugRefusedRetirementIsNeverRetried(t *testing.T) {
-	skipKnownBug(t, "a pool whose retirement the manager refused never asks again until another timer (IdleTimeout) fires")
+// acquire, so it refuses (silently). That acquire is a fast-path hit. The
+// pool must ask again within RetireAfter of going idle; it used to wait for
+// the next unrelated timer (IdleTimeout, 5m by default), and forever when
+// IdleTimeout and MaxLifetime were off.
+func TestRegressionRefusedRetirementIsRetried(t *testing.T) {
 	const retireAfter = 100 * time.Millisecond
 	p := actors.New(actors.PoolConfig{Key: tokens.NewKey("srv:1433/db", ""), MaxSize: 1,
 		IdleTimeout: 5 * time.Minute, RetireAfter: retireAfter})
@@ -62,7 +50,7 @@ func TestBugRefusedRetirementIsNeverRetried(t *testing.T) {
 		return effs
 	}
 	step(p.Start(t0))
-	require.Len(t, effectsOf(step(p.Acquire(t0, 1, "a1")), actors.EffDial), 1)
+	require.Len(t, effectsOf(step(p.Acquire(t0, 1, "a1", 0)), actors.EffDial), 1)
 	grants := effectsOf(step(p.DialDone(t0, "conn", tokens.Token{}, nil)), actors.EffGrant)
 	require.Len(t, grants, 1)
 	conn := grants[0].Conn
@@ -72,7 +60,7 @@ func TestBugRefusedRetirementIsNeverRetried(t *testing.T) {
 	require.Len(t, retire, 1)
 	require.EqualValues(t, 1, retire[0].Seen)
 	// The manager refuses: it forwarded acquire 2 before reading the request.
-	require.Len(t, effectsOf(step(p.Acquire(t0.Add(retireAfter+time.Millisecond), 2, "a2")), actors.EffGrant), 1)
+	require.Len(t, effectsOf(step(p.Acquire(t0.Add(retireAfter+time.Millisecond), 2, "a2", 0)), actors.EffGrant), 1)
 	released := t0.Add(retireAfter + 2*time.Millisecond)
 	step(p.Release(released, conn, false))
 
@@ -82,27 +70,21 @@ func TestBugRefusedRetirementIsNeverRetried(t *testing.T) {
 		"a Tick after RetireAfter asks again (so only the missing wake-up is at fault)")
 }
 
-// TestBugPoolRetirementRacesDefaultIdleTimeout is
+// TestRegressionPoolRetirementRacesDefaultIdleTimeout is
 // TestMSSQLPoolRetirementRacesThousands with the default IdleTimeout (5m):
-// the pools whose retirement was refused are still alive 30s later.
-func TestBugPoolRetirementRacesDefaultIdleTimeout(t *testing.T) {
-	skipKnownBug(t, "pools whose retirement was refused linger until IdleTimeout")
+// pools whose retirement was refused used to stay alive until then.
+func TestRegressionPoolRetirementRacesDefaultIdleTimeout(t *testing.T) {
 	retirementRaces(t, 2000, 0)
 }
 
-// TestBugCancelledStatementKeepsConnection: a query cancelled mid-flight
-// with a plain cancel (no deadline) must break its connection (DESIGN: "A
-// connection whose operation was cancelled mid-flight is broken"; README:
-// "an operation cut short by its context marks the connection broken"). It
-// does not: go-mssqldb has no QueryerContext/ExecerContext, so every
-// statement runs on the driver.Stmt that Conn.PrepareContext returns
-// unwrapped, and the lease never sees the statement's error. go-mssqldb
-// itself keeps the connection valid after the ATTENTION round trip, so
-// Release resets it and the pool hands it out again. (With a deadline the
-// socket deadline fires and go-mssqldb marks the connection bad itself,
-// which is why TestMSSQLCancelledQueryEvictsConnection passes.)
-func TestBugCancelledStatementKeepsConnection(t *testing.T) {
-	skipKnownBug(t, "statement errors bypass the lease: a cancelled query's connection is reused")
+// TestRegressionCancelledStatementBreaksConnection: a query cancelled
+// mid-flight with a plain cancel (no deadline) must break its connection
+// (DESIGN: "A connection whose operation was cancelled mid-flight is
+// broken"). go-mssqldb has no QueryerContext/ExecerContext, so every
+// statement runs on a prepared statement, and go-mssqldb itself keeps the
+// connection valid after the ATTENTION round trip; the lease must see the
+// statement's error through its statement wrapper.
+func TestRegressionCancelledStatementBreaksConnection(t *testing.T) {
 	env := startMSSQL(t)
 	id := env.managedIdentity(t, "cancelbug")
 	db := env.openDB(t, manager.Config{MaxSize: 1})
@@ -140,15 +122,11 @@ func (c *gatedCloseConn) Close() error {
 	return c.Conn.Close()
 }
 
-// TestBugStatsCountersDropWhileAPoolDrains: Stats().Total is documented to
-// sum every live pool's counters "plus the counters of pools that have
-// retired or closed". A pool whose retirement was approved is no longer live
-// (the manager forgot its key) but adds its counters to the retired sum only
-// when it has drained, i.e. when its connections' Close calls have
-// returned. In between, Total's counters go backwards: here Opens drops from
-// 1 to 0 while the retired pool's one connection is closing.
-func TestBugStatsCountersDropWhileAPoolDrains(t *testing.T) {
-	skipKnownBug(t, "Stats().Total omits the counters of retired pools that are still draining")
+// TestRegressionStatsCountersHoldWhileAPoolDrains: Stats().Total sums every
+// live pool's counters plus those of pools that retired or closed. A pool
+// whose retirement was approved but whose connections are still closing
+// must still be counted; Total's counters used to go backwards then.
+func TestRegressionStatsCountersHoldWhileAPoolDrains(t *testing.T) {
 	awaitDeadLetterThrottle(t)
 	db := memdb.New()
 	gate := make(chan struct{})
