@@ -30,6 +30,7 @@ type TimeoutError struct {
 	Canceled bool // the ctx was cancelled rather than timed out
 }
 
+// Error implements error.
 func (e *TimeoutError) Error() string {
 	what := "timed out"
 	if e.Canceled {
@@ -56,6 +57,7 @@ type BlockedError struct {
 	Until time.Time
 }
 
+// Error implements error.
 func (e *BlockedError) Error() string {
 	return fmt.Sprintf("%v (not retrying until %s)", e.Err, e.Until.Format(time.RFC3339Nano))
 }
@@ -70,6 +72,7 @@ type DialError struct {
 	Err  error
 }
 
+// Error implements error.
 func (e *DialError) Error() string {
 	if e.Mint {
 		return fmt.Sprintf("idpool: minting a token for pool %s: %v", e.Key.Redacted(), e.Err)

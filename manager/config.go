@@ -139,6 +139,7 @@ type ConfigError struct {
 	Problems []string
 }
 
+// Error implements error.
 func (e *ConfigError) Error() string {
 	return "idpool: invalid Config: " + strings.Join(e.Problems, "; ")
 }

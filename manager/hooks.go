@@ -35,6 +35,7 @@ type HookError struct {
 	Err  error
 }
 
+// Error implements error.
 func (e *HookError) Error() string { return fmt.Sprintf("idpool: hook %s: %v", e.Hook, e.Err) }
 
 // Unwrap returns the hook's error.

@@ -253,6 +253,7 @@ type ForcedCloseError struct {
 	Err    error
 }
 
+// Error implements error.
 func (e *ForcedCloseError) Error() string {
 	return fmt.Sprintf("idpool: closed %d leased connections by force: %v", e.Forced, e.Err)
 }

@@ -127,6 +127,7 @@ type DialError struct {
 	err  error
 }
 
+// Error implements error.
 func (e *DialError) Error() string {
 	return fmt.Sprintf("sqlserver: dial %s for pool %s: %s", e.Server, e.Pool, e.msg)
 }

@@ -146,6 +146,7 @@ func TestDatabaseSQLConcurrentLoadIsClean(t *testing.T) {
 	db := sql.OpenDB(mem.Connector("x"))
 	defer db.Close()
 	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4) // so that no connection is closed and reopened: Opened counts every open
 	const workers, each = 8, 50
 	var wg sync.WaitGroup
 	for range workers {
