@@ -1,0 +1,34 @@
+package actors
+
+import "time"
+
+// ValidateDone records a finished health check. A healthy connection goes to
+// the waiter it was checked for (or back to idle); a dead one is closed and
+// that waiter is served by another connection or a new dial, silently.
+func (p *Pool) ValidateDone(now time.Time, id ConnID, ok bool) []Effect {
+	p.out = p.out[:0]
+	c := p.conns[id]
+	if c == nil || c.state != connChecking || c.check != checkHealth {
+		return p.out
+	}
+	w := c.waiter
+	if w != nil {
+		p.waiters.unbind(w)
+	}
+	switch {
+	case p.closing:
+		p.closeConn(c, ReasonPoolClosed)
+	case !ok:
+		p.stats.healthFailures++
+		p.closeConn(c, ReasonFailedHealthCheck)
+	case w != nil:
+		c.idleSince = now
+		p.grant(now, w, w.id, w.replyTo, w.since, c)
+	default:
+		c.idleSince = now
+		p.parkIdle(c)
+	}
+	p.serve(now)
+	p.maybeDrained()
+	return p.out
+}

@@ -1,0 +1,154 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// MintDone records a finished token mint. Dials waiting on it proceed with
+// tok; connections whose token was near expiry are settled: the same token
+// (still valid) keeps them, with its new expiry; a rotated token retires them
+// and their idle siblings holding the stale token, and reopens with tok
+// without minting again.
+func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
+	p.out = p.out[:0]
+	p.minting = false
+	if p.closing {
+		p.settleChecksOnClose()
+		p.maybeDrained()
+		return p.out
+	}
+	if err != nil {
+		p.mintFailed(now, err)
+		return p.out
+	}
+	p.stats.mints++
+	p.latest = tok
+	p.wakeNoLaterThan(p.nextRefresh(now))
+	if de, ok := p.lastDialErr.(*DialError); ok && de.Mint {
+		p.endBlocking() // the token endpoint works again
+	}
+	for ; p.awaitingToken > 0; p.awaitingToken-- {
+		p.dialing++
+		p.emit(Effect{Kind: EffDial, Token: tok})
+	}
+	checking := p.checking
+	p.checking = nil
+	for _, c := range checking {
+		if p.conns[c.id] != c { // closed meanwhile
+			continue
+		}
+		if c.token.Value == tok.Value {
+			p.refreshExpiry(tok)
+			p.settleChecked(now, c)
+			continue
+		}
+		p.rotate(c, tok)
+	}
+	p.serve(now)
+	return p.out
+}
+
+// dropSpareTokens forgets fresh tokens no reservation is waiting to use: a
+// token kept around would only get older.
+func (p *Pool) dropSpareTokens() {
+	if n := min(len(p.freshTokens), p.awaitingPermit); n < len(p.freshTokens) {
+		clear(p.freshTokens[n:])
+		p.freshTokens = p.freshTokens[:n]
+	}
+}
+
+// refreshExpiry records tok's (possibly later) expiry on every connection
+// that logged in with it.
+func (p *Pool) refreshExpiry(tok tokens.Token) {
+	for _, c := range p.conns {
+		if c.token.Value == tok.Value {
+			c.token.ExpiresOn = tok.ExpiresOn
+		}
+	}
+}
+
+// rotate retires c, whose token was replaced, and every idle connection with
+// the same stale token. c's waiter goes back to the queue; the fresh token is
+// kept so that, if serve must dial for it (no usable idle connection), the
+// dial needs no second mint.
+func (p *Pool) rotate(c *conn, fresh tokens.Token) {
+	p.stats.rotations++
+	stale := c.token.Value
+	if w := c.waiter; w != nil {
+		p.waiters.unbind(w)
+	}
+	p.freshTokens = append(p.freshTokens, fresh)
+	p.closeConn(c, ReasonTokenRotated)
+	kept := p.idle[:0]
+	for _, s := range p.idle {
+		if s.token.Value == stale {
+			p.closeConn(s, ReasonStaleToken)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(p.idle[len(kept):])
+	p.idle = kept
+}
+
+// settleChecked finishes a successful token check of c: a health check may
+// still be due; otherwise c goes to its waiter, or back to idle.
+func (p *Pool) settleChecked(now time.Time, c *conn) {
+	w := c.waiter
+	if p.cfg.HealthCheckAfter > 0 && now.Sub(c.idleSince) >= p.cfg.HealthCheckAfter {
+		if w != nil {
+			p.waiters.unbind(w)
+		}
+		p.startHealthCheck(c, w)
+		return
+	}
+	if w != nil {
+		p.grant(now, w, w.id, w.replyTo, w.since, c)
+		return
+	}
+	p.parkIdle(c)
+}
+
+func (p *Pool) mintFailed(now time.Time, err error) {
+	p.stats.mintFailures++
+	n := p.awaitingToken
+	p.awaitingToken = 0
+	p.returnPermits(n)
+	derr := &DialError{Key: p.cfg.Key, Mint: true, Err: err}
+	p.failUncovered(n, derr)
+	p.startBlocking(now, derr)
+	// A connection whose token was being re-checked: its token is still
+	// accepted by the server until it expires, so a still-valid one is used
+	// rather than failing the caller; an unknown or past expiry fails closed.
+	checking := p.checking
+	p.checking = nil
+	for _, c := range checking {
+		if p.conns[c.id] != c {
+			continue
+		}
+		w := c.waiter
+		if !c.token.ExpiresOn.IsZero() && now.Before(c.token.ExpiresOn) {
+			p.settleChecked(now, c)
+			continue
+		}
+		if w != nil {
+			p.waiters.remove(w)
+			p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: derr})
+		}
+		p.closeConn(c, ReasonTokenExpiring)
+	}
+	p.serve(now)
+	p.maybeDrained()
+}
+
+// settleChecksOnClose closes connections whose token check ended after Close.
+func (p *Pool) settleChecksOnClose() {
+	for _, c := range p.checking {
+		if p.conns[c.id] == c {
+			p.closeConn(c, ReasonPoolClosed)
+		}
+	}
+	p.checking = nil
+}
