@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -172,8 +173,9 @@ func TestDatabaseSQLConcurrentLoadIsClean(t *testing.T) {
 
 func TestRegisteredDriver(t *testing.T) {
 	mem := memdb.New()
-	sql.Register("memdb-test", mem.Driver())
-	db, err := sql.Open("memdb-test", "bob")
+	name := fmt.Sprintf("memdb-test-%p", mem) // a driver name registers once per process
+	sql.Register(name, mem.Driver())
+	db, err := sql.Open(name, "bob")
 	require.NoError(t, err)
 	var who string
 	require.NoError(t, db.QueryRow("SELECT IDENTITY").Scan(&who))
