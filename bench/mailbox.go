@@ -10,10 +10,12 @@ import (
 // busy, so each mailbox goroutine handles many messages per wake-up.
 const mailboxGoroutines = 64
 
-// messagesPerPair is the mailbox messages one acquire+release pair costs:
-// Acquire to the manager, Acquire forwarded to the pool actor, Release to the
-// pool actor. (The grant comes back on a channel, not through a mailbox.)
-const messagesPerPair = 3
+// messagesPerPair is the mailbox messages one acquire+release pair costs on
+// a pool hit: the Acquire, sent straight to the pool actor over the route the
+// manager published, and the Release. (A miss adds one: the Acquire goes
+// through the manager actor. The grant comes back on a channel, not through
+// a mailbox.)
+const messagesPerPair = 2
 
 // mailbox: how many messages per second the actor layer moves when every
 // acquire finds an idle connection, spread over 1 to 10,000 pool actors.

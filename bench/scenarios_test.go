@@ -114,7 +114,7 @@ func TestMailboxTiny(t *testing.T) {
 	for _, r := range rep.Results {
 		ops, _ := r.Metric(MOpsPerSec)
 		msgs, _ := r.Metric(MMsgsPerSec)
-		assert.InDelta(t, 3*ops, msgs, 1e-6*msgs)
+		assert.InDelta(t, messagesPerPair*ops, msgs, 1e-6*msgs)
 	}
 }
 

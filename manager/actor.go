@@ -17,7 +17,7 @@ type managerActor struct {
 	pools map[string]*poolEntry // by discriminator
 	// draining holds pools that were told to retire or close, by PID id,
 	// until they report PoolDrained.
-	draining  map[string]*actor.PID
+	draining  map[string]*poolEntry
 	closed    bool
 	closeDone chan struct{}
 	created   uint64
@@ -27,27 +27,30 @@ type managerActor struct {
 	permits *permitBook
 	// poolProps spawns every pool; each learns its key from an Init.
 	poolProps *actor.Props
+	// routes publishes the pools to callers, for hits that skip this actor.
+	routes *routeTable
 }
 
 type poolEntry struct {
 	pid *actor.PID
-	// forwarded counts acquires sent to the pool, for the retirement
-	// handshake: a pool may go only if it has seen all of them.
-	forwarded uint64
+	// route is how callers reach the pool directly; its sent count serves
+	// the retirement handshake.
+	route *route
 }
 
-func newManagerActor(cfg Config, seed uint64) *managerActor {
+func newManagerActor(cfg Config, seed uint64, routes *routeTable) *managerActor {
 	var permits *permitBook
 	if cfg.MaxTotal > 0 {
 		permits = newPermitBook(cfg.MaxTotal)
 	}
 	return &managerActor{
 		poolProps: newPoolProps(cfg),
+		routes:    routes,
 		permits:   permits,
 		cfg:       cfg,
 		seed:      seed,
 		pools:     make(map[string]*poolEntry),
-		draining:  make(map[string]*actor.PID),
+		draining:  make(map[string]*poolEntry),
 		gone:      messages.PoolStats{Closes: map[string]uint64{}},
 	}
 }
@@ -76,8 +79,8 @@ func (m *managerActor) Receive(c actor.Context) {
 	case *messages.CloseManager:
 		m.close(c, msg)
 	case *messages.ForceClose:
-		for _, pid := range m.draining {
-			c.Send(pid, msg)
+		for _, e := range m.draining {
+			c.Send(e.pid, msg)
 		}
 	}
 }
@@ -96,13 +99,15 @@ func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
 	e := m.pools[msg.Discriminator]
 	if e == nil {
 		key := tokens.NewKey(m.cfg.Server, msg.Discriminator)
-		e = &poolEntry{pid: c.Spawn(m.poolProps)}
+		pid := c.Spawn(m.poolProps)
+		e = &poolEntry{pid: pid, route: &route{pid: pid}}
 		c.Send(e.pid, &actors.Init{Pool: m.poolConfig(key, msg.Identity), Identity: msg.Identity})
 		m.pools[msg.Discriminator] = e
+		m.routes.put(msg.Discriminator, e.route)
 		m.created++
 		m.log().Info("idpool: pool created", "pool", key.Redacted(), "identity_kind", msg.Identity.Kind().String())
 	}
-	e.forwarded++
+	e.route.sent.Add(1)
 	c.Send(e.pid, msg)
 }
 
@@ -142,17 +147,25 @@ func newPoolProps(cfg Config) *actor.Props {
 	})
 }
 
-// retire agrees to a pool's request only when every acquire forwarded to it
-// has reached it: then nothing can be in flight, and a later acquire for the
-// key spawns a fresh pool.
+// retire agrees to a pool's request only when every acquire sent to it, by
+// callers or by this actor, has reached it: then nothing can be in flight,
+// and a later acquire for the key spawns a fresh pool. The route is closed
+// first, so that a caller about to send directly either sees it closed and
+// comes here, or is counted in sent (see route).
 func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
 	disc := msg.Key.Discriminator()
 	e := m.pools[disc]
-	if e == nil || e.pid.Id != msg.Pool.Id || e.forwarded != msg.Seen {
+	if e == nil || e.pid.Id != msg.Pool.Id {
+		return
+	}
+	e.route.closed.Store(true)
+	if e.route.sent.Load() != int64(msg.Seen) {
+		e.route.closed.Store(false) // an acquire is on its way: the pool stays
 		return
 	}
 	delete(m.pools, disc)
-	m.draining[e.pid.Id] = e.pid
+	m.routes.remove(disc)
+	m.draining[e.pid.Id] = e
 	m.retired++
 	m.log().Info("idpool: pool retired", "pool", msg.Key.Redacted())
 	c.Send(e.pid, &messages.RetireApproved{})
@@ -161,10 +174,17 @@ func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
 // drained takes the final counters of a pool that has closed everything, and
 // stops it. Poison is a user message, so a Stats query sent to the pool
 // before this is answered first.
+//
+// A pool closed by Close may still be sent an acquire by a caller that read
+// its route just before; while sent says so, the pool is left alive (an idle
+// actor holds no goroutine) to answer it with ErrClosed.
 func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
+	e := m.draining[msg.Pool.Id]
 	delete(m.draining, msg.Pool.Id)
 	addCounters(&m.gone, msg.Stats)
-	c.Poison(msg.Pool)
+	if e == nil || e.route.sent.Load() == int64(msg.Stats.Acquires) {
+		c.Poison(msg.Pool)
+	}
 	m.maybeClosed()
 }
 
@@ -172,10 +192,12 @@ func (m *managerActor) close(c actor.Context, msg *messages.CloseManager) {
 	if !m.closed {
 		m.closed = true
 		m.closeDone = make(chan struct{})
-		for key, e := range m.pools {
-			m.draining[e.pid.Id] = e.pid
+		for disc, e := range m.pools {
+			e.route.closed.Store(true)
+			m.routes.remove(disc)
+			m.draining[e.pid.Id] = e
 			c.Send(e.pid, &messages.ClosePool{})
-			delete(m.pools, key)
+			delete(m.pools, disc)
 		}
 		if m.permits != nil {
 			m.permits.denyAll(c)
@@ -202,8 +224,8 @@ func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
 	for _, e := range m.pools {
 		c.Send(e.pid, &messages.PoolStatsQuery{Reply: ch})
 	}
-	for _, pid := range m.draining {
-		c.Send(pid, &messages.PoolStatsQuery{Reply: ch})
+	for _, e := range m.draining {
+		c.Send(e.pid, &messages.PoolStatsQuery{Reply: ch})
 	}
 	gone := m.gone
 	gone.Closes = make(map[string]uint64, len(m.gone.Closes))

@@ -49,6 +49,9 @@ type Manager struct {
 	nextID  atomic.Uint64
 	closed  atomic.Bool
 	metrics *metrics
+	// routes lets an acquire for an identity whose pool exists go straight
+	// to that pool actor; misses go through the manager actor.
+	routes *routeTable
 	// life ends when Close is called.
 	life   context.Context
 	cancel context.CancelFunc
@@ -66,6 +69,7 @@ func New(cfg Config) (*Manager, error) {
 		seed = rand.Uint64()
 	}
 	m := &Manager{}
+	routes := newRouteTable()
 	mt, err := newMetrics(m, cfg)
 	if err != nil {
 		return nil, err
@@ -77,7 +81,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Dialer = timedDialer{next: cfg.Dialer, mt: mt}
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger(cfg.Logger)))
-	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed) },
+	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed, routes) },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, resumeOnPanic)),
 		actor.WithDispatcher(inlineDispatcher), actor.WithMailbox(mailbox.Producer()))
 	pid, err := system.Root.SpawnNamed(props, "idpool-manager")
@@ -85,7 +89,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	life, cancel := context.WithCancel(context.Background())
-	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt}
+	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, routes: routes}
 	return m, nil
 }
 
@@ -167,13 +171,15 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	reply := getReplyChan()
 	l := &Lease{m: m, disc: disc}
 	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout}
-	m.root.Send(m.pid, &l.acquire)
+	to := m.send(disc, &l.acquire)
 	var r messages.Reply
 	select {
 	case r = <-reply:
 	case <-ctx.Done():
 		timeout := errors.Is(ctx.Err(), context.DeadlineExceeded)
-		m.root.Send(m.pid, &messages.Cancel{ID: l.acquire.ID, Discriminator: disc, Timeout: timeout})
+		// The Cancel takes the Acquire's path: to the pool directly, or
+		// through the manager, which forwards it to the same pool.
+		m.root.Send(to, &messages.Cancel{ID: l.acquire.ID, Discriminator: disc, Timeout: timeout})
 		// Exactly one more reply comes: Cancelled, or the answer that
 		// crossed our Cancel.
 		r = <-reply
@@ -190,6 +196,22 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	}
 	l.granted(r)
 	return l, nil
+}
+
+// send delivers an acquire: straight to the identity's pool when the manager
+// has published a route to it (a hit skips the manager actor), otherwise to
+// the manager actor, which spawns the pool. It returns where it sent it.
+func (m *Manager) send(disc string, msg *messages.Acquire) *actor.PID {
+	if r := m.routes.get(disc); r != nil {
+		r.sent.Add(1)
+		if !r.closed.Load() {
+			m.root.Send(r.pid, msg)
+			return r.pid
+		}
+		r.sent.Add(-1) // retiring or closing: the manager decides
+	}
+	m.root.Send(m.pid, msg)
+	return m.pid
 }
 
 // replyChans recycles the capacity-1 reply channels. A channel is reused only
