@@ -33,9 +33,9 @@ type managerActor struct {
 
 type poolEntry struct {
 	pid *actor.PID
-	// route is how callers reach the pool directly; its sent count serves
-	// the retirement handshake.
-	route *route
+	// route is how callers reach the pool directly (published by address);
+	// its sent count serves the retirement handshake.
+	route route
 }
 
 func newManagerActor(cfg Config, seed uint64, routes *routeTable) *managerActor {
@@ -100,10 +100,11 @@ func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
 	if e == nil {
 		key := tokens.NewKey(m.cfg.Server, msg.Discriminator)
 		pid := c.Spawn(m.poolProps)
-		e = &poolEntry{pid: pid, route: &route{pid: pid}}
+		e = &poolEntry{pid: pid}
+		e.route.pid = pid
 		c.Send(e.pid, &actors.Init{Pool: m.poolConfig(key, msg.Identity), Identity: msg.Identity})
 		m.pools[msg.Discriminator] = e
-		m.routes.put(msg.Discriminator, e.route)
+		m.routes.put(msg.Discriminator, &e.route)
 		m.created++
 		m.log().Info("idpool: pool created", "pool", key.Redacted(), "identity_kind", msg.Identity.Kind().String())
 	}
