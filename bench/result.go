@@ -68,14 +68,21 @@ func (ps Params) String() string {
 
 // MarshalJSON encodes the params as an object, keys in order.
 func (ps Params) MarshalJSON() ([]byte, error) {
+	return orderedObject(len(ps), func(i int) (string, any) { return ps[i].Key, ps[i].Value })
+}
+
+// orderedObject encodes n key/value pairs as a JSON object in the given
+// order (encoding/json sorts map keys; the report keeps the order it chose).
+func orderedObject(n int, pair func(i int) (string, any)) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, p := range ps {
+	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(p.Key)
-		v, err := json.Marshal(p.Value)
+		key, value := pair(i)
+		k, _ := json.Marshal(key)
+		v, err := json.Marshal(value)
 		if err != nil {
 			return nil, err
 		}
@@ -148,23 +155,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	if r.Note != "" {
 		fields = append(fields, kv{"note", r.Note})
 	}
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, f := range fields {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(f.k)
-		v, err := json.Marshal(f.v)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return orderedObject(len(fields), func(i int) (string, any) { return fields[i].k, fields[i].v })
 }
 
 // jsonNum rounds to what a measurement can claim (4 significant digits) and
