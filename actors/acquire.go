@@ -64,7 +64,7 @@ func (p *Pool) Cancel(now time.Time, id uint64, timeout bool) []Effect {
 	} else {
 		p.stats.cancels++
 	}
-	p.emit(Effect{Kind: EffCancelled, ReplyTo: w.replyTo, AcquireID: id, Seen: uint64(p.waiters.live)})
+	p.emit(Effect{Kind: EffCancelled, ReplyTo: w.replyTo, AcquireID: id, Waiters: p.waiters.live})
 	return p.out
 }
 

@@ -145,7 +145,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffFail:
 			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Err: e.Err}
 		case EffCancelled:
-			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: int(e.Seen)}
+			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters}
 		case EffDial:
 			a.dial(e.Token)
 		case EffMint:

@@ -56,6 +56,8 @@ type Effect struct {
 	Reason    CloseReason
 	At        time.Time
 	Seen      uint64
+	// Waiters is the queue length left behind by a cancelled acquire.
+	Waiters int
 	// Waited is how long the granted acquire queued.
 	Waited time.Duration
 }

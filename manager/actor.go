@@ -240,7 +240,7 @@ func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
 	msg.Reply <- messages.ManagerStats{
 		PermitsInUse: inUse, PermitWaiters: waiting,
 		Pools: len(m.pools), Snapshots: len(m.pools) + len(m.draining), PoolsCreated: m.created, PoolsRetired: m.retired,
-		PoolStats: ch, Gone: gone, At: m.cfg.Clock.Now(),
+		PoolStats: ch, Gone: gone,
 	}
 }
 

@@ -227,7 +227,7 @@ func (m *Manager) Stats() Stats {
 	m.root.Send(m.pid, &messages.StatsQuery{Reply: reply})
 	ms := <-reply
 	s := Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired,
-		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Pools)}
+		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
 	s.Total = ms.Gone
 	s.Total.Key = "total"
 	for range ms.Snapshots {

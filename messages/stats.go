@@ -1,9 +1,5 @@
 package messages
 
-import (
-	"time"
-)
-
 // PoolStats is a snapshot of one pool.
 type PoolStats struct {
 	// Closing: the pool is retiring or closing, and has not drained yet.
@@ -46,6 +42,4 @@ type ManagerStats struct {
 	PermitsInUse, PermitWaiters int
 	// Gone sums the counters of pools that retired or closed.
 	Gone PoolStats
-	// Snapshot time, for rates.
-	At time.Time
 }
