@@ -88,7 +88,7 @@ func (p *Pool) serve(now time.Time) {
 		return
 	}
 	for p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
-		p.startDial(now)
+		p.startDial(now, false)
 	}
 	p.fillMin(now)
 }

@@ -33,15 +33,29 @@ type ActorConfig struct {
 type Init struct {
 	Pool     PoolConfig
 	Identity tokens.Identity
+	// Manager receives the pool's requests (permits, retirement, drained).
+	// Pools are spawned from the root context, not as the manager's
+	// children: protoactor's set of children keeps a pointer to every
+	// stopped child in its backing array and map, so a retired pool's whole
+	// state would stay reachable for the life of the manager. Nil: the
+	// actor's parent.
+	Manager *actor.PID
 }
 
 // NewProps returns the props that spawn pool actors sharing cfg; send each
-// new one an Init first. Its parent (the manager) receives RetireRequest and
-// PoolDrained from it.
+// new one an Init first. Init.Manager (or else its parent) receives
+// RetireRequest and PoolDrained from it. Spawned from a root context, a pool
+// is supervised by a guardian that resumes it, never restarts it: a restart
+// would forget its connections and strand its waiters.
 func NewProps(cfg *ActorConfig) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{cfg: cfg} },
-		actor.WithDispatcher(cfg.Dispatcher), actor.WithMailbox(mailbox.Producer()))
+		actor.WithDispatcher(cfg.Dispatcher), actor.WithMailbox(mailbox.Producer()),
+		actor.WithGuardian(resumeStrategy))
 }
+
+// resumeStrategy keeps a pool actor and its state whatever escalates to its
+// guardian (Receive recovers its own panics, so this is a last resort).
+var resumeStrategy = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.ResumeDirective })
 
 // poolActor owns one Pool state machine. Receive never blocks: it steps the
 // state machine and carries out the effects, starting a goroutine for each
@@ -98,6 +112,8 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.run(c, now, a.sm.PermitGranted(now))
 	case *messages.PermitDenied:
 		a.run(c, now, a.sm.PermitDenied(now))
+	case *messages.FillRefused:
+		a.run(c, now, a.sm.PermitRefused(now))
 	case *messages.StealIdle:
 		a.run(c, now, a.sm.StealIdle(now))
 	case *messages.ForceClose:
@@ -106,6 +122,9 @@ func (a *poolActor) Receive(c actor.Context) {
 		m.Reply <- a.sm.Stats()
 	case *Init:
 		a.identity = m.Identity
+		if m.Manager != nil {
+			a.parent = m.Manager
+		}
 		a.sm = New(m.Pool)
 		a.run(c, now, a.sm.Start(now))
 	case *actor.Started:
@@ -158,7 +177,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffWake:
 			a.wake(now, e.At)
 		case EffRequestPermit:
-			c.Send(a.parent, &messages.PermitRequest{Pool: a.self})
+			c.Send(a.parent, &messages.PermitRequest{Pool: a.self, Fill: e.Fill})
 		case EffStealRefused:
 			c.Send(a.parent, &messages.StealRefused{Pool: a.self})
 		case EffReturnPermit:

@@ -8,11 +8,12 @@ import (
 
 // startDial reserves a slot and opens a connection. Under a global cap the
 // reservation first waits for a permit from the manager; a token pool then
-// needs a token, so it waits for the (single) mint in flight.
-func (p *Pool) startDial(now time.Time) {
+// needs a token, so it waits for the (single) mint in flight. fill marks a
+// dial made only to keep MinSize: its permit request may be refused.
+func (p *Pool) startDial(now time.Time, fill bool) {
 	if p.cfg.NeedsPermit {
 		p.awaitingPermit++
-		p.emit(Effect{Kind: EffRequestPermit})
+		p.emit(Effect{Kind: EffRequestPermit, Fill: fill})
 		return
 	}
 	p.startPermittedDial(now)
@@ -52,13 +53,13 @@ func (p *Pool) requestMint() {
 }
 
 // fillMin dials up to MinSize, unless recent fill dials failed and the
-// backoff has not yet passed.
+// backoff has not yet passed, or the global cap refused a fill lately.
 func (p *Pool) fillMin(now time.Time) {
-	if p.closing || p.blocked(now) {
+	if p.closing || p.blocked(now) || p.fillHeld {
 		return
 	}
 	for p.size() < p.cfg.MinSize {
-		p.startDial(now)
+		p.startDial(now, true)
 	}
 }
 

@@ -32,7 +32,8 @@ const (
 	EffWake
 	// EffDrained reports that a closing pool has closed everything.
 	EffDrained
-	// EffRequestPermit asks the manager for a permit to dial (global cap).
+	// EffRequestPermit asks the manager for a permit to dial (global cap);
+	// Fill says it is only for MinSize.
 	EffRequestPermit
 	// EffReturnPermit hands a permit back.
 	EffReturnPermit
@@ -60,4 +61,7 @@ type Effect struct {
 	Waiters int
 	// Waited is how long the granted acquire queued.
 	Waited time.Duration
+	// Fill marks an EffRequestPermit made only to keep MinSize; the manager
+	// refuses it at the cap (Pool.PermitRefused) rather than queue it.
+	Fill bool
 }

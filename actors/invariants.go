@@ -12,7 +12,8 @@ func (p *Pool) CheckInvariants() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	if p.size() > p.cfg.MaxSize {
-		bad("over_max: %d open + %d dialing + %d awaiting token > max %d", len(p.conns), p.dialing, p.awaitingToken, p.cfg.MaxSize)
+		bad("over_max: %d open + %d dialing + %d awaiting token + %d awaiting permit + %d closing > max %d",
+			len(p.conns), p.dialing, p.awaitingToken, p.awaitingPermit, p.closesInFlight, p.cfg.MaxSize)
 	}
 	if p.dialing < 0 || p.awaitingToken < 0 || p.busy < 0 || p.closesInFlight < 0 {
 		bad("negative count: dialing %d, awaiting %d, busy %d, closes %d", p.dialing, p.awaitingToken, p.busy, p.closesInFlight)

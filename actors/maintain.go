@@ -11,6 +11,7 @@ func (p *Pool) Tick(now time.Time) []Effect {
 	if p.closing {
 		return p.out
 	}
+	p.fillHeld = false
 	p.expireWaiters(now)
 	p.sweepIdle(now)
 	p.refreshAhead(now)
@@ -146,6 +147,9 @@ func (p *Pool) rescheduleWake(now time.Time) {
 	earliest(p.nextRefresh(now))
 	if now.Before(p.blockedUntil) && (p.size() < p.cfg.MinSize || p.waiters.live > 0) {
 		earliest(p.blockedUntil)
+	}
+	if p.fillHeld && p.size() < p.cfg.MinSize {
+		earliest(now.Add(fillRetryAfter))
 	}
 	if p.cfg.RetireAfter > 0 && !p.retireAsked {
 		at := p.lastActivity.Add(p.cfg.RetireAfter)

@@ -18,6 +18,27 @@ func (p *Pool) PermitGranted(now time.Time) []Effect {
 	return p.out
 }
 
+// fillRetryAfter is how long a pool whose MinSize fill was refused at the
+// global cap waits before asking again. MinSize yields to MaxTotal: a refused
+// fill takes no connection from another pool (which would refill in turn,
+// for ever), it only asks again now and then, and opens only if there is
+// room.
+const fillRetryAfter = 10 * time.Second
+
+// PermitRefused answers a fill request (EffRequestPermit with Fill) made at
+// the global cap: the reservation is dropped and no fill is asked for again
+// until fillRetryAfter has passed. Waiters it was covering get a dial of
+// their own.
+func (p *Pool) PermitRefused(now time.Time) []Effect {
+	p.out = p.out[:0]
+	p.awaitingPermit--
+	p.fillHeld = true
+	p.wakeNoLaterThan(now.Add(fillRetryAfter))
+	p.serve(now)
+	p.maybeDrained()
+	return p.out
+}
+
 // PermitDenied answers an EffRequestPermit that the manager will never grant
 // (it is closing): the reservation is dropped.
 func (p *Pool) PermitDenied(now time.Time) []Effect {

@@ -26,8 +26,9 @@ const (
 	checkToken
 )
 
-// conn is the pool's record of one open physical connection. Closed
-// connections are forgotten at once: their slot is free from that moment.
+// conn is the pool's record of one open physical connection. A connection
+// being closed leaves the map at once but keeps its slot (counted in
+// closesInFlight) until its close has finished.
 type conn struct {
 	id        ConnID
 	resource  any
@@ -69,9 +70,14 @@ type Pool struct {
 	minting     bool
 	latest      tokens.Token // the newest token minted
 
-	closing        bool
-	drained        bool
+	closing bool
+	drained bool
+	// closesInFlight counts connections asked to close whose close has not
+	// finished; they count against MaxSize (see size).
 	closesInFlight int
+	// fillHeld: a MinSize fill was refused at the global cap; no fill is
+	// asked for again before the next Tick (see PermitRefused).
+	fillHeld bool
 
 	// dialFailures counts consecutive failed dials and mints; while now is
 	// before blockedUntil the pool dials nothing (see DialBackoff).
@@ -117,8 +123,13 @@ func (p *Pool) Start(now time.Time) []Effect {
 	return p.out
 }
 
-// size is what counts against MaxSize: open connections plus reservations.
-func (p *Pool) size() int { return len(p.conns) + p.dialing + p.awaitingToken + p.awaitingPermit }
+// size is what counts against MaxSize: every session the pool has or may
+// soon have at the server. That is open connections, reservations, and
+// connections whose close has not finished: a session being closed still
+// counts at the server (Azure SQL counts sessions, not the pool's books).
+func (p *Pool) size() int {
+	return len(p.conns) + p.dialing + p.awaitingToken + p.awaitingPermit + p.closesInFlight
+}
 
 // coming counts the connections on their way: dials in flight and
 // reservations waiting for a token or a permit.

@@ -145,6 +145,8 @@ func TestBrokenReleaseClosesAndDialsForTheWaiter(t *testing.T) {
 	w := h.acquire()
 	h.release(a, true)
 	assert.Equal(t, 1, h.closeReasons()[ReasonBroken])
+	assert.Empty(t, h.dials, "the broken session counts against MaxSize until its close finishes")
+	h.finishCloses()
 	require.Len(t, h.dials, 1)
 	h.finishDial(nil)
 	h.mustGrant(w)
@@ -179,12 +181,13 @@ func TestLifetimeIsEnforcedOnReleaseCheckoutAndWhileIdle(t *testing.T) {
 	assert.Equal(t, 1, h.closeReasons()[ReasonLifetime])
 	n := h.acquire() // on checkout: both idle are dead, so a new dial
 	assert.Equal(t, 3, h.closeReasons()[ReasonLifetime])
+	h.finishCloses() // their sessions count against MaxSize until closed
 	h.finishDials()
 	h.mustGrant(n)
 	h.release(n, false)
 	h.advance(2 * time.Minute)
 	h.tick() // while idle
-	assert.Equal(t, 4, h.closeReasons()[ReasonLifetime])
+	assert.EqualValues(t, 4, h.p.Stats().Closes[ReasonLifetime.String()])
 }
 
 func TestLifetimeJitterSpreadsDeadlines(t *testing.T) {

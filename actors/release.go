@@ -64,9 +64,10 @@ func (p *Pool) returnPermits(n int) {
 	}
 }
 
-// closeConn forgets c, freeing its slot in the pool at once, and asks for it
-// to be closed. Under a global cap its permit goes back only when the close
-// has finished, so the server never sees more sessions than the cap.
+// closeConn forgets c and asks for it to be closed. Its slot stays taken
+// (closesInFlight) until the close has finished, and under a global cap its
+// permit goes back only then, so the server never sees more sessions than
+// MaxSize or the cap.
 //
 // Any close pays one connection owed to the manager (StealIdle): it frees a
 // permit all the same.
@@ -91,6 +92,8 @@ func (p *Pool) CloseDone(now time.Time, id ConnID) []Effect {
 	p.out = p.out[:0]
 	p.closesInFlight--
 	p.returnPermits(1)
+	// The slot is free only now: a waiter or a MinSize refill may use it.
+	p.serve(now)
 	p.maybeDrained()
 	return p.out
 }

@@ -30,6 +30,9 @@ func (p *Pool) Stats() messages.PoolStats {
 		Dialing:        p.dialing + p.awaitingToken,
 		AwaitingPermit: p.awaitingPermit,
 		Owed:           p.owed,
+		ClosingConns:   p.closesInFlight,
+		Checking:       p.checkingCount(),
+		Minting:        boolInt(p.minting),
 		Waiters:        p.waiters.live,
 		Acquires:       p.stats.acquires,
 		Hits:           p.stats.hits,
@@ -56,4 +59,22 @@ func (p *Pool) Stats() messages.PoolStats {
 	}
 	s.Wait = p.wait
 	return s
+}
+
+// checkingCount counts the connections in a health or token check.
+func (p *Pool) checkingCount() int {
+	n := 0
+	for _, c := range p.conns {
+		if c.state == connChecking {
+			n++
+		}
+	}
+	return n
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

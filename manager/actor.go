@@ -65,7 +65,7 @@ func (m *managerActor) Receive(c actor.Context) {
 			c.Send(e.pid, msg)
 		}
 	case *messages.PermitRequest:
-		m.permits.request(c, msg.Pool)
+		m.permits.request(c, msg.Pool, msg.Fill)
 	case *messages.PermitReturn:
 		m.permits.release(c, msg.Pool)
 	case *messages.StealRefused:
@@ -99,10 +99,11 @@ func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
 	e := m.pools[msg.Discriminator]
 	if e == nil {
 		key := tokens.NewKey(m.cfg.Server, msg.Discriminator)
-		pid := c.Spawn(m.poolProps)
+		// From the root, not as a child: see actors.Init.Manager.
+		pid := c.ActorSystem().Root.Spawn(m.poolProps)
 		e = &poolEntry{pid: pid}
 		e.route.pid = pid
-		c.Send(e.pid, &actors.Init{Pool: m.poolConfig(key, msg.Identity), Identity: msg.Identity})
+		c.Send(e.pid, &actors.Init{Pool: m.poolConfig(key, msg.Identity), Identity: msg.Identity, Manager: c.Self()})
 		m.pools[msg.Discriminator] = e
 		m.routes.put(msg.Discriminator, &e.route)
 		m.created++

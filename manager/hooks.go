@@ -78,21 +78,45 @@ func (d hookedDialer) Dial(ctx context.Context, req DialRequest) (driver.Conn, e
 }
 
 // prepare runs PrepareConn on a fresh lease: keep it, or discard it and say
-// whether to try another.
+// whether to try another. The hook runs in a goroutine of its own so that
+// one ignoring its ctx cannot hold the Acquire past its deadline: the caller
+// then gets a timeout, and the connection is discarded when the hook returns.
 func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) {
 	h := m.cfg.Hooks.PrepareConn
 	if h == nil {
 		return true, nil
 	}
-	err = runHook("PrepareConn", func() error {
-		var herr error
-		keep, herr = h(ctx, l.raw)
-		return herr
-	})
-	if err != nil || !keep {
-		l.discard()
+	type result struct {
+		keep bool
+		err  error
 	}
-	return keep && err == nil, err
+	// Unbuffered: the hook's answer is either taken by the caller or, once
+	// the caller has given up (ended), turned into a discard.
+	done := make(chan result)
+	ended := make(chan struct{})
+	go func() {
+		var r result
+		r.err = runHook("PrepareConn", func() error {
+			var herr error
+			r.keep, herr = h(ctx, l.raw)
+			return herr
+		})
+		select {
+		case done <- r:
+		case <-ended:
+			l.discard() // the caller gave up: nobody will use it
+		}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || !r.keep {
+			l.discard()
+		}
+		return r.keep && r.err == nil, r.err
+	case <-ctx.Done():
+		close(ended)
+		return false, m.acquireEnded(ctx, l.acquire.Identity)
+	}
 }
 
 // afterRelease asks AfterRelease whether to pool the connection.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,15 +125,32 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 
 // Acquire returns a lease on a connection logged in as id, from id's pool.
 // It waits until a connection is free or ctx ends; with no deadline on ctx it
-// waits at most Config.AcquireTimeout. A timeout returns a *TimeoutError that
-// matches ErrAcquireTimeout and context.DeadlineExceeded. With a PrepareConn
-// hook, connections it turns down are discarded and others tried.
+// waits at most Config.AcquireTimeout. That one deadline bounds the whole
+// call: queueing, dialing, every PrepareConn attempt and the hooks, which get
+// a ctx carrying it. A timeout returns a *TimeoutError that matches
+// ErrAcquireTimeout and context.DeadlineExceeded. With a PrepareConn hook,
+// connections it turns down are discarded and others tried until the
+// deadline. A ctx that has already ended fails at once with its own error:
+// no pool is started, nothing is dialed.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
 	var start time.Time
 	if m.metrics != nil {
 		start = time.Now()
 	}
-	for {
+
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if m.cfg.Hooks.PrepareConn != nil {
+		// Retries must not restart the clock: one deadline for them all.
+		var cancel context.CancelFunc
+		ctx, cancel = m.boundAcquire(ctx)
+		defer cancel()
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && ctx.Err() != nil {
+			return nil, m.acquireEnded(ctx, id)
+		}
 		l, err := m.acquire(ctx, id)
 		if err != nil {
 			return nil, err
@@ -152,6 +170,23 @@ func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 			return l, nil
 		}
 	}
+}
+
+// boundAcquire gives ctx the AcquireTimeout deadline if it has none, so that
+// everything an Acquire does is bounded by one deadline.
+func (m *Manager) boundAcquire(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, has := ctx.Deadline(); has || m.cfg.AcquireTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, m.cfg.AcquireTimeout)
+}
+
+// acquireEnded is the error of an Acquire whose ctx ended between attempts
+// or while a hook ran.
+func (m *Manager) acquireEnded(ctx context.Context, id tokens.Identity) error {
+	disc, _ := id.Discriminator(ctx)
+	return &TimeoutError{Key: tokens.NewKey(m.cfg.Server, disc), MaxSize: m.cfg.MaxSize,
+		Canceled: !errors.Is(ctx.Err(), context.DeadlineExceeded)}
 }
 
 func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
@@ -241,44 +276,120 @@ func (m *Manager) Stats() Stats {
 
 // Close closes the manager: new acquires fail with ErrClosed, queued ones
 // fail with ErrClosed, idle connections close now and leased ones when they
-// are released. It returns nil once every connection is closed. If ctx ends
-// first, the connections still leased are closed under their holders (whose
-// later Release is ignored) and Close returns a *ForcedCloseError saying how
-// many. Close is idempotent.
+// are released; dials, token mints and health checks in flight are cancelled
+// through their ctx, and what they return is closed when it comes back.
+// Close is idempotent.
+//
+// It returns nil once every connection is closed and nothing is in flight.
+// Otherwise it returns a *CloseError saying what it left behind, and it
+// returns by:
+//   - ctx's end plus CloseGrace, when ctx ends first: the leases still out are
+//     closed under their holders (whose later Release is ignored; Forced),
+//     and Close waits CloseGrace for those closes;
+//   - with a ctx that has no deadline and is never cancelled (for example
+//     context.Background()), Close waits for every lease to come back, as
+//     long as that takes: leases are their holders' to give back. Once none
+//     is out, it waits at most CloseStuckGrace more for dials, mints, health
+//     checks and closes, which only a dependency ignoring its ctx (a dialer,
+//     token source, driver or BeforeClose hook) can hold up.
+//
+// Work Close stops waiting for is not lost: whatever a stuck dial, mint or
+// health check returns later is closed by its pool when it returns.
 func (m *Manager) Close(ctx context.Context) error {
 	m.closed.Store(true)
 	m.cancel()
 	reply := make(chan (<-chan struct{}), 1)
 	m.root.Send(m.pid, &messages.CloseManager{Reply: reply})
 	done := <-reply
+	forcedBefore := m.forcedCloses()
+	// Without a deadline, look now and then whether every lease is back.
+	var poll <-chan time.Time
+	if _, has := ctx.Deadline(); !has {
+		t := time.NewTicker(closePollEvery)
+		defer t.Stop()
+		poll = t.C
+	}
+	cause, grace := error(nil), CloseGrace
+wait:
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			m.root.Send(m.pid, &messages.ForceClose{})
+			cause = ctx.Err()
+			break wait
+		case <-poll:
+			if m.Stats().Total.Busy == 0 {
+				cause, grace = ErrCloseAbandoned, CloseStuckGrace
+				break wait
+			}
+		}
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
 	select {
 	case <-done:
-		return nil
-	case <-ctx.Done():
+	case <-t.C:
 	}
-	m.root.Send(m.pid, &messages.ForceClose{})
-	select {
-	case <-done:
-	case <-time.After(forcedCloseGrace):
+	s := m.Stats().Total
+	e := &CloseError{Forced: int(s.Closes["forced"] - forcedBefore), Closing: s.ClosingConns,
+		Dialing: s.Dialing + s.AwaitingPermit, Minting: s.Minting, Checking: s.Checking, Err: cause}
+	if e.Forced == 0 && e.left() == 0 {
+		return nil // everything finished within the grace
 	}
-	return &ForcedCloseError{Forced: int(m.Stats().Total.Closes["forced"]), Err: ctx.Err()}
+	return e
 }
 
-// forcedCloseGrace bounds the wait for the driver Close calls of a forced
-// close, in case a driver's Close hangs.
-const forcedCloseGrace = 5 * time.Second
+// forcedCloses counts the connections closed by force so far.
+func (m *Manager) forcedCloses() uint64 { return m.Stats().Total.Closes["forced"] }
 
-// ForcedCloseError is returned by a Close whose ctx ended before every lease
-// came back: Forced connections were closed while leased.
-type ForcedCloseError struct {
-	Forced int
-	Err    error
+// CloseGrace is how long Close waits, once its ctx has ended, for the closes
+// it forced and any other work still in flight, before it returns.
+const CloseGrace = 100 * time.Millisecond
+
+// CloseStuckGrace is how long Close with a ctx that never ends waits, once
+// every lease is back, for dials, token mints, health checks and closes
+// still in flight.
+const CloseStuckGrace = time.Second
+
+// closePollEvery is how often a Close without a deadline looks whether
+// every lease is back.
+const closePollEvery = 10 * time.Millisecond
+
+// ErrCloseAbandoned is the cause in a *CloseError when Close, with a ctx that
+// never ends, stopped waiting for work its dependencies did not finish.
+var ErrCloseAbandoned = errors.New("idpool: dependencies did not finish within CloseStuckGrace")
+
+// CloseError is returned by a Close that did not see everything closed: it
+// says what it left behind. Forced connections were closed while leased;
+// Closing connections had not finished closing (a driver's Close or a
+// BeforeClose hook still running); Dialing dials and Minting token mints
+// were abandoned, and Checking connections were in a health or token check.
+// Their pools close whatever those return when it returns.
+type CloseError struct {
+	Forced, Closing, Dialing, Minting, Checking int
+	// Err is the ctx's error, or ErrCloseAbandoned.
+	Err error
 }
+
+// ForcedCloseError is the former name of CloseError.
+//
+// Deprecated: use CloseError.
+type ForcedCloseError = CloseError
+
+func (e *CloseError) left() int { return e.Closing + e.Dialing + e.Minting + e.Checking }
 
 // Error implements error.
-func (e *ForcedCloseError) Error() string {
-	return fmt.Sprintf("idpool: closed %d leased connections by force: %v", e.Forced, e.Err)
+func (e *CloseError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "idpool: Close returned before everything closed (%v): %d leased connections closed by force", e.Err, e.Forced)
+	if e.left() > 0 {
+		fmt.Fprintf(&b, "; left in flight: %d connections closing, %d dials, %d token mints, %d health or token checks",
+			e.Closing, e.Dialing, e.Minting, e.Checking)
+	}
+	return b.String()
 }
 
-// Unwrap returns the ctx's error.
-func (e *ForcedCloseError) Unwrap() error { return e.Err }
+// Unwrap returns the ctx's error or ErrCloseAbandoned.
+func (e *CloseError) Unwrap() error { return e.Err }

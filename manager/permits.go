@@ -23,9 +23,18 @@ func newPermitBook(limit int) *permitBook {
 	return &permitBook{limit: limit, held: make(map[string]int), tried: make(map[string]bool)}
 }
 
-func (b *permitBook) request(c actor.Context, pool *actor.PID) {
+// request grants a permit, or queues the request and asks another pool to
+// give one up. A fill request (only for a pool's MinSize) is granted only if
+// there is room now; otherwise it is refused, never queued and never paid
+// for by another pool, which would then refill in turn: with MinSize under a
+// cap too small for every pool's minimum, that stealing went on for ever.
+func (b *permitBook) request(c actor.Context, pool *actor.PID, fill bool) {
 	if b.inUse < b.limit && len(b.queue) == 0 {
 		b.grant(c, pool)
+		return
+	}
+	if fill {
+		c.Send(pool, &messages.FillRefused{})
 		return
 	}
 	b.queue = append(b.queue, pool)

@@ -61,4 +61,7 @@ func addGauges(into *PoolStats, s PoolStats) {
 	into.Waiters += s.Waiters
 	into.AwaitingPermit += s.AwaitingPermit
 	into.Owed += s.Owed
+	into.ClosingConns += s.ClosingConns
+	into.Checking += s.Checking
+	into.Minting += s.Minting
 }

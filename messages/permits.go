@@ -6,8 +6,17 @@ import "github.com/asynkron/protoactor-go/actor"
 // for every connection it opens, and hands it back when the connection
 // closes or the dial fails.
 
-// PermitRequest asks the manager for one permit.
-type PermitRequest struct{ Pool *actor.PID }
+// PermitRequest asks the manager for one permit. Fill marks a request made
+// only to keep the pool at MinSize: the manager grants it if there is room
+// and otherwise refuses it (FillRefused) without queueing it or taking a
+// connection from another pool, so MinSize yields to the global cap.
+type PermitRequest struct {
+	Pool *actor.PID
+	Fill bool
+}
+
+// FillRefused answers a Fill PermitRequest made at the global cap.
+type FillRefused struct{}
 
 // PermitGrant gives the requesting pool one permit.
 type PermitGrant struct{}

@@ -14,6 +14,11 @@ type PoolStats struct {
 	// AwaitingPermit counts dials waiting for a global-cap permit; Owed
 	// counts connections promised to the manager for another pool.
 	AwaitingPermit, Owed int
+	// ClosingConns counts connections the pool has decided to close whose
+	// close has not finished: they are still sessions at the server and
+	// count against MaxSize. Checking counts connections in a health or
+	// token check; Minting is 1 while a token mint is in flight.
+	ClosingConns, Checking, Minting int
 	// Counters since the pool started.
 	Acquires, Hits, Misses, Timeouts, Cancels, Exhausted uint64
 	Opens, DialFailures, TokenMints, MintFailures        uint64
