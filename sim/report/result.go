@@ -85,12 +85,17 @@ type Violations struct {
 	// StateMachine counts steps after which actors.Pool.CheckInvariants
 	// failed (virtual mode).
 	StateMachine uint64 `json:"state_machine"`
+	// Churn: a pool opened connections with no demand, beyond refilling
+	// MinSize after real losses (virtual mode: checked over a rest period
+	// with no traffic at the end of the run).
+	Churn uint64 `json:"churn"`
 }
 
 // Total sums every violation.
 func (v Violations) Total() uint64 {
 	return v.CrossIdentity + v.DoubleLease + v.OverMax + v.ExpiredTokenUse + v.LostWaiters +
-		v.LeakedConns + v.FIFOViolations + v.DirtyCheckout + v.ClosedWhileLeased + v.StateMachine
+		v.LeakedConns + v.FIFOViolations + v.DirtyCheckout + v.ClosedWhileLeased + v.StateMachine +
+		v.Churn
 }
 
 // ByName returns the count of the violation with the given JSON name.
@@ -113,6 +118,7 @@ func (v Violations) list() []namedCount {
 		{"cross_identity", v.CrossIdentity}, {"double_lease", v.DoubleLease}, {"over_max", v.OverMax},
 		{"expired_token_use", v.ExpiredTokenUse}, {"lost_waiters", v.LostWaiters}, {"leaked_conns", v.LeakedConns},
 		{"fifo_violations", v.FIFOViolations}, {"dirty_checkout", v.DirtyCheckout}, {"closed_while_leased", v.ClosedWhileLeased}, {"state_machine", v.StateMachine},
+		{"churn", v.Churn},
 	}
 }
 

@@ -63,9 +63,12 @@ func (c *checker) afterStep(p *vpool) {
 	if err := p.sm.CheckInvariants(); err != nil {
 		c.violation(&v.StateMachine, "state machine of %s: %v", p.ident.name, err)
 	}
-	over := p.open+p.dialing > e.cfg.Pool.MaxSize
+	// Sessions count until their close has finished: the server still has
+	// them.
+	over := p.open+p.dialing+p.closingN > e.cfg.Pool.MaxSize
 	if over && !p.overMax {
-		c.violation(&v.OverMax, "over max: pool of %s has %d open + %d dialing > max size %d", p.ident.name, p.open, p.dialing, e.cfg.Pool.MaxSize)
+		c.violation(&v.OverMax, "over max: pool of %s has %d open + %d dialing + %d closing > max size %d",
+			p.ident.name, p.open, p.dialing, p.closingN, e.cfg.Pool.MaxSize)
 	}
 	p.overMax = over
 	if total := e.cfg.Pool.MaxTotal; total > 0 {

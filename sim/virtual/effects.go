@@ -77,7 +77,11 @@ func (e *engine) effect(p *vpool, ef *actors.Effect) {
 		p.wakeGen++
 		e.schedule(event{at: int64(ef.At.Sub(epoch)), kind: evTick, pool: p, n: p.wakeGen})
 	case actors.EffRequestPermit:
-		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitRequest, pool: p})
+		var fill uint64
+		if ef.Fill {
+			fill = 1
+		}
+		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitRequest, pool: p, n: fill})
 	case actors.EffReturnPermit:
 		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitReturn, pool: p})
 	case actors.EffStealRefused:
@@ -162,8 +166,10 @@ func (e *engine) closeEffect(p *vpool, ef *actors.Effect) {
 	if !c.released {
 		c.released = true
 		p.open--
+		p.closingN++
 		e.totalOpen--
 	}
+	e.restLoss(p, ef.Reason)
 	if e.bugLeaksClose() {
 		c.leaked = true
 	}
@@ -171,6 +177,7 @@ func (e *engine) closeEffect(p *vpool, ef *actors.Effect) {
 }
 
 func (e *engine) closeDone(p *vpool, c *bconn, id actors.ConnID) {
+	p.closingN--
 	if !c.leaked {
 		e.closeSession(c)
 	}

@@ -50,6 +50,9 @@ type engine struct {
 	stopAt     int64 // when arrivals stopped
 	hardEnd    int64 // no event runs past this once every pool is closed
 	closedAll  bool
+	// resting: the workload has ended and every acquire finished; the
+	// pools sit with no traffic until restEnd (see churn.go).
+	resting bool
 	inflight   int // requests arrived and not finished
 	waiting    int // requests delivered to a pool and unanswered
 	outage     bool
@@ -167,6 +170,11 @@ func (e *engine) loop(wallStart time.Time) {
 	sameInstant := 0
 	for n := 0; e.q.len() > 0; n++ {
 		ev := e.q.pop()
+		if ev.kind == evTick && ev.pool.closing && e.closedAll {
+			// A timer set before Close: a closing pool ignores it, and it
+			// may lie far past the end (a long MaxLifetime).
+			continue
+		}
 		if ev.at == e.now {
 			sameInstant++
 		} else {
@@ -180,9 +188,8 @@ func (e *engine) loop(wallStart time.Time) {
 		e.handle(ev)
 		// Every acquire finishes within its deadline plus a release, so a
 		// run whose callers do not all finish by then is closed anyway.
-		if e.stopping && !e.closedAll && (e.inflight == 0 || e.now > e.stopAt+int64(2*e.cfg.AcquireTimeout+e.cfg.SlowQuery+time.Second)) {
-			e.closeAll()
-			e.hardEnd = e.now + int64(time.Minute+e.cfg.Pool.DialTimeout+e.cfg.Pool.MintTimeout)
+		if e.stopping && !e.resting && !e.closedAll && (e.inflight == 0 || e.now > e.stopAt+int64(2*e.cfg.AcquireTimeout+e.cfg.SlowQuery+time.Second)) {
+			e.beginRest() // then closeAll, at evRestEnd
 		}
 		if e.opt.Progress != nil && n&0x3fff == 0 {
 			if now := time.Now(); now.Sub(lastProgress) >= every {
@@ -260,7 +267,12 @@ func (e *engine) handle(ev event) {
 	case evStop:
 		e.halt()
 	case evPermitRequest:
-		e.permitRequest(ev.pool)
+		e.permitRequest(ev.pool, ev.n == 1)
+	case evFillRefused:
+		p := ev.pool
+		e.step(p, p.sm.PermitRefused)
+	case evRestEnd:
+		e.endRest()
 	case evPermitReturn:
 		e.permitReturn(ev.pool)
 	case evPermitGrant:

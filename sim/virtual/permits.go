@@ -10,7 +10,7 @@ type permitBook struct {
 	tried []*vpool
 }
 
-func (e *engine) permitRequest(p *vpool) {
+func (e *engine) permitRequest(p *vpool, fill bool) {
 	b := &e.book
 	if e.closedAll {
 		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitDenied, pool: p})
@@ -18,6 +18,12 @@ func (e *engine) permitRequest(p *vpool) {
 	}
 	if b.inUse < e.cfg.Pool.MaxTotal && len(b.queue) == 0 {
 		e.grantPermit(p)
+		return
+	}
+	// A MinSize fill yields to the cap: refused, never queued or paid for
+	// by another pool (unless the steal-for-fill bug is on).
+	if fill && e.bug != "steal-for-fill" {
+		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evFillRefused, pool: p})
 		return
 	}
 	b.queue = append(b.queue, p)

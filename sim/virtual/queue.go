@@ -30,6 +30,8 @@ const (
 	evStealIdle    // the manager asks a pool to give up a connection
 	evStealRefused // the pool's refusal reaches the manager
 	evLostCheck    // a pool-enforced deadline has passed: was it answered?
+	evFillRefused  // the manager's refusal of a MinSize fill reaches the pool
+	evRestEnd      // the rest period after the workload ends (churn check)
 )
 
 // event is one thing that happens at a virtual instant. Events at the same

@@ -84,6 +84,7 @@ func (e *engine) dialDone(d *dialOp, _ *bconn) {
 		}
 		p.open++
 		e.totalOpen++
+		e.restOpen(p)
 		return p.sm.DialDone(now, c, d.tok, nil)
 	})
 }

@@ -56,6 +56,11 @@ type vpool struct {
 	// checkBudget bounds how many waiters the pool may be serving through
 	// a health or token check at the start of the current step.
 	checkBudget int
+	// closingN counts sessions asked to close whose close has not finished:
+	// still sessions at the server, so they count against MaxSize.
+	closingN int
+	// rest tracks the pool during the rest period (see churn.go).
+	rest restBook
 }
 
 // handle is what the pool gets as ReplyTo. The indirection lets the

@@ -166,6 +166,9 @@ func TestEveryInjectedBugIsCaught(t *testing.T) {
 				// A lease that never comes back keeps its pool from ever
 				// retiring; without retirement the run stays short.
 				cfg.Pool.PoolIdleTimeout = 0
+			case "steal-for-fill":
+				cfg.Pool.MinSize, cfg.Pool.MaxSize, cfg.Pool.MaxTotal, cfg.Identities = 2, 4, 2, 2
+				cfg.Pool.PoolIdleTimeout = 0
 			case "ignore-max":
 				// The bug strikes on dials that fill a pool; with one
 				// connection per pool every dial does.

@@ -22,6 +22,7 @@ var bugs = []Bug{
 	{"expired-token", "expired_token_use", "tells the pool tokens expire later than they do, so connections outlive their token"},
 	{"drop-reply", "lost_waiters", "drops an acquire's reply on the floor"},
 	{"leak-close", "leaked_conns", "reports a close as done without closing the connection"},
+	{"steal-for-fill", "churn", "under MaxTotal, queues a pool's MinSize fill like demand and takes a connection from another pool for it, which then refills in turn"},
 }
 
 // Bugs lists every injectable bug.
