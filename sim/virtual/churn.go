@@ -26,8 +26,8 @@ type restBook struct {
 	// inflight counts dials started, or reserved, before the rest began:
 	// they may open during it.
 	inflight int
-	opened  int
-	lost    int
+	opened   int
+	lost     int
 }
 
 // beginRest starts the rest period: it notes every pool's deficit and

@@ -43,16 +43,16 @@ type engine struct {
 	oneShots int
 	pools    int // live pools
 	// drainedStats sums the counters of pools that drained.
-	gone       poolTotals
-	allPools   []*vpool // pools not yet drained
-	nextAcqID  uint64
-	stopping   bool
-	stopAt     int64 // when arrivals stopped
-	hardEnd    int64 // no event runs past this once every pool is closed
-	closedAll  bool
+	gone      poolTotals
+	allPools  []*vpool // pools not yet drained
+	nextAcqID uint64
+	stopping  bool
+	stopAt    int64 // when arrivals stopped
+	hardEnd   int64 // no event runs past this once every pool is closed
+	closedAll bool
 	// resting: the workload has ended and every acquire finished; the
 	// pools sit with no traffic until restEnd (see churn.go).
-	resting bool
+	resting    bool
 	inflight   int // requests arrived and not finished
 	waiting    int // requests delivered to a pool and unanswered
 	outage     bool
