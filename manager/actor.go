@@ -29,6 +29,25 @@ type managerActor struct {
 	poolProps *actor.Props
 	// routes publishes the pools to callers, for hits that skip this actor.
 	routes *routeTable
+	// poolDeletes and drainDeletes count deletions since each map was last
+	// rebuilt (see shrunk).
+	poolDeletes, drainDeletes int
+}
+
+// shrunk returns mp, or a copy sized to its contents once many entries have
+// been deleted: a Go map never gives back the room it grew to, so a manager
+// that once had 10,000 pools would keep their buckets for good.
+func shrunk[K comparable, V any](mp map[K]V, deletes *int) map[K]V {
+	*deletes++
+	if *deletes < 1024 || *deletes < 2*len(mp) {
+		return mp
+	}
+	*deletes = 0
+	next := make(map[K]V, len(mp))
+	for k, v := range mp {
+		next[k] = v
+	}
+	return next
 }
 
 type poolEntry struct {
@@ -166,6 +185,7 @@ func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
 		return
 	}
 	delete(m.pools, disc)
+	m.pools = shrunk(m.pools, &m.poolDeletes)
 	m.routes.remove(disc)
 	m.draining[e.pid.Id] = e
 	m.retired++
@@ -183,6 +203,7 @@ func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
 func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
 	e := m.draining[msg.Pool.Id]
 	delete(m.draining, msg.Pool.Id)
+	m.draining = shrunk(m.draining, &m.drainDeletes)
 	addCounters(&m.gone, msg.Stats)
 	if e == nil || e.route.sent.Load() == int64(msg.Stats.Acquires) {
 		c.Poison(msg.Pool)
