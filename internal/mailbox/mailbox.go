@@ -86,9 +86,22 @@ func (m *Mailbox) schedule() {
 	}
 }
 
+// LentBatch bounds how many messages a goroutine that found the mailbox
+// idle runs before it hands the rest over. With an inline dispatcher that
+// goroutine is a caller's (an Acquire's or a Release's): without a bound,
+// under load it would run other callers' steps for as long as they keep
+// coming. Past the batch the remaining messages go to a goroutine of their
+// own, which runs them the same way (system messages first, in order).
+const LentBatch = 64
+
 func (m *Mailbox) processMessages() {
 	for {
-		m.run()
+		if !m.run(LentBatch) {
+			// Batch spent with messages left: hand the mailbox, still
+			// marked running, to a fresh runner and give the caller back.
+			go m.processMessages()
+			return
+		}
 		m.status.Store(idle)
 		// A message posted after run saw the queues empty, but before the
 		// status went idle, found the mailbox running and did not schedule
@@ -108,15 +121,21 @@ func (m *Mailbox) systemLen() int {
 	return m.system.len()
 }
 
-func (m *Mailbox) run() {
+// run processes up to batch messages. It reports whether it stopped because
+// there was nothing (runnable) left; false means the batch ran out first.
+func (m *Mailbox) run(batch int) (empty bool) {
 	var msg any
 	defer func() {
 		if r := recover(); r != nil {
 			m.invoker.EscalateFailure(r, msg)
+			empty = true // let processMessages look at the queues again
 		}
 	}()
 	throughput := m.dispatcher.Throughput()
-	for i := 0; ; i++ {
+	for i, n := 0, 0; ; i, n = i+1, n+1 {
+		if n >= batch {
+			return false
+		}
 		if i >= throughput {
 			i = 0
 			runtime.Gosched()
@@ -127,7 +146,7 @@ func (m *Mailbox) run() {
 			msg = m.user.pop()
 			m.mu.Unlock()
 			if msg == nil {
-				return
+				return true
 			}
 			m.pending.Add(-1)
 			m.invoker.InvokeUserMessage(msg)
@@ -135,7 +154,7 @@ func (m *Mailbox) run() {
 		}
 		m.mu.Unlock()
 		if msg == nil {
-			return // suspended, no system message
+			return true // suspended, no system message
 		}
 		m.pending.Add(-1)
 		switch msg.(type) {

@@ -136,3 +136,63 @@ const (
 	testWait = 10 * time.Second
 	tick     = time.Millisecond
 )
+
+// countingInvoker counts user messages; the first one blocks until hold is
+// closed, so that a test can queue messages behind it, and the one after a
+// batch blocks until next is closed, so the test can see where the lending
+// goroutine stopped.
+type countingInvoker struct {
+	n       atomic.Int64
+	started chan struct{}
+	hold    chan struct{}
+	next    chan struct{}
+}
+
+func (c *countingInvoker) InvokeSystemMessage(any) {}
+func (c *countingInvoker) InvokeUserMessage(any) {
+	switch c.n.Add(1) {
+	case 1:
+		close(c.started)
+		<-c.hold
+	case LentBatch + 1:
+		<-c.next
+	}
+}
+func (c *countingInvoker) EscalateFailure(any, any) {}
+
+// TestALentGoroutineIsGivenBackAfterABoundedBatch: the sender whose message
+// found the mailbox idle runs it inline, but under load it stops after
+// LentBatch messages and another goroutine runs the rest.
+func TestALentGoroutineIsGivenBackAfterABoundedBatch(t *testing.T) {
+	inv := &countingInvoker{started: make(chan struct{}), hold: make(chan struct{}), next: make(chan struct{})}
+	defer func() {
+		select {
+		case <-inv.next:
+		default:
+			close(inv.next)
+		}
+	}()
+	mb := Producer()().(*Mailbox)
+	mb.RegisterHandlers(inv, actor.NewSynchronizedDispatcher(300))
+	const queued = 10 * LentBatch
+	lent := make(chan int64)
+	go func() {
+		mb.PostUserMessage("first") // runs inline on this goroutine
+		lent <- inv.n.Load()
+	}()
+	<-inv.started
+	for range queued {
+		mb.PostUserMessage("queued") // the mailbox is running: these queue
+	}
+	close(inv.hold)
+	var ran int64
+	select {
+	case ran = <-lent:
+	case <-time.After(testWait):
+		require.Fail(t, "the lending goroutine was kept past its batch")
+	}
+	assert.LessOrEqual(t, ran, int64(LentBatch+1), "the lending goroutine ran one batch")
+	close(inv.next)
+	require.Eventually(t, func() bool { return inv.n.Load() == queued+1 && mb.status.Load() == idle }, testWait, tick,
+		"the rest ran on another goroutine")
+}
