@@ -50,10 +50,13 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 	return p.out
 }
 
-// dropSpareTokens forgets fresh tokens no reservation is waiting to use: a
-// token kept around would only get older.
+// dropSpareTokens forgets fresh tokens no reservation or waiter is waiting
+// to use: a token kept around would only get older. A waiter no dial covers
+// yet keeps one: its dial may have to wait for a slot held by a close still
+// in flight (the rotated connection's own, typically).
 func (p *Pool) dropSpareTokens() {
-	if n := min(len(p.freshTokens), p.awaitingPermit); n < len(p.freshTokens) {
+	want := p.awaitingPermit + max(0, p.waiters.unserved()-p.coming())
+	if n := min(len(p.freshTokens), want); n < len(p.freshTokens) {
 		clear(p.freshTokens[n:])
 		p.freshTokens = p.freshTokens[:n]
 	}
