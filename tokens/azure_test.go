@@ -87,15 +87,19 @@ func TestUserAssignedIdentity(t *testing.T) {
 	assert.Equal(t, "msi:object:oid-ua", discriminator(t, byObject))
 	byResource, err := tokens.UserAssignedIdentity(azidentity.ResourceID("/subscriptions/s/rg/x"), o)
 	require.NoError(t, err)
-	assert.Equal(t, "msi:resource:/subscriptions/s/rg/x", discriminator(t, byResource))
+	assert.Equal(t, "msi:resource:%2fsubscriptions%2fs%2frg%2fx", discriminator(t, byResource), "separators are escaped")
 
 	for name, bad := range map[string]azidentity.ManagedIDKind{
-		"nil": nil, "empty": azidentity.ClientID(""), "NUL": azidentity.ClientID("a\x00b"),
-		"system": azidentity.ClientID("System"), "colon": azidentity.ClientID("object:x"),
+		"nil": nil, "empty": azidentity.ClientID(""), "system": azidentity.ClientID("System"),
 	} {
 		_, err := tokens.UserAssignedIdentity(bad, o)
-		assert.Error(t, err, name)
+		assert.ErrorIs(t, err, tokens.ErrInvalidIdentity, name)
 	}
+	// A client id that looks like another form is escaped, never confused.
+	colon, err := tokens.UserAssignedIdentity(azidentity.ClientID("object:oid-ua"), o)
+	require.NoError(t, err)
+	assert.Equal(t, "msi:object%3aoid-ua", discriminator(t, colon))
+	assert.NotEqual(t, discriminator(t, byObject), discriminator(t, colon))
 	_, err = tokens.UserAssignedIdentity(azidentity.ClientID("a"), &azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID("b")})
 	assert.Error(t, err)
 }
@@ -118,12 +122,17 @@ func TestClientSecretIdentity(t *testing.T) {
 	assert.Equal(t, first.Value, again.Value, "the credential's cache serves a token with over 5 minutes left")
 	assert.Equal(t, 1, s.Issued("app-1"))
 
-	for name, args := range map[string][2]string{
-		"empty tenant": {"", "c"}, "empty client": {"t", ""}, "slash tenant": {"a/b", "c"}, "NUL client": {"t", "c\x00"},
+	for name, args := range map[string][3]string{
+		"tenant id": {"", "c", "pw"}, "client id": {"t", "", "pw"}, "client secret": {"t", "c", ""},
 	} {
-		_, err := tokens.ClientSecretIdentity(args[0], args[1], "pw", o)
-		assert.Error(t, err, name)
+		id, err := tokens.ClientSecretIdentity(args[0], args[1], args[2], o)
+		assert.ErrorIs(t, err, tokens.ErrInvalidIdentity, name)
+		assert.ErrorContains(t, err, "empty "+name)
+		assert.ErrorIs(t, id.Validate(), tokens.ErrInvalidIdentity, "a failed constructor returns the zero Identity")
 	}
+	// azidentity refuses a tenant id it cannot put in a URL.
+	_, err = tokens.ClientSecretIdentity("a/b", "c", "pw", o)
+	assert.Error(t, err)
 }
 
 func TestServicePrincipalRotationAndFailure(t *testing.T) {
@@ -202,9 +211,12 @@ func TestDefaultCredentialIdentityIsTokenKeyed(t *testing.T) {
 	assert.Contains(t, id.String(), "key unresolved")
 
 	d := discriminator(t, id)
-	// Keyed on the principal's tenant and object id, so rotation keeps the pool.
-	sum := sha256.Sum256([]byte("oid:" + s.Tenant() + "/oid-dac"))
-	assert.Equal(t, "tok:"+hex.EncodeToString(sum[:]), d)
+	// Keyed on the hash of the first whole token (its claims are unverified),
+	// cached on the identity, so rotation keeps the pool.
+	first, err := id.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	sum := sha256.Sum256([]byte(first.Value))
+	assert.Equal(t, "dac:"+hex.EncodeToString(sum[:]), d)
 	assert.Equal(t, 1, s.Issued(entra.SystemAssigned), "the key cost exactly one token")
 	assert.Equal(t, d, discriminator(t, id))
 	assert.Equal(t, 1, s.Issued(entra.SystemAssigned), "and only the first time")
@@ -249,7 +261,16 @@ func TestCredentialSourceAndGenericConstructors(t *testing.T) {
 	keyed, err := tokens.TokenKeyedCredentialIdentity(tokens.KindDefaultCredential, cred)
 	require.NoError(t, err)
 	sum := sha256.Sum256([]byte("opaque-token"))
-	assert.Equal(t, "tok:"+hex.EncodeToString(sum[:]), discriminator(t, keyed))
+	assert.Equal(t, "dac:"+hex.EncodeToString(sum[:]), discriminator(t, keyed))
+	keyedMI, err := tokens.TokenKeyedCredentialIdentity(tokens.KindManagedIdentity, cred)
+	require.NoError(t, err)
+	assert.Equal(t, "msi:tok:"+hex.EncodeToString(sum[:]), discriminator(t, keyedMI))
+	_, err = tokens.TokenKeyedCredentialIdentity(tokens.KindSQLLogin, cred)
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+	_, err = tokens.CredentialIdentity(tokens.KindServicePrincipal, "msi:x", cred)
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity, "a discriminator of another kind's domain")
+	_, err = tokens.CredentialIdentity(tokens.KindManagedIdentity, "myapp:x", cred)
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity, "a custom domain is for provided tokens only")
 
 	empty := tokens.CredentialSource(credFunc(func() (azcore.AccessToken, error) { return azcore.AccessToken{}, nil }))
 	_, err = empty.Token(context.Background())
