@@ -126,8 +126,15 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // It waits until a connection is free or ctx ends; with no deadline on ctx it
 // waits at most Config.AcquireTimeout. A timeout returns a *TimeoutError that
 // matches ErrAcquireTimeout and context.DeadlineExceeded. With a PrepareConn
-// hook, connections it turns down are discarded and others tried.
+// hook, connections it turns down are discarded and others tried. An invalid
+// id (the zero Identity among them) fails with an error matching
+// tokens.ErrInvalidIdentity.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
+	// The zero Identity (what a failed constructor returns) is refused here,
+	// before any pool or dial: it must never log in with the DSN's user.
+	if err := id.Validate(); err != nil {
+		return nil, err
+	}
 	var start time.Time
 	if m.metrics != nil {
 		start = time.Now()

@@ -373,7 +373,7 @@ func TestKeysAreNULSeparatedAndDistinctPerKind(t *testing.T) {
 	}
 	assert.Equal(t, 0, s.Requests(), "every one of these keys is known without a token")
 	assert.Equal(t, tokens.NewKey(server, "acct:uid.utid"), tokens.NewKey(server, discriminator(t, user)))
-	sqlLogin := tokens.NewKey(server, "")
+	sqlLogin := tokens.NewKey(server, discriminator(t, tokens.SQLLogin()))
 	_, dup := seen[sqlLogin]
 	assert.False(t, dup)
 }
