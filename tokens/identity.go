@@ -68,8 +68,8 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 // small values, safe to copy and to share between goroutines.
 //
 // Build an identity once and reuse it: its Source (an azidentity credential)
-// caches tokens per instance. The pool of an identity mints with the Source of
-// the most recent Identity value that reached it.
+// caches tokens per instance. The pool of an identity keeps the Source of the
+// first Identity value that reached it.
 type Identity struct {
 	kind   Kind
 	disc   string
