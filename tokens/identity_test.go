@@ -194,9 +194,11 @@ func forge(t *testing.T, claims jwt.MapClaims) string {
 // principal is keyed by claims; a handed-in token is keyed by its own hash.
 func TestForgedClaimsGetAPoolOfTheirOwn(t *testing.T) {
 	s := startEntra(t)
-	s.SetManagedIdentityEnv(t)
-	s.RegisterManagedIdentity("mi-victim", "oid-victim")
-	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID("mi-victim"), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
+	// A service principal: its token cache is per credential, so a second
+	// run of the test gets a token of this run's Entra.
+	s.RegisterApp(tenant, "app-victim", "pw-victim", "oid-victim")
+	mi, err := tokens.ClientSecretIdentity(tenant, "app-victim", "pw-victim",
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true})
 	require.NoError(t, err)
 	real, claims := mintAndVerify(t, s, mi, sqlAud)
 	require.Equal(t, "oid-victim", claims.ObjectID)
