@@ -37,6 +37,11 @@ func mintAndVerify(t *testing.T, s *entra.Server, id tokens.Identity, audience s
 	return tok, c
 }
 
+// unique names a managed identity or resource afresh for each run of a test:
+// MSAL caches managed-identity tokens process-wide, so a second run
+// (-count=2) would otherwise get a token of the first run's Entra.
+func unique(name string) string { return name + "-" + strings.ToLower(rand.Text()[:10]) }
+
 func discriminator(t *testing.T, id tokens.Identity) string {
 	t.Helper()
 	d, err := id.Discriminator(testCtx(t))
@@ -48,14 +53,16 @@ func TestSystemAssignedIdentity(t *testing.T) {
 	s := startEntra(t)
 	s.SetManagedIdentityEnv(t)
 	s.RegisterManagedIdentity("", "oid-sys")
-	// A resource of its own: MSAL's managed-identity cache is process-wide.
+	// A resource of its own, fresh per run: MSAL's managed-identity cache is
+	// process-wide and would serve a token of an earlier run's Entra.
+	sys := "https://" + unique("sys") + ".tokens.test/"
 	id, err := tokens.SystemAssignedIdentity(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()},
-		tokens.WithScope("https://sys.tokens.test/.default"))
+		tokens.WithScope(sys+".default"))
 	require.NoError(t, err)
 	assert.Equal(t, tokens.KindManagedIdentity, id.Kind())
 	assert.Equal(t, "msi:system", discriminator(t, id))
 	assert.Equal(t, 0, s.Requests(), "the key costs no token")
-	_, c := mintAndVerify(t, s, id, "https://sys.tokens.test/")
+	_, c := mintAndVerify(t, s, id, sys)
 	assert.Equal(t, "oid-sys", c.ObjectID)
 
 	_, err = tokens.SystemAssignedIdentity(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID("x")})
@@ -65,22 +72,23 @@ func TestSystemAssignedIdentity(t *testing.T) {
 func TestUserAssignedIdentity(t *testing.T) {
 	s := startEntra(t)
 	s.SetManagedIdentityEnv(t)
-	s.RegisterManagedIdentity("Tokens-MI-1", "oid-ua")
+	mi1 := unique("Tokens-MI-1") // fresh per run: MSAL's MI cache is process-wide
+	s.RegisterManagedIdentity(mi1, "oid-ua")
 	o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()}
 
-	id, err := tokens.UserAssignedIdentity(azidentity.ClientID("Tokens-MI-1"), o)
+	id, err := tokens.UserAssignedIdentity(azidentity.ClientID(mi1), o)
 	require.NoError(t, err)
-	assert.Equal(t, "msi:tokens-mi-1", discriminator(t, id), "client ids are case-insensitive GUIDs")
+	assert.Equal(t, "msi:"+strings.ToLower(mi1), discriminator(t, id), "client ids are case-insensitive GUIDs")
 	assert.Nil(t, o.ID, "the caller's options are not modified")
 	_, c := mintAndVerify(t, s, id, sqlAud)
 	assert.Equal(t, "oid-ua", c.ObjectID)
-	assert.Equal(t, 1, s.Issued("tokens-mi-1"))
+	assert.Equal(t, 1, s.Issued(strings.ToLower(mi1)))
 
 	// Postgres scope: a different audience, and a new token.
-	pg, err := tokens.UserAssignedIdentity(azidentity.ClientID("Tokens-MI-1"), o, tokens.WithScope(tokens.ScopePostgreSQL))
+	pg, err := tokens.UserAssignedIdentity(azidentity.ClientID(mi1), o, tokens.WithScope(tokens.ScopePostgreSQL))
 	require.NoError(t, err)
 	mintAndVerify(t, s, pg, pgAud)
-	assert.Equal(t, 2, s.Issued("tokens-mi-1"))
+	assert.Equal(t, 2, s.Issued(strings.ToLower(mi1)))
 
 	byObject, err := tokens.UserAssignedIdentity(azidentity.ObjectID("OID-UA"), o)
 	require.NoError(t, err)
@@ -204,8 +212,9 @@ func TestDefaultCredentialIdentityIsTokenKeyed(t *testing.T) {
 	s.SetManagedIdentityEnv(t)
 	t.Setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
 	s.RegisterManagedIdentity("", "oid-dac")
+	dac := "https://" + unique("dac") + ".tokens.test/" // fresh per run, as in TestSystemAssignedIdentity
 	id, err := tokens.DefaultCredentialIdentity(&azidentity.DefaultAzureCredentialOptions{ClientOptions: s.ClientOptions()},
-		tokens.WithScope("https://dac.tokens.test/.default"))
+		tokens.WithScope(dac+".default"))
 	require.NoError(t, err)
 	assert.Equal(t, tokens.KindDefaultCredential, id.Kind())
 	assert.Contains(t, id.String(), "key unresolved")
@@ -220,7 +229,7 @@ func TestDefaultCredentialIdentityIsTokenKeyed(t *testing.T) {
 	assert.Equal(t, 1, s.Issued(entra.SystemAssigned), "the key cost exactly one token")
 	assert.Equal(t, d, discriminator(t, id))
 	assert.Equal(t, 1, s.Issued(entra.SystemAssigned), "and only the first time")
-	mintAndVerify(t, s, id, "https://dac.tokens.test/")
+	mintAndVerify(t, s, id, dac)
 }
 
 // countingCred is a TokenCredential that records what it was asked.
@@ -303,9 +312,10 @@ func TestStaticAndFuncIdentities(t *testing.T) {
 
 	// A JWT handed in without an expiry: exp is read from it.
 	s := startEntra(t)
-	s.RegisterManagedIdentity("mi-static", "oid-static")
+	miStatic := unique("mi-static")
+	s.RegisterManagedIdentity(miStatic, "oid-static")
 	s.SetManagedIdentityEnv(t)
-	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID("mi-static"), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
+	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID(miStatic), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
 	require.NoError(t, err)
 	jwtTok, _ := mintAndVerify(t, s, mi, sqlAud)
 	fromJWT, err := tokens.StaticTokenIdentity(jwtTok.Value, time.Time{})

@@ -27,7 +27,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	s := startEntra(t)
 	s.RegisterApp(tenant, "app-redact", "the-real-secret", "oid-redact")
 	s.SetManagedIdentityEnv(t)
-	s.RegisterManagedIdentity("mi-redact", "oid-mi-redact")
+	miRedact := unique("mi-redact")
+	s.RegisterManagedIdentity(miRedact, "oid-mi-redact")
 
 	static, err := tokens.StaticTokenIdentity(sentinel, exp)
 	require.NoError(t, err)
@@ -43,7 +44,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	sp, err := tokens.ClientSecretIdentity(tenant, "app-redact", sentinel,
 		&azidentity.ClientSecretCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true})
 	require.NoError(t, err)
-	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID("mi-redact"), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
+	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID(miRedact), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
 	require.NoError(t, err)
 
 	var printed []string
