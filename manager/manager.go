@@ -131,8 +131,14 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // ErrAcquireTimeout and context.DeadlineExceeded. With a PrepareConn hook,
 // connections it turns down are discarded and others tried until the
 // deadline. A ctx that has already ended fails at once with its own error:
-// no pool is started, nothing is dialed.
+// no pool is started, nothing is dialed. An invalid id (the zero Identity
+// among them) fails with an error matching tokens.ErrInvalidIdentity.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
+	// The zero Identity (what a failed constructor returns) is refused here,
+	// before any pool or dial: it must never log in with the DSN's user.
+	if err := id.Validate(); err != nil {
+		return nil, err
+	}
 	var start time.Time
 	if m.metrics != nil {
 		start = time.Now()

@@ -43,7 +43,8 @@ const (
 // needs the user (azidentity.AuthenticationRequiredError) the Account calls
 // Authenticate once, keeps the AuthenticationRecord and is silent after.
 //
-// The identity of an Account is keyed "acct:<home account id>" from that
+// The identity of an Account is keyed "acct:<home account id>" (lower case,
+// escaped) from that
 // record. Pass a saved record (json of azidentity.AuthenticationRecord) in
 // the credential options and the key is known with no token at all;
 // otherwise Identity signs the user in first.
@@ -94,13 +95,10 @@ func NewInteractiveBrowserAccount(o *azidentity.InteractiveBrowserCredentialOpti
 // (the zero record when there is none yet).
 func NewAccount(cred UserCredential, record azidentity.AuthenticationRecord, opts ...CredentialOption) (*Account, error) {
 	if cred == nil {
-		return nil, errors.New("idpool: nil credential")
+		return nil, fmt.Errorf("%w: nil credential", ErrInvalidIdentity)
 	}
 	a := &Account{cred: cred, scope: settingsOf(opts).scope}
 	if record.HomeAccountID != "" {
-		if err := checkPart("home account id", record.HomeAccountID); err != nil {
-			return nil, err
-		}
 		a.record.Store(&record)
 	}
 	return a, nil
@@ -120,7 +118,7 @@ func (a *Account) Record() (azidentity.AuthenticationRecord, bool) {
 // the user in (the prompt goes where the credential's options send it).
 func (a *Account) Identity(ctx context.Context) (Identity, error) {
 	if r := a.record.Load(); r != nil {
-		return a.identityFor(r), nil
+		return a.identityFor(r)
 	}
 	if _, err := a.Token(ctx); err != nil {
 		return Identity{}, err
@@ -129,11 +127,15 @@ func (a *Account) Identity(ctx context.Context) (Identity, error) {
 	if r == nil {
 		return Identity{}, errors.New("idpool: the credential returned a token but no account record")
 	}
-	return a.identityFor(r), nil
+	return a.identityFor(r)
 }
 
-func (a *Account) identityFor(r *azidentity.AuthenticationRecord) Identity {
-	return New(KindUserAccount, "acct:"+strings.ToLower(r.HomeAccountID), a)
+func (a *Account) identityFor(r *azidentity.AuthenticationRecord) (Identity, error) {
+	disc, err := accountDiscriminator(r.HomeAccountID)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{kind: KindUserAccount, disc: disc, source: a}, nil
 }
 
 // Authenticate signs the user in interactively now, whatever the state, and
@@ -156,8 +158,8 @@ func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOpti
 	if err != nil {
 		return azidentity.AuthenticationRecord{}, fmt.Errorf("idpool: signing the user in: %w", err)
 	}
-	if err := checkPart("home account id", rec.HomeAccountID); err != nil {
-		return azidentity.AuthenticationRecord{}, err
+	if rec.HomeAccountID == "" {
+		return azidentity.AuthenticationRecord{}, errors.New("idpool: the sign-in returned no home account id")
 	}
 	if !a.record.CompareAndSwap(nil, &rec) {
 		if !strings.EqualFold(a.record.Load().HomeAccountID, rec.HomeAccountID) {

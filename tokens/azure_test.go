@@ -37,6 +37,11 @@ func mintAndVerify(t *testing.T, s *entra.Server, id tokens.Identity, audience s
 	return tok, c
 }
 
+// unique names a managed identity or resource afresh for each run of a test:
+// MSAL caches managed-identity tokens process-wide, so a second run
+// (-count=2) would otherwise get a token of the first run's Entra.
+func unique(name string) string { return name + "-" + strings.ToLower(rand.Text()[:10]) }
+
 func discriminator(t *testing.T, id tokens.Identity) string {
 	t.Helper()
 	d, err := id.Discriminator(testCtx(t))
@@ -48,14 +53,16 @@ func TestSystemAssignedIdentity(t *testing.T) {
 	s := startEntra(t)
 	s.SetManagedIdentityEnv(t)
 	s.RegisterManagedIdentity("", "oid-sys")
-	// A resource of its own: MSAL's managed-identity cache is process-wide.
+	// A resource of its own, fresh per run: MSAL's managed-identity cache is
+	// process-wide and would serve a token of an earlier run's Entra.
+	sys := "https://" + unique("sys") + ".tokens.test/"
 	id, err := tokens.SystemAssignedIdentity(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()},
-		tokens.WithScope("https://sys.tokens.test/.default"))
+		tokens.WithScope(sys+".default"))
 	require.NoError(t, err)
 	assert.Equal(t, tokens.KindManagedIdentity, id.Kind())
 	assert.Equal(t, "msi:system", discriminator(t, id))
 	assert.Equal(t, 0, s.Requests(), "the key costs no token")
-	_, c := mintAndVerify(t, s, id, "https://sys.tokens.test/")
+	_, c := mintAndVerify(t, s, id, sys)
 	assert.Equal(t, "oid-sys", c.ObjectID)
 
 	_, err = tokens.SystemAssignedIdentity(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID("x")})
@@ -65,37 +72,42 @@ func TestSystemAssignedIdentity(t *testing.T) {
 func TestUserAssignedIdentity(t *testing.T) {
 	s := startEntra(t)
 	s.SetManagedIdentityEnv(t)
-	s.RegisterManagedIdentity("Tokens-MI-1", "oid-ua")
+	mi1 := unique("Tokens-MI-1") // fresh per run: MSAL's MI cache is process-wide
+	s.RegisterManagedIdentity(mi1, "oid-ua")
 	o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()}
 
-	id, err := tokens.UserAssignedIdentity(azidentity.ClientID("Tokens-MI-1"), o)
+	id, err := tokens.UserAssignedIdentity(azidentity.ClientID(mi1), o)
 	require.NoError(t, err)
-	assert.Equal(t, "msi:tokens-mi-1", discriminator(t, id), "client ids are case-insensitive GUIDs")
+	assert.Equal(t, "msi:"+strings.ToLower(mi1), discriminator(t, id), "client ids are case-insensitive GUIDs")
 	assert.Nil(t, o.ID, "the caller's options are not modified")
 	_, c := mintAndVerify(t, s, id, sqlAud)
 	assert.Equal(t, "oid-ua", c.ObjectID)
-	assert.Equal(t, 1, s.Issued("tokens-mi-1"))
+	assert.Equal(t, 1, s.Issued(strings.ToLower(mi1)))
 
 	// Postgres scope: a different audience, and a new token.
-	pg, err := tokens.UserAssignedIdentity(azidentity.ClientID("Tokens-MI-1"), o, tokens.WithScope(tokens.ScopePostgreSQL))
+	pg, err := tokens.UserAssignedIdentity(azidentity.ClientID(mi1), o, tokens.WithScope(tokens.ScopePostgreSQL))
 	require.NoError(t, err)
 	mintAndVerify(t, s, pg, pgAud)
-	assert.Equal(t, 2, s.Issued("tokens-mi-1"))
+	assert.Equal(t, 2, s.Issued(strings.ToLower(mi1)))
 
 	byObject, err := tokens.UserAssignedIdentity(azidentity.ObjectID("OID-UA"), o)
 	require.NoError(t, err)
 	assert.Equal(t, "msi:object:oid-ua", discriminator(t, byObject))
 	byResource, err := tokens.UserAssignedIdentity(azidentity.ResourceID("/subscriptions/s/rg/x"), o)
 	require.NoError(t, err)
-	assert.Equal(t, "msi:resource:/subscriptions/s/rg/x", discriminator(t, byResource))
+	assert.Equal(t, "msi:resource:%2fsubscriptions%2fs%2frg%2fx", discriminator(t, byResource), "separators are escaped")
 
 	for name, bad := range map[string]azidentity.ManagedIDKind{
-		"nil": nil, "empty": azidentity.ClientID(""), "NUL": azidentity.ClientID("a\x00b"),
-		"system": azidentity.ClientID("System"), "colon": azidentity.ClientID("object:x"),
+		"nil": nil, "empty": azidentity.ClientID(""), "system": azidentity.ClientID("System"),
 	} {
 		_, err := tokens.UserAssignedIdentity(bad, o)
-		assert.Error(t, err, name)
+		assert.ErrorIs(t, err, tokens.ErrInvalidIdentity, name)
 	}
+	// A client id that looks like another form is escaped, never confused.
+	colon, err := tokens.UserAssignedIdentity(azidentity.ClientID("object:oid-ua"), o)
+	require.NoError(t, err)
+	assert.Equal(t, "msi:object%3aoid-ua", discriminator(t, colon))
+	assert.NotEqual(t, discriminator(t, byObject), discriminator(t, colon))
 	_, err = tokens.UserAssignedIdentity(azidentity.ClientID("a"), &azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID("b")})
 	assert.Error(t, err)
 }
@@ -118,12 +130,17 @@ func TestClientSecretIdentity(t *testing.T) {
 	assert.Equal(t, first.Value, again.Value, "the credential's cache serves a token with over 5 minutes left")
 	assert.Equal(t, 1, s.Issued("app-1"))
 
-	for name, args := range map[string][2]string{
-		"empty tenant": {"", "c"}, "empty client": {"t", ""}, "slash tenant": {"a/b", "c"}, "NUL client": {"t", "c\x00"},
+	for name, args := range map[string][3]string{
+		"tenant id": {"", "c", "pw"}, "client id": {"t", "", "pw"}, "client secret": {"t", "c", ""},
 	} {
-		_, err := tokens.ClientSecretIdentity(args[0], args[1], "pw", o)
-		assert.Error(t, err, name)
+		id, err := tokens.ClientSecretIdentity(args[0], args[1], args[2], o)
+		assert.ErrorIs(t, err, tokens.ErrInvalidIdentity, name)
+		assert.ErrorContains(t, err, "empty "+name)
+		assert.ErrorIs(t, id.Validate(), tokens.ErrInvalidIdentity, "a failed constructor returns the zero Identity")
 	}
+	// azidentity refuses a tenant id it cannot put in a URL.
+	_, err = tokens.ClientSecretIdentity("a/b", "c", "pw", o)
+	assert.Error(t, err)
 }
 
 func TestServicePrincipalRotationAndFailure(t *testing.T) {
@@ -195,20 +212,24 @@ func TestDefaultCredentialIdentityIsTokenKeyed(t *testing.T) {
 	s.SetManagedIdentityEnv(t)
 	t.Setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
 	s.RegisterManagedIdentity("", "oid-dac")
+	dac := "https://" + unique("dac") + ".tokens.test/" // fresh per run, as in TestSystemAssignedIdentity
 	id, err := tokens.DefaultCredentialIdentity(&azidentity.DefaultAzureCredentialOptions{ClientOptions: s.ClientOptions()},
-		tokens.WithScope("https://dac.tokens.test/.default"))
+		tokens.WithScope(dac+".default"))
 	require.NoError(t, err)
 	assert.Equal(t, tokens.KindDefaultCredential, id.Kind())
 	assert.Contains(t, id.String(), "key unresolved")
 
 	d := discriminator(t, id)
-	// Keyed on the principal's tenant and object id, so rotation keeps the pool.
-	sum := sha256.Sum256([]byte("oid:" + s.Tenant() + "/oid-dac"))
-	assert.Equal(t, "tok:"+hex.EncodeToString(sum[:]), d)
+	// Keyed on the hash of the first whole token (its claims are unverified),
+	// cached on the identity, so rotation keeps the pool.
+	first, err := id.Source().Token(testCtx(t))
+	require.NoError(t, err)
+	sum := sha256.Sum256([]byte(first.Value))
+	assert.Equal(t, "dac:"+hex.EncodeToString(sum[:]), d)
 	assert.Equal(t, 1, s.Issued(entra.SystemAssigned), "the key cost exactly one token")
 	assert.Equal(t, d, discriminator(t, id))
 	assert.Equal(t, 1, s.Issued(entra.SystemAssigned), "and only the first time")
-	mintAndVerify(t, s, id, "https://dac.tokens.test/")
+	mintAndVerify(t, s, id, dac)
 }
 
 // countingCred is a TokenCredential that records what it was asked.
@@ -249,7 +270,16 @@ func TestCredentialSourceAndGenericConstructors(t *testing.T) {
 	keyed, err := tokens.TokenKeyedCredentialIdentity(tokens.KindDefaultCredential, cred)
 	require.NoError(t, err)
 	sum := sha256.Sum256([]byte("opaque-token"))
-	assert.Equal(t, "tok:"+hex.EncodeToString(sum[:]), discriminator(t, keyed))
+	assert.Equal(t, "dac:"+hex.EncodeToString(sum[:]), discriminator(t, keyed))
+	keyedMI, err := tokens.TokenKeyedCredentialIdentity(tokens.KindManagedIdentity, cred)
+	require.NoError(t, err)
+	assert.Equal(t, "msi:tok:"+hex.EncodeToString(sum[:]), discriminator(t, keyedMI))
+	_, err = tokens.TokenKeyedCredentialIdentity(tokens.KindSQLLogin, cred)
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+	_, err = tokens.CredentialIdentity(tokens.KindServicePrincipal, "msi:x", cred)
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity, "a discriminator of another kind's domain")
+	_, err = tokens.CredentialIdentity(tokens.KindManagedIdentity, "myapp:x", cred)
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity, "a custom domain is for provided tokens only")
 
 	empty := tokens.CredentialSource(credFunc(func() (azcore.AccessToken, error) { return azcore.AccessToken{}, nil }))
 	_, err = empty.Token(context.Background())
@@ -282,9 +312,10 @@ func TestStaticAndFuncIdentities(t *testing.T) {
 
 	// A JWT handed in without an expiry: exp is read from it.
 	s := startEntra(t)
-	s.RegisterManagedIdentity("mi-static", "oid-static")
+	miStatic := unique("mi-static")
+	s.RegisterManagedIdentity(miStatic, "oid-static")
 	s.SetManagedIdentityEnv(t)
-	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID("mi-static"), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
+	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID(miStatic), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
 	require.NoError(t, err)
 	jwtTok, _ := mintAndVerify(t, s, mi, sqlAud)
 	fromJWT, err := tokens.StaticTokenIdentity(jwtTok.Value, time.Time{})
@@ -352,7 +383,7 @@ func TestKeysAreNULSeparatedAndDistinctPerKind(t *testing.T) {
 	}
 	assert.Equal(t, 0, s.Requests(), "every one of these keys is known without a token")
 	assert.Equal(t, tokens.NewKey(server, "acct:uid.utid"), tokens.NewKey(server, discriminator(t, user)))
-	sqlLogin := tokens.NewKey(server, "")
+	sqlLogin := tokens.NewKey(server, discriminator(t, tokens.SQLLogin()))
 	_, dup := seen[sqlLogin]
 	assert.False(t, dup)
 }

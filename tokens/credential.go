@@ -2,9 +2,7 @@ package tokens
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -78,36 +76,31 @@ func (c *credentialSource) Token(ctx context.Context) (Token, error) {
 }
 
 // CredentialIdentity builds an identity over any credential whose principal
-// the caller knows, keyed by discriminator (for example "sp:<tenant>/<client
-// id>" for a WorkloadIdentityCredential). Prefer the typed constructors.
+// the caller knows, keyed by discriminator, which must lie in the kind's own
+// domain (for example "sp:<tenant>/<client id>" for a KindServicePrincipal
+// WorkloadIdentityCredential; see New). Prefer the typed constructors.
 func CredentialIdentity(kind Kind, discriminator string, cred azcore.TokenCredential, opts ...CredentialOption) (Identity, error) {
 	if cred == nil {
-		return Identity{}, errors.New("idpool: nil credential")
+		return Identity{}, fmt.Errorf("%w: nil credential", ErrInvalidIdentity)
 	}
-	if err := checkPart("discriminator", discriminator); err != nil {
+	id := New(kind, discriminator, CredentialSource(cred, opts...))
+	if err := id.Validate(); err != nil {
 		return Identity{}, err
 	}
-	return New(kind, discriminator, CredentialSource(cred, opts...)), nil
+	return id, nil
 }
 
 // TokenKeyedCredentialIdentity builds an identity over a credential whose
 // principal is only known from its tokens (a chain, a CLI login): the first
-// Discriminator call mints a token and keys the identity "tok:<sha256 hex>".
+// Discriminator call mints a token and keys the identity by the hash of that
+// whole token (see NewTokenKeyed).
 func TokenKeyedCredentialIdentity(kind Kind, cred azcore.TokenCredential, opts ...CredentialOption) (Identity, error) {
 	if cred == nil {
-		return Identity{}, errors.New("idpool: nil credential")
+		return Identity{}, fmt.Errorf("%w: nil credential", ErrInvalidIdentity)
 	}
-	return NewTokenKeyed(kind, CredentialSource(cred, opts...)), nil
-}
-
-// checkPart rejects an id that would make a key ambiguous or empty. NUL is
-// the key separator; "/" separates tenant and client id in "sp:" keys.
-func checkPart(what, v string) error {
-	switch {
-	case v == "":
-		return fmt.Errorf("idpool: empty %s", what)
-	case strings.ContainsRune(v, 0):
-		return fmt.Errorf("idpool: %s contains NUL", what)
+	id := NewTokenKeyed(kind, CredentialSource(cred, opts...))
+	if err := id.Validate(); err != nil {
+		return Identity{}, err
 	}
-	return nil
+	return id, nil
 }

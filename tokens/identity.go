@@ -4,18 +4,26 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 )
 
 // Kind says how an identity authenticates, and so what its pool key looks like.
+// The zero Kind is no kind at all: the zero Identity has it and is refused.
 type Kind uint8
+
+// kindInvalid is the kind of the zero Identity, so that a forgotten or
+// failed constructor can never be mistaken for a real identity.
+const kindInvalid Kind = 0
 
 // The identity kinds idpool knows.
 const (
-	// KindSQLLogin logs in with the DSN's user and password; no token.
-	KindSQLLogin Kind = iota
+	// KindSQLLogin logs in with the DSN's user and password; no token. Only
+	// SQLLogin() makes one.
+	KindSQLLogin Kind = iota + 1
 	// KindManagedIdentity is a system- or user-assigned managed identity.
 	KindManagedIdentity
 	// KindServicePrincipal is an app registration (secret, certificate or assertion).
@@ -28,7 +36,7 @@ const (
 	KindProvidedToken
 )
 
-var kindNames = [...]string{"sql-login", "managed-identity", "service-principal", "user-account", "default-credential", "provided-token"}
+var kindNames = [...]string{"invalid", "sql-login", "managed-identity", "service-principal", "user-account", "default-credential", "provided-token"}
 
 // String returns the kind's short name, safe for logs and metric attributes.
 func (k Kind) String() string {
@@ -38,12 +46,26 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
+func (k Kind) valid() bool { return k != kindInvalid && int(k) < len(kindNames) }
+
 // ErrNoIdentity is returned where an identity is required and none was given.
 var ErrNoIdentity = errors.New("idpool: no identity (use tokens.WithIdentity on the ctx)")
 
-// Identity is who a connection logs in as. The zero Identity is invalid; use
-// SQLLogin or one of the constructors. Identities are small values, safe to
-// copy and to share between goroutines.
+// ErrInvalidIdentity is matched (errors.Is) by every error that refuses an
+// identity: the zero Identity, the result of a constructor that failed, and
+// the constructors' own input errors. Such an identity never reaches a pool,
+// so it can never log in with the DSN's credentials by accident.
+var ErrInvalidIdentity = errors.New("idpool: invalid tokens.Identity")
+
+// errZeroIdentity is what the zero Identity answers everywhere.
+var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; build one with a constructor "+
+	"(a SQL login is tokens.SQLLogin()), and check its error: a constructor that fails returns the zero Identity", ErrInvalidIdentity)
+
+// Identity is who a connection logs in as. The zero Identity is invalid and
+// refused everywhere (Acquire, the facade, Discriminator) with an error that
+// matches ErrInvalidIdentity; use SQLLogin or one of the constructors, which
+// return either a valid identity or an error, never both. Identities are
+// small values, safe to copy and to share between goroutines.
 //
 // Build an identity once and reuse it: its Source (an azidentity credential)
 // caches tokens per instance. The pool of an identity keeps the Source of the
@@ -56,28 +78,67 @@ type Identity struct {
 	// source mints (for credentials whose principal is unknown until then) and
 	// caches it.
 	fromToken *tokenDerivedKey
+	// err says why New refused its input; the identity is then invalid.
+	err error
 }
 
 type tokenDerivedKey struct{ disc atomic.Pointer[string] }
 
+// invalid returns an identity that is refused everywhere with err.
+func invalid(err error) Identity { return Identity{err: err} }
+
 // SQLLogin is the identity of connections that log in with the DSN's own
-// credentials. Its discriminator is empty, so all SQL-login traffic to one
-// server shares one pool, exactly like a plain connection-string pool.
-func SQLLogin() Identity { return Identity{kind: KindSQLLogin} }
+// credentials, keyed "sql-login": all SQL-login traffic to one server shares
+// one pool, exactly like a plain connection-string pool. It is the only way
+// to ask for the DSN's credentials.
+func SQLLogin() Identity { return Identity{kind: KindSQLLogin, disc: discSQLLogin} }
 
 // New builds an identity of the given kind whose discriminator is known up
-// front (for example "msi:system" or "sp:<tenant>/<client id>"). src mints its
-// tokens; src must be nil only for KindSQLLogin.
+// front, for a credential the typed constructors do not cover. The
+// discriminator must lie in the kind's own domain ("msi:…" for
+// KindManagedIdentity, "sp:<tenant>/<client id>" for KindServicePrincipal,
+// "acct:…" for KindUserAccount; see the package documentation); a
+// discriminator outside every reserved domain ("myapp:<user>") may name a
+// KindProvidedToken identity only, and then the caller vouches that every
+// token src mints belongs to that one principal. src mints the tokens.
+//
+// New returns no error: on bad input it returns an identity that every use
+// refuses with an error matching ErrInvalidIdentity and naming the problem.
+// Use SQLLogin for a SQL login.
 func New(kind Kind, discriminator string, src Source) Identity {
+	switch {
+	case !kind.valid():
+		return invalid(fmt.Errorf("%w: tokens.New with no valid kind", ErrInvalidIdentity))
+	case kind == KindSQLLogin:
+		return invalid(fmt.Errorf("%w: a SQL login is tokens.SQLLogin(), not tokens.New", ErrInvalidIdentity))
+	case src == nil:
+		return invalid(fmt.Errorf("%w: a %s identity needs a token source", ErrInvalidIdentity, kind))
+	}
+	owner, err := domainKind(discriminator)
+	if err != nil {
+		return invalid(fmt.Errorf("%w: %s identity: %v", ErrInvalidIdentity, kind, err))
+	}
+	if owner != kind {
+		return invalid(fmt.Errorf("%w: a %s identity cannot use a discriminator of the %s domain", ErrInvalidIdentity, kind, owner))
+	}
 	return Identity{kind: kind, disc: discriminator, source: src}
 }
 
 // NewTokenKeyed builds an identity whose discriminator can only be learned
-// from a token: the first call to Discriminator mints one and derives
-// "tok:<sha256 hex>" from the token's tenant and object id claims when it is a
-// JWT that has them, otherwise from the whole token. The result is cached, so
-// later acquires cost no token.
+// from a token: the first call to Discriminator mints one and keys the
+// identity by the SHA-256 of that whole token ("tok:<hex>" for
+// KindProvidedToken, "dac:<hex>" for KindDefaultCredential, "msi:tok:<hex>",
+// "sp:tok:<hex>", "acct:tok:<hex>" for the others). Its claims are never
+// read: nobody verified them. The result is cached on this Identity value (and
+// its copies), so later acquires cost no token and a rotated token keeps the
+// pool; another Identity value over the same source gets a pool of its own.
 func NewTokenKeyed(kind Kind, src Source) Identity {
+	if _, ok := tokenPrefix(kind); !ok {
+		return invalid(fmt.Errorf("%w: a %s identity cannot be token keyed", ErrInvalidIdentity, kind))
+	}
+	if src == nil {
+		return invalid(fmt.Errorf("%w: a %s identity needs a token source", ErrInvalidIdentity, kind))
+	}
 	return Identity{kind: kind, source: src, fromToken: &tokenDerivedKey{}}
 }
 
@@ -90,21 +151,28 @@ func (id Identity) Source() Source { return id.source }
 // UsesToken reports whether connections of this identity log in with a token.
 func (id Identity) UsesToken() bool { return id.source != nil }
 
-// Validate reports what makes the identity unusable, if anything.
+// Validate reports what makes the identity unusable, if anything; every such
+// error matches ErrInvalidIdentity. The zero Identity is invalid.
 func (id Identity) Validate() error {
 	switch {
-	case id.kind == KindSQLLogin && id.source != nil:
-		return errors.New("idpool: a SQL-login identity cannot have a token source")
+	case id.err != nil:
+		return id.err
+	case !id.kind.valid():
+		return errZeroIdentity
+	case id.kind == KindSQLLogin && (id.source != nil || id.disc != discSQLLogin):
+		return fmt.Errorf("%w: a SQL-login identity has no token source; use tokens.SQLLogin()", ErrInvalidIdentity)
 	case id.kind != KindSQLLogin && id.source == nil:
-		return fmt.Errorf("idpool: a %s identity needs a token source", id.kind)
+		return fmt.Errorf("%w: a %s identity needs a token source", ErrInvalidIdentity, id.kind)
 	case id.kind != KindSQLLogin && id.disc == "" && id.fromToken == nil:
-		return fmt.Errorf("idpool: a %s identity needs a discriminator", id.kind)
+		return fmt.Errorf("%w: a %s identity needs a discriminator", ErrInvalidIdentity, id.kind)
 	}
 	return nil
 }
 
 // Discriminator returns the identity part of the pool key. It costs a token
 // only the first time for a token-keyed identity; otherwise it reads a field.
+// An invalid identity (the zero Identity among them) returns its Validate
+// error.
 func (id Identity) Discriminator(ctx context.Context) (string, error) {
 	if err := id.Validate(); err != nil {
 		return "", err
@@ -119,14 +187,20 @@ func (id Identity) Discriminator(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("idpool: minting a token to learn the %s identity's key: %w", id.kind, err)
 	}
-	d := "tok:" + tokenPrincipalHash(tok.Value)
+	if tok.IsZero() {
+		return "", fmt.Errorf("idpool: the %s identity's token source returned an empty token", id.kind)
+	}
+	d := tokenDiscriminator(id.kind, tok.Value)
 	id.fromToken.disc.CompareAndSwap(nil, &d)
 	return *id.fromToken.disc.Load(), nil
 }
 
 // String names the kind and a short hash of the discriminator, never a token.
 func (id Identity) String() string {
-	if id.kind == KindSQLLogin {
+	switch {
+	case id.Validate() != nil:
+		return "identity(invalid)"
+	case id.kind == KindSQLLogin:
 		return "identity(sql-login)"
 	}
 	d := id.disc
@@ -148,3 +222,14 @@ func (id Identity) GoString() string { return id.String() }
 
 // Format prints the redacted String form for every verb.
 func (id Identity) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(id.String())) }
+
+// LogValue implements slog.LogValuer with the redacted form.
+func (id Identity) LogValue() slog.Value { return slog.StringValue(id.String()) }
+
+// MarshalJSON writes the redacted form: encoding/json would otherwise print
+// nothing of use (the fields are unexported) or, through a Source with
+// exported fields, too much.
+func (id Identity) MarshalJSON() ([]byte, error) { return json.Marshal(id.String()) }
+
+// MarshalText writes the redacted form, for encoders that use TextMarshaler.
+func (id Identity) MarshalText() ([]byte, error) { return []byte(id.String()), nil }

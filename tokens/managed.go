@@ -1,9 +1,7 @@
 package tokens
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
@@ -22,20 +20,21 @@ func SystemAssignedIdentity(o *azidentity.ManagedIdentityCredentialOptions, opts
 		cp = *o
 	}
 	if cp.ID != nil {
-		return Identity{}, errors.New("idpool: options name a user-assigned identity; use UserAssignedIdentity")
+		return Identity{}, fmt.Errorf("%w: options name a user-assigned identity; use UserAssignedIdentity", ErrInvalidIdentity)
 	}
 	cred, err := azidentity.NewManagedIdentityCredential(&cp)
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: system-assigned managed identity: %w", err)
 	}
-	return New(KindManagedIdentity, DiscriminatorSystemAssigned, CredentialSource(cred, opts...)), nil
+	return Identity{kind: KindManagedIdentity, disc: DiscriminatorSystemAssigned, source: CredentialSource(cred, opts...)}, nil
 }
 
 // UserAssignedIdentity is a user-assigned managed identity named by id:
-// azidentity.ClientID("…") keys it "msi:<client id>" (lower case);
-// azidentity.ObjectID keys it "msi:object:<id>" and azidentity.ResourceID
-// "msi:resource:<id>" (one identity named two ways gets two pools, never a
-// shared one). o may be nil; if o.ID is set it must equal id.
+// azidentity.ClientID("…") keys it "msi:<client id>"; azidentity.ObjectID
+// keys it "msi:object:<id>" and azidentity.ResourceID "msi:resource:<id>"
+// (ids in lower case, with ':', '/' and '%' escaped; one identity named two
+// ways gets two pools, never a shared one). o may be nil; if o.ID is set it
+// must equal id.
 func UserAssignedIdentity(id azidentity.ManagedIDKind, o *azidentity.ManagedIdentityCredentialOptions, opts ...CredentialOption) (Identity, error) {
 	disc, err := userAssignedDiscriminator(id)
 	if err != nil {
@@ -46,37 +45,24 @@ func UserAssignedIdentity(id azidentity.ManagedIDKind, o *azidentity.ManagedIden
 		cp = *o
 	}
 	if cp.ID != nil && cp.ID != id {
-		return Identity{}, errors.New("idpool: options name another managed identity")
+		return Identity{}, fmt.Errorf("%w: options name another managed identity", ErrInvalidIdentity)
 	}
 	cp.ID = id
 	cred, err := azidentity.NewManagedIdentityCredential(&cp)
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: user-assigned managed identity: %w", err)
 	}
-	return New(KindManagedIdentity, disc, CredentialSource(cred, opts...)), nil
+	return Identity{kind: KindManagedIdentity, disc: disc, source: CredentialSource(cred, opts...)}, nil
 }
 
 func userAssignedDiscriminator(id azidentity.ManagedIDKind) (string, error) {
-	var disc, v string
 	switch id := id.(type) {
 	case azidentity.ClientID:
-		v = string(id)
-		disc = "msi:" + strings.ToLower(v)
+		return managedClientDiscriminator(string(id))
 	case azidentity.ObjectID:
-		v = string(id)
-		disc = "msi:object:" + strings.ToLower(v)
+		return managedObjectDiscriminator(string(id))
 	case azidentity.ResourceID:
-		v = string(id)
-		disc = "msi:resource:" + strings.ToLower(v)
-	default:
-		return "", errors.New("idpool: a user-assigned identity needs a ClientID, ObjectID or ResourceID")
+		return managedResourceDiscriminator(string(id))
 	}
-	if err := checkPart("managed identity id", v); err != nil {
-		return "", err
-	}
-	// "system", "object:…" and "resource:…" would collide with the other forms.
-	if _, isClient := id.(azidentity.ClientID); isClient && (strings.ContainsRune(v, ':') || strings.EqualFold(v, "system")) {
-		return "", errors.New("idpool: a managed identity client id is a GUID, not a name with ':' or \"system\"")
-	}
-	return disc, nil
+	return "", fmt.Errorf("%w: a user-assigned identity needs a ClientID, ObjectID or ResourceID", ErrInvalidIdentity)
 }

@@ -1,26 +1,69 @@
 package tokens
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
+	"fmt"
+	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// tokenPrincipalHash hashes what a token says about who it belongs to. For a
-// JWT with tenant and object id claims that is stable across token rotation, so
-// a rotated token keeps its pool; anything else hashes the whole token, which
-// is the conservative choice: a new token may be a new principal.
-func tokenPrincipalHash(token string) string {
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err == nil {
-		tid, _ := claims["tid"].(string)
-		oid, _ := claims["oid"].(string)
-		if oid != "" {
-			sum := sha256.Sum256([]byte("oid:" + tid + "/" + oid))
-			return hex.EncodeToString(sum[:])
-		}
+// Principal names an Entra principal: its tenant and its object id (the tid
+// and oid claims of its tokens).
+type Principal struct {
+	TenantID string
+	ObjectID string
+}
+
+// VouchedTokenIdentity is a token-supplied identity whose principal the
+// application vouches for, keyed "oid:<tenant>/<object id>", so that every
+// token of that principal (a rotated one, one handed in by another request)
+// shares one pool.
+//
+// You verified the token (its signature, issuer, audience and expiry, for
+// example in your auth middleware) and took p from its verified claims;
+// idpool does not verify anything. Without that, use TokenFuncIdentity or
+// StaticTokenIdentity, which key by a hash of the whole token, so that only
+// the holder of that exact token reaches its connections: a forged token that
+// merely claims someone's tid and oid then gets a pool of its own and is
+// refused by the server.
+//
+// As a last check, a token src mints that is a JWT whose (unverified) tid or
+// oid claim names another principal than p is refused: it would otherwise
+// open a connection of that other principal in p's pool.
+func VouchedTokenIdentity(p Principal, src Source) (Identity, error) {
+	if src == nil {
+		return Identity{}, fmt.Errorf("%w: nil token source", ErrInvalidIdentity)
 	}
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	disc, err := vouchedDiscriminator(p)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{kind: KindProvidedToken, disc: disc, source: &vouchedSource{p: p, src: src}}, nil
+}
+
+// vouchedSource checks every token against the principal vouched for. It is
+// a pointer so that %#v of an Identity prints an address, never its fields.
+type vouchedSource struct {
+	p   Principal
+	src Source
+}
+
+// Token mints through the application's source and refuses a JWT that names
+// another principal.
+func (v *vouchedSource) Token(ctx context.Context) (Token, error) {
+	tok, err := v.src.Token(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok.Value, claims); err != nil {
+		return tok, nil // opaque: the application's word stands
+	}
+	tid, _ := claims["tid"].(string)
+	oid, _ := claims["oid"].(string)
+	if (tid != "" && !strings.EqualFold(tid, v.p.TenantID)) || (oid != "" && !strings.EqualFold(oid, v.p.ObjectID)) {
+		return Token{}, fmt.Errorf("idpool: the token's tid/oid claims name another principal than the one vouched for (%s)", tok)
+	}
+	return tok, nil
 }

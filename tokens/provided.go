@@ -2,9 +2,6 @@ package tokens
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -13,8 +10,9 @@ import (
 )
 
 // DefaultCredentialIdentity is azidentity's DefaultAzureCredential chain.
-// Which principal it ends up as is only known from a token, so it is token
-// keyed ("tok:<sha256 hex>", see NewTokenKeyed). o may be nil.
+// Which principal it ends up as is only known from a token, so it is keyed by
+// the hash of the first token it mints ("dac:<sha256 hex>", see
+// NewTokenKeyed): build it once and reuse it. o may be nil.
 func DefaultCredentialIdentity(o *azidentity.DefaultAzureCredentialOptions, opts ...CredentialOption) (Identity, error) {
 	cred, err := azidentity.NewDefaultAzureCredential(o)
 	if err != nil {
@@ -24,31 +22,35 @@ func DefaultCredentialIdentity(o *azidentity.DefaultAzureCredentialOptions, opts
 }
 
 // TokenFuncIdentity wraps a caller's own token function (bring your own
-// token). It is token keyed: the first Discriminator call mints a token.
+// token). It is keyed by the hash of the first whole token f returns
+// ("tok:<sha256 hex>"; the first Discriminator call mints it), never by the
+// token's claims, which nobody verified: a token that claims someone else's
+// tid and oid gets a pool of its own. When you did verify the token, use
+// VouchedTokenIdentity so that all tokens of one principal share a pool.
 func TokenFuncIdentity(f func(ctx context.Context) (Token, error)) (Identity, error) {
 	if f == nil {
-		return Identity{}, errors.New("idpool: nil token function")
+		return Identity{}, fmt.Errorf("%w: nil token function", ErrInvalidIdentity)
 	}
 	return NewTokenKeyed(KindProvidedToken, SourceFunc(f)), nil
 }
 
 // StaticTokenIdentity wraps one token handed in, keyed "tok:<sha256 of the
-// token>". When expiresOn is zero it is read from the token's exp claim if
+// whole token>": only the holder of that exact token reaches its connections.
+// When expiresOn is zero it is read from the token's exp claim if
 // the token is a JWT (not verified: only the server can do that); a token
 // without a known expiry counts as near expiry everywhere (fail closed).
 func StaticTokenIdentity(token string, expiresOn time.Time) (Identity, error) {
 	if token == "" {
-		return Identity{}, errors.New("idpool: empty token")
+		return Identity{}, fmt.Errorf("%w: empty token", ErrInvalidIdentity)
 	}
 	if expiresOn.IsZero() {
 		expiresOn = jwtExpiry(token)
 	}
-	sum := sha256.Sum256([]byte(token))
 	tok := Token{Value: token, ExpiresOn: expiresOn}
 	// A closure, not a struct: %#v of the Identity then prints a func
 	// address, never the token.
 	src := SourceFunc(func(context.Context) (Token, error) { return tok, nil })
-	return New(KindProvidedToken, "tok:"+hex.EncodeToString(sum[:]), src), nil
+	return Identity{kind: KindProvidedToken, disc: tokenDiscriminator(KindProvidedToken, token), source: src}, nil
 }
 
 // jwtExpiry reads exp from a JWT without verifying it, or returns zero.

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/internal/redacttest"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -25,7 +27,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	s := startEntra(t)
 	s.RegisterApp(tenant, "app-redact", "the-real-secret", "oid-redact")
 	s.SetManagedIdentityEnv(t)
-	s.RegisterManagedIdentity("mi-redact", "oid-mi-redact")
+	miRedact := unique("mi-redact")
+	s.RegisterManagedIdentity(miRedact, "oid-mi-redact")
 
 	static, err := tokens.StaticTokenIdentity(sentinel, exp)
 	require.NoError(t, err)
@@ -41,7 +44,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	sp, err := tokens.ClientSecretIdentity(tenant, "app-redact", sentinel,
 		&azidentity.ClientSecretCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true})
 	require.NoError(t, err)
-	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID("mi-redact"), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
+	mi, err := tokens.UserAssignedIdentity(azidentity.ClientID(miRedact), &azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
 	require.NoError(t, err)
 
 	var printed []string
@@ -93,4 +96,35 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		assert.NotContains(t, p, "the-real-secret")
 	}
 	assert.Contains(t, logs.String(), tok.Fingerprint(), "the log still tells tokens apart")
+}
+
+// TestEverySecretHoldingValueIsRedacted formats every tokens type that holds
+// a secret (a Token, each kind of Identity, their Sources, a DialRequest
+// carrying both) with every verb, by value and by pointer, nested, through
+// slog's text and JSON handlers and encoding/json: the sentinel never shows.
+func TestEverySecretHoldingValueIsRedacted(t *testing.T) {
+	sentinel := "SENTINEL-" + rand.Text()
+	exp := time.Now().Add(time.Hour)
+	tok := tokens.Token{Value: sentinel, ExpiresOn: exp}
+	src := tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tok, nil })
+	s := startEntra(t)
+
+	static, err := tokens.StaticTokenIdentity(sentinel, exp)
+	require.NoError(t, err)
+	fn, err := tokens.TokenFuncIdentity(src)
+	require.NoError(t, err)
+	_, err = fn.Discriminator(testCtx(t)) // resolved: the key is derived from the token
+	require.NoError(t, err)
+	vouched, err := tokens.VouchedTokenIdentity(tokens.Principal{TenantID: "t", ObjectID: "o"}, src)
+	require.NoError(t, err)
+	secret, err := tokens.ClientSecretIdentity(tenant, "app-redact", sentinel,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	custom := tokens.New(tokens.KindProvidedToken, "myapp:alice", src)
+	refused := tokens.New(tokens.KindManagedIdentity, "myapp:alice", src)
+	req := actors.DialRequest{Key: tokens.NewKey("srv", "tok:x"), Identity: static, Token: tok}
+
+	values := []any{tok, static, fn, vouched, secret, custom, refused, req,
+		static.Source(), vouched.Source(), secret.Source()}
+	redacttest.AssertRedacted(t, []string{sentinel}, values...)
 }

@@ -4,28 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
-
-// servicePrincipalDiscriminator is "sp:<tenant>/<client id>", lower case
-// (both are case-insensitive GUIDs or domain names in Entra).
-func servicePrincipalDiscriminator(tenantID, clientID string) (string, error) {
-	if err := checkPart("tenant id", tenantID); err != nil {
-		return "", err
-	}
-	if err := checkPart("client id", clientID); err != nil {
-		return "", err
-	}
-	// The first "/" splits tenant from client id, so a tenant must have none.
-	if strings.ContainsRune(tenantID, '/') {
-		return "", errors.New("idpool: tenant id contains '/'")
-	}
-	return "sp:" + strings.ToLower(tenantID) + "/" + strings.ToLower(clientID), nil
-}
 
 // ClientSecretIdentity is an app registration that authenticates with a
 // client secret, keyed "sp:<tenant>/<client id>". o may be nil.
@@ -34,11 +17,14 @@ func ClientSecretIdentity(tenantID, clientID, secret string, o *azidentity.Clien
 	if err != nil {
 		return Identity{}, err
 	}
+	if secret == "" {
+		return Identity{}, fmt.Errorf("%w: empty client secret", ErrInvalidIdentity)
+	}
 	cred, err := azidentity.NewClientSecretCredential(tenantID, clientID, secret, o)
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client secret credential: %w", err)
 	}
-	return New(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
+	return Identity{kind: KindServicePrincipal, disc: disc, source: CredentialSource(cred, opts...)}, nil
 }
 
 // ClientCertificateIdentity is an app registration that authenticates with
@@ -48,11 +34,17 @@ func ClientCertificateIdentity(tenantID, clientID string, certs []*x509.Certific
 	if err != nil {
 		return Identity{}, err
 	}
+	if len(certs) == 0 || slices.Contains(certs, nil) {
+		return Identity{}, fmt.Errorf("%w: no certificate, or a nil one", ErrInvalidIdentity)
+	}
+	if key == nil {
+		return Identity{}, fmt.Errorf("%w: nil private key", ErrInvalidIdentity)
+	}
 	cred, err := azidentity.NewClientCertificateCredential(tenantID, clientID, certs, key, o)
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client certificate credential: %w", err)
 	}
-	return New(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
+	return Identity{kind: KindServicePrincipal, disc: disc, source: CredentialSource(cred, opts...)}, nil
 }
 
 // ClientAssertionIdentity is an app registration that authenticates with an
@@ -63,9 +55,12 @@ func ClientAssertionIdentity(tenantID, clientID string, getAssertion func(contex
 	if err != nil {
 		return Identity{}, err
 	}
+	if getAssertion == nil {
+		return Identity{}, fmt.Errorf("%w: nil assertion function", ErrInvalidIdentity)
+	}
 	cred, err := azidentity.NewClientAssertionCredential(tenantID, clientID, getAssertion, o)
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client assertion credential: %w", err)
 	}
-	return New(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
+	return Identity{kind: KindServicePrincipal, disc: disc, source: CredentialSource(cred, opts...)}, nil
 }

@@ -3,6 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -13,8 +16,15 @@ import (
 // Dialer opens pgx connections for the pool. It implements actors.Dialer and
 // is safe for concurrent use: each dial works on its own copy of the parsed
 // DSN.
+//
+// A Dialer prints redacted (server key only) with every fmt verb, by value
+// and by pointer, through slog and through encoding/json and text encoders;
+// the parsed DSN is reachable only through a closure, so even a dump that
+// cannot call those methods (a Dialer in an unexported field of another
+// struct, where fmt prints fields raw, following pointers for %s) prints a
+// function address, never the password.
 type Dialer struct {
-	cfg       *pgx.ConnConfig // parsed once; never changed after NewDialer
+	cfg       func() *pgx.ConnConfig // parsed once; never changed after NewDialer
 	server    string
 	userFor   func(actors.DialRequest) string
 	connector []stdlib.OptionOpenDB
@@ -49,7 +59,7 @@ func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dialer{cfg: cfg, server: server}
+	d := &Dialer{cfg: func() *pgx.ConnConfig { return cfg }, server: server}
 	for _, opt := range opts {
 		opt(d)
 	}
@@ -64,7 +74,11 @@ func (d *Dialer) ServerKey() string { return d.server }
 // identity logs in with req.Token.Value as its password; a SQL login with the
 // DSN's password.
 func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
-	cfg := d.cfg.Copy()
+	// The zero Identity must never fall back to the DSN's password.
+	if err := req.Identity.Validate(); err != nil {
+		return nil, fmt.Errorf("postgres: refusing to dial: %w", err)
+	}
+	cfg := d.cfg().Copy()
 	if req.Identity.UsesToken() {
 		if req.Token.IsZero() {
 			return nil, ErrNoToken
@@ -83,9 +97,28 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 	}
 	conn, err := stdlib.GetConnector(*cfg, d.connector...).Connect(ctx)
 	if err != nil {
-		return nil, wrapDialErr(d.server, err, cfg.Password, d.cfg.Password, req.Token.Value)
+		return nil, wrapDialErr(d.server, err, cfg.Password, d.cfg().Password, req.Token.Value)
 	}
 	return conn, nil
 }
 
 var _ actors.Dialer = (*Dialer)(nil)
+
+// String names the server only. Value receivers, here and below, so that a
+// Dialer copied by value is as safe as a pointer to one.
+func (d Dialer) String() string { return "postgres.Dialer(" + d.server + ")" }
+
+// GoString keeps %#v from dumping the fields.
+func (d Dialer) GoString() string { return d.String() }
+
+// Format prints the redacted form for every verb.
+func (d Dialer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(d.String())) }
+
+// LogValue implements slog.LogValuer with the redacted form.
+func (d Dialer) LogValue() slog.Value { return slog.StringValue(d.String()) }
+
+// MarshalJSON writes the redacted form.
+func (d Dialer) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// MarshalText writes the redacted form.
+func (d Dialer) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

@@ -4,24 +4,39 @@ import (
 	"context"
 	"crypto/tls"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/microsoft/go-mssqldb/msdsn"
 
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/tokens"
 )
 
 // Dialer opens go-mssqldb connections for the pool. It implements
 // actors.Dialer and is safe for concurrent use.
+//
+// A Dialer prints redacted (server key only) with every fmt verb, by value
+// and by pointer, through slog and through encoding/json and text encoders.
+// Its secrets are reachable only through a closure, so even a dump that
+// cannot call those methods (a Dialer in an unexported field of another
+// struct, where fmt prints fields raw, following pointers for %s) prints a
+// function address, never the DSN's password.
 type Dialer struct {
+	serverKey string
+	secrets   func() *dialerSecrets
+}
+
+// dialerSecrets is what a Dialer must never print.
+type dialerSecrets struct {
 	// cfg is the parsed DSN. Each dial works on a copy, so nothing the
 	// driver does to its config reaches another connection.
-	cfg       msdsn.Config
-	serverKey string
-	// secrets are the DSN's password forms, scrubbed from error text.
-	secrets []string
+	cfg msdsn.Config
+	// scrub lists the DSN's password forms, scrubbed from error text.
+	scrub []string
 }
 
 var _ actors.Dialer = (*Dialer)(nil)
@@ -33,12 +48,17 @@ type Option func(*Dialer)
 // instead of the one the DSN's certificate parameters describe. It is cloned
 // for every dial (go-mssqldb writes into it under encrypt=strict).
 func WithTLSConfig(c *tls.Config) Option {
-	return func(d *Dialer) { d.cfg.TLSConfig = c.Clone() }
+	return func(d *Dialer) { d.secrets().cfg.TLSConfig = c.Clone() }
 }
 
 // ErrNoToken is returned when a token identity is dialled without a token;
 // the dialer never mints one itself.
 var ErrNoToken = errors.New("sqlserver: a token identity was dialled without a token")
+
+// ErrInvalidIdentity is returned when a request carries an invalid identity
+// (the zero tokens.Identity among them): it must never fall back to the
+// DSN's SQL credentials. It wraps tokens.ErrInvalidIdentity.
+var ErrInvalidIdentity = fmt.Errorf("sqlserver: refusing to dial: %w", tokens.ErrInvalidIdentity)
 
 // ErrUnexpectedToken is returned when a SQL-login identity is dialled with a
 // token, which would otherwise be silently ignored.
@@ -51,7 +71,8 @@ func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
 	if err != nil {
 		return nil, invalidDSN(err, secrets)
 	}
-	d := &Dialer{cfg: cfg, serverKey: serverKeyOf(cfg), secrets: secrets}
+	sec := &dialerSecrets{cfg: cfg, scrub: secrets}
+	d := &Dialer{serverKey: serverKeyOf(cfg), secrets: func() *dialerSecrets { return sec }}
 	for _, o := range opts {
 		o(d)
 	}
@@ -62,7 +83,10 @@ func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
 // req.Token.Value and nothing else; a SQL login uses the DSN's credentials.
 // The returned connection is a *mssql.Conn; it has not run any request yet.
 func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
-	cfg := d.cfg
+	if err := req.Identity.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidIdentity, err)
+	}
+	cfg := d.secrets().cfg
 	if cfg.TLSConfig != nil {
 		cfg.TLSConfig = cfg.TLSConfig.Clone()
 	}
@@ -95,14 +119,25 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 // ServerKey returns host:port/database of the dialer's DSN (see ServerKey).
 func (d *Dialer) ServerKey() string { return d.serverKey }
 
-// String names the server only; the DSN's credentials never print.
-func (d *Dialer) String() string { return "sqlserver.Dialer(" + d.serverKey + ")" }
+// String names the server only; the DSN's credentials never print. Value
+// receivers, here and below, so that a Dialer copied by value is as safe as
+// a pointer to one.
+func (d Dialer) String() string { return "sqlserver.Dialer(" + d.serverKey + ")" }
 
 // GoString keeps %#v from printing the parsed DSN.
-func (d *Dialer) GoString() string { return d.String() }
+func (d Dialer) GoString() string { return d.String() }
 
 // Format prints the redacted form for every verb.
-func (d *Dialer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(d.String())) }
+func (d Dialer) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(d.String())) }
+
+// LogValue implements slog.LogValuer with the redacted form.
+func (d Dialer) LogValue() slog.Value { return slog.StringValue(d.String()) }
+
+// MarshalJSON writes the redacted form.
+func (d Dialer) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// MarshalText writes the redacted form.
+func (d Dialer) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // dialError wraps a driver error for the pool. The text is scrubbed of the
 // DSN's password and of the token; errors.Is/As still reach the cause (for
@@ -111,7 +146,7 @@ func (d *Dialer) dialError(req actors.DialRequest, err error, extra ...string) e
 	return &DialError{
 		Server: d.serverKey,
 		Pool:   req.Key.Redacted(),
-		msg:    scrub(err.Error(), append(append([]string(nil), d.secrets...), extra...)),
+		msg:    scrub(err.Error(), append(append([]string(nil), d.secrets().scrub...), extra...)),
 		err:    err,
 	}
 }
@@ -128,9 +163,17 @@ type DialError struct {
 }
 
 // Error implements error.
-func (e *DialError) Error() string {
+func (e DialError) Error() string {
 	return fmt.Sprintf("sqlserver: dial %s for pool %s: %s", e.Server, e.Pool, e.msg)
 }
 
 // Unwrap returns the driver's error.
-func (e *DialError) Unwrap() error { return e.err }
+func (e DialError) Unwrap() error { return e.err }
+
+// GoString keeps %#v to the scrubbed message: the driver's error inside may
+// quote the password. Value receivers, like Format, so that a copied
+// DialError is as safe as the pointer the dialer returns.
+func (e DialError) GoString() string { return e.Error() }
+
+// Format prints the scrubbed message for every verb.
+func (e DialError) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(e.Error())) }
