@@ -2,6 +2,7 @@ package tds
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -25,6 +26,12 @@ func (s *session) loginPhase() bool {
 		return false
 	}
 	s.packetSize = negotiatedPacketSize(l.packetSize)
+	if !supportedTDSVersion(l.tdsVersion) {
+		srv.noteFailedLogin()
+		srv.log.Info("tds: unsupported TDS version", "remote", s.raw.RemoteAddr().String(), "version", fmt.Sprintf("0x%08X", l.tdsVersion))
+		s.loginError(unsupportedTDSVersion(l.tdsVersion))
+		return false
+	}
 	if !s.loginDelay() {
 		return false
 	}
@@ -32,6 +39,7 @@ func (s *session) loginPhase() bool {
 	if s.database == "" {
 		s.database = srv.opts.Database
 	}
+	s.loginDatabase = s.database
 	if e, ok := s.authenticate(l); !ok {
 		srv.noteFailedLogin()
 		srv.log.Info("tds: login failed", "remote", s.raw.RemoteAddr().String(), "error", e.Number)
@@ -46,7 +54,7 @@ func (s *session) loginPhase() bool {
 	var tb tokenBuf
 	tb.envString(envDatabase, s.database, "master")
 	tb.envBytes(envCollation, collation[:], nil)
-	tb.envString(envLanguage, "us_english", "")
+	tb.envString(envLanguage, defaultLanguage, "")
 	tb.envPacketSize(s.packetSize)
 	tb.loginAck("Microsoft SQL Server")
 	if l.fedAuth != nil {
@@ -59,6 +67,11 @@ func (s *session) loginPhase() bool {
 	}
 	return true
 }
+
+// supportedTDSVersion reports whether the server speaks the TDS version a
+// LOGIN7 asks for. It answers in TDS 7.4's token formats (8-byte DONE row
+// counts, FEATUREEXTACK), which 8.0 shares and older versions do not.
+func supportedTDSVersion(v uint32) bool { return v == tdsVersion74 || v == tdsVersion80 }
 
 func negotiatedPacketSize(asked uint32) int {
 	switch {
