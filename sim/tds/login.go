@@ -1,6 +1,7 @@
 package tds
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -19,6 +20,14 @@ func (s *session) loginPhase() bool {
 		srv.log.Info("tds: expected LOGIN7", "remote", s.raw.RemoteAddr().String(), "type", m.typ)
 		return false
 	}
+	// The version comes first: an older client's LOGIN7 has another layout,
+	// and it must be told why it is refused, not that its stream is bad.
+	if v, ok := login7Version(m.data); ok && !supportedTDSVersion(v) {
+		srv.noteFailedLogin()
+		srv.log.Info("tds: unsupported TDS version", "remote", s.raw.RemoteAddr().String(), "version", fmt.Sprintf("0x%08X", v))
+		s.refuseVersion(v)
+		return false
+	}
 	l, err := parseLogin7(m.data)
 	if err != nil {
 		srv.log.Info("tds: malformed LOGIN7", "remote", s.raw.RemoteAddr().String(), "err", err)
@@ -26,12 +35,6 @@ func (s *session) loginPhase() bool {
 		return false
 	}
 	s.packetSize = negotiatedPacketSize(l.packetSize)
-	if !supportedTDSVersion(l.tdsVersion) {
-		srv.noteFailedLogin()
-		srv.log.Info("tds: unsupported TDS version", "remote", s.raw.RemoteAddr().String(), "version", fmt.Sprintf("0x%08X", l.tdsVersion))
-		s.loginError(unsupportedTDSVersion(l.tdsVersion))
-		return false
-	}
 	if !s.loginDelay() {
 		return false
 	}
@@ -66,6 +69,15 @@ func (s *session) loginPhase() bool {
 		return false
 	}
 	return true
+}
+
+// login7Version reads the TDSVersion of a LOGIN7 record: its second DWORD,
+// the same in every version's layout.
+func login7Version(b []byte) (uint32, bool) {
+	if len(b) < 8 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b[4:]), true
 }
 
 // supportedTDSVersion reports whether the server speaks the TDS version a
@@ -145,5 +157,34 @@ func (s *session) loginError(e sqlError) {
 	var tb tokenBuf
 	tb.message(tokError, e, s.srv.opts.ServerName)
 	tb.done(tokDone, doneError, cmdNone, 0)
+	_ = s.write(pktReply, tb.b)
+}
+
+// refuseVersion answers a LOGIN7 for a TDS version the server does not speak
+// with ERROR and DONE in that version's own format, so the client can parse
+// and show the message: before TDS 7.2 an ERROR's line number is 2 bytes and
+// a DONE's row count 4, not 4 and 8.
+func (s *session) refuseVersion(v uint32) {
+	var tb tokenBuf
+	e := unsupportedTDSVersion(v)
+	if major := v >> 24; major != 0x70 && major != 0x71 {
+		tb.message(tokError, e, s.srv.opts.ServerName)
+		tb.done(tokDone, doneError, cmdNone, 0)
+		_ = s.write(pktReply, tb.b)
+		return
+	}
+	le := binary.LittleEndian
+	tb.withLen16(tokError, func(b []byte) []byte {
+		b = le.AppendUint32(b, uint32(e.Number))
+		b = append(b, e.State, e.Class)
+		b = appendUsVarChar(b, e.Msg)
+		b = appendBVarChar(b, s.srv.opts.ServerName)
+		b = appendBVarChar(b, "")
+		return le.AppendUint16(b, 1)
+	})
+	tb.b = append(tb.b, tokDone)
+	tb.b = le.AppendUint16(tb.b, doneError)
+	tb.b = le.AppendUint16(tb.b, cmdNone)
+	tb.b = le.AppendUint32(tb.b, 0)
 	_ = s.write(pktReply, tb.b)
 }

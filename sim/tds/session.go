@@ -323,24 +323,24 @@ func (s *session) handle(req *request) (keep bool) {
 }
 
 // finish sends a request's reply. The acknowledgement of an ATTENTION is
-// always a message of its own, a lone DONE(ATTN) after the request's reply
-// ([MS-TDS] 2.2.1.7, 3.3.5.9), so a client that reads the reply to its end and
-// then waits for the acknowledgement finds it. A request cut short sends
-// what it produced, closed by a DONE, or nothing if it produced nothing.
+// always a message of its own, a lone DONE(ATTN), after the reply to the
+// request it cancelled ([MS-TDS] 2.2.1.7, 3.3.5.9). A request cut short still
+// gets its reply, what it produced closed by a DONE, so that the client reads
+// two messages whatever the timing: tedious takes the first message after a
+// request as its reply and waits for the acknowledgement in the next one, and
+// go-mssqldb reads a reply without DONE(ATTN) to its end, then the next.
 func (s *session) finish(req *request, reply []byte, attnCut bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cur = nil
 	s.running.Store(false)
-	if attnCut && len(reply) > 0 {
+	if attnCut {
 		var tb tokenBuf
 		tb.done(tokDone, doneFinal, cmdNone, 0)
 		reply = append(reply, tb.b...)
 	}
-	if len(reply) > 0 || !attnCut {
-		if err := s.write(pktReply, reply); err != nil {
-			return false
-		}
+	if err := s.write(pktReply, reply); err != nil {
+		return false
 	}
 	if req.attn || attnCut {
 		var tb tokenBuf
