@@ -167,14 +167,25 @@ func TestTDSCommandEveryPrintedLoginWorks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, p.clientID, whoAmI(t, tokenDB(t, p.tokenDSN, sp)), "service principal")
 
-	t.Setenv("IDENTITY_ENDPOINT", p.miEndpoint)
-	t.Setenv("IDENTITY_HEADER", p.miHeader)
-	system, err := azidentity.NewManagedIdentityCredential(nil)
-	require.NoError(t, err)
-	assert.Equal(t, tdsSystemMIOID, whoAmI(t, tokenDB(t, p.tokenDSN, system)), "system-assigned managed identity")
-	user, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(p.userMI)})
-	require.NoError(t, err)
-	assert.Equal(t, p.userMI, whoAmI(t, tokenDB(t, p.tokenDSN, user)), "user-assigned managed identity")
+	// MSAL caches managed-identity tokens process-wide, so a token from an
+	// earlier run's Entra ID would be offered to this one: each managed
+	// identity logs in from a fresh process, with only the printed variables.
+	for _, mi := range []struct{ kind, want string }{{"mi-system", tdsSystemMIOID}, {"mi-user", p.userMI}} {
+		out := helperLogin(t, mi.kind, "IDENTITY_ENDPOINT="+p.miEndpoint, "IDENTITY_HEADER="+p.miHeader,
+			"IDPOOL_USER_MI="+p.userMI, "IDPOOL_TOKEN_DSN="+p.tokenDSN)
+		assert.Contains(t, out, "login as "+mi.want, mi.kind)
+	}
+}
+
+// helperLogin runs TestHelperTokenLoginFromEnvironment in a new process with
+// env and returns its output.
+func helperLogin(t *testing.T, kind string, env ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTokenLoginFromEnvironment$", "-test.count=1")
+	cmd.Env = append(os.Environ(), append([]string{"IDPOOL_TDS_HELPER=" + kind}, env...)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return string(out)
 }
 
 // TestTDSCommandSSLCertFileWorksInAFreshProcess checks the printed
@@ -183,27 +194,32 @@ func TestTDSCommandEveryPrintedLoginWorks(t *testing.T) {
 // in with it.
 func TestTDSCommandSSLCertFileWorksInAFreshProcess(t *testing.T) {
 	p := startTDSCommand(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTokenLoginFromEnvironment$", "-test.count=1")
-	cmd.Env = append(os.Environ(),
-		"IDPOOL_TDS_HELPER=1",
+	out := helperLogin(t, "sp",
 		"SSL_CERT_FILE="+p.certFile,
 		"AZURE_TENANT_ID="+p.tenant, "AZURE_CLIENT_ID="+p.clientID, "AZURE_CLIENT_SECRET="+p.secret,
 		"AZURE_AUTHORITY_HOST="+p.authority,
 		"IDPOOL_TOKEN_DSN="+p.tokenDSN,
 	)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), "login as "+p.clientID)
+	assert.Contains(t, out, "login as "+p.clientID)
 }
 
 // TestHelperTokenLoginFromEnvironment is the fresh process of the test above;
 // it does nothing in a normal run.
 func TestHelperTokenLoginFromEnvironment(t *testing.T) {
-	if os.Getenv("IDPOOL_TDS_HELPER") != "1" {
-		t.Skip("runs as a subprocess of TestTDSCommandSSLCertFileWorksInAFreshProcess")
+	var cred azcore.TokenCredential
+	var err error
+	switch os.Getenv("IDPOOL_TDS_HELPER") {
+	case "sp":
+		cred, err = azidentity.NewClientSecretCredential(os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"),
+			os.Getenv("AZURE_CLIENT_SECRET"), &azidentity.ClientSecretCredentialOptions{DisableInstanceDiscovery: true})
+	case "mi-system":
+		cred, err = azidentity.NewManagedIdentityCredential(nil)
+	case "mi-user":
+		cred, err = azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
+			ID: azidentity.ClientID(os.Getenv("IDPOOL_USER_MI"))})
+	default:
+		t.Skip("runs as a subprocess of the idpool tds tests")
 	}
-	cred, err := azidentity.NewClientSecretCredential(os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"),
-		os.Getenv("AZURE_CLIENT_SECRET"), &azidentity.ClientSecretCredentialOptions{DisableInstanceDiscovery: true})
 	require.NoError(t, err)
 	who := whoAmI(t, tokenDB(t, os.Getenv("IDPOOL_TOKEN_DSN"), cred))
 	os.Stdout.WriteString("login as " + who + "\n")
