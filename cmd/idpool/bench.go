@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -13,28 +11,53 @@ import (
 )
 
 func init() {
-	commands["bench"] = command{summary: "measure idpool side by side with database/sql, puddle and a channel", run: runBench}
+	commands["bench"] = command{summary: benchHelp.summary, run: runBench}
+}
+
+var benchHelp = help{
+	name:    "bench",
+	summary: "measure idpool side by side with database/sql, puddle and a channel pool",
+	description: `Measures idpool side by side with database/sql, puddle and a channel pool: the
+hot path, tail latency and fairness under overload, many identities, mailbox
+throughput, token economy, and end to end over the simulated SQL Server and
+PostgreSQL (skipped when PostgreSQL is not installed). Each measurement is
+repeated --runs times; the tables show medians and spreads, and docs/BENCHMARKS.md
+explains the results. A full run takes several minutes; --quick is the
+CI smoke run.`,
+	examples: []string{
+		"idpool bench --quick                             # smoke run, under a minute",
+		"idpool bench --only hot_path,overload --runs 7   # two scenarios, seven runs each",
+		"idpool bench --json-file out.json --report out.html",
+	},
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(benchHelp, stdout)
 	quick := fs.Bool("quick", false, "smoke run: fewer parameters and short runs (under a minute)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the tables")
-	report := fs.String("report", "", "also write an HTML report with charts to this file")
-	jsonFile := fs.String("json-file", "", "also write the JSON object to this file")
+	report := fs.String("report", "", "also write an HTML report with charts to this file (checked before the runs start)")
+	jsonFile := fs.String("json-file", "", "also write the JSON object to this file (checked before the runs start)")
 	runs := fs.Int("runs", 5, "runs per measurement (at least 5)")
 	runTime := fs.Duration("run-time", 0, "target length of one timed run (default 300ms, 25ms with --quick)")
 	only := fs.String("only", "", "comma-separated scenarios to run (default all): "+scenarioNames())
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
 	if *runs < 5 {
-		return fmt.Errorf("--runs must be at least 5 (got %d)", *runs)
+		return usagef("--runs must be at least 5 (got %d)", *runs)
+	}
+	if *runTime < 0 {
+		return usagef("--run-time must not be negative (got %s)", *runTime)
+	}
+	if err := checkScenarios(*only); err != nil {
+		return err
+	}
+	if err := checkOutputFile("report", *report); err != nil {
+		return err
+	}
+	if err := checkOutputFile("json-file", *jsonFile); err != nil {
+		return err
 	}
 	o := bench.Options{Quick: *quick, Runs: *runs, RunTime: *runTime}
 	if *only != "" {
@@ -73,6 +96,23 @@ func writeReport(path string, rep *bench.Report) error {
 		return err
 	}
 	return f.Close()
+}
+
+// checkScenarios refuses an --only list naming a scenario that does not exist.
+func checkScenarios(only string) error {
+	if only == "" {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, s := range bench.Scenarios {
+		known[s.Name] = true
+	}
+	for _, name := range strings.Split(only, ",") {
+		if !known[name] {
+			return usagef("--only: unknown scenario %q (known: %s)", name, scenarioNames())
+		}
+	}
+	return nil
 }
 
 func scenarioNames() string {

@@ -17,15 +17,25 @@ import (
 func TestBenchRejectsFewerThanFiveRuns(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"bench", "--runs", "3"}, &out, &errb)
-	assert.Equal(t, 1, code)
+	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errb.String(), "--runs must be at least 5")
 }
 
 func TestBenchRejectsUnknownScenario(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"bench", "--only", "nope", "--quiet"}, &out, &errb)
-	assert.Equal(t, 1, code)
+	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errb.String(), `unknown scenario "nope"`)
+}
+
+func TestBenchRefusesUnwritableOutputsBeforeMeasuring(t *testing.T) {
+	for _, flag := range []string{"--report", "--json-file"} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"bench", "--quiet", flag, "/nonexistent/out"}, &out, &errb)
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, errb.String(), flag+" /nonexistent/out: directory /nonexistent does not exist")
+		assert.Empty(t, out.String())
+	}
 }
 
 func TestBenchJSONAndReport(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,17 +19,42 @@ import (
 // every query checks that it ran as its own identity. `idpool sim` is the
 // full simulation harness.
 func init() {
-	commands["demo"] = command{summary: "a short workload on the in-memory database", run: runDemo}
+	commands["demo"] = command{summary: demoHelp.summary, run: runDemo}
+}
+
+var demoHelp = help{
+	name:    "demo",
+	summary: "a short workload on the in-memory database",
+	description: `Runs a small, fixed workload for a few seconds on the in-memory database: many
+identities with a skewed popularity share one server through idpool, and every
+query checks that it ran as its own identity. It prints queries, errors, pools
+created and retired, hits, physical opens and token mints, and exits 1 if a
+query reached another identity's connection or a connection stayed open after
+Close. idpool sim is the full simulation harness.`,
+	examples: []string{
+		"idpool demo",
+		"idpool demo --identities 500 --workers 64 --duration 10s --max-size 2",
+	},
 }
 
 func runDemo(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	identities := fs.Int("identities", 50, "number of identities")
-	workers := fs.Int("workers", 32, "concurrent workers")
-	duration := fs.Duration("duration", 5*time.Second, "how long to run")
-	maxSize := fs.Int("max-size", 4, "pool MaxSize per identity")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet(demoHelp, stdout)
+	identities := fs.Int("identities", 50, "number of identities (at least 1)")
+	workers := fs.Int("workers", 32, "concurrent workers (at least 1)")
+	duration := fs.Duration("duration", 5*time.Second, "how long to run (positive)")
+	maxSize := fs.Int("max-size", 4, "pool MaxSize per identity (at least 1)")
+	if err := fs.parse(args); err != nil {
 		return err
+	}
+	switch {
+	case *identities < 1:
+		return usagef("--identities must be at least 1 (got %d)", *identities)
+	case *workers < 1:
+		return usagef("--workers must be at least 1 (got %d)", *workers)
+	case *duration <= 0:
+		return usagef("--duration must be positive (got %s)", *duration)
+	case *maxSize < 1:
+		return usagef("--max-size must be at least 1 (got %d)", *maxSize)
 	}
 	db := memdb.New()
 	db.SetDialLatency(time.Millisecond)

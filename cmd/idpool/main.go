@@ -1,11 +1,14 @@
-// Command idpool runs idpool's simulation, benchmarks and simulated SQL
+// Command idpool runs idpool's simulation, benchmarks, demo and simulated SQL
 // Server:
 //
-//	idpool sim     run a workload against the pool and check its invariants
+//	idpool sim     run a workload through the pool and check its invariants
 //	idpool bench   measure idpool side by side with other pools
-//	idpool tds     serve the simulated SQL Server on a port
+//	idpool tds     serve the simulated SQL Server and its Entra ID on loopback
+//	idpool demo    a short workload on the in-memory database
 //
-// Run "idpool <command> -h" for a command's flags.
+// Run "idpool <command> --help" for what a command does, examples and its
+// flags. Exit codes: 0 success, 1 the command ran and failed, 2 a bad
+// command line (nothing was run).
 package main
 
 import (
@@ -17,9 +20,11 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"syscall"
 )
 
-// command is one subcommand: it parses its own flags from args.
+// command is one subcommand: it parses its own flags from args. Its --help
+// goes to stdout; it returns flag.ErrHelp after printing it.
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -28,43 +33,58 @@ type command struct {
 var commands = map[string]command{}
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM too, so that `idpool tds` removes its certificate file when a
+	// supervisor (CI, timeout, systemd) stops it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return 2
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			// idpool help sim == idpool sim --help
+			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
 		}
-		return 0
+		usage(stdout)
+		return exitOK
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "idpool: unknown command %q\n\n", args[0])
 		usage(stderr)
-		return 2
+		return exitUsage
 	}
-	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "idpool %s: %v\n", args[0], err)
-		return 1
+		return exitUsage
 	}
-	return 0
+	fmt.Fprintf(stderr, "idpool %s: %v\n", args[0], err)
+	return exitFailed
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: idpool <command> [flags]\n\ncommands:")
+	fmt.Fprintln(w, "idpool: an identity-aware SQL connection pool's simulation, benchmarks and simulated SQL Server.")
+	fmt.Fprintln(w, "\nusage: idpool <command> [flags]\n\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-7s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-6s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintln(w, "\nRun \"idpool <command> --help\" (or \"idpool help <command>\") for what a command does, examples and its flags.")
+	fmt.Fprintf(w, "\n%s\n", exitCodesHelp)
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/idpool/idpool/sim/live"
 	"github.com/idpool/idpool/sim/report"
@@ -15,7 +15,33 @@ import (
 )
 
 func init() {
-	commands["sim"] = command{summary: "run a workload through the pool and check its invariants", run: runSim}
+	commands["sim"] = command{summary: simHelp.summary, run: runSim}
+}
+
+var simHelp = help{
+	name:    "sim",
+	summary: "run a workload of many identities through the pool and check its invariants",
+	description: `Runs a workload of many identities (skewed popularity, a long tail of one-shot
+users) through idpool for about 20 seconds, with session kills, refused and slow
+logins, token rotations and token endpoint outages, and checks the pool's
+invariants all along: no connection reaches another identity, none is leased
+twice, no pool exceeds its size, no session outlives its token, every acquire
+is answered by its deadline, nothing is open after Close, waiters are served in
+order, no lease starts inside someone else's transaction. It prints a report
+and exits 1 on any violation.
+
+--mode live (default) runs the real actor system in real time, through
+go-mssqldb and idpool's *sql.DB facade against an embedded simulated SQL Server
+with tokens from an embedded Entra ID (--backend memdb: the in-memory driver).
+--mode virtual runs the pool state machine under a virtual clock: seeded,
+reproducible and fast. --inject-bug plants a bug the checker must catch (virtual
+mode only); the run then succeeds exactly when the checker caught it.`,
+	examples: []string{
+		"idpool sim                                  # live, about 20 s",
+		"idpool sim --mode virtual --seed 7 --json   # the same bytes every time",
+		"idpool sim --duration 5s --report out.html  # also a self-contained HTML report",
+		"idpool sim --mode virtual --inject-bug reorder-grants",
+	},
 }
 
 // simFlags are the flags of `idpool sim` beside the workload's.
@@ -27,26 +53,21 @@ type simFlags struct {
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := workload.Default()
 	var sf simFlags
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(simHelp, stdout)
 	fs.StringVar(&sf.mode, "mode", "live", "live: the real actor system in real time; virtual: the pool state machine under a virtual clock")
-	fs.StringVar(&sf.backend, "backend", "tds", "live mode backend: tds (go-mssqldb and the *sql.DB facade against an embedded SQL Server, tokens from an embedded Entra ID) or memdb (in-memory driver, leases)")
+	fs.StringVar(&sf.backend, "backend", "tds", "live mode backend: tds (go-mssqldb and the *sql.DB facade against an embedded SQL Server, tokens from an embedded Entra ID) or memdb (in-memory driver, leases); --mode live only")
 	fs.BoolVar(&sf.json, "json", false, "print the report as one JSON object")
-	fs.StringVar(&sf.reportFile, "report", "", "also write a self-contained HTML report with charts to this file")
+	fs.StringVar(&sf.reportFile, "report", "", "also write a self-contained HTML report with charts to this file (checked before the run starts)")
 	fs.BoolVar(&sf.quiet, "quiet", false, "no progress output")
-	cfg.RegisterFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: idpool sim [flags]\n\nRuns a workload through idpool and checks its invariants. Flags:\n\n")
-		fs.PrintDefaults()
+	cfg.RegisterFlags(fs.FlagSet)
+	if f := fs.Lookup("inject-bug"); f != nil {
+		f.Usage += "; --mode virtual only"
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if err := checkSimFlags(fs.FlagSet, cfg, sf); err != nil {
+		return err
 	}
 	res, err := simulate(ctx, cfg, sf, stderr)
 	if res == nil {
@@ -59,6 +80,35 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	return verdict(res, cfg)
+}
+
+// checkSimFlags refuses, before the run, every setting the run would fail on
+// or silently ignore.
+func checkSimFlags(fs *flag.FlagSet, cfg workload.Config, sf simFlags) error {
+	switch sf.mode {
+	case "live":
+		if sf.backend != "tds" && sf.backend != "memdb" {
+			return usagef("--backend: unknown backend %q (tds or memdb)", sf.backend)
+		}
+		if cfg.InjectBug != "" {
+			return usagef("--inject-bug needs --mode virtual: bugs are planted in the virtual simulator only")
+		}
+	case "virtual":
+		if flagSet(fs, "backend") {
+			return usagef("--backend applies to --mode live only")
+		}
+	default:
+		return usagef("unknown mode %q (live or virtual)", sf.mode)
+	}
+	if cfg.InjectBug != "" {
+		if _, ok := workload.LookupBug(cfg.InjectBug); !ok {
+			return usagef("--inject-bug: unknown bug %q (known: %s)", cfg.InjectBug, strings.Join(workload.BugNames(), ", "))
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	return checkOutputFile("report", sf.reportFile)
 }
 
 func simulate(ctx context.Context, cfg workload.Config, sf simFlags, stderr io.Writer) (*report.Result, error) {

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,8 +40,8 @@ func TestSimInjectedBugVerdict(t *testing.T) {
 	assert.Equal(t, 0, code, "a caught bug is a success: %s", errOut)
 	assert.Contains(t, out, "VIOLATED")
 	code, _, errOut = runCLI(t, "--mode", "virtual", "--duration", "2s", "--inject-bug", "nope")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "unknown bug")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, `unknown bug "nope"`)
 }
 
 func TestSimLiveWritesHTMLReport(t *testing.T) {
@@ -55,10 +57,34 @@ func TestSimLiveWritesHTMLReport(t *testing.T) {
 	assert.Contains(t, string(html), "Acquire latency")
 }
 
-func TestSimRejectsBadFlags(t *testing.T) {
-	code, _, errOut := runCLI(t, "--mode", "nope")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "unknown mode")
-	code, _, _ = runCLI(t, "extra")
-	assert.Equal(t, 1, code)
+func TestSimRejectsBadFlagsBeforeRunning(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mode", "nope"}, `unknown mode "nope"`},
+		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"--report", "/nonexistent/x.html"}, "--report /nonexistent/x.html: directory /nonexistent does not exist"},
+		{[]string{"--report", os.TempDir()}, "is a directory"},
+		{[]string{"--inject-bug", "reorder-grants"}, "--inject-bug needs --mode virtual"},
+		{[]string{"--mode", "virtual", "--backend", "memdb"}, "--backend applies to --mode live only"},
+		{[]string{"--backend", "oracle"}, `unknown backend "oracle"`},
+		{[]string{"--workers", "0"}, "workers must be at least 1"},
+	} {
+		start := time.Now()
+		code, out, errOut := runCLI(t, c.args...)
+		assert.Equal(t, exitUsage, code, c.args)
+		assert.Contains(t, errOut, c.want, c.args)
+		assert.Empty(t, out, c.args)
+		// Refused before the 20-second run, not after it.
+		assert.Less(t, time.Since(start), 5*time.Second, c.args)
+	}
+}
+
+func TestSimInjectBugHelpSaysVirtualOnly(t *testing.T) {
+	var out bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"sim", "--help"}, &out, &out))
+	line := regexp.MustCompile(`(?s)-inject-bug string\n\s+[^\n]*`).FindString(out.String())
+	assert.Contains(t, line, "--mode virtual only")
 }

@@ -21,7 +21,9 @@ type SessionInfo struct {
 	TokenExpiresOn time.Time
 	// Running reports that a request is executing (or waiting, as in WAITFOR).
 	Running bool
-	// Encrypted reports a TDS 8.0 (TLS-first) connection.
+	// Encrypted reports a connection encrypted after login: TDS 8.0
+	// (TLS-first), or TDS 7.x that negotiated ENCRYPT_ON or ENCRYPT_REQ (one
+	// that encrypted only its LOGIN7 is not).
 	Encrypted bool
 }
 

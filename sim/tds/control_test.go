@@ -197,9 +197,10 @@ func TestStrictTLS(t *testing.T) {
 }
 
 func TestEncryptRequiredRefusedByPlainServer(t *testing.T) {
-	// The simulator answers PRELOGIN with ENCRYPT_NOT_SUP, so a client that
-	// insists on TDS 7.x encryption gives up rather than sending in clear.
-	srv := startServer(t)
+	// A server without encryption answers PRELOGIN with ENCRYPT_NOT_SUP, so a
+	// client that insists on TDS 7.x encryption gives up rather than sending
+	// in clear.
+	srv := startServerWith(t, tds.EncryptionUnsupported)
 	err := openDB(t, "sqlserver://alice:x@"+srv.Addr()+"?encrypt=true&dial+timeout=5").PingContext(ctxT(t))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "server does not support encryption")

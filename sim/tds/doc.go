@@ -1,16 +1,22 @@
 // Package tds is a simulated SQL Server that speaks TDS 7.4 (and TDS 8.0
-// "strict" TLS-first) on a loopback address, so that the real go-mssqldb driver
-// can log in to it and run a small set of statements in tests, in the
-// simulation and in demos.
+// "strict" TLS-first) on a loopback address, so that real clients (the
+// go-mssqldb driver, and clients written outside this project such as Node's
+// tedious, which sim/tds/foreign runs) can log in to it and run a small set
+// of statements in tests, in the simulation and in demos.
 //
-// It implements the protocol from [MS-TDS]: PRELOGIN, LOGIN7 with SQL logins or
-// the FEDAUTH security-token feature extension, SQL batches, RPC calls to
-// sp_executesql, transaction-manager requests, ATTENTION and the
-// RESETCONNECTION status bit. The SQL it understands is deliberately tiny
-// (SELECT of literals, parameters and a few system functions, BEGIN TRAN /
-// COMMIT / ROLLBACK, CREATE TABLE, INSERT, SELECT COUNT(*), WAITFOR DELAY);
-// anything else gets an ERROR token, as a real server would answer, never a
-// dropped connection.
+// It implements the protocol from [MS-TDS]: PRELOGIN with the encryption
+// negotiation of TDS 7.x (ENCRYPT_OFF, ON, REQ and NOT_SUP as SQL Server
+// answers them, the TLS handshake carried inside PRELOGIN packets, then
+// login-only or full encryption; see Options.Encryption), LOGIN7 with SQL
+// logins or the FEDAUTH security-token feature extension (a TDS version other
+// than 7.4 or 8.0 is refused with a login error), SQL batches, RPC calls to
+// sp_executesql, transaction-manager requests, ATTENTION (acknowledged by a
+// DONE(ATTN) message of its own) and the RESETCONNECTION status bit. The SQL
+// it understands is deliberately tiny (SELECT of literals, parameters and a
+// few system functions, BEGIN TRAN / COMMIT / ROLLBACK, CREATE TABLE, INSERT,
+// SELECT COUNT(*), WAITFOR DELAY, USE and the SET options clients send after
+// login, such as SET LANGUAGE and SET DATEFORMAT); anything else gets an
+// ERROR token, as a real server would answer, never a dropped connection.
 //
 // Tables live in memory and are shared by all sessions. Rows inserted inside a
 // transaction are kept per session and applied on commit, so other sessions

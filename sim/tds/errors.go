@@ -123,6 +123,14 @@ func fedAuthUnsupported() sqlError {
 	return sqlError{Number: 18456, State: 1, Class: 14, Msg: "Login failed: the federated authentication library is not supported by this server."}
 }
 
+// unsupportedTDSVersion refuses a LOGIN7 that asks for a TDS version the
+// server does not speak. It is a login failure (18456), so clients report
+// it as they report any refused login, with the reason in the message.
+func unsupportedTDSVersion(v uint32) sqlError {
+	return sqlError{Number: 18456, State: 1, Class: 14, Msg: fmt.Sprintf(
+		"Login failed. The client asked for TDS version 0x%08X, which this server does not support; it speaks TDS 7.4 (0x74000004) and 8.0 (0x08000000).", v)}
+}
+
 // protocolError is error 4002, sent before the server drops a connection
 // whose stream it cannot parse.
 func protocolError() sqlError {

@@ -81,7 +81,10 @@ func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *
 	case waitforStmt:
 		return stmtResult{cmd: cmdWaitfor}, s.execWaitfor(ctx, st, params)
 	case setStmt:
-		return stmtResult{cmd: cmdSet}, s.execSet(st)
+		return stmtResult{cmd: cmdSet}, s.execSet(st, tb)
+	case useStmt:
+		s.execUse(st, tb)
+		return stmtResult{cmd: cmdNone}, nil
 	}
 	return stmtResult{}, errNotSupported("statement")
 }
@@ -216,8 +219,12 @@ func parseDelay(s string) (time.Duration, bool) {
 	return d, d < maxWaitfor
 }
 
-func (s *session) execSet(st setStmt) error {
+func (s *session) execSet(st setStmt, tb *tokenBuf) error {
 	switch st.option {
+	case "LANGUAGE":
+		return s.setLanguage(st.value, tb)
+	case "DATEFORMAT":
+		return s.setDateFormat(st.value)
 	case "NOCOUNT":
 		s.nocount = st.value == "ON"
 	case "IMPLICIT_TRANSACTIONS":
@@ -226,7 +233,7 @@ func (s *session) execSet(st setStmt) error {
 		}
 	case "XACT_ABORT", "ANSI_NULLS", "ANSI_WARNINGS", "ANSI_PADDING", "ANSI_NULL_DFLT_ON",
 		"QUOTED_IDENTIFIER", "ARITHABORT", "CONCAT_NULL_YIELDS_NULL", "NUMERIC_ROUNDABORT",
-		"TEXTSIZE", "LOCK_TIMEOUT", "DEADLOCK_PRIORITY", "TRANSACTION", "DATEFIRST":
+		"TEXTSIZE", "LOCK_TIMEOUT", "DEADLOCK_PRIORITY", "TRANSACTION", "DATEFIRST", "CURSOR_CLOSE_ON_COMMIT":
 		// Accepted for client compatibility; the simulator's behaviour does not depend on them.
 	default:
 		return newExecError(195, 15, "'%s' is not a recognized SET option.", st.option)

@@ -90,11 +90,81 @@ func FuzzSQL(f *testing.F) {
 		"select 1;", "SELECT SUSER_SNAME()", "SELECT @@SPID, @@TRANCOUNT", "BEGIN TRAN x INSERT INTO t VALUES (1) COMMIT",
 		"CREATE TABLE [dbo].[t] (id int, name nvarchar(10))", "WAITFOR DELAY '00:00:01.5'", "SELECT 1 WHERE @p1 = @p1",
 		"IF @@TRANCOUNT > 0 IF 1 = 1 ROLLBACK", "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", "SELECT N'it''s' AS [a]]b] -- c",
+		"USE [app db]", "set language us_english\nset dateformat mdy\nset datefirst 7", "SET LANGUAGE N'Deutsch'",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, sql string) {
 		_, _ = parseBatch(sql)
 		_, _ = parseDelay(sql)
+	})
+}
+
+// FuzzPreloginTLSConn feeds a client's bytes to the transport of a TDS 7.x
+// TLS handshake: in handshake mode it must only ever return PRELOGIN packet
+// payloads, and in passthrough mode never read past the TLS record it is in.
+func FuzzPreloginTLSConn(f *testing.F) {
+	f.Add(appendPackets(nil, pktPrelogin, 0, 512, []byte{0x16, 0x03, 0x01, 0x00, 0x02, 0xAA, 0xBB}), false)
+	f.Add([]byte{0x16, 0x03, 0x03, 0x00, 0x03, 1, 2, 3, 0x10, 0x01}, true)
+	f.Add([]byte{0x10, 0x01, 0x00, 0x04}, false)
+	f.Fuzz(func(t *testing.T, data []byte, passthrough bool) {
+		r := bytes.NewReader(data)
+		c := newPreloginTLSConn(nil, r)
+		c.passthrough = passthrough
+		buf := make([]byte, 7)
+		var got []byte
+		for range 1000 {
+			n, err := c.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+			if consumed := len(data) - r.Len(); passthrough && consumed != len(got) {
+				// Reading ahead would swallow the plain TDS behind a
+				// login-only handshake.
+				t.Fatalf("read %d bytes from the socket, returned %d", consumed, len(got))
+			}
+		}
+		if !passthrough && !bytes.HasPrefix(preloginPayloads(data), got) {
+			t.Fatalf("handshake bytes are not the PRELOGIN packets' payloads")
+		}
+	})
+}
+
+// preloginPayloads concatenates the payloads of the leading PRELOGIN packets.
+func preloginPayloads(b []byte) []byte {
+	var out []byte
+	for len(b) >= headerLen && b[0] == pktPrelogin {
+		size := int(b[2])<<8 | int(b[3])
+		if size < headerLen {
+			break
+		}
+		if size > len(b) {
+			return append(out, b[headerLen:]...)
+		}
+		out = append(out, b[headerLen:size]...)
+		b = b[size:]
+	}
+	return out
+}
+
+func FuzzNegotiateEncryption(f *testing.F) {
+	f.Add(encryptOff, 0)
+	f.Fuzz(func(t *testing.T, client byte, mode int) {
+		m := Encryption(mode % 3)
+		if mode < 0 {
+			m = Encryption(-mode % 3)
+		}
+		got := negotiateEncryption(client, m)
+		switch {
+		case got > encryptReq:
+			t.Fatalf("answer 0x%02x is not a TDS 7.x ENCRYPTION value", got)
+		case m == EncryptionUnsupported && got != encryptNotSup:
+			t.Fatalf("an unsupported server answered 0x%02x", got)
+		case m == EncryptionRequired && got != encryptOn && got != encryptReq:
+			t.Fatalf("a forcing server answered 0x%02x", got)
+		case client == encryptOn && m != EncryptionUnsupported && got != encryptOn:
+			t.Fatalf("a client asking for encryption got 0x%02x", got)
+		}
 	})
 }

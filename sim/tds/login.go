@@ -1,7 +1,9 @@
 package tds
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -18,6 +20,14 @@ func (s *session) loginPhase() bool {
 		srv.log.Info("tds: expected LOGIN7", "remote", s.raw.RemoteAddr().String(), "type", m.typ)
 		return false
 	}
+	// The version comes first: an older client's LOGIN7 has another layout,
+	// and it must be told why it is refused, not that its stream is bad.
+	if v, ok := login7Version(m.data); ok && !supportedTDSVersion(v) {
+		srv.noteFailedLogin()
+		srv.log.Info("tds: unsupported TDS version", "remote", s.raw.RemoteAddr().String(), "version", fmt.Sprintf("0x%08X", v))
+		s.refuseVersion(v)
+		return false
+	}
 	l, err := parseLogin7(m.data)
 	if err != nil {
 		srv.log.Info("tds: malformed LOGIN7", "remote", s.raw.RemoteAddr().String(), "err", err)
@@ -32,6 +42,7 @@ func (s *session) loginPhase() bool {
 	if s.database == "" {
 		s.database = srv.opts.Database
 	}
+	s.loginDatabase = s.database
 	if e, ok := s.authenticate(l); !ok {
 		srv.noteFailedLogin()
 		srv.log.Info("tds: login failed", "remote", s.raw.RemoteAddr().String(), "error", e.Number)
@@ -46,7 +57,7 @@ func (s *session) loginPhase() bool {
 	var tb tokenBuf
 	tb.envString(envDatabase, s.database, "master")
 	tb.envBytes(envCollation, collation[:], nil)
-	tb.envString(envLanguage, "us_english", "")
+	tb.envString(envLanguage, defaultLanguage, "")
 	tb.envPacketSize(s.packetSize)
 	tb.loginAck("Microsoft SQL Server")
 	if l.fedAuth != nil {
@@ -59,6 +70,20 @@ func (s *session) loginPhase() bool {
 	}
 	return true
 }
+
+// login7Version reads the TDSVersion of a LOGIN7 record: its second DWORD,
+// the same in every version's layout.
+func login7Version(b []byte) (uint32, bool) {
+	if len(b) < 8 {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b[4:]), true
+}
+
+// supportedTDSVersion reports whether the server speaks the TDS version a
+// LOGIN7 asks for. It answers in TDS 7.4's token formats (8-byte DONE row
+// counts, FEATUREEXTACK), which 8.0 shares and older versions do not.
+func supportedTDSVersion(v uint32) bool { return v == tdsVersion74 || v == tdsVersion80 }
 
 func negotiatedPacketSize(asked uint32) int {
 	switch {
@@ -132,5 +157,34 @@ func (s *session) loginError(e sqlError) {
 	var tb tokenBuf
 	tb.message(tokError, e, s.srv.opts.ServerName)
 	tb.done(tokDone, doneError, cmdNone, 0)
+	_ = s.write(pktReply, tb.b)
+}
+
+// refuseVersion answers a LOGIN7 for a TDS version the server does not speak
+// with ERROR and DONE in that version's own format, so the client can parse
+// and show the message: before TDS 7.2 an ERROR's line number is 2 bytes and
+// a DONE's row count 4, not 4 and 8.
+func (s *session) refuseVersion(v uint32) {
+	var tb tokenBuf
+	e := unsupportedTDSVersion(v)
+	if major := v >> 24; major != 0x70 && major != 0x71 {
+		tb.message(tokError, e, s.srv.opts.ServerName)
+		tb.done(tokDone, doneError, cmdNone, 0)
+		_ = s.write(pktReply, tb.b)
+		return
+	}
+	le := binary.LittleEndian
+	tb.withLen16(tokError, func(b []byte) []byte {
+		b = le.AppendUint32(b, uint32(e.Number))
+		b = append(b, e.State, e.Class)
+		b = appendUsVarChar(b, e.Msg)
+		b = appendBVarChar(b, s.srv.opts.ServerName)
+		b = appendBVarChar(b, "")
+		return le.AppendUint16(b, 1)
+	})
+	tb.b = append(tb.b, tokDone)
+	tb.b = le.AppendUint16(tb.b, doneError)
+	tb.b = le.AppendUint16(tb.b, cmdNone)
+	tb.b = le.AppendUint32(tb.b, 0)
 	_ = s.write(pktReply, tb.b)
 }

@@ -86,9 +86,32 @@ func parsePrelogin(b []byte) (prelogin, error) {
 // serverVersion is what the simulator claims to be: SQL Server 2022 (16.0).
 var serverVersion = [4]byte{16, 0, 0x10, 0x00}
 
-// buildPreloginReply answers a PRELOGIN. encryption is ENCRYPT_NOT_SUP on a
-// plain connection (the simulator does not wrap TLS inside PRELOGIN packets)
-// and ENCRYPT_ON once TDS 8.0 TLS already protects the connection.
+// negotiateEncryption is the server's ENCRYPTION answer to a TDS 7.x client
+// ([MS-TDS] 2.2.6.5): what the client asked for, met by what the server
+// offers. A client that sent no ENCRYPTION option is treated as ENCRYPT_OFF,
+// and ENCRYPT_STRICT outside TLS-first as ENCRYPT_ON.
+func negotiateEncryption(client byte, mode Encryption) byte {
+	switch mode {
+	case EncryptionUnsupported:
+		return encryptNotSup
+	case EncryptionRequired:
+		if client == encryptOn || client == encryptStrict {
+			return encryptOn
+		}
+		return encryptReq
+	}
+	switch client {
+	case encryptNotSup:
+		return encryptNotSup
+	case encryptOn, encryptReq, encryptStrict:
+		return encryptOn
+	}
+	return encryptOff
+}
+
+// buildPreloginReply answers a PRELOGIN. encryption is the negotiated
+// ENCRYPTION value (ENCRYPT_ON once TDS 8.0 TLS already protects the
+// connection).
 func buildPreloginReply(p prelogin, encryption byte) []byte {
 	type opt struct {
 		tok  byte

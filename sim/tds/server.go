@@ -41,6 +41,45 @@ type Options struct {
 	// Logger receives connection-level events; nil discards them. Tokens and
 	// passwords are never logged.
 	Logger *slog.Logger
+	// Encryption is how the server answers a TDS 7.x client's PRELOGIN
+	// ENCRYPTION option. The default, EncryptionAvailable, is a SQL Server
+	// with a certificate and "Force Encryption" off. TDS 8.0 clients
+	// (encrypt=strict) always get TLS first, whatever this says.
+	Encryption Encryption
+}
+
+// Encryption is the server side of TDS 7.x encryption negotiation
+// ([MS-TDS] 2.2.6.5, the PRELOGIN ENCRYPTION option).
+type Encryption int
+
+const (
+	// EncryptionAvailable answers as SQL Server does with a certificate and
+	// Force Encryption off: a client that asks for encryption (ENCRYPT_ON or
+	// ENCRYPT_REQ) gets the whole connection encrypted, one that offers it
+	// (ENCRYPT_OFF) gets the login packet encrypted, and one that cannot
+	// (ENCRYPT_NOT_SUP) talks in clear.
+	EncryptionAvailable Encryption = iota
+	// EncryptionRequired answers as SQL Server with Force Encryption on:
+	// every connection is encrypted (ENCRYPT_REQ to a client that only
+	// offered it), and a client that cannot encrypt is told ENCRYPT_REQ and
+	// disconnected.
+	EncryptionRequired
+	// EncryptionUnsupported answers ENCRYPT_NOT_SUP to everyone, as a server
+	// without a certificate does: a client that requires encryption gives up.
+	EncryptionUnsupported
+)
+
+// String names the mode as in the Options documentation.
+func (e Encryption) String() string {
+	switch e {
+	case EncryptionAvailable:
+		return "available"
+	case EncryptionRequired:
+		return "required"
+	case EncryptionUnsupported:
+		return "unsupported"
+	}
+	return fmt.Sprintf("Encryption(%d)", int(e))
 }
 
 // ErrTokenExpired may be wrapped by a VerifyToken error to make the login
@@ -49,9 +88,11 @@ var ErrTokenExpired = errors.New("tds: token is expired")
 
 // Server is a running simulated SQL Server.
 type Server struct {
-	opts   Options
-	ln     net.Listener
-	tls    *tls.Config
+	opts Options
+	ln   net.Listener
+	tls  *tls.Config
+	// tls7 is the configuration of TLS inside PRELOGIN packets (TDS 7.x).
+	tls7   *tls.Config
 	cert   []byte
 	store  *store
 	log    *slog.Logger
@@ -104,6 +145,9 @@ func Start(opts Options) (*Server, error) {
 	if opts.MaxMessageSize <= 0 {
 		opts.MaxMessageSize = defaultMaxMessage
 	}
+	if opts.Encryption < EncryptionAvailable || opts.Encryption > EncryptionUnsupported {
+		return nil, fmt.Errorf("tds: unknown Options.Encryption %d (EncryptionAvailable, EncryptionRequired or EncryptionUnsupported)", int(opts.Encryption))
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -118,7 +162,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		opts: opts, ln: ln, tls: tlsCfg, cert: certPEM, store: newStore(), log: log,
+		opts: opts, ln: ln, tls: tlsCfg, tls7: tds7TLS(tlsCfg), cert: certPEM, store: newStore(), log: log,
 		ctx: ctx, cancel: cancel,
 		conns: map[net.Conn]struct{}{}, sessions: map[uint16]*session{},
 		nextSPID: firstSPID, logins: map[string]int{},

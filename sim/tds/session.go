@@ -29,8 +29,10 @@ type session struct {
 	// Fixed once the login succeeds.
 	spid           uint16
 	login          string
-	database       string
 	tokenExpiresOn time.Time
+	// database is the current database: the login's, then USE's; owned by
+	// the run goroutine after login.
+	database string
 
 	// Owned by the run goroutine.
 	trancount int
@@ -38,6 +40,11 @@ type session struct {
 	// pending holds rows inserted by the open transaction, per table key.
 	pending map[string]int64
 	nocount bool
+	// loginDatabase is the database of the login, restored on reset.
+	loginDatabase string
+	// language and dateFormat are what SET LANGUAGE and SET DATEFORMAT
+	// chose; empty means the login's defaults.
+	language, dateFormat string
 
 	// inTx mirrors trancount > 0 for Server.Sessions.
 	inTx atomic.Bool
@@ -83,8 +90,9 @@ func (e *protocolErr) Error() string { return e.err.Error() }
 
 func malformed(err error) error { return &protocolErr{err} }
 
-// handshakeAndLogin runs TLS (for TDS 8.0 clients), PRELOGIN and LOGIN7. It
-// reports whether the session logged in and was registered.
+// handshakeAndLogin runs TLS (first, for TDS 8.0 clients), PRELOGIN, the TDS
+// 7.x TLS handshake inside PRELOGIN packets when one was negotiated, and
+// LOGIN7. It reports whether the session logged in and was registered.
 func (s *session) handshakeAndLogin() bool {
 	srv := s.srv
 	_ = s.raw.SetDeadline(time.Now().Add(srv.opts.HandshakeTimeout))
@@ -108,30 +116,84 @@ func (s *session) handshakeAndLogin() bool {
 	}
 	s.rw = conn
 	s.mr = newMessageReader(conn, srv.opts.MaxMessageSize)
-	ok := s.prelogin() && s.loginPhase()
+	enc, ok := s.prelogin()
+	if ok && !s.tlsOn {
+		ok = s.encryptAfterPrelogin(conn, br, enc)
+	}
+	ok = ok && s.loginPhase()
 	_ = s.raw.SetDeadline(time.Time{})
 	return ok
 }
 
-func (s *session) prelogin() bool {
+// prelogin answers the client's PRELOGIN and returns the negotiated
+// ENCRYPTION value.
+func (s *session) prelogin() (byte, bool) {
 	m, err := s.mr.readMessage()
 	if err != nil {
-		return false
+		return 0, false
 	}
 	if m.typ != pktPrelogin {
 		s.srv.log.Info("tds: expected PRELOGIN", "remote", s.raw.RemoteAddr().String(), "type", m.typ)
-		return false
+		return 0, false
 	}
 	p, err := parsePrelogin(m.data)
 	if err != nil {
 		s.srv.log.Info("tds: malformed PRELOGIN", "remote", s.raw.RemoteAddr().String(), "err", err)
+		return 0, false
+	}
+	enc := encryptOn
+	if !s.tlsOn {
+		client := encryptOff
+		if p.hasEncryption {
+			client = p.encryption
+		}
+		enc = negotiateEncryption(client, s.srv.opts.Encryption)
+		if enc == encryptReq && client == encryptNotSup {
+			// The client cannot encrypt and this server insists: answer so
+			// the client can say why, then hang up as SQL Server does.
+			_ = s.write(pktReply, buildPreloginReply(p, enc))
+			return 0, false
+		}
+	}
+	return enc, s.write(pktReply, buildPreloginReply(p, enc)) == nil
+}
+
+// encryptAfterPrelogin runs the TDS 7.x TLS handshake when the negotiation
+// calls for one ([MS-TDS] 3.3.5.2). With ENCRYPT_ON and ENCRYPT_REQ the whole
+// connection is then encrypted. With ENCRYPT_OFF only the first LOGIN7 packet
+// is, and a client may also skip encryption altogether (tedious does) by
+// sending LOGIN7 in clear, which the server accepts as SQL Server does.
+func (s *session) encryptAfterPrelogin(conn net.Conn, br *bufio.Reader, enc byte) bool {
+	if enc == encryptNotSup {
+		return true
+	}
+	next, err := br.Peek(1)
+	if err != nil {
 		return false
 	}
-	enc := encryptNotSup
-	if s.tlsOn {
-		enc = encryptOn
+	if next[0] != pktPrelogin {
+		if enc == encryptOff && next[0] == pktLogin7 {
+			return true
+		}
+		s.srv.log.Info("tds: client did not start the TLS handshake it negotiated", "remote", s.raw.RemoteAddr().String(), "type", next[0])
+		return false
 	}
-	return s.write(pktReply, buildPreloginReply(p, enc)) == nil
+	wrap := newPreloginTLSConn(conn, br)
+	tc := tls.Server(wrap, s.srv.tls7)
+	if err := tc.HandshakeContext(s.srv.ctx); err != nil {
+		s.srv.log.Info("tds: TLS handshake in PRELOGIN failed", "remote", s.raw.RemoteAddr().String(), "err", err)
+		return false
+	}
+	wrap.passthrough = true
+	if enc == encryptOff {
+		// Login-only encryption: the first LOGIN7 packet comes through TLS,
+		// everything after it (the rest of LOGIN7 too) in clear.
+		s.mr = newMessageReader(&firstPacketReader{tls: tc, plain: br}, s.srv.opts.MaxMessageSize)
+		return true
+	}
+	s.rw, s.tlsOn = tc, true
+	s.mr = newMessageReader(tc, s.srv.opts.MaxMessageSize)
+	return true
 }
 
 // write frames and sends one reply message.
@@ -260,9 +322,13 @@ func (s *session) handle(req *request) (keep bool) {
 	return s.finish(req, tb.b, attnCut)
 }
 
-// finish sends a request's reply. A request cut short by ATTENTION ends with
-// DONE(ATTN); one that completed before its ATTENTION was noticed is followed
-// by a separate DONE(ATTN), which go-mssqldb reads as the next response.
+// finish sends a request's reply. The acknowledgement of an ATTENTION is
+// always a message of its own, a lone DONE(ATTN), after the reply to the
+// request it cancelled ([MS-TDS] 2.2.1.7, 3.3.5.9). A request cut short still
+// gets its reply, what it produced closed by a DONE, so that the client reads
+// two messages whatever the timing: tedious takes the first message after a
+// request as its reply and waits for the acknowledgement in the next one, and
+// go-mssqldb reads a reply without DONE(ATTN) to its end, then the next.
 func (s *session) finish(req *request, reply []byte, attnCut bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -270,13 +336,13 @@ func (s *session) finish(req *request, reply []byte, attnCut bool) bool {
 	s.running.Store(false)
 	if attnCut {
 		var tb tokenBuf
-		tb.done(tokDone, doneAttn, cmdNone, 0)
+		tb.done(tokDone, doneFinal, cmdNone, 0)
 		reply = append(reply, tb.b...)
 	}
 	if err := s.write(pktReply, reply); err != nil {
 		return false
 	}
-	if req.attn && !attnCut {
+	if req.attn || attnCut {
 		var tb tokenBuf
 		tb.done(tokDone, doneAttn, cmdNone, 0)
 		if err := s.write(pktReply, tb.b); err != nil {
@@ -294,6 +360,11 @@ func (s *session) reset(tb *tokenBuf, keepTran bool) {
 		s.endTran(tb)
 	}
 	s.nocount = false
+	s.language, s.dateFormat = "", ""
+	if s.database != s.loginDatabase {
+		tb.envString(envDatabase, s.loginDatabase, s.database)
+		s.database = s.loginDatabase
+	}
 	tb.envBytes(envResetAck, nil, nil)
 	s.srv.mu.Lock()
 	s.srv.resets++

@@ -35,6 +35,9 @@ type (
 		option string
 		value  string
 	}
+	// useStmt is USE <database>, which clients given a database at connect
+	// may send right after login.
+	useStmt struct{ db string }
 )
 
 // tableName is a table as written and the key it is stored under: the last
@@ -69,7 +72,7 @@ type condition struct {
 // transaction name or a column alias.
 var statementKeywords = map[string]bool{
 	"SELECT": true, "BEGIN": true, "COMMIT": true, "ROLLBACK": true, "IF": true,
-	"CREATE": true, "INSERT": true, "WAITFOR": true, "SET": true, "FROM": true,
+	"CREATE": true, "INSERT": true, "WAITFOR": true, "SET": true, "FROM": true, "USE": true,
 	"WHERE": true, "AND": true, "ELSE": true,
 }
 
@@ -211,6 +214,14 @@ func (p *parser) statement() (stmt, error) {
 	case "SET":
 		p.pos++
 		return p.setRest()
+	case "USE":
+		p.pos++
+		db := p.next()
+		if db.kind != tkIdent || db.text == "" {
+			p.pos--
+			return nil, p.fail()
+		}
+		return useStmt{db: db.text}, nil
 	}
 	return nil, p.fail()
 }
@@ -395,6 +406,15 @@ func (p *parser) setRest() (stmt, error) {
 			return nil, p.fail()
 		}
 		return setStmt{option: opt, value: strings.Join(words, " ")}, nil
+	}
+	if opt == "LANGUAGE" || opt == "DATEFORMAT" {
+		// SET LANGUAGE us_english | 'us_english' | [us_english]; SET DATEFORMAT mdy | 'mdy'.
+		v := p.next()
+		if (v.kind != tkIdent && v.kind != tkString) || v.text == "" {
+			p.pos--
+			return nil, p.fail()
+		}
+		return setStmt{option: opt, value: v.text}, nil
 	}
 	v := p.next()
 	switch {

@@ -53,6 +53,18 @@ func newServerTLS() (certPEM []byte, cfg *tls.Config, err error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cfg, nil
 }
 
+// tds7TLS derives the configuration of TDS 7.x encryption, where TLS runs
+// inside PRELOGIN packets: TLS 1.2 at most, as SQL Server offers it before
+// TDS 8.0, no ALPN, and no session tickets, which TLS 1.3 would send after
+// the handshake, when the client no longer unwraps PRELOGIN packets.
+func tds7TLS(strict *tls.Config) *tls.Config {
+	c := strict.Clone()
+	c.NextProtos = nil
+	c.MaxVersion = tls.VersionTLS12
+	c.SessionTicketsDisabled = true
+	return c
+}
+
 // CertPEM returns the server's self-signed certificate in PEM form, for a
 // client's certificate= DSN parameter or RootCAs.
 func (s *Server) CertPEM() []byte { return append([]byte(nil), s.cert...) }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTopLevelHelpListsEveryCommandAndTheExitCodes(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		var out, errb bytes.Buffer
+		require.Equal(t, exitOK, run(context.Background(), args, &out, &errb), args)
+		assert.Empty(t, errb.String())
+		for name, c := range commands {
+			// The whole summary, not a cut-off one.
+			assert.Contains(t, out.String(), name+" "+strings.Repeat(" ", 6-len(name))+c.summary, args)
+		}
+		assert.Contains(t, out.String(), exitCodesHelp)
+		assert.Contains(t, out.String(), `"idpool <command> --help"`)
+	}
+}
+
+func TestNoCommandOrUnknownCommandIsAUsageError(t *testing.T) {
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitUsage, run(context.Background(), nil, &out, &errb))
+	assert.Contains(t, errb.String(), "usage: idpool <command>")
+	errb.Reset()
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"serve"}, &out, &errb))
+	assert.Contains(t, errb.String(), `unknown command "serve"`)
+	assert.Empty(t, out.String())
+}
+
+func TestEveryCommandHelpSaysWhatItDoesWithAnExample(t *testing.T) {
+	helps := map[string]help{"sim": simHelp, "bench": benchHelp, "tds": tdsHelp, "demo": demoHelp}
+	require.Len(t, helps, len(commands), "every command has its help")
+	for name, h := range helps {
+		var out, errb bytes.Buffer
+		require.Equal(t, exitOK, run(context.Background(), []string{name, "--help"}, &out, &errb), name)
+		text := out.String()
+		assert.Empty(t, errb.String(), name)
+		assert.True(t, strings.HasPrefix(text, "usage: idpool "+name+" [flags]\n\n"), name)
+		assert.Contains(t, text, strings.TrimSpace(h.description), name)
+		assert.Contains(t, text, "Examples:\n  idpool "+name, name)
+		assert.Contains(t, text, "Flags:\n  -", name)
+		assert.Contains(t, text, exitCodesHelp, name)
+		assert.GreaterOrEqual(t, len(strings.Fields(h.description)), 30, "%s: a description, not a line", name)
+
+		var again bytes.Buffer
+		require.Equal(t, exitOK, run(context.Background(), []string{"help", name}, &again, &errb))
+		assert.Equal(t, text, again.String(), "idpool help %s == idpool %s --help", name, name)
+	}
+}
+
+func TestDemoRefusesBadFlagsBeforeRunning(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--identities", "0"}, "--identities must be at least 1"},
+		{[]string{"--workers", "-1"}, "--workers must be at least 1"},
+		{[]string{"--duration", "0s"}, "--duration must be positive"},
+		{[]string{"--max-size", "0"}, "--max-size must be at least 1"},
+		{[]string{"--duration", "soon"}, `invalid value "soon"`},
+	} {
+		var out, errb bytes.Buffer
+		assert.Equal(t, exitUsage, run(context.Background(), append([]string{"demo"}, c.args...), &out, &errb), c.args)
+		assert.Contains(t, errb.String(), c.want, c.args)
+		assert.Empty(t, out.String(), c.args)
+	}
+}

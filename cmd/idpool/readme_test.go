@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// repoRoot is the module root, two levels above this package.
+const repoRoot = "../.."
+
+// markdownLink matches [text](target) and ![alt](target).
+var markdownLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// TestDocsLinksResolve checks that every relative link in README.md and
+// docs/*.md names a file or directory of the repository.
+func TestDocsLinksResolve(t *testing.T) {
+	docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	require.NoError(t, err)
+	docs = append(docs, filepath.Join(repoRoot, "README.md"))
+	checked := 0
+	for _, doc := range docs {
+		text, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		for _, m := range markdownLink.FindAllStringSubmatch(string(text), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") || strings.HasPrefix(target, "#") {
+				continue
+			}
+			target, _, _ = strings.Cut(target, "#")
+			path := filepath.Join(filepath.Dir(doc), filepath.FromSlash(target))
+			_, err := os.Stat(path)
+			assert.NoError(t, err, "%s links to %s, which is not in the repository", doc, m[1])
+			checked++
+		}
+	}
+	assert.Positive(t, checked)
+}
+
+// TestReadmeQuickstartIsTheExample checks that the README's Quickstart code
+// is the quickstart function that Example_quickstart compiles and runs.
+func TestReadmeQuickstartIsTheExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	example, err := os.ReadFile(filepath.Join(repoRoot, "drivers", "sqlserver", "example_quickstart_test.go"))
+	require.NoError(t, err)
+	ex := string(example)
+	begin, end := strings.Index(ex, "// quickstart:begin\n"), strings.Index(ex, "// quickstart:end")
+	require.True(t, begin >= 0 && end > begin, "markers in the example")
+	body := strings.TrimSpace(ex[begin+len("// quickstart:begin\n") : end])
+
+	section := string(readme)
+	start := strings.Index(section, "## Quickstart")
+	require.GreaterOrEqual(t, start, 0)
+	section = section[start:]
+	section = section[:strings.Index(section[3:], "\n## ")+3]
+	assert.Contains(t, section, body, "README Quickstart differs from drivers/sqlserver/example_quickstart_test.go")
+	for _, imp := range regexp.MustCompile(`"(github.com/[^"]+|context|database/sql/driver|fmt)"`).FindAllString(section, -1) {
+		assert.Contains(t, ex, imp, "the README imports what the example imports")
+	}
+}

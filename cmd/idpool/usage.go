@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Exit codes, the same for every command.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// exitCodesHelp is printed by `idpool --help` and every command's --help.
+const exitCodesHelp = `Exit codes:
+  0  success (sim: every invariant held, or the injected bug was caught)
+  1  the command ran and failed (sim: an invariant was violated)
+  2  bad command line: unknown command or flag, or a flag value refused
+     before any work started (nothing was run)`
+
+// usageError is a command line refused before any work started: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// help describes a command for its --help.
+type help struct {
+	name, summary string
+	// description says what the command does, in a few lines.
+	description string
+	// examples are command lines with a comment each.
+	examples []string
+}
+
+// cliFlags is a command's flag set and the --help that goes with it.
+type cliFlags struct {
+	*flag.FlagSet
+	printHelp func()
+}
+
+// newFlagSet returns a flag set whose --help prints h, the flags and the exit
+// codes to stdout, and whose parse errors are returned, not printed, so that
+// run prints them once, with the exit code they deserve.
+func newFlagSet(h help, stdout io.Writer) *cliFlags {
+	fs := flag.NewFlagSet(h.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // the flag package calls it on errors too
+	printHelp := func() {
+		w := stdout
+		fmt.Fprintf(w, "usage: idpool %s [flags]\n\n%s\n\n", h.name, strings.TrimSpace(h.description))
+		if len(h.examples) > 0 {
+			fmt.Fprintln(w, "Examples:")
+			for _, e := range h.examples {
+				fmt.Fprintf(w, "  %s\n", e)
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, "Flags:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		fmt.Fprintf(w, "\n%s\n", exitCodesHelp)
+	}
+	return &cliFlags{FlagSet: fs, printHelp: printHelp}
+}
+
+// parse parses args; --help prints the help and returns flag.ErrHelp, and any
+// other problem is a usageError naming it.
+func (fs *cliFlags) parse(args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.printHelp()
+			return err
+		}
+		return usagef("%v (idpool %s --help lists the flags)", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %q: every setting is a flag (idpool %s --help)", fs.Args(), fs.Name())
+	}
+	return nil
+}
+
+// flagSet reports whether the command line set the named flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// checkOutputFile refuses, before any work, a --flag path the command could
+// not write its output to at the end: a missing directory, a directory in
+// place of the file, or a directory it may not create files in.
+func checkOutputFile(flagName, path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return usagef("--%s %s: directory %s does not exist", flagName, path, dir)
+	}
+	if !st.IsDir() {
+		return usagef("--%s %s: %s is not a directory", flagName, path, dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("--%s %s: is a directory, want a file", flagName, path)
+	}
+	f, err := os.CreateTemp(dir, ".idpool-write-check-*")
+	if err != nil {
+		return usagef("--%s %s: cannot create files in %s: %v", flagName, path, dir, err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	_ = os.Remove(name)
+	return nil
+}
