@@ -35,13 +35,15 @@ type Budget struct {
 	// want is how many permits the manager waits for.
 	want     int
 	lastTake time.Time
-	// othersWaiting counts other processes that found the fleet full.
-	othersWaiting map[string]bool
+	// waiters and holders are the lease names of the processes with a
+	// waiting key (they found the fleet full) and with a holder key, as the
+	// watch sees them.
+	waiters, holders map[string]bool
 	// holdersGen counts the changes of holder keys the watch has seen.
 	holdersGen uint64
-	notify        func(manager.BudgetSignal)
-	closed        bool
-	st            Stats
+	notify     func(manager.BudgetSignal)
+	closed     bool
+	st         Stats
 }
 
 // New checks cfg and starts the budget's goroutines; it does not wait for
@@ -54,7 +56,7 @@ func New(cfg Config) (*Budget, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Budget{cfg: cfg, cli: cfg.Client, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
-		othersWaiting: make(map[string]bool)}
+		waiters: make(map[string]bool), holders: make(map[string]bool)}
 	b.st.Cap = cfg.Cap
 	b.wg.Add(2)
 	go b.run()
@@ -111,10 +113,12 @@ func (b *Budget) Subscribe(fn func(manager.BudgetSignal)) {
 	b.wake()
 }
 
-// allowed is how many permits may be in use now. Called with mu held.
+// allowed is how many permits may be in use now: those held under a lease
+// the process can count on, no more than its fair share while others wait.
+// Called with mu held.
 func (b *Budget) allowed(now time.Time) int {
 	if b.lease != 0 && now.Before(b.validUntil) {
-		return b.held
+		return min(b.held, b.fairShare())
 	}
 	return b.cfg.FallbackShare
 }

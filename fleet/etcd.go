@@ -151,24 +151,14 @@ func (b *Budget) setWaiting(w *worker, lease clientv3.LeaseID, on bool) {
 // give back its spares.
 func (b *Budget) watch() {
 	defer b.wg.Done()
-	waiting := b.cfg.Prefix + "w/"
 	for b.ctx.Err() == nil {
-		b.readWaiting(waiting)
+		b.readKeys()
 		ch := b.cli.Watch(clientv3.WithRequireLeader(b.ctx), b.cfg.Prefix, clientv3.WithPrefix())
 		for resp := range ch {
 			for _, ev := range resp.Events {
 				key := string(ev.Kv.Key)
 				b.mu.Lock()
-				if !strings.HasPrefix(key, waiting) {
-					b.holdersGen++
-					b.mu.Unlock()
-					continue
-				}
-				if ev.Type == clientv3.EventTypeDelete {
-					delete(b.othersWaiting, key)
-				} else if key != b.waitingKeyOf(b.lease) {
-					b.othersWaiting[key] = true
-				}
+				b.noteKey(key, ev.Type == clientv3.EventTypeDelete)
 				b.mu.Unlock()
 			}
 			b.wake()
@@ -180,21 +170,39 @@ func (b *Budget) watch() {
 	}
 }
 
-// readWaiting loads the waiting keys when a watch (re)starts, since events
-// in between are not replayed.
-func (b *Budget) readWaiting(prefix string) {
+// readKeys loads the holder and waiting keys when a watch (re)starts, since
+// events in between are not replayed.
+func (b *Budget) readKeys() {
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
 	defer cancel()
-	r, err := b.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	r, err := b.cli.Get(ctx, b.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		return
 	}
 	b.mu.Lock()
-	clear(b.othersWaiting)
+	clear(b.waiters)
+	clear(b.holders)
 	for _, kv := range r.Kvs {
-		if string(kv.Key) != b.waitingKeyOf(b.lease) {
-			b.othersWaiting[string(kv.Key)] = true
-		}
+		b.noteKey(string(kv.Key), false)
 	}
 	b.mu.Unlock()
+}
+
+// noteKey follows one key of the prefix. Called with mu held.
+func (b *Budget) noteKey(key string, deleted bool) {
+	rest := strings.TrimPrefix(key, b.cfg.Prefix)
+	kind, name, ok := strings.Cut(rest, "/")
+	if !ok {
+		return
+	}
+	set := b.waiters
+	if kind == "h" {
+		b.holdersGen++
+		set = b.holders
+	}
+	if deleted {
+		delete(set, name)
+	} else {
+		set[name] = true
+	}
 }

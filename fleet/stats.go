@@ -11,14 +11,17 @@ type Stats struct {
 	// cover connections open or dialing; Waiting how many the manager waits
 	// for; Shed how many connections it must close (its lease was lost).
 	Held, InUse, Waiting, Shed int
-	// LeaseValid says whether the process can count on its lease now.
+	// LeaseValid says whether the process can count on its lease now;
+	// Lease is its id (0 when it has none): its key is Prefix+"h/"+hex(Lease).
 	LeaseValid bool
+	Lease      int64
 	// Refused counts fetches that found the fleet at its cap; Misses the
 	// TryAcquire calls that found no permit at hand.
 	Refused, Misses uint64
 	// Fetches and Returns count the transactions that took or gave back
-	// permits; LeaseLosses the leases lost; EtcdErrors failed etcd calls.
-	Fetches, Returns, LeaseLosses, EtcdErrors uint64
+	// permits; Renewals the lease renewals; LeaseLosses the leases lost;
+	// EtcdErrors failed etcd calls.
+	Fetches, Returns, Renewals, LeaseLosses, EtcdErrors uint64
 	// FetchTime is the total time spent in successful fetches (a read and a
 	// transaction each).
 	FetchTime time.Duration
@@ -32,6 +35,7 @@ func (b *Budget) Stats() Stats {
 	s := b.st
 	s.Held, s.InUse, s.Waiting = b.held, b.inUse, b.want
 	s.LeaseValid = b.lease != 0 && now.Before(b.validUntil)
+	s.Lease = int64(b.lease)
 	if over := b.inUse - b.allowed(now); over > 0 {
 		s.Shed = over
 	}

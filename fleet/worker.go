@@ -82,10 +82,13 @@ func (b *Budget) step(w *worker) time.Time {
 
 	b.mu.Lock()
 	lease = b.lease
-	need := b.inUse + b.want - b.held
-	spare := b.held - b.inUse - b.want
+	// keep is what the process may use now: what is in use, plus what the
+	// manager waits for up to the fair share.
+	keep := max(b.inUse, min(b.inUse+b.want, b.fairShare()))
+	need := keep - b.held
+	spare := b.held - keep
 	idle := time.Since(b.lastTake) >= b.cfg.IdleReturn
-	others := len(b.othersWaiting) > 0
+	others := b.othersWaiting()
 	gen := b.holdersGen
 	validUntil = b.validUntil
 	b.mu.Unlock()
@@ -142,7 +145,8 @@ func (b *Budget) lost(lease clientv3.LeaseID, why string) {
 }
 
 // signalShed asks the manager to close the connections beyond what the
-// process may keep.
+// process may keep, or, while other processes wait for permits, beyond its
+// fair share.
 func (b *Budget) signalShed() {
 	now := time.Now()
 	b.mu.Lock()
@@ -151,6 +155,34 @@ func (b *Budget) signalShed() {
 	if over > 0 {
 		b.signal(manager.BudgetSignal{Shed: over})
 	}
+}
+
+// fairShare is, while other processes wait, the cap divided among every
+// process holding or waiting (rounded up); otherwise the whole cap. A process
+// above it closes connections as they come free, and the permits go back to
+// the fleet, so that no process keeps the cap to itself under steady load.
+// Called with mu held.
+func (b *Budget) fairShare() int {
+	if !b.othersWaiting() {
+		return b.cfg.Cap
+	}
+	n := len(b.holders)
+	for name := range b.waiters {
+		if !b.holders[name] {
+			n++
+		}
+	}
+	return max(1, (b.cfg.Cap+n-1)/n)
+}
+
+// othersWaiting says whether another process found the fleet full and
+// waits. Called with mu held.
+func (b *Budget) othersWaiting() bool {
+	n := len(b.waiters)
+	if b.waiters[leaseName(b.lease)] {
+		n--
+	}
+	return n > 0
 }
 
 func (b *Budget) fail(w *worker, op string, err error) {
@@ -208,6 +240,7 @@ func (b *Budget) renew(w *worker, lease clientv3.LeaseID) bool {
 	if b.lease == lease {
 		b.validUntil = sent.Add(b.validFor(r.TTL))
 	}
+	b.st.Renewals++
 	b.mu.Unlock()
 	w.nextRenew = sent.Add(b.cfg.TTL / 3)
 	return true
