@@ -32,7 +32,7 @@ func TestFleetOfProcessesNeverPassesTheCap(t *testing.T) {
 	if rep != nil {
 		rep.Write(&out)
 	}
-	t.Log("\n" + out.String())
+	t.Log("\n" + out.String() + log.String())
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}

@@ -9,7 +9,9 @@ import (
 // Report is what a fleet simulation measured.
 type Report struct {
 	Workers int
-	Cap     int
+	// Cap is the fleet's cap; Limit the server's session limit (Cap plus
+	// Config.Headroom).
+	Cap, Limit int
 	TTL     time.Duration
 	// PeakSessions is the most sessions the server had at once;
 	// LimitRefusals the logins it refused at its limit (the cap).
@@ -43,7 +45,7 @@ func (r *Report) Write(w io.Writer) {
 		return d.Round(time.Millisecond).String()
 	}
 	fmt.Fprintf(w, "fleet: %d processes, cap %d sessions, lease TTL %s\n", r.Workers, r.Cap, r.TTL)
-	fmt.Fprintf(w, "  server peak sessions     %d (cap %d), logins refused at the limit %d\n", r.PeakSessions, r.Cap, r.LimitRefusals)
+	fmt.Fprintf(w, "  server peak sessions     %d (cap %d, server limit %d), logins refused at the limit %d\n", r.PeakSessions, r.Cap, r.Limit, r.LimitRefusals)
 	fmt.Fprintf(w, "  acquires                 %d served, %d failed (timeouts while the fleet was full or etcd down)\n", r.Acquires, r.Failures)
 	fmt.Fprintf(w, "  physical opens           %d, mean %s; permit fetches %d, mean %s; refused (fleet full) %d\n", r.Dials, ms(r.MeanDial), r.Fetches, ms(r.MeanFetch), r.Refused)
 	fmt.Fprintf(w, "  SIGKILL permit recovery  %s (bound %s)\n", ms(r.KillRecovery), ms(r.KillBound))
