@@ -12,7 +12,7 @@ type Report struct {
 	// Cap is the fleet's cap; Limit the server's session limit (Cap plus
 	// Config.Headroom).
 	Cap, Limit int
-	TTL     time.Duration
+	TTL        time.Duration
 	// PeakSessions is the most sessions the server had at once;
 	// LimitRefusals the logins it refused at its limit (the cap).
 	PeakSessions, LimitRefusals int
