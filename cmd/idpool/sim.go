@@ -25,6 +25,9 @@ type simFlags struct {
 }
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if fleet, err := maybeFleet(ctx, args, stdout, stderr); fleet {
+		return err
+	}
 	cfg := workload.Default()
 	var sf simFlags
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)

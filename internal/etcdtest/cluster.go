@@ -13,6 +13,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Cluster is a running etcd cluster on loopback. Its methods are not safe for
@@ -159,7 +160,7 @@ func (c *Cluster) Size() int { return len(c.members) }
 
 // Client returns a new client of every member; the caller closes it.
 func (c *Cluster) Client() (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 2 * time.Second})
+	return clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 }
 
 // Running says whether member i's process is running.
@@ -237,7 +238,7 @@ func (c *Cluster) Leader(ctx context.Context) (int, error) {
 }
 
 func (c *Cluster) status(ctx context.Context, ep string) (id, leader uint64, err error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -272,7 +273,7 @@ func (c *Cluster) MoveLeader(ctx context.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{c.members[lead].clientURL}, DialTimeout: time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{c.members[lead].clientURL}, DialTimeout: time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return -1, err
 	}
@@ -292,7 +293,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 			eps = append(eps, m.clientURL)
 		}
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return err
 	}

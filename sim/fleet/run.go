@@ -12,6 +12,7 @@ import (
 	"github.com/idpool/idpool/internal/etcdtest"
 	"github.com/idpool/idpool/sim/tds"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Config describes a fleet simulation. Zero values take the defaults named.
@@ -122,7 +123,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		eps = r.cluster.Endpoints()
 	}
-	r.cli, err = clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second})
+	r.cli, err = clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, err
 	}

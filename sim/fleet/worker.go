@@ -19,6 +19,7 @@ import (
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/tokens"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // WorkerEnv carries a worker's configuration (JSON) to the spawned process.
@@ -82,7 +83,7 @@ func MaybeWorker() {
 }
 
 func runWorker(ctx context.Context, cfg WorkerConfig) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: 2 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return err
 	}
