@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"flag"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,7 +17,15 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The protocol's property test needs more runs than rapid's default 100
+	// to meet the rare interleavings reliably; an explicit flag still wins.
+	flag.Parse()
+	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" {
+		_ = f.Value.Set("1000")
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // signals records what a budget reports to its (absent) manager.
 type signals struct {
