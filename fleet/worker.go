@@ -87,6 +87,7 @@ func (b *Budget) step(w *worker) time.Time {
 	keep := max(b.inUse, min(b.inUse+b.want, b.fairShare()))
 	need := keep - b.held
 	spare := b.held - keep
+	want := b.want
 	idle := time.Since(b.lastTake) >= b.cfg.IdleReturn
 	others := b.othersWaiting()
 	gen := b.holdersGen
@@ -97,6 +98,10 @@ func (b *Budget) step(w *worker) time.Time {
 	}
 	switch {
 	case need > 0 && w.full && gen == w.fullGen && now.Before(w.fullAt.Add(ttl/3)):
+		// Still full as far as the watch knows: no read, but say so again,
+		// as a new waiter may have come that the manager can serve from
+		// its own idle connections.
+		b.signal(fullSignal)
 		if at := w.fullAt.Add(ttl / 3); at.Before(next) {
 			next = at
 		}
@@ -104,6 +109,10 @@ func (b *Budget) step(w *worker) time.Time {
 		if b.fetch(w, lease, need+b.cfg.Batch) {
 			b.signal(manager.BudgetSignal{})
 		}
+	case need <= 0 && want > 0 && spare <= 0:
+		// The process is at the cap or its fair share: the manager can
+		// only serve its waiters from its own idle connections.
+		b.signal(fullSignal)
 	case spare > 0 && (others || idle):
 		b.giveBack(w, lease, spare)
 	case spare > b.cfg.Batch:

@@ -114,7 +114,7 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			if msg.Full {
 				n += len(g.pending)
 			}
-			g.steal(c, n)
+			g.steal(c, n, msg.Shed > 0)
 			return
 		case *messages.PermitReturn:
 			if g.held[msg.Pool.Id]--; g.held[msg.Pool.Id] <= 0 {
@@ -158,13 +158,21 @@ func (g *fleetGate) serve(c actor.ReceiverContext) {
 
 // steal asks the pools holding the most fleet permits to close connections
 // (idle ones now, busy ones when released), n in all, counting the asks still
-// unanswered so that repeated signals do not close more than needed.
-func (g *fleetGate) steal(c actor.ReceiverContext, n int) {
+// unanswered so that repeated signals do not close more than needed. Pools
+// waiting for a permit are asked only when shedding (anyPool): asking them
+// to serve themselves would close their own next connection for nothing.
+func (g *fleetGate) steal(c actor.ReceiverContext, n int, anyPool bool) {
+	waiting := make(map[string]bool, len(g.pending))
+	if !anyPool {
+		for _, p := range g.pending {
+			waiting[p.Id] = true
+		}
+	}
 	asks := make(map[string]int)
 	for ; g.asked < n; g.asked++ {
 		best, bestN := "", 0
 		for id, h := range g.held {
-			if left := h - asks[id]; left > bestN || left == bestN && left > 0 && id < best {
+			if left := h - asks[id]; !waiting[id] && (left > bestN || left == bestN && left > 0 && id < best) {
 				best, bestN = id, left
 			}
 		}

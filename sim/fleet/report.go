@@ -48,6 +48,10 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "  server peak sessions     %d (cap %d, server limit %d), logins refused at the limit %d\n", r.PeakSessions, r.Cap, r.Limit, r.LimitRefusals)
 	fmt.Fprintf(w, "  acquires                 %d served, %d failed (timeouts while the fleet was full or etcd down)\n", r.Acquires, r.Failures)
 	fmt.Fprintf(w, "  physical opens           %d, mean %s; permit fetches %d, mean %s; refused (fleet full) %d\n", r.Dials, ms(r.MeanDial), r.Fetches, ms(r.MeanFetch), r.Refused)
+	if r.Dials > 0 {
+		fmt.Fprintf(w, "  etcd time per open       %s (fetch time spread over every physical open)\n",
+			(time.Duration(r.Fetches) * r.MeanFetch / time.Duration(r.Dials)).Round(10*time.Microsecond))
+	}
 	fmt.Fprintf(w, "  SIGKILL permit recovery  %s (bound %s)\n", ms(r.KillRecovery), ms(r.KillBound))
 	fmt.Fprintf(w, "  etcd leader stop         every lease renewed again after %s\n", ms(r.LeaderStopResume))
 	fmt.Fprintf(w, "  etcd leader change       every lease renewed again after %s\n", ms(r.LeaderMoveResume))
