@@ -84,7 +84,7 @@ func New(cfg Config) (*Manager, error) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger(cfg.Logger)))
 	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed, routes) },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, resumeOnPanic)),
-		actor.WithDispatcher(inlineDispatcher), actor.WithMailbox(mailbox.Producer()))
+		actor.WithDispatcher(inlineDispatcher), actor.WithMailbox(mailbox.Producer()), fleetProps(cfg.Fleet))
 	pid, err := system.Root.SpawnNamed(props, "idpool-manager")
 	if err != nil {
 		return nil, err
