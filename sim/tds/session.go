@@ -38,6 +38,9 @@ type session struct {
 	// pending holds rows inserted by the open transaction, per table key.
 	pending map[string]int64
 	nocount bool
+	// temps holds the session's local temporary tables (#name); nil until
+	// the first is created.
+	temps *store
 
 	// inTx mirrors trancount > 0 for Server.Sessions.
 	inTx atomic.Bool
@@ -288,12 +291,16 @@ func (s *session) finish(req *request, reply []byte, attnCut bool) bool {
 
 // reset does what sp_reset_connection does for a request that carries the
 // RESETCONNECTION bit: roll back the open transaction (unless the client
-// asked to keep it) and restore the session's settings.
+// asked to keep it), drop the session's temporary tables and restore its
+// settings. That is all the session state the simulator keeps: the other SET
+// options are accepted without effect, and CONTEXT_INFO and SESSION_CONTEXT
+// are not implemented.
 func (s *session) reset(tb *tokenBuf, keepTran bool) {
 	if !keepTran && s.trancount > 0 {
 		s.endTran(tb)
 	}
 	s.nocount = false
+	s.dropTemps()
 	tb.envBytes(envResetAck, nil, nil)
 	s.srv.mu.Lock()
 	s.srv.resets++
