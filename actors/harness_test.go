@@ -72,6 +72,7 @@ func (h *harness) apply(effs []Effect) {
 				}
 				h.granted[e.AcquireID] = e.Conn
 				h.holder[e.Conn] = e.AcquireID
+				h.checkGrantedToken(e.Conn)
 			}
 		case EffDial:
 			h.dials = append(h.dials, e.Token)
@@ -101,6 +102,20 @@ func (h *harness) apply(effs []Effect) {
 	if h.p.cfg.NeedsPermit {
 		require.Equal(h.t, len(h.p.conns)+h.p.closesInFlight+h.p.dialing+h.p.awaitingToken, h.permitsHeld, "every open, closing or dialing connection holds exactly one permit")
 		require.Equal(h.t, h.p.awaitingPermit, h.permitAsks, "permit requests outstanding")
+	}
+}
+
+// checkGrantedToken: no connection is granted whose token has expired, or
+// whose expiry is unknown, at the moment of the grant.
+func (h *harness) checkGrantedToken(id ConnID) {
+	h.t.Helper()
+	if !h.p.cfg.UsesToken {
+		return
+	}
+	c := h.p.conns[id]
+	require.NotNil(h.t, c, "granted conn %d unknown to the pool", id)
+	if c.token.ExpiresOn.IsZero() || !h.now.Before(c.token.ExpiresOn) {
+		h.t.Fatalf("expired_token_granted: conn %d granted at %s with %v", id, h.now.Format(time.RFC3339), c.token)
 	}
 }
 

@@ -75,8 +75,11 @@ type Config struct {
 	DialBackoffMax time.Duration
 
 	// TokenThreshold: a connection whose token expires within this is
-	// re-checked at checkout and closed while idle. Default 5m (azidentity
-	// refreshes cached tokens 5 minutes before expiry).
+	// re-checked at checkout and closed while idle, and a token minted with
+	// less than this left (or no known expiry) is refused: the acquire fails
+	// with an actors.TokenExpiryError. Default 5m (azidentity refreshes
+	// cached tokens 5 minutes before expiry); lower it for a source whose
+	// tokens live shorter.
 	TokenThreshold time.Duration
 	// TokenRefreshAhead mints a new token in the background as soon as a
 	// pool's newest token enters TokenThreshold (when azidentity hands out a
