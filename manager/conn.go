@@ -33,12 +33,15 @@ func (c *Conn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
-// PrepareContext forwards to the driver's PrepareContext, or Prepare.
+// PrepareContext forwards to the driver's PrepareContext, or Prepare. The
+// statement stays bound to the lease: it runs only while the lease is held,
+// and only for callers of the lease's identity.
 func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	if err := l.enter(ctx); err != nil {
 		return nil, err
 	}
+	defer l.exit()
 	l.touched(ctx)
 	var s driver.Stmt
 	var err error
@@ -70,9 +73,10 @@ func (c *Conn) Begin() (driver.Tx, error) {
 // caller never finishes it.
 func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	if err := l.enter(ctx); err != nil {
 		return nil, err
 	}
+	defer l.exit()
 	var tx driver.Tx
 	var err error
 	l.touched(ctx)
@@ -104,33 +108,41 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 // database/sql prepares the statement, as it would for the bare driver.
 func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	q, ok := l.raw.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	if err := l.enter(ctx); err != nil {
 		return nil, err
 	}
-	if q, ok := l.raw.(driver.QueryerContext); ok {
-		l.touched(ctx)
-		rows, err := q.QueryContext(ctx, query, args)
-		return rows, l.note(ctx, err)
+	defer l.exit()
+	l.touched(ctx)
+	rows, err := q.QueryContext(ctx, query, args)
+	if err != nil {
+		return nil, l.note(ctx, err)
 	}
-	return nil, driver.ErrSkip
+	return l.wrapRows(rows), nil
 }
 
 // ExecContext forwards to the driver, or returns driver.ErrSkip.
 func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	e, ok := l.raw.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	if err := l.enter(ctx); err != nil {
 		return nil, err
 	}
-	if e, ok := l.raw.(driver.ExecerContext); ok {
-		l.touched(ctx)
-		res, err := e.ExecContext(ctx, query, args)
-		return res, l.note(ctx, err)
-	}
-	return nil, driver.ErrSkip
+	defer l.exit()
+	l.touched(ctx)
+	res, err := e.ExecContext(ctx, query, args)
+	return res, l.note(ctx, err)
 }
 
 // CheckNamedValue forwards to the driver, or returns driver.ErrSkip, which
-// makes database/sql apply its default conversion.
+// makes database/sql apply its default conversion. It converts a value in
+// memory and never reaches the server, so the guard does not gate it.
 func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
 	if n, ok := c.lease.raw.(driver.NamedValueChecker); ok {
 		return n.CheckNamedValue(nv)
@@ -141,21 +153,51 @@ func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
 // Ping forwards to the driver; without a Pinger there is nothing to check.
 func (c *Conn) Ping(ctx context.Context) error {
 	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	if err := l.enter(ctx); err != nil {
 		return err
 	}
+	defer l.exit()
 	if p, ok := l.raw.(driver.Pinger); ok {
 		return l.note(ctx, p.Ping(ctx))
 	}
 	return nil
 }
 
-// ResetSession forwards to the driver. database/sql calls it before reusing
-// a connection it kept idle; the facade keeps none, but the call is honoured.
+// ResetSession is where database/sql hands a connection it kept (an idle
+// one, with SetMaxIdleConns raised, or one passed straight to a waiting
+// call, with SetMaxOpenConns set) to its next call, with that call's ctx.
+// The connection must be the ctx's identity exactly (the default identity
+// when the ctx carries none), and its lease still held; otherwise
+// ResetSession answers an error matching driver.ErrBadConn (and saying
+// why), so that database/sql discards it and retries on another, which
+// Connect opens for the right identity. Then it forwards to the driver.
 func (c *Conn) ResetSession(ctx context.Context) error {
 	l := c.lease
+	if err := l.enter(nil); err != nil {
+		if errors.Is(err, ErrLeaseReleased) {
+			return errHandoverReleased
+		}
+		return &guardError{msg: err.Error(), is: [2]error{driver.ErrBadConn, err}}
+	}
+	defer l.exit()
 	if l.broken {
 		return driver.ErrBadConn
+	}
+	if f := l.facade; f != nil {
+		id, err := f.identityFor(ctx)
+		if err != nil {
+			return errHandoverNoIdentity
+		}
+		disc, err := id.Discriminator(ctx)
+		if err != nil {
+			return &guardError{msg: err.Error(), is: [2]error{driver.ErrBadConn, err}}
+		}
+		if disc != l.disc {
+			return errHandoverOtherIdentity
+		}
+		// From here the connection serves calls of its own identity: a
+		// later mismatch is a caller's error, not an opener's hand-over.
+		l.unbound = false
 	}
 	if r, ok := l.raw.(driver.SessionResetter); ok {
 		return l.note(ctx, r.ResetSession(ctx))
@@ -163,11 +205,15 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 	return nil
 }
 
-// IsValid reports false once the connection is broken or released, so that
-// database/sql never keeps it; otherwise it asks the driver.
+// IsValid reports false once the connection is broken or its lease ended,
+// so that database/sql never keeps it; otherwise it asks the driver.
 func (c *Conn) IsValid() bool {
 	l := c.lease
-	if l.broken || l.done.Load() {
+	if err := l.enter(nil); err != nil {
+		return false
+	}
+	defer l.exit()
+	if l.broken {
 		return false
 	}
 	if v, ok := l.raw.(driver.Validator); ok {
@@ -176,27 +222,30 @@ func (c *Conn) IsValid() bool {
 	return true
 }
 
-// checkIdentity guards facade connections; see Connector.checkIdentity.
-func (c *Conn) checkIdentity(ctx context.Context) error {
-	if f := c.lease.facade; f != nil {
-		return f.checkIdentity(ctx, c.lease)
-	}
-	return nil
-}
-
 // trackedTx clears the lease's open transaction when it finishes.
 type trackedTx struct {
 	raw   driver.Tx
 	lease *Lease
 }
 
+// Commit commits, inside the lease guard: a transaction whose lease has
+// ended is no longer the caller's (Release rolled it back).
 func (t *trackedTx) Commit() error {
+	if err := t.lease.enter(nil); err != nil {
+		return err
+	}
+	defer t.lease.exit()
 	t.finish()
 	err := t.raw.Commit()
 	return t.lease.note(context.Background(), err)
 }
 
+// Rollback rolls back, inside the lease guard.
 func (t *trackedTx) Rollback() error {
+	if err := t.lease.enter(nil); err != nil {
+		return err
+	}
+	defer t.lease.exit()
 	t.finish()
 	err := t.raw.Rollback()
 	return t.lease.note(context.Background(), err)

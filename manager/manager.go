@@ -55,6 +55,9 @@ type Manager struct {
 	// life ends when Close is called.
 	life   context.Context
 	cancel context.CancelFunc
+	// gate counts the operations in flight on leases, for a forced Close
+	// (see guard.go).
+	gate opGate
 }
 
 // New validates cfg, naming every invalid field in a *ConfigError, and starts
@@ -256,6 +259,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	m.gate.force(m.cfg.Clock) // refuse new operations, wait for running ones
 	m.root.Send(m.pid, &messages.ForceClose{})
 	select {
 	case <-done:
