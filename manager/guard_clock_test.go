@@ -34,4 +34,3 @@ func (c *guardClock) AfterFunc(d time.Duration, f func()) actors.Timer {
 type heldTimer struct{ stopped atomic.Bool }
 
 func (t *heldTimer) Stop() bool { return t.stopped.CompareAndSwap(false, true) }
-
