@@ -36,29 +36,21 @@ func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 	return c
 }
 
-// Connect acquires a lease for the ctx's identity and returns its connection;
-// database/sql's Close of that connection releases the lease.
-//
-// A ctx without an identity, and no default, fails with an error matching
-// tokens.ErrNoIdentity and also driver.ErrBadConn: database/sql's own
-// connection opener connects with a ctx of its own, which carries no
-// identity, and hands the result to a waiting call; matching ErrBadConn makes
-// that call retry with its own ctx instead of failing.
+// Connect returns a connection for database/sql; its Close releases the
+// lease behind it. With an identity in ctx, the lease is acquired now, for
+// it. Without one (a call relying on WithDefaultIdentity, or database/sql's
+// own connection opener, which connects with a ctx of its own and hands the
+// result to whichever call is waiting), the connection is a shell bound at
+// its first call, to that call's identity: so a connection the opener made
+// never serves a call as anyone but the call's own identity.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	id, explicit := tokens.IdentityFrom(ctx)
-	if !explicit {
-		if !c.hasFallback {
-			return nil, errHandoverNoIdentity
+	conn := &Conn{shell: c}
+	if _, ok := tokens.IdentityFrom(ctx); ok {
+		if _, err := conn.leaseFor(ctx); err != nil {
+			return nil, err
 		}
-		id = c.fallback
 	}
-	l, err := c.m.Acquire(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	l.facade = c
-	l.unbound = !explicit
-	return l.Conn(), nil
+	return conn, nil
 }
 
 // identityFor is the identity a db-level call with ctx runs as.

@@ -84,13 +84,6 @@ var (
 		msg: tokens.ErrNoIdentity.Error(),
 		is:  [2]error{driver.ErrBadConn, tokens.ErrNoIdentity},
 	}
-	// errMismatchUnbound refuses another identity on a connection that
-	// database/sql's connection opener made with the default identity (its
-	// ctx carries none) and handed to a waiting call without ResetSession.
-	errMismatchUnbound error = &guardError{
-		msg: "idpool: database/sql handed a connection opened for the default identity to a call of another identity; refused (database/sql retries on a connection of the right identity)",
-		is:  [2]error{driver.ErrBadConn, ErrIdentityMismatch},
-	}
 )
 
 // The lease's state word. Every transition is a compare-and-swap, so the
@@ -198,9 +191,6 @@ func (l *Lease) checkCaller(ctx context.Context) error {
 	}
 	if disc == l.disc {
 		return nil
-	}
-	if l.unbound {
-		return errMismatchUnbound
 	}
 	return ErrIdentityMismatch
 }

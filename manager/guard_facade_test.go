@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -91,7 +92,7 @@ func TestFacadeWithoutIdentityIsRefusedAPooledConnection(t *testing.T) {
 	require.NoError(t, db.QueryRowContext(as("alice"), "SELECT IDENTITY").Scan(&who))
 	require.Equal(t, 1, db.Stats().Idle)
 	err := db.QueryRowContext(context.Background(), "SELECT IDENTITY").Scan(&who)
-	require.ErrorIs(t, err, errHandoverNoIdentity)
+	require.ErrorIs(t, err, tokens.ErrNoIdentity)
 	assert.Equal(t, "idpool: no identity (use tokens.WithIdentity on the ctx)", err.Error())
 
 	withDefault := openFacade(t, m, WithDefaultIdentity(identity("svc")))
@@ -116,4 +117,26 @@ func TestFacadeRowsAfterTheirConnIsReleasedFail(t *testing.T) {
 	_ = rows.Close()
 	_ = conn.Close()
 	var _ *sql.Conn = conn
+}
+
+// A connection database/sql keeps idle, with nothing of its own prepared on
+// it, is rebound at the hand-over: its lease goes back to its identity's
+// pool and one of the caller's identity takes its place, so the call needs
+// no retry.
+func TestFacadeHandOverRebindsAnIdleConnectionToTheCallersIdentity(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 2})
+	db := openFacade(t, m)
+	db.SetMaxIdleConns(1)
+	db.SetMaxOpenConns(1)
+	for i := range 20 {
+		name := []string{"alice", "bob"}[i%2]
+		var who string
+		require.NoError(t, db.QueryRowContext(as(name), "SELECT IDENTITY").Scan(&who))
+		require.Equal(t, "test:"+name, who)
+	}
+	st := db.Stats()
+	assert.Equal(t, 1, st.OpenConnections)
+	assert.Zero(t, st.MaxIdleClosed+st.MaxLifetimeClosed, "nothing discarded")
+	assert.Equal(t, 2, m.Stats().Pools)
+	assert.Equal(t, 1, m.Stats().Total.Busy, "one lease held by database/sql's idle connection")
 }

@@ -240,7 +240,7 @@ func TestReleaseWithAResultSetOpenClosesTheConnectionInsteadOfResetting(t *testi
 
 func TestGuardErrorsNameTheMisuse(t *testing.T) {
 	for _, err := range []error{ErrLeaseReleased, ErrLeaseBusy, ErrIdentityMismatch, ErrLeaseForceClosed,
-		errHandoverOtherIdentity, errHandoverReleased, errMismatchUnbound} {
+		errHandoverOtherIdentity, errHandoverReleased} {
 		assert.NotEqual(t, driver.ErrBadConn.Error(), err.Error())
 		assert.Contains(t, err.Error(), "idpool: ")
 	}

@@ -32,10 +32,9 @@ type Lease struct {
 	// facade is the Connector that opened the lease for database/sql, whose
 	// calls must carry the lease's identity.
 	facade *Connector
-	// unbound: the facade opened the lease for the default identity with a
-	// ctx that carried none (database/sql's connection opener does so and
-	// hands the connection to a waiting call without ResetSession).
-	unbound bool
+	// stmts counts the statements prepared through Conn and not closed; a
+	// facade connection with none can be rebound at a hand-over.
+	stmts int
 	// broken is set once an operation fails in a way that leaves the wire
 	// state unknown.
 	broken bool

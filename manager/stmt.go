@@ -13,8 +13,9 @@ import (
 // interfaces and, where the driver's statement lacks one, does what
 // database/sql would have done without it.
 type stmt struct {
-	raw   driver.Stmt
-	lease *Lease
+	raw    driver.Stmt
+	lease  *Lease
+	closed bool
 }
 
 // stmtWithConverter is a stmt whose driver statement has the deprecated
@@ -30,6 +31,7 @@ var (
 )
 
 func (l *Lease) wrapStmt(raw driver.Stmt) driver.Stmt {
+	l.stmts++
 	s := &stmt{raw: raw, lease: l}
 	//lint:ignore SA1019 forwarded only for drivers that still implement it
 	if _, ok := raw.(driver.ColumnConverter); ok {
@@ -46,6 +48,10 @@ func (s *stmt) Close() error {
 		return err
 	}
 	defer s.lease.exit()
+	if !s.closed {
+		s.closed = true
+		s.lease.stmts--
+	}
 	return s.raw.Close()
 }
 
