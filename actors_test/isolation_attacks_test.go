@@ -117,4 +117,3 @@ func pgMustPIDLease(t *testing.T, ctx context.Context, l *manager.Lease) int64 {
 	}
 	return pid
 }
-
