@@ -71,7 +71,7 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, err
 	}
-	if err := l.enter(ctx); err != nil {
+	if err := l.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer l.exit()
@@ -113,7 +113,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err != nil {
 		return nil, err
 	}
-	if err := l.enter(ctx); err != nil {
+	if err := l.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer l.exit()
@@ -154,7 +154,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	if err := l.enter(ctx); err != nil {
+	if err := l.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer l.exit()
@@ -176,7 +176,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	if err := l.enter(ctx); err != nil {
+	if err := l.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer l.exit()
@@ -207,7 +207,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := l.enter(ctx); err != nil {
+	if err := l.enterAs(ctx); err != nil {
 		return err
 	}
 	defer l.exit()
@@ -235,7 +235,7 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 		return c.bindAtHandover(ctx)
 	}
 	l := c.lease
-	if err := l.enter(nil); err != nil {
+	if err := l.enter(); err != nil {
 		if errors.Is(err, ErrLeaseReleased) {
 			return errHandoverReleased
 		}
@@ -294,7 +294,7 @@ func (c *Conn) IsValid() bool {
 	if l == nil {
 		return true // a shell not yet bound: nothing to check
 	}
-	if err := l.enter(nil); err != nil {
+	if err := l.enter(); err != nil {
 		return false
 	}
 	defer l.exit()
@@ -316,7 +316,7 @@ type trackedTx struct {
 // Commit commits, inside the lease guard: a transaction whose lease has
 // ended is no longer the caller's (Release rolled it back).
 func (t *trackedTx) Commit() error {
-	if err := t.lease.enter(nil); err != nil {
+	if err := t.lease.enter(); err != nil {
 		return err
 	}
 	defer t.lease.exit()
@@ -327,7 +327,7 @@ func (t *trackedTx) Commit() error {
 
 // Rollback rolls back, inside the lease guard.
 func (t *trackedTx) Rollback() error {
-	if err := t.lease.enter(nil); err != nil {
+	if err := t.lease.enter(); err != nil {
 		return err
 	}
 	defer t.lease.exit()

@@ -103,10 +103,9 @@ const (
 	stRowsOne   = 1 << stRowsShift
 )
 
-// enter claims the lease for one operation on its connection, for a caller
-// whose ctx is ctx (nil for calls that carry none). On success the caller
-// must call exit when the connection is no longer in use.
-func (l *Lease) enter(ctx context.Context) error {
+// enter claims the lease for one operation on its connection. On success
+// the caller must call exit when the connection is no longer in use.
+func (l *Lease) enter() error {
 	if guardhook.SkipLeaseGuard.Load() {
 		return nil // the simulation's injected bug: no check at all
 	}
@@ -126,10 +125,18 @@ func (l *Lease) enter(ctx context.Context) error {
 		l.exit0()
 		return ErrLeaseForceClosed
 	}
-	if ctx != nil && l.facade != nil {
+	return nil
+}
+
+// enterAs is enter for a call made with ctx: on a facade connection it also
+// refuses a ctx that carries another identity than the lease's.
+func (l *Lease) enterAs(ctx context.Context) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	if l.facade != nil && !guardhook.SkipLeaseGuard.Load() {
 		if err := l.checkCaller(ctx); err != nil {
-			l.m.gate.exit()
-			l.exit0()
+			l.exit()
 			return err
 		}
 	}

@@ -46,7 +46,7 @@ func (r *rows) Columns() []string { return r.raw.Columns() }
 
 // Next reads the next row inside the lease guard.
 func (r *rows) Next(dest []driver.Value) error {
-	if err := r.lease.enter(nil); err != nil {
+	if err := r.lease.enter(); err != nil {
 		return err
 	}
 	defer r.lease.exit()
@@ -62,7 +62,7 @@ func (r *rows) Close() error {
 	if r.closed {
 		return nil
 	}
-	if err := r.lease.enter(nil); err != nil {
+	if err := r.lease.enter(); err != nil {
 		return err
 	}
 	defer r.lease.exit()
@@ -74,7 +74,7 @@ func (r *rows) Close() error {
 // HasNextResultSet forwards, inside the guard.
 func (r *rows) HasNextResultSet() bool {
 	n, ok := r.raw.(driver.RowsNextResultSet)
-	if !ok || r.lease.enter(nil) != nil {
+	if !ok || r.lease.enter() != nil {
 		return false
 	}
 	defer r.lease.exit()
@@ -87,7 +87,7 @@ func (r *rows) NextResultSet() error {
 	if !ok {
 		return io.EOF
 	}
-	if err := r.lease.enter(nil); err != nil {
+	if err := r.lease.enter(); err != nil {
 		return err
 	}
 	defer r.lease.exit()

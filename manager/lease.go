@@ -75,7 +75,7 @@ func (l *Lease) Raw() driver.Conn { return l.raw }
 // ErrLeaseBusy while another operation is in flight, and Release waits for
 // f as for any operation. f must not keep the connection.
 func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
-	if err := l.enter(ctx); err != nil {
+	if err := l.enterAs(ctx); err != nil {
 		return err
 	}
 	defer l.exit()

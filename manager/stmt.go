@@ -44,7 +44,7 @@ func (l *Lease) wrapStmt(raw driver.Stmt) driver.Stmt {
 // lease has ended the connection is no longer the caller's, and Release or
 // the pool's close has dealt with it.
 func (s *stmt) Close() error {
-	if err := s.lease.enter(nil); err != nil {
+	if err := s.lease.enter(); err != nil {
 		return err
 	}
 	defer s.lease.exit()
@@ -62,7 +62,7 @@ func (s *stmt) NumInput() int { return s.raw.NumInput() }
 //
 // Deprecated: database/sql calls ExecContext.
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
-	if err := s.lease.enter(nil); err != nil {
+	if err := s.lease.enter(); err != nil {
 		return nil, err
 	}
 	defer s.lease.exit()
@@ -74,7 +74,7 @@ func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
 //
 // Deprecated: database/sql calls QueryContext.
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
-	if err := s.lease.enter(nil); err != nil {
+	if err := s.lease.enter(); err != nil {
 		return nil, err
 	}
 	defer s.lease.exit()
@@ -89,7 +89,7 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 // ctx of another identity: a *sql.Stmt prepared on one identity's *sql.Conn
 // and executed with another's ctx never runs as the first.
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if err := s.lease.enter(ctx); err != nil {
+	if err := s.lease.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer s.lease.exit()
@@ -112,7 +112,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 
 // QueryContext runs the statement inside the lease guard; see ExecContext.
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	if err := s.lease.enter(ctx); err != nil {
+	if err := s.lease.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer s.lease.exit()
