@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+
+	"github.com/idpool/idpool/tokens"
 )
 
 // Conn is a leased connection as a database/sql/driver connection. It
@@ -19,6 +21,9 @@ type Conn struct {
 	lease *Lease
 	// shell is the Connector of a facade connection; nil for Lease.Conn.
 	shell *Connector
+	// fresh: bound to the default identity by a Connect whose ctx carried
+	// none, and not used since (see leaseFor).
+	fresh bool
 }
 
 var (
@@ -38,12 +43,27 @@ var (
 func (c *Conn) Lease() *Lease { return c.lease }
 
 // leaseFor returns the lease a call with ctx runs on. A facade shell not yet
-// bound acquires one now, for the ctx's identity (or the default one).
-// database/sql serialises the calls on a connection, so the binding needs
-// no synchronisation.
+// bound acquires one now, for the ctx's identity (or the default one). A
+// shell bound to the default identity by a Connect whose ctx carried none,
+// and not used since, is rebound when its first call carries another
+// identity: database/sql's connection opener connects with a ctx of its own
+// and hands the connection to whichever call waits. database/sql serialises
+// the calls on a connection, so the binding needs no synchronisation.
 func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 	if l := c.lease; l != nil {
-		return l, nil
+		if !c.fresh {
+			return l, nil
+		}
+		c.fresh = false
+		id, ok := tokens.IdentityFrom(ctx)
+		if !ok {
+			return l, nil
+		}
+		if disc, err := id.Discriminator(ctx); err != nil || disc == l.disc {
+			return l, err
+		}
+		c.lease = nil
+		l.Release(nil)
 	}
 	id, err := c.shell.identityFor(ctx)
 	if err != nil {
@@ -231,6 +251,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 // discards the connection and retries on another. Then it forwards to the
 // driver.
 func (c *Conn) ResetSession(ctx context.Context) error {
+	c.fresh = false // a hand-over is checked here, exactly
 	if c.lease == nil {
 		return c.bindAtHandover(ctx)
 	}

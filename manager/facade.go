@@ -37,19 +37,24 @@ func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 }
 
 // Connect returns a connection for database/sql; its Close releases the
-// lease behind it. With an identity in ctx, the lease is acquired now, for
-// it. Without one (a call relying on WithDefaultIdentity, or database/sql's
-// own connection opener, which connects with a ctx of its own and hands the
-// result to whichever call is waiting), the connection is a shell bound at
-// its first call, to that call's identity: so a connection the opener made
-// never serves a call as anyone but the call's own identity.
+// lease behind it. The lease is acquired now, for the ctx's identity or, if
+// it carries none, the default identity. database/sql's own connection
+// opener connects with a ctx of its own, which carries none, and hands the
+// connection to whichever call is waiting: so a connection bound to the
+// default identity this way is rebound at its first call if that call
+// carries another identity, and without a default identity Connect returns
+// a shell bound at its first call. Either way a connection never serves a
+// call as anyone but the call's own identity.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn := &Conn{shell: c}
-	if _, ok := tokens.IdentityFrom(ctx); ok {
-		if _, err := conn.leaseFor(ctx); err != nil {
-			return nil, err
-		}
+	if _, err := c.identityFor(ctx); err != nil {
+		return conn, nil // no identity: the first call binds it, or fails
 	}
+	if _, err := conn.leaseFor(ctx); err != nil {
+		return nil, err
+	}
+	_, explicit := tokens.IdentityFrom(ctx)
+	conn.fresh = !explicit
 	return conn, nil
 }
 

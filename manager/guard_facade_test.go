@@ -140,3 +140,33 @@ func TestFacadeHandOverRebindsAnIdleConnectionToTheCallersIdentity(t *testing.T)
 	assert.Equal(t, 2, m.Stats().Pools)
 	assert.Equal(t, 1, m.Stats().Total.Busy, "one lease held by database/sql's idle connection")
 }
+
+// database/sql's connection opener connects with a ctx of its own (no
+// identity) and hands the connection to a waiting call: bound to the default
+// identity, it is rebound at its first call to that call's identity, and
+// from then on refuses any other.
+func TestFacadeConnectionOpenedWithoutIdentityServesItsFirstCallersIdentity(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 2})
+	for _, opts := range [][]FacadeOption{nil, {WithDefaultIdentity(identity("svc"))}} {
+		dc, err := NewConnector(m, opts...).Connect(context.Background())
+		require.NoError(t, err)
+		c := dc.(*Conn)
+		who := func(ctx context.Context) (string, error) {
+			rows, err := c.QueryContext(ctx, "SELECT IDENTITY", nil)
+			if err != nil {
+				return "", err
+			}
+			return firstString(t, rows), nil
+		}
+		got, err := who(as("alice"))
+		require.NoError(t, err)
+		assert.Equal(t, "test:alice", got)
+		_, err = who(as("bob"))
+		require.ErrorIs(t, err, ErrIdentityMismatch)
+		got, err = who(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, "test:alice", got, "bound: a ctx without identity runs on its lease")
+		require.NoError(t, c.Close())
+	}
+	eventually(t, func() bool { return m.Stats().Total.Busy == 0 }, "every lease back")
+}
