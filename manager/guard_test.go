@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/idpool/idpool/sim/memdb"
 	"github.com/stretchr/testify/assert"
@@ -266,4 +267,10 @@ func TestAcquireReleaseStillAllocatesOnlyTheLease(t *testing.T) {
 		l.Release(nil)
 	})
 	assert.LessOrEqual(t, n, 1.0)
+}
+
+// The guard's state lives in the Lease, the acquire's one allocation; it
+// must not push the Lease into a larger size class.
+func TestLeaseStaysWithinTheAcquiresSizeClass(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(Lease{}), uintptr(256))
 }
