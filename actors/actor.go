@@ -25,6 +25,9 @@ type ActorConfig struct {
 	// DialTimeout bounds each dial, MintTimeout each token mint,
 	// ValidateTimeout each health check.
 	DialTimeout, MintTimeout, ValidateTimeout time.Duration
+	// Mint, if set, runs each token mint in place of src.Token (the
+	// manager wraps it in a span and a latency metric).
+	Mint func(ctx context.Context, key tokens.Key, src tokens.Source) (tokens.Token, error)
 }
 
 // Init is the first message a pool actor gets, right after it is spawned:
@@ -71,6 +74,9 @@ type poolActor struct {
 	// life is cancelled when the pool closes, aborting dials and mints.
 	life   context.Context
 	cancel context.CancelFunc
+	// cause is the ctx of the message being handled, for its values (see
+	// cause.go); nil when it carries none.
+	cause context.Context
 }
 
 var tickMsg = &messages.Tick{}
@@ -78,6 +84,7 @@ var tickMsg = &messages.Tick{}
 func (a *poolActor) Receive(c actor.Context) {
 	defer a.recoverInternal()
 	now := a.cfg.Clock.Now()
+	a.cause = causeOf(c.Message())
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
 		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply, m.Timeout))
@@ -144,7 +151,7 @@ func (a *poolActor) Receive(c actor.Context) {
 // last line of defence.
 func (a *poolActor) recoverInternal() {
 	if r := recover(); r != nil {
-		a.logger().Error("idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
+		a.logger().ErrorContext(a.logCtx(), "idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
 	}
 }
 
@@ -160,7 +167,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		e := &effects[i]
 		switch e.Kind {
 		case EffGrant:
-			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Conn: e.Resource.(driver.Conn), ConnID: uint64(e.Conn), Pool: a.self}
+			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Conn: e.Resource.(driver.Conn), ConnID: uint64(e.Conn), Pool: a.self, Waited: e.Waited}
 		case EffFail:
 			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Err: e.Err}
 		case EffCancelled:

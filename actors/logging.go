@@ -1,25 +1,25 @@
 package actors
 
 import (
-	"context"
 	"log/slog"
 )
 
 // The pool logs what an operator needs to follow it: failures with the
 // backoff they caused, token rotations, and evictions (routine ones at debug
 // level). Values are the redacted pool key and error texts, which idpool's
-// own errors keep free of tokens.
+// own errors keep free of tokens. Lines caused by an acquire carry its ctx
+// (see cause.go), so a handler can add its trace and span ids.
 
 func (a *poolActor) logFailure(msg string, err error) {
-	l := a.logger()
-	if !l.Enabled(context.Background(), slog.LevelWarn) {
+	l, ctx := a.logger(), a.logCtx()
+	if !l.Enabled(ctx, slog.LevelWarn) {
 		return
 	}
 	attrs := []any{"pool", a.sm.cfg.Key.Redacted(), "err", err, "consecutive_failures", a.sm.dialFailures}
 	if !a.sm.blockedUntil.IsZero() {
 		attrs = append(attrs, "blocked_until", a.sm.blockedUntil)
 	}
-	l.Warn(msg, attrs...)
+	l.WarnContext(ctx, msg, attrs...)
 }
 
 func (a *poolActor) logClose(reason CloseReason) {
@@ -31,8 +31,8 @@ func (a *poolActor) logClose(reason CloseReason) {
 	case ReasonBroken, ReasonFailedHealthCheck, ReasonForced, ReasonTokenExpired:
 		level = slog.LevelInfo
 	}
-	l := a.logger()
-	if l.Enabled(context.Background(), level) {
-		l.Log(context.Background(), level, msg, "pool", a.sm.cfg.Key.Redacted(), "reason", reason.String())
+	l, ctx := a.logger(), a.logCtx()
+	if l.Enabled(ctx, level) {
+		l.Log(ctx, level, msg, "pool", a.sm.cfg.Key.Redacted(), "reason", reason.String())
 	}
 }

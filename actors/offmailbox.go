@@ -16,12 +16,12 @@ import (
 
 func (a *poolActor) dial(tok tokens.Token) {
 	req := DialRequest{Key: a.sm.cfg.Key, Identity: a.identity, Token: tok}
-	life, root, self := a.life, a.root, a.self
+	life, root, self, cause := a.life, a.root, a.self, a.cause
 	go func() {
-		ctx, cancel := context.WithTimeout(life, a.cfg.DialTimeout)
+		ctx, cancel := workCtx(life, cause, a.cfg.DialTimeout)
 		defer cancel()
 		conn, err := safeDial(ctx, a.cfg.Dialer, req)
-		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err})
+		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err, Ctx: valuesOf(cause)})
 	}()
 }
 
@@ -39,15 +39,27 @@ func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn,
 }
 
 func (a *poolActor) mint() {
-	src := a.identity.Source()
-	life, root, self := a.life, a.root, a.self
+	src, key, wrap := a.identity.Source(), a.sm.cfg.Key, a.cfg.Mint
+	life, root, self, cause := a.life, a.root, a.self, a.cause
 	go func() {
-		ctx, cancel := context.WithTimeout(life, a.cfg.MintTimeout)
+		ctx, cancel := workCtx(life, cause, a.cfg.MintTimeout)
 		defer cancel()
-		tok, err := safeMint(ctx, src)
-		root.Send(self, &messages.MintDone{Token: tok, Err: err})
+		var tok tokens.Token
+		var err error
+		if wrap != nil {
+			tok, err = wrap(ctx, key, safeSource{src})
+		} else {
+			tok, err = safeMint(ctx, src)
+		}
+		root.Send(self, &messages.MintDone{Token: tok, Err: err, Ctx: valuesOf(cause)})
 	}()
 }
+
+// safeSource gives a mint wrapper a source that cannot panic or return an
+// empty token.
+type safeSource struct{ src tokens.Source }
+
+func (s safeSource) Token(ctx context.Context) (tokens.Token, error) { return safeMint(ctx, s.src) }
 
 func safeMint(ctx context.Context, src tokens.Source) (tok tokens.Token, err error) {
 	defer func() {
@@ -66,11 +78,11 @@ func safeMint(ctx context.Context, src tokens.Source) (tok tokens.Token, err err
 }
 
 func (a *poolActor) validate(id ConnID, conn driver.Conn) {
-	root, self, life := a.root, a.self, a.life
+	root, self, life, cause := a.root, a.self, a.life, a.cause
 	go func() {
-		ctx, cancel := context.WithTimeout(life, a.cfg.ValidateTimeout)
+		ctx, cancel := workCtx(life, cause, a.cfg.ValidateTimeout)
 		defer cancel()
-		root.Send(self, &messages.ValidateDone{ConnID: uint64(id), OK: healthy(ctx, conn)})
+		root.Send(self, &messages.ValidateDone{ConnID: uint64(id), OK: healthy(ctx, conn), Ctx: valuesOf(cause)})
 	}()
 }
 

@@ -23,6 +23,8 @@ type managerActor struct {
 	created   uint64
 	retired   uint64
 	gone      messages.PoolStats
+	// goneByKind is gone split by identity kind, for the metrics.
+	goneByKind map[string]messages.PoolStats
 	// permits is nil unless Config.MaxTotal is set.
 	permits *permitBook
 	// poolProps spawns every pool; each learns its key from an Init.
@@ -63,14 +65,15 @@ func newManagerActor(cfg Config, seed uint64, routes *routeTable) *managerActor 
 		permits = newPermitBook(cfg.MaxTotal)
 	}
 	return &managerActor{
-		poolProps: newPoolProps(cfg),
-		routes:    routes,
-		permits:   permits,
-		cfg:       cfg,
-		seed:      seed,
-		pools:     make(map[string]*poolEntry),
-		draining:  make(map[string]*poolEntry),
-		gone:      messages.PoolStats{Closes: map[string]uint64{}},
+		poolProps:  newPoolProps(cfg),
+		routes:     routes,
+		permits:    permits,
+		cfg:        cfg,
+		seed:       seed,
+		pools:      make(map[string]*poolEntry),
+		draining:   make(map[string]*poolEntry),
+		gone:       messages.PoolStats{Closes: map[string]uint64{}},
+		goneByKind: map[string]messages.PoolStats{},
 	}
 }
 
@@ -126,7 +129,7 @@ func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
 		m.pools[msg.Discriminator] = e
 		m.routes.put(msg.Discriminator, &e.route)
 		m.created++
-		m.log().Info("idpool: pool created", "pool", key.Redacted(), "identity_kind", msg.Identity.Kind().String())
+		m.log().InfoContext(ctxOf(msg), "idpool: pool created", "pool", key.Redacted(), "identity_kind", msg.Identity.Kind().String())
 	}
 	e.route.sent.Add(1)
 	c.Send(e.pid, msg)
@@ -165,6 +168,7 @@ func newPoolProps(cfg Config) *actor.Props {
 		DialTimeout:     cfg.DialTimeout,
 		MintTimeout:     cfg.MintTimeout,
 		ValidateTimeout: cfg.ValidateTimeout,
+		Mint:            cfg.mint,
 	})
 }
 
@@ -205,6 +209,10 @@ func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
 	delete(m.draining, msg.Pool.Id)
 	m.draining = shrunk(m.draining, &m.drainDeletes)
 	addCounters(&m.gone, msg.Stats)
+	kind := kindOf(msg.Stats)
+	g := m.goneByKind[kind]
+	addCounters(&g, msg.Stats)
+	m.goneByKind[kind] = g
 	if e == nil || e.route.sent.Load() == int64(msg.Stats.Acquires) {
 		c.Poison(msg.Pool)
 	}
@@ -255,6 +263,10 @@ func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
 	for k, v := range m.gone.Closes {
 		gone.Closes[k] = v
 	}
+	goneByKind := make(map[string]messages.PoolStats, len(m.goneByKind))
+	for k, v := range m.goneByKind {
+		goneByKind[k] = copyCounters(v)
+	}
 	var inUse, waiting int
 	if m.permits != nil {
 		inUse, waiting = m.permits.inUse, len(m.permits.queue)
@@ -262,7 +274,7 @@ func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
 	msg.Reply <- messages.ManagerStats{
 		PermitsInUse: inUse, PermitWaiters: waiting,
 		Pools: len(m.pools), Snapshots: len(m.pools) + len(m.draining), PoolsCreated: m.created, PoolsRetired: m.retired,
-		PoolStats: ch, Gone: gone,
+		PoolStats: ch, Gone: gone, GoneByKind: goneByKind,
 	}
 }
 

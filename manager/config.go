@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -8,7 +9,9 @@ import (
 	"time"
 
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/tokens"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Dialer opens physical connections; see actors.Dialer.
@@ -113,11 +116,32 @@ type Config struct {
 	Hooks Hooks
 
 	// MeterProvider receives idpool's OpenTelemetry metrics (the
-	// db.client.connection.* instruments and idpool.*). Default: none.
+	// db.client.connection.* instruments and idpool.*; docs/OPERATIONS.md
+	// lists them). Default: none, and the hot path pays one nil check.
+	// Series are per server and identity kind unless MetricsPerPool.
 	MeterProvider metric.MeterProvider
-	// MetricsIdentityDetail names pools in metrics by their full identity
-	// (which may include client ids) rather than a redacted hash.
+	// MetricsPerPool gives every identity pool series of its own, named by
+	// its redacted key: one set per identity, so with many identities
+	// mind the backend's cardinality (the OpenTelemetry SDK keeps 2,000
+	// series per instrument unless told otherwise). Default: series per
+	// server and identity kind.
+	MetricsPerPool bool
+	// MetricsIdentityDetail names per-pool series by the full identity
+	// (which may include client ids) rather than a redacted hash. It
+	// implies MetricsPerPool.
 	MetricsIdentityDetail bool
+	// MetricsUseTime records db.client.connection.use_time, the time each
+	// lease is held. It costs a clock read and a histogram record per
+	// acquire and per release, the most expensive part of a pool hit with
+	// metrics on, so it is off by default; Stats().Total.Busy and
+	// db.client.connection.count{state=used} say how many are held.
+	MetricsUseTime bool
+
+	// TracerProvider receives idpool's OpenTelemetry spans: one per
+	// Acquire, per physical dial (login) and per token mint, a dial or mint
+	// started for an acquire being that acquire's child. Default: none, at
+	// no cost; pass otel.GetTracerProvider() to use the global one.
+	TracerProvider trace.TracerProvider
 
 	// Logger receives idpool's logs (and protoactor's warnings). Default:
 	// nothing is logged.
@@ -126,6 +150,10 @@ type Config struct {
 	Clock Clock
 	// Seed makes lifetime jitter reproducible. Default 0: random.
 	Seed uint64
+
+	// mint runs each token mint in a span and a metric; New sets it when
+	// either is on.
+	mint func(context.Context, tokens.Key, tokens.Source) (tokens.Token, error)
 }
 
 // Defaults.

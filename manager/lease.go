@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
@@ -48,8 +47,8 @@ type Lease struct {
 	// wake is closed by the operation a Release waits for; set by that
 	// Release before it publishes stWaiting.
 	wake chan struct{}
-	// grantedAt is set only when metrics are on, for use_time.
-	grantedAt time.Time
+	// grantedAt (monotonicNow) is set only with Config.MetricsUseTime.
+	grantedAt int64
 }
 
 // granted fills in the lease from the pool's answer.
@@ -129,8 +128,8 @@ func (l *Lease) Release(err error) {
 func (l *Lease) handBack(broken bool) {
 	l.release.Broken = broken
 	l.m.root.Send(l.pool, &l.release)
-	if !l.grantedAt.IsZero() {
-		l.m.metrics.recordUse(l.disc, time.Since(l.grantedAt))
+	if l.grantedAt != 0 {
+		l.m.metrics.used(l.m, l.acquire.Identity.Kind(), l.disc, l.grantedAt)
 	}
 }
 

@@ -50,6 +50,7 @@ type Manager struct {
 	nextID  atomic.Uint64
 	closed  atomic.Bool
 	metrics *metrics
+	tracing *tracing
 	// routes lets an acquire for an identity whose pool exists go straight
 	// to that pool actor; misses go through the manager actor.
 	routes *routeTable
@@ -81,8 +82,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Hooks.BeforeConnect != nil || cfg.Hooks.AfterConnect != nil {
 		cfg.Dialer = hookedDialer{next: cfg.Dialer, hooks: cfg.Hooks}
 	}
-	if mt != nil {
-		cfg.Dialer = timedDialer{next: cfg.Dialer, mt: mt}
+	tr := newTracing(cfg)
+	if mt != nil || tr != nil {
+		cfg.Dialer = observedDialer{next: cfg.Dialer, m: m}
+		cfg.mint = m.observedMint
 	}
 	system := actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger(cfg.Logger)))
 	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed, routes) },
@@ -93,7 +96,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	life, cancel := context.WithCancel(context.Background())
-	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, routes: routes}
+	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, tracing: tr, routes: routes}
 	return m, nil
 }
 
@@ -136,19 +139,33 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // deadline. A ctx that has already ended fails at once with its own error:
 // no pool is started, nothing is dialed. An invalid id (the zero Identity
 // among them) fails with an error matching tokens.ErrInvalidIdentity.
+//
+// The values of ctx (not its deadline or cancellation) travel with the
+// acquire: a dial or token mint it causes runs with them (the Dialer and
+// BeforeConnect see them), and so do the log lines it causes. With
+// Config.TracerProvider set, the acquire is an idpool.acquire span, and such
+// a dial or mint is its child.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
+	if m.tracing == nil {
+		l, _, err := m.acquireLease(ctx, id)
+		return l, err
+	}
+	ctx, span := m.tracing.startAcquire(ctx, id)
+	l, queued, err := m.acquireLease(ctx, id)
+	m.tracing.endAcquire(ctx, span, m, id, l, queued, err)
+	return l, err
+}
+
+// acquireLease is Acquire; it also says how long the granted acquire queued
+// in its pool.
+func (m *Manager) acquireLease(ctx context.Context, id tokens.Identity) (*Lease, time.Duration, error) {
 	// The zero Identity (what a failed constructor returns) is refused here,
 	// before any pool or dial: it must never log in with the DSN's user.
 	if err := id.Validate(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var start time.Time
-	if m.metrics != nil {
-		start = time.Now()
-	}
-
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if m.cfg.Hooks.PrepareConn != nil {
 		// Retries must not restart the clock: one deadline for them all.
@@ -158,25 +175,28 @@ func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 && ctx.Err() != nil {
-			return nil, m.acquireEnded(ctx, id)
+			return nil, 0, m.acquireEnded(ctx, id)
 		}
-		l, err := m.acquire(ctx, id)
+		l, queued, err := m.acquire(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
+		}
+		if mt := m.metrics; mt != nil {
+			// Off a pool hit's path: a hit never queued.
+			mt.waited(m, id.Kind(), l.disc, queued)
 		}
 		keep, err := m.prepare(ctx, l)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if keep {
-			if m.metrics != nil {
-				l.grantedAt = time.Now()
-				m.metrics.recordWait(l.disc, l.grantedAt.Sub(start))
+			if m.metrics != nil && m.metrics.useTimeOn {
+				l.grantedAt = monotonicNow()
 			}
 			if m.debugLogging(ctx) {
 				m.cfg.Logger.DebugContext(ctx, "idpool: acquired", "pool", l.Key().Redacted(), "conn", l.release.ConnID)
 			}
-			return l, nil
+			return l, queued, nil
 		}
 	}
 }
@@ -198,13 +218,13 @@ func (m *Manager) acquireEnded(ctx context.Context, id tokens.Identity) error {
 		Canceled: !errors.Is(ctx.Err(), context.DeadlineExceeded)}
 }
 
-func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
+func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time.Duration, error) {
 	if m.closed.Load() {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	disc, err := id.Discriminator(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// Without a deadline of the ctx's own, the pool enforces AcquireTimeout:
 	// cheaper than a timer per acquire, and a pool hit never needs one.
@@ -214,7 +234,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	}
 	reply := getReplyChan()
 	l := &Lease{m: m, disc: disc}
-	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout}
+	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx}
 	to := m.send(disc, &l.acquire)
 	var r messages.Reply
 	select {
@@ -236,10 +256,10 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	}
 	putReplyChan(reply)
 	if r.Err != nil {
-		return nil, r.Err
+		return nil, 0, r.Err
 	}
 	l.granted(r)
-	return l, nil
+	return l, r.Waited, nil
 }
 
 // send delivers an acquire: straight to the identity's pool when the manager
@@ -274,11 +294,22 @@ func (m *Manager) Stats() Stats {
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
 	s.Total = ms.Gone
 	s.Total.Key = "total"
+	s.ByKind = make(map[string]PoolStats, len(ms.GoneByKind)+1)
+	for kind, g := range ms.GoneByKind {
+		g.Key = kind
+		s.ByKind[kind] = g
+	}
 	for range ms.Snapshots {
 		ps := <-ms.PoolStats
 		s.PerPool = append(s.PerPool, ps)
 		addCounters(&s.Total, ps)
 		addGauges(&s.Total, ps)
+		kind := kindOf(ps)
+		k := s.ByKind[kind]
+		k.Key = kind
+		addCounters(&k, ps)
+		addGauges(&k, ps)
+		s.ByKind[kind] = k
 	}
 	return s
 }

@@ -2,149 +2,111 @@ package manager
 
 import (
 	"context"
-	"database/sql/driver"
-	"strings"
+	"errors"
+	"math"
 	"time"
 
 	"github.com/idpool/idpool/tokens"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
 
-// Metric names follow the OpenTelemetry semantic conventions for database
-// client connection pools (db.client.connection.*), plus idpool's own.
+// metrics holds the synchronous instruments; nil when Config.MeterProvider
+// is unset, and every method is then a no-op, so the hot path pays one nil
+// check. The gauges and counters are observed from one Stats snapshot per
+// collection (metrics_observe.go); the histograms are recorded where the
+// time is measured, and only off a pool hit's path: a hit records nothing
+// unless MetricsUseTime asks for use_time.
+type metrics struct {
+	createTime, waitTime, useTime, mintTime metric.Float64Histogram
+	attrs                                   *metricAttrs
+	useTimeOn                               bool
+}
+
+// Instrument names follow the OpenTelemetry semantic conventions for
+// database client connection pools (db.client.connection.*), plus idpool's
+// own (idpool.*).
 const (
 	meterName = "github.com/idpool/idpool"
 
 	attrPoolName     = "db.client.connection.pool.name"
 	attrState        = "db.client.connection.state"
 	attrIdentityKind = "idpool.identity.kind"
+	attrCloseReason  = "idpool.close.reason"
 )
 
-// metrics holds the instruments; nil when Config.MeterProvider is unset, and
-// every method is then a no-op, so the hot path pays one nil check.
-type metrics struct {
-	createTime, waitTime, useTime metric.Float64Histogram
-	detail                        bool
-	server                        string
-}
+// secondsBuckets spans a pool hit (microseconds) to a login stuck behind a
+// firewall (a minute).
+var secondsBuckets = metric.WithExplicitBucketBoundaries(0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60)
 
-// newMetrics registers the instruments on cfg.MeterProvider. The gauges and
-// counters are observed from one Stats snapshot per collection; the
-// histograms are recorded where the time is measured.
+// newMetrics registers the instruments on cfg.MeterProvider, under a scope
+// named for the module and versioned with it.
 func newMetrics(m *Manager, cfg Config) (*metrics, error) {
 	mp := cfg.MeterProvider
 	if mp == nil {
 		return nil, nil
 	}
-	meter := mp.Meter(meterName)
-	mt := &metrics{detail: cfg.MetricsIdentityDetail, server: cfg.Server}
-	var err error
+	meter := mp.Meter(meterName, metric.WithInstrumentationVersion(moduleVersion()),
+		metric.WithSchemaURL(semconvSchema))
+	mt := &metrics{attrs: newMetricAttrs(cfg), useTimeOn: cfg.MetricsUseTime}
 	seconds := metric.WithUnit("s")
-	buckets := metric.WithExplicitBucketBoundaries(0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60)
-	if mt.createTime, err = meter.Float64Histogram("db.client.connection.create_time", seconds, buckets,
-		metric.WithDescription("Time it took to open a physical connection, token login included.")); err != nil {
-		return nil, err
+	var errs []error
+	hist := func(name, desc string) metric.Float64Histogram {
+		h, err := meter.Float64Histogram(name, seconds, secondsBuckets, metric.WithDescription(desc))
+		errs = append(errs, err)
+		return h
 	}
-	if mt.waitTime, err = meter.Float64Histogram("db.client.connection.wait_time", seconds, buckets,
-		metric.WithDescription("Time an acquire waited for a connection.")); err != nil {
-		return nil, err
+	mt.createTime = hist("db.client.connection.create_time",
+		"Time it took to open a physical connection, login and AfterConnect included.")
+	mt.waitTime = hist("db.client.connection.wait_time",
+		"Time an acquire queued for a connection; acquires served at once from idle record nothing (see idpool.acquires).")
+	mt.mintTime = hist("idpool.token.mint_time", "Time a token mint took.")
+	if cfg.MetricsUseTime {
+		mt.useTime = hist("db.client.connection.use_time", "Time between an acquire and its release.")
 	}
-	if mt.useTime, err = meter.Float64Histogram("db.client.connection.use_time", seconds, buckets,
-		metric.WithDescription("Time between an acquire and its release.")); err != nil {
-		return nil, err
-	}
-	count, err1 := meter.Int64ObservableUpDownCounter("db.client.connection.count", metric.WithUnit("{connection}"),
-		metric.WithDescription("Connections open, by state (idle or used)."))
-	maxConns, err2 := meter.Int64ObservableUpDownCounter("db.client.connection.max", metric.WithUnit("{connection}"),
-		metric.WithDescription("The most connections each pool may open (MaxSize)."))
-	pending, err3 := meter.Int64ObservableUpDownCounter("db.client.connection.pending_requests", metric.WithUnit("{request}"),
-		metric.WithDescription("Acquires waiting for a connection."))
-	timeouts, err4 := meter.Int64ObservableCounter("db.client.connection.timeouts", metric.WithUnit("{timeout}"),
-		metric.WithDescription("Acquires that timed out waiting."))
-	mints, err5 := meter.Int64ObservableCounter("idpool.token.mints", metric.WithUnit("{token}"),
-		metric.WithDescription("Tokens minted to open connections."))
-	rotations, err6 := meter.Int64ObservableCounter("idpool.token.rotations", metric.WithUnit("{rotation}"),
-		metric.WithDescription("Checkouts that found a connection's token replaced."))
-	stale, err7 := meter.Int64ObservableCounter("idpool.token.stale_drained", metric.WithUnit("{connection}"),
-		metric.WithDescription("Idle connections closed because their token was replaced."))
-	live, err8 := meter.Int64ObservableUpDownCounter("idpool.pools.live", metric.WithUnit("{pool}"),
-		metric.WithDescription("Identity pools alive."))
-	retired, err9 := meter.Int64ObservableCounter("idpool.pools.retired", metric.WithUnit("{pool}"),
-		metric.WithDescription("Identity pools retired after going quiet."))
-	for _, e := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9} {
-		if e != nil {
-			return nil, e
-		}
-	}
-	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		s := m.Stats()
-		for _, p := range s.PerPool {
-			pool := mt.poolAttrs(p.Key, p.Discriminator)
-			o.ObserveInt64(count, int64(p.Idle), metric.WithAttributes(append(pool, attribute.String(attrState, "idle"))...))
-			o.ObserveInt64(count, int64(p.Open-p.Idle), metric.WithAttributes(append(pool, attribute.String(attrState, "used"))...))
-			set := metric.WithAttributes(pool...)
-			o.ObserveInt64(maxConns, int64(p.MaxSize), set)
-			o.ObserveInt64(pending, int64(p.Waiters), set)
-			o.ObserveInt64(timeouts, int64(p.Timeouts), set)
-			o.ObserveInt64(mints, int64(p.TokenMints), set)
-			o.ObserveInt64(rotations, int64(p.Rotations), set)
-			o.ObserveInt64(stale, int64(p.StaleDrained), set)
-		}
-		o.ObserveInt64(live, int64(s.Pools))
-		o.ObserveInt64(retired, int64(s.PoolsRetired))
-		return nil
-	}, count, maxConns, pending, timeouts, mints, rotations, stale, live, retired)
-	if err != nil {
+	errs = append(errs, registerObservers(meter, m, mt.attrs, cfg))
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return mt, nil
 }
 
-// poolAttrs names a pool in metrics: by default the redacted key (server,
-// identity kind, short hash), never a token; with MetricsIdentityDetail the
-// full discriminator, which may hold client ids.
-func (mt *metrics) poolAttrs(redacted, disc string) []attribute.KeyValue {
-	name := redacted
-	if mt.detail {
-		name = mt.server + "/" + disc
+// waited records the queueing of an acquire the pool did not serve at once.
+func (mt *metrics) waited(m *Manager, kind tokens.Kind, disc string, d time.Duration) {
+	if mt != nil && d > 0 {
+		mt.waitTime.Record(context.Background(), d.Seconds(), mt.attrs.of(m, kind, disc).record...)
 	}
-	kind, _, _ := strings.Cut(disc, ":")
-	if disc == "" {
-		kind = "sql-login"
-	}
-	return []attribute.KeyValue{attribute.String(attrPoolName, name), attribute.String(attrIdentityKind, kind)}
 }
 
-func (mt *metrics) poolOf(disc string) metric.MeasurementOption {
-	return metric.WithAttributes(mt.poolAttrs(tokens.NewKey(mt.server, disc).Redacted(), disc)...)
+// used records how long a lease was held, when MetricsUseTime is on.
+func (mt *metrics) used(m *Manager, kind tokens.Kind, disc string, since int64) {
+	if mt != nil && mt.useTimeOn && since != 0 {
+		d := time.Duration(monotonicNow() - since)
+		mt.useTime.Record(context.Background(), d.Seconds(), mt.attrs.of(m, kind, disc).record...)
+	}
 }
 
-func (mt *metrics) recordWait(disc string, d time.Duration) {
+// dialed records a successful dial's duration.
+func (mt *metrics) dialed(m *Manager, req DialRequest, d time.Duration) {
 	if mt != nil {
-		mt.waitTime.Record(context.Background(), d.Seconds(), mt.poolOf(disc))
+		mt.createTime.Record(context.Background(), d.Seconds(), mt.attrs.of(m, req.Identity.Kind(), req.Key.Discriminator()).record...)
 	}
 }
 
-func (mt *metrics) recordUse(disc string, d time.Duration) {
+// minted records a successful token mint's duration.
+func (mt *metrics) minted(m *Manager, key tokens.Key, d time.Duration) {
 	if mt != nil {
-		mt.useTime.Record(context.Background(), d.Seconds(), mt.poolOf(disc))
+		disc := key.Discriminator()
+		mt.mintTime.Record(context.Background(), d.Seconds(), mt.attrs.of(m, tokens.KindOf(disc), disc).record...)
 	}
 }
 
-// timedDialer records db.client.connection.create_time around each dial.
-type timedDialer struct {
-	next Dialer
-	mt   *metrics
-}
+// monotonicEpoch anchors monotonicNow; only differences matter.
+var monotonicEpoch = time.Now()
 
-func (d timedDialer) Dial(ctx context.Context, req DialRequest) (driver.Conn, error) {
-	start := time.Now()
-	conn, err := d.next.Dial(ctx, req)
-	if err == nil {
-		disc := req.Key.Discriminator()
-		d.mt.createTime.Record(ctx, time.Since(start).Seconds(), d.mt.poolOf(disc))
-	}
-	return conn, err
-}
+// monotonicNow is a monotonic clock reading in nanoseconds, never zero: an
+// int64 keeps the Lease in its size class where a time.Time would not.
+func monotonicNow() int64 { return max(int64(time.Since(monotonicEpoch)), 1) }
+
+// noLimit is Config.MaxTotal when only a fleet budget is set: no local cap.
+const noLimit = math.MaxInt

@@ -65,12 +65,14 @@ func TestMetricsFollowTheSemanticConventionsAndLeakNoIdentity(t *testing.T) {
 	b.Release(nil)
 
 	got := collect(t, reader)
-	for _, name := range []string{"db.client.connection.count", "db.client.connection.max", "db.client.connection.pending_requests",
+	for _, name := range []string{"db.client.connection.count", "db.client.connection.max", "db.client.connection.idle.max",
+		"db.client.connection.idle.min", "db.client.connection.pending_requests",
 		"db.client.connection.timeouts", "db.client.connection.create_time", "db.client.connection.wait_time",
-		"db.client.connection.use_time", "idpool.token.mints", "idpool.token.rotations", "idpool.token.stale_drained",
+		"idpool.token.mints", "idpool.token.mint_time", "idpool.token.rotations", "idpool.token.stale_drained",
 		"idpool.pools.live", "idpool.pools.retired"} {
 		assert.Contains(t, got, name)
 	}
+	assert.NotContains(t, got, "db.client.connection.use_time", "use_time only with MetricsUseTime")
 	assert.EqualValues(t, 1, sumPoints(got["db.client.connection.count"], "used"))
 	assert.EqualValues(t, 1, sumPoints(got["db.client.connection.count"], "idle"))
 	assert.EqualValues(t, 2, sumPoints(got["db.client.connection.max"], ""))
@@ -78,16 +80,55 @@ func TestMetricsFollowTheSemanticConventionsAndLeakNoIdentity(t *testing.T) {
 	assert.EqualValues(t, 2, sumPoints(got["idpool.token.mints"], ""), "one mint per physical open, none on hits")
 	assert.EqualValues(t, 1, sumPoints(got["idpool.pools.live"], ""))
 	assert.EqualValues(t, 2, histCount(got["db.client.connection.create_time"]))
-	assert.EqualValues(t, 2, histCount(got["db.client.connection.wait_time"]))
-	assert.EqualValues(t, 1, histCount(got["db.client.connection.use_time"]))
+	assert.EqualValues(t, 2, histCount(got["idpool.token.mint_time"]))
+	assert.EqualValues(t, 2, histCount(got["db.client.connection.wait_time"]), "both acquires waited for a dial")
 
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(context.Background(), &rm))
 	dump := strings.ToLower(fmtMetrics(rm))
 	assert.NotContains(t, dump, clientID, "client id only with MetricsIdentityDetail")
 	assert.NotContains(t, dump, strings.ToLower(secret))
-	assert.Contains(t, dump, "memdb:1/test/msi#", "pool named by its redacted key")
+	assert.NotContains(t, dump, "msi#", "no per-pool series by default")
+	assert.Contains(t, dump, attrPoolName+"=memdb:1/test,", "series per server by default")
+	assert.Contains(t, dump, attrIdentityKind+"=managed-identity", "the kind as tokens.Kind names it")
+	for _, sm := range rm.ScopeMetrics {
+		assert.Equal(t, meterName, sm.Scope.Name)
+		assert.NotEmpty(t, sm.Scope.Version, "instrumentation scope version")
+	}
 	a.Release(nil)
+}
+
+func TestMetricsPerPoolIsOptInAndNamesPoolsByRedactedKey(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
+	m, _ := newManager(t, Config{MeterProvider: mp, MetricsPerPool: true})
+	const clientID = "11111111-2222-3333-4444-555555555555"
+	id := tokens.New(tokens.KindManagedIdentity, "msi:"+clientID, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+		return tokens.Token{Value: "t", ExpiresOn: time.Now().Add(time.Hour)}, nil
+	}))
+	acquire(t, m, id).Release(nil)
+	acquire(t, m, identity("bob")).Release(nil)
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	dump := fmtMetrics(rm)
+	assert.Contains(t, dump, attrPoolName+"=memdb:1/test/msi#")
+	assert.Contains(t, dump, attrPoolName+"=memdb:1/test/test#")
+	assert.NotContains(t, dump, clientID)
+	assert.Contains(t, dump, attrIdentityKind+"=provided-token")
+	got := collect(t, reader)
+	assert.Len(t, got["db.client.connection.max"].Data.(metricdata.Sum[int64]).DataPoints, 2, "one series per pool")
+}
+
+func TestMetricsUseTimeIsOptIn(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
+	m, _ := newManager(t, Config{MeterProvider: mp, MetricsUseTime: true})
+	l := acquire(t, m, identity("alice"))
+	l.Release(nil)
+	acquire(t, m, identity("alice")).Release(nil) // a hit: use_time still recorded
+	assert.EqualValues(t, 2, histCount(collect(t, reader)["db.client.connection.use_time"]))
 }
 
 func fmtMetrics(rm metricdata.ResourceMetrics) string {

@@ -22,6 +22,9 @@ type route struct {
 	// caller sees closed (and goes through the manager instead) or the
 	// manager sees the increment (and refuses the retirement).
 	closed atomic.Bool
+	// series caches the pool's metric attributes under
+	// Config.MetricsPerPool (see metricAttrs.of); nil until first used.
+	series atomic.Pointer[seriesAttrs]
 }
 
 // routeBuckets spreads routes so that publishing one copies only a few

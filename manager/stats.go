@@ -2,6 +2,7 @@ package manager
 
 import (
 	"github.com/idpool/idpool/messages"
+	"github.com/idpool/idpool/tokens"
 )
 
 // PoolStats is a snapshot of one pool; see messages.PoolStats.
@@ -23,7 +24,24 @@ type Stats struct {
 	// ones, and those retiring or closing that still have connections
 	// (PoolStats.Closing).
 	PerPool []PoolStats
+	// ByKind sums the pools of each identity kind as Total sums them all,
+	// keyed by tokens.Kind's String ("managed-identity", ...): what the
+	// metrics report by default.
+	ByKind map[string]PoolStats
 }
+
+// copyCounters returns a copy of s whose Closes map is its own.
+func copyCounters(s PoolStats) PoolStats {
+	closes := make(map[string]uint64, len(s.Closes))
+	for k, v := range s.Closes {
+		closes[k] = v
+	}
+	s.Closes = closes
+	return s
+}
+
+// kindOf names the identity kind of a pool snapshot.
+func kindOf(s PoolStats) string { return tokens.KindOf(s.Discriminator).String() }
 
 // addCounters adds s's counters (not its gauges) into into.
 func addCounters(into *PoolStats, s PoolStats) {

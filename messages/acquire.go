@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"context"
 	"database/sql/driver"
 	"time"
 
@@ -23,6 +24,12 @@ type Acquire struct {
 	// Timeout, if positive, makes the pool fail the acquire itself once it
 	// has queued that long (the caller's ctx had no deadline of its own).
 	Timeout time.Duration
+	// Ctx is the caller's ctx, for its values only (trace span, request
+	// ids for logs): the pool never waits on it, since the caller enforces
+	// its deadline and cancellation itself. A dial, token mint or health
+	// check the acquire starts carries its values, and so do the log lines
+	// it causes. Nil means context.Background().
+	Ctx context.Context
 }
 
 // Cancel withdraws the acquire with ID because the caller's ctx ended. The
@@ -48,6 +55,9 @@ type Reply struct {
 	// MaxSize and Waiters describe the pool at the time of a Cancelled reply,
 	// for the timeout error.
 	MaxSize, Waiters int
+	// Waited is how long a granted acquire queued in the pool, by the
+	// pool's clock: zero when an idle connection was ready at once.
+	Waited time.Duration
 }
 
 // Release hands a connection back to its pool. The caller has already done

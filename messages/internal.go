@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"context"
 	"database/sql/driver"
 
 	"github.com/idpool/idpool/tokens"
@@ -11,18 +12,25 @@ type DialDone struct {
 	Conn  driver.Conn
 	Token tokens.Token
 	Err   error
+	// Ctx carries the values of the ctx the dial ran with (those of the
+	// acquire that caused it, if any), for the log lines its result causes.
+	Ctx context.Context
 }
 
 // MintDone reports a finished token mint.
 type MintDone struct {
 	Token tokens.Token
 	Err   error
+	// Ctx: as DialDone.Ctx.
+	Ctx context.Context
 }
 
 // ValidateDone reports a finished health check of ConnID.
 type ValidateDone struct {
 	ConnID uint64
 	OK     bool
+	// Ctx: as DialDone.Ctx.
+	Ctx context.Context
 }
 
 // CloseDone reports that ConnID's Close returned.

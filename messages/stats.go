@@ -47,4 +47,6 @@ type ManagerStats struct {
 	PermitsInUse, PermitWaiters int
 	// Gone sums the counters of pools that retired or closed.
 	Gone PoolStats
+	// GoneByKind is Gone split by identity kind (tokens.Kind's String).
+	GoneByKind map[string]PoolStats
 }

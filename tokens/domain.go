@@ -252,3 +252,15 @@ func twoComponents(s string) bool {
 	a, b, ok := strings.Cut(s, "/")
 	return ok && oneComponent(a) && oneComponent(b)
 }
+
+// KindOf returns the kind whose domain a discriminator lies in (as New and
+// the typed constructors assign them), so that a pool key alone says what
+// kind of identity it serves; for logs and metric attributes print the
+// kind's String. A discriminator no kind may use returns the invalid kind.
+func KindOf(discriminator string) Kind {
+	k, err := domainKind(discriminator)
+	if err != nil {
+		return kindInvalid
+	}
+	return k
+}

@@ -1,0 +1,59 @@
+package manager
+
+import (
+	"context"
+	"testing"
+
+	"github.com/idpool/idpool/sim/memdb"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// BenchmarkAcquireReleaseMetrics is BenchmarkAcquireRelease with an
+// OpenTelemetry SDK MeterProvider set (a manual reader, never collected):
+// the metrics' cost on the hot path is the difference between the two.
+func BenchmarkAcquireReleaseMetrics(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	benchAcquireRelease(b, Config{MeterProvider: mp})
+}
+
+// benchAcquireRelease runs acquire+release of one warm identity pool on
+// benchParallelism goroutines per core, with cfg's observability options.
+func benchAcquireRelease(b *testing.B, cfg Config) {
+	cfg.Server, cfg.Dialer, cfg.MaxSize, cfg.HealthCheckAfter = "memdb:1/bench", memdb.New(), 8, -1
+	m, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	id := identity("bench")
+	b.ReportAllocs()
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			l, err := m.Acquire(ctx, id)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			l.Release(nil)
+		}
+	})
+}
+
+// BenchmarkAcquireReleaseMetricsPerPool: as above, with per-pool series.
+func BenchmarkAcquireReleaseMetricsPerPool(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	benchAcquireRelease(b, Config{MeterProvider: mp, MetricsPerPool: true})
+}
+
+// BenchmarkAcquireReleaseMetricsUseTime: with use_time, the one histogram
+// recorded on a pool hit's path (opt-in for that reason).
+func BenchmarkAcquireReleaseMetricsUseTime(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	benchAcquireRelease(b, Config{MeterProvider: mp, MetricsUseTime: true})
+}
