@@ -79,10 +79,10 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	tr := newTracing(cfg) // before the Dialer is wrapped: it may name the database
 	if cfg.Hooks.BeforeConnect != nil || cfg.Hooks.AfterConnect != nil {
 		cfg.Dialer = hookedDialer{next: cfg.Dialer, hooks: cfg.Hooks}
 	}
-	tr := newTracing(cfg)
 	if mt != nil || tr != nil {
 		cfg.Dialer = observedDialer{next: cfg.Dialer, m: m}
 		cfg.mint = m.observedMint

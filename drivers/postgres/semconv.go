@@ -1,0 +1,6 @@
+package postgres
+
+// DBSystemName names the database in idpool's spans (db.system.name, as
+// the OpenTelemetry semantic conventions spell it); see
+// manager.DBSystemNamer.
+func (Dialer) DBSystemName() string { return "postgresql" }
