@@ -75,8 +75,12 @@ type poolActor struct {
 	life   context.Context
 	cancel context.CancelFunc
 	// cause is the ctx of the message being handled, for its values (see
-	// cause.go); nil when it carries none.
-	cause context.Context
+	// cause.go); nil when it carries none. waiting holds the ctxs of the
+	// acquires queued, oldest first, and acquiring the acquire being
+	// handled until it is answered.
+	cause     context.Context
+	waiting   []waitingCause
+	acquiring uint64
 }
 
 var tickMsg = &messages.Tick{}
@@ -87,7 +91,9 @@ func (a *poolActor) Receive(c actor.Context) {
 	a.cause = causeOf(c.Message())
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
+		a.acquiring = m.ID
 		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply, m.Timeout))
+		a.noteWaiting(m)
 	case *messages.Release:
 		a.run(c, now, a.sm.Release(now, ConnID(m.ConnID), m.Broken))
 	case *messages.Cancel:
@@ -167,10 +173,13 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		e := &effects[i]
 		switch e.Kind {
 		case EffGrant:
+			a.answered(e.AcquireID)
 			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Conn: e.Resource.(driver.Conn), ConnID: uint64(e.Conn), Pool: a.self, Waited: e.Waited}
 		case EffFail:
+			a.answered(e.AcquireID)
 			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Err: e.Err}
 		case EffCancelled:
+			a.answered(e.AcquireID)
 			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters}
 		case EffDial:
 			a.dial(e.Token)

@@ -14,6 +14,56 @@ import (
 // many hops the work took. Only values pass on: the work keeps its own
 // deadline and the pool's cancellation, never the caller's.
 
+// A dial, mint or health check started in a step that has no cause of its
+// own (a close finished, a permit came) serves the oldest acquire queued, so
+// it takes that acquire's ctx: the actor keeps the ctxs of queued acquires
+// (only theirs: a pool hit is answered in its own step and kept nowhere).
+
+// waitingCause is a queued acquire's ctx.
+type waitingCause struct {
+	id  uint64
+	ctx context.Context
+}
+
+// noteWaiting keeps the ctx of an acquire that queued (was not answered in
+// its own step).
+func (a *poolActor) noteWaiting(m *messages.Acquire) {
+	if a.acquiring != 0 && m.Ctx != nil {
+		a.waiting = append(a.waiting, waitingCause{m.ID, m.Ctx})
+	}
+	a.acquiring = 0
+}
+
+// answered forgets the acquire id once the pool has answered it.
+func (a *poolActor) answered(id uint64) {
+	if id == a.acquiring {
+		a.acquiring = 0
+		return
+	}
+	for i := range a.waiting {
+		if a.waiting[i].id == id {
+			a.waiting = append(a.waiting[:i], a.waiting[i+1:]...)
+			a.waiting[len(a.waiting):cap(a.waiting)][0] = waitingCause{} // drop the ctx
+			if len(a.waiting) == 0 {
+				a.waiting = nil
+			}
+			return
+		}
+	}
+}
+
+// workCause is the ctx whose values work started now carries: the step's
+// own cause, else the oldest queued acquire's, else none.
+func (a *poolActor) workCause() context.Context {
+	if a.cause != nil {
+		return a.cause
+	}
+	if len(a.waiting) > 0 {
+		return a.waiting[0].ctx
+	}
+	return nil
+}
+
 // causeOf returns the ctx a message carries for its values, or nil.
 func causeOf(msg any) context.Context {
 	switch m := msg.(type) {
