@@ -31,8 +31,8 @@ type ctxLine struct {
 }
 
 func (h *ctxHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *ctxHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *ctxHandler) WithGroup(string) slog.Handler           { return h }
+func (h *ctxHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *ctxHandler) WithGroup(string) slog.Handler            { return h }
 
 func (h *ctxHandler) Handle(ctx context.Context, r slog.Record) error {
 	line := ctxLine{msg: r.Message, request: ctx.Value(requestKey{}), attrs: map[string]string{}}
