@@ -159,6 +159,7 @@ func (a *poolActor) recoverInternal() {
 	if r := recover(); r != nil {
 		a.logger().ErrorContext(a.logCtx(), "idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
 	}
+	a.cause = nil // an idle pool keeps no request's ctx
 }
 
 func (a *poolActor) logger() *slog.Logger {

@@ -255,6 +255,9 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 		}
 	}
 	putReplyChan(reply)
+	// The pool has answered and keeps nothing of the message: a lease kept
+	// (by database/sql's idle pool, say) must not keep the request's ctx.
+	l.acquire.Ctx = nil
 	if r.Err != nil {
 		return nil, 0, r.Err
 	}
