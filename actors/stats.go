@@ -50,6 +50,9 @@ func (p *Pool) Stats() messages.PoolStats {
 		BlockedPeriods: p.stats.blockedPeriods,
 		BlockedFails:   p.stats.blockedFails,
 		Refreshes:      p.stats.refreshes,
+		Evictions:         p.ev.evictions,
+		CredentialChanges: p.cred.gen,
+		CredentialRetries: p.cred.retries,
 		Closes:         make(map[string]uint64),
 	}
 	for r, n := range p.stats.closes {

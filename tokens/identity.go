@@ -68,12 +68,24 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 // small values, safe to copy and to share between goroutines.
 //
 // Build an identity once and reuse it: its Source (an azidentity credential)
-// caches tokens per instance. The pool of an identity keeps the Source of the
-// first Identity value that reached it.
+// caches tokens per instance.
+//
+// The newest credential wins: each constructor call makes a new credential
+// (SameCredential tells them apart; copies of one Identity value share it),
+// and the pool of a key mints with the credential of the most recent acquire
+// that reached it, in the order its mailbox received them. So a fresh
+// on-behalf-of assertion or a rotated client secret is picked up by the next
+// acquire that brings it; connections already open keep their token until
+// they retire as usual, and a mint that failed with an older credential while
+// a newer one was known is retried with the newer one instead of failing the
+// caller.
 type Identity struct {
 	kind   Kind
 	disc   string
 	source Source
+	// cred tells one constructor call's credential from another's: a pointer
+	// compare, so the hit path pays nothing to follow the newest credential.
+	cred *credentialTag
 	// fromToken, when set, derives the discriminator from the first token the
 	// source mints (for credentials whose principal is unknown until then) and
 	// caches it.
@@ -83,6 +95,20 @@ type Identity struct {
 }
 
 type tokenDerivedKey struct{ disc atomic.Pointer[string] }
+
+// credentialTag is allocated once per constructor call. It is not empty:
+// distinct zero-size allocations may share an address.
+type credentialTag struct{ _ byte }
+
+// withSource builds a valid identity over src with a credential of its own.
+func withSource(kind Kind, disc string, src Source) Identity {
+	return Identity{kind: kind, disc: disc, source: src, cred: new(credentialTag)}
+}
+
+// SameCredential reports whether id and o carry the credential of one
+// constructor call (copies of one Identity value do; two calls over the same
+// secret do not). It is a pointer compare, cheap enough for every acquire.
+func (id Identity) SameCredential(o Identity) bool { return id.cred == o.cred }
 
 // invalid returns an identity that is refused everywhere with err.
 func invalid(err error) Identity { return Identity{err: err} }
@@ -121,7 +147,7 @@ func New(kind Kind, discriminator string, src Source) Identity {
 	if owner != kind {
 		return invalid(fmt.Errorf("%w: a %s identity cannot use a discriminator of the %s domain", ErrInvalidIdentity, kind, owner))
 	}
-	return Identity{kind: kind, disc: discriminator, source: src}
+	return withSource(kind, discriminator, src)
 }
 
 // NewTokenKeyed builds an identity whose discriminator can only be learned
@@ -139,7 +165,9 @@ func NewTokenKeyed(kind Kind, src Source) Identity {
 	if src == nil {
 		return invalid(fmt.Errorf("%w: a %s identity needs a token source", ErrInvalidIdentity, kind))
 	}
-	return Identity{kind: kind, source: src, fromToken: &tokenDerivedKey{}}
+	id := withSource(kind, "", src)
+	id.fromToken = &tokenDerivedKey{}
+	return id
 }
 
 // Kind reports how the identity authenticates.
