@@ -34,9 +34,12 @@ const (
 	KindDefaultCredential
 	// KindProvidedToken is a token, or a token function, handed in by the caller.
 	KindProvidedToken
+	// KindOnBehalfOf is a user on whose behalf a middle-tier app exchanges
+	// the user's token (OnBehalfOf.Identity), keyed "obo:<tenant>/<object id>".
+	KindOnBehalfOf
 )
 
-var kindNames = [...]string{"invalid", "sql-login", "managed-identity", "service-principal", "user-account", "default-credential", "provided-token"}
+var kindNames = [...]string{"invalid", "sql-login", "managed-identity", "service-principal", "user-account", "default-credential", "provided-token", "on-behalf-of"}
 
 // String returns the kind's short name, safe for logs and metric attributes.
 func (k Kind) String() string {
@@ -143,6 +146,11 @@ func New(kind Kind, discriminator string, src Source) Identity {
 	owner, err := domainKind(discriminator)
 	if err != nil {
 		return invalid(fmt.Errorf("%w: %s identity: %v", ErrInvalidIdentity, kind, err))
+	}
+	if owner == KindOnBehalfOf {
+		// Only OnBehalfOf.Identity builds these: it pairs the key with the
+		// principal check on every token.
+		return invalid(fmt.Errorf("%w: the \"obo\" domain is reserved for tokens.OnBehalfOf", ErrInvalidIdentity))
 	}
 	if owner != kind {
 		return invalid(fmt.Errorf("%w: a %s identity cannot use a discriminator of the %s domain", ErrInvalidIdentity, kind, owner))
