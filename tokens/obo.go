@@ -113,7 +113,7 @@ func (a *OnBehalfOf) Identity(user Principal, userAssertion string) (Identity, e
 // its secret.
 func (a OnBehalfOf) String() string {
 	disc, _ := servicePrincipalDiscriminator(a.tenantID, a.clientID)
-	return "on-behalf-of(" + Key(keySeparator+disc).Redacted()[1:] + ")"
+	return "on-behalf-of(" + Key(keySeparator + disc).Redacted()[1:] + ")"
 }
 
 // GoString keeps %#v as safe as %v.
