@@ -97,7 +97,13 @@ type Identity struct {
 	err error
 }
 
-type tokenDerivedKey struct{ disc atomic.Pointer[string] }
+// tokenDerivedKey is the key learned from a token, shared by the copies of
+// one Identity value; flight is the lookup in progress, if any (see
+// ResolveKey).
+type tokenDerivedKey struct {
+	disc   atomic.Pointer[string]
+	flight atomic.Pointer[keyFlight]
+}
 
 // credentialTag is allocated once per constructor call. It is not empty:
 // distinct zero-size allocations may share an address.
@@ -216,19 +222,8 @@ func (id Identity) Discriminator(ctx context.Context) (string, error) {
 	if id.fromToken == nil {
 		return id.disc, nil
 	}
-	if d := id.fromToken.disc.Load(); d != nil {
-		return *d, nil
-	}
-	tok, err := id.source.Token(ctx)
-	if err != nil {
-		return "", fmt.Errorf("idpool: minting a token to learn the %s identity's key: %w", id.kind, err)
-	}
-	if tok.IsZero() {
-		return "", fmt.Errorf("idpool: the %s identity's token source returned an empty token", id.kind)
-	}
-	d := tokenDiscriminator(id.kind, tok.Value)
-	id.fromToken.disc.CompareAndSwap(nil, &d)
-	return *id.fromToken.disc.Load(), nil
+	disc, _, err := id.ResolveKey(ctx)
+	return disc, err
 }
 
 // String names the kind and a short hash of the discriminator, never a token.
