@@ -233,7 +233,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	}
 	putReplyChan(reply)
 	if r.Err != nil {
-		return nil, r.Err
+		return nil, m.fleetTimeout(disc, r.Err)
 	}
 	l.granted(r)
 	return l, nil
@@ -269,7 +269,7 @@ func (m *Manager) Stats() Stats {
 	ms := <-reply
 	s := Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired,
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
-	s.Total = ms.Gone
+	s.Total, s.Fleet = ms.Gone, fleetStatsOf(m.cfg.Fleet)
 	s.Total.Key = "total"
 	for range ms.Snapshots {
 		ps := <-ms.PoolStats
