@@ -19,12 +19,13 @@ import (
 type statsBudget struct {
 	*fakeBudget
 	refused, losses uint64
+	leaseLost       bool
 }
 
 func (s *statsBudget) FleetStats() FleetStats {
 	avail, taken, want := s.state()
 	return FleetStats{Budget: "etcd budget /test/", Cap: 3, FleetHeld: 3, Held: avail + taken, InUse: taken,
-		Waiting: want, Refused: s.refused, LeaseLosses: s.losses, LeaseValid: true}
+		Waiting: want, Refused: s.refused, LeaseLosses: s.losses, LeaseValid: !s.leaseLost}
 }
 
 // Stats().Fleet shows the budget as the manager sees it: permits held and in
@@ -148,8 +149,11 @@ func TestFleetTimeoutSaysItWaitedForTheFleet(t *testing.T) {
 	assert.Equal(t, 1, fe.DialsWaiting)
 	assert.Zero(t, db.OpenNow(), "nothing was dialed without a permit")
 
-	// Cancelled while waiting: it says cancelled and matches
-	// context.Canceled only.
+	assert.NotContains(t, err.Error(), "lease not valid")
+
+	// Cancelled while waiting, with the lease lost: it says cancelled and
+	// why the fleet gives nothing, and matches context.Canceled only.
+	fb.leaseLost = true
 	cctx, cancel := context.WithCancel(context.Background())
 	go func() { _, err := m.Acquire(cctx, identity("alice")); got <- err }()
 	eventually(t, func() bool { return m.Stats().Total.Waiters == 1 }, "alice queues again")
@@ -159,6 +163,7 @@ func TestFleetTimeoutSaysItWaitedForTheFleet(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, ErrAcquireTimeout)
 	assert.Contains(t, err.Error(), "acquire cancelled waiting for a fleet session permit")
+	assert.Contains(t, err.Error(), "the fleet 3 at the last read, its lease not valid: the budget's store unreachable or the lease lost;")
 }
 
 // The pool's own AcquireTimeout (no deadline on the ctx) says the same.

@@ -13,6 +13,7 @@ import (
 // it still matches ErrAcquireTimeout and context.DeadlineExceeded (or
 // context.Canceled), and errors.As finds the *TimeoutError.
 type FleetTimeoutError struct {
+	// Timeout is the acquire's timeout, as it would be without a fleet.
 	Timeout *TimeoutError
 	// Fleet is the budget's state when the acquire ended; zero when the
 	// budget does not implement SessionBudgetStats.
@@ -33,7 +34,7 @@ func (e *FleetTimeoutError) Error() string {
 	if f.Budget != "" {
 		fmt.Fprintf(&b, "%s: this process held %d of cap %d, the fleet %d at the last read", f.Budget, f.Held, f.Cap, f.FleetHeld)
 		if !f.LeaseValid {
-			b.WriteString(", the budget unreachable or its lease lost")
+			b.WriteString(", its lease not valid: the budget's store unreachable or the lease lost")
 		}
 		b.WriteString("; ")
 	}
