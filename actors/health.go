@@ -18,6 +18,8 @@ func (p *Pool) ValidateDone(now time.Time, id ConnID, ok bool) []Effect {
 	switch {
 	case p.closing:
 		p.closeConn(c, ReasonPoolClosed)
+	case c.evicted:
+		p.closeConn(c, ReasonEvicted)
 	case !ok:
 		p.stats.healthFailures++
 		p.closeConn(c, ReasonFailedHealthCheck)

@@ -21,6 +21,9 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 		p.maybeDrained()
 		return p.out
 	}
+	if p.staleMint(err) { // from before an Evict, or an older credential's failure
+		return p.out
+	}
 	if err != nil {
 		p.mintFailed(now, err)
 		return p.out

@@ -16,12 +16,12 @@ import (
 
 func (a *poolActor) dial(tok tokens.Token) {
 	req := DialRequest{Key: a.sm.cfg.Key, Identity: a.identity, Token: tok}
-	life, root, self, cause := a.life, a.root, a.self, a.workCause()
+	life, root, self, cause, epoch := a.life, a.root, a.self, a.workCause(), a.sm.Epoch()
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.DialTimeout)
 		defer cancel()
 		conn, err := safeDial(ctx, a.cfg.Dialer, req)
-		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err, Ctx: valuesOf(cause)})
+		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err, Ctx: valuesOf(cause), Epoch: epoch})
 	}()
 }
 

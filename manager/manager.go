@@ -54,6 +54,8 @@ type Manager struct {
 	// routes lets an acquire for an identity whose pool exists go straight
 	// to that pool actor; misses go through the manager actor.
 	routes *routeTable
+	// keys counts the mints of token-keyed identities' key lookups.
+	keys keyLookups
 	// life ends when Close is called.
 	life   context.Context
 	cancel context.CancelFunc
@@ -222,7 +224,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	if m.closed.Load() {
 		return nil, 0, ErrClosed
 	}
-	disc, err := id.Discriminator(ctx)
+	disc, err := m.resolveKey(ctx, id)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -259,7 +261,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	// (by database/sql's idle pool, say) must not keep the request's ctx.
 	l.acquire.Ctx = nil
 	if r.Err != nil {
-		return nil, 0, r.Err
+		return nil, 0, m.fleetTimeout(disc, r.Err)
 	}
 	l.granted(r)
 	return l, r.Waited, nil
@@ -295,8 +297,9 @@ func (m *Manager) Stats() Stats {
 	ms := <-reply
 	s := Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired,
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
-	s.Total = ms.Gone
+	s.Total, s.Fleet = ms.Gone, fleetStatsOf(m.cfg.Fleet)
 	s.Total.Key = "total"
+	m.keys.addTo(&s.Total)
 	s.ByKind = make(map[string]PoolStats, len(ms.GoneByKind)+1)
 	for kind, g := range ms.GoneByKind {
 		g.Key = kind

@@ -68,7 +68,7 @@ func newMetrics(m *Manager, cfg Config) (*metrics, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return mt, nil
+	return mt, registerFleetMetrics(meter, cfg.Fleet)
 }
 
 // waited records the queueing of an acquire the pool did not serve at once.

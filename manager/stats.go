@@ -28,6 +28,9 @@ type Stats struct {
 	// keyed by tokens.Kind's String ("managed-identity", ...): what the
 	// metrics report by default.
 	ByKind map[string]PoolStats
+	// Fleet is this process's share of Config.Fleet, when that budget
+	// implements SessionBudgetStats; nil otherwise.
+	Fleet *FleetStats
 }
 
 // copyCounters returns a copy of s whose Closes map is its own.
@@ -61,6 +64,9 @@ func addCounters(into *PoolStats, s PoolStats) {
 	into.BlockedPeriods += s.BlockedPeriods
 	into.BlockedFails += s.BlockedFails
 	into.Refreshes += s.Refreshes
+	into.Evictions += s.Evictions
+	into.CredentialChanges += s.CredentialChanges
+	into.CredentialRetries += s.CredentialRetries
 	if into.Closes == nil {
 		into.Closes = make(map[string]uint64)
 	}

@@ -15,6 +15,9 @@ type DialDone struct {
 	// Ctx carries the values of the ctx the dial ran with (those of the
 	// acquire that caused it, if any), for the log lines its result causes.
 	Ctx context.Context
+	// Epoch is the pool's eviction epoch when the dial started: a connection
+	// dialed before an Evict is closed, not used.
+	Epoch uint64
 }
 
 // MintDone reports a finished token mint.
