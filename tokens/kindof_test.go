@@ -23,7 +23,7 @@ func TestKindOfNamesTheKindOfEveryDomain(t *testing.T) {
 		"dac:" + hex:       KindDefaultCredential,
 		"myapp:user":       KindProvidedToken,
 		"":                 kindInvalid,
-		"obo:tenant/obj":   kindInvalid,
+		"obo:tenant/obj":   KindOnBehalfOf,
 		"sp:only-one-part": kindInvalid,
 		"nodomain":         kindInvalid,
 		"sql-login:x":      kindInvalid,
