@@ -86,5 +86,5 @@ func TestWithLoginUser(t *testing.T) {
 }
 
 func TestScopeIsTheTokensConstant(t *testing.T) {
-	assert.Equal(t, tokens.ScopePostgreSQL, postgres.Scope) //nolint:staticcheck // the deprecated alias, tested
+	assert.Equal(t, tokens.ScopePostgreSQL, postgres.Scope)
 }

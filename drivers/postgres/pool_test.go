@@ -193,7 +193,7 @@ func TestBeginTxCommitAndRollback(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer tx.Rollback(ctx) //nolint:errcheck // after Commit: pgx.ErrTxClosed
+		defer func() { _ = tx.Rollback(ctx) }() // after Commit: pgx.ErrTxClosed
 		if _, err := tx.Exec(ctx, "INSERT INTO items VALUES (1, 'kept')"); err != nil {
 			return err
 		}
