@@ -103,4 +103,3 @@ func (e *pgxEnv) countItems(t *testing.T) int64 {
 	require.NoError(t, e.pool.QueryRow(as(t, e.alice), "SELECT count(*) FROM items").Scan(&n))
 	return n
 }
-
