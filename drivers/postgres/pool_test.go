@@ -440,3 +440,32 @@ func TestReleaseResetsTheSession(t *testing.T) {
 		return err
 	}))
 }
+
+// TestPoolBatchThatBeginsATransaction: a pool batch that begins a
+// transaction (pgx.Batch.BeginTx) holds its lease until that transaction
+// ends, as pgxpool's does, not merely until the batch is closed.
+func TestPoolBatchThatBeginsATransaction(t *testing.T) {
+	e := newPgxEnv(t, manager.Config{MaxSize: 1})
+	ctx := as(t, e.alice)
+	e.createItems(t)
+
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue("INSERT INTO items VALUES (7, 'in a batch transaction')")
+	br := e.pool.SendBatch(ctx, b)
+	tx := br.Tx()
+	require.NotNil(t, tx)
+	require.NoError(t, br.Close())
+	assert.Equal(t, 1, e.busy(), "the transaction still holds the lease")
+	_, err := tx.Exec(ctx, "INSERT INTO items VALUES (8, 'after the batch')")
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	assert.Zero(t, e.busy(), "Commit released the lease")
+	assert.Equal(t, int64(2), e.countItems(t))
+
+	// Without a transaction, Close releases.
+	br = e.pool.SendBatch(ctx, &pgx.Batch{QueuedQueries: []*pgx.QueuedQuery{{SQL: "SELECT 1"}}})
+	assert.Nil(t, br.Tx())
+	require.NoError(t, br.Close())
+	assert.Zero(t, e.busy())
+}
