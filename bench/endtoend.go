@@ -69,7 +69,7 @@ type e2eServer struct {
 	key    string                  // the dialer's server key
 	// stmtQuery is the prepared statement's query: one parameter, echoed.
 	stmtQuery string
-	close  func() error
+	close     func() error
 }
 
 // requirePGEnv set to 1 (as in CI) turns a missing PostgreSQL from a skipped
