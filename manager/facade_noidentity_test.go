@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 // probingDialer is memdb's dialer with a Probe that counts its calls and
@@ -76,8 +78,7 @@ func TestFacadePingWithoutIdentityFailsOnceTheManagerIsClosed(t *testing.T) {
 
 func TestFacadePingWithoutIdentityUsesTheDefaultIdentityWhenSet(t *testing.T) {
 	d := &probingDialer{DB: memdb.New()}
-	m, mem := newManager(t, Config{Dialer: d})
-	_ = mem
+	m, _ := newManager(t, Config{Dialer: d})
 	db := openFacade(t, m, WithDefaultIdentity(identity("svc")))
 	require.NoError(t, db.Ping())
 	assert.Zero(t, d.probes.Load(), "with a default identity the ping logs in as it")
@@ -198,4 +199,30 @@ func TestFacadeStatsDescribeShellsNotSessions(t *testing.T) {
 	assert.EqualValues(t, calls+2, st.MaxIdleClosed)
 	assert.Equal(t, 2, m.Stats().Total.Open, "the sessions stay open in their pools")
 	assert.Zero(t, m.Stats().Total.Busy)
+}
+
+// cachingProber is a Dialer with both optional interfaces.
+type cachingProber struct {
+	*memdb.DB
+	probes atomic.Int32
+}
+
+func (d *cachingProber) Probe(context.Context) error { d.probes.Add(1); return nil }
+func (*cachingProber) CachesStatements() bool        { return true }
+
+func TestDialerInterfacesSurviveHooksAndMetrics(t *testing.T) {
+	d := &cachingProber{DB: memdb.New()}
+	m, _ := newManager(t, Config{Dialer: d, MaxSize: 1,
+		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader())),
+		Hooks:         Hooks{AfterConnect: func(context.Context, driver.Conn) error { return nil }}})
+	db := openFacade(t, m)
+	require.NoError(t, db.Ping())
+	assert.EqualValues(t, 1, d.probes.Load(), "Probe is found on the Dialer the caller gave")
+
+	conn, err := db.Conn(as("alice"))
+	require.NoError(t, err)
+	defer conn.Close()
+	stmt, err := conn.PrepareContext(as("alice"), "NOT SQL")
+	require.NoError(t, err, "CachesStatements too: nothing was prepared, so nothing failed yet")
+	require.NoError(t, stmt.Close())
 }

@@ -25,7 +25,7 @@ func (m *Manager) pingWithoutIdentity(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p, ok := m.cfg.Dialer.(Prober)
+	p, ok := m.dialer.(Prober)
 	if !ok {
 		return nil // nothing to reach the server with but a login
 	}

@@ -28,7 +28,7 @@ type StatementCacher interface {
 // cachesStatements reports whether PrepareContext should defer to the
 // driver connection's own statement cache.
 func (l *Lease) cachesStatements() bool {
-	c, ok := l.m.cfg.Dialer.(StatementCacher)
+	c, ok := l.m.dialer.(StatementCacher)
 	if !ok || !c.CachesStatements() {
 		return false
 	}
