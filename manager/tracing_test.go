@@ -210,12 +210,12 @@ func TestSpansHoldNoTokenPasswordOrDSN(t *testing.T) {
 	for _, s := range stubs {
 		dump.WriteString(s.Name + " " + s.Status.Description)
 		for _, kv := range s.Attributes {
-			dump.WriteString(" " + string(kv.Key) + "=" + kv.Value.Emit())
+			dump.WriteString(" " + string(kv.Key) + "=" + kv.Value.String())
 		}
 		for _, e := range s.Events {
 			dump.WriteString(" " + e.Name)
 			for _, kv := range e.Attributes {
-				dump.WriteString(" " + kv.Value.Emit())
+				dump.WriteString(" " + kv.Value.String())
 			}
 		}
 	}
