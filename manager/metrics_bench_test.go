@@ -6,6 +6,7 @@ import (
 
 	"github.com/idpool/idpool/sim/memdb"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // BenchmarkAcquireReleaseMetrics is BenchmarkAcquireRelease with an
@@ -56,4 +57,12 @@ func BenchmarkAcquireReleaseMetricsUseTime(b *testing.B) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
 	benchAcquireRelease(b, Config{MeterProvider: mp, MetricsUseTime: true})
+}
+
+// BenchmarkAcquireReleaseTracing: with an SDK TracerProvider sampling every
+// span and exporting none, what an idpool.acquire span costs a pool hit.
+func BenchmarkAcquireReleaseTracing(b *testing.B) {
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	benchAcquireRelease(b, Config{TracerProvider: tp})
 }
