@@ -144,7 +144,7 @@ func TestADialOutlivesTheAcquireThatCancelledIt(t *testing.T) {
 
 func TestFailedAcquiresDialsAndMintsSayWhyInAWord(t *testing.T) {
 	tp, sr := newTracer(t)
-	m, db := newManager(t, Config{TracerProvider: tp, MaxSize: 1, DialBackoff: -1, AcquireTimeout: 20 * time.Millisecond})
+	m, db := newManager(t, Config{TracerProvider: tp, MaxSize: 1, DialBackoff: -1})
 	db.FailDials(1, errors.New("login failed for user"))
 	_, err := m.Acquire(context.Background(), identity("alice"))
 	require.Error(t, err)
@@ -154,7 +154,9 @@ func TestFailedAcquiresDialsAndMintsSayWhyInAWord(t *testing.T) {
 	_, err = m.Acquire(context.Background(), mintFails)
 	require.Error(t, err)
 	l := acquire(t, m, identity("alice"))
-	_, err = m.Acquire(context.Background(), identity("alice")) // MaxSize 1: times out
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = m.Acquire(short, identity("alice")) // MaxSize 1: times out
 	require.ErrorIs(t, err, ErrAcquireTimeout)
 	l.Release(nil)
 
