@@ -1,15 +1,18 @@
 package actors
 
-import "time"
+import (
+	"time"
 
-// Acquire asks for a connection for the caller identified by id; replyTo is
+	"github.com/idpool/idpool/messages"
+)
+
+// acquire asks for a connection for the caller identified by id; replyTo is
 // handed back untouched in the effect that answers it. An idle connection
 // that needs no check is granted at once; otherwise the caller queues (FIFO)
 // and the pool dials if it has room. A queued caller still waiting after
 // timeout (if positive) fails with a *TimeoutError; a caller bounding the
 // wait itself passes zero and sends Cancel when it gives up.
-func (p *Pool) Acquire(now time.Time, id uint64, replyTo any, timeout time.Duration) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, timeout time.Duration) {
 	p.seen++
 	p.stats.acquires++
 	p.lastActivity = now
@@ -21,13 +24,13 @@ func (p *Pool) Acquire(now time.Time, id uint64, replyTo any, timeout time.Durat
 	}
 	if p.closing {
 		p.emit(Effect{Kind: EffFail, ReplyTo: replyTo, AcquireID: id, Err: ErrClosed})
-		return p.out
+		return
 	}
 	if p.waiters.live == 0 {
 		if c := p.popUsable(now); c != nil {
 			if p.checkFor(now, c) == checkNone {
 				p.grant(now, nil, id, replyTo, now, c)
-				return p.out
+				return
 			}
 			p.pushIdle(c) // serve() below starts its check on the waiter's behalf
 		}
@@ -36,7 +39,7 @@ func (p *Pool) Acquire(now time.Time, id uint64, replyTo any, timeout time.Durat
 		p.stats.exhausted++
 		p.emit(Effect{Kind: EffFail, ReplyTo: replyTo, AcquireID: id, Err: ErrPoolExhausted})
 		p.serve(now) // a candidate pushed back above must not sit idle
-		return p.out
+		return
 	}
 	w := &waiter{id: id, replyTo: replyTo, since: now}
 	if timeout > 0 {
@@ -45,16 +48,14 @@ func (p *Pool) Acquire(now time.Time, id uint64, replyTo any, timeout time.Durat
 	}
 	p.waiters.push(w)
 	p.serve(now)
-	return p.out
 }
 
-// Cancel withdraws a queued acquire whose caller gave up. If it was already
+// cancel withdraws a queued acquire whose caller gave up. If it was already
 // answered, Cancel does nothing: the caller will read that answer instead.
-func (p *Pool) Cancel(now time.Time, id uint64, timeout bool) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) cancel(now time.Time, id uint64, timeout bool) {
 	w := p.waiters.get(id)
 	if w == nil {
-		return p.out
+		return
 	}
 	// A connection being checked for w stays in its check; when the check
 	// ends it serves someone else or goes idle.
@@ -65,7 +66,6 @@ func (p *Pool) Cancel(now time.Time, id uint64, timeout bool) []Effect {
 		p.stats.cancels++
 	}
 	p.emit(Effect{Kind: EffCancelled, ReplyTo: w.replyTo, AcquireID: id, Waiters: p.waiters.live})
-	return p.out
 }
 
 // serve hands usable idle connections to waiters in arrival order, then dials
@@ -149,7 +149,7 @@ func (p *Pool) startTokenCheck(c *conn, w *waiter) {
 
 // grant hands c to the acquire id. w is nil on the fast path, where the
 // acquire never queued.
-func (p *Pool) grant(now time.Time, w *waiter, id uint64, replyTo any, since time.Time, c *conn) {
+func (p *Pool) grant(now time.Time, w *waiter, id uint64, replyTo chan messages.Reply, since time.Time, c *conn) {
 	if w != nil {
 		p.waiters.remove(w)
 	}

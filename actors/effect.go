@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"database/sql/driver"
 	"time"
 
+	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -44,19 +46,23 @@ const (
 	EffRetire
 )
 
-// Effect is one instruction from the state machine to the actor. Only the
-// fields named for its Kind are set.
+// Effect is one instruction from the state machine to its driver. Only the
+// fields named for its Kind are set. It is one flat struct, not an interface
+// per kind, so that handing effects out allocates nothing on the hot path;
+// every field is typed.
 type Effect struct {
-	Kind      EffectKind
-	ReplyTo   any
+	Kind EffectKind
+	// ReplyTo is the Acquire's ReplyTo, handed back untouched.
+	ReplyTo   chan messages.Reply
 	AcquireID uint64
 	Conn      ConnID
-	Resource  any
-	Token     tokens.Token
-	Err       error
-	Reason    CloseReason
-	At        time.Time
-	Seen      uint64
+	// Resource is the connection itself (EffGrant, EffValidate, EffClose).
+	Resource driver.Conn
+	Token    tokens.Token
+	Err      error
+	Reason   CloseReason
+	At       time.Time
+	Seen     uint64
 	// Waiters is the queue length left behind by a cancelled acquire.
 	Waiters int
 	// Waited is how long the granted acquire queued.

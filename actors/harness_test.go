@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"database/sql/driver"
 	"time"
 
+	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/require"
 )
@@ -32,6 +34,8 @@ type harness struct {
 	// fifo: assert that grants follow arrival order (valid when no health
 	// or token check can hold a waiter's turn).
 	fifo bool
+	// replies holds each acquire's reply channel (see replyFor).
+	replies map[uint64]chan messages.Reply
 }
 
 // harnessT is what both *testing.T and *rapid.T offer.
@@ -47,8 +51,31 @@ func newHarness(t harnessT, cfg PoolConfig) *harness {
 	}
 	h := &harness{t: t, p: New(cfg), now: time.Unix(1_700_000_000, 0),
 		answers: map[uint64][]Effect{}, granted: map[uint64]ConnID{}, holder: map[ConnID]uint64{}}
-	h.apply(h.p.Start(h.now))
+	h.step(Start{})
 	return h
+}
+
+// step feeds in to the pool the way the actor does (Step, Ready, carry out,
+// Advance) and checks everything after.
+func (h *harness) step(in Input) {
+	h.t.Helper()
+	h.p.Step(h.now, in)
+	h.apply(h.p.Ready())
+	h.p.Advance()
+}
+
+// replyFor returns the reply channel of acquire id: one per acquire, so the
+// harness can check that an answer carries its acquire's own channel.
+func (h *harness) replyFor(id uint64) chan messages.Reply {
+	if h.replies == nil {
+		h.replies = map[uint64]chan messages.Reply{}
+	}
+	ch, ok := h.replies[id]
+	if !ok {
+		ch = make(chan messages.Reply)
+		h.replies[id] = ch
+	}
+	return ch
 }
 
 func (h *harness) apply(effs []Effect) {
@@ -58,7 +85,7 @@ func (h *harness) apply(effs []Effect) {
 		case EffGrant, EffFail, EffCancelled:
 			h.answers[e.AcquireID] = append(h.answers[e.AcquireID], e)
 			require.Len(h.t, h.answers[e.AcquireID], 1, "acquire %d answered twice", e.AcquireID)
-			require.Equal(h.t, e.AcquireID, e.ReplyTo, "reply handle not passed through")
+			require.True(h.t, h.replyFor(e.AcquireID) == e.ReplyTo, "reply handle of acquire %d not passed through", e.AcquireID)
 			if e.Kind == EffGrant {
 				if other, held := h.holder[e.Conn]; held {
 					h.t.Fatalf("double lease: conn %d granted to %d while held by %d", e.Conn, e.AcquireID, other)
@@ -124,10 +151,10 @@ func (h *harness) grantPermit() {
 	require.Positive(h.t, h.permitAsks, "no permit request outstanding")
 	h.permitAsks--
 	h.permitsHeld++
-	h.apply(h.p.PermitGranted(h.now))
+	h.step(PermitGranted{})
 }
 
-func (h *harness) steal() { h.apply(h.p.StealIdle(h.now)) }
+func (h *harness) steal() { h.step(StealIdle{}) }
 
 func (h *harness) advance(d time.Duration) { h.now = h.now.Add(d) }
 
@@ -138,7 +165,7 @@ func (h *harness) acquire() uint64 { return h.acquireWithin(0) }
 func (h *harness) acquireWithin(timeout time.Duration) uint64 {
 	h.nextAcq++
 	id := h.nextAcq
-	h.apply(h.p.Acquire(h.now, id, id, timeout))
+	h.step(Acquire{ID: id, ReplyTo: h.replyFor(id), Timeout: timeout})
 	return id
 }
 
@@ -165,10 +192,10 @@ func (h *harness) release(id uint64, broken bool) {
 	require.True(h.t, ok, "acquire %d holds nothing", id)
 	delete(h.granted, id)
 	delete(h.holder, c)
-	h.apply(h.p.Release(h.now, c, broken))
+	h.step(Release{Conn: c, Broken: broken})
 }
 
-func (h *harness) cancel(id uint64) { h.apply(h.p.Cancel(h.now, id, true)) }
+func (h *harness) cancel(id uint64) { h.step(Cancel{ID: id, Timeout: true}) }
 
 // finishDial completes the oldest dial in flight.
 func (h *harness) finishDial(err error) {
@@ -177,11 +204,11 @@ func (h *harness) finishDial(err error) {
 	tok := h.dials[0]
 	h.dials = h.dials[1:]
 	if err != nil {
-		h.apply(h.p.DialDone(h.now, nil, tok, err))
+		h.step(DialDone{Token: tok, Err: err})
 		return
 	}
 	h.nextRes++
-	h.apply(h.p.DialDone(h.now, h.nextRes, tok, nil))
+	h.step(DialDone{Conn: fakeConn(h.nextRes), Token: tok})
 }
 
 func (h *harness) finishDials() {
@@ -194,7 +221,7 @@ func (h *harness) finishMint(tok tokens.Token, err error) {
 	h.t.Helper()
 	require.Equal(h.t, 1, h.mints, "no mint in flight")
 	h.mints--
-	h.apply(h.p.MintDone(h.now, tok, err))
+	h.step(MintDone{Token: tok, Err: err})
 }
 
 func (h *harness) finishValidate(ok bool) {
@@ -202,14 +229,14 @@ func (h *harness) finishValidate(ok bool) {
 	require.NotEmpty(h.t, h.validates)
 	c := h.validates[0]
 	h.validates = h.validates[1:]
-	h.apply(h.p.ValidateDone(h.now, c, ok))
+	h.step(ValidateDone{Conn: c, OK: ok})
 }
 
 func (h *harness) finishCloses() {
 	for len(h.closes) > 0 {
 		c := h.closes[0]
 		h.closes = h.closes[1:]
-		h.apply(h.p.CloseDone(h.now, c.Conn))
+		h.step(CloseDone{Conn: c.Conn})
 	}
 }
 
@@ -221,4 +248,12 @@ func (h *harness) closeReasons() map[CloseReason]int {
 	return m
 }
 
-func (h *harness) tick() { h.apply(h.p.Tick(h.now)) }
+func (h *harness) tick() { h.step(Tick{}) }
+
+// fakeConn is the harness's connection: the pool only holds it and hands it
+// back, so it needs no behaviour.
+type fakeConn int
+
+func (fakeConn) Prepare(string) (driver.Stmt, error) { return nil, driver.ErrSkip }
+func (fakeConn) Close() error                        { return nil }
+func (fakeConn) Begin() (driver.Tx, error)           { return nil, driver.ErrSkip }

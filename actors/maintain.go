@@ -2,14 +2,13 @@ package actors
 
 import "time"
 
-// Tick runs the timers: idle connections past their lifetime, near their
+// tick runs the timers: idle connections past their lifetime, near their
 // token's expiry or idle too long (beyond MinSize) are closed, MinSize is
 // topped up, and an idle pool asks to retire. Then it asks for the next Tick.
-func (p *Pool) Tick(now time.Time) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) tick(now time.Time) {
 	p.wakeAt = time.Time{}
 	if p.closing {
-		return p.out
+		return
 	}
 	p.fillHeld = false
 	p.expireWaiters(now)
@@ -18,7 +17,6 @@ func (p *Pool) Tick(now time.Time) []Effect {
 	p.serve(now)
 	p.maybeRetire(now)
 	p.rescheduleWake(now)
-	return p.out
 }
 
 // expireWaiters fails the queued acquires whose deadline has passed.

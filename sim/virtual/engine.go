@@ -46,6 +46,8 @@ type engine struct {
 	gone      poolTotals
 	allPools  []*vpool // pools not yet drained
 	nextAcqID uint64
+	// handles finds the handle of each acquire a pool has yet to answer.
+	handles   map[uint64]*handle
 	stopping  bool
 	stopAt    int64 // when arrivals stopped
 	hardEnd   int64 // no event runs past this once every pool is closed
@@ -94,7 +96,7 @@ func newEngine(cfg workload.Config, opt Options) *engine {
 	e := &engine{
 		cfg: cfg, opt: opt, bug: cfg.InjectBug,
 		rArrive: cfg.NewRand(1), rOp: cfg.NewRand(2), rServer: cfg.NewRand(3), rFault: cfg.NewRand(4), rBug: cfg.NewRand(5),
-		hist: report.NewLatencyHist(),
+		hist: report.NewLatencyHist(), handles: map[uint64]*handle{},
 	}
 	e.picker = cfg.NewPicker(e.rArrive)
 	e.idents = make([]*identity, cfg.Identities)
@@ -229,7 +231,7 @@ func (e *engine) handle(ev event) {
 		e.opEnd(ev.req)
 	case evDeliverRelease:
 		r := ev.req
-		e.step(r.pool, func(now time.Time) []actors.Effect { return r.pool.sm.Release(now, r.connID, r.broken) })
+		e.step(r.pool, actors.Release{Conn: r.connID, Broken: r.broken})
 		e.finishRequest(r)
 	case evDialDone:
 		e.dialDone(ev.dial, ev.conn)
@@ -237,10 +239,7 @@ func (e *engine) handle(ev event) {
 		e.mintDone(ev.pool, ev.n == 1)
 	case evValidateDone:
 		p, c := ev.pool, ev.conn
-		e.step(p, func(now time.Time) []actors.Effect {
-			p.validating--
-			return p.sm.ValidateDone(now, actors.ConnID(ev.n), c.open && !c.dead)
-		})
+		e.stepAfter(p, func() { p.validating-- }, actors.ValidateDone{Conn: actors.ConnID(ev.n), OK: c.open && !c.dead})
 	case evCloseDone:
 		e.closeDone(ev.pool, ev.conn, actors.ConnID(ev.n))
 	case evTick:
@@ -253,7 +252,7 @@ func (e *engine) handle(ev event) {
 	case evRetireApproved:
 		p := ev.pool
 		p.closing = true
-		e.step(p, p.sm.Close)
+		e.step(p, actors.Close{})
 	case evKill:
 		e.kill()
 	case evOutageStart:
@@ -270,7 +269,7 @@ func (e *engine) handle(ev event) {
 		e.permitRequest(ev.pool, ev.n == 1)
 	case evFillRefused:
 		p := ev.pool
-		e.step(p, p.sm.PermitRefused)
+		e.step(p, actors.PermitRefused{})
 	case evRestEnd:
 		e.endRest()
 	case evPermitReturn:
@@ -279,7 +278,7 @@ func (e *engine) handle(ev event) {
 		e.permitGrant(ev.pool)
 	case evPermitDenied:
 		p := ev.pool
-		e.step(p, p.sm.PermitDenied)
+		e.step(p, actors.PermitDenied{})
 	case evStealIdle:
 		e.stealIdle(ev.pool)
 	case evStealRefused:
@@ -288,7 +287,7 @@ func (e *engine) handle(ev event) {
 		e.lostCheck(ev.req)
 	case evBugCancel:
 		r := ev.req
-		e.step(r.pool, func(now time.Time) []actors.Effect { return r.pool.sm.Cancel(now, r.h.id, false) })
+		e.step(r.pool, actors.Cancel{ID: r.h.id})
 	}
 }
 
@@ -319,7 +318,7 @@ func (e *engine) tick(p *vpool) {
 		p.lastTick, p.spins = 0, 0
 		return
 	}
-	e.step(p, p.sm.Tick)
+	e.step(p, actors.Tick{})
 }
 
 // halt stops arrivals.
@@ -342,7 +341,7 @@ func (e *engine) closeAll() {
 			if p.ident.pool == p {
 				p.ident.pool = nil
 			}
-			e.step(p, p.sm.Close)
+			e.step(p, actors.Close{})
 		}
 	}
 }

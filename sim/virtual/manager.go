@@ -83,7 +83,7 @@ func (e *engine) newPool(id *identity) *vpool {
 	e.res.PoolsCreated++
 	e.pools++
 	e.allPools = append(e.allPools, p)
-	e.step(p, p.sm.Start)
+	e.step(p, actors.Start{})
 	return p
 }
 
@@ -97,7 +97,8 @@ func (e *engine) deliverAcquire(r *request) {
 	if r.poolDeadline {
 		timeout = e.cfg.AcquireTimeout
 	}
-	e.step(p, func(now time.Time) []actors.Effect { return p.sm.Acquire(now, r.h.id, r.h, timeout) })
+	e.handles[r.h.id] = r.h
+	e.step(p, actors.Acquire{ID: r.h.id, Timeout: timeout})
 }
 
 // deadline: the caller's ctx ended while it waited, so it sends Cancel and
@@ -112,7 +113,7 @@ func (e *engine) deadline(r *request) {
 
 func (e *engine) deliverCancel(r *request) {
 	p := r.pool
-	e.step(p, func(now time.Time) []actors.Effect { return p.sm.Cancel(now, r.h.id, true) })
+	e.step(p, actors.Cancel{ID: r.h.id, Timeout: true})
 	if !r.answered {
 		// Neither granted, failed nor cancelled: the caller would wait
 		// forever.

@@ -1,5 +1,7 @@
 package virtual
 
+import "github.com/idpool/idpool/actors"
+
 // permitBook is the manager's account of the global cap (MaxTotal), played
 // the way manager/permits.go plays it: permits granted first come, first
 // served; at the cap the pool holding the most permits (other than the one
@@ -76,7 +78,7 @@ func (e *engine) stealIdle(p *vpool) {
 		e.stealRefused(p)
 		return
 	}
-	e.step(p, p.sm.StealIdle)
+	e.step(p, actors.StealIdle{})
 }
 
 func (e *engine) stealRefused(p *vpool) {
@@ -95,7 +97,7 @@ func (e *engine) permitGrant(p *vpool) {
 		e.permitReturn(p)
 		return
 	}
-	e.step(p, p.sm.PermitGranted)
+	e.step(p, actors.PermitGranted{})
 }
 
 // denyPermits answers every queued request for good: the manager closes.

@@ -1,6 +1,8 @@
 package virtual
 
 import (
+	"database/sql/driver"
+
 	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/sim/workload"
 	"github.com/idpool/idpool/tokens"
@@ -63,7 +65,8 @@ type vpool struct {
 	rest restBook
 }
 
-// handle is what the pool gets as ReplyTo. The indirection lets the
+// handle is how an answer, found by its acquire's ID, reaches its caller
+// (see engine.handles). The indirection lets the
 // reorder-grants bug swap which caller an answer reaches.
 type handle struct {
 	id      uint64
@@ -109,6 +112,19 @@ type bconn struct {
 	holder     *request
 	openIdx    int
 }
+
+// bconn is what a pool holds as a connection (actors.Effect.Resource): the
+// pool never calls it, the harness plays the session itself.
+var _ driver.Conn = (*bconn)(nil)
+
+// Prepare is never called: the harness plays statements without a driver.
+func (c *bconn) Prepare(string) (driver.Stmt, error) { return nil, driver.ErrSkip }
+
+// Close is never called: closes are events (see closeEffect).
+func (c *bconn) Close() error { return nil }
+
+// Begin is never called.
+func (c *bconn) Begin() (driver.Tx, error) { return nil, driver.ErrSkip }
 
 // dialOp is one dial in flight, or waiting for a permit under MaxTotal.
 type dialOp struct {
