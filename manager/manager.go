@@ -56,6 +56,9 @@ type Manager struct {
 	// life ends when Close is called.
 	life   context.Context
 	cancel context.CancelFunc
+	// gate counts the operations in flight on leases, for a forced Close
+	// (see guard.go).
+	gate opGate
 }
 
 // New validates cfg, naming every invalid field in a *ConfigError, and starts
@@ -322,6 +325,9 @@ wait:
 		case <-done:
 			return nil
 		case <-ctx.Done():
+			// Refuse new operations on leases and give running ones
+			// CloseGrace to finish before their connections close.
+			m.gate.force(m.cfg.Clock, CloseGrace)
 			m.root.Send(m.pid, &messages.ForceClose{})
 			cause = ctx.Err()
 			break wait

@@ -78,14 +78,21 @@ type Identity struct {
 	// source mints (for credentials whose principal is unknown until then) and
 	// caches it.
 	fromToken *tokenDerivedKey
-	// err says why New refused its input; the identity is then invalid.
-	err error
 }
+
+// refusedSource is the source of an identity a constructor refused: it
+// carries the reason, and mints nothing. Keeping the reason here rather than
+// in a field of its own keeps Identity (and so the Lease that embeds one in
+// its acquire message) within its allocation size class.
+type refusedSource struct{ err error }
+
+// Token refuses with the reason the identity was refused.
+func (s refusedSource) Token(context.Context) (Token, error) { return Token{}, s.err }
 
 type tokenDerivedKey struct{ disc atomic.Pointer[string] }
 
 // invalid returns an identity that is refused everywhere with err.
-func invalid(err error) Identity { return Identity{err: err} }
+func invalid(err error) Identity { return Identity{source: refusedSource{err}} }
 
 // SQLLogin is the identity of connections that log in with the DSN's own
 // credentials, keyed "sql-login": all SQL-login traffic to one server shares
@@ -149,15 +156,16 @@ func (id Identity) Kind() Kind { return id.kind }
 func (id Identity) Source() Source { return id.source }
 
 // UsesToken reports whether connections of this identity log in with a token.
-func (id Identity) UsesToken() bool { return id.source != nil }
+func (id Identity) UsesToken() bool { return id.source != nil && id.kind.valid() }
 
 // Validate reports what makes the identity unusable, if anything; every such
 // error matches ErrInvalidIdentity. The zero Identity is invalid.
 func (id Identity) Validate() error {
 	switch {
-	case id.err != nil:
-		return id.err
 	case !id.kind.valid():
+		if r, ok := id.source.(refusedSource); ok {
+			return r.err
+		}
 		return errZeroIdentity
 	case id.kind == KindSQLLogin && (id.source != nil || id.disc != discSQLLogin):
 		return fmt.Errorf("%w: a SQL-login identity has no token source; use tokens.SQLLogin()", ErrInvalidIdentity)
