@@ -59,9 +59,6 @@ func (e *engine) recoverStep(p *vpool) {
 	}
 	e.checks.violation(&e.res.Violations.StateMachine, "state machine of %s panicked: %v", p.ident.name, r)
 	p.crashed = true
-	if p.ident.pool == p {
-		p.ident.pool = nil
-	}
 }
 
 func (e *engine) effect(p *vpool, ef *actors.Effect) {
@@ -216,6 +213,7 @@ func (e *engine) drained(p *vpool) {
 	}
 	p.drained = true
 	e.pools--
+	e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPoolDrained, pool: p})
 	e.gone.add(p.sm.Stats())
 	for i, q := range e.allPools {
 		if q == p {

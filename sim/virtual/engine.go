@@ -6,6 +6,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/manager/decide"
 	"github.com/idpool/idpool/sim/report"
 	"github.com/idpool/idpool/sim/workload"
 )
@@ -46,6 +47,13 @@ type engine struct {
 	gone      poolTotals
 	allPools  []*vpool // pools not yet drained
 	nextAcqID uint64
+	// mgr is the manager's state machine (the same code the manager actor
+	// runs); byID finds the pools it names.
+	mgr  *decide.Manager
+	byID map[decide.PoolID]*vpool
+	// rRoute draws how long a caller takes between counting itself in a
+	// route and reading whether it is closed.
+	rRoute *rand.Rand
 	// handles finds the handle of each acquire a pool has yet to answer.
 	handles   map[uint64]*handle
 	stopping  bool
@@ -63,9 +71,8 @@ type engine struct {
 	// server
 	nextConnID   int64
 	openList     []*bconn // physically open sessions
-	book         permitBook
-	totalOpen    int // sessions open and not asked to close, all pools
-	totalDialing int // dials started, all pools
+	totalOpen    int      // sessions open and not asked to close, all pools
+	totalDialing int      // dials started, all pools
 	totalOver    bool
 
 	res    report.Result
@@ -97,6 +104,7 @@ func newEngine(cfg workload.Config, opt Options) *engine {
 		cfg: cfg, opt: opt, bug: cfg.InjectBug,
 		rArrive: cfg.NewRand(1), rOp: cfg.NewRand(2), rServer: cfg.NewRand(3), rFault: cfg.NewRand(4), rBug: cfg.NewRand(5),
 		hist: report.NewLatencyHist(), handles: map[uint64]*handle{},
+		mgr: newManager(cfg), byID: map[decide.PoolID]*vpool{}, rRoute: cfg.NewRand(6),
 	}
 	e.picker = cfg.NewPicker(e.rArrive)
 	e.idents = make([]*identity, cfg.Identities)
@@ -251,8 +259,10 @@ func (e *engine) handle(ev event) {
 		e.retireRequest(ev.pool, ev.n)
 	case evRetireApproved:
 		p := ev.pool
-		p.closing = true
-		e.step(p, actors.Close{})
+		if !p.closing {
+			p.closing = true
+			e.step(p, actors.Close{})
+		}
 	case evKill:
 		e.kill()
 	case evOutageStart:
@@ -285,6 +295,14 @@ func (e *engine) handle(ev event) {
 		e.stealRefused(ev.pool)
 	case evLostCheck:
 		e.lostCheck(ev.req)
+	case evManagerAcquire:
+		e.managerAcquire(ev.req)
+	case evRouteCheck:
+		e.routeCheck(ev.req)
+	case evStart:
+		e.startPool(ev.pool)
+	case evPoolDrained:
+		e.drainedToManager(ev.pool)
 	case evBugCancel:
 		r := ev.req
 		e.step(r.pool, actors.Cancel{ID: r.h.id})
@@ -333,15 +351,5 @@ func (e *engine) halt() {
 // stopped and every acquire has finished.
 func (e *engine) closeAll() {
 	e.closedAll = true
-	e.denyPermits()
-	// A pool that drains at once leaves allPools while we walk it.
-	for _, p := range append([]*vpool(nil), e.allPools...) {
-		if !p.closing {
-			p.closing = true
-			if p.ident.pool == p {
-				p.ident.pool = nil
-			}
-			e.step(p, actors.Close{})
-		}
-	}
+	e.mgrStep(decide.Close{}, nil)
 }
