@@ -80,13 +80,19 @@ func (a *poolActor) Receive(c actor.Context) {
 	now := a.cfg.Clock.Now()
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
+		if !m.Identity.SameCredential(a.identity) {
+			// The newest credential wins (see tokens.Identity): a pointer
+			// compare on the hit path, an update only when it differs.
+			a.identity = m.Identity
+			a.step(c, now, NewCredential{})
+		}
 		a.step(c, now, Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout})
 	case *messages.Release:
 		a.step(c, now, Release{Conn: ConnID(m.ConnID), Broken: m.Broken})
 	case *messages.Cancel:
 		a.step(c, now, Cancel{ID: m.ID, Timeout: m.Timeout})
 	case *messages.DialDone:
-		a.step(c, now, DialDone{Conn: m.Conn, Token: m.Token, Err: m.Err})
+		a.step(c, now, DialDone{Conn: m.Conn, Token: m.Token, Err: m.Err, Epoch: m.Epoch})
 		if m.Err != nil {
 			a.logFailure("idpool: dial failed", m.Err)
 		}
@@ -114,6 +120,9 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.step(c, now, StealIdle{})
 	case *messages.ForceClose:
 		a.step(c, now, ForceClose{})
+	case *messages.Evict:
+		a.logger().Info("idpool: evicting pool", "pool", a.sm.cfg.Key.Redacted(), "open", len(a.sm.conns), "busy", a.sm.busy)
+		a.step(c, now, Evict{Done: m.Done})
 	case *messages.PoolStatsQuery:
 		m.Reply <- a.sm.Stats()
 	case *Init:
@@ -192,6 +201,9 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			c.Send(a.parent, &messages.PermitReturn{Pool: a.self})
 		case EffRetire:
 			c.Send(a.parent, &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
+		case EffEvicted:
+			e.Evicted <- struct{}{}
+			a.logger().Info("idpool: pool evicted", "pool", a.sm.cfg.Key.Redacted())
 		case EffDrained:
 			// The manager stops this actor once it has read this, so
 			// that a Stats query it sent earlier is still answered.

@@ -50,6 +50,7 @@ func (p *Pool) requestMint() {
 		return
 	}
 	p.minting = true
+	p.cred.mintGen, p.ev.mintEpoch = p.cred.gen, p.ev.epoch
 	p.emit(Effect{Kind: EffMint})
 }
 

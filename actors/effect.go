@@ -44,6 +44,9 @@ const (
 	// EffRetire asks the manager to retire this idle pool; Seen is the number
 	// of acquires the pool has received.
 	EffRetire
+	// EffEvicted answers an Evict on Evicted: every connection from before
+	// it has been closed.
+	EffEvicted
 )
 
 // Effect is one instruction from the state machine to its driver. Only the
@@ -67,6 +70,8 @@ type Effect struct {
 	Waiters int
 	// Waited is how long the granted acquire queued.
 	Waited time.Duration
+	// Evicted is the Done channel of the Evict that EffEvicted answers.
+	Evicted chan<- struct{}
 	// Fill marks an EffRequestPermit made only to keep MinSize; the manager
 	// refuses it at the cap (Pool.PermitRefused) rather than queue it.
 	Fill bool

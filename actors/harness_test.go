@@ -22,13 +22,17 @@ type harness struct {
 	granted   map[uint64]ConnID   // acquire id -> conn it holds
 	holder    map[ConnID]uint64   // conn -> acquire id holding it
 	dials     []tokens.Token      // dials in flight, oldest first
-	mints     int                 // mints in flight
-	validates []ConnID
-	closes    []Effect
-	wakes     []time.Time
-	retires   []uint64
-	drained   int
-	nextRes   int
+	dialEpoch []uint64            // the eviction epoch each dial started in
+	evicted   []any               // Evicts answered, by the name given to evict
+	// evictNames names each Evict's Done channel.
+	evictNames map[chan<- struct{}]any
+	mints      int // mints in flight
+	validates  []ConnID
+	closes     []Effect
+	wakes      []time.Time
+	retires    []uint64
+	drained    int
+	nextRes    int
 	// permit books under a global cap
 	permitAsks, permitsHeld int
 	// fifo: assert that grants follow arrival order (valid when no health
@@ -103,6 +107,9 @@ func (h *harness) apply(effs []Effect) {
 			}
 		case EffDial:
 			h.dials = append(h.dials, e.Token)
+			h.dialEpoch = append(h.dialEpoch, h.p.Epoch())
+		case EffEvicted:
+			h.evicted = append(h.evicted, h.evictNames[e.Evicted])
 		case EffMint:
 			h.mints++
 			require.Equal(h.t, 1, h.mints, "more than one mint in flight")
@@ -201,14 +208,14 @@ func (h *harness) cancel(id uint64) { h.step(Cancel{ID: id, Timeout: true}) }
 func (h *harness) finishDial(err error) {
 	h.t.Helper()
 	require.NotEmpty(h.t, h.dials, "no dial in flight")
-	tok := h.dials[0]
-	h.dials = h.dials[1:]
+	tok, epoch := h.dials[0], h.dialEpoch[0]
+	h.dials, h.dialEpoch = h.dials[1:], h.dialEpoch[1:]
 	if err != nil {
-		h.step(DialDone{Token: tok, Err: err})
+		h.step(DialDone{Token: tok, Err: err, Epoch: epoch})
 		return
 	}
 	h.nextRes++
-	h.step(DialDone{Conn: fakeConn(h.nextRes), Token: tok})
+	h.step(DialDone{Conn: fakeConn(h.nextRes), Token: tok, Epoch: epoch})
 }
 
 func (h *harness) finishDials() {
@@ -249,6 +256,16 @@ func (h *harness) closeReasons() map[CloseReason]int {
 }
 
 func (h *harness) tick() { h.step(Tick{}) }
+
+// evict steps an Evict whose answer is recorded in h.evicted as name.
+func (h *harness) evict(name any) {
+	if h.evictNames == nil {
+		h.evictNames = map[chan<- struct{}]any{}
+	}
+	done := make(chan struct{}, 1)
+	h.evictNames[done] = name
+	h.step(Evict{Done: done})
+}
 
 // fakeConn is the harness's connection: the pool only holds it and hands it
 // back, so it needs no behaviour.

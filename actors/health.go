@@ -17,6 +17,8 @@ func (p *Pool) validateDone(now time.Time, id ConnID, ok bool) {
 	switch {
 	case p.closing:
 		p.closeConn(c, ReasonPoolClosed)
+	case c.evicted:
+		p.closeConn(c, ReasonEvicted)
 	case !ok:
 		p.stats.healthFailures++
 		p.closeConn(c, ReasonFailedHealthCheck)

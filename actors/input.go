@@ -51,11 +51,13 @@ type Release struct {
 }
 
 // DialDone is the result of an EffDial: the new connection (nil on error)
-// and the token it logged in with.
+// and the token it logged in with. Epoch is Pool.Epoch when the dial
+// started: a connection dialed before an Evict is closed, not used.
 type DialDone struct {
 	Conn  driver.Conn
 	Token tokens.Token
 	Err   error
+	Epoch uint64
 }
 
 // MintDone is the result of an EffMint.
@@ -85,6 +87,23 @@ type Close struct{}
 // ForceClose closes the connections still leased out after Close, for a
 // shutdown that will not wait any longer. It does nothing before Close.
 type ForceClose struct{}
+
+// NewCredential says an acquire brought a credential other than the one
+// the pool mints with (the newest credential wins): every mint from now on
+// uses it, and a blocking period begun by failed mints ends.
+type NewCredential struct{}
+
+// Evict drops every connection the pool holds now, and the token it holds;
+// the pool keeps serving with new connections. Done, if not nil, receives
+// one value (EffEvicted) once every connection of before the Evict has
+// finished closing; it must have room for it.
+type Evict struct {
+	Done chan<- struct{}
+	// notPointerShaped keeps Evict two words wide. A struct of one
+	// pointer is stored in an interface as that pointer, so Step keeping
+	// Done would make every input escape, and the hit path allocate.
+	notPointerShaped struct{}
+}
 
 // PermitGranted answers an EffRequestPermit: the reservation may dial.
 type PermitGranted struct{}
@@ -116,3 +135,5 @@ func (PermitGranted) isInput() {}
 func (PermitRefused) isInput() {}
 func (PermitDenied) isInput()  {}
 func (StealIdle) isInput()     {}
+func (NewCredential) isInput() {}
+func (Evict) isInput()         {}

@@ -20,6 +20,9 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		p.maybeDrained()
 		return
 	}
+	if p.staleMint(err) { // from before an Evict, or an older credential's failure
+		return
+	}
 	if err != nil {
 		p.mintFailed(now, err)
 		return

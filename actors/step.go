@@ -31,7 +31,7 @@ func (p *Pool) Step(now time.Time, in Input) {
 	case Cancel:
 		p.cancel(now, in.ID, in.Timeout)
 	case DialDone:
-		p.dialDone(now, in.Conn, in.Token, in.Err)
+		p.dialDoneEpoch(now, in.Epoch, in.Conn, in.Token, in.Err)
 	case MintDone:
 		p.mintDone(now, in.Token, in.Err)
 	case ValidateDone:
@@ -54,6 +54,10 @@ func (p *Pool) Step(now time.Time, in Input) {
 		p.permitDenied(now)
 	case StealIdle:
 		p.stealIdle(now)
+	case NewCredential:
+		p.newCredential(now)
+	case Evict:
+		p.evict(now, in.Done)
 	default:
 		// Unreachable: Input is sealed.
 		panic("actors: Pool.Step: unknown input")

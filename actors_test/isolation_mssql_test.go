@@ -15,9 +15,11 @@ import (
 // identities (managed identities and service principals, through the real
 // azidentity credentials): SUSER_SNAME() must name the ctx's identity on
 // every entry point under every database/sql setting, and through session
-// kills and token rotations. Tokens live four minutes, inside
-// TokenThreshold, so every checkout re-checks its connection's token and a
-// rotation at the endpoint reaches the pool at once.
+// kills and token rotations. Tokens live four minutes and TokenThreshold is
+// ten seconds shorter: a fresh token is accepted (a token already within the
+// threshold is refused), and ten seconds after its mint every checkout
+// re-checks its connection's token, so a rotation at the endpoint reaches
+// the pool at once.
 func TestMSSQLIsolationSuite(t *testing.T) {
 	env := startMSSQL(t)
 	env.entra.SetLifetime(4 * time.Minute)
@@ -30,7 +32,7 @@ func TestMSSQLIsolationSuite(t *testing.T) {
 		ids = append(ids, isoIdentity{ID: mi.ID, Login: mi.Login}, isoIdentity{ID: sp.ID, Login: sp.Login})
 		names = append(names, mi.Name, sp.Name)
 	}
-	db := env.openManager(t, manager.Config{MaxSize: 3}, nil)
+	db := env.openManager(t, manager.Config{MaxSize: 3, TokenThreshold: 4*time.Minute - 10*time.Second}, nil)
 	runIsolationSuite(t, isoRig{
 		m:    db.Manager,
 		who:  "SELECT SUSER_SNAME()",

@@ -126,6 +126,10 @@ func (m *managerActor) Receive(c actor.Context) {
 		}
 		m.step(c, decide.Close{})
 		msg.Reply <- m.closeDone
+	case *messages.Evict:
+		m.evict(c, msg)
+	case *messages.Reset:
+		m.reset(c, msg)
 	case *messages.ForceClose:
 		m.step(c, decide.ForceClose{})
 	}

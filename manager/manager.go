@@ -53,6 +53,8 @@ type Manager struct {
 	// routes lets an acquire for an identity whose pool exists go straight
 	// to that pool actor; misses go through the manager actor.
 	routes *routeTable
+	// keys counts the mints of token-keyed identities' key lookups.
+	keys keyLookups
 	// life ends when Close is called.
 	life   context.Context
 	cancel context.CancelFunc
@@ -202,7 +204,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	disc, err := id.Discriminator(ctx)
+	disc, err := m.resolveKey(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +276,7 @@ func (m *Manager) Stats() Stats {
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
 	s.Total = ms.Gone
 	s.Total.Key = "total"
+	m.keys.addTo(&s.Total)
 	for range ms.Snapshots {
 		ps := <-ms.PoolStats
 		s.PerPool = append(s.PerPool, ps)

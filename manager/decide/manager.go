@@ -92,6 +92,16 @@ func (m *Manager) Pool(disc string) (PoolID, bool) {
 	return 0, false
 }
 
+// Live returns the live pools, oldest first.
+func (m *Manager) Live() []PoolID {
+	ps := m.sorted(func(p *pool) bool { return p.state == live })
+	ids := make([]PoolID, len(ps))
+	for i, p := range ps {
+		ids[i] = p.id
+	}
+	return ids
+}
+
 // Pools counts the live pools; Draining those retiring or closing that have
 // not drained yet.
 func (m *Manager) Pools() int { return len(m.pools) }
