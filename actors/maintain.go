@@ -96,23 +96,6 @@ func (p *Pool) tokenExpiring(c *conn, now time.Time) bool {
 	return p.cfg.UsesToken && !c.token.ExpiresOn.IsZero() && !c.token.ValidBeyond(now, p.cfg.TokenThreshold)
 }
 
-// maybeRetire asks the manager to retire the pool once it has had nothing to
-// do for RetireAfter: no acquire, no lease out, no waiter, no dial.
-func (p *Pool) maybeRetire(now time.Time) {
-	if p.cfg.RetireAfter <= 0 || p.retireAsked || !p.quiet() {
-		return
-	}
-	if now.Sub(p.lastActivity) >= p.cfg.RetireAfter {
-		p.retireAsked = true
-		p.emit(Effect{Kind: EffRetire, Seen: p.seen})
-	}
-}
-
-func (p *Pool) quiet() bool {
-	return p.busy == 0 && p.waiters.live == 0 && p.coming() == 0 &&
-		!p.minting && len(p.checking) == 0 && len(p.idle) == len(p.conns)
-}
-
 // connWake is when idle connection c next needs attention.
 func (p *Pool) connWake(c *conn) time.Time {
 	var at time.Time

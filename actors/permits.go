@@ -46,7 +46,8 @@ func (p *Pool) permitDenied(now time.Time) {
 // stealIdle asks the pool to give up a connection for another pool under the
 // global cap: its oldest idle one now, or else the next one released. A pool
 // with nothing to give (no connection it has not already promised) refuses
-// with EffStealRefused, so the manager can ask another.
+// with EffStealRefused, so the manager can ask another. Which pool is asked
+// is decided in manager/decide/steal.go.
 func (p *Pool) stealIdle(now time.Time) {
 	if len(p.idle) == 0 {
 		if p.owed >= len(p.conns)+p.dialing+p.awaitingToken {
