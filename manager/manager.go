@@ -238,7 +238,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	}
 	putReplyChan(reply)
 	if r.Err != nil {
-		return nil, r.Err
+		return nil, m.fleetTimeout(disc, r.Err)
 	}
 	l.granted(r)
 	return l, nil
@@ -274,7 +274,7 @@ func (m *Manager) Stats() Stats {
 	ms := <-reply
 	s := Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired,
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
-	s.Total = ms.Gone
+	s.Total, s.Fleet = ms.Gone, fleetStatsOf(m.cfg.Fleet)
 	s.Total.Key = "total"
 	m.keys.addTo(&s.Total)
 	for range ms.Snapshots {
