@@ -99,10 +99,11 @@ type NewCredential struct{}
 // finished closing; it must have room for it.
 type Evict struct {
 	Done chan<- struct{}
-	// notPointerShaped keeps Evict two words wide. A struct of one
-	// pointer is stored in an interface as that pointer, so Step keeping
-	// Done would make every input escape, and the hit path allocate.
-	notPointerShaped struct{}
+	// A trailing zero-size field keeps Evict two words wide. A struct of
+	// one pointer is stored in an interface as that pointer, so Step
+	// keeping Done would make every input escape, and the hit path
+	// allocate (TestStepHitPathAllocatesNothing).
+	_ struct{}
 }
 
 // PermitGranted answers an EffRequestPermit: the reservation may dial.
