@@ -45,6 +45,11 @@
 //     CloseDone{Conn} when the close has finished, whatever its error. The
 //     slot counts against MaxSize until then.
 //   - EffWake: deliver Tick at At, replacing any earlier request.
+//   - EffEvicted: send one value on Evicted (the Done of an Evict input):
+//     every connection of before that Evict has finished closing.
+//
+// A driver records Pool.Epoch when it starts a dial and hands it back in
+// DialDone.Epoch, so that a connection dialed before an Evict is not used.
 //
 // Messages to the manager (sim/virtual plays the manager itself):
 //   - EffRequestPermit: ask for a permit under the global cap (Fill: only
