@@ -26,7 +26,7 @@ var serverErrors = []struct {
 }
 
 // dial carries out EffDial. Under MaxTotal the pool has already got a
-// permit from the manager (see permits.go).
+// permit from the manager (manager/decide/permits.go).
 func (e *engine) dial(p *vpool, tok tokens.Token) {
 	p.dialing++
 	e.startDial(&dialOp{pool: p, tok: tok})
