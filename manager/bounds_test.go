@@ -324,4 +324,3 @@ func TestMinSizeOverMaxTotalOpensNothingAtRest(t *testing.T) {
 	assert.Zero(t, opens)
 	assert.LessOrEqual(t, db.OpenNow(), 2)
 }
-
