@@ -73,7 +73,13 @@ func newMetrics(m *Manager, cfg Config) (*metrics, error) {
 		metric.WithDescription("Identity pools alive."))
 	retired, err9 := meter.Int64ObservableCounter("idpool.pools.retired", metric.WithUnit("{pool}"),
 		metric.WithDescription("Identity pools retired after going quiet."))
-	for _, e := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9} {
+	// Not a db.client.connection.count state: the conventions' states are
+	// idle and used, and a sum over states is what dashboards plot as the
+	// pool's connections. Closing sessions are what the pool no longer lends
+	// but the server still has, and they count against MaxSize and MaxTotal.
+	closing, err10 := meter.Int64ObservableUpDownCounter("idpool.connection.closing", metric.WithUnit("{connection}"),
+		metric.WithDescription("Connections being closed: no longer lent, still sessions at the server, still counted against MaxSize and MaxTotal."))
+	for _, e := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9, err10} {
 		if e != nil {
 			return nil, e
 		}
@@ -91,11 +97,12 @@ func newMetrics(m *Manager, cfg Config) (*metrics, error) {
 			o.ObserveInt64(mints, int64(p.TokenMints), set)
 			o.ObserveInt64(rotations, int64(p.Rotations), set)
 			o.ObserveInt64(stale, int64(p.StaleDrained), set)
+			o.ObserveInt64(closing, int64(p.ClosingConns), set)
 		}
 		o.ObserveInt64(live, int64(s.Pools))
 		o.ObserveInt64(retired, int64(s.PoolsRetired))
 		return nil
-	}, count, maxConns, pending, timeouts, mints, rotations, stale, live, retired)
+	}, count, maxConns, pending, timeouts, mints, rotations, stale, live, retired, closing)
 	if err != nil {
 		return nil, err
 	}
