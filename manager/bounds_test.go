@@ -14,9 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// closeSlack is what a test allows beyond Close's documented bound for the
-// scheduler of a loaded, -race machine; it asserts no timing finer than this.
-const closeSlack = 400 * time.Millisecond
+// closeSlack is what a test allows beyond a documented bound for the
+// scheduler of a loaded, -race machine (2 cores shared by other builds saw
+// load 16); it asserts no timing finer than this. It stays well below what
+// the bugs these tests guard against did: Close overshot a 300 ms ctx by
+// 5 s, and stuck hooks or a declining PrepareConn held on for ever.
+const closeSlack = 2 * time.Second
 
 // gate blocks callers until it is opened; tests open it before they end so
 // no goroutine stays stuck.
@@ -36,12 +39,12 @@ func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
 
 // closeWithin closes m with a ctx of d and returns the error and how long
 // Close took.
-func closeWithin(m *Manager, d time.Duration) (error, time.Duration) {
+func closeWithin(m *Manager, d time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
 	err := m.Close(ctx)
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 func TestCloseIsBoundedByItsCtxWithAStuckDialer(t *testing.T) {
@@ -66,7 +69,7 @@ func TestCloseIsBoundedByItsCtxWithAStuckDialer(t *testing.T) {
 		acquired <- err
 	}()
 	<-g.entered
-	err, took := closeWithin(m, 300*time.Millisecond)
+	took, err := closeWithin(m, 300*time.Millisecond)
 	assert.Less(t, took, 300*time.Millisecond+CloseGrace+closeSlack, "Close overshot its ctx")
 	var ce *CloseError
 	require.ErrorAs(t, err, &ce)
@@ -96,7 +99,7 @@ func TestCloseIsBoundedByItsCtxWithAStuckTokenSource(t *testing.T) {
 		_, _ = m.Acquire(ctx, stuck)
 	}()
 	<-g.entered
-	err, took := closeWithin(m, 300*time.Millisecond)
+	took, err := closeWithin(m, 300*time.Millisecond)
 	assert.Less(t, took, 300*time.Millisecond+CloseGrace+closeSlack)
 	var ce *CloseError
 	require.ErrorAs(t, err, &ce)
@@ -112,7 +115,7 @@ func TestCloseIsBoundedWithABeforeCloseHookThatHangs(t *testing.T) {
 	m, db := newManagerNoCleanup(t, Config{Hooks: Hooks{BeforeClose: func(driver.Conn) { g.wait() }}})
 	l := acquire(t, m, sqlLogin)
 	l.Release(nil)
-	err, took := closeWithin(m, 300*time.Millisecond)
+	took, err := closeWithin(m, 300*time.Millisecond)
 	assert.Less(t, took, 300*time.Millisecond+CloseGrace+closeSlack)
 	var ce *CloseError
 	require.ErrorAs(t, err, &ce)
@@ -151,7 +154,7 @@ func TestCloseClosesAConnectionStuckInAHealthCheckWhenTheCheckReturns(t *testing
 		_, _ = m.Acquire(ctx, sqlLogin) // finds it idle: a health check starts
 	}()
 	<-g.entered
-	err, took := closeWithin(m, 300*time.Millisecond)
+	took, err := closeWithin(m, 300*time.Millisecond)
 	assert.Less(t, took, 300*time.Millisecond+CloseGrace+closeSlack)
 	var ce *CloseError
 	require.ErrorAs(t, err, &ce)
@@ -190,7 +193,7 @@ func TestCloseWithABackgroundCtxEndsWhenOnlyStuckWorkIsLeft(t *testing.T) {
 func TestCloseReportsNothingWhenEverythingClosesInTime(t *testing.T) {
 	m, _ := newManagerNoCleanup(t, Config{})
 	acquire(t, m, sqlLogin).Release(nil)
-	err, _ := closeWithin(m, time.Second)
+	_, err := closeWithin(m, time.Second)
 	assert.NoError(t, err)
 }
 
