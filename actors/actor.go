@@ -80,6 +80,12 @@ func (a *poolActor) Receive(c actor.Context) {
 	now := a.cfg.Clock.Now()
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
+		if !m.Identity.SameCredential(a.identity) {
+			// The newest credential wins (see tokens.Identity): a pointer
+			// compare on the hit path, an update only when it differs.
+			a.identity = m.Identity
+			a.run(c, now, a.sm.NewCredential(now))
+		}
 		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply, m.Timeout))
 	case *messages.Release:
 		a.run(c, now, a.sm.Release(now, ConnID(m.ConnID), m.Broken))
@@ -90,7 +96,7 @@ func (a *poolActor) Receive(c actor.Context) {
 		if m.Conn != nil {
 			res = m.Conn
 		}
-		a.run(c, now, a.sm.DialDone(now, res, m.Token, m.Err))
+		a.run(c, now, a.sm.DialDoneEpoch(now, m.Epoch, res, m.Token, m.Err))
 		if m.Err != nil {
 			a.logFailure("idpool: dial failed", m.Err)
 		}
@@ -118,6 +124,13 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.run(c, now, a.sm.StealIdle(now))
 	case *messages.ForceClose:
 		a.run(c, now, a.sm.ForceClose(now))
+	case *messages.Evict:
+		a.logger().Info("idpool: evicting pool", "pool", a.sm.cfg.Key.Redacted(), "open", len(a.sm.conns), "busy", a.sm.busy)
+		var done any
+		if m.Done != nil {
+			done = m.Done
+		}
+		a.run(c, now, a.sm.Evict(now, done))
 	case *messages.PoolStatsQuery:
 		m.Reply <- a.sm.Stats()
 	case *Init:
@@ -184,6 +197,9 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			c.Send(a.parent, &messages.PermitReturn{Pool: a.self})
 		case EffRetire:
 			c.Send(a.parent, &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
+		case EffEvicted:
+			e.ReplyTo.(chan<- struct{}) <- struct{}{}
+			a.logger().Info("idpool: pool evicted", "pool", a.sm.cfg.Key.Redacted())
 		case EffDrained:
 			// The manager stops this actor once it has read this, so
 			// that a Stats query it sent earlier is still answered.

@@ -49,6 +49,7 @@ func (p *Pool) requestMint() {
 		return
 	}
 	p.minting = true
+	p.cred.mintGen, p.ev.mintEpoch = p.cred.gen, p.ev.epoch
 	p.emit(Effect{Kind: EffMint})
 }
 
@@ -88,12 +89,9 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 		p.maybeDrained()
 		return p.out
 	}
-	if w := p.waiters.firstUnserved(); w != nil {
-		// Just opened with a freshly minted token: no check needed.
-		p.grant(now, w, w.id, w.replyTo, w.since, c)
-	} else {
-		p.parkIdle(c)
-	}
+	// The token was good beyond the threshold when minted; the dial took
+	// time, so offer judges it again.
+	p.offer(now, p.waiters.firstUnserved(), c)
 	p.serve(now)
 	return p.out
 }

@@ -42,6 +42,9 @@ const (
 	// EffRetire asks the manager to retire this idle pool; Seen is the number
 	// of acquires the pool has received.
 	EffRetire
+	// EffEvicted answers ReplyTo: every connection from before an Evict has
+	// been closed.
+	EffEvicted
 )
 
 // Effect is one instruction from the state machine to the actor. Only the

@@ -20,6 +20,8 @@ type harness struct {
 	granted   map[uint64]ConnID   // acquire id -> conn it holds
 	holder    map[ConnID]uint64   // conn -> acquire id holding it
 	dials     []tokens.Token      // dials in flight, oldest first
+	dialEpoch []uint64            // the eviction epoch each dial started in
+	evicted   []any               // Evicts answered
 	mints     int                 // mints in flight
 	validates []ConnID
 	closes    []Effect
@@ -72,9 +74,13 @@ func (h *harness) apply(effs []Effect) {
 				}
 				h.granted[e.AcquireID] = e.Conn
 				h.holder[e.Conn] = e.AcquireID
+				h.checkGrantedToken(e.Conn)
 			}
 		case EffDial:
 			h.dials = append(h.dials, e.Token)
+			h.dialEpoch = append(h.dialEpoch, h.p.Epoch())
+		case EffEvicted:
+			h.evicted = append(h.evicted, e.ReplyTo)
 		case EffMint:
 			h.mints++
 			require.Equal(h.t, 1, h.mints, "more than one mint in flight")
@@ -101,6 +107,20 @@ func (h *harness) apply(effs []Effect) {
 	if h.p.cfg.NeedsPermit {
 		require.Equal(h.t, len(h.p.conns)+h.p.closesInFlight+h.p.dialing+h.p.awaitingToken, h.permitsHeld, "every open, closing or dialing connection holds exactly one permit")
 		require.Equal(h.t, h.p.awaitingPermit, h.permitAsks, "permit requests outstanding")
+	}
+}
+
+// checkGrantedToken: no connection is granted whose token has expired, or
+// whose expiry is unknown, at the moment of the grant.
+func (h *harness) checkGrantedToken(id ConnID) {
+	h.t.Helper()
+	if !h.p.cfg.UsesToken {
+		return
+	}
+	c := h.p.conns[id]
+	require.NotNil(h.t, c, "granted conn %d unknown to the pool", id)
+	if c.token.ExpiresOn.IsZero() || !h.now.Before(c.token.ExpiresOn) {
+		h.t.Fatalf("expired_token_granted: conn %d granted at %s with %v", id, h.now.Format(time.RFC3339), c.token)
 	}
 }
 
@@ -159,14 +179,14 @@ func (h *harness) cancel(id uint64) { h.apply(h.p.Cancel(h.now, id, true)) }
 func (h *harness) finishDial(err error) {
 	h.t.Helper()
 	require.NotEmpty(h.t, h.dials, "no dial in flight")
-	tok := h.dials[0]
-	h.dials = h.dials[1:]
+	tok, epoch := h.dials[0], h.dialEpoch[0]
+	h.dials, h.dialEpoch = h.dials[1:], h.dialEpoch[1:]
 	if err != nil {
-		h.apply(h.p.DialDone(h.now, nil, tok, err))
+		h.apply(h.p.DialDoneEpoch(h.now, epoch, nil, tok, err))
 		return
 	}
 	h.nextRes++
-	h.apply(h.p.DialDone(h.now, h.nextRes, tok, nil))
+	h.apply(h.p.DialDoneEpoch(h.now, epoch, h.nextRes, tok, nil))
 }
 
 func (h *harness) finishDials() {

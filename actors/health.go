@@ -18,15 +18,15 @@ func (p *Pool) ValidateDone(now time.Time, id ConnID, ok bool) []Effect {
 	switch {
 	case p.closing:
 		p.closeConn(c, ReasonPoolClosed)
+	case c.evicted:
+		p.closeConn(c, ReasonEvicted)
 	case !ok:
 		p.stats.healthFailures++
 		p.closeConn(c, ReasonFailedHealthCheck)
-	case w != nil:
-		c.idleSince = now
-		p.grant(now, w, w.id, w.replyTo, w.since, c)
 	default:
+		// The check took time: offer judges c's token again.
 		c.idleSince = now
-		p.parkIdle(c)
+		p.offer(now, w, c)
 	}
 	p.serve(now)
 	p.maybeDrained()

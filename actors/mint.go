@@ -6,11 +6,13 @@ import (
 	"github.com/idpool/idpool/tokens"
 )
 
-// MintDone records a finished token mint. Dials waiting on it proceed with
-// tok; connections whose token was near expiry are settled: the same token
-// (still valid) keeps them, with its new expiry; a rotated token retires them
-// and their idle siblings holding the stale token, and reopens with tok
-// without minting again.
+// MintDone records a finished token mint. A token that is not valid beyond
+// the token threshold (expiry unknown included) is refused like a failed mint
+// (see refuseMinted). Otherwise dials waiting on it proceed with tok, and
+// connections whose token was near expiry are settled: the same token, now
+// valid beyond the threshold, keeps them with its new expiry; a rotated token
+// retires them and their idle siblings holding the stale token, and reopens
+// with tok without minting again.
 func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 	p.out = p.out[:0]
 	p.minting = false
@@ -19,8 +21,15 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 		p.maybeDrained()
 		return p.out
 	}
+	if p.staleMint(err) { // from before an Evict, or an older credential's failure
+		return p.out
+	}
 	if err != nil {
 		p.mintFailed(now, err)
+		return p.out
+	}
+	if cause := p.usable(now, tok); cause != nil {
+		p.refuseMinted(now, cause)
 		return p.out
 	}
 	p.stats.mints++

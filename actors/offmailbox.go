@@ -16,12 +16,12 @@ import (
 
 func (a *poolActor) dial(tok tokens.Token) {
 	req := DialRequest{Key: a.sm.cfg.Key, Identity: a.identity, Token: tok}
-	life, root, self := a.life, a.root, a.self
+	life, root, self, epoch := a.life, a.root, a.self, a.sm.Epoch()
 	go func() {
 		ctx, cancel := context.WithTimeout(life, a.cfg.DialTimeout)
 		defer cancel()
 		conn, err := safeDial(ctx, a.cfg.Dialer, req)
-		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err})
+		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err, Epoch: epoch})
 	}()
 }
 

@@ -41,6 +41,8 @@ type conn struct {
 	token     tokens.Token
 	// fresh: opened and not yet granted, so its first grant is a miss.
 	fresh bool
+	// evicted: Evict dropped it; it closes as soon as nothing uses it.
+	evicted bool
 }
 
 // Pool is the state machine of one pool key. It is not safe for concurrent
@@ -92,6 +94,9 @@ type Pool struct {
 
 	stats counters
 	wait  messages.WaitHistogram
+
+	cred credState  // the newest credential's generation (credential.go)
+	ev   evictState // Evict epochs and waiters (evict.go)
 
 	out []Effect
 }

@@ -16,12 +16,14 @@ const (
 	ReasonPoolClosed
 	ReasonStolen
 	ReasonForced
+	// ReasonEvicted: Manager.Evict or Reset dropped the connection.
+	ReasonEvicted
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"broken", "idle_timeout", "lifetime", "failed_health_check", "token_expiring",
-	"token_expired", "token_rotated", "stale_token", "pool_closed", "stolen", "forced",
+	"token_expired", "token_rotated", "stale_token", "pool_closed", "stolen", "forced", "evicted",
 }
 
 // String returns the reason's snake_case name, as used in Stats and metrics.

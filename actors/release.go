@@ -34,6 +34,9 @@ func (p *Pool) Release(now time.Time, id ConnID, broken bool) []Effect {
 
 // deadAt says whether c must not be handed out again at now, and why.
 func (p *Pool) deadAt(c *conn, now time.Time) (CloseReason, bool) {
+	if c.evicted {
+		return ReasonEvicted, true
+	}
 	if !c.deadline.IsZero() && !now.Before(c.deadline) {
 		return ReasonLifetime, true
 	}
@@ -76,6 +79,7 @@ func (p *Pool) closeConn(c *conn, reason CloseReason) {
 		p.owed--
 	}
 	delete(p.conns, c.id)
+	p.noteEvictedClose(c)
 	p.closesInFlight++
 	p.stats.closes[reason]++
 	switch reason {
@@ -92,6 +96,7 @@ func (p *Pool) CloseDone(now time.Time, id ConnID) []Effect {
 	p.out = p.out[:0]
 	p.closesInFlight--
 	p.returnPermits(1)
+	p.evictCloseDone(id)
 	// The slot is free only now: a waiter or a MinSize refill may use it.
 	p.serve(now)
 	p.maybeDrained()

@@ -112,20 +112,6 @@ func TestRotatedTokenDrainsStaleSiblingsAndReopensWithOneMint(t *testing.T) {
 	assert.EqualValues(t, 2, s.StaleDrained)
 }
 
-func TestUnknownExpiryFailsClosed(t *testing.T) {
-	h := newHarness(t, tokenCfg())
-	a := h.acquire()
-	h.finishMint(tokens.Token{Value: "T"}, nil) // no expiry
-	h.finishDials()
-	h.release(a, false)
-	b := h.acquire()
-	assert.Equal(t, 1, h.mints, "a connection with unknown token expiry is re-checked")
-	h.finishMint(tokens.Token{Value: "T2"}, nil)
-	assert.Equal(t, 1, h.closeReasons()[ReasonTokenRotated])
-	h.finishDials()
-	h.mustGrant(b)
-}
-
 func TestExpiredTokenConnectionIsNeverHandedOut(t *testing.T) {
 	h := newHarness(t, tokenCfg())
 	a, b := h.acquire(), h.acquire()

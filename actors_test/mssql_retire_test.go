@@ -162,8 +162,14 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 	}, "pools or connections left after the idle timeout")
 	st := m.Stats()
 	assert.Equal(t, st.PoolsCreated, st.PoolsRetired)
-	assert.Greater(t, st.PoolsCreated, uint64(nIDs), "some acquires came after a retirement and got a new pool")
-	assert.Less(t, st.PoolsRetired, uint64(3*nIDs), "some acquires reached a pool before it retired")
+	// How many acquires landed after a retirement (a new pool) or just before
+	// one depends on the scheduler: on a loaded machine the retirements can
+	// all slip past the schedule. That is coverage, not correctness, so it is
+	// reported rather than asserted; correctness is every acquire served
+	// with its own identity's connection and nothing left behind.
+	if st.PoolsCreated == uint64(nIDs) || st.PoolsRetired == uint64(3*nIDs) {
+		t.Logf("this run raced no retirement in one direction: %d pools created, %d retired", st.PoolsCreated, st.PoolsRetired)
+	}
 	assert.Zero(t, db.Misuse())
 	assert.EqualValues(t, db.Opened(), st.Total.Opens)
 	t.Logf("retirement (memdb): %d identities, %d acquires, %d pools created, %d retired, %d opens, closes %v, all gone %s after the last acquire",

@@ -97,6 +97,10 @@ func (m *managerActor) Receive(c actor.Context) {
 		m.stats(c, msg)
 	case *messages.CloseManager:
 		m.close(c, msg)
+	case *messages.Evict:
+		m.evict(c, msg)
+	case *messages.Reset:
+		m.reset(c, msg)
 	case *messages.ForceClose:
 		for _, e := range m.draining {
 			c.Send(e.pid, msg)

@@ -3,6 +3,7 @@ package manager
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -74,8 +75,11 @@ type Config struct {
 	DialBackoffMax time.Duration
 
 	// TokenThreshold: a connection whose token expires within this is
-	// re-checked at checkout and closed while idle. Default 5m (azidentity
-	// refreshes cached tokens 5 minutes before expiry).
+	// re-checked at checkout and closed while idle, and a token minted with
+	// less than this left (or no known expiry) is refused: the acquire fails
+	// with an actors.TokenExpiryError. Default 5m (azidentity refreshes
+	// cached tokens 5 minutes before expiry); lower it for a source whose
+	// tokens live shorter.
 	TokenThreshold time.Duration
 	// TokenRefreshAhead mints a new token in the background as soon as a
 	// pool's newest token enters TokenThreshold (when azidentity hands out a
@@ -93,6 +97,12 @@ type Config struct {
 	// the next one released); pools waiting for room are served in arrival
 	// order. Default 0: no global cap.
 	MaxTotal int
+	// Fleet is a session budget shared with other processes (replicas of
+	// the service), such as package fleet's etcd budget: every physical
+	// connection also holds one of its permits, taken after the MaxTotal
+	// permit, from before its dial until its close has finished (see
+	// SessionBudget and docs/FLEET.md). Default nil: no fleet budget.
+	Fleet SessionBudget
 
 	// PoolIdleTimeout retires a pool that had no acquire, no lease out and no
 	// waiter for this long, closing its connections. Default 10m; negative:
@@ -226,6 +236,9 @@ func (c Config) withDefaults() Config {
 	def(&c.DialBackoffMax, DefaultDialBackoffMax)
 	if c.Clock == nil {
 		c.Clock = actors.SystemClock{}
+	}
+	if c.Fleet != nil && c.MaxTotal == 0 {
+		c.MaxTotal = math.MaxInt // the fleet gate sits behind the permit book
 	}
 	return c
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+
+	"github.com/idpool/idpool/tokens"
 )
 
 // Conn is a leased connection as a database/sql/driver connection. It
@@ -11,7 +13,18 @@ import (
 // each to the driver's connection when that has it; when it does not, Conn
 // does what database/sql would have done without the interface, so wrapping
 // never changes behaviour. Its Close releases the lease.
-type Conn struct{ lease *Lease }
+//
+// The facade's connections are shells (see Connector.Connect): database/sql
+// may hold one before it knows whose it is, and its lease is bound at the
+// first call that carries an identity, or rebound at a hand-over.
+type Conn struct {
+	lease *Lease
+	// shell is the Connector of a facade connection; nil for Lease.Conn.
+	shell *Connector
+	// fresh: bound to the default identity by a Connect whose ctx carried
+	// none, and not used since (see leaseFor).
+	fresh bool
+}
 
 var (
 	_ driver.Conn               = (*Conn)(nil)
@@ -25,23 +38,65 @@ var (
 	_ driver.Validator          = (*Conn)(nil)
 )
 
-// Lease returns the lease behind the connection.
+// Lease returns the lease behind the connection; nil for a facade
+// connection not yet bound to one.
 func (c *Conn) Lease() *Lease { return c.lease }
+
+// leaseFor returns the lease a call with ctx runs on. A facade shell not yet
+// bound acquires one now, for the ctx's identity (or the default one). A
+// shell bound to the default identity by a Connect whose ctx carried none,
+// and not used since, is rebound when its first call carries another
+// identity: database/sql's connection opener connects with a ctx of its own
+// and hands the connection to whichever call waits. database/sql serialises
+// the calls on a connection, so the binding needs no synchronisation.
+func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
+	if l := c.lease; l != nil {
+		if !c.fresh {
+			return l, nil
+		}
+		c.fresh = false
+		id, ok := tokens.IdentityFrom(ctx)
+		if !ok {
+			return l, nil
+		}
+		if disc, err := id.Discriminator(ctx); err != nil || disc == l.disc {
+			return l, err
+		}
+		c.lease = nil
+		l.Release(nil)
+	}
+	id, err := c.shell.identityFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l, err := c.shell.m.Acquire(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	l.facade = c.shell
+	c.lease = l
+	return l, nil
+}
 
 // Prepare forwards to the driver.
 func (c *Conn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
-// PrepareContext forwards to the driver's PrepareContext, or Prepare.
+// PrepareContext forwards to the driver's PrepareContext, or Prepare. The
+// statement stays bound to the lease: it runs only while the lease is held,
+// and only for callers of the lease's identity.
 func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	l, err := c.leaseFor(ctx)
+	if err != nil {
 		return nil, err
 	}
+	if err := l.enterAs(ctx); err != nil {
+		return nil, err
+	}
+	defer l.exit()
 	l.touched(ctx)
 	var s driver.Stmt
-	var err error
 	if p, ok := l.raw.(driver.ConnPrepareContext); ok {
 		s, err = p.PrepareContext(ctx, query)
 	} else {
@@ -57,7 +112,12 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 }
 
 // Close releases the lease; see Lease.Close.
-func (c *Conn) Close() error { return c.lease.Close() }
+func (c *Conn) Close() error {
+	if c.lease == nil {
+		return nil
+	}
+	return c.lease.Close()
+}
 
 // Begin starts a transaction with default options.
 //
@@ -69,12 +129,15 @@ func (c *Conn) Begin() (driver.Tx, error) {
 // BeginTx starts a transaction, tracked so that Release rolls it back if the
 // caller never finishes it.
 func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	l, err := c.leaseFor(ctx)
+	if err != nil {
 		return nil, err
 	}
+	if err := l.enterAs(ctx); err != nil {
+		return nil, err
+	}
+	defer l.exit()
 	var tx driver.Tx
-	var err error
 	l.touched(ctx)
 	if b, ok := l.raw.(driver.ConnBeginTx); ok {
 		tx, err = b.BeginTx(ctx, opts)
@@ -103,35 +166,55 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 // QueryContext forwards to the driver, or returns driver.ErrSkip so that
 // database/sql prepares the statement, as it would for the bare driver.
 func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	l, err := c.leaseFor(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if q, ok := l.raw.(driver.QueryerContext); ok {
-		l.touched(ctx)
-		rows, err := q.QueryContext(ctx, query, args)
-		return rows, l.note(ctx, err)
+	q, ok := l.raw.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
 	}
-	return nil, driver.ErrSkip
+	if err := l.enterAs(ctx); err != nil {
+		return nil, err
+	}
+	defer l.exit()
+	l.touched(ctx)
+	rows, err := q.QueryContext(ctx, query, args)
+	if err != nil {
+		return nil, l.note(ctx, err)
+	}
+	return l.wrapRows(rows), nil
 }
 
 // ExecContext forwards to the driver, or returns driver.ErrSkip.
 func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	l, err := c.leaseFor(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if e, ok := l.raw.(driver.ExecerContext); ok {
-		l.touched(ctx)
-		res, err := e.ExecContext(ctx, query, args)
-		return res, l.note(ctx, err)
+	e, ok := l.raw.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip
 	}
-	return nil, driver.ErrSkip
+	if err := l.enterAs(ctx); err != nil {
+		return nil, err
+	}
+	defer l.exit()
+	l.touched(ctx)
+	res, err := e.ExecContext(ctx, query, args)
+	return res, l.note(ctx, err)
 }
 
 // CheckNamedValue forwards to the driver, or returns driver.ErrSkip, which
-// makes database/sql apply its default conversion.
+// makes database/sql apply its default conversion. It converts a value in
+// memory and never reaches the server, so the guard does not gate it.
+//
+// A facade shell not yet bound has no driver connection to ask: it answers
+// driver.ErrSkip, database/sql's default conversion.
 func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if c.lease == nil {
+		return driver.ErrSkip
+	}
 	if n, ok := c.lease.raw.(driver.NamedValueChecker); ok {
 		return n.CheckNamedValue(nv)
 	}
@@ -140,34 +223,103 @@ func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
 
 // Ping forwards to the driver; without a Pinger there is nothing to check.
 func (c *Conn) Ping(ctx context.Context) error {
-	l := c.lease
-	if err := c.checkIdentity(ctx); err != nil {
+	l, err := c.leaseFor(ctx)
+	if err != nil {
 		return err
 	}
+	if err := l.enterAs(ctx); err != nil {
+		return err
+	}
+	defer l.exit()
 	if p, ok := l.raw.(driver.Pinger); ok {
 		return l.note(ctx, p.Ping(ctx))
 	}
 	return nil
 }
 
-// ResetSession forwards to the driver. database/sql calls it before reusing
-// a connection it kept idle; the facade keeps none, but the call is honoured.
+// ResetSession is where database/sql hands a connection it kept (an idle
+// one, with SetMaxIdleConns raised, or one passed straight to a waiting
+// call, with SetMaxOpenConns set) to its next call, with that call's ctx.
+// The connection must be the ctx's identity exactly (the default identity
+// when the ctx carries none), and its lease still held.
+//
+// A facade connection of another identity with nothing of database/sql's
+// on it (no statement prepared, no result set, no transaction) is rebound:
+// its lease is released (rolled back and reset, back to its own pool) and
+// one is acquired for the ctx's identity. Otherwise ResetSession answers an
+// error matching driver.ErrBadConn (and saying why), so that database/sql
+// discards the connection and retries on another. Then it forwards to the
+// driver.
 func (c *Conn) ResetSession(ctx context.Context) error {
+	c.fresh = false // a hand-over is checked here, exactly
+	if c.lease == nil {
+		return c.bindAtHandover(ctx)
+	}
 	l := c.lease
+	if err := l.enter(); err != nil {
+		if errors.Is(err, ErrLeaseReleased) {
+			return errHandoverReleased
+		}
+		return &guardError{msg: err.Error(), is: [2]error{driver.ErrBadConn, err}}
+	}
 	if l.broken {
+		l.exit()
 		return driver.ErrBadConn
 	}
+	if f := l.facade; f != nil {
+		refusal := errHandoverOtherIdentity
+		id, err := f.identityFor(ctx)
+		if err == nil {
+			var disc string
+			if disc, err = id.Discriminator(ctx); err == nil && disc == l.disc {
+				refusal = nil
+			}
+		} else {
+			refusal = errHandoverNoIdentity
+		}
+		if refusal != nil {
+			rebind := c.shell != nil && err == nil && l.stmts == 0 && l.tx == nil && l.state.Load()>>stRowsShift == 0
+			l.exit()
+			if !rebind {
+				return refusal
+			}
+			c.lease = nil
+			l.Release(nil)
+			return c.bindAtHandover(ctx)
+		}
+	}
+	defer l.exit()
 	if r, ok := l.raw.(driver.SessionResetter); ok {
 		return l.note(ctx, r.ResetSession(ctx))
 	}
 	return nil
 }
 
-// IsValid reports false once the connection is broken or released, so that
-// database/sql never keeps it; otherwise it asks the driver.
+// bindAtHandover binds a facade shell to a lease for ctx's identity when
+// database/sql hands it to a call. A failure matches driver.ErrBadConn, so
+// that database/sql discards the shell and the call goes on to Connect.
+func (c *Conn) bindAtHandover(ctx context.Context) error {
+	if _, err := c.leaseFor(ctx); err != nil {
+		if errors.Is(err, driver.ErrBadConn) {
+			return err
+		}
+		return &guardError{msg: err.Error(), is: [2]error{driver.ErrBadConn, err}}
+	}
+	return nil
+}
+
+// IsValid reports false once the connection is broken or its lease ended,
+// so that database/sql never keeps it; otherwise it asks the driver.
 func (c *Conn) IsValid() bool {
 	l := c.lease
-	if l.broken || l.done.Load() {
+	if l == nil {
+		return true // a shell not yet bound: nothing to check
+	}
+	if err := l.enter(); err != nil {
+		return false
+	}
+	defer l.exit()
+	if l.broken {
 		return false
 	}
 	if v, ok := l.raw.(driver.Validator); ok {
@@ -176,27 +328,30 @@ func (c *Conn) IsValid() bool {
 	return true
 }
 
-// checkIdentity guards facade connections; see Connector.checkIdentity.
-func (c *Conn) checkIdentity(ctx context.Context) error {
-	if f := c.lease.facade; f != nil {
-		return f.checkIdentity(ctx, c.lease)
-	}
-	return nil
-}
-
 // trackedTx clears the lease's open transaction when it finishes.
 type trackedTx struct {
 	raw   driver.Tx
 	lease *Lease
 }
 
+// Commit commits, inside the lease guard: a transaction whose lease has
+// ended is no longer the caller's (Release rolled it back).
 func (t *trackedTx) Commit() error {
+	if err := t.lease.enter(); err != nil {
+		return err
+	}
+	defer t.lease.exit()
 	t.finish()
 	err := t.raw.Commit()
 	return t.lease.note(context.Background(), err)
 }
 
+// Rollback rolls back, inside the lease guard.
 func (t *trackedTx) Rollback() error {
+	if err := t.lease.enter(); err != nil {
+		return err
+	}
+	defer t.lease.exit()
 	t.finish()
 	err := t.raw.Rollback()
 	return t.lease.note(context.Background(), err)

@@ -36,21 +36,29 @@ func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 	return c
 }
 
-// Connect acquires a lease for the ctx's identity and returns its connection;
-// database/sql's Close of that connection releases the lease.
+// Connect returns a connection for database/sql; its Close releases the
+// lease behind it. The lease is acquired now, for the ctx's identity or, if
+// it carries none, the default identity. database/sql's own connection
+// opener connects with a ctx of its own, which carries none, and hands the
+// connection to whichever call is waiting: so a connection bound to the
+// default identity this way is rebound at its first call if that call
+// carries another identity, and without a default identity Connect returns
+// a shell bound at its first call. Either way a connection never serves a
+// call as anyone but the call's own identity.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	id, err := c.identityFor(ctx)
-	if err != nil {
+	conn := &Conn{shell: c}
+	if _, err := c.identityFor(ctx); err != nil {
+		return conn, nil // no identity: the first call binds it, or fails
+	}
+	if _, err := conn.leaseFor(ctx); err != nil {
 		return nil, err
 	}
-	l, err := c.m.Acquire(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	l.facade = c
-	return l.Conn(), nil
+	_, explicit := tokens.IdentityFrom(ctx)
+	conn.fresh = !explicit
+	return conn, nil
 }
 
+// identityFor is the identity a db-level call with ctx runs as.
 func (c *Connector) identityFor(ctx context.Context) (tokens.Identity, error) {
 	if id, ok := tokens.IdentityFrom(ctx); ok {
 		return id, nil
@@ -59,26 +67,6 @@ func (c *Connector) identityFor(ctx context.Context) (tokens.Identity, error) {
 		return c.fallback, nil
 	}
 	return tokens.Identity{}, tokens.ErrNoIdentity
-}
-
-// checkIdentity refuses to run a call on a connection of another identity.
-// database/sql can hand a connection straight from one caller to another
-// when SetMaxOpenConns is set; answering driver.ErrBadConn makes it discard
-// the connection (back to its own pool, unharmed) and retry on a new one,
-// which Connect opens for the right identity.
-func (c *Connector) checkIdentity(ctx context.Context, l *Lease) error {
-	id, err := c.identityFor(ctx)
-	if err != nil {
-		return err
-	}
-	disc, err := id.Discriminator(ctx)
-	if err != nil {
-		return err
-	}
-	if disc != l.disc {
-		return driver.ErrBadConn
-	}
-	return nil
 }
 
 // Driver returns a driver whose Open refuses: connections come only through
@@ -96,13 +84,36 @@ func (facadeDriver) Open(string) (driver.Conn, error) {
 //
 //	rows, err := db.QueryContext(tokens.WithIdentity(ctx, alice), "SELECT SUSER_SNAME()")
 //
-// database/sql keeps no idle connection of its own (SetMaxIdleConns(0)), so
-// each reuse decision is the pool's; a transaction or *sql.Conn holds its
-// lease until Commit, Rollback or Close. Calls without an identity fail with
-// tokens.ErrNoIdentity unless WithDefaultIdentity is given. Do not raise
-// SetMaxIdleConns: an idle connection kept by database/sql is reused for the
-// next call whatever its identity. Limits belong in Config (MaxSize per
-// identity); leave SetMaxOpenConns at its default (no limit).
+// Calls without an identity fail with tokens.ErrNoIdentity unless
+// WithDefaultIdentity is given. A *sql.Tx or *sql.Conn holds one lease until
+// Commit, Rollback or Close, and its calls run on that lease: a call whose
+// ctx carries no identity runs as the lease's, and one whose ctx carries
+// another identity fails with ErrIdentityMismatch. A *sql.Stmt prepared on
+// a *sql.Conn or *sql.Tx is bound the same way; one prepared on the *sql.DB
+// is prepared again on a connection of each caller's identity.
+//
+// Every path goes through the lease guard (docs/ARCHITECTURE.md, "The
+// isolation guard"), so database/sql's own pool settings change cost, never
+// whose connection a call runs on:
+//
+//   - SetMaxIdleConns: OpenDB sets 0, so every connection database/sql
+//     puts back releases its lease and reuse is the Manager's decision, per
+//     identity. Raised, database/sql keeps that many connections (and their
+//     leases, counted as busy in Manager.Stats) and offers them to the next
+//     call of any identity; ResetSession refuses one of another identity
+//     with an error matching driver.ErrBadConn, database/sql closes it (the
+//     lease goes back to its pool) and retries, so a mix of identities
+//     mostly pays for the churn.
+//   - SetMaxOpenConns: caps connections across all identities (default
+//     none). database/sql then hands a released connection straight to a
+//     waiting call, of whatever identity; the same check refuses a
+//     mismatch, and after database/sql's retries (three) a call can fail
+//     with that error. Caps belong in Config: MaxSize per identity and
+//     MaxTotal across them.
+//   - SetConnMaxLifetime and SetConnMaxIdleTime: database/sql closes (so
+//     releases) its connections after that long; the physical connection's
+//     lifetime is Config.MaxLifetime, and a released connection goes back
+//     to its pool, not to the server.
 func OpenDB(m *Manager, opts ...FacadeOption) *sql.DB {
 	db := sql.OpenDB(NewConnector(m, opts...))
 	db.SetMaxIdleConns(0)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,20 +39,23 @@ func TestLogsTellWhatHappenedAndNeverAToken(t *testing.T) {
 	const secretToken = "SENTINEL-TOKEN-abc123"
 	var buf syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m, db := newManager(t, Config{MaxSize: 2, Logger: logger, DialBackoff: -1, HealthCheckAfter: -1})
+	clock := &logSkewClock{}
+	m, db := newManager(t, Config{MaxSize: 2, Logger: logger, DialBackoff: -1, HealthCheckAfter: -1, MaxLifetime: -1, Clock: clock})
 	var n atomic.Int64
 	id := tokens.New(tokens.KindServicePrincipal, "sp:tenant/app", tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
 		if n.Add(1) == 1 {
 			return tokens.Token{}, errors.New("token endpoint down")
 		}
-		// No expiry: every checkout re-checks the token, and each mint
-		// rotates it.
-		return tokens.Token{Value: fmt.Sprint(secretToken, n.Load())}, nil
+		// Each mint hands out a new token for an hour.
+		return tokens.Token{Value: fmt.Sprint(secretToken, n.Load()), ExpiresOn: clock.Now().Add(time.Hour)}, nil
 	}))
 	_, err := m.Acquire(context.Background(), id)
 	require.ErrorContains(t, err, "token endpoint down")
 	l := acquire(t, m, id)
 	l.Release(nil)
+	// Inside the token threshold: the next checkout re-checks the token,
+	// and the mint rotates it.
+	clock.off.Add(int64(56 * time.Minute))
 	l = acquire(t, m, id) // rotated: drained and reopened
 	l.Release(errBad)
 	db.FailDials(1, errors.New("login failed"))
@@ -68,3 +72,11 @@ func TestLogsTellWhatHappenedAndNeverAToken(t *testing.T) {
 	assert.NotContains(t, out, secretToken)
 	assert.NotContains(t, out, "sp:tenant/app", "identity printed as a hash")
 }
+
+// logSkewClock is the real clock moved forward by off; its timers run in
+// real time.
+type logSkewClock struct{ off atomic.Int64 }
+
+func (c *logSkewClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
+
+func (c *logSkewClock) AfterFunc(d time.Duration, f func()) actors.Timer { return time.AfterFunc(d, f) }

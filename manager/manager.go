@@ -53,9 +53,14 @@ type Manager struct {
 	// routes lets an acquire for an identity whose pool exists go straight
 	// to that pool actor; misses go through the manager actor.
 	routes *routeTable
+	// keys counts the mints of token-keyed identities' key lookups.
+	keys keyLookups
 	// life ends when Close is called.
 	life   context.Context
 	cancel context.CancelFunc
+	// gate counts the operations in flight on leases, for a forced Close
+	// (see guard.go).
+	gate opGate
 }
 
 // New validates cfg, naming every invalid field in a *ConfigError, and starts
@@ -84,7 +89,7 @@ func New(cfg Config) (*Manager, error) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger(cfg.Logger)))
 	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed, routes) },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, resumeOnPanic)),
-		actor.WithDispatcher(inlineDispatcher), actor.WithMailbox(mailbox.Producer()))
+		actor.WithDispatcher(inlineDispatcher), actor.WithMailbox(mailbox.Producer()), fleetProps(cfg.Fleet))
 	pid, err := system.Root.SpawnNamed(props, "idpool-manager")
 	if err != nil {
 		return nil, err
@@ -199,7 +204,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	disc, err := id.Discriminator(ctx)
+	disc, err := m.resolveKey(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +276,7 @@ func (m *Manager) Stats() Stats {
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
 	s.Total = ms.Gone
 	s.Total.Key = "total"
+	m.keys.addTo(&s.Total)
 	for range ms.Snapshots {
 		ps := <-ms.PoolStats
 		s.PerPool = append(s.PerPool, ps)
@@ -322,6 +328,9 @@ wait:
 		case <-done:
 			return nil
 		case <-ctx.Done():
+			// Refuse new operations on leases and give running ones
+			// CloseGrace to finish before their connections close.
+			m.gate.force(m.cfg.Clock, CloseGrace)
 			m.root.Send(m.pid, &messages.ForceClose{})
 			cause = ctx.Err()
 			break wait

@@ -43,6 +43,9 @@ func addCounters(into *PoolStats, s PoolStats) {
 	into.BlockedPeriods += s.BlockedPeriods
 	into.BlockedFails += s.BlockedFails
 	into.Refreshes += s.Refreshes
+	into.Evictions += s.Evictions
+	into.CredentialChanges += s.CredentialChanges
+	into.CredentialRetries += s.CredentialRetries
 	if into.Closes == nil {
 		into.Closes = make(map[string]uint64)
 	}

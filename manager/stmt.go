@@ -6,15 +6,16 @@ import (
 	"errors"
 )
 
-// stmt wraps a prepared statement so that its errors reach the lease, like
-// the connection's own: drivers without QueryerContext (go-mssqldb) run every
+// stmt wraps a prepared statement so that every call on it passes the lease
+// guard, and its errors reach the lease, like the connection's own: drivers without QueryerContext (go-mssqldb) run every
 // database/sql query through a statement, and a statement cut short by its
 // ctx must break the connection. It implements the optional statement
 // interfaces and, where the driver's statement lacks one, does what
 // database/sql would have done without it.
 type stmt struct {
-	raw   driver.Stmt
-	lease *Lease
+	raw    driver.Stmt
+	lease  *Lease
+	closed bool
 }
 
 // stmtWithConverter is a stmt whose driver statement has the deprecated
@@ -30,6 +31,7 @@ var (
 )
 
 func (l *Lease) wrapStmt(raw driver.Stmt) driver.Stmt {
+	l.stmts++
 	s := &stmt{raw: raw, lease: l}
 	//lint:ignore SA1019 forwarded only for drivers that still implement it
 	if _, ok := raw.(driver.ColumnConverter); ok {
@@ -38,13 +40,32 @@ func (l *Lease) wrapStmt(raw driver.Stmt) driver.Stmt {
 	return s
 }
 
-func (s *stmt) Close() error  { return s.raw.Close() }
+// Close closes the driver's statement, inside the lease guard: once the
+// lease has ended the connection is no longer the caller's, and Release or
+// the pool's close has dealt with it.
+func (s *stmt) Close() error {
+	if err := s.lease.enter(); err != nil {
+		return err
+	}
+	defer s.lease.exit()
+	if !s.closed {
+		s.closed = true
+		s.lease.stmts--
+	}
+	return s.raw.Close()
+}
+
+// NumInput forwards; it reads the statement in memory only.
 func (s *stmt) NumInput() int { return s.raw.NumInput() }
 
 // Exec runs the statement without a ctx.
 //
 // Deprecated: database/sql calls ExecContext.
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	if err := s.lease.enter(); err != nil {
+		return nil, err
+	}
+	defer s.lease.exit()
 	r, err := s.raw.Exec(args)
 	return r, s.lease.note(context.Background(), err)
 }
@@ -53,12 +74,25 @@ func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
 //
 // Deprecated: database/sql calls QueryContext.
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	if err := s.lease.enter(); err != nil {
+		return nil, err
+	}
+	defer s.lease.exit()
 	r, err := s.raw.Query(args)
-	return r, s.lease.note(context.Background(), err)
+	if err != nil {
+		return nil, s.lease.note(context.Background(), err)
+	}
+	return s.lease.wrapRows(r), nil
 }
 
-// ExecContext forwards to the driver's statement, noting its error.
+// ExecContext runs the statement inside the lease guard, which refuses a
+// ctx of another identity: a *sql.Stmt prepared on one identity's *sql.Conn
+// and executed with another's ctx never runs as the first.
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if err := s.lease.enterAs(ctx); err != nil {
+		return nil, err
+	}
+	defer s.lease.exit()
 	s.lease.touched(ctx)
 	if e, ok := s.raw.(driver.StmtExecContext); ok {
 		r, err := e.ExecContext(ctx, args)
@@ -76,23 +110,32 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	return r, s.lease.note(ctx, err)
 }
 
-// QueryContext forwards to the driver's statement, noting its error.
+// QueryContext runs the statement inside the lease guard; see ExecContext.
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if err := s.lease.enterAs(ctx); err != nil {
+		return nil, err
+	}
+	defer s.lease.exit()
 	s.lease.touched(ctx)
+	var r driver.Rows
+	var err error
 	if q, ok := s.raw.(driver.StmtQueryContext); ok {
-		r, err := q.QueryContext(ctx, args)
-		return r, s.lease.note(ctx, err)
+		r, err = q.QueryContext(ctx, args)
+	} else {
+		values, verr := plainValues(args)
+		if verr != nil {
+			return nil, verr
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		//lint:ignore SA1019 what database/sql does for such statements
+		r, err = s.raw.Query(values)
 	}
-	values, err := plainValues(args)
 	if err != nil {
-		return nil, err
+		return nil, s.lease.note(ctx, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	//lint:ignore SA1019 what database/sql does for such statements
-	r, err := s.raw.Query(values)
-	return r, s.lease.note(ctx, err)
+	return s.lease.wrapRows(r), nil
 }
 
 // CheckNamedValue forwards, or returns driver.ErrSkip so that database/sql

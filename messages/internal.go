@@ -11,6 +11,9 @@ type DialDone struct {
 	Conn  driver.Conn
 	Token tokens.Token
 	Err   error
+	// Epoch is the pool's eviction epoch when the dial started: a connection
+	// dialed before an Evict is closed, not used.
+	Epoch uint64
 }
 
 // MintDone reports a finished token mint.

@@ -25,6 +25,12 @@ type PoolStats struct {
 	Rotations, StaleDrained, ExpiredClosed               uint64
 	// Refreshes counts background mints ahead of expiry (RefreshAhead).
 	Refreshes uint64
+	// Evictions counts Evicts (Manager.Evict, Manager.Reset) the pool took;
+	// the connections they dropped are in Closes["evicted"].
+	// CredentialChanges counts acquires that brought a credential other than
+	// the pool's (the newest wins), and CredentialRetries the mints that
+	// failed with an older credential and were retried with the newer one.
+	Evictions, CredentialChanges, CredentialRetries uint64
 	// BlockedPeriods counts blocking periods begun after failed dials, and
 	// BlockedFails the acquires failed fast during them.
 	BlockedPeriods, BlockedFails uint64

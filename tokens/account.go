@@ -135,7 +135,7 @@ func (a *Account) identityFor(r *azidentity.AuthenticationRecord) (Identity, err
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{kind: KindUserAccount, disc: disc, source: a}, nil
+	return withSource(KindUserAccount, disc, a), nil
 }
 
 // Authenticate signs the user in interactively now, whatever the state, and

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/big"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -386,4 +387,43 @@ func TestKeysAreNULSeparatedAndDistinctPerKind(t *testing.T) {
 	sqlLogin := tokens.NewKey(server, discriminator(t, tokens.SQLLogin()))
 	_, dup := seen[sqlLogin]
 	assert.False(t, dup)
+}
+
+// TestWorkloadIdentity: keyed by tenant and client id without a mint (from
+// the options, or AZURE_TENANT_ID / AZURE_CLIENT_ID), and minting through
+// azidentity's WorkloadIdentityCredential with the token file's federated
+// assertion against sim/entra.
+func TestWorkloadIdentity(t *testing.T) {
+	s := startEntra(t)
+	s.RegisterFederatedApp(tenant, "app-wi", "system:serviceaccount:default:api", "oid-wi")
+	file := t.TempDir() + "/token"
+	require.NoError(t, os.WriteFile(file, []byte(s.FederatedAssertion("system:serviceaccount:default:api")), 0o600))
+	t.Setenv("AZURE_TENANT_ID", tenant)
+	t.Setenv("AZURE_CLIENT_ID", "app-wi")
+	id, err := tokens.WorkloadIdentity(&azidentity.WorkloadIdentityCredentialOptions{
+		ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true, TokenFilePath: file})
+	require.NoError(t, err)
+	assert.True(t, id.KeyResolved())
+	assert.Equal(t, "sp:"+tenant+"/app-wi", discriminator(t, id))
+	assert.Zero(t, s.Issued("app-wi"), "the key costs no mint")
+	_, c := mintAndVerify(t, s, id, sqlAud)
+	assert.Equal(t, "oid-wi", c.ObjectID)
+
+	t.Setenv("AZURE_CLIENT_ID", "")
+	_, err = tokens.WorkloadIdentity(&azidentity.WorkloadIdentityCredentialOptions{TokenFilePath: file})
+	require.ErrorContains(t, err, "empty client id")
+}
+
+// TestCLIIdentitiesAreTokenKeyed: the CLIs' principal is only known from a
+// token, so their identities learn the key at the first acquire.
+func TestCLIIdentitiesAreTokenKeyed(t *testing.T) {
+	cli, err := tokens.AzureCLIIdentity(nil)
+	require.NoError(t, err)
+	azd, err := tokens.AzureDeveloperCLIIdentity(nil)
+	require.NoError(t, err)
+	for _, id := range []tokens.Identity{cli, azd} {
+		require.NoError(t, id.Validate())
+		assert.Equal(t, tokens.KindUserAccount, id.Kind())
+		assert.False(t, id.KeyResolved())
+	}
 }

@@ -3,7 +3,7 @@
 //
 // A pool key is a server key and an identity discriminator joined by NUL. Each
 // kind of identity owns its own discriminator domain ("sql-login", "msi:…",
-// "sp:…", "acct:…", "oid:…", "tok:…", "dac:…"; "obo:…" is reserved), and ids
+// "sp:…", "acct:…", "oid:…", "obo:…", "tok:…", "dac:…"), and ids
 // are escaped, so no two identities of different principals can ever map to
 // the same pool (see domain.go for the grammar). A key comes from a token's
 // claims only for VouchedTokenIdentity, whose principal the application

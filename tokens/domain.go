@@ -22,7 +22,7 @@ import (
 //	tok:<sha256 hex of the token>      KindProvidedToken, a token handed in
 //	dac:<sha256 hex of the token>      KindDefaultCredential
 //	msi:tok:, sp:tok:, acct:tok:       <sha256 hex of the token> for TokenKeyedCredentialIdentity
-//	obo:<tenant>/<object id>           reserved for the on-behalf-of identity; no kind yet
+//	obo:<tenant>/<object id>           KindOnBehalfOf, the user an app acts for (OnBehalfOf)
 //	<anything else>:...                KindProvidedToken only, via New (the caller names the principal)
 //
 // Every component is escaped (escapeComponent) so that it holds no ':', '/',
@@ -46,8 +46,7 @@ const (
 )
 
 // reservedDomains maps the name before a discriminator's first ':' (or the
-// whole discriminator) to the kind that owns it. kindInvalid owns obo, which
-// is reserved for the on-behalf-of identity and refused for every kind today.
+// whole discriminator) to the kind that owns it.
 var reservedDomains = map[string]Kind{
 	"sql-login": KindSQLLogin,
 	"msi":       KindManagedIdentity,
@@ -56,7 +55,7 @@ var reservedDomains = map[string]Kind{
 	"oid":       KindProvidedToken,
 	"tok":       KindProvidedToken,
 	"dac":       KindDefaultCredential,
-	"obo":       kindInvalid,
+	"obo":       KindOnBehalfOf,
 }
 
 // escapeComponent percent-encodes '%', ':', '/' and every byte at or below
@@ -106,8 +105,7 @@ func vouchedDiscriminator(p Principal) (string, error) {
 	return pair(prefixVouched, "principal tenant id", p.TenantID, "principal object id", p.ObjectID)
 }
 
-// oboDiscriminator is the key of the on-behalf-of identity another change
-// adds; it is here so that the domain is proven disjoint from the others now.
+// oboDiscriminator keys the user an app acts for (OnBehalfOf.Identity).
 func oboDiscriminator(tenantID, objectID string) (string, error) {
 	return pair(prefixOBO, "tenant id", tenantID, "object id", objectID)
 }
@@ -215,7 +213,7 @@ func domainKind(disc string) (Kind, error) {
 		ok = isHashForm(rest) || twoComponents(rest)
 	case "acct":
 		ok = isHashForm(rest) || oneComponent(rest)
-	case "oid":
+	case "oid", "obo":
 		ok = twoComponents(rest)
 	case "tok", "dac":
 		ok = isHex256(rest)

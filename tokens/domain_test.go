@@ -128,8 +128,7 @@ func decode(d string) (keySpec, bool) {
 	return keySpec{}, false
 }
 
-// specKind is the kind whose constructors build the spec (kindInvalid for the
-// reserved obo domain).
+// specKind is the kind whose constructors build the spec.
 func (s keySpec) specKind() Kind {
 	switch s.form {
 	case "sql-login":
@@ -142,6 +141,8 @@ func (s keySpec) specKind() Kind {
 		return KindUserAccount
 	case "oid":
 		return KindProvidedToken
+	case "obo":
+		return KindOnBehalfOf
 	case "token":
 		return s.kind
 	}
@@ -207,12 +208,6 @@ func TestDiscriminatorsAreInjective(t *testing.T) {
 				t.Fatalf("%+v encodes to %q, which decodes to %+v (ok %v)", c.s, c.d, got, ok)
 			}
 			owner, err := domainKind(c.d)
-			if c.s.form == "obo" {
-				if err == nil {
-					t.Fatalf("the reserved obo domain was accepted for %s", owner)
-				}
-				continue
-			}
 			if err != nil || owner != c.s.specKind() {
 				t.Fatalf("%+v: %q is in the domain of %s (%v), want %s", c.s, c.d, owner, err, c.s.specKind())
 			}

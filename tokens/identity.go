@@ -34,9 +34,12 @@ const (
 	KindDefaultCredential
 	// KindProvidedToken is a token, or a token function, handed in by the caller.
 	KindProvidedToken
+	// KindOnBehalfOf is a user on whose behalf a middle-tier app exchanges
+	// the user's token (OnBehalfOf.Identity), keyed "obo:<tenant>/<object id>".
+	KindOnBehalfOf
 )
 
-var kindNames = [...]string{"invalid", "sql-login", "managed-identity", "service-principal", "user-account", "default-credential", "provided-token"}
+var kindNames = [...]string{"invalid", "sql-login", "managed-identity", "service-principal", "user-account", "default-credential", "provided-token", "on-behalf-of"}
 
 // String returns the kind's short name, safe for logs and metric attributes.
 func (k Kind) String() string {
@@ -68,24 +71,78 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 // small values, safe to copy and to share between goroutines.
 //
 // Build an identity once and reuse it: its Source (an azidentity credential)
-// caches tokens per instance. The pool of an identity keeps the Source of the
-// first Identity value that reached it.
+// caches tokens per instance.
+//
+// The newest credential wins: each constructor call makes a new credential
+// (SameCredential tells them apart; copies of one Identity value share it),
+// and the pool of a key mints with the credential of the most recent acquire
+// that reached it, in the order its mailbox received them. So a fresh
+// on-behalf-of assertion or a rotated client secret is picked up by the next
+// acquire that brings it; connections already open keep their token until
+// they retire as usual, and a mint that failed with an older credential while
+// a newer one was known is retried with the newer one instead of failing the
+// caller.
 type Identity struct {
 	kind   Kind
 	disc   string
 	source Source
-	// fromToken, when set, derives the discriminator from the first token the
-	// source mints (for credentials whose principal is unknown until then) and
-	// caches it.
-	fromToken *tokenDerivedKey
-	// err says why New refused its input; the identity is then invalid.
-	err error
+	// cred tells one constructor call's credential from another's: a pointer
+	// compare, so the hit path pays nothing to follow the newest credential.
+	// It also holds the key learned from a token, for credentials whose
+	// principal is unknown until then (see fromToken). One pointer for both
+	// keeps Identity, and so the Lease that embeds one in its acquire
+	// message, within its allocation size class.
+	cred *credentialTag
 }
 
-type tokenDerivedKey struct{ disc atomic.Pointer[string] }
+// refusedSource is the source of an identity a constructor refused: it
+// carries the reason, and mints nothing. Keeping the reason here rather than
+// in a field of its own keeps Identity (and so the Lease that embeds one in
+// its acquire message) within its allocation size class.
+type refusedSource struct{ err error }
+
+// Token refuses with the reason the identity was refused.
+func (s refusedSource) Token(context.Context) (Token, error) { return Token{}, s.err }
+
+// tokenDerivedKey is the key learned from a token, shared by the copies of
+// one Identity value; flight is the lookup in progress, if any (see
+// ResolveKey).
+type tokenDerivedKey struct {
+	disc   atomic.Pointer[string]
+	flight atomic.Pointer[keyFlight]
+}
+
+// credentialTag is allocated once per constructor call, so its address names
+// the credential. It is never empty (distinct zero-size allocations may share
+// an address): learnsKey says whether key is in use.
+type credentialTag struct {
+	learnsKey bool
+	// key derives the discriminator from the first token the source mints
+	// and caches it; used only when learnsKey is set.
+	key tokenDerivedKey
+}
+
+// fromToken returns the token-derived key of an identity that learns its
+// key from a token, and nil for every other identity.
+func (id Identity) fromToken() *tokenDerivedKey {
+	if id.cred == nil || !id.cred.learnsKey {
+		return nil
+	}
+	return &id.cred.key
+}
+
+// withSource builds a valid identity over src with a credential of its own.
+func withSource(kind Kind, disc string, src Source) Identity {
+	return Identity{kind: kind, disc: disc, source: src, cred: new(credentialTag)}
+}
+
+// SameCredential reports whether id and o carry the credential of one
+// constructor call (copies of one Identity value do; two calls over the same
+// secret do not). It is a pointer compare, cheap enough for every acquire.
+func (id Identity) SameCredential(o Identity) bool { return id.cred == o.cred }
 
 // invalid returns an identity that is refused everywhere with err.
-func invalid(err error) Identity { return Identity{err: err} }
+func invalid(err error) Identity { return Identity{source: refusedSource{err}} }
 
 // SQLLogin is the identity of connections that log in with the DSN's own
 // credentials, keyed "sql-login": all SQL-login traffic to one server shares
@@ -118,10 +175,15 @@ func New(kind Kind, discriminator string, src Source) Identity {
 	if err != nil {
 		return invalid(fmt.Errorf("%w: %s identity: %v", ErrInvalidIdentity, kind, err))
 	}
+	if owner == KindOnBehalfOf {
+		// Only OnBehalfOf.Identity builds these: it pairs the key with the
+		// principal check on every token.
+		return invalid(fmt.Errorf("%w: the \"obo\" domain is reserved for tokens.OnBehalfOf", ErrInvalidIdentity))
+	}
 	if owner != kind {
 		return invalid(fmt.Errorf("%w: a %s identity cannot use a discriminator of the %s domain", ErrInvalidIdentity, kind, owner))
 	}
-	return Identity{kind: kind, disc: discriminator, source: src}
+	return withSource(kind, discriminator, src)
 }
 
 // NewTokenKeyed builds an identity whose discriminator can only be learned
@@ -139,7 +201,9 @@ func NewTokenKeyed(kind Kind, src Source) Identity {
 	if src == nil {
 		return invalid(fmt.Errorf("%w: a %s identity needs a token source", ErrInvalidIdentity, kind))
 	}
-	return Identity{kind: kind, source: src, fromToken: &tokenDerivedKey{}}
+	id := withSource(kind, "", src)
+	id.cred.learnsKey = true
+	return id
 }
 
 // Kind reports how the identity authenticates.
@@ -149,21 +213,22 @@ func (id Identity) Kind() Kind { return id.kind }
 func (id Identity) Source() Source { return id.source }
 
 // UsesToken reports whether connections of this identity log in with a token.
-func (id Identity) UsesToken() bool { return id.source != nil }
+func (id Identity) UsesToken() bool { return id.source != nil && id.kind.valid() }
 
 // Validate reports what makes the identity unusable, if anything; every such
 // error matches ErrInvalidIdentity. The zero Identity is invalid.
 func (id Identity) Validate() error {
 	switch {
-	case id.err != nil:
-		return id.err
 	case !id.kind.valid():
+		if r, ok := id.source.(refusedSource); ok {
+			return r.err
+		}
 		return errZeroIdentity
 	case id.kind == KindSQLLogin && (id.source != nil || id.disc != discSQLLogin):
 		return fmt.Errorf("%w: a SQL-login identity has no token source; use tokens.SQLLogin()", ErrInvalidIdentity)
 	case id.kind != KindSQLLogin && id.source == nil:
 		return fmt.Errorf("%w: a %s identity needs a token source", ErrInvalidIdentity, id.kind)
-	case id.kind != KindSQLLogin && id.disc == "" && id.fromToken == nil:
+	case id.kind != KindSQLLogin && id.disc == "" && id.fromToken() == nil:
 		return fmt.Errorf("%w: a %s identity needs a discriminator", ErrInvalidIdentity, id.kind)
 	}
 	return nil
@@ -177,22 +242,11 @@ func (id Identity) Discriminator(ctx context.Context) (string, error) {
 	if err := id.Validate(); err != nil {
 		return "", err
 	}
-	if id.fromToken == nil {
+	if id.fromToken() == nil {
 		return id.disc, nil
 	}
-	if d := id.fromToken.disc.Load(); d != nil {
-		return *d, nil
-	}
-	tok, err := id.source.Token(ctx)
-	if err != nil {
-		return "", fmt.Errorf("idpool: minting a token to learn the %s identity's key: %w", id.kind, err)
-	}
-	if tok.IsZero() {
-		return "", fmt.Errorf("idpool: the %s identity's token source returned an empty token", id.kind)
-	}
-	d := tokenDiscriminator(id.kind, tok.Value)
-	id.fromToken.disc.CompareAndSwap(nil, &d)
-	return *id.fromToken.disc.Load(), nil
+	disc, _, err := id.ResolveKey(ctx)
+	return disc, err
 }
 
 // String names the kind and a short hash of the discriminator, never a token.
@@ -204,8 +258,8 @@ func (id Identity) String() string {
 		return "identity(sql-login)"
 	}
 	d := id.disc
-	if id.fromToken != nil {
-		if p := id.fromToken.disc.Load(); p != nil {
+	if id.fromToken() != nil {
+		if p := id.fromToken().disc.Load(); p != nil {
 			d = *p
 		}
 	}

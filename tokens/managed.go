@@ -26,7 +26,7 @@ func SystemAssignedIdentity(o *azidentity.ManagedIdentityCredentialOptions, opts
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: system-assigned managed identity: %w", err)
 	}
-	return Identity{kind: KindManagedIdentity, disc: DiscriminatorSystemAssigned, source: CredentialSource(cred, opts...)}, nil
+	return withSource(KindManagedIdentity, DiscriminatorSystemAssigned, CredentialSource(cred, opts...)), nil
 }
 
 // UserAssignedIdentity is a user-assigned managed identity named by id:
@@ -52,7 +52,7 @@ func UserAssignedIdentity(id azidentity.ManagedIDKind, o *azidentity.ManagedIden
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: user-assigned managed identity: %w", err)
 	}
-	return Identity{kind: KindManagedIdentity, disc: disc, source: CredentialSource(cred, opts...)}, nil
+	return withSource(KindManagedIdentity, disc, CredentialSource(cred, opts...)), nil
 }
 
 func userAssignedDiscriminator(id azidentity.ManagedIDKind) (string, error) {

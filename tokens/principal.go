@@ -39,7 +39,7 @@ func VouchedTokenIdentity(p Principal, src Source) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{kind: KindProvidedToken, disc: disc, source: &vouchedSource{p: p, src: src}}, nil
+	return withSource(KindProvidedToken, disc, &vouchedSource{p: p, src: src}), nil
 }
 
 // vouchedSource checks every token against the principal vouched for. It is

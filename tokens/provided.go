@@ -50,7 +50,7 @@ func StaticTokenIdentity(token string, expiresOn time.Time) (Identity, error) {
 	// A closure, not a struct: %#v of the Identity then prints a func
 	// address, never the token.
 	src := SourceFunc(func(context.Context) (Token, error) { return tok, nil })
-	return Identity{kind: KindProvidedToken, disc: tokenDiscriminator(KindProvidedToken, token), source: src}, nil
+	return withSource(KindProvidedToken, tokenDiscriminator(KindProvidedToken, token), src), nil
 }
 
 // jwtExpiry reads exp from a JWT without verifying it, or returns zero.

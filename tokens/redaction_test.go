@@ -124,7 +124,12 @@ func TestEverySecretHoldingValueIsRedacted(t *testing.T) {
 	refused := tokens.New(tokens.KindManagedIdentity, "myapp:alice", src)
 	req := actors.DialRequest{Key: tokens.NewKey("srv", "tok:x"), Identity: static, Token: tok}
 
+	obo, err := tokens.NewOnBehalfOfSecret(tenant, "api-redact", sentinel, s.OnBehalfOfOptions())
+	require.NoError(t, err)
+	oboID, err := obo.Identity(tokens.Principal{TenantID: tenant, ObjectID: "o"}, sentinel)
+	require.NoError(t, err)
+
 	values := []any{tok, static, fn, vouched, secret, custom, refused, req,
-		static.Source(), vouched.Source(), secret.Source()}
+		static.Source(), vouched.Source(), secret.Source(), *obo, obo, oboID, oboID.Source()}
 	redacttest.AssertRedacted(t, []string{sentinel}, values...)
 }

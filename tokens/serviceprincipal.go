@@ -24,7 +24,7 @@ func ClientSecretIdentity(tenantID, clientID, secret string, o *azidentity.Clien
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client secret credential: %w", err)
 	}
-	return Identity{kind: KindServicePrincipal, disc: disc, source: CredentialSource(cred, opts...)}, nil
+	return withSource(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
 }
 
 // ClientCertificateIdentity is an app registration that authenticates with
@@ -44,7 +44,7 @@ func ClientCertificateIdentity(tenantID, clientID string, certs []*x509.Certific
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client certificate credential: %w", err)
 	}
-	return Identity{kind: KindServicePrincipal, disc: disc, source: CredentialSource(cred, opts...)}, nil
+	return withSource(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
 }
 
 // ClientAssertionIdentity is an app registration that authenticates with an
@@ -62,5 +62,5 @@ func ClientAssertionIdentity(tenantID, clientID string, getAssertion func(contex
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client assertion credential: %w", err)
 	}
-	return Identity{kind: KindServicePrincipal, disc: disc, source: CredentialSource(cred, opts...)}, nil
+	return withSource(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
 }

@@ -51,6 +51,9 @@ type simFlags struct {
 }
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if fleet, err := maybeFleet(ctx, args, stdout, stderr); fleet {
+		return err
+	}
 	cfg := workload.Default()
 	var sf simFlags
 	fs := newFlagSet(simHelp, stdout)

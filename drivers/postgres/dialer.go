@@ -42,8 +42,12 @@ func WithUser(f func(req actors.DialRequest) string) Option {
 }
 
 // WithConnectorOptions passes options to pgx's stdlib connector, such as
-// stdlib.OptionAfterConnect to prepare each session. Leave
+// stdlib.OptionAfterConnect to run code once per physical connection. Leave
 // OptionBeforeConnect alone: it could replace the login the dialer chose.
+// OptionResetSession and OptionShouldPing are overridden: the session is
+// reset (DISCARD ALL) on every release, which also undoes any SET an
+// AfterConnect ran; give session settings as runtime parameters in the DSN
+// (or ALTER ROLE ... SET), which the reset restores.
 func WithConnectorOptions(opts ...stdlib.OptionOpenDB) Option {
 	return func(d *Dialer) { d.connector = append(d.connector, opts...) }
 }
@@ -63,6 +67,7 @@ func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
 	for _, opt := range opts {
 		opt(d)
 	}
+	d.connector = append(d.connector, sessionOptions()...)
 	return d, nil
 }
 
@@ -72,7 +77,8 @@ func (d *Dialer) ServerKey() string { return d.server }
 
 // Dial opens one connection for req and returns it as a *stdlib.Conn. A token
 // identity logs in with req.Token.Value as its password; a SQL login with the
-// DSN's password.
+// DSN's password. The conn's ResetSession resets the session fully (see
+// resetSession), so state set by one lease never reaches the next.
 func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
 	// The zero Identity must never fall back to the DSN's password.
 	if err := req.Identity.Validate(); err != nil {

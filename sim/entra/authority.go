@@ -78,6 +78,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.refreshTokenGrant(w, form)
 	case grantAuthorizationCode:
 		s.authorizationCodeGrant(w, form)
+	case grantJWTBearer:
+		s.onBehalfOf(w, tenant, form)
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "the grant type is not supported by this server")
 	}

@@ -35,6 +35,11 @@ func (s *Server) AssertionOptions() *azidentity.ClientAssertionCredentialOptions
 	return &azidentity.ClientAssertionCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true}
 }
 
+// OnBehalfOfOptions are options for the OnBehalfOfCredential constructors.
+func (s *Server) OnBehalfOfOptions() *azidentity.OnBehalfOfCredentialOptions {
+	return &azidentity.OnBehalfOfCredentialOptions{ClientOptions: s.ClientOptions(), DisableInstanceDiscovery: true}
+}
+
 // DefaultOptions are options for DefaultAzureCredential. Select its source
 // with AZURE_TOKEN_CREDENTIALS (e.g. "ManagedIdentityCredential") so the
 // chain does not probe the real IMDS address.

@@ -56,6 +56,7 @@ type state struct {
 	issued     map[string]int
 	total      int
 	requests   int
+	exchanges  int // on-behalf-of grants answered with a token
 	generation map[string]int
 	reused     map[string]reusable // name + NUL + audience
 }

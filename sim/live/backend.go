@@ -67,6 +67,10 @@ type Outcome struct {
 	DirtyTx bool
 	// AcquireErr is why the acquire failed; OpErr why a statement did.
 	AcquireErr, OpErr error
+	// StaleUse describes a call made on the lease after its release that
+	// reached the connection (stale_lease_use); empty when the lease guard
+	// refused it, as it must.
+	StaleUse string
 }
 
 // Gauges are the pools' state now.

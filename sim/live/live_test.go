@@ -2,9 +2,11 @@ package live
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/internal/guardhook"
 	"github.com/idpool/idpool/sim/report"
 	"github.com/idpool/idpool/sim/workload"
 	"github.com/stretchr/testify/assert"
@@ -114,4 +116,24 @@ func TestLiveTDSBackend(t *testing.T) {
 	assert.Positive(t, r.TokenMints)
 	assert.Positive(t, r.Ops["abandon"], "abandoned transactions must be reset on release")
 	assert.Positive(t, r.SessionsKilled)
+}
+
+// TestLiveCatchesASkippedLeaseGuard is the live mutation test of the
+// stale_lease_use invariant: with the manager's lease guard switched off
+// (the skip-lease-guard bug, an internal test hook), workers' calls on their
+// released leases reach the connections, and the checker must say so, with
+// samples; with the guard on (every other live test) they never do.
+func TestLiveCatchesASkippedLeaseGuard(t *testing.T) {
+	cfg := short()
+	cfg.InjectBug = "skip-lease-guard"
+	r, err := Run(context.Background(), cfg, NewMemDB(), Options{})
+	require.NoError(t, err)
+	assert.Positive(t, r.Violations.StaleLeaseUse, "%+v", r.Violations)
+	assert.Equal(t, "skip-lease-guard", r.InjectedBug)
+	var sampled bool
+	for _, s := range r.ViolationSamples {
+		sampled = sampled || strings.Contains(s, "stale lease use")
+	}
+	assert.True(t, sampled, "a sample describes it: %v", r.ViolationSamples)
+	assert.False(t, guardhook.SkipLeaseGuard.Load(), "the guard is back on after the run")
 }

@@ -205,6 +205,9 @@ func (b *MemDB) Do(ctx context.Context, id Identity, op Op, obs Observer) Outcom
 	}
 	obs.Releasing(out.Session)
 	l.Release(out.OpErr)
+	// A careless caller keeps its lease and calls on it again.
+	_, err = l.Conn().ExecContext(stmtCtx, "SELECT 1", nil)
+	out.StaleUse = staleUse(mi.Login(), out.Session, err)
 	return out
 }
 
@@ -222,6 +225,15 @@ func (b *MemDB) expiredUse(session int64, start, exp time.Time) {
 	if len(b.texts) < 3 {
 		b.texts = append(b.texts, text)
 	}
+}
+
+// staleUse describes a call on a released lease that was not refused with
+// manager.ErrLeaseReleased, so reached its connection.
+func staleUse(login string, session int64, err error) string {
+	if errors.Is(err, manager.ErrLeaseReleased) {
+		return ""
+	}
+	return fmt.Sprintf("stale lease use: a call on %s's lease after its release reached session %d (answer: %v)", login, session, err)
 }
 
 // acquire leases a connection, bounding the wait either with a ctx

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/idpool/idpool/internal/guardhook"
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/sim/report"
 	"github.com/idpool/idpool/sim/workload"
@@ -63,7 +65,13 @@ func Run(ctx context.Context, cfg workload.Config, b Backend, opt Options) (*rep
 		return nil, err
 	}
 	if cfg.InjectBug != "" {
-		return nil, fmt.Errorf("--inject-bug runs in virtual mode only")
+		if !slices.Contains(workload.LiveBugs(), cfg.InjectBug) {
+			return nil, fmt.Errorf("--inject-bug %s runs in virtual mode only (live mode injects %v)", cfg.InjectBug, workload.LiveBugs())
+		}
+		// skip-lease-guard: the manager's guard lets every call through
+		// for the length of the run.
+		guardhook.SkipLeaseGuard.Store(true)
+		defer guardhook.SkipLeaseGuard.Store(false)
 	}
 	if err := b.Start(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("starting the %s backend: %w", b.Name(), err)
@@ -73,7 +81,7 @@ func Run(ctx context.Context, cfg workload.Config, b Backend, opt Options) (*rep
 		holders: map[int64]uint64{}, inflight: map[uint64]*acquireWatch{}, used: map[string]bool{}, texts: map[string]int{},
 		fifo: newFIFOChecker(200*time.Millisecond+2*cfg.Latency.Mint.Max(), 200*time.Millisecond),
 		res: report.Result{
-			Mode: "live", Backend: b.Name(), Seed: cfg.Seed, Identities: cfg.Identities, Arrival: cfg.Arrival,
+			Mode: "live", Backend: b.Name(), Seed: cfg.Seed, InjectedBug: cfg.InjectBug, Identities: cfg.Identities, Arrival: cfg.Arrival,
 			ErrorsByKind: map[string]uint64{}, Ops: map[string]uint64{},
 		},
 	}
@@ -250,6 +258,9 @@ func (r *runner) one(rng *rand.Rand, p picker) {
 		}
 		if out.OpErr != nil {
 			r.errorKind(opErrorKind(out.OpErr))
+		}
+		if out.StaleUse != "" {
+			r.violation(&r.res.Violations.StaleLeaseUse, "%s", out.StaleUse)
 		}
 	}
 }

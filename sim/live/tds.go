@@ -228,9 +228,16 @@ func (b *TDS) Do(ctx context.Context, id Identity, op Op, obs Observer) Outcome 
 	b.checkExpiry(int(spid), start)
 	out.OpErr = tdsOp(stmtCtx, conn, op)
 	obs.Releasing(spid)
+	var dc *manager.Conn
+	_ = conn.Raw(func(c any) error { dc, _ = c.(*manager.Conn); return nil })
 	// The facade noted a broken connection as the statement failed, so
 	// this Close closes it rather than keep it.
 	_ = conn.Close()
+	// A careless caller kept the driver connection (database/sql released
+	// its lease on Close, with no idle connections kept) and calls on it.
+	if dc != nil {
+		out.StaleUse = staleUse(ti.Login(), spid, dc.Ping(stmtCtx))
+	}
 	return out
 }
 

@@ -91,6 +91,9 @@ type Violations struct {
 	DirtyCheckout uint64 `json:"dirty_checkout"`
 	// ClosedWhileLeased: the pool closed a connection a worker held.
 	ClosedWhileLeased uint64 `json:"closed_while_leased"`
+	// StaleLeaseUse: a call on a lease after its Release reached the
+	// connection, which may by then serve another worker.
+	StaleLeaseUse uint64 `json:"stale_lease_use"`
 	// StateMachine counts steps after which actors.Pool.CheckInvariants
 	// failed (virtual mode).
 	StateMachine uint64 `json:"state_machine"`
@@ -104,7 +107,7 @@ type Violations struct {
 func (v Violations) Total() uint64 {
 	return v.CrossIdentity + v.DoubleLease + v.OverMax + v.ExpiredTokenUse + v.LostWaiters +
 		v.LeakedConns + v.FIFOViolations + v.DirtyCheckout + v.ClosedWhileLeased + v.StateMachine +
-		v.Churn
+		v.Churn + v.StaleLeaseUse
 }
 
 // ByName returns the count of the violation with the given JSON name.
@@ -127,7 +130,7 @@ func (v Violations) list() []namedCount {
 		{"cross_identity", v.CrossIdentity}, {"double_lease", v.DoubleLease}, {"over_max", v.OverMax},
 		{"expired_token_use", v.ExpiredTokenUse}, {"lost_waiters", v.LostWaiters}, {"leaked_conns", v.LeakedConns},
 		{"fifo_violations", v.FIFOViolations}, {"dirty_checkout", v.DirtyCheckout}, {"closed_while_leased", v.ClosedWhileLeased}, {"state_machine", v.StateMachine},
-		{"churn", v.Churn},
+		{"churn", v.Churn}, {"stale_lease_use", v.StaleLeaseUse},
 	}
 }
 

@@ -36,6 +36,7 @@ func (s *Server) register(sess *session) (sqlError, bool) {
 		return notAvailable(sess.database, s.opts.ServerName), false
 	}
 	if s.maxSessions > 0 && len(s.sessions) >= s.maxSessions {
+		s.peak.refused++
 		return tooManyConnections(s.maxSessions), false
 	}
 	for {
@@ -50,6 +51,7 @@ func (s *Server) register(sess *session) (sqlError, bool) {
 		}
 	}
 	s.sessions[sess.spid] = sess
+	s.peak.max = max(s.peak.max, len(s.sessions))
 	s.logins[sess.login]++
 	s.totalLogins++
 	return sqlError{}, true

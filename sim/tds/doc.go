@@ -18,7 +18,11 @@
 // login, such as SET LANGUAGE and SET DATEFORMAT); anything else gets an
 // ERROR token, as a real server would answer, never a dropped connection.
 //
-// Tables live in memory and are shared by all sessions. Rows inserted inside a
+// Tables live in memory and are shared by all sessions, except local
+// temporary tables (#name), which are the session's own and, as in SQL Server,
+// go with the session or its reset. The RESETCONNECTION bit resets what
+// session state the simulator keeps: the open transaction, NOCOUNT and the
+// temporary tables. Rows inserted inside a
 // transaction are kept per session and applied on commit, so other sessions
 // never see uncommitted rows.
 //

@@ -75,7 +75,7 @@ func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *
 		}
 		return s.exec(ctx, st.then, params, tb)
 	case createTableStmt:
-		return stmtResult{cmd: cmdCreateTable}, s.srv.store.create(st.name)
+		return stmtResult{cmd: cmdCreateTable}, s.tables(st.name.key).create(st.name)
 	case insertStmt:
 		return s.execInsert(st, params)
 	case waitforStmt:
@@ -98,7 +98,7 @@ func (s *session) execSelect(st selectStmt, params map[string]any, tb *tokenBuf)
 		if st.where != nil {
 			return res, errNotSupported("WHERE with FROM")
 		}
-		n, ok := s.srv.store.committed(st.from.key)
+		n, ok := s.tables(st.from.key).committed(st.from.key)
 		if !ok {
 			return res, errInvalidObject(st.from.text)
 		}
@@ -136,7 +136,7 @@ func (s *session) execSelect(st selectStmt, params map[string]any, tb *tokenBuf)
 
 func (s *session) execInsert(st insertStmt, params map[string]any) (stmtResult, error) {
 	res := stmtResult{cmd: cmdInsert, hasCount: true}
-	if !s.srv.store.exists(st.table.key) {
+	if !s.tables(st.table.key).exists(st.table.key) {
 		return res, errInvalidObject(st.table.text)
 	}
 	for _, row := range st.rows {
@@ -150,7 +150,7 @@ func (s *session) execInsert(st insertStmt, params map[string]any) (stmtResult, 
 	if s.trancount > 0 {
 		s.pending[st.table.key] += n
 	} else {
-		s.srv.store.apply(map[string]int64{st.table.key: n})
+		s.applyRows(map[string]int64{st.table.key: n})
 	}
 	res.rows = uint64(n)
 	return res, nil

@@ -110,6 +110,7 @@ type Server struct {
 	refuse      bool
 	latency     time.Duration
 	maxSessions int
+	peak        sessionPeak // see peak.go
 	logins      map[string]int
 	totalLogins int
 	failed      int

@@ -45,6 +45,9 @@ type session struct {
 	// language and dateFormat are what SET LANGUAGE and SET DATEFORMAT
 	// chose; empty means the login's defaults.
 	language, dateFormat string
+	// temps holds the session's local temporary tables (#name); nil until
+	// the first is created.
+	temps *store
 
 	// inTx mirrors trancount > 0 for Server.Sessions.
 	inTx atomic.Bool
@@ -354,7 +357,10 @@ func (s *session) finish(req *request, reply []byte, attnCut bool) bool {
 
 // reset does what sp_reset_connection does for a request that carries the
 // RESETCONNECTION bit: roll back the open transaction (unless the client
-// asked to keep it) and restore the session's settings.
+// asked to keep it), drop the session's temporary tables and restore its
+// settings. That is all the session state the simulator keeps: the other SET
+// options are accepted without effect, and CONTEXT_INFO and SESSION_CONTEXT
+// are not implemented.
 func (s *session) reset(tb *tokenBuf, keepTran bool) {
 	if !keepTran && s.trancount > 0 {
 		s.endTran(tb)
@@ -365,6 +371,7 @@ func (s *session) reset(tb *tokenBuf, keepTran bool) {
 		tb.envString(envDatabase, s.loginDatabase, s.database)
 		s.database = s.loginDatabase
 	}
+	s.dropTemps()
 	tb.envBytes(envResetAck, nil, nil)
 	s.srv.mu.Lock()
 	s.srv.resets++

@@ -98,7 +98,7 @@ func lexSQL(s string) ([]sqlTok, error) {
 			}
 			toks = append(toks, sqlTok{tkNumber, s[i:j]})
 			i = j
-		case isIdentStart(c):
+		case isIdentStart(c) || c == '#':
 			j := i
 			for j < len(s) && isIdentChar(s[j]) {
 				j++
@@ -150,4 +150,5 @@ func isIdentStart(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
-func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' }
+// isIdentChar: # may also start a name, that of a temporary table.
+func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' || c == '#' }

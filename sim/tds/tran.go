@@ -27,7 +27,7 @@ func (s *session) commitTran(tb *tokenBuf, all bool) error {
 		return nil
 	}
 	if !s.killed.Load() {
-		s.srv.store.apply(s.pending)
+		s.applyRows(s.pending)
 	}
 	tb.envEndTran(envCommitTran, s.tranDesc)
 	s.clearTran()

@@ -93,3 +93,17 @@ func (e *engine) bugIgnoresMax(p *vpool, tok tokens.Token) {
 
 // bugLeaksClose reports a close done without closing the session.
 func (e *engine) bugLeaksClose() bool { return e.strikes("leak-close", rareBugRate) }
+
+// bugStaleUse is a worker that keeps its lease after releasing it and calls
+// on it again, as careless code does, with the lease guard skipped: the
+// call reaches the session, whoever holds it now. The lease guard refuses
+// such a call before it reaches the session; the harness models that by
+// making the stale call only when the guard is the injected bug.
+func (e *engine) bugStaleUse(r *request) {
+	if e.bug != "skip-lease-guard" || r.conn == nil || r.use != r.conn || !e.strikes("skip-lease-guard", grantBugRate*10) {
+		return
+	}
+	broken := r.broken
+	e.use(r)
+	r.broken = broken // the released lease's failure is not the worker's op's
+}

@@ -1,6 +1,7 @@
 package virtual
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/idpool/idpool/sim/workload"
@@ -57,6 +58,16 @@ func (e *engine) startOp(r *request) {
 // connection is broken.
 func (e *engine) use(r *request) bool {
 	c := r.use
+	if c == r.conn && c.holder != r {
+		holder := "nobody (idle)"
+		if c.holder != nil {
+			holder = fmt.Sprintf("acquire %d", c.holder.h.id)
+		}
+		e.checks.violation(&e.res.Violations.StaleLeaseUse, "stale lease use: acquire %d of %s reached session %d after its release; the session is held by %s",
+			r.h.id, r.ident.name, c.id, holder)
+		e.opError(r, "stale_lease")
+		return false
+	}
 	if c.ident != r.ident {
 		e.checks.violation(&e.res.Violations.CrossIdentity, "cross identity: %s was handed session %d logged in as %s", r.ident.name, c.id, c.ident.name)
 		e.opError(r, "wrong_identity")
@@ -101,6 +112,7 @@ func (e *engine) endOp(r *request) {
 	}
 	r.pool.busy--
 	e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evDeliverRelease, req: r})
+	e.bugStaleUse(r)
 	e.next(r)
 }
 

@@ -23,7 +23,12 @@ var bugs = []Bug{
 	{"drop-reply", "lost_waiters", "drops an acquire's reply on the floor"},
 	{"leak-close", "leaked_conns", "reports a close as done without closing the connection"},
 	{"steal-for-fill", "churn", "under MaxTotal, queues a pool's MinSize fill like demand and takes a connection from another pool for it, which then refills in turn"},
+	{"skip-lease-guard", "stale_lease_use", "turns the lease guard off, so a worker calling on its lease after Release reaches the connection (live mode: the manager's own guard, through an internal test hook)"},
 }
+
+// LiveBugs lists the bugs live mode can inject: the others live in the
+// virtual harness only.
+func LiveBugs() []string { return []string{"skip-lease-guard"} }
 
 // Bugs lists every injectable bug.
 func Bugs() []Bug { return append([]Bug(nil), bugs...) }

@@ -1,0 +1,165 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// evictState tracks Evict requests: which era of connections is current,
+// and who waits for the older eras to be gone.
+type evictState struct {
+	// epoch counts Evicts. A dial or mint started in an older epoch is stale
+	// when it lands: its connection is closed, its token dropped.
+	epoch uint64
+	// staleDials counts dials in flight that started before the last Evict.
+	staleDials int
+	// mintEpoch is the epoch the mint in flight started in.
+	mintEpoch uint64
+	// closing holds the ids of evicted connections whose close has not
+	// finished; nil when there are none.
+	closing map[ConnID]struct{}
+	// waiters are the ReplyTo values of Evicts not yet answered.
+	waiters []any
+	// evictions counts Evict inputs.
+	evictions uint64
+}
+
+// Evict drops every connection the pool holds now: idle ones are closed at
+// once, busy ones when they are released, those in a health check when it
+// ends, those dialing when the dial lands; the token the pool holds (and a
+// mint in flight) is discarded, so the next connection logs in with a token
+// minted after Evict. The pool keeps serving meanwhile: a waiter is served by
+// a new connection. EffEvicted answers replyTo once every connection of
+// before the Evict has finished closing (immediately if there were none).
+//
+// "A token minted after Evict" is the pool's side of it: the credential's
+// own cache (azidentity keeps tokens per credential) may hand back the same
+// token; to be rid of a credential, acquire with a new Identity (the newest
+// credential wins) before or after calling Evict.
+func (p *Pool) Evict(now time.Time, replyTo any) []Effect {
+	p.out = p.out[:0]
+	p.ev.evictions++
+	p.ev.epoch++
+	p.ev.staleDials = p.dialing
+	if replyTo != nil {
+		p.ev.waiters = append(p.ev.waiters, replyTo)
+	}
+	p.latest = tokens.Token{}
+	clear(p.freshTokens)
+	p.freshTokens = p.freshTokens[:0]
+	for _, c := range p.idle {
+		p.evictConn(c)
+	}
+	clear(p.idle)
+	p.idle = p.idle[:0]
+	for _, c := range p.conns {
+		switch {
+		case c.state == connBusy:
+			c.evicted = true
+		case c.state == connChecking && c.check == checkToken:
+			// Only waiting for the mint: nothing uses it, close it now.
+			if w := c.waiter; w != nil {
+				p.waiters.unbind(w)
+			}
+			p.evictConn(c)
+		case c.state == connChecking:
+			c.evicted = true // ValidateDone closes it
+		}
+	}
+	p.serve(now)
+	p.maybeEvicted()
+	return p.out
+}
+
+func (p *Pool) evictConn(c *conn) {
+	c.evicted = true
+	p.closeConn(c, ReasonEvicted)
+}
+
+// Epoch is the pool's current eviction epoch. The actor records it when it
+// starts a dial or a mint and hands it back with the result (DialDoneEpoch,
+// MintDoneEpoch), so that a result from before an Evict is not used.
+func (p *Pool) Epoch() uint64 { return p.ev.epoch }
+
+// DialDoneEpoch is DialDone for a dial started in epoch: a connection dialed
+// before the last Evict is closed instead of used, and the waiter it was
+// for is served by a new dial.
+func (p *Pool) DialDoneEpoch(now time.Time, epoch uint64, resource any, tok tokens.Token, err error) []Effect {
+	if epoch == p.ev.epoch {
+		return p.DialDone(now, resource, tok, err)
+	}
+	if p.ev.staleDials > 0 {
+		p.ev.staleDials--
+	}
+	if err != nil || p.closing {
+		out := p.DialDone(now, resource, tok, err)
+		p.maybeEvicted()
+		return out
+	}
+	p.out = p.out[:0]
+	p.dialing--
+	p.endBlocking()
+	p.stats.opens++
+	c := p.newConn(now, resource, tok)
+	p.evictConn(c)
+	p.serve(now)
+	p.maybeEvicted()
+	return p.out
+}
+
+// staleMint handles a mint that landed stale, and says so: one started
+// before the last Evict has its token (or error) dropped, and one that failed
+// with a credential older than the newest known is retried with the newest
+// (see NewCredential). The dials and checks waiting on it keep waiting for
+// the new mint.
+func (p *Pool) staleMint(err error) bool {
+	if p.closing {
+		return false
+	}
+	if p.ev.mintEpoch != p.ev.epoch {
+		p.requestMint()
+		return true
+	}
+	return p.retryStaleMint(err)
+}
+
+// evictCloseDone notes that the close of id has finished.
+func (p *Pool) evictCloseDone(id ConnID) {
+	if p.ev.closing == nil {
+		return
+	}
+	delete(p.ev.closing, id)
+	p.maybeEvicted()
+}
+
+// noteEvictedClose is called by closeConn for a connection being evicted.
+func (p *Pool) noteEvictedClose(c *conn) {
+	if !c.evicted {
+		return
+	}
+	if p.ev.closing == nil {
+		p.ev.closing = make(map[ConnID]struct{})
+	}
+	p.ev.closing[c.id] = struct{}{}
+}
+
+// maybeEvicted answers the Evicts waiting once no connection of an older
+// epoch is left: none marked evicted, no stale dial in flight, no evicted
+// close unfinished.
+func (p *Pool) maybeEvicted() {
+	if len(p.ev.waiters) == 0 || p.ev.staleDials > 0 || len(p.ev.closing) > 0 {
+		return
+	}
+	for _, c := range p.conns {
+		if c.evicted {
+			return
+		}
+	}
+	for _, w := range p.ev.waiters {
+		p.emit(Effect{Kind: EffEvicted, ReplyTo: w})
+	}
+	clear(p.ev.waiters)
+	p.ev.waiters = p.ev.waiters[:0]
+	p.ev.closing = nil
+}

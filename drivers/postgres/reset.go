@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// resetTimeout bounds one session reset. The pool's Release calls
+// ResetSession with a ctx that has no deadline (the Manager's lifetime), so a
+// server that stops answering would otherwise hold the releasing goroutine;
+// past the bound pgx cancels the query, the reset fails and the connection is
+// closed.
+const resetTimeout = 10 * time.Second
+
+// sessionOptions are the stdlib options that make *stdlib.Conn's
+// ResetSession a full session reset. They go after the caller's connector
+// options so that no option can turn the reset off.
+func sessionOptions() []stdlib.OptionOpenDB {
+	return []stdlib.OptionOpenDB{
+		stdlib.OptionResetSession(resetSession),
+		// The reset is itself a round trip that proves the connection
+		// alive, so pgx's own liveness ping before it would only add a
+		// second one.
+		stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false }),
+	}
+}
+
+// resetSession returns c to the state of a fresh login, as SQL Server's
+// sp_reset_connection does, so that nothing one lease set is seen by the
+// next: pgx's stdlib calls it from ResetSession once it has made sure that no
+// transaction is open (DISCARD ALL cannot run in one; the pool rolls back
+// first).
+//
+// DISCARD ALL is one round trip and covers every kind of session state:
+// SET and set_config (RESET ALL, back to the values of the login, DSN
+// runtime parameters included), SET ROLE and SET SESSION AUTHORIZATION,
+// prepared statements (DEALLOCATE ALL), cursors, temporary tables, session
+// advisory locks, LISTEN, cached plans and sequences' currval.
+//
+// pgx keeps client-side mirrors of some of it, which must follow: the
+// statement and description caches and the named prepared statements (else
+// the next query would reuse a statement the server no longer has), and
+// notifications it read for the old LISTENs and buffered.
+//
+// Any failure is driver.ErrBadConn (with the cause): the session is in an
+// unknown state and must be closed, never reused.
+func resetSession(ctx context.Context, c *pgx.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, resetTimeout)
+	defer cancel()
+	if _, err := c.PgConn().Exec(ctx, "DISCARD ALL").ReadAll(); err != nil {
+		return fmt.Errorf("postgres: session reset (DISCARD ALL) failed: %w: %w", driver.ErrBadConn, err)
+	}
+	forgetClientState(c)
+	return nil
+}
+
+// done is a ctx that has already ended, for the pgx calls below that must
+// touch only the client side.
+var done = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// forgetClientState drops what pgx remembers of the session DISCARD ALL just
+// ended, without I/O. pgx v5 has no call that only clears its caches:
+// DeallocateAll clears them and then runs DEALLOCATE ALL, which the server
+// has just done as part of DISCARD ALL. Given an ended ctx, pgconn refuses
+// the query before writing anything and leaves the connection as it was
+// (pgconn.PgConn.Exec checks ctx.Done first), so the caches go and no second
+// round trip is made. TestResetKeepsPgxStatementCachesConsistent pins this
+// behaviour of the pgx version in go.mod.
+func forgetClientState(c *pgx.Conn) {
+	_ = c.DeallocateAll(done)
+	// Buffered notifications come first; once none is left pgconn refuses
+	// the ended ctx without reading.
+	for {
+		n, _ := c.WaitForNotification(done)
+		if n == nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,258 @@
+// Command obo is a web API that queries the database as its calling users:
+// each request's bearer token is validated, exchanged on-behalf-of the user
+// for a database token (only when the user's pool opens a connection), and
+// the handler's query through the *sql.DB facade runs as that user.
+//
+// It runs against a local Entra ID (sim/entra) and a simulated SQL Server
+// (sim/tds), plays two users, an expired and a forged token, and a user whose
+// token is renewed, and prints what each got:
+//
+//	go run ./examples/obo
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/idpool/idpool/drivers/sqlserver"
+	"github.com/idpool/idpool/idpoolhttp"
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/onbehalf"
+	"github.com/idpool/idpool/sim/entra"
+	"github.com/idpool/idpool/sim/tds"
+	"github.com/idpool/idpool/tokens"
+)
+
+const (
+	tenant    = "c0de0000-0000-4000-8000-00000000c0de"
+	apiID     = "orders-api"
+	apiSecret = "orders-api-secret"
+	aliceUPN  = "alice@contoso.example"
+	aliceOID  = "a11ce000-0000-4000-8000-000000000001"
+	bobUPN    = "bob@contoso.example"
+	bobOID    = "b0b00000-0000-4000-8000-000000000002"
+	sqlAud    = "https://database.windows.net/"
+)
+
+func main() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// rig is the demo's world: Entra, the database, and the API in front of it.
+type rig struct {
+	entra *entra.Server
+	db    *manager.DB
+	api   string // base URL
+	stop  func()
+}
+
+// start brings up sim/entra, sim/tds, the facade and the API server.
+func start() (*rig, error) {
+	es, err := entra.New(entra.Config{})
+	if err != nil {
+		return nil, err
+	}
+	es.RegisterApp(tenant, apiID, apiSecret, "oid-"+apiID)
+	es.RegisterUser(tenant, aliceUPN, aliceOID)
+	es.RegisterUser(tenant, bobUPN, bobOID)
+	// The database accepts Entra tokens for Azure SQL; SUSER_SNAME() is the
+	// token's user.
+	srv, err := tds.Start(tds.Options{Database: "appdb", VerifyToken: func(tok string) (string, time.Time, error) {
+		c, err := es.Verify(tok, sqlAud)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return c.UPN, c.ExpiresAt.Time, nil
+	}})
+	if err != nil {
+		es.Close()
+		return nil, err
+	}
+	dsn := url.URL{Scheme: "sqlserver", Host: srv.Addr(), RawQuery: "database=appdb&encrypt=disable"}
+	db, err := sqlserver.OpenDB(dsn.String(), manager.Config{})
+	if err != nil {
+		_ = srv.Close()
+		es.Close()
+		return nil, err
+	}
+
+	// The API: its own app registration, exchanging its callers' tokens.
+	app, err := tokens.NewOnBehalfOfSecret(tenant, apiID, apiSecret, es.OnBehalfOfOptions())
+	if err != nil {
+		return nil, err
+	}
+	users, err := onbehalf.NewCache(app, 1000)
+	if err != nil {
+		return nil, err
+	}
+	validate := func(_ *http.Request, bearer string) (tokens.Principal, error) {
+		// Signature, issuer, expiry and audience (this API) are checked here.
+		c, err := es.Verify(bearer, entra.APIAudience(apiID))
+		if err != nil {
+			return tokens.Principal{}, err
+		}
+		return tokens.Principal{TenantID: c.TenantID, ObjectID: c.ObjectID}, nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		var who string
+		// r.Context() carries the caller's identity: this runs as the caller.
+		if err := db.QueryRowContext(r.Context(), "SELECT SUSER_SNAME()").Scan(&who); err != nil {
+			http.Error(w, "query failed", http.StatusBadGateway)
+			return
+		}
+		fmt.Fprint(w, who)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: idpoolhttp.Middleware(users, validate, mux), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	stop := func() {
+		_ = hs.Close()
+		_ = db.Close()
+		_ = srv.Close()
+		es.Close()
+	}
+	return &rig{entra: es, db: db, api: "http://" + ln.Addr().String(), stop: stop}, nil
+}
+
+// whoami calls the API with bearer and returns its status and body.
+func (r *rig) whoami(ctx context.Context, bearer string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.api+"/whoami", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(body)), err
+}
+
+// run plays the demo and prints one line per call.
+func run(ctx context.Context, out io.Writer) error {
+	r, err := start()
+	if err != nil {
+		return err
+	}
+	defer r.stop()
+	defer http.DefaultClient.CloseIdleConnections()
+	call := func(label, bearer string) (int, error) {
+		status, body, err := r.whoami(ctx, bearer)
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(out, "%-34s %d %s\n", label, status, body)
+		return status, nil
+	}
+
+	// Alice's first token expires in 3 seconds; Bob's in an hour.
+	alice1, err := r.entra.UserToken(aliceUPN, apiID, 3*time.Second)
+	if err != nil {
+		return err
+	}
+	bob, err := r.entra.UserToken(bobUPN, apiID, time.Hour)
+	if err != nil {
+		return err
+	}
+	if _, err := call("alice:", alice1); err != nil {
+		return err
+	}
+	if _, err := call("bob:", bob); err != nil {
+		return err
+	}
+	if _, err := call("bob again (a pool hit):", bob); err != nil {
+		return err
+	}
+	expired, err := r.entra.UserToken(bobUPN, apiID, -time.Minute)
+	if err != nil {
+		return err
+	}
+	if _, err := call("an expired token:", expired); err != nil {
+		return err
+	}
+	forged, err := forge(bobUPN, bobOID)
+	if err != nil {
+		return err
+	}
+	if _, err := call("a forged token:", forged); err != nil {
+		return err
+	}
+
+	// Alice's app renews her token; her first one then expires.
+	alice2, err := r.entra.UserToken(aliceUPN, apiID, time.Hour)
+	if err != nil {
+		return err
+	}
+	if _, err := call("alice, renewed:", alice2); err != nil {
+		return err
+	}
+	for {
+		status, _, err := r.whoami(ctx, alice1)
+		if err != nil {
+			return err
+		}
+		if status == http.StatusUnauthorized {
+			fmt.Fprintf(out, "%-34s %d\n", "alice's first token, expired:", status)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("alice's first token never expired")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// Drop Alice's connections, so that the next request opens a new one:
+	// its token is exchanged with her renewed token, not the expired one.
+	if err := evictAlice(ctx, r, alice2); err != nil {
+		return err
+	}
+	if _, err := call("alice, on a new connection:", alice2); err != nil {
+		return err
+	}
+	st := r.db.Manager.Stats().Total
+	fmt.Fprintf(out, "physical opens: %d, token exchanges: %d\n", st.Opens, r.entra.Exchanges())
+	return nil
+}
+
+// evictAlice closes Alice's pooled connections (Manager.Evict).
+func evictAlice(ctx context.Context, r *rig, assertion string) error {
+	app, err := tokens.NewOnBehalfOfSecret(tenant, apiID, apiSecret, r.entra.OnBehalfOfOptions())
+	if err != nil {
+		return err
+	}
+	id, err := app.Identity(tokens.Principal{TenantID: tenant, ObjectID: aliceOID}, assertion)
+	if err != nil {
+		return err
+	}
+	return r.db.Manager.Evict(ctx, id)
+}
+
+// forge makes a token that claims to be user but is signed by a key of its
+// own: what an attacker could send.
+func forge(upn, oid string) (string, error) {
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"aud": entra.APIAudience(apiID), "upn": upn, "oid": oid, "tid": tenant, "idtyp": "user",
+		"exp": time.Now().Add(time.Hour).Unix(), "iss": "https://login.example/" + tenant + "/v2.0",
+	}).SignedString([]byte("not entra's key"))
+}

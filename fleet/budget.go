@@ -1,0 +1,166 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/idpool/idpool/manager"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+var _ manager.SessionBudget = (*Budget)(nil)
+
+// Budget is one process's share of a fleet-wide session budget in etcd. Its
+// methods are safe for concurrent use; TryAcquire, Want and Release never
+// block or do I/O (the manager calls them from its actor). Create it with New,
+// give it to one manager.Config.Fleet, and Close it after the Manager.
+type Budget struct {
+	cfg    Config
+	cli    *clientv3.Client
+	kick   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu sync.Mutex
+	// lease is the process's etcd lease, 0 while it has none; validUntil is
+	// when it stops counting on it (see renew).
+	lease      clientv3.LeaseID
+	validUntil time.Time
+	// held is how many permits etcd records for this process, as far as it
+	// knows (never more than etcd has); inUse how many the manager took.
+	held, inUse int
+	// want is how many permits the manager waits for.
+	want     int
+	lastTake time.Time
+	// waiters and holders are the lease names of the processes with a
+	// waiting key (they found the fleet full) and with a holder key, as the
+	// watch sees them.
+	waiters, holders map[string]bool
+	// holdersGen counts the changes of holder keys the watch has seen.
+	holdersGen uint64
+	notify     func(manager.BudgetSignal)
+	closed     bool
+	st         Stats
+}
+
+// New checks cfg and starts the budget's goroutines; it does not wait for
+// etcd (until the first lease is granted, TryAcquire says false, or grants up
+// to FallbackShare).
+func New(cfg Config) (*Budget, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Budget{cfg: cfg, cli: cfg.Client, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
+		waiters: make(map[string]bool), holders: make(map[string]bool)}
+	b.st.Cap = cfg.Cap
+	b.wg.Add(2)
+	go b.run()
+	go b.watch()
+	return b, nil
+}
+
+// TryAcquire takes a permit at hand: one the process holds in etcd under a
+// lease it can still count on, or, when it cannot, one of FallbackShare.
+func (b *Budget) TryAcquire() bool {
+	now := time.Now()
+	b.mu.Lock()
+	ok := !b.closed && b.inUse < b.allowed(now)
+	if ok {
+		b.inUse++
+		b.lastTake = now
+	} else {
+		b.st.Misses++
+	}
+	b.mu.Unlock()
+	if !ok {
+		b.wake()
+	}
+	return ok
+}
+
+// Want records how many permits the manager waits for; the budget fetches
+// them.
+func (b *Budget) Want(n int) {
+	b.mu.Lock()
+	b.want = n
+	b.mu.Unlock()
+	b.wake()
+}
+
+// Release gives back a permit taken by TryAcquire. It stays at hand as a
+// spare (see Config.Batch and IdleReturn), or is dropped when the process
+// holds more than it may keep.
+func (b *Budget) Release() {
+	b.mu.Lock()
+	if b.inUse > 0 {
+		b.inUse--
+	}
+	b.mu.Unlock()
+	b.wake()
+}
+
+// Subscribe registers the manager's signal function (see
+// manager.SessionBudget).
+func (b *Budget) Subscribe(fn func(manager.BudgetSignal)) {
+	b.mu.Lock()
+	b.notify = fn
+	b.mu.Unlock()
+	b.wake()
+}
+
+// allowed is how many permits may be in use now: those held under a lease
+// the process can count on, no more than its fair share while others wait.
+// Called with mu held.
+func (b *Budget) allowed(now time.Time) int {
+	if b.lease != 0 && now.Before(b.validUntil) {
+		return min(b.held, b.fairShare())
+	}
+	return b.cfg.FallbackShare
+}
+
+func (b *Budget) wake() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Budget) signal(s manager.BudgetSignal) {
+	b.mu.Lock()
+	fn := b.notify
+	b.mu.Unlock()
+	if fn != nil {
+		fn(s)
+	}
+}
+
+// Close stops the budget. When no permit is in use (close the Manager
+// first) it revokes the lease, so the fleet gets every permit back at once;
+// otherwise they come back when the lease expires.
+func (b *Budget) Close(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	lease, inUse := b.lease, b.inUse
+	b.lease, b.held = 0, 0
+	b.mu.Unlock()
+	b.cancel()
+	b.wg.Wait()
+	if lease == 0 || inUse > 0 {
+		return nil
+	}
+	if _, err := b.cli.Revoke(ctx, lease); err != nil {
+		return fmt.Errorf("fleet: revoking the lease at close (its permits come back within the TTL): %w", err)
+	}
+	return nil
+}
+
+var fullSignal = manager.BudgetSignal{Full: true}

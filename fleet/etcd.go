@@ -1,0 +1,208 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func fmtHex(v int64) string { return strconv.FormatInt(v, 16) }
+
+// maxTries bounds the read-and-compare rounds of one fetch when other
+// processes keep changing the holders in between.
+const maxTries = 5
+
+// fetch takes up to k permits, as many as the cap leaves. It reports whether
+// it took any; when the fleet is full it says so to the manager and records
+// this process as waiting, so that holders give back their spares.
+func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
+	holders := b.cfg.Prefix + "h/"
+	for range maxTries {
+		start := time.Now()
+		b.mu.Lock()
+		gen := b.holdersGen
+		b.mu.Unlock()
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
+		got, err := b.cli.Get(ctx, holders, clientv3.WithPrefix())
+		if err != nil {
+			cancel()
+			b.fail(w, "read holders", err)
+			return false
+		}
+		mine, sum := 0, 0
+		me := b.holderKey(lease)
+		for _, kv := range got.Kvs {
+			n, _ := strconv.Atoi(string(kv.Value))
+			sum += n
+			if string(kv.Key) == me {
+				mine = n
+			}
+		}
+		b.mu.Lock()
+		b.st.FleetHeld = sum
+		b.mu.Unlock()
+		take := min(k, b.cfg.Cap-sum)
+		if take <= 0 {
+			cancel()
+			b.mu.Lock()
+			b.st.Refused++
+			b.mu.Unlock()
+			w.full, w.fullGen, w.fullAt = true, gen, time.Now()
+			if !w.waitingKey {
+				b.setWaiting(w, lease, true)
+			}
+			b.signal(fullSignal)
+			return false
+		}
+		// Write the new count only if no holder key changed since the read:
+		// then sum is still the fleet's total and sum+take <= Cap.
+		r, err := b.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(holders), "<", got.Header.Revision+1).WithPrefix()).
+			Then(clientv3.OpPut(me, strconv.Itoa(mine+take), clientv3.WithLease(lease))).
+			Commit()
+		cancel()
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			b.lost(lease, "etcd expired it")
+			return false
+		}
+		if err != nil {
+			b.fail(w, "take permits", err)
+			return false
+		}
+		if !r.Succeeded {
+			continue // another process changed the holders: read again
+		}
+		b.mu.Lock()
+		if b.lease == lease {
+			b.held = mine + take
+			b.st.FleetHeld = sum + take
+		}
+		w.full = false
+		b.st.Fetches++
+		b.st.FetchTime += time.Since(start)
+		b.mu.Unlock()
+		if w.waitingKey && take >= k-b.cfg.Batch {
+			b.setWaiting(w, lease, false)
+		}
+		return true
+	}
+	w.retryAt = time.Now().Add(retryAfter)
+	return false
+}
+
+// giveBack returns n spare permits. The count drops here first, so they are
+// not handed out while the write is on its way; if the write fails, etcd
+// keeps more than the process uses until the next write, which is safe.
+func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
+	b.mu.Lock()
+	if b.lease != lease || b.held-b.inUse < n {
+		b.mu.Unlock()
+		return
+	}
+	b.held -= n
+	left := b.held
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
+	defer cancel()
+	var err error
+	if left == 0 {
+		_, err = b.cli.Delete(ctx, b.holderKey(lease))
+	} else {
+		_, err = b.cli.Put(ctx, b.holderKey(lease), strconv.Itoa(left), clientv3.WithLease(lease))
+	}
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		b.lost(lease, "etcd expired it")
+		return
+	}
+	if err != nil {
+		b.fail(w, "return permits", err)
+		return
+	}
+	b.mu.Lock()
+	b.st.Returns++
+	b.mu.Unlock()
+}
+
+// setWaiting puts or deletes this process's waiting key, which tells the
+// others to give back their spare permits.
+func (b *Budget) setWaiting(w *worker, lease clientv3.LeaseID, on bool) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
+	defer cancel()
+	var err error
+	if on {
+		_, err = b.cli.Put(ctx, b.waitingKeyOf(lease), "1", clientv3.WithLease(lease))
+	} else {
+		_, err = b.cli.Delete(ctx, b.waitingKeyOf(lease))
+	}
+	if err != nil {
+		b.fail(w, "waiting key", err)
+		return
+	}
+	w.waitingKey = on
+}
+
+// watch follows the budget's prefix: a change of holders may free permits
+// for a process waiting, and another process's waiting key asks this one to
+// give back its spares.
+func (b *Budget) watch() {
+	defer b.wg.Done()
+	for b.ctx.Err() == nil {
+		b.readKeys()
+		ch := b.cli.Watch(clientv3.WithRequireLeader(b.ctx), b.cfg.Prefix, clientv3.WithPrefix())
+		for resp := range ch {
+			for _, ev := range resp.Events {
+				key := string(ev.Kv.Key)
+				b.mu.Lock()
+				b.noteKey(key, ev.Type == clientv3.EventTypeDelete)
+				b.mu.Unlock()
+			}
+			b.wake()
+		}
+		select {
+		case <-b.ctx.Done():
+		case <-time.After(retryAfter):
+		}
+	}
+}
+
+// readKeys loads the holder and waiting keys when a watch (re)starts, since
+// events in between are not replayed.
+func (b *Budget) readKeys() {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
+	defer cancel()
+	r, err := b.cli.Get(ctx, b.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	clear(b.waiters)
+	clear(b.holders)
+	for _, kv := range r.Kvs {
+		b.noteKey(string(kv.Key), false)
+	}
+	b.mu.Unlock()
+}
+
+// noteKey follows one key of the prefix. Called with mu held.
+func (b *Budget) noteKey(key string, deleted bool) {
+	rest := strings.TrimPrefix(key, b.cfg.Prefix)
+	kind, name, ok := strings.Cut(rest, "/")
+	if !ok {
+		return
+	}
+	set := b.waiters
+	if kind == "h" {
+		b.holdersGen++
+		set = b.holders
+	}
+	if deleted {
+		delete(set, name)
+	} else {
+		set[name] = true
+	}
+}

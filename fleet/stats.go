@@ -1,0 +1,43 @@
+package fleet
+
+import "time"
+
+// Stats describes a process's share of the fleet budget.
+type Stats struct {
+	// Cap is the fleet-wide cap; FleetHeld the permits held by every
+	// process together at this process's last read of etcd.
+	Cap, FleetHeld int
+	// Held is how many permits etcd records for this process; InUse how many
+	// cover connections open or dialing; Waiting how many the manager waits
+	// for; Shed how many connections it must close (its lease was lost).
+	Held, InUse, Waiting, Shed int
+	// LeaseValid says whether the process can count on its lease now;
+	// Lease is its id (0 when it has none): its key is Prefix+"h/"+hex(Lease).
+	LeaseValid bool
+	Lease      int64
+	// Refused counts fetches that found the fleet at its cap; Misses the
+	// TryAcquire calls that found no permit at hand.
+	Refused, Misses uint64
+	// Fetches and Returns count the transactions that took or gave back
+	// permits; Renewals the lease renewals; LeaseLosses the leases lost;
+	// EtcdErrors failed etcd calls.
+	Fetches, Returns, Renewals, LeaseLosses, EtcdErrors uint64
+	// FetchTime is the total time spent in successful fetches (a read and a
+	// transaction each).
+	FetchTime time.Duration
+}
+
+// Stats returns a snapshot.
+func (b *Budget) Stats() Stats {
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.st
+	s.Held, s.InUse, s.Waiting = b.held, b.inUse, b.want
+	s.LeaseValid = b.lease != 0 && now.Before(b.validUntil)
+	s.Lease = int64(b.lease)
+	if over := b.inUse - b.allowed(now); over > 0 {
+		s.Shed = over
+	}
+	return s
+}

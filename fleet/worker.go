@@ -1,0 +1,266 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/idpool/idpool/manager"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// retryAfter spaces etcd calls after a failure.
+const retryAfter = 100 * time.Millisecond
+
+// worker is the state only the run goroutine touches.
+type worker struct {
+	nextRenew  time.Time
+	retryAt    time.Time
+	waitingKey bool // this process's waiting key is in etcd
+	// full: the last fetch found the fleet at its cap, when the holders
+	// were at generation fullGen (see Budget.holdersGen); the next fetch
+	// waits for a change, or for fullAt+TTL/3 in case the watch missed one.
+	full    bool
+	fullGen uint64
+	fullAt  time.Time
+}
+
+// run is the budget's one goroutine that talks to etcd (besides watch): it
+// keeps the lease, fetches and returns permits, and signals the manager.
+func (b *Budget) run() {
+	defer b.wg.Done()
+	var w worker
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.kick:
+		case <-timer.C:
+		}
+		next := b.step(&w)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(time.Until(next))
+	}
+}
+
+// step does what is due and says when to run again.
+func (b *Budget) step(w *worker) time.Time {
+	now := time.Now()
+	ttl := b.cfg.TTL
+	next := now.Add(ttl / 3)
+	if now.Before(w.retryAt) {
+		return w.retryAt
+	}
+	b.mu.Lock()
+	lease, validUntil := b.lease, b.validUntil
+	b.mu.Unlock()
+
+	if lease != 0 && !now.Before(validUntil) {
+		b.lost(lease, "renewals failed for the lease's TTL")
+		lease = 0
+	}
+	if lease == 0 {
+		if !b.grant(w) {
+			b.signalShed()
+			return w.retryAt
+		}
+	} else if !now.Before(w.nextRenew) && !b.renew(w, lease) {
+		b.signalShed()
+		if w.retryAt.Before(validUntil) {
+			return w.retryAt
+		}
+		return validUntil
+	}
+
+	b.mu.Lock()
+	lease = b.lease
+	// keep is what the process may use now: what is in use, plus what the
+	// manager waits for up to the fair share.
+	keep := max(b.inUse, min(b.inUse+b.want, b.fairShare()))
+	need := keep - b.held
+	spare := b.held - keep
+	want := b.want
+	idle := time.Since(b.lastTake) >= b.cfg.IdleReturn
+	others := b.othersWaiting()
+	gen := b.holdersGen
+	validUntil = b.validUntil
+	b.mu.Unlock()
+	if lease == 0 {
+		return now
+	}
+	switch {
+	case need > 0 && w.full && gen == w.fullGen && now.Before(w.fullAt.Add(ttl/3)):
+		// Still full as far as the watch knows: no read, but say so again,
+		// as a new waiter may have come that the manager can serve from
+		// its own idle connections.
+		b.signal(fullSignal)
+		if at := w.fullAt.Add(ttl / 3); at.Before(next) {
+			next = at
+		}
+	case need > 0:
+		if b.fetch(w, lease, need+b.cfg.Batch) {
+			b.signal(manager.BudgetSignal{})
+		}
+	case need <= 0 && want > 0 && spare <= 0:
+		// The process is at the cap or its fair share: the manager can
+		// only serve its waiters from its own idle connections.
+		b.signal(fullSignal)
+	case spare > 0 && (others || idle):
+		b.giveBack(w, lease, spare)
+	case spare > b.cfg.Batch:
+		b.giveBack(w, lease, spare-b.cfg.Batch)
+	case spare > 0:
+		b.mu.Lock()
+		at := b.lastTake.Add(b.cfg.IdleReturn)
+		b.mu.Unlock()
+		if at.Before(next) {
+			next = at
+		}
+	}
+	if need <= 0 && w.waitingKey {
+		b.setWaiting(w, lease, false)
+	}
+	b.signalShed()
+	if w.nextRenew.Before(next) {
+		next = w.nextRenew
+	}
+	if validUntil.Before(next) {
+		next = validUntil
+	}
+	if w.retryAt.After(next) {
+		next = w.retryAt
+	}
+	return next
+}
+
+// lost forgets a lease: its permits are gone, or soon may be.
+func (b *Budget) lost(lease clientv3.LeaseID, why string) {
+	b.mu.Lock()
+	if b.lease == lease {
+		b.lease, b.held = 0, 0
+		b.st.LeaseLosses++
+	}
+	inUse := b.inUse
+	b.mu.Unlock()
+	b.cfg.Logger.Warn("fleet: lease lost; opening nothing until a new one holds permits", "reason", why, "in_use", inUse)
+}
+
+// signalShed asks the manager to close the connections beyond what the
+// process may keep, or, while other processes wait for permits, beyond its
+// fair share.
+func (b *Budget) signalShed() {
+	now := time.Now()
+	b.mu.Lock()
+	over := b.inUse - b.allowed(now)
+	b.mu.Unlock()
+	if over > 0 {
+		b.signal(manager.BudgetSignal{Shed: over})
+	}
+}
+
+// fairShare is, while other processes wait, the cap divided among every
+// process holding or waiting (rounded up); otherwise the whole cap. A process
+// above it closes connections as they come free, and the permits go back to
+// the fleet, so that no process keeps the cap to itself under steady load.
+// Called with mu held.
+func (b *Budget) fairShare() int {
+	if !b.othersWaiting() {
+		return b.cfg.Cap
+	}
+	n := len(b.holders)
+	for name := range b.waiters {
+		if !b.holders[name] {
+			n++
+		}
+	}
+	return max(1, (b.cfg.Cap+n-1)/n)
+}
+
+// othersWaiting says whether another process found the fleet full and
+// waits. Called with mu held.
+func (b *Budget) othersWaiting() bool {
+	n := len(b.waiters)
+	if b.waiters[leaseName(b.lease)] {
+		n--
+	}
+	return n > 0
+}
+
+func (b *Budget) fail(w *worker, op string, err error) {
+	b.mu.Lock()
+	b.st.EtcdErrors++
+	b.mu.Unlock()
+	w.retryAt = time.Now().Add(retryAfter)
+	b.cfg.Logger.Debug("fleet: etcd call failed", "op", op, "error", err)
+}
+
+// grant starts a new lease. The lease counts from before the request was
+// sent, so the process stops counting on it no later than etcd expires it.
+func (b *Budget) grant(w *worker) bool {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
+	defer cancel()
+	sent := time.Now()
+	r, err := b.cli.Grant(ctx, int64(b.cfg.TTL/time.Second))
+	if err != nil {
+		b.fail(w, "grant", err)
+		return false
+	}
+	b.mu.Lock()
+	b.lease, b.held = r.ID, 0
+	b.validUntil = sent.Add(b.validFor(r.TTL))
+	b.mu.Unlock()
+	w.nextRenew = sent.Add(b.cfg.TTL / 3)
+	w.waitingKey = false
+	return true
+}
+
+// validFor is how long after sending a renewal the process counts on its
+// lease: the TTL granted, less a margin (a fifth, at least 500ms) for the
+// connections it must close when renewals stop.
+func (b *Budget) validFor(ttlSeconds int64) time.Duration {
+	ttl := time.Duration(ttlSeconds) * time.Second
+	margin := max(ttl/5, 500*time.Millisecond)
+	return ttl - margin
+}
+
+// renew keeps the lease alive, once.
+func (b *Budget) renew(w *worker, lease clientv3.LeaseID) bool {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
+	defer cancel()
+	sent := time.Now()
+	r, err := b.cli.KeepAliveOnce(ctx, lease)
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		b.lost(lease, "etcd expired it")
+		return true
+	}
+	if err != nil {
+		b.fail(w, "keepalive", err)
+		return false
+	}
+	b.mu.Lock()
+	if b.lease == lease {
+		b.validUntil = sent.Add(b.validFor(r.TTL))
+	}
+	b.st.Renewals++
+	b.mu.Unlock()
+	w.nextRenew = sent.Add(b.cfg.TTL / 3)
+	return true
+}
+
+func (b *Budget) holderKey(lease clientv3.LeaseID) string {
+	return b.cfg.Prefix + "h/" + leaseName(lease)
+}
+
+func (b *Budget) waitingKeyOf(lease clientv3.LeaseID) string {
+	return b.cfg.Prefix + "w/" + leaseName(lease)
+}
+
+func leaseName(l clientv3.LeaseID) string { return fmtHex(int64(l)) }

@@ -1,0 +1,69 @@
+// Package idpoolhttp puts the calling user's identity into each HTTP
+// request's context, so that a handler's queries through idpool's *sql.DB
+// facade run as that user (on-behalf-of, tokens.OnBehalfOf).
+package idpoolhttp
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// Validate checks the caller's bearer token (signature, issuer, audience,
+// expiry: whatever the API requires) and names the principal it belongs to,
+// from its verified tid and oid claims. An error refuses the request with
+// 401; the error is not shown to the caller.
+type Validate func(r *http.Request, bearer string) (tokens.Principal, error)
+
+// Identities builds the identity of a validated caller;
+// onbehalf.Cache (recommended: no credential per request) and
+// *tokens.OnBehalfOf both are one.
+type Identities interface {
+	Identity(user tokens.Principal, assertion string) (tokens.Identity, error)
+}
+
+// Middleware takes the caller's bearer token from the Authorization header,
+// asks validate whether to accept it and who it is, and calls next with the
+// caller's on-behalf-of identity in the request's ctx (tokens.WithIdentity),
+// where the facade finds it. A request without a bearer token, or whose
+// token validate refuses, gets 401 with a WWW-Authenticate challenge and
+// next is not called: no identity is built and nothing touches the database.
+// If the identity cannot be built (validate named an empty principal) the
+// answer is 500.
+func Middleware(ids Identities, validate Validate, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bearer, ok := bearerToken(r)
+		if !ok {
+			unauthorized(w, `Bearer`)
+			return
+		}
+		user, err := validate(r, bearer)
+		if err != nil {
+			unauthorized(w, `Bearer error="invalid_token"`)
+			return
+		}
+		id, err := ids.Identity(user, bearer)
+		if err != nil {
+			http.Error(w, "the caller's database identity could not be built", http.StatusInternalServerError)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(tokens.WithIdentity(r.Context(), id)))
+	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header (the scheme is case-insensitive, RFC 6750).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return tok, true
+}
+
+func unauthorized(w http.ResponseWriter, challenge string) {
+	w.Header().Set("WWW-Authenticate", challenge)
+	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
+}

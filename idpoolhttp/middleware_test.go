@@ -1,0 +1,88 @@
+package idpoolhttp_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/idpoolhttp"
+	"github.com/idpool/idpool/tokens"
+)
+
+// countingIDs records every identity built.
+type countingIDs struct{ built atomic.Int32 }
+
+func (c *countingIDs) Identity(p tokens.Principal, assertion string) (tokens.Identity, error) {
+	c.built.Add(1)
+	return tokens.VouchedTokenIdentity(p, tokens.SourceFunc(nil))
+}
+
+// TestRefusedCallersGet401AndNoDatabaseWork: no header, another scheme, an
+// empty token, and a token the callback refuses all get 401 with a
+// challenge; no identity is built and the handler never runs. An accepted
+// token reaches the handler with the caller's identity in its ctx.
+func TestRefusedCallersGet401AndNoDatabaseWork(t *testing.T) {
+	ids := &countingIDs{}
+	var handled atomic.Int32
+	var seen tokens.Identity
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		id, ok := tokens.IdentityFrom(r.Context())
+		require.True(t, ok)
+		seen = id
+	})
+	validate := func(_ *http.Request, bearer string) (tokens.Principal, error) {
+		if bearer != "good" {
+			return tokens.Principal{}, errors.New("bad signature")
+		}
+		return tokens.Principal{TenantID: "t", ObjectID: "alice"}, nil
+	}
+	h := idpoolhttp.Middleware(ids, validate, next)
+	for name, header := range map[string]string{
+		"none": "", "basic": "Basic dXNlcjpwYXNz", "empty": "Bearer ", "no space": "Bearergood",
+		"refused": "Bearer forged", "expired": "Bearer expired",
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if header != "" {
+				req.Header.Set("Authorization", header)
+			}
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, http.StatusUnauthorized, rec.Code)
+			assert.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer")
+			assert.NotContains(t, rec.Body.String(), "bad signature", "the reason is not shown to the caller")
+		})
+	}
+	assert.Zero(t, handled.Load())
+	assert.Zero(t, ids.built.Load())
+
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "bearer good")
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.EqualValues(t, 1, handled.Load())
+	d, err := seen.Discriminator(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "oid:t/alice", d)
+}
+
+// TestAnIdentityThatCannotBeBuiltIs500: the callback named an empty
+// principal (an application bug): 500, and the handler does not run.
+func TestAnIdentityThatCannotBeBuiltIs500(t *testing.T) {
+	app, err := tokens.NewOnBehalfOfSecret("t", "api", "s", nil)
+	require.NoError(t, err)
+	h := idpoolhttp.Middleware(app, func(*http.Request, string) (tokens.Principal, error) { return tokens.Principal{}, nil },
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Fatal("handler ran") }))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+}

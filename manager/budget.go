@@ -1,0 +1,196 @@
+package manager
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/idpool/idpool/messages"
+)
+
+// SessionBudget is a budget of physical sessions shared with other processes
+// (a fleet of replicas), set in Config.Fleet. Package fleet implements it on
+// etcd; the manager never imports etcd, so programs without a fleet do not
+// link it.
+//
+// The manager calls TryAcquire, Want and Release from inside its actor, so
+// none of them may block or do I/O: a budget keeps permits at hand and fetches
+// or returns them in its own goroutines, and reports back through the
+// function given to Subscribe.
+type SessionBudget interface {
+	// TryAcquire takes one permit the budget has at hand, or says false.
+	TryAcquire() bool
+	// Want tells the budget how many permits the manager is waiting for
+	// (beyond those it took), so that it fetches them; 0 when none.
+	Want(n int)
+	// Release gives back one permit taken by TryAcquire, once the
+	// connection it covered has finished closing or its dial failed.
+	Release()
+	// Subscribe registers the function the budget calls, from its own
+	// goroutines and never from inside the other methods, when a TryAcquire
+	// may now succeed, when the fleet is at its cap (Full), or when the
+	// process holds more permits than it may keep (Shed). A budget serves
+	// one Manager; a later Subscribe replaces the earlier function.
+	Subscribe(func(BudgetSignal))
+}
+
+// BudgetSignal is what a SessionBudget reports to its manager.
+type BudgetSignal struct {
+	// Shed is how many permits the process holds beyond what it may keep
+	// (its lease was lost and not all could be taken again): the manager
+	// closes that many connections, idle ones first.
+	Shed int
+	// Full says the fleet has no permit to give: the manager serves its
+	// waiting pools by closing idle connections of other pools here, as it
+	// does at MaxTotal.
+	Full bool
+}
+
+// fleetSignal carries a BudgetSignal into the manager actor.
+type fleetSignal struct{ BudgetSignal }
+
+// fleetGate puts Config.Fleet in front of the manager's permit book. Every
+// physical connection holds a local permit (MaxTotal, or an unlimited book
+// when only a fleet is set) and a fleet permit, from before its dial until
+// its close has finished.
+//
+// Order: local first, then fleet. A pool's PermitRequest goes to the book as
+// before; the book's PermitGrant is held here until a fleet permit is taken.
+// A local permit held while waiting is idle only for this process, and no
+// other dial here could use it meanwhile, since every dial here needs a fleet
+// permit too and they are handed out in the same arrival order. The other
+// order would hold a fleet permit, which other replicas could use, while
+// waiting for a local one (at MaxTotal, possibly for a steal).
+//
+// It is the manager actor's middleware (Props receiver and sender
+// middleware), so it runs inside the actor and needs no lock, and the permit
+// book is unaware of it.
+type fleetGate struct {
+	budget SessionBudget
+	// pending holds pools granted a local permit, waiting for a fleet one,
+	// in arrival order.
+	pending []*actor.PID
+	// held counts fleet permits per pool (by PID id), to choose whom to
+	// ask when permits must be shed.
+	held map[string]int
+	// asked counts the StealIdle sent to shed permits and not yet answered.
+	asked int
+}
+
+// fleetProps installs the gate, or nothing when no fleet is configured.
+func fleetProps(b SessionBudget) actor.PropsOption {
+	if b == nil {
+		return func(*actor.Props) {}
+	}
+	g := &fleetGate{budget: b, held: make(map[string]int)}
+	return func(p *actor.Props) {
+		actor.WithReceiverMiddleware(g.receive)(p)
+		actor.WithSenderMiddleware(g.send)(p)
+	}
+}
+
+// send holds back the book's PermitGrant until a fleet permit is taken.
+func (g *fleetGate) send(next actor.SenderFunc) actor.SenderFunc {
+	return func(c actor.SenderContext, target *actor.PID, env *actor.MessageEnvelope) {
+		if _, ok := env.Message.(*messages.PermitGrant); ok && len(g.pending) == 0 && g.budget.TryAcquire() {
+			g.held[target.Id]++
+			next(c, target, env)
+			return
+		} else if ok {
+			g.pending = append(g.pending, target)
+			g.budget.Want(len(g.pending))
+			return
+		}
+		next(c, target, env)
+	}
+}
+
+func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+		switch msg := env.Message.(type) {
+		case *actor.Started:
+			self, root := c.Self(), c.ActorSystem().Root
+			g.budget.Subscribe(func(s BudgetSignal) { root.Send(self, &fleetSignal{s}) })
+		case *fleetSignal:
+			g.serve(c)
+			n := msg.Shed
+			if msg.Full {
+				n += len(g.pending)
+			}
+			g.steal(c, n, msg.Shed > 0)
+			return
+		case *messages.PermitReturn:
+			if g.held[msg.Pool.Id]--; g.held[msg.Pool.Id] <= 0 {
+				delete(g.held, msg.Pool.Id)
+			}
+			if g.asked > 0 {
+				g.asked--
+			}
+			g.budget.Release()
+			next(c, env)
+			g.serve(c)
+			return
+		case *messages.StealRefused:
+			if g.asked > 0 {
+				g.asked--
+			}
+		case *messages.CloseManager:
+			next(c, env)
+			g.denyPending(c, next)
+			return
+		}
+		next(c, env)
+	}
+}
+
+// serve hands fleet permits to the pools waiting, in order.
+func (g *fleetGate) serve(c actor.ReceiverContext) {
+	served := false
+	for len(g.pending) > 0 && g.budget.TryAcquire() {
+		pool := g.pending[0]
+		g.pending[0] = nil
+		g.pending = g.pending[1:]
+		g.held[pool.Id]++
+		c.ActorSystem().Root.Send(pool, &messages.PermitGrant{})
+		served = true
+	}
+	if served {
+		g.budget.Want(len(g.pending))
+	}
+}
+
+// steal asks the pools holding the most fleet permits to close connections
+// (idle ones now, busy ones when released), n in all, counting the asks still
+// unanswered so that repeated signals do not close more than needed. Pools
+// waiting for a permit are asked only when shedding (anyPool): asking them
+// to serve themselves would close their own next connection for nothing.
+func (g *fleetGate) steal(c actor.ReceiverContext, n int, anyPool bool) {
+	waiting := make(map[string]bool, len(g.pending))
+	if !anyPool {
+		for _, p := range g.pending {
+			waiting[p.Id] = true
+		}
+	}
+	asks := make(map[string]int)
+	for ; g.asked < n; g.asked++ {
+		best, bestN := "", 0
+		for id, h := range g.held {
+			if left := h - asks[id]; !waiting[id] && (left > bestN || left == bestN && left > 0 && id < best) {
+				best, bestN = id, left
+			}
+		}
+		if bestN == 0 {
+			return
+		}
+		asks[best]++
+		c.ActorSystem().Root.Send(actor.NewPID(c.Self().Address, best), &messages.StealIdle{})
+	}
+}
+
+// denyPending, once the manager is closing, refuses the pools still waiting
+// for a fleet permit and gives their local permits back to the book.
+func (g *fleetGate) denyPending(c actor.ReceiverContext, next actor.ReceiverFunc) {
+	for _, pool := range g.pending {
+		c.ActorSystem().Root.Send(pool, &messages.PermitDenied{})
+		next(c, actor.WrapEnvelope(&messages.PermitReturn{Pool: pool}))
+	}
+	g.pending = nil
+	g.budget.Want(0)
+}

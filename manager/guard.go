@@ -1,0 +1,303 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/idpool/idpool/internal/guardhook"
+	"github.com/idpool/idpool/tokens"
+)
+
+// The lease guard. A lease is a capability: every call that reaches its
+// physical connection (Conn's methods, the statements, transactions and
+// result sets reached from it, and the facade's use of all of them) first
+// passes enter and ends with exit. enter refuses when the lease has ended
+// (Release, Close, a discard, or a forced Manager.Close), when another
+// operation is in flight on it, and, for facade calls, when the call's ctx
+// carries another identity than the lease's. Nothing else in the package
+// holds the driver connection where a caller can reach it; see
+// docs/ARCHITECTURE.md, "The isolation guard".
+
+// Errors of the lease guard; they work with errors.Is. None of them names a
+// token or a DSN.
+var (
+	// ErrLeaseReleased: the call came after the lease was released (Release,
+	// Close, or a connection handed back unused). Its connection may already
+	// serve another caller, so the call did not run.
+	ErrLeaseReleased = errors.New("idpool: the lease was already released; its connection may serve another caller now, so the call did not run (acquire a new lease)")
+	// ErrLeaseBusy: another operation was still in flight on the same
+	// lease. A lease serves one operation at a time, like the connection
+	// under it; share a lease between goroutines only with your own
+	// synchronisation.
+	ErrLeaseBusy = errors.New("idpool: another operation is still in flight on this lease; a lease serves one operation at a time, so the call did not run")
+	// ErrIdentityMismatch: the call's ctx carries another identity than the
+	// one the connection (a *sql.Tx, *sql.Conn or *sql.Stmt bound to it)
+	// was opened for. The call did not run.
+	ErrIdentityMismatch = errors.New("idpool: the call's ctx carries another identity than the connection's (a transaction, *sql.Conn or statement bound to another identity); the call did not run")
+	// ErrLeaseForceClosed: Manager.Close gave up waiting and closed the
+	// lease's connection under it. It also matches ErrLeaseReleased and
+	// ErrClosed.
+	ErrLeaseForceClosed error = &guardError{
+		msg: "idpool: the lease's connection was closed by a forced Manager.Close; the call did not run",
+		is:  [2]error{ErrLeaseReleased, ErrClosed},
+	}
+)
+
+// OperationWait bounds how long Release (and a forced Manager.Close) waits
+// for an operation still in flight on the lease, started by another
+// goroutine. After it the connection is treated as broken: the operation
+// hands it back to be closed when it returns, and nothing rolls back or
+// resets the session underneath it.
+const OperationWait = 2 * time.Second
+
+// guardError is a guard refusal that matches more than one sentinel, e.g.
+// driver.ErrBadConn so that database/sql retries on another connection,
+// together with the reason it was refused.
+type guardError struct {
+	msg string
+	is  [2]error
+}
+
+func (e *guardError) Error() string { return e.msg }
+
+// Is reports whether target is one of the errors e stands for.
+func (e *guardError) Is(target error) bool { return target == e.is[0] || target == e.is[1] }
+
+// Refusals that make database/sql retry on another connection (they match
+// driver.ErrBadConn) while saying why: ResetSession answers them when
+// database/sql hands over a connection the new caller may not use.
+var (
+	errHandoverOtherIdentity error = &guardError{
+		msg: "idpool: database/sql handed over a connection of another identity; refused (database/sql retries on a connection of the right identity)",
+		is:  [2]error{driver.ErrBadConn, ErrIdentityMismatch},
+	}
+	errHandoverReleased error = &guardError{
+		msg: "idpool: database/sql reused a connection whose lease was already released; refused (database/sql retries on another connection)",
+		is:  [2]error{driver.ErrBadConn, ErrLeaseReleased},
+	}
+	// errHandoverNoIdentity reads as tokens.ErrNoIdentity, which is what
+	// the caller sees once database/sql stops retrying.
+	errHandoverNoIdentity error = &guardError{
+		msg: tokens.ErrNoIdentity.Error(),
+		is:  [2]error{driver.ErrBadConn, tokens.ErrNoIdentity},
+	}
+)
+
+// The lease's state word. Every transition is a compare-and-swap, so the
+// guard needs no lock and allocates nothing on the acquire path.
+const (
+	// stEnded: Release, Close or a discard has begun; nothing may start.
+	stEnded uint32 = 1 << iota
+	// stBusy: an operation is running on the connection.
+	stBusy
+	// stWaiting: Release waits for that operation; exit closes l.wake.
+	stWaiting
+	// stHandoff: Release gave up waiting; exit hands the connection back,
+	// broken.
+	stHandoff
+	// Result sets still open are counted from this bit up.
+	stRowsShift = 8
+	stRowsOne   = 1 << stRowsShift
+)
+
+// enter claims the lease for one operation on its connection. On success
+// the caller must call exit when the connection is no longer in use.
+func (l *Lease) enter() error {
+	if guardhook.SkipLeaseGuard.Load() {
+		return nil // the simulation's injected bug: no check at all
+	}
+	for {
+		s := l.state.Load()
+		switch {
+		case s&stEnded != 0:
+			return l.endedErr()
+		case s&stBusy != 0:
+			return ErrLeaseBusy
+		}
+		if l.state.CompareAndSwap(s, s|stBusy) {
+			break
+		}
+	}
+	if !l.m.gate.enter() {
+		l.exit0()
+		return ErrLeaseForceClosed
+	}
+	return nil
+}
+
+// enterAs is enter for a call made with ctx: on a facade connection it also
+// refuses a ctx that carries another identity than the lease's.
+func (l *Lease) enterAs(ctx context.Context) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	if l.facade != nil && !guardhook.SkipLeaseGuard.Load() {
+		if err := l.checkCaller(ctx); err != nil {
+			l.exit()
+			return err
+		}
+	}
+	return nil
+}
+
+// exit ends the operation enter admitted.
+func (l *Lease) exit() {
+	if l.state.Load()&stBusy == 0 {
+		return // admitted by the injected bug, which skips enter
+	}
+	l.m.gate.exit()
+	l.exit0()
+}
+
+// exit0 clears stBusy, wakes a Release waiting for it, and finishes that
+// Release if it gave up waiting.
+func (l *Lease) exit0() {
+	for {
+		s := l.state.Load()
+		if l.state.CompareAndSwap(s, s&^(stBusy|stWaiting|stHandoff)) {
+			if s&stWaiting != 0 {
+				close(l.wake)
+			}
+			if s&stHandoff != 0 {
+				l.handBack(true)
+			}
+			return
+		}
+	}
+}
+
+// endedErr says why an ended lease refuses.
+func (l *Lease) endedErr() error {
+	if l.m.gate.forced.Load() {
+		return ErrLeaseForceClosed
+	}
+	return ErrLeaseReleased
+}
+
+// rowsOpened and rowsClosed count the result sets open on the lease; a
+// Release that finds one open closes the connection rather than resetting
+// the session under an unfinished result.
+func (l *Lease) rowsOpened() { l.state.Add(stRowsOne) }
+func (l *Lease) rowsClosed() { l.state.Add(^uint32(stRowsOne - 1)) }
+
+// checkCaller refuses a facade call whose ctx carries another identity than
+// the lease's. A ctx with no identity runs on the lease: database/sql checks
+// a db-level call's identity when it picks the connection (Connect, or
+// ResetSession on reuse), and a *sql.Tx or *sql.Conn is bound to its lease.
+func (l *Lease) checkCaller(ctx context.Context) error {
+	id, ok := tokens.IdentityFrom(ctx)
+	if !ok {
+		return nil
+	}
+	disc, err := id.Discriminator(ctx)
+	if err != nil {
+		return err
+	}
+	if disc == l.disc {
+		return nil
+	}
+	return ErrIdentityMismatch
+}
+
+// end marks the lease ended and returns the state it found, or false if it
+// had ended already.
+func (l *Lease) end() (uint32, bool) {
+	for {
+		s := l.state.Load()
+		if s&stEnded != 0 {
+			return s, false
+		}
+		if l.state.CompareAndSwap(s, s|stEnded) {
+			return s, true
+		}
+	}
+}
+
+// awaitIdle waits up to OperationWait for the operation in flight to end.
+// It returns the state after it ended, or false when it gave up: the
+// operation then hands the connection back, broken, when it returns.
+func (l *Lease) awaitIdle() (uint32, bool) {
+	l.wake = make(chan struct{})
+	for {
+		s := l.state.Load()
+		if s&stBusy == 0 {
+			return s, true
+		}
+		if l.state.CompareAndSwap(s, s|stWaiting) {
+			break
+		}
+	}
+	timeout := make(chan struct{})
+	t := l.m.cfg.Clock.AfterFunc(OperationWait, func() { close(timeout) })
+	select {
+	case <-l.wake:
+		t.Stop()
+		return l.state.Load(), true
+	case <-timeout:
+	}
+	for {
+		s := l.state.Load()
+		if s&stBusy == 0 {
+			return s, true // ended just now
+		}
+		if l.state.CompareAndSwap(s, s|stHandoff) {
+			return s, false
+		}
+	}
+}
+
+// opGate counts the operations in flight across a Manager, so that a
+// forced Close can refuse new ones and wait, bounded, for those running
+// before it closes connections under their holders.
+type opGate struct {
+	_       [64]byte // keep the hot counter off the Manager's other fields' line
+	ops     atomic.Int64
+	forced  atomic.Bool
+	started atomic.Bool
+	done    atomic.Bool
+	drained chan struct{}
+	_       [64]byte
+}
+
+// enter counts an operation unless a forced close has begun. Sequentially
+// consistent atomics make it exact: either enter sees forced, or force
+// sees its count.
+func (g *opGate) enter() bool {
+	g.ops.Add(1)
+	if g.forced.Load() {
+		g.exit()
+		return false
+	}
+	return true
+}
+
+func (g *opGate) exit() {
+	if g.ops.Add(-1) == 0 && g.forced.Load() && g.done.CompareAndSwap(false, true) {
+		close(g.drained)
+	}
+}
+
+// force refuses every later operation and waits up to wait for those in
+// flight. The connections of any still running are then closed under them,
+// which is what a forced close means. Manager.Close passes CloseGrace, so
+// that the whole of Close stays within its ctx plus a small constant.
+func (g *opGate) force(clock Clock, wait time.Duration) {
+	if !g.started.CompareAndSwap(false, true) {
+		return
+	}
+	g.drained = make(chan struct{})
+	g.forced.Store(true)
+	if g.ops.Load() == 0 && g.done.CompareAndSwap(false, true) {
+		close(g.drained)
+	}
+	timeout := make(chan struct{})
+	t := clock.AfterFunc(wait, func() { close(timeout) })
+	defer t.Stop()
+	select {
+	case <-g.drained:
+	case <-timeout:
+	}
+}

@@ -1,0 +1,138 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+	"reflect"
+)
+
+// rows wraps a driver result set so that reading and closing it pass the
+// lease guard: after Release, Next fails with ErrLeaseReleased instead of
+// reading from a connection that may serve another caller. An open result
+// set is counted on the lease until Close, so that Release closes the
+// connection rather than resetting it under an unfinished result.
+//
+// Other calls on the lease may run while a result set is open (database/sql
+// allows, say, an Exec on a transaction between two Next calls, and the
+// driver decides whether its protocol can); only calls at the same moment
+// are refused. database/sql serialises every driver call on a connection
+// with its own lock, so the facade never sees ErrLeaseBusy.
+//
+// It implements every optional result-set interface and, where the driver's
+// rows lack one, answers what database/sql answers without it.
+type rows struct {
+	raw    driver.Rows
+	lease  *Lease
+	closed bool
+}
+
+var (
+	_ driver.RowsNextResultSet              = (*rows)(nil)
+	_ driver.RowsColumnTypeScanType         = (*rows)(nil)
+	_ driver.RowsColumnTypeDatabaseTypeName = (*rows)(nil)
+	_ driver.RowsColumnTypeLength           = (*rows)(nil)
+	_ driver.RowsColumnTypeNullable         = (*rows)(nil)
+	_ driver.RowsColumnTypePrecisionScale   = (*rows)(nil)
+)
+
+func (l *Lease) wrapRows(raw driver.Rows) driver.Rows {
+	l.rowsOpened()
+	return &rows{raw: raw, lease: l}
+}
+
+// Columns forwards; the names are in memory.
+func (r *rows) Columns() []string { return r.raw.Columns() }
+
+// Next reads the next row inside the lease guard.
+func (r *rows) Next(dest []driver.Value) error {
+	if err := r.lease.enter(); err != nil {
+		return err
+	}
+	defer r.lease.exit()
+	err := r.raw.Next(dest)
+	if err != io.EOF {
+		err = r.lease.note(context.Background(), err)
+	}
+	return err
+}
+
+// Close closes the result set inside the lease guard, once.
+func (r *rows) Close() error {
+	if r.closed {
+		return nil
+	}
+	if err := r.lease.enter(); err != nil {
+		return err
+	}
+	defer r.lease.exit()
+	r.closed = true
+	r.lease.rowsClosed()
+	return r.lease.note(context.Background(), r.raw.Close())
+}
+
+// HasNextResultSet forwards, inside the guard.
+func (r *rows) HasNextResultSet() bool {
+	n, ok := r.raw.(driver.RowsNextResultSet)
+	if !ok || r.lease.enter() != nil {
+		return false
+	}
+	defer r.lease.exit()
+	return n.HasNextResultSet()
+}
+
+// NextResultSet forwards, inside the guard; without it there is none.
+func (r *rows) NextResultSet() error {
+	n, ok := r.raw.(driver.RowsNextResultSet)
+	if !ok {
+		return io.EOF
+	}
+	if err := r.lease.enter(); err != nil {
+		return err
+	}
+	defer r.lease.exit()
+	return r.lease.note(context.Background(), n.NextResultSet())
+}
+
+// The column-type methods describe the result in memory; without the
+// driver's they answer database/sql's defaults.
+
+// ColumnTypeScanType forwards, or answers any.
+func (r *rows) ColumnTypeScanType(i int) reflect.Type {
+	if c, ok := r.raw.(driver.RowsColumnTypeScanType); ok {
+		return c.ColumnTypeScanType(i)
+	}
+	return reflect.TypeFor[any]()
+}
+
+// ColumnTypeDatabaseTypeName forwards, or answers "".
+func (r *rows) ColumnTypeDatabaseTypeName(i int) string {
+	if c, ok := r.raw.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return c.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+// ColumnTypeLength forwards, or answers not known.
+func (r *rows) ColumnTypeLength(i int) (int64, bool) {
+	if c, ok := r.raw.(driver.RowsColumnTypeLength); ok {
+		return c.ColumnTypeLength(i)
+	}
+	return 0, false
+}
+
+// ColumnTypeNullable forwards, or answers not known.
+func (r *rows) ColumnTypeNullable(i int) (bool, bool) {
+	if c, ok := r.raw.(driver.RowsColumnTypeNullable); ok {
+		return c.ColumnTypeNullable(i)
+	}
+	return false, false
+}
+
+// ColumnTypePrecisionScale forwards, or answers not known.
+func (r *rows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	if c, ok := r.raw.(driver.RowsColumnTypePrecisionScale); ok {
+		return c.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
+}

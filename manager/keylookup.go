@@ -1,0 +1,43 @@
+package manager
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// keyLookups counts the token mints made to learn a token-keyed identity's
+// key (tokens.NewTokenKeyed). They happen before any pool exists for the
+// key, so the manager counts them and Stats adds them to Total.TokenMints
+// and Total.MintFailures, like every other mint.
+type keyLookups struct{ mints, failures atomic.Uint64 }
+
+func (k *keyLookups) addTo(total *PoolStats) {
+	total.TokenMints += k.mints.Load()
+	total.MintFailures += k.failures.Load()
+}
+
+// resolveKey returns id's discriminator. A key already known costs an atomic
+// load. A token-keyed identity that must mint to learn its key does so under
+// the acquire's ctx and MintTimeout, one caller at a time per identity (the
+// others wait for its result, tokens.Identity.ResolveKey), and the mint is
+// counted.
+func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, error) {
+	if id.KeyResolved() {
+		return id.Discriminator(ctx)
+	}
+	if m.cfg.MintTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, m.cfg.MintTimeout)
+		defer cancel()
+	}
+	disc, minted, err := id.ResolveKey(ctx)
+	switch {
+	case minted && err == nil:
+		m.keys.mints.Add(1)
+	case minted:
+		m.keys.failures.Add(1)
+	}
+	return disc, err
+}

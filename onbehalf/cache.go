@@ -1,0 +1,173 @@
+// Package onbehalf keeps, per user, the on-behalf-of Identity of the newest
+// bearer token the user presented, so that a web API can build the identity
+// of every request without a token exchange per request.
+//
+// The pool of a user is keyed by the user's principal ("obo:<tenant>/<oid>"),
+// so finding it costs nothing; a token is exchanged only when the pool opens
+// a physical connection. What the cache saves is the credential: an
+// azidentity OnBehalfOfCredential per request would cost allocations and,
+// since each credential has its own token cache, an exchange at every open
+// that the user's previous credential would have answered from its cache.
+//
+// This package holds a mutex (the repository keeps them out of messages/,
+// actors/, manager/ and tokens/): the cache is read on every request by the
+// request's own goroutine, and a lock held for a map lookup and a list move,
+// calling nothing while held, costs far less than a round trip through an
+// actor's mailbox. The credential is built outside the lock.
+package onbehalf
+
+import (
+	"container/list"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// DefaultSize is the number of users a Cache of size 0 remembers.
+const DefaultSize = 10_000
+
+// Cache remembers, for up to its size users, the Identity built from the
+// newest assertion each presented: the same assertion again returns that
+// Identity (same credential, same token cache: no exchange for a connection
+// its cached token can open), a different one builds a new Identity, which
+// the user's pool adopts on its next acquire (the newest credential wins).
+//
+// When full, the least recently used user is dropped; dropping costs nothing
+// but that user's next request building a new credential. An entry holds the
+// user's assertion and an azidentity credential with its token cache (a few
+// KB). Cache is a small handle: copies share one cache. It prints redacted.
+type Cache struct{ s *state }
+
+type state struct {
+	app  *tokens.OnBehalfOf
+	size int
+
+	mu    sync.Mutex
+	order *list.List // of *entry, most recently used first
+	byKey map[tokens.Principal]*list.Element
+}
+
+type entry struct {
+	key       tokens.Principal
+	assertion string
+	id        tokens.Identity
+}
+
+// NewCache returns a cache over app for up to size users (DefaultSize if
+// size is 0 or less).
+func NewCache(app *tokens.OnBehalfOf, size int) (Cache, error) {
+	if app == nil {
+		return Cache{}, fmt.Errorf("%w: onbehalf.NewCache needs a *tokens.OnBehalfOf", tokens.ErrInvalidIdentity)
+	}
+	if size <= 0 {
+		size = DefaultSize
+	}
+	return Cache{&state{app: app, size: size, order: list.New(), byKey: make(map[tokens.Principal]*list.Element)}}, nil
+}
+
+// Identity returns the on-behalf-of identity of user for the bearer token
+// assertion, which the caller has verified and taken user from (see
+// tokens.OnBehalfOf.Identity). The same assertion as user's last one returns
+// the cached Identity; another builds one and replaces it.
+func (c Cache) Identity(user tokens.Principal, assertion string) (tokens.Identity, error) {
+	if c.s == nil {
+		return tokens.Identity{}, fmt.Errorf("%w: the zero onbehalf.Cache; use NewCache", tokens.ErrInvalidIdentity)
+	}
+	key := tokens.Principal{TenantID: strings.ToLower(user.TenantID), ObjectID: strings.ToLower(user.ObjectID)}
+	if id, ok := c.s.lookup(key, assertion); ok {
+		return id, nil
+	}
+	id, err := c.s.app.Identity(user, assertion)
+	if err != nil {
+		return tokens.Identity{}, err
+	}
+	c.s.store(key, assertion, id)
+	return id, nil
+}
+
+func (s *state) lookup(key tokens.Principal, assertion string) (tokens.Identity, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.byKey[key]
+	if !ok {
+		return tokens.Identity{}, false
+	}
+	s.order.MoveToFront(el)
+	e := el.Value.(*entry)
+	if e.assertion != assertion {
+		return tokens.Identity{}, false
+	}
+	return e.id, true
+}
+
+// store makes (assertion, id) user's newest. Two requests racing with
+// different assertions both build; the later store wins, which is the
+// newest by the cache's clock, and the other request still uses its own.
+func (s *state) store(key tokens.Principal, assertion string, id tokens.Identity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.byKey[key]; ok {
+		e := el.Value.(*entry)
+		e.assertion, e.id = assertion, id
+		s.order.MoveToFront(el)
+		return
+	}
+	s.byKey[key] = s.order.PushFront(&entry{key: key, assertion: assertion, id: id})
+	for s.order.Len() > s.size {
+		old := s.order.Back()
+		s.order.Remove(old)
+		delete(s.byKey, old.Value.(*entry).key)
+	}
+}
+
+// Forget drops user's entry (a user signed out or disabled; pair it with
+// Manager.Evict to drop their connections too).
+func (c Cache) Forget(user tokens.Principal) {
+	if c.s == nil {
+		return
+	}
+	key := tokens.Principal{TenantID: strings.ToLower(user.TenantID), ObjectID: strings.ToLower(user.ObjectID)}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if el, ok := c.s.byKey[key]; ok {
+		c.s.order.Remove(el)
+		delete(c.s.byKey, key)
+	}
+}
+
+// Len is the number of users remembered.
+func (c Cache) Len() int {
+	if c.s == nil {
+		return 0
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.order.Len()
+}
+
+// String describes the cache without its assertions.
+func (c Cache) String() string {
+	if c.s == nil {
+		return "onbehalf.Cache(zero)"
+	}
+	return fmt.Sprintf("onbehalf.Cache(%v, %d/%d users)", c.s.app, c.Len(), c.s.size)
+}
+
+// GoString keeps %#v as safe as %v.
+func (c Cache) GoString() string { return c.String() }
+
+// Format prints the redacted String form for every verb.
+func (c Cache) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue implements slog.LogValuer with the redacted form.
+func (c Cache) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON writes the redacted form.
+func (c Cache) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+
+// MarshalText writes the redacted form.
+func (c Cache) MarshalText() ([]byte, error) { return []byte(c.String()), nil }

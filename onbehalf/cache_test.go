@@ -1,0 +1,130 @@
+package onbehalf_test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/idpool/idpool/internal/redacttest"
+	"github.com/idpool/idpool/onbehalf"
+	"github.com/idpool/idpool/tokens"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const tenant = "c0de0000-0000-4000-8000-00000000c0de"
+
+func app(t *testing.T) *tokens.OnBehalfOf {
+	t.Helper()
+	a, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret", nil)
+	require.NoError(t, err)
+	return a
+}
+
+func user(i int) tokens.Principal {
+	return tokens.Principal{TenantID: tenant, ObjectID: fmt.Sprintf("user-%d", i)}
+}
+
+// TestSameAssertionReusesTheIdentityANewOneReplacesIt: the credential of a
+// user's last assertion is reused (so its token cache is); a renewed
+// assertion builds a new credential, which the pool will adopt; the key
+// stays the user's either way. Principals compare case-insensitively.
+func TestSameAssertionReusesTheIdentityANewOneReplacesIt(t *testing.T) {
+	c, err := onbehalf.NewCache(app(t), 10)
+	require.NoError(t, err)
+	a1, err := c.Identity(user(1), "assertion-1")
+	require.NoError(t, err)
+	again, err := c.Identity(tokens.Principal{TenantID: tenant, ObjectID: "USER-1"}, "assertion-1")
+	require.NoError(t, err)
+	assert.True(t, a1.SameCredential(again), "same assertion: same credential")
+	a2, err := c.Identity(user(1), "assertion-2")
+	require.NoError(t, err)
+	assert.False(t, a1.SameCredential(a2), "renewed: a new credential")
+	d1, _ := a1.Discriminator(t.Context())
+	d2, _ := a2.Discriminator(t.Context())
+	assert.Equal(t, d1, d2, "one user, one pool")
+	latest, err := c.Identity(user(1), "assertion-2")
+	require.NoError(t, err)
+	assert.True(t, a2.SameCredential(latest), "the newest is what is kept")
+	assert.Equal(t, 1, c.Len())
+}
+
+// TestCacheIsBoundedLeastRecentlyUsedFirst: at its size the least recently
+// used user goes; Forget drops one at once.
+func TestCacheIsBoundedLeastRecentlyUsedFirst(t *testing.T) {
+	c, err := onbehalf.NewCache(app(t), 3)
+	require.NoError(t, err)
+	ids := map[int]tokens.Identity{}
+	for i := range 3 {
+		ids[i], err = c.Identity(user(i), "a")
+		require.NoError(t, err)
+	}
+	_, err = c.Identity(user(0), "a") // 0 is now the most recent; 1 the least
+	require.NoError(t, err)
+	_, err = c.Identity(user(3), "a")
+	require.NoError(t, err)
+	assert.Equal(t, 3, c.Len())
+	for i, kept := range map[int]bool{0: true, 1: false, 2: true} {
+		id, err := c.Identity(user(i), "a")
+		require.NoError(t, err)
+		assert.Equal(t, kept, id.SameCredential(ids[i]), "user %d", i)
+	}
+	c.Forget(user(0))
+	id, err := c.Identity(user(0), "a")
+	require.NoError(t, err)
+	assert.False(t, id.SameCredential(ids[0]))
+	for range 1000 {
+		_, err := c.Identity(user(1000+int(rand.Text()[0])), "a")
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, c.Len(), 3)
+}
+
+// TestCacheRefusesBadInputAndIsSafeConcurrently.
+func TestCacheRefusesBadInputAndIsSafeConcurrently(t *testing.T) {
+	_, err := onbehalf.NewCache(nil, 1)
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+	var zero onbehalf.Cache
+	_, err = zero.Identity(user(1), "a")
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+	zero.Forget(user(1))
+	assert.Zero(t, zero.Len())
+	c, err := onbehalf.NewCache(app(t), 0)
+	require.NoError(t, err)
+	_, err = c.Identity(tokens.Principal{}, "a")
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+	_, err = c.Identity(user(1), "")
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				_, err := c.Identity(user(i%17), fmt.Sprint("a", (i+g)%3))
+				assert.NoError(t, err)
+				if i%50 == 0 {
+					c.Forget(user(i % 17))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, c.Len(), 17)
+}
+
+// TestCacheIsRedacted: the assertions and the app's secret never print.
+func TestCacheIsRedacted(t *testing.T) {
+	secret, assertion := "SENTINEL-"+rand.Text(), "ASSERTION-"+rand.Text()
+	a, err := tokens.NewOnBehalfOfSecret(tenant, "api", secret, nil)
+	require.NoError(t, err)
+	c, err := onbehalf.NewCache(a, 2)
+	require.NoError(t, err)
+	_, err = c.Identity(user(1), assertion)
+	require.NoError(t, err)
+	redacttest.AssertRedacted(t, []string{secret, assertion}, c, onbehalf.Cache{})
+}

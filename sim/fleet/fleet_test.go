@@ -1,0 +1,45 @@
+package fleet_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idpool/idpool/internal/etcdtest"
+	simfleet "github.com/idpool/idpool/sim/fleet"
+)
+
+func TestMain(m *testing.M) {
+	simfleet.MaybeWorker()
+	os.Exit(m.Run())
+}
+
+// Three idpool processes, 8 identities each wanting up to 16 sessions, share
+// a cap of 10 through a 3-member etcd: the server never counts more than 10
+// sessions, through a SIGKILL (permits back within TTL+1s), an etcd leader
+// stop, a leader change and a stop of all of etcd (fail closed, then back).
+func TestFleetOfProcessesNeverPassesTheCap(t *testing.T) {
+	if _, err := etcdtest.Binary(); err != nil && os.Getenv(etcdtest.RequireEnv) != "1" {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var log strings.Builder
+	rep, err := simfleet.Run(ctx, simfleet.Config{Workers: 3, Cap: 10, TTL: 2 * time.Second, StopEtcd: true, Log: &log})
+	var out strings.Builder
+	if rep != nil {
+		rep.Write(&out)
+	}
+	t.Log("\n" + out.String() + log.String())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if len(rep.Violations) > 0 {
+		t.Fatalf("violations: %v\n%s", rep.Violations, log.String())
+	}
+	if rep.Acquires == 0 || rep.Fetches == 0 {
+		t.Fatalf("no work was done: %+v", rep)
+	}
+}

@@ -1,0 +1,110 @@
+package tokens
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// WorkloadIdentity is an AKS workload identity: a federated app
+// registration (or user-assigned managed identity) whose pod holds a
+// Kubernetes service-account token, keyed "sp:<tenant>/<client id>" with no
+// mint. The tenant and client id come from o, or else from AZURE_TENANT_ID and
+// AZURE_CLIENT_ID (which the AKS webhook sets), as azidentity reads them; the
+// token file from o or AZURE_FEDERATED_TOKEN_FILE. o may be nil.
+func WorkloadIdentity(o *azidentity.WorkloadIdentityCredentialOptions, opts ...CredentialOption) (Identity, error) {
+	var cp azidentity.WorkloadIdentityCredentialOptions
+	if o != nil {
+		cp = *o
+	}
+	if cp.TenantID == "" {
+		cp.TenantID = os.Getenv("AZURE_TENANT_ID")
+	}
+	if cp.ClientID == "" {
+		cp.ClientID = os.Getenv("AZURE_CLIENT_ID")
+	}
+	disc, err := servicePrincipalDiscriminator(cp.TenantID, cp.ClientID)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w (set it in the options or AZURE_TENANT_ID / AZURE_CLIENT_ID)", err)
+	}
+	cred, err := azidentity.NewWorkloadIdentityCredential(&cp)
+	if err != nil {
+		return Identity{}, fmt.Errorf("idpool: workload identity credential: %w", err)
+	}
+	return withSource(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
+}
+
+// AzureCLIIdentity is whoever is signed in to the Azure CLI (az login), for
+// local development. o may be nil.
+//
+// Which principal that is cannot be known without a token, so the key is
+// learned from the first one: the first acquire mints (runs `az account
+// get-access-token`, typically 0.3-1 s; once per Identity value, single
+// flight, bounded by MintTimeout, counted in Stats) and keys the identity by
+// the hash of that whole token ("acct:tok:<sha256>"). The CLI credential
+// does not cache, so the pool's first connection runs az once more, and every
+// physical open after that once. Build the identity once at startup.
+//
+// The claims are read only to refuse a switch: the CLI is the local trusted
+// user, but `az login` as someone else while the program runs would
+// otherwise put that other principal's connections in the first one's pool.
+// A token whose (unverified) tid or oid differs from the first token's is
+// refused; build a new identity after switching accounts.
+func AzureCLIIdentity(o *azidentity.AzureCLICredentialOptions, opts ...CredentialOption) (Identity, error) {
+	cred, err := azidentity.NewAzureCLICredential(o)
+	if err != nil {
+		return Identity{}, fmt.Errorf("idpool: Azure CLI credential: %w", err)
+	}
+	return developerIdentity("Azure CLI", cred, opts), nil
+}
+
+// AzureDeveloperCLIIdentity is whoever is signed in to the Azure Developer
+// CLI (azd auth login), keyed like AzureCLIIdentity and at the same cost
+// (each mint runs `azd auth token`). o may be nil.
+func AzureDeveloperCLIIdentity(o *azidentity.AzureDeveloperCLICredentialOptions, opts ...CredentialOption) (Identity, error) {
+	cred, err := azidentity.NewAzureDeveloperCLICredential(o)
+	if err != nil {
+		return Identity{}, fmt.Errorf("idpool: Azure Developer CLI credential: %w", err)
+	}
+	return developerIdentity("Azure Developer CLI", cred, opts), nil
+}
+
+func developerIdentity(tool string, cred azcore.TokenCredential, opts []CredentialOption) Identity {
+	return NewTokenKeyed(KindUserAccount, &signedInSource{tool: tool, src: CredentialSource(cred, opts...)})
+}
+
+// signedInSource refuses tokens of another principal than its first token's.
+// A pointer, so %#v of an Identity prints an address.
+type signedInSource struct {
+	tool  string
+	src   Source
+	first atomic.Pointer[Principal]
+}
+
+// Token mints through the tool and checks the principal has not changed.
+func (s *signedInSource) Token(ctx context.Context) (Token, error) {
+	tok, err := s.src.Token(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok.Value, claims); err != nil {
+		return tok, nil // opaque: the key (its hash) is all there is
+	}
+	tid, _ := claims["tid"].(string)
+	oid, _ := claims["oid"].(string)
+	p := &Principal{TenantID: strings.ToLower(tid), ObjectID: strings.ToLower(oid)}
+	if s.first.CompareAndSwap(nil, p) {
+		return tok, nil
+	}
+	if *s.first.Load() != *p {
+		return Token{}, fmt.Errorf("idpool: the %s is now signed in as another principal than when this identity was built; build a new identity", s.tool)
+	}
+	return tok, nil
+}

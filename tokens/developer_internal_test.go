@@ -1,0 +1,41 @@
+package tokens
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSignedInSourceRefusesASwitchedAccount: the CLI identity is keyed by
+// its first token's hash (one mint, then free), later tokens of the same
+// principal pass, a token of another principal (az login as someone else) is
+// refused.
+func TestSignedInSourceRefusesASwitchedAccount(t *testing.T) {
+	who := "alice"
+	mint := func(oid string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"tid": "t", "oid": oid, "n": time.Now().UnixNano()}).SignedString([]byte("k"))
+		require.NoError(t, err)
+		return s
+	}
+	calls := 0
+	id := NewTokenKeyed(KindUserAccount, &signedInSource{tool: "Azure CLI", src: SourceFunc(func(context.Context) (Token, error) {
+		calls++
+		return Token{Value: mint(who), ExpiresOn: time.Now().Add(time.Hour)}, nil
+	})})
+	assert.False(t, id.KeyResolved())
+	d, err := id.Discriminator(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, d, "acct:tok:")
+	_, err = id.Discriminator(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, calls, "the key costs one mint, once")
+	_, err = id.Source().Token(context.Background())
+	require.NoError(t, err, "a new token of the same principal")
+	who = "mallory"
+	_, err = id.Source().Token(context.Background())
+	require.ErrorContains(t, err, "another principal")
+}

@@ -1,0 +1,89 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// keyFlight is one token-keyed identity's key lookup in progress: the first
+// caller mints, the others wait for its result (single flight). It needs no
+// mutex: the flight is published with a compare-and-swap and its result is
+// read only after done is closed.
+type keyFlight struct {
+	done chan struct{}
+	disc string
+	err  error
+}
+
+// KeyResolved reports whether Discriminator costs nothing: always, except
+// for a token-keyed identity (NewTokenKeyed) that has not learned its key
+// yet. It is an atomic load.
+func (id Identity) KeyResolved() bool {
+	return id.fromToken() == nil || id.fromToken().disc.Load() != nil
+}
+
+// ResolveKey is Discriminator, also saying whether this call minted a token
+// to learn the key. For a token-keyed identity without its key yet, one call
+// at a time mints (single flight across the copies of the Identity value):
+// the others wait for its result or for their own ctx. A lookup that fails
+// is not remembered, so the next call mints again; a caller whose own ctx is
+// still alive when the minting caller's ctx ended takes over and mints.
+func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, err error) {
+	if err := id.Validate(); err != nil {
+		return "", false, err
+	}
+	k := id.fromToken()
+	if k == nil {
+		return id.disc, false, nil
+	}
+	for {
+		if d := k.disc.Load(); d != nil {
+			return *d, false, nil
+		}
+		if f := k.flight.Load(); f != nil {
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return "", false, fmt.Errorf("idpool: waiting for the %s identity's key: %w", id.kind, ctx.Err())
+			}
+			if f.err == nil {
+				return f.disc, false, nil
+			}
+			if isCtxErr(f.err) && ctx.Err() == nil {
+				continue // the minting caller gave up, not us: try again
+			}
+			return "", false, f.err
+		}
+		f := &keyFlight{done: make(chan struct{})}
+		if !k.flight.CompareAndSwap(nil, f) {
+			continue
+		}
+		d, err := id.mintKey(ctx)
+		if err == nil {
+			stored := d // published by address: never written again
+			k.disc.CompareAndSwap(nil, &stored)
+			d = *k.disc.Load()
+		}
+		f.disc, f.err = d, err
+		k.flight.Store(nil)
+		close(f.done)
+		return f.disc, true, f.err
+	}
+}
+
+// mintKey mints one token and keys the identity by its hash.
+func (id Identity) mintKey(ctx context.Context) (string, error) {
+	tok, err := id.source.Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("idpool: minting a token to learn the %s identity's key: %w", id.kind, err)
+	}
+	if tok.IsZero() {
+		return "", fmt.Errorf("idpool: the %s identity's token source returned an empty token", id.kind)
+	}
+	return tokenDiscriminator(id.kind, tok.Value), nil
+}
+
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
