@@ -116,7 +116,7 @@ func (p *Pool) checkFor(now time.Time, c *conn) checkKind {
 	if p.cfg.UsesToken && !c.token.ValidBeyond(now, p.cfg.TokenThreshold) {
 		return checkToken
 	}
-	if p.cfg.HealthCheckAfter > 0 && now.Sub(c.idleSince) >= p.cfg.HealthCheckAfter {
+	if p.cfg.HealthCheckAfter > 0 && (c.suspect || now.Sub(c.idleSince) >= p.cfg.HealthCheckAfter) {
 		return checkHealth
 	}
 	return checkNone

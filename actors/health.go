@@ -25,7 +25,7 @@ func (p *Pool) ValidateDone(now time.Time, id ConnID, ok bool) []Effect {
 		p.closeConn(c, ReasonFailedHealthCheck)
 	default:
 		// The check took time: offer judges c's token again.
-		c.idleSince = now
+		c.idleSince, c.suspect = now, false
 		p.offer(now, w, c)
 	}
 	p.serve(now)
