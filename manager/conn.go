@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"sync/atomic"
 
 	"github.com/idpool/idpool/tokens"
 )
@@ -24,6 +25,11 @@ type Conn struct {
 	// fresh: bound to the default identity by a Connect whose ctx carried
 	// none, and not used since (see leaseFor).
 	fresh bool
+	// closed: database/sql closed the connection. A shell whose lease went
+	// back when database/sql took it (IsValid) must then never bind again:
+	// a careless caller that kept the driver connection would acquire a
+	// lease nobody releases.
+	closed atomic.Bool
 }
 
 var (
@@ -64,6 +70,9 @@ func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 		}
 		c.lease = nil
 		l.Release(nil)
+	}
+	if c.closed.Load() {
+		return nil, ErrLeaseReleased
 	}
 	id, err := c.shell.identityFor(ctx)
 	if err != nil {
@@ -113,6 +122,7 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 
 // Close releases the lease; see Lease.Close.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
 	if c.lease == nil {
 		return nil
 	}

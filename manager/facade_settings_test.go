@@ -67,3 +67,25 @@ func TestFacadeServesQueuedCallersOfManyIdentitiesUnderAnyDatabaseSQLSetting(t *
 		})
 	}
 }
+
+// TestFacadeConnKeptAfterCloseNeverBindsAgain: database/sql takes a
+// connection back (its lease goes back then) and closes it; a careless
+// caller that kept the driver connection and calls on it is refused, and no
+// lease is taken that nobody would give back.
+func TestFacadeConnKeptAfterCloseNeverBindsAgain(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 1})
+	db := openFacade(t, m)
+	c, err := db.Conn(as("alice"))
+	require.NoError(t, err)
+	var dc *Conn
+	require.NoError(t, c.Raw(func(raw any) error { dc = raw.(*Conn); return nil }))
+	require.NoError(t, c.Close())
+	for range 3 {
+		require.ErrorIs(t, dc.Ping(as("alice")), ErrLeaseReleased)
+		_, err := dc.ExecContext(as("alice"), "SELECT 1", nil)
+		require.ErrorIs(t, err, ErrLeaseReleased)
+	}
+	assert.Zero(t, m.Stats().Total.Busy, "no lease taken after Close")
+	l := acquire(t, m, identity("alice")) // MaxSize 1: the one connection is free
+	l.Release(nil)
+}
