@@ -84,53 +84,45 @@ func (a *poolActor) Receive(c actor.Context) {
 			// The newest credential wins (see tokens.Identity): a pointer
 			// compare on the hit path, an update only when it differs.
 			a.identity = m.Identity
-			a.run(c, now, a.sm.NewCredential(now))
+			a.step(c, now, NewCredential{})
 		}
-		a.run(c, now, a.sm.Acquire(now, m.ID, m.Reply, m.Timeout))
+		a.step(c, now, Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout})
 	case *messages.Release:
-		a.run(c, now, a.sm.Release(now, ConnID(m.ConnID), m.Broken))
+		a.step(c, now, Release{Conn: ConnID(m.ConnID), Broken: m.Broken})
 	case *messages.Cancel:
-		a.run(c, now, a.sm.Cancel(now, m.ID, m.Timeout))
+		a.step(c, now, Cancel{ID: m.ID, Timeout: m.Timeout})
 	case *messages.DialDone:
-		var res any
-		if m.Conn != nil {
-			res = m.Conn
-		}
-		a.run(c, now, a.sm.DialDoneEpoch(now, m.Epoch, res, m.Token, m.Err))
+		a.step(c, now, DialDone{Conn: m.Conn, Token: m.Token, Err: m.Err, Epoch: m.Epoch})
 		if m.Err != nil {
 			a.logFailure("idpool: dial failed", m.Err)
 		}
 	case *messages.MintDone:
-		a.run(c, now, a.sm.MintDone(now, m.Token, m.Err))
+		a.step(c, now, MintDone{Token: m.Token, Err: m.Err})
 		if m.Err != nil {
 			a.logFailure("idpool: token mint failed", m.Err)
 		}
 	case *messages.ValidateDone:
-		a.run(c, now, a.sm.ValidateDone(now, ConnID(m.ConnID), m.OK))
+		a.step(c, now, ValidateDone{Conn: ConnID(m.ConnID), OK: m.OK})
 	case *messages.CloseDone:
-		a.run(c, now, a.sm.CloseDone(now, ConnID(m.ConnID)))
+		a.step(c, now, CloseDone{Conn: ConnID(m.ConnID)})
 	case *messages.Tick:
-		a.run(c, now, a.sm.Tick(now))
+		a.step(c, now, Tick{})
 	case *messages.ClosePool, *messages.RetireApproved:
 		a.cancel()
-		a.run(c, now, a.sm.Close(now))
+		a.step(c, now, Close{})
 	case *messages.PermitGrant:
-		a.run(c, now, a.sm.PermitGranted(now))
+		a.step(c, now, PermitGranted{})
 	case *messages.PermitDenied:
-		a.run(c, now, a.sm.PermitDenied(now))
+		a.step(c, now, PermitDenied{})
 	case *messages.FillRefused:
-		a.run(c, now, a.sm.PermitRefused(now))
+		a.step(c, now, PermitRefused{})
 	case *messages.StealIdle:
-		a.run(c, now, a.sm.StealIdle(now))
+		a.step(c, now, StealIdle{})
 	case *messages.ForceClose:
-		a.run(c, now, a.sm.ForceClose(now))
+		a.step(c, now, ForceClose{})
 	case *messages.Evict:
 		a.logger().Info("idpool: evicting pool", "pool", a.sm.cfg.Key.Redacted(), "open", len(a.sm.conns), "busy", a.sm.busy)
-		var done any
-		if m.Done != nil {
-			done = m.Done
-		}
-		a.run(c, now, a.sm.Evict(now, done))
+		a.step(c, now, Evict{Done: m.Done})
 	case *messages.PoolStatsQuery:
 		m.Reply <- a.sm.Stats()
 	case *Init:
@@ -139,7 +131,7 @@ func (a *poolActor) Receive(c actor.Context) {
 			a.parent = m.Manager
 		}
 		a.sm = New(m.Pool)
-		a.run(c, now, a.sm.Start(now))
+		a.step(c, now, Start{})
 	case *actor.Started:
 		a.self, a.parent, a.root = c.Self(), c.Parent(), c.ActorSystem().Root
 		a.life, a.cancel = context.WithCancel(context.Background())
@@ -168,22 +160,34 @@ func (a *poolActor) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// step is the driver loop of the package doc: one input in, every effect
+// carried out, then Advance. Nothing here steps the pool again: each effect
+// either answers a caller, sends a message, or starts a goroutine that
+// reports back by message.
+func (a *poolActor) step(c actor.Context, now time.Time, in Input) {
+	// Advance even if an effect panics (recoverInternal keeps the actor):
+	// otherwise every later Step would refuse to run.
+	defer a.sm.Advance()
+	a.sm.Step(now, in)
+	a.run(c, now, a.sm.Ready())
+}
+
 func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 	for i := range effects {
 		e := &effects[i]
 		switch e.Kind {
 		case EffGrant:
-			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Conn: e.Resource.(driver.Conn), ConnID: uint64(e.Conn), Pool: a.self}
+			e.ReplyTo <- messages.Reply{Conn: e.Resource, ConnID: uint64(e.Conn), Pool: a.self}
 		case EffFail:
-			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Err: e.Err}
+			e.ReplyTo <- messages.Reply{Err: e.Err}
 		case EffCancelled:
-			e.ReplyTo.(chan messages.Reply) <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters}
+			e.ReplyTo <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters}
 		case EffDial:
 			a.dial(e.Token)
 		case EffMint:
 			a.mint()
 		case EffValidate:
-			a.validate(e.Conn, e.Resource.(driver.Conn))
+			a.validate(e.Conn, e.Resource)
 		case EffClose:
 			a.logClose(e.Reason)
 			a.closeConn(e.Conn, e.Resource, e.Reason)
@@ -198,7 +202,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffRetire:
 			c.Send(a.parent, &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
 		case EffEvicted:
-			e.ReplyTo.(chan<- struct{}) <- struct{}{}
+			e.Evicted <- struct{}{}
 			a.logger().Info("idpool: pool evicted", "pool", a.sm.cfg.Key.Redacted())
 		case EffDrained:
 			// The manager stops this actor once it has read this, so

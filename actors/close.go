@@ -6,13 +6,12 @@ import (
 	"time"
 )
 
-// Close shuts the pool: queued waiters fail with ErrClosed, idle connections
+// close shuts the pool: queued waiters fail with ErrClosed, idle connections
 // are closed now, busy ones when released, dialing ones when their dial ends.
 // EffDrained follows once everything is closed. Close is idempotent.
-func (p *Pool) Close(now time.Time) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) close(now time.Time) {
 	if p.closing {
-		return p.out
+		return
 	}
 	p.closing = true
 	p.wakeAt = time.Time{}
@@ -28,16 +27,14 @@ func (p *Pool) Close(now time.Time) []Effect {
 	p.returnPermits(p.awaitingToken)
 	p.awaitingToken = 0 // the mint in flight, if any, is ignored when it lands
 	p.maybeDrained()
-	return p.out
 }
 
-// ForceClose closes the connections still leased out after Close, for a
+// forceClose closes the connections still leased out after Close, for a
 // shutdown that will not wait any longer. Their holders' later Release is
 // ignored. It does nothing before Close.
-func (p *Pool) ForceClose(now time.Time) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) forceClose(now time.Time) {
 	if !p.closing {
-		return p.out
+		return
 	}
 	var leased []*conn
 	for _, c := range p.conns {
@@ -51,7 +48,6 @@ func (p *Pool) ForceClose(now time.Time) []Effect {
 		p.closeConn(c, ReasonForced)
 	}
 	p.maybeDrained()
-	return p.out
 }
 
 // Closing reports whether Close has been called.

@@ -16,19 +16,17 @@ type credState struct {
 	retries uint64
 }
 
-// NewCredential records that an acquire brought a credential other than
+// newCredential records that an acquire brought a credential other than
 // the one the pool mints with: every mint from now on uses the new one. A
 // blocking period begun by failed mints ends, since the new credential may
 // well succeed where the old one was refused (a rotated secret, an expired
 // on-behalf-of assertion).
-func (p *Pool) NewCredential(now time.Time) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) newCredential(now time.Time) {
 	p.cred.gen++
 	if de, ok := p.lastDialErr.(*DialError); ok && de.Mint && !p.closing {
 		p.endBlocking()
 		p.serve(now)
 	}
-	return p.out
 }
 
 // retryStaleMint handles a failed mint: if it ran with a credential older

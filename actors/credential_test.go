@@ -18,7 +18,7 @@ func TestMintFailingWithAnOlderCredentialIsRetriedWithTheNewer(t *testing.T) {
 	h := newHarness(t, tokenCfg())
 	a := h.acquire()
 	require.Equal(t, 1, h.mints)
-	h.apply(h.p.NewCredential(h.now))
+	h.step(NewCredential{})
 	b := h.acquire()
 	h.finishMint(tokens.Token{}, errors.New("AADSTS500133: assertion expired"))
 	for _, id := range []uint64{a, b} {
@@ -40,7 +40,7 @@ func TestMintFailingWithAnOlderCredentialIsRetriedWithTheNewer(t *testing.T) {
 // known, so the failure is the caller's.
 func TestMintFailingWithTheNewestCredentialFailsTheCaller(t *testing.T) {
 	h := newHarness(t, tokenCfg())
-	h.apply(h.p.NewCredential(h.now))
+	h.step(NewCredential{})
 	a := h.acquire()
 	cause := errors.New("invalid_client")
 	h.finishMint(tokens.Token{}, cause)
@@ -62,7 +62,7 @@ func TestNewCredentialEndsABlockingPeriodCausedByMints(t *testing.T) {
 		require.True(t, ok)
 	}
 	require.True(t, h.p.blocked(h.now))
-	h.apply(h.p.NewCredential(h.now))
+	h.step(NewCredential{})
 	assert.False(t, h.p.blocked(h.now))
 	a := h.acquire()
 	require.Equal(t, 1, h.mints)

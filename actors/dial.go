@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"database/sql/driver"
 	"time"
 
 	"github.com/idpool/idpool/tokens"
@@ -64,12 +65,11 @@ func (p *Pool) fillMin(now time.Time) {
 	}
 }
 
-// DialDone records a finished dial: resource is the new connection, tok the
+// dialDone records a finished dial: resource is the new connection, tok the
 // token it logged in with. On success the oldest waiter gets it; on failure
 // the reservation is freed and the oldest waiter no other dial covers fails
 // with the cause.
-func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) dialDone(now time.Time, resource driver.Conn, tok tokens.Token, err error) {
 	p.dialing--
 	if err != nil {
 		p.stats.dialFailures++
@@ -79,7 +79,7 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 		p.startBlocking(now, derr)
 		p.serve(now)
 		p.maybeDrained()
-		return p.out
+		return
 	}
 	p.endBlocking()
 	p.stats.opens++
@@ -87,16 +87,15 @@ func (p *Pool) DialDone(now time.Time, resource any, tok tokens.Token, err error
 	if p.closing {
 		p.closeConn(c, ReasonPoolClosed)
 		p.maybeDrained()
-		return p.out
+		return
 	}
 	// The token was good beyond the threshold when minted; the dial took
 	// time, so offer judges it again.
 	p.offer(now, p.waiters.firstUnserved(), c)
 	p.serve(now)
-	return p.out
 }
 
-func (p *Pool) newConn(now time.Time, resource any, tok tokens.Token) *conn {
+func (p *Pool) newConn(now time.Time, resource driver.Conn, tok tokens.Token) *conn {
 	p.nextConn++
 	c := &conn{id: p.nextConn, resource: resource, created: now, idleSince: now, token: tok, fresh: true}
 	if p.cfg.MaxLifetime > 0 {

@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"database/sql/driver"
 	"time"
 
+	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -42,28 +44,34 @@ const (
 	// EffRetire asks the manager to retire this idle pool; Seen is the number
 	// of acquires the pool has received.
 	EffRetire
-	// EffEvicted answers ReplyTo: every connection from before an Evict has
-	// been closed.
+	// EffEvicted answers an Evict on Evicted: every connection from before
+	// it has been closed.
 	EffEvicted
 )
 
-// Effect is one instruction from the state machine to the actor. Only the
-// fields named for its Kind are set.
+// Effect is one instruction from the state machine to its driver. Only the
+// fields named for its Kind are set. It is one flat struct, not an interface
+// per kind, so that handing effects out allocates nothing on the hot path;
+// every field is typed.
 type Effect struct {
-	Kind      EffectKind
-	ReplyTo   any
+	Kind EffectKind
+	// ReplyTo is the Acquire's ReplyTo, handed back untouched.
+	ReplyTo   chan messages.Reply
 	AcquireID uint64
 	Conn      ConnID
-	Resource  any
-	Token     tokens.Token
-	Err       error
-	Reason    CloseReason
-	At        time.Time
-	Seen      uint64
+	// Resource is the connection itself (EffGrant, EffValidate, EffClose).
+	Resource driver.Conn
+	Token    tokens.Token
+	Err      error
+	Reason   CloseReason
+	At       time.Time
+	Seen     uint64
 	// Waiters is the queue length left behind by a cancelled acquire.
 	Waiters int
 	// Waited is how long the granted acquire queued.
 	Waited time.Duration
+	// Evicted is the Done channel of the Evict that EffEvicted answers.
+	Evicted chan<- struct{}
 	// Fill marks an EffRequestPermit made only to keep MinSize; the manager
 	// refuses it at the cap (Pool.PermitRefused) rather than queue it.
 	Fill bool

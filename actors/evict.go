@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"database/sql/driver"
 	"time"
 
 	"github.com/idpool/idpool/tokens"
@@ -19,31 +20,31 @@ type evictState struct {
 	// closing holds the ids of evicted connections whose close has not
 	// finished; nil when there are none.
 	closing map[ConnID]struct{}
-	// waiters are the ReplyTo values of Evicts not yet answered.
-	waiters []any
+	// waiters are the Done channels of Evicts not yet answered.
+	waiters []chan<- struct{}
 	// evictions counts Evict inputs.
 	evictions uint64
 }
 
-// Evict drops every connection the pool holds now: idle ones are closed at
+// evict drops every connection the pool holds now: idle ones are closed at
 // once, busy ones when they are released, those in a health check when it
 // ends, those dialing when the dial lands; the token the pool holds (and a
 // mint in flight) is discarded, so the next connection logs in with a token
 // minted after Evict. The pool keeps serving meanwhile: a waiter is served by
 // a new connection. EffEvicted answers replyTo once every connection of
 // before the Evict has finished closing (immediately if there were none).
+// A nil done asks for no answer.
 //
 // "A token minted after Evict" is the pool's side of it: the credential's
 // own cache (azidentity keeps tokens per credential) may hand back the same
 // token; to be rid of a credential, acquire with a new Identity (the newest
 // credential wins) before or after calling Evict.
-func (p *Pool) Evict(now time.Time, replyTo any) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) evict(now time.Time, done chan<- struct{}) {
 	p.ev.evictions++
 	p.ev.epoch++
 	p.ev.staleDials = p.dialing
-	if replyTo != nil {
-		p.ev.waiters = append(p.ev.waiters, replyTo)
+	if done != nil {
+		p.ev.waiters = append(p.ev.waiters, done)
 	}
 	p.latest = tokens.Token{}
 	clear(p.freshTokens)
@@ -69,7 +70,6 @@ func (p *Pool) Evict(now time.Time, replyTo any) []Effect {
 	}
 	p.serve(now)
 	p.maybeEvicted()
-	return p.out
 }
 
 func (p *Pool) evictConn(c *conn) {
@@ -78,26 +78,26 @@ func (p *Pool) evictConn(c *conn) {
 }
 
 // Epoch is the pool's current eviction epoch. The actor records it when it
-// starts a dial or a mint and hands it back with the result (DialDoneEpoch,
-// MintDoneEpoch), so that a result from before an Evict is not used.
+// starts a dial and hands it back with the result (DialDone.Epoch), so that
+// a connection dialed before an Evict is not used.
 func (p *Pool) Epoch() uint64 { return p.ev.epoch }
 
-// DialDoneEpoch is DialDone for a dial started in epoch: a connection dialed
-// before the last Evict is closed instead of used, and the waiter it was
-// for is served by a new dial.
-func (p *Pool) DialDoneEpoch(now time.Time, epoch uint64, resource any, tok tokens.Token, err error) []Effect {
+// dialDoneEpoch is dialDone for a dial started in epoch: a connection
+// dialed before the last Evict is closed instead of used, and the waiter it
+// was for is served by a new dial.
+func (p *Pool) dialDoneEpoch(now time.Time, epoch uint64, resource driver.Conn, tok tokens.Token, err error) {
 	if epoch == p.ev.epoch {
-		return p.DialDone(now, resource, tok, err)
+		p.dialDone(now, resource, tok, err)
+		return
 	}
 	if p.ev.staleDials > 0 {
 		p.ev.staleDials--
 	}
 	if err != nil || p.closing {
-		out := p.DialDone(now, resource, tok, err)
+		p.dialDone(now, resource, tok, err)
 		p.maybeEvicted()
-		return out
+		return
 	}
-	p.out = p.out[:0]
 	p.dialing--
 	p.endBlocking()
 	p.stats.opens++
@@ -105,7 +105,6 @@ func (p *Pool) DialDoneEpoch(now time.Time, epoch uint64, resource any, tok toke
 	p.evictConn(c)
 	p.serve(now)
 	p.maybeEvicted()
-	return p.out
 }
 
 // staleMint handles a mint that landed stale, and says so: one started
@@ -157,7 +156,7 @@ func (p *Pool) maybeEvicted() {
 		}
 	}
 	for _, w := range p.ev.waiters {
-		p.emit(Effect{Kind: EffEvicted, ReplyTo: w})
+		p.emit(Effect{Kind: EffEvicted, Evicted: w})
 	}
 	clear(p.ev.waiters)
 	p.ev.waiters = p.ev.waiters[:0]

@@ -21,7 +21,7 @@ func TestEvictClosesIdleNowBusyOnReleaseAndReopensWithAFreshMint(t *testing.T) {
 	h.release(b, false)
 	h.finishCloses()
 
-	h.apply(h.p.Evict(h.now, "done"))
+	h.evict("done")
 	assert.Equal(t, map[CloseReason]int{ReasonEvicted: 2}, h.closeReasons(), "idle ones close at once")
 	h.finishCloses()
 	assert.Empty(t, h.evicted, "the busy one is still out")
@@ -55,7 +55,7 @@ func TestEvictDropsADialAndAMintInFlight(t *testing.T) {
 	a := h.acquire()
 	h.finishMint(h.tok("T1", time.Hour), nil)
 	require.Len(t, h.dials, 1)
-	h.apply(h.p.Evict(h.now, "e1"))
+	h.evict("e1")
 	h.finishDial(nil)
 	assert.Equal(t, map[CloseReason]int{ReasonEvicted: 1}, h.closeReasons(), "the stale dial's connection is closed")
 	_, answered := h.answer(a)
@@ -65,7 +65,7 @@ func TestEvictDropsADialAndAMintInFlight(t *testing.T) {
 	assert.Equal(t, []any{"e1"}, h.evicted)
 
 	// A mint in flight at Evict: its token is not used.
-	h.apply(h.p.Evict(h.now, "e2"))
+	h.evict("e2")
 	assert.Equal(t, []any{"e1", "e2"}, h.evicted, "nothing open: answered at once")
 	h.finishMint(h.tok("T1", time.Hour), nil)
 	assert.Empty(t, h.dials, "the stale token is not dialed with")
@@ -80,7 +80,7 @@ func TestEvictDropsADialAndAMintInFlight(t *testing.T) {
 // TestEvictOfAnEmptyPoolAnswersAtOnce.
 func TestEvictOfAnEmptyPoolAnswersAtOnce(t *testing.T) {
 	h := newHarness(t, tokenCfg())
-	h.apply(h.p.Evict(h.now, 1))
+	h.evict(1)
 	assert.Equal(t, []any{1}, h.evicted)
 }
 
@@ -96,7 +96,7 @@ func TestEvictDuringAHealthCheckClosesTheConnectionWhenTheCheckEnds(t *testing.T
 	h.advance(2 * time.Second)
 	b := h.acquire()
 	require.Len(t, h.validates, 1)
-	h.apply(h.p.Evict(h.now, "e"))
+	h.evict("e")
 	h.finishValidate(true)
 	assert.Equal(t, map[CloseReason]int{ReasonEvicted: 1}, h.closeReasons())
 	h.finishCloses()

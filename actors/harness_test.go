@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"database/sql/driver"
 	"time"
 
+	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/require"
 )
@@ -21,19 +23,23 @@ type harness struct {
 	holder    map[ConnID]uint64   // conn -> acquire id holding it
 	dials     []tokens.Token      // dials in flight, oldest first
 	dialEpoch []uint64            // the eviction epoch each dial started in
-	evicted   []any               // Evicts answered
-	mints     int                 // mints in flight
-	validates []ConnID
-	closes    []Effect
-	wakes     []time.Time
-	retires   []uint64
-	drained   int
-	nextRes   int
+	evicted   []any               // Evicts answered, by the name given to evict
+	// evictNames names each Evict's Done channel.
+	evictNames map[chan<- struct{}]any
+	mints      int // mints in flight
+	validates  []ConnID
+	closes     []Effect
+	wakes      []time.Time
+	retires    []uint64
+	drained    int
+	nextRes    int
 	// permit books under a global cap
 	permitAsks, permitsHeld int
 	// fifo: assert that grants follow arrival order (valid when no health
 	// or token check can hold a waiter's turn).
 	fifo bool
+	// replies holds each acquire's reply channel (see replyFor).
+	replies map[uint64]chan messages.Reply
 }
 
 // harnessT is what both *testing.T and *rapid.T offer.
@@ -49,8 +55,31 @@ func newHarness(t harnessT, cfg PoolConfig) *harness {
 	}
 	h := &harness{t: t, p: New(cfg), now: time.Unix(1_700_000_000, 0),
 		answers: map[uint64][]Effect{}, granted: map[uint64]ConnID{}, holder: map[ConnID]uint64{}}
-	h.apply(h.p.Start(h.now))
+	h.step(Start{})
 	return h
+}
+
+// step feeds in to the pool the way the actor does (Step, Ready, carry out,
+// Advance) and checks everything after.
+func (h *harness) step(in Input) {
+	h.t.Helper()
+	h.p.Step(h.now, in)
+	h.apply(h.p.Ready())
+	h.p.Advance()
+}
+
+// replyFor returns the reply channel of acquire id: one per acquire, so the
+// harness can check that an answer carries its acquire's own channel.
+func (h *harness) replyFor(id uint64) chan messages.Reply {
+	if h.replies == nil {
+		h.replies = map[uint64]chan messages.Reply{}
+	}
+	ch, ok := h.replies[id]
+	if !ok {
+		ch = make(chan messages.Reply)
+		h.replies[id] = ch
+	}
+	return ch
 }
 
 func (h *harness) apply(effs []Effect) {
@@ -60,7 +89,7 @@ func (h *harness) apply(effs []Effect) {
 		case EffGrant, EffFail, EffCancelled:
 			h.answers[e.AcquireID] = append(h.answers[e.AcquireID], e)
 			require.Len(h.t, h.answers[e.AcquireID], 1, "acquire %d answered twice", e.AcquireID)
-			require.Equal(h.t, e.AcquireID, e.ReplyTo, "reply handle not passed through")
+			require.True(h.t, h.replyFor(e.AcquireID) == e.ReplyTo, "reply handle of acquire %d not passed through", e.AcquireID)
 			if e.Kind == EffGrant {
 				if other, held := h.holder[e.Conn]; held {
 					h.t.Fatalf("double lease: conn %d granted to %d while held by %d", e.Conn, e.AcquireID, other)
@@ -80,7 +109,7 @@ func (h *harness) apply(effs []Effect) {
 			h.dials = append(h.dials, e.Token)
 			h.dialEpoch = append(h.dialEpoch, h.p.Epoch())
 		case EffEvicted:
-			h.evicted = append(h.evicted, e.ReplyTo)
+			h.evicted = append(h.evicted, h.evictNames[e.Evicted])
 		case EffMint:
 			h.mints++
 			require.Equal(h.t, 1, h.mints, "more than one mint in flight")
@@ -129,10 +158,10 @@ func (h *harness) grantPermit() {
 	require.Positive(h.t, h.permitAsks, "no permit request outstanding")
 	h.permitAsks--
 	h.permitsHeld++
-	h.apply(h.p.PermitGranted(h.now))
+	h.step(PermitGranted{})
 }
 
-func (h *harness) steal() { h.apply(h.p.StealIdle(h.now)) }
+func (h *harness) steal() { h.step(StealIdle{}) }
 
 func (h *harness) advance(d time.Duration) { h.now = h.now.Add(d) }
 
@@ -143,7 +172,7 @@ func (h *harness) acquire() uint64 { return h.acquireWithin(0) }
 func (h *harness) acquireWithin(timeout time.Duration) uint64 {
 	h.nextAcq++
 	id := h.nextAcq
-	h.apply(h.p.Acquire(h.now, id, id, timeout))
+	h.step(Acquire{ID: id, ReplyTo: h.replyFor(id), Timeout: timeout})
 	return id
 }
 
@@ -170,10 +199,10 @@ func (h *harness) release(id uint64, broken bool) {
 	require.True(h.t, ok, "acquire %d holds nothing", id)
 	delete(h.granted, id)
 	delete(h.holder, c)
-	h.apply(h.p.Release(h.now, c, broken))
+	h.step(Release{Conn: c, Broken: broken})
 }
 
-func (h *harness) cancel(id uint64) { h.apply(h.p.Cancel(h.now, id, true)) }
+func (h *harness) cancel(id uint64) { h.step(Cancel{ID: id, Timeout: true}) }
 
 // finishDial completes the oldest dial in flight.
 func (h *harness) finishDial(err error) {
@@ -182,11 +211,11 @@ func (h *harness) finishDial(err error) {
 	tok, epoch := h.dials[0], h.dialEpoch[0]
 	h.dials, h.dialEpoch = h.dials[1:], h.dialEpoch[1:]
 	if err != nil {
-		h.apply(h.p.DialDoneEpoch(h.now, epoch, nil, tok, err))
+		h.step(DialDone{Token: tok, Err: err, Epoch: epoch})
 		return
 	}
 	h.nextRes++
-	h.apply(h.p.DialDoneEpoch(h.now, epoch, h.nextRes, tok, nil))
+	h.step(DialDone{Conn: fakeConn(h.nextRes), Token: tok, Epoch: epoch})
 }
 
 func (h *harness) finishDials() {
@@ -199,7 +228,7 @@ func (h *harness) finishMint(tok tokens.Token, err error) {
 	h.t.Helper()
 	require.Equal(h.t, 1, h.mints, "no mint in flight")
 	h.mints--
-	h.apply(h.p.MintDone(h.now, tok, err))
+	h.step(MintDone{Token: tok, Err: err})
 }
 
 func (h *harness) finishValidate(ok bool) {
@@ -207,14 +236,14 @@ func (h *harness) finishValidate(ok bool) {
 	require.NotEmpty(h.t, h.validates)
 	c := h.validates[0]
 	h.validates = h.validates[1:]
-	h.apply(h.p.ValidateDone(h.now, c, ok))
+	h.step(ValidateDone{Conn: c, OK: ok})
 }
 
 func (h *harness) finishCloses() {
 	for len(h.closes) > 0 {
 		c := h.closes[0]
 		h.closes = h.closes[1:]
-		h.apply(h.p.CloseDone(h.now, c.Conn))
+		h.step(CloseDone{Conn: c.Conn})
 	}
 }
 
@@ -226,4 +255,22 @@ func (h *harness) closeReasons() map[CloseReason]int {
 	return m
 }
 
-func (h *harness) tick() { h.apply(h.p.Tick(h.now)) }
+func (h *harness) tick() { h.step(Tick{}) }
+
+// evict steps an Evict whose answer is recorded in h.evicted as name.
+func (h *harness) evict(name any) {
+	if h.evictNames == nil {
+		h.evictNames = map[chan<- struct{}]any{}
+	}
+	done := make(chan struct{}, 1)
+	h.evictNames[done] = name
+	h.step(Evict{Done: done})
+}
+
+// fakeConn is the harness's connection: the pool only holds it and hands it
+// back, so it needs no behaviour.
+type fakeConn int
+
+func (fakeConn) Prepare(string) (driver.Stmt, error) { return nil, driver.ErrSkip }
+func (fakeConn) Close() error                        { return nil }
+func (fakeConn) Begin() (driver.Tx, error)           { return nil, driver.ErrSkip }

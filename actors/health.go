@@ -2,14 +2,13 @@ package actors
 
 import "time"
 
-// ValidateDone records a finished health check. A healthy connection goes to
+// validateDone records a finished health check. A healthy connection goes to
 // the waiter it was checked for (or back to idle); a dead one is closed and
 // that waiter is served by another connection or a new dial, silently.
-func (p *Pool) ValidateDone(now time.Time, id ConnID, ok bool) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) validateDone(now time.Time, id ConnID, ok bool) {
 	c := p.conns[id]
 	if c == nil || c.state != connChecking || c.check != checkHealth {
-		return p.out
+		return
 	}
 	w := c.waiter
 	if w != nil {
@@ -30,5 +29,4 @@ func (p *Pool) ValidateDone(now time.Time, id ConnID, ok bool) []Effect {
 	}
 	p.serve(now)
 	p.maybeDrained()
-	return p.out
 }

@@ -2,14 +2,13 @@ package actors
 
 import "time"
 
-// Tick runs the timers: idle connections past their lifetime, near their
+// tick runs the timers: idle connections past their lifetime, near their
 // token's expiry or idle too long (beyond MinSize) are closed, MinSize is
 // topped up, and an idle pool asks to retire. Then it asks for the next Tick.
-func (p *Pool) Tick(now time.Time) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) tick(now time.Time) {
 	p.wakeAt = time.Time{}
 	if p.closing {
-		return p.out
+		return
 	}
 	p.fillHeld = false
 	p.expireWaiters(now)
@@ -18,7 +17,6 @@ func (p *Pool) Tick(now time.Time) []Effect {
 	p.serve(now)
 	p.maybeRetire(now)
 	p.rescheduleWake(now)
-	return p.out
 }
 
 // expireWaiters fails the queued acquires whose deadline has passed.
@@ -96,23 +94,6 @@ func (p *Pool) nextRefresh(now time.Time) time.Time {
 // so it is closed rather than risk a session meeting an expired token.
 func (p *Pool) tokenExpiring(c *conn, now time.Time) bool {
 	return p.cfg.UsesToken && !c.token.ExpiresOn.IsZero() && !c.token.ValidBeyond(now, p.cfg.TokenThreshold)
-}
-
-// maybeRetire asks the manager to retire the pool once it has had nothing to
-// do for RetireAfter: no acquire, no lease out, no waiter, no dial.
-func (p *Pool) maybeRetire(now time.Time) {
-	if p.cfg.RetireAfter <= 0 || p.retireAsked || !p.quiet() {
-		return
-	}
-	if now.Sub(p.lastActivity) >= p.cfg.RetireAfter {
-		p.retireAsked = true
-		p.emit(Effect{Kind: EffRetire, Seen: p.seen})
-	}
-}
-
-func (p *Pool) quiet() bool {
-	return p.busy == 0 && p.waiters.live == 0 && p.coming() == 0 &&
-		!p.minting && len(p.checking) == 0 && len(p.idle) == len(p.conns)
 }
 
 // connWake is when idle connection c next needs attention.

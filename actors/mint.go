@@ -6,31 +6,30 @@ import (
 	"github.com/idpool/idpool/tokens"
 )
 
-// MintDone records a finished token mint. A token that is not valid beyond
+// mintDone records a finished token mint. A token that is not valid beyond
 // the token threshold (expiry unknown included) is refused like a failed mint
 // (see refuseMinted). Otherwise dials waiting on it proceed with tok, and
 // connections whose token was near expiry are settled: the same token, now
 // valid beyond the threshold, keeps them with its new expiry; a rotated token
 // retires them and their idle siblings holding the stale token, and reopens
 // with tok without minting again.
-func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	p.minting = false
 	if p.closing {
 		p.settleChecksOnClose()
 		p.maybeDrained()
-		return p.out
+		return
 	}
 	if p.staleMint(err) { // from before an Evict, or an older credential's failure
-		return p.out
+		return
 	}
 	if err != nil {
 		p.mintFailed(now, err)
-		return p.out
+		return
 	}
 	if cause := p.usable(now, tok); cause != nil {
 		p.refuseMinted(now, cause)
-		return p.out
+		return
 	}
 	p.stats.mints++
 	p.latest = tok
@@ -56,7 +55,6 @@ func (p *Pool) MintDone(now time.Time, tok tokens.Token, err error) []Effect {
 		p.rotate(c, tok)
 	}
 	p.serve(now)
-	return p.out
 }
 
 // dropSpareTokens forgets fresh tokens no reservation or waiter is waiting
@@ -109,7 +107,7 @@ func (p *Pool) rotate(c *conn, fresh tokens.Token) {
 // still be due; otherwise c goes to its waiter, or back to idle.
 func (p *Pool) settleChecked(now time.Time, c *conn) {
 	w := c.waiter
-	if p.cfg.HealthCheckAfter > 0 && now.Sub(c.idleSince) >= p.cfg.HealthCheckAfter {
+	if p.healthDue(now, c) {
 		if w != nil {
 			p.waiters.unbind(w)
 		}

@@ -91,12 +91,12 @@ func healthy(ctx context.Context, conn driver.Conn) (ok bool) {
 	return true
 }
 
-func (a *poolActor) closeConn(id ConnID, resource any, reason CloseReason) {
+func (a *poolActor) closeConn(id ConnID, c driver.Conn, reason CloseReason) {
 	root, self := a.root, a.self
 	go func() {
 		defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
 		defer func() { _ = recover() }()
-		if c, ok := resource.(driver.Conn); ok {
+		if c != nil {
 			if a.cfg.BeforeClose != nil {
 				func() {
 					defer func() {

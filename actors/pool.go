@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"database/sql/driver"
 	"math/rand/v2"
 	"time"
 
@@ -31,7 +32,7 @@ const (
 // closesInFlight) until its close has finished.
 type conn struct {
 	id        ConnID
-	resource  any
+	resource  driver.Conn
 	state     connState
 	check     checkKind
 	waiter    *waiter
@@ -50,9 +51,8 @@ type conn struct {
 }
 
 // Pool is the state machine of one pool key. It is not safe for concurrent
-// use: exactly one goroutine (the pool actor, or the simulation) drives it.
-// Every method takes the current time and returns the effects to carry out;
-// the returned slice is reused by the next call, so consume it first.
+// use: exactly one goroutine (the pool actor, or the simulation) drives it,
+// through Step, Ready and Advance (see the package doc).
 type Pool struct {
 	cfg PoolConfig
 	rng *rand.Rand
@@ -102,10 +102,14 @@ type Pool struct {
 	cred credState  // the newest credential's generation (credential.go)
 	ev   evictState // Evict epochs and waiters (evict.go)
 
-	out []Effect
+	// out collects the effects of the Steps since the last Advance;
+	// handedOut: Ready gave it to the driver, and no Step may run until
+	// Advance.
+	out       []Effect
+	handedOut bool
 }
 
-// New returns the state machine for one pool. Call Start before anything else.
+// New returns the state machine for one pool. Its first input must be Start.
 func New(cfg PoolConfig) *Pool {
 	if cfg.MaxSize < 1 {
 		cfg.MaxSize = 1
@@ -123,13 +127,11 @@ func New(cfg PoolConfig) *Pool {
 // Config returns the configuration the pool runs with.
 func (p *Pool) Config() PoolConfig { return p.cfg }
 
-// Start opens the MinSize connections and arms the timers.
-func (p *Pool) Start(now time.Time) []Effect {
-	p.out = p.out[:0]
+// start opens the MinSize connections and arms the timers.
+func (p *Pool) start(now time.Time) {
 	p.lastActivity = now
 	p.serve(now)
 	p.rescheduleWake(now)
-	return p.out
 }
 
 // size is what counts against MaxSize: every session the pool has or may

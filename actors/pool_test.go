@@ -271,7 +271,7 @@ func TestCloseFailsWaitersClosesIdleAndBusyOnRelease(t *testing.T) {
 	h.release(b, false)
 	h.acquire() // takes b's conn
 	w := h.acquire()
-	h.apply(h.p.Close(h.now))
+	h.step(Close{})
 	e, _ := h.answer(w)
 	assert.ErrorIs(t, e.Err, ErrClosed)
 	late := h.acquire()
@@ -284,14 +284,14 @@ func TestCloseFailsWaitersClosesIdleAndBusyOnRelease(t *testing.T) {
 	assert.Equal(t, 2, h.closeReasons()[ReasonPoolClosed])
 	h.finishCloses()
 	assert.Equal(t, 1, h.drained)
-	h.apply(h.p.Close(h.now))
+	h.step(Close{})
 	assert.Equal(t, 1, h.drained, "Close is idempotent")
 }
 
 func TestCloseWaitsForDialsInFlight(t *testing.T) {
 	h := newHarness(t, PoolConfig{MaxSize: 2})
 	h.acquire()
-	h.apply(h.p.Close(h.now))
+	h.step(Close{})
 	assert.Zero(t, h.drained)
 	h.finishDial(nil)
 	require.Len(t, h.closes, 1, "a connection that lands after Close is closed")
@@ -305,8 +305,8 @@ func TestReleaseOfUnknownConnIsIgnored(t *testing.T) {
 	h.finishDials()
 	c := h.mustGrant(a)
 	h.release(a, false)
-	h.apply(h.p.Release(h.now, c, false)) // double release
-	h.apply(h.p.Release(h.now, 99, false))
+	h.step(Release{Conn: c}) // double release
+	h.step(Release{Conn: 99})
 	assert.Equal(t, 1, h.p.Stats().Idle)
 	assert.EqualValues(t, 2, h.p.stats.badReleases)
 }
@@ -354,7 +354,7 @@ func TestQueuedAcquireFailsAtItsOwnDeadline(t *testing.T) {
 	h.mustGrant(a)
 	h.nextAcq++
 	timed := h.nextAcq
-	h.apply(h.p.Acquire(h.now, timed, timed, 100*time.Millisecond))
+	h.step(Acquire{ID: timed, ReplyTo: h.replyFor(timed), Timeout: 100 * time.Millisecond})
 	require.NotEmpty(t, h.wakes)
 	assert.Equal(t, h.now.Add(100*time.Millisecond), h.wakes[len(h.wakes)-1], "wakes for the deadline")
 	untimed := h.acquire()

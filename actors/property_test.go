@@ -107,7 +107,7 @@ func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
 		}
 	}
 	// Close and settle everything still in flight.
-	h.apply(h.p.Close(h.now))
+	h.step(Close{})
 	for i := 0; h.drained == 0; i++ {
 		require.Less(rt, i, 1000, "pool never drained")
 		switch {

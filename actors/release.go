@@ -2,16 +2,15 @@ package actors
 
 import "time"
 
-// Release takes back a granted connection. broken means its wire state is
+// release takes back a granted connection. broken means its wire state is
 // unknown or its reset failed: it is closed and its slot freed. A clean
 // connection is reused unless it is past its lifetime or its token expired.
 // Releasing an id that is not out is ignored and counted as misuse.
-func (p *Pool) Release(now time.Time, id ConnID, broken bool) []Effect {
-	p.out = p.out[:0]
+func (p *Pool) release(now time.Time, id ConnID, broken bool) {
 	c := p.conns[id]
 	if c == nil || c.state != connBusy {
 		p.stats.badReleases++
-		return p.out
+		return
 	}
 	p.busy--
 	p.lastActivity = now
@@ -30,7 +29,6 @@ func (p *Pool) Release(now time.Time, id ConnID, broken bool) []Effect {
 	}
 	p.serve(now)
 	p.maybeDrained()
-	return p.out
 }
 
 // suspectIdle marks every idle connection for a health check before its
@@ -105,14 +103,12 @@ func (p *Pool) closeConn(c *conn, reason CloseReason) {
 	p.emit(Effect{Kind: EffClose, Conn: c.id, Resource: c.resource, Reason: reason})
 }
 
-// CloseDone records that a close asked for earlier has finished.
-func (p *Pool) CloseDone(now time.Time, id ConnID) []Effect {
-	p.out = p.out[:0]
+// closeDone records that a close asked for earlier has finished.
+func (p *Pool) closeDone(now time.Time, id ConnID) {
 	p.closesInFlight--
 	p.returnPermits(1)
 	p.evictCloseDone(id)
 	// The slot is free only now: a waiter or a MinSize refill may use it.
 	p.serve(now)
 	p.maybeDrained()
-	return p.out
 }

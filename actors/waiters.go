@@ -1,11 +1,15 @@
 package actors
 
-import "time"
+import (
+	"time"
+
+	"github.com/idpool/idpool/messages"
+)
 
 // waiter is one queued acquire.
 type waiter struct {
 	id      uint64
-	replyTo any
+	replyTo chan messages.Reply
 	since   time.Time
 	// deadline, if set, is when the pool itself fails the wait.
 	deadline time.Time

@@ -30,6 +30,13 @@ func effectsOf(effs []actors.Effect, kind actors.EffectKind) []actors.Effect {
 	return out
 }
 
+// stubConn is a connection the state machine only holds.
+type stubConn struct{}
+
+func (stubConn) Prepare(string) (driver.Stmt, error) { return nil, driver.ErrSkip }
+func (stubConn) Close() error                        { return nil }
+func (stubConn) Begin() (driver.Tx, error)           { return nil, driver.ErrSkip }
+
 // TestRegressionRefusedRetirementIsRetried drives the pool state machine
 // through the race the manager resolves by refusing a retirement: the pool
 // asks to retire (Seen=1), but the manager has already forwarded a second
@@ -43,30 +50,33 @@ func TestRegressionRefusedRetirementIsRetried(t *testing.T) {
 		IdleTimeout: 5 * time.Minute, RetireAfter: retireAfter})
 	t0 := time.Unix(1_700_000_000, 0)
 	var nextTick time.Time
-	step := func(effs []actors.Effect) []actors.Effect {
+	step := func(now time.Time, in actors.Input) []actors.Effect {
+		p.Step(now, in)
+		effs := append([]actors.Effect(nil), p.Ready()...)
+		p.Advance()
 		for _, w := range effectsOf(effs, actors.EffWake) {
 			nextTick = w.At // each EffWake replaces the earlier request
 		}
 		return effs
 	}
-	step(p.Start(t0))
-	require.Len(t, effectsOf(step(p.Acquire(t0, 1, "a1", 0)), actors.EffDial), 1)
-	grants := effectsOf(step(p.DialDone(t0, "conn", tokens.Token{}, nil)), actors.EffGrant)
+	step(t0, actors.Start{})
+	require.Len(t, effectsOf(step(t0, actors.Acquire{ID: 1}), actors.EffDial), 1)
+	grants := effectsOf(step(t0, actors.DialDone{Conn: stubConn{}}), actors.EffGrant)
 	require.Len(t, grants, 1)
 	conn := grants[0].Conn
-	step(p.Release(t0, conn, false))
+	step(t0, actors.Release{Conn: conn})
 
-	retire := effectsOf(step(p.Tick(t0.Add(retireAfter))), actors.EffRetire)
+	retire := effectsOf(step(t0.Add(retireAfter), actors.Tick{}), actors.EffRetire)
 	require.Len(t, retire, 1)
 	require.EqualValues(t, 1, retire[0].Seen)
 	// The manager refuses: it forwarded acquire 2 before reading the request.
-	require.Len(t, effectsOf(step(p.Acquire(t0.Add(retireAfter+time.Millisecond), 2, "a2", 0)), actors.EffGrant), 1)
+	require.Len(t, effectsOf(step(t0.Add(retireAfter+time.Millisecond), actors.Acquire{ID: 2}), actors.EffGrant), 1)
 	released := t0.Add(retireAfter + 2*time.Millisecond)
-	step(p.Release(released, conn, false))
+	step(released, actors.Release{Conn: conn})
 
 	assert.False(t, nextTick.After(released.Add(retireAfter)),
 		"the pool's next Tick is at +%s, not within RetireAfter of going idle", nextTick.Sub(released))
-	assert.Len(t, effectsOf(p.Tick(released.Add(retireAfter)), actors.EffRetire), 1,
+	assert.Len(t, effectsOf(step(released.Add(retireAfter), actors.Tick{}), actors.EffRetire), 1,
 		"a Tick after RetireAfter asks again (so only the missing wake-up is at fault)")
 }
 

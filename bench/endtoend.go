@@ -46,12 +46,18 @@ func runEndToEnd(ctx context.Context, o Options) ([]Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", server.name, err)
 		}
-		res, err := measureEndToEnd(ctx, o, params, srv)
+		res, err := measureEndToEnd(ctx, o, params, srv, "")
+		if err == nil {
+			out = append(out, res...)
+			// The same through one *sql.Stmt prepared on the *sql.DB, as
+			// sqlc's emit_prepared_queries and ORMs that prepare run.
+			res, err = measureEndToEnd(ctx, o, append(params, Param{"query", "stmt"}), srv, srv.stmtQuery)
+			out = append(out, res...)
+		}
 		err = errors.Join(err, srv.close())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", server.name, err)
 		}
-		out = append(out, res...)
 	}
 	return out, nil
 }
@@ -61,7 +67,9 @@ type e2eServer struct {
 	plain  func() (*sql.DB, error) // plain database/sql
 	dialer manager.Dialer          // idpool's dialer
 	key    string                  // the dialer's server key
-	close  func() error
+	// stmtQuery is the prepared statement's query: one parameter, echoed.
+	stmtQuery string
+	close     func() error
 }
 
 // requirePGEnv set to 1 (as in CI) turns a missing PostgreSQL from a skipped
@@ -90,7 +98,7 @@ func startTDS() (e2eServer, error) {
 			}
 			return sql.OpenDB(c), nil
 		},
-		dialer: d, key: d.ServerKey(), close: srv.Close,
+		dialer: d, key: d.ServerKey(), close: srv.Close, stmtQuery: "SELECT @p1",
 	}, nil
 }
 
@@ -110,11 +118,14 @@ func startPostgres() (e2eServer, error) {
 	}
 	return e2eServer{
 		plain:  func() (*sql.DB, error) { return sql.Open("pgx", dsn) },
-		dialer: d, key: d.ServerKey(), close: srv.Close,
+		dialer: d, key: d.ServerKey(), close: srv.Close, stmtQuery: "SELECT $1::int",
 	}, nil
 }
 
-func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServer) ([]Result, error) {
+// measureEndToEnd measures SELECT 1 through both *sql.DBs, or, when
+// stmtQuery is set, one *sql.Stmt of it prepared on each *sql.DB and run with
+// the argument 1 per operation.
+func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServer, stmtQuery string) ([]Result, error) {
 	plain := PoolFactory{Name: PeerDatabaseSQL, New: func(*Env, int, int) (Pool, error) {
 		db, err := srv.plain()
 		if err != nil {
@@ -122,14 +133,14 @@ func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServe
 		}
 		db.SetMaxOpenConns(e2eSize)
 		db.SetMaxIdleConns(e2eSize)
-		return &queryPool{db: db}, nil
+		return newQueryPool(db, nil, stmtQuery)
 	}}
 	facade := PoolFactory{Name: PeerIdpool, New: func(*Env, int, int) (Pool, error) {
 		m, err := manager.New(manager.Config{Server: srv.key, Dialer: srv.dialer, MaxSize: e2eSize})
 		if err != nil {
 			return nil, err
 		}
-		return &queryPool{db: manager.OpenDB(m, manager.WithDefaultIdentity(tokens.SQLLogin())), m: m}, nil
+		return newQueryPool(manager.OpenDB(m, manager.WithDefaultIdentity(tokens.SQLLogin())), m, stmtQuery)
 	}}
 	return measurePairs(ctx, o, pairSetup{
 		scenario:   ScenarioEndToEnd,
@@ -146,18 +157,38 @@ func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServe
 	})
 }
 
-// queryPool runs one SELECT 1 per Acquire through a *sql.DB; Release does
-// nothing. It lets the pair machinery time whole queries.
+// queryPool runs one SELECT 1 per Acquire through a *sql.DB, or its
+// prepared statement with the argument 1; Release does nothing. It lets the
+// pair machinery time whole queries.
 type queryPool struct {
-	db *sql.DB
-	m  *manager.Manager // the facade's manager, closed with it
+	db   *sql.DB
+	m    *manager.Manager // the facade's manager, closed with it
+	stmt *sql.Stmt        // nil: SELECT 1 as text
+}
+
+// newQueryPool prepares stmtQuery on db unless it is empty.
+func newQueryPool(db *sql.DB, m *manager.Manager, stmtQuery string) (*queryPool, error) {
+	p := &queryPool{db: db, m: m}
+	if stmtQuery != "" {
+		var err error
+		if p.stmt, err = db.PrepareContext(context.Background(), stmtQuery); err != nil {
+			return nil, errors.Join(err, p.Close())
+		}
+	}
+	return p, nil
 }
 
 var queryDone = new(int)
 
 func (p *queryPool) Acquire(ctx context.Context, _ int) (Conn, error) {
 	var n int
-	if err := p.db.QueryRowContext(ctx, "SELECT 1").Scan(&n); err != nil {
+	var row *sql.Row
+	if p.stmt != nil {
+		row = p.stmt.QueryRowContext(ctx, 1)
+	} else {
+		row = p.db.QueryRowContext(ctx, "SELECT 1")
+	}
+	if err := row.Scan(&n); err != nil {
 		return nil, err
 	}
 	if n != 1 {
@@ -190,7 +221,11 @@ func (p *queryPool) warm(ctx context.Context, n int) error {
 }
 
 func (p *queryPool) Close() error {
-	err := p.db.Close()
+	var err error
+	if p.stmt != nil {
+		err = p.stmt.Close()
+	}
+	err = errors.Join(err, p.db.Close())
 	if p.m != nil {
 		err = errors.Join(err, (&IdpoolPool{M: p.m}).Close())
 	}

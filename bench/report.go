@@ -45,6 +45,11 @@ const (
 	// facade over plain database/sql's on the same server. Higher is better.
 	RatioE2ETDS = "end_to_end_tds_vs_database_sql"
 	RatioE2EPG  = "end_to_end_pg_vs_database_sql"
+	// RatioE2EStmtTDS and RatioE2EStmtPG: idpool's ns per execution of a
+	// *sql.Stmt prepared on the *sql.DB facade over plain database/sql's
+	// (lower is better; the target is 1.1).
+	RatioE2EStmtTDS = "end_to_end_stmt_tds_ns_vs_database_sql"
+	RatioE2EStmtPG  = "end_to_end_stmt_pg_ns_vs_database_sql"
 )
 
 // Target is one of the goals, checked against a report.
@@ -136,9 +141,17 @@ func (rep *Report) computeRatios() {
 	throughput := func(ps Params) bool { return ps.Get("measure") == "throughput" }
 	rep.Ratios[RatioManyThroughput] = ptr(GeoMean(rep.rowRatios(ScenarioManyIdentities, PeerIdpool, PeerSQLDBPerIdentity, MNsPerOp, throughput)))
 
-	backend := func(b string) func(Params) bool { return func(ps Params) bool { return ps.Get("server") == b } }
-	rep.Ratios[RatioE2ETDS] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MQueriesPerSec, backend("tds"))))
-	rep.Ratios[RatioE2EPG] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MQueriesPerSec, backend("postgres"))))
+	// query is "" for the SELECT 1 rows, which have no query param.
+	backend := func(b, query string) func(Params) bool {
+		return func(ps Params) bool {
+			q, _ := ps.Get("query").(string)
+			return ps.Get("server") == b && q == query
+		}
+	}
+	rep.Ratios[RatioE2ETDS] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MQueriesPerSec, backend("tds", ""))))
+	rep.Ratios[RatioE2EPG] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MQueriesPerSec, backend("postgres", ""))))
+	rep.Ratios[RatioE2EStmtTDS] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MNsPerOp, backend("tds", "stmt"))))
+	rep.Ratios[RatioE2EStmtPG] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MNsPerOp, backend("postgres", "stmt"))))
 	rep.computeTargets()
 }
 
@@ -159,6 +172,8 @@ func (rep *Report) computeTargets() {
 	check("overload_p99", "idpool p99 acquire wait at most half of database/sql's", rep.Ratios[RatioOverloadSQL], 0.5, "lower")
 	check("end_to_end_tds", "idpool facade queries/s at least 0.95 of plain database/sql (sim/tds)", rep.Ratios[RatioE2ETDS], 0.95, "higher")
 	check("end_to_end_pg", "idpool facade queries/s at least 0.95 of plain database/sql (PostgreSQL)", rep.Ratios[RatioE2EPG], 0.95, "higher")
+	check("end_to_end_stmt_tds", "a *sql.Stmt through the facade costs at most 1.1x plain database/sql's (sim/tds)", rep.Ratios[RatioE2EStmtTDS], 1.1, "lower")
+	check("end_to_end_stmt_pg", "a *sql.Stmt through the facade costs at most 1.1x plain database/sql's (PostgreSQL)", rep.Ratios[RatioE2EStmtPG], 1.1, "lower")
 	var mbox, mem, gor float64 = math.NaN(), math.NaN(), math.NaN()
 	for _, r := range rep.Results {
 		if r.Pool != PeerIdpool || r.Skipped {

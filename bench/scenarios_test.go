@@ -161,7 +161,8 @@ func TestEndToEndTiny(t *testing.T) {
 			assert.Positive(t, q, r.Pool)
 		}
 	}
-	assert.Equal(t, 2, tds, "database_sql and idpool")
+	assert.Equal(t, 4, tds, "database_sql and idpool, SELECT 1 and *sql.Stmt")
 	assert.Positive(t, pg)
 	assert.NotNil(t, rep.Ratios[RatioE2ETDS])
+	assert.NotNil(t, rep.Ratios[RatioE2EStmtTDS], "the *sql.Stmt rows have a ratio of their own")
 }

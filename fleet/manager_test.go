@@ -86,7 +86,21 @@ func TestManagerWithEtcdBudget(t *testing.T) {
 	_, err = m.Acquire(context.Background(), ident("over"))
 	require.Error(t, err, "a fifth session would pass the cap")
 	assert.True(t, errors.Is(err, manager.ErrAcquireTimeout), "got %v", err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	var fe *manager.FleetTimeoutError
+	require.ErrorAs(t, err, &fe, "the timeout names the fleet")
+	t.Logf("acquire at the cap: %v", err)
+	assert.Contains(t, err.Error(), "waiting for a fleet session permit for pool memdb:1/fleet")
+	assert.Contains(t, err.Error(), "(etcd budget /t/mgr/: this process held 4 of cap 4,")
 	assert.LessOrEqual(t, db.OpenNow(), capN)
+	fs := m.Stats().Fleet
+	require.NotNil(t, fs, "the etcd budget shows in the manager's Stats")
+	assert.Equal(t, capN, fs.Cap)
+	assert.Equal(t, capN, fs.Held)
+	assert.Equal(t, capN, fs.InUse)
+	assert.True(t, fs.LeaseValid)
+	assert.Positive(t, fs.Fetches)
+	assert.Equal(t, "etcd budget /t/mgr/", fs.Budget)
 
 	for _, l := range leases {
 		l.Release(nil) // idle now: the waiting identity takes a permit

@@ -1,6 +1,10 @@
 package fleet
 
-import "time"
+import (
+	"time"
+
+	"github.com/idpool/idpool/manager"
+)
 
 // Stats describes a process's share of the fleet budget.
 type Stats struct {
@@ -40,4 +44,16 @@ func (b *Budget) Stats() Stats {
 		s.Shed = over
 	}
 	return s
+}
+
+var _ manager.SessionBudgetStats = (*Budget)(nil)
+
+// FleetStats is Stats in the manager's terms, so that manager.Stats().Fleet
+// and the manager's idpool.fleet.* metrics show the budget.
+func (b *Budget) FleetStats() manager.FleetStats {
+	s := b.Stats()
+	return manager.FleetStats{Budget: "etcd budget " + b.cfg.Prefix, Cap: s.Cap, FleetHeld: s.FleetHeld,
+		Held: s.Held, InUse: s.InUse, Waiting: s.Waiting, Shed: s.Shed, LeaseValid: s.LeaseValid,
+		Refused: s.Refused, Misses: s.Misses, Fetches: s.Fetches, Returns: s.Returns, Renewals: s.Renewals,
+		LeaseLosses: s.LeaseLosses, Errors: s.EtcdErrors, FetchTime: s.FetchTime}
 }

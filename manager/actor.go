@@ -5,33 +5,36 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/manager/decide"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
 
-// managerActor routes acquires to pool actors by key, spawning them on first
-// use, and runs the retirement handshake and Close. It never blocks.
+// managerActor drives the manager's state machine (package decide), as the
+// pool actor drives actors.Pool: it turns messages into inputs and carries
+// out the effects (spawning pool actors, publishing and withdrawing routes,
+// forwarding, permits, Close). It decides nothing itself and never blocks.
 type managerActor struct {
-	cfg   Config // resolved
-	seed  uint64
-	pools map[string]*poolEntry // by discriminator
-	// draining holds pools that were told to retire or close, by PID id,
-	// until they report PoolDrained.
-	draining  map[string]*poolEntry
-	closed    bool
+	cfg Config // resolved
+	sm  *decide.Manager
+	// entries: every pool spawned and not stopped; byPID finds a pool's id
+	// from the PID on its messages.
+	entries map[decide.PoolID]*poolEntry
+	byPID   map[string]decide.PoolID
+	// closeDone is made by the first CloseManager and closed on EffClosed.
 	closeDone chan struct{}
-	created   uint64
-	retired   uint64
 	gone      messages.PoolStats
-	// permits is nil unless Config.MaxTotal is set.
-	permits *permitBook
 	// poolProps spawns every pool; each learns its key from an Init.
 	poolProps *actor.Props
 	// routes publishes the pools to callers, for hits that skip this actor.
 	routes *routeTable
-	// poolDeletes and drainDeletes count deletions since each map was last
+	// acquire is the Acquire being stepped (for EffSpawn and EffForward);
+	// next holds the follow-up inputs the effects produced (RouteClosed).
+	acquire *messages.Acquire
+	next    []decide.Input
+	// entryDeletes and pidDeletes count deletions since each map was last
 	// rebuilt (see shrunk).
-	poolDeletes, drainDeletes int
+	entryDeletes, pidDeletes int
 }
 
 // shrunk returns mp, or a copy sized to its contents once many entries have
@@ -51,26 +54,44 @@ func shrunk[K comparable, V any](mp map[K]V, deletes *int) map[K]V {
 }
 
 type poolEntry struct {
-	pid *actor.PID
+	pid  *actor.PID
+	disc string
 	// route is how callers reach the pool directly (published by address);
-	// its sent count serves the retirement handshake.
+	// its sent count serves the retirement agreement.
 	route route
+	// drained: the pool reported PoolDrained but may not be stopped yet
+	// (an acquire may still reach it); Stats no longer asks it.
+	drained bool
 }
 
 func newManagerActor(cfg Config, seed uint64, routes *routeTable) *managerActor {
-	var permits *permitBook
-	if cfg.MaxTotal > 0 {
-		permits = newPermitBook(cfg.MaxTotal)
-	}
 	return &managerActor{
 		poolProps: newPoolProps(cfg),
 		routes:    routes,
-		permits:   permits,
 		cfg:       cfg,
-		seed:      seed,
-		pools:     make(map[string]*poolEntry),
-		draining:  make(map[string]*poolEntry),
+		sm:        decide.New(decide.Config{Server: cfg.Server, Pool: poolTemplate(cfg), MaxTotal: cfg.MaxTotal, Seed: seed}),
+		entries:   make(map[decide.PoolID]*poolEntry),
+		byPID:     make(map[string]decide.PoolID),
 		gone:      messages.PoolStats{Closes: map[string]uint64{}},
+	}
+}
+
+// poolTemplate is what every pool of the manager shares; decide adds what
+// is each pool's own (key, token use, permits, seed).
+func poolTemplate(cfg Config) actors.PoolConfig {
+	return actors.PoolConfig{
+		MinSize:          cfg.MinSize,
+		MaxSize:          cfg.MaxSize,
+		MaxWaiters:       cfg.MaxWaiters,
+		IdleTimeout:      cfg.IdleTimeout,
+		MaxLifetime:      cfg.MaxLifetime,
+		LifetimeJitter:   cfg.LifetimeJitter,
+		HealthCheckAfter: cfg.HealthCheckAfter,
+		TokenThreshold:   cfg.TokenThreshold,
+		RetireAfter:      cfg.PoolIdleTimeout,
+		RefreshAhead:     cfg.TokenRefreshAhead,
+		DialBackoff:      cfg.DialBackoff,
+		DialBackoffMax:   cfg.DialBackoffMax,
 	}
 }
 
@@ -78,33 +99,39 @@ func (m *managerActor) Receive(c actor.Context) {
 	defer m.recoverInternal()
 	switch msg := c.Message().(type) {
 	case *messages.Acquire:
-		m.acquire(c, msg)
+		m.acquire = msg
+		m.step(c, decide.Acquire{Disc: msg.Discriminator, UsesToken: msg.Identity.UsesToken()})
+		m.acquire = nil
 	case *messages.Cancel:
-		if e := m.pools[msg.Discriminator]; e != nil {
-			c.Send(e.pid, msg)
+		if id, ok := m.sm.Pool(msg.Discriminator); ok {
+			c.Send(m.entries[id].pid, msg)
 		}
 	case *messages.PermitRequest:
-		m.permits.request(c, msg.Pool, msg.Fill)
+		m.step(c, decide.PermitRequest{Pool: m.byPID[msg.Pool.Id], Fill: msg.Fill})
 	case *messages.PermitReturn:
-		m.permits.release(c, msg.Pool)
+		m.step(c, decide.PermitReturn{Pool: m.byPID[msg.Pool.Id]})
 	case *messages.StealRefused:
-		m.permits.refused(c, msg.Pool)
+		m.step(c, decide.StealRefused{Pool: m.byPID[msg.Pool.Id]})
 	case *messages.RetireRequest:
-		m.retire(c, msg)
+		if id, ok := m.byPID[msg.Pool.Id]; ok {
+			m.step(c, decide.RetireRequest{Pool: id, Seen: msg.Seen})
+		}
 	case *messages.PoolDrained:
 		m.drained(c, msg)
 	case *messages.StatsQuery:
 		m.stats(c, msg)
 	case *messages.CloseManager:
-		m.close(c, msg)
+		if m.closeDone == nil {
+			m.closeDone = make(chan struct{})
+		}
+		m.step(c, decide.Close{})
+		msg.Reply <- m.closeDone
 	case *messages.Evict:
 		m.evict(c, msg)
 	case *messages.Reset:
 		m.reset(c, msg)
 	case *messages.ForceClose:
-		for _, e := range m.draining {
-			c.Send(e.pid, msg)
-		}
+		m.step(c, decide.ForceClose{})
 	}
 }
 
@@ -114,48 +141,128 @@ func (m *managerActor) recoverInternal() {
 	}
 }
 
-func (m *managerActor) acquire(c actor.Context, msg *messages.Acquire) {
-	if m.closed {
-		msg.Reply <- messages.Reply{Err: actors.ErrClosed}
-		return
+// step is the driver loop of package decide's doc: one input, its effects
+// carried out, then the follow-up inputs they produced, until none is left.
+func (m *managerActor) step(c actor.Context, in decide.Input) {
+	now := m.cfg.Clock.Now()
+	m.sm.Step(now, in)
+	for {
+		m.run(c)
+		if len(m.next) == 0 {
+			return
+		}
+		next := m.next[0]
+		m.next = m.next[1:]
+		if len(m.next) == 0 {
+			m.next = m.next[:0:0]
+		}
+		m.sm.Step(now, next)
 	}
-	e := m.pools[msg.Discriminator]
-	if e == nil {
-		key := tokens.NewKey(m.cfg.Server, msg.Discriminator)
-		// From the root, not as a child: see actors.Init.Manager.
-		pid := c.ActorSystem().Root.Spawn(m.poolProps)
-		e = &poolEntry{pid: pid}
-		e.route.pid = pid
-		c.Send(e.pid, &actors.Init{Pool: m.poolConfig(key, msg.Identity), Identity: msg.Identity, Manager: c.Self()})
-		m.pools[msg.Discriminator] = e
-		m.routes.put(msg.Discriminator, &e.route)
-		m.created++
-		m.log().Info("idpool: pool created", "pool", key.Redacted(), "identity_kind", msg.Identity.Kind().String())
-	}
-	e.route.sent.Add(1)
-	c.Send(e.pid, msg)
 }
 
-func (m *managerActor) poolConfig(key tokens.Key, id tokens.Identity) actors.PoolConfig {
-	cfg := m.cfg
-	return actors.PoolConfig{
-		Key:              key,
-		MinSize:          cfg.MinSize,
-		MaxSize:          cfg.MaxSize,
-		MaxWaiters:       cfg.MaxWaiters,
-		IdleTimeout:      cfg.IdleTimeout,
-		MaxLifetime:      cfg.MaxLifetime,
-		LifetimeJitter:   cfg.LifetimeJitter,
-		HealthCheckAfter: cfg.HealthCheckAfter,
-		UsesToken:        id.UsesToken(),
-		NeedsPermit:      m.permits != nil,
-		TokenThreshold:   cfg.TokenThreshold,
-		RetireAfter:      cfg.PoolIdleTimeout,
-		RefreshAhead:     cfg.TokenRefreshAhead,
-		DialBackoff:      cfg.DialBackoff,
-		DialBackoffMax:   cfg.DialBackoffMax,
-		Seed:             m.seed + m.created,
+// run carries out the effects from Ready, then Advances (also if one
+// panics, so that the next Step runs).
+func (m *managerActor) run(c actor.Context) {
+	defer m.sm.Advance()
+	for _, e := range m.sm.Ready() {
+		m.effect(c, &e)
 	}
+}
+
+func (m *managerActor) effect(c actor.Context, e *decide.Effect) {
+	if e.Kind != decide.EffFailClosed && e.Kind != decide.EffSpawn && e.Kind != decide.EffClosed && m.entries[e.Pool] == nil {
+		// A pool this actor no longer knows (stopped): nothing to carry
+		// out. decide only names pools it was told of, so this is a
+		// message from a pool already stopped.
+		return
+	}
+	switch e.Kind {
+	case decide.EffFailClosed:
+		m.acquire.Reply <- messages.Reply{Err: actors.ErrClosed}
+	case decide.EffSpawn:
+		m.spawn(c, e)
+	case decide.EffPublish:
+		m.routes.put(e.Disc, &m.entries[e.Pool].route)
+	case decide.EffForward:
+		ent := m.entries[e.Pool]
+		ent.route.sent.Add(1)
+		c.Send(ent.pid, m.acquire)
+	case decide.EffCloseRoute:
+		// Close first, then read sent: see route.
+		r := &m.entries[e.Pool].route
+		r.closed.Store(true)
+		m.next = append(m.next, decide.RouteClosed{Pool: e.Pool, Sent: uint64(r.sent.Load())})
+	case decide.EffReopenRoute:
+		m.entries[e.Pool].route.closed.Store(false)
+	case decide.EffWithdraw:
+		m.entries[e.Pool].route.closed.Store(true)
+		m.routes.remove(e.Disc)
+	case decide.EffClosePool:
+		ent := m.entries[e.Pool]
+		if e.Retire {
+			m.log().Info("idpool: pool retired", "pool", tokens.NewKey(m.cfg.Server, ent.disc).Redacted())
+			c.Send(ent.pid, &messages.RetireApproved{})
+			return
+		}
+		c.Send(ent.pid, &messages.ClosePool{})
+	case decide.EffForceClose:
+		c.Send(m.entries[e.Pool].pid, &messages.ForceClose{})
+	case decide.EffStop:
+		// Poison is a user message, so a Stats query sent to the pool
+		// before this is answered first.
+		m.stop(c, e.Pool)
+	case decide.EffClosed:
+		close(m.closeDone)
+	case decide.EffGrantPermit:
+		// Through the actor context: the fleet gate (budget.go) holds a
+		// grant back until a fleet permit is taken.
+		c.Send(m.entries[e.Pool].pid, &messages.PermitGrant{})
+	case decide.EffRefuseFill:
+		c.Send(m.entries[e.Pool].pid, &messages.FillRefused{})
+	case decide.EffDenyPermit:
+		c.Send(m.entries[e.Pool].pid, &messages.PermitDenied{})
+	case decide.EffSteal:
+		c.Send(m.entries[e.Pool].pid, &messages.StealIdle{})
+	}
+}
+
+// spawn starts the pool actor, from the root rather than as a child (see
+// actors.Init.Manager), and sends it its Init before anything else can:
+// the route is published only after this.
+func (m *managerActor) spawn(c actor.Context, e *decide.Effect) {
+	pid := c.ActorSystem().Root.Spawn(m.poolProps)
+	ent := &poolEntry{pid: pid, disc: e.Disc}
+	ent.route.pid = pid
+	m.entries[e.Pool] = ent
+	m.byPID[pid.Id] = e.Pool
+	c.Send(pid, &actors.Init{Pool: e.Config, Identity: m.acquire.Identity, Manager: c.Self()})
+	m.log().Info("idpool: pool created", "pool", e.Config.Key.Redacted(), "identity_kind", m.acquire.Identity.Kind().String())
+}
+
+func (m *managerActor) stop(c actor.Context, id decide.PoolID) {
+	ent := m.entries[id]
+	if ent == nil {
+		return
+	}
+	c.Poison(ent.pid)
+	delete(m.entries, id)
+	m.entries = shrunk(m.entries, &m.entryDeletes)
+	delete(m.byPID, ent.pid.Id)
+	m.byPID = shrunk(m.byPID, &m.pidDeletes)
+}
+
+// drained takes the final counters of a pool that has closed everything;
+// decide says whether it may be stopped (no acquire still on its way).
+func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
+	addCounters(&m.gone, msg.Stats)
+	id, ok := m.byPID[msg.Pool.Id]
+	if !ok {
+		c.Poison(msg.Pool)
+		return
+	}
+	ent := m.entries[id]
+	ent.drained = true
+	m.step(c, decide.Drained{Pool: id, Seen: msg.Stats.Acquires, Sent: uint64(ent.route.sent.Load())})
 }
 
 // newPoolProps returns the one Props all of a manager's pools share.
@@ -172,100 +279,30 @@ func newPoolProps(cfg Config) *actor.Props {
 	})
 }
 
-// retire agrees to a pool's request only when every acquire sent to it, by
-// callers or by this actor, has reached it: then nothing can be in flight,
-// and a later acquire for the key spawns a fresh pool. The route is closed
-// first, so that a caller about to send directly either sees it closed and
-// comes here, or is counted in sent (see route).
-func (m *managerActor) retire(c actor.Context, msg *messages.RetireRequest) {
-	disc := msg.Key.Discriminator()
-	e := m.pools[disc]
-	if e == nil || e.pid.Id != msg.Pool.Id {
-		return
-	}
-	e.route.closed.Store(true)
-	if e.route.sent.Load() != int64(msg.Seen) {
-		e.route.closed.Store(false) // an acquire is on its way: the pool stays
-		return
-	}
-	delete(m.pools, disc)
-	m.pools = shrunk(m.pools, &m.poolDeletes)
-	m.routes.remove(disc)
-	m.draining[e.pid.Id] = e
-	m.retired++
-	m.log().Info("idpool: pool retired", "pool", msg.Key.Redacted())
-	c.Send(e.pid, &messages.RetireApproved{})
-}
-
-// drained takes the final counters of a pool that has closed everything, and
-// stops it. Poison is a user message, so a Stats query sent to the pool
-// before this is answered first.
-//
-// A pool closed by Close may still be sent an acquire by a caller that read
-// its route just before; while sent says so, the pool is left alive (an idle
-// actor holds no goroutine) to answer it with ErrClosed.
-func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
-	e := m.draining[msg.Pool.Id]
-	delete(m.draining, msg.Pool.Id)
-	m.draining = shrunk(m.draining, &m.drainDeletes)
-	addCounters(&m.gone, msg.Stats)
-	if e == nil || e.route.sent.Load() == int64(msg.Stats.Acquires) {
-		c.Poison(msg.Pool)
-	}
-	m.maybeClosed()
-}
-
-func (m *managerActor) close(c actor.Context, msg *messages.CloseManager) {
-	if !m.closed {
-		m.closed = true
-		m.closeDone = make(chan struct{})
-		for disc, e := range m.pools {
-			e.route.closed.Store(true)
-			m.routes.remove(disc)
-			m.draining[e.pid.Id] = e
-			c.Send(e.pid, &messages.ClosePool{})
-			delete(m.pools, disc)
-		}
-		if m.permits != nil {
-			m.permits.denyAll(c)
-		}
-		m.maybeClosed()
-	}
-	msg.Reply <- m.closeDone
-}
-
-func (m *managerActor) maybeClosed() {
-	if m.closed && len(m.draining) == 0 {
-		select {
-		case <-m.closeDone:
-		default:
-			close(m.closeDone)
-		}
-	}
-}
-
 func (m *managerActor) stats(c actor.Context, msg *messages.StatsQuery) {
 	// Pools retiring or closing are asked too: their counters reach gone
 	// only when they have drained.
-	ch := make(chan messages.PoolStats, len(m.pools)+len(m.draining))
-	for _, e := range m.pools {
-		c.Send(e.pid, &messages.PoolStatsQuery{Reply: ch})
+	n := 0
+	for _, e := range m.entries {
+		if !e.drained {
+			n++
+		}
 	}
-	for _, e := range m.draining {
-		c.Send(e.pid, &messages.PoolStatsQuery{Reply: ch})
+	ch := make(chan messages.PoolStats, n)
+	for _, e := range m.entries {
+		if !e.drained {
+			c.Send(e.pid, &messages.PoolStatsQuery{Reply: ch})
+		}
 	}
 	gone := m.gone
 	gone.Closes = make(map[string]uint64, len(m.gone.Closes))
 	for k, v := range m.gone.Closes {
 		gone.Closes[k] = v
 	}
-	var inUse, waiting int
-	if m.permits != nil {
-		inUse, waiting = m.permits.inUse, len(m.permits.queue)
-	}
+	inUse, waiting := m.sm.Permits()
 	msg.Reply <- messages.ManagerStats{
 		PermitsInUse: inUse, PermitWaiters: waiting,
-		Pools: len(m.pools), Snapshots: len(m.pools) + len(m.draining), PoolsCreated: m.created, PoolsRetired: m.retired,
+		Pools: m.sm.Pools(), Snapshots: n, PoolsCreated: m.sm.Created(), PoolsRetired: m.sm.Retired(),
 		PoolStats: ch, Gone: gone,
 	}
 }

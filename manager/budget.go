@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"slices"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
 )
@@ -126,6 +128,9 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			g.budget.Release()
 			next(c, env)
 			g.serve(c)
+			return
+		case *fleetWaitQuery:
+			msg.reply <- fleetWaitAnswer{pool: slices.ContainsFunc(g.pending, func(p *actor.PID) bool { return p.Id == msg.pool }), waiting: len(g.pending)}
 			return
 		case *messages.StealRefused:
 			if g.asked > 0 {

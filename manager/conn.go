@@ -92,10 +92,26 @@ func (c *Conn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
-// PrepareContext forwards to the driver's PrepareContext, or Prepare. The
-// statement stays bound to the lease: it runs only while the lease is held,
-// and only for callers of the lease's identity.
+// PrepareContext forwards to the driver's PrepareContext, or Prepare, unless
+// the Dialer is a StatementCacher: then the statement runs its query through
+// the connection, whose own cache prepares it once per physical connection.
+// The statement stays bound to the lease: it runs only while the lease is
+// held, and only for callers of the lease's identity.
+//
+// On a facade connection not yet bound, a ctx with no identity (and no
+// default identity) prepares nothing yet: the statement is prepared at its
+// first Exec or Query, for that call's identity (see OpenDB).
 func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if c.lease == nil && c.shell != nil {
+		if _, err := c.shell.identityFor(ctx); err != nil {
+			// No identity to prepare as: prepare at first use (see
+			// unboundStmt), as long as the Manager is open.
+			if c.shell.m.closed.Load() {
+				return nil, ErrClosed
+			}
+			return &unboundStmt{conn: c, query: query}, nil
+		}
+	}
 	l, err := c.leaseFor(ctx)
 	if err != nil {
 		return nil, err
@@ -106,6 +122,11 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	defer l.exit()
 	l.touched(ctx)
 	var s driver.Stmt
+	if l.cachesStatements() {
+		// The driver's own cache prepares it, once per physical
+		// connection; see StatementCacher.
+		return l.wrapStmt(connStmt{conn: l.raw, query: query}), nil
+	}
 	if p, ok := l.raw.(driver.ConnPrepareContext); ok {
 		s, err = p.PrepareContext(ctx, query)
 	} else {
@@ -232,7 +253,19 @@ func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 // Ping forwards to the driver; without a Pinger there is nothing to check.
+//
+// On a facade connection not yet bound to a lease, a Ping whose ctx carries
+// no identity (and with no default identity) acquires nothing: it checks
+// that the Manager is open and, if the Dialer is a Prober, that the server
+// accepts a network connection, without logging in (see OpenDB). That is
+// what GORM's automatic ping and sql.DB.Ping need, and it never borrows a
+// connection of any identity.
 func (c *Conn) Ping(ctx context.Context) error {
+	if c.lease == nil && c.shell != nil {
+		if _, err := c.shell.identityFor(ctx); err != nil {
+			return c.shell.m.pingWithoutIdentity(ctx)
+		}
+	}
 	l, err := c.leaseFor(ctx)
 	if err != nil {
 		return err

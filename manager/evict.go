@@ -71,26 +71,28 @@ func (m *Manager) Reset(ctx context.Context) error {
 
 // evict forwards an Evict to the key's live pool, or answers it at once.
 func (m *managerActor) evict(c actor.Context, msg *messages.Evict) {
-	e := m.pools[msg.Discriminator]
-	if e == nil || m.closed {
+	id, ok := m.sm.Pool(msg.Discriminator)
+	if !ok || m.sm.Closed() {
 		msg.Done <- struct{}{}
 		return
 	}
 	m.log().Info("idpool: evict requested", "pool", tokens.NewKey(m.cfg.Server, msg.Discriminator).Redacted())
-	c.Send(e.pid, msg)
+	c.Send(m.entries[id].pid, msg)
 }
 
 // reset evicts every live pool. Each pool answers on one shared channel,
 // made here with room for all of them, so no pool ever blocks on it.
 func (m *managerActor) reset(c actor.Context, msg *messages.Reset) {
-	if m.closed {
+	if m.sm.Closed() {
 		msg.Reply <- messages.ResetReply{}
 		return
 	}
-	m.log().Info("idpool: reset requested", "pools", len(m.pools))
-	done := make(chan struct{}, len(m.pools))
-	for disc, e := range m.pools {
-		c.Send(e.pid, &messages.Evict{Discriminator: disc, Done: done})
+	live := m.sm.Live()
+	m.log().Info("idpool: reset requested", "pools", len(live))
+	done := make(chan struct{}, len(live))
+	for _, id := range live {
+		e := m.entries[id]
+		c.Send(e.pid, &messages.Evict{Discriminator: e.disc, Done: done})
 	}
-	msg.Reply <- messages.ResetReply{Pools: len(m.pools), Done: done}
+	msg.Reply <- messages.ResetReply{Pools: len(live), Done: done}
 }

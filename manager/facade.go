@@ -85,12 +85,41 @@ func (facadeDriver) Open(string) (driver.Conn, error) {
 //	rows, err := db.QueryContext(tokens.WithIdentity(ctx, alice), "SELECT SUSER_SNAME()")
 //
 // Calls without an identity fail with tokens.ErrNoIdentity unless
-// WithDefaultIdentity is given. A *sql.Tx or *sql.Conn holds one lease until
+// WithDefaultIdentity is given, except two that touch no session, so that
+// GORM, sqlx and sqlc work with their defaults:
+//
+//   - Ping (and GORM's automatic ping at gorm.Open) with no identity checks
+//     that the Manager is open (else ErrClosed) and, if the Dialer is a
+//     Prober (the sqlserver and postgres dialers are), that the server
+//     accepts a network connection: a TCP connect, no login. It acquires
+//     nothing and borrows no identity's connection, so it cannot say that
+//     any identity can log in; a Ping with an identity (or with
+//     WithDefaultIdentity) logs in as it and pings that session.
+//   - Prepare with no identity (sqlc's Prepare(ctx, db) at start-up)
+//     prepares nothing yet: the statement is prepared at its first Exec or
+//     Query, on a connection of that call's identity, and a query error
+//     surfaces there.
+//
+// A *sql.Tx or *sql.Conn holds one lease until
 // Commit, Rollback or Close, and its calls run on that lease: a call whose
 // ctx carries no identity runs as the lease's, and one whose ctx carries
 // another identity fails with ErrIdentityMismatch. A *sql.Stmt prepared on
 // a *sql.Conn or *sql.Tx is bound the same way; one prepared on the *sql.DB
-// is prepared again on a connection of each caller's identity.
+// is prepared again on a connection of each caller's identity. When the
+// Dialer is a StatementCacher (drivers/postgres with pgx's default query
+// mode), preparing costs nothing: the driver's statement cache prepares each
+// query text once per physical connection (once per lease on PostgreSQL,
+// whose session reset ends the server's statements).
+//
+// db.Stats() is database/sql's view of the facade's connections, which are
+// shells around leases, not sessions: OpenConnections and InUse count the
+// calls, *sql.Conn and *sql.Tx holding a lease right now (Idle stays 0), and
+// MaxIdleClosed counts every call's connection closed on its way back,
+// because OpenDB keeps none idle: each such close released a lease to its
+// pool, and closed no session. WaitCount and WaitDuration stay 0 unless
+// SetMaxOpenConns is set. For the sessions, read Manager.Stats() (open,
+// idle and busy connections per identity pool, waits, dials, closes by
+// reason) or the Manager's metrics (Config.MeterProvider).
 //
 // Every path goes through the lease guard (docs/ARCHITECTURE.md, "The
 // isolation guard"), so database/sql's own pool settings change cost, never

@@ -55,7 +55,8 @@ func TestFacadeRunsEachCallAsTheIdentityInItsContext(t *testing.T) {
 func TestFacadeRefusesCallsWithoutIdentityUnlessADefaultIsSet(t *testing.T) {
 	m, _ := newManager(t, Config{})
 	db := openFacade(t, m)
-	err := db.PingContext(context.Background())
+	var who string
+	err := db.QueryRowContext(context.Background(), "SELECT IDENTITY").Scan(&who)
 	assert.ErrorIs(t, err, tokens.ErrNoIdentity)
 
 	withDefault := openFacade(t, m, WithDefaultIdentity(identity("svc")))

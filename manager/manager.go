@@ -61,6 +61,10 @@ type Manager struct {
 	// gate counts the operations in flight on leases, for a forced Close
 	// (see guard.go).
 	gate opGate
+	// dialer is Config.Dialer as the caller gave it, before hooks and
+	// metrics wrap it, for its optional interfaces (Prober,
+	// StatementCacher).
+	dialer Dialer
 }
 
 // New validates cfg, naming every invalid field in a *ConfigError, and starts
@@ -76,6 +80,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{}
 	routes := newRouteTable()
+	dialer := cfg.Dialer
 	mt, err := newMetrics(m, cfg)
 	if err != nil {
 		return nil, err
@@ -95,7 +100,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	life, cancel := context.WithCancel(context.Background())
-	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, routes: routes}
+	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, routes: routes, dialer: dialer}
 	return m, nil
 }
 
@@ -238,7 +243,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, erro
 	}
 	putReplyChan(reply)
 	if r.Err != nil {
-		return nil, r.Err
+		return nil, m.fleetTimeout(disc, r.Err)
 	}
 	l.granted(r)
 	return l, nil
@@ -274,7 +279,7 @@ func (m *Manager) Stats() Stats {
 	ms := <-reply
 	s := Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired,
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
-	s.Total = ms.Gone
+	s.Total, s.Fleet = ms.Gone, fleetStatsOf(m.cfg.Fleet)
 	s.Total.Key = "total"
 	m.keys.addTo(&s.Total)
 	for range ms.Snapshots {

@@ -106,7 +106,7 @@ func newMetrics(m *Manager, cfg Config) (*metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mt, nil
+	return mt, registerFleetMetrics(meter, cfg.Fleet)
 }
 
 // poolAttrs names a pool in metrics: by default the redacted key (server,

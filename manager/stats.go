@@ -23,6 +23,9 @@ type Stats struct {
 	// ones, and those retiring or closing that still have connections
 	// (PoolStats.Closing).
 	PerPool []PoolStats
+	// Fleet is this process's share of Config.Fleet, when that budget
+	// implements SessionBudgetStats; nil otherwise.
+	Fleet *FleetStats
 }
 
 // addCounters adds s's counters (not its gauges) into into.

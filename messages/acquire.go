@@ -8,11 +8,13 @@ import (
 	"github.com/idpool/idpool/tokens"
 )
 
-// Acquire asks for a connection of Identity's pool, which the manager finds
-// by the identity's Discriminator (a manager serves one server). It travels
-// caller -> manager -> pool actor. Exactly one terminal Reply is sent on Reply: granted
-// or failed; if the caller sends Cancel first, the one reply may instead say
-// Cancelled.
+// Acquire asks for a connection of Identity's pool, found by the identity's
+// Discriminator (a manager serves one server). It travels caller -> pool
+// actor over the route the manager published for the identity, or, when
+// there is none or it is closed, caller -> manager -> pool actor (the
+// manager spawns the pool on first use). Exactly one terminal Reply is sent
+// on Reply: granted or failed; if the caller sends Cancel first, the one
+// reply may instead say Cancelled.
 type Acquire struct {
 	// ID is unique per acquire; Cancel names it.
 	ID            uint64
@@ -25,8 +27,10 @@ type Acquire struct {
 	Timeout time.Duration
 }
 
-// Cancel withdraws the acquire with ID because the caller's ctx ended. The
-// caller then reads exactly one more Reply on that acquire's channel.
+// Cancel withdraws the acquire with ID because the caller's ctx ended. It
+// takes its Acquire's path (to the pool directly, or through the manager,
+// which forwards it to the same pool). The caller then reads exactly one more
+// Reply on that acquire's channel.
 type Cancel struct {
 	ID            uint64
 	Discriminator string

@@ -1,7 +1,7 @@
 package messages
 
 // Evict asks the pool of Discriminator to drop every connection it holds
-// now (see actors.Pool.Evict). Done receives one value once they are all
+// now (see actors.Evict). Done receives one value once they are all
 // closed; it must have room for that value, so the pool never blocks on it.
 // The manager forwards it; a key without a pool is answered at once.
 type Evict struct {

@@ -6,15 +6,18 @@ import (
 )
 
 // RetireRequest is sent by a pool that has been idle past its timeout. Seen is
-// how many acquires it has received; the manager agrees only if it has
-// forwarded exactly that many, so no acquire can be in flight to it.
+// how many acquires it has received; the manager closes the pool's route and
+// agrees only if exactly that many were sent to the pool (over its route by
+// callers, and by the manager), so no acquire can be in flight to it (see
+// manager/decide/retire.go).
 type RetireRequest struct {
 	Key  tokens.Key
 	Pool *actor.PID
 	Seen uint64
 }
 
-// RetireApproved tells a pool to close its connections and stop.
+// RetireApproved tells a pool its retirement was agreed: it closes like on
+// ClosePool. The manager stops it once it reports PoolDrained.
 type RetireApproved struct{}
 
 // ClosePool tells a pool to close: fail waiters, close idle connections now
@@ -26,7 +29,9 @@ type ClosePool struct{}
 type ForceClose struct{}
 
 // PoolDrained tells the manager that a closing pool has closed every
-// connection. The pool stops itself after sending it.
+// connection. The manager then stops (poisons) the pool, unless an acquire
+// may still reach it over a route read just before it closed: then the pool
+// is left alive, idle, to answer it with ErrClosed.
 type PoolDrained struct {
 	Key   tokens.Key
 	Pool  *actor.PID

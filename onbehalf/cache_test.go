@@ -69,16 +69,15 @@ func TestCacheIsBoundedLeastRecentlyUsedFirst(t *testing.T) {
 	_, err = c.Identity(user(3), "a")
 	require.NoError(t, err)
 	assert.Equal(t, 3, c.Len())
-	// In a fixed order, kept ones first: looking a user up moves it (or, for
-	// user 1, adds it and evicts the least recent), so a map's random order
-	// made the check of user 2 evict user 2 about half the time.
+	// In this order: every lookup changes the order of use, and looking up
+	// the evicted user 1 first would evict another before it is checked.
 	for _, c2 := range []struct {
-		i    int
+		user int
 		kept bool
 	}{{0, true}, {2, true}, {1, false}} {
-		id, err := c.Identity(user(c2.i), "a")
+		id, err := c.Identity(user(c2.user), "a")
 		require.NoError(t, err)
-		assert.Equal(t, c2.kept, id.SameCredential(ids[c2.i]), "user %d", c2.i)
+		assert.Equal(t, c2.kept, id.SameCredential(ids[c2.user]), "user %d", c2.user)
 	}
 	c.Forget(user(0))
 	id, err := c.Identity(user(0), "a")

@@ -6,65 +6,92 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/idpool/idpool/internal/etcdtest"
 	simfleet "github.com/idpool/idpool/sim/fleet"
+	"github.com/idpool/idpool/sim/report"
 )
 
 // A fleet worker is this binary run again with simfleet.WorkerEnv set: it
 // runs the worker and exits before main.
 func init() { simfleet.MaybeWorker() }
 
-// maybeFleet runs `idpool sim --fleet N [flags]` and says true, or says false
-// when args do not ask for fleet mode (the ordinary sim then parses them).
-func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
-	if !slices.ContainsFunc(args, func(a string) bool {
-		return a == "--fleet" || a == "-fleet" || strings.HasPrefix(a, "--fleet=") || strings.HasPrefix(a, "-fleet=")
-	}) {
-		return false, nil
-	}
-	var cfg simfleet.Config
-	var etcd string
-	var quiet bool
+// fleetFlags are the settings of `idpool sim --fleet N`.
+type fleetFlags struct {
+	cfg              simfleet.Config
+	etcd, reportFile string
+	json, quiet      bool
+}
+
+// newFleetFlagSet registers the fleet mode's flags on a flag set of its
+// own: `idpool sim --help` lists them after the ordinary sim's.
+func newFleetFlagSet(ff *fleetFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("sim --fleet", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	cfg := &ff.cfg
 	fs.IntVar(&cfg.Workers, "fleet", 3, "run this many idpool processes sharing one etcd session budget against one simulated SQL Server")
-	fs.StringVar(&etcd, "etcd", "", "comma-separated etcd endpoints; default: start a 3-member cluster from the installed etcd binary (needed for the member stop and leader change)")
+	fs.StringVar(&ff.etcd, "etcd", "", "comma-separated etcd endpoints; default: start a 3-member cluster from the installed etcd binary (needed for the member stop and leader change)")
 	fs.IntVar(&cfg.Cap, "cap", 10, "fleet-wide session cap")
 	fs.IntVar(&cfg.Headroom, "headroom", 1, "server session limit above the cap, for sessions the server has not yet reaped")
-	fs.DurationVar(&cfg.TTL, "ttl", 3*time.Second, "etcd lease TTL")
+	fs.DurationVar(&cfg.TTL, "ttl", 3*time.Second, "etcd lease TTL (at least 2s)")
 	fs.IntVar(&cfg.Identities, "identities", 8, "identities per process")
 	fs.IntVar(&cfg.PerIdentity, "per-identity", 2, "goroutines per identity")
 	fs.IntVar(&cfg.MaxSize, "max-size", 2, "pool MaxSize per identity")
 	fs.DurationVar(&cfg.Phase, "phase", time.Second, "steady time around each fault")
 	fs.BoolVar(&cfg.StopEtcd, "etcd-outage", false, "also stop every etcd member (fail closed) and restart them")
-	fs.BoolVar(&quiet, "quiet", false, "no progress output")
+	fs.BoolVar(&ff.json, "json", false, "print the report as one JSON object")
+	fs.StringVar(&ff.reportFile, "report", "", "also write a self-contained HTML report with charts to this file (checked before the run starts)")
+	fs.BoolVar(&ff.quiet, "quiet", false, "no progress output")
+	return fs
+}
+
+// isFleetRun says whether args ask for fleet mode.
+func isFleetRun(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool {
+		return a == "--fleet" || a == "-fleet" || strings.HasPrefix(a, "--fleet=") || strings.HasPrefix(a, "-fleet=")
+	})
+}
+
+// maybeFleet runs `idpool sim --fleet N [flags]` and says true, or says false
+// when args do not ask for fleet mode (the ordinary sim then parses them).
+func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, error) {
+	if !isFleetRun(args) {
+		return false, nil
+	}
+	var ff fleetFlags
+	fs := newFleetFlagSet(&ff)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return true, nil
+			printSimHelp(stdout)
+			return true, err
 		}
+		return true, usagef("%v (idpool sim --help lists the fleet mode's flags)", err)
+	}
+	if err := checkFleetFlags(fs, &ff); err != nil {
 		return true, err
 	}
-	if fs.NArg() > 0 {
-		return true, fmt.Errorf("unexpected arguments %q", fs.Args())
+	cfg := ff.cfg
+	if cfg.Headroom == 0 {
+		cfg.Headroom = -1 // simfleet: 0 takes the default, negative means none
 	}
-	if cfg.Workers < 1 {
-		return true, fmt.Errorf("--fleet must be at least 1 (got %d)", cfg.Workers)
-	}
-	if etcd != "" {
-		cfg.Endpoints = strings.Split(etcd, ",")
+	if ff.etcd != "" {
+		cfg.Endpoints = strings.Split(ff.etcd, ",")
 	} else if _, err := etcdtest.Binary(); err != nil {
-		return true, fmt.Errorf("no etcd: pass --etcd ENDPOINTS, or install the etcd server (apt-get install etcd-server): %w", err)
+		return true, fmt.Errorf("no etcd: pass --etcd ENDPOINTS, or install the etcd server (apt-get install etcd-server, or .ci/install-etcd.sh): %w", err)
 	}
-	if !quiet {
+	if !ff.quiet {
 		cfg.Log = stderr
 	}
 	rep, err := simfleet.Run(ctx, cfg)
 	if rep != nil {
-		rep.Write(stdout)
+		if werr := writeFleetReport(stdout, rep, ff); werr != nil {
+			return true, werr
+		}
 	}
 	if err != nil {
 		return true, err
@@ -73,4 +100,46 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 		return true, fmt.Errorf("%d violations", n)
 	}
 	return true, nil
+}
+
+// checkFleetFlags refuses, before the run, the settings it would fail on.
+func checkFleetFlags(fs *flag.FlagSet, ff *fleetFlags) error {
+	c := ff.cfg
+	switch {
+	case fs.NArg() > 0:
+		return usagef("unexpected arguments %q: every setting is a flag (idpool sim --help)", fs.Args())
+	case c.Workers < 1:
+		return usagef("--fleet must be at least 1 (got %d)", c.Workers)
+	case c.Cap < 1:
+		return usagef("--cap must be at least 1 (got %d)", c.Cap)
+	case c.TTL < 2*time.Second:
+		return usagef("--ttl must be at least 2s, etcd's shortest lease (got %s)", c.TTL)
+	case c.Identities < 1 || c.PerIdentity < 1 || c.MaxSize < 1:
+		return usagef("--identities, --per-identity and --max-size must be at least 1")
+	case c.Headroom < 0:
+		return usagef("--headroom must not be negative (got %d)", c.Headroom)
+	case c.Phase <= 0:
+		return usagef("--phase must be positive (got %s)", c.Phase)
+	}
+	return checkOutputFile("report", ff.reportFile)
+}
+
+func writeFleetReport(stdout io.Writer, rep *simfleet.Report, ff fleetFlags) error {
+	if ff.reportFile != "" {
+		f, err := os.Create(ff.reportFile)
+		if err != nil {
+			return err
+		}
+		if err := report.WriteFleetHTML(f, rep); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if ff.json {
+		return report.WriteFleetJSON(stdout, rep)
+	}
+	return report.WriteFleetText(stdout, rep)
 }

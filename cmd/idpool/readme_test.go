@@ -64,3 +64,28 @@ func TestReadmeQuickstartIsTheExample(t *testing.T) {
 		assert.Contains(t, ex, imp, "the README imports what the example imports")
 	}
 }
+
+// TestReadmeFleetIsTheExample checks that the README's fleet code is the
+// withFleet function that fleet/example_test.go compiles and runs against
+// etcd.
+func TestReadmeFleetIsTheExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	example, err := os.ReadFile(filepath.Join(repoRoot, "fleet", "example_test.go"))
+	require.NoError(t, err)
+	ex := string(example)
+	begin, end := strings.Index(ex, "// fleet:begin\n"), strings.Index(ex, "// fleet:end")
+	require.True(t, begin >= 0 && end > begin, "markers in the example")
+	body := strings.TrimSpace(ex[begin+len("// fleet:begin\n") : end])
+
+	section := string(readme)
+	start := strings.Index(section, "## Past one process: a fleet budget")
+	require.GreaterOrEqual(t, start, 0)
+	section = section[start:]
+	section = section[:strings.Index(section[3:], "\n## ")+3]
+	assert.Contains(t, section, "```go\n"+body+"\n```", "README fleet code differs from fleet/example_test.go")
+	assert.Contains(t, section, "(docs/FLEET.md)")
+	for _, imp := range regexp.MustCompile(`"(github.com/[^"]+|go.etcd.io/[^"]+)"`).FindAllString(section, -1) {
+		assert.Contains(t, ex, imp, "the README names the imports the example uses")
+	}
+}

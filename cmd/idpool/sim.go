@@ -35,13 +35,35 @@ go-mssqldb and idpool's *sql.DB facade against an embedded simulated SQL Server
 with tokens from an embedded Entra ID (--backend memdb: the in-memory driver).
 --mode virtual runs the pool state machine under a virtual clock: seeded,
 reproducible and fast. --inject-bug plants a bug the checker must catch (virtual
-mode only); the run then succeeds exactly when the checker caught it.`,
+mode only); the run then succeeds exactly when the checker caught it.
+
+--fleet N runs N idpool processes (real OS processes) sharing one etcd session
+budget against one simulated SQL Server that enforces a session limit and
+counts its sessions itself. It SIGKILLs a process, stops the etcd leader and
+moves the leadership (--etcd-outage: also stops all of etcd), checks from the
+server's own count and from etcd that the fleet never passes its cap
+(fleet_over_cap), and reports the fleet's permits held, waiting and refused,
+and the time each fault took to recover from. It needs the etcd server
+(apt-get install etcd-server, or .ci/install-etcd.sh) or --etcd ENDPOINTS; it
+takes the flags listed under "Fleet mode flags", not the workload's.`,
 	examples: []string{
 		"idpool sim                                  # live, about 20 s",
 		"idpool sim --mode virtual --seed 7 --json   # the same bytes every time",
 		"idpool sim --duration 5s --report out.html  # also a self-contained HTML report",
 		"idpool sim --mode virtual --inject-bug reorder-grants",
+		"idpool sim --fleet 3                        # 3 processes, one etcd budget, about 15 s",
+		"idpool sim --fleet 3 --etcd-outage --report fleet.html",
 	},
+	more: printFleetFlags,
+}
+
+// printFleetFlags lists the fleet mode's flags in `idpool sim --help`.
+func printFleetFlags(w io.Writer) {
+	var ff fleetFlags
+	fs := newFleetFlagSet(&ff)
+	fmt.Fprintln(w, "\nFleet mode flags (idpool sim --fleet N [flags]):")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
 }
 
 // simFlags are the flags of `idpool sim` beside the workload's.
@@ -56,16 +78,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg := workload.Default()
 	var sf simFlags
-	fs := newFlagSet(simHelp, stdout)
-	fs.StringVar(&sf.mode, "mode", "live", "live: the real actor system in real time; virtual: the pool state machine under a virtual clock")
-	fs.StringVar(&sf.backend, "backend", "tds", "live mode backend: tds (go-mssqldb and the *sql.DB facade against an embedded SQL Server, tokens from an embedded Entra ID) or memdb (in-memory driver, leases); --mode live only")
-	fs.BoolVar(&sf.json, "json", false, "print the report as one JSON object")
-	fs.StringVar(&sf.reportFile, "report", "", "also write a self-contained HTML report with charts to this file (checked before the run starts)")
-	fs.BoolVar(&sf.quiet, "quiet", false, "no progress output")
-	cfg.RegisterFlags(fs.FlagSet)
-	if f := fs.Lookup("inject-bug"); f != nil {
-		f.Usage += "; --mode virtual only"
-	}
+	fs := newSimFlagSet(stdout, &cfg, &sf)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -83,6 +96,28 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	return verdict(res, cfg)
+}
+
+// printSimHelp prints `idpool sim --help`.
+func printSimHelp(stdout io.Writer) {
+	cfg := workload.Default()
+	var sf simFlags
+	newSimFlagSet(stdout, &cfg, &sf).printHelp()
+}
+
+// newSimFlagSet registers the ordinary sim's flags into cfg and sf.
+func newSimFlagSet(stdout io.Writer, cfg *workload.Config, sf *simFlags) *cliFlags {
+	fs := newFlagSet(simHelp, stdout)
+	fs.StringVar(&sf.mode, "mode", "live", "live: the real actor system in real time; virtual: the pool state machine under a virtual clock")
+	fs.StringVar(&sf.backend, "backend", "tds", "live mode backend: tds (go-mssqldb and the *sql.DB facade against an embedded SQL Server, tokens from an embedded Entra ID) or memdb (in-memory driver, leases); --mode live only")
+	fs.BoolVar(&sf.json, "json", false, "print the report as one JSON object")
+	fs.StringVar(&sf.reportFile, "report", "", "also write a self-contained HTML report with charts to this file (checked before the run starts)")
+	fs.BoolVar(&sf.quiet, "quiet", false, "no progress output")
+	cfg.RegisterFlags(fs.FlagSet)
+	if f := fs.Lookup("inject-bug"); f != nil {
+		f.Usage += "; --mode virtual only"
+	}
+	return fs
 }
 
 // checkSimFlags refuses, before the run, every setting the run would fail on

@@ -40,6 +40,9 @@ type help struct {
 	description string
 	// examples are command lines with a comment each.
 	examples []string
+	// more, if set, prints more flags after the command's own (those of
+	// another mode of the command).
+	more func(w io.Writer)
 }
 
 // cliFlags is a command's flag set and the --help that goes with it.
@@ -69,6 +72,9 @@ func newFlagSet(h help, stdout io.Writer) *cliFlags {
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
+		if h.more != nil {
+			h.more(w)
+		}
 		fmt.Fprintf(w, "\n%s\n", exitCodesHelp)
 	}
 	return &cliFlags{FlagSet: fs, printHelp: printHelp}

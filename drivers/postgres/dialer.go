@@ -52,13 +52,38 @@ func WithConnectorOptions(opts ...stdlib.OptionOpenDB) Option {
 	return func(d *Dialer) { d.connector = append(d.connector, opts...) }
 }
 
+// WithLoginUser logs every token identity in as user, whatever the DSN's
+// user: on Azure Database for PostgreSQL, the name of the one Entra
+// principal all of them are (a managed identity's name, say). A SQL login
+// keeps the DSN's user, whose password it logs in with. "" keeps the DSN's
+// user. It replaces an earlier WithUser or WithLoginUser; for one login per
+// identity use WithUser.
+func WithLoginUser(user string) Option {
+	return WithUser(func(req actors.DialRequest) string {
+		if req.Identity.UsesToken() {
+			return user
+		}
+		return ""
+	})
+}
+
 // NewDialer parses dsn (a URL or key=value string, as pgx.ParseConfig takes)
-// once. Its errors never quote the DSN.
+// once. Its errors never quote the DSN. A pgxpool pool parameter in the DSN
+// (pool_max_conns, ...) is refused with an error naming it: a Dialer builds
+// no pool; OpenDB and OpenPool honour them.
 func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
 	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
+	if p := takePoolParams(cfg.RuntimeParams); len(p.names) > 0 {
+		return nil, errPoolParamsNeedAPool(p.names)
+	}
+	return newDialer(cfg, opts)
+}
+
+// newDialer builds a Dialer for a parsed DSN without pool parameters.
+func newDialer(cfg *pgx.ConnConfig, opts []Option) (*Dialer, error) {
 	server, err := serverKey(cfg)
 	if err != nil {
 		return nil, err

@@ -1,12 +1,32 @@
 // Package postgres dials PostgreSQL for idpool with pgx (github.com/jackc/pgx/v5),
 // handing back pgx's database/sql driver connections (*stdlib.Conn), so the
-// pool's database/sql facade uses them unchanged.
+// pool's database/sql facade uses them unchanged, and offers pgx's own API
+// over the same pools.
 //
-// Azure Database for PostgreSQL takes an Entra ID access token as the login
-// password, and the login name is the Entra principal's name: the Dialer logs
-// a token identity in with the token it is given as the password (it never
-// mints one itself), as the user WithUser maps the identity to. A SQL-login
-// identity uses the DSN's own user and password.
+// Azure Database for PostgreSQL takes an Entra ID access token (scope
+// tokens.ScopePostgreSQL) as the login password, and the login name is the
+// Entra principal's name: the Dialer logs a token identity in with the token
+// it is given as the password (it never mints one itself), as the user
+// WithLoginUser names or WithUser maps the identity to. A SQL-login identity
+// uses the DSN's own user and password.
+//
+// # Three ways in
+//
+// OpenDB returns the *sql.DB facade; OpenPool returns a Pool, the pgx-native
+// API shaped like pgxpool's (Acquire, AcquireFunc, Exec, Query, QueryRow,
+// SendBatch, CopyFrom, Begin, BeginTx), whose leases hand out the *pgx.Conn;
+// NewPool puts a Pool over an existing Manager, such as a facade's, so that
+// both share its pools. Both parse the DSN once and honour pgxpool's pool
+// parameters in it where idpool has the setting (see OpenPool); NewDialer,
+// for building a Manager by hand, refuses them.
+//
+// A Pool's calls, and those of the Rows, Row, BatchResults and Tx they
+// return, run inside the Manager's lease guard (manager.Lease.WithRaw), one
+// guarded step per call: a result being read leaves the lease free between
+// two calls, and after Release the next call is refused without touching
+// the connection. A Release while a result is still open, or a transaction
+// not ended, finds pgx's connection busy or in a transaction; the session
+// reset below then fails and the connection is closed, never reused.
 //
 // # Session reset
 //

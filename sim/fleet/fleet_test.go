@@ -9,6 +9,9 @@ import (
 
 	"github.com/idpool/idpool/internal/etcdtest"
 	simfleet "github.com/idpool/idpool/sim/fleet"
+	"github.com/idpool/idpool/sim/report"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) {
@@ -30,7 +33,7 @@ func TestFleetOfProcessesNeverPassesTheCap(t *testing.T) {
 	rep, err := simfleet.Run(ctx, simfleet.Config{Workers: 3, Cap: 10, TTL: 2 * time.Second, StopEtcd: true, Log: &log})
 	var out strings.Builder
 	if rep != nil {
-		rep.Write(&out)
+		require.NoError(t, report.WriteFleetText(&out, rep))
 	}
 	t.Log("\n" + out.String() + log.String())
 	if err != nil {
@@ -42,4 +45,15 @@ func TestFleetOfProcessesNeverPassesTheCap(t *testing.T) {
 	if rep.Acquires == 0 || rep.Fetches == 0 {
 		t.Fatalf("no work was done: %+v", rep)
 	}
+	// The report shows the fleet's permits: etcd's sum at its peak, within
+	// the cap and above zero, sampled all along, per process.
+	assert.Positive(t, rep.PeakHeld)
+	assert.LessOrEqual(t, rep.PeakHeld, rep.Cap)
+	assert.Positive(t, rep.PeakWaiting, "demand (48) is above the cap (10): dials wait")
+	assert.Positive(t, rep.Refused)
+	assert.Greater(t, len(rep.Series), 20)
+	require.Len(t, rep.Processes, 3)
+	assert.Equal(t, 1, rep.Processes[0].Kills)
+	assert.Len(t, rep.Events, 5, "kill, leader stop, leader move, etcd stop, etcd restart")
+	assert.Contains(t, out.String(), "fleet permits            peak ")
 }

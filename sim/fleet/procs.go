@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+
+	"github.com/idpool/idpool/sim/report"
 )
 
 // procs runs the worker processes and keeps each one's latest status.
@@ -21,8 +23,12 @@ type procs struct {
 	done   []chan struct{}
 	latest []Status
 	// base sums the counters of workers that were killed and replaced, so
-	// that totals never go backwards.
-	base Status
+	// that totals never go backwards; slotBase does so per slot.
+	base     Status
+	slotBase []Status
+	// peakHeld is the most permits each slot's process reported holding;
+	// kills counts each slot's SIGKILLs.
+	peakHeld, kills []int
 }
 
 func (p *procs) start(i int, cfg WorkerConfig) error {
@@ -45,6 +51,7 @@ func (p *procs) start(i int, cfg WorkerConfig) error {
 	p.mu.Lock()
 	for len(p.cmds) <= i {
 		p.cmds, p.done, p.latest = append(p.cmds, nil), append(p.done, nil), append(p.latest, Status{})
+		p.slotBase, p.peakHeld, p.kills = append(p.slotBase, Status{}), append(p.peakHeld, 0), append(p.kills, 0)
 	}
 	p.cmds[i], p.done[i], p.latest[i] = cmd, done, Status{Index: i}
 	p.mu.Unlock()
@@ -56,6 +63,7 @@ func (p *procs) start(i int, cfg WorkerConfig) error {
 				p.mu.Lock()
 				if p.cmds[i] == cmd {
 					p.latest[i] = st
+					p.peakHeld[i] = max(p.peakHeld[i], st.Held)
 				}
 				p.mu.Unlock()
 			}
@@ -76,6 +84,8 @@ func (p *procs) kill(i int) Status {
 	<-done
 	p.mu.Lock()
 	addCounters(&p.base, last)
+	addCounters(&p.slotBase[i], last)
+	p.kills[i]++
 	p.latest[i] = Status{Index: i}
 	p.mu.Unlock()
 	return last
@@ -117,6 +127,20 @@ func (p *procs) total() Status {
 	return t
 }
 
+// perProcess returns each slot's totals, killed processes included.
+func (p *procs) perProcess() []report.FleetProcess {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]report.FleetProcess, len(p.latest))
+	for i, s := range p.latest {
+		t := p.slotBase[i]
+		addCounters(&t, s)
+		out[i] = report.FleetProcess{Index: i, Acquires: t.Acquires, Failures: t.Failures, Dials: t.Dials,
+			Fetches: t.Fetches, Refused: t.Refused, LeaseLosses: t.LeaseLosses, PeakHeld: p.peakHeld[i], Kills: p.kills[i]}
+	}
+	return out
+}
+
 func addCounters(into *Status, s Status) {
 	into.Acquires += s.Acquires
 	into.Failures += s.Failures
@@ -126,4 +150,17 @@ func addCounters(into *Status, s Status) {
 	into.LeaseLosses += s.LeaseLosses
 	into.FetchNanos += s.FetchNanos
 	into.DialNanos += s.DialNanos
+}
+
+// syncWriter serializes writes to Config.Log: the workers' stderr copiers
+// and the runner's progress lines write to it from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

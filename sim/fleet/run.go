@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/idpool/idpool/internal/etcdtest"
+	"github.com/idpool/idpool/sim/report"
 	"github.com/idpool/idpool/sim/tds"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -84,6 +85,7 @@ func (c Config) withDefaults() Config {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+	c.Log = &syncWriter{w: c.Log}
 	return c
 }
 
@@ -96,6 +98,8 @@ type runner struct {
 	procs   *procs
 	prefix  string
 	rep     *Report
+	start   time.Time
+	sampler *sampler
 }
 
 // Run runs the simulation: steady load, a SIGKILL of a worker, an etcd member
@@ -128,11 +132,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.procs = &procs{spawn: cfg.Spawn, log: cfg.Log}
+	r.start = time.Now()
 	for i := range cfg.Workers {
 		if err := r.procs.start(i, r.worker(i, eps)); err != nil {
 			return nil, err
 		}
 	}
+	r.sampler = r.startSampler()
 	if err := r.scenario(ctx); err != nil {
 		return r.rep, err
 	}
@@ -169,6 +175,7 @@ func (r *runner) scenario(ctx context.Context) error {
 	// lease, within the TTL.
 	last := r.procs.kill(0)
 	killed := time.Now()
+	r.event("SIGKILL worker 0")
 	r.logf("killed worker 0 (held %d permits)", last.Held)
 	key := r.prefix + "h/" + strconv.FormatInt(last.Lease, 16)
 	if err := r.until(ctx, c.TTL+5*time.Second, "the killed worker's permits return", func() bool {
@@ -228,6 +235,7 @@ func (r *runner) fault(ctx context.Context, name string, f func()) (time.Duratio
 	losses := r.procs.total().LeaseLosses
 	start := time.Now()
 	f()
+	r.event(name)
 	r.logf("%s", name)
 	err := r.until(ctx, 30*time.Second, "service resumes after "+name, func() bool {
 		for i, s := range r.procs.snapshot() {
@@ -240,7 +248,7 @@ func (r *runner) fault(ctx context.Context, name string, f func()) (time.Duratio
 	d := time.Since(start)
 	r.logf("%s: every worker renewed its lease after %s", name, d.Round(time.Millisecond))
 	if lost := r.procs.total().LeaseLosses - losses; lost > 0 {
-		r.violate("%s: %d leases lost", name, lost)
+		r.violate("lease_kept: %s: %d leases lost", name, lost)
 	}
 	return d, err
 }
@@ -252,6 +260,7 @@ func (r *runner) etcdOutage(ctx context.Context) error {
 	// Counted from the moment the last member is down: stopping them one by
 	// one takes a while, and the lease cannot expire before etcd is gone.
 	start := time.Now()
+	r.event("stop every etcd member")
 	r.logf("stopped every etcd member")
 	if err := r.until(ctx, r.cfg.TTL+5*time.Second, "sessions closed while etcd is down", func() bool {
 		return r.srv.SessionCount() == 0
@@ -272,6 +281,7 @@ func (r *runner) etcdOutage(ctx context.Context) error {
 		r.violate("fail_closed: %d sessions opened while etcd was down", most)
 	}
 	restart := time.Now()
+	r.event("restart etcd")
 	for i := range r.cluster.Size() {
 		if err := r.cluster.Restart(i); err != nil {
 			return err
@@ -319,6 +329,11 @@ func (r *runner) until(ctx context.Context, d time.Duration, what string, cond f
 // busy machine as much as protocol.
 const shedMargin = 500 * time.Millisecond
 
+// event records a fault in the report, at the time since the start.
+func (r *runner) event(what string) {
+	r.rep.Events = append(r.rep.Events, report.FleetEvent{T: time.Since(r.start).Seconds(), What: what})
+}
+
 func (r *runner) violate(format string, args ...any) {
 	v := fmt.Sprintf(format, args...)
 	r.rep.Violations = append(r.rep.Violations, v)
@@ -327,8 +342,11 @@ func (r *runner) violate(format string, args ...any) {
 
 // finish checks the fleet_over_cap invariant from the server's own count.
 func (r *runner) finish() {
+	r.sampler.finish()
 	t := r.procs.total()
 	rep := r.rep
+	rep.Series, rep.PeakHeld, rep.PeakWaiting = r.sampler.series, r.sampler.peakEtcd, r.sampler.peakWaiting
+	rep.Processes = r.procs.perProcess()
 	rep.PeakSessions = r.srv.PeakSessions()
 	rep.LimitRefusals = r.srv.LimitRefusals()
 	rep.Acquires, rep.Failures, rep.Dials, rep.Fetches, rep.Refused, rep.LeaseLosses = t.Acquires, t.Failures, t.Dials, t.Fetches, t.Refused, t.LeaseLosses
@@ -342,12 +360,22 @@ func (r *runner) finish() {
 		r.violate("fleet_over_cap: server peak %d sessions against a cap of %d (limit %d), %d logins refused at the limit",
 			rep.PeakSessions, rep.Cap, rep.Limit, rep.LimitRefusals)
 	}
+	if rep.PeakHeld > rep.Cap {
+		r.violate("fleet_over_cap: etcd recorded %d permits held at once against a cap of %d", rep.PeakHeld, rep.Cap)
+	}
 	if rep.Acquires == 0 {
 		r.violate("no acquire was served")
 	}
 }
 
 func (r *runner) close() {
+	if r.sampler != nil {
+		select {
+		case <-r.sampler.stop:
+		default:
+			r.sampler.finish()
+		}
+	}
 	if r.procs != nil {
 		r.procs.stopAll()
 	}

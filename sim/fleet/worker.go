@@ -145,9 +145,11 @@ func runWorker(ctx context.Context, cfg WorkerConfig) error {
 	enc := json.NewEncoder(os.Stdout)
 	tick := time.NewTicker(StatusEvery)
 	defer tick.Stop()
+	// The permits come from the manager's Stats, as a user would read them;
+	// only the lease id (the key to watch for a kill) from the budget.
 	report := func() {
-		st := b.Stats()
-		_ = enc.Encode(Status{Index: cfg.Index, Lease: st.Lease, Held: st.Held, InUse: st.InUse, Waiting: st.Waiting,
+		st := m.Stats().Fleet
+		_ = enc.Encode(Status{Index: cfg.Index, Lease: b.Stats().Lease, Held: st.Held, InUse: st.InUse, Waiting: st.Waiting,
 			LeaseValid: st.LeaseValid, Acquires: acquires.Load(), Failures: failures.Load(), Dials: dials.Load(),
 			Fetches: st.Fetches, Refused: st.Refused, Renewals: st.Renewals, LeaseLosses: st.LeaseLosses, FetchNanos: int64(st.FetchTime),
 			DialNanos: dialNanos.Load()})

@@ -34,7 +34,10 @@ type Result struct {
 	PoolsRetired  uint64 `json:"pools_retired"`
 	// RetiresRefused counts retirement requests the manager turned down
 	// because an acquire was in flight to the pool.
-	RetiresRefused uint64            `json:"retires_refused"`
+	RetiresRefused uint64 `json:"retires_refused"`
+	// DirectSends counts acquires callers sent straight to a pool over its
+	// route (virtual mode), skipping the manager.
+	DirectSends    uint64            `json:"direct_sends"`
 	Timeouts       uint64            `json:"timeouts"`
 	Errors         uint64            `json:"errors"`
 	ErrorsByKind   map[string]uint64 `json:"errors_by_kind"`
@@ -101,13 +104,22 @@ type Violations struct {
 	// MinSize after real losses (virtual mode: checked over a rest period
 	// with no traffic at the end of the run).
 	Churn uint64 `json:"churn"`
+	// LostToRetirement: an acquire reached a pool after the manager agreed
+	// to its retirement, or after it stopped (virtual mode: callers send
+	// straight to pools over their routes).
+	LostToRetirement uint64 `json:"lost_to_retirement"`
+	// RouteToStopped: a route still published, or used, for a pool the
+	// manager stopped.
+	RouteToStopped uint64 `json:"route_to_stopped"`
+	// RouteBeforeStart: an acquire reached a pool before its Start.
+	RouteBeforeStart uint64 `json:"route_before_start"`
 }
 
 // Total sums every violation.
 func (v Violations) Total() uint64 {
 	return v.CrossIdentity + v.DoubleLease + v.OverMax + v.ExpiredTokenUse + v.LostWaiters +
 		v.LeakedConns + v.FIFOViolations + v.DirtyCheckout + v.ClosedWhileLeased + v.StateMachine +
-		v.Churn + v.StaleLeaseUse
+		v.Churn + v.StaleLeaseUse + v.LostToRetirement + v.RouteToStopped + v.RouteBeforeStart
 }
 
 // ByName returns the count of the violation with the given JSON name.
@@ -131,6 +143,7 @@ func (v Violations) list() []namedCount {
 		{"expired_token_use", v.ExpiredTokenUse}, {"lost_waiters", v.LostWaiters}, {"leaked_conns", v.LeakedConns},
 		{"fifo_violations", v.FIFOViolations}, {"dirty_checkout", v.DirtyCheckout}, {"closed_while_leased", v.ClosedWhileLeased}, {"state_machine", v.StateMachine},
 		{"churn", v.Churn}, {"stale_lease_use", v.StaleLeaseUse},
+		{"lost_to_retirement", v.LostToRetirement}, {"route_to_stopped", v.RouteToStopped}, {"route_before_start", v.RouteBeforeStart},
 	}
 }
 

@@ -2,14 +2,18 @@ package virtual
 
 import (
 	"errors"
-	"time"
 
 	"github.com/idpool/idpool/actors"
 )
 
-// step calls into p's state machine once, carries out the effects it
-// returns, and checks every invariant.
-func (e *engine) step(p *vpool, f func(now time.Time) []actors.Effect) {
+// step feeds in to p's state machine, carries out the effects it decides
+// on, and checks every invariant: the driver loop of actors' package doc.
+func (e *engine) step(p *vpool, in actors.Input) { e.stepAfter(p, nil, in) }
+
+// stepAfter is step with pre run first: the harness's own bookkeeping of the
+// event (a dial landed, a check ended), after the FIFO check budget of the
+// step is taken.
+func (e *engine) stepAfter(p *vpool, pre func(), in actors.Input) {
 	if p.crashed {
 		return
 	}
@@ -18,13 +22,31 @@ func (e *engine) step(p *vpool, f func(now time.Time) []actors.Effect) {
 	if p.minting {
 		p.checkBudget += p.open - p.busy
 	}
-	effs := f(e.timeNow())
-	// The effects slice is reused by the next call into p.sm, and nothing
-	// below calls into p.sm again: every reply to the pool is an event.
+	if pre != nil {
+		pre()
+	}
+	p.sm.Step(e.timeNow(), in)
+	// Nothing below steps p.sm again (every reply to the pool is an
+	// event), and Step would panic if it did: the list is ours until
+	// Advance.
+	defer p.sm.Advance()
+	effs := p.sm.Ready()
 	for i := range effs {
 		e.effect(p, &effs[i])
 	}
 	e.checks.afterStep(p)
+}
+
+// answerTo finds the handle of the acquire an answer is for, and forgets it:
+// each acquire takes exactly one answer from its pool.
+func (e *engine) answerTo(ef *actors.Effect) *handle {
+	h := e.handles[ef.AcquireID]
+	if h == nil {
+		e.checks.violation(&e.res.Violations.LostWaiters, "acquire %d answered twice by its pool", ef.AcquireID)
+		return nil
+	}
+	delete(e.handles, ef.AcquireID)
+	return h
 }
 
 // recoverStep turns a panic in a state machine into a violation and
@@ -37,9 +59,6 @@ func (e *engine) recoverStep(p *vpool) {
 	}
 	e.checks.violation(&e.res.Violations.StateMachine, "state machine of %s panicked: %v", p.ident.name, r)
 	p.crashed = true
-	if p.ident.pool == p {
-		p.ident.pool = nil
-	}
 }
 
 func (e *engine) effect(p *vpool, ef *actors.Effect) {
@@ -47,14 +66,14 @@ func (e *engine) effect(p *vpool, ef *actors.Effect) {
 	case actors.EffGrant:
 		e.grantEffect(p, ef)
 	case actors.EffFail:
-		h := ef.ReplyTo.(*handle)
-		if h.swallow {
+		h := e.answerTo(ef)
+		if h == nil || h.swallow {
 			return
 		}
 		e.failed(h.req, ef.Err)
 	case actors.EffCancelled:
-		h := ef.ReplyTo.(*handle)
-		if h.swallow {
+		h := e.answerTo(ef)
+		if h == nil || h.swallow {
 			return
 		}
 		r := h.req
@@ -104,7 +123,10 @@ func (e *engine) checkAnswer(r *request) bool {
 }
 
 func (e *engine) grantEffect(p *vpool, ef *actors.Effect) {
-	h := ef.ReplyTo.(*handle)
+	h := e.answerTo(ef)
+	if h == nil {
+		return
+	}
 	c := ef.Resource.(*bconn)
 	if e.bugDropsReply(p) {
 		p.busy++ // the pool believes someone holds it
@@ -181,7 +203,7 @@ func (e *engine) closeDone(p *vpool, c *bconn, id actors.ConnID) {
 	if !c.leaked {
 		e.closeSession(c)
 	}
-	e.step(p, func(now time.Time) []actors.Effect { return p.sm.CloseDone(now, id) })
+	e.step(p, actors.CloseDone{Conn: id})
 }
 
 // drained: a closing pool closed everything; its counters join the totals.
@@ -191,6 +213,7 @@ func (e *engine) drained(p *vpool) {
 	}
 	p.drained = true
 	e.pools--
+	e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPoolDrained, pool: p})
 	e.gone.add(p.sm.Stats())
 	for i, q := range e.allPools {
 		if q == p {

@@ -42,10 +42,7 @@ func (e *engine) mintDone(p *vpool, timedOut bool) {
 		tok = tokens.Token{Value: id.tokValue, ExpiresOn: epoch.Add(time.Duration(id.tokExpiry + e.tokenShift))}
 		e.mints++
 	}
-	e.step(p, func(now time.Time) []actors.Effect {
-		p.minting = false
-		return p.sm.MintDone(now, tok, err)
-	})
+	e.stepAfter(p, func() { p.minting = false }, actors.MintDone{Token: tok, Err: err})
 }
 
 func (e *engine) outageStart() {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/manager/decide"
 	"github.com/idpool/idpool/sim/report"
 	"github.com/idpool/idpool/sim/workload"
 )
@@ -46,6 +47,15 @@ type engine struct {
 	gone      poolTotals
 	allPools  []*vpool // pools not yet drained
 	nextAcqID uint64
+	// mgr is the manager's state machine (the same code the manager actor
+	// runs); byID finds the pools it names.
+	mgr  *decide.Manager
+	byID map[decide.PoolID]*vpool
+	// rRoute draws how long a caller takes between counting itself in a
+	// route and reading whether it is closed.
+	rRoute *rand.Rand
+	// handles finds the handle of each acquire a pool has yet to answer.
+	handles   map[uint64]*handle
 	stopping  bool
 	stopAt    int64 // when arrivals stopped
 	hardEnd   int64 // no event runs past this once every pool is closed
@@ -61,9 +71,8 @@ type engine struct {
 	// server
 	nextConnID   int64
 	openList     []*bconn // physically open sessions
-	book         permitBook
-	totalOpen    int // sessions open and not asked to close, all pools
-	totalDialing int // dials started, all pools
+	totalOpen    int      // sessions open and not asked to close, all pools
+	totalDialing int      // dials started, all pools
 	totalOver    bool
 
 	res    report.Result
@@ -94,7 +103,8 @@ func newEngine(cfg workload.Config, opt Options) *engine {
 	e := &engine{
 		cfg: cfg, opt: opt, bug: cfg.InjectBug,
 		rArrive: cfg.NewRand(1), rOp: cfg.NewRand(2), rServer: cfg.NewRand(3), rFault: cfg.NewRand(4), rBug: cfg.NewRand(5),
-		hist: report.NewLatencyHist(),
+		hist: report.NewLatencyHist(), handles: map[uint64]*handle{},
+		mgr: newManager(cfg), byID: map[decide.PoolID]*vpool{}, rRoute: cfg.NewRand(6),
 	}
 	e.picker = cfg.NewPicker(e.rArrive)
 	e.idents = make([]*identity, cfg.Identities)
@@ -229,7 +239,7 @@ func (e *engine) handle(ev event) {
 		e.opEnd(ev.req)
 	case evDeliverRelease:
 		r := ev.req
-		e.step(r.pool, func(now time.Time) []actors.Effect { return r.pool.sm.Release(now, r.connID, r.broken) })
+		e.step(r.pool, actors.Release{Conn: r.connID, Broken: r.broken})
 		e.finishRequest(r)
 	case evDialDone:
 		e.dialDone(ev.dial, ev.conn)
@@ -237,10 +247,7 @@ func (e *engine) handle(ev event) {
 		e.mintDone(ev.pool, ev.n == 1)
 	case evValidateDone:
 		p, c := ev.pool, ev.conn
-		e.step(p, func(now time.Time) []actors.Effect {
-			p.validating--
-			return p.sm.ValidateDone(now, actors.ConnID(ev.n), c.open && !c.dead)
-		})
+		e.stepAfter(p, func() { p.validating-- }, actors.ValidateDone{Conn: actors.ConnID(ev.n), OK: c.open && !c.dead})
 	case evCloseDone:
 		e.closeDone(ev.pool, ev.conn, actors.ConnID(ev.n))
 	case evTick:
@@ -252,8 +259,10 @@ func (e *engine) handle(ev event) {
 		e.retireRequest(ev.pool, ev.n)
 	case evRetireApproved:
 		p := ev.pool
-		p.closing = true
-		e.step(p, p.sm.Close)
+		if !p.closing {
+			p.closing = true
+			e.step(p, actors.Close{})
+		}
 	case evKill:
 		e.kill()
 	case evOutageStart:
@@ -270,7 +279,7 @@ func (e *engine) handle(ev event) {
 		e.permitRequest(ev.pool, ev.n == 1)
 	case evFillRefused:
 		p := ev.pool
-		e.step(p, p.sm.PermitRefused)
+		e.step(p, actors.PermitRefused{})
 	case evRestEnd:
 		e.endRest()
 	case evPermitReturn:
@@ -279,16 +288,24 @@ func (e *engine) handle(ev event) {
 		e.permitGrant(ev.pool)
 	case evPermitDenied:
 		p := ev.pool
-		e.step(p, p.sm.PermitDenied)
+		e.step(p, actors.PermitDenied{})
 	case evStealIdle:
 		e.stealIdle(ev.pool)
 	case evStealRefused:
 		e.stealRefused(ev.pool)
 	case evLostCheck:
 		e.lostCheck(ev.req)
+	case evManagerAcquire:
+		e.managerAcquire(ev.req)
+	case evRouteCheck:
+		e.routeCheck(ev.req)
+	case evStart:
+		e.startPool(ev.pool)
+	case evPoolDrained:
+		e.drainedToManager(ev.pool)
 	case evBugCancel:
 		r := ev.req
-		e.step(r.pool, func(now time.Time) []actors.Effect { return r.pool.sm.Cancel(now, r.h.id, false) })
+		e.step(r.pool, actors.Cancel{ID: r.h.id})
 	}
 }
 
@@ -319,7 +336,7 @@ func (e *engine) tick(p *vpool) {
 		p.lastTick, p.spins = 0, 0
 		return
 	}
-	e.step(p, p.sm.Tick)
+	e.step(p, actors.Tick{})
 }
 
 // halt stops arrivals.
@@ -334,15 +351,5 @@ func (e *engine) halt() {
 // stopped and every acquire has finished.
 func (e *engine) closeAll() {
 	e.closedAll = true
-	e.denyPermits()
-	// A pool that drains at once leaves allPools while we walk it.
-	for _, p := range append([]*vpool(nil), e.allPools...) {
-		if !p.closing {
-			p.closing = true
-			if p.ident.pool == p {
-				p.ident.pool = nil
-			}
-			e.step(p, p.sm.Close)
-		}
-	}
+	e.mgrStep(decide.Close{}, nil)
 }

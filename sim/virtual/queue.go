@@ -27,11 +27,15 @@ const (
 	evPermitReturn  // a returned permit reaches the manager
 	evPermitGrant   // the manager's grant reaches the pool
 	evPermitDenied
-	evStealIdle    // the manager asks a pool to give up a connection
-	evStealRefused // the pool's refusal reaches the manager
-	evLostCheck    // a pool-enforced deadline has passed: was it answered?
-	evFillRefused  // the manager's refusal of a MinSize fill reaches the pool
-	evRestEnd      // the rest period after the workload ends (churn check)
+	evStealIdle      // the manager asks a pool to give up a connection
+	evStealRefused   // the pool's refusal reaches the manager
+	evLostCheck      // a pool-enforced deadline has passed: was it answered?
+	evFillRefused    // the manager's refusal of a MinSize fill reaches the pool
+	evRestEnd        // the rest period after the workload ends (churn check)
+	evManagerAcquire // the acquire reaches the manager
+	evRouteCheck     // the caller reads whether the route it counted itself in is closed
+	evStart          // a pool's Start, delayed by the early-route bug
+	evPoolDrained    // a pool's EffDrained reaches the manager
 )
 
 // event is one thing that happens at a virtual instant. Events at the same

@@ -2,7 +2,6 @@ package virtual
 
 import (
 	"errors"
-	"time"
 
 	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/tokens"
@@ -27,7 +26,7 @@ var serverErrors = []struct {
 }
 
 // dial carries out EffDial. Under MaxTotal the pool has already got a
-// permit from the manager (see permits.go).
+// permit from the manager (manager/decide/permits.go).
 func (e *engine) dial(p *vpool, tok tokens.Token) {
 	p.dialing++
 	e.startDial(&dialOp{pool: p, tok: tok})
@@ -76,17 +75,20 @@ func (e *engine) dialDone(d *dialOp, _ *bconn) {
 		c = &bconn{id: e.nextConnID, ident: p.ident, pool: p, realExpiry: realExpiry, open: true, openIdx: len(e.openList)}
 		e.openList = append(e.openList, c)
 	}
-	e.step(p, func(now time.Time) []actors.Effect {
+	if c == nil {
+		e.stepAfter(p, func() {
+			p.dialing--
+			e.totalDialing--
+		}, actors.DialDone{Token: d.tok, Err: d.err})
+		return
+	}
+	e.stepAfter(p, func() {
 		p.dialing--
 		e.totalDialing--
-		if c == nil {
-			return p.sm.DialDone(now, nil, d.tok, d.err)
-		}
 		p.open++
 		e.totalOpen++
 		e.restOpen(p)
-		return p.sm.DialDone(now, c, d.tok, nil)
-	})
+	}, actors.DialDone{Conn: c, Token: d.tok})
 }
 
 // closeSession closes c at the server.

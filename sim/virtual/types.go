@@ -1,7 +1,10 @@
 package virtual
 
 import (
+	"database/sql/driver"
+
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/manager/decide"
 	"github.com/idpool/idpool/sim/workload"
 	"github.com/idpool/idpool/tokens"
 )
@@ -11,9 +14,9 @@ import (
 type identity struct {
 	name string
 	key  tokens.Key
-	// pool is the manager's entry for the key (nil: none; the next acquire
-	// spawns one).
-	pool *vpool
+	// route is the route the manager published for the identity (nil:
+	// none; the next acquire goes to the manager, which spawns a pool).
+	route *vroute
 	// tok is the endpoint's cached token, with its real expiry (ns).
 	tokValue  string
 	tokExpiry int64
@@ -27,11 +30,18 @@ type identity struct {
 type vpool struct {
 	sm    *actors.Pool
 	ident *identity
-	// forwarded counts acquires the manager sent to this pool.
-	forwarded uint64
-	closing   bool
-	drained   bool
-	wakeGen   uint64
+	// id is the pool's name in the manager's decisions; route is how
+	// callers reach it.
+	id    decide.PoolID
+	route *vroute
+	// started: its Start was stepped; retired: the manager agreed to its
+	// retirement; stopped: the manager stopped it (EffStop);
+	// retireSeen: the Seen of its latest retirement request.
+	started, retired, stopped bool
+	retireSeen                uint64
+	closing                   bool
+	drained                   bool
+	wakeGen                   uint64
 	// open: connections opened and not yet asked to close; dialing: dials
 	// asked for and not done; busy: connections granted and not released.
 	open, dialing, busy int
@@ -40,11 +50,8 @@ type vpool struct {
 	overMax             bool
 	// crashed: the state machine panicked; the pool is abandoned.
 	crashed bool
-	// permits held under MaxTotal, and whether it refused a steal since
-	// the last grant; idx orders pools for the manager's choices.
-	permits    int
-	stealTried bool
-	idx        uint64
+	// idx numbers pools in creation order.
+	idx uint64
 	// lastTick and spins detect a pool spinning on its timer.
 	lastTick     int64
 	spins        int
@@ -63,7 +70,8 @@ type vpool struct {
 	rest restBook
 }
 
-// handle is what the pool gets as ReplyTo. The indirection lets the
+// handle is how an answer, found by its acquire's ID, reaches its caller
+// (see engine.handles). The indirection lets the
 // reorder-grants bug swap which caller an answer reaches.
 type handle struct {
 	id      uint64
@@ -88,6 +96,10 @@ type request struct {
 	use      *bconn // the connection the worker uses (differs only under a bug)
 	op       workload.Op
 	broken   bool
+	// route: the route the caller counted itself in and has yet to read
+	// closed on; delivered: it reached its pool's mailbox.
+	route     *vroute
+	delivered bool
 	// poolDeadline: the pool enforces the deadline (the manager's way for a
 	// ctx without one); otherwise the caller's ctx does, with Cancel.
 	poolDeadline bool
@@ -109,6 +121,19 @@ type bconn struct {
 	holder     *request
 	openIdx    int
 }
+
+// bconn is what a pool holds as a connection (actors.Effect.Resource): the
+// pool never calls it, the harness plays the session itself.
+var _ driver.Conn = (*bconn)(nil)
+
+// Prepare is never called: the harness plays statements without a driver.
+func (c *bconn) Prepare(string) (driver.Stmt, error) { return nil, driver.ErrSkip }
+
+// Close is never called: closes are events (see closeEffect).
+func (c *bconn) Close() error { return nil }
+
+// Begin is never called.
+func (c *bconn) Begin() (driver.Tx, error) { return nil, driver.ErrSkip }
 
 // dialOp is one dial in flight, or waiting for a permit under MaxTotal.
 type dialOp struct {

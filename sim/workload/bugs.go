@@ -23,6 +23,9 @@ var bugs = []Bug{
 	{"drop-reply", "lost_waiters", "drops an acquire's reply on the floor"},
 	{"leak-close", "leaked_conns", "reports a close as done without closing the connection"},
 	{"steal-for-fill", "churn", "under MaxTotal, queues a pool's MinSize fill like demand and takes a connection from another pool for it, which then refills in turn"},
+	{"skip-sent-check", "lost_to_retirement", "agrees to a pool's retirement without comparing the acquires sent over its route with those it has seen, so an acquire on its way reaches a retired pool"},
+	{"early-route", "route_before_start", "publishes a new pool's route before the pool has started, so an acquire reaches it before its Start"},
+	{"keep-route", "route_to_stopped", "keeps a pool's route published after the manager withdrew it, so it outlives the pool"},
 	{"skip-lease-guard", "stale_lease_use", "turns the lease guard off, so a worker calling on its lease after Release reaches the connection (live mode: the manager's own guard, through an internal test hook)"},
 }
 

@@ -1,0 +1,141 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/idpool/idpool/messages"
+)
+
+// Where a waiter is served. serve runs after every input that may have freed
+// a connection or a slot: idle connections go to waiters in arrival order
+// (after a health or token check on the waiter's behalf when one is due),
+// then the pool dials for the waiters no dial in flight covers, then tops up
+// to MinSize. A connection just opened or just checked reaches its waiter
+// through offer (expiry.go), which judges its token again first.
+
+// serve hands usable idle connections to waiters in arrival order, then dials
+// for waiters no dial in flight will cover, then tops up to MinSize.
+func (p *Pool) serve(now time.Time) {
+	if p.closing {
+		return
+	}
+	for p.waiters.unserved() > 0 {
+		c := p.popUsable(now)
+		if c == nil {
+			break
+		}
+		w := p.waiters.firstUnserved()
+		p.startCheckOrGrant(now, w, c)
+	}
+	defer p.dropSpareTokens()
+	if p.blocked(now) {
+		p.failBlocked(now)
+		return
+	}
+	for p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {
+		p.startDial(now, false)
+	}
+	p.fillMin(now)
+}
+
+// startCheckOrGrant gives c to w, or first checks it on w's behalf.
+func (p *Pool) startCheckOrGrant(now time.Time, w *waiter, c *conn) {
+	switch p.checkFor(now, c) {
+	case checkNone:
+		p.grant(now, w, w.id, w.replyTo, w.since, c)
+	case checkToken:
+		if p.knownRotated(now, c) {
+			// The pool already holds a newer token than c's: no need to
+			// mint to learn that c is stale.
+			p.rotate(c, p.latest)
+			return
+		}
+		p.startTokenCheck(c, w)
+	case checkHealth:
+		p.startHealthCheck(c, w)
+	}
+}
+
+// checkFor says what must happen before c may be handed out.
+func (p *Pool) checkFor(now time.Time, c *conn) checkKind {
+	if p.cfg.UsesToken && !c.token.ValidBeyond(now, p.cfg.TokenThreshold) {
+		return checkToken
+	}
+	if p.healthDue(now, c) {
+		return checkHealth
+	}
+	return checkNone
+}
+
+// healthDue: c must be health-checked before its next grant, because it
+// idled past HealthCheckAfter or a sibling came back broken (suspect).
+func (p *Pool) healthDue(now time.Time, c *conn) bool {
+	return p.cfg.HealthCheckAfter > 0 && (c.suspect || now.Sub(c.idleSince) >= p.cfg.HealthCheckAfter)
+}
+
+// knownRotated: c's token is near expiry, and the newest token the pool
+// minted differs from it and is itself good beyond the threshold.
+func (p *Pool) knownRotated(now time.Time, c *conn) bool {
+	return !p.latest.IsZero() && p.latest.Value != c.token.Value && p.latest.ValidBeyond(now, p.cfg.TokenThreshold)
+}
+
+func (p *Pool) startHealthCheck(c *conn, w *waiter) {
+	c.state = connChecking
+	c.check = checkHealth
+	if w != nil {
+		p.waiters.bind(w, c)
+	}
+	p.emit(Effect{Kind: EffValidate, Conn: c.id, Resource: c.resource})
+}
+
+func (p *Pool) startTokenCheck(c *conn, w *waiter) {
+	c.state = connChecking
+	c.check = checkToken
+	if w != nil {
+		p.waiters.bind(w, c)
+	}
+	p.checking = append(p.checking, c)
+	p.requestMint()
+}
+
+// grant hands c to the acquire id. w is nil on the fast path, where the
+// acquire never queued.
+func (p *Pool) grant(now time.Time, w *waiter, id uint64, replyTo chan messages.Reply, since time.Time, c *conn) {
+	if w != nil {
+		p.waiters.remove(w)
+	}
+	c.state = connBusy
+	c.check = checkNone
+	p.busy++
+	if c.fresh {
+		c.fresh = false
+		p.stats.misses++
+	} else {
+		p.stats.hits++
+	}
+	waited := now.Sub(since)
+	p.recordWait(waited)
+	p.emit(Effect{Kind: EffGrant, ReplyTo: replyTo, AcquireID: id, Conn: c.id, Resource: c.resource, Waited: waited})
+}
+
+// popUsable pops idle connections, closing those past their lifetime or with
+// an expired token, until one may be a candidate.
+func (p *Pool) popUsable(now time.Time) *conn {
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		if reason, dead := p.deadAt(c, now); dead {
+			p.closeConn(c, reason)
+			continue
+		}
+		return c
+	}
+	return nil
+}
+
+func (p *Pool) pushIdle(c *conn) {
+	c.state = connIdle
+	c.check = checkNone
+	p.idle = append(p.idle, c)
+}

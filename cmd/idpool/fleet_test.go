@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/idpool/idpool/internal/etcdtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// `idpool sim --help` lists the fleet mode's flags, and `idpool sim --fleet
+// N --help` prints the same help.
+func TestSimHelpListsTheFleetFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"sim", "--help"}, &out, &errb))
+	text := out.String()
+	assert.Contains(t, text, "\nFleet mode flags (idpool sim --fleet N [flags]):\n")
+	for _, f := range []string{"-fleet int", "-etcd string", "-cap int", "-ttl duration", "-etcd-outage", "-headroom int"} {
+		assert.Contains(t, text, "  "+f, f)
+	}
+	assert.Contains(t, text, "idpool sim --fleet 3 ")
+	assert.Contains(t, text, "apt-get install etcd-server")
+
+	var again bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"sim", "--fleet", "3", "--help"}, &again, &errb))
+	assert.Equal(t, text, again.String())
+	assert.Empty(t, errb.String())
+}
+
+func TestSimFleetRejectsBadFlagsBeforeRunning(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--fleet", "0"}, "--fleet must be at least 1"},
+		{[]string{"--fleet", "3", "--cap", "0"}, "--cap must be at least 1"},
+		{[]string{"--fleet", "3", "--ttl", "1s"}, "--ttl must be at least 2s"},
+		{[]string{"--fleet", "3", "--headroom", "-1"}, "--headroom must not be negative"},
+		{[]string{"--fleet", "3", "--report", "/nonexistent/x.html"}, "--report /nonexistent/x.html: directory /nonexistent does not exist"},
+		{[]string{"--fleet", "3", "--mode", "virtual"}, "flag provided but not defined: -mode (idpool sim --help lists the fleet mode's flags)"},
+		{[]string{"--fleet", "3", "extra"}, "unexpected arguments"},
+	} {
+		start := time.Now()
+		code, out, errOut := runCLI(t, c.args...)
+		assert.Equal(t, exitUsage, code, c.args)
+		assert.Contains(t, errOut, c.want, c.args)
+		assert.Empty(t, out, c.args)
+		assert.Less(t, time.Since(start), 5*time.Second, c.args)
+	}
+}
+
+// A short fleet run against an etcd it starts itself: the JSON report shows
+// the permits (etcd's peak within the cap, dials that waited, fetches
+// refused) and no violation, and the HTML report charts them.
+func TestSimFleetWritesJSONAndHTMLReports(t *testing.T) {
+	if _, err := etcdtest.Binary(); err != nil && os.Getenv(etcdtest.RequireEnv) != "1" {
+		t.Skip(err)
+	}
+	file := filepath.Join(t.TempDir(), "fleet.html")
+	code, out, errOut := runCLI(t, "--fleet", "2", "--cap", "6", "--ttl", "2s", "--phase", "300ms", "--json", "--report", file)
+	require.Equal(t, exitOK, code, "%s\n%s", out, errOut)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &m), out)
+	assert.Equal(t, "fleet", m["mode"])
+	assert.EqualValues(t, 2, m["processes"])
+	assert.Equal(t, []any{}, m["violations"])
+	p := m["permits"].(map[string]any)
+	assert.Positive(t, p["peak_held"].(float64))
+	assert.LessOrEqual(t, p["peak_held"].(float64), 6.0)
+	assert.LessOrEqual(t, m["peak_sessions"].(float64), 7.0, "cap + headroom")
+	assert.Positive(t, p["fetches"].(float64))
+	assert.Len(t, m["per_process"], 2)
+	assert.Contains(t, errOut, "fleet sim:", "progress lines on stderr")
+	html, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "Fleet permits and server sessions")
+	assert.Contains(t, string(html), "every fleet invariant held")
+}

@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// batchResults is pgx.BatchResults read inside the lease guard, one guarded
+// operation per call, like rows.
+type batchResults struct {
+	lease  *Lease
+	ctx    context.Context
+	raw    pgx.BatchResults
+	err    error // the guard's refusal
+	closed bool
+	// tx is the transaction the batch began (pgx.Batch.BeginTx), guarded.
+	tx *tx
+	// onClose, when set, runs once the results are closed: the Pool's
+	// SendBatch releases its lease with it.
+	onClose func()
+}
+
+var _ pgx.BatchResults = (*batchResults)(nil)
+
+// Exec reads the next query's result; see pgx.BatchResults.
+func (b *batchResults) Exec() (tag pgconn.CommandTag, err error) {
+	if b.err != nil {
+		return tag, b.err
+	}
+	err = b.lease.guarded(b.ctx, func() error {
+		tag, err = b.raw.Exec()
+		return err
+	})
+	return tag, err
+}
+
+// Query reads the next query's rows; see pgx.BatchResults. Closing them
+// does not close the batch.
+func (b *batchResults) Query() (pgx.Rows, error) {
+	if b.err != nil {
+		return errRows{b.err}, b.err
+	}
+	var raw pgx.Rows
+	err := b.lease.guarded(b.ctx, func() error {
+		var err error
+		raw, err = b.raw.Query()
+		return err
+	})
+	if raw == nil {
+		return errRows{err}, err
+	}
+	return &rows{lease: b.lease, ctx: b.ctx, raw: raw}, err
+}
+
+// QueryRow reads the next query's row; see pgx.BatchResults.
+func (b *batchResults) QueryRow() pgx.Row {
+	if b.err != nil {
+		return errRow{b.err}
+	}
+	var raw pgx.Row
+	err := b.lease.guarded(b.ctx, func() error { raw = b.raw.QueryRow(); return nil })
+	return &row{lease: b.lease, ctx: b.ctx, raw: raw, err: err}
+}
+
+// Close reads what is left of the batch, running its queued callbacks, and
+// returns the first error; see pgx.BatchResults. Once the lease is released
+// it returns the refusal and only runs onClose.
+func (b *batchResults) Close() error {
+	if b.closed {
+		return b.err
+	}
+	b.closed = true
+	if b.err == nil {
+		b.err = b.lease.guarded(b.ctx, b.raw.Close)
+	}
+	if f := b.onClose; f != nil {
+		b.onClose = nil
+		f()
+	}
+	return b.err
+}
+
+// Tx returns the transaction the batch began with pgx.Batch.BeginTx, its
+// calls guarded like the lease's, or nil; see pgx.BatchResults.
+func (b *batchResults) Tx() pgx.Tx {
+	if b.tx == nil {
+		return nil
+	}
+	return b.tx
+}

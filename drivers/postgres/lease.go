@@ -1,0 +1,211 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/tokens"
+)
+
+// Lease is one checked-out pgx connection, logged in as one identity, and
+// the capability to use it: a manager.Lease seen through pgx. Its methods
+// (and those of the Rows, Row, BatchResults and Tx they return) run inside
+// the lease guard: after Release they fail with manager.ErrLeaseReleased
+// without touching the connection, which may serve another caller by then;
+// an operation while another is in flight on the lease fails with
+// manager.ErrLeaseBusy; and a ctx that carries another identity than the
+// lease's is refused with manager.ErrIdentityMismatch (a ctx with no
+// identity is fine: the lease is bound to its own).
+//
+// Use a lease from one goroutine at a time and Release it exactly once
+// (later Releases do nothing). Release resets the session (DISCARD ALL; see
+// the package documentation) before the connection serves anyone else. A
+// lease released with a result still being read (Rows not closed, a Row not
+// scanned, BatchResults not closed) or a transaction not ended has its
+// connection closed instead: pgx cannot reset a session in either state.
+type Lease struct {
+	ml       *manager.Lease
+	conn     *pgx.Conn
+	disc     string
+	released atomic.Bool
+}
+
+// Conn returns the pgx connection, for what the Lease does not forward
+// (Prepare, LISTEN and WaitForNotification, the type map, ...). Calls made
+// on it directly bypass the lease guard, as manager.Lease.Raw does: stop
+// using it, and end any transaction begun on it, before Release. After
+// Release, Conn returns nil.
+func (l *Lease) Conn() *pgx.Conn {
+	if l.released.Load() {
+		return nil
+	}
+	return l.conn
+}
+
+// Key returns the pool key the lease came from.
+func (l *Lease) Key() tokens.Key { return l.ml.Key() }
+
+// Release hands the connection back to its identity's pool, resetting the
+// session first (or closing the connection; see Lease). It is idempotent.
+func (l *Lease) Release() { l.release(nil) }
+
+// release hands the connection back; a broken err (see manager.IsBroken)
+// closes it.
+func (l *Lease) release(err error) {
+	l.released.Store(true)
+	l.ml.Release(err)
+}
+
+// guarded runs f inside the lease guard under ctx. It returns the guard's
+// refusal, in which case f did not run, or f's error. Errors that break the
+// connection, and operations cut short by ctx, mark the lease broken, so
+// that Release closes the connection instead of reusing it.
+func (l *Lease) guarded(ctx context.Context, f func() error) error {
+	return l.ml.WithRaw(ctx, func(driver.Conn) error { return f() })
+}
+
+// checked is guarded for a call that starts an operation: it also refuses a
+// ctx carrying another identity than the lease's.
+func (l *Lease) checked(ctx context.Context, f func() error) error {
+	return l.guarded(ctx, func() error {
+		if err := l.checkIdentity(ctx); err != nil {
+			return err
+		}
+		return f()
+	})
+}
+
+// checkIdentity refuses a ctx whose identity is not the lease's.
+func (l *Lease) checkIdentity(ctx context.Context) error {
+	id, ok := tokens.IdentityFrom(ctx)
+	if !ok {
+		return nil
+	}
+	disc, err := id.Discriminator(ctx)
+	if err != nil {
+		return err
+	}
+	if disc != l.disc {
+		return manager.ErrIdentityMismatch
+	}
+	return nil
+}
+
+// queryer is what *pgx.Conn and pgx.Tx share, so that a lease and its
+// transactions forward through the same code.
+type queryer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// Exec runs sql; see pgx.Conn.Exec.
+func (l *Lease) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return l.exec(ctx, l.conn, sql, args)
+}
+
+// Query runs sql; see pgx.Conn.Query. The Rows hold the connection until
+// they are closed or Next returns false: no other call on the lease can run
+// until then, and a Release before then closes the connection.
+func (l *Lease) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return l.query(ctx, l.conn, sql, args)
+}
+
+// QueryRow runs sql; see pgx.Conn.QueryRow. The connection is held until
+// Scan is called.
+func (l *Lease) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return l.queryRow(ctx, l.conn, sql, args)
+}
+
+// SendBatch sends b; see pgx.Conn.SendBatch. The connection is held until
+// the BatchResults are closed (and a transaction the batch began with
+// pgx.Batch.BeginTx is open until it is ended through BatchResults.Tx).
+func (l *Lease) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return l.sendBatch(ctx, l.conn, b)
+}
+
+// CopyFrom copies rows into table with the COPY protocol; see
+// pgx.Conn.CopyFrom. src is read inside the lease guard.
+func (l *Lease) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	return l.copyFrom(ctx, l.conn, table, columns, src)
+}
+
+// Begin starts a transaction with default options; see BeginTx.
+func (l *Lease) Begin(ctx context.Context) (pgx.Tx, error) { return l.BeginTx(ctx, pgx.TxOptions{}) }
+
+// BeginTx starts a transaction; see pgx.Conn.BeginTx. Its calls run inside
+// the lease guard like the lease's own. Release rolls back a transaction
+// left open by closing the connection: end it first.
+func (l *Lease) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	var raw pgx.Tx
+	err := l.checked(ctx, func() error {
+		var err error
+		raw, err = l.conn.BeginTx(ctx, opts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &tx{lease: l, raw: raw}, nil
+}
+
+func (l *Lease) exec(ctx context.Context, q queryer, sql string, args []any) (tag pgconn.CommandTag, err error) {
+	err = l.checked(ctx, func() error {
+		tag, err = q.Exec(ctx, sql, args...)
+		return err
+	})
+	return tag, err
+}
+
+func (l *Lease) query(ctx context.Context, q queryer, sql string, args []any) (pgx.Rows, error) {
+	var raw pgx.Rows
+	err := l.checked(ctx, func() error {
+		var err error
+		raw, err = q.Query(ctx, sql, args...)
+		return err
+	})
+	if raw == nil {
+		return errRows{err}, err
+	}
+	return &rows{lease: l, ctx: ctx, raw: raw}, err
+}
+
+func (l *Lease) queryRow(ctx context.Context, q queryer, sql string, args []any) pgx.Row {
+	var raw pgx.Row
+	err := l.checked(ctx, func() error {
+		raw = q.QueryRow(ctx, sql, args...)
+		return nil
+	})
+	return &row{lease: l, ctx: ctx, raw: raw, err: err}
+}
+
+func (l *Lease) sendBatch(ctx context.Context, q queryer, b *pgx.Batch) *batchResults {
+	var raw pgx.BatchResults
+	err := l.checked(ctx, func() error {
+		raw = q.SendBatch(ctx, b)
+		return nil
+	})
+	if raw == nil {
+		raw = pgx.FailedBatchResults(b, err) // its Tx, if b began one, is closed
+	}
+	br := &batchResults{lease: l, ctx: ctx, raw: raw, err: err}
+	if t := raw.Tx(); t != nil {
+		br.tx = &tx{lease: l, raw: t}
+	}
+	return br
+}
+
+func (l *Lease) copyFrom(ctx context.Context, q queryer, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (n int64, err error) {
+	err = l.checked(ctx, func() error {
+		n, err = q.CopyFrom(ctx, table, columns, src)
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,215 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/tokens"
+)
+
+// Pool is the pgx-native face of an idpool Manager, shaped like pgxpool's:
+// every call runs on a *pgx.Conn logged in as the identity in its ctx
+// (tokens.WithIdentity), taken from that identity's pool. Underneath it is
+// the same Manager, pools, lease guard and session reset as the *sql.DB
+// facade's, so a Pool and a facade over one Manager share connections.
+//
+// The one-shot calls (Exec, Query, QueryRow, SendBatch, CopyFrom, Begin,
+// BeginTx) acquire a lease and release it when they are done: Exec and
+// CopyFrom before they return; Query when its Rows are closed (or Next
+// returns false); QueryRow when its Row is scanned; SendBatch when its
+// BatchResults are closed; Begin and BeginTx when the transaction commits or
+// rolls back. Until then the connection is held, as with pgxpool: always
+// close Rows and BatchResults, and end every transaction.
+//
+// A Pool is safe for concurrent use.
+type Pool struct {
+	m     *manager.Manager
+	owned bool
+}
+
+// OpenPool starts a Manager for the server in dsn and returns a Pool over
+// it; Close closes both. cfg.Dialer is this package's Dialer for dsn, built
+// with opts, and cfg.Server defaults to the DSN's server key.
+//
+// pgxpool's pool parameters in the DSN are honoured where idpool has the
+// setting: pool_max_conns sets MaxSize, pool_min_conns MinSize (both per
+// identity), pool_max_conn_lifetime MaxLifetime (0 or less: no limit) and
+// pool_max_conn_idle_time IdleTimeout. They are taken out of the DSN, never
+// sent to the server. A DSN parameter fills the cfg field left zero; a
+// field already set to another value is a conflict, refused with an error
+// naming both. Any other pool_* parameter (pool_health_check_period, ...) is
+// refused with an error naming it, rather than silently ignored.
+func OpenPool(dsn string, cfg manager.Config, opts ...Option) (*Pool, error) {
+	_, cfg, err := configure(dsn, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manager.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Pool{m: m, owned: true}, nil
+}
+
+// NewPool returns a Pool over m, whose Dialer must be this package's (or
+// hand out *stdlib.Conn connections): for example the Manager of a facade
+// from OpenDB, db.Manager, so that both share pools. The Pool does not own
+// m: its Close does nothing, and m is closed by its owner.
+func NewPool(m *manager.Manager) *Pool { return &Pool{m: m} }
+
+// Manager returns the Manager under the pool, for Stats.
+func (p *Pool) Manager() *manager.Manager { return p.m }
+
+// Close closes the Manager OpenPool started, waiting up to
+// manager.CloseTimeout for leases to come back. It does nothing for a Pool
+// from NewPool.
+func (p *Pool) Close() error {
+	if !p.owned {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), manager.CloseTimeout)
+	defer cancel()
+	return p.m.Close(ctx)
+}
+
+// Acquire returns a lease on a connection logged in as the identity in ctx,
+// from that identity's pool; it waits as manager.Manager.Acquire does. A ctx
+// without an identity fails with tokens.ErrNoIdentity. Release the lease
+// when done.
+func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
+	id, ok := tokens.IdentityFrom(ctx)
+	if !ok {
+		return nil, tokens.ErrNoIdentity
+	}
+	ml, err := p.m.Acquire(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sc, ok := ml.Raw().(*stdlib.Conn)
+	if !ok {
+		ml.Release(nil)
+		return nil, fmt.Errorf("postgres: the Manager's Dialer opens %T connections, not pgx's *stdlib.Conn; build it with postgres.NewDialer", ml.Raw())
+	}
+	return &Lease{ml: ml, conn: sc.Conn(), disc: ml.Key().Discriminator()}, nil
+}
+
+// AcquireFunc acquires a lease as Acquire does, calls f with it and releases
+// it when f returns, whatever f returned, and when f panics (the connection
+// is then closed, since f may have stopped half-way through using it, and
+// the panic goes on). It returns f's error. f must not keep the lease.
+func (p *Pool) AcquireFunc(ctx context.Context, f func(*Lease) error) error {
+	l, err := p.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			l.release(driver.ErrBadConn)
+		}
+	}()
+	err = f(l)
+	done = true
+	l.release(err)
+	return err
+}
+
+// Exec runs sql on a connection of the identity in ctx; see pgx.Conn.Exec.
+func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	l, err := p.Acquire(ctx)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	defer l.Release()
+	return l.Exec(ctx, sql, args...)
+}
+
+// Query runs sql on a connection of the identity in ctx; see pgx.Conn.Query.
+// The connection is held until the Rows are closed, or Next returns false:
+// always close them (defer rows.Close()), or the identity's pool loses a
+// connection.
+func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	l, err := p.Acquire(ctx)
+	if err != nil {
+		return errRows{err}, err
+	}
+	r, err := l.Query(ctx, sql, args...)
+	if err != nil {
+		l.Release()
+		return r, err
+	}
+	r.(*rows).onClose = l.Release
+	return r, nil
+}
+
+// QueryRow runs sql on a connection of the identity in ctx; see
+// pgx.Conn.QueryRow. The connection is held until Scan is called, which
+// releases it.
+func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	l, err := p.Acquire(ctx)
+	if err != nil {
+		return errRow{err}
+	}
+	r := l.QueryRow(ctx, sql, args...).(*row)
+	r.onScan = l.Release
+	return r
+}
+
+// SendBatch sends b on a connection of the identity in ctx; see
+// pgx.Conn.SendBatch. The connection is held until the BatchResults are
+// closed (always close them), or, when b begins a transaction
+// (pgx.Batch.BeginTx), until that transaction (BatchResults.Tx) is committed
+// or rolled back, as with pgxpool.
+func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	l, err := p.Acquire(ctx)
+	if err != nil {
+		return pgx.FailedBatchResults(b, err)
+	}
+	br := l.sendBatch(ctx, l.conn, b)
+	if br.tx != nil {
+		br.tx.onEnd = l.Release
+	} else {
+		br.onClose = l.Release
+	}
+	return br
+}
+
+// CopyFrom copies rows into a table on a connection of the identity in ctx;
+// see pgx.Conn.CopyFrom.
+func (p *Pool) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	l, err := p.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Release()
+	return l.CopyFrom(ctx, table, columns, src)
+}
+
+// Begin starts a transaction with default options; see BeginTx.
+func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
+	return p.BeginTx(ctx, pgx.TxOptions{})
+}
+
+// BeginTx starts a transaction on a connection of the identity in ctx; see
+// pgx.Conn.BeginTx. The connection is held until Commit or Rollback, which
+// release it (also when they fail); a later Rollback, as in the usual
+// defer tx.Rollback(ctx), returns pgx.ErrTxClosed.
+func (p *Pool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	l, err := p.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := l.BeginTx(ctx, opts)
+	if err != nil {
+		l.Release()
+		return nil, err
+	}
+	t.(*tx).onEnd = l.Release
+	return t, nil
+}

@@ -1,0 +1,86 @@
+package decide
+
+// permitBook is the manager's account of the global cap (Config.MaxTotal):
+// how many connections are open or dialing across all pools, which pool holds
+// how many, and the pools waiting for one, served first come, first served so
+// that no identity starves. Where a permit is stolen: steal.go.
+type permitBook struct {
+	limit int
+	inUse int
+	queue []PoolID
+	held  map[PoolID]int
+	// tried holds pools that refused a steal since the last grant, so the
+	// next steal asks someone else.
+	tried map[PoolID]bool
+}
+
+func newPermitBook(limit int) *permitBook {
+	return &permitBook{limit: limit, held: make(map[PoolID]int), tried: make(map[PoolID]bool)}
+}
+
+// permitRequest grants a permit, or queues the request and asks another pool
+// to give one up. A fill request (only for a pool's MinSize) is granted only
+// if there is room now; otherwise it is refused, never queued and never paid
+// for by another pool, which would then refill in turn: with MinSize under a
+// cap too small for every pool's minimum, that stealing went on for ever.
+func (m *Manager) permitRequest(in PermitRequest) {
+	b := m.book
+	if b == nil {
+		return
+	}
+	if m.closed {
+		m.emit(Effect{Kind: EffDenyPermit, Pool: in.Pool})
+		return
+	}
+	if b.inUse < b.limit && len(b.queue) == 0 {
+		m.grant(in.Pool)
+		return
+	}
+	if in.Fill {
+		m.emit(Effect{Kind: EffRefuseFill, Pool: in.Pool})
+		return
+	}
+	b.queue = append(b.queue, in.Pool)
+	m.steal(in.Pool)
+}
+
+func (m *Manager) grant(id PoolID) {
+	b := m.book
+	b.inUse++
+	b.held[id]++
+	clear(b.tried)
+	m.emit(Effect{Kind: EffGrantPermit, Pool: id})
+}
+
+// permitReturn takes a permit back and serves the queue with the room.
+func (m *Manager) permitReturn(in PermitReturn) {
+	b := m.book
+	if b == nil {
+		return
+	}
+	b.inUse--
+	if b.held[in.Pool]--; b.held[in.Pool] <= 0 {
+		delete(b.held, in.Pool)
+	}
+	granted := false
+	for b.inUse < b.limit && len(b.queue) > 0 {
+		next := b.queue[0]
+		b.queue = b.queue[1:]
+		m.grant(next)
+		granted = true
+	}
+	// The steal asked for when the served request queued may have been
+	// spent on it; keep one in flight for the new head, or room freed by the
+	// pools that hold it would never come back to the queue.
+	if granted && len(b.queue) > 0 {
+		m.steal(b.queue[0])
+	}
+}
+
+// denyAll answers every queued request for good, when the manager closes.
+func (m *Manager) denyAll() {
+	for _, id := range m.book.queue {
+		m.emit(Effect{Kind: EffDenyPermit, Pool: id})
+	}
+	m.book.queue = nil
+}

@@ -1,0 +1,70 @@
+package decide
+
+// The retirement agreement. A pool idle for RetireAfter asks to retire,
+// saying how many acquires it has received (Seen). Callers send acquires to
+// it directly over its route, each counting itself in the route's sent
+// first, then reading whether the route is closed (sequentially consistent
+// atomics, in the driver). The manager closes the route, then reads sent
+// (EffCloseRoute, answered by RouteClosed):
+//
+//   - sent == seen: every acquire sent has reached the pool, and any caller
+//     from now on sees the route closed and comes to the manager, which
+//     spawns a fresh pool. The route is withdrawn and the pool closes.
+//   - otherwise an acquire is on its way to the pool: the route reopens and
+//     the pool stays (it will ask again once idle).
+//
+// sim/virtual checks this protocol against every interleaving of a caller's
+// steps with the manager's (TestHandshakeEveryInterleaving).
+
+// retireRequest starts the agreement for a live pool.
+func (m *Manager) retireRequest(in RetireRequest) {
+	p := m.byID[in.Pool]
+	if m.closed || p == nil || p.state != live {
+		return
+	}
+	p.state = retiring
+	p.retireSeen = in.Seen
+	m.emit(Effect{Kind: EffCloseRoute, Pool: p.id})
+}
+
+// routeClosed ends the agreement: retire if sent equals seen.
+func (m *Manager) routeClosed(in RouteClosed) {
+	p := m.byID[in.Pool]
+	if p == nil || p.state != retiring {
+		return
+	}
+	if in.Sent != p.retireSeen {
+		p.state = live // an acquire is on its way: the pool stays
+		m.emit(Effect{Kind: EffReopenRoute, Pool: p.id})
+		return
+	}
+	delete(m.pools, p.disc)
+	m.pools = shrunk(m.pools, &m.poolDeletes)
+	p.state = draining
+	m.draining++
+	m.retired++
+	m.emit(Effect{Kind: EffWithdraw, Pool: p.id, Disc: p.disc})
+	m.emit(Effect{Kind: EffClosePool, Pool: p.id, Retire: true})
+}
+
+// drained forgets a pool that has closed everything, and stops it unless an
+// acquire may still reach it: a pool closed with the manager may still be
+// sent one by a caller that read its route just before it closed; while sent
+// says so it is left alive (an idle actor holds no goroutine) to answer it
+// with ErrClosed.
+func (m *Manager) drained(in Drained) {
+	if p := m.byID[in.Pool]; p != nil {
+		delete(m.byID, in.Pool)
+		m.byID = shrunk(m.byID, &m.idDeletes)
+		if p.state == draining {
+			m.draining--
+		}
+		if p.state != draining { // drained without being told to: forget it
+			delete(m.pools, p.disc)
+		}
+	}
+	if in.Sent == in.Seen {
+		m.emit(Effect{Kind: EffStop, Pool: in.Pool})
+	}
+	m.maybeClosed()
+}
