@@ -24,7 +24,7 @@ func (p *Pool) validateDone(now time.Time, id ConnID, ok bool) {
 		p.closeConn(c, ReasonFailedHealthCheck)
 	default:
 		// The check took time: offer judges c's token again.
-		c.idleSince = now
+		c.idleSince, c.suspect = now, false
 		p.offer(now, w, c)
 	}
 	p.serve(now)

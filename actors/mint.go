@@ -107,7 +107,7 @@ func (p *Pool) rotate(c *conn, fresh tokens.Token) {
 // still be due; otherwise c goes to its waiter, or back to idle.
 func (p *Pool) settleChecked(now time.Time, c *conn) {
 	w := c.waiter
-	if p.cfg.HealthCheckAfter > 0 && now.Sub(c.idleSince) >= p.cfg.HealthCheckAfter {
+	if p.healthDue(now, c) {
 		if w != nil {
 			p.waiters.unbind(w)
 		}

@@ -44,6 +44,10 @@ type conn struct {
 	fresh bool
 	// evicted: Evict dropped it; it closes as soon as nothing uses it.
 	evicted bool
+	// suspect: a sibling came back broken while this one was idle, so it is
+	// health-checked before its next grant however briefly it was idle (see
+	// Release).
+	suspect bool
 }
 
 // Pool is the state machine of one pool key. It is not safe for concurrent

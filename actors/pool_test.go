@@ -227,6 +227,31 @@ func TestHealthCheckReplacesADeadIdleConnectionSilently(t *testing.T) {
 	assert.Len(t, h.validates, 0)
 }
 
+// TestBrokenReleaseGetsIdleSiblingsCheckedBeforeReuse: one connection back
+// broken (a restart kills every session at once) makes the pool check its
+// idle connections before their next grant, however recently they were used;
+// a connection that passes its check, or one idle when nothing broke, goes
+// out unchecked.
+func TestBrokenReleaseGetsIdleSiblingsCheckedBeforeReuse(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3, HealthCheckAfter: time.Hour})
+	a, b, c := h.acquire(), h.acquire(), h.acquire()
+	h.finishDials()
+	h.release(b, false)
+	h.release(c, false)
+	h.release(a, true) // the first sign of the restart
+	d := h.acquire()
+	require.Len(t, h.validates, 1, "a suspect idle connection is checked first")
+	h.finishValidate(false) // dead too
+	require.Len(t, h.validates, 1, "and the next one")
+	h.finishValidate(true)
+	checked := h.mustGrant(d)
+	h.release(d, false)
+	e := h.acquire()
+	assert.Equal(t, checked, h.mustGrant(e), "checked and back: no new check")
+	assert.Empty(t, h.validates)
+	assert.Equal(t, map[CloseReason]int{ReasonBroken: 1, ReasonFailedHealthCheck: 1}, h.closeReasons())
+}
+
 func TestHealthyCheckedConnectionGoesToItsWaiter(t *testing.T) {
 	h := newHarness(t, PoolConfig{MaxSize: 1, HealthCheckAfter: time.Second})
 	a := h.acquire()

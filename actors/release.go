@@ -20,6 +20,7 @@ func (p *Pool) release(now time.Time, id ConnID, broken bool) {
 		p.closeConn(c, ReasonPoolClosed)
 	case broken:
 		p.closeConn(c, ReasonBroken)
+		p.suspectIdle()
 	case dead:
 		p.closeConn(c, reason)
 	default:
@@ -28,6 +29,19 @@ func (p *Pool) release(now time.Time, id ConnID, broken bool) {
 	}
 	p.serve(now)
 	p.maybeDrained()
+}
+
+// suspectIdle marks every idle connection for a health check before its
+// next grant. One connection coming back broken is often the first sign that
+// the server restarted or failed over and every session of the pool is dead:
+// handed out unchecked, each would fail one more call, and database/sql gives
+// a call only three tries before it fails it (the first call of an identity
+// after a restart would fail with as few as three dead idle connections).
+// With health checks off (HealthCheckAfter < 0) nothing is checked.
+func (p *Pool) suspectIdle() {
+	for _, c := range p.idle {
+		c.suspect = true
+	}
 }
 
 // deadAt says whether c must not be handed out again at now, and why.

@@ -61,10 +61,16 @@ func (p *Pool) checkFor(now time.Time, c *conn) checkKind {
 	if p.cfg.UsesToken && !c.token.ValidBeyond(now, p.cfg.TokenThreshold) {
 		return checkToken
 	}
-	if p.cfg.HealthCheckAfter > 0 && now.Sub(c.idleSince) >= p.cfg.HealthCheckAfter {
+	if p.healthDue(now, c) {
 		return checkHealth
 	}
 	return checkNone
+}
+
+// healthDue: c must be health-checked before its next grant, because it
+// idled past HealthCheckAfter or a sibling came back broken (suspect).
+func (p *Pool) healthDue(now time.Time, c *conn) bool {
+	return p.cfg.HealthCheckAfter > 0 && (c.suspect || now.Sub(c.idleSince) >= p.cfg.HealthCheckAfter)
 }
 
 // knownRotated: c's token is near expiry, and the newest token the pool

@@ -23,7 +23,8 @@ const zipfS = 1.1
 // many_identities: the many-tenant service. Throughput with uniform and
 // Zipf popularity, then the cost of an identity that has gone quiet: heap
 // bytes and goroutines per idle identity pool, for idpool (one manager, a
-// pool actor per identity) and for one *sql.DB per identity.
+// pool actor per identity) and for one *sql.DB per identity; and, for
+// idpool, the heap kept per identity once its pool has retired.
 func runManyIdentities(ctx context.Context, o Options) ([]Result, error) {
 	counts := o.identityCounts([]int{1, 100, 10000}, []int{1, 1000})
 	peers := []PoolFactory{IdpoolPeer, SQLDBPerIdentityPeer, PuddlePerIdentityPeer}
@@ -35,6 +36,13 @@ func runManyIdentities(ctx context.Context, o Options) ([]Result, error) {
 			return nil, err
 		}
 		out = append(out, res...)
+		if n > 1 {
+			res, err := measureRetiredMemory(ctx, o, env, n)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, res...)
+		}
 		dists := []string{"uniform", "zipf"}
 		if n == 1 {
 			dists = dists[:1]

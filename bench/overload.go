@@ -22,7 +22,9 @@ const overloadHold = 500 * time.Microsecond
 // acquire waits; the histogram of those waits shows the order in which a
 // pool serves its waiters. A FIFO pool makes every wait about three holds
 // long; database/sql hands a returned connection to a random waiter, which
-// shortens some waits and stretches others into the tail.
+// shortens some waits and stretches others into the tail. The rows also give
+// Release's own p99: how long a caller's goroutine is kept by the pool
+// (idpool's mailbox lends it for at most a bounded batch).
 func runOverload(ctx context.Context, o Options) ([]Result, error) {
 	sizes := []int{8, 64}
 	dur := max(3*o.RunTime, time.Second)
@@ -92,6 +94,9 @@ func measureOverload(ctx context.Context, o Options, params Params, size, g int,
 // releasing in a loop, and returns the distribution of acquire waits.
 func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration) (map[string]float64, error) {
 	hists := make([]*hdrhistogram.Histogram, g)
+	// Release's own duration: a release that runs other callers' work
+	// inline (a lent goroutine) shows here.
+	rels := make([]*hdrhistogram.Histogram, g)
 	var (
 		wg       sync.WaitGroup
 		start    = make(chan struct{})
@@ -101,6 +106,8 @@ func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration) (map[s
 	for w := range g {
 		h := hdrhistogram.New(1, int64(time.Minute), 3)
 		hists[w] = h
+		rh := hdrhistogram.New(1, int64(time.Minute), 3)
+		rels[w] = rh
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -116,7 +123,9 @@ func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration) (map[s
 				}
 				_ = h.RecordValue(max(wait.Nanoseconds(), 1))
 				time.Sleep(hold)
+				r0 := time.Now()
 				p.Release(c)
+				_ = rh.RecordValue(max(time.Since(r0).Nanoseconds(), 1))
 			}
 		}()
 	}
@@ -135,11 +144,14 @@ func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration) (map[s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	all := hdrhistogram.New(1, int64(time.Minute), 3)
-	for _, h := range hists {
+	all, released := hdrhistogram.New(1, int64(time.Minute), 3), hdrhistogram.New(1, int64(time.Minute), 3)
+	for w, h := range hists {
 		all.Merge(h)
+		released.Merge(rels[w])
 	}
-	return waitMetrics(all, elapsed), nil
+	m := waitMetrics(all, elapsed)
+	m[MReleaseP99] = float64(released.ValueAtQuantile(99)) / 1e3
+	return m, nil
 }
 
 // waitMetrics turns a histogram of waits in nanoseconds into the reported

@@ -23,11 +23,13 @@ type IdpoolPool struct {
 	ids []tokens.Identity
 }
 
-// NewIdpoolPool starts a manager with cfg over env's memdb server (Server and
-// Dialer are filled in).
+// NewIdpoolPool starts a manager with cfg over env's memdb server (Server is
+// filled in, and Dialer unless cfg has one).
 func NewIdpoolPool(env *Env, cfg manager.Config, identities int) (*IdpoolPool, error) {
 	cfg.Server = "memdb:0/bench"
-	cfg.Dialer = env.DB
+	if cfg.Dialer == nil {
+		cfg.Dialer = env.DB
+	}
 	m, err := manager.New(cfg)
 	if err != nil {
 		return nil, err

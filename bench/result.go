@@ -24,10 +24,16 @@ const (
 	MBytesPerIdent  = "heap_bytes_per_identity"
 	MPoolBytesIdent = "pool_bytes_per_identity" // less the connection's own memory
 	MGoroutinesPer  = "goroutines_per_identity"
-	MMsgsPerSec     = "msgs_per_sec"
-	MMintsPer1000   = "mints_per_1000_acquires"
-	MOpens          = "physical_opens"
-	MQueriesPerSec  = "queries_per_sec"
+	// MRetiredBytes is the live heap kept per identity whose pool has
+	// retired (many_identities, measure=retired).
+	MRetiredBytes = "retired_heap_bytes_per_identity"
+	// MReleaseP99 is the 99th percentile of Release's own duration, µs
+	// (overload_tail): how long a caller lends its goroutine to the pool.
+	MReleaseP99    = "release_p99_us"
+	MMsgsPerSec    = "msgs_per_sec"
+	MMintsPer1000  = "mints_per_1000_acquires"
+	MOpens         = "physical_opens"
+	MQueriesPerSec = "queries_per_sec"
 )
 
 // requiredMetrics appear in every result's JSON, as null when the scenario

@@ -72,6 +72,9 @@ func TestOverloadTiny(t *testing.T) {
 		assert.LessOrEqual(t, p50, p99, r.Pool)
 		assert.LessOrEqual(t, p99, p999, r.Pool)
 		assert.LessOrEqual(t, p999, mx, r.Pool)
+		rel, ok := r.Metric(MReleaseP99)
+		require.True(t, ok, r.Pool)
+		assert.Positive(t, rel, r.Pool)
 		fair, ok := r.Metric(MFairness)
 		require.True(t, ok, r.Pool)
 		assert.GreaterOrEqual(t, fair, 1.0, "max wait is at least the mean")
@@ -82,9 +85,17 @@ func TestOverloadTiny(t *testing.T) {
 
 func TestManyIdentitiesTiny(t *testing.T) {
 	rep := runTiny(t, ScenarioManyIdentities)
-	var memRows, tputRows int
+	var memRows, tputRows, retiredRows int
 	for _, r := range rep.Results {
 		switch r.Params.Get("measure") {
+		case "retired":
+			retiredRows++
+			assert.Equal(t, PeerIdpool, r.Pool, "only idpool retires pools")
+			kept, ok := r.Metric(MRetiredBytes)
+			require.True(t, ok)
+			// A retired pool that stayed reachable cost ~3.7 KiB; what may
+			// remain is the registry's room (a few hundred bytes each).
+			assert.Less(t, kept, 2048.0, "heap kept per retired identity")
 		case "memory":
 			memRows++
 			_, ok := r.Metric(MBytesPerIdent)
@@ -105,6 +116,7 @@ func TestManyIdentitiesTiny(t *testing.T) {
 	// uniform and zipf (40), for 3 peers each.
 	assert.Equal(t, 6, memRows)
 	assert.Equal(t, 9, tputRows)
+	assert.Equal(t, 1, retiredRows, "identities 40: heap after retirement")
 	assert.NotNil(t, rep.Ratios[RatioMemory])
 }
 

@@ -30,10 +30,12 @@ var tableSpecs = map[string]tableSpec{
 	ScenarioHotPath: {columns: []column{{"ns/op", MNsPerOp, "%.0f"}, {"allocs/op", MAllocsPerOp, "%.2f"}, {"B/op", MBytesPerOp, "%.0f"}},
 		base: PeerDatabaseSQL, ratioMetric: MNsPerOp, spread: true},
 	ScenarioOverload: {columns: []column{{"p50 µs", MP50, "%.0f"}, {"p99 µs", MP99, "%.0f"}, {"p99.9 µs", MP999, "%.0f"},
-		{"max µs", MMax, "%.0f"}, {"mean µs", MMean, "%.0f"}, {"max/mean", MFairness, "%.1f"}, {"acq/s", MOpsPerSec, "%.0f"}},
+		{"max µs", MMax, "%.0f"}, {"mean µs", MMean, "%.0f"}, {"max/mean", MFairness, "%.1f"}, {"acq/s", MOpsPerSec, "%.0f"},
+		{"release p99 µs", MReleaseP99, "%.1f"}},
 		base: PeerDatabaseSQL, ratioMetric: MP99, spread: true},
 	ScenarioManyIdentities: {columns: []column{{"ns/op", MNsPerOp, "%.0f"}, {"allocs/op", MAllocsPerOp, "%.2f"},
-		{"heap B/identity", MBytesPerIdent, "%.0f"}, {"net B/identity", MPoolBytesIdent, "%.0f"}, {"goroutines/identity", MGoroutinesPer, "%.2f"}},
+		{"heap B/identity", MBytesPerIdent, "%.0f"}, {"net B/identity", MPoolBytesIdent, "%.0f"}, {"goroutines/identity", MGoroutinesPer, "%.2f"},
+		{"retired B/identity", MRetiredBytes, "%.0f"}},
 		base: PeerSQLDBPerIdentity, spread: true, ratioMetricFor: func(ps Params) string {
 			if ps.Get("measure") == "memory" {
 				return MBytesPerIdent

@@ -14,9 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// closeSlack is what a test allows beyond Close's documented bound for the
-// scheduler of a loaded, -race machine; it asserts no timing finer than this.
-const closeSlack = 400 * time.Millisecond
+// closeSlack is what a test allows beyond a documented bound for the
+// scheduler of a loaded, -race machine (2 cores shared by other builds saw
+// load 16); it asserts no timing finer than this. It stays well below what
+// the bugs these tests guard against did: Close overshot a 300 ms ctx by
+// 5 s, and stuck hooks or a declining PrepareConn held on for ever.
+const closeSlack = 2 * time.Second
 
 // gate blocks callers until it is opened; tests open it before they end so
 // no goroutine stays stuck.
@@ -218,22 +221,33 @@ func TestDecliningPrepareConnIsBoundedByAcquireTimeout(t *testing.T) {
 	t.Logf("dials in %s: %d", took, db.Dials())
 }
 
+// TestPrepareConnIgnoringItsCtxDoesNotHoldAcquire: a PrepareConn hook that
+// ignores its ctx does not hold Acquire past the ctx's end, and its ctx
+// carries the acquire's deadline (AcquireTimeout, as the caller's ctx has
+// none). The ctx ends once the hook is known to be running, so no race with
+// a slow dial decides the outcome.
 func TestPrepareConnIgnoringItsCtxDoesNotHoldAcquire(t *testing.T) {
 	g := newGate()
 	defer g.open()
-	var sawDeadline atomic.Bool
-	m, db := newManager(t, Config{AcquireTimeout: 150 * time.Millisecond, HealthCheckAfter: -1,
+	deadlines := make(chan bool, 64)
+	m, db := newManager(t, Config{AcquireTimeout: time.Minute, HealthCheckAfter: -1,
 		Hooks: Hooks{PrepareConn: func(ctx context.Context, _ driver.Conn) (bool, error) {
 			_, has := ctx.Deadline()
-			sawDeadline.Store(has)
+			deadlines <- has
 			g.wait()
 			return true, nil
 		}}})
-	start := time.Now()
-	_, err := m.Acquire(context.Background(), sqlLogin)
-	require.ErrorIs(t, err, ErrAcquireTimeout)
-	assert.Less(t, time.Since(start), 150*time.Millisecond+closeSlack)
-	assert.True(t, sawDeadline.Load(), "the hook's ctx carries the acquire's deadline")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelled := make(chan time.Time, 1)
+	go func() {
+		assert.True(t, <-deadlines, "the hook's ctx carries the acquire's deadline")
+		cancelled <- time.Now()
+		cancel()
+	}()
+	_, err := m.Acquire(ctx, sqlLogin)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(<-cancelled), closeSlack, "Acquire returned when its ctx ended, not when the hook did")
 	g.open()
 	eventually(t, func() bool {
 		s := m.Stats().Total

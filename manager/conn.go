@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"sync/atomic"
 
 	"github.com/idpool/idpool/tokens"
 )
@@ -24,6 +25,11 @@ type Conn struct {
 	// fresh: bound to the default identity by a Connect whose ctx carried
 	// none, and not used since (see leaseFor).
 	fresh bool
+	// closed: database/sql closed the connection. A shell whose lease went
+	// back when database/sql took it (IsValid) must then never bind again:
+	// a careless caller that kept the driver connection would acquire a
+	// lease nobody releases.
+	closed atomic.Bool
 }
 
 var (
@@ -64,6 +70,9 @@ func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 		}
 		c.lease = nil
 		l.Release(nil)
+	}
+	if c.closed.Load() {
+		return nil, ErrLeaseReleased
 	}
 	id, err := c.shell.identityFor(ctx)
 	if err != nil {
@@ -134,6 +143,7 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 
 // Close releases the lease; see Lease.Close.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
 	if c.lease == nil {
 		return nil
 	}
@@ -343,6 +353,15 @@ func (c *Conn) bindAtHandover(ctx context.Context) error {
 
 // IsValid reports false once the connection is broken or its lease ended,
 // so that database/sql never keeps it; otherwise it asks the driver.
+//
+// database/sql calls it when a connection comes back to it, to keep idle
+// (SetMaxIdleConns raised) or to hand to a waiting call (SetMaxOpenConns).
+// A facade connection with nothing of database/sql's on it (no statement
+// prepared, no result set, no transaction) then gives its lease back and
+// stays a shell, bound again at its next call for that call's identity: a
+// connection database/sql keeps idle must not hold a lease, or the callers
+// of that identity would wait on their pool (MaxSize) for connections that
+// sit unused in database/sql's free list.
 func (c *Conn) IsValid() bool {
 	l := c.lease
 	if l == nil {
@@ -351,12 +370,19 @@ func (c *Conn) IsValid() bool {
 	if err := l.enter(); err != nil {
 		return false
 	}
-	defer l.exit()
 	if l.broken {
+		l.exit()
 		return false
 	}
-	if v, ok := l.raw.(driver.Validator); ok {
-		return v.IsValid()
+	if v, ok := l.raw.(driver.Validator); ok && !v.IsValid() {
+		l.exit()
+		return false
+	}
+	unbind := c.shell != nil && l.stmts == 0 && l.tx == nil && l.state.Load()>>stRowsShift == 0
+	l.exit()
+	if unbind {
+		c.lease, c.fresh = nil, false
+		l.Release(nil)
 	}
 	return true
 }

@@ -127,18 +127,19 @@ func (facadeDriver) Open(string) (driver.Conn, error) {
 //
 //   - SetMaxIdleConns: OpenDB sets 0, so every connection database/sql
 //     puts back releases its lease and reuse is the Manager's decision, per
-//     identity. Raised, database/sql keeps that many connections (and their
-//     leases, counted as busy in Manager.Stats) and offers them to the next
-//     call of any identity; ResetSession refuses one of another identity
-//     with an error matching driver.ErrBadConn, database/sql closes it (the
-//     lease goes back to its pool) and retries, so a mix of identities
-//     mostly pays for the churn.
+//     identity. Raised, database/sql keeps that many connections, but each
+//     gives its lease back as database/sql takes it (Conn.IsValid) and is
+//     bound again at its next call, for that call's identity: the setting
+//     cannot keep connections of an identity warm, so the facade behaves as
+//     if it were unset (a lease kept by an idle connection would make the
+//     callers of its identity wait on their pool for it).
 //   - SetMaxOpenConns: caps connections across all identities (default
-//     none). database/sql then hands a released connection straight to a
-//     waiting call, of whatever identity; the same check refuses a
-//     mismatch, and after database/sql's retries (three) a call can fail
-//     with that error. Caps belong in Config: MaxSize per identity and
-//     MaxTotal across them.
+//     none): calls beyond it queue inside database/sql, whose connection
+//     opener connects with a ctx of its own and hands connections from
+//     call to call. Each is bound at the hand-over to the receiving call's
+//     identity, so every queued call runs as its own identity. The cap
+//     limits calls in flight, not sessions: caps on sessions belong in
+//     Config, MaxSize per identity and MaxTotal across them.
 //   - SetConnMaxLifetime and SetConnMaxIdleTime: database/sql closes (so
 //     releases) its connections after that long; the physical connection's
 //     lifetime is Config.MaxLifetime, and a released connection goes back

@@ -3,9 +3,11 @@ package manager
 import (
 	"context"
 	"database/sql/driver"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/sim/memdb"
 	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/require"
@@ -76,3 +78,15 @@ func nameOf(id tokens.Identity) string {
 	d, _ := id.Discriminator(context.Background())
 	return d[len("test:"):]
 }
+
+// skewClock is the real clock moved forward by what the test Advances: a
+// connection then looks idle (or old) for as long as the test says, without
+// a sleep. Its timers run in real time.
+type skewClock struct{ off atomic.Int64 }
+
+func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
+
+func (c *skewClock) AfterFunc(d time.Duration, f func()) actors.Timer { return time.AfterFunc(d, f) }
+
+// Advance moves the clock forward by d.
+func (c *skewClock) Advance(d time.Duration) { c.off.Add(int64(d)) }

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"database/sql/driver"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestMetricsFollowTheSemanticConventionsAndLeakNoIdentity(t *testing.T) {
 		"db.client.connection.idle.min", "db.client.connection.pending_requests",
 		"db.client.connection.timeouts", "db.client.connection.create_time", "db.client.connection.wait_time",
 		"idpool.token.mints", "idpool.token.mint_time", "idpool.token.rotations", "idpool.token.stale_drained",
-		"idpool.pools.live", "idpool.pools.retired"} {
+		"idpool.pools.live", "idpool.pools.retired", "idpool.connection.closing"} {
 		assert.Contains(t, got, name)
 	}
 	assert.NotContains(t, got, "db.client.connection.use_time", "use_time only with MetricsUseTime")
@@ -161,4 +162,35 @@ func TestMetricsIdentityDetailIsOptIn(t *testing.T) {
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(context.Background(), &rm))
 	assert.Contains(t, fmtMetrics(rm), "memdb:1/test/test:alice")
+}
+
+// TestMetricsCountClosingConnections: a connection whose close has not
+// finished shows as idpool.connection.closing, not as idle or used, until the
+// close returns.
+func TestMetricsCountClosingConnections(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
+	closing, unblock := make(chan struct{}, 1), make(chan struct{})
+	m, _ := newManager(t, Config{MaxSize: 2, MeterProvider: mp, HealthCheckAfter: -1,
+		Hooks: Hooks{BeforeClose: func(driver.Conn) {
+			select {
+			case closing <- struct{}{}:
+			default:
+			}
+			<-unblock
+		}}})
+	a, b := acquire(t, m, sqlLogin), acquire(t, m, sqlLogin)
+	b.Release(nil)
+	a.Release(errBad) // broken: closed, and the close blocks in the hook
+	<-closing
+	got := collect(t, reader)
+	assert.EqualValues(t, 1, sumPoints(got["idpool.connection.closing"], ""))
+	assert.EqualValues(t, 1, sumPoints(got["db.client.connection.count"], "idle"))
+	assert.EqualValues(t, 0, sumPoints(got["db.client.connection.count"], "used"), "a closing connection is not in use")
+
+	close(unblock)
+	eventually(t, func() bool { return m.Stats().Total.ClosingConns == 0 }, "the close finished")
+	got = collect(t, reader)
+	assert.EqualValues(t, 0, sumPoints(got["idpool.connection.closing"], ""))
 }

@@ -77,8 +77,9 @@ func TestSimRejectsBadFlagsBeforeRunning(t *testing.T) {
 		assert.Equal(t, exitUsage, code, c.args)
 		assert.Contains(t, errOut, c.want, c.args)
 		assert.Empty(t, out, c.args)
-		// Refused before the 20-second run, not after it.
-		assert.Less(t, time.Since(start), 5*time.Second, c.args)
+		// Refused before the 20-second run, not after it (the margin is
+		// for a loaded machine; a run would take the full 20 s).
+		assert.Less(t, time.Since(start), 15*time.Second, c.args)
 	}
 }
 

@@ -21,10 +21,11 @@ import (
 func TestManagedIdentityUserAssigned(t *testing.T) {
 	s := start(t)
 	s.SetManagedIdentityEnv(t)
-	s.RegisterManagedIdentity("mi-user-assigned-1", "oid-mi-1")
+	mi := unique("mi-user-assigned-1") // fresh per run: MSAL's MI cache is process-wide
+	s.RegisterManagedIdentity(mi, "oid-mi-1")
 
 	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-		ClientOptions: s.ClientOptions(), ID: azidentity.ClientID("mi-user-assigned-1"),
+		ClientOptions: s.ClientOptions(), ID: azidentity.ClientID(mi),
 	})
 	require.NoError(t, err)
 	tk, err := cred.GetToken(ctx(t), tro(sqlScope))
@@ -34,17 +35,17 @@ func TestManagedIdentityUserAssigned(t *testing.T) {
 	c, err := s.Verify(tk.Token, sqlAud)
 	require.NoError(t, err)
 	assert.Equal(t, "oid-mi-1", c.ObjectID)
-	assert.Equal(t, "mi-user-assigned-1", c.AppID)
+	assert.Equal(t, mi, c.AppID)
 	assert.Equal(t, s.Tenant(), c.TenantID)
 	assert.Equal(t, "app", c.IdentityType)
 	assert.Equal(t, []string{sqlAud}, []string(c.Audience))
-	assert.Equal(t, 1, s.Issued("mi-user-assigned-1"))
+	assert.Equal(t, 1, s.Issued(mi))
 
 	// MSAL's cache serves the second call: the server sees no new request.
 	again, err := cred.GetToken(ctx(t), tro(sqlScope))
 	require.NoError(t, err)
 	assert.Equal(t, tk.Token, again.Token)
-	assert.Equal(t, 1, s.Issued("mi-user-assigned-1"))
+	assert.Equal(t, 1, s.Issued(mi))
 	assert.Equal(t, 1, s.TotalIssued())
 }
 
@@ -52,14 +53,15 @@ func TestManagedIdentitySystemAssigned(t *testing.T) {
 	s := start(t)
 	s.SetManagedIdentityEnv(t)
 	s.RegisterManagedIdentity("", "oid-system")
-	// A resource no other test uses: the MI cache is process-wide.
-	const scope = "https://system-assigned.test.example/.default"
+	// A resource no other test or run uses: the MI cache is process-wide.
+	aud := "https://" + unique("system-assigned") + ".test.example/"
+	scope := aud + ".default"
 
 	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: s.ClientOptions()})
 	require.NoError(t, err)
 	tk, err := cred.GetToken(ctx(t), tro(scope))
 	require.NoError(t, err)
-	c, err := s.Verify(tk.Token, "https://system-assigned.test.example/")
+	c, err := s.Verify(tk.Token, aud)
 	require.NoError(t, err)
 	assert.Equal(t, "oid-system", c.ObjectID)
 	assert.Equal(t, 1, s.Issued(entra.SystemAssigned))

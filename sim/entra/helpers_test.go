@@ -2,9 +2,11 @@ package entra_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +33,11 @@ func start(t *testing.T) *entra.Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// unique names a managed identity or resource afresh for each run of a test:
+// MSAL caches managed-identity tokens process-wide, so a second run
+// (-count=2) would otherwise be served a token of the first run's Entra.
+func unique(name string) string { return name + "-" + strings.ToLower(rand.Text()[:10]) }
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)

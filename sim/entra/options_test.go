@@ -14,13 +14,16 @@ func TestOptionBuilders(t *testing.T) {
 	s := start(t)
 	s.SetManagedIdentityEnv(t)
 	t.Setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
-	s.RegisterManagedIdentity("mi-builder", "oid-mb")
+	// Fresh names and resources per run: MSAL's MI cache is process-wide.
+	miName := unique("mi-builder")
+	miAud, dacAud := "https://"+unique("builder-mi")+".example/", "https://"+unique("builder-dac")+".example/"
+	s.RegisterManagedIdentity(miName, "oid-mb")
 	s.RegisterManagedIdentity("", "oid-builder-sys")
 	s.RegisterApp(tenant, "app-builder", "pw", "oid-ab")
 	s.RegisterFederatedApp(tenant, "app-fed-builder", "sub", "oid-fb")
 	s.RegisterUser(tenant, "kim@contoso.test", "oid-kim")
 
-	mi, err := azidentity.NewManagedIdentityCredential(s.ManagedIdentityOptions(azidentity.ClientID("mi-builder")))
+	mi, err := azidentity.NewManagedIdentityCredential(s.ManagedIdentityOptions(azidentity.ClientID(miName)))
 	require.NoError(t, err)
 	sp, err := azidentity.NewClientSecretCredential(tenant, "app-builder", "pw", s.SecretOptions())
 	require.NoError(t, err)
@@ -36,10 +39,10 @@ func TestOptionBuilders(t *testing.T) {
 		scope string
 		oid   string
 	}{
-		{"managed identity", mi, "https://builder-mi.example/.default", "oid-mb"},
+		{"managed identity", mi, miAud + ".default", "oid-mb"},
 		{"client secret", sp, sqlScope, "oid-ab"},
 		{"client assertion", fed, sqlScope, "oid-fb"},
-		{"default chain", dac, "https://builder-dac.example/.default", "oid-builder-sys"},
+		{"default chain", dac, dacAud + ".default", "oid-builder-sys"},
 	} {
 		tk, err := c.cred.GetToken(ctx(t), tro(c.scope))
 		require.NoError(t, err, c.name)

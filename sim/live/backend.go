@@ -99,5 +99,10 @@ type Final struct {
 	}
 	// Violations found server-side: OverMax, ExpiredTokenUse, LeakedConns.
 	Violations report.Violations
-	Samples    []string
+	// Samples describe the violations: every counter above zero has at
+	// least one.
+	Samples []string
+	// Suspects are what the backend's checks saw but cannot pin on the pool
+	// (nil for none).
+	Suspects *suspects
 }

@@ -3,10 +3,14 @@ package live
 import (
 	"sync"
 	"time"
+
+	"github.com/idpool/idpool/sim/report"
 )
 
-// fifoChecker approximates fifo_violations from outside the pool. Live
-// mode cannot see which waiter a health or token check is serving, nor the
+// fifoChecker looks for FIFO overtakes from outside the pool. It reports
+// suspects ("fifo_overtake"), never violations: it decides by wall-clock
+// margins, and a goroutine the machine is slow to run looks just like a
+// waiter overtaken (virtual mode checks FIFO exactly). Live mode cannot see which waiter a health or token check is serving, nor the
 // exact order two nearly simultaneous acquires reached the pool, so it
 // counts only clear cases: acquire B of a login is granted while an acquire
 // A of the same login that started more than fifoMargin earlier still
@@ -18,13 +22,17 @@ type fifoChecker struct {
 
 	mu     sync.Mutex
 	logins map[string]map[uint64]*fifoWait
-	found  uint64
+	// suspects holds the overtakes found, with descriptions.
+	suspects suspects
 }
 
 type fifoWait struct {
 	start time.Time
-	// passed is when a later acquire was granted ahead of this one.
+	// passed is when a later acquire, by, was granted ahead of this one.
 	passed time.Time
+	by     uint64
+	// byStart is when by started.
+	byStart time.Time
 }
 
 func newFIFOChecker(margin, grace time.Duration) *fifoChecker {
@@ -53,20 +61,22 @@ func (f *fifoChecker) done(login string, id uint64, now time.Time, granted bool)
 		return
 	}
 	if !w.passed.IsZero() && now.Sub(w.passed) > f.grace {
-		f.found++
+		f.suspects.add("fifo_overtake", "acquire %d of %s, started %s before acquire %d, was still waiting %s after that one was granted",
+			id, login, w.byStart.Sub(w.start).Round(time.Millisecond), w.by, now.Sub(w.passed).Round(time.Millisecond))
 	}
 	if !granted {
 		return
 	}
 	for _, other := range m {
 		if other.passed.IsZero() && w.start.Sub(other.start) > f.margin {
-			other.passed = now
+			other.passed, other.by, other.byStart = now, id, w.start
 		}
 	}
 }
 
-func (f *fifoChecker) violations() uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.found
+// overtakes counts the suspects found so far.
+func (f *fifoChecker) overtakes() uint64 {
+	var res report.Result
+	f.suspects.into(&res)
+	return res.Suspects["fifo_overtake"]
 }

@@ -31,8 +31,12 @@ func (r *runner) finish(fin Final, elapsed time.Duration) {
 	v.ExpiredTokenUse += fv.ExpiredTokenUse
 	v.LeakedConns += fv.LeakedConns
 	v.DoubleLease += fv.DoubleLease
-	v.FIFOViolations += r.fifo.violations()
 	res.ViolationSamples = append(res.ViolationSamples, fin.Samples...)
+	if fin.Suspects != nil {
+		fin.Suspects.into(res)
+	}
+	r.fifo.suspects.into(res)
+	r.odd.into(res)
 	res.AcquireLatencyUS = report.LatencyOf(r.hist)
 	res.LatencyHist = r.hist
 }

@@ -27,10 +27,16 @@ type MemDB struct {
 	m        *manager.Manager
 	sessions *sessionCounter
 	outage   atomic.Bool
+	// expired counts statements run after their token expired that the
+	// pool is to blame for (see expiredUse); texts describe the first few,
+	// odd holds the rest.
+	expired atomic.Uint64
+	odd     suspects
 
 	mu     sync.Mutex
 	rng    *rand.Rand
 	idents map[string]*memIdentity
+	texts  []string
 }
 
 // NewMemDB returns the in-memory backend.
@@ -194,12 +200,31 @@ func (b *MemDB) Do(ctx context.Context, id Identity, op Op, obs Observer) Outcom
 	if out.OpErr == nil {
 		out.OpErr = memOp(stmtCtx, l.Conn(), op)
 	}
+	if errors.Is(out.OpErr, memdb.ErrTokenExpired) {
+		b.expiredUse(out.Session, start, tc.Info().TokenExpiresOn)
+	}
 	obs.Releasing(out.Session)
 	l.Release(out.OpErr)
 	// A careless caller keeps its lease and calls on it again.
 	_, err = l.Conn().ExecContext(stmtCtx, "SELECT 1", nil)
 	out.StaleUse = staleUse(mi.Login(), out.Session, err)
 	return out
+}
+
+// expiredUse judges a statement memdb refused because the session's token,
+// expiring at exp, had expired (see the package function).
+func (b *MemDB) expiredUse(session int64, start, exp time.Time) {
+	violation, text := expiredUse(session, start, exp, time.Now(), max(b.cfg.Pool.TokenThreshold, time.Nanosecond))
+	if !violation {
+		b.odd.add("token_expired_during_lease", "%s", text)
+		return
+	}
+	b.expired.Add(1)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.texts) < 3 {
+		b.texts = append(b.texts, text)
+	}
 }
 
 // staleUse describes a call on a released lease that was not refused with
@@ -273,7 +298,6 @@ func sleep(d time.Duration) {
 
 // Gauges implements Backend.
 func (b *MemDB) Gauges() Gauges {
-	b.sessions.settle(time.Now())
 	s := b.m.Stats()
 	return Gauges{Pools: s.Pools, Open: s.Total.Open, Waiters: s.Total.Waiters, TokenMints: s.Total.TokenMints}
 }
@@ -314,10 +338,13 @@ func (b *MemDB) Close(ctx context.Context) (Final, error) {
 	fin.Stats.Rotations, fin.Stats.StaleDrained = s.Total.Rotations, s.Total.StaleDrained
 	fin.Stats.PoolsCreated, fin.Stats.PoolsRetired = s.PoolsCreated, s.PoolsRetired
 	fin.Stats.Closes = s.Total.Closes
-	b.sessions.settle(time.Now().Add(time.Hour))
 	fin.Violations.OverMax = b.sessions.violations()
 	fin.Samples = b.sessions.samples()
-	fin.Violations.ExpiredTokenUse = uint64(b.db.ExpiredUses())
+	fin.Violations.ExpiredTokenUse = b.expired.Load()
+	b.mu.Lock()
+	fin.Samples = append(fin.Samples, b.texts...)
+	b.mu.Unlock()
+	fin.Suspects = &b.odd
 	if n := b.db.OpenNow(); n > 0 {
 		fin.Violations.LeakedConns = uint64(n)
 		fin.Samples = append(fin.Samples, fmt.Sprintf("leaked: %d sessions still open after Close", n))
@@ -335,6 +362,7 @@ func (b *MemDB) Close(ctx context.Context) (Final, error) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) && fin.Violations.LeakedConns == 0 {
 		fin.Violations.LeakedConns = 1
+		fin.Samples = append(fin.Samples, fmt.Sprintf("leaked: Close gave up (%v) with connections still closing", err))
 	}
 	return fin, err
 }

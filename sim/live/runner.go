@@ -25,7 +25,7 @@ type Options struct {
 }
 
 // lostGrace is how long past its deadline an acquire may take to return
-// before it counts as a lost waiter.
+// before the run notes it as a suspect ("late_answer").
 const lostGrace = time.Second
 
 // runner is one live run.
@@ -49,6 +49,8 @@ type runner struct {
 	texts    map[string]int
 
 	fifo *fifoChecker
+	// odd holds the runner's own suspects (see suspects).
+	odd suspects
 }
 
 type acquireWatch struct {

@@ -3,61 +3,49 @@ package live
 import (
 	"fmt"
 	"sync"
-	"time"
 )
 
-// overGrace is how long a session count over the limit may last before it
-// is a violation. The pool frees a slot the moment it asks for a close and
-// may dial at once; the close and the dial then run in goroutines of their
-// own, so the server can briefly see one more session than MaxSize. A real
-// breach is not followed by closes.
-const overGrace = 200 * time.Millisecond
-
 // sessionCounter counts the sessions each login has at the server (dials
-// in flight included), and checks MaxSize and MaxTotal.
+// in flight included), and checks MaxSize and MaxTotal exactly, with no
+// allowance for timing: the pool holds a slot from before it calls the
+// dialer until after the session's Close has returned (MaxSize and MaxTotal
+// count sessions still closing), while the counter counts a session from
+// inside the dial until its Close is called, or until its dial fails. Its
+// count can therefore never exceed the pool's own, however the goroutines
+// are scheduled.
 type sessionCounter struct {
 	maxSize, maxTotal int
 
-	mu      sync.Mutex
-	logins  map[string]*loginCount
-	total   loginCount
-	pending []overCheck
-	found   uint64
-	texts   []string
-}
-
-type loginCount struct {
-	live   int
-	closes uint64
-}
-
-// overCheck is a count seen over its limit, to be judged after overGrace.
-type overCheck struct {
-	login    string // "" for the total
-	excess   int
-	closesAt uint64
-	due      time.Time
+	mu     sync.Mutex
+	logins map[string]int
+	total  int
+	found  uint64
+	texts  []string
 }
 
 func newSessionCounter(maxSize, maxTotal int) *sessionCounter {
-	return &sessionCounter{maxSize: maxSize, maxTotal: maxTotal, logins: map[string]*loginCount{}}
+	return &sessionCounter{maxSize: maxSize, maxTotal: maxTotal, logins: map[string]int{}}
 }
 
+// dialing: a dial of login has started.
 func (s *sessionCounter) dialing(login string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.logins[login]
-	if c == nil {
-		c = &loginCount{}
-		s.logins[login] = c
+	s.logins[login]++
+	s.total++
+	if n := s.logins[login]; n > s.maxSize {
+		s.over("over max: %s has %d sessions (dials included) > max size %d", login, n, s.maxSize)
 	}
-	c.live++
-	s.total.live++
-	if c.live > s.maxSize {
-		s.pending = append(s.pending, overCheck{login: login, excess: c.live - s.maxSize, closesAt: c.closes, due: time.Now().Add(overGrace)})
+	if s.maxTotal > 0 && s.total > s.maxTotal {
+		s.over("over max total: %d sessions (dials included) > max total %d", s.total, s.maxTotal)
 	}
-	if s.maxTotal > 0 && s.total.live > s.maxTotal {
-		s.pending = append(s.pending, overCheck{excess: s.total.live - s.maxTotal, closesAt: s.total.closes, due: time.Now().Add(overGrace)})
+}
+
+// over counts one violation and describes the first few; s.mu is held.
+func (s *sessionCounter) over(format string, args ...any) {
+	s.found++
+	if len(s.texts) < 3 {
+		s.texts = append(s.texts, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -66,36 +54,8 @@ func (s *sessionCounter) dialing(login string) {
 func (s *sessionCounter) gone(login string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.logins[login]
-	c.live--
-	c.closes++
-	s.total.live--
-	s.total.closes++
-}
-
-// settle judges the checks due by now: over the limit, and not enough
-// closes since to explain it.
-func (s *sessionCounter) settle(now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	kept := s.pending[:0]
-	for _, p := range s.pending {
-		if p.due.After(now) {
-			kept = append(kept, p)
-			continue
-		}
-		closes, what := s.total.closes, "all logins"
-		if p.login != "" {
-			closes, what = s.logins[p.login].closes, p.login
-		}
-		if closes-p.closesAt < uint64(p.excess) {
-			s.found++
-			if len(s.texts) < 3 {
-				s.texts = append(s.texts, fmt.Sprintf("over max: %s had %d sessions over the limit for more than %s", what, p.excess, overGrace))
-			}
-		}
-	}
-	s.pending = kept
+	s.logins[login]--
+	s.total--
 }
 
 func (s *sessionCounter) violations() uint64 {

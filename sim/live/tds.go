@@ -43,6 +43,7 @@ type TDS struct {
 	expiry  map[int]time.Time // SPID -> token expiry, refreshed from the server
 	expired uint64
 	texts   []string
+	odd     suspects
 }
 
 // NewTDS returns the embedded SQL Server backend.
@@ -224,7 +225,7 @@ func (b *TDS) Do(ctx context.Context, id Identity, op Op, obs Observer) Outcome 
 	out.Session = spid
 	out.DirtyTx = trancount > 0
 	obs.Granted(spid, out.Wait)
-	b.checkExpiry(int(spid))
+	b.checkExpiry(int(spid), start)
 	out.OpErr = tdsOp(stmtCtx, conn, op)
 	obs.Releasing(spid)
 	var dc *manager.Conn
@@ -274,9 +275,10 @@ func tdsOp(ctx context.Context, conn *sql.Conn, op Op) error {
 	}
 }
 
-// checkExpiry counts a statement that ran on a session whose login token
-// had already expired.
-func (b *TDS) checkExpiry(spid int) {
+// checkExpiry judges a statement that ran on a session whose login token
+// had already expired, on a lease whose acquire started at start (see
+// expiredUse).
+func (b *TDS) checkExpiry(spid int, start time.Time) {
 	now := time.Now()
 	b.mu.Lock()
 	exp, ok := b.expiry[spid]
@@ -293,19 +295,24 @@ func (b *TDS) checkExpiry(spid int) {
 		b.expiry[spid] = exp
 		b.mu.Unlock()
 	}
-	if !exp.IsZero() && !exp.After(now) {
-		b.mu.Lock()
-		b.expired++
-		if len(b.texts) < 3 {
-			b.texts = append(b.texts, fmt.Sprintf("expired token use: session %d used %s after its token expired", spid, now.Sub(exp).Round(time.Microsecond)))
-		}
-		b.mu.Unlock()
+	if exp.IsZero() || exp.After(now) {
+		return
 	}
+	violation, text := expiredUse(int64(spid), start, exp, now, max(b.cfg.Pool.TokenThreshold, time.Nanosecond))
+	if !violation {
+		b.odd.add("token_expired_during_lease", "%s", text)
+		return
+	}
+	b.mu.Lock()
+	b.expired++
+	if len(b.texts) < 3 {
+		b.texts = append(b.texts, text)
+	}
+	b.mu.Unlock()
 }
 
 // Gauges implements Backend.
 func (b *TDS) Gauges() Gauges {
-	b.sessions.settle(time.Now())
 	s := b.db.Manager.Stats()
 	return Gauges{Pools: s.Pools, Open: s.Total.Open, Waiters: s.Total.Waiters, TokenMints: s.Total.TokenMints}
 }
@@ -340,13 +347,13 @@ func (b *TDS) Close(ctx context.Context) (Final, error) {
 	fin.Stats.Rotations, fin.Stats.StaleDrained = s.Total.Rotations, s.Total.StaleDrained
 	fin.Stats.PoolsCreated, fin.Stats.PoolsRetired = s.PoolsCreated, s.PoolsRetired
 	fin.Stats.Closes = s.Total.Closes
-	b.sessions.settle(time.Now().Add(time.Hour))
 	fin.Violations.OverMax = b.sessions.violations()
 	fin.Samples = b.sessions.samples()
 	b.mu.Lock()
 	fin.Violations.ExpiredTokenUse = b.expired
 	fin.Samples = append(fin.Samples, b.texts...)
 	b.mu.Unlock()
+	fin.Suspects = &b.odd
 	// Sessions close on the server a moment after the client closes them.
 	deadline := time.Now().Add(2 * time.Second)
 	for len(b.srv.Sessions()) > 0 && time.Now().Before(deadline) {

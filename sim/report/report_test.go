@@ -81,3 +81,19 @@ func TestLatencyBuckets(t *testing.T) {
 	assert.Equal(t, []string{"none"}, labels)
 	assert.Equal(t, []int64{0}, counts)
 }
+
+// TestTextListsSuspectsApartFromViolations: a live run's suspects are shown
+// with their samples and leave "all invariants held" standing.
+func TestTextListsSuspectsApartFromViolations(t *testing.T) {
+	r := sample()
+	r.Mode, r.Violations, r.ViolationSamples = "live", Violations{}, nil
+	r.Suspects = map[string]uint64{"fifo_overtake": 2}
+	r.SuspectSamples = []string{"fifo_overtake: acquire 1 of x"}
+	var b bytes.Buffer
+	require.NoError(t, WriteText(&b, r))
+	out := b.String()
+	assert.Regexp(t, `fifo_violations +0  \(checked in virtual mode only\)`, out)
+	assert.Regexp(t, `fifo_overtake +2`, out)
+	assert.Contains(t, out, "- fifo_overtake: acquire 1 of x")
+	assert.Contains(t, out, "all invariants held")
+}

@@ -50,6 +50,15 @@ type Result struct {
 	Violations       Violations `json:"violations"`
 	// ViolationSamples describes the first few violations found.
 	ViolationSamples []string `json:"violation_samples,omitempty"`
+	// Suspects counts, by name, what a live-mode check saw but cannot
+	// attribute to the pool for certain, because wall-clock timing decides
+	// it (a goroutine slow to run under load looks the same): "fifo_overtake",
+	// "token_expired_during_lease" and "late_answer". They are reported and never count as
+	// violations, so scheduling noise cannot fail a run. Virtual mode, whose
+	// time is exact, has none.
+	Suspects map[string]uint64 `json:"suspects,omitempty"`
+	// SuspectSamples describes the first few suspects of each kind.
+	SuspectSamples []string `json:"suspect_samples,omitempty"`
 
 	// Series is sampled during the run, for the HTML charts; it is left out
 	// of the JSON.
