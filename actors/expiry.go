@@ -56,13 +56,7 @@ func (p *Pool) usable(now time.Time, tok tokens.Token) error {
 // it is not valid beyond the threshold. They are closed and their waiters
 // fail.
 func (p *Pool) refuseMinted(now time.Time, cause error) {
-	p.stats.mintFailures++
-	n := p.awaitingToken
-	p.awaitingToken = 0
-	p.returnPermits(n)
-	derr := &DialError{Key: p.cfg.Key, Mint: true, Err: cause}
-	p.failUncovered(n, derr)
-	p.startBlocking(now, derr)
+	derr := p.failAwaitingDials(now, cause)
 	checking := p.checking
 	p.checking = nil
 	for _, c := range checking {

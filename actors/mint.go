@@ -121,14 +121,22 @@ func (p *Pool) settleChecked(now time.Time, c *conn) {
 	p.parkIdle(c)
 }
 
-func (p *Pool) mintFailed(now time.Time, err error) {
+// failAwaitingDials is what every failed or refused mint does first: the
+// dials that waited for its token give back their permits, their waiters
+// fail with the returned error, and a blocking period may start.
+func (p *Pool) failAwaitingDials(now time.Time, cause error) *DialError {
 	p.stats.mintFailures++
 	n := p.awaitingToken
 	p.awaitingToken = 0
 	p.returnPermits(n)
-	derr := &DialError{Key: p.cfg.Key, Mint: true, Err: err}
+	derr := &DialError{Key: p.cfg.Key, Mint: true, Err: cause}
 	p.failUncovered(n, derr)
 	p.startBlocking(now, derr)
+	return derr
+}
+
+func (p *Pool) mintFailed(now time.Time, err error) {
+	derr := p.failAwaitingDials(now, err)
 	// A connection whose token was being re-checked: its token is still
 	// accepted by the server until it expires, so a still-valid one is used
 	// rather than failing the caller; an unknown or past expiry fails closed.
