@@ -122,6 +122,13 @@ func pgIdentity(role string, src tokens.Source) tokens.Identity {
 
 func (p *pgPool) close(t *testing.T) {
 	t.Helper()
+	// A dial still in flight (one that outlived its caller's acquire, say)
+	// logs in at the server before the pool counts its open: wait for the
+	// pools to settle, so the snapshot and the server agree.
+	pgEventually(t, 20*time.Second, func() bool {
+		s := p.stats()
+		return s.Dialing == 0 && s.AwaitingPermit == 0 && s.Minting == 0
+	}, "dials still in flight before Close")
 	st := p.stats()
 	pgAccounted(t, st)
 	opens := st.Opens

@@ -160,6 +160,9 @@ func TestDeadIdleConnectionIsReplacedSilently(t *testing.T) {
 	l := acquire(t, m, sqlLogin)
 	dead := connID(l)
 	l.Release(nil)
+	// Release is a message: let the pool park the connection (and note when)
+	// before the clock moves, or it would count as idle from the later time.
+	eventually(t, func() bool { return m.Stats().Total.Idle == 1 }, "the release parked the connection")
 	db.Kill(dead)
 	clock.Advance(time.Minute) // idle long enough to be checked before reuse
 	l2 := acquire(t, m, sqlLogin)
