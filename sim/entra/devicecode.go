@@ -142,19 +142,8 @@ func (s *Server) refreshTokenGrant(w http.ResponseWriter, form url.Values) {
 // access token, a refresh token, an id token and client_info. Callers hold
 // s.mu.
 func (s *Server) userTokens(w http.ResponseWriter, user *principal, clientID, scopeParam string) {
-	scope, ok := resourceScope(scopeParam)
+	tok, idTok, ok := s.signUserTokens(w, user, clientID, scopeParam)
 	if !ok {
-		oauthError(w, http.StatusBadRequest, "invalid_scope", "one resource scope is required")
-		return
-	}
-	tok, err := s.accessToken(user, audienceOf(scope), clientID)
-	if err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error", "signing failed")
-		return
-	}
-	idTok, err := s.idToken(user, clientID)
-	if err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error", "signing failed")
 		return
 	}
 	refresh := rand.Text() + rand.Text()
@@ -162,6 +151,28 @@ func (s *Server) userTokens(w http.ResponseWriter, user *principal, clientID, sc
 	resp := s.newTokenResponse(tok)
 	resp.RefreshToken, resp.IDToken, resp.ClientInfo = refresh, idTok, clientInfo(user)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// signUserTokens signs the access token for the one resource in scopeParam
+// and the id token of user, as every user grant answers; on failure it has
+// written the OAuth error and reports false. Callers hold s.mu.
+func (s *Server) signUserTokens(w http.ResponseWriter, user *principal, clientID, scopeParam string) (issued, string, bool) {
+	scope, ok := resourceScope(scopeParam)
+	if !ok {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "one resource scope is required")
+		return issued{}, "", false
+	}
+	tok, err := s.accessToken(user, audienceOf(scope), clientID)
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error", "signing failed")
+		return issued{}, "", false
+	}
+	idTok, err := s.idToken(user, clientID)
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error", "signing failed")
+		return issued{}, "", false
+	}
+	return tok, idTok, true
 }
 
 // RevokeRefreshTokens invalidates every refresh token of the user upn, as a

@@ -78,19 +78,8 @@ func (s *Server) onBehalfOf(w http.ResponseWriter, tenant string, form url.Value
 		oauthError(w, http.StatusBadRequest, "invalid_grant", err.Error())
 		return
 	}
-	scope, ok := resourceScope(form.Get("scope"))
+	tok, idTok, ok := s.signUserTokens(w, user, clientID, form.Get("scope"))
 	if !ok {
-		oauthError(w, http.StatusBadRequest, "invalid_scope", "one resource scope is required")
-		return
-	}
-	tok, err := s.accessToken(user, audienceOf(scope), clientID)
-	if err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error", "signing failed")
-		return
-	}
-	idTok, err := s.idToken(user, clientID)
-	if err != nil {
-		oauthError(w, http.StatusInternalServerError, "server_error", "signing failed")
 		return
 	}
 	s.state.exchanges++
