@@ -149,10 +149,11 @@ func (l *Lease) Close() error {
 }
 
 // reset makes the connection safe for the next user, off the actor: roll back
-// what the caller left open, then let the driver reset the session. The
-// drivers idpool supports do no I/O in ResetSession (go-mssqldb flags the
-// next request, pgx checks its socket), so it gets the Manager's lifetime
-// context rather than a timer of its own per release.
+// what the caller left open, then let the driver reset the session.
+// go-mssqldb does no I/O in ResetSession (it flags the next request for
+// sp_reset_connection); drivers/postgres runs DISCARD ALL, one round trip
+// under a deadline of its own. So the call gets the Manager's lifetime
+// context (cancelled by Close) rather than a timer per release here.
 func (l *Lease) reset() bool {
 	if tx := l.tx; tx != nil {
 		l.tx = nil
