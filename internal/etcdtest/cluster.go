@@ -253,8 +253,24 @@ func (c *Cluster) status(ctx context.Context, ep string) (id, leader uint64, err
 }
 
 // MoveLeader hands the leadership from the current leader to another running
-// member, and returns the new leader's index.
+// member, and returns the new leader's index. Right after a member restarts,
+// a status call or the transfer itself can fail for a moment (the member is
+// still catching up), so it tries again until ctx ends.
 func (c *Cluster) MoveLeader(ctx context.Context) (int, error) {
+	for {
+		to, err := c.moveLeaderOnce(ctx)
+		if err == nil {
+			return to, nil
+		}
+		select {
+		case <-ctx.Done():
+			return -1, fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond): // polls etcd, orders nothing of ours
+		}
+	}
+}
+
+func (c *Cluster) moveLeaderOnce(ctx context.Context) (int, error) {
 	lead, err := c.Leader(ctx)
 	if err != nil {
 		return -1, err
