@@ -14,6 +14,7 @@ var chartMetric = map[string]struct{ metric, label string }{
 	ScenarioHotPath:        {MNsPerOp, "ns per acquire+release (lower is better)"},
 	ScenarioOverload:       {MP99, "p99 acquire wait, µs (lower is better)"},
 	ScenarioManyIdentities: {MNsPerOp, "ns per acquire+release; memory rows: heap bytes per idle identity (lower is better)"},
+	ScenarioMetrics:        {MNsPerOp, "ns per acquire+release, with and without a MeterProvider (lower is better)"},
 	ScenarioMailbox:        {MMsgsPerSec, "mailbox messages per second (higher is better)"},
 	ScenarioTokenEconomy:   {MMintsPer1000, "token mints per 1,000 acquires (lower is better)"},
 	ScenarioEndToEnd:       {MQueriesPerSec, "SELECT 1 per second (higher is better)"},

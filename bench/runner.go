@@ -81,6 +81,7 @@ var Scenarios = []Scenario{
 	{ScenarioHotPath, "warm pool, one identity: acquire+release with no work", runHotPath},
 	{ScenarioOverload, "4x more goroutines than connections, each holding one briefly: wait tail and fairness", runOverload},
 	{ScenarioManyIdentities, "1 to 10,000 identities, uniform and Zipf: throughput, memory and goroutines per idle pool", runManyIdentities},
+	{ScenarioMetrics, "acquire+release with an OpenTelemetry MeterProvider set vs without", runMetrics},
 	{ScenarioMailbox, "acquire+release pairs through the manager to 1 to 10,000 pool actors: messages/s", runMailbox},
 	{ScenarioTokenEconomy, "token mints per 1,000 acquires: lazy vs per physical open vs per acquire", runTokenEconomy},
 	{ScenarioEndToEnd, "SELECT 1 through the *sql.DB facade vs plain database/sql on real servers", runEndToEnd},
@@ -91,6 +92,7 @@ const (
 	ScenarioHotPath        = "hot_path"
 	ScenarioOverload       = "overload_tail"
 	ScenarioManyIdentities = "many_identities"
+	ScenarioMetrics        = "metrics"
 	ScenarioMailbox        = "mailbox"
 	ScenarioTokenEconomy   = "token_economy"
 	ScenarioEndToEnd       = "end_to_end"

@@ -120,6 +120,14 @@ func syntheticReport() *Report {
 		return Result{Scenario: ScenarioEndToEnd, Pool: pool, Params: Params{{"server", server}},
 			Metrics: map[string]float64{MQueriesPerSec: qps}}
 	}
+	many := func(n int, pool string, ns float64) Result {
+		return Result{Scenario: ScenarioManyIdentities, Pool: pool, Params: Params{{"identities", n}, {"measure", "throughput"}},
+			Metrics: map[string]float64{MNsPerOp: ns}}
+	}
+	met := func(g int, pool string, ns, allocs float64) Result {
+		return Result{Scenario: ScenarioMetrics, Pool: pool, Params: Params{{"max_size", 8}, {"goroutines", g}},
+			Metrics: map[string]float64{MNsPerOp: ns, MAllocsPerOp: allocs}}
+	}
 	rep := &Report{Results: []Result{
 		hp(1, PeerDatabaseSQL, 100), hp(1, PeerIdpool, 1000), // 1 goroutine: left out of the ratio
 		hp(8, PeerDatabaseSQL, 100), hp(8, PeerIdpool, 200), hp(8, PeerPuddle, 100),
@@ -129,7 +137,11 @@ func syntheticReport() *Report {
 		mem(10000, PeerIdpool, 1000, 500, 0), mem(10000, PeerSQLDBPerIdentity, 4000, 3000, 1),
 		{Scenario: ScenarioMailbox, Pool: PeerIdpool, Params: Params{{"pool_actors", 1}}, Metrics: map[string]float64{MMsgsPerSec: 2e6}},
 		{Scenario: ScenarioMailbox, Pool: PeerIdpool, Params: Params{{"pool_actors", 100}}, Metrics: map[string]float64{MMsgsPerSec: 3.5e6}},
-		e2e("postgres", PeerDatabaseSQL, 1000), e2e("postgres", PeerIdpool, 960),
+		e2e("postgres", PeerDatabaseSQL, 1000), e2e("postgres", PeerIdpool, 980),
+		many(100, PeerIdpool, 140), many(100, PeerSQLDBPerIdentity, 100),
+		many(10000, PeerIdpool, 300), many(10000, PeerSQLDBPerIdentity, 100),
+		met(1, PeerIdpool, 100, 1), met(1, PeerIdpoolMetrics, 105, 1),
+		met(8, PeerIdpool, 100, 1), met(8, PeerIdpoolMetrics, 105, 1.5),
 		skipped(ScenarioEndToEnd, PeerIdpool, Params{{"server", "tds"}}, "not built"),
 	}}
 	rep.computeRatios()
@@ -149,9 +161,13 @@ func TestRatios(t *testing.T) {
 	assert.InDelta(t, 0.25, get(RatioOverloadSQL), 1e-9)
 	assert.InDelta(t, 0.5, get(RatioOverloadPuddle), 1e-9)
 	assert.InDelta(t, 0.25, get(RatioMemory), 1e-9, "taken at the most identities")
-	assert.InDelta(t, 0.96, get(RatioE2EPG), 1e-9)
+	assert.InDelta(t, 0.98, get(RatioE2EPG), 1e-9)
+	assert.InDelta(t, 10.0, get(RatioHotPathLow), 1e-9, "only the 1-goroutine row")
+	assert.InDelta(t, 3.0, get(RatioManyWorst), 1e-9, "the worse of 1.4x and 3x")
+	assert.InDelta(t, 1.05, get(RatioMetrics), 1e-9)
+	assert.InDelta(t, 0.5, get(RatioMetricsAllocs), 1e-9, "the most allocations a MeterProvider adds in any row")
 	assert.Nil(t, rep.Ratios[RatioE2ETDS], "skipped rows give no ratio")
-	assert.Nil(t, rep.Ratios[RatioManyThroughput])
+	assert.InDelta(t, GeoMean([]float64{1.4, 3}), get(RatioManyThroughput), 1e-9)
 }
 
 func TestTargets(t *testing.T) {
@@ -166,7 +182,11 @@ func TestTargets(t *testing.T) {
 		assert.Equal(t, want, *met[name], name)
 	}
 	is("hot_path_parity", true)
-	is("hot_path_ceiling", false) // 2x at 8 goroutines
+	is("hot_path_ceiling", false)         // 2x at 8 goroutines
+	is("hot_path_low_concurrency", false) // 10x at 1 goroutine
+	is("many_identities", false)          // 3x at 10,000 identities
+	is("metrics_overhead", true)
+	is("metrics_allocs", false) // half an allocation more per op
 	is("overload_p99", true)
 	is("end_to_end_pg", true)
 	is("mailbox", true) // best row 3.5M

@@ -42,6 +42,8 @@ var tableSpecs = map[string]tableSpec{
 			}
 			return MNsPerOp
 		}},
+	ScenarioMetrics: {columns: []column{{"ns/op", MNsPerOp, "%.0f"}, {"allocs/op", MAllocsPerOp, "%.2f"}, {"B/op", MBytesPerOp, "%.0f"}},
+		base: PeerIdpool, ratioMetric: MNsPerOp, spread: true},
 	ScenarioMailbox: {columns: []column{{"ns/pair", MNsPerOp, "%.0f"}, {"msgs/s", MMsgsPerSec, "%.0f"}, {"allocs/pair", MAllocsPerOp, "%.2f"}},
 		spread: true},
 	ScenarioTokenEconomy: {columns: []column{{"mints/1000 acq", MMintsPer1000, "%.1f"}, {"physical opens", MOpens, "%.0f"}}},
@@ -135,7 +137,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 				status += "MISSED"
 			}
 		}
-		fmt.Fprintf(w, "  %-22s %s\n  %-22s   %s\n", t.Name, status, "", t.Goal)
+		fmt.Fprintf(w, "  %-24s %s\n  %-24s   %s\n", t.Name, status, "", t.Goal)
 	}
 	fmt.Fprintf(w, "\ntook %s\n", rep.Elapsed.Round(100*1e6))
 	return nil
