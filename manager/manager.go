@@ -244,6 +244,14 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx}
 	to := m.send(disc, &l.acquire)
 	var r messages.Reply
+	// A pool hit is usually answered before send returns (the inline
+	// dispatcher runs the pool on this goroutine): take that reply with a
+	// non-blocking receive, which costs a fraction of the two-case select.
+	select {
+	case r = <-reply:
+		goto answered
+	default:
+	}
 	select {
 	case r = <-reply:
 	case <-ctx.Done():
@@ -261,6 +269,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 			r.Err = &TimeoutError{Key: tokens.NewKey(m.cfg.Server, disc), MaxSize: m.cfg.MaxSize, Waiters: r.Waiters, Canceled: !timeout}
 		}
 	}
+answered:
 	putReplyChan(reply)
 	// The pool has answered and keeps nothing of the message: a lease kept
 	// (by database/sql's idle pool, say) must not keep the request's ctx.
