@@ -190,7 +190,7 @@ func (m *Manager) acquireLease(ctx context.Context, id tokens.Identity) (*Lease,
 		}
 		if mt := m.metrics; mt != nil {
 			// Off a pool hit's path: a hit never queued.
-			mt.waited(m, id.Kind(), l.disc, queued)
+			mt.waited(m, id.Kind(), l.acquire.Discriminator, queued)
 		}
 		keep, err := m.prepare(ctx, l)
 		if err != nil {
@@ -240,13 +240,22 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 		timeout = m.cfg.AcquireTimeout
 	}
 	reply := getReplyChan()
-	l := &Lease{m: m, disc: disc}
-	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx}
+	l := &Lease{m: m}
+	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx,
+		Direct: directOf(l)}
 	to := m.send(disc, &l.acquire)
+	if l.takeDirect() {
+		// A pool hit, answered while the pool handled the acquire (on this
+		// goroutine, with the inline dispatcher): no channel, no wait.
+		putReplyChan(reply)
+		l.acquire.Ctx = nil
+		l.conn.lease = l
+		return l, 0, nil
+	}
 	var r messages.Reply
-	// A pool hit is usually answered before send returns (the inline
-	// dispatcher runs the pool on this goroutine): take that reply with a
-	// non-blocking receive, which costs a fraction of the two-case select.
+	// An answer given after the pool handled the acquire but before this
+	// goroutine got here is already in the channel: a non-blocking receive
+	// costs a fraction of the two-case select.
 	select {
 	case r = <-reply:
 		goto answered
