@@ -147,3 +147,27 @@ func TestHandOffUnderContentionGrantsEachAcquireOnce(t *testing.T) {
 	assert.Zero(t, s.Busy)
 	assert.Zero(t, s.Waiters)
 }
+
+// TestQueuedAcquireWhoseCtxCannotEndGetsTheReleasedConnection: a caller
+// whose ctx has no Done channel (context.Background) waits on its reply
+// alone, and gets the connection released to it.
+func TestQueuedAcquireWhoseCtxCannotEndGetsTheReleasedConnection(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 1})
+	held := acquire(t, m, sqlLogin)
+	type result struct {
+		l   *Lease
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		l, err := m.Acquire(context.Background(), sqlLogin)
+		got <- result{l, err}
+	}()
+	eventually(t, func() bool { return m.Stats().Total.Waiters == 1 }, "acquire never queued")
+	held.Release(nil)
+	r := <-got
+	require.NoError(t, r.err)
+	assert.Equal(t, handoffWaiting, r.l.handoff.Load())
+	assert.Equal(t, connID(held), connID(r.l))
+	r.l.Release(nil)
+}

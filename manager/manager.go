@@ -252,33 +252,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 		l.conn.lease = l
 		return l, 0, nil
 	}
-	var r messages.Reply
-	// An answer given after the pool handled the acquire but before this
-	// goroutine got here is already in the channel: a non-blocking receive
-	// costs a fraction of the two-case select.
-	select {
-	case r = <-reply:
-		goto answered
-	default:
-	}
-	select {
-	case r = <-reply:
-	case <-ctx.Done():
-		timeout := errors.Is(ctx.Err(), context.DeadlineExceeded)
-		// The Cancel takes the Acquire's path: to the pool directly, or
-		// through the manager, which forwards it to the same pool.
-		m.root.Send(to, &messages.Cancel{ID: l.acquire.ID, Discriminator: disc, Timeout: timeout})
-		// Exactly one more reply comes: Cancelled, or the answer that
-		// crossed our Cancel.
-		r = <-reply
-		if r.Err == nil {
-			if r.Conn != nil { // granted meanwhile: hand it back unused
-				m.root.Send(r.Pool, &messages.Release{ConnID: r.ConnID})
-			}
-			r.Err = &TimeoutError{Key: tokens.NewKey(m.cfg.Server, disc), MaxSize: m.cfg.MaxSize, Waiters: r.Waiters, Canceled: !timeout}
-		}
-	}
-answered:
+	r := m.await(ctx, to, &l.acquire)
 	putReplyChan(reply)
 	// The pool has answered and keeps nothing of the message: a lease kept
 	// (by database/sql's idle pool, say) must not keep the request's ctx.
@@ -288,6 +262,45 @@ answered:
 	}
 	l.granted(r)
 	return l, r.Waited, nil
+}
+
+// await returns the one reply to acq, sent to `to`, on its channel. When ctx
+// ends first it withdraws the acquire (Cancel) and returns a timeout error,
+// handing back a grant that crossed the Cancel.
+func (m *Manager) await(ctx context.Context, to *actor.PID, acq *messages.Acquire) messages.Reply {
+	// An answer given after the pool handled the acquire but before this
+	// goroutine got here is already in the channel: a non-blocking receive
+	// costs a fraction of a select.
+	select {
+	case r := <-acq.Reply:
+		return r
+	default:
+	}
+	done := ctx.Done()
+	if done == nil {
+		// Nothing can end ctx (and the pool enforces AcquireTimeout): a
+		// plain receive parks for less than a select does.
+		return <-acq.Reply
+	}
+	select {
+	case r := <-acq.Reply:
+		return r
+	case <-done:
+	}
+	timeout := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	// The Cancel takes the Acquire's path: to the pool directly, or
+	// through the manager, which forwards it to the same pool.
+	m.root.Send(to, &messages.Cancel{ID: acq.ID, Discriminator: acq.Discriminator, Timeout: timeout})
+	// Exactly one more reply comes: Cancelled, or the answer that crossed
+	// our Cancel.
+	r := <-acq.Reply
+	if r.Err == nil {
+		if r.Conn != nil { // granted meanwhile: hand it back unused
+			m.root.Send(r.Pool, &messages.Release{ConnID: r.ConnID})
+		}
+		r.Err = &TimeoutError{Key: tokens.NewKey(m.cfg.Server, acq.Discriminator), MaxSize: m.cfg.MaxSize, Waiters: r.Waiters, Canceled: !timeout}
+	}
+	return r
 }
 
 // send delivers an acquire: straight to the identity's pool when the manager
