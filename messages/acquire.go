@@ -13,9 +13,10 @@ import (
 // Discriminator (a manager serves one server). It travels caller -> pool
 // actor over the route the manager published for the identity, or, when
 // there is none or it is closed, caller -> manager -> pool actor (the
-// manager spawns the pool on first use). Exactly one terminal Reply is sent
-// on Reply: granted or failed; if the caller sends Cancel first, the one
-// reply may instead say Cancelled.
+// manager spawns the pool on first use). Exactly one terminal answer comes:
+// a Reply on Reply, granted or failed (if the caller sends Cancel first, it
+// may instead say Cancelled), or, for a grant made while the pool handles
+// this Acquire and taken by Direct, that grant instead.
 type Acquire struct {
 	// ID is unique per acquire; Cancel names it.
 	ID            uint64
