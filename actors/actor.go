@@ -77,10 +77,11 @@ type poolActor struct {
 	// cause is the ctx of the message being handled, for its values (see
 	// cause.go); nil when it carries none. waiting holds the ctxs of the
 	// acquires queued, oldest first, and acquiring the acquire being
-	// handled until it is answered.
+	// handled until it is answered (a grant to it may go to its
+	// DirectGrant rather than its Reply channel).
 	cause     context.Context
 	waiting   []waitingCause
-	acquiring uint64
+	acquiring *messages.Acquire
 }
 
 var tickMsg = &messages.Tick{}
@@ -97,7 +98,7 @@ func (a *poolActor) Receive(c actor.Context) {
 			a.identity = m.Identity
 			a.step(c, now, NewCredential{})
 		}
-		a.acquiring = m.ID
+		a.acquiring = m
 		a.step(c, now, Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout})
 		a.noteWaiting(m)
 	case *messages.Release:
@@ -165,6 +166,8 @@ func (a *poolActor) recoverInternal() {
 		a.logger().ErrorContext(a.logCtx(), "idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
 	}
 	a.cause = nil // an idle pool keeps no request's ctx
+	// Nor its acquire (and so its Lease), even if a panic cut the step short.
+	a.acquiring = nil
 }
 
 func (a *poolActor) logger() *slog.Logger {
@@ -191,6 +194,9 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		e := &effects[i]
 		switch e.Kind {
 		case EffGrant:
+			if a.grantDirect(e) {
+				continue
+			}
 			a.answered(e.AcquireID)
 			e.ReplyTo <- messages.Reply{Conn: e.Resource, ConnID: uint64(e.Conn), Pool: a.self, Waited: e.Waited}
 		case EffFail:
@@ -227,6 +233,22 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			c.Send(a.parent, &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: a.self, Stats: a.sm.Stats()})
 		}
 	}
+}
+
+// grantDirect hands e's connection to the acquire being handled through its
+// DirectGrant, if it has one and its caller has not begun to wait on its
+// Reply channel (see messages.DirectGrant). Such a grant never queued, so
+// its Waited is zero. It reports whether the grant was delivered.
+func (a *poolActor) grantDirect(e *Effect) bool {
+	m := a.acquiring
+	if m == nil || m.Direct == nil || m.ID != e.AcquireID || e.Waited != 0 {
+		return false
+	}
+	if !m.Direct.Grant(e.Resource, uint64(e.Conn), a.self) {
+		return false
+	}
+	a.answered(e.AcquireID)
+	return true
 }
 
 func (a *poolActor) wake(now, at time.Time) {

@@ -28,16 +28,16 @@ type waitingCause struct {
 // noteWaiting keeps the ctx of an acquire that queued (was not answered in
 // its own step).
 func (a *poolActor) noteWaiting(m *messages.Acquire) {
-	if a.acquiring != 0 && m.Ctx != nil {
+	if a.acquiring != nil && m.Ctx != nil {
 		a.waiting = append(a.waiting, waitingCause{m.ID, m.Ctx})
 	}
-	a.acquiring = 0
+	a.acquiring = nil
 }
 
 // answered forgets the acquire id once the pool has answered it.
 func (a *poolActor) answered(id uint64) {
-	if id == a.acquiring {
-		a.acquiring = 0
+	if a.acquiring != nil && id == a.acquiring.ID {
+		a.acquiring = nil
 		return
 	}
 	for i := range a.waiting {

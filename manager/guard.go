@@ -196,7 +196,7 @@ func (l *Lease) checkCaller(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if disc == l.disc {
+	if disc == l.acquire.Discriminator {
 		return nil
 	}
 	return ErrIdentityMismatch

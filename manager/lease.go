@@ -18,12 +18,12 @@ import (
 // ErrLeaseReleased without touching the connection.
 type Lease struct {
 	m    *Manager
-	disc string
 	pool *actor.PID
 	raw  driver.Conn
 	conn Conn
 	// acquire and release are the messages this lease's acquire and release
 	// send, allocated with the lease so that an acquire costs one allocation.
+	// acquire.Discriminator is the lease's pool key's discriminator.
 	acquire messages.Acquire
 	release messages.Release
 	// tx is the transaction begun through Conn and not yet finished.
@@ -44,6 +44,9 @@ type Lease struct {
 	// broken is set once an operation fails in a way that leaves the wire
 	// state unknown.
 	broken bool
+	// handoff says whether the pool granted directly (see direct.go); it
+	// sits in broken's padding.
+	handoff atomic.Uint32
 	// wake is closed by the operation a Release waits for; set by that
 	// Release before it publishes stWaiting.
 	wake chan struct{}
@@ -85,7 +88,7 @@ func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
 }
 
 // Key returns the pool key the lease came from.
-func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.disc) }
+func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquire.Discriminator) }
 
 // Release hands the connection back. err is the last error the caller saw
 // using it: nil or an application error (a failed statement) keeps the
@@ -129,7 +132,7 @@ func (l *Lease) handBack(broken bool) {
 	l.release.Broken = broken
 	l.m.root.Send(l.pool, &l.release)
 	if l.grantedAt != 0 {
-		l.m.metrics.used(l.m, l.acquire.Identity.Kind(), l.disc, l.grantedAt)
+		l.m.metrics.used(l.m, l.acquire.Identity.Kind(), l.acquire.Discriminator, l.grantedAt)
 	}
 }
 

@@ -190,7 +190,7 @@ func (m *Manager) acquireLease(ctx context.Context, id tokens.Identity) (*Lease,
 		}
 		if mt := m.metrics; mt != nil {
 			// Off a pool hit's path: a hit never queued.
-			mt.waited(m, id.Kind(), l.disc, queued)
+			mt.waited(m, id.Kind(), l.acquire.Discriminator, queued)
 		}
 		keep, err := m.prepare(ctx, l)
 		if err != nil {
@@ -240,27 +240,19 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 		timeout = m.cfg.AcquireTimeout
 	}
 	reply := getReplyChan()
-	l := &Lease{m: m, disc: disc}
-	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx}
+	l := &Lease{m: m}
+	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx,
+		Direct: directOf(l)}
 	to := m.send(disc, &l.acquire)
-	var r messages.Reply
-	select {
-	case r = <-reply:
-	case <-ctx.Done():
-		timeout := errors.Is(ctx.Err(), context.DeadlineExceeded)
-		// The Cancel takes the Acquire's path: to the pool directly, or
-		// through the manager, which forwards it to the same pool.
-		m.root.Send(to, &messages.Cancel{ID: l.acquire.ID, Discriminator: disc, Timeout: timeout})
-		// Exactly one more reply comes: Cancelled, or the answer that
-		// crossed our Cancel.
-		r = <-reply
-		if r.Err == nil {
-			if r.Conn != nil { // granted meanwhile: hand it back unused
-				m.root.Send(r.Pool, &messages.Release{ConnID: r.ConnID})
-			}
-			r.Err = &TimeoutError{Key: tokens.NewKey(m.cfg.Server, disc), MaxSize: m.cfg.MaxSize, Waiters: r.Waiters, Canceled: !timeout}
-		}
+	if l.takeDirect() {
+		// A pool hit, answered while the pool handled the acquire (on this
+		// goroutine, with the inline dispatcher): no channel, no wait.
+		putReplyChan(reply)
+		l.acquire.Ctx = nil
+		l.conn.lease = l
+		return l, 0, nil
 	}
+	r := m.await(ctx, to, &l.acquire)
 	putReplyChan(reply)
 	// The pool has answered and keeps nothing of the message: a lease kept
 	// (by database/sql's idle pool, say) must not keep the request's ctx.
@@ -270,6 +262,45 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	}
 	l.granted(r)
 	return l, r.Waited, nil
+}
+
+// await returns the one reply to acq, sent to `to`, on its channel. When ctx
+// ends first it withdraws the acquire (Cancel) and returns a timeout error,
+// handing back a grant that crossed the Cancel.
+func (m *Manager) await(ctx context.Context, to *actor.PID, acq *messages.Acquire) messages.Reply {
+	// An answer given after the pool handled the acquire but before this
+	// goroutine got here is already in the channel: a non-blocking receive
+	// costs a fraction of a select.
+	select {
+	case r := <-acq.Reply:
+		return r
+	default:
+	}
+	done := ctx.Done()
+	if done == nil {
+		// Nothing can end ctx (and the pool enforces AcquireTimeout): a
+		// plain receive parks for less than a select does.
+		return <-acq.Reply
+	}
+	select {
+	case r := <-acq.Reply:
+		return r
+	case <-done:
+	}
+	timeout := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	// The Cancel takes the Acquire's path: to the pool directly, or
+	// through the manager, which forwards it to the same pool.
+	m.root.Send(to, &messages.Cancel{ID: acq.ID, Discriminator: acq.Discriminator, Timeout: timeout})
+	// Exactly one more reply comes: Cancelled, or the answer that crossed
+	// our Cancel.
+	r := <-acq.Reply
+	if r.Err == nil {
+		if r.Conn != nil { // granted meanwhile: hand it back unused
+			m.root.Send(r.Pool, &messages.Release{ConnID: r.ConnID})
+		}
+		r.Err = &TimeoutError{Key: tokens.NewKey(m.cfg.Server, acq.Discriminator), MaxSize: m.cfg.MaxSize, Waiters: r.Waiters, Canceled: !timeout}
+	}
+	return r
 }
 
 // send delivers an acquire: straight to the identity's pool when the manager

@@ -13,9 +13,10 @@ import (
 // Discriminator (a manager serves one server). It travels caller -> pool
 // actor over the route the manager published for the identity, or, when
 // there is none or it is closed, caller -> manager -> pool actor (the
-// manager spawns the pool on first use). Exactly one terminal Reply is sent
-// on Reply: granted or failed; if the caller sends Cancel first, the one
-// reply may instead say Cancelled.
+// manager spawns the pool on first use). Exactly one terminal answer comes:
+// a Reply on Reply, granted or failed (if the caller sends Cancel first, it
+// may instead say Cancelled), or, for a grant made while the pool handles
+// this Acquire and taken by Direct, that grant instead.
 type Acquire struct {
 	// ID is unique per acquire; Cancel names it.
 	ID            uint64
@@ -32,6 +33,26 @@ type Acquire struct {
 	// check the acquire starts carries its values, and so do the log lines
 	// it causes. Nil means context.Background().
 	Ctx context.Context
+	// Direct, if set, takes a connection granted while the pool handles
+	// this very Acquire (a pool hit), in place of a Reply on Reply: see
+	// DirectGrant. Nil: every answer goes on Reply.
+	Direct DirectGrant
+}
+
+// DirectGrant hands a connection to an acquire's caller without a channel.
+// A pool hit is decided while the pool handles the Acquire, which with the
+// inline dispatcher is usually on the caller's own goroutine before its send
+// returns: a channel send and receive there cost more than the rest of the
+// hand-over. The caller and the pool race on one state word: the pool
+// stores the grant and marks it taken unless the caller has already begun to
+// wait on Reply, and the caller, once its send returns, marks that it waits
+// unless the grant is already there. Exactly one of them wins, so the
+// answer arrives exactly once: directly, or on Reply.
+type DirectGrant interface {
+	// Grant stores a granted connection for the caller and reports whether
+	// the caller will take it from there. False: the caller already waits
+	// on Reply, and the grant must be sent there instead.
+	Grant(conn driver.Conn, connID uint64, pool *actor.PID) bool
 }
 
 // Cancel withdraws the acquire with ID because the caller's ctx ended. It
