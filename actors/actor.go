@@ -71,9 +71,9 @@ type poolActor struct {
 	parent   *actor.PID
 	root     *actor.RootContext
 	timer    Timer
-	// life is cancelled when the pool closes, aborting dials and mints.
-	life   context.Context
-	cancel context.CancelFunc
+	// life cancels the work in flight when the pool closes; nil while none
+	// is (see workLife).
+	life *workLife
 	// cause is the ctx of the message being handled, for its values (see
 	// cause.go); nil when it carries none. waiting holds the ctxs of the
 	// acquires queued, oldest first, and acquiring the acquire being
@@ -105,23 +105,26 @@ func (a *poolActor) Receive(c actor.Context) {
 	case *messages.Cancel:
 		a.step(c, now, Cancel{ID: m.ID, Timeout: m.Timeout})
 	case *messages.DialDone:
+		defer a.workDone()
 		a.step(c, now, DialDone{Conn: m.Conn, Token: m.Token, Err: m.Err, Epoch: m.Epoch})
 		if m.Err != nil {
 			a.logFailure("idpool: dial failed", m.Err)
 		}
 	case *messages.MintDone:
+		defer a.workDone()
 		a.step(c, now, MintDone{Token: m.Token, Err: m.Err})
 		if m.Err != nil {
 			a.logFailure("idpool: token mint failed", m.Err)
 		}
 	case *messages.ValidateDone:
+		defer a.workDone()
 		a.step(c, now, ValidateDone{Conn: ConnID(m.ConnID), OK: m.OK})
 	case *messages.CloseDone:
 		a.step(c, now, CloseDone{Conn: ConnID(m.ConnID)})
 	case *messages.Tick:
 		a.step(c, now, Tick{})
 	case *messages.ClosePool, *messages.RetireApproved:
-		a.cancel()
+		a.closeLife()
 		a.step(c, now, Close{})
 	case *messages.PermitGrant:
 		a.step(c, now, PermitGranted{})
@@ -147,12 +150,11 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.step(c, now, Start{})
 	case *actor.Started:
 		a.self, a.parent, a.root = c.Self(), c.Parent(), c.ActorSystem().Root
-		a.life, a.cancel = context.WithCancel(context.Background())
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
 		}
-		a.cancel()
+		a.closeLife()
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 
 func (a *poolActor) dial(tok tokens.Token) {
 	req := DialRequest{Key: a.sm.cfg.Key, Identity: a.identity, Token: tok}
-	life, root, self, cause, epoch := a.life, a.root, a.self, a.workCause(), a.sm.Epoch()
+	life, root, self, cause, epoch := a.workStarted(), a.root, a.self, a.workCause(), a.sm.Epoch()
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.DialTimeout)
 		defer cancel()
@@ -40,7 +40,7 @@ func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn,
 
 func (a *poolActor) mint() {
 	src, key, wrap := a.identity.Source(), a.sm.cfg.Key, a.cfg.Mint
-	life, root, self, cause := a.life, a.root, a.self, a.workCause()
+	life, root, self, cause := a.workStarted(), a.root, a.self, a.workCause()
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.MintTimeout)
 		defer cancel()
@@ -78,7 +78,7 @@ func safeMint(ctx context.Context, src tokens.Source) (tok tokens.Token, err err
 }
 
 func (a *poolActor) validate(id ConnID, conn driver.Conn) {
-	root, self, life, cause := a.root, a.self, a.life, a.workCause()
+	root, self, life, cause := a.root, a.self, a.workStarted(), a.workCause()
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.ValidateTimeout)
 		defer cancel()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -134,4 +135,38 @@ func TestManagerHeap(t *testing.T) {
 	}
 	t.Logf("heap per Manager: %d bytes", per)
 	assert.Less(t, per, int64(256<<10))
+}
+
+// TestIdlePoolHeap: an identity pool that sits idle with one idle
+// connection holds at most 2 KiB of heap (net of the connection, which
+// here is an empty struct) and no goroutine.
+func TestIdlePoolHeap(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation sizes")
+	}
+	const pools = 2000
+	m, err := New(Config{Server: "bare:1/test", MaxSize: 4,
+		Dialer: DialerFunc(func(context.Context, DialRequest) (driver.Conn, error) { return tinyConn{}, nil })})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, m.Close(context.Background())) }()
+	ids := make([]tokens.Identity, pools+1)
+	for i := range ids {
+		ids[i] = identity("idle" + strconv.Itoa(i))
+	}
+	// The first pool allocates what all pools share (guardian, sync.Pools).
+	acquire(t, m, ids[pools]).Release(nil)
+	g0 := runtime.NumGoroutine()
+	before := liveHeap()
+	writeHeapProfile(t, ".before")
+	for _, id := range ids[:pools] {
+		acquire(t, m, id).Release(nil)
+	}
+	eventually(t, func() bool { return m.Stats().Total.Idle == pools+1 }, "every pool has its idle connection")
+	after := liveHeap()
+	writeHeapProfile(t, "")
+	per := (int64(after) - int64(before)) / pools
+	t.Logf("heap per idle pool: %d bytes", per)
+	runtime.KeepAlive(ids)
+	assert.Less(t, per, int64(3400))
+	assert.LessOrEqual(t, runtime.NumGoroutine(), g0, "no goroutine per idle pool")
 }
