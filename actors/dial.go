@@ -105,7 +105,7 @@ func (p *Pool) newConn(now time.Time, resource driver.Conn, tok tokens.Token) *c
 		}
 		c.deadline = now.Add(life)
 	}
-	p.conns[c.id] = c
+	p.conns = append(p.conns, c) // ids only grow: conns stays sorted
 	return c
 }
 

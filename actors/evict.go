@@ -2,6 +2,7 @@ package actors
 
 import (
 	"database/sql/driver"
+	"slices"
 	"time"
 
 	"github.com/idpool/idpool/tokens"
@@ -54,7 +55,8 @@ func (p *Pool) evict(now time.Time, done chan<- struct{}) {
 	}
 	clear(p.idle)
 	p.idle = p.idle[:0]
-	for _, c := range p.conns {
+	// A copy: evictConn takes c out of conns.
+	for _, c := range slices.Clone(p.conns) {
 		switch {
 		case c.state == connBusy:
 			c.evicted = true

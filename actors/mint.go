@@ -44,7 +44,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	checking := p.checking
 	p.checking = nil
 	for _, c := range checking {
-		if p.conns[c.id] != c { // closed meanwhile
+		if p.connOf(c.id) != c { // closed meanwhile
 			continue
 		}
 		if c.token.Value == tok.Value {
@@ -143,7 +143,7 @@ func (p *Pool) mintFailed(now time.Time, err error) {
 	checking := p.checking
 	p.checking = nil
 	for _, c := range checking {
-		if p.conns[c.id] != c {
+		if p.connOf(c.id) != c {
 			continue
 		}
 		w := c.waiter
@@ -164,7 +164,7 @@ func (p *Pool) mintFailed(now time.Time, err error) {
 // settleChecksOnClose closes connections whose token check ended after Close.
 func (p *Pool) settleChecksOnClose() {
 	for _, c := range p.checking {
-		if p.conns[c.id] == c {
+		if p.connOf(c.id) == c {
 			p.closeConn(c, ReasonPoolClosed)
 		}
 	}

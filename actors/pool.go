@@ -1,11 +1,12 @@
 package actors
 
 import (
+	"cmp"
 	"database/sql/driver"
 	"math/rand/v2"
+	"slices"
 	"time"
 
-	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -57,7 +58,11 @@ type Pool struct {
 	cfg PoolConfig
 	rng *rand.Rand
 
-	conns    map[ConnID]*conn
+	// conns are the open connections, by id. A slice sorted by id (ids only
+	// grow) rather than a map: a pool has few connections, and an empty Go
+	// map costs 48 bytes and its first group 144 more in each of thousands
+	// of idle pools, while this slice costs 8 per connection.
+	conns    []*conn
 	idle     []*conn // LIFO: the top is the most recently returned
 	waiters  waitQueue
 	checking []*conn // connections whose token awaits the mint in flight
@@ -73,17 +78,11 @@ type Pool struct {
 	// freshTokens are tokens minted by a rotation for the waiters it sent
 	// back to the queue; a dial for them uses one instead of minting again.
 	freshTokens []tokens.Token
-	minting     bool
 	latest      tokens.Token // the newest token minted
 
-	closing bool
-	drained bool
 	// closesInFlight counts connections asked to close whose close has not
 	// finished; they count against MaxSize (see size).
 	closesInFlight int
-	// fillHeld: a MinSize fill was refused at the global cap; no fill is
-	// asked for again before the next Tick (see PermitRefused).
-	fillHeld bool
 
 	// dialFailures counts consecutive failed dials and mints; while now is
 	// before blockedUntil the pool dials nothing (see DialBackoff).
@@ -92,20 +91,28 @@ type Pool struct {
 	lastDialErr  error
 
 	lastActivity time.Time
-	retireAsked  bool
 	seen         uint64
 	wakeAt       time.Time
 
 	stats counters
-	wait  messages.WaitHistogram
+	wait  waitHist
 
 	cred credState  // the newest credential's generation (credential.go)
 	ev   evictState // Evict epochs and waiters (evict.go)
 
-	// out collects the effects of the Steps since the last Advance;
-	// handedOut: Ready gave it to the driver, and no Step may run until
+	// out collects the effects of the Steps since the last Advance.
+	out []Effect
+
+	// The flags sit together, so that each does not cost a padded word:
+	// Pool's size decides its allocation's size class (see
+	// TestPoolFitsItsSizeClass).
+	minting, closing, drained bool
+	// fillHeld: a MinSize fill was refused at the global cap; no fill is
+	// asked for again before the next Tick (see PermitRefused).
+	fillHeld    bool
+	retireAsked bool
+	// handedOut: Ready gave out to the driver, and no Step may run until
 	// Advance.
-	out       []Effect
 	handedOut bool
 }
 
@@ -118,9 +125,8 @@ func New(cfg PoolConfig) *Pool {
 		cfg.MinSize = cfg.MaxSize
 	}
 	return &Pool{
-		cfg:   cfg,
-		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		conns: make(map[ConnID]*conn),
+		cfg: cfg,
+		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 	}
 }
 
@@ -145,5 +151,24 @@ func (p *Pool) size() int {
 // coming counts the connections on their way: dials in flight and
 // reservations waiting for a token or a permit.
 func (p *Pool) coming() int { return p.dialing + p.awaitingToken + p.awaitingPermit }
+
+// connOf returns the open connection id, or nil.
+func (p *Pool) connOf(id ConnID) *conn {
+	if i, ok := p.connIndex(id); ok {
+		return p.conns[i]
+	}
+	return nil
+}
+
+// dropConn takes c out of the open connections.
+func (p *Pool) dropConn(c *conn) {
+	if i, ok := p.connIndex(c.id); ok {
+		p.conns = slices.Delete(p.conns, i, i+1)
+	}
+}
+
+func (p *Pool) connIndex(id ConnID) (int, bool) {
+	return slices.BinarySearchFunc(p.conns, id, func(c *conn, id ConnID) int { return cmp.Compare(c.id, id) })
+}
 
 func (p *Pool) emit(e Effect) { p.out = append(p.out, e) }
