@@ -97,7 +97,7 @@ func (p *Pool) dialDone(now time.Time, resource driver.Conn, tok tokens.Token, e
 
 func (p *Pool) newConn(now time.Time, resource driver.Conn, tok tokens.Token) *conn {
 	p.nextConn++
-	c := &conn{id: p.nextConn, resource: resource, created: now, idleSince: now, token: tok, fresh: true}
+	c := &conn{id: p.nextConn, resource: resource, idleSince: now, token: tok, fresh: true}
 	if p.cfg.MaxLifetime > 0 {
 		life := p.cfg.MaxLifetime
 		if p.cfg.LifetimeJitter > 0 {

@@ -29,18 +29,16 @@ const (
 )
 
 // conn is the pool's record of one open physical connection. A connection
-// being closed leaves the map at once but keeps its slot (counted in
+// being closed leaves conns at once but keeps its slot (counted in
 // closesInFlight) until its close has finished.
+//
+// The one-byte fields sit together so that conn fits 128 bytes, the size
+// class an idle pool pays per open connection.
 type conn struct {
-	id        ConnID
-	resource  driver.Conn
-	state     connState
-	check     checkKind
-	waiter    *waiter
-	created   time.Time
-	deadline  time.Time // lifetime end; zero when MaxLifetime is off
-	idleSince time.Time
-	token     tokens.Token
+	id       ConnID
+	resource driver.Conn
+	state    connState
+	check    checkKind
 	// fresh: opened and not yet granted, so its first grant is a miss.
 	fresh bool
 	// evicted: Evict dropped it; it closes as soon as nothing uses it.
@@ -48,7 +46,11 @@ type conn struct {
 	// suspect: a sibling came back broken while this one was idle, so it is
 	// health-checked before its next grant however briefly it was idle (see
 	// Release).
-	suspect bool
+	suspect   bool
+	waiter    *waiter
+	deadline  time.Time // lifetime end; zero when MaxLifetime is off
+	idleSince time.Time
+	token     tokens.Token
 }
 
 // Pool is the state machine of one pool key. It is not safe for concurrent

@@ -9,13 +9,13 @@ import (
 
 // waitInline is how many distinct buckets waitHist holds before it needs
 // the full histogram.
-const waitInline = 5
+const waitInline = 4
 
 // waitHist is the pool's histogram of acquire waits. The full
 // messages.WaitHistogram is 544 bytes, over a third of an idle pool, while
 // an identity that acquired a few times has counts in a few buckets only;
-// so the counts of up to waitInline buckets are kept here in 56 bytes, and
-// the full histogram is allocated when a sixth bucket (or a count past
+// so the counts of up to waitInline buckets are kept here in 48 bytes, and
+// the full histogram is allocated when a fifth bucket (or a count past
 // 2^32-1) needs it. Stats builds the same histogram either way.
 type waitHist struct {
 	sum, max time.Duration
