@@ -55,8 +55,7 @@ const (
 // every field is typed.
 //
 // The one-byte fields (Kind, Reason, Fill) sit together so that they share
-// a word: a pool keeps the capacity of its effect list, one Effect at
-// least, so Effect's size class is paid by every idle pool.
+// a word: 160 bytes instead of 176.
 type Effect struct {
 	Kind EffectKind
 	// Reason says why EffClose closes.

@@ -102,8 +102,9 @@ type Pool struct {
 	cred credState  // the newest credential's generation (credential.go)
 	ev   evictState // Evict epochs and waiters (evict.go)
 
-	// out collects the effects of the Steps since the last Advance.
-	out []Effect
+	// out collects the effects of the Steps since the last Advance; nil
+	// when there are none (see effectLists).
+	out *[]Effect
 
 	// The flags sit together, so that each does not cost a padded word:
 	// Pool's size decides its allocation's size class (see
@@ -172,5 +173,3 @@ func (p *Pool) dropConn(c *conn) {
 func (p *Pool) connIndex(id ConnID) (int, bool) {
 	return slices.BinarySearchFunc(p.conns, id, func(c *conn, id ConnID) int { return cmp.Compare(c.id, id) })
 }
-
-func (p *Pool) emit(e Effect) { p.out = append(p.out, e) }

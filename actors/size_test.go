@@ -12,12 +12,11 @@ import (
 // pool: Pool, with the 8-byte header Go puts before each object over 512
 // bytes that holds pointers, must stay within the 896-byte class (it was
 // 1,416 bytes in the 1,536 class before the wait histogram went compact and
-// the flags were packed), poolActor within 160 and Effect (the capacity
-// kept in Pool.out) within 160, conn (one per open connection) within 128.
+// the flags were packed), poolActor within 160, and conn (one per open
+// connection) within 128.
 func TestPoolFitsItsSizeClass(t *testing.T) {
 	const mallocHeader = 8
 	assert.LessOrEqual(t, unsafe.Sizeof(Pool{})+mallocHeader, uintptr(896), "Pool")
 	assert.LessOrEqual(t, unsafe.Sizeof(poolActor{}), uintptr(160), "poolActor")
-	assert.LessOrEqual(t, unsafe.Sizeof(Effect{}), uintptr(160), "Effect")
 	assert.LessOrEqual(t, unsafe.Sizeof(conn{}), uintptr(128), "conn")
 }
