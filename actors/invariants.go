@@ -56,7 +56,7 @@ func (p *Pool) CheckInvariants() error {
 			bad("%d waiters unserved while %d conns sit idle", p.waiters.unserved(), len(p.idle))
 		}
 		switch {
-		case p.dialFailures >= blockAfter && p.cfg.DialBackoff > 0:
+		case p.dialFailures() >= blockAfter && p.cfg.DialBackoff > 0:
 			// A failure streak: the pool may hold back dials, but never
 			// keeps a waiter that nothing is coming for.
 			if p.waiters.unserved() > p.coming()+p.busy && p.size() < p.cfg.MaxSize {

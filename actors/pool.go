@@ -58,7 +58,9 @@ type conn struct {
 // through Step, Ready and Advance (see the package doc).
 type Pool struct {
 	cfg PoolConfig
-	rng *rand.Rand
+	// rng is held by value, not as a *rand.Rand: that saves every pool two
+	// small allocations (see int64N).
+	rng rand.PCG
 
 	// conns are the open connections, by id. A slice sorted by id (ids only
 	// grow) rather than a map: a pool has few connections, and an empty Go
@@ -77,20 +79,11 @@ type Pool struct {
 	// permit; owed counts StealIdle requests not yet paid with a connection.
 	awaitingPermit int
 	owed           int
-	// freshTokens are tokens minted by a rotation for the waiters it sent
-	// back to the queue; a dial for them uses one instead of minting again.
-	freshTokens []tokens.Token
-	latest      tokens.Token // the newest token minted
+	latest         tokens.Token // the newest token minted
 
 	// closesInFlight counts connections asked to close whose close has not
 	// finished; they count against MaxSize (see size).
 	closesInFlight int
-
-	// dialFailures counts consecutive failed dials and mints; while now is
-	// before blockedUntil the pool dials nothing (see DialBackoff).
-	dialFailures int
-	blockedUntil time.Time
-	lastDialErr  error
 
 	lastActivity time.Time
 	seen         uint64
@@ -99,8 +92,10 @@ type Pool struct {
 	stats counters
 	wait  waitHist
 
-	cred credState  // the newest credential's generation (credential.go)
-	ev   evictState // Evict epochs and waiters (evict.go)
+	cred credState // the newest credential's generation (credential.go)
+	// rare holds the failure streak, Evict epochs and rotation tokens; nil
+	// until the first of them (see rareState).
+	rare *rareState
 
 	// out collects the effects of the Steps since the last Advance; nil
 	// when there are none (see effectLists).
@@ -129,7 +124,7 @@ func New(cfg PoolConfig) *Pool {
 	}
 	return &Pool{
 		cfg: cfg,
-		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		rng: *rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15),
 	}
 }
 
@@ -154,6 +149,9 @@ func (p *Pool) size() int {
 // coming counts the connections on their way: dials in flight and
 // reservations waiting for a token or a permit.
 func (p *Pool) coming() int { return p.dialing + p.awaitingToken + p.awaitingPermit }
+
+// int64N draws from [0, n) with the pool's seeded generator.
+func (p *Pool) int64N(n int64) int64 { return rand.New(&p.rng).Int64N(n) }
 
 // connOf returns the open connection id, or nil.
 func (p *Pool) connOf(id ConnID) *conn {

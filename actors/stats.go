@@ -50,7 +50,7 @@ func (p *Pool) Stats() messages.PoolStats {
 		BlockedPeriods:    p.stats.blockedPeriods,
 		BlockedFails:      p.stats.blockedFails,
 		Refreshes:         p.stats.refreshes,
-		Evictions:         p.ev.evictions,
+		Evictions:         p.evictions(),
 		CredentialChanges: p.cred.gen,
 		CredentialRetries: p.cred.retries,
 		Closes:            make(map[string]uint64),

@@ -26,7 +26,9 @@ type managerActor struct {
 	gone      messages.PoolStats
 	// goneByKind is gone split by identity kind, for the metrics.
 	goneByKind map[string]messages.PoolStats
-	// poolProps spawns every pool; each learns its key from an Init.
+	// poolProps spawns every pool; each learns its key from an Init. Made
+	// at the first spawn, when this actor's PID is known (the pools' shared
+	// ActorConfig names it as their manager).
 	poolProps *actor.Props
 	// routes publishes the pools to callers, for hits that skip this actor.
 	routes *routeTable
@@ -68,7 +70,6 @@ type poolEntry struct {
 
 func newManagerActor(cfg Config, seed uint64, routes *routeTable) *managerActor {
 	return &managerActor{
-		poolProps:  newPoolProps(cfg),
 		routes:     routes,
 		cfg:        cfg,
 		sm:         decide.New(decide.Config{Server: cfg.Server, Pool: poolTemplate(cfg), MaxTotal: cfg.MaxTotal, Seed: seed}),
@@ -230,15 +231,18 @@ func (m *managerActor) effect(c actor.Context, e *decide.Effect) {
 }
 
 // spawn starts the pool actor, from the root rather than as a child (see
-// actors.Init.Manager), and sends it its Init before anything else can:
+// actors.ActorConfig.Manager), and sends it its Init before anything else can:
 // the route is published only after this.
 func (m *managerActor) spawn(c actor.Context, e *decide.Effect) {
+	if m.poolProps == nil {
+		m.poolProps = newPoolProps(m.cfg, c.Self())
+	}
 	pid := c.ActorSystem().Root.Spawn(m.poolProps)
 	ent := &poolEntry{pid: pid, disc: e.Disc}
 	ent.route.pid = pid
 	m.entries[e.Pool] = ent
 	m.byPID[pid.Id] = e.Pool
-	c.Send(pid, &actors.Init{Pool: e.Config, Identity: m.acquire.Identity, Manager: c.Self()})
+	c.Send(pid, &actors.Init{Pool: e.Config, Identity: m.acquire.Identity})
 	m.log().InfoContext(ctxOf(m.acquire), "idpool: pool created", "pool", e.Config.Key.Redacted(), "identity_kind", m.acquire.Identity.Kind().String())
 }
 
@@ -272,8 +276,9 @@ func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
 	m.step(c, decide.Drained{Pool: id, Seen: msg.Stats.Acquires, Sent: uint64(ent.route.sent.Load())})
 }
 
-// newPoolProps returns the one Props all of a manager's pools share.
-func newPoolProps(cfg Config) *actor.Props {
+// newPoolProps returns the one Props all of a manager's pools share;
+// manager is the manager actor's PID.
+func newPoolProps(cfg Config, manager *actor.PID) *actor.Props {
 	return actors.NewProps(&actors.ActorConfig{
 		Dialer:          cfg.Dialer,
 		Dispatcher:      inlineDispatcher,
@@ -284,6 +289,7 @@ func newPoolProps(cfg Config) *actor.Props {
 		MintTimeout:     cfg.MintTimeout,
 		ValidateTimeout: cfg.ValidateTimeout,
 		Mint:            cfg.mint,
+		Manager:         manager,
 	})
 }
 

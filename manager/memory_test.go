@@ -167,6 +167,6 @@ func TestIdlePoolHeap(t *testing.T) {
 	per := (int64(after) - int64(before)) / pools
 	t.Logf("heap per idle pool: %d bytes", per)
 	runtime.KeepAlive(ids)
-	assert.Less(t, per, int64(2400))
+	assert.Less(t, per, int64(2200))
 	assert.LessOrEqual(t, runtime.NumGoroutine(), g0, "no goroutine per idle pool")
 }
