@@ -21,7 +21,8 @@ const poolNamePrefix = "pool-"
 // stopped, so a late message for a retired pool must find nothing rather
 // than another identity's pool.
 func poolName(id decide.PoolID) string {
-	return poolNamePrefix + strconv.FormatUint(uint64(id), 10)
+	var buf [len(poolNamePrefix) + 20]byte // one allocation: the string
+	return string(strconv.AppendUint(append(buf[:0], poolNamePrefix...), uint64(id), 10))
 }
 
 // poolOf returns the id of the pool pid names, if that pool is spawned and
