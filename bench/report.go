@@ -192,7 +192,7 @@ func (rep *Report) computeTargets() {
 		}
 	}
 	check("mailbox", "at least 3M messages/s through the manager to pool actors (best row)", ptr(mbox), 3e6, "higher")
-	check("idle_pool_memory", "under 4 KiB of heap per idle identity pool (net of its connection; worst row with 100+ identities)", ptr(mem), 4096, "lower")
+	check("idle_pool_memory", "at most 2 KiB of heap per idle identity pool (net of its connection; worst row with 100+ identities)", ptr(mem), 2048, "lower")
 	check("idle_pool_goroutines", "no goroutine per idle identity pool", ptr(gor), 0.01, "lower")
 }
 

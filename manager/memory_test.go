@@ -139,12 +139,16 @@ func TestManagerHeap(t *testing.T) {
 
 // TestIdlePoolHeap: an identity pool that sits idle with one idle
 // connection holds at most 2 KiB of heap (net of the connection, which
-// here is an empty struct) and no goroutine.
+// here is an empty struct) and no goroutine. Measured over 10,000 pools:
+// about 1,960 bytes, down from about 3,750. Of it, about 620 bytes are
+// protoactor's and the mailbox's per actor and the runtime's timer, the
+// rest idpool's: the Pool (768), its connection record (136), the actor
+// (128), the manager's and decide's books and the route (~330).
 func TestIdlePoolHeap(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation sizes")
 	}
-	const pools = 2000
+	const pools = 10_000
 	m, err := New(Config{Server: "bare:1/test", MaxSize: 4,
 		Dialer: DialerFunc(func(context.Context, DialRequest) (driver.Conn, error) { return tinyConn{}, nil })})
 	require.NoError(t, err)
@@ -167,6 +171,6 @@ func TestIdlePoolHeap(t *testing.T) {
 	per := (int64(after) - int64(before)) / pools
 	t.Logf("heap per idle pool: %d bytes", per)
 	runtime.KeepAlive(ids)
-	assert.Less(t, per, int64(2200))
+	assert.LessOrEqual(t, per, int64(2048))
 	assert.LessOrEqual(t, runtime.NumGoroutine(), g0, "no goroutine per idle pool")
 }
