@@ -36,6 +36,10 @@ type ActorConfig struct {
 	// actor's parent. It is here, shared, rather than in each Init, so that
 	// no pool actor keeps a copy.
 	Manager *actor.PID
+	// Pool, if set, is the configuration every pool of the manager shares
+	// but for its own fields (see NewSharing); pools whose Init matches it
+	// keep a pointer to it instead of a copy. It must not change.
+	Pool *PoolConfig
 }
 
 // Init is the first message a pool actor gets, right after it is spawned:
@@ -144,7 +148,7 @@ func (a *poolActor) Receive(c actor.Context) {
 		m.Reply <- a.sm.Stats()
 	case *Init:
 		a.identity = m.Identity
-		a.sm = New(m.Pool)
+		a.sm = NewSharing(m.Pool, a.cfg.Pool)
 		a.step(c, now, Start{})
 	case *actor.Started:
 		a.self = c.Self()

@@ -57,7 +57,7 @@ type conn struct {
 // use: exactly one goroutine (the pool actor, or the simulation) drives it,
 // through Step, Ready and Advance (see the package doc).
 type Pool struct {
-	cfg PoolConfig
+	cfg poolCfg
 	// rng is held by value, not as a *rand.Rand: that saves every pool two
 	// small allocations (see int64N).
 	rng rand.PCG
@@ -115,21 +115,34 @@ type Pool struct {
 }
 
 // New returns the state machine for one pool. Its first input must be Start.
-func New(cfg PoolConfig) *Pool {
+func New(cfg PoolConfig) *Pool { return NewSharing(cfg, nil) }
+
+// NewSharing is New for one of many pools whose configurations differ only
+// in the fields each pool has of its own (Key, Seed, UsesToken,
+// NeedsPermit): when cfg's other fields equal *shared, the pool keeps a
+// pointer to shared rather than a copy. shared must not change afterwards.
+// A nil shared, or one that differs, gives the pool a copy of its own.
+func NewSharing(cfg PoolConfig, shared *PoolConfig) *Pool {
 	if cfg.MaxSize < 1 {
 		cfg.MaxSize = 1
 	}
 	if cfg.MinSize > cfg.MaxSize {
 		cfg.MinSize = cfg.MaxSize
 	}
+	own, rest := ownFields(cfg)
+	if shared != nil && *shared == rest {
+		own.PoolConfig = shared
+	} else {
+		own.PoolConfig = &rest
+	}
 	return &Pool{
-		cfg: cfg,
+		cfg: own,
 		rng: *rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15),
 	}
 }
 
 // Config returns the configuration the pool runs with.
-func (p *Pool) Config() PoolConfig { return p.cfg }
+func (p *Pool) Config() PoolConfig { return p.cfg.whole() }
 
 // start opens the MinSize connections and arms the timers.
 func (p *Pool) start(now time.Time) {

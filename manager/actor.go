@@ -279,6 +279,7 @@ func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
 // newPoolProps returns the one Props all of a manager's pools share;
 // manager is the manager actor's PID.
 func newPoolProps(cfg Config, manager *actor.PID) *actor.Props {
+	tmpl := poolTemplate(cfg) // what decide adds each pool's own fields to
 	return actors.NewProps(&actors.ActorConfig{
 		Dialer:          cfg.Dialer,
 		Dispatcher:      inlineDispatcher,
@@ -290,6 +291,7 @@ func newPoolProps(cfg Config, manager *actor.PID) *actor.Props {
 		ValidateTimeout: cfg.ValidateTimeout,
 		Mint:            cfg.mint,
 		Manager:         manager,
+		Pool:            &tmpl,
 	})
 }
 

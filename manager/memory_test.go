@@ -140,10 +140,10 @@ func TestManagerHeap(t *testing.T) {
 // TestIdlePoolHeap: an identity pool that sits idle with one idle
 // connection holds at most 2 KiB of heap (net of the connection, which
 // here is an empty struct) and no goroutine. Measured over 10,000 pools:
-// about 1,960 bytes, down from about 3,750. Of it, about 620 bytes are
+// about 1,890 bytes, down from about 3,750. Of it, about 620 bytes are
 // protoactor's and the mailbox's per actor and the runtime's timer, the
-// rest idpool's: the Pool (768), its connection record (136), the actor
-// (128), the manager's and decide's books and the route (~330).
+// rest idpool's: the Pool (704), its connection record (136), the actor
+// (128), the manager's and decide's books and the route (~300).
 func TestIdlePoolHeap(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation sizes")
