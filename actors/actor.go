@@ -28,6 +28,18 @@ type ActorConfig struct {
 	// Mint, if set, runs each token mint in place of src.Token (the
 	// manager wraps it in a span and a latency metric).
 	Mint func(ctx context.Context, key tokens.Key, src tokens.Source) (tokens.Token, error)
+	// Manager receives the pools' requests (permits, retirement, drained).
+	// Pools are spawned from the root context, not as the manager's
+	// children: protoactor's set of children keeps a pointer to every
+	// stopped child in its backing array and map, so a retired pool's whole
+	// state would stay reachable for the life of the manager. Nil: each
+	// actor's parent. It is here, shared, rather than in each Init, so that
+	// no pool actor keeps a copy.
+	Manager *actor.PID
+	// Pool, if set, is the configuration every pool of the manager shares
+	// but for its own fields (see NewSharing); pools whose Init matches it
+	// keep a pointer to it instead of a copy. It must not change.
+	Pool *PoolConfig
 }
 
 // Init is the first message a pool actor gets, right after it is spawned:
@@ -36,17 +48,10 @@ type ActorConfig struct {
 type Init struct {
 	Pool     PoolConfig
 	Identity tokens.Identity
-	// Manager receives the pool's requests (permits, retirement, drained).
-	// Pools are spawned from the root context, not as the manager's
-	// children: protoactor's set of children keeps a pointer to every
-	// stopped child in its backing array and map, so a retired pool's whole
-	// state would stay reachable for the life of the manager. Nil: the
-	// actor's parent.
-	Manager *actor.PID
 }
 
 // NewProps returns the props that spawn pool actors sharing cfg; send each
-// new one an Init first. Init.Manager (or else its parent) receives
+// new one an Init first. cfg.Manager (or else its parent) receives
 // RetireRequest and PoolDrained from it. Spawned from a root context, a pool
 // is supervised by a guardian that resumes it, never restarts it: a restart
 // would forget its connections and strand its waiters.
@@ -63,23 +68,24 @@ var resumeStrategy = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive 
 // poolActor owns one Pool state machine. Receive never blocks: it steps the
 // state machine and carries out the effects, starting a goroutine for each
 // blocking call, which reports back by message.
+//
+// It keeps only what is its own: the actor system's root context, the
+// manager's PID and the ctx of the message being handled come from the
+// actor.Context when needed, so that poolActor fits 128 bytes (see
+// TestPoolFitsItsSizeClass).
 type poolActor struct {
 	cfg      *ActorConfig
 	identity tokens.Identity
 	sm       *Pool
 	self     *actor.PID
-	parent   *actor.PID
-	root     *actor.RootContext
 	timer    Timer
-	// life is cancelled when the pool closes, aborting dials and mints.
-	life   context.Context
-	cancel context.CancelFunc
-	// cause is the ctx of the message being handled, for its values (see
-	// cause.go); nil when it carries none. waiting holds the ctxs of the
-	// acquires queued, oldest first, and acquiring the acquire being
-	// handled until it is answered (a grant to it may go to its
-	// DirectGrant rather than its Reply channel).
-	cause     context.Context
+	// life cancels the work in flight when the pool closes; nil while none
+	// is (see workLife).
+	life *workLife
+	// waiting holds the ctxs of the acquires queued, oldest first (see
+	// cause.go), and acquiring the acquire being handled until it is
+	// answered (a grant to it may go to its DirectGrant rather than its Reply
+	// channel).
 	waiting   []waitingCause
 	acquiring *messages.Acquire
 }
@@ -87,9 +93,8 @@ type poolActor struct {
 var tickMsg = &messages.Tick{}
 
 func (a *poolActor) Receive(c actor.Context) {
-	defer a.recoverInternal()
+	defer a.recoverInternal(c)
 	now := a.cfg.Clock.Now()
-	a.cause = causeOf(c.Message())
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
 		if !m.Identity.SameCredential(a.identity) {
@@ -106,23 +111,26 @@ func (a *poolActor) Receive(c actor.Context) {
 	case *messages.Cancel:
 		a.step(c, now, Cancel{ID: m.ID, Timeout: m.Timeout})
 	case *messages.DialDone:
+		defer a.workDone()
 		a.step(c, now, DialDone{Conn: m.Conn, Token: m.Token, Err: m.Err, Epoch: m.Epoch})
 		if m.Err != nil {
-			a.logFailure("idpool: dial failed", m.Err)
+			a.logFailure(c, "idpool: dial failed", m.Err)
 		}
 	case *messages.MintDone:
+		defer a.workDone()
 		a.step(c, now, MintDone{Token: m.Token, Err: m.Err})
 		if m.Err != nil {
-			a.logFailure("idpool: token mint failed", m.Err)
+			a.logFailure(c, "idpool: token mint failed", m.Err)
 		}
 	case *messages.ValidateDone:
+		defer a.workDone()
 		a.step(c, now, ValidateDone{Conn: ConnID(m.ConnID), OK: m.OK})
 	case *messages.CloseDone:
 		a.step(c, now, CloseDone{Conn: ConnID(m.ConnID)})
 	case *messages.Tick:
 		a.step(c, now, Tick{})
 	case *messages.ClosePool, *messages.RetireApproved:
-		a.cancel()
+		a.closeLife()
 		a.step(c, now, Close{})
 	case *messages.PermitGrant:
 		a.step(c, now, PermitGranted{})
@@ -141,19 +149,15 @@ func (a *poolActor) Receive(c actor.Context) {
 		m.Reply <- a.sm.Stats()
 	case *Init:
 		a.identity = m.Identity
-		if m.Manager != nil {
-			a.parent = m.Manager
-		}
-		a.sm = New(m.Pool)
+		a.sm = NewSharing(m.Pool, a.cfg.Pool)
 		a.step(c, now, Start{})
 	case *actor.Started:
-		a.self, a.parent, a.root = c.Self(), c.Parent(), c.ActorSystem().Root
-		a.life, a.cancel = context.WithCancel(context.Background())
+		a.self = c.Self()
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
 		}
-		a.cancel()
+		a.closeLife()
 	}
 }
 
@@ -161,13 +165,21 @@ func (a *poolActor) Receive(c actor.Context) {
 // restart would forget open connections and strand waiters. User code never
 // runs here (it runs in goroutines with their own recover), so this is a
 // last line of defence.
-func (a *poolActor) recoverInternal() {
+func (a *poolActor) recoverInternal(c actor.Context) {
 	if r := recover(); r != nil {
-		a.logger().ErrorContext(a.logCtx(), "idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
+		a.logger().ErrorContext(logCtx(c), "idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
 	}
-	a.cause = nil // an idle pool keeps no request's ctx
-	// Nor its acquire (and so its Lease), even if a panic cut the step short.
+	// An idle pool keeps no acquire (and so no Lease), even if a panic cut
+	// the step short.
 	a.acquiring = nil
+}
+
+// manager is the PID that receives the pool's requests.
+func (a *poolActor) manager(c actor.Context) *actor.PID {
+	if a.cfg.Manager != nil {
+		return a.cfg.Manager
+	}
+	return c.Parent()
 }
 
 func (a *poolActor) logger() *slog.Logger {
@@ -206,31 +218,31 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			a.answered(e.AcquireID)
 			e.ReplyTo <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters}
 		case EffDial:
-			a.dial(e.Token)
+			a.dial(c, e.Token)
 		case EffMint:
-			a.mint()
+			a.mint(c)
 		case EffValidate:
-			a.validate(e.Conn, e.Resource)
+			a.validate(c, e.Conn, e.Resource)
 		case EffClose:
-			a.logClose(e.Reason)
-			a.closeConn(e.Conn, e.Resource, e.Reason)
+			a.logClose(c, e.Reason)
+			a.closeConn(c, e.Conn, e.Resource, e.Reason)
 		case EffWake:
-			a.wake(now, e.At)
+			a.wake(c, now, e.At)
 		case EffRequestPermit:
-			c.Send(a.parent, &messages.PermitRequest{Pool: a.self, Fill: e.Fill})
+			c.Send(a.manager(c), &messages.PermitRequest{Pool: a.self, Fill: e.Fill})
 		case EffStealRefused:
-			c.Send(a.parent, &messages.StealRefused{Pool: a.self})
+			c.Send(a.manager(c), &messages.StealRefused{Pool: a.self})
 		case EffReturnPermit:
-			c.Send(a.parent, &messages.PermitReturn{Pool: a.self})
+			c.Send(a.manager(c), &messages.PermitReturn{Pool: a.self})
 		case EffRetire:
-			c.Send(a.parent, &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
+			c.Send(a.manager(c), &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
 		case EffEvicted:
 			e.Evicted <- struct{}{}
 			a.logger().Info("idpool: pool evicted", "pool", a.sm.cfg.Key.Redacted())
 		case EffDrained:
 			// The manager stops this actor once it has read this, so
 			// that a Stats query it sent earlier is still answered.
-			c.Send(a.parent, &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: a.self, Stats: a.sm.Stats()})
+			c.Send(a.manager(c), &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: a.self, Stats: a.sm.Stats()})
 		}
 	}
 }
@@ -251,10 +263,10 @@ func (a *poolActor) grantDirect(e *Effect) bool {
 	return true
 }
 
-func (a *poolActor) wake(now, at time.Time) {
+func (a *poolActor) wake(c actor.Context, now, at time.Time) {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	root, self := a.root, a.self
+	root, self := c.ActorSystem().Root, a.self
 	a.timer = a.cfg.Clock.AfterFunc(at.Sub(now), func() { root.Send(self, tickMsg) })
 }

@@ -10,43 +10,46 @@ const blockAfter = 2
 // startBlocking begins (or extends) the blocking period after failed dials
 // or mints; see PoolConfig.DialBackoff.
 func (p *Pool) startBlocking(now time.Time, err error) {
-	p.dialFailures++
-	p.lastDialErr = err
-	if p.cfg.DialBackoff <= 0 || p.dialFailures < blockAfter {
+	r := p.rareMut()
+	r.dialFailures++
+	r.lastDialErr = err
+	if p.cfg.DialBackoff <= 0 || r.dialFailures < blockAfter {
 		return
 	}
-	backoff := p.cfg.DialBackoff << min(p.dialFailures-blockAfter, 20)
+	backoff := p.cfg.DialBackoff << min(r.dialFailures-blockAfter, 20)
 	if p.cfg.DialBackoffMax > 0 && (backoff > p.cfg.DialBackoffMax || backoff <= 0) {
 		backoff = p.cfg.DialBackoffMax
 	}
 	// +-20% jitter, so pools that failed together do not retry together.
-	backoff += time.Duration(p.rng.Int64N(int64(backoff)/5+1)*2 - int64(backoff)/5)
-	p.blockedUntil = now.Add(backoff)
+	backoff += time.Duration(p.int64N(int64(backoff)/5+1)*2 - int64(backoff)/5)
+	r.blockedUntil = now.Add(backoff)
 	p.stats.blockedPeriods++
-	p.wakeNoLaterThan(p.blockedUntil)
+	p.wakeNoLaterThan(r.blockedUntil)
 }
 
 // endBlocking ends a failure streak and its blocking period.
 func (p *Pool) endBlocking() {
-	p.dialFailures = 0
-	p.blockedUntil = time.Time{}
-	p.lastDialErr = nil
+	if r := p.rare; r != nil {
+		r.dialFailures = 0
+		r.blockedUntil = time.Time{}
+		r.lastDialErr = nil
+	}
 }
 
 // blocked reports whether the pool is inside a blocking period.
-func (p *Pool) blocked(now time.Time) bool { return now.Before(p.blockedUntil) }
+func (p *Pool) blocked(now time.Time) bool { return p.rare != nil && now.Before(p.rare.blockedUntil) }
 
 // failBlocked fails, youngest first, the waiters that nothing can serve
 // during a blocking period: not a dial in flight, not a leased connection
 // coming back. They get the last dial error at once instead of a timeout.
 func (p *Pool) failBlocked(now time.Time) {
-	if !p.blocked(now) || p.lastDialErr == nil {
+	if !p.blocked(now) || p.lastDialErr() == nil {
 		return
 	}
 	for p.waiters.unserved() > p.coming()+p.busy {
 		w := p.waiters.lastUnserved()
 		p.waiters.remove(w)
 		p.stats.blockedFails++
-		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: &BlockedError{Err: p.lastDialErr, Until: p.blockedUntil}})
+		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: &BlockedError{Err: p.rare.lastDialErr, Until: p.rare.blockedUntil}})
 	}
 }

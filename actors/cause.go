@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
 )
 
@@ -54,9 +55,9 @@ func (a *poolActor) answered(id uint64) {
 
 // workCause is the ctx whose values work started now carries: the step's
 // own cause, else the oldest queued acquire's, else none.
-func (a *poolActor) workCause() context.Context {
-	if a.cause != nil {
-		return a.cause
+func (a *poolActor) workCause(c actor.Context) context.Context {
+	if cause := causeOf(c.Message()); cause != nil {
+		return cause
 	}
 	if len(a.waiting) > 0 {
 		return a.waiting[0].ctx
@@ -79,10 +80,10 @@ func causeOf(msg any) context.Context {
 	return nil
 }
 
-// logCtx is the ctx the current step logs with.
-func (a *poolActor) logCtx() context.Context {
-	if a.cause != nil {
-		return a.cause
+// logCtx is the ctx the step handling c's message logs with.
+func logCtx(c actor.Context) context.Context {
+	if cause := causeOf(c.Message()); cause != nil {
+		return cause
 	}
 	return context.Background()
 }

@@ -28,16 +28,23 @@ type PoolConfig struct {
 	// HealthCheckAfter pings (or validates) an idle connection before handing
 	// it out when it has been idle at least this long.
 	HealthCheckAfter time.Duration
-	// UsesToken says connections log in with a token from the pool's Source.
-	UsesToken bool
 	// TokenThreshold is how close to its token's expiry a connection may get
 	// before checkout re-checks the token and the idle sweep closes it.
 	TokenThreshold time.Duration
+	// The flags sit together so that each pool's copy of this struct has no
+	// padding after each of them (a pool's size matters by the thousand).
+
+	// UsesToken says connections log in with a token from the pool's Source.
+	UsesToken bool
 	// RefreshAhead mints a new token in the background as soon as the
 	// newest one enters TokenThreshold, while the pool has connections, and
 	// dials with the newest token while it is good beyond the threshold, so
 	// a busy identity never waits on a mint at checkout.
 	RefreshAhead bool
+	// NeedsPermit: a global cap is on, so every dial needs a permit from
+	// the manager first (EffRequestPermit), and every closed connection or
+	// failed dial hands its permit back (EffReturnPermit).
+	NeedsPermit bool
 	// RetireAfter asks the manager to retire the pool once it has had no
 	// acquire, no lease out and no waiter for this long. Zero: never.
 	RetireAfter time.Duration
@@ -50,10 +57,6 @@ type PoolConfig struct {
 	// it. Zero: no blocking period.
 	DialBackoff    time.Duration
 	DialBackoffMax time.Duration
-	// NeedsPermit: a global cap is on, so every dial needs a permit from
-	// the manager first (EffRequestPermit), and every closed connection or
-	// failed dial hands its permit back (EffReturnPermit).
-	NeedsPermit bool
 	// Seed feeds the lifetime jitter, so a run is reproducible.
 	Seed uint64
 }

@@ -23,7 +23,7 @@ type credState struct {
 // on-behalf-of assertion).
 func (p *Pool) newCredential(now time.Time) {
 	p.cred.gen++
-	if de, ok := p.lastDialErr.(*DialError); ok && de.Mint && !p.closing {
+	if de, ok := p.lastDialErr().(*DialError); ok && de.Mint && !p.closing {
 		p.endBlocking()
 		p.serve(now)
 	}

@@ -21,9 +21,9 @@ func (p *Pool) startDial(now time.Time, fill bool) {
 }
 
 func (p *Pool) startPermittedDial(now time.Time) {
-	if p.cfg.UsesToken && len(p.freshTokens) > 0 {
-		tok := p.freshTokens[0]
-		p.freshTokens = p.freshTokens[1:]
+	if p.cfg.UsesToken && p.freshTokenCount() > 0 {
+		tok := p.rare.freshTokens[0]
+		p.rare.freshTokens = p.rare.freshTokens[1:]
 		p.dialing++
 		p.emit(Effect{Kind: EffDial, Token: tok})
 		return
@@ -50,7 +50,10 @@ func (p *Pool) requestMint() {
 		return
 	}
 	p.minting = true
-	p.cred.mintGen, p.ev.mintEpoch = p.cred.gen, p.ev.epoch
+	p.cred.mintGen = p.cred.gen
+	if p.rare != nil {
+		p.rare.ev.mintEpoch = p.rare.ev.epoch
+	}
 	p.emit(Effect{Kind: EffMint})
 }
 
@@ -97,15 +100,15 @@ func (p *Pool) dialDone(now time.Time, resource driver.Conn, tok tokens.Token, e
 
 func (p *Pool) newConn(now time.Time, resource driver.Conn, tok tokens.Token) *conn {
 	p.nextConn++
-	c := &conn{id: p.nextConn, resource: resource, created: now, idleSince: now, token: tok, fresh: true}
+	c := &conn{id: p.nextConn, resource: resource, idleSince: now, token: tok, fresh: true}
 	if p.cfg.MaxLifetime > 0 {
 		life := p.cfg.MaxLifetime
 		if p.cfg.LifetimeJitter > 0 {
-			life -= time.Duration(p.rng.Int64N(int64(p.cfg.LifetimeJitter)))
+			life -= time.Duration(p.int64N(int64(p.cfg.LifetimeJitter)))
 		}
 		c.deadline = now.Add(life)
 	}
-	p.conns[c.id] = c
+	p.conns = append(p.conns, c) // ids only grow: conns stays sorted
 	return c
 }
 

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"database/sql/driver"
+	"slices"
 	"time"
 
 	"github.com/idpool/idpool/tokens"
@@ -40,21 +41,23 @@ type evictState struct {
 // token; to be rid of a credential, acquire with a new Identity (the newest
 // credential wins) before or after calling Evict.
 func (p *Pool) evict(now time.Time, done chan<- struct{}) {
-	p.ev.evictions++
-	p.ev.epoch++
-	p.ev.staleDials = p.dialing
+	r := p.rareMut()
+	r.ev.evictions++
+	r.ev.epoch++
+	r.ev.staleDials = p.dialing
 	if done != nil {
-		p.ev.waiters = append(p.ev.waiters, done)
+		r.ev.waiters = append(r.ev.waiters, done)
 	}
 	p.latest = tokens.Token{}
-	clear(p.freshTokens)
-	p.freshTokens = p.freshTokens[:0]
+	clear(r.freshTokens)
+	r.freshTokens = r.freshTokens[:0]
 	for _, c := range p.idle {
 		p.evictConn(c)
 	}
 	clear(p.idle)
 	p.idle = p.idle[:0]
-	for _, c := range p.conns {
+	// A copy: evictConn takes c out of conns.
+	for _, c := range slices.Clone(p.conns) {
 		switch {
 		case c.state == connBusy:
 			c.evicted = true
@@ -80,18 +83,23 @@ func (p *Pool) evictConn(c *conn) {
 // Epoch is the pool's current eviction epoch. The actor records it when it
 // starts a dial and hands it back with the result (DialDone.Epoch), so that
 // a connection dialed before an Evict is not used.
-func (p *Pool) Epoch() uint64 { return p.ev.epoch }
+func (p *Pool) Epoch() uint64 {
+	if p.rare == nil {
+		return 0
+	}
+	return p.rare.ev.epoch
+}
 
 // dialDoneEpoch is dialDone for a dial started in epoch: a connection
 // dialed before the last Evict is closed instead of used, and the waiter it
 // was for is served by a new dial.
 func (p *Pool) dialDoneEpoch(now time.Time, epoch uint64, resource driver.Conn, tok tokens.Token, err error) {
-	if epoch == p.ev.epoch {
+	if epoch == p.Epoch() {
 		p.dialDone(now, resource, tok, err)
 		return
 	}
-	if p.ev.staleDials > 0 {
-		p.ev.staleDials--
+	if r := p.rareMut(); r.ev.staleDials > 0 {
+		r.ev.staleDials--
 	}
 	if err != nil || p.closing {
 		p.dialDone(now, resource, tok, err)
@@ -116,7 +124,7 @@ func (p *Pool) staleMint(err error) bool {
 	if p.closing {
 		return false
 	}
-	if p.ev.mintEpoch != p.ev.epoch {
+	if r := p.rare; r != nil && r.ev.mintEpoch != r.ev.epoch {
 		p.requestMint()
 		return true
 	}
@@ -125,10 +133,10 @@ func (p *Pool) staleMint(err error) bool {
 
 // evictCloseDone notes that the close of id has finished.
 func (p *Pool) evictCloseDone(id ConnID) {
-	if p.ev.closing == nil {
+	if p.rare == nil || p.rare.ev.closing == nil {
 		return
 	}
-	delete(p.ev.closing, id)
+	delete(p.rare.ev.closing, id)
 	p.maybeEvicted()
 }
 
@@ -137,17 +145,19 @@ func (p *Pool) noteEvictedClose(c *conn) {
 	if !c.evicted {
 		return
 	}
-	if p.ev.closing == nil {
-		p.ev.closing = make(map[ConnID]struct{})
+	r := p.rareMut()
+	if r.ev.closing == nil {
+		r.ev.closing = make(map[ConnID]struct{})
 	}
-	p.ev.closing[c.id] = struct{}{}
+	r.ev.closing[c.id] = struct{}{}
 }
 
 // maybeEvicted answers the Evicts waiting once no connection of an older
 // epoch is left: none marked evicted, no stale dial in flight, no evicted
 // close unfinished.
 func (p *Pool) maybeEvicted() {
-	if len(p.ev.waiters) == 0 || p.ev.staleDials > 0 || len(p.ev.closing) > 0 {
+	r := p.rare
+	if r == nil || len(r.ev.waiters) == 0 || r.ev.staleDials > 0 || len(r.ev.closing) > 0 {
 		return
 	}
 	for _, c := range p.conns {
@@ -155,10 +165,10 @@ func (p *Pool) maybeEvicted() {
 			return
 		}
 	}
-	for _, w := range p.ev.waiters {
+	for _, w := range r.ev.waiters {
 		p.emit(Effect{Kind: EffEvicted, Evicted: w})
 	}
-	clear(p.ev.waiters)
-	p.ev.waiters = p.ev.waiters[:0]
-	p.ev.closing = nil
+	clear(r.ev.waiters)
+	r.ev.waiters = r.ev.waiters[:0]
+	r.ev.closing = nil
 }

@@ -60,7 +60,7 @@ func (p *Pool) refuseMinted(now time.Time, cause error) {
 	checking := p.checking
 	p.checking = nil
 	for _, c := range checking {
-		if p.conns[c.id] != c {
+		if p.connOf(c.id) != c {
 			continue
 		}
 		if w := c.waiter; w != nil {

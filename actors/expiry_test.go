@@ -52,7 +52,7 @@ func TestFreshConnectionWhoseTokenExpiredDuringTheDialIsNotGranted(t *testing.T)
 	assert.Equal(t, "T2", h.dials[0].Value)
 	h.finishDial(nil)
 	c := h.mustGrant(a)
-	assert.Equal(t, "T2", h.p.conns[c].token.Value)
+	assert.Equal(t, "T2", h.p.connOf(c).token.Value)
 }
 
 // A dial that completes with its token inside the threshold (not yet

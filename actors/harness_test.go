@@ -146,7 +146,7 @@ func (h *harness) checkGrantedToken(id ConnID) {
 	if !h.p.cfg.UsesToken {
 		return
 	}
-	c := h.p.conns[id]
+	c := h.p.connOf(id)
 	require.NotNil(h.t, c, "granted conn %d unknown to the pool", id)
 	if c.token.ExpiresOn.IsZero() || !h.now.Before(c.token.ExpiresOn) {
 		h.t.Fatalf("expired_token_granted: conn %d granted at %s with %v", id, h.now.Format(time.RFC3339), c.token)

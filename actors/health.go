@@ -6,7 +6,7 @@ import "time"
 // the waiter it was checked for (or back to idle); a dead one is closed and
 // that waiter is served by another connection or a new dial, silently.
 func (p *Pool) validateDone(now time.Time, id ConnID, ok bool) {
-	c := p.conns[id]
+	c := p.connOf(id)
 	if c == nil || c.state != connChecking || c.check != checkHealth {
 		return
 	}

@@ -19,9 +19,9 @@ func (p *Pool) CheckInvariants() error {
 		bad("negative count: dialing %d, awaiting %d, busy %d, closes %d", p.dialing, p.awaitingToken, p.busy, p.closesInFlight)
 	}
 	busy, idle, checking := 0, 0, 0
-	for id, c := range p.conns {
-		if c.id != id {
-			bad("conn %d filed under %d", c.id, id)
+	for i, c := range p.conns {
+		if i > 0 && p.conns[i-1].id >= c.id {
+			bad("conns out of order: %d before %d", p.conns[i-1].id, c.id)
 		}
 		switch c.state {
 		case connBusy:
@@ -44,8 +44,8 @@ func (p *Pool) CheckInvariants() error {
 			bad("conn %d twice on the idle stack", c.id)
 		}
 		seen[c.id] = true
-		if p.conns[c.id] != c || c.state != connIdle {
-			bad("idle stack holds conn %d in state %d (known: %v)", c.id, c.state, p.conns[c.id] == c)
+		if p.connOf(c.id) != c || c.state != connIdle {
+			bad("idle stack holds conn %d in state %d (known: %v)", c.id, c.state, p.connOf(c.id) == c)
 		}
 	}
 	if idle != len(p.idle) {
@@ -56,7 +56,7 @@ func (p *Pool) CheckInvariants() error {
 			bad("%d waiters unserved while %d conns sit idle", p.waiters.unserved(), len(p.idle))
 		}
 		switch {
-		case p.dialFailures >= blockAfter && p.cfg.DialBackoff > 0:
+		case p.dialFailures() >= blockAfter && p.cfg.DialBackoff > 0:
 			// A failure streak: the pool may hold back dials, but never
 			// keeps a waiter that nothing is coming for.
 			if p.waiters.unserved() > p.coming()+p.busy && p.size() < p.cfg.MaxSize {

@@ -2,6 +2,8 @@ package actors
 
 import (
 	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // The pool logs what an operator needs to follow it: failures with the
@@ -10,19 +12,19 @@ import (
 // own errors keep free of tokens. Lines caused by an acquire carry its ctx
 // (see cause.go), so a handler can add its trace and span ids.
 
-func (a *poolActor) logFailure(msg string, err error) {
-	l, ctx := a.logger(), a.logCtx()
+func (a *poolActor) logFailure(c actor.Context, msg string, err error) {
+	l, ctx := a.logger(), logCtx(c)
 	if !l.Enabled(ctx, slog.LevelWarn) {
 		return
 	}
-	attrs := []any{"pool", a.sm.cfg.Key.Redacted(), "err", err, "consecutive_failures", a.sm.dialFailures}
-	if !a.sm.blockedUntil.IsZero() {
-		attrs = append(attrs, "blocked_until", a.sm.blockedUntil)
+	attrs := []any{"pool", a.sm.cfg.Key.Redacted(), "err", err, "consecutive_failures", a.sm.dialFailures()}
+	if until := a.sm.blockedUntil(); !until.IsZero() {
+		attrs = append(attrs, "blocked_until", until)
 	}
 	l.WarnContext(ctx, msg, attrs...)
 }
 
-func (a *poolActor) logClose(reason CloseReason) {
+func (a *poolActor) logClose(c actor.Context, reason CloseReason) {
 	level := slog.LevelDebug
 	msg := "idpool: connection closed"
 	switch reason {
@@ -31,7 +33,7 @@ func (a *poolActor) logClose(reason CloseReason) {
 	case ReasonBroken, ReasonFailedHealthCheck, ReasonForced, ReasonTokenExpired:
 		level = slog.LevelInfo
 	}
-	l, ctx := a.logger(), a.logCtx()
+	l, ctx := a.logger(), logCtx(c)
 	if l.Enabled(ctx, level) {
 		l.Log(ctx, level, msg, "pool", a.sm.cfg.Key.Redacted(), "reason", reason.String())
 	}

@@ -126,8 +126,8 @@ func (p *Pool) rescheduleWake(now time.Time) {
 		earliest(p.connWake(c))
 	}
 	earliest(p.nextRefresh(now))
-	if now.Before(p.blockedUntil) && (p.size() < p.cfg.MinSize || p.waiters.live > 0) {
-		earliest(p.blockedUntil)
+	if until := p.blockedUntil(); now.Before(until) && (p.size() < p.cfg.MinSize || p.waiters.live > 0) {
+		earliest(until)
 	}
 	if p.fillHeld && p.size() < p.cfg.MinSize {
 		earliest(now.Add(fillRetryAfter))

@@ -34,7 +34,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	p.stats.mints++
 	p.latest = tok
 	p.wakeNoLaterThan(p.nextRefresh(now))
-	if de, ok := p.lastDialErr.(*DialError); ok && de.Mint {
+	if de, ok := p.lastDialErr().(*DialError); ok && de.Mint {
 		p.endBlocking() // the token endpoint works again
 	}
 	for ; p.awaitingToken > 0; p.awaitingToken-- {
@@ -44,7 +44,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	checking := p.checking
 	p.checking = nil
 	for _, c := range checking {
-		if p.conns[c.id] != c { // closed meanwhile
+		if p.connOf(c.id) != c { // closed meanwhile
 			continue
 		}
 		if c.token.Value == tok.Value {
@@ -62,10 +62,14 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 // yet keeps one: its dial may have to wait for a slot held by a close still
 // in flight (the rotated connection's own, typically).
 func (p *Pool) dropSpareTokens() {
+	r := p.rare
+	if r == nil {
+		return
+	}
 	want := p.awaitingPermit + max(0, p.waiters.unserved()-p.coming())
-	if n := min(len(p.freshTokens), want); n < len(p.freshTokens) {
-		clear(p.freshTokens[n:])
-		p.freshTokens = p.freshTokens[:n]
+	if n := min(len(r.freshTokens), want); n < len(r.freshTokens) {
+		clear(r.freshTokens[n:])
+		r.freshTokens = r.freshTokens[:n]
 	}
 }
 
@@ -89,7 +93,8 @@ func (p *Pool) rotate(c *conn, fresh tokens.Token) {
 	if w := c.waiter; w != nil {
 		p.waiters.unbind(w)
 	}
-	p.freshTokens = append(p.freshTokens, fresh)
+	r := p.rareMut()
+	r.freshTokens = append(r.freshTokens, fresh)
 	p.closeConn(c, ReasonTokenRotated)
 	kept := p.idle[:0]
 	for _, s := range p.idle {
@@ -143,7 +148,7 @@ func (p *Pool) mintFailed(now time.Time, err error) {
 	checking := p.checking
 	p.checking = nil
 	for _, c := range checking {
-		if p.conns[c.id] != c {
+		if p.connOf(c.id) != c {
 			continue
 		}
 		w := c.waiter
@@ -164,7 +169,7 @@ func (p *Pool) mintFailed(now time.Time, err error) {
 // settleChecksOnClose closes connections whose token check ended after Close.
 func (p *Pool) settleChecksOnClose() {
 	for _, c := range p.checking {
-		if p.conns[c.id] == c {
+		if p.connOf(c.id) == c {
 			p.closeConn(c, ReasonPoolClosed)
 		}
 	}

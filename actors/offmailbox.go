@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -14,9 +15,9 @@ import (
 // sources, drivers) runs only here, under recover: a panic becomes an error
 // for that one call and the pool's state is untouched.
 
-func (a *poolActor) dial(tok tokens.Token) {
+func (a *poolActor) dial(c actor.Context, tok tokens.Token) {
 	req := DialRequest{Key: a.sm.cfg.Key, Identity: a.identity, Token: tok}
-	life, root, self, cause, epoch := a.life, a.root, a.self, a.workCause(), a.sm.Epoch()
+	life, root, self, cause, epoch := a.workStarted(), c.ActorSystem().Root, a.self, a.workCause(c), a.sm.Epoch()
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.DialTimeout)
 		defer cancel()
@@ -38,9 +39,9 @@ func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn,
 	return conn, err
 }
 
-func (a *poolActor) mint() {
+func (a *poolActor) mint(c actor.Context) {
 	src, key, wrap := a.identity.Source(), a.sm.cfg.Key, a.cfg.Mint
-	life, root, self, cause := a.life, a.root, a.self, a.workCause()
+	life, root, self, cause := a.workStarted(), c.ActorSystem().Root, a.self, a.workCause(c)
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.MintTimeout)
 		defer cancel()
@@ -77,8 +78,8 @@ func safeMint(ctx context.Context, src tokens.Source) (tok tokens.Token, err err
 	return tok, err
 }
 
-func (a *poolActor) validate(id ConnID, conn driver.Conn) {
-	root, self, life, cause := a.root, a.self, a.life, a.workCause()
+func (a *poolActor) validate(c actor.Context, id ConnID, conn driver.Conn) {
+	root, self, life, cause := c.ActorSystem().Root, a.self, a.workStarted(), a.workCause(c)
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.ValidateTimeout)
 		defer cancel()
@@ -103,8 +104,8 @@ func healthy(ctx context.Context, conn driver.Conn) (ok bool) {
 	return true
 }
 
-func (a *poolActor) closeConn(id ConnID, c driver.Conn, reason CloseReason) {
-	root, self := a.root, a.self
+func (a *poolActor) closeConn(ac actor.Context, id ConnID, c driver.Conn, reason CloseReason) {
+	root, self := ac.ActorSystem().Root, a.self
 	go func() {
 		defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
 		defer func() { _ = recover() }()

@@ -1,11 +1,12 @@
 package actors
 
 import (
+	"cmp"
 	"database/sql/driver"
 	"math/rand/v2"
+	"slices"
 	"time"
 
-	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -28,18 +29,16 @@ const (
 )
 
 // conn is the pool's record of one open physical connection. A connection
-// being closed leaves the map at once but keeps its slot (counted in
+// being closed leaves conns at once but keeps its slot (counted in
 // closesInFlight) until its close has finished.
+//
+// The one-byte fields sit together so that conn fits 128 bytes, the size
+// class an idle pool pays per open connection.
 type conn struct {
-	id        ConnID
-	resource  driver.Conn
-	state     connState
-	check     checkKind
-	waiter    *waiter
-	created   time.Time
-	deadline  time.Time // lifetime end; zero when MaxLifetime is off
-	idleSince time.Time
-	token     tokens.Token
+	id       ConnID
+	resource driver.Conn
+	state    connState
+	check    checkKind
 	// fresh: opened and not yet granted, so its first grant is a miss.
 	fresh bool
 	// evicted: Evict dropped it; it closes as soon as nothing uses it.
@@ -47,17 +46,27 @@ type conn struct {
 	// suspect: a sibling came back broken while this one was idle, so it is
 	// health-checked before its next grant however briefly it was idle (see
 	// Release).
-	suspect bool
+	suspect   bool
+	waiter    *waiter
+	deadline  time.Time // lifetime end; zero when MaxLifetime is off
+	idleSince time.Time
+	token     tokens.Token
 }
 
 // Pool is the state machine of one pool key. It is not safe for concurrent
 // use: exactly one goroutine (the pool actor, or the simulation) drives it,
 // through Step, Ready and Advance (see the package doc).
 type Pool struct {
-	cfg PoolConfig
-	rng *rand.Rand
+	cfg poolCfg
+	// rng is held by value, not as a *rand.Rand: that saves every pool two
+	// small allocations (see int64N).
+	rng rand.PCG
 
-	conns    map[ConnID]*conn
+	// conns are the open connections, by id. A slice sorted by id (ids only
+	// grow) rather than a map: a pool has few connections, and an empty Go
+	// map costs 48 bytes and its first group 144 more in each of thousands
+	// of idle pools, while this slice costs 8 per connection.
+	conns    []*conn
 	idle     []*conn // LIFO: the top is the most recently returned
 	waiters  waitQueue
 	checking []*conn // connections whose token awaits the mint in flight
@@ -70,62 +79,70 @@ type Pool struct {
 	// permit; owed counts StealIdle requests not yet paid with a connection.
 	awaitingPermit int
 	owed           int
-	// freshTokens are tokens minted by a rotation for the waiters it sent
-	// back to the queue; a dial for them uses one instead of minting again.
-	freshTokens []tokens.Token
-	minting     bool
-	latest      tokens.Token // the newest token minted
+	latest         tokens.Token // the newest token minted
 
-	closing bool
-	drained bool
 	// closesInFlight counts connections asked to close whose close has not
 	// finished; they count against MaxSize (see size).
 	closesInFlight int
-	// fillHeld: a MinSize fill was refused at the global cap; no fill is
-	// asked for again before the next Tick (see PermitRefused).
-	fillHeld bool
-
-	// dialFailures counts consecutive failed dials and mints; while now is
-	// before blockedUntil the pool dials nothing (see DialBackoff).
-	dialFailures int
-	blockedUntil time.Time
-	lastDialErr  error
 
 	lastActivity time.Time
-	retireAsked  bool
 	seen         uint64
 	wakeAt       time.Time
 
 	stats counters
-	wait  messages.WaitHistogram
+	wait  waitHist
 
-	cred credState  // the newest credential's generation (credential.go)
-	ev   evictState // Evict epochs and waiters (evict.go)
+	cred credState // the newest credential's generation (credential.go)
+	// rare holds the failure streak, Evict epochs and rotation tokens; nil
+	// until the first of them (see rareState).
+	rare *rareState
 
-	// out collects the effects of the Steps since the last Advance;
-	// handedOut: Ready gave it to the driver, and no Step may run until
+	// out collects the effects of the Steps since the last Advance; nil
+	// when there are none (see effectLists).
+	out *[]Effect
+
+	// The flags sit together, so that each does not cost a padded word:
+	// Pool's size decides its allocation's size class (see
+	// TestPoolFitsItsSizeClass).
+	minting, closing, drained bool
+	// fillHeld: a MinSize fill was refused at the global cap; no fill is
+	// asked for again before the next Tick (see PermitRefused).
+	fillHeld    bool
+	retireAsked bool
+	// handedOut: Ready gave out to the driver, and no Step may run until
 	// Advance.
-	out       []Effect
 	handedOut bool
 }
 
 // New returns the state machine for one pool. Its first input must be Start.
-func New(cfg PoolConfig) *Pool {
+func New(cfg PoolConfig) *Pool { return NewSharing(cfg, nil) }
+
+// NewSharing is New for one of many pools whose configurations differ only
+// in the fields each pool has of its own (Key, Seed, UsesToken,
+// NeedsPermit): when cfg's other fields equal *shared, the pool keeps a
+// pointer to shared rather than a copy. shared must not change afterwards.
+// A nil shared, or one that differs, gives the pool a copy of its own.
+func NewSharing(cfg PoolConfig, shared *PoolConfig) *Pool {
 	if cfg.MaxSize < 1 {
 		cfg.MaxSize = 1
 	}
 	if cfg.MinSize > cfg.MaxSize {
 		cfg.MinSize = cfg.MaxSize
 	}
+	own, rest := ownFields(cfg)
+	if shared != nil && *shared == rest {
+		own.PoolConfig = shared
+	} else {
+		own.PoolConfig = &rest
+	}
 	return &Pool{
-		cfg:   cfg,
-		rng:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		conns: make(map[ConnID]*conn),
+		cfg: own,
+		rng: *rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15),
 	}
 }
 
 // Config returns the configuration the pool runs with.
-func (p *Pool) Config() PoolConfig { return p.cfg }
+func (p *Pool) Config() PoolConfig { return p.cfg.whole() }
 
 // start opens the MinSize connections and arms the timers.
 func (p *Pool) start(now time.Time) {
@@ -146,4 +163,24 @@ func (p *Pool) size() int {
 // reservations waiting for a token or a permit.
 func (p *Pool) coming() int { return p.dialing + p.awaitingToken + p.awaitingPermit }
 
-func (p *Pool) emit(e Effect) { p.out = append(p.out, e) }
+// int64N draws from [0, n) with the pool's seeded generator.
+func (p *Pool) int64N(n int64) int64 { return rand.New(&p.rng).Int64N(n) }
+
+// connOf returns the open connection id, or nil.
+func (p *Pool) connOf(id ConnID) *conn {
+	if i, ok := p.connIndex(id); ok {
+		return p.conns[i]
+	}
+	return nil
+}
+
+// dropConn takes c out of the open connections.
+func (p *Pool) dropConn(c *conn) {
+	if i, ok := p.connIndex(c.id); ok {
+		p.conns = slices.Delete(p.conns, i, i+1)
+	}
+}
+
+func (p *Pool) connIndex(id ConnID) (int, bool) {
+	return slices.BinarySearchFunc(p.conns, id, func(c *conn, id ConnID) int { return cmp.Compare(c.id, id) })
+}

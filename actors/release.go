@@ -7,7 +7,7 @@ import "time"
 // connection is reused unless it is past its lifetime or its token expired.
 // Releasing an id that is not out is ignored and counted as misuse.
 func (p *Pool) release(now time.Time, id ConnID, broken bool) {
-	c := p.conns[id]
+	c := p.connOf(id)
 	if c == nil || c.state != connBusy {
 		p.stats.badReleases++
 		return
@@ -90,7 +90,7 @@ func (p *Pool) closeConn(c *conn, reason CloseReason) {
 	if p.owed > 0 {
 		p.owed--
 	}
-	delete(p.conns, c.id)
+	p.dropConn(c)
 	p.noteEvictedClose(c)
 	p.closesInFlight++
 	p.stats.closes[reason]++

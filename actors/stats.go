@@ -15,7 +15,7 @@ type counters struct {
 	closes                                                   [numReasons]uint64
 }
 
-func (p *Pool) recordWait(d time.Duration) { p.wait.Record(d) }
+func (p *Pool) recordWait(d time.Duration) { p.wait.record(d) }
 
 // Stats returns a snapshot of the pool.
 func (p *Pool) Stats() messages.PoolStats {
@@ -50,7 +50,7 @@ func (p *Pool) Stats() messages.PoolStats {
 		BlockedPeriods:    p.stats.blockedPeriods,
 		BlockedFails:      p.stats.blockedFails,
 		Refreshes:         p.stats.refreshes,
-		Evictions:         p.ev.evictions,
+		Evictions:         p.evictions(),
 		CredentialChanges: p.cred.gen,
 		CredentialRetries: p.cred.retries,
 		Closes:            make(map[string]uint64),
@@ -60,7 +60,7 @@ func (p *Pool) Stats() messages.PoolStats {
 			s.Closes[CloseReason(r).String()] = n
 		}
 	}
-	s.Wait = p.wait
+	s.Wait = p.wait.histogram()
 	return s
 }
 

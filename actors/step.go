@@ -70,13 +70,12 @@ func (p *Pool) Step(now time.Time, in Input) {
 // may run, so nothing can overwrite it.
 func (p *Pool) Ready() []Effect {
 	p.handedOut = true
-	return p.out
+	return p.effects()
 }
 
 // Advance tells the pool that the effects from Ready have been carried out;
-// their slice is reused by the next Step.
+// their slice is reused by a later Step, of this pool or another.
 func (p *Pool) Advance() {
-	clear(p.out) // drop references to connections and reply channels
-	p.out = p.out[:0]
+	p.returnEffects()
 	p.handedOut = false
 }

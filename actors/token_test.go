@@ -81,7 +81,7 @@ func TestNearExpirySameTokenIsReusedWithItsNewExpiry(t *testing.T) {
 	renewed := h.tok("T1", time.Hour) // same token, later expiry
 	h.finishMint(renewed, nil)
 	assert.Equal(t, ca, h.mustGrant(b), "same token: candidate reused")
-	assert.Equal(t, renewed.ExpiresOn, h.p.conns[ca].token.ExpiresOn, "new expiry recorded")
+	assert.Equal(t, renewed.ExpiresOn, h.p.connOf(ca).token.ExpiresOn, "new expiry recorded")
 	assert.Empty(t, h.dials)
 	assert.Zero(t, h.p.Stats().Rotations)
 }

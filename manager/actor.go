@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -17,16 +18,17 @@ import (
 type managerActor struct {
 	cfg Config // resolved
 	sm  *decide.Manager
-	// entries: every pool spawned and not stopped; byPID finds a pool's id
-	// from the PID on its messages.
+	// entries: every pool spawned and not stopped; poolOf finds a pool's
+	// id from the PID on its messages.
 	entries map[decide.PoolID]*poolEntry
-	byPID   map[string]decide.PoolID
 	// closeDone is made by the first CloseManager and closed on EffClosed.
 	closeDone chan struct{}
 	gone      messages.PoolStats
 	// goneByKind is gone split by identity kind, for the metrics.
 	goneByKind map[string]messages.PoolStats
-	// poolProps spawns every pool; each learns its key from an Init.
+	// poolProps spawns every pool; each learns its key from an Init. Made
+	// at the first spawn, when this actor's PID is known (the pools' shared
+	// ActorConfig names it as their manager).
 	poolProps *actor.Props
 	// routes publishes the pools to callers, for hits that skip this actor.
 	routes *routeTable
@@ -34,9 +36,9 @@ type managerActor struct {
 	// next holds the follow-up inputs the effects produced (RouteClosed).
 	acquire *messages.Acquire
 	next    []decide.Input
-	// entryDeletes and pidDeletes count deletions since each map was last
-	// rebuilt (see shrunk).
-	entryDeletes, pidDeletes int
+	// entryDeletes counts deletions since entries was last rebuilt (see
+	// shrunk).
+	entryDeletes int
 }
 
 // shrunk returns mp, or a copy sized to its contents once many entries have
@@ -68,12 +70,10 @@ type poolEntry struct {
 
 func newManagerActor(cfg Config, seed uint64, routes *routeTable) *managerActor {
 	return &managerActor{
-		poolProps:  newPoolProps(cfg),
 		routes:     routes,
 		cfg:        cfg,
 		sm:         decide.New(decide.Config{Server: cfg.Server, Pool: poolTemplate(cfg), MaxTotal: cfg.MaxTotal, Seed: seed}),
 		entries:    make(map[decide.PoolID]*poolEntry),
-		byPID:      make(map[string]decide.PoolID),
 		gone:       messages.PoolStats{Closes: map[string]uint64{}},
 		goneByKind: map[string]messages.PoolStats{},
 	}
@@ -110,13 +110,13 @@ func (m *managerActor) Receive(c actor.Context) {
 			c.Send(m.entries[id].pid, msg)
 		}
 	case *messages.PermitRequest:
-		m.step(c, decide.PermitRequest{Pool: m.byPID[msg.Pool.Id], Fill: msg.Fill})
+		m.step(c, decide.PermitRequest{Pool: m.poolID(msg.Pool), Fill: msg.Fill})
 	case *messages.PermitReturn:
-		m.step(c, decide.PermitReturn{Pool: m.byPID[msg.Pool.Id]})
+		m.step(c, decide.PermitReturn{Pool: m.poolID(msg.Pool)})
 	case *messages.StealRefused:
-		m.step(c, decide.StealRefused{Pool: m.byPID[msg.Pool.Id]})
+		m.step(c, decide.StealRefused{Pool: m.poolID(msg.Pool)})
 	case *messages.RetireRequest:
-		if id, ok := m.byPID[msg.Pool.Id]; ok {
+		if id, ok := m.poolOf(msg.Pool); ok {
 			m.step(c, decide.RetireRequest{Pool: id, Seen: msg.Seen})
 		}
 	case *messages.PoolDrained:
@@ -230,15 +230,21 @@ func (m *managerActor) effect(c actor.Context, e *decide.Effect) {
 }
 
 // spawn starts the pool actor, from the root rather than as a child (see
-// actors.Init.Manager), and sends it its Init before anything else can:
+// actors.ActorConfig.Manager), and sends it its Init before anything else can:
 // the route is published only after this.
 func (m *managerActor) spawn(c actor.Context, e *decide.Effect) {
-	pid := c.ActorSystem().Root.Spawn(m.poolProps)
+	if m.poolProps == nil {
+		m.poolProps = newPoolProps(m.cfg, c.Self())
+	}
+	pid, err := c.ActorSystem().Root.SpawnNamed(m.poolProps, poolName(e.Pool))
+	if err != nil {
+		// Unreachable: no other actor is named so (see poolName).
+		panic(fmt.Sprintf("idpool: spawning pool %d: %v", e.Pool, err))
+	}
 	ent := &poolEntry{pid: pid, disc: e.Disc}
 	ent.route.pid = pid
 	m.entries[e.Pool] = ent
-	m.byPID[pid.Id] = e.Pool
-	c.Send(pid, &actors.Init{Pool: e.Config, Identity: m.acquire.Identity, Manager: c.Self()})
+	c.Send(pid, &actors.Init{Pool: e.Config, Identity: m.acquire.Identity})
 	m.log().InfoContext(ctxOf(m.acquire), "idpool: pool created", "pool", e.Config.Key.Redacted(), "identity_kind", m.acquire.Identity.Kind().String())
 }
 
@@ -250,8 +256,6 @@ func (m *managerActor) stop(c actor.Context, id decide.PoolID) {
 	c.Poison(ent.pid)
 	delete(m.entries, id)
 	m.entries = shrunk(m.entries, &m.entryDeletes)
-	delete(m.byPID, ent.pid.Id)
-	m.byPID = shrunk(m.byPID, &m.pidDeletes)
 }
 
 // drained takes the final counters of a pool that has closed everything;
@@ -262,7 +266,7 @@ func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
 	g := m.goneByKind[kind]
 	addCounters(&g, msg.Stats)
 	m.goneByKind[kind] = g
-	id, ok := m.byPID[msg.Pool.Id]
+	id, ok := m.poolOf(msg.Pool)
 	if !ok {
 		c.Poison(msg.Pool)
 		return
@@ -272,8 +276,10 @@ func (m *managerActor) drained(c actor.Context, msg *messages.PoolDrained) {
 	m.step(c, decide.Drained{Pool: id, Seen: msg.Stats.Acquires, Sent: uint64(ent.route.sent.Load())})
 }
 
-// newPoolProps returns the one Props all of a manager's pools share.
-func newPoolProps(cfg Config) *actor.Props {
+// newPoolProps returns the one Props all of a manager's pools share;
+// manager is the manager actor's PID.
+func newPoolProps(cfg Config, manager *actor.PID) *actor.Props {
+	tmpl := poolTemplate(cfg) // what decide adds each pool's own fields to
 	return actors.NewProps(&actors.ActorConfig{
 		Dialer:          cfg.Dialer,
 		Dispatcher:      inlineDispatcher,
@@ -284,6 +290,8 @@ func newPoolProps(cfg Config) *actor.Props {
 		MintTimeout:     cfg.MintTimeout,
 		ValidateTimeout: cfg.ValidateTimeout,
 		Mint:            cfg.mint,
+		Manager:         manager,
+		Pool:            &tmpl,
 	})
 }
 

@@ -94,7 +94,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Dialer = observedDialer{next: cfg.Dialer, m: m}
 		cfg.mint = m.observedMint
 	}
-	system := actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger(cfg.Logger)))
+	system := newActorSystem(cfg.Logger)
 	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed, routes) },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, resumeOnPanic)),
 		actor.WithDispatcher(inlineDispatcher), actor.WithMailbox(mailbox.Producer()), fleetProps(cfg.Fleet))

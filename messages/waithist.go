@@ -96,3 +96,8 @@ func (h *WaitHistogram) Merge(o *WaitHistogram) {
 	h.Sum += o.Sum
 	h.Max = max(h.Max, o.Max)
 }
+
+// WaitBucket is the index in Buckets that Record counts d in, so that a
+// holder of few waits can keep them more compactly and build the histogram
+// when asked (the pool actors do, see actors.waitHist).
+func WaitBucket(d time.Duration) int { return bucketOf(max(d, 0)) }
