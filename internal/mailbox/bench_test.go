@@ -1,0 +1,45 @@
+package mailbox
+
+import (
+	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// nopInvoker runs nothing: the benchmarks measure the mailbox alone.
+type nopInvoker struct{}
+
+func (nopInvoker) InvokeSystemMessage(any)  {}
+func (nopInvoker) InvokeUserMessage(any)    {}
+func (nopInvoker) EscalateFailure(any, any) {}
+
+// benchMsg stands for a pool actor's hot messages (an Acquire, a Release):
+// a pointer to a struct the sender owns.
+type benchMsg struct{ n int }
+
+// BenchmarkPostInline is the hot path's shape at one goroutine: each post
+// finds the mailbox idle and runs its message on the sender's goroutine.
+func BenchmarkPostInline(b *testing.B) {
+	mb := Producer()()
+	mb.RegisterHandlers(nopInvoker{}, actor.NewSynchronizedDispatcher(300))
+	m := &benchMsg{}
+	b.ReportAllocs()
+	for b.Loop() {
+		mb.PostUserMessage(m)
+	}
+}
+
+// BenchmarkPostParallel is many senders on one mailbox, which runs on
+// whichever sender found it idle (the mailbox scenario's shape).
+func BenchmarkPostParallel(b *testing.B) {
+	mb := Producer()()
+	mb.RegisterHandlers(nopInvoker{}, actor.NewSynchronizedDispatcher(300))
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		m := &benchMsg{}
+		for pb.Next() {
+			mb.PostUserMessage(m)
+		}
+	})
+}
