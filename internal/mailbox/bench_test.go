@@ -43,3 +43,23 @@ func BenchmarkPostParallel(b *testing.B) {
 		}
 	})
 }
+
+// linkedBenchMsg carries its own Node, as a pool actor's hot messages
+// would.
+type linkedBenchMsg struct {
+	n    int
+	node Node
+}
+
+func (m *linkedBenchMsg) MailboxNode() *Node { return &m.node }
+
+// BenchmarkPostInlineLinked is BenchmarkPostInline with a Linked message.
+func BenchmarkPostInlineLinked(b *testing.B) {
+	mb := Producer()()
+	mb.RegisterHandlers(nopInvoker{}, actor.NewSynchronizedDispatcher(300))
+	m := &linkedBenchMsg{}
+	b.ReportAllocs()
+	for b.Loop() {
+		mb.PostUserMessage(m)
+	}
+}
