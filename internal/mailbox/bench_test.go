@@ -15,7 +15,7 @@ func (nopInvoker) EscalateFailure(any, any) {}
 
 // benchMsg stands for a pool actor's hot messages (an Acquire, a Release):
 // a pointer to a struct the sender owns.
-type benchMsg struct{ n int }
+type benchMsg struct{ _ int }
 
 // BenchmarkPostInline is the hot path's shape at one goroutine: each post
 // finds the mailbox idle and runs its message on the sender's goroutine.
@@ -47,7 +47,7 @@ func BenchmarkPostParallel(b *testing.B) {
 // linkedBenchMsg carries its own Node, as a pool actor's hot messages
 // would.
 type linkedBenchMsg struct {
-	n    int
+	_    int
 	node Node
 }
 

@@ -119,6 +119,9 @@ func (m *Mailbox) processMessages() {
 		case panicked:
 			continue // the rest of the batch may be queued behind it
 		}
+		if h := testHookBeforeIdle.Load(); h != nil {
+			(*h)(m)
+		}
 		m.status.Store(idle)
 		// A message posted after run saw the queues empty, but before the
 		// status went idle, found the mailbox running and did not schedule
@@ -134,6 +137,11 @@ func (m *Mailbox) processMessages() {
 		}
 	}
 }
+
+// testHookBeforeIdle, set only by tests, runs where a runner has found
+// nothing left and has not yet marked the mailbox idle: the window a post
+// must not be lost in.
+var testHookBeforeIdle atomic.Pointer[func(*Mailbox)]
 
 // runnable reports whether run would find a message. Only the runner may
 // call it.
