@@ -35,7 +35,10 @@ type Mailbox struct {
 	status atomic.Int32
 	// suspended is written by the runner only; it is atomic because the
 	// runner that goes idle reads it after another may have started.
-	suspended  atomic.Bool
+	suspended atomic.Bool
+	// first is the message handed to the runner its sender started; it
+	// belongs to the runner.
+	first      any
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
 	process    func()
@@ -52,9 +55,22 @@ func Producer() actor.MailboxProducer {
 
 // PostUserMessage enqueues an ordinary message and schedules the mailbox.
 func (m *Mailbox) PostUserMessage(msg any) {
-	// Counted before the push, so that UserMessageCount never sees a
-	// message taken that was not yet posted.
+	// Counted first, so that UserMessageCount never sees a message taken
+	// that was not yet posted.
 	m.posted.Add(1)
+	// The uncontended case: nothing queued and no runner. The sender that
+	// starts the runner hands it the message directly, and neither pushes
+	// nor pops it. Its own earlier messages are all done (an idle mailbox
+	// that is not suspended has taken everything it was posted, bar a
+	// push its last look is about to find, which waiting sees); a message
+	// pushed by another sender after this look is concurrent with this
+	// one, so either may go first.
+	if m.status.Load() == idle && !m.suspended.Load() && !m.user.waiting() && !m.system.waiting() &&
+		m.status.CompareAndSwap(idle, running) {
+		m.first = msg
+		m.dispatcher.Schedule(m.process)
+		return
+	}
 	m.user.push(msg)
 	m.schedule()
 }
@@ -160,6 +176,12 @@ func (m *Mailbox) run(budget *int) (out outcome) {
 			out = panicked
 		}
 	}()
+	if msg = m.first; msg != nil {
+		m.first = nil
+		*budget--
+		m.taken.Add(1)
+		m.invoker.InvokeUserMessage(msg)
+	}
 	throughput := m.dispatcher.Throughput()
 	for i := 0; ; i++ {
 		if *budget <= 0 {

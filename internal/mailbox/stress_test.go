@@ -186,3 +186,19 @@ func TestMessagesQueuedBehindAPanicStillRun(t *testing.T) {
 	assert.Equal(t, 2, r.last[1], "both messages behind the panic ran")
 	assert.Equal(t, idle, mb.status.Load())
 }
+
+// TestASenderDoesNotOvertakeItsOwnQueuedMessage: between a runner marking
+// the mailbox idle and its last look, the mailbox is idle with a message
+// queued. A post then must not take the shortcut that hands its message
+// straight to a new runner, or it would run before the one queued.
+func TestASenderDoesNotOvertakeItsOwnQueuedMessage(t *testing.T) {
+	r := &recorder{last: map[int]int{}}
+	mb := newMailbox(r, actor.NewSynchronizedDispatcher(50))
+	// The state of that window: queued, idle, no runner.
+	mb.posted.Add(1)
+	mb.user.push(msg{1, 1})
+	mb.PostUserMessage(&linkedMsg{from: 1, seq: 2})
+	assert.Zero(t, r.panics.Load(), "in order")
+	assert.Equal(t, 2, r.last[1])
+	assert.Zero(t, mb.UserMessageCount())
+}
