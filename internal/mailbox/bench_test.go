@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -42,6 +43,12 @@ func BenchmarkPostParallel(b *testing.B) {
 			mb.PostUserMessage(m)
 		}
 	})
+	b.StopTimer()
+	// A runner handed the rest of a batch may still be at work: let it
+	// finish, for goleak.
+	for mb.(*Mailbox).status.Load() != idle {
+		runtime.Gosched()
+	}
 }
 
 // linkedBenchMsg carries its own Node, as a pool actor's hot messages
