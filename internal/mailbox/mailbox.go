@@ -5,11 +5,13 @@
 // (each idle-to-busy transition, so once per acquire hop with the inline
 // dispatcher) and keeps its queues in a mutex-guarded ring and an MPSC list
 // that allocates a node per system message. This one caches its run function
-// and keeps both queues lock-free (see queue): a post is a compare-and-swap
-// onto a stack, the runner takes the stack whole, and a message that carries
-// its own link (Linked) allocates nothing. An idle mailbox holds no queue
-// memory. It otherwise behaves the same: system messages first, suspension
-// honoured, a Gosched every Throughput messages.
+// and holds no lock: a sender that finds it idle and empty hands its message
+// straight to the runner it starts; otherwise a post is a compare-and-swap
+// onto a lock-free queue (see queue) that the runner takes whole, with a node
+// the message carries (Linked) or one borrowed from a pool, so posting
+// allocates nothing. An idle mailbox holds no queue memory. It otherwise
+// behaves the same: system messages first, suspension honoured, a Gosched
+// every Throughput messages.
 package mailbox
 
 import (
