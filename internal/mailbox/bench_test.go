@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -68,5 +69,39 @@ func BenchmarkPostInlineLinked(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		mb.PostUserMessage(m)
+	}
+}
+
+// replyMsg is a message whose sender waits for the actor to have run it,
+// as a caller waits for an Acquire's grant.
+type replyMsg struct{ done atomic.Bool }
+
+// replyInvoker marks each replyMsg run.
+type replyInvoker struct{ nopInvoker }
+
+func (replyInvoker) InvokeUserMessage(m any) { m.(*replyMsg).done.Store(true) }
+
+// BenchmarkPostParallelClosedLoop is many senders on one mailbox, each
+// waiting for its message to have run before it posts the next: the queue
+// holds at most one message per sender, as with callers waiting for their
+// grants (BenchmarkPostParallel floods it instead).
+func BenchmarkPostParallelClosedLoop(b *testing.B) {
+	mb := Producer()()
+	mb.RegisterHandlers(replyInvoker{}, actor.NewSynchronizedDispatcher(300))
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		m := &replyMsg{}
+		for pb.Next() {
+			m.done.Store(false)
+			mb.PostUserMessage(m)
+			for !m.done.Load() {
+				runtime.Gosched()
+			}
+		}
+	})
+	b.StopTimer()
+	for mb.(*Mailbox).status.Load() != idle {
+		runtime.Gosched()
 	}
 }
