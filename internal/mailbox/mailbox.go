@@ -132,7 +132,7 @@ func (m *Mailbox) processMessages() {
 		case spent:
 			// Batch spent with messages left: hand the mailbox, still
 			// marked running, to a fresh runner and give the caller back.
-			go m.processMessages()
+			go m.process() // the cached func: "go m.processMessages()" allocates a closure
 			return
 		case panicked:
 			continue // the rest of the batch may be queued behind it
