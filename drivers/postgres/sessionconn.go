@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// sessionConn is the net.Conn under one pgx connection (after TLS: the
+// Dialer installs it with pgconn.Config.AfterNetConnect). It lets a release
+// defer the session reset to the next request, as SQL Server's
+// RESETCONNECTION flag does: the reset's SQL goes in front of the next bytes
+// pgx writes, in the same write, and its replies are taken out of what pgx
+// reads (see replyFilter), so a release costs no round trip and pgx's
+// prepared statements survive it. It also watches what pgx sends (see
+// requestWatch), to tell when a release needs the full reset instead.
+//
+// pgconn's cancel requests dial a connection of their own with
+// pgconn.Config.DialFunc, which never passes through AfterNetConnect, so a
+// cancel request is never wrapped.
+//
+// A mutex guards the state, not the I/O: pgconn's background reader can
+// Read while a slow Write is in progress.
+type sessionConn struct {
+	net.Conn
+
+	mu      sync.Mutex
+	in      replyFilter
+	out     requestWatch
+	pending bool   // the next write starts with the reset
+	wbuf    []byte // the reset and the caller's bytes, for one write
+
+	deferred, full int // releases of each kind, for tests
+}
+
+// maxKeptWriteBuffer bounds the write buffer kept between resets.
+const maxKeptWriteBuffer = 64 << 10
+
+// newSessionConn wraps c.
+func newSessionConn(c net.Conn) *sessionConn { return &sessionConn{Conn: c} }
+
+// Read reads from the server, less the deferred reset's replies. After a
+// failed reset every Read fails.
+func (c *sessionConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(p)
+		c.mu.Lock()
+		m, ferr := c.in.filter(p[:n])
+		owed := c.in.owed > 0
+		if ferr == nil && err != nil && owed {
+			// The connection ended (or failed) before the reset's
+			// replies did.
+			ferr = fmt.Errorf("postgres: the session reset before this call failed: the connection ended before the reset's replies: %w", err)
+			c.in.failed = ferr
+		}
+		c.mu.Unlock()
+		switch {
+		case ferr != nil:
+			return 0, ferr
+		case m > 0 || err != nil || n == 0:
+			return m, err
+		}
+		// Everything read was the reset's: read on.
+	}
+}
+
+// Write writes p, preceded by the deferred reset if one is pending. It never
+// puts the reset in front of a Terminate ('X'): a connection being closed
+// needs none.
+func (c *sessionConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if err := c.in.failed; err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	if !c.pending || len(p) == 0 || p[0] == 'X' {
+		c.out.observe(p)
+		c.mu.Unlock()
+		return c.Conn.Write(p)
+	}
+	if !c.out.atBoundary() {
+		// Cannot happen: a release leaves pgx between messages. Never
+		// send a request that the reset cannot precede.
+		err := fmt.Errorf("postgres: the session reset could not be sent: the connection is in the middle of a message")
+		c.in.failed = err
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.pending = false
+	c.in.owed++
+	c.out.observe(p)
+	buf := append(append(c.wbuf[:0], resetMessage...), p...)
+	if cap(buf) <= maxKeptWriteBuffer {
+		c.wbuf = buf
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Write(buf)
+	return max(n-len(resetMessage), 0), err
+}
+
+// deferReset readies the connection for its next lease: it reports whether
+// the reset can be deferred to the next request, and if so marks it pending.
+// If not (see requestWatch; also when pgx was handed a ParameterStatus, so
+// its copy of the session's settings must be refreshed now, or has read a
+// message it has not parsed yet), the caller must run the full reset.
+func (c *sessionConn) deferReset() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.in.failed != nil || c.out.dirty || c.in.sawParam || !c.in.afterReady ||
+		c.in.owed > 0 || !c.in.atBoundary() || !c.out.atBoundary() {
+		c.pending = false
+		return false
+	}
+	c.pending = true
+	c.deferred++
+	return true
+}
+
+// fullResetDone records that a full reset just ended: pgx and the server
+// agree again, with nothing left to undo.
+func (c *sessionConn) fullResetDone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out.dirty = false
+	c.in.sawParam = false
+	c.full++
+}
+
+// counts returns how many releases deferred the reset, how many ran it in
+// full, and how many Parse messages pgx sent, for tests.
+func (c *sessionConn) counts() (deferred, full, parses int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deferred, c.full, c.out.parses
+}
+
+// resetSQL is the deferred reset: DISCARD ALL less DEALLOCATE ALL, as one
+// simple Query (DISCARD ALL itself cannot run in a multi-statement Query's
+// implicit transaction), whose statements run in order:
+//
+//   - exit_on_error first, so that any later failure ends the session: the
+//     requests pgx sent behind the reset then never run on a session that
+//     was not reset. statement_timeout and lock_timeout, which the last
+//     lease may have set low, are off for the rest of the reset;
+//   - SET ROLE NONE (through set_config, in the same statement) and SET
+//     SESSION AUTHORIZATION DEFAULT: the login's user again;
+//   - pg_advisory_unlock_all: session advisory locks;
+//   - SQL-level prepared statements (PREPARE; pg_prepared_statements.from_sql)
+//     are refused rather than deallocated, which would take PL/pgSQL and
+//     cost more than the rest together: the text pgx sent would have named
+//     PREPARE (see requestWatch), so one here was made by server-side code,
+//     and the reset fails closed. pgx's own protocol-level statements are
+//     kept: that is the point;
+//   - CLOSE ALL: cursors; UNLISTEN *: LISTEN; DISCARD TEMP: temporary
+//     tables; DISCARD SEQUENCES: currval and lastval;
+//   - RESET ALL last: every setting back to the login's (DSN runtime
+//     parameters and ALTER ROLE ... SET included), exit_on_error with them.
+//
+// DISCARD PLANS is left out: it is not isolation. A kept statement's cached
+// plan is checked by the server on each use against the search_path, the
+// user (for row-level security) and the catalog, and planned again when they
+// changed.
+const resetSQL = "SELECT pg_catalog.set_config('exit_on_error', 'on', false), " +
+	"pg_catalog.set_config('statement_timeout', '0', false), " +
+	"pg_catalog.set_config('lock_timeout', '0', false), " +
+	"pg_catalog.set_config('role', 'none', false); " +
+	"SET SESSION AUTHORIZATION DEFAULT; " +
+	"SELECT pg_catalog.pg_advisory_unlock_all(), CAST(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql) " +
+	"THEN 'idpool: an SQL-level prepared statement (PREPARE) is left in the session' END AS int); " +
+	"CLOSE ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; RESET ALL"
+
+// resetMessage is resetSQL as a simple Query message.
+var resetMessage = func() []byte {
+	b := []byte{'Q', 0, 0, 0, 0}
+	b = append(b, resetSQL...)
+	b = append(b, 0)
+	binary.BigEndian.PutUint32(b[1:5], uint32(len(b)-1))
+	return b
+}()
