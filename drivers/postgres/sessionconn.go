@@ -44,6 +44,12 @@ func newSessionConn(c net.Conn) *sessionConn { return &sessionConn{Conn: c} }
 // failed reset every Read fails.
 func (c *sessionConn) Read(p []byte) (int, error) {
 	for {
+		c.mu.Lock()
+		failed := c.in.failed
+		c.mu.Unlock()
+		if failed != nil {
+			return 0, failed
+		}
 		n, err := c.Conn.Read(p)
 		c.mu.Lock()
 		m, ferr := c.in.filter(p[:n])
