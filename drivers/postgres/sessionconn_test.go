@@ -3,8 +3,8 @@ package postgres
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
