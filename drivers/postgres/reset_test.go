@@ -184,7 +184,12 @@ func TestResetSessionFailsClosed(t *testing.T) {
 		assert.ErrorIs(t, sc.ResetSession(ctx), driver.ErrBadConn)
 	})
 	t.Run("session killed", func(t *testing.T) {
-		sc, _, srv, role := resetConn(t, "rstkill")
+		// The full reset's round trip finds the session gone. (A deferred
+		// reset fails the next request instead: see
+		// TestDeferredResetFailsClosedOnATerminatedSession.)
+		sc, pc, srv, role := resetConn(t, "rstkill")
+		_, err := pc.Exec(ctx, "PREPARE p AS SELECT 1") // needs the full reset
+		require.NoError(t, err)
 		require.Equal(t, 1, srv.Terminate(t, role))
 		assert.ErrorIs(t, sc.ResetSession(ctx), driver.ErrBadConn)
 	})
