@@ -229,3 +229,30 @@ func TestPGStatementCacheSurvivesReleases(t *testing.T) {
 	assert.EqualValues(t, 1, p.stats().Opens, "one session throughout")
 	assert.Zero(t, p.stats().Closes["broken"], "no reset failed")
 }
+
+// TestPGDeferredResetFailsClosed: a session the server ended while it sat
+// idle in the pool fails the next call (the reset in front of it cannot
+// run), and the call after it gets a fresh session, through the facade and
+// through the pgx-native Pool.
+func TestPGDeferredResetFailsClosed(t *testing.T) {
+	srv := pgtest.Shared(t)
+	p := pgSQLLoginPool(t, srv, "rstfail", manager.Config{MaxSize: 1})
+	ctx := tokens.WithIdentity(pgCtx(t), tokens.SQLLogin())
+	pool := postgres.NewPool(p.db.Manager)
+	pid := func(q func(string) (int, error)) int {
+		n, err := q("SELECT pg_backend_pid()")
+		require.NoError(t, err)
+		return n
+	}
+	viaFacade := func(sql string) (n int, err error) { return n, p.db.QueryRowContext(ctx, sql).Scan(&n) }
+	viaPgx := func(sql string) (n int, err error) { return n, pool.QueryRow(ctx, sql).Scan(&n) }
+	for _, q := range []func(string) (int, error){viaFacade, viaPgx} {
+		before := pid(q)
+		require.Equal(t, 1, srv.Terminate(t, p.role))
+		_, err := q("SELECT 1")
+		require.Error(t, err, "the call behind the failed reset")
+		after := pid(q)
+		assert.NotEqual(t, before, after, "a fresh session")
+	}
+	assert.EqualValues(t, 3, p.stats().Opens)
+}
