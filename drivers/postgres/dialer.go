@@ -47,7 +47,7 @@ func WithUser(f func(req actors.DialRequest) string) Option {
 // stdlib.OptionAfterConnect to run code once per physical connection. Leave
 // OptionBeforeConnect alone: it could replace the login the dialer chose.
 // OptionResetSession and OptionShouldPing are overridden: the session is
-// reset (DISCARD ALL) on every release, which also undoes any SET an
+// reset on every release, which also undoes any SET an
 // AfterConnect ran; give session settings as runtime parameters in the DSN
 // (or ALTER ROLE ... SET), which the reset restores.
 func WithConnectorOptions(opts ...stdlib.OptionOpenDB) Option {
