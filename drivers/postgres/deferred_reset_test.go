@@ -239,3 +239,22 @@ func TestDeferredResetNeverTouchesAFreshConnection(t *testing.T) {
 	assert.Equal(t, "4242s", queryString(t, ctx, pc, "SHOW statement_timeout"))
 	assert.False(t, sessionOf(t, pc).pending)
 }
+
+// TestDeferredResetAfterAFullReset: the full reset's DISCARD ALL deallocates
+// the deferred reset's own prepared check too, and the next deferred reset
+// prepares it again.
+func TestDeferredResetAfterAFullReset(t *testing.T) {
+	sc, pc, _, _ := resetConn(t, "dfrmix")
+	ctx := resetCtx(t)
+	for round := range 3 {
+		require.NoError(t, sc.ResetSession(ctx), "round %d", round) // deferred
+		require.Equal(t, "1", queryString(t, ctx, pc, "SELECT '1'"), "round %d", round)
+		_, err := pc.Prepare(ctx, "mine", "SELECT 1")
+		require.NoError(t, err)
+		require.NoError(t, sc.ResetSession(ctx), "round %d", round) // full
+		require.Equal(t, "2", queryString(t, ctx, pc, "SELECT '2'"), "round %d", round)
+	}
+	deferred, full, _ := sessionOf(t, pc).counts()
+	assert.Equal(t, [2]int{3, 3}, [2]int{deferred, full})
+	assert.False(t, pc.IsClosed())
+}

@@ -24,7 +24,7 @@ import (
 // the last ReadyForQuery (an asynchronous message pgx has read but not
 // parsed yet, which a deferred reset would leave to the next lease).
 type replyFilter struct {
-	owed int // resets whose replies have not ended yet (0 or 1)
+	owed int // ReadyForQuery messages of the reset still to come
 
 	hdr  [5]byte // the current frame's header bytes seen so far
 	hdrN int

@@ -10,9 +10,9 @@ import (
 // bytes and fails the same way, never hands over more than it read, and
 // never panics. Its seed corpus runs with every go test.
 func FuzzReplyFilter(f *testing.F) {
-	resetReplies := cat(oldNotify, setCmdDone, notice, paramTZ, setCmdDone, readyIdle)
-	f.Add(cat(resetReplies, userReplies), uint8(1), true)
-	f.Add(cat(resetReplies, userReplies), uint8(3), false)
+	replies := cat(oldNotify, setCmdDone, notice, readyIdle, frame('1', ""), frame('2', ""), readyIdle, paramTZ, setCmdDone, readyIdle)
+	f.Add(cat(replies, userReplies), uint8(1), true)
+	f.Add(cat(replies, userReplies), uint8(3), false)
 	f.Add(cat(setCmdDone, fatalReset), uint8(2), true)
 	f.Add(cat(readyIdle, oldNotify), uint8(5), false)
 	f.Add([]byte{'Z', 0, 0, 0, 3}, uint8(1), true)
@@ -37,7 +37,7 @@ func FuzzReplyFilter(f *testing.F) {
 func runFilter(data []byte, step int, owed bool) ([]byte, error) {
 	var f replyFilter
 	if owed {
-		f.owed = 1
+		f.owed = resetReplies
 	}
 	buf := bytes.Clone(data)
 	var out []byte

@@ -29,6 +29,9 @@ type sessionConn struct {
 	in      replyFilter
 	out     requestWatch
 	pending bool   // the next write starts with the reset
+	// checkReady: resetStatement is prepared on the session (or its Parse
+	// is on the way; if that fails the session ends).
+	checkReady bool
 	wbuf    []byte // the reset and the caller's bytes, for one write
 
 	deferred, full int // releases of each kind, for tests
@@ -94,15 +97,20 @@ func (c *sessionConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	c.pending = false
-	c.in.owed++
+	c.in.owed += resetReplies
+	reset := resetMessages[0]
+	if !c.checkReady {
+		reset = resetMessages[1]
+		c.checkReady = true
+	}
 	c.out.observe(p)
-	buf := append(append(c.wbuf[:0], resetMessage...), p...)
+	buf := append(append(c.wbuf[:0], reset...), p...)
 	if cap(buf) <= maxKeptWriteBuffer {
 		c.wbuf = buf
 	}
 	c.mu.Unlock()
 	n, err := c.Conn.Write(buf)
-	return max(n-len(resetMessage), 0), err
+	return max(n-len(reset), 0), err
 }
 
 // deferReset readies the connection for its next lease: it reports whether
@@ -130,6 +138,7 @@ func (c *sessionConn) fullResetDone() {
 	defer c.mu.Unlock()
 	c.out.dirty = false
 	c.in.sawParam = false
+	c.checkReady = false // DISCARD ALL deallocated it
 	c.full++
 }
 
@@ -141,46 +150,69 @@ func (c *sessionConn) counts() (deferred, full, parses int) {
 	return c.deferred, c.full, c.out.parses
 }
 
-// resetSQL is the deferred reset: DISCARD ALL less DEALLOCATE ALL, as one
-// simple Query (DISCARD ALL itself cannot run in a multi-statement Query's
-// implicit transaction), whose statements run in order:
+// The deferred reset is DISCARD ALL less DEALLOCATE ALL, in three parts
+// sent together in front of the next request (DISCARD ALL itself cannot run
+// in a multi-statement Query's implicit transaction), each answered up to a
+// ReadyForQuery, so resetReplies of them are owed:
 //
-//   - exit_on_error first, so that any later failure ends the session: the
-//     requests pgx sent behind the reset then never run on a session that
-//     was not reset. statement_timeout and lock_timeout, which the last
-//     lease may have set low, are off for the rest of the reset;
-//   - SET ROLE NONE (through set_config, in the same statement) and SET
-//     SESSION AUTHORIZATION DEFAULT: the login's user again;
-//   - pg_advisory_unlock_all: session advisory locks;
-//   - SQL-level prepared statements (PREPARE; pg_prepared_statements.from_sql)
-//     are refused rather than deallocated, which would take PL/pgSQL and
-//     cost more than the rest together: the text pgx sent would have named
-//     PREPARE (see requestWatch), so one here was made by server-side code,
-//     and the reset fails closed. pgx's own protocol-level statements are
-//     kept: that is the point;
-//   - CLOSE ALL: cursors; UNLISTEN *: LISTEN; DISCARD TEMP: temporary
-//     tables; DISCARD SEQUENCES: currval and lastval;
-//   - RESET ALL last: every setting back to the login's (DSN runtime
-//     parameters and ALTER ROLE ... SET included), exit_on_error with them.
+//   - resetFirstSQL, a simple Query: exit_on_error first, so that any later
+//     failure ends the session and the requests pgx sent behind the reset
+//     never run on a session that was not reset; statement_timeout and
+//     lock_timeout, which the last lease may have set low, off for the rest
+//     of the reset; then CLOSE ALL (cursors), UNLISTEN * (LISTEN), DISCARD
+//     TEMP (temporary tables) and DISCARD SEQUENCES (currval and lastval);
+//   - resetCheckSQL, through the extended protocol as a statement prepared
+//     once per session (resetStatement), since planning it costs the server
+//     more than the rest of the reset together: SET SESSION AUTHORIZATION
+//     DEFAULT and RESET ROLE (set_config with a NULL value resets), the
+//     session advisory locks, and SQL-level prepared statements
+//     (pg_prepared_statements.from_sql), which are refused rather than
+//     deallocated (that would take PL/pgSQL): the text pgx sent would have
+//     named PREPARE (see requestWatch), so one here was made by server-side
+//     code, and the reset fails closed. pgx's own protocol-level statements
+//     are kept: that is the point;
+//   - RESET ALL last, a simple Query: every setting back to the login's (DSN
+//     runtime parameters and ALTER ROLE ... SET included), exit_on_error with
+//     them.
 //
 // DISCARD PLANS is left out: it is not isolation. A kept statement's cached
 // plan is checked by the server on each use against the search_path, the
 // user (for row-level security) and the catalog, and planned again when they
 // changed.
-const resetSQL = "SELECT pg_catalog.set_config('exit_on_error', 'on', false), " +
-	"pg_catalog.set_config('statement_timeout', '0', false), " +
-	"pg_catalog.set_config('lock_timeout', '0', false), " +
-	"pg_catalog.set_config('role', 'none', false); " +
-	"SET SESSION AUTHORIZATION DEFAULT; " +
-	"SELECT pg_catalog.pg_advisory_unlock_all(), CAST(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql) " +
-	"THEN 'idpool: an SQL-level prepared statement (PREPARE) is left in the session' END AS int); " +
-	"CLOSE ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; RESET ALL"
+const (
+	resetFirstSQL = "SET exit_on_error = on; SET statement_timeout = 0; SET lock_timeout = 0; " +
+		"CLOSE ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES"
+	resetCheckSQL = "SELECT pg_catalog.set_config('session_authorization', NULL, false), " +
+		"pg_catalog.set_config('role', NULL, false), pg_catalog.pg_advisory_unlock_all(), " +
+		"CAST(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql) " +
+		"THEN 'idpool: an SQL-level prepared statement (PREPARE) is left in the session' END AS int)"
+	resetLastSQL   = "RESET ALL"
+	resetStatement = "idpool_session_reset"
+	resetReplies   = 3
+)
 
-// resetMessage is resetSQL as a simple Query message.
-var resetMessage = func() []byte {
-	b := []byte{'Q', 0, 0, 0, 0}
-	b = append(b, resetSQL...)
-	b = append(b, 0)
-	binary.BigEndian.PutUint32(b[1:5], uint32(len(b)-1))
-	return b
+// resetMessages are the deferred reset's messages: [0] for a session that
+// has resetStatement prepared, [1] with the Parse that prepares it.
+var resetMessages = func() [2][]byte {
+	msg := func(b []byte, typ byte, parts ...string) []byte {
+		at := len(b)
+		b = append(b, typ, 0, 0, 0, 0)
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		binary.BigEndian.PutUint32(b[at+1:at+5], uint32(len(b)-at-1))
+		return b
+	}
+	build := func(parse bool) []byte {
+		b := msg(nil, 'Q', resetFirstSQL, "\x00")
+		if parse {
+			b = msg(b, 'P', resetStatement, "\x00", resetCheckSQL, "\x00", "\x00\x00")
+		}
+		// Bind the unnamed portal with no parameters and text results.
+		b = msg(b, 'B', "\x00", resetStatement, "\x00", "\x00\x00", "\x00\x00", "\x00\x00")
+		b = msg(b, 'E', "\x00", "\x00\x00\x00\x00")
+		b = msg(b, 'S')
+		return msg(b, 'Q', resetLastSQL, "\x00")
+	}
+	return [2][]byte{build(false), build(true)}
 }()

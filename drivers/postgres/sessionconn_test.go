@@ -84,7 +84,7 @@ func sendAfterRelease(t *testing.T, sc *sessionConn, server net.Conn) []byte {
 	require.True(t, sc.deferReset(), "a clean lease defers its reset")
 	received := make(chan []byte, 1)
 	go func() {
-		b := make([]byte, len(resetMessage)+len(userQuery))
+		b := make([]byte, len(resetMessages[1])+len(userQuery))
 		_, _ = io.ReadFull(server, b)
 		received <- b
 	}()
@@ -101,9 +101,12 @@ func sendAfterRelease(t *testing.T, sc *sessionConn, server net.Conn) []byte {
 func TestSessionConnPiggybacksTheReset(t *testing.T) {
 	sc, server := pipeConn(t)
 	got := sendAfterRelease(t, sc, server)
-	assert.Equal(t, cat(resetMessage, userQuery), got)
+	assert.Equal(t, cat(resetMessages[1], userQuery), got, "the first reset prepares its check")
 
-	resetReplies := cat(oldNotify, frame('T', "\x00\x00"), frame('D', "\x00\x00"), setCmdDone, notice, paramTZ, setCmdDone, readyIdle)
+	resetReplies := cat(
+		oldNotify, setCmdDone, notice, setCmdDone, readyIdle, // the first Query
+		frame('1', ""), frame('2', ""), frame('D', "\x00\x00"), frame('C', "SELECT 1\x00"), readyIdle, // the check, then Sync
+		paramTZ, frame('C', "RESET\x00"), readyIdle) // RESET ALL
 	serve(t, server, cat(resetReplies, userReplies))
 	want := cat(paramTZ, userReplies)
 	out, err := readByteByByte(sc, len(want))
