@@ -42,12 +42,13 @@
 // anything an stdlib.OptionAfterConnect set does not.
 //
 // Usually the release does no I/O: like SQL Server's RESETCONNECTION flag,
-// the reset (DISCARD ALL's parts less DEALLOCATE ALL, one simple Query) is
-// written in front of the next request on the connection, in the same
-// write, and its replies are taken out of what pgx reads, so it costs no
-// round trip, and the statements of pgx's statement cache stay prepared: a
-// query text, and a *sql.Stmt of the facade, is parsed once per connection.
-// It still costs the server the work of six short statements per lease. The
+// the reset (DISCARD ALL's parts less DEALLOCATE ALL: two simple Queries and
+// a statement the connection prepares once) is written in front of the next
+// request on the connection, in the same write, and its replies are taken
+// out of what pgx reads, so it costs no round trip, and the statements of
+// pgx's statement cache stay prepared: a query text, and a *sql.Stmt of the
+// facade, is parsed once per connection. It still costs the server the work
+// of about ten short statements per lease, more than a SELECT 1 itself. The
 // server runs it with exit_on_error on: if it fails, the server ends the
 // session before the request behind it runs, that request fails with an
 // error naming the session reset, and the connection is closed.

@@ -28,11 +28,11 @@ type sessionConn struct {
 	mu      sync.Mutex
 	in      replyFilter
 	out     requestWatch
-	pending bool   // the next write starts with the reset
+	pending bool // the next write starts with the reset
 	// checkReady: resetStatement is prepared on the session (or its Parse
 	// is on the way; if that fails the session ends).
 	checkReady bool
-	wbuf    []byte // the reset and the caller's bytes, for one write
+	wbuf       []byte // the reset and the caller's bytes, for one write
 
 	deferred, full int // releases of each kind, for tests
 }
