@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idpool/idpool/drivers/postgres"
 	"github.com/idpool/idpool/internal/pgtest"
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/tokens"
@@ -191,4 +192,67 @@ func TestPGPreparedStatementsWorkAcrossResets(t *testing.T) {
 	}
 	assert.EqualValues(t, 1, p.stats().Opens)
 	assert.Zero(t, p.stats().Closes["broken"], "no reset failed")
+}
+
+// TestPGStatementCacheSurvivesReleases: the reset keeps the statements of
+// pgx's cache prepared, so a *sql.Stmt through the facade, and a repeated
+// query through the pgx-native Pool, are prepared once on the session across
+// lease after lease: the server's prepare_time of each stays the same.
+func TestPGStatementCacheSurvivesReleases(t *testing.T) {
+	srv := pgtest.Shared(t)
+	p := pgSQLLoginPool(t, srv, "rstkeep", manager.Config{MaxSize: 1})
+	ctx := tokens.WithIdentity(pgCtx(t), tokens.SQLLogin())
+	pool := postgres.NewPool(p.db.Manager)
+	const viaStmt, viaPgx = "SELECT $1::int + 5", "SELECT $1::int + 6"
+	prepared := func(sql string) string {
+		var at string
+		require.NoError(t, p.db.QueryRowContext(ctx,
+			"SELECT prepare_time::text FROM pg_prepared_statements WHERE statement = $1", sql).Scan(&at), sql)
+		return at
+	}
+	stmt, err := p.db.PrepareContext(ctx, viaStmt)
+	require.NoError(t, err)
+	defer stmt.Close()
+	var first [2]string
+	for round := range 10 {
+		var got int
+		require.NoError(t, stmt.QueryRowContext(ctx, round).Scan(&got), "round %d", round)
+		require.Equal(t, round+5, got)
+		require.NoError(t, pool.QueryRow(ctx, viaPgx, round).Scan(&got), "round %d", round)
+		require.Equal(t, round+6, got)
+		now := [2]string{prepared(viaStmt), prepared(viaPgx)}
+		if round == 0 {
+			first = now
+		}
+		require.Equal(t, first, now, "round %d: a statement was prepared again", round)
+	}
+	assert.EqualValues(t, 1, p.stats().Opens, "one session throughout")
+	assert.Zero(t, p.stats().Closes["broken"], "no reset failed")
+}
+
+// TestPGDeferredResetFailsClosed: a session the server ended while it sat
+// idle in the pool fails the next call (the reset in front of it cannot
+// run), and the call after it gets a fresh session, through the facade and
+// through the pgx-native Pool.
+func TestPGDeferredResetFailsClosed(t *testing.T) {
+	srv := pgtest.Shared(t)
+	p := pgSQLLoginPool(t, srv, "rstfail", manager.Config{MaxSize: 1})
+	ctx := tokens.WithIdentity(pgCtx(t), tokens.SQLLogin())
+	pool := postgres.NewPool(p.db.Manager)
+	pid := func(q func(string) (int, error)) int {
+		n, err := q("SELECT pg_backend_pid()")
+		require.NoError(t, err)
+		return n
+	}
+	viaFacade := func(sql string) (n int, err error) { return n, p.db.QueryRowContext(ctx, sql).Scan(&n) }
+	viaPgx := func(sql string) (n int, err error) { return n, pool.QueryRow(ctx, sql).Scan(&n) }
+	for _, q := range []func(string) (int, error){viaFacade, viaPgx} {
+		before := pid(q)
+		require.Equal(t, 1, srv.Terminate(t, p.role))
+		_, err := q("SELECT 1")
+		require.Error(t, err, "the call behind the failed reset")
+		after := pid(q)
+		assert.NotEqual(t, before, after, "a fresh session")
+	}
+	assert.EqualValues(t, 3, p.stats().Opens)
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/idpool/idpool/actors"
@@ -45,7 +47,7 @@ func WithUser(f func(req actors.DialRequest) string) Option {
 // stdlib.OptionAfterConnect to run code once per physical connection. Leave
 // OptionBeforeConnect alone: it could replace the login the dialer chose.
 // OptionResetSession and OptionShouldPing are overridden: the session is
-// reset (DISCARD ALL) on every release, which also undoes any SET an
+// reset on every release, which also undoes any SET an
 // AfterConnect ran; give session settings as runtime parameters in the DSN
 // (or ALTER ROLE ... SET), which the reset restores.
 func WithConnectorOptions(opts ...stdlib.OptionOpenDB) Option {
@@ -126,6 +128,7 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 			cfg.User = u
 		}
 	}
+	cfg.AfterNetConnect = wrapSession(cfg.AfterNetConnect)
 	conn, err := stdlib.GetConnector(*cfg, d.connector...).Connect(ctx)
 	if err != nil {
 		return nil, wrapDialErr(d.server, err, cfg.Password, d.cfg().Password, req.Token.Value)
@@ -134,6 +137,21 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 }
 
 var _ actors.Dialer = (*Dialer)(nil)
+
+// wrapSession returns an AfterNetConnect hook that runs next (if any) and
+// puts a sessionConn, which lets releases defer the session reset, over the
+// connection it returns.
+func wrapSession(next func(context.Context, *pgconn.Config, net.Conn) (net.Conn, error)) func(context.Context, *pgconn.Config, net.Conn) (net.Conn, error) {
+	return func(ctx context.Context, cfg *pgconn.Config, c net.Conn) (net.Conn, error) {
+		if next != nil {
+			var err error
+			if c, err = next(ctx, cfg, c); err != nil {
+				return nil, err
+			}
+		}
+		return newSessionConn(c), nil
+	}
+}
 
 // String names the server only. Value receivers, here and below, so that a
 // Dialer copied by value is as safe as a pointer to one.

@@ -33,24 +33,42 @@
 // A connection goes from one lease to the next, possibly of another caller,
 // so its session must not carry anything over. The dialer's connections reset
 // the session in ResetSession, which the pool calls on every Release of a
-// kept connection (after rolling back a transaction left open), with DISCARD
-// ALL: the PostgreSQL counterpart of SQL Server's sp_reset_connection. It
-// undoes SET and set_config, SET ROLE and SET SESSION AUTHORIZATION,
-// prepared statements, cursors, temporary tables, session advisory locks,
-// LISTEN and sequences' currval; pgx's statement caches and buffered
-// notifications are cleared with it. Settings given as runtime parameters
-// in the DSN (or by ALTER ROLE ... SET) survive, as at login; anything an
-// stdlib.OptionAfterConnect set does not.
+// kept connection (after rolling back a transaction left open), as SQL
+// Server's sp_reset_connection does: it undoes SET and set_config, SET ROLE
+// and SET SESSION AUTHORIZATION, SQL-level prepared statements, cursors,
+// temporary tables, session advisory locks, LISTEN and sequences' currval,
+// and drops the notifications pgx buffered. Settings given as runtime
+// parameters in the DSN (or by ALTER ROLE ... SET) survive, as at login;
+// anything an stdlib.OptionAfterConnect set does not.
 //
-// Cost: one round trip per release (about 0.15 ms on a local server; a
-// network round trip on a remote one). The reset runs on every release rather
-// than only after a lease that changed something: knowing that would mean
-// parsing every statement, and a lease is taken to be used. It replaces
-// pgx's own liveness ping before reuse, which a reset proves anyway, so a
-// lease held longer than a second costs no more than before. A reset that
-// fails, or takes longer than 10 seconds, reports driver.ErrBadConn and the
-// connection is closed instead of reused. Statements prepared on a
-// connection do not survive its reset: prepare them per lease.
+// Usually the release does no I/O: like SQL Server's RESETCONNECTION flag,
+// the reset (DISCARD ALL's parts less DEALLOCATE ALL: two simple Queries and
+// a statement the connection prepares once) is written in front of the next
+// request on the connection, in the same write, and its replies are taken
+// out of what pgx reads, so it costs no round trip, and the statements of
+// pgx's statement cache stay prepared: a query text, and a *sql.Stmt of the
+// facade, is parsed once per connection. It still costs the server the work
+// of about ten short statements per lease, more than a SELECT 1 itself. The
+// server runs it with exit_on_error on: if it fails, the server ends the
+// session before the request behind it runs, that request fails with an
+// error naming the session reset, and the connection is closed.
+//
+// A lease that prepared named statements itself (pgx.Conn.Prepare,
+// database/sql statements outside pgx's cache), sent SQL naming PREPARE,
+// DEALLOCATE or DISCARD, or changed a setting the server reports to pgx
+// (TimeZone, application_name, ...) is reset at release instead with
+// DISCARD ALL, one round trip, and pgx forgets its statements with the
+// server's; that reset failing, or taking longer than 10 seconds, reports
+// driver.ErrBadConn and the connection is closed instead of reused. Either
+// way, statements prepared by name do not survive a release: prepare them
+// per lease. A prepared statement made by server-side code (EXECUTE
+// 'PREPARE ...' in a function) is not deallocated by the deferred reset: the
+// reset refuses it and fails closed as above.
+//
+// The reset runs on every release rather than only after a lease that
+// changed something: knowing that would mean parsing every statement, and
+// server-side code can change the session too. It replaces pgx's own
+// liveness ping before reuse.
 //
 // Errors never carry the password or token: the dialer's errors keep pgx's
 // message (which names the user and database) and its cause chain, less

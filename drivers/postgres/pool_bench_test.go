@@ -73,6 +73,21 @@ func BenchmarkPgxNative(b *testing.B) {
 			}
 		}
 	})
+	// A lease used for one query and released: the release's session
+	// reset is what differs from pgx.Conn/QueryRow.
+	b.Run("pool/AcquireQueryRelease", func(b *testing.B) {
+		var v int
+		for b.Loop() {
+			l, err := pool.Acquire(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := l.QueryRow(ctx, "SELECT $1::int", 1).Scan(&v); err != nil {
+				b.Fatal(err)
+			}
+			l.Release()
+		}
+	})
 	b.Run("lease/1000rows", func(b *testing.B) {
 		l, err := pool.Acquire(ctx)
 		require.NoError(b, err)

@@ -32,30 +32,50 @@ func sessionOptions() []stdlib.OptionOpenDB {
 
 // resetSession returns c to the state of a fresh login, as SQL Server's
 // sp_reset_connection does, so that nothing one lease set is seen by the
-// next: pgx's stdlib calls it from ResetSession once it has made sure that no
-// transaction is open (DISCARD ALL cannot run in one; the pool rolls back
-// first).
+// next: pgx's stdlib calls it from ResetSession, on every release of a kept
+// connection, once it has made sure that no transaction is open.
 //
-// DISCARD ALL is one round trip and covers every kind of session state:
-// SET and set_config (RESET ALL, back to the values of the login, DSN
-// runtime parameters included), SET ROLE and SET SESSION AUTHORIZATION,
-// prepared statements (DEALLOCATE ALL), cursors, temporary tables, session
-// advisory locks, LISTEN, cached plans and sequences' currval.
+// Usually the reset is deferred to the next request, with no I/O now: the
+// connection's sessionConn sends resetSQL in front of it, in the same write,
+// and pgx's prepared statements survive (see sessionConn). When the lease
+// did something that needs pgx's side cleared too (see
+// sessionConn.deferReset), the full reset runs now instead: DISCARD ALL, one
+// round trip, which also deallocates every prepared statement, and pgx
+// forgets its statement caches and named statements with it.
 //
-// pgx keeps client-side mirrors of some of it, which must follow: the
-// statement and description caches and the named prepared statements (else
-// the next query would reuse a statement the server no longer has), and
-// notifications it read for the old LISTENs and buffered.
+// Either way covers every kind of session state: SET and set_config (RESET
+// ALL, back to the values of the login, DSN runtime parameters included),
+// SET ROLE and SET SESSION AUTHORIZATION, SQL-level prepared statements,
+// cursors, temporary tables, session advisory locks, LISTEN and sequences'
+// currval; and notifications pgx read for the old LISTENs and buffered are
+// dropped.
 //
 // Any failure is driver.ErrBadConn (with the cause): the session is in an
-// unknown state and must be closed, never reused.
+// unknown state and must be closed, never reused. A deferred reset that
+// fails fails the request it precedes instead, and pgx closes the
+// connection.
 func resetSession(ctx context.Context, c *pgx.Conn) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: session reset refused: %w: %w", driver.ErrBadConn, err)
+	}
+	pc := c.PgConn()
+	if pc.IsBusy() {
+		return fmt.Errorf("postgres: session reset refused: a result is still being read: %w", driver.ErrBadConn)
+	}
+	sc, wrapped := pc.Conn().(*sessionConn)
+	if wrapped && sc.deferReset() {
+		dropNotifications(c)
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, resetTimeout)
 	defer cancel()
-	if _, err := c.PgConn().Exec(ctx, "DISCARD ALL").ReadAll(); err != nil {
+	if _, err := pc.Exec(ctx, "DISCARD ALL").ReadAll(); err != nil {
 		return fmt.Errorf("postgres: session reset (DISCARD ALL) failed: %w: %w", driver.ErrBadConn, err)
 	}
 	forgetClientState(c)
+	if wrapped {
+		sc.fullResetDone()
+	}
 	return nil
 }
 
@@ -77,6 +97,11 @@ var done = func() context.Context {
 // behaviour of the pgx version in go.mod.
 func forgetClientState(c *pgx.Conn) {
 	_ = c.DeallocateAll(done)
+	dropNotifications(c)
+}
+
+// dropNotifications drops the notifications pgx has buffered, without I/O.
+func dropNotifications(c *pgx.Conn) {
 	// Buffered notifications come first; once none is left pgconn refuses
 	// the ended ctx without reading.
 	for {

@@ -16,11 +16,11 @@ var _ manager.StatementCacher = (*Dialer)(nil)
 // (default_query_exec_mode=simple_protocol for PgBouncer, say) statements are
 // prepared by pgx's database/sql driver as usual.
 //
-// The cache and the session reset agree: DISCARD ALL ends the server's
-// statements on every release and resetSession clears pgx's cache with them,
-// so the first run of a query text in the next lease prepares it again (one
-// Parse per query text per lease on that connection), and the cache goes with
-// the connection when it closes.
+// The cache and the session reset agree: the deferred reset keeps the
+// server's statements of pgx's cache (see resetSQL), so a query text is
+// parsed once per connection, across leases; a release that needs the full
+// reset (DISCARD ALL) clears pgx's cache with the server's statements. The
+// cache goes with the connection when it closes.
 func (d *Dialer) CachesStatements() bool {
 	cfg := d.cfg()
 	return cfg.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement && cfg.StatementCacheCapacity > 0

@@ -1,0 +1,183 @@
+package postgres
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+)
+
+// requestWatch follows the frames pgx sends (the untyped startup message,
+// then a type byte and a big-endian int32 length that counts itself, then
+// the body; a frame may be split across writes) and notes whether the lease
+// did something the deferred reset cannot undo on pgx's side, in which case
+// the release falls back to the full reset that also clears pgx's caches:
+//
+//   - a Parse ('P') of a named statement that is not one of pgx's statement
+//     cache: pgx.Conn.Prepare and database/sql's own prepared statements.
+//     The server-side reset deallocates it but pgx would keep it in its map
+//     of prepared statements. pgx's cache names its statements
+//     "stmtcache_" + hex(sha256(sql)[:24]) (internal/stmtcache.StatementName
+//     in pgx v5), so a name that equals that digest of its own text is the
+//     cache's (one forged that way is still the statement pgx would prepare
+//     for that text, so keeping it is harmless);
+//   - SQL text (a simple Query, or a statement's text) that mentions
+//     PREPARE, DEALLOCATE or DISCARD: an SQL-level prepared statement (which
+//     the deferred reset refuses to keep, see resetSQL), or a statement of
+//     pgx's cache deallocated behind pgx's back.
+//
+// A frame too large to inspect counts as dirty: the fallback is always safe.
+type requestWatch struct {
+	started bool // the startup message has gone by
+
+	hdr  [5]byte
+	hdrN int
+	body int
+	keep bool // collect the current frame's body to inspect it
+	buf  []byte
+
+	dirty  bool
+	lost   bool // a frame could not be followed: dirty for good
+	parses int  // Parse messages seen, for tests
+}
+
+// maxInspectedFrame bounds the body of a frame collected across writes to
+// inspect it; past it the lease counts as dirty.
+const maxInspectedFrame = 1 << 20
+
+// observe follows the frames in p.
+func (r *requestWatch) observe(p []byte) {
+	for i := 0; i < len(p) && !r.lost; {
+		hl := r.headerLen()
+		if r.hdrN < hl {
+			// A whole frame in p, the usual case: pgx writes whole
+			// messages. Inspect it in place.
+			if r.hdrN == 0 && r.started && len(p)-i >= 5 {
+				n := int(int32(binary.BigEndian.Uint32(p[i+1 : i+5])))
+				if n >= 4 && len(p)-i-1 >= n {
+					r.inspect(p[i], p[i+5:i+1+n])
+					i += 1 + n
+					continue
+				}
+			}
+			r.hdr[r.hdrN] = p[i]
+			r.hdrN++
+			i++
+			if r.hdrN == hl {
+				n := int(int32(binary.BigEndian.Uint32(r.hdr[hl-4 : hl])))
+				if n < 4 {
+					// Not a frame pgx would send: stop following and
+					// fall back for good.
+					r.dirty = true
+					r.lost = true
+					return
+				}
+				r.body = n - 4
+				r.keep = r.started && (r.hdr[0] == 'P' || r.hdr[0] == 'Q')
+				r.buf = r.buf[:0]
+				if r.body == 0 {
+					r.endFrame()
+				}
+			}
+			continue
+		}
+		k := min(r.body, len(p)-i)
+		if r.keep {
+			if len(r.buf)+k > maxInspectedFrame {
+				r.keep = false
+				r.dirty = true
+				r.buf = nil
+			} else {
+				r.buf = append(r.buf, p[i:i+k]...)
+			}
+		}
+		i += k
+		r.body -= k
+		if r.body == 0 {
+			r.endFrame()
+		}
+	}
+}
+
+// headerLen is 4 for the untyped startup message, 5 after it.
+func (r *requestWatch) headerLen() int {
+	if r.started {
+		return 5
+	}
+	return 4
+}
+
+func (r *requestWatch) endFrame() {
+	if r.keep {
+		r.inspect(r.hdr[0], r.buf)
+		r.keep = false
+	}
+	r.hdrN = 0
+	r.started = true
+}
+
+// atBoundary reports whether the stream is between frames.
+func (r *requestWatch) atBoundary() bool { return r.hdrN == 0 && !r.lost }
+
+// inspect looks at one whole frame of type typ.
+func (r *requestWatch) inspect(typ byte, body []byte) {
+	switch typ {
+	case 'P':
+		r.parses++
+		name, rest, _ := bytes.Cut(body, []byte{0})
+		query, _, _ := bytes.Cut(rest, []byte{0})
+		if len(name) > 0 && !isCacheStatementName(name, query) {
+			r.dirty = true
+		}
+		r.scan(query)
+	case 'Q':
+		r.scan(body)
+	}
+}
+
+// scan marks the lease dirty if sql mentions a statement the deferred reset
+// leaves to the fallback.
+func (r *requestWatch) scan(sql []byte) {
+	if !r.dirty && (containsFold(sql, "prepare") || containsFold(sql, "deallocate") || containsFold(sql, "discard")) {
+		r.dirty = true
+	}
+}
+
+// isCacheStatementName reports whether name is the one pgx's statement cache
+// gives query.
+func isCacheStatementName(name, query []byte) bool {
+	const prefix = "stmtcache_"
+	if len(name) != len(prefix)+48 || string(name[:len(prefix)]) != prefix {
+		return false
+	}
+	digest := sha256.Sum256(query)
+	var h [48]byte
+	hex.Encode(h[:], digest[:24])
+	return string(name[len(prefix):]) == string(h[:])
+}
+
+// containsFold reports whether s contains the lower-case ASCII word, in any
+// case, as a whole word: "PREPARE x" does, "pg_prepared_statements" does
+// not. Text built at run time by server-side code is out of its sight; the
+// reset's own check catches what that leaves (see resetSQL).
+func containsFold(s []byte, word string) bool {
+	first := word[0]
+	for i := 0; i+len(word) <= len(s); i++ {
+		if s[i]|0x20 != first || (i > 0 && isIdentByte(s[i-1])) {
+			continue
+		}
+		j := 1
+		for j < len(word) && s[i+j]|0x20 == word[j] {
+			j++
+		}
+		if j == len(word) && (i+j == len(s) || !isIdentByte(s[i+j])) {
+			return true
+		}
+	}
+	return false
+}
+
+// isIdentByte reports whether b can be part of an SQL identifier.
+func isIdentByte(b byte) bool {
+	return b == '_' || b == '$' || b >= 0x80 || ('0' <= b && b <= '9') || ('a' <= b|0x20 && b|0x20 <= 'z')
+}

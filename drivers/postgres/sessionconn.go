@@ -1,0 +1,218 @@
+package postgres
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// sessionConn is the net.Conn under one pgx connection (after TLS: the
+// Dialer installs it with pgconn.Config.AfterNetConnect). It lets a release
+// defer the session reset to the next request, as SQL Server's
+// RESETCONNECTION flag does: the reset's SQL goes in front of the next bytes
+// pgx writes, in the same write, and its replies are taken out of what pgx
+// reads (see replyFilter), so a release costs no round trip and pgx's
+// prepared statements survive it. It also watches what pgx sends (see
+// requestWatch), to tell when a release needs the full reset instead.
+//
+// pgconn's cancel requests dial a connection of their own with
+// pgconn.Config.DialFunc, which never passes through AfterNetConnect, so a
+// cancel request is never wrapped.
+//
+// A mutex guards the state, not the I/O: pgconn's background reader can
+// Read while a slow Write is in progress.
+type sessionConn struct {
+	net.Conn
+
+	mu      sync.Mutex
+	in      replyFilter
+	out     requestWatch
+	pending bool // the next write starts with the reset
+	// checkReady: resetStatement is prepared on the session (or its Parse
+	// is on the way; if that fails the session ends).
+	checkReady bool
+	wbuf       []byte // the reset and the caller's bytes, for one write
+
+	deferred, full int // releases of each kind, for tests
+}
+
+// maxKeptWriteBuffer bounds the write buffer kept between resets.
+const maxKeptWriteBuffer = 64 << 10
+
+// newSessionConn wraps c.
+func newSessionConn(c net.Conn) *sessionConn { return &sessionConn{Conn: c} }
+
+// Read reads from the server, less the deferred reset's replies. After a
+// failed reset every Read fails.
+func (c *sessionConn) Read(p []byte) (int, error) {
+	for {
+		c.mu.Lock()
+		failed := c.in.failed
+		c.mu.Unlock()
+		if failed != nil {
+			return 0, failed
+		}
+		n, err := c.Conn.Read(p)
+		c.mu.Lock()
+		m, ferr := c.in.filter(p[:n])
+		owed := c.in.owed > 0
+		if ferr == nil && err != nil && owed {
+			// The connection ended (or failed) before the reset's
+			// replies did.
+			ferr = fmt.Errorf("postgres: the session reset before this call failed: the connection ended before the reset's replies: %w", err)
+			c.in.failed = ferr
+		}
+		c.mu.Unlock()
+		switch {
+		case ferr != nil:
+			return 0, ferr
+		case m > 0 || err != nil || n == 0:
+			return m, err
+		}
+		// Everything read was the reset's: read on.
+	}
+}
+
+// Write writes p, preceded by the deferred reset if one is pending. It never
+// puts the reset in front of a Terminate ('X'): a connection being closed
+// needs none.
+func (c *sessionConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if err := c.in.failed; err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	if !c.pending || len(p) == 0 || p[0] == 'X' {
+		c.out.observe(p)
+		c.mu.Unlock()
+		return c.Conn.Write(p)
+	}
+	if !c.out.atBoundary() {
+		// Cannot happen: a release leaves pgx between messages. Never
+		// send a request that the reset cannot precede.
+		err := fmt.Errorf("postgres: the session reset could not be sent: the connection is in the middle of a message")
+		c.in.failed = err
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.pending = false
+	c.in.owed += resetReplies
+	reset := resetMessages[0]
+	if !c.checkReady {
+		reset = resetMessages[1]
+		c.checkReady = true
+	}
+	c.out.observe(p)
+	buf := append(append(c.wbuf[:0], reset...), p...)
+	if cap(buf) <= maxKeptWriteBuffer {
+		c.wbuf = buf
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Write(buf)
+	return max(n-len(reset), 0), err
+}
+
+// deferReset readies the connection for its next lease: it reports whether
+// the reset can be deferred to the next request, and if so marks it pending.
+// If not (see requestWatch; also when pgx was handed a ParameterStatus, so
+// its copy of the session's settings must be refreshed now, or has read a
+// message it has not parsed yet), the caller must run the full reset.
+func (c *sessionConn) deferReset() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.in.failed != nil || c.out.dirty || c.in.sawParam || !c.in.afterReady ||
+		c.in.owed > 0 || !c.in.atBoundary() || !c.out.atBoundary() {
+		c.pending = false
+		return false
+	}
+	c.pending = true
+	c.deferred++
+	return true
+}
+
+// fullResetDone records that a full reset just ended: pgx and the server
+// agree again, with nothing left to undo.
+func (c *sessionConn) fullResetDone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out.dirty = false
+	c.in.sawParam = false
+	c.checkReady = false // DISCARD ALL deallocated it
+	c.full++
+}
+
+// counts returns how many releases deferred the reset, how many ran it in
+// full, and how many Parse messages pgx sent, for tests.
+func (c *sessionConn) counts() (deferred, full, parses int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deferred, c.full, c.out.parses
+}
+
+// The deferred reset is DISCARD ALL less DEALLOCATE ALL, in three parts
+// sent together in front of the next request (DISCARD ALL itself cannot run
+// in a multi-statement Query's implicit transaction), each answered up to a
+// ReadyForQuery, so resetReplies of them are owed:
+//
+//   - resetFirstSQL, a simple Query: exit_on_error first, so that any later
+//     failure ends the session and the requests pgx sent behind the reset
+//     never run on a session that was not reset; statement_timeout and
+//     lock_timeout, which the last lease may have set low, off for the rest
+//     of the reset; then CLOSE ALL (cursors), UNLISTEN * (LISTEN), DISCARD
+//     TEMP (temporary tables) and DISCARD SEQUENCES (currval and lastval);
+//   - resetCheckSQL, through the extended protocol as a statement prepared
+//     once per session (resetStatement), since planning it costs the server
+//     more than the rest of the reset together: SET SESSION AUTHORIZATION
+//     DEFAULT and RESET ROLE (set_config with a NULL value resets), the
+//     session advisory locks, and SQL-level prepared statements
+//     (pg_prepared_statements.from_sql), which are refused rather than
+//     deallocated (that would take PL/pgSQL): the text pgx sent would have
+//     named PREPARE (see requestWatch), so one here was made by server-side
+//     code, and the reset fails closed. pgx's own protocol-level statements
+//     are kept: that is the point;
+//   - RESET ALL last, a simple Query: every setting back to the login's (DSN
+//     runtime parameters and ALTER ROLE ... SET included), exit_on_error with
+//     them.
+//
+// DISCARD PLANS is left out: it is not isolation. A kept statement's cached
+// plan is checked by the server on each use against the search_path, the
+// user (for row-level security) and the catalog, and planned again when they
+// changed.
+const (
+	resetFirstSQL = "SET exit_on_error = on; SET statement_timeout = 0; SET lock_timeout = 0; " +
+		"CLOSE ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES"
+	resetCheckSQL = "SELECT pg_catalog.set_config('session_authorization', NULL, false), " +
+		"pg_catalog.set_config('role', NULL, false), pg_catalog.pg_advisory_unlock_all(), " +
+		"CAST(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql) " +
+		"THEN 'idpool: an SQL-level prepared statement (PREPARE) is left in the session' END AS int)"
+	resetLastSQL   = "RESET ALL"
+	resetStatement = "idpool_session_reset"
+	resetReplies   = 3
+)
+
+// resetMessages are the deferred reset's messages: [0] for a session that
+// has resetStatement prepared, [1] with the Parse that prepares it.
+var resetMessages = func() [2][]byte {
+	msg := func(b []byte, typ byte, parts ...string) []byte {
+		at := len(b)
+		b = append(b, typ, 0, 0, 0, 0)
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+		binary.BigEndian.PutUint32(b[at+1:at+5], uint32(len(b)-at-1))
+		return b
+	}
+	build := func(parse bool) []byte {
+		b := msg(nil, 'Q', resetFirstSQL, "\x00")
+		if parse {
+			b = msg(b, 'P', resetStatement, "\x00", resetCheckSQL, "\x00", "\x00\x00")
+		}
+		// Bind the unnamed portal with no parameters and text results.
+		b = msg(b, 'B', "\x00", resetStatement, "\x00", "\x00\x00", "\x00\x00", "\x00\x00")
+		b = msg(b, 'E', "\x00", "\x00\x00\x00\x00")
+		b = msg(b, 'S')
+		return msg(b, 'Q', resetLastSQL, "\x00")
+	}
+	return [2][]byte{build(false), build(true)}
+}()
