@@ -189,7 +189,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err != nil {
 		return nil, l.note(ctx, err)
 	}
-	t := &trackedTx{raw: tx, lease: l}
+	t := &trackedTx{raw: tx, lease: l, ctx: ctx}
 	l.tx = t
 	return t, nil
 }
@@ -391,6 +391,9 @@ func (c *Conn) IsValid() bool {
 type trackedTx struct {
 	raw   driver.Tx
 	lease *Lease
+	// ctx is BeginTx's: database/sql rolls the transaction back, from a
+	// goroutine of its own, once it ends.
+	ctx context.Context
 }
 
 // Commit commits, inside the lease guard: a transaction whose lease has
@@ -412,6 +415,19 @@ func (t *trackedTx) Rollback() error {
 	}
 	defer t.lease.exit()
 	t.finish()
+	if t.ctx.Err() != nil {
+		// The transaction's ctx ended (database/sql's Tx.awaitDone, or a
+		// caller rolling back after it): the connection is closed instead,
+		// and the server rolls the transaction back as the session ends.
+		// Such a lease is broken anyway (its last operation's ctx ended),
+		// and go-mssqldb's Rollback leaves its response reader running
+		// after it returns, reading a buffer that the Close which follows
+		// gives back to go-mssqldb's pool for the next connection
+		// (microsoft/go-mssqldb#390; TestMSSQLDirtyCheckout caught it
+		// under -race).
+		t.lease.broken = true
+		return nil
+	}
 	err := t.raw.Rollback()
 	return t.lease.note(context.Background(), err)
 }
