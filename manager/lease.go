@@ -154,9 +154,11 @@ func (l *Lease) Close() error {
 // reset makes the connection safe for the next user, off the actor: roll back
 // what the caller left open, then let the driver reset the session.
 // go-mssqldb does no I/O in ResetSession (it flags the next request for
-// sp_reset_connection); drivers/postgres runs DISCARD ALL, one round trip
-// under a deadline of its own. So the call gets the Manager's lifetime
-// context (cancelled by Close) rather than a timer per release here.
+// sp_reset_connection), and neither does drivers/postgres as a rule (it
+// sends its reset ahead of the next request); when drivers/postgres must
+// fall back to DISCARD ALL, that round trip has a deadline of its own. So
+// the call gets the Manager's lifetime context (cancelled by Close) rather
+// than a timer per release here.
 func (l *Lease) reset() bool {
 	if tx := l.tx; tx != nil {
 		l.tx = nil
