@@ -88,6 +88,19 @@ func (rep *Report) find(scenario, pool string, params Params) (Result, bool) {
 // rowRatios returns, for each result of pool in scenario accepted by keep,
 // its metric over that of base with the same params.
 func (rep *Report) rowRatios(scenario, pool, base, metric string, keep func(Params) bool) []float64 {
+	return rep.rowPairs(scenario, pool, base, metric, keep, func(x, y float64) (float64, bool) { return x / y, y > 0 })
+}
+
+// rowDiffs returns, for each result of pool in scenario, its metric minus
+// that of base with the same params.
+func (rep *Report) rowDiffs(scenario, pool, base, metric string) []float64 {
+	return rep.rowPairs(scenario, pool, base, metric, nil, func(x, y float64) (float64, bool) { return x - y, true })
+}
+
+// rowPairs returns f of each result's metric (of pool in scenario, accepted
+// by keep) and the same metric of base with the same params, where f says
+// the pair counts.
+func (rep *Report) rowPairs(scenario, pool, base, metric string, keep func(Params) bool, f func(x, y float64) (float64, bool)) []float64 {
 	var out []float64
 	for _, r := range rep.Results {
 		if r.Scenario != scenario || r.Pool != pool || r.Skipped || (keep != nil && !keep(r.Params)) {
@@ -99,8 +112,8 @@ func (rep *Report) rowRatios(scenario, pool, base, metric string, keep func(Para
 		}
 		x, ok1 := r.Metric(metric)
 		y, ok2 := b.Metric(metric)
-		if ok1 && ok2 && y > 0 {
-			out = append(out, x/y)
+		if v, counts := f(x, y); ok1 && ok2 && counts {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -115,27 +128,6 @@ func maxOf(xs []float64) float64 {
 		}
 	}
 	return m
-}
-
-// rowDiffs returns, for each result of pool in scenario, its metric minus
-// that of base with the same params.
-func (rep *Report) rowDiffs(scenario, pool, base, metric string) []float64 {
-	var out []float64
-	for _, r := range rep.Results {
-		if r.Scenario != scenario || r.Pool != pool || r.Skipped {
-			continue
-		}
-		b, ok := rep.find(scenario, base, r.Params)
-		if !ok {
-			continue
-		}
-		x, ok1 := r.Metric(metric)
-		y, ok2 := b.Metric(metric)
-		if ok1 && ok2 {
-			out = append(out, x-y)
-		}
-	}
-	return out
 }
 
 func ptr(v float64) *float64 {
