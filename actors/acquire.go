@@ -41,12 +41,12 @@ func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, ti
 		p.serve(now) // a candidate pushed back above must not sit idle
 		return
 	}
-	w := &waiter{id: id, replyTo: replyTo, since: now}
+	var deadline time.Time
 	if timeout > 0 {
-		w.deadline = now.Add(timeout)
-		p.wakeNoLaterThan(w.deadline)
+		deadline = now.Add(timeout)
+		p.wakeNoLaterThan(deadline)
 	}
-	p.waiters.push(w)
+	p.waiters.push(id, replyTo, now, deadline)
 	p.serve(now)
 }
 

@@ -62,6 +62,11 @@ func (p *Pool) Step(now time.Time, in Input) {
 		// Unreachable: Input is sealed.
 		panic("actors: Pool.Step: unknown input")
 	}
+	if p.busy == 0 && p.waiters.live == 0 && p.waiters.holdsMemory() {
+		// Nothing out and no one waiting: the queue's memory kept for the
+		// next wait goes back, so an idle pool holds none.
+		p.waiters.trim()
+	}
 }
 
 // Ready hands out the effects decided since the last Advance, oldest first.
