@@ -31,10 +31,12 @@ import (
 //
 //	go test ./bench -run '^$' -bench 'Floor' -count 6 | benchstat -col /peer -
 
-// BenchmarkFloor runs the floor next to database/sql and puddle over
-// memdb, max_size 8, at 1, 8 and 32 goroutines.
+// BenchmarkFloor runs the floor next to database/sql, puddle and idpool
+// over memdb, max_size 8, at 1, 8 and 32 goroutines. Besides ns/op it
+// reports cpu-ns/op, the process's CPU time per pair, which a loaded
+// machine disturbs less than wall time.
 func BenchmarkFloor(b *testing.B) {
-	peers := []PoolFactory{floorPeer, DatabaseSQLPeer, PuddlePeer}
+	peers := []PoolFactory{floorPeer, DatabaseSQLPeer, PuddlePeer, IdpoolPeer}
 	for _, g := range []int{1, 8, 32} {
 		for _, f := range peers {
 			b.Run(fmt.Sprintf("g=%d/peer=%s", g, f.Name), func(b *testing.B) {
@@ -42,7 +44,11 @@ func BenchmarkFloor(b *testing.B) {
 				if err := warm(context.Background(), p, 0, 8); err != nil {
 					b.Fatal(err)
 				}
+				cpu0 := processCPU()
 				runParallelPairs(b, p, g, nil)
+				if cpu := processCPU() - cpu0; cpu > 0 {
+					b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+				}
 			})
 		}
 	}
