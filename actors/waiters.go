@@ -26,6 +26,10 @@ type waiter struct {
 // pool of ordinary size allocates nothing when it empties and fills again.
 const indexAbove = 64
 
+// maxFreeWaiters bounds the records kept for reuse: after a burst of
+// thousands of waiters, a pool that stays busy keeps no more than this.
+const maxFreeWaiters = 256
+
 // waitQueue is a FIFO of waiters. Removed waiters are marked done and
 // skipped; the slice is compacted once mostly dead.
 //
@@ -105,14 +109,14 @@ func (q *waitQueue) remove(w *waiter) {
 	q.live--
 	if q.live == 0 {
 		for i := q.head; i < len(q.items); i++ {
-			q.free = append(q.free, q.items[i])
+			q.recycle(q.items[i])
 		}
 		clear(q.items)
 		q.items, q.head, q.byID = q.items[:0], 0, nil
 		return
 	}
 	for q.head < len(q.items) && q.items[q.head].done {
-		q.free = append(q.free, q.items[q.head])
+		q.recycle(q.items[q.head])
 		q.items[q.head] = nil
 		q.head++
 	}
@@ -127,7 +131,7 @@ func (q *waitQueue) compact() {
 	n := 0
 	for _, w := range q.items[q.head:] {
 		if w.done {
-			q.free = append(q.free, w)
+			q.recycle(w)
 			continue
 		}
 		q.items[n] = w
@@ -135,6 +139,13 @@ func (q *waitQueue) compact() {
 	}
 	clear(q.items[n:])
 	q.items, q.head = q.items[:n], 0
+}
+
+// recycle keeps w, which no slot of items points at any more, for reuse.
+func (q *waitQueue) recycle(w *waiter) {
+	if len(q.free) < maxFreeWaiters {
+		q.free = append(q.free, w)
+	}
 }
 
 // holdsMemory reports whether trim would give anything back.

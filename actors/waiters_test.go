@@ -112,3 +112,17 @@ func TestIdlePoolKeepsNoWaitQueue(t *testing.T) {
 	assert.Nil(t, p.waiters.free)
 	assert.Nil(t, p.waiters.byID)
 }
+
+// After a burst of waiters, a pool that stays busy keeps at most
+// maxFreeWaiters records for reuse, not one per waiter of the burst.
+func TestBusyPoolKeepsBoundedWaiterRecords(t *testing.T) {
+	const burst = 4 * maxFreeWaiters
+	p, step := queuedPool(t, burst)
+	conn := ConnID(1)
+	for range burst {
+		conn = step(Release{Conn: conn})[0].Conn
+	}
+	assert.Zero(t, p.waiters.live)
+	assert.LessOrEqual(t, len(p.waiters.free), maxFreeWaiters)
+	assert.True(t, p.waiters.holdsMemory(), "still busy: the queue is kept")
+}
