@@ -199,6 +199,9 @@ func (a *poolActor) step(c actor.Context, now time.Time, in Input) {
 	defer a.sm.Advance()
 	a.sm.Step(now, in)
 	a.run(c, now, a.sm.Ready())
+	if len(a.waiting) == 0 && a.waiting != nil && a.sm.unused() {
+		a.waiting = nil // an idle pool keeps no memory for its next wait
+	}
 }
 
 func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {

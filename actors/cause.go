@@ -43,11 +43,11 @@ func (a *poolActor) answered(id uint64) {
 	}
 	for i := range a.waiting {
 		if a.waiting[i].id == id {
+			// The slice keeps its capacity while the pool is busy (step
+			// gives it back once the pool is idle): a queue that empties
+			// and fills again allocates nothing.
 			a.waiting = append(a.waiting[:i], a.waiting[i+1:]...)
 			a.waiting[len(a.waiting):cap(a.waiting)][0] = waitingCause{} // drop the ctx
-			if len(a.waiting) == 0 {
-				a.waiting = nil
-			}
 			return
 		}
 	}

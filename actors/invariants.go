@@ -80,8 +80,27 @@ func (p *Pool) CheckInvariants() error {
 		}
 		return true
 	})
-	if live != p.waiters.live || serving != p.waiters.serving || len(p.waiters.byID) != live {
+	if live != p.waiters.live || serving != p.waiters.serving || p.waiters.byID != nil && len(p.waiters.byID) != live {
 		bad("waiter counts: %d live (counter %d, map %d), %d serving (counter %d)", live, p.waiters.live, len(p.waiters.byID), serving, p.waiters.serving)
+	}
+	// A waiter record is in the queue or free to reuse, never both, and
+	// in each at most once: a record reused while queued would answer
+	// two acquires.
+	records := make(map[*waiter]bool, len(p.waiters.items)+len(p.waiters.free))
+	for _, w := range p.waiters.items[p.waiters.head:] {
+		if records[w] {
+			bad("waiter %d queued twice", w.id)
+		}
+		records[w] = true
+	}
+	for _, w := range p.waiters.free {
+		if records[w] {
+			bad("waiter record %d both queued and free", w.id)
+		}
+		records[w] = true
+	}
+	if p.busy == 0 && p.waiters.live == 0 && p.waiters.holdsMemory() {
+		bad("an idle pool keeps its wait queue's memory")
 	}
 	return errors.Join(errs...)
 }

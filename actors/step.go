@@ -62,6 +62,11 @@ func (p *Pool) Step(now time.Time, in Input) {
 		// Unreachable: Input is sealed.
 		panic("actors: Pool.Step: unknown input")
 	}
+	if p.unused() && p.waiters.holdsMemory() {
+		// Nothing out and no one waiting: the queue's memory kept for the
+		// next wait goes back, so an idle pool holds none.
+		p.waiters.trim()
+	}
 }
 
 // Ready hands out the effects decided since the last Advance, oldest first.
@@ -79,3 +84,7 @@ func (p *Pool) Advance() {
 	p.returnEffects()
 	p.handedOut = false
 }
+
+// unused reports that the pool has nothing leased out and no one waiting:
+// what it kept to make the next wait allocate nothing goes back.
+func (p *Pool) unused() bool { return p.busy == 0 && p.waiters.live == 0 }

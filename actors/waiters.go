@@ -19,49 +19,142 @@ type waiter struct {
 	done    bool
 }
 
-// waitQueue is a FIFO of waiters with O(1) removal by id. Removed waiters are
-// marked done and skipped; the slice is compacted once mostly dead.
+// indexAbove is the queue length past which waitQueue indexes its waiters
+// by id. A cancel finds its waiter by scanning a shorter queue (cancels are
+// rare, and a queue of a few dozen waiters is scanned in well under a
+// microsecond); only a long queue pays for a map, so the queue of a busy
+// pool of ordinary size allocates nothing when it empties and fills again.
+const indexAbove = 64
+
+// maxFreeWaiters bounds the records kept for reuse: after a burst of
+// thousands of waiters, a pool that stays busy keeps no more than this.
+const maxFreeWaiters = 256
+
+// waitQueue is a FIFO of waiters. Removed waiters are marked done and
+// skipped; the slice is compacted once mostly dead.
+//
+// Waiting allocates nothing in steady state: a record that leaves the slice
+// goes to free and is reused by the next push, and an empty queue keeps its
+// slice. trim gives all of it back; the pool calls it when it has nothing
+// out and no one waiting, so an idle pool holds no queue memory (most
+// identity pools wait once, for their first dial, and then rarely again).
 type waitQueue struct {
 	items []*waiter
 	head  int
-	byID  map[uint64]*waiter
-	live  int
+	// byID indexes the live waiters while the queue is longer than
+	// indexAbove, nil otherwise.
+	byID map[uint64]*waiter
+	live int
 	// serving counts live waiters with a connection being checked for them.
 	serving int
+	// free holds records off the queue. A record goes here only once no
+	// slot of items points at it, and keeps its fields until push
+	// overwrites them: the caller of remove may still read them.
+	free []*waiter
 }
 
-func (q *waitQueue) push(w *waiter) {
-	if q.byID == nil {
-		q.byID = make(map[uint64]*waiter)
+// push queues a new waiter and returns its record.
+func (q *waitQueue) push(id uint64, replyTo chan messages.Reply, since, deadline time.Time) *waiter {
+	var w *waiter
+	if n := len(q.free); n > 0 {
+		w = q.free[n-1]
+		q.free[n-1] = nil
+		q.free = q.free[:n-1]
+	} else {
+		w = new(waiter)
+	}
+	*w = waiter{id: id, replyTo: replyTo, since: since, deadline: deadline}
+	if len(q.items) == cap(q.items) && q.head > 0 {
+		// Full with taken slots in front: slide down instead of growing.
+		q.compact()
 	}
 	q.items = append(q.items, w)
-	q.byID[w.id] = w
 	q.live++
+	if q.byID != nil {
+		q.byID[id] = w
+	} else if q.live > indexAbove {
+		q.byID = make(map[uint64]*waiter, 2*indexAbove)
+		q.each(func(w *waiter) bool {
+			q.byID[w.id] = w
+			return true
+		})
+	}
+	return w
 }
 
-func (q *waitQueue) get(id uint64) *waiter { return q.byID[id] }
+// get returns the live waiter of acquire id, or nil.
+func (q *waitQueue) get(id uint64) *waiter {
+	if q.byID != nil {
+		return q.byID[id]
+	}
+	var found *waiter
+	q.each(func(w *waiter) bool {
+		if w.id == id {
+			found = w
+			return false
+		}
+		return true
+	})
+	return found
+}
 
-// remove takes w out of the queue; it must be live.
+// remove takes w out of the queue; it must be live. Its fields stay readable
+// until the next push.
 func (q *waitQueue) remove(w *waiter) {
 	q.unbind(w)
 	w.done = true
-	delete(q.byID, w.id)
+	if q.byID != nil {
+		delete(q.byID, w.id)
+	}
 	q.live--
 	if q.live == 0 {
-		// Let an idle pool hold no queue memory: most identity pools wait
-		// once (for their first dial) and then rarely again.
-		q.items, q.byID, q.head = nil, nil, 0
+		for i := q.head; i < len(q.items); i++ {
+			q.recycle(q.items[i])
+		}
+		clear(q.items)
+		q.items, q.head, q.byID = q.items[:0], 0, nil
 		return
 	}
 	for q.head < len(q.items) && q.items[q.head].done {
+		q.recycle(q.items[q.head])
 		q.items[q.head] = nil
 		q.head++
 	}
 	if q.head > 32 && q.head*2 > len(q.items) {
-		n := copy(q.items, q.items[q.head:])
-		clear(q.items[n:])
-		q.items = q.items[:n]
-		q.head = 0
+		q.compact()
+	}
+}
+
+// compact moves the slots from head on to the front, handing the records of
+// done waiters among them to free.
+func (q *waitQueue) compact() {
+	n := 0
+	for _, w := range q.items[q.head:] {
+		if w.done {
+			q.recycle(w)
+			continue
+		}
+		q.items[n] = w
+		n++
+	}
+	clear(q.items[n:])
+	q.items, q.head = q.items[:n], 0
+}
+
+// recycle keeps w, which no slot of items points at any more, for reuse.
+func (q *waitQueue) recycle(w *waiter) {
+	if len(q.free) < maxFreeWaiters {
+		q.free = append(q.free, w)
+	}
+}
+
+// holdsMemory reports whether trim would give anything back.
+func (q *waitQueue) holdsMemory() bool { return cap(q.items) > 0 || cap(q.free) > 0 }
+
+// trim gives back the memory of an empty queue.
+func (q *waitQueue) trim() {
+	if q.live == 0 {
+		q.items, q.head, q.byID, q.free = nil, 0, nil, nil
 	}
 }
 

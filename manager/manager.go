@@ -47,7 +47,6 @@ type Manager struct {
 	system  *actor.ActorSystem
 	root    *actor.RootContext
 	pid     *actor.PID
-	nextID  atomic.Uint64
 	closed  atomic.Bool
 	metrics *metrics
 	tracing *tracing
@@ -241,7 +240,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	}
 	reply := getReplyChan()
 	l := &Lease{m: m}
-	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx,
+	l.acquire = messages.Acquire{ID: l.acquireID(), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx,
 		Direct: directOf(l)}
 	to := m.send(disc, &l.acquire)
 	if l.takeDirect() {

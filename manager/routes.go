@@ -30,12 +30,17 @@ type route struct {
 // routeBuckets spreads routes so that publishing one copies only a few
 // entries: each bucket is an immutable slice, replaced (copy-on-write) by the
 // manager actor alone and read by every acquire without a lock. Slices rather
-// than maps keep an identity's share of the table near 50 bytes, which
+// than maps keep an identity's share of the table near 60 bytes, which
 // matters when tens of thousands of identity pools sit idle; with 1,024
 // buckets a lookup scans about ten entries at 10,000 identities.
 const routeBuckets = 1024
 
+// routeEntry keeps its discriminator's hash, so that a lookup compares
+// the strings of only the entry whose hash matches: comparing each entry's
+// string read its bytes from memory of their own, a cache miss per entry
+// once there are thousands of identities.
 type routeEntry struct {
+	hash uint64
 	disc string
 	r    *route
 }
@@ -47,15 +52,17 @@ type routeTable struct {
 
 func newRouteTable() *routeTable { return &routeTable{seed: maphash.MakeSeed()} }
 
-func (t *routeTable) bucket(disc string) *atomic.Pointer[[]routeEntry] {
-	return &t.buckets[maphash.String(t.seed, disc)%routeBuckets]
+func (t *routeTable) bucket(disc string) (*atomic.Pointer[[]routeEntry], uint64) {
+	h := maphash.String(t.seed, disc)
+	return &t.buckets[h%routeBuckets], h
 }
 
 // get returns the route of disc, or nil.
 func (t *routeTable) get(disc string) *route {
-	if b := t.bucket(disc).Load(); b != nil {
+	b, h := t.bucket(disc)
+	if b := b.Load(); b != nil {
 		for _, e := range *b {
-			if e.disc == disc {
+			if e.hash == h && e.disc == disc {
 				return e.r
 			}
 		}
@@ -66,19 +73,19 @@ func (t *routeTable) get(disc string) *route {
 // put publishes r for disc, which has no route yet. Only the manager actor
 // calls it.
 func (t *routeTable) put(disc string, r *route) {
-	b := t.bucket(disc)
+	b, h := t.bucket(disc)
 	var next []routeEntry
 	if old := b.Load(); old != nil {
 		next = make([]routeEntry, len(*old), len(*old)+1)
 		copy(next, *old)
 	}
-	next = append(next, routeEntry{disc, r})
+	next = append(next, routeEntry{h, disc, r})
 	b.Store(&next)
 }
 
 // remove withdraws the route of disc. Only the manager actor calls it.
 func (t *routeTable) remove(disc string) {
-	b := t.bucket(disc)
+	b, _ := t.bucket(disc)
 	old := b.Load()
 	if old == nil {
 		return

@@ -1,0 +1,241 @@
+package bench
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/idpool/idpool/internal/mailbox"
+)
+
+// The floor experiment (issue #15): what an acquire+release costs at the
+// least while every decision goes through an actor, as idpool's design
+// requires. A floor pair is idpool's pair with everything but the
+// constraints taken out: two messages (Acquire, Release) through
+// protoactor-go's RootContext.Send to one actor with idpool's mailbox
+// (internal/mailbox) and the inline dispatcher, one 256-byte allocation
+// per pair (idpool's Lease, which carries both messages), the direct
+// hand-off of a grant made during the send, and a channel reply for a
+// caller that had to wait. The actor keeps only what a pool cannot do
+// without: a stack of idle connections and a FIFO of waiters. No state
+// machine, no clock, no effects, no isolation guard, no routes, no keys.
+//
+// If this floor is far from database/sql's pair, no rework of idpool's
+// state machine can reach parity while the actor decides every checkout.
+//
+//	go test ./bench -run '^$' -bench 'Floor' -count 6 | benchstat -col /peer -
+
+// BenchmarkFloor runs the floor next to database/sql, puddle and idpool
+// over memdb, max_size 8, at 1, 8 and 32 goroutines. Besides ns/op it
+// reports cpu-ns/op, the process's CPU time per pair, which a loaded
+// machine disturbs less than wall time.
+func BenchmarkFloor(b *testing.B) {
+	peers := []PoolFactory{floorPeer, DatabaseSQLPeer, PuddlePeer, IdpoolPeer}
+	for _, g := range []int{1, 8, 32} {
+		for _, f := range peers {
+			b.Run(fmt.Sprintf("g=%d/peer=%s", g, f.Name), func(b *testing.B) {
+				p := newPool(b, f, NewEnv(1), 8, 1)
+				if err := warm(context.Background(), p, 0, 8); err != nil {
+					b.Fatal(err)
+				}
+				cpu0 := processCPU()
+				runParallelPairs(b, p, g, nil)
+				if cpu := processCPU() - cpu0; cpu > 0 {
+					b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+				}
+			})
+		}
+	}
+}
+
+// TestFloorPairAllocatesOnlyItsLease pins the floor's one condition that is
+// not wall time: one allocation per pair, in the 256-byte size class.
+func TestFloorPairAllocatesOnlyItsLease(t *testing.T) {
+	p, err := floorPeer.New(NewEnv(1), 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Close() }()
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(200, func() {
+		c, err := p.Acquire(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Release(c)
+	})
+	if allocs != 1 {
+		t.Fatalf("floor pair: %v allocations, want 1 (the lease)", allocs)
+	}
+}
+
+// TestFloorGrantsEveryAcquireOnce drives the floor's both hand-offs (direct
+// and queued) from more goroutines than connections: every acquire gets a
+// connection no one else holds.
+func TestFloorGrantsEveryAcquireOnce(t *testing.T) {
+	p, err := floorPeer.New(NewEnv(1), 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Close() }()
+	var held sync.Map // test only: which connections are out
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 500 {
+				c, err := p.Acquire(context.Background(), 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				conn := c.(*floorLease).conn
+				if _, dup := held.LoadOrStore(conn, true); dup {
+					t.Error("a connection granted twice")
+				}
+				held.Delete(conn)
+				p.Release(c)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+var floorPeer = PoolFactory{Name: "floor", New: func(env *Env, size, _ int) (Pool, error) {
+	conns := make([]driver.Conn, 0, size)
+	for range size {
+		c, err := env.DB.Connector(env.Label(0)).Connect(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	props := actor.PropsFromProducer(func() actor.Actor { return &floorActor{idle: conns} },
+		actor.WithDispatcher(actor.NewSynchronizedDispatcher(300)), actor.WithMailbox(mailbox.Producer()))
+	return &floorPool{sys: sys, pid: sys.Root.Spawn(props)}, nil
+}}
+
+// floorLease is the one allocation per pair, as idpool's Lease: both
+// messages, the hand-off word, the granted connection, padded to the
+// 256-byte size class idpool's Lease is in.
+type floorLease struct {
+	acquire floorAcquire
+	release floorRelease
+	handoff atomic.Uint32
+	conn    driver.Conn
+	_       [200]byte
+}
+
+type floorAcquire struct {
+	lease *floorLease
+	reply chan driver.Conn
+}
+
+type floorRelease struct{ conn driver.Conn }
+
+type floorPool struct {
+	sys *actor.ActorSystem
+	pid *actor.PID
+}
+
+var floorReplies = sync.Pool{New: func() any { return make(chan driver.Conn, 1) }}
+
+func (p *floorPool) Acquire(_ context.Context, _ int) (Conn, error) {
+	l := &floorLease{}
+	l.acquire = floorAcquire{lease: l, reply: floorReplies.Get().(chan driver.Conn)}
+	p.sys.Root.Send(p.pid, &l.acquire)
+	if !l.handoff.CompareAndSwap(handoffOpenFloor, handoffWaitingFloor) {
+		floorReplies.Put(l.acquire.reply)
+		return l, nil // granted while the actor handled the send
+	}
+	l.conn = <-l.acquire.reply
+	floorReplies.Put(l.acquire.reply)
+	return l, nil
+}
+
+func (p *floorPool) Release(c Conn) {
+	l := c.(*floorLease)
+	l.release.conn = l.conn
+	p.sys.Root.Send(p.pid, &l.release)
+}
+
+func (p *floorPool) Close() error {
+	p.sys.Root.Stop(p.pid)
+	p.sys.Shutdown()
+	return nil
+}
+
+const (
+	handoffOpenFloor uint32 = iota
+	handoffGrantedFloor
+	handoffWaitingFloor
+)
+
+// floorActor is the least a pool actor does: hand out an idle connection
+// or queue the acquire; take a connection back and give it to the oldest
+// waiter or the idle stack.
+type floorActor struct {
+	idle []driver.Conn
+	// waiting[head:] are the queued acquires; the slice keeps its
+	// capacity, so queueing allocates nothing in steady state.
+	waiting []*floorAcquire
+	head    int
+}
+
+func (a *floorActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *floorAcquire:
+		if n := len(a.idle); n > 0 {
+			conn := a.idle[n-1]
+			a.idle = a.idle[:n-1]
+			a.grant(m, conn)
+			return
+		}
+		if len(a.waiting) == cap(a.waiting) && a.head > 0 {
+			// Full with taken slots in front: slide down instead of growing.
+			n := copy(a.waiting, a.waiting[a.head:])
+			clear(a.waiting[n:])
+			a.waiting, a.head = a.waiting[:n], 0
+		}
+		a.waiting = append(a.waiting, m)
+	case *floorRelease:
+		if a.head < len(a.waiting) {
+			w := a.waiting[a.head]
+			a.waiting[a.head] = nil
+			a.head++
+			if a.head == len(a.waiting) {
+				a.waiting, a.head = a.waiting[:0], 0
+			}
+			a.grant(w, m.conn)
+			return
+		}
+		a.idle = append(a.idle, m.conn)
+	}
+}
+
+// grant hands conn over directly when the caller has not yet begun to
+// wait, otherwise on its channel.
+func (a *floorActor) grant(m *floorAcquire, conn driver.Conn) {
+	l := m.lease
+	if l.handoff.Load() == handoffOpenFloor {
+		l.conn = conn
+		if l.handoff.CompareAndSwap(handoffOpenFloor, handoffGrantedFloor) {
+			return
+		}
+	}
+	m.reply <- conn
+}
+
+func TestFloorLeaseIsInTheLeasesSizeClass(t *testing.T) {
+	if s := unsafe.Sizeof(floorLease{}); s <= 240 || s > 256 {
+		t.Fatalf("floorLease is %d bytes, want 241-256 (idpool's Lease's size class)", s)
+	}
+}
