@@ -2,7 +2,6 @@ package manager
 
 import (
 	"database/sql/driver"
-	"unsafe"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
@@ -45,12 +44,3 @@ func (d *directGrant) Grant(conn driver.Conn, connID uint64, pool *actor.PID) bo
 func (l *Lease) takeDirect() bool {
 	return !l.handoff.CompareAndSwap(handoffOpen, handoffWaiting)
 }
-
-// acquireID is the ID of l's acquire: l's address. It is unique among the
-// acquires in flight, which is all an ID needs (Cancel names it, and the
-// pool matches its grants and cancels with it): the Lease lives at least
-// until its caller has read the acquire's last answer, which comes after
-// the pool handled any Cancel, and Go's heap does not move objects. A
-// counter shared by every acquire cost each one a write to a cache line
-// that the other cores' acquires read (Manager.closed sat next to it).
-func (l *Lease) acquireID() uint64 { return uint64(uintptr(unsafe.Pointer(l))) }

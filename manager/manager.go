@@ -43,10 +43,15 @@ type BlockedError = actors.BlockedError
 // Manager hands out connections from one pool per identity. It is safe for
 // concurrent use. Create it with New and stop it with Close.
 type Manager struct {
-	cfg     Config
-	system  *actor.ActorSystem
-	root    *actor.RootContext
-	pid     *actor.PID
+	cfg    Config
+	system *actor.ActorSystem
+	root   *actor.RootContext
+	pid    *actor.PID
+	// nextID numbers acquires. Not a Lease's address: a Cancel can still be
+	// on its way to a pool after its caller took the grant that crossed it
+	// and dropped the Lease, and a new Lease at the same address, queued in
+	// the same pool, would be cancelled by it.
+	nextID  atomic.Uint64
 	closed  atomic.Bool
 	metrics *metrics
 	tracing *tracing
@@ -240,7 +245,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	}
 	reply := getReplyChan()
 	l := &Lease{m: m}
-	l.acquire = messages.Acquire{ID: l.acquireID(), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx,
+	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx,
 		Direct: directOf(l)}
 	to := m.send(disc, &l.acquire)
 	if l.takeDirect() {

@@ -18,9 +18,7 @@ import (
 // may instead say Cancelled), or, for a grant made while the pool handles
 // this Acquire and taken by Direct, that grant instead.
 type Acquire struct {
-	// ID is unique among the acquires in flight; Cancel names it. (The
-	// manager uses the address of the acquire's Lease, alive until its
-	// caller has read the last answer: no counter shared by all callers.)
+	// ID is unique per acquire; Cancel names it.
 	ID            uint64
 	Discriminator string
 	Identity      tokens.Identity
