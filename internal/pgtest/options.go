@@ -5,6 +5,7 @@ type Option func(*options)
 
 type options struct {
 	settings [][2]string
+	tls      bool
 }
 
 // WithSetting adds a postgresql.conf setting, written after pgtest's own, so

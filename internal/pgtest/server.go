@@ -153,7 +153,15 @@ func (s *Server) writeConfig(o options) error {
 	b.WriteString("password_encryption = 'scram-sha-256'\n")
 	b.WriteString("log_connections = on\nlog_line_prefix = '%m [%p] %q%u@%d '\n")
 	b.WriteString("log_min_messages = warning\nlogging_collector = off\n")
-	for _, kv := range o.settings {
+	settings := o.settings
+	if o.tls {
+		tls, err := s.writeTLS()
+		if err != nil {
+			return err
+		}
+		settings = append(tls, settings...)
+	}
+	for _, kv := range settings {
 		fmt.Fprintf(&b, "%s = %s\n", kv[0], kv[1])
 	}
 	files := map[string]string{
@@ -295,6 +303,11 @@ func (s *Server) AdminPassword() string { return s.adminPwd }
 
 // AdminDSN is a URL DSN for the superuser on the postgres database.
 func (s *Server) AdminDSN() string { return s.DSN(AdminUser, s.adminPwd, "postgres") }
+
+// DSNWithSSLMode is DSN with sslmode set to mode (DSN's is disable).
+func (s *Server) DSNWithSSLMode(user, password, database, mode string) string {
+	return strings.Replace(s.DSN(user, password, database), "sslmode=disable", "sslmode="+url.QueryEscape(mode), 1)
+}
 
 // DSN builds a URL DSN for user (with password, when not empty) on database
 // over TCP to 127.0.0.1, without TLS.
