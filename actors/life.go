@@ -30,6 +30,10 @@ var closedLife = func() *workLife {
 // counts it: each such work reports back with exactly one Done message,
 // which calls workDone.
 func (a *poolActor) workStarted() context.Context {
+	if a.life == closedLife {
+		// Shared by every closed pool: never counted (workDone ignores it).
+		return closedLife.ctx
+	}
 	if a.life == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		a.life = &workLife{ctx: ctx, cancel: cancel}

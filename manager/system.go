@@ -12,7 +12,7 @@ import (
 //
 // protoactor's own registry has 1,024 of them: 32,768 Go maps, about 2.8 MiB
 // for an empty actor system. Worse for idpool, every pool actor is a new
-// registry entry under a new name ("$n", never reused), and a Go map keeps
+// registry entry under a new name (`pool-<id>`, never reused), and a Go map keeps
 // the first group (about 288 bytes) of every map ever touched, so 10,000
 // identities that came and went kept about 2.5 MB spread over thousands of
 // maps that were all empty again. With one bucket, the entries of all pools
