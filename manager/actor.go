@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/idpool/idpool/internal/shrink"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/manager/decide"
@@ -37,24 +39,8 @@ type managerActor struct {
 	acquire *messages.Acquire
 	next    []decide.Input
 	// entryDeletes counts deletions since entries was last rebuilt (see
-	// shrunk).
+	// shrink.Map).
 	entryDeletes int
-}
-
-// shrunk returns mp, or a copy sized to its contents once many entries have
-// been deleted: a Go map never gives back the room it grew to, so a manager
-// that once had 10,000 pools would keep their buckets for good.
-func shrunk[K comparable, V any](mp map[K]V, deletes *int) map[K]V {
-	*deletes++
-	if *deletes < 1024 || *deletes < 2*len(mp) {
-		return mp
-	}
-	*deletes = 0
-	next := make(map[K]V, len(mp))
-	for k, v := range mp {
-		next[k] = v
-	}
-	return next
 }
 
 type poolEntry struct {
@@ -255,7 +241,7 @@ func (m *managerActor) stop(c actor.Context, id decide.PoolID) {
 	}
 	c.Poison(ent.pid)
 	delete(m.entries, id)
-	m.entries = shrunk(m.entries, &m.entryDeletes)
+	m.entries = shrink.Map(m.entries, &m.entryDeletes)
 }
 
 // drained takes the final counters of a pool that has closed everything;

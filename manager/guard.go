@@ -135,7 +135,7 @@ func (l *Lease) enterAs(ctx context.Context) error {
 		return err
 	}
 	if l.facade != nil && !guardhook.SkipLeaseGuard.Load() {
-		if err := l.checkCaller(ctx); err != nil {
+		if err := l.CheckIdentity(ctx); err != nil {
 			l.exit()
 			return err
 		}
@@ -183,11 +183,15 @@ func (l *Lease) endedErr() error {
 func (l *Lease) rowsOpened() { l.state.Add(stRowsOne) }
 func (l *Lease) rowsClosed() { l.state.Add(^uint32(stRowsOne - 1)) }
 
-// checkCaller refuses a facade call whose ctx carries another identity than
-// the lease's. A ctx with no identity runs on the lease: database/sql checks
-// a db-level call's identity when it picks the connection (Connect, or
-// ResetSession on reuse), and a *sql.Tx or *sql.Conn is bound to its lease.
-func (l *Lease) checkCaller(ctx context.Context) error {
+// CheckIdentity returns ErrIdentityMismatch when ctx carries another
+// identity than the lease's, and nil when it carries the lease's or none (a
+// ctx with no identity runs on the lease it is used with). The facade's
+// calls pass it inside the guard: database/sql checks a db-level call's
+// identity when it picks the connection (Connect, or ResetSession on
+// reuse), and a *sql.Tx or *sql.Conn is bound to its lease. A driver
+// package's own lease type (drivers/postgres) calls it for the same rule.
+// Resolving a token-keyed identity may mint a token, bounded by ctx.
+func (l *Lease) CheckIdentity(ctx context.Context) error {
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/idpool/idpool/sim/memdb"
+	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -275,4 +276,18 @@ func TestAcquireReleaseStillAllocatesOnlyTheLease(t *testing.T) {
 // must not push the Lease into a larger size class.
 func TestLeaseStaysWithinTheAcquiresSizeClass(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(Lease{}), uintptr(256))
+}
+
+// TestLeaseCheckIdentity: the identity rule of the guard, as a driver
+// package calls it: the lease's identity and no identity pass, another
+// identity is refused by name, and an invalid one is refused with its
+// reason.
+func TestLeaseCheckIdentity(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 1})
+	l := acquire(t, m, identity("alice"))
+	defer l.Release(nil)
+	assert.NoError(t, l.CheckIdentity(as("alice")))
+	assert.NoError(t, l.CheckIdentity(context.Background()), "a ctx with no identity runs on the lease")
+	assert.ErrorIs(t, l.CheckIdentity(as("bob")), ErrIdentityMismatch)
+	assert.ErrorIs(t, l.CheckIdentity(tokens.WithIdentity(context.Background(), tokens.Identity{})), tokens.ErrInvalidIdentity)
 }

@@ -31,7 +31,6 @@ import (
 type Lease struct {
 	ml       *manager.Lease
 	conn     *pgx.Conn
-	disc     string
 	released atomic.Bool
 }
 
@@ -73,27 +72,11 @@ func (l *Lease) guarded(ctx context.Context, f func() error) error {
 // ctx carrying another identity than the lease's.
 func (l *Lease) checked(ctx context.Context, f func() error) error {
 	return l.guarded(ctx, func() error {
-		if err := l.checkIdentity(ctx); err != nil {
+		if err := l.ml.CheckIdentity(ctx); err != nil {
 			return err
 		}
 		return f()
 	})
-}
-
-// checkIdentity refuses a ctx whose identity is not the lease's.
-func (l *Lease) checkIdentity(ctx context.Context) error {
-	id, ok := tokens.IdentityFrom(ctx)
-	if !ok {
-		return nil
-	}
-	disc, err := id.Discriminator(ctx)
-	if err != nil {
-		return err
-	}
-	if disc != l.disc {
-		return manager.ErrIdentityMismatch
-	}
-	return nil
 }
 
 // queryer is what *pgx.Conn and pgx.Tx share, so that a lease and its

@@ -96,7 +96,7 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 		ml.Release(nil)
 		return nil, fmt.Errorf("postgres: the Manager's Dialer opens %T connections, not pgx's *stdlib.Conn; build it with postgres.NewDialer", ml.Raw())
 	}
-	return &Lease{ml: ml, conn: sc.Conn(), disc: ml.Key().Discriminator()}, nil
+	return &Lease{ml: ml, conn: sc.Conn()}, nil
 }
 
 // AcquireFunc acquires a lease as Acquire does, calls f with it and releases

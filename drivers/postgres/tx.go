@@ -54,7 +54,7 @@ func (t *tx) end(ctx context.Context, f func(context.Context) error) error {
 	ran := false
 	var idErr error
 	err := t.lease.guarded(ctx, func() error {
-		if idErr = t.lease.checkIdentity(ctx); idErr != nil {
+		if idErr = t.lease.ml.CheckIdentity(ctx); idErr != nil {
 			return idErr
 		}
 		ran = true

@@ -55,7 +55,7 @@ type Manager struct {
 	// book is nil unless MaxTotal is set.
 	book *permitBook
 	// poolDeletes and idDeletes count deletions since each map was last
-	// rebuilt (see shrunk).
+	// rebuilt (see shrink.Map).
 	poolDeletes, idDeletes int
 
 	out       []Effect
@@ -125,20 +125,4 @@ func (m *Manager) Permits() (inUse, waiting int) {
 		return 0, 0
 	}
 	return m.book.inUse, len(m.book.queue)
-}
-
-// shrunk returns mp, or a copy sized to its contents once many entries have
-// been deleted: a Go map never gives back the room it grew to, so a manager
-// that once had 10,000 pools would keep their buckets for good.
-func shrunk[K comparable, V any](mp map[K]V, deletes *int) map[K]V {
-	*deletes++
-	if *deletes < 1024 || *deletes < 2*len(mp) {
-		return mp
-	}
-	*deletes = 0
-	next := make(map[K]V, len(mp))
-	for k, v := range mp {
-		next[k] = v
-	}
-	return next
 }

@@ -1,5 +1,7 @@
 package decide
 
+import "github.com/idpool/idpool/internal/shrink"
+
 // The retirement agreement. A pool idle for RetireAfter asks to retire,
 // saying how many acquires it has received (Seen). Callers send acquires to
 // it directly over its route, each counting itself in the route's sent
@@ -39,7 +41,7 @@ func (m *Manager) routeClosed(in RouteClosed) {
 		return
 	}
 	delete(m.pools, p.disc)
-	m.pools = shrunk(m.pools, &m.poolDeletes)
+	m.pools = shrink.Map(m.pools, &m.poolDeletes)
 	p.state = draining
 	m.draining++
 	m.retired++
@@ -55,7 +57,7 @@ func (m *Manager) routeClosed(in RouteClosed) {
 func (m *Manager) drained(in Drained) {
 	if p := m.byID[in.Pool]; p != nil {
 		delete(m.byID, in.Pool)
-		m.byID = shrunk(m.byID, &m.idDeletes)
+		m.byID = shrink.Map(m.byID, &m.idDeletes)
 		if p.state == draining {
 			m.draining--
 		}

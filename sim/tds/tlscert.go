@@ -2,55 +2,29 @@ package tds
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
-	"time"
+
+	"github.com/idpool/idpool/internal/selfsigned"
 )
 
 // newServerTLS generates a self-signed certificate for localhost and the
 // loopback addresses. The certificate is its own CA, so a client can trust
 // it by adding it to RootCAs (go-mssqldb: certificate=<file>).
 func newServerTLS() (certPEM []byte, cfg *tls.Config, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := selfsigned.New("idpool simulated SQL Server")
 	if err != nil {
-		return nil, nil, fmt.Errorf("tds: generating TLS key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return nil, nil, fmt.Errorf("tds: generating TLS serial: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"idpool simulated SQL Server"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tds: creating TLS certificate: %w", err)
+		return nil, nil, fmt.Errorf("tds: %w", err)
 	}
 	cfg = &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		Certificates: []tls.Certificate{cert.TLS()},
 		// TDS 8.0 clients offer the "tds/8.0" ALPN protocol.
 		NextProtos: []string{"tds/8.0"},
 		MinVersion: tls.VersionTLS12,
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cfg, nil
+	return cert.CertPEM(), cfg, nil
 }
 
 // tds7TLS derives the configuration of TDS 7.x encryption, where TLS runs
