@@ -57,3 +57,26 @@ func BenchmarkDatabaseSQLConnClose(b *testing.B) {
 
 // benchParallelism is goroutines per GOMAXPROCS in the benchmarks above.
 var benchParallelism = 4
+
+// BenchmarkAcquireReleaseSerial is the hot path from one goroutine: every
+// send finds the pool's mailbox idle, so the whole pair runs on the
+// caller's goroutine and the profile shows idpool's own work alone.
+func BenchmarkAcquireReleaseSerial(b *testing.B) {
+	db := memdb.New()
+	m, err := New(Config{Server: "memdb:1/bench", Dialer: db, MaxSize: 8, HealthCheckAfter: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	id := identity("bench")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		l, err := m.Acquire(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.Release(nil)
+	}
+}

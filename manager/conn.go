@@ -20,8 +20,10 @@ import (
 // first call that carries an identity, or rebound at a hand-over.
 type Conn struct {
 	lease *Lease
-	// shell is the Connector of a facade connection; nil for Lease.Conn.
-	shell *Connector
+	// shell is what a facade connection has beyond a lease: its Connector
+	// and statements; nil for Lease.Conn. It sits behind a pointer so that
+	// Lease, which embeds a Conn, stays in its size class.
+	shell *shell
 	// fresh: bound to the default identity by a Connect whose ctx carried
 	// none, and not used since (see leaseFor).
 	fresh bool
@@ -30,6 +32,22 @@ type Conn struct {
 	// a careless caller that kept the driver connection would acquire a
 	// lease nobody releases.
 	closed atomic.Bool
+}
+
+// shell is a facade connection's own part: the Connector that made it and
+// the statements database/sql prepared on it and has not closed (see
+// shellStmt).
+type shell struct {
+	*Connector
+	stmts []*shellStmt
+	// bindErr is the error of a bind at a hand-over (ResetSession), which
+	// the call that got the shell returns as its own; see bindAtHandover.
+	bindErr error
+	// parked: the shell gave its lease back when database/sql took it
+	// (IsValid) and database/sql has not handed it to a call since
+	// (ResetSession). A careless caller that kept the driver connection
+	// past its *sql.Conn gets ErrLeaseReleased instead of a new lease.
+	parked atomic.Bool
 }
 
 var (
@@ -71,8 +89,12 @@ func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 		c.lease = nil
 		l.Release(nil)
 	}
-	if c.closed.Load() {
+	if c.closed.Load() || c.shell.parked.Load() {
 		return nil, ErrLeaseReleased
+	}
+	if err := c.shell.bindErr; err != nil {
+		c.shell.bindErr = nil
+		return nil, err
 	}
 	id, err := c.shell.identityFor(ctx)
 	if err != nil {
@@ -82,7 +104,7 @@ func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.facade = c.shell
+	l.facade = c.shell.Connector
 	c.lease = l
 	return l, nil
 }
@@ -98,35 +120,33 @@ func (c *Conn) Prepare(query string) (driver.Stmt, error) {
 // The statement stays bound to the lease: it runs only while the lease is
 // held, and only for callers of the lease's identity.
 //
-// On a facade connection not yet bound, a ctx with no identity (and no
-// default identity) prepares nothing yet: the statement is prepared at its
-// first Exec or Query, for that call's identity (see OpenDB).
+// On a facade connection the statement belongs to the connection instead,
+// and is prepared on whichever lease the connection holds when it runs (see
+// shellStmt); a ctx with no identity (and no default identity) prepares
+// nothing yet: the statement is prepared at its first Exec or Query, for
+// that call's identity (see OpenDB).
 func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	if c.lease == nil && c.shell != nil {
-		if _, err := c.shell.identityFor(ctx); err != nil {
-			// No identity to prepare as: prepare at first use (see
-			// unboundStmt), as long as the Manager is open.
-			if c.shell.m.closed.Load() {
-				return nil, ErrClosed
-			}
-			return &unboundStmt{conn: c, query: query}, nil
-		}
+	if c.shell != nil {
+		return c.prepareShellStmt(ctx, query)
 	}
-	l, err := c.leaseFor(ctx)
-	if err != nil {
-		return nil, err
-	}
+	return c.prepareOnLease(ctx, c.lease, query)
+}
+
+// prepareOnLease prepares query on l's connection, inside the guard, for a
+// caller of l's identity; the statement is guarded (see stmt).
+func (c *Conn) prepareOnLease(ctx context.Context, l *Lease, query string) (driver.Stmt, error) {
 	if err := l.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer l.exit()
 	l.touched(ctx)
-	var s driver.Stmt
 	if l.cachesStatements() {
 		// The driver's own cache prepares it, once per physical
 		// connection; see StatementCacher.
 		return l.wrapStmt(connStmt{conn: l.raw, query: query}), nil
 	}
+	var s driver.Stmt
+	var err error
 	if p, ok := l.raw.(driver.ConnPrepareContext); ok {
 		s, err = p.PrepareContext(ctx, query)
 	} else {
@@ -286,17 +306,20 @@ func (c *Conn) Ping(ctx context.Context) error {
 // The connection must be the ctx's identity exactly (the default identity
 // when the ctx carries none), and its lease still held.
 //
-// A facade connection of another identity with nothing of database/sql's
-// on it (no statement prepared, no result set, no transaction) is rebound:
-// its lease is released (rolled back and reset, back to its own pool) and
-// one is acquired for the ctx's identity. Otherwise ResetSession answers an
-// error matching driver.ErrBadConn (and saying why), so that database/sql
-// discards the connection and retries on another. Then it forwards to the
-// driver.
+// A facade shell that holds no lease (the usual case: it gave its lease
+// back when database/sql took it, see IsValid) is bound here to a lease of
+// the ctx's identity (see bindAtHandover). A facade connection still bound
+// to another identity with nothing of database/sql's on it (no result set,
+// no transaction) gives its lease back (rolled back and reset, to its own
+// pool) and is bound the same way. Otherwise
+// ResetSession answers an error matching driver.ErrBadConn (and saying
+// why), so that database/sql discards the connection and retries on
+// another. Then it forwards to the driver.
 func (c *Conn) ResetSession(ctx context.Context) error {
 	c.fresh = false // a hand-over is checked here, exactly
 	if c.lease == nil {
-		return c.bindAtHandover(ctx)
+		c.bindAtHandover(ctx)
+		return nil
 	}
 	l := c.lease
 	if err := l.enter(); err != nil {
@@ -321,14 +344,13 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 			refusal = errHandoverNoIdentity
 		}
 		if refusal != nil {
-			rebind := c.shell != nil && err == nil && l.stmts == 0 && l.tx == nil && l.state.Load()>>stRowsShift == 0
+			rebind := c.shell != nil && err == nil && l.tx == nil && l.state.Load()>>stRowsShift == 0
 			l.exit()
-			if !rebind {
+			if !rebind || !c.unbind(l) {
 				return refusal
 			}
-			c.lease = nil
-			l.Release(nil)
-			return c.bindAtHandover(ctx)
+			c.bindAtHandover(ctx)
+			return nil
 		}
 	}
 	defer l.exit()
@@ -338,17 +360,23 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 	return nil
 }
 
-// bindAtHandover binds a facade shell to a lease for ctx's identity when
-// database/sql hands it to a call. A failure matches driver.ErrBadConn, so
-// that database/sql discards the shell and the call goes on to Connect.
-func (c *Conn) bindAtHandover(ctx context.Context) error {
-	if _, err := c.leaseFor(ctx); err != nil {
-		if errors.Is(err, driver.ErrBadConn) {
-			return err
-		}
-		return &guardError{msg: err.Error(), is: [2]error{driver.ErrBadConn, err}}
+// bindAtHandover binds a facade shell that database/sql hands to a call (or
+// to a *sql.Conn, whose later calls all run on that lease) to a lease of
+// the ctx's identity, or the default identity. A ctx with neither leaves it
+// unbound: the call binds it, or fails, as a first call on a new shell
+// does. A failed acquire is kept and returned by the call as its own error
+// (database/sql ignores ResetSession errors that are not driver.ErrBadConn,
+// and one that is would make it acquire again, up to three times): so a
+// hand-over makes one acquire, bounded by the call's ctx and AcquireTimeout.
+func (c *Conn) bindAtHandover(ctx context.Context) {
+	c.shell.parked.Store(false)
+	c.shell.bindErr = nil
+	if _, err := c.shell.identityFor(ctx); err != nil {
+		return
 	}
-	return nil
+	if _, err := c.leaseFor(ctx); err != nil {
+		c.shell.bindErr = err
+	}
 }
 
 // IsValid reports false once the connection is broken or its lease ended,
@@ -356,16 +384,19 @@ func (c *Conn) bindAtHandover(ctx context.Context) error {
 //
 // database/sql calls it when a connection comes back to it, to keep idle
 // (SetMaxIdleConns raised) or to hand to a waiting call (SetMaxOpenConns).
-// A facade connection with nothing of database/sql's on it (no statement
-// prepared, no result set, no transaction) then gives its lease back and
-// stays a shell, bound again at its next call for that call's identity: a
+// A facade connection with nothing of database/sql's on it (no result set,
+// no transaction) then gives its lease back (its statements close what they
+// prepared on it first; see shellStmt) and stays a shell, bound again at its next call for that call's identity: a
 // connection database/sql keeps idle must not hold a lease, or the callers
 // of that identity would wait on their pool (MaxSize) for connections that
 // sit unused in database/sql's free list.
 func (c *Conn) IsValid() bool {
 	l := c.lease
 	if l == nil {
-		return true // a shell not yet bound: nothing to check
+		// A shell that holds no lease: nothing to check, and nothing
+		// may bind it until database/sql hands it over again.
+		c.shell.parked.Store(true)
+		return true
 	}
 	if err := l.enter(); err != nil {
 		return false
@@ -378,12 +409,27 @@ func (c *Conn) IsValid() bool {
 		l.exit()
 		return false
 	}
-	unbind := c.shell != nil && l.stmts == 0 && l.tx == nil && l.state.Load()>>stRowsShift == 0
+	idle := c.shell != nil && l.tx == nil && l.state.Load()>>stRowsShift == 0
 	l.exit()
-	if unbind {
-		c.lease, c.fresh = nil, false
-		l.Release(nil)
+	if idle {
+		c.unbind(l)
 	}
+	return true
+}
+
+// unbind gives a facade shell's lease back, after its statements have
+// closed what they prepared on it, and reports whether it did. A statement
+// prepared on the lease some other way (none is, today) keeps it bound.
+func (c *Conn) unbind(l *Lease) bool {
+	for _, s := range c.shell.stmts {
+		s.drop()
+	}
+	if l.stmts != 0 {
+		return false
+	}
+	c.lease, c.fresh = nil, false
+	c.shell.parked.Store(true)
+	l.Release(nil)
 	return true
 }
 
