@@ -135,6 +135,18 @@ func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 // prepareOnLease prepares query on l's connection, inside the guard, for a
 // caller of l's identity; the statement is guarded (see stmt).
 func (c *Conn) prepareOnLease(ctx context.Context, l *Lease, query string) (driver.Stmt, error) {
+	raw, err := l.prepareRaw(ctx, query, nil)
+	if err != nil {
+		return nil, err
+	}
+	return l.wrapStmt(raw), nil
+}
+
+// prepareRaw prepares query on l's connection, inside the guard, for a
+// caller of l's identity, and returns the driver's statement, not yet
+// guarded. When the Dialer is a StatementCacher the statement is a connStmt:
+// into, if not nil, else a new one.
+func (l *Lease) prepareRaw(ctx context.Context, query string, into *connStmt) (driver.Stmt, error) {
 	if err := l.enterAs(ctx); err != nil {
 		return nil, err
 	}
@@ -143,7 +155,11 @@ func (c *Conn) prepareOnLease(ctx context.Context, l *Lease, query string) (driv
 	if l.cachesStatements() {
 		// The driver's own cache prepares it, once per physical
 		// connection; see StatementCacher.
-		return l.wrapStmt(connStmt{conn: l.raw, query: query}), nil
+		if into == nil {
+			into = new(connStmt)
+		}
+		*into = connStmt{conn: l.raw, query: query}
+		return into, nil
 	}
 	var s driver.Stmt
 	var err error
@@ -158,7 +174,7 @@ func (c *Conn) prepareOnLease(ctx context.Context, l *Lease, query string) (driv
 	if err != nil {
 		return nil, l.note(ctx, err)
 	}
-	return l.wrapStmt(s), nil
+	return s, nil
 }
 
 // Close releases the lease; see Lease.Close.

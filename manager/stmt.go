@@ -31,8 +31,16 @@ var (
 )
 
 func (l *Lease) wrapStmt(raw driver.Stmt) driver.Stmt {
+	s := new(stmt)
+	return l.guardStmt(s, raw)
+}
+
+// guardStmt makes s the guarded form of raw, prepared on l, and returns it
+// as database/sql should see it. A shellStmt keeps its s in place, so that
+// preparing on each lease allocates no wrapper.
+func (l *Lease) guardStmt(s *stmt, raw driver.Stmt) driver.Stmt {
 	l.stmts++
-	s := &stmt{raw: raw, lease: l}
+	*s = stmt{raw: raw, lease: l}
 	//lint:ignore SA1019 forwarded only for drivers that still implement it
 	if _, ok := raw.(driver.ColumnConverter); ok {
 		return stmtWithConverter{s}

@@ -47,21 +47,21 @@ type connStmt struct {
 }
 
 var (
-	_ driver.StmtExecContext   = connStmt{}
-	_ driver.StmtQueryContext  = connStmt{}
-	_ driver.NamedValueChecker = connStmt{}
+	_ driver.StmtExecContext   = (*connStmt)(nil)
+	_ driver.StmtQueryContext  = (*connStmt)(nil)
+	_ driver.NamedValueChecker = (*connStmt)(nil)
 )
 
 // Close does nothing: the statement lives in the connection's cache, and
 // goes when the connection closes.
-func (connStmt) Close() error { return nil }
+func (*connStmt) Close() error { return nil }
 
 // NumInput answers -1, "not known": the driver checks the arguments.
-func (connStmt) NumInput() int { return -1 }
+func (*connStmt) NumInput() int { return -1 }
 
 // CheckNamedValue asks the connection, as database/sql would for a query
 // run on it directly, or answers driver.ErrSkip for the default conversion.
-func (s connStmt) CheckNamedValue(nv *driver.NamedValue) error {
+func (s *connStmt) CheckNamedValue(nv *driver.NamedValue) error {
 	if c, ok := s.conn.(driver.NamedValueChecker); ok {
 		return c.CheckNamedValue(nv)
 	}
@@ -69,26 +69,26 @@ func (s connStmt) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 // ExecContext runs the query through the connection.
-func (s connStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+func (s *connStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	return s.conn.(driver.ExecerContext).ExecContext(ctx, s.query, args)
 }
 
 // QueryContext runs the query through the connection.
-func (s connStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+func (s *connStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	return s.conn.(driver.QueryerContext).QueryContext(ctx, s.query, args)
 }
 
 // Exec runs the query without a ctx.
 //
 // Deprecated: database/sql calls ExecContext.
-func (s connStmt) Exec(args []driver.Value) (driver.Result, error) {
+func (s *connStmt) Exec(args []driver.Value) (driver.Result, error) {
 	return s.ExecContext(context.Background(), namedValues(args))
 }
 
 // Query runs the query without a ctx.
 //
 // Deprecated: database/sql calls QueryContext.
-func (s connStmt) Query(args []driver.Value) (driver.Rows, error) {
+func (s *connStmt) Query(args []driver.Value) (driver.Rows, error) {
 	return s.QueryContext(context.Background(), namedValues(args))
 }
 

@@ -29,8 +29,13 @@ type shellStmt struct {
 	conn  *Conn
 	query string
 	// cur is the guarded statement prepared on curLease; nil when none is.
+	// It points into guard, and into cs for a StatementCacher, which are
+	// reused from lease to lease so that preparing allocates nothing of
+	// the facade's own.
 	cur      driver.Stmt
 	curLease *Lease
+	guard    stmt
+	cs       connStmt
 	// numInput is the driver's answer at the first preparation, -1 before.
 	numInput int
 }
@@ -78,10 +83,11 @@ func (s *shellStmt) on(ctx context.Context) (driver.Stmt, error) {
 		return s.cur, nil
 	}
 	s.drop()
-	st, err := s.conn.prepareOnLease(ctx, l, s.query)
+	raw, err := l.prepareRaw(ctx, s.query, &s.cs)
 	if err != nil {
 		return nil, err
 	}
+	st := l.guardStmt(&s.guard, raw)
 	s.cur, s.curLease = st, l
 	if s.numInput < 0 {
 		s.numInput = st.NumInput()
