@@ -19,7 +19,8 @@ import (
 // CPUs; -cpu changes it) through plain database/sql with pgx
 // ("database_sql"), through the facade with the default session reset
 // ("idpool"), and with WithoutSessionReset ("idpool_noreset"). 8
-// connections each, one SQL login.
+// connections each, one SQL login. Besides ns/op it reports the CPU time per
+// operation of this process and of the server's backends (Linux).
 func BenchmarkStmt(b *testing.B) {
 	srv := pgtest.Shared(b)
 	role, pwd := srv.NewRole(b, "stmtbench")
@@ -62,8 +63,23 @@ func BenchmarkStmt(b *testing.B) {
 			stmt, err := db.PrepareContext(ctx, "SELECT $1::int")
 			require.NoError(b, err)
 			defer func() { _ = stmt.Close() }()
+			// Open the size connections first, and find their backends,
+			// whose CPU time is the server's side of the cost.
+			var n int
+			conns := make([]*sql.Conn, size)
+			for i := range conns {
+				conns[i], err = db.Conn(ctx)
+				require.NoError(b, err)
+				require.NoError(b, conns[i].QueryRowContext(ctx, "SELECT 1").Scan(&n))
+			}
+			for _, c := range conns {
+				require.NoError(b, c.Close())
+			}
+			pids := backendPIDs(b, srv, role)
 			b.SetParallelism(size / 2)
 			b.ReportAllocs()
+			c0, s0, ok0 := cpuUsed(pids)
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				var n int
 				for pb.Next() {
@@ -73,6 +89,32 @@ func BenchmarkStmt(b *testing.B) {
 					}
 				}
 			})
+			b.StopTimer()
+			// CPU per operation, client and server: on a shared machine
+			// it varies far less than the wall-clock ns/op does.
+			if c1, s1, ok1 := cpuUsed(pids); ok0 && ok1 {
+				b.ReportMetric(float64(c1-c0)/float64(b.N), "client-cpu-ns/op")
+				b.ReportMetric(float64(s1-s0)/float64(b.N), "server-cpu-ns/op")
+			}
 		})
 	}
+}
+
+// backendPIDs returns the server processes of role's sessions.
+func backendPIDs(b *testing.B, srv *pgtest.Server, role string) []int {
+	b.Helper()
+	admin, err := sql.Open("pgx", srv.AdminDSN())
+	require.NoError(b, err)
+	defer func() { _ = admin.Close() }()
+	rows, err := admin.Query("SELECT pid FROM pg_stat_activity WHERE usename = $1", role)
+	require.NoError(b, err)
+	defer func() { _ = rows.Close() }()
+	var pids []int
+	for rows.Next() {
+		var pid int
+		require.NoError(b, rows.Scan(&pid))
+		pids = append(pids, pid)
+	}
+	require.NoError(b, rows.Err())
+	return pids
 }
