@@ -49,10 +49,10 @@ func WithUser(f func(req actors.DialRequest) string) Option {
 // stdlib.OptionAfterConnect to run code once per physical connection. Leave
 // OptionBeforeConnect alone: it could replace the login the dialer chose.
 // OptionResetSession and OptionShouldPing are overridden, with or without
-// WithoutSessionReset (the caller's functions are never called): the session
-// is reset on every release, which also undoes any SET an AfterConnect ran;
-// give session settings as runtime parameters in the DSN (or ALTER ROLE ...
-// SET), which the reset restores.
+// WithoutSessionReset (the caller's functions are never called). By default
+// the session is reset on every release, which also undoes any SET an
+// AfterConnect ran; give session settings as runtime parameters in the DSN
+// (or ALTER ROLE ... SET), which the reset restores.
 func WithConnectorOptions(opts ...stdlib.OptionOpenDB) Option {
 	return func(d *Dialer) { d.connector = append(d.connector, opts...) }
 }

@@ -97,6 +97,37 @@ func TestWithoutSessionResetThroughTheFacade(t *testing.T) {
 	}
 }
 
+// TestWithoutSessionResetFacadeHandOverNeverCrossesIdentities: with
+// database/sql keeping its one connection and handing it from call to call
+// (SetMaxOpenConns(1), SetMaxIdleConns raised), calls alternating between
+// alice and bob each run as their own role and never see the other's
+// session state: the hand-over rebinds to the caller's own pool.
+func TestWithoutSessionResetFacadeHandOverNeverCrossesIdentities(t *testing.T) {
+	e := newPgxEnv(t, manager.Config{MaxSize: 1})
+	db, err := postgres.OpenDB(e.dsn, manager.Config{MaxSize: 1}, postgres.WithUser(roleOf), postgres.WithoutSessionReset())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, db.Close()) }()
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(4)
+	const who = "SELECT current_user || ',' || coalesce(current_setting('idpool.mark', true), '')"
+	for round := range 3 {
+		for _, c := range []struct {
+			ctx  context.Context
+			role string
+		}{{as(t, e.alice), e.aliceRole}, {as(t, e.bob), e.bobRole}} {
+			var got string
+			require.NoError(t, db.QueryRowContext(c.ctx, who).Scan(&got))
+			want := c.role + ","
+			if round > 0 {
+				want += c.role // its own mark, from its own last lease
+			}
+			assert.Equal(t, want, got, "round %d", round)
+			_, err := db.ExecContext(c.ctx, "SELECT set_config('idpool.mark', current_user, false)")
+			require.NoError(t, err)
+		}
+	}
+}
+
 // TestWithoutSessionResetStillEndsAnOpenTransaction: a transaction left open
 // at release never reaches the next lease. One begun through the lease's
 // database/sql connection is rolled back and the connection kept; a pgx
