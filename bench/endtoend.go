@@ -46,12 +46,18 @@ func runEndToEnd(ctx context.Context, o Options) ([]Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", server.name, err)
 		}
-		res, err := measureEndToEnd(ctx, o, params, srv, "")
+		res, err := measureEndToEnd(ctx, o, params, srv, srv.dialer, "")
 		if err == nil {
 			out = append(out, res...)
 			// The same through one *sql.Stmt prepared on the *sql.DB, as
 			// sqlc's emit_prepared_queries and ORMs that prepare run.
-			res, err = measureEndToEnd(ctx, o, append(params, Param{"query", "stmt"}), srv, srv.stmtQuery)
+			res, err = measureEndToEnd(ctx, o, append(params, Param{"query", "stmt"}), srv, srv.dialer, srv.stmtQuery)
+			out = append(out, res...)
+		}
+		if err == nil && srv.noReset != nil {
+			// And with the session reset turned off, as plain database/sql
+			// runs: what the opt-out buys.
+			res, err = measureEndToEnd(ctx, o, append(params, Param{"query", "stmt"}, Param{"reset", "off"}), srv, srv.noReset, srv.stmtQuery)
 			out = append(out, res...)
 		}
 		err = errors.Join(err, srv.close())
@@ -66,7 +72,11 @@ func runEndToEnd(ctx context.Context, o Options) ([]Result, error) {
 type e2eServer struct {
 	plain  func() (*sql.DB, error) // plain database/sql
 	dialer manager.Dialer          // idpool's dialer
-	key    string                  // the dialer's server key
+	// noReset is idpool's dialer with the session reset off
+	// (postgres.WithoutSessionReset), nil where the driver has no such
+	// option (sim/tds, whose reset is free).
+	noReset manager.Dialer
+	key     string // the dialers' server key
 	// stmtQuery is the prepared statement's query: one parameter, echoed.
 	stmtQuery string
 	close     func() error
@@ -116,16 +126,20 @@ func startPostgres() (e2eServer, error) {
 	if err != nil {
 		return e2eServer{}, errors.Join(err, srv.Close())
 	}
+	nr, err := postgres.NewDialer(dsn, postgres.WithoutSessionReset())
+	if err != nil {
+		return e2eServer{}, errors.Join(err, srv.Close())
+	}
 	return e2eServer{
 		plain:  func() (*sql.DB, error) { return sql.Open("pgx", dsn) },
-		dialer: d, key: d.ServerKey(), close: srv.Close, stmtQuery: "SELECT $1::int",
+		dialer: d, noReset: nr, key: d.ServerKey(), close: srv.Close, stmtQuery: "SELECT $1::int",
 	}, nil
 }
 
-// measureEndToEnd measures SELECT 1 through both *sql.DBs, or, when
-// stmtQuery is set, one *sql.Stmt of it prepared on each *sql.DB and run with
-// the argument 1 per operation.
-func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServer, stmtQuery string) ([]Result, error) {
+// measureEndToEnd measures SELECT 1 through both *sql.DBs, the facade's over
+// dialer, or, when stmtQuery is set, one *sql.Stmt of it prepared on each
+// *sql.DB and run with the argument 1 per operation.
+func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServer, dialer manager.Dialer, stmtQuery string) ([]Result, error) {
 	plain := PoolFactory{Name: PeerDatabaseSQL, New: func(*Env, int, int) (Pool, error) {
 		db, err := srv.plain()
 		if err != nil {
@@ -136,7 +150,7 @@ func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServe
 		return newQueryPool(db, nil, stmtQuery)
 	}}
 	facade := PoolFactory{Name: PeerIdpool, New: func(*Env, int, int) (Pool, error) {
-		m, err := manager.New(manager.Config{Server: srv.key, Dialer: srv.dialer, MaxSize: e2eSize})
+		m, err := manager.New(manager.Config{Server: srv.key, Dialer: dialer, MaxSize: e2eSize})
 		if err != nil {
 			return nil, err
 		}

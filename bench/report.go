@@ -50,6 +50,9 @@ const (
 	// (lower is better; the target is 1.1).
 	RatioE2EStmtTDS = "end_to_end_stmt_tds_ns_vs_database_sql"
 	RatioE2EStmtPG  = "end_to_end_stmt_pg_ns_vs_database_sql"
+	// RatioE2EStmtPGNoReset: the same *sql.Stmt ratio on PostgreSQL with
+	// the session reset off (postgres.WithoutSessionReset; lower is better).
+	RatioE2EStmtPGNoReset = "end_to_end_stmt_pg_noreset_ns_vs_database_sql"
 	// RatioHotPathLow: the highest idpool/database/sql ns ratio among the
 	// hot_path rows with 1 or 2 goroutines. Lower is better.
 	RatioHotPathLow = "hot_path_vs_database_sql_low_concurrency_worst"
@@ -178,17 +181,21 @@ func (rep *Report) computeRatios() {
 	rep.Ratios[RatioMetrics] = ptr(GeoMean(rep.rowRatios(ScenarioMetrics, PeerIdpoolMetrics, PeerIdpool, MNsPerOp, nil)))
 	rep.Ratios[RatioMetricsAllocs] = ptr(maxOf(rep.rowDiffs(ScenarioMetrics, PeerIdpoolMetrics, PeerIdpool, MAllocsPerOp)))
 
-	// query is "" for the SELECT 1 rows, which have no query param.
-	backend := func(b, query string) func(Params) bool {
+	// query is "" for the SELECT 1 rows, which have no query param; reset
+	// is "" for the rows with the default session reset.
+	backendReset := func(b, query, reset string) func(Params) bool {
 		return func(ps Params) bool {
 			q, _ := ps.Get("query").(string)
-			return ps.Get("server") == b && q == query
+			r, _ := ps.Get("reset").(string)
+			return ps.Get("server") == b && q == query && r == reset
 		}
 	}
+	backend := func(b, query string) func(Params) bool { return backendReset(b, query, "") }
 	rep.Ratios[RatioE2ETDS] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MQueriesPerSec, backend("tds", ""))))
 	rep.Ratios[RatioE2EPG] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MQueriesPerSec, backend("postgres", ""))))
 	rep.Ratios[RatioE2EStmtTDS] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MNsPerOp, backend("tds", "stmt"))))
 	rep.Ratios[RatioE2EStmtPG] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MNsPerOp, backend("postgres", "stmt"))))
+	rep.Ratios[RatioE2EStmtPGNoReset] = ptr(GeoMean(rep.rowRatios(ScenarioEndToEnd, PeerIdpool, PeerDatabaseSQL, MNsPerOp, backendReset("postgres", "stmt", "off"))))
 	rep.computeTargets()
 }
 

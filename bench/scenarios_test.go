@@ -148,14 +148,19 @@ func TestTokenEconomyTiny(t *testing.T) {
 
 func TestEndToEndTiny(t *testing.T) {
 	rep := runTiny(t, ScenarioEndToEnd)
-	var tds, pg int
+	var tds, pg, pgNoReset int
 	for _, r := range rep.Results {
 		switch r.Params.Get("server") {
 		case "tds":
 			tds++
 			assert.False(t, r.Skipped, "sim/tds runs in this process: never skipped")
+			assert.Nil(t, r.Params.Get("reset"), "sim/tds's reset is free: no reset=off row")
 		case "postgres":
 			pg++
+			if r.Params.Get("reset") == "off" {
+				pgNoReset++
+				assert.Equal(t, "stmt", r.Params.Get("query"))
+			}
 		}
 		if !r.Skipped {
 			q, _ := r.Metric(MQueriesPerSec)
@@ -166,4 +171,9 @@ func TestEndToEndTiny(t *testing.T) {
 	assert.Positive(t, pg)
 	assert.NotNil(t, rep.Ratios[RatioE2ETDS])
 	assert.NotNil(t, rep.Ratios[RatioE2EStmtTDS], "the *sql.Stmt rows have a ratio of their own")
+	if pg > 1 { // PostgreSQL ran: both *sql.Stmt rows, with and without the reset
+		assert.Equal(t, 2, pgNoReset, "database_sql and idpool, *sql.Stmt with the reset off")
+		assert.NotNil(t, rep.Ratios[RatioE2EStmtPG])
+		assert.NotNil(t, rep.Ratios[RatioE2EStmtPGNoReset])
+	}
 }

@@ -30,6 +30,8 @@ type Dialer struct {
 	server    string
 	userFor   func(actors.DialRequest) string
 	connector []stdlib.OptionOpenDB
+	// keepSession: WithoutSessionReset; no reset and no sessionConn.
+	keepSession bool
 }
 
 // Option configures a Dialer.
@@ -46,8 +48,9 @@ func WithUser(f func(req actors.DialRequest) string) Option {
 // WithConnectorOptions passes options to pgx's stdlib connector, such as
 // stdlib.OptionAfterConnect to run code once per physical connection. Leave
 // OptionBeforeConnect alone: it could replace the login the dialer chose.
-// OptionResetSession and OptionShouldPing are overridden: the session is
-// reset on every release, which also undoes any SET an
+// OptionResetSession and OptionShouldPing are overridden, with or without
+// WithoutSessionReset (the caller's functions are never called). By default
+// the session is reset on every release, which also undoes any SET an
 // AfterConnect ran; give session settings as runtime parameters in the DSN
 // (or ALTER ROLE ... SET), which the reset restores.
 func WithConnectorOptions(opts ...stdlib.OptionOpenDB) Option {
@@ -92,9 +95,11 @@ func newDialer(cfg *pgx.ConnConfig, opts []Option) (*Dialer, error) {
 	}
 	d := &Dialer{cfg: func() *pgx.ConnConfig { return cfg }, server: server}
 	for _, opt := range opts {
-		opt(d)
+		if opt != nil { // a nil Option, as OpenDB skips a nil OpenOption
+			opt(d)
+		}
 	}
-	d.connector = append(d.connector, sessionOptions()...)
+	d.connector = append(d.connector, sessionOptions(d.keepSession)...)
 	return d, nil
 }
 
@@ -105,7 +110,8 @@ func (d *Dialer) ServerKey() string { return d.server }
 // Dial opens one connection for req and returns it as a *stdlib.Conn. A token
 // identity logs in with req.Token.Value as its password; a SQL login with the
 // DSN's password. The conn's ResetSession resets the session fully (see
-// resetSession), so state set by one lease never reaches the next.
+// resetSession), so state set by one lease never reaches the next, unless
+// the Dialer was built WithoutSessionReset.
 func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
 	// The zero Identity must never fall back to the DSN's password.
 	if err := req.Identity.Validate(); err != nil {
@@ -128,7 +134,11 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 			cfg.User = u
 		}
 	}
-	cfg.AfterNetConnect = wrapSession(cfg.AfterNetConnect)
+	if !d.keepSession {
+		// Without the reset there is nothing to defer, so no wrapper:
+		// pgx reads and writes the connection directly.
+		cfg.AfterNetConnect = wrapSession(cfg.AfterNetConnect)
+	}
 	conn, err := stdlib.GetConnector(*cfg, d.connector...).Connect(ctx)
 	if err != nil {
 		return nil, wrapDialErr(d.server, err, cfg.Password, d.cfg().Password, req.Token.Value)

@@ -70,6 +70,15 @@
 // server-side code can change the session too. It replaces pgx's own
 // liveness ping before reuse.
 //
+// WithoutSessionReset turns the reset off, per Dialer, as Npgsql's "No
+// Reset On Close=true" does: a release then does nothing to the session
+// (no SQL, no wrapper under pgx), and what a lease leaves in it is seen by
+// the next lease of the same identity, never by another identity's. A
+// transaction left open is still rolled back or its connection closed, and
+// a connection released with a result still open is still closed. See
+// WithoutSessionReset for the full list, and use it only for code that
+// leaves no session state behind.
+//
 // Errors never carry the password or token: the dialer's errors keep pgx's
 // message (which names the user and database) and its cause chain, less
 // pgconn.ConnectError, whose Config field holds the password.

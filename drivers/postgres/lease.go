@@ -24,7 +24,8 @@ import (
 //
 // Use a lease from one goroutine at a time and Release it exactly once
 // (later Releases do nothing). Release resets the session (see the package
-// documentation) before the connection serves anyone else. A
+// documentation; unless the Dialer was built WithoutSessionReset) before
+// the connection serves anyone else. A
 // lease released with a result still being read (Rows not closed, a Row not
 // scanned, BatchResults not closed) or a transaction not ended has its
 // connection closed instead: pgx cannot reset a session in either state.

@@ -3,8 +3,8 @@ package postgres
 import "github.com/idpool/idpool/manager"
 
 // OpenOption configures OpenDB: every dialer Option (WithUser,
-// WithLoginUser, WithConnectorOptions) is one, and WithFacadeOptions passes
-// options on to the *sql.DB facade.
+// WithLoginUser, WithConnectorOptions, WithoutSessionReset) is one, and
+// WithFacadeOptions passes options on to the *sql.DB facade.
 type OpenOption interface {
 	applyOpen(*openSettings)
 }

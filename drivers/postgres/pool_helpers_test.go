@@ -28,8 +28,8 @@ type pgxEnv struct {
 }
 
 // newPgxEnv opens the Pool with cfg (Server and Dialer are filled in) and
-// closes it at cleanup.
-func newPgxEnv(t *testing.T, cfg manager.Config) *pgxEnv {
+// opts after WithUser(roleOf), and closes it at cleanup.
+func newPgxEnv(t *testing.T, cfg manager.Config, opts ...postgres.Option) *pgxEnv {
 	t.Helper()
 	srv := pgtest.Shared(t)
 	e := &pgxEnv{srv: srv}
@@ -40,7 +40,7 @@ func newPgxEnv(t *testing.T, cfg manager.Config) *pgxEnv {
 	e.alice = tokenIdentity(e.aliceRole, aliceTok)
 	e.bob = tokenIdentity(e.bobRole, bobTok)
 	e.dsn = srv.DSN("nobody", "", e.aliceRole)
-	pool, err := postgres.OpenPool(e.dsn, cfg, postgres.WithUser(roleOf))
+	pool, err := postgres.OpenPool(e.dsn, cfg, append([]postgres.Option{postgres.WithUser(roleOf)}, opts...)...)
 	require.NoError(t, err)
 	e.pool = pool
 	t.Cleanup(func() { require.NoError(t, pool.Close()) })

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // resetTimeout bounds one session reset. The pool's Release calls
@@ -16,19 +15,6 @@ import (
 // past the bound pgx cancels the query, the reset fails and the connection is
 // closed.
 const resetTimeout = 10 * time.Second
-
-// sessionOptions are the stdlib options that make *stdlib.Conn's
-// ResetSession a full session reset. They go after the caller's connector
-// options so that no option can turn the reset off.
-func sessionOptions() []stdlib.OptionOpenDB {
-	return []stdlib.OptionOpenDB{
-		stdlib.OptionResetSession(resetSession),
-		// The reset is itself a round trip that proves the connection
-		// alive, so pgx's own liveness ping before it would only add a
-		// second one.
-		stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false }),
-	}
-}
 
 // resetSession returns c to the state of a fresh login, as SQL Server's
 // sp_reset_connection does, so that nothing one lease set is seen by the

@@ -19,8 +19,9 @@ var _ manager.StatementCacher = (*Dialer)(nil)
 // The cache and the session reset agree: the deferred reset keeps the
 // server's statements of pgx's cache (see resetSQL), so a query text is
 // parsed once per connection, across leases; a release that needs the full
-// reset (DISCARD ALL) clears pgx's cache with the server's statements. The
-// cache goes with the connection when it closes.
+// reset (DISCARD ALL) clears pgx's cache with the server's statements; with
+// WithoutSessionReset nothing is discarded, on either side. The cache goes
+// with the connection when it closes.
 func (d *Dialer) CachesStatements() bool {
 	cfg := d.cfg()
 	return cfg.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement && cfg.StatementCacheCapacity > 0
