@@ -14,9 +14,13 @@ type Hooks struct {
 	// BeforeConnect may adjust the request (for example its Token) before
 	// each dial. An error fails the dial.
 	BeforeConnect func(ctx context.Context, req *DialRequest) error
-	// AfterConnect runs on each new connection before first use (session
-	// setup, e.g. SET options). An error closes the connection and fails
-	// the dial.
+	// AfterConnect runs on each new connection before first use. An error
+	// closes the connection and fails the dial. Session settings made here
+	// last until the first release: the session reset between leases
+	// undoes them (on PostgreSQL RESET ALL returns every setting to the
+	// login's defaults, which the DSN's options=-c name=value or ALTER
+	// ROLE ... SET provide); settings every lease needs belong in
+	// PrepareConn or the login.
 	AfterConnect func(ctx context.Context, conn driver.Conn) error
 	// PrepareConn runs on every acquire before the caller gets the
 	// connection. Returning false discards the connection and acquires
