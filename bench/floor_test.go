@@ -28,6 +28,8 @@ import (
 //
 // If this floor is far from database/sql's pair, no rework of idpool's
 // state machine can reach parity while the actor decides every checkout.
+// The same floor with one actor per identity bounds many_identities
+// (floor_identities_test.go).
 //
 //	go test ./bench -run '^$' -bench 'Floor' -count 6 | benchstat -col /peer -
 
