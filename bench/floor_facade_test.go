@@ -40,6 +40,9 @@ import (
 //	go test ./bench -run '^$' -bench 'FloorFacade' -count 6 -benchtime 300ms | benchstat -col /peer -
 //	go test ./bench -run '^$' -bench 'FloorFacade/tds/select1/peer=idpool' -cpuprofile cpu.out
 //
+// The memdb rows run the same three over sim/memdb (no network, no server):
+// the client side's cost alone, in nanoseconds.
+//
 // PostgreSQL rows need PostgreSQL 15 (internal/pgtest) and are skipped
 // without it. Their floor resets nothing (pgx's ResetSession checks the
 // connection only): it bounds the facade's structure, not its session
@@ -48,14 +51,14 @@ import (
 // BenchmarkFloorFacade runs SELECT 1 (and one *sql.Stmt of SELECT @p1 or
 // $1::int) from e2eGoroutines goroutines through plain database/sql
 // (MaxOpenConns = MaxIdleConns = e2eSize), the facade floor and idpool's
-// facade (MaxSize e2eSize), on sim/tds and PostgreSQL. Besides ns/op it
+// facade (MaxSize e2eSize), on sim/memdb, sim/tds and PostgreSQL. Besides ns/op it
 // reports cpu-ns/op, the process's CPU time per query (sim/tds's server
 // runs in this process and is counted; PostgreSQL's is not).
 func BenchmarkFloorFacade(b *testing.B) {
 	for _, server := range []struct {
 		name  string
 		start func() (e2eServer, error)
-	}{{"tds", startTDS}, {"postgres", startPostgres}} {
+	}{{"memdb", startMemdbE2E}, {"tds", startTDS}, {"postgres", startPostgres}} {
 		b.Run(server.name, func(b *testing.B) {
 			srv, err := server.start()
 			if errors.Is(err, errSkip) {
@@ -98,6 +101,18 @@ func BenchmarkFloorFacade(b *testing.B) {
 			}
 		})
 	}
+}
+
+// startMemdbE2E is sim/memdb as an end-to-end server: no network and no
+// server work, so its rows show the client side alone in absolute terms
+// (database/sql, the pool, the facade's wrappers), on a CPU-bound run.
+func startMemdbE2E() (e2eServer, error) {
+	env := NewEnv(1)
+	return e2eServer{
+		connector: func() (driver.Connector, error) { return env.DB.Connector(env.Label(0)), nil },
+		dialer:    env.DB, key: "memdb:0/bench", stmtQuery: "SELECT 1",
+		close: func() error { return nil },
+	}, nil
 }
 
 // newFacadeFloorPeer builds one of the three *sql.DBs the experiment
