@@ -3,12 +3,13 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the plain database/sql peer
+	"github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the plain database/sql peer
 	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/idpool/idpool/drivers/postgres"
@@ -70,8 +71,10 @@ func runEndToEnd(ctx context.Context, o Options) ([]Result, error) {
 
 // e2eServer is a running server and how to reach it both ways.
 type e2eServer struct {
-	plain  func() (*sql.DB, error) // plain database/sql
-	dialer manager.Dialer          // idpool's dialer
+	// connector opens the driver's own connections: plain database/sql
+	// is sql.OpenDB over it.
+	connector func() (driver.Connector, error)
+	dialer    manager.Dialer // idpool's dialer
 	// noReset is idpool's dialer with the session reset off
 	// (postgres.WithoutSessionReset), nil where the driver has no such
 	// option (sim/tds, whose reset is free).
@@ -80,6 +83,15 @@ type e2eServer struct {
 	// stmtQuery is the prepared statement's query: one parameter, echoed.
 	stmtQuery string
 	close     func() error
+}
+
+// plain is plain database/sql over the driver's own connector.
+func (s e2eServer) plain() (*sql.DB, error) {
+	c, err := s.connector()
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
 }
 
 // requirePGEnv set to 1 (as in CI) turns a missing PostgreSQL from a skipped
@@ -101,14 +113,8 @@ func startTDS() (e2eServer, error) {
 		return e2eServer{}, errors.Join(err, srv.Close())
 	}
 	return e2eServer{
-		plain: func() (*sql.DB, error) {
-			c, err := mssql.NewConnector(dsn)
-			if err != nil {
-				return nil, err
-			}
-			return sql.OpenDB(c), nil
-		},
-		dialer: d, key: d.ServerKey(), close: srv.Close, stmtQuery: "SELECT @p1",
+		connector: func() (driver.Connector, error) { return mssql.NewConnector(dsn) },
+		dialer:    d, key: d.ServerKey(), close: srv.Close, stmtQuery: "SELECT @p1",
 	}, nil
 }
 
@@ -131,7 +137,9 @@ func startPostgres() (e2eServer, error) {
 		return e2eServer{}, errors.Join(err, srv.Close())
 	}
 	return e2eServer{
-		plain:  func() (*sql.DB, error) { return sql.Open("pgx", dsn) },
+		connector: func() (driver.Connector, error) {
+			return stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(dsn)
+		},
 		dialer: d, noReset: nr, key: d.ServerKey(), close: srv.Close, stmtQuery: "SELECT $1::int",
 	}, nil
 }

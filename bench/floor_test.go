@@ -28,6 +28,8 @@ import (
 //
 // If this floor is far from database/sql's pair, no rework of idpool's
 // state machine can reach parity while the actor decides every checkout.
+// The same floor with one actor per identity bounds many_identities
+// (floor_identities_test.go).
 //
 //	go test ./bench -run '^$' -bench 'Floor' -count 6 | benchstat -col /peer -
 
@@ -106,21 +108,22 @@ func TestFloorGrantsEveryAcquireOnce(t *testing.T) {
 	wg.Wait()
 }
 
-var floorPeer = PoolFactory{Name: "floor", New: func(env *Env, size, _ int) (Pool, error) {
-	conns := make([]driver.Conn, 0, size)
-	for range size {
-		c, err := env.DB.Connector(env.Label(0)).Connect(context.Background())
-		if err != nil {
-			return nil, err
-		}
-		conns = append(conns, c)
-	}
+// floorPeer is the floor as a peer: one floor actor per identity in one
+// actor system (as idpool's Manager has), found by indexing a slice with the
+// identity's number, the cheapest lookup there is. Each actor opens its
+// identity's connections on demand, up to size.
+var floorPeer = PoolFactory{Name: "floor", New: func(env *Env, size, identities int) (Pool, error) {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
-	props := actor.PropsFromProducer(func() actor.Actor { return &floorActor{idle: conns} },
-		actor.WithDispatcher(actor.NewSynchronizedDispatcher(300)), actor.WithMailbox(mailbox.Producer()))
-	return &floorPool{sys: sys, pid: sys.Root.Spawn(props)}, nil
+	p := &floorPool{sys: sys, pids: make([]*actor.PID, identities)}
+	for i := range p.pids {
+		connector := env.DB.Connector(env.Label(i))
+		props := actor.PropsFromProducer(func() actor.Actor { return &floorActor{connector: connector, spare: size} },
+			actor.WithDispatcher(actor.NewSynchronizedDispatcher(300)), actor.WithMailbox(mailbox.Producer()))
+		p.pids[i] = sys.Root.Spawn(props)
+	}
+	return p, nil
 }}
 
 // floorLease is the one allocation per pair, as idpool's Lease: both
@@ -131,7 +134,8 @@ type floorLease struct {
 	release floorRelease
 	handoff atomic.Uint32
 	conn    driver.Conn
-	_       [200]byte
+	pid     *actor.PID // the identity's actor, found at Acquire
+	_       [192]byte
 }
 
 type floorAcquire struct {
@@ -142,33 +146,36 @@ type floorAcquire struct {
 type floorRelease struct{ conn driver.Conn }
 
 type floorPool struct {
-	sys *actor.ActorSystem
-	pid *actor.PID
+	sys  *actor.ActorSystem
+	pids []*actor.PID // by identity
 }
 
 var floorReplies = sync.Pool{New: func() any { return make(chan driver.Conn, 1) }}
 
-func (p *floorPool) Acquire(_ context.Context, _ int) (Conn, error) {
-	l := &floorLease{}
+func (p *floorPool) Acquire(_ context.Context, identity int) (Conn, error) {
+	l := &floorLease{pid: p.pids[identity]}
 	l.acquire = floorAcquire{lease: l, reply: floorReplies.Get().(chan driver.Conn)}
-	p.sys.Root.Send(p.pid, &l.acquire)
-	if !l.handoff.CompareAndSwap(handoffOpenFloor, handoffWaitingFloor) {
-		floorReplies.Put(l.acquire.reply)
-		return l, nil // granted while the actor handled the send
-	}
-	l.conn = <-l.acquire.reply
+	p.sys.Root.Send(l.pid, &l.acquire)
+	if l.handoff.CompareAndSwap(handoffOpenFloor, handoffWaitingFloor) {
+		l.conn = <-l.acquire.reply
+	} // else granted while the actor handled the send
 	floorReplies.Put(l.acquire.reply)
+	if l.conn == nil {
+		return nil, fmt.Errorf("floor: identity %d: could not open a connection", identity)
+	}
 	return l, nil
 }
 
 func (p *floorPool) Release(c Conn) {
 	l := c.(*floorLease)
 	l.release.conn = l.conn
-	p.sys.Root.Send(p.pid, &l.release)
+	p.sys.Root.Send(l.pid, &l.release)
 }
 
 func (p *floorPool) Close() error {
-	p.sys.Root.Stop(p.pid)
+	for _, pid := range p.pids {
+		p.sys.Root.Stop(pid)
+	}
 	p.sys.Shutdown()
 	return nil
 }
@@ -183,7 +190,12 @@ const (
 // or queue the acquire; take a connection back and give it to the oldest
 // waiter or the idle stack.
 type floorActor struct {
-	idle []driver.Conn
+	// connector opens the identity's connections, spare more of them at
+	// most. Opening runs in Receive: memdb's Connect does no I/O, and in
+	// steady state no connection is opened.
+	connector driver.Connector
+	spare     int
+	idle      []driver.Conn
 	// waiting[head:] are the queued acquires; the slice keeps its
 	// capacity, so queueing allocates nothing in steady state.
 	waiting []*floorAcquire
@@ -196,6 +208,16 @@ func (a *floorActor) Receive(c actor.Context) {
 		if n := len(a.idle); n > 0 {
 			conn := a.idle[n-1]
 			a.idle = a.idle[:n-1]
+			a.grant(m, conn)
+			return
+		}
+		if a.spare > 0 {
+			conn, err := a.connector.Connect(context.Background())
+			if err != nil {
+				a.grant(m, nil) // nil: Acquire reports the failure
+				return
+			}
+			a.spare--
 			a.grant(m, conn)
 			return
 		}
