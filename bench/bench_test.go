@@ -203,13 +203,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Run("tds/"+name, func(b *testing.B) {
 			var p *queryPool
 			if name == PeerDatabaseSQL {
-				db, err := srv.plain()
-				if err != nil {
+				var err error
+				if p, err = newPlainQueryPool(srv, ""); err != nil {
 					b.Fatal(err)
 				}
-				db.SetMaxOpenConns(e2eSize)
-				db.SetMaxIdleConns(e2eSize)
-				p = &queryPool{db: db}
 			} else {
 				m, err := manager.New(manager.Config{Server: srv.key, Dialer: srv.dialer, MaxSize: e2eSize})
 				if err != nil {

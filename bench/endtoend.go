@@ -149,13 +149,7 @@ func startPostgres() (e2eServer, error) {
 // *sql.DB and run with the argument 1 per operation.
 func measureEndToEnd(ctx context.Context, o Options, params Params, srv e2eServer, dialer manager.Dialer, stmtQuery string) ([]Result, error) {
 	plain := PoolFactory{Name: PeerDatabaseSQL, New: func(*Env, int, int) (Pool, error) {
-		db, err := srv.plain()
-		if err != nil {
-			return nil, err
-		}
-		db.SetMaxOpenConns(e2eSize)
-		db.SetMaxIdleConns(e2eSize)
-		return newQueryPool(db, nil, stmtQuery)
+		return newPlainQueryPool(srv, stmtQuery)
 	}}
 	facade := PoolFactory{Name: PeerIdpool, New: func(*Env, int, int) (Pool, error) {
 		m, err := manager.New(manager.Config{Server: srv.key, Dialer: dialer, MaxSize: e2eSize})
@@ -186,6 +180,18 @@ type queryPool struct {
 	db   *sql.DB
 	m    *manager.Manager // the facade's manager, closed with it
 	stmt *sql.Stmt        // nil: SELECT 1 as text
+}
+
+// newPlainQueryPool is the plain database/sql peer: sql.OpenDB over the
+// driver's own connector, e2eSize connections kept open and idle.
+func newPlainQueryPool(srv e2eServer, stmtQuery string) (*queryPool, error) {
+	db, err := srv.plain()
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(e2eSize)
+	db.SetMaxIdleConns(e2eSize)
+	return newQueryPool(db, nil, stmtQuery)
 }
 
 // newQueryPool prepares stmtQuery on db unless it is empty.

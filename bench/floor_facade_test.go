@@ -120,13 +120,7 @@ func startMemdbE2E() (e2eServer, error) {
 func newFacadeFloorPeer(srv e2eServer, peer, stmtQuery string) (*queryPool, error) {
 	switch peer {
 	case PeerDatabaseSQL:
-		db, err := srv.plain()
-		if err != nil {
-			return nil, err
-		}
-		db.SetMaxOpenConns(e2eSize)
-		db.SetMaxIdleConns(e2eSize)
-		return newQueryPool(db, nil, stmtQuery)
+		return newPlainQueryPool(srv, stmtQuery)
 	case "floor":
 		c, err := newChanConnector(srv, e2eSize)
 		if err != nil {

@@ -11,12 +11,7 @@ import (
 // The hot path: a warm pool, one identity, acquire and release with no work.
 // bench/ compares this with other pools; this one is here for profiling.
 func BenchmarkAcquireRelease(b *testing.B) {
-	db := memdb.New()
-	m, err := New(Config{Server: "memdb:1/bench", Dialer: db, MaxSize: 8, HealthCheckAfter: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close(context.Background())
+	m := newBenchManager(b)
 	ctx := context.Background()
 	id := identity("bench")
 	b.ReportAllocs()
@@ -62,12 +57,7 @@ var benchParallelism = 4
 // send finds the pool's mailbox idle, so the whole pair runs on the
 // caller's goroutine and the profile shows idpool's own work alone.
 func BenchmarkAcquireReleaseSerial(b *testing.B) {
-	db := memdb.New()
-	m, err := New(Config{Server: "memdb:1/bench", Dialer: db, MaxSize: 8, HealthCheckAfter: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close(context.Background())
+	m := newBenchManager(b)
 	ctx := context.Background()
 	id := identity("bench")
 	b.ReportAllocs()
@@ -79,4 +69,15 @@ func BenchmarkAcquireReleaseSerial(b *testing.B) {
 		}
 		l.Release(nil)
 	}
+}
+
+// newBenchManager is the hot path benchmarks' Manager: memdb, MaxSize 8, no
+// health checks, closed when the benchmark ends.
+func newBenchManager(b *testing.B) *Manager {
+	m, err := New(Config{Server: "memdb:1/bench", Dialer: memdb.New(), MaxSize: 8, HealthCheckAfter: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m
 }
