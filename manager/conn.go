@@ -89,8 +89,11 @@ func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 		c.lease = nil
 		l.Release(nil)
 	}
-	if c.closed.Load() || c.shell.parked.Load() {
+	if c.closed.Load() {
 		return nil, ErrLeaseReleased
+	}
+	if c.shell.parked.Load() {
+		return nil, errShellParked
 	}
 	if err := c.shell.bindErr; err != nil {
 		c.shell.bindErr = nil
@@ -327,10 +330,10 @@ func (c *Conn) Ping(ctx context.Context) error {
 // the ctx's identity (see bindAtHandover). A facade connection still bound
 // to another identity with nothing of database/sql's on it (no result set,
 // no transaction) gives its lease back (rolled back and reset, to its own
-// pool) and is bound the same way. Otherwise
-// ResetSession answers an error matching driver.ErrBadConn (and saying
-// why), so that database/sql discards the connection and retries on
-// another. Then it forwards to the driver.
+// pool) and is bound the same way. Otherwise ResetSession answers an error
+// matching driver.ErrBadConn (and saying why), so that database/sql
+// discards the connection and retries on another. Then it forwards to the
+// driver.
 func (c *Conn) ResetSession(ctx context.Context) error {
 	c.fresh = false // a hand-over is checked here, exactly
 	if c.lease == nil {
@@ -402,16 +405,21 @@ func (c *Conn) bindAtHandover(ctx context.Context) {
 // (SetMaxIdleConns raised) or to hand to a waiting call (SetMaxOpenConns).
 // A facade connection with nothing of database/sql's on it (no result set,
 // no transaction) then gives its lease back (its statements close what they
-// prepared on it first; see shellStmt) and stays a shell, bound again at its next call for that call's identity: a
-// connection database/sql keeps idle must not hold a lease, or the callers
-// of that identity would wait on their pool (MaxSize) for connections that
-// sit unused in database/sql's free list.
+// prepared on it first; see shellStmt) and stays a shell, bound again when
+// database/sql hands it to a call (ResetSession): a connection
+// database/sql keeps idle must not hold a lease, or the callers of that
+// identity would wait on their pool (MaxSize) for connections that sit
+// unused in database/sql's free list. Until that hand-over the shell is
+// parked: a call on it fails with an error matching driver.ErrBadConn and
+// ErrLeaseReleased.
 func (c *Conn) IsValid() bool {
 	l := c.lease
 	if l == nil {
 		// A shell that holds no lease: nothing to check, and nothing
 		// may bind it until database/sql hands it over again.
-		c.shell.parked.Store(true)
+		if c.shell != nil {
+			c.shell.parked.Store(true)
+		}
 		return true
 	}
 	if err := l.enter(); err != nil {

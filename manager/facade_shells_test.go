@@ -220,3 +220,27 @@ func (s *countedStmt) ExecContext(ctx context.Context, args []driver.NamedValue)
 func (s *countedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	return s.inner.(driver.StmtQueryContext).QueryContext(ctx, args)
 }
+
+// TestFacadeShellReusedWithoutAResetIsRetriedNotFailed: database/sql puts
+// back a connection without marking it for reset when a waiting call gave
+// up on it (putConn(..., false)), and may then reuse it without calling
+// ResetSession. The parked shell answers driver.ErrBadConn, so database/sql
+// discards it and retries, instead of failing the call.
+func TestFacadeShellReusedWithoutAResetIsRetriedNotFailed(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 1})
+	conn, err := NewConnector(m, WithDefaultIdentity(identity("alice"))).Connect(context.Background())
+	require.NoError(t, err)
+	c := conn.(*Conn)
+	require.True(t, c.IsValid(), "handed back unused: the shell gives its lease back")
+	assert.Zero(t, m.Stats().Total.Busy)
+	_, err = c.QueryContext(as("alice"), "SELECT IDENTITY", nil)
+	require.ErrorIs(t, err, driver.ErrBadConn, "database/sql retries on another connection")
+	require.ErrorIs(t, err, ErrLeaseReleased)
+	assert.Zero(t, m.Stats().Total.Busy, "no lease taken")
+
+	require.NoError(t, c.ResetSession(as("alice")), "a hand-over un-parks it")
+	rows, err := c.QueryContext(as("alice"), "SELECT IDENTITY", nil)
+	require.NoError(t, err)
+	require.NoError(t, rows.Close())
+	require.NoError(t, c.Close())
+}

@@ -78,6 +78,16 @@ var (
 		msg: "idpool: database/sql reused a connection whose lease was already released; refused (database/sql retries on another connection)",
 		is:  [2]error{driver.ErrBadConn, ErrLeaseReleased},
 	}
+	// errShellParked: a call reached a facade shell that gave its lease
+	// back when database/sql took it, and that database/sql has not handed
+	// over since (ResetSession). Either a careless caller kept the driver
+	// connection, or database/sql reused a shell whose session it did not
+	// mark for reset (a connection a waiting call gave up); as
+	// driver.ErrBadConn, database/sql discards the shell and retries.
+	errShellParked error = &guardError{
+		msg: "idpool: the connection's lease was already released and database/sql has not handed it over since; refused (database/sql retries on another connection)",
+		is:  [2]error{driver.ErrBadConn, ErrLeaseReleased},
+	}
 	// errHandoverNoIdentity reads as tokens.ErrNoIdentity, which is what
 	// the caller sees once database/sql stops retrying.
 	errHandoverNoIdentity error = &guardError{

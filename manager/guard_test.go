@@ -244,7 +244,7 @@ func TestReleaseWithAResultSetOpenClosesTheConnectionInsteadOfResetting(t *testi
 
 func TestGuardErrorsNameTheMisuse(t *testing.T) {
 	for _, err := range []error{ErrLeaseReleased, ErrLeaseBusy, ErrIdentityMismatch, ErrLeaseForceClosed,
-		errHandoverOtherIdentity, errHandoverReleased} {
+		errHandoverOtherIdentity, errHandoverReleased, errShellParked} {
 		assert.NotEqual(t, driver.ErrBadConn.Error(), err.Error())
 		assert.Contains(t, err.Error(), "idpool: ")
 	}
