@@ -163,7 +163,8 @@ func (s *shellStmt) Query(args []driver.Value) (driver.Rows, error) {
 
 // ColumnConverter forwards the prepared statement's converter.
 func (s shellStmtWithConverter) ColumnConverter(idx int) driver.ValueConverter {
-	if c, ok := s.cur.(driver.ColumnConverter); ok { //lint:ignore SA1019 forwarded only for drivers that still implement it
+	//lint:ignore SA1019 forwarded only for drivers that still implement it
+	if c, ok := s.cur.(driver.ColumnConverter); ok {
 		return c.ColumnConverter(idx)
 	}
 	return driver.DefaultParameterConverter
