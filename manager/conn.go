@@ -325,8 +325,9 @@ func (c *Conn) Ping(ctx context.Context) error {
 // The connection must be the ctx's identity exactly (the default identity
 // when the ctx carries none), and its lease still held.
 //
-// A facade shell that holds no lease (the usual case: it gave its lease
-// back when database/sql took it, see IsValid) is bound here to a lease of
+// A facade shell that holds no lease (with SetMaxIdleConns raised, the
+// usual case: it gave its lease back when database/sql took it, see
+// IsValid) is bound here to a lease of
 // the ctx's identity (see bindAtHandover). A facade connection still bound
 // to another identity with nothing of database/sql's on it (no result set,
 // no transaction) gives its lease back (rolled back and reset, to its own

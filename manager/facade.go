@@ -111,33 +111,36 @@ func (facadeDriver) Open(string) (driver.Conn, error) {
 // default query mode), preparing costs nothing: the driver's statement cache
 // prepares each query text once per physical connection.
 //
-// The connections database/sql keeps are shells: OpenDB keeps up to
-// 64 of them idle (SetMaxIdleConns), and an idle shell holds no
-// lease. A call binds the shell it gets to a lease of its own identity and
-// the shell gives the lease back to its pool as database/sql takes it back
-// (for a *sql.Conn or *sql.Tx, at Close, Commit or Rollback). So
-// db.Stats() is database/sql's view of shells, not sessions:
-// OpenConnections counts shells, InUse the calls, *sql.Conn and *sql.Tx
-// holding a lease right now, Idle the shells that hold none, and
-// MaxIdleClosed the shells closed beyond those 64; none of them counts a
-// session opened or closed. WaitCount and WaitDuration stay 0 unless
-// SetMaxOpenConns is set. For the sessions, read Manager.Stats() (open, idle
-// and busy connections per identity pool, waits, dials, closes by reason)
-// or the Manager's metrics (Config.MeterProvider).
+// db.Stats() is database/sql's view of the facade's connections, which are
+// shells around leases, not sessions: OpenConnections and InUse count the
+// calls, *sql.Conn and *sql.Tx holding a lease right now (Idle stays 0), and
+// MaxIdleClosed counts every call's connection closed on its way back,
+// because OpenDB keeps none idle: each such close released a lease to its
+// pool, and closed no session. WaitCount and WaitDuration stay 0 unless
+// SetMaxOpenConns is set. For the sessions, read Manager.Stats() (open,
+// idle and busy connections per identity pool, waits, dials, closes by
+// reason) or the Manager's metrics (Config.MeterProvider).
 //
 // Every path goes through the lease guard (docs/ARCHITECTURE.md, "The
 // isolation guard"), so database/sql's own pool settings change cost, never
 // whose connection a call runs on:
 //
-//   - SetMaxIdleConns: how many shells database/sql keeps (OpenDB sets
-//     64). Every connection database/sql puts back gives its lease
-//     back as database/sql takes it (Conn.IsValid) and is bound again at
-//     its next call, for that call's identity: the setting cannot keep
+//   - SetMaxIdleConns: OpenDB sets 0, so every connection database/sql
+//     puts back is closed (its lease released) and reuse is the Manager's
+//     decision, per identity. Raised, database/sql keeps that many
+//     connections as shells: each gives its lease back as database/sql
+//     takes it (Conn.IsValid) and is bound again when database/sql hands it
+//     to a call, for that call's identity, so the setting cannot keep
 //     connections of an identity warm (a lease kept by an idle connection
-//     would make the callers of its identity wait on their pool for it), so
-//     reuse of sessions is the Manager's decision, per identity. Lowered,
-//     database/sql creates and closes more shells, which costs time, never
-//     a session; 0 closes every shell after its call.
+//     would make the callers of its identity wait on their pool for it). It
+//     saves database/sql creating and closing a connection per call (about
+//     1-1.5 us of CPU and 5 allocations), at one cost, which is why it is
+//     not the default: a driver connection that a careless caller kept past
+//     its *sql.Conn (Conn.Raw's, which database/sql forbids) is refused only
+//     until database/sql hands the shell to another call; after that the
+//     kept handle reaches that call's lease. The guard still refuses it if
+//     its ctx names another identity, but a call of the same identity would
+//     share the session.
 //   - SetMaxOpenConns: caps connections across all identities (default
 //     none): calls beyond it queue inside database/sql, whose connection
 //     opener connects with a ctx of its own and hands connections from
@@ -151,13 +154,6 @@ func (facadeDriver) Open(string) (driver.Conn, error) {
 //     to its pool, not to the server.
 func OpenDB(m *Manager, opts ...FacadeOption) *sql.DB {
 	db := sql.OpenDB(NewConnector(m, opts...))
-	db.SetMaxIdleConns(idleShells)
+	db.SetMaxIdleConns(0)
 	return db
 }
-
-// idleShells is how many idle connections OpenDB lets database/sql keep.
-// They hold no lease, so keeping them costs a few hundred bytes each and
-// saves database/sql creating and closing a connection (and re-preparing
-// every *sql.Stmt on it) for each call; 64 covers the calls in flight of
-// most services, and more than that only makes database/sql create some.
-const idleShells = 64

@@ -17,13 +17,20 @@ import (
 	"github.com/idpool/idpool/sim/memdb"
 )
 
-// The facade's *sql.DB keeps idle shells (connections that hold no lease),
-// so that database/sql does not create and close a connection, and prepare
-// every *sql.Stmt again, for each call.
+// With SetMaxIdleConns raised, the facade's *sql.DB keeps idle shells
+// (connections that hold no lease), so that database/sql does not create and
+// close a connection, and prepare every *sql.Stmt again, for each call.
+
+// openShellFacade is the facade with idle shells kept.
+func openShellFacade(t *testing.T, m *Manager) *sql.DB {
+	db := openFacade(t, m)
+	db.SetMaxIdleConns(8)
+	return db
+}
 
 func TestFacadeReusesOneShellForCallsOfEveryIdentity(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 1})
-	db := openFacade(t, m)
+	db := openShellFacade(t, m)
 	for i, name := range []string{"alice", "bob", "alice", "carol", "bob"} {
 		var who string
 		require.NoError(t, db.QueryRowContext(as(name), "SELECT IDENTITY").Scan(&who))
@@ -36,7 +43,7 @@ func TestFacadeReusesOneShellForCallsOfEveryIdentity(t *testing.T) {
 
 func TestFacadeConnFromAnIdleShellBelongsToItsCtxIdentity(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 1})
-	db := openFacade(t, m)
+	db := openShellFacade(t, m)
 	require.NoError(t, db.PingContext(as("bob")))
 	require.Equal(t, 1, db.Stats().Idle, "an idle shell, last used by bob")
 
@@ -53,7 +60,7 @@ func TestFacadeConnFromAnIdleShellBelongsToItsCtxIdentity(t *testing.T) {
 
 func TestFacadeStmtOnSharedShellsRunsAsEachCallersIdentity(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 2})
-	db := openFacade(t, m)
+	db := openShellFacade(t, m)
 	stmt, err := db.PrepareContext(as("alice"), "SELECT IDENTITY")
 	require.NoError(t, err)
 	defer stmt.Close()
@@ -90,7 +97,7 @@ func TestFacadeStmtOnSharedShellsRunsAsEachCallersIdentity(t *testing.T) {
 func TestFacadeShellClosesItsStatementsBeforeGivingItsLeaseBack(t *testing.T) {
 	var open atomic.Int64
 	m, _ := newManager(t, Config{Dialer: stmtCountingDialer{memdb.New(), &open}, MaxSize: 1})
-	db := openFacade(t, m)
+	db := openShellFacade(t, m)
 	stmt, err := db.PrepareContext(as("alice"), "SELECT IDENTITY")
 	require.NoError(t, err)
 	assert.Zero(t, open.Load(), "prepared, run nowhere yet: closed as the lease went back")
@@ -117,7 +124,7 @@ func TestFacadeShellClosesItsStatementsBeforeGivingItsLeaseBack(t *testing.T) {
 // failure is the call's own error, from one acquire.
 func TestFacadeHandoverAcquiresOnce(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 1})
-	db := openFacade(t, m)
+	db := openShellFacade(t, m)
 	require.NoError(t, db.PingContext(as("alice")))
 	require.Equal(t, 1, db.Stats().Idle)
 	held := acquire(t, m, identity("alice")) // alice's only connection
@@ -140,7 +147,7 @@ func TestFacadeHandoverAcquiresOnce(t *testing.T) {
 // and takes no lease.
 func TestFacadeIdleShellKeptPastItsConnIsRefused(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 1})
-	db := openFacade(t, m)
+	db := openShellFacade(t, m)
 	c, err := db.Conn(as("alice"))
 	require.NoError(t, err)
 	var dc *Conn
@@ -243,4 +250,31 @@ func TestFacadeShellReusedWithoutAResetIsRetriedNotFailed(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, rows.Close())
 	require.NoError(t, c.Close())
+}
+
+// TestFacadeKeptHandleAfterAHandOverNeverRunsAsAnotherIdentity: the cost of
+// idle shells (why OpenDB keeps none by default): once database/sql hands a
+// shell to another call, a driver connection kept past its *sql.Conn is that
+// call's shell. The guard still refuses it any other identity than the
+// lease's.
+func TestFacadeKeptHandleAfterAHandOverNeverRunsAsAnotherIdentity(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 1})
+	db := openShellFacade(t, m)
+	c, err := db.Conn(as("alice"))
+	require.NoError(t, err)
+	var kept *Conn
+	require.NoError(t, c.Raw(func(raw any) error { kept = raw.(*Conn); return nil }))
+	require.NoError(t, c.Close())
+
+	bobs, err := db.Conn(as("bob"))
+	require.NoError(t, err)
+	defer bobs.Close()
+	var same bool
+	require.NoError(t, bobs.Raw(func(raw any) error { same = raw.(*Conn) == kept; return nil }))
+	require.True(t, same, "database/sql handed the one idle shell to bob")
+	_, err = kept.QueryContext(as("alice"), "SELECT IDENTITY", nil)
+	require.ErrorIs(t, err, ErrIdentityMismatch, "alice's kept handle never runs on bob's session")
+	var who string
+	require.NoError(t, bobs.QueryRowContext(as("bob"), "SELECT IDENTITY").Scan(&who))
+	assert.Equal(t, "test:bob", who)
 }

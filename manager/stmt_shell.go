@@ -13,9 +13,8 @@ import (
 // So the statement is prepared on the lease the shell holds when a call
 // runs, and prepared again only when that lease has changed; before a shell
 // gives its lease back (Conn.IsValid) its statements close what they
-// prepared on it. A statement therefore never pins a lease to an idle shell,
-// and database/sql can keep shells idle (OpenDB keeps idleShells) instead of
-// creating and closing a driver connection for every call.
+// prepared on it. A statement therefore never pins a lease to a shell that
+// database/sql keeps idle (SetMaxIdleConns raised).
 //
 // Preparing is the driver's: free with a StatementCacher (pgx's cache
 // prepares once per physical connection) and client-side with go-mssqldb.
