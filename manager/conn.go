@@ -40,6 +40,10 @@ type Conn struct {
 type shell struct {
 	*Connector
 	stmts []*shellStmt
+	// firstStmt backs stmts until a second statement is open: most
+	// database/sql calls on a driver that prepares every query (go-mssqldb)
+	// hold one at a time, and a shell lives for one call by default.
+	firstStmt [1]*shellStmt
 	// bindErr is the error of a bind at a hand-over (ResetSession), which
 	// the call that got the shell returns as its own; see bindAtHandover.
 	bindErr error
@@ -48,6 +52,20 @@ type shell struct {
 	// (ResetSession). A careless caller that kept the driver connection
 	// past its *sql.Conn gets ErrLeaseReleased instead of a new lease.
 	parked atomic.Bool
+}
+
+// facadeConn is a facade connection and its shell, allocated together.
+type facadeConn struct {
+	conn  Conn
+	shell shell
+}
+
+// newShell returns a facade connection of c that holds no lease yet.
+func newShell(c *Connector) *Conn {
+	f := &facadeConn{shell: shell{Connector: c}}
+	f.shell.stmts = f.shell.firstStmt[:0]
+	f.conn.shell = &f.shell
+	return &f.conn
 }
 
 var (

@@ -46,7 +46,7 @@ func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 // a shell bound at its first call. Either way a connection never serves a
 // call as anyone but the call's own identity.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn := &Conn{shell: &shell{Connector: c}}
+	conn := newShell(c)
 	if _, err := c.identityFor(ctx); err != nil {
 		return conn, nil // no identity: the first call binds it, or fails
 	}
