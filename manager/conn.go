@@ -462,7 +462,8 @@ func (c *Conn) IsValid() bool {
 
 // unbind gives a facade shell's lease back, after its statements have
 // closed what they prepared on it, and reports whether it did. A statement
-// prepared on the lease some other way (none is, today) keeps it bound.
+// prepared on the lease past the shell (through Conn.Lease().Conn()) and
+// not closed keeps it bound.
 func (c *Conn) unbind(l *Lease) bool {
 	for _, s := range c.shell.stmts {
 		s.drop()

@@ -140,19 +140,27 @@ func TestPostsRacingTheIdleTransitionAreAlwaysRun(t *testing.T) {
 	}
 }
 
-// TestSystemMessagesOvertakeQueuedUserMessages: while the runner is busy,
-// user messages queue, then a system message: it runs next, before them.
-func TestSystemMessagesOvertakeQueuedUserMessages(t *testing.T) {
-	r := &recorder{last: map[int]int{}}
-	entered, hold := make(chan struct{}), make(chan struct{})
+// busyMailbox returns a mailbox whose runner is inside a message, on its own
+// goroutine, until hold is closed; done is closed when that runner is done.
+// Messages posted meanwhile queue.
+func busyMailbox() (r *recorder, mb *Mailbox, hold, done chan struct{}) {
+	r = &recorder{last: map[int]int{}}
+	entered := make(chan struct{})
+	hold, done = make(chan struct{}), make(chan struct{})
 	r.block = func() { close(entered); <-hold }
-	mb := newMailbox(r, actor.NewSynchronizedDispatcher(50))
-	done := make(chan struct{})
+	mb = newMailbox(r, actor.NewSynchronizedDispatcher(50))
 	go func() {
 		defer close(done)
 		mb.PostUserMessage("block") // runs inline and waits for hold
 	}()
 	<-entered
+	return r, mb, hold, done
+}
+
+// TestSystemMessagesOvertakeQueuedUserMessages: while the runner is busy,
+// user messages queue, then a system message: it runs next, before them.
+func TestSystemMessagesOvertakeQueuedUserMessages(t *testing.T) {
+	r, mb, hold, done := busyMailbox()
 	mb.PostUserMessage(msg{1, 1})
 	mb.PostUserMessage(&linkedMsg{from: 1, seq: 2})
 	mb.PostSystemMessage(&actor.Started{})
@@ -167,16 +175,7 @@ func TestSystemMessagesOvertakeQueuedUserMessages(t *testing.T) {
 // TestMessagesQueuedBehindAPanicStillRun: the runner recovers, escalates and
 // goes on with the messages already queued, with no further post.
 func TestMessagesQueuedBehindAPanicStillRun(t *testing.T) {
-	r := &recorder{last: map[int]int{}}
-	entered, hold := make(chan struct{}), make(chan struct{})
-	r.block = func() { close(entered); <-hold }
-	mb := newMailbox(r, actor.NewSynchronizedDispatcher(50))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		mb.PostUserMessage("block")
-	}()
-	<-entered
+	r, mb, hold, done := busyMailbox()
 	mb.PostUserMessage("panic")
 	mb.PostUserMessage(msg{1, 1})
 	mb.PostUserMessage(&linkedMsg{from: 1, seq: 2})
