@@ -103,10 +103,26 @@ func TestSessionConnPiggybacksTheReset(t *testing.T) {
 	got := sendAfterRelease(t, sc, server)
 	assert.Equal(t, cat(resetMessages[1], userQuery), got, "the first reset prepares its check")
 
-	resetReplies := cat(
-		oldNotify, setCmdDone, notice, setCmdDone, readyIdle, // the first Query
-		frame('1', ""), frame('2', ""), frame('D', "\x00\x00"), frame('C', "SELECT 1\x00"), readyIdle, // the check, then Sync
-		paramTZ, frame('C', "RESET\x00"), readyIdle) // RESET ALL
+	// What the server answers: a ParseComplete per statement (the first
+	// reset prepares them), then per statement a BindComplete and its
+	// result, and one ReadyForQuery for the Sync.
+	var resetReplies []byte
+	for range resetSQL {
+		resetReplies = cat(resetReplies, frame('1', ""))
+	}
+	for i := range resetSQL {
+		switch {
+		case i == 0:
+			resetReplies = cat(resetReplies, oldNotify, frame('2', ""), setCmdDone, notice)
+		case i == len(resetSQL)-2: // the check
+			resetReplies = cat(resetReplies, frame('2', ""), frame('D', "\x00\x00"), frame('C', "SELECT 1\x00"))
+		case i == len(resetSQL)-1: // RESET ALL
+			resetReplies = cat(resetReplies, frame('2', ""), paramTZ, frame('C', "RESET\x00"))
+		default:
+			resetReplies = cat(resetReplies, frame('2', ""), setCmdDone)
+		}
+	}
+	resetReplies = cat(resetReplies, readyIdle)
 	serve(t, server, cat(resetReplies, userReplies))
 	want := cat(paramTZ, userReplies)
 	out, err := readByteByByte(sc, len(want))
