@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -174,6 +175,49 @@ func TestDeferredResetRefusesAHiddenPrepare(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, sc.ResetSession(ctx), "deferred: nothing to see yet")
 			require.Error(t, tc.run(ctx, pc, table))
+			assert.True(t, pc.IsClosed())
+			assert.Zero(t, srv.QueryInt(t, "SELECT count(*) FROM "+table), "the request behind the failed reset ran")
+		})
+	}
+}
+
+// TestDeferredResetFailsClosedWhenItsStatementIsGone: a lease that has pgx
+// deallocate one of the reset's prepared statements (pgx.Conn.Deallocate
+// sends a protocol Close, which the release does not see) makes the next
+// reset fail: exit_on_error is already on, so the server ends the session
+// and the request behind the reset never runs.
+func TestDeferredResetFailsClosedWhenItsStatementIsGone(t *testing.T) {
+	var every []string // _0 too: whichever statement a reset names
+	for i := range resetSQL {
+		every = append(every, fmt.Sprintf("%s_%d", resetStatement, i))
+	}
+	for _, gone := range [][]string{every[1:2], every[len(every)-1:], every} {
+		name := gone[0]
+		if len(gone) > 1 {
+			name = "all"
+		}
+		t.Run(name, func(t *testing.T) {
+			sc, pc, srv, role := resetConn(t, "dfrgone")
+			table := "witness_" + role
+			srv.Exec(t, "CREATE TABLE "+table+" (x int)")
+			srv.Exec(t, "GRANT INSERT ON "+table+" TO "+role)
+			ctx := resetCtx(t)
+			// A first deferred reset prepares the reset's statements.
+			require.NoError(t, sc.ResetSession(ctx))
+			_, err := pc.Exec(ctx, "SELECT 1")
+			require.NoError(t, err)
+			var n int
+			require.NoError(t, pc.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE name = $1", every[1]).Scan(&n))
+			require.Equal(t, 1, n, "the reset prepared its statements")
+
+			for _, name := range gone {
+				require.NoError(t, pc.Deallocate(ctx, name))
+			}
+			require.NoError(t, sc.ResetSession(ctx))
+			_, err = pc.Exec(ctx, "INSERT INTO "+table+" VALUES ($1)", 1)
+			var re *resetError
+			require.ErrorAs(t, err, &re)
+			assert.True(t, re.Fatal(), "the server ended the session: the request did not run")
 			assert.True(t, pc.IsClosed())
 			assert.Zero(t, srv.QueryInt(t, "SELECT count(*) FROM "+table), "the request behind the failed reset ran")
 		})

@@ -156,7 +156,8 @@ func (c *sessionConn) counts() (deferred, full, parses int) {
 // protocol sent in front of the next request: a Bind and an Execute for each
 // of resetSQL's statements, which the session prepares once (named
 // resetStatement plus its index; the first reset of a session, and the first
-// after a full reset, sends their Parse messages first), and one Sync. So
+// after a full reset, sends their Parse messages; the first statement is
+// parsed every time, see resetMessages), and one Sync. So
 // the server runs the whole reset as one implicit transaction and answers it
 // with one ReadyForQuery (resetReplies), and plans nothing per lease. One
 // transaction rather than three (the reset's first form: two simple Queries
@@ -202,7 +203,7 @@ var resetSQL = [...]string{
 
 const (
 	// resetStatement prefixes the names of the reset's prepared
-	// statements: idpool_session_reset_0, _1, ...
+	// statements: idpool_session_reset_1, _2, ...
 	resetStatement = "idpool_session_reset"
 	resetReplies   = 1
 )
@@ -221,18 +222,27 @@ var resetMessages = func() [2][]byte {
 		return b
 	}
 	name := func(i int) string { return resetStatement + "_" + strconv.Itoa(i) }
+	// run binds the unnamed portal to statement with no parameters and
+	// text results, and runs it to completion.
+	run := func(b []byte, statement string) []byte {
+		b = msg(b, 'B', "\x00", statement, "\x00", "\x00\x00", "\x00\x00", "\x00\x00")
+		return msg(b, 'E', "\x00", "\x00\x00\x00\x00")
+	}
 	build := func(parse bool) []byte {
-		var b []byte
+		// exit_on_error is parsed every time, as the unnamed statement,
+		// so that it is on before anything that can fail runs: a Parse
+		// of the others, or a Bind of one that a lease had pgx
+		// deallocate (pgx.Conn.Deallocate sends a Close, which
+		// requestWatch does not follow).
+		b := msg(nil, 'P', "\x00", resetSQL[0], "\x00", "\x00\x00")
+		b = run(b, "")
 		if parse {
-			for i, q := range resetSQL {
-				b = msg(b, 'P', name(i), "\x00", q, "\x00", "\x00\x00")
+			for i := 1; i < len(resetSQL); i++ {
+				b = msg(b, 'P', name(i), "\x00", resetSQL[i], "\x00", "\x00\x00")
 			}
 		}
-		for i := range resetSQL {
-			// Bind the unnamed portal with no parameters and text
-			// results, and run it to completion.
-			b = msg(b, 'B', "\x00", name(i), "\x00", "\x00\x00", "\x00\x00", "\x00\x00")
-			b = msg(b, 'E', "\x00", "\x00\x00\x00\x00")
+		for i := 1; i < len(resetSQL); i++ {
+			b = run(b, name(i))
 		}
 		return msg(b, 'S')
 	}

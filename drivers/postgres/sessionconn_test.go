@@ -103,17 +103,16 @@ func TestSessionConnPiggybacksTheReset(t *testing.T) {
 	got := sendAfterRelease(t, sc, server)
 	assert.Equal(t, cat(resetMessages[1], userQuery), got, "the first reset prepares its check")
 
-	// What the server answers: a ParseComplete per statement (the first
-	// reset prepares them), then per statement a BindComplete and its
-	// result, and one ReadyForQuery for the Sync.
-	var resetReplies []byte
-	for range resetSQL {
+	// What the server answers: exit_on_error's ParseComplete,
+	// BindComplete and CommandComplete, a ParseComplete per other statement
+	// (the first reset prepares them), then per statement a BindComplete and
+	// its result, and one ReadyForQuery for the Sync.
+	resetReplies := cat(frame('1', ""), oldNotify, frame('2', ""), setCmdDone, notice) // exit_on_error
+	for range len(resetSQL) - 1 {
 		resetReplies = cat(resetReplies, frame('1', ""))
 	}
-	for i := range resetSQL {
+	for i := 1; i < len(resetSQL); i++ {
 		switch {
-		case i == 0:
-			resetReplies = cat(resetReplies, oldNotify, frame('2', ""), setCmdDone, notice)
 		case i == len(resetSQL)-2: // the check
 			resetReplies = cat(resetReplies, frame('2', ""), frame('D', "\x00\x00"), frame('C', "SELECT 1\x00"))
 		case i == len(resetSQL)-1: // RESET ALL
