@@ -38,7 +38,7 @@ import (
 // reports cpu-ns/op, the process's CPU time per pair, which a loaded
 // machine disturbs less than wall time.
 func BenchmarkFloor(b *testing.B) {
-	peers := []PoolFactory{floorPeer, DatabaseSQLPeer, PuddlePeer, IdpoolPeer}
+	peers := []PoolFactory{floorPeer, floorDesignPeer, DatabaseSQLPeer, PuddlePeer, IdpoolPeer}
 	for _, g := range []int{1, 8, 32} {
 		for _, f := range peers {
 			b.Run(fmt.Sprintf("g=%d/peer=%s", g, f.Name), func(b *testing.B) {
@@ -59,53 +59,72 @@ func BenchmarkFloor(b *testing.B) {
 // TestFloorPairAllocatesOnlyItsLease pins the floor's one condition that is
 // not wall time: one allocation per pair, in the 256-byte size class.
 func TestFloorPairAllocatesOnlyItsLease(t *testing.T) {
-	p, err := floorPeer.New(NewEnv(1), 8, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = p.Close() }()
-	ctx := context.Background()
-	allocs := testing.AllocsPerRun(200, func() {
-		c, err := p.Acquire(ctx, 0)
+	for _, f := range []PoolFactory{floorPeer, floorDesignPeer} {
+		p, err := f.New(NewEnv(1), 8, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Release(c)
-	})
-	if allocs != 1 {
-		t.Fatalf("floor pair: %v allocations, want 1 (the lease)", allocs)
+		ctx := context.Background()
+		allocs := testing.AllocsPerRun(200, func() {
+			c, err := p.Acquire(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Release(c)
+		})
+		_ = p.Close()
+		if allocs != 1 {
+			t.Fatalf("%s pair: %v allocations, want 1 (the lease)", f.Name, allocs)
+		}
 	}
 }
 
-// TestFloorGrantsEveryAcquireOnce drives the floor's both hand-offs (direct
-// and queued) from more goroutines than connections: every acquire gets a
-// connection no one else holds.
+// TestFloorGrantsEveryAcquireOnce drives both floors' hand-offs (direct and
+// queued) from more goroutines than connections: every acquire gets a
+// connection no one else holds, and the design floor resets the session on
+// every release.
 func TestFloorGrantsEveryAcquireOnce(t *testing.T) {
-	p, err := floorPeer.New(NewEnv(1), 2, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = p.Close() }()
-	var held sync.Map // test only: which connections are out
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for range 500 {
-				c, err := p.Acquire(context.Background(), 0)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				conn := c.(*floorLease).conn
-				if _, dup := held.LoadOrStore(conn, true); dup {
-					t.Error("a connection granted twice")
-				}
-				held.Delete(conn)
-				p.Release(c)
+	const goroutines, pairs = 8, 500
+	for _, f := range []PoolFactory{floorPeer, floorDesignPeer} {
+		t.Run(f.Name, func(t *testing.T) {
+			env := NewEnv(1)
+			p, err := f.New(env, 2, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = p.Close() }()
+			var held sync.Map // test only: which connections are out
+			var wg sync.WaitGroup
+			for range goroutines {
+				wg.Go(func() {
+					for range pairs {
+						c, err := p.Acquire(context.Background(), 0)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						conn := c.(*floorLease).conn
+						if _, dup := held.LoadOrStore(conn, true); dup {
+							t.Error("a connection granted twice")
+						}
+						held.Delete(conn)
+						p.Release(c)
+					}
+				})
+			}
+			wg.Wait()
+			resets := 0
+			for _, c := range env.DB.Conns() {
+				resets += c.Resets
+			}
+			if want := 0; f.Name == floorPeer.Name && resets != want {
+				t.Fatalf("the floor reset %d sessions, want none", resets)
+			}
+			if want := goroutines * pairs; f.Name == floorDesignPeer.Name && resets != want {
+				t.Fatalf("the design floor reset %d sessions, want one per release (%d)", resets, want)
 			}
 		})
 	}
-	wg.Wait()
 }
 
 // floorPeer is the floor as a peer: one floor actor per identity in one
@@ -113,18 +132,27 @@ func TestFloorGrantsEveryAcquireOnce(t *testing.T) {
 // identity's number, the cheapest lookup there is. Each actor opens its
 // identity's connections on demand, up to size.
 var floorPeer = PoolFactory{Name: "floor", New: func(env *Env, size, identities int) (Pool, error) {
+	return newFloorPool(env, identities, func(connector driver.Connector) actor.Actor {
+		return &floorActor{connector: connector, spare: size}
+	}), nil
+}}
+
+// newFloorPool spawns one actor per identity, made by produce with the
+// identity's connector, in one actor system with idpool's mailbox and the
+// inline dispatcher.
+func newFloorPool(env *Env, identities int, produce func(driver.Connector) actor.Actor) *floorPool {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
 	p := &floorPool{sys: sys, pids: make([]*actor.PID, identities)}
 	for i := range p.pids {
 		connector := env.DB.Connector(env.Label(i))
-		props := actor.PropsFromProducer(func() actor.Actor { return &floorActor{connector: connector, spare: size} },
+		props := actor.PropsFromProducer(func() actor.Actor { return produce(connector) },
 			actor.WithDispatcher(actor.NewSynchronizedDispatcher(300)), actor.WithMailbox(mailbox.Producer()))
 		p.pids[i] = sys.Root.Spawn(props)
 	}
-	return p, nil
-}}
+	return p
+}
 
 // floorLease is the one allocation per pair, as idpool's Lease: both
 // messages, the hand-off word, the granted connection, padded to the
@@ -208,17 +236,17 @@ func (a *floorActor) Receive(c actor.Context) {
 		if n := len(a.idle); n > 0 {
 			conn := a.idle[n-1]
 			a.idle = a.idle[:n-1]
-			a.grant(m, conn)
+			floorGrant(m, conn)
 			return
 		}
 		if a.spare > 0 {
 			conn, err := a.connector.Connect(context.Background())
 			if err != nil {
-				a.grant(m, nil) // nil: Acquire reports the failure
+				floorGrant(m, nil) // nil: Acquire reports the failure
 				return
 			}
 			a.spare--
-			a.grant(m, conn)
+			floorGrant(m, conn)
 			return
 		}
 		if len(a.waiting) == cap(a.waiting) && a.head > 0 {
@@ -236,16 +264,16 @@ func (a *floorActor) Receive(c actor.Context) {
 			if a.head == len(a.waiting) {
 				a.waiting, a.head = a.waiting[:0], 0
 			}
-			a.grant(w, m.conn)
+			floorGrant(w, m.conn)
 			return
 		}
 		a.idle = append(a.idle, m.conn)
 	}
 }
 
-// grant hands conn over directly when the caller has not yet begun to
+// floorGrant hands conn over directly when the caller has not yet begun to
 // wait, otherwise on its channel.
-func (a *floorActor) grant(m *floorAcquire, conn driver.Conn) {
+func floorGrant(m *floorAcquire, conn driver.Conn) {
 	l := m.lease
 	if l.handoff.Load() == handoffOpenFloor {
 		l.conn = conn
