@@ -19,18 +19,22 @@ import (
 // grant, and the actor found by indexing a slice with the identity's number
 // (no map, no key, no route). No state machine, clock, guard or keys.
 //
-// The target is idpool at most 1.5x one *sql.DB per identity. If the floor
-// alone is above 1.5x, no rework inside the design reaches it; if it is
-// below, idpool's distance from the floor is what a rework could win.
+// The design floor (floor_design_test.go) runs beside it: the floor plus a
+// clock reading per message and the session reset on release, which the
+// design and issue #11 require of every pair.
+//
+// The target is idpool at most 1.5x one *sql.DB per identity. If the design
+// floor alone is above 1.5x, no rework inside the design reaches it; if it
+// is below, idpool's distance from it is what a rework could win.
 //
 //	go test ./bench -run '^$' -bench 'FloorIdentities' -count 6 -benchtime 300ms | benchstat -col /peer -
 //	go test ./bench -run '^$' -bench 'FloorIdentities/identities=10000/uniform/peer=floor' -cpuprofile cpu.out
 
-// BenchmarkFloorIdentities runs the floor next to one *sql.DB per identity
+// BenchmarkFloorIdentities runs both floors next to one *sql.DB per identity
 // and idpool at 100 and 10,000 identities, uniform and Zipf, 32 goroutines.
 // Besides ns/op it reports cpu-ns/op, the process's CPU time per pair.
 func BenchmarkFloorIdentities(b *testing.B) {
-	peers := []PoolFactory{floorPeer, SQLDBPerIdentityPeer, IdpoolPeer}
+	peers := []PoolFactory{floorPeer, floorDesignPeer, SQLDBPerIdentityPeer, IdpoolPeer}
 	for _, n := range []int{100, 10000} {
 		env := NewEnv(n)
 		for _, dist := range []string{"uniform", "zipf"} {
