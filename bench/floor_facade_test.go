@@ -77,7 +77,13 @@ func BenchmarkFloorFacade(b *testing.B) {
 				if query == "stmt" {
 					stmtQuery = srv.stmtQuery
 				}
-				for _, peer := range []string{PeerDatabaseSQL, "floor", PeerIdpool} {
+				peers := []string{PeerDatabaseSQL, "floor", PeerIdpool}
+				if srv.noReset != nil {
+					// The floor resets nothing: idpool with the reset
+					// off is the like-for-like row.
+					peers = append(peers, peerIdpoolNoReset)
+				}
+				for _, peer := range peers {
 					b.Run(fmt.Sprintf("%s/peer=%s", query, peer), func(b *testing.B) {
 						p, err := newFacadeFloorPeer(srv, peer, stmtQuery)
 						if err != nil {
@@ -102,6 +108,10 @@ func BenchmarkFloorFacade(b *testing.B) {
 		})
 	}
 }
+
+// peerIdpoolNoReset is idpool's facade over a PostgreSQL Dialer built with
+// postgres.WithoutSessionReset.
+const peerIdpoolNoReset = "idpool_noreset"
 
 // startMemdbE2E is sim/memdb as an end-to-end server: no network and no
 // server work, so its rows show the client side alone in absolute terms
@@ -129,8 +139,12 @@ func newFacadeFloorPeer(srv e2eServer, peer, stmtQuery string) (*queryPool, erro
 		db := sql.OpenDB(c)
 		db.SetMaxIdleConns(0) // as manager.OpenDB
 		return newQueryPool(db, nil, stmtQuery)
-	case PeerIdpool:
-		m, err := manager.New(manager.Config{Server: srv.key, Dialer: srv.dialer, MaxSize: e2eSize})
+	case PeerIdpool, peerIdpoolNoReset:
+		dialer := srv.dialer
+		if peer == peerIdpoolNoReset {
+			dialer = srv.noReset
+		}
+		m, err := manager.New(manager.Config{Server: srv.key, Dialer: dialer, MaxSize: e2eSize})
 		if err != nil {
 			return nil, err
 		}
