@@ -34,12 +34,12 @@ import (
 //	go test ./bench -run '^$' -bench 'Floor' -count 6 | benchstat -col /peer -
 
 // BenchmarkFloor runs the floor next to database/sql, puddle and idpool
-// over memdb, max_size 8, at 1, 8 and 32 goroutines. Besides ns/op it
+// over memdb, max_size 8, at 1, 2, 8 and 32 goroutines. Besides ns/op it
 // reports cpu-ns/op, the process's CPU time per pair, which a loaded
 // machine disturbs less than wall time.
 func BenchmarkFloor(b *testing.B) {
 	peers := []PoolFactory{floorPeer, floorDesignPeer, DatabaseSQLPeer, PuddlePeer, IdpoolPeer}
-	for _, g := range []int{1, 8, 32} {
+	for _, g := range []int{1, 2, 8, 32} {
 		for _, f := range peers {
 			b.Run(fmt.Sprintf("g=%d/peer=%s", g, f.Name), func(b *testing.B) {
 				p := newPool(b, f, NewEnv(1), 8, 1)
