@@ -162,7 +162,7 @@ func (c *sessionConn) counts() (deferred, full, parses int) {
 // with one ReadyForQuery (resetReplies), and plans nothing per lease. One
 // transaction rather than three (the reset's first form: two simple Queries
 // around the check) cut the server's CPU time per execution in BenchmarkStmt's
-// default-reset row by 15-20% (docs/BENCHMARKS.md). Each statement costs the
+// default-reset row by 10-15% (docs/BENCHMARKS.md). Each statement costs the
 // server 2-4 µs whatever it does, the check about 8 µs: statements could be
 // merged further only by relying on the order in which the server evaluates
 // a select list, and exit_on_error must be on before anything can fail.
