@@ -68,8 +68,7 @@ type floorDesignActor struct {
 	spare     int
 	clock     actors.SystemClock
 	idle      []*floorDesignConn
-	waiting   []*floorAcquire
-	head      int
+	waiting   floorWaiters
 }
 
 // floorLifetime is long enough that no connection reaches it in a run.
@@ -89,30 +88,17 @@ func (a *floorDesignActor) Receive(c actor.Context) {
 			_ = ic.Close()
 			a.spare++
 		}
-		if a.spare > 0 {
-			conn, err := a.connector.Connect(context.Background())
-			if err != nil {
-				floorGrant(m, nil) // nil: Acquire reports the failure
+		if conn, opened := openSpare(a.connector, &a.spare); opened {
+			if conn == nil {
+				floorGrant(m, nil) // Acquire reports the failure
 				return
 			}
-			a.spare--
 			floorGrant(m, &floorDesignConn{Conn: conn, deadline: now.Add(floorLifetime)})
 			return
 		}
-		if len(a.waiting) == cap(a.waiting) && a.head > 0 {
-			n := copy(a.waiting, a.waiting[a.head:])
-			clear(a.waiting[n:])
-			a.waiting, a.head = a.waiting[:n], 0
-		}
-		a.waiting = append(a.waiting, m)
+		a.waiting.push(m)
 	case *floorRelease:
-		if a.head < len(a.waiting) {
-			w := a.waiting[a.head]
-			a.waiting[a.head] = nil
-			a.head++
-			if a.head == len(a.waiting) {
-				a.waiting, a.head = a.waiting[:0], 0
-			}
+		if w := a.waiting.pop(); w != nil {
 			floorGrant(w, m.conn)
 			return
 		}

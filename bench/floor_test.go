@@ -224,10 +224,38 @@ type floorActor struct {
 	connector driver.Connector
 	spare     int
 	idle      []driver.Conn
-	// waiting[head:] are the queued acquires; the slice keeps its
-	// capacity, so queueing allocates nothing in steady state.
+	waiting   floorWaiters
+}
+
+// floorWaiters is a FIFO of queued acquires: waiting[head:]. The slice
+// keeps its capacity, so queueing allocates nothing in steady state.
+type floorWaiters struct {
 	waiting []*floorAcquire
 	head    int
+}
+
+func (q *floorWaiters) push(m *floorAcquire) {
+	if len(q.waiting) == cap(q.waiting) && q.head > 0 {
+		// Full with taken slots in front: slide down instead of growing.
+		n := copy(q.waiting, q.waiting[q.head:])
+		clear(q.waiting[n:])
+		q.waiting, q.head = q.waiting[:n], 0
+	}
+	q.waiting = append(q.waiting, m)
+}
+
+// pop returns the oldest queued acquire, or nil.
+func (q *floorWaiters) pop() *floorAcquire {
+	if q.head == len(q.waiting) {
+		return nil
+	}
+	w := q.waiting[q.head]
+	q.waiting[q.head] = nil
+	q.head++
+	if q.head == len(q.waiting) {
+		q.waiting, q.head = q.waiting[:0], 0
+	}
+	return w
 }
 
 func (a *floorActor) Receive(c actor.Context) {
@@ -239,36 +267,33 @@ func (a *floorActor) Receive(c actor.Context) {
 			floorGrant(m, conn)
 			return
 		}
-		if a.spare > 0 {
-			conn, err := a.connector.Connect(context.Background())
-			if err != nil {
-				floorGrant(m, nil) // nil: Acquire reports the failure
-				return
-			}
-			a.spare--
+		if conn, opened := openSpare(a.connector, &a.spare); opened {
 			floorGrant(m, conn)
 			return
 		}
-		if len(a.waiting) == cap(a.waiting) && a.head > 0 {
-			// Full with taken slots in front: slide down instead of growing.
-			n := copy(a.waiting, a.waiting[a.head:])
-			clear(a.waiting[n:])
-			a.waiting, a.head = a.waiting[:n], 0
-		}
-		a.waiting = append(a.waiting, m)
+		a.waiting.push(m)
 	case *floorRelease:
-		if a.head < len(a.waiting) {
-			w := a.waiting[a.head]
-			a.waiting[a.head] = nil
-			a.head++
-			if a.head == len(a.waiting) {
-				a.waiting, a.head = a.waiting[:0], 0
-			}
+		if w := a.waiting.pop(); w != nil {
 			floorGrant(w, m.conn)
 			return
 		}
 		a.idle = append(a.idle, m.conn)
 	}
+}
+
+// openSpare opens a connection if *spare allows one more, and reports
+// whether it tried; a failed open gives a nil connection (Acquire reports
+// the failure) and leaves *spare as it was.
+func openSpare(connector driver.Connector, spare *int) (driver.Conn, bool) {
+	if *spare <= 0 {
+		return nil, false
+	}
+	conn, err := connector.Connect(context.Background())
+	if err != nil {
+		return nil, true
+	}
+	*spare--
+	return conn, true
 }
 
 // floorGrant hands conn over directly when the caller has not yet begun to
