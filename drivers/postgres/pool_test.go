@@ -469,3 +469,42 @@ func TestPoolBatchThatBeginsATransaction(t *testing.T) {
 	require.NoError(t, br.Close())
 	assert.Zero(t, e.busy())
 }
+
+// TestPoolFailsClosedAfterALeaseDeallocatesTheResetsStatements: a careless
+// caller finds idpool's own reset statements in pg_prepared_statements and
+// has pgx deallocate them through Lease.Conn. The next lease's first request
+// fails and never runs (the server ends the session first), and the pool
+// then serves a new connection that works.
+func TestPoolFailsClosedAfterALeaseDeallocatesTheResetsStatements(t *testing.T) {
+	e := newPgxEnv(t, manager.Config{MaxSize: 1})
+	ctx := as(t, e.alice)
+	_, err := e.pool.Exec(ctx, "CREATE TABLE witness (x int)")
+	require.NoError(t, err)
+
+	l, err := e.pool.Acquire(ctx)
+	require.NoError(t, err)
+	pid := backendPID(t, ctx, l) // its reset ran first and prepared its statements
+	rows, err := l.Query(ctx, "SELECT name FROM pg_prepared_statements WHERE name LIKE 'idpool%'")
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.NotEmpty(t, names, "the reset prepares statements of its own")
+	for _, name := range names {
+		require.NoError(t, l.Conn().Deallocate(ctx, name))
+	}
+	l.Release()
+
+	// Without arguments pgx sends the INSERT whole, in the simple
+	// protocol, right behind the reset: only a session the server ended
+	// first keeps it from running. (pgx reports this path's read error as
+	// "conn closed"; TestDeferredResetFailsClosedWhenItsStatementIsGone
+	// checks the error itself.)
+	_, err = e.pool.Exec(ctx, "INSERT INTO witness VALUES (1)")
+	require.Error(t, err)
+
+	l, err = e.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer l.Release()
+	assert.NotEqual(t, pid, backendPID(t, ctx, l), "the connection whose reset failed was reused")
+	assert.Zero(t, scalar[int64](t, ctx, l, "SELECT count(*) FROM witness"), "the request behind the failed reset ran")
+}
