@@ -181,8 +181,13 @@ func TestMSSQLOneMintForConcurrentMisses(t *testing.T) {
 
 	done := make(chan []error, 1)
 	go func() { done <- holdAll(ctx, id.Login) }()
-	eventually(t, 20*time.Second, func() bool { return db.Manager.Stats().Total.Waiters == n },
-		"the %d acquires never all queued", n)
+	// The mint is started by an effect that runs outside the pool actor's
+	// Receive, so the n waiters can all be queued before GetToken has been
+	// entered: wait for both. The gate holds the one mint in flight, so any
+	// second mint the pool wrongly started would show in calls below.
+	eventually(t, 20*time.Second, func() bool {
+		return db.Manager.Stats().Total.Waiters == n && cred.inFlight.Load() >= 1
+	}, "the %d acquires never all queued behind a mint in flight", n)
 	assert.EqualValues(t, 1, cred.calls.Load(), "one mint for %d misses", n)
 	assert.EqualValues(t, 1, cred.inFlight.Load())
 	close(gate)
