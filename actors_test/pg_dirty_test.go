@@ -236,7 +236,13 @@ func TestPGDirtyCheckoutRandomized(t *testing.T) {
 	slices.Sort(committed)
 	require.Equal(t, committed, got, "the table must hold exactly the committed rows")
 
-	st := p.stats()
+	// A *sql.Tx walked away from by cancelling its ctx is rolled back and
+	// its connection released by database/sql's own goroutine (awaitDone),
+	// which may still be at it when the last sequence returns: wait for the
+	// pool to hear every release, then check the counts.
+	var st manager.PoolStats
+	eventually(t, pgTimeout, func() bool { st = p.stats(); return st.Busy == 0 },
+		"a lease is still out after every sequence ended")
 	t.Logf("%d sequences in %s", goroutines*pgRandomRuns, time.Since(start))
 	t.Logf("sequences [path lease/tx/conn][commit/rollback/abandon] %v; rows %d; opens %d, hits %d, misses %d, closes %v",
 		outcomes, len(got), st.Opens, st.Hits, st.Misses, st.Closes)
