@@ -52,7 +52,15 @@
 // of about ten short statements per lease, more than a SELECT 1 itself. The
 // server runs it with exit_on_error on: if it fails, the server ends the
 // session before the request behind it runs, that request fails with an
-// error naming the session reset, and the connection is closed.
+// error naming the session reset, and the connection is closed. One window
+// is left: the statement that turns exit_on_error on runs under the
+// statement_timeout the last lease left. Should the server stall for longer
+// than that timeout in those few microseconds, it cancels the statement
+// with an ordinary error, skips the rest of the reset, and runs the request
+// behind it on the session as the last lease of the same identity left it;
+// the request still fails with the reset's error and the connection is
+// closed, but what the request did on the server stands. A lease that sets
+// a timeout of milliseconds and a server stalled that long are both needed.
 //
 // A lease that prepared named statements itself (pgx.Conn.Prepare,
 // database/sql statements outside pgx's cache), sent SQL naming PREPARE,

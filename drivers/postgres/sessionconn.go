@@ -172,7 +172,11 @@ func (c *sessionConn) counts() (deferred, full, parses int) {
 //     and the requests pgx sent behind the reset never run on a session that
 //     was not reset (an error makes the server skip to the Sync; with
 //     exit_on_error the error is FATAL); statement_timeout and lock_timeout,
-//     which the last lease may have set low, off for the rest of the reset;
+//     which the last lease may have set low, off for the rest of the reset.
+//     This first statement itself runs under the last lease's
+//     statement_timeout: a server stalled for longer than that in its few
+//     microseconds cancels it with an ordinary error, and the request behind
+//     runs on a session not reset (the package doc states this window);
 //   - CLOSE ALL (cursors), UNLISTEN * (LISTEN), DISCARD TEMP (temporary
 //     tables) and DISCARD SEQUENCES (currval and lastval);
 //   - the check: SET SESSION AUTHORIZATION DEFAULT and RESET ROLE
