@@ -59,8 +59,9 @@
 // with an ordinary error, skips the rest of the reset, and runs the request
 // behind it on the session as the last lease of the same identity left it;
 // the request still fails with the reset's error and the connection is
-// closed, but what the request did on the server stands. A lease that sets
-// a timeout of milliseconds and a server stalled that long are both needed.
+// closed, but what the request did on the server stands. A statement_timeout
+// of milliseconds (a lease's, or the login's own from the DSN or ALTER ROLE)
+// and a server stalled that long are both needed.
 //
 // A lease that prepared named statements itself (pgx.Conn.Prepare,
 // database/sql statements outside pgx's cache), sent SQL naming PREPARE,
