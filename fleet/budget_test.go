@@ -142,15 +142,28 @@ func TestLostLeaseShedsAndReacquires(t *testing.T) {
 	a := newBudget(t, cli, fleet.Config{Prefix: prefix, Cap: 4, Batch: 1, IdleReturn: time.Hour})
 	sa := newSignals(a)
 	takeN(t, a, 3)
-	// Another process takes the rest while a's lease is gone.
-	r, err := cli.Get(context.Background(), prefix+"h/", clientv3.WithPrefix())
+	// Another process takes the rest while a's lease is gone. A second
+	// Budget taking its permits after the revoke raced a's next renewal,
+	// which is when a learns of the loss and takes back what it can (a won
+	// under load, took 3 and left the other waiting). So the other process
+	// is written as the protocol sees one, a holder key on a lease of its
+	// own, in the same transaction that removes a's holder key; only then is
+	// a's lease revoked. Whenever a renews after that, it finds 2 of 4 held.
+	ctx := context.Background()
+	r, err := cli.Get(ctx, prefix+"h/", clientv3.WithPrefix())
 	require.NoError(t, err)
 	require.Len(t, r.Kvs, 1)
 	require.NotZero(t, r.Kvs[0].Lease)
-	_, err = cli.Revoke(context.Background(), clientv3.LeaseID(r.Kvs[0].Lease))
+	otherLease, err := cli.Grant(ctx, 60)
 	require.NoError(t, err)
-	other := newBudget(t, cli, fleet.Config{Prefix: prefix, Cap: 4, Batch: 0, IdleReturn: time.Hour})
-	takeN(t, other, 2)
+	otherKey := prefix + "h/" + strconv.FormatInt(int64(otherLease.ID), 16)
+	tx, err := cli.Txn(ctx).Then(clientv3.OpDelete(string(r.Kvs[0].Key)),
+		clientv3.OpPut(otherKey, "2", clientv3.WithLease(otherLease.ID))).Commit()
+	require.NoError(t, err)
+	require.True(t, tx.Succeeded)
+	_, err = cli.Revoke(ctx, clientv3.LeaseID(r.Kvs[0].Lease))
+	require.NoError(t, err)
+	assert.Equal(t, 2, fleetSum(t, cli, prefix))
 	require.Eventually(t, func() bool { return sa.any(func(s manager.BudgetSignal) bool { return s.Shed > 0 }) }, 10*time.Second, time.Millisecond)
 	assert.False(t, a.TryAcquire(), "nothing opens beyond what the new lease holds")
 	require.Eventually(t, func() bool { st := a.Stats(); return st.LeaseValid && st.Held == 2 && st.Shed == 1 }, 10*time.Second, time.Millisecond, "a takes back what it can: %+v", a.Stats())
