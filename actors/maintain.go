@@ -114,6 +114,19 @@ func (p *Pool) connWake(c *conn) time.Time {
 	return at
 }
 
+// needsWakeBefore reports whether connWake(c) is before t: the same three
+// times, compared without building them (a.Add(d).Before(t) is
+// t.Sub(a) > d, on the same clock readings Before would use).
+func (p *Pool) needsWakeBefore(c *conn, t time.Time) bool {
+	if !c.deadline.IsZero() && c.deadline.Before(t) {
+		return true
+	}
+	if p.cfg.UsesToken && !c.token.ExpiresOn.IsZero() && t.Sub(c.token.ExpiresOn) > -p.cfg.TokenThreshold {
+		return true
+	}
+	return p.cfg.IdleTimeout > 0 && len(p.conns) > p.cfg.MinSize && t.Sub(c.idleSince) > p.cfg.IdleTimeout
+}
+
 // rescheduleWake recomputes the next Tick from scratch.
 func (p *Pool) rescheduleWake(now time.Time) {
 	var at time.Time

@@ -1,0 +1,71 @@
+package actors
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// TestNeedsWakeBeforeAgreesWithConnWake checks the park's shortcut against
+// what it stands for, connWake(c) nonzero and before t, over random
+// connections and wakes: lifetimes on or off, tokens with and without a
+// monotonic reading (a token's ExpiresOn is usually wall time only; the
+// tests' often carries one), idle timeouts on or off, pools above and at
+// MinSize, and times on both sides of each boundary, the boundary itself
+// among them.
+func TestNeedsWakeBeforeAgreesWithConnWake(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	base := time.Now() // carries a monotonic reading, as the actor's clock does
+	pick := func(choices ...time.Duration) time.Duration { return choices[r.IntN(len(choices))] }
+	offset := func() time.Duration {
+		return pick(-time.Hour, -time.Minute, -time.Nanosecond, 0, time.Nanosecond, time.Second, time.Minute, time.Hour)
+	}
+	for i := range 20000 {
+		p := New(PoolConfig{
+			Key:            "k",
+			MaxSize:        4,
+			MinSize:        r.IntN(3),
+			IdleTimeout:    pick(0, time.Minute, 5*time.Minute),
+			TokenThreshold: pick(0, time.Second, 5*time.Minute),
+			UsesToken:      r.IntN(2) == 0,
+		})
+		for j := range 1 + r.IntN(3) {
+			p.conns = append(p.conns, &conn{id: ConnID(j + 1)})
+		}
+		c := &conn{idleSince: base.Add(offset())}
+		if r.IntN(2) == 0 {
+			c.deadline = base.Add(offset())
+		}
+		switch r.IntN(3) {
+		case 0: // unknown expiry
+		case 1:
+			c.token = tokens.Token{ExpiresOn: base.Add(offset())}
+		case 2:
+			c.token = tokens.Token{ExpiresOn: base.Add(offset()).Round(0)} // wall time only
+		}
+		// t is one of the times the wake could be, or next to one.
+		var wake time.Time
+		switch r.IntN(4) {
+		case 0:
+			wake = c.idleSince.Add(p.cfg.IdleTimeout)
+		case 1:
+			wake = c.token.ExpiresOn.Add(-p.cfg.TokenThreshold)
+		case 2:
+			wake = c.deadline
+		default:
+			wake = base
+		}
+		if wake.IsZero() {
+			wake = base
+		}
+		wake = wake.Add(pick(-time.Nanosecond, 0, time.Nanosecond, time.Minute))
+		at := p.connWake(c)
+		want := !at.IsZero() && at.Before(wake)
+		if got := p.needsWakeBefore(c, wake); got != want {
+			t.Fatalf("case %d: needsWakeBefore = %v, connWake %v before %v = %v (conn %+v, cfg idle %v threshold %v token %v min %d open %d)",
+				i, got, at, wake, want, c, p.cfg.IdleTimeout, p.cfg.TokenThreshold, p.cfg.UsesToken, p.cfg.MinSize, len(p.conns))
+		}
+	}
+}
