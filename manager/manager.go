@@ -245,8 +245,11 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	}
 	reply := getReplyChan()
 	l := &Lease{m: m}
-	l.acquire = messages.Acquire{ID: m.nextID.Add(1), Discriminator: disc, Identity: id, Reply: reply, Timeout: timeout, Ctx: ctx,
-		Direct: directOf(l)}
+	// Field by field into the new Lease: assigning a whole Acquire literal
+	// copies it through a temporary with a bulk write barrier.
+	a := &l.acquire
+	a.ID, a.Discriminator, a.Identity, a.Reply, a.Timeout, a.Ctx = m.nextID.Add(1), disc, id, reply, timeout, ctx
+	a.Direct = directOf(l)
 	to := m.send(disc, &l.acquire)
 	if l.takeDirect() {
 		// A pool hit, answered while the pool handled the acquire (on this
