@@ -32,11 +32,17 @@ import (
 
 // floorDesignPeer is the design floor as a peer.
 var floorDesignPeer = PoolFactory{Name: "floor_design", New: func(env *Env, size, identities int) (Pool, error) {
-	p := newFloorPool(env, identities, func(connector driver.Connector) actor.Actor {
+	return newFloorDesignPool(identities, size, func(i int) driver.Connector { return env.DB.Connector(env.Label(i)) }), nil
+}}
+
+// newFloorDesignPool is the design floor over any server: connectorOf
+// gives identity i's connector, of which its actor opens size at most.
+func newFloorDesignPool(identities, size int, connectorOf func(int) driver.Connector) *floorDesignPool {
+	p := newFloorPoolOf(identities, connectorOf, func(connector driver.Connector) actor.Actor {
 		return &floorDesignActor{connector: connector, spare: size, clock: actors.SystemClock{}}
 	})
-	return &floorDesignPool{floorPool: p}, nil
-}}
+	return &floorDesignPool{floorPool: p}
+}
 
 // floorDesignPool resets the session on release, before the message.
 type floorDesignPool struct{ *floorPool }
@@ -74,9 +80,22 @@ type floorDesignActor struct {
 // floorLifetime is long enough that no connection reaches it in a run.
 const floorLifetime = time.Hour
 
+// floorIdleQuery asks a design floor actor how many connections it holds
+// idle (tests only).
+type floorIdleQuery struct{ reply chan int }
+
+// idle returns how many connections identity 0's actor holds idle.
+func (p *floorDesignPool) idle() int {
+	q := &floorIdleQuery{reply: make(chan int, 1)}
+	p.sys.Root.Send(p.pids[0], q)
+	return <-q.reply
+}
+
 func (a *floorDesignActor) Receive(c actor.Context) {
 	now := a.clock.Now()
 	switch m := c.Message().(type) {
+	case *floorIdleQuery:
+		m.reply <- len(a.idle)
 	case *floorAcquire:
 		for n := len(a.idle); n > 0; n = len(a.idle) {
 			ic := a.idle[n-1]

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/tokens"
@@ -36,6 +37,12 @@ import (
 // cannot be met while the facade keeps database/sql from keeping
 // connections; idpool's distance above the floor is the lease's hot path
 // and the facade's wrappers.
+//
+// The design facade floor (peer floor_design) is the same *sql.DB with each
+// checkout made by the design floor's actor (floor_design_test.go: two
+// protoactor messages, the clock read per message, a deadline checked per
+// checkout, the session reset on release) instead of the channel: what the
+// facade costs at the least under idpool's design.
 //
 //	go test ./bench -run '^$' -bench 'FloorFacade' -count 6 -benchtime 300ms | benchstat -col /peer -
 //	go test ./bench -run '^$' -bench 'FloorFacade/tds/select1/peer=idpool' -cpuprofile cpu.out
@@ -77,7 +84,7 @@ func BenchmarkFloorFacade(b *testing.B) {
 				if query == "stmt" {
 					stmtQuery = srv.stmtQuery
 				}
-				peers := []string{PeerDatabaseSQL, "floor", PeerIdpool}
+				peers := []string{PeerDatabaseSQL, "floor", floorDesignPeer.Name, PeerIdpool}
 				if srv.noReset != nil {
 					// The floor resets nothing: idpool with the reset
 					// off is the like-for-like row.
@@ -131,10 +138,15 @@ func newFacadeFloorPeer(srv e2eServer, peer, stmtQuery string) (*queryPool, erro
 	switch peer {
 	case PeerDatabaseSQL:
 		return newPlainQueryPool(srv, stmtQuery)
-	case "floor":
+	case "floor", floorDesignPeer.Name:
 		c, err := newChanConnector(srv, e2eSize)
 		if err != nil {
 			return nil, err
+		}
+		if peer == floorDesignPeer.Name {
+			if err := c.checkOutThroughActor(e2eSize); err != nil {
+				return nil, err
+			}
 		}
 		db := sql.OpenDB(c)
 		db.SetMaxIdleConns(0) // as manager.OpenDB
@@ -154,11 +166,33 @@ func newFacadeFloorPeer(srv e2eServer, peer, stmtQuery string) (*queryPool, erro
 }
 
 // chanConnector is the facade floor's pool: the driver's own connections,
-// opened up front, in a buffered channel.
+// opened up front, in a buffered channel; or, for the design facade floor,
+// the design floor's actor.
 type chanConnector struct {
 	idle   chan driver.Conn
 	raw    driver.Connector
 	caches bool // the dialer is a StatementCacher: prepare as the facade does
+	// actor, if set, makes every checkout instead of idle.
+	actor     *floorDesignPool
+	actorDone sync.Once // sql.DB.Close and the caller may both Close
+}
+
+// checkOutThroughActor gives the checkouts to a design floor actor of size
+// connections, which takes over the ones opened up front.
+func (c *chanConnector) checkOutThroughActor(size int) error {
+	c.actor = newFloorDesignPool(1, 0, func(int) driver.Connector { return c.raw })
+	leases := make([]*floorLease, 0, size)
+	for range size {
+		raw := <-c.idle
+		// The actor opens nothing (size 0): each connection goes to it as
+		// a release of a lease it never granted, and stays idle there.
+		l := &floorLease{pid: c.actor.pids[0], conn: &floorDesignConn{Conn: raw, deadline: time.Now().Add(floorLifetime)}}
+		leases = append(leases, l)
+	}
+	for _, l := range leases {
+		c.actor.floorPool.Release(l)
+	}
+	return nil
 }
 
 func newChanConnector(srv e2eServer, size int) (*chanConnector, error) {
@@ -180,8 +214,16 @@ func newChanConnector(srv e2eServer, size int) (*chanConnector, error) {
 	return c, nil
 }
 
-// Connect takes an idle connection, waiting for one as long as ctx allows.
+// Connect takes an idle connection, waiting for one as long as ctx allows
+// (the design floor's actor waits without a bound).
 func (c *chanConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.actor != nil {
+		l, err := c.actor.Acquire(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &chanConn{raw: l.(*floorLease).conn.(*floorDesignConn).Conn, pool: c, lease: l}, nil
+	}
 	select {
 	case raw := <-c.idle:
 		return &chanConn{raw: raw, pool: c}, nil
@@ -196,6 +238,12 @@ func (c *chanConnector) Driver() driver.Driver { return c.raw.Driver() }
 // Close closes the idle connections; sql.DB.Close calls it, after closing
 // its own driverConns, which gives every connection back.
 func (c *chanConnector) Close() error {
+	if c.actor != nil {
+		// The actor keeps the connections; memdb's and sim/tds's servers
+		// outlive the peer, and closing them is not what is measured.
+		c.actorDone.Do(func() { _ = c.actor.Close() })
+		return nil
+	}
 	var errs []error
 	for {
 		select {
@@ -210,8 +258,9 @@ func (c *chanConnector) Close() error {
 // chanConn is the floor's lease as database/sql sees it: the raw
 // connection until it gives itself back.
 type chanConn struct {
-	raw  driver.Conn // nil once given back
-	pool *chanConnector
+	raw   driver.Conn // nil once given back
+	pool  *chanConnector
+	lease Conn // the design floor's lease, when its actor checked raw out
 }
 
 var (
@@ -229,6 +278,10 @@ func (c *chanConn) giveBack() error {
 		return nil
 	}
 	c.raw = nil
+	if c.lease != nil {
+		c.pool.actor.Release(c.lease) // resets the session, as the lease's release does
+		return nil
+	}
 	if r, ok := raw.(driver.SessionResetter); ok {
 		if err := r.ResetSession(context.Background()); err != nil {
 			return errors.Join(err, raw.Close())
@@ -302,53 +355,67 @@ func (s cachedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) 
 	return s.conn.(driver.QueryerContext).QueryContext(ctx, s.query, args)
 }
 
-// TestFacadeFloorIsAPool runs queries on sim/tds through the facade floor
-// from more goroutines than it has connections: every query is answered,
-// database/sql keeps no connection (every driverConn closed on its way
-// back), and every connection is back in the channel at the end.
+// TestFacadeFloorIsAPool runs queries on sim/tds through the facade floor,
+// and through the design facade floor, from more goroutines than it has
+// connections: every query is answered, database/sql keeps no connection
+// (every driverConn closed on its way back), and every connection is back
+// in the channel (or idle in the actor) at the end.
 func TestFacadeFloorIsAPool(t *testing.T) {
 	srv, err := startTDS()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = srv.close() }()
-	const size = 2
-	c, err := newChanConnector(srv, size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	db := sql.OpenDB(c)
-	db.SetMaxIdleConns(0)
-	p, err := newQueryPool(db, nil, srv.stmtQuery)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const goroutines, each = 6, 50
-	var wg sync.WaitGroup
-	for range goroutines {
-		wg.Go(func() {
-			for range each {
-				if _, err := p.Acquire(context.Background(), 0); err != nil {
-					t.Error(err)
-					return
-				}
-				var n int
-				if err := db.QueryRowContext(context.Background(), "SELECT 1").Scan(&n); err != nil || n != 1 {
-					t.Errorf("SELECT 1: %d, %v", n, err)
-					return
+	for _, throughActor := range []bool{false, true} {
+		t.Run(fmt.Sprintf("actor=%v", throughActor), func(t *testing.T) {
+			const size = 2
+			c, err := newChanConnector(srv, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if throughActor {
+				if err := c.checkOutThroughActor(size); err != nil {
+					t.Fatal(err)
 				}
 			}
+			defer func() { _ = c.Close() }()
+			db := sql.OpenDB(c)
+			db.SetMaxIdleConns(0)
+			p, err := newQueryPool(db, nil, srv.stmtQuery)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const goroutines, each = 6, 50
+			var wg sync.WaitGroup
+			for range goroutines {
+				wg.Go(func() {
+					for range each {
+						if _, err := p.Acquire(context.Background(), 0); err != nil {
+							t.Error(err)
+							return
+						}
+						var n int
+						if err := db.QueryRowContext(context.Background(), "SELECT 1").Scan(&n); err != nil || n != 1 {
+							t.Errorf("SELECT 1: %d, %v", n, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if s := db.Stats(); s.Idle != 0 || s.MaxIdleClosed < goroutines*each {
+				t.Errorf("database/sql kept connections: %+v", s)
+			}
+			back := len(c.idle)
+			if throughActor {
+				back = c.actor.idle()
+			}
+			if back != size {
+				t.Errorf("%d connections back in the pool, want %d", back, size)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
 		})
-	}
-	wg.Wait()
-	if s := db.Stats(); s.Idle != 0 || s.MaxIdleClosed < goroutines*each {
-		t.Errorf("database/sql kept connections: %+v", s)
-	}
-	if got := len(c.idle); got != size {
-		t.Errorf("%d connections back in the channel, want %d", got, size)
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -38,7 +38,7 @@ import (
 // reports cpu-ns/op, the process's CPU time per pair, which a loaded
 // machine disturbs less than wall time.
 func BenchmarkFloor(b *testing.B) {
-	peers := []PoolFactory{floorPeer, floorDesignPeer, DatabaseSQLPeer, PuddlePeer, IdpoolPeer}
+	peers := []PoolFactory{floorPeer, floorDesignPeer, floorActorPeer, DatabaseSQLPeer, PuddlePeer, IdpoolPeer}
 	for _, g := range []int{1, 2, 8, 32} {
 		for _, f := range peers {
 			b.Run(fmt.Sprintf("g=%d/peer=%s", g, f.Name), func(b *testing.B) {
@@ -138,15 +138,21 @@ var floorPeer = PoolFactory{Name: "floor", New: func(env *Env, size, identities 
 }}
 
 // newFloorPool spawns one actor per identity, made by produce with the
-// identity's connector, in one actor system with idpool's mailbox and the
-// inline dispatcher.
+// identity's memdb connector, in one actor system with idpool's mailbox and
+// the inline dispatcher.
 func newFloorPool(env *Env, identities int, produce func(driver.Connector) actor.Actor) *floorPool {
+	return newFloorPoolOf(identities, func(i int) driver.Connector { return env.DB.Connector(env.Label(i)) }, produce)
+}
+
+// newFloorPoolOf is newFloorPool over any server: connectorOf gives
+// identity i's connector.
+func newFloorPoolOf(identities int, connectorOf func(int) driver.Connector, produce func(driver.Connector) actor.Actor) *floorPool {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
 	p := &floorPool{sys: sys, pids: make([]*actor.PID, identities)}
 	for i := range p.pids {
-		connector := env.DB.Connector(env.Label(i))
+		connector := connectorOf(i)
 		props := actor.PropsFromProducer(func() actor.Actor { return produce(connector) },
 			actor.WithDispatcher(actor.NewSynchronizedDispatcher(300)), actor.WithMailbox(mailbox.Producer()))
 		p.pids[i] = sys.Root.Spawn(props)
