@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -16,7 +15,6 @@ import (
 	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/messages"
-	"github.com/idpool/idpool/sim/memdb"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -43,9 +41,8 @@ var floorActorPeer = PoolFactory{Name: "floor_actor", New: newFloorActorPool}
 // floorActorPool is one idpool pool actor per identity in one actor system,
 // spawned and configured as manager.New's defaults would.
 type floorActorPool struct {
-	sys  *actor.ActorSystem
-	pids []*actor.PID
-	ids  []tokens.Identity
+	floorPool // the actor system and the actors by identity; its Close
+	ids       []tokens.Identity
 }
 
 func newFloorActorPool(env *Env, size, identities int) (Pool, error) {
@@ -72,7 +69,7 @@ func newFloorActorPool(env *Env, size, identities int) (Pool, error) {
 		ValidateTimeout: manager.DefaultValidateTimeout,
 		Pool:            &tmpl,
 	})
-	p := &floorActorPool{sys: sys, pids: make([]*actor.PID, identities), ids: make([]tokens.Identity, identities)}
+	p := &floorActorPool{floorPool: floorPool{sys: sys, pids: make([]*actor.PID, identities)}, ids: make([]tokens.Identity, identities)}
 	for i := range p.pids {
 		id := env.Identity(i)
 		if identities == 1 {
@@ -152,14 +149,6 @@ func (p *floorActorPool) Release(c Conn) {
 	p.sys.Root.Send(l.pool, &l.release)
 }
 
-func (p *floorActorPool) Close() error {
-	for _, pid := range p.pids {
-		p.sys.Root.Stop(pid)
-	}
-	p.sys.Shutdown()
-	return nil
-}
-
 func TestFloorActorLeaseIsInTheLeasesSizeClass(t *testing.T) {
 	if s := unsafe.Sizeof(floorActorLease{}); s <= 240 || s > 256 {
 		t.Fatalf("floorActorLease is %d bytes, want 241-256 (idpool's Lease's size class)", s)
@@ -179,32 +168,8 @@ func TestFloorActorKeepsIdentitiesApartAndWithinSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = p.Close() }()
-	var held sync.Map // test only: which connections are out
-	var wg sync.WaitGroup
 	seqs := identitySequences(n, 8, "zipf", pairsPerWorker)
-	for _, seq := range seqs {
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			for _, id := range seq {
-				c, err := p.Acquire(ctx, int(id))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				conn := c.(*floorActorLease).conn
-				if got, want := conn.(*memdb.Conn).Identity(), env.Label(int(id)); got != want {
-					t.Errorf("identity %d got a connection of %q", id, got)
-				}
-				if _, dup := held.LoadOrStore(conn, true); dup {
-					t.Error("a connection granted twice")
-				}
-				held.Delete(conn)
-				p.Release(c)
-			}
-		})
-	}
-	wg.Wait()
+	driveIdentities(t, p, env, seqs, func(c Conn) driver.Conn { return c.(*floorActorLease).conn })
 	perLabel := map[string]int{}
 	resets := 0
 	for _, c := range env.DB.Conns() {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"sync"
 	"testing"
@@ -68,9 +69,27 @@ func TestFloorKeepsIdentitiesApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = p.Close() }()
+	driveIdentities(t, p, env, identitySequences(n, 8, "zipf", 400), func(c Conn) driver.Conn { return c.(*floorLease).conn })
+	open := map[string]int{}
+	for _, c := range env.DB.Conns() {
+		open[c.Identity]++
+	}
+	for i := range n {
+		if open[env.Label(i)] > size {
+			t.Errorf("identity %d: %d connections opened, want at most %d", i, open[env.Label(i)], size)
+		}
+	}
+}
+
+// driveIdentities runs each sequence of identities on a goroutine of its
+// own, acquiring and releasing through p, and checks every grant: the
+// connection (connOf gives it) is one of the identity asked for (memdb's
+// label), and no other goroutine holds it.
+func driveIdentities(t *testing.T, p Pool, env *Env, seqs [][]int32, connOf func(Conn) driver.Conn) {
+	t.Helper()
 	var held sync.Map // test only: which connections are out
 	var wg sync.WaitGroup
-	for _, seq := range identitySequences(n, 8, "zipf", 400) {
+	for _, seq := range seqs {
 		wg.Go(func() {
 			for _, id := range seq {
 				c, err := p.Acquire(context.Background(), int(id))
@@ -78,7 +97,7 @@ func TestFloorKeepsIdentitiesApart(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				conn := c.(*floorLease).conn
+				conn := connOf(c)
 				if got := conn.(*memdb.Conn).Identity(); got != env.Label(int(id)) {
 					t.Errorf("identity %d got a connection of %q", id, got)
 				}
@@ -91,13 +110,4 @@ func TestFloorKeepsIdentitiesApart(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	open := map[string]int{}
-	for _, c := range env.DB.Conns() {
-		open[c.Identity]++
-	}
-	for i := range n {
-		if open[env.Label(i)] > size {
-			t.Errorf("identity %d: %d connections opened, want at most %d", i, open[env.Label(i)], size)
-		}
-	}
 }
