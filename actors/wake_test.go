@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -68,4 +71,25 @@ func TestNeedsWakeBeforeAgreesWithConnWake(t *testing.T) {
 				i, got, at, wake, want, c, p.cfg.IdleTimeout, p.cfg.TokenThreshold, p.cfg.UsesToken, p.cfg.MinSize, len(p.conns))
 		}
 	}
+}
+
+// TestParkWakesForAnIdleTimeoutSoonerThanTheWakeDue drives the shortcut
+// through Step: the retirement wake (an hour) is already due when the first
+// connection parks, and its idle timeout (a minute) is sooner, so the park
+// moves the wake; the second park's idle timeout comes after the wake now
+// due, so it asks for none; the Tick at that wake closes the first.
+func TestParkWakesForAnIdleTimeoutSoonerThanTheWakeDue(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 2, IdleTimeout: time.Minute, RetireAfter: time.Hour})
+	a, b := h.acquire(), h.acquire()
+	h.finishDials()
+	h.release(a, false)
+	require.NotEmpty(t, h.wakes)
+	assert.Equal(t, h.now.Add(time.Minute), h.wakes[len(h.wakes)-1], "a's idle timeout is sooner than the retirement wake")
+	wakes := len(h.wakes)
+	h.advance(10 * time.Second)
+	h.release(b, false)
+	assert.Len(t, h.wakes, wakes, "b's idle timeout is after the wake already due: no new wake")
+	h.advance(50 * time.Second)
+	h.tick()
+	assert.Equal(t, 1, h.closeReasons()[ReasonIdleTimeout], "a closed at its idle timeout, b kept")
 }

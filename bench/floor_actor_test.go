@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,9 +45,7 @@ type floorActorPool struct {
 }
 
 func newFloorActorPool(env *Env, size, identities int) (Pool, error) {
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
+	sys := newQuietActorSystem()
 	tmpl := actors.PoolConfig{
 		MaxSize:          size,
 		IdleTimeout:      manager.DefaultIdleTimeout,
@@ -80,7 +77,7 @@ func newFloorActorPool(env *Env, size, identities int) (Pool, error) {
 			return nil, err
 		}
 		cfg := tmpl
-		cfg.Key = tokens.NewKey("memdb:0/bench", disc)
+		cfg.Key = tokens.NewKey(memdbServer, disc)
 		cfg.UsesToken = id.UsesToken()
 		p.ids[i] = id
 		p.pids[i] = sys.Root.Spawn(props)

@@ -147,9 +147,7 @@ func newFloorPool(env *Env, identities int, produce func(driver.Connector) actor
 // newFloorPoolOf is newFloorPool over any server: connectorOf gives
 // identity i's connector.
 func newFloorPoolOf(identities int, connectorOf func(int) driver.Connector, produce func(driver.Connector) actor.Actor) *floorPool {
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
+	sys := newQuietActorSystem()
 	p := &floorPool{sys: sys, pids: make([]*actor.PID, identities)}
 	for i := range p.pids {
 		connector := connectorOf(i)
@@ -158,6 +156,13 @@ func newFloorPoolOf(identities int, connectorOf func(int) driver.Connector, prod
 		p.pids[i] = sys.Root.Spawn(props)
 	}
 	return p
+}
+
+// newQuietActorSystem is an actor system that logs nothing, for the floors.
+func newQuietActorSystem() *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
 }
 
 // floorLease is the one allocation per pair, as idpool's Lease: both

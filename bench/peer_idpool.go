@@ -16,6 +16,9 @@ var IdpoolPeer = PoolFactory{Name: PeerIdpool, New: func(env *Env, size, identit
 	return NewIdpoolPool(env, manager.Config{MaxSize: size}, identities)
 }}
 
+// memdbServer is the server name idpool's pools over memdb are keyed by.
+const memdbServer = "memdb:0/bench"
+
 // IdpoolPool is the idpool peer. It is exported so that the testing.B
 // benchmarks and profiles can drive idpool with a Config of their own.
 type IdpoolPool struct {
@@ -26,7 +29,7 @@ type IdpoolPool struct {
 // NewIdpoolPool starts a manager with cfg over env's memdb server (Server is
 // filled in, and Dialer unless cfg has one).
 func NewIdpoolPool(env *Env, cfg manager.Config, identities int) (*IdpoolPool, error) {
-	cfg.Server = "memdb:0/bench"
+	cfg.Server = memdbServer
 	if cfg.Dialer == nil {
 		cfg.Dialer = env.DB
 	}

@@ -35,7 +35,7 @@ func TestFleetOfProcessesNeverPassesTheCap(t *testing.T) {
 	// the last renewal) must exceed the failover, 1.0-1.4 s measured here
 	// under -race (2.2 s once under load). The minimum TTL, 2s, leaves
 	// 0.83 s; 4s leaves 1.87 s.
-	rep, err := simfleet.Run(ctx, simfleet.Config{Workers: 3, Cap: 10, TTL: fleetTestTTL, StopEtcd: true, Log: &log})
+	rep, err := simfleet.Run(ctx, simfleet.Config{Workers: 3, Cap: 10, TTL: 4 * time.Second, StopEtcd: true, Log: &log})
 	var out strings.Builder
 	if rep != nil {
 		require.NoError(t, report.WriteFleetText(&out, rep))
@@ -62,7 +62,3 @@ func TestFleetOfProcessesNeverPassesTheCap(t *testing.T) {
 	assert.Len(t, rep.Events, 5, "kill, leader stop, leader move, etcd stop, etcd restart")
 	assert.Contains(t, out.String(), "fleet permits            peak ")
 }
-
-// fleetTestTTL is the fleet's TTL in these runs; see
-// TestFleetOfProcessesNeverPassesTheCap.
-const fleetTestTTL = 4 * time.Second
