@@ -152,8 +152,21 @@ func (b *Budget) setWaiting(w *worker, lease clientv3.LeaseID, on bool) {
 func (b *Budget) watch() {
 	defer b.wg.Done()
 	for b.ctx.Err() == nil {
-		b.readKeys()
-		ch := b.cli.Watch(clientv3.WithRequireLeader(b.ctx), b.cfg.Prefix, clientv3.WithPrefix())
+		// The watch starts right after the revision the read saw: a key
+		// put in between (another process's waiting key, say) would
+		// otherwise be missed until the next restart of the watch.
+		rev, ok := b.readKeys()
+		if !ok {
+			select {
+			case <-b.ctx.Done():
+			case <-time.After(retryAfter):
+			}
+			continue
+		}
+		if afterKeysRead != nil {
+			afterKeysRead()
+		}
+		ch := b.cli.Watch(clientv3.WithRequireLeader(b.ctx), b.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 		for resp := range ch {
 			for _, ev := range resp.Events {
 				key := string(ev.Kv.Key)
@@ -170,14 +183,20 @@ func (b *Budget) watch() {
 	}
 }
 
+// afterKeysRead, if set, runs between the watch's read of the keys and the
+// start of its watch: tests put a key there, where a watch started without
+// the read's revision would miss it.
+var afterKeysRead func()
+
 // readKeys loads the holder and waiting keys when a watch (re)starts, since
-// events in between are not replayed.
-func (b *Budget) readKeys() {
+// events from before the watch are not replayed, and returns the revision
+// they were read at.
+func (b *Budget) readKeys() (int64, bool) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
 	defer cancel()
 	r, err := b.cli.Get(ctx, b.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
-		return
+		return 0, false
 	}
 	b.mu.Lock()
 	clear(b.waiters)
@@ -186,6 +205,7 @@ func (b *Budget) readKeys() {
 		b.noteKey(string(kv.Key), false)
 	}
 	b.mu.Unlock()
+	return r.Header.Revision, true
 }
 
 // noteKey follows one key of the prefix. Called with mu held.
