@@ -37,7 +37,7 @@ func newFleetFlagSet(ff *fleetFlags) *flag.FlagSet {
 	fs.IntVar(&cfg.Workers, "fleet", 3, "run this many idpool processes sharing one etcd session budget against one simulated SQL Server")
 	fs.StringVar(&ff.etcd, "etcd", "", "comma-separated etcd endpoints; default: start a 3-member cluster from the installed etcd binary (needed for the member stop and leader change)")
 	fs.IntVar(&cfg.Cap, "cap", 10, "fleet-wide session cap")
-	fs.IntVar(&cfg.Headroom, "headroom", 1, "server session limit above the cap, for sessions the server has not yet reaped")
+	fs.IntVar(&cfg.Headroom, "headroom", 0, "server session limit above the cap, for sessions the server has not yet reaped (default: 1 per process, as docs/FLEET.md advises)")
 	fs.DurationVar(&cfg.TTL, "ttl", 3*time.Second, "etcd lease TTL (at least 2s)")
 	fs.IntVar(&cfg.Identities, "identities", 8, "identities per process")
 	fs.IntVar(&cfg.PerIdentity, "per-identity", 2, "goroutines per identity")
@@ -75,14 +75,11 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 	if err := checkFleetFlags(fs, &ff); err != nil {
 		return true, err
 	}
-	cfg := ff.cfg
-	if cfg.Headroom == 0 {
-		cfg.Headroom = -1 // simfleet: 0 takes the default, negative means none
-	}
-	if ff.etcd != "" {
-		cfg.Endpoints = strings.Split(ff.etcd, ",")
-	} else if _, err := etcdtest.Binary(); err != nil {
-		return true, fmt.Errorf("no etcd: pass --etcd ENDPOINTS, or install the etcd server (apt-get install etcd-server, or .ci/install-etcd.sh): %w", err)
+	cfg := ff.simConfig(fs)
+	if ff.etcd == "" {
+		if _, err := etcdtest.Binary(); err != nil {
+			return true, fmt.Errorf("no etcd: pass --etcd ENDPOINTS, or install the etcd server (apt-get install etcd-server, or .ci/install-etcd.sh): %w", err)
+		}
 	}
 	if !ff.quiet {
 		cfg.Log = stderr
@@ -100,6 +97,22 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 		return true, fmt.Errorf("%d violations", n)
 	}
 	return true, nil
+}
+
+// simConfig is the run's configuration from the parsed flags. An explicit
+// --headroom 0 means none, which simfleet spells as a negative headroom (its
+// 0 takes the default, one session per process).
+func (ff *fleetFlags) simConfig(fs *flag.FlagSet) simfleet.Config {
+	cfg := ff.cfg
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "headroom" && cfg.Headroom == 0 {
+			cfg.Headroom = -1
+		}
+	})
+	if ff.etcd != "" {
+		cfg.Endpoints = strings.Split(ff.etcd, ",")
+	}
+	return cfg
 }
 
 // checkFleetFlags refuses, before the run, the settings it would fail on.

@@ -55,6 +55,24 @@ func TestSimFleetRejectsBadFlagsBeforeRunning(t *testing.T) {
 	}
 }
 
+// --headroom left out takes simfleet's default (one session per process);
+// an explicit 0 means no headroom at all, not the default.
+func TestSimFleetHeadroomZeroMeansNone(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--fleet", "3"}, 0},
+		{[]string{"--fleet", "3", "--headroom", "0"}, -1},
+		{[]string{"--fleet", "3", "--headroom=2"}, 2},
+	} {
+		var ff fleetFlags
+		fs := newFleetFlagSet(&ff)
+		require.NoError(t, fs.Parse(c.args))
+		assert.Equal(t, c.want, ff.simConfig(fs).Headroom, c.args)
+	}
+}
+
 // A short fleet run against an etcd it starts itself: the JSON report shows
 // the permits (etcd's peak within the cap, dials that waited, fetches
 // refused) and no violation, and the HTML report charts them.
@@ -78,7 +96,8 @@ func TestSimFleetWritesJSONAndHTMLReports(t *testing.T) {
 	p := m["permits"].(map[string]any)
 	assert.Positive(t, p["peak_held"].(float64))
 	assert.LessOrEqual(t, p["peak_held"].(float64), 6.0)
-	assert.LessOrEqual(t, m["peak_sessions"].(float64), 7.0, "cap + headroom")
+	assert.EqualValues(t, 8, m["server_limit"], "cap + the default headroom, 1 per process")
+	assert.LessOrEqual(t, m["peak_sessions"].(float64), 8.0)
 	assert.Positive(t, p["fetches"].(float64))
 	assert.Len(t, m["per_process"], 2)
 	assert.Contains(t, errOut, "fleet sim:", "progress lines on stderr")

@@ -20,9 +20,11 @@ func TestMain(m *testing.M) {
 }
 
 // Three idpool processes, 8 identities each wanting up to 16 sessions, share
-// a cap of 10 through a 3-member etcd: the server never counts more than 10
-// sessions, through a SIGKILL (permits back within TTL+1s), an etcd leader
-// stop, a leader change and a stop of all of etcd (fail closed, then back).
+// a cap of 10 through a 3-member etcd: etcd never records more than 10
+// permits held and the server never counts more sessions than the cap plus
+// its headroom (one per process, for closed sessions it has not yet reaped),
+// through a SIGKILL (permits back within TTL+1s), an etcd leader stop, a
+// leader change and a stop of all of etcd (fail closed, then back).
 func TestFleetOfProcessesNeverPassesTheCap(t *testing.T) {
 	if _, err := etcdtest.Binary(); err != nil && os.Getenv(etcdtest.RequireEnv) != "1" {
 		t.Skip(err)

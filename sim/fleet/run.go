@@ -30,8 +30,9 @@ type Config struct {
 	// session ends on the server a moment after the client's close returns
 	// (when the server reads the closed socket), so a login that follows a
 	// close at once can briefly meet the old session still counted, as on a
-	// real server. docs/FLEET.md sizes the cap below the limit for this.
-	// Default 1; negative: 0.
+	// real server. docs/FLEET.md sizes the cap below the limit for this, by
+	// 1-2 sessions per replica. Default 1 per worker, the low end of that;
+	// negative: 0.
 	Headroom int
 	// TTL is the etcd lease TTL. Default 3s.
 	TTL time.Duration
@@ -68,7 +69,7 @@ func (c Config) withDefaults() Config {
 	}
 	switch {
 	case c.Headroom == 0:
-		c.Headroom = 1
+		c.Headroom = c.Workers
 	case c.Headroom < 0:
 		c.Headroom = 0
 	}
