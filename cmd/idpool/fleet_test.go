@@ -98,6 +98,8 @@ func TestSimFleetWritesJSONAndHTMLReports(t *testing.T) {
 	assert.LessOrEqual(t, p["peak_held"].(float64), 6.0)
 	assert.EqualValues(t, 8, m["server_limit"], "cap + the default headroom, 1 per process")
 	assert.LessOrEqual(t, m["peak_sessions"].(float64), 8.0)
+	assert.EqualValues(t, 100, m["over_cap_bound_ms"])
+	assert.LessOrEqual(t, m["over_cap_longest_ms"].(float64), 100.0)
 	assert.Positive(t, p["fetches"].(float64))
 	assert.Len(t, m["per_process"], 2)
 	assert.Contains(t, errOut, "fleet sim:", "progress lines on stderr")

@@ -63,4 +63,5 @@ func TestFleetOfProcessesNeverPassesTheCap(t *testing.T) {
 	assert.Equal(t, 1, rep.Processes[0].Kills)
 	assert.Len(t, rep.Events, 5, "kill, leader stop, leader move, etcd stop, etcd restart")
 	assert.Contains(t, out.String(), "fleet permits            peak ")
+	assert.Contains(t, out.String(), "server above the cap     longest ")
 }

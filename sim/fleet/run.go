@@ -120,6 +120,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.rep.Limit = cfg.Cap + cfg.Headroom
 	r.srv.SetMaxSessions(r.rep.Limit)
+	r.srv.WatchAbove(cfg.Cap)
 	eps := cfg.Endpoints
 	if len(eps) == 0 {
 		r.cluster, err = etcdtest.Launch(3)
@@ -341,7 +342,34 @@ func (r *runner) violate(format string, args ...any) {
 	r.logf("VIOLATION %s", v)
 }
 
-// finish checks the fleet_over_cap invariant from the server's own count.
+// overCapBound is how long the server may count more sessions than the cap
+// at a stretch: a closed session's socket is read and the session dropped
+// within 0.1-3.7 ms measured on the loaded 2-core development machine, while
+// a session opened without a permit stays for its whole life: its leases (10ms
+// each on average), then the workers' IdleTimeout of 200ms, unless a steal
+// closes it first.
+const overCapBound = 100 * time.Millisecond
+
+// overCapViolations checks fleet_over_cap on rep's counts: the server's
+// (its peak within its limit, no login refused there, no stretch over the cap
+// longer than a reap takes) and etcd's (never more permits than the cap).
+func overCapViolations(rep *Report) []string {
+	var vs []string
+	if rep.PeakSessions > rep.Limit || rep.LimitRefusals > 0 {
+		vs = append(vs, fmt.Sprintf("fleet_over_cap: server peak %d sessions against a cap of %d (limit %d), %d logins refused at the limit",
+			rep.PeakSessions, rep.Cap, rep.Limit, rep.LimitRefusals))
+	}
+	if rep.OverCapLongest > rep.OverCapBound {
+		vs = append(vs, fmt.Sprintf("fleet_over_cap: the server had more sessions than the cap of %d for %s at a stretch (bound %s): longer than a closed session takes to be reaped",
+			rep.Cap, rep.OverCapLongest.Round(time.Microsecond), rep.OverCapBound))
+	}
+	if rep.PeakHeld > rep.Cap {
+		vs = append(vs, fmt.Sprintf("fleet_over_cap: etcd recorded %d permits held at once against a cap of %d", rep.PeakHeld, rep.Cap))
+	}
+	return vs
+}
+
+// finish gathers the report and checks the fleet_over_cap invariant.
 func (r *runner) finish() {
 	r.sampler.finish()
 	t := r.procs.total()
@@ -357,12 +385,10 @@ func (r *runner) finish() {
 	if t.Dials > 0 {
 		rep.MeanDial = time.Duration(t.DialNanos / int64(t.Dials))
 	}
-	if rep.PeakSessions > rep.Limit || rep.LimitRefusals > 0 {
-		r.violate("fleet_over_cap: server peak %d sessions against a cap of %d (limit %d), %d logins refused at the limit",
-			rep.PeakSessions, rep.Cap, rep.Limit, rep.LimitRefusals)
-	}
-	if rep.PeakHeld > rep.Cap {
-		r.violate("fleet_over_cap: etcd recorded %d permits held at once against a cap of %d", rep.PeakHeld, rep.Cap)
+	rep.OverCapStretches, rep.OverCapLongest = r.srv.AboveStretches()
+	rep.OverCapBound = overCapBound
+	for _, v := range overCapViolations(rep) {
+		r.violate("%s", v)
 	}
 	if rep.Acquires == 0 {
 		r.violate("no acquire was served")

@@ -27,6 +27,12 @@ type Fleet struct {
 	// PeakSessions is the most sessions the server had at once;
 	// LimitRefusals the logins it refused at its limit.
 	PeakSessions, LimitRefusals int
+	// OverCapStretches counts the stretches during which the server had
+	// more sessions than Cap (closed sessions it had not reaped yet);
+	// OverCapLongest is the longest, OverCapBound the bound checked: a
+	// session opened without a permit would stay longer.
+	OverCapStretches             int
+	OverCapLongest, OverCapBound time.Duration
 	// Totals over every worker process, killed ones included.
 	Acquires, Failures, Dials, Fetches, Refused, LeaseLosses uint64
 	// PeakHeld is the most fleet permits etcd recorded at once for all
@@ -101,6 +107,9 @@ type fleetJSON struct {
 	TTLMS             int64          `json:"ttl_ms"`
 	PeakSessions      int            `json:"peak_sessions"`
 	LimitRefusals     int            `json:"limit_refusals"`
+	OverCapStretches  int            `json:"over_cap_stretches"`
+	OverCapLongestMS  float64        `json:"over_cap_longest_ms"`
+	OverCapBoundMS    int64          `json:"over_cap_bound_ms"`
 	Acquires          uint64         `json:"acquires"`
 	Failures          uint64         `json:"failures"`
 	PhysicalOpens     uint64         `json:"physical_opens"`
@@ -135,7 +144,8 @@ func WriteFleetJSON(w io.Writer, r *Fleet) error {
 	ms := func(d time.Duration) int64 { return d.Milliseconds() }
 	fms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	v := fleetJSON{Mode: "fleet", Processes: r.Workers, Cap: r.Cap, ServerLimit: r.Limit, TTLMS: ms(r.TTL),
-		PeakSessions: r.PeakSessions, LimitRefusals: r.LimitRefusals, Acquires: r.Acquires, Failures: r.Failures,
+		PeakSessions: r.PeakSessions, LimitRefusals: r.LimitRefusals, OverCapStretches: r.OverCapStretches,
+		OverCapLongestMS: fms(r.OverCapLongest), OverCapBoundMS: ms(r.OverCapBound), Acquires: r.Acquires, Failures: r.Failures,
 		PhysicalOpens: r.Dials, MeanOpenMS: fms(r.MeanDial),
 		Permits:        fleetPermits{PeakHeld: r.PeakHeld, PeakWaiting: r.PeakWaiting, Refused: r.Refused, Fetches: r.Fetches, MeanFetchMS: fms(r.MeanFetch)},
 		KillRecoveryMS: ms(r.KillRecovery), KillBoundMS: ms(r.KillBound), LeaderStopMS: ms(r.LeaderStopResume),
@@ -162,6 +172,8 @@ func WriteFleetText(w io.Writer, r *Fleet) error {
 	}
 	p("fleet: %d processes, cap %d sessions, lease TTL %s\n", r.Workers, r.Cap, r.TTL)
 	p("  server peak sessions     %d (cap %d, server limit %d), logins refused at the limit %d\n", r.PeakSessions, r.Cap, r.Limit, r.LimitRefusals)
+	p("  server above the cap     longest %s at a stretch, %d stretches (closed sessions not yet reaped; bound %s)\n",
+		r.OverCapLongest.Round(time.Microsecond), r.OverCapStretches, ms(r.OverCapBound))
 	p("  acquires                 %d served, %d failed (timeouts while the fleet was full or etcd down)\n", r.Acquires, r.Failures)
 	p("  fleet permits            peak %d held by all processes (cap %d), peak %d dials waiting; %d fetches found the fleet full (refused)\n",
 		r.PeakHeld, r.Cap, r.PeakWaiting, r.Refused)

@@ -15,6 +15,7 @@ func fleetSample() *Fleet {
 	return &Fleet{Workers: 3, Cap: 10, Limit: 11, TTL: 2 * time.Second, PeakSessions: 10, Acquires: 900, Failures: 12,
 		Dials: 80, Fetches: 30, Refused: 17, PeakHeld: 10, PeakWaiting: 9, MeanFetch: 6 * time.Millisecond,
 		MeanDial: 2 * time.Millisecond, KillRecovery: 1650 * time.Millisecond, KillBound: 3 * time.Second,
+		OverCapStretches: 2, OverCapLongest: 750 * time.Microsecond, OverCapBound: 100 * time.Millisecond,
 		Processes: []FleetProcess{{Index: 0, Acquires: 300, Refused: 6, PeakHeld: 4, Kills: 1}, {Index: 1, Acquires: 600, Refused: 11, PeakHeld: 5}},
 		Events:    []FleetEvent{{T: 1.5, What: "SIGKILL worker 0"}},
 		Series:    []FleetSample{{T: 0, EtcdHeld: -1}, {T: 0.1, Sessions: 9, Held: 10, InUse: 9, Waiting: 4, EtcdHeld: 10, Acquires: 40}},
@@ -38,6 +39,9 @@ func TestFleetJSONHasTheDocumentedFields(t *testing.T) {
 	assert.EqualValues(t, 17, p["refused"])
 	assert.EqualValues(t, 6, p["mean_fetch_ms"])
 	assert.EqualValues(t, 1650, m["kill_recovery_ms"])
+	assert.EqualValues(t, 2, m["over_cap_stretches"])
+	assert.EqualValues(t, 0.75, m["over_cap_longest_ms"])
+	assert.EqualValues(t, 100, m["over_cap_bound_ms"])
 	assert.Equal(t, []any{}, m["violations"], "no violation is an empty list, not null")
 	pp := m["per_process"].([]any)[0].(map[string]any)
 	assert.EqualValues(t, 6, pp["refused"])
@@ -52,6 +56,7 @@ func TestFleetTextShowsPermitsAndViolations(t *testing.T) {
 	out := b.String()
 	assert.Contains(t, out, "fleet permits            peak 10 held by all processes (cap 10), peak 9 dials waiting; 17 fetches found the fleet full (refused)")
 	assert.Contains(t, out, "SIGKILL permit recovery  1.65s (bound 3s)")
+	assert.Contains(t, out, "server above the cap     longest 750µs at a stretch, 2 stretches (closed sessions not yet reaped; bound 100ms)")
 	assert.Contains(t, out, "1.5s SIGKILL worker 0")
 	assert.Regexp(t, `\n +0 +300 +0 +0 +0 +6 +4 +1\n`, out, "per process row")
 	assert.Contains(t, out, "violations               0 (fleet_over_cap, kill_recovery, fail_closed, lease_kept)")

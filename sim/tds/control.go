@@ -51,7 +51,7 @@ func (s *Server) register(sess *session) (sqlError, bool) {
 		}
 	}
 	s.sessions[sess.spid] = sess
-	s.peak.max = max(s.peak.max, len(s.sessions))
+	s.peak.admitted(len(s.sessions))
 	s.logins[sess.login]++
 	s.totalLogins++
 	return sqlError{}, true
@@ -61,7 +61,7 @@ func (s *Server) removeSession(sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sessions[sess.spid] == sess {
-		delete(s.sessions, sess.spid)
+		s.dropSession(sess.spid)
 	}
 }
 
@@ -106,7 +106,7 @@ func (s *Server) Kill(spid int) bool {
 	s.mu.Lock()
 	sess, ok := s.sessions[uint16(spid)]
 	if ok && spid == int(sess.spid) {
-		delete(s.sessions, sess.spid)
+		s.dropSession(sess.spid)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -149,7 +149,7 @@ func (s *Server) ExpireSessions(now time.Time) int {
 	for id, sess := range s.sessions {
 		if !sess.tokenExpiresOn.IsZero() && !sess.tokenExpiresOn.After(now) {
 			victims = append(victims, sess)
-			delete(s.sessions, id)
+			s.dropSession(id)
 		}
 	}
 	s.mu.Unlock()
