@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -40,12 +42,27 @@ var floorActorPeer = PoolFactory{Name: "floor_actor", New: newFloorActorPool}
 // floorActorPool is one idpool pool actor per identity in one actor system,
 // spawned and configured as manager.New's defaults would.
 type floorActorPool struct {
-	floorPool // the actor system and the actors by identity; its Close
+	floorPool // the actor system and the actors by identity
 	ids       []tokens.Identity
+	// drained receives a value for each pool that has closed everything.
+	drained chan struct{}
+}
+
+// drainCounter stands in for the manager, which the pools tell when they
+// have drained (and ask for permits and retirement, which never happens
+// here: no MaxTotal, and RetireAfter is longer than any run).
+type drainCounter struct{ drained chan<- struct{} }
+
+func (d drainCounter) Receive(c actor.Context) {
+	if _, ok := c.Message().(*messages.PoolDrained); ok {
+		d.drained <- struct{}{}
+	}
 }
 
 func newFloorActorPool(env *Env, size, identities int) (Pool, error) {
 	sys := newQuietActorSystem()
+	drained := make(chan struct{}, identities)
+	counter := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return drainCounter{drained} }))
 	tmpl := actors.PoolConfig{
 		MaxSize:          size,
 		IdleTimeout:      manager.DefaultIdleTimeout,
@@ -64,9 +81,10 @@ func newFloorActorPool(env *Env, size, identities int) (Pool, error) {
 		DialTimeout:     manager.DefaultDialTimeout,
 		MintTimeout:     manager.DefaultMintTimeout,
 		ValidateTimeout: manager.DefaultValidateTimeout,
+		Manager:         counter,
 		Pool:            &tmpl,
 	})
-	p := &floorActorPool{floorPool: floorPool{sys: sys, pids: make([]*actor.PID, identities)}, ids: make([]tokens.Identity, identities)}
+	p := &floorActorPool{floorPool: floorPool{sys: sys, pids: make([]*actor.PID, identities)}, ids: make([]tokens.Identity, identities), drained: drained}
 	for i := range p.pids {
 		id := env.Identity(i)
 		if identities == 1 {
@@ -146,6 +164,26 @@ func (p *floorActorPool) Release(c Conn) {
 	p.sys.Root.Send(l.pool, &l.release)
 }
 
+// Close closes every pool as the manager does and stops them once they have
+// drained. Stopping a pool at once would leave its idle connections open, and
+// turn a dial still in flight into a dead letter (protoactor's dead-letter
+// throttle goroutine then outlives the test by a second, which goleak saw).
+func (p *floorActorPool) Close() error {
+	for _, pid := range p.pids {
+		p.sys.Root.Send(pid, &messages.ClosePool{})
+	}
+	timeout := time.After(10 * time.Second)
+	var err error
+	for left := len(p.pids); left > 0 && err == nil; left-- {
+		select {
+		case <-p.drained:
+		case <-timeout:
+			err = fmt.Errorf("floor_actor: %d of %d pools not drained 10s after ClosePool", left, len(p.pids))
+		}
+	}
+	return errors.Join(err, p.floorPool.Close())
+}
+
 func TestFloorActorLeaseIsInTheLeasesSizeClass(t *testing.T) {
 	if s := unsafe.Sizeof(floorActorLease{}); s <= 240 || s > 256 {
 		t.Fatalf("floorActorLease is %d bytes, want 241-256 (idpool's Lease's size class)", s)
@@ -164,9 +202,18 @@ func TestFloorActorKeepsIdentitiesApartAndWithinSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = p.Close() }()
+	closed := false
+	defer func() {
+		if !closed {
+			_ = p.Close()
+		}
+	}()
 	seqs := identitySequences(n, 8, "zipf", pairsPerWorker)
 	driveIdentities(t, p, env, seqs, func(c Conn) driver.Conn { return c.(*floorActorLease).conn })
+	closed = true
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
 	perLabel := map[string]int{}
 	resets := 0
 	for _, c := range env.DB.Conns() {
@@ -180,5 +227,10 @@ func TestFloorActorKeepsIdentitiesApartAndWithinSize(t *testing.T) {
 	}
 	if want := len(seqs) * pairsPerWorker; resets != want {
 		t.Errorf("%d sessions reset, want one per release (%d)", resets, want)
+	}
+	for _, c := range env.DB.Conns() {
+		if c.CloseCount != 1 {
+			t.Errorf("connection %d closed %d times by Close, want once", c.ID, c.CloseCount)
+		}
 	}
 }

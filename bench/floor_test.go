@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -211,12 +212,16 @@ func (p *floorPool) Release(c Conn) {
 	p.sys.Root.Send(l.pid, &l.release)
 }
 
+// Close stops the actors after the messages already in their mailboxes (a
+// Stop would go first and make a Release still queued a dead letter, whose
+// throttle goroutine outlives the test by a second).
 func (p *floorPool) Close() error {
+	var errs []error
 	for _, pid := range p.pids {
-		p.sys.Root.Stop(pid)
+		errs = append(errs, p.sys.Root.PoisonFuture(pid).Wait())
 	}
 	p.sys.Shutdown()
-	return nil
+	return errors.Join(errs...)
 }
 
 const (
