@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -37,12 +38,24 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 		mine, sum := 0, 0
 		me := b.holderKey(lease)
 		for _, kv := range got.Kvs {
-			n, _ := strconv.Atoi(string(kv.Value))
+			n, err := parseHolderCount(kv.Value)
+			if err != nil {
+				// Fail closed: with a count that cannot be read, the
+				// fleet's sum is unknown, so nothing may be taken.
+				cancel()
+				if w.badHolder != string(kv.Key) {
+					w.badHolder = string(kv.Key)
+					b.cfg.Logger.Warn("fleet: a holder key's value is not a count; no permit is taken while it stays", "key", w.badHolder, "error", err)
+				}
+				b.fail(w, "read holders", fmt.Errorf("key %s: %w", kv.Key, err))
+				return false
+			}
 			sum += n
 			if string(kv.Key) == me {
 				mine = n
 			}
 		}
+		w.badHolder = ""
 		b.mu.Lock()
 		b.st.FleetHeld = sum
 		b.mu.Unlock()

@@ -18,6 +18,9 @@ type worker struct {
 	nextRenew  time.Time
 	retryAt    time.Time
 	waitingKey bool // this process's waiting key is in etcd
+	// badHolder is the holder key whose unreadable count was last logged
+	// (once, not at every retry); empty once a read finds none.
+	badHolder string
 	// full: the last fetch found the fleet at its cap, when the holders
 	// were at generation fullGen (see Budget.holdersGen); the next fetch
 	// waits for a change, or for fullAt+TTL/3 in case the watch missed one.
