@@ -1,0 +1,40 @@
+package tokens
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzJWTExpiry: a handed token is whatever its caller sent (an HTTP
+// header, say). Reading its exp never panics, and a token that is not a JWT
+// with an exp has no known expiry (zero), which counts as near expiry.
+func FuzzJWTExpiry(f *testing.F) {
+	enc := base64.RawURLEncoding.EncodeToString
+	header := enc([]byte(`{"alg":"none","typ":"JWT"}`))
+	for _, claims := range []string{`{"exp":1700000000}`, `{"exp":-1}`, `{"exp":1e300}`, `{"exp":"soon"}`, `{}`, `[`, ``} {
+		f.Add(header + "." + enc([]byte(claims)) + ".")
+	}
+	for _, seed := range []string{"", ".", "..", "a.b.c", "not-a-jwt", header + ".!!!.x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		if exp := jwtExpiry(token); !exp.IsZero() && strings.Count(token, ".") != 2 {
+			t.Fatalf("%q is not a JWT (three parts) but read as expiring %v", token, exp)
+		}
+	})
+}
+
+func TestJWTExpiryReadsExpOrNothing(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	header := enc([]byte(`{"alg":"none","typ":"JWT"}`))
+	if got := jwtExpiry(header + "." + enc([]byte(`{"exp":1700000000}`)) + "."); !got.Equal(time.Unix(1700000000, 0)) {
+		t.Errorf("exp 1700000000 read as %v", got)
+	}
+	for _, bad := range []string{"", "not-a-jwt", header + "." + enc([]byte(`{"exp":"soon"}`)) + ".", header + "." + enc([]byte(`{}`)) + "."} {
+		if got := jwtExpiry(bad); !got.IsZero() {
+			t.Errorf("%q read as expiring %v, want no known expiry", bad, got)
+		}
+	}
+}
