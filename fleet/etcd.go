@@ -38,6 +38,9 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 		mine, sum := 0, 0
 		me := b.holderKey(lease)
 		for _, kv := range got.Kvs {
+			if _, _, ok := b.splitKey(string(kv.Key)); !ok {
+				continue // another budget's, nested under this prefix
+			}
 			n, err := parseHolderCount(kv.Value)
 			if err != nil {
 				// Fail closed: with a count that cannot be read, the
@@ -223,8 +226,7 @@ func (b *Budget) readKeys() (int64, bool) {
 
 // noteKey follows one key of the prefix. Called with mu held.
 func (b *Budget) noteKey(key string, deleted bool) {
-	rest := strings.TrimPrefix(key, b.cfg.Prefix)
-	kind, name, ok := strings.Cut(rest, "/")
+	kind, name, ok := b.splitKey(key)
 	if !ok {
 		return
 	}
@@ -238,4 +240,16 @@ func (b *Budget) noteKey(key string, deleted bool) {
 	} else {
 		set[name] = true
 	}
+}
+
+// splitKey splits a key of the prefix into its kind ("h" for a holder, "w"
+// for a waiting process) and its process's name, or says false for any other
+// key: one of another budget whose prefix lies under this one's, say, which
+// must count for that budget only.
+func (b *Budget) splitKey(key string) (kind, name string, ok bool) {
+	kind, name, ok = strings.Cut(strings.TrimPrefix(key, b.cfg.Prefix), "/")
+	if !ok || (kind != "h" && kind != "w") || name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return kind, name, true
 }

@@ -72,3 +72,34 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
+
+// Keys of another budget whose prefix lies under this one's count for that
+// budget only: its holders' permits do not count against this cap, and its
+// waiting processes do not halve this budget's fair share; nor does a key of
+// neither kind.
+func TestNestedBudgetsKeysDoNotCountHere(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	cli, err := c.Client()
+	require.NoError(t, err)
+	defer cli.Close()
+	ctx := context.Background()
+	other, err := cli.Grant(ctx, 60)
+	require.NoError(t, err)
+	for name, nested := range map[string]struct{ prefix, key, value string }{
+		// Prefix "/t/nest1/h/" is another budget's: its holder keys lie
+		// under this one's holders.
+		"holders": {"/t/nest1/", "/t/nest1/h/h/abc", "3"},
+		"waiting": {"/t/nest2/", "/t/nest2/inner/w/abc", "1"},
+		// Some other program's key, one level down: neither kind.
+		"other": {"/t/nest3/", "/t/nest3/x/abc", "1"},
+	} {
+		_, err = cli.Put(ctx, nested.key, nested.value, clientv3.WithLease(other.ID))
+		require.NoError(t, err)
+		b := newBudget(t, cli, fleet.Config{Prefix: nested.prefix, Cap: 4, Batch: 1, IdleReturn: time.Hour})
+		takeN(t, b, 4) // all of the cap, as if the nested key were not there
+		assert.Equal(t, 4, b.Stats().Held, name)
+		for range 4 {
+			b.Release()
+		}
+	}
+}
