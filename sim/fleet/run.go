@@ -344,7 +344,7 @@ func (r *runner) violate(format string, args ...any) {
 
 // overCapBound is how long the server may count more sessions than the cap
 // at a stretch: a closed session's socket is read and the session dropped
-// within 0.1-3.7 ms measured on the loaded 2-core development machine, while
+// within 0.05-3.7 ms measured on the loaded 2-core development machine, while
 // a session opened without a permit stays for its whole life: its leases (10ms
 // each on average), then the workers' IdleTimeout of 200ms, unless a steal
 // closes it first.
