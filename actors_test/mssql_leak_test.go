@@ -1,41 +1,22 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idpool/idpool/internal/syncbuf"
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/tokens"
 )
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // secretParts returns what of a JWT must never be printed: the whole token
 // and its payload and signature segments (the header is the same for every
@@ -61,7 +42,7 @@ func TestMSSQLNoTokenLeaks(t *testing.T) {
 	env.entra.SetLifetime(2 * time.Minute)
 	sp, spCred := env.countedSP(t, "leak", nil)
 	mi, miCred := env.countedMI(t, "leak")
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Every idle connection is validated, so a session killed while idle is
 	// found on the next acquire and replaced by a dial the test controls.

@@ -1,16 +1,15 @@
 package fleet_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/idpool/idpool/fleet"
 	"github.com/idpool/idpool/internal/etcdtest"
+	"github.com/idpool/idpool/internal/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,7 +34,7 @@ func TestHolderKeyThatIsNotACountFailsClosed(t *testing.T) {
 	_, err = cli.Put(ctx, key, "-5", clientv3.WithLease(other.ID))
 	require.NoError(t, err)
 
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	b := newBudget(t, cli, fleet.Config{Prefix: prefix, Cap: 2, Batch: 1, IdleReturn: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	b.Want(1)
@@ -52,25 +51,6 @@ func TestHolderKeyThatIsNotACountFailsClosed(t *testing.T) {
 	require.Eventually(t, b.TryAcquire, 10*time.Second, time.Millisecond, "the cap leaves 1 once the count is readable")
 	assert.Equal(t, 2, fleetSum(t, cli, prefix))
 	b.Release()
-}
-
-// lockedBuffer is a log destination the budget's goroutines and the test
-// share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // Keys of another budget whose prefix lies under this one's count for that

@@ -1,43 +1,24 @@
 package manager
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/internal/syncbuf"
 	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// syncBuffer is a log sink safe for the concurrent writers a pool has.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogsTellWhatHappenedAndNeverAToken(t *testing.T) {
 	const secretToken = "SENTINEL-TOKEN-abc123"
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := &logSkewClock{}
 	m, db := newManager(t, Config{MaxSize: 2, Logger: logger, DialBackoff: -1, HealthCheckAfter: -1, MaxLifetime: -1, Clock: clock})
