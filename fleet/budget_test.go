@@ -109,10 +109,7 @@ func TestConfigRejectsBadFields(t *testing.T) {
 // is told the fleet is full and gets a permit once the first gives one back;
 // the sum in etcd never passes the cap.
 func TestBudgetsShareTheCap(t *testing.T) {
-	c := etcdtest.Start(t, 3)
-	cli, err := c.Client()
-	require.NoError(t, err)
-	defer cli.Close()
+	cli := etcdtest.StartClient(t, 3)
 	const prefix = "/t/share/"
 	a := newBudget(t, cli, fleet.Config{Prefix: prefix, Cap: 3, Batch: 1, IdleReturn: time.Hour})
 	b := newBudget(t, cli, fleet.Config{Prefix: prefix, Cap: 3, Batch: 1, IdleReturn: time.Hour})
@@ -134,10 +131,7 @@ func TestBudgetsShareTheCap(t *testing.T) {
 // A lease revoked behind the process's back (as when etcd expires it) stops
 // its opens at once and asks the manager to shed what it cannot take again.
 func TestLostLeaseShedsAndReacquires(t *testing.T) {
-	c := etcdtest.Start(t, 3)
-	cli, err := c.Client()
-	require.NoError(t, err)
-	defer cli.Close()
+	cli := etcdtest.StartClient(t, 3)
 	const prefix = "/t/lost/"
 	a := newBudget(t, cli, fleet.Config{Prefix: prefix, Cap: 4, Batch: 1, IdleReturn: time.Hour})
 	sa := newSignals(a)

@@ -66,14 +66,11 @@ func Example_fleet() {
 // The README's fleet code runs: it acquires under the etcd budget, and its
 // deferred closes give every permit back (the lease is revoked).
 func TestExampleFleetRuns(t *testing.T) {
-	c := etcdtest.Start(t, 3)
-	cli, err := c.Client()
-	require.NoError(t, err)
-	defer cli.Close()
+	cli := etcdtest.StartClient(t, 3)
 	db := memdb.New()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, withFleet(ctx, c.Endpoints(), db, ident("readme")))
+	require.NoError(t, withFleet(ctx, cli.Endpoints(), db, ident("readme")))
 	require.Zero(t, db.OpenNow())
 	g, err := cli.Get(ctx, "/idpool/sql1/", clientv3.WithPrefix())
 	require.NoError(t, err)

@@ -22,10 +22,7 @@ import (
 // counts each failed read; once the value is a count again, it takes what
 // the cap leaves.
 func TestHolderKeyThatIsNotACountFailsClosed(t *testing.T) {
-	c := etcdtest.Start(t, 1)
-	cli, err := c.Client()
-	require.NoError(t, err)
-	defer cli.Close()
+	cli := etcdtest.StartClient(t, 1)
 	ctx := context.Background()
 	const prefix = "/t/badholder/"
 	const key = prefix + "h/intruder"
@@ -58,10 +55,7 @@ func TestHolderKeyThatIsNotACountFailsClosed(t *testing.T) {
 // waiting processes do not halve this budget's fair share; nor does a key of
 // neither kind.
 func TestNestedBudgetsKeysDoNotCountHere(t *testing.T) {
-	c := etcdtest.Start(t, 1)
-	cli, err := c.Client()
-	require.NoError(t, err)
-	defer cli.Close()
+	cli := etcdtest.StartClient(t, 1)
 	ctx := context.Background()
 	other, err := cli.Grant(ctx, 60)
 	require.NoError(t, err)

@@ -43,10 +43,7 @@ func newManager(t *testing.T, db *memdb.DB, b manager.SessionBudget) *manager.Ma
 // identity is given up for a waiting one, and the extra latency of a
 // physical open is measured against a Manager without a fleet.
 func TestManagerWithEtcdBudget(t *testing.T) {
-	c := etcdtest.Start(t, 3)
-	cli, err := c.Client()
-	require.NoError(t, err)
-	defer cli.Close()
+	cli := etcdtest.StartClient(t, 3)
 	const capN = 4
 	b := newBudget(t, cli, fleet.Config{Prefix: "/t/mgr/", Cap: capN, Batch: 2})
 	db := memdb.New()
@@ -83,7 +80,7 @@ func TestManagerWithEtcdBudget(t *testing.T) {
 		l.Release(nil)
 	}
 
-	_, err = m.Acquire(context.Background(), ident("over"))
+	_, err := m.Acquire(context.Background(), ident("over"))
 	require.Error(t, err, "a fifth session would pass the cap")
 	assert.True(t, errors.Is(err, manager.ErrAcquireTimeout), "got %v", err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)

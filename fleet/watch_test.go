@@ -22,10 +22,7 @@ import (
 // whole cap (the fleet simulation's start timed out so, about once in eight
 // runs).
 func TestWatchSeesAKeyPutBetweenItsReadAndItsStart(t *testing.T) {
-	c := etcdtest.Start(t, 1)
-	cli, err := c.Client()
-	require.NoError(t, err)
-	defer cli.Close()
+	cli := etcdtest.StartClient(t, 1)
 	ctx := context.Background()
 	const prefix = "/t/watchgap/"
 	other, err := cli.Grant(ctx, 60)

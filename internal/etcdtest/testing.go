@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // RequireEnv names the variable that turns a missing etcd binary from a skip
@@ -31,4 +33,18 @@ func Start(t testing.TB, n int) *Cluster {
 		c.Close()
 	})
 	return c
+}
+
+// StartClient starts a cluster as Start does and returns a client of it for
+// t alone. t.Cleanup closes the client before the cluster stops, and after
+// whatever the test registers later (a budget using the client, say).
+func StartClient(t testing.TB, n int) *clientv3.Client {
+	t.Helper()
+	c := Start(t, n)
+	cli, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	return cli
 }
