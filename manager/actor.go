@@ -229,6 +229,7 @@ func (m *managerActor) spawn(c actor.Context, e *decide.Effect) {
 	}
 	ent := &poolEntry{pid: pid, disc: e.Disc}
 	ent.route.pid = pid
+	ent.route.proc, _ = c.ActorSystem().ProcessRegistry.Get(pid)
 	m.entries[e.Pool] = ent
 	c.Send(pid, &actors.Init{Pool: e.Config, Identity: m.acquire.Identity})
 	m.log().InfoContext(ctxOf(m.acquire), "idpool: pool created", "pool", e.Config.Key.Redacted(), "identity_kind", m.acquire.Identity.Kind().String())

@@ -317,7 +317,7 @@ func (m *Manager) send(disc string, msg *messages.Acquire) *actor.PID {
 	if r := m.routes.get(disc); r != nil {
 		r.sent.Add(1)
 		if !r.closed.Load() {
-			m.root.Send(r.pid, msg)
+			r.proc.SendUserMessage(r.pid, msg)
 			return r.pid
 		}
 		r.sent.Add(-1) // retiring or closing: the manager decides

@@ -12,6 +12,14 @@ import (
 // callers only read them.
 type route struct {
 	pid *actor.PID
+	// proc is pid's process, looked up once when the pool is spawned: a
+	// send through it skips the PID's own lookup (a pointer to a boxed
+	// interface, then the process's dead flag), whose dependent loads miss
+	// the cache on every acquire once there are thousands of pools. It is
+	// safe only because the retirement handshake (sent, closed) keeps every
+	// acquire sent over the route from reaching a pool that has stopped,
+	// which protoactor's dead-letter routing would otherwise catch.
+	proc actor.Process
 	// sent counts acquires sent to the pool, by callers directly and by the
 	// manager. The pool counts those it received; retirement needs the two
 	// equal, so no acquire can be on its way to a pool that goes.
