@@ -89,3 +89,46 @@ func TestReadmeFleetIsTheExample(t *testing.T) {
 		assert.Contains(t, ex, imp, "the README names the imports the example uses")
 	}
 }
+
+// TestReadmeNamesEveryLockOfTheLibrary checks the README's account of the
+// library's locks: the three files it names hold the only sync.Mutex,
+// sync.RWMutex or sync.Map outside the simulators, the CLI and the test
+// helpers, and messages/, actors/, manager/ and tokens/ hold none (DESIGN.md).
+func TestReadmeNamesEveryLockOfTheLibrary(t *testing.T) {
+	notLibrary := map[string]bool{"sim": true, "cmd": true, "bench": true, "examples": true, "actors_test": true,
+		"integration": true, "internal/pgtest": true, "internal/etcdtest": true, "internal/syncbuf": true}
+	lock := regexp.MustCompile(`\bsync\.(RW)?Mutex\b|\bsync\.Map\b`)
+	var locked []string
+	err := filepath.WalkDir(repoRoot, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, path)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if notLibrary[rel] || strings.HasPrefix(d.Name(), ".") && rel != "." || d.Name() == "testdata" || d.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if lock.Match(src) {
+			locked = append(locked, rel)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"fleet/budget.go", "onbehalf/cache.go", "drivers/postgres/sessionconn.go"}, locked)
+
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	for _, f := range locked {
+		assert.Contains(t, string(readme), "(`"+f+"`", "the README names %s among the places that hold a lock", f)
+	}
+}
