@@ -1,6 +1,8 @@
 package main
 
 import (
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -130,5 +132,44 @@ func TestReadmeNamesEveryLockOfTheLibrary(t *testing.T) {
 	require.NoError(t, err)
 	for _, f := range locked {
 		assert.Contains(t, string(readme), "(`"+f+"`", "the README names %s among the places that hold a lock", f)
+	}
+}
+
+// TestDesignImportLayering checks DESIGN.md's "A package imports downwards
+// only": the idpool packages each core package imports (outside internal/),
+// from its non-test files.
+func TestDesignImportLayering(t *testing.T) {
+	const module = "github.com/idpool/idpool/"
+	want := map[string][]string{
+		"tokens":            nil,
+		"messages":          {"tokens"},
+		"actors":            {"messages", "tokens"},
+		"manager/decide":    {"actors", "tokens"},
+		"manager":           {"actors", "manager/decide", "messages", "tokens"},
+		"drivers/sqlserver": {"actors", "manager", "tokens"},
+		"drivers/postgres":  {"actors", "manager", "tokens"},
+	}
+	for pkg, imports := range want {
+		files, err := filepath.Glob(filepath.Join(repoRoot, filepath.FromSlash(pkg), "*.go"))
+		require.NoError(t, err)
+		got := map[string]bool{}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			require.NoError(t, err)
+			for _, imp := range parsed.Imports {
+				path := strings.Trim(imp.Path.Value, `"`)
+				if rest, ok := strings.CutPrefix(path, module); ok && !strings.HasPrefix(rest, "internal/") {
+					got[rest] = true
+				}
+			}
+		}
+		var have []string
+		for p := range got {
+			have = append(have, p)
+		}
+		assert.ElementsMatch(t, imports, have, "%s imports", pkg)
 	}
 }
