@@ -32,6 +32,12 @@ func TestConfigZeroValuesTakeTheDocumentedDefaults(t *testing.T) {
 	assert.False(t, c.TokenRefreshAhead)
 	assert.NotNil(t, c.Clock, "the system clock")
 
+	// docs/OPERATIONS.md ("Shutdown") and the Close and DB.Close docs.
+	assert.Equal(t, 100*time.Millisecond, CloseGrace)
+	assert.Equal(t, time.Second, CloseStuckGrace)
+	assert.Equal(t, 30*time.Second, CloseTimeout)
+	assert.Equal(t, 2*time.Second, OperationWait)
+
 	assert.Equal(t, 6*time.Minute, Config{MaxLifetime: time.Hour}.withDefaults().LifetimeJitter, "MaxLifetime/10 of the MaxLifetime set")
 
 	off := Config{AcquireTimeout: -1, IdleTimeout: -1, MaxLifetime: -1, HealthCheckAfter: -1,
