@@ -8,7 +8,9 @@
 // route's sent first; otherwise, or when the route is closed (its pool is
 // retiring or closing), it goes to the manager actor, which spawns the pool
 // on first use and forwards it. The pool answers on a buffered channel
-// carried in the message.
+// carried in the message, except a grant it makes while handling that very
+// acquire (a hit), which it writes into the Lease when the caller has not yet
+// begun to wait (direct.go).
 //
 // Every decision of the manager is made by the pure state machine of package
 // decide; the manager actor (actor.go) only drives it, as the pool actor

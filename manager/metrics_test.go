@@ -194,3 +194,27 @@ func TestMetricsCountClosingConnections(t *testing.T) {
 	got = collect(t, reader)
 	assert.EqualValues(t, 0, sumPoints(got["idpool.connection.closing"], ""))
 }
+
+// docs/OPERATIONS.md ("Metrics", Cost): a pool hit records no metric unless
+// MetricsUseTime, so with a MeterProvider acquire+release still allocates
+// only the Lease.
+func TestWithAMeterProviderAPoolHitAllocatesOnlyTheLease(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { require.NoError(t, mp.Shutdown(context.Background())) }()
+	m, _ := newManager(t, Config{MeterProvider: mp, HealthCheckAfter: -1})
+	id := identity("alice")
+	acquire(t, m, id).Release(nil)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(200, func() {
+		l, err := m.Acquire(ctx, id)
+		if err != nil {
+			panic(err)
+		}
+		l.Release(nil)
+	})
+	assert.LessOrEqual(t, allocs, 1.0)
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -87,5 +89,87 @@ func TestReadmeFleetIsTheExample(t *testing.T) {
 	assert.Contains(t, section, "(docs/FLEET.md)")
 	for _, imp := range regexp.MustCompile(`"(github.com/[^"]+|go.etcd.io/[^"]+)"`).FindAllString(section, -1) {
 		assert.Contains(t, ex, imp, "the README names the imports the example uses")
+	}
+}
+
+// TestReadmeNamesEveryLockOfTheLibrary checks the README's account of the
+// library's locks: the three files it names hold the only sync.Mutex,
+// sync.RWMutex or sync.Map outside the simulators, the CLI and the test
+// helpers, and messages/, actors/, manager/ and tokens/ hold none (DESIGN.md).
+func TestReadmeNamesEveryLockOfTheLibrary(t *testing.T) {
+	notLibrary := map[string]bool{"sim": true, "cmd": true, "bench": true, "examples": true, "actors_test": true,
+		"integration": true, "internal/pgtest": true, "internal/etcdtest": true, "internal/syncbuf": true}
+	lock := regexp.MustCompile(`\bsync\.(RW)?Mutex\b|\bsync\.Map\b`)
+	var locked []string
+	err := filepath.WalkDir(repoRoot, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, path)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if notLibrary[rel] || strings.HasPrefix(d.Name(), ".") && rel != "." || d.Name() == "testdata" || d.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if lock.Match(src) {
+			locked = append(locked, rel)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"fleet/budget.go", "onbehalf/cache.go", "drivers/postgres/sessionconn.go"}, locked)
+
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	for _, f := range locked {
+		assert.Contains(t, string(readme), "(`"+f+"`", "the README names %s among the places that hold a lock", f)
+	}
+}
+
+// TestDesignImportLayering checks DESIGN.md's "A package imports downwards
+// only": the idpool packages each core package imports (outside internal/),
+// from its non-test files.
+func TestDesignImportLayering(t *testing.T) {
+	const module = "github.com/idpool/idpool/"
+	want := map[string][]string{
+		"tokens":            nil,
+		"messages":          {"tokens"},
+		"actors":            {"messages", "tokens"},
+		"manager/decide":    {"actors", "tokens"},
+		"manager":           {"actors", "manager/decide", "messages", "tokens"},
+		"drivers/sqlserver": {"actors", "manager", "tokens"},
+		"drivers/postgres":  {"actors", "manager", "tokens"},
+	}
+	for pkg, imports := range want {
+		files, err := filepath.Glob(filepath.Join(repoRoot, filepath.FromSlash(pkg), "*.go"))
+		require.NoError(t, err)
+		got := map[string]bool{}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+			require.NoError(t, err)
+			for _, imp := range parsed.Imports {
+				path := strings.Trim(imp.Path.Value, `"`)
+				if rest, ok := strings.CutPrefix(path, module); ok && !strings.HasPrefix(rest, "internal/") {
+					got[rest] = true
+				}
+			}
+		}
+		var have []string
+		for p := range got {
+			have = append(have, p)
+		}
+		assert.ElementsMatch(t, imports, have, "%s imports", pkg)
 	}
 }

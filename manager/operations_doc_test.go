@@ -1,0 +1,131 @@
+package manager
+
+import (
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/tokens"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// operationsSection returns the text of docs/OPERATIONS.md from the heading
+// "## "+title to the next "## " heading.
+func operationsSection(t *testing.T, title string) string {
+	t.Helper()
+	b, err := os.ReadFile("../docs/OPERATIONS.md")
+	require.NoError(t, err)
+	s := string(b)
+	i := strings.Index(s, "\n## "+title+"\n")
+	require.GreaterOrEqual(t, i, 0, "section %q", title)
+	s = s[i+1:]
+	if j := strings.Index(s[3:], "\n## "); j >= 0 {
+		s = s[:j+3]
+	}
+	return s
+}
+
+// backticked returns the `...` spans of s.
+func backticked(s string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// recordingMeter records the name and kind of every instrument created on
+// it; the instruments themselves are no-ops.
+type recordingMeter struct {
+	noop.Meter
+	kinds map[string]string
+}
+
+func (r *recordingMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
+	r.kinds[name] = "histogram (" + metric.NewFloat64HistogramConfig(opts...).Unit() + ")"
+	return r.Meter.Float64Histogram(name, opts...)
+}
+
+func (r *recordingMeter) Int64ObservableCounter(name string, opts ...metric.Int64ObservableCounterOption) (metric.Int64ObservableCounter, error) {
+	r.kinds[name] = "counter"
+	return r.Meter.Int64ObservableCounter(name, opts...)
+}
+
+func (r *recordingMeter) Int64ObservableUpDownCounter(name string, opts ...metric.Int64ObservableUpDownCounterOption) (metric.Int64ObservableUpDownCounter, error) {
+	r.kinds[name] = "up-down counter"
+	return r.Meter.Int64ObservableUpDownCounter(name, opts...)
+}
+
+type recordingProvider struct {
+	noop.MeterProvider
+	meter *recordingMeter
+}
+
+func (p recordingProvider) Meter(string, ...metric.MeterOption) metric.Meter { return p.meter }
+
+// The instrument tables of docs/OPERATIONS.md ("Metrics") name every
+// instrument idpool registers, with its kind, and nothing else: dashboards
+// and alerts are written from that page.
+func TestOperationsMetricTablesNameEveryInstrument(t *testing.T) {
+	meter := &recordingMeter{kinds: map[string]string{}}
+	fb := &statsBudget{fakeBudget: &fakeBudget{avail: 1}}
+	newManager(t, Config{MeterProvider: recordingProvider{meter: meter}, MetricsUseTime: true, Fleet: fb})
+
+	documented := map[string]string{}
+	row := regexp.MustCompile("^\\| (`[^|]*(?:\\\\\\|[^|]*)*) \\| ([a-z -]+(?: \\(s\\))?) \\|")
+	for _, line := range strings.Split(operationsSection(t, "Metrics"), "\n") {
+		m := row.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		for _, name := range backticked(m[1]) {
+			name, _, _ = strings.Cut(name, "{") // attributes
+			documented[name] = m[2]
+		}
+	}
+	require.NotEmpty(t, documented)
+	assert.Equal(t, meter.kinds, documented, "docs/OPERATIONS.md's metric tables against the instruments registered")
+}
+
+// The Closes row of docs/OPERATIONS.md ("Stats") lists every close reason
+// Stats and the idpool.close.reason attribute can carry.
+func TestOperationsStatsListEveryCloseReason(t *testing.T) {
+	var line string
+	for _, l := range strings.Split(operationsSection(t, "Stats"), "\n") {
+		if strings.HasPrefix(l, "| `Closes[reason]` |") {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line)
+	documented := backticked(strings.TrimPrefix(line, "| `Closes[reason]` |"))
+	var reasons []string
+	for r := actors.CloseReason(0); r.String() != "unknown"; r++ {
+		reasons = append(reasons, r.String())
+	}
+	sort.Strings(documented)
+	sort.Strings(reasons)
+	assert.Equal(t, reasons, documented)
+}
+
+// docs/OPERATIONS.md ("Metrics") lists every identity kind by the word the
+// metrics and logs use for it.
+func TestOperationsMetricsListEveryIdentityKind(t *testing.T) {
+	s := operationsSection(t, "Metrics")
+	i := strings.Index(s, "`idpool.identity.kind` is the kind as `tokens.Kind` names it (")
+	require.GreaterOrEqual(t, i, 0)
+	list, _, ok := strings.Cut(s[i:], ";")
+	require.True(t, ok)
+	documented := backticked(list)[2:]
+	var kinds []string
+	for k := tokens.KindSQLLogin; !strings.HasPrefix(k.String(), "kind("); k++ {
+		kinds = append(kinds, k.String())
+	}
+	assert.Equal(t, kinds, documented)
+}
