@@ -14,7 +14,8 @@ type PoolConfig struct {
 	Key tokens.Key
 	// MinSize connections are opened at start and re-opened after evictions.
 	MinSize int
-	// MaxSize caps open plus dialing connections; at least 1.
+	// MaxSize caps the pool's sessions (see Pool.size: open connections,
+	// dial reservations, and closes not yet finished); at least 1.
 	MaxSize int
 	// MaxWaiters caps the queue; past it Acquire fails with ErrPoolExhausted.
 	// Zero means unlimited.

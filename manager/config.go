@@ -36,7 +36,9 @@ type Config struct {
 	// Dialer opens physical connections. Required.
 	Dialer Dialer
 
-	// MaxSize caps each pool's open plus dialing connections. Default 10.
+	// MaxSize caps each pool's sessions: open connections, dials in flight
+	// or waiting for a token or a MaxTotal permit, and connections whose
+	// close has not finished (the server still counts them). Default 10.
 	MaxSize int
 	// MinSize connections are opened when a pool starts and kept open.
 	// Default 0.
@@ -72,8 +74,11 @@ type Config struct {
 	// (with jitter), the pool opens nothing and acquires it cannot serve from
 	// idle or soon-released connections fail at once with a *BlockedError
 	// wrapping the last dial error, instead of hammering a refusing server.
-	// The next successful dial ends it. Defaults 200ms and 10s; negative
-	// DialBackoff: no blocking period.
+	// The next successful dial ends it; a period begun by failed mints also
+	// ends at the next successful mint, or when an acquire brings a new
+	// credential. Defaults 200ms and 10s; negative DialBackoff: no blocking
+	// period; negative DialBackoffMax: no cap (the doubling stops at 2^20
+	// times DialBackoff).
 	DialBackoff    time.Duration
 	DialBackoffMax time.Duration
 

@@ -23,7 +23,8 @@ type PoolStats struct {
 	Acquires, Hits, Misses, Timeouts, Cancels, Exhausted uint64
 	Opens, DialFailures, TokenMints, MintFailures        uint64
 	Rotations, StaleDrained, ExpiredClosed               uint64
-	// Refreshes counts background mints ahead of expiry (RefreshAhead).
+	// Refreshes counts background mints ahead of expiry (actors'
+	// PoolConfig.RefreshAhead, manager's Config.TokenRefreshAhead).
 	Refreshes uint64
 	// Evictions counts Evicts (Manager.Evict, Manager.Reset) the pool took;
 	// the connections they dropped are in Closes["evicted"].

@@ -38,7 +38,8 @@
 //
 // Pools and routes:
 //   - EffSpawn: start a pool driver for Pool with Config and deliver its
-//     actors.Start before anything else can reach it.
+//     actors.Start before anything else can reach it (the manager actor
+//     sends the new pool actor an actors.Init, whose handling steps Start).
 //   - EffPublish: publish Pool's route for Disc, so callers send to it
 //     directly. It always follows the EffSpawn of that pool.
 //   - EffForward: count the acquire in Pool's route (sent) and deliver it to
