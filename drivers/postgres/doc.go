@@ -45,8 +45,10 @@
 // the reset (DISCARD ALL's parts less DEALLOCATE ALL: nine statements the
 // connection prepares once, run as one pipeline and one implicit
 // transaction) is written in front of the next
-// request on the connection, in the same write, and its replies are taken
-// out of what pgx reads, so it costs no round trip, and the statements of
+// request on the connection, in the same write (or sent on its own when
+// the next call only reads, as pgx.Conn.WaitForNotification does), and its
+// replies are taken out of what pgx reads, so it costs no round trip, and
+// the statements of
 // pgx's statement cache stay prepared: a query text, and a *sql.Stmt of the
 // facade, is parsed once per connection. It still costs the server the work
 // of about ten short statements per lease, more than a SELECT 1 itself. The
