@@ -67,7 +67,9 @@
 //
 // A lease that prepared named statements itself (pgx.Conn.Prepare,
 // database/sql statements outside pgx's cache), sent SQL naming PREPARE,
-// DEALLOCATE or DISCARD, or changed a setting the server reports to pgx
+// DEALLOCATE, DISCARD or idle_session_timeout (which would otherwise end
+// the session while it sits idle in the pool, failing the next lease's
+// first request), or changed a setting the server reports to pgx
 // (TimeZone, application_name, ...) is reset at release instead with
 // DISCARD ALL, one round trip, and pgx forgets its statements with the
 // server's; that reset failing, or taking longer than 10 seconds, reports

@@ -237,6 +237,8 @@ func TestSessionConnFullResetWhenPgxMustForget(t *testing.T) {
 		{"DEALLOCATE", frame('Q', "DEALLOCATE "+cacheName+"\x00"), nil, true},
 		{"DISCARD", frame('Q', "discard all\x00"), nil, true},
 		{"mentions pg_prepared_statements", frame('Q', "SELECT * FROM pg_prepared_statements\x00"), nil, false},
+		{"idle_session_timeout", frame('Q', "SET Idle_Session_Timeout = '1ms'\x00"), nil, true},
+		{"idle_session_timeout by set_config", frame('P', "\x00SELECT set_config('idle_session_timeout', $1, false)\x00\x00\x00"), nil, true},
 		{"ParameterStatus", nil, cat(paramTZ, readyIdle), true},
 		{"unparsed message after ReadyForQuery", nil, cat(readyIdle, oldNotify), true},
 	} {
