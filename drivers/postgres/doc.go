@@ -69,7 +69,9 @@
 // database/sql statements outside pgx's cache), sent SQL naming PREPARE,
 // DEALLOCATE, DISCARD or idle_session_timeout (which would otherwise end
 // the session while it sits idle in the pool, failing the next lease's
-// first request), or changed a setting the server reports to pgx
+// first request), called a function that takes a session advisory lock
+// (which would otherwise stay held by the idle connection, blocking other
+// sessions), or changed a setting the server reports to pgx
 // (TimeZone, application_name, ...) is reset at release instead with
 // DISCARD ALL, one round trip, and pgx forgets its statements with the
 // server's; that reset failing, or taking longer than 10 seconds, reports

@@ -28,7 +28,13 @@ import (
 //   - SQL text that mentions idle_session_timeout: a deferred reset would
 //     leave it in force while the connection sits idle in the pool, where
 //     it ends the session and fails the next lease's first request; the
-//     full reset restores it at the release.
+//     full reset restores it at the release;
+//   - SQL text that calls a function taking a session advisory lock
+//     (pg_advisory_lock, pg_try_advisory_lock and their _shared forms): a
+//     deferred reset would keep the lock held by a connection idle in the
+//     pool, blocking every other session that wants it (the next lease on
+//     another connection included) until the connection is used again.
+//     One taken by server-side code is still released only then.
 //
 // A frame too large to inspect counts as dirty: the fallback is always safe.
 type requestWatch struct {
@@ -139,12 +145,21 @@ func (r *requestWatch) inspect(typ byte, body []byte) {
 	}
 }
 
-// scan marks the lease dirty if sql mentions a statement or setting the
-// deferred reset leaves to the fallback.
+// fallbackWords are the words (whole, in any case) whose mention in SQL
+// text makes the release run the full reset; see requestWatch.
+var fallbackWords = [...]string{
+	"prepare", "deallocate", "discard", "idle_session_timeout",
+	"pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
+}
+
+// scan marks the lease dirty if sql mentions a statement, setting or
+// function the deferred reset leaves to the fallback.
 func (r *requestWatch) scan(sql []byte) {
-	if !r.dirty && (containsFold(sql, "prepare") || containsFold(sql, "deallocate") || containsFold(sql, "discard") ||
-		containsFold(sql, "idle_session_timeout")) {
-		r.dirty = true
+	for _, w := range fallbackWords {
+		if r.dirty {
+			return
+		}
+		r.dirty = containsFold(sql, w)
 	}
 }
 
