@@ -30,9 +30,17 @@ type Identities interface {
 // token validate refuses, gets 401 with a WWW-Authenticate challenge and
 // next is not called: no identity is built and nothing touches the database.
 // If the identity cannot be built (validate named an empty principal) the
-// answer is 500.
+// answer is 500. A request with more than one Authorization header gets 400
+// (RFC 6750's invalid_request) and validate is not asked: which one counts
+// would depend on who reads it (a proxy, validate reading r itself), so that
+// the token validate vouched for might not be the one exchanged.
 func Middleware(ids Identities, validate Validate, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header.Values("Authorization")) > 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+			http.Error(w, "more than one Authorization header", http.StatusBadRequest)
+			return
+		}
 		bearer, ok := bearerToken(r)
 		if !ok {
 			unauthorized(w, `Bearer`)

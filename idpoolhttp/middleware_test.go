@@ -86,3 +86,32 @@ func TestAnIdentityThatCannotBeBuiltIs500(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 }
+
+// TestSeveralAuthorizationHeadersAreRefused: a request with two
+// Authorization headers is ambiguous (RFC 9110 allows one; a proxy or the
+// application's own code may read another than the middleware does), so it
+// gets 400 naming the problem: validate is never asked, no identity is
+// built, the handler never runs, and neither token is echoed.
+func TestSeveralAuthorizationHeadersAreRefused(t *testing.T) {
+	ids := &countingIDs{}
+	var validated atomic.Int32
+	validate := func(*http.Request, string) (tokens.Principal, error) {
+		validated.Add(1)
+		return tokens.Principal{TenantID: "t", ObjectID: "alice"}, nil
+	}
+	h := idpoolhttp.Middleware(ids, validate, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("the handler ran")
+	}))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Add("Authorization", "Bearer alice-token")
+	req.Header.Add("Authorization", "Bearer mallory-token")
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Header().Get("WWW-Authenticate"), `error="invalid_request"`)
+	assert.Contains(t, rec.Body.String(), "more than one Authorization header")
+	assert.NotContains(t, rec.Body.String(), "alice-token")
+	assert.NotContains(t, rec.Body.String(), "mallory-token")
+	assert.Zero(t, validated.Load())
+	assert.Zero(t, ids.built.Load())
+}

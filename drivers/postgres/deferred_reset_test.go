@@ -36,7 +36,9 @@ func TestDeferredResetDiscardsEverySessionState(t *testing.T) {
 		"CREATE TEMP TABLE leak (x int)",
 		"CREATE TEMP SEQUENCE leakseq",
 		"SELECT nextval('leakseq')",
-		"SELECT pg_advisory_lock(4242)",
+		// Taken by server-side code, out of requestWatch's sight (a call
+		// in the text makes the release run the full reset instead).
+		"DO $$ BEGIN EXECUTE 'SELECT pg_' || 'advisory_lock(4242)'; END $$",
 		"LISTEN leakchan",
 		"DECLARE leakcur CURSOR WITH HOLD FOR SELECT 1",
 	} {
@@ -301,4 +303,21 @@ func TestDeferredResetAfterAFullReset(t *testing.T) {
 	deferred, full, _ := sessionOf(t, pc).counts()
 	assert.Equal(t, [2]int{3, 3}, [2]int{deferred, full})
 	assert.False(t, pc.IsClosed())
+}
+
+// TestIdleSessionTimeoutIsResetAtRelease: a lease's idle_session_timeout
+// would end the session while it sits idle in the pool if the reset waited
+// for the next request, and that request would fail. The release resets it
+// at once instead (the full reset), so the next lease finds the session
+// alive and the setting at the login's value.
+func TestIdleSessionTimeoutIsResetAtRelease(t *testing.T) {
+	sc, pc, _, _ := resetConn(t, "dfridle")
+	ctx := resetCtx(t)
+	_, err := pc.Exec(ctx, "SET idle_session_timeout = '1ms'")
+	require.NoError(t, err)
+	_, full, _ := sessionOf(t, pc).counts()
+	require.NoError(t, sc.ResetSession(ctx))
+	_, full2, _ := sessionOf(t, pc).counts()
+	require.Equal(t, full+1, full2, "the release reset the session at once")
+	assert.Equal(t, "0", queryString(t, ctx, pc, "SHOW idle_session_timeout"))
 }

@@ -45,8 +45,10 @@
 // the reset (DISCARD ALL's parts less DEALLOCATE ALL: nine statements the
 // connection prepares once, run as one pipeline and one implicit
 // transaction) is written in front of the next
-// request on the connection, in the same write, and its replies are taken
-// out of what pgx reads, so it costs no round trip, and the statements of
+// request on the connection, in the same write (or sent on its own when
+// the next call only reads, as pgx.Conn.WaitForNotification does), and its
+// replies are taken out of what pgx reads, so it costs no round trip, and
+// the statements of
 // pgx's statement cache stay prepared: a query text, and a *sql.Stmt of the
 // facade, is parsed once per connection. It still costs the server the work
 // of about ten short statements per lease, more than a SELECT 1 itself. The
@@ -65,7 +67,11 @@
 //
 // A lease that prepared named statements itself (pgx.Conn.Prepare,
 // database/sql statements outside pgx's cache), sent SQL naming PREPARE,
-// DEALLOCATE or DISCARD, or changed a setting the server reports to pgx
+// DEALLOCATE, DISCARD or idle_session_timeout (which would otherwise end
+// the session while it sits idle in the pool, failing the next lease's
+// first request), called a function that takes a session advisory lock
+// (which would otherwise stay held by the idle connection, blocking other
+// sessions), or changed a setting the server reports to pgx
 // (TimeZone, application_name, ...) is reset at release instead with
 // DISCARD ALL, one round trip, and pgx forgets its statements with the
 // server's; that reset failing, or taking longer than 10 seconds, reports

@@ -24,7 +24,17 @@ import (
 //   - SQL text (a simple Query, or a statement's text) that mentions
 //     PREPARE, DEALLOCATE or DISCARD: an SQL-level prepared statement (which
 //     the deferred reset refuses to keep, see resetSQL), or a statement of
-//     pgx's cache deallocated behind pgx's back.
+//     pgx's cache deallocated behind pgx's back;
+//   - SQL text that mentions idle_session_timeout: a deferred reset would
+//     leave it in force while the connection sits idle in the pool, where
+//     it ends the session and fails the next lease's first request; the
+//     full reset restores it at the release;
+//   - SQL text that calls a function taking a session advisory lock
+//     (pg_advisory_lock, pg_try_advisory_lock and their _shared forms): a
+//     deferred reset would keep the lock held by a connection idle in the
+//     pool, blocking every other session that wants it (the next lease on
+//     another connection included) until the connection is used again.
+//     One taken by server-side code is still released only then.
 //
 // A frame too large to inspect counts as dirty: the fallback is always safe.
 type requestWatch struct {
@@ -135,11 +145,21 @@ func (r *requestWatch) inspect(typ byte, body []byte) {
 	}
 }
 
-// scan marks the lease dirty if sql mentions a statement the deferred reset
-// leaves to the fallback.
+// fallbackWords are the words (whole, in any case) whose mention in SQL
+// text makes the release run the full reset; see requestWatch.
+var fallbackWords = [...]string{
+	"prepare", "deallocate", "discard", "idle_session_timeout",
+	"pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
+}
+
+// scan marks the lease dirty if sql mentions a statement, setting or
+// function the deferred reset leaves to the fallback.
 func (r *requestWatch) scan(sql []byte) {
-	if !r.dirty && (containsFold(sql, "prepare") || containsFold(sql, "deallocate") || containsFold(sql, "discard")) {
-		r.dirty = true
+	for _, w := range fallbackWords {
+		if r.dirty {
+			return
+		}
+		r.dirty = containsFold(sql, w)
 	}
 }
 
@@ -163,11 +183,11 @@ func isCacheStatementName(name, query []byte) bool {
 func containsFold(s []byte, word string) bool {
 	first := word[0]
 	for i := 0; i+len(word) <= len(s); i++ {
-		if s[i]|0x20 != first || (i > 0 && isIdentByte(s[i-1])) {
+		if lowerASCII(s[i]) != first || (i > 0 && isIdentByte(s[i-1])) {
 			continue
 		}
 		j := 1
-		for j < len(word) && s[i+j]|0x20 == word[j] {
+		for j < len(word) && lowerASCII(s[i+j]) == word[j] {
 			j++
 		}
 		if j == len(word) && (i+j == len(s) || !isIdentByte(s[i+j])) {
@@ -175,6 +195,15 @@ func containsFold(s []byte, word string) bool {
 		}
 	}
 	return false
+}
+
+// lowerASCII lowers an ASCII letter and leaves any other byte as it is
+// ('_' must stay '_': b|0x20 would make it DEL).
+func lowerASCII(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b | 0x20
+	}
+	return b
 }
 
 // isIdentByte reports whether b can be part of an SQL identifier.

@@ -46,7 +46,18 @@ func newSessionConn(c net.Conn) *sessionConn { return &sessionConn{Conn: c} }
 
 // Read reads from the server, less the deferred reset's replies. After a
 // failed reset every Read fails.
+//
+// A Read while the reset is still pending sends the reset first: a call
+// that only reads (pgx.Conn.WaitForNotification) would otherwise be handed
+// what the last lease's session still produces, the notifications of its
+// LISTENs. pgx reads and writes the same connection concurrently only
+// within a request (its background reader during a Write), which has taken
+// the reset already, so nothing can be written between this reset and what
+// it precedes.
 func (c *sessionConn) Read(p []byte) (int, error) {
+	if err := c.sendPendingReset(); err != nil {
+		return 0, err
+	}
 	for {
 		c.mu.Lock()
 		failed := c.in.failed
@@ -97,13 +108,7 @@ func (c *sessionConn) Write(p []byte) (int, error) {
 		c.mu.Unlock()
 		return 0, err
 	}
-	c.pending = false
-	c.in.owed += resetReplies
-	reset := resetMessages[0]
-	if !c.checkReady {
-		reset = resetMessages[1]
-		c.checkReady = true
-	}
+	reset := c.takeReset()
 	c.out.observe(p)
 	buf := append(append(c.wbuf[:0], reset...), p...)
 	if cap(buf) <= maxKeptWriteBuffer {
@@ -112,6 +117,39 @@ func (c *sessionConn) Write(p []byte) (int, error) {
 	c.mu.Unlock()
 	n, err := c.Conn.Write(buf)
 	return max(n-len(reset), 0), err
+}
+
+// takeReset returns the reset's messages to send now and counts their
+// replies as owed; c.mu must be held and the reset pending.
+func (c *sessionConn) takeReset() []byte {
+	c.pending = false
+	c.in.owed += resetReplies
+	if !c.checkReady {
+		c.checkReady = true
+		return resetMessages[1]
+	}
+	return resetMessages[0]
+}
+
+// sendPendingReset writes the pending reset on its own, for a Read that no
+// request of pgx's preceded. A failed write fails the connection.
+func (c *sessionConn) sendPendingReset() error {
+	c.mu.Lock()
+	if !c.pending || c.in.failed != nil {
+		c.mu.Unlock()
+		return nil
+	}
+	reset := c.takeReset()
+	c.mu.Unlock()
+	if _, err := c.Conn.Write(reset); err != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.in.failed == nil {
+			c.in.failed = fmt.Errorf("postgres: the session reset before this call failed: it could not be sent: %w", err)
+		}
+		return c.in.failed
+	}
+	return nil
 }
 
 // deferReset readies the connection for its next lease: it reports whether

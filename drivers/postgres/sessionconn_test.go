@@ -167,6 +167,40 @@ func TestSessionConnFailsClosedWhenTheServerGoes(t *testing.T) {
 	assert.ErrorContains(t, err, "session reset")
 }
 
+// TestSessionConnSendsThePendingResetBeforeARead: a call that reads before
+// it writes anything (pgx.Conn.WaitForNotification) sends the pending reset
+// first, alone, and gets nothing the server sent before the reset's
+// ReadyForQuery (a notification for an old LISTEN); the request after it
+// goes without a reset.
+func TestSessionConnSendsThePendingResetBeforeARead(t *testing.T) {
+	sc, server := pipeConn(t)
+	require.True(t, sc.deferReset())
+	received := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, len(resetMessages[1]))
+		_, _ = io.ReadFull(server, b)
+		received <- b
+	}()
+	newNotify := frame('A', "\x00\x00\x00\x07mine\x00hello\x00")
+	serve(t, server, cat(oldNotify, setCmdDone, readyIdle, newNotify))
+	got, err := readByteByByte(sc, len(newNotify))
+	require.NoError(t, err)
+	require.Equal(t, newNotify, got, "only what followed the reset reached pgx")
+	assert.Equal(t, resetMessages[1], <-received, "the reset went first, alone")
+
+	go func() { received <- readN(server, len(userQuery)) }()
+	_, err = sc.Write(userQuery)
+	require.NoError(t, err)
+	assert.Equal(t, userQuery, <-received, "the next request goes alone")
+}
+
+// readN reads n bytes from c, or what came before an error.
+func readN(c net.Conn, n int) []byte {
+	b := make([]byte, n)
+	k, _ := io.ReadFull(c, b)
+	return b[:k]
+}
+
 // TestSessionConnNeverResetsBeforeATerminate: closing a connection with a
 // reset pending sends the Terminate alone.
 func TestSessionConnNeverResetsBeforeATerminate(t *testing.T) {
@@ -203,6 +237,11 @@ func TestSessionConnFullResetWhenPgxMustForget(t *testing.T) {
 		{"DEALLOCATE", frame('Q', "DEALLOCATE "+cacheName+"\x00"), nil, true},
 		{"DISCARD", frame('Q', "discard all\x00"), nil, true},
 		{"mentions pg_prepared_statements", frame('Q', "SELECT * FROM pg_prepared_statements\x00"), nil, false},
+		{"idle_session_timeout", frame('Q', "SET Idle_Session_Timeout = '1ms'\x00"), nil, true},
+		{"session advisory lock", frame('Q', "SELECT pg_advisory_lock(1)\x00"), nil, true},
+		{"shared session advisory lock", frame('P', "\x00SELECT PG_TRY_ADVISORY_LOCK_SHARED($1)\x00\x00\x00"), nil, true},
+		{"transaction advisory lock", frame('Q', "SELECT pg_advisory_xact_lock(1)\x00"), nil, false},
+		{"idle_session_timeout by set_config", frame('P', "\x00SELECT set_config('idle_session_timeout', $1, false)\x00\x00\x00"), nil, true},
 		{"ParameterStatus", nil, cat(paramTZ, readyIdle), true},
 		{"unparsed message after ReadyForQuery", nil, cat(readyIdle, oldNotify), true},
 	} {
