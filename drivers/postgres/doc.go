@@ -42,16 +42,19 @@
 // anything an stdlib.OptionAfterConnect set does not.
 //
 // Usually the release does no I/O: like SQL Server's RESETCONNECTION flag,
-// the reset (DISCARD ALL's parts less DEALLOCATE ALL: nine statements the
-// connection prepares once, run as one pipeline and one implicit
-// transaction) is written in front of the next
+// the reset (DISCARD ALL's parts less DEALLOCATE ALL: eight statements, six
+// of which the connection prepares once, run as one pipeline and one
+// implicit transaction; the check of what a lease could leave behind is
+// parsed afresh each time, so that a lease's server-side code cannot swap
+// in one of its own under the check's name) is written in front of the next
 // request on the connection, in the same write (or sent on its own when
 // the next call only reads, as pgx.Conn.WaitForNotification does), and its
 // replies are taken out of what pgx reads, so it costs no round trip, and
 // the statements of
 // pgx's statement cache stay prepared: a query text, and a *sql.Stmt of the
 // facade, is parsed once per connection. It still costs the server the work
-// of about ten short statements per lease, more than a SELECT 1 itself. The
+// of eight short statements per lease, one of them planned every time, more
+// than a SELECT 1 itself. The
 // server runs it with exit_on_error on: if it fails, the server ends the
 // session before the request behind it runs, that request fails with an
 // error naming the session reset, and the connection is closed. One window

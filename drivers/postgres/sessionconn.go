@@ -192,40 +192,48 @@ func (c *sessionConn) counts() (deferred, full, parses int) {
 // The deferred reset is DISCARD ALL less DEALLOCATE ALL (DISCARD ALL itself
 // cannot run inside a transaction block), as one pipeline of the extended
 // protocol sent in front of the next request: a Bind and an Execute for each
-// of resetSQL's statements, which the session prepares once (named
-// resetStatement plus its index; the first reset of a session, and the first
-// after a full reset, sends their Parse messages; the first statement is
-// parsed every time, see resetMessages), and one Sync. So
-// the server runs the whole reset as one implicit transaction and answers it
-// with one ReadyForQuery (resetReplies), and plans nothing per lease. One
-// transaction rather than three (the reset's first form: two simple Queries
-// around the check) cut the server's CPU time per execution in BenchmarkStmt's
-// default-reset row by 10-15% (docs/BENCHMARKS.md). Each statement costs the
-// server 2-4 µs whatever it does, the check about 8 µs: statements could be
-// merged further only by relying on the order in which the server evaluates
-// a select list, and exit_on_error must be on before anything can fail.
+// of resetSQL's statements, and one Sync. The session prepares all but two
+// of them once (named resetStatement plus their index; the first reset of a
+// session, and the first after a full reset, sends their Parse messages);
+// the first statement and the check are parsed every time, as the unnamed
+// statement (see parsedEveryTime). So the server runs the whole reset as one
+// implicit transaction and answers it with one ReadyForQuery (resetReplies),
+// and plans one statement per lease, the check. One transaction rather than
+// three (the reset's first form: two simple Queries around the check) cut
+// the server's CPU time per execution in BenchmarkStmt's default-reset row
+// by 10-15% (docs/BENCHMARKS.md). Each statement costs the server 2-4 µs
+// whatever it does, the check more (it is parsed and planned each time):
+// statements could be merged further only by relying on the order in which
+// the server evaluates a select list, and exit_on_error must be on before
+// anything can fail.
 //
 // In order:
 //   - exit_on_error on first, so that any later failure ends the session
 //     and the requests pgx sent behind the reset never run on a session that
 //     was not reset (an error makes the server skip to the Sync; with
-//     exit_on_error the error is FATAL); statement_timeout and lock_timeout,
-//     which the last lease may have set low, off for the rest of the reset.
-//     This first statement itself runs under the last lease's
-//     statement_timeout: a server stalled for longer than that in its few
-//     microseconds cancels it with an ordinary error, and the request behind
-//     runs on a session not reset (the package doc states this window);
+//     exit_on_error the error is FATAL). This first statement itself runs
+//     under the last lease's statement_timeout: a server stalled for longer
+//     than that in its few microseconds cancels it with an ordinary error,
+//     and the request behind runs on a session not reset (the package doc
+//     states this window);
+//   - the check, second, before any prepared statement of the reset runs:
+//     SQL-level prepared statements (pg_prepared_statement's from_sql) are
+//     refused rather than deallocated (that would take PL/pgSQL): the text
+//     pgx sent would have named PREPARE (see requestWatch), so one here was
+//     made by server-side code, possibly under the name of one of the
+//     reset's own statements to switch it off (see parsedEveryTime), and
+//     the reset fails closed. pgx's own protocol-level statements are kept:
+//     that is the point. The check is a flat scan, no subquery, because it
+//     is planned every time: about a third of what planning the reset's
+//     first form of it cost. It runs under the last lease's
+//     statement_timeout and lock_timeout; one so low that the check cannot
+//     finish ends the session (fail closed), costing that connection;
+//   - statement_timeout and lock_timeout, which the last lease may have set
+//     low, off for the rest of the reset; SET SESSION AUTHORIZATION DEFAULT
+//     and RESET ROLE (set_config with a NULL value resets); the session
+//     advisory locks. One statement: none of them depends on another;
 //   - CLOSE ALL (cursors), UNLISTEN * (LISTEN), DISCARD TEMP (temporary
 //     tables) and DISCARD SEQUENCES (currval and lastval);
-//   - the check: SET SESSION AUTHORIZATION DEFAULT and RESET ROLE
-//     (set_config with a NULL value resets), the session advisory locks, and
-//     SQL-level prepared statements (pg_prepared_statements.from_sql), which
-//     are refused rather than deallocated (that would take PL/pgSQL): the
-//     text pgx sent would have named PREPARE (see requestWatch), so one here
-//     was made by server-side code, and the reset fails closed. pgx's own
-//     protocol-level statements are kept: that is the point. Planning this
-//     statement costs the server more than the rest of the reset together,
-//     which is why the reset's statements are prepared;
 //   - RESET ALL last: every setting back to the login's (DSN runtime
 //     parameters and ALTER ROLE ... SET included), exit_on_error with them.
 //
@@ -234,21 +242,42 @@ func (c *sessionConn) counts() (deferred, full, parses int) {
 // user (for row-level security) and the catalog, and planned again when they
 // changed.
 var resetSQL = [...]string{
-	"SET exit_on_error = on", "SET statement_timeout = 0", "SET lock_timeout = 0",
+	"SET exit_on_error = on",
+	// A row only for an SQL-level statement, whose cast fails. The CASE
+	// keeps the planner from folding the cast of a constant, which would
+	// fail every time.
+	"SELECT CAST(CASE WHEN s.from_sql THEN 'idpool: an SQL-level prepared statement (PREPARE) is left in the session' END AS int) " +
+		"FROM pg_catalog.pg_prepared_statement() s WHERE s.from_sql",
+	// Settings independent of each other, so the order in which the
+	// server evaluates the select list does not matter.
+	"SELECT pg_catalog.set_config('statement_timeout', '0', false), pg_catalog.set_config('lock_timeout', '0', false), " +
+		"pg_catalog.set_config('session_authorization', NULL, false), pg_catalog.set_config('role', NULL, false), " +
+		"pg_catalog.pg_advisory_unlock_all()",
 	"CLOSE ALL", "UNLISTEN *", "DISCARD TEMP", "DISCARD SEQUENCES",
-	"SELECT pg_catalog.set_config('session_authorization', NULL, false), " +
-		"pg_catalog.set_config('role', NULL, false), pg_catalog.pg_advisory_unlock_all(), " +
-		"CAST(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE from_sql) " +
-		"THEN 'idpool: an SQL-level prepared statement (PREPARE) is left in the session' END AS int)",
 	"RESET ALL",
 }
 
 const (
 	// resetStatement prefixes the names of the reset's prepared
-	// statements: idpool_session_reset_1, _2, ...
+	// statements: idpool_session_reset_1, _2, ... (none for the first
+	// statement and the check, parsed every time).
 	resetStatement = "idpool_session_reset"
 	resetReplies   = 1
+	// resetCheck is the check's index in resetSQL.
+	resetCheck = 1
 )
+
+// parsedEveryTime reports whether resetSQL[i] is sent as the unnamed
+// statement, parsed by every reset, rather than prepared once: the first,
+// so that exit_on_error is on before anything can fail, and the check, so
+// that a lease cannot switch it off. Server-side code of a lease can
+// deallocate a prepared statement and prepare another under its name (its
+// text naming neither, which requestWatch cannot see); a check so replaced
+// would let every later reset of the session skip the role reset and keep
+// whatever other statement the lease replaced the same way. A check parsed
+// afresh finds any such statement (an SQL-level one) and fails the reset.
+// TestDeferredResetSurvivesALeaseThatReplacesItsStatements shows the attack.
+func parsedEveryTime(i int) bool { return i == 0 || i == resetCheck }
 
 // resetMessages are the deferred reset's messages: [0] for a session that
 // has the reset's statements prepared, [1] with the Parse messages that
@@ -275,15 +304,23 @@ var resetMessages = func() [2][]byte {
 		// so that it is on before anything that can fail runs: a Parse
 		// of the others, or a Bind of one that a lease had pgx
 		// deallocate (pgx.Conn.Deallocate sends a Close, which
-		// requestWatch does not follow).
+		// requestWatch does not follow). The check is too: see
+		// parsedEveryTime.
 		b := msg(nil, 'P', "\x00", resetSQL[0], "\x00", "\x00\x00")
 		b = run(b, "")
 		if parse {
 			for i := 1; i < len(resetSQL); i++ {
-				b = msg(b, 'P', name(i), "\x00", resetSQL[i], "\x00", "\x00\x00")
+				if !parsedEveryTime(i) {
+					b = msg(b, 'P', name(i), "\x00", resetSQL[i], "\x00", "\x00\x00")
+				}
 			}
 		}
 		for i := 1; i < len(resetSQL); i++ {
+			if parsedEveryTime(i) {
+				b = msg(b, 'P', "\x00", resetSQL[i], "\x00", "\x00\x00")
+				b = run(b, "")
+				continue
+			}
 			b = run(b, name(i))
 		}
 		return msg(b, 'S')
