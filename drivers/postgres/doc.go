@@ -42,9 +42,10 @@
 // anything an stdlib.OptionAfterConnect set does not.
 //
 // Usually the release does no I/O: like SQL Server's RESETCONNECTION flag,
-// the reset (DISCARD ALL's parts less DEALLOCATE ALL: nine statements the
-// connection prepares once, run as one pipeline and one implicit
-// transaction) is written in front of the next
+// the reset (DISCARD ALL's parts less DEALLOCATE ALL: nine statements, all
+// but the first, which turns exit_on_error on, prepared once per connection,
+// run as one pipeline and one implicit transaction) is written in front of
+// the next
 // request on the connection, in the same write, and its replies are taken
 // out of what pgx reads, so it costs no round trip, and the statements of
 // pgx's statement cache stay prepared: a query text, and a *sql.Stmt of the
