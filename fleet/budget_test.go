@@ -166,3 +166,31 @@ func TestLostLeaseShedsAndReacquires(t *testing.T) {
 	assert.False(t, a.TryAcquire())
 	assert.LessOrEqual(t, fleetSum(t, cli, prefix), 4)
 }
+
+// The documented defaults (Config, docs/FLEET.md): a lease of TTL 10s, a
+// fetch of what is needed plus Batch 2 spares, and spares given back after
+// IdleReturn 2s without a take.
+func TestConfigDefaults(t *testing.T) {
+	assert.Equal(t, 10*time.Second, fleet.DefaultTTL)
+	assert.Equal(t, 2, fleet.DefaultBatch)
+	assert.Equal(t, 2*time.Second, fleet.DefaultIdleReturn)
+	cli := etcdtest.StartClient(t, 1)
+	b, err := fleet.New(fleet.Config{Client: cli, Prefix: "/t/defaults/", Cap: 10})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.Close(ctx)
+	})
+	beforeTake := time.Now()
+	takeN(t, b, 1)
+	st := b.Stats()
+	assert.Equal(t, 3, st.Held, "one permit needed plus Batch 2")
+	ttl, err := cli.TimeToLive(context.Background(), clientv3.LeaseID(st.Lease))
+	require.NoError(t, err)
+	assert.EqualValues(t, 10, ttl.GrantedTTL, "the lease's TTL in seconds")
+	require.Eventually(t, func() bool { return b.Stats().Held == 1 }, 10*time.Second, time.Millisecond,
+		"the spares go back once idle: %+v", b.Stats())
+	assert.GreaterOrEqual(t, time.Since(beforeTake), 2*time.Second, "not before IdleReturn")
+	b.Release()
+}

@@ -28,8 +28,8 @@ type Config struct {
 	// Batch is how many permits a process fetches beyond those it needs
 	// right now, and keeps at hand while they are idle. Default 2.
 	Batch int
-	// IdleReturn gives spare permits back when none was taken for this
-	// long. Default 2s.
+	// IdleReturn gives spare permits back when none was taken (or
+	// fetched) for this long. Default 2s.
 	IdleReturn time.Duration
 	// FallbackShare, when etcd cannot be reached and the process's lease can
 	// no longer be counted on, lets it keep or open up to this many

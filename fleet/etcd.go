@@ -98,6 +98,10 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 			b.held = mine + take
 			b.st.FleetHeld = sum + take
 		}
+		// Spares just fetched are not idle: without this, after a quiet
+		// IdleReturn a step before the manager's take (one our own put's
+		// watch event starts) would give them back at once.
+		b.lastTake = time.Now()
 		w.full = false
 		b.st.Fetches++
 		b.st.FetchTime += time.Since(start)

@@ -133,3 +133,21 @@ func TestCacheIsRedacted(t *testing.T) {
 	require.NoError(t, err)
 	redacttest.AssertRedacted(t, []string{secret, assertion}, c, onbehalf.Cache{})
 }
+
+// TestSizeZeroOrLessIsDefaultSize: NewCache's size 0 (or less) remembers
+// DefaultSize users, 10,000, then drops the least recently used.
+func TestSizeZeroOrLessIsDefaultSize(t *testing.T) {
+	assert.Equal(t, 10_000, onbehalf.DefaultSize)
+	for _, size := range []int{0, -1} {
+		c, err := onbehalf.NewCache(app(t), size)
+		require.NoError(t, err)
+		for i := range onbehalf.DefaultSize + 1 {
+			_, err := c.Identity(user(i), "a")
+			require.NoError(t, err)
+			if i == onbehalf.DefaultSize-1 {
+				assert.Equal(t, onbehalf.DefaultSize, c.Len(), "size %d: every user kept up to DefaultSize", size)
+			}
+		}
+		assert.Equal(t, onbehalf.DefaultSize, c.Len(), "size %d", size)
+	}
+}

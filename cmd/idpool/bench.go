@@ -25,8 +25,8 @@ repeated --runs times; the tables show medians and spreads, and docs/BENCHMARKS.
 explains the results. A full run takes several minutes; --quick is the
 CI smoke run.`,
 	examples: []string{
-		"idpool bench --quick                             # smoke run, under a minute",
-		"idpool bench --only hot_path,overload --runs 7   # two scenarios, seven runs each",
+		"idpool bench --quick                                 # smoke run, under a minute",
+		"idpool bench --only hot_path,overload_tail --runs 7  # two scenarios, seven runs each",
 		"idpool bench --json-file out.json --report out.html",
 	},
 }

@@ -61,3 +61,21 @@ func TestBenchJSONAndReport(t *testing.T) {
 	assert.True(t, strings.HasPrefix(string(html), "<!doctype html>"))
 	assert.Contains(t, string(html), "token_economy")
 }
+
+// Every scenario an example of `idpool bench --help` names with --only
+// exists: an example that exits 2 teaches nothing.
+func TestBenchHelpExamplesNameKnownScenarios(t *testing.T) {
+	named := 0
+	for _, ex := range benchHelp.examples {
+		cmdline, _, _ := strings.Cut(ex, "#")
+		args := strings.Fields(cmdline)
+		require.Equal(t, []string{"idpool", "bench"}, args[:2], ex)
+		for i, a := range args {
+			if a == "--only" && i+1 < len(args) {
+				assert.NoError(t, checkScenarios(args[i+1]), ex)
+				named++
+			}
+		}
+	}
+	assert.Positive(t, named, "an example shows --only")
+}

@@ -133,6 +133,8 @@ func checkFleetFlags(fs *flag.FlagSet, ff *fleetFlags) error {
 		return usagef("--headroom must not be negative (got %d)", c.Headroom)
 	case c.Phase <= 0:
 		return usagef("--phase must be positive (got %s)", c.Phase)
+	case c.StopEtcd && ff.etcd != "":
+		return usagef("--etcd-outage stops the etcd cluster the run starts itself; with --etcd it would be skipped")
 	}
 	return checkOutputFile("report", ff.reportFile)
 }

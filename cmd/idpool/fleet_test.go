@@ -45,6 +45,7 @@ func TestSimFleetRejectsBadFlagsBeforeRunning(t *testing.T) {
 		{[]string{"--fleet", "3", "--report", "/nonexistent/x.html"}, "--report /nonexistent/x.html: directory /nonexistent does not exist"},
 		{[]string{"--fleet", "3", "--mode", "virtual"}, "flag provided but not defined: -mode (idpool sim --help lists the fleet mode's flags)"},
 		{[]string{"--fleet", "3", "extra"}, "unexpected arguments"},
+		{[]string{"--fleet", "3", "--etcd", "127.0.0.1:2379", "--etcd-outage"}, "--etcd-outage stops the etcd cluster the run starts itself"},
 	} {
 		start := time.Now()
 		code, out, errOut := runCLI(t, c.args...)

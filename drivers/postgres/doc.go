@@ -42,15 +42,15 @@
 // anything an stdlib.OptionAfterConnect set does not.
 //
 // Usually the release does no I/O: like SQL Server's RESETCONNECTION flag,
-// the reset (DISCARD ALL's parts less DEALLOCATE ALL: eight statements, six
-// of which the connection prepares once, run as one pipeline and one
-// implicit transaction; the check of what a lease could leave behind is
-// parsed afresh each time, so that a lease's server-side code cannot swap
-// in one of its own under the check's name) is written in front of the next
-// request on the connection, in the same write (or sent on its own when
-// the next call only reads, as pgx.Conn.WaitForNotification does), and its
-// replies are taken out of what pgx reads, so it costs no round trip, and
-// the statements of
+// the reset (DISCARD ALL's parts less DEALLOCATE ALL: eight statements, run
+// as one pipeline and one implicit transaction; the connection prepares six
+// of them once, and parses two every time: the first, which turns
+// exit_on_error on, and the check of what a lease could leave behind, so
+// that a lease's server-side code cannot swap in a statement of its own
+// under the check's name) is written in front of the next request on the
+// connection, in the same write (or sent on its own when the next call only
+// reads, as pgx.Conn.WaitForNotification does), and its replies are taken
+// out of what pgx reads, so it costs no round trip, and the statements of
 // pgx's statement cache stay prepared: a query text, and a *sql.Stmt of the
 // facade, is parsed once per connection. It still costs the server the work
 // of eight short statements per lease, one of them planned every time, more

@@ -9,7 +9,8 @@
 //     IDENTITY_HEADER are set (see Server.SetManagedIdentityEnv);
 //   - an https authority serving OpenID discovery, the v2.0 token endpoint
 //     (client credentials with a secret, a certificate or a federated
-//     assertion; device code; authorization code with PKCE; refresh token),
+//     assertion; device code; authorization code with PKCE; refresh token;
+//     on-behalf-of),
 //     the device code endpoint and the authorize endpoint, which a fake
 //     browser (InstallFakeBrowser) drives for InteractiveBrowserCredential.
 //     Point a credential at it with Server.ClientOptions, and set

@@ -7,7 +7,8 @@
 // every operation asks the server who it is logged in as (cross_identity),
 // sessions are tracked from grant to release (double_lease), every acquire
 // must return by its deadline (lost_waiters), and grants of one identity
-// must follow arrival order (fifo_violations, approximately: see fifo.go).
+// that clearly overtake an earlier waiter are noted as suspects
+// (fifo_overtake, never a violation: see fifo.go).
 // The backend reports what only the server sees: sessions per identity
 // (over_max), statements on a session whose token had expired
 // (expired_token_use) and sessions still open after Close (leaked_conns).

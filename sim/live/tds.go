@@ -29,7 +29,7 @@ const sqlAudience = "https://database.windows.net/"
 // TDS is the embedded SQL Server backend: sim/tds on loopback, reached with
 // the real go-mssqldb driver through idpool's *sql.DB facade, with service
 // principals whose tokens come from sim/entra through the real azidentity
-// credentials. Every operation runs SELECT SUSER_SNAME(), @@SPID.
+// credentials. Every operation runs SELECT SUSER_SNAME(), @@SPID, @@TRANCOUNT.
 type TDS struct {
 	cfg      workload.Config
 	ent      *entra.Server

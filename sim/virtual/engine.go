@@ -316,8 +316,8 @@ const spinTicks = 1000
 // spinThrottle spaces the ticks of a pool found spinning.
 const spinThrottle = 10 * time.Millisecond
 
-// tick runs p's timers. A pool spinning on its timer (see
-// TestPoolTickSpinsWhileLeaseOutlivesRetireAfter) is reported once, then
+// tick runs p's timers. A pool spinning on its timer (the bug
+// TestLongLeasesDoNotSpinPoolTimers guards against) is reported once, then
 // ticked at most every spinThrottle of virtual time so the run can go on.
 func (e *engine) tick(p *vpool) {
 	if p.lastTick == e.now {

@@ -99,8 +99,8 @@ func TestCleanRunsHoldEveryInvariant(t *testing.T) {
 				assert.LessOrEqual(t, s.Open, 15)
 			}
 		}},
-		// PoolIdleTimeout stays well above every dial, mint and hold below:
-		// see TestKnownBugTimerSpin.
+		// PoolIdleTimeout stays well above every dial, mint and hold below
+		// (TestLongLeasesDoNotSpinPoolTimers covers leases that outlive it).
 		{"min size", func(c *workload.Config) {
 			// Pools that keep MinSize refill all the time, so they do not
 			// retire here.
