@@ -224,6 +224,19 @@ func domainKind(disc string) (Kind, error) {
 	return owner, nil
 }
 
+// isTokenHashDisc reports whether disc is a whole-token hash key of some
+// kind (tokenDiscriminator's output form).
+func isTokenHashDisc(disc string) bool {
+	name, rest, _ := strings.Cut(disc, ":")
+	switch name {
+	case "tok", "dac":
+		return isHex256(rest)
+	case "msi", "sp", "acct":
+		return isHashForm(rest)
+	}
+	return false
+}
+
 func isHashForm(s string) bool {
 	h, ok := strings.CutPrefix(s, tokenSubdomain)
 	return ok && isHex256(h)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 )
 
@@ -154,7 +155,11 @@ func SQLLogin() Identity { return Identity{kind: KindSQLLogin, disc: discSQLLogi
 // front, for a credential the typed constructors do not cover. The
 // discriminator must lie in the kind's own domain ("msi:…" for
 // KindManagedIdentity, "sp:<tenant>/<client id>" for KindServicePrincipal,
-// "acct:…" for KindUserAccount; see the package documentation); a
+// "acct:…" for KindUserAccount; see the package documentation), and not in
+// a form another constructor backs with a check New cannot make: the hash of
+// a whole token ("tok:", "dac:", "msi:tok:", "sp:tok:", "acct:tok:"; only
+// the holder of the token may have that key), "oid:" (VouchedTokenIdentity)
+// and "obo:" (OnBehalfOf); a
 // discriminator outside every reserved domain ("myapp:<user>") may name a
 // KindProvidedToken identity only, and then the caller vouches that every
 // token src mints belongs to that one principal. src mints the tokens.
@@ -179,6 +184,18 @@ func New(kind Kind, discriminator string, src Source) Identity {
 		// Only OnBehalfOf.Identity builds these: it pairs the key with the
 		// principal check on every token.
 		return invalid(fmt.Errorf("%w: the \"obo\" domain is reserved for tokens.OnBehalfOf", ErrInvalidIdentity))
+	}
+	if isTokenHashDisc(discriminator) {
+		// The hash of a whole token is no secret (Stats shows it): the key
+		// means "the holder of that token" only if it was computed from a
+		// token the identity holds.
+		return invalid(fmt.Errorf("%w: a %s discriminator in the hash-of-a-whole-token form is only made from a token the identity holds "+
+			"(tokens.StaticTokenIdentity, TokenFuncIdentity, NewTokenKeyed), never named with tokens.New", ErrInvalidIdentity, kind))
+	}
+	if strings.HasPrefix(discriminator, prefixVouched) {
+		// Like "obo": VouchedTokenIdentity pairs the key with the
+		// principal check on every token.
+		return invalid(fmt.Errorf("%w: the \"oid\" domain is reserved for tokens.VouchedTokenIdentity", ErrInvalidIdentity))
 	}
 	if owner != kind {
 		return invalid(fmt.Errorf("%w: a %s identity cannot use a discriminator of the %s domain", ErrInvalidIdentity, kind, owner))
