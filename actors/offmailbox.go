@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/idpool/idpool/internal/panicdesc"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -29,7 +30,7 @@ func (a *poolActor) dial(c actor.Context, tok tokens.Token) {
 func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			conn, err = nil, fmt.Errorf("dialer panicked: %v", r)
+			conn, err = nil, fmt.Errorf("dialer panicked: %s", panicdesc.Describe(r))
 		}
 	}()
 	conn, err = d.Dial(ctx, req)
@@ -65,7 +66,7 @@ func (s safeSource) Token(ctx context.Context) (tokens.Token, error) { return sa
 func safeMint(ctx context.Context, src tokens.Source) (tok tokens.Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			tok, err = tokens.Token{}, fmt.Errorf("token source panicked: %v", r)
+			tok, err = tokens.Token{}, fmt.Errorf("token source panicked: %s", panicdesc.Describe(r))
 		}
 	}()
 	if src == nil {
@@ -114,7 +115,7 @@ func (a *poolActor) closeConn(ac actor.Context, id ConnID, c driver.Conn, reason
 				func() {
 					defer func() {
 						if r := recover(); r != nil {
-							a.logger().Error("idpool: hook BeforeClose panicked", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
+							a.logger().Error("idpool: hook BeforeClose panicked", "pool", a.sm.cfg.Key.Redacted(), "panic", panicdesc.Describe(r))
 						}
 					}()
 					a.cfg.BeforeClose(c)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+
+	"github.com/idpool/idpool/internal/panicdesc"
 )
 
 // Hooks are optional callbacks at the points of a connection's life. Each
@@ -49,7 +51,7 @@ func (e *HookError) Unwrap() error { return e.Err }
 func runHook(name string, f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &HookError{Hook: name, Err: fmt.Errorf("panic: %v", r)}
+			err = &HookError{Hook: name, Err: fmt.Errorf("panic: %s", panicdesc.Describe(r))}
 		}
 	}()
 	if err := f(); err != nil {

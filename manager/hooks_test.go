@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/idpool/idpool/sim/memdb"
+	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -66,13 +69,55 @@ func TestPrepareConnVetoesAConnectionAndAnotherIsTried(t *testing.T) {
 
 func TestPanickingHooksAreErrorsNotCrashes(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 1, DialBackoff: -1, Hooks: Hooks{
-		PrepareConn: func(context.Context, driver.Conn) (bool, error) { panic("boom") },
+		PrepareConn: func(context.Context, driver.Conn) (bool, error) { panic("boom: token secret-in-panic") },
 	}})
 	_, err := m.Acquire(context.Background(), sqlLogin)
 	var he *HookError
 	require.ErrorAs(t, err, &he)
-	assert.Contains(t, err.Error(), "panic: boom")
+	assert.Equal(t, "PrepareConn", he.Hook)
+	assert.Contains(t, err.Error(), "panic: a value of type string")
+	assert.NotContains(t, err.Error(), "secret-in-panic", "a panic's value may hold a secret: it is not printed")
 	assert.Equal(t, 0, m.Stats().Total.Busy, "the connection went back")
+}
+
+// TestPanicsOfUserCodeNeverPrintTheirValue: a token source, a Dialer and a
+// BeforeConnect hook that panic with a value holding the token fail the
+// acquire with an error that names the panic's type and never its value;
+// a runtime error's own message is kept, since the runtime wrote it.
+func TestPanicsOfUserCodeNeverPrintTheirValue(t *testing.T) {
+	const secret = "secret-token-in-panic"
+	withToken := tokens.New(tokens.KindProvidedToken, "test:panicky", tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+		panic(fmt.Errorf("cannot use token %s", secret))
+	}))
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		id   tokens.Identity
+		want string
+	}{
+		{"token source", Config{}, withToken, "token source panicked: a value of type *errors.errorString"},
+		{"dialer", Config{Dialer: DialerFunc(func(context.Context, DialRequest) (driver.Conn, error) { panic(secret) })}, sqlLogin,
+			"dialer panicked: a value of type string"},
+		{"BeforeConnect", Config{Hooks: Hooks{BeforeConnect: func(_ context.Context, req *DialRequest) error { panic(req.Token.Value + secret) }}}, identity("bc"),
+			"panic: a value of type string"},
+		{"runtime error", Config{Hooks: Hooks{BeforeConnect: func(_ context.Context, req *DialRequest) error {
+			var none []string
+			_ = none[len(req.Token.Value+secret)]
+			return nil
+		}}}, sqlLogin, "runtime error: index out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.MaxSize, tc.cfg.DialBackoff = 1, -1
+			m, _ := newManager(t, tc.cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := m.Acquire(ctx, tc.id)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), secret)
+			assert.NotContains(t, err.Error(), "token-of-", "the identity's token")
+		})
+	}
 }
 
 func TestAfterReleaseCanDiscard(t *testing.T) {

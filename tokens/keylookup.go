@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/idpool/idpool/internal/panicdesc"
 )
 
 // keyFlight is one token-keyed identity's key lookup in progress: the first
@@ -75,12 +77,12 @@ func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, er
 // mintKey mints one token and keys the identity by its hash. A source that
 // panics fails this lookup with an error, as a panic in a pool's own mint
 // does: the panic must not leave the flight in progress for ever, nor reach
-// the caller of Acquire. The panic value is not printed: it may hold
-// anything, a token among them.
+// the caller of Acquire. The panic value is not printed (see
+// internal/panicdesc): it may hold anything, a token among them.
 func (id Identity) mintKey(ctx context.Context) (disc string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			disc, err = "", fmt.Errorf("idpool: minting a token to learn the %s identity's key: the token source panicked (%T)", id.kind, r)
+			disc, err = "", fmt.Errorf("idpool: minting a token to learn the %s identity's key: the token source panicked: %s", id.kind, panicdesc.Describe(r))
 		}
 	}()
 	tok, err := id.source.Token(ctx)
