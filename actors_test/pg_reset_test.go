@@ -231,9 +231,11 @@ func TestPGStatementCacheSurvivesReleases(t *testing.T) {
 }
 
 // TestPGDeferredResetFailsClosed: a session the server ended while it sat
-// idle in the pool fails the next call (the reset in front of it cannot
-// run), and the call after it gets a fresh session, through the facade and
-// through the pgx-native Pool.
+// idle in the pool makes the reset in front of the next call fail. Through
+// the pgx-native Pool that call fails; through the facade the error is
+// driver.ErrBadConn, since the call did not run, and database/sql runs it
+// again on a fresh session. Either way the call after it gets a fresh
+// session.
 func TestPGDeferredResetFailsClosed(t *testing.T) {
 	srv := pgtest.Shared(t)
 	p := pgSQLLoginPool(t, srv, "rstfail", manager.Config{MaxSize: 1})
@@ -246,13 +248,24 @@ func TestPGDeferredResetFailsClosed(t *testing.T) {
 	}
 	viaFacade := func(sql string) (n int, err error) { return n, p.db.QueryRowContext(ctx, sql).Scan(&n) }
 	viaPgx := func(sql string) (n int, err error) { return n, pool.QueryRow(ctx, sql).Scan(&n) }
-	for _, q := range []func(string) (int, error){viaFacade, viaPgx} {
-		before := pid(q)
+	for _, tc := range []struct {
+		name string
+		q    func(string) (int, error)
+		// retried: the facade's error is driver.ErrBadConn (the call did
+		// not run), so database/sql runs it again on a new session.
+		retried bool
+	}{{"facade", viaFacade, true}, {"pgx", viaPgx, false}} {
+		before := pid(tc.q)
 		require.Equal(t, 1, srv.Terminate(t, p.role))
-		_, err := q("SELECT 1")
-		require.Error(t, err, "the call behind the failed reset")
-		after := pid(q)
-		assert.NotEqual(t, before, after, "a fresh session")
+		got, err := tc.q("SELECT pg_backend_pid()")
+		if tc.retried {
+			require.NoError(t, err, "%s: database/sql runs the call again", tc.name)
+			assert.NotEqual(t, before, got, "%s: on a fresh session", tc.name)
+		} else {
+			require.Error(t, err, "%s: the call behind the failed reset", tc.name)
+		}
+		after := pid(tc.q)
+		assert.NotEqual(t, before, after, "%s: a fresh session", tc.name)
 	}
 	assert.EqualValues(t, 3, p.stats().Opens)
 }

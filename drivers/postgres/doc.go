@@ -57,7 +57,10 @@
 // than a SELECT 1 itself. The
 // server runs it with exit_on_error on: if it fails, the server ends the
 // session before the request behind it runs, that request fails with an
-// error naming the session reset, and the connection is closed. One window
+// error naming the session reset, and the connection is closed. The error
+// is then also driver.ErrBadConn (the call did not run), so database/sql,
+// and so the facade, runs the call again on another connection unless the
+// caller pinned this one (a *sql.Conn, which database/sql then closes). One window
 // is left: the statement that turns exit_on_error on runs under the
 // statement_timeout the last lease left. Should the server stall for longer
 // than that timeout in those few microseconds, it cancels the statement

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -157,6 +158,13 @@ func (e *resetError) Error() string {
 
 // Fatal reports whether the server ended the session on the failure.
 func (e *resetError) Fatal() bool { return e.Severity == "FATAL" || e.Severity == "PANIC" }
+
+// Is makes a fatal reset driver.ErrBadConn: the server ended the session
+// before it read the request behind the reset (exit_on_error), so the call
+// did not run and database/sql may run it again on another connection, as
+// driver.ErrBadConn's contract asks. A reset that failed with an ordinary
+// error is not: the request behind it may have run (see the package doc).
+func (e *resetError) Is(target error) bool { return target == driver.ErrBadConn && e.Fatal() }
 
 // resetFailed builds the error for an ErrorResponse body (fields of a code
 // byte and a NUL-terminated string, ended by a NUL).
