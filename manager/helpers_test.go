@@ -48,6 +48,23 @@ func acquire(t *testing.T, m *Manager, id tokens.Identity) *Lease {
 	return l
 }
 
+// hitAllocs returns the heap allocations of one pool hit (an Acquire of id
+// served from idle and its Release), after a first pair that opens the
+// connection. The allocation tests skip under the race detector, which
+// allocates.
+func hitAllocs(t *testing.T, m *Manager, id tokens.Identity) float64 {
+	t.Helper()
+	acquire(t, m, id).Release(nil)
+	ctx := context.Background()
+	return testing.AllocsPerRun(200, func() {
+		l, err := m.Acquire(ctx, id)
+		if err != nil {
+			panic(err)
+		}
+		l.Release(nil)
+	})
+}
+
 func connID(l *Lease) int64 { return l.Raw().(*memdb.Conn).ID() }
 
 func eventually(t *testing.T, cond func() bool, msg string, args ...any) {
