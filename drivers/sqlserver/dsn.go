@@ -46,13 +46,27 @@ func serverKeyOf(cfg msdsn.Config) string {
 // password is scrubbed from it, and the driver's error is not wrapped, so no
 // caller can print its raw text by unwrapping.
 func invalidDSN(err error, secrets []string) error {
-	return fmt.Errorf("%w: %s", ErrInvalidDSN, scrub(err.Error(), secrets))
+	msg := odbcSyntaxChar.ReplaceAllString(err.Error(), "unexpected character at index")
+	return fmt.Errorf("%w: %s", ErrInvalidDSN, scrub(msg, secrets))
 }
+
+// odbcSyntaxChar matches the character go-mssqldb's ODBC syntax errors
+// quote ("unexpected character X at index N"). It is dropped: where a braced
+// password ends early (a '}' the user meant as part of it, not doubled), it
+// is the password's next character. The index is kept.
+var odbcSyntaxChar = regexp.MustCompile(`unexpected character (?s:.) at index`)
 
 // dsnSecrets finds the password in any DSN form go-mssqldb accepts: the URL
 // form's userinfo (raw and unescaped), and password=/pwd= values of the ADO
 // and ODBC forms (with and without braces or quotes). It errs on the side of
 // finding too much: every candidate is scrubbed from error text.
+//
+// First among them is the password as the driver itself reads it: a value in
+// double quotes (ADO) or braces (ODBC) may hold ';', and "" or }} stand for
+// one quote or brace, so no split on ';' finds it whole. msdsn.Parse returns
+// the parameters it split even when a later value fails to parse, which is
+// when its errors quote values; the guesses below cover a DSN it cannot
+// split at all.
 func dsnSecrets(dsn string) []string {
 	var out []string
 	add := func(s string) {
@@ -61,6 +75,18 @@ func dsnSecrets(dsn string) []string {
 			out = append(out, s)
 			if t := strings.Trim(s, `{}"'`); t != s && t != "" {
 				out = append(out, t)
+			}
+			// strconv's errors (a port, a packet size) quote a value
+			// Go-style, with '"' and '\' escaped.
+			if q := strconv.Quote(s); q[1:len(q)-1] != s {
+				out = append(out, q[1:len(q)-1])
+			}
+		}
+	}
+	if cfg, _ := msdsn.Parse(dsn); cfg.Parameters != nil {
+		for k, v := range cfg.Parameters {
+			if isPasswordKey(k) {
+				add(v)
 			}
 		}
 	}
