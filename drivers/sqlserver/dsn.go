@@ -21,11 +21,25 @@ var ErrInvalidDSN = errors.New("sqlserver: invalid DSN")
 // 1433 filled in ("host\instance/database" for a named instance without a
 // port). It holds no credentials.
 func ServerKey(dsn string) (string, error) {
-	cfg, err := msdsn.Parse(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return "", invalidDSN(err, dsnSecrets(dsn))
 	}
 	return serverKeyOf(cfg), nil
+}
+
+// parseDSN is msdsn.Parse, refusing first a form prefix go-mssqldb would
+// not recognise: it knows "sqlserver://" and "odbc:" in lower case only,
+// and reads "SQLSERVER://..." as one ADO key with no value, a DSN for
+// localhost:1433 with no database and no credentials. A token identity's
+// token would go to whatever listens there.
+func parseDSN(dsn string) (msdsn.Config, error) {
+	for _, prefix := range []string{"sqlserver://", "odbc:"} {
+		if len(dsn) >= len(prefix) && strings.EqualFold(dsn[:len(prefix)], prefix) && dsn[:len(prefix)] != prefix {
+			return msdsn.Config{}, fmt.Errorf("the DSN starts with %q: go-mssqldb reads the %s prefix in lower case only", dsn[:len(prefix)], prefix)
+		}
+	}
+	return msdsn.Parse(dsn)
 }
 
 func serverKeyOf(cfg msdsn.Config) string {

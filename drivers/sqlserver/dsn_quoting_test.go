@@ -52,3 +52,26 @@ func TestODBCSyntaxErrorsDoNotQuoteACharacter(t *testing.T) {
 	assert.NotContains(t, err.Error(), "character Q", "%s", err)
 	assert.Contains(t, err.Error(), "unexpected character at index", "the position is kept")
 }
+
+// TestDSNPrefixMustBeLowerCase: go-mssqldb recognises the URL form only as
+// "sqlserver://" and the ODBC form only as "odbc:"; with any other case it
+// reads the DSN as one ADO key with no value, so a Dialer would dial
+// localhost:1433 with no database, sending a token identity's token there.
+// Such a DSN is refused, with an error that names the prefix and quotes no
+// password.
+func TestDSNPrefixMustBeLowerCase(t *testing.T) {
+	for _, dsn := range []string{
+		"SQLSERVER://u:" + sentinelPassword + "@db.example:1433?database=x",
+		"Sqlserver://db.example?database=x",
+		"ODBC:server=db.example;pwd={" + sentinelPassword + "}",
+	} {
+		_, err := sqlserver.NewDialer(dsn)
+		require.Error(t, err, dsn)
+		assert.True(t, errors.Is(err, sqlserver.ErrInvalidDSN))
+		assert.Contains(t, err.Error(), "lower case")
+		assertNoSecret(t, err.Error())
+		_, err = sqlserver.ServerKey(dsn)
+		require.Error(t, err, dsn)
+		assert.True(t, errors.Is(err, sqlserver.ErrInvalidDSN))
+	}
+}
