@@ -2,6 +2,7 @@ package tds
 
 import (
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -100,3 +101,27 @@ func binaryLiteral(digits string) (expr, error) {
 	}
 	return expr{kind: exLiteral, val: b}, nil
 }
+
+// sessionContextRPC makes a call of sp_set_session_context sent as an RPC by
+// name (go-mssqldb sends a query that is a bare procedure name so) into the
+// statement its EXEC form parses to: named parameters by name, unnamed ones
+// by position.
+func sessionContextRPC(ps []rpcParam) (stmt, error) {
+	toks := []sqlTok{}
+	for i, p := range ps {
+		if i > 0 {
+			toks = append(toks, sqlTok{tkPunct, ","})
+		}
+		if name := strings.TrimPrefix(p.name, "@"); name != "" {
+			toks = append(toks, sqlTok{tkVar, name}, sqlTok{tkPunct, "="})
+		}
+		// The value goes in as a parameter of its own, so any type passes.
+		toks = append(toks, sqlTok{tkVar, rpcArgName(i)})
+	}
+	p := &parser{toks: append(toks, sqlTok{kind: tkEOF})}
+	return p.sessionContextArgs()
+}
+
+// rpcArgName names an RPC call's i-th value among the parameters of its
+// statement; '#' keeps it apart from any name a client can send.
+func rpcArgName(i int) string { return "#arg" + strconv.Itoa(i) }

@@ -181,6 +181,9 @@ func (s *session) execSetSessionContext(st setSessionContextStmt, params map[str
 	if err != nil {
 		return err
 	}
+	if b, ok := ro.(bool); ok { // a bit parameter
+		ro = int64(b2f(b))
+	}
 	readOnly, isNum := asInt64(ro)
 	if ro != nil && !isNum {
 		return newExecError(8114, 16, "Error converting data type to bit for parameter '@read_only'.")

@@ -116,6 +116,18 @@ func TestSessionContextArguments(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, get("tenant"), "NULL removes the key")
 
+	// A bare procedure name with arguments: go-mssqldb sends an RPC by name.
+	_, err = conn.ExecContext(ctx, "sys.sp_set_session_context", sql.Named("key", "rpc"), sql.Named("value", []byte{1, 2}))
+	require.NoError(t, err)
+	assert.Equal(t, []byte{1, 2}, get("rpc"))
+	_, err = conn.ExecContext(ctx, "sp_set_session_context", "rpc", "by position", true)
+	require.NoError(t, err)
+	assert.Equal(t, "by position", get("rpc"))
+	_, err = conn.ExecContext(ctx, "sp_set_session_context", "rpc", "again")
+	requireSQLError(t, err, 15664)
+	_, err = conn.ExecContext(ctx, "sp_set_session_context", sql.Named("value", 1))
+	requireSQLError(t, err, 201)
+
 	_, err = conn.ExecContext(ctx, "EXEC sp_set_session_context @value = 1")
 	requireSQLError(t, err, 201)
 	_, err = conn.ExecContext(ctx, "EXEC sp_set_session_context @key = N'k', @colour = 1")
