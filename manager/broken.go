@@ -10,21 +10,37 @@ import (
 
 // IsBroken reports whether err leaves a connection in an unknown state, so
 // that it must be closed rather than reused: driver.ErrBadConn, network
-// errors (which include a passed deadline), io.EOF, and a cancelled context.
-// Anything else, such as a SQL error from the server, leaves the connection
-// usable.
+// errors (which include a passed deadline), io.EOF, a cancelled context, and
+// a SQL Server error of severity 20 or more. Anything else, such as an
+// ordinary SQL error from the server, leaves the connection usable.
+//
+// Severities 20 to 25 are SQL Server's fatal errors: the server may end the
+// session after sending one, and does for error 18059, its refusal to reset
+// a session left under EXECUTE AS. go-mssqldb reports such an error as an
+// ordinary one and finds the session gone only at its next read, so the
+// connection would otherwise go back to the pool and fail the next lease.
+// The severity is read through go-mssqldb's SQLErrorClass method, so this
+// package does not import the driver.
 func IsBroken(err error) bool {
 	if err == nil {
 		return false
 	}
 	var ne net.Error
+	var sev sqlErrorClass
 	return errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, context.Canceled) ||
 		errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.As(err, &ne)
+		errors.As(err, &ne) ||
+		errors.As(err, &sev) && sev.SQLErrorClass() >= fatalSeverity
 }
+
+// sqlErrorClass is a SQL Server error's severity (go-mssqldb's mssql.Error).
+type sqlErrorClass interface{ SQLErrorClass() uint8 }
+
+// fatalSeverity is the least severity of SQL Server's fatal errors.
+const fatalSeverity = 20
 
 // touched remembers the ctx of the latest operation on the lease. If that
 // ctx has ended by the time the lease is released, the operation may have

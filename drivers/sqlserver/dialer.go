@@ -67,7 +67,7 @@ var ErrUnexpectedToken = errors.New("sqlserver: a SQL-login identity was dialled
 // NewDialer parses dsn (any form go-mssqldb accepts) once.
 func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
 	secrets := dsnSecrets(dsn)
-	cfg, err := msdsn.Parse(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return nil, invalidDSN(err, secrets)
 	}

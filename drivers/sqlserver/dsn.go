@@ -21,11 +21,25 @@ var ErrInvalidDSN = errors.New("sqlserver: invalid DSN")
 // 1433 filled in ("host\instance/database" for a named instance without a
 // port). It holds no credentials.
 func ServerKey(dsn string) (string, error) {
-	cfg, err := msdsn.Parse(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return "", invalidDSN(err, dsnSecrets(dsn))
 	}
 	return serverKeyOf(cfg), nil
+}
+
+// parseDSN is msdsn.Parse, refusing first a form prefix go-mssqldb would
+// not recognise: it knows "sqlserver://" and "odbc:" in lower case only,
+// and reads "SQLSERVER://..." as one ADO key with no value, a DSN for
+// localhost:1433 with no database and no credentials. A token identity's
+// token would go to whatever listens there.
+func parseDSN(dsn string) (msdsn.Config, error) {
+	for _, prefix := range []string{"sqlserver://", "odbc:"} {
+		if len(dsn) >= len(prefix) && strings.EqualFold(dsn[:len(prefix)], prefix) && dsn[:len(prefix)] != prefix {
+			return msdsn.Config{}, fmt.Errorf("the DSN starts with %q: go-mssqldb reads the %s prefix in lower case only", dsn[:len(prefix)], prefix)
+		}
+	}
+	return msdsn.Parse(dsn)
 }
 
 func serverKeyOf(cfg msdsn.Config) string {
@@ -46,13 +60,27 @@ func serverKeyOf(cfg msdsn.Config) string {
 // password is scrubbed from it, and the driver's error is not wrapped, so no
 // caller can print its raw text by unwrapping.
 func invalidDSN(err error, secrets []string) error {
-	return fmt.Errorf("%w: %s", ErrInvalidDSN, scrub(err.Error(), secrets))
+	msg := odbcSyntaxChar.ReplaceAllString(err.Error(), "unexpected character at index")
+	return fmt.Errorf("%w: %s", ErrInvalidDSN, scrub(msg, secrets))
 }
+
+// odbcSyntaxChar matches the character go-mssqldb's ODBC syntax errors
+// quote ("unexpected character X at index N"). It is dropped: where a braced
+// password ends early (a '}' the user meant as part of it, not doubled), it
+// is the password's next character. The index is kept.
+var odbcSyntaxChar = regexp.MustCompile(`unexpected character (?s:.) at index`)
 
 // dsnSecrets finds the password in any DSN form go-mssqldb accepts: the URL
 // form's userinfo (raw and unescaped), and password=/pwd= values of the ADO
 // and ODBC forms (with and without braces or quotes). It errs on the side of
 // finding too much: every candidate is scrubbed from error text.
+//
+// First among them is the password as the driver itself reads it: a value in
+// double quotes (ADO) or braces (ODBC) may hold ';', and "" or }} stand for
+// one quote or brace, so no split on ';' finds it whole. msdsn.Parse returns
+// the parameters it split even when a later value fails to parse, which is
+// when its errors quote values; the guesses below cover a DSN it cannot
+// split at all.
 func dsnSecrets(dsn string) []string {
 	var out []string
 	add := func(s string) {
@@ -61,6 +89,18 @@ func dsnSecrets(dsn string) []string {
 			out = append(out, s)
 			if t := strings.Trim(s, `{}"'`); t != s && t != "" {
 				out = append(out, t)
+			}
+			// strconv's errors (a port, a packet size) quote a value
+			// Go-style, with '"' and '\' escaped.
+			if q := strconv.Quote(s); q[1:len(q)-1] != s {
+				out = append(out, q[1:len(q)-1])
+			}
+		}
+	}
+	if cfg, _ := msdsn.Parse(dsn); cfg.Parameters != nil {
+		for k, v := range cfg.Parameters {
+			if isPasswordKey(k) {
+				add(v)
 			}
 		}
 	}

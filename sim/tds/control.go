@@ -189,6 +189,14 @@ func (s *Server) Resets() int {
 	return s.resets
 }
 
+// ResetsRefused counts the resets refused with error 18059 because the
+// session was under an EXECUTE AS not reverted; each ended its connection.
+func (s *Server) ResetsRefused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resetsRefused
+}
+
 // CommittedRows returns the committed row count of a table (case-insensitive
 // name, schema ignored) and whether it exists.
 func (s *Server) CommittedRows(table string) (int64, bool) {

@@ -14,15 +14,25 @@
 // DONE(ATTN) message of its own) and the RESETCONNECTION status bit. The SQL
 // it understands is deliberately tiny (SELECT of literals, parameters and a
 // few system functions, BEGIN TRAN / COMMIT / ROLLBACK, CREATE TABLE, INSERT,
-// SELECT COUNT(*), WAITFOR DELAY, USE and the SET options clients send after
-// login, such as SET LANGUAGE and SET DATEFORMAT); anything else gets an
-// ERROR token, as a real server would answer, never a dropped connection.
+// SELECT COUNT(*), WAITFOR DELAY, USE, the SET options clients send after
+// login, such as SET LANGUAGE and SET DATEFORMAT, and the session state a
+// pool must not hand on: SET TRANSACTION ISOLATION LEVEL, LOCK_TIMEOUT,
+// XACT_ABORT and the other ON/OFF options (read back with DBCC USEROPTIONS
+// and @@LOCK_TIMEOUT), SET CONTEXT_INFO and CONTEXT_INFO(),
+// sp_set_session_context and SESSION_CONTEXT(N'key'), EXECUTE AS USER |
+// LOGIN and REVERT); anything else gets an ERROR token, as a real server
+// would answer, never a dropped connection.
 //
 // Tables live in memory and are shared by all sessions, except local
 // temporary tables (#name), which are the session's own and, as in SQL Server,
 // go with the session or its reset. The RESETCONNECTION bit resets what
-// session state the simulator keeps: the open transaction, NOCOUNT and the
-// temporary tables. Rows inserted inside a
+// session state the simulator keeps, as sp_reset_connection does: the open
+// transaction, the SET options (the isolation level too, as SQL Server 2014
+// and later do for TDS 7.3+ clients), the language, date format and
+// database, CONTEXT_INFO, SESSION_CONTEXT (read-only keys too) and the
+// temporary tables. Under an EXECUTE AS not reverted it refuses, as SQL
+// Server does, with error 18059 (severity 20) and ends the connection.
+// Rows inserted inside a
 // transaction are kept per session and applied on commit, so other sessions
 // never see uncommitted rows.
 //

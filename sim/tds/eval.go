@@ -26,13 +26,22 @@ func (s *session) eval(e expr, params map[string]any) (any, error) {
 			return "Microsoft SQL Server 2022 (idpool simulator)", nil
 		case "SERVERNAME":
 			return s.srv.opts.ServerName, nil
+		case "LOCK_TIMEOUT":
+			return s.state.lockTimeout, nil
 		}
 	case exFunc:
 		switch e.name {
 		case "SUSER_SNAME", "SUSER_NAME":
-			return s.login, nil
+			return s.loginName(), nil
 		case "USER_NAME":
-			return "dbo", nil
+			return s.userName(), nil
+		case "CONTEXT_INFO":
+			if s.state.contextInfo == nil {
+				return nil, nil
+			}
+			return s.state.contextInfo, nil
+		case "SESSION_CONTEXT":
+			return s.sessionContextValue(e.val.(expr), params)
 		case "DB_NAME":
 			return s.database, nil
 		}

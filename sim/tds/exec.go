@@ -85,6 +85,18 @@ func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *
 	case useStmt:
 		s.execUse(st, tb)
 		return stmtResult{cmd: cmdNone}, nil
+	case setContextInfoStmt:
+		return stmtResult{cmd: cmdSet}, s.execSetContextInfo(st, params)
+	case setSessionContextStmt:
+		return stmtResult{cmd: cmdNone}, s.execSetSessionContext(st, params)
+	case executeAsStmt:
+		s.execExecuteAs(st)
+		return stmtResult{cmd: cmdNone}, nil
+	case revertStmt:
+		s.execRevert()
+		return stmtResult{cmd: cmdNone}, nil
+	case userOptionsStmt:
+		return s.execUserOptions(tb), nil
 	}
 	return stmtResult{}, errNotSupported("statement")
 }
@@ -220,6 +232,9 @@ func parseDelay(s string) (time.Duration, bool) {
 }
 
 func (s *session) execSet(st setStmt, tb *tokenBuf) error {
+	if kept, err := s.setOption(st); kept {
+		return err
+	}
 	switch st.option {
 	case "LANGUAGE":
 		return s.setLanguage(st.value, tb)
@@ -231,10 +246,8 @@ func (s *session) execSet(st setStmt, tb *tokenBuf) error {
 		if st.value == "ON" {
 			return errNotSupported("IMPLICIT_TRANSACTIONS ON")
 		}
-	case "XACT_ABORT", "ANSI_NULLS", "ANSI_WARNINGS", "ANSI_PADDING", "ANSI_NULL_DFLT_ON",
-		"QUOTED_IDENTIFIER", "ARITHABORT", "CONCAT_NULL_YIELDS_NULL", "NUMERIC_ROUNDABORT",
-		"TEXTSIZE", "LOCK_TIMEOUT", "DEADLOCK_PRIORITY", "TRANSACTION", "DATEFIRST", "CURSOR_CLOSE_ON_COMMIT":
-		// Accepted for client compatibility; the simulator's behaviour does not depend on them.
+	case "DEADLOCK_PRIORITY":
+		// Accepted for client compatibility; the simulator's behaviour does not depend on it.
 	default:
 		return newExecError(195, 15, "'%s' is not a recognized SET option.", st.option)
 	}

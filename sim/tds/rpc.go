@@ -97,6 +97,9 @@ func (s *session) doRPC(req *request, tb *tokenBuf) error {
 		}
 		return malformed(err)
 	}
+	if isProc(r, "sp_set_session_context") {
+		return s.rpcSetSessionContext(r.params, tb)
+	}
 	if !isExecuteSQL(r) {
 		name := r.procName
 		if name == "" {
@@ -126,9 +129,38 @@ func isExecuteSQL(r rpcRequest) bool {
 	if r.procName == "" {
 		return r.procID == procExecuteSQL
 	}
+	return isProc(r, "sp_executesql")
+}
+
+// isProc reports whether an RPC by name calls the system procedure name,
+// written as [master.][sys.]name, brackets or not, in any case.
+func isProc(r rpcRequest, name string) bool {
 	n := strings.ToLower(strings.NewReplacer("[", "", "]", "").Replace(r.procName))
 	n = strings.TrimPrefix(strings.TrimPrefix(n, "master."), "sys.")
-	return n == "sp_executesql" || n == ".sp_executesql"
+	return n == name || n == "."+name
+}
+
+// rpcSetSessionContext runs sp_set_session_context called as an RPC.
+func (s *session) rpcSetSessionContext(ps []rpcParam, tb *tokenBuf) error {
+	st, err := sessionContextRPC(ps)
+	if err == nil {
+		params := map[string]any{}
+		for i, p := range ps {
+			params[rpcArgName(i)] = p.value
+		}
+		err = s.execSetSessionContext(st.(setSessionContextStmt), params)
+	}
+	if ee, ok := err.(*execError); ok {
+		tb.message(tokError, ee.e, s.srv.opts.ServerName)
+		tb.done(tokDoneProc, doneError, cmdNone, 0)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tb.returnStatus(0)
+	tb.done(tokDoneProc, doneFinal, cmdNone, 0)
+	return nil
 }
 
 // executeSQL is sp_executesql: @stmt, then @params (the declarations), then

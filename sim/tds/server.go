@@ -115,6 +115,8 @@ type Server struct {
 	totalLogins int
 	failed      int
 	resets      int
+	// resetsRefused counts resets refused under EXECUTE AS (error 18059).
+	resetsRefused int
 }
 
 // Start listens on opts.Addr and serves until Close.

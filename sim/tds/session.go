@@ -48,6 +48,8 @@ type session struct {
 	// temps holds the session's local temporary tables (#name); nil until
 	// the first is created.
 	temps *store
+	// state is the rest of the state a reset restores (sessionstate.go).
+	state sessionState
 
 	// inTx mirrors trancount > 0 for Server.Sessions.
 	inTx atomic.Bool
@@ -73,7 +75,7 @@ type request struct {
 }
 
 func newSession(srv *Server, raw net.Conn) *session {
-	return &session{srv: srv, raw: raw, rw: raw, packetSize: defaultPacketSize}
+	return &session{srv: srv, raw: raw, rw: raw, packetSize: defaultPacketSize, state: newSessionState()}
 }
 
 // kill closes the session's socket; its open transaction is never applied.
@@ -299,7 +301,15 @@ func (s *session) handle(req *request) (keep bool) {
 	var tb tokenBuf
 	st := req.msg.status
 	if st&(statusResetConn|statusResetConnSkipTran) != 0 {
-		s.reset(&tb, st&statusResetConn == 0)
+		if e := s.reset(&tb, st&statusResetConn == 0); e != nil {
+			// A reset refused (severity 20) ends the connection unexecuted.
+			s.srv.log.Info("tds: reset refused; connection closed", "spid", s.spid, "error", e.e.Number)
+			tb = tokenBuf{}
+			tb.message(tokError, e.e, s.srv.opts.ServerName)
+			tb.done(tokDone, doneError, cmdNone, 0)
+			s.finish(req, tb.b, false)
+			return false
+		}
 	}
 	var err error
 	switch req.msg.typ {
@@ -358,10 +368,17 @@ func (s *session) finish(req *request, reply []byte, attnCut bool) bool {
 // reset does what sp_reset_connection does for a request that carries the
 // RESETCONNECTION bit: roll back the open transaction (unless the client
 // asked to keep it), drop the session's temporary tables and restore its
-// settings. That is all the session state the simulator keeps: the other SET
-// options are accepted without effect, and CONTEXT_INFO and SESSION_CONTEXT
-// are not implemented.
-func (s *session) reset(tb *tokenBuf, keepTran bool) {
+// settings, CONTEXT_INFO and SESSION_CONTEXT (sessionstate.go). Under an
+// EXECUTE AS not reverted it refuses, changing nothing, with error 18059,
+// after which the session must end.
+func (s *session) reset(tb *tokenBuf, keepTran bool) *execError {
+	if e := s.resetState(); e != nil {
+		s.srv.mu.Lock()
+		s.srv.resets++
+		s.srv.resetsRefused++
+		s.srv.mu.Unlock()
+		return e
+	}
 	if !keepTran && s.trancount > 0 {
 		s.endTran(tb)
 	}
@@ -376,4 +393,5 @@ func (s *session) reset(tb *tokenBuf, keepTran bool) {
 	s.srv.mu.Lock()
 	s.srv.resets++
 	s.srv.mu.Unlock()
+	return nil
 }

@@ -16,6 +16,7 @@ const (
 	tkVar    // @name
 	tkSysVar // @@name
 	tkPunct
+	tkBinary // 0x0102: text is the hex digits after 0x
 )
 
 type sqlTok struct {
@@ -91,6 +92,14 @@ func lexSQL(s string) ([]sqlTok, error) {
 			}
 			toks = append(toks, sqlTok{kind, s[j:k]})
 			i = k
+		case c == '0' && i+1 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X'):
+			// A binary constant; 0x alone is the empty one.
+			j := i + 2
+			for j < len(s) && isHexDigit(s[j]) {
+				j++
+			}
+			toks = append(toks, sqlTok{tkBinary, s[i+2 : j]})
+			i = j
 		case c >= '0' && c <= '9' || c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
 			j := i
 			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
@@ -152,3 +161,7 @@ func isIdentStart(c byte) bool {
 
 // isIdentChar: # may also start a name, that of a temporary table.
 func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' || c == '#' }
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}

@@ -38,6 +38,16 @@ type (
 	// useStmt is USE <database>, which clients given a database at connect
 	// may send right after login.
 	useStmt struct{ db string }
+	// The session state of sessionstate.go: SET CONTEXT_INFO, EXEC
+	// sp_set_session_context, EXECUTE AS, REVERT, DBCC USEROPTIONS.
+	setContextInfoStmt    struct{ value expr }
+	setSessionContextStmt struct{ key, value, readOnly expr }
+	executeAsStmt         struct {
+		login bool
+		name  string
+	}
+	revertStmt      struct{}
+	userOptionsStmt struct{}
 )
 
 // tableName is a table as written and the key it is stored under: the last
@@ -73,7 +83,7 @@ type condition struct {
 var statementKeywords = map[string]bool{
 	"SELECT": true, "BEGIN": true, "COMMIT": true, "ROLLBACK": true, "IF": true,
 	"CREATE": true, "INSERT": true, "WAITFOR": true, "SET": true, "FROM": true, "USE": true,
-	"WHERE": true, "AND": true, "ELSE": true,
+	"WHERE": true, "AND": true, "ELSE": true, "EXEC": true, "EXECUTE": true, "REVERT": true, "DBCC": true,
 }
 
 // maxIfDepth bounds IF nesting, so a hostile batch cannot recurse deeply.
@@ -214,6 +224,18 @@ func (p *parser) statement() (stmt, error) {
 	case "SET":
 		p.pos++
 		return p.setRest()
+	case "EXEC", "EXECUTE":
+		p.pos++
+		return p.execRest()
+	case "REVERT":
+		p.pos++
+		return revertStmt{}, nil
+	case "DBCC":
+		p.pos++
+		if err := p.expectWord("USEROPTIONS"); err != nil {
+			return nil, err
+		}
+		return userOptionsStmt{}, nil
 	case "USE":
 		p.pos++
 		db := p.next()
@@ -407,6 +429,13 @@ func (p *parser) setRest() (stmt, error) {
 		}
 		return setStmt{option: opt, value: strings.Join(words, " ")}, nil
 	}
+	if opt == "CONTEXT_INFO" {
+		e, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		return setContextInfoStmt{value: e}, nil
+	}
 	if opt == "LANGUAGE" || opt == "DATEFORMAT" {
 		// SET LANGUAGE us_english | 'us_english' | [us_english]; SET DATEFORMAT mdy | 'mdy'.
 		v := p.next()
@@ -483,11 +512,13 @@ func (p *parser) expr() (expr, error) {
 		return numberLiteral(t.text, false)
 	case tkString:
 		return expr{kind: exLiteral, val: t.text}, nil
+	case tkBinary:
+		return binaryLiteral(t.text)
 	case tkVar:
 		return expr{kind: exParam, name: strings.ToLower(t.text)}, nil
 	case tkSysVar:
 		switch u := t.upper(); u {
-		case "SPID", "TRANCOUNT", "VERSION", "SERVERNAME":
+		case "SPID", "TRANCOUNT", "VERSION", "SERVERNAME", "LOCK_TIMEOUT":
 			return expr{kind: exSysVar, name: u}, nil
 		}
 	case tkPunct:
@@ -519,8 +550,14 @@ func (p *parser) expr() (expr, error) {
 				return expr{}, err
 			}
 			return expr{kind: exCountStar, name: u}, p.expectPunct(")")
-		case "SUSER_SNAME", "SUSER_NAME", "DB_NAME", "USER_NAME":
+		case "SUSER_SNAME", "SUSER_NAME", "DB_NAME", "USER_NAME", "CONTEXT_INFO":
 			return expr{kind: exFunc, name: u}, p.expectPunct(")")
+		case "SESSION_CONTEXT":
+			key, err := p.expr()
+			if err != nil {
+				return expr{}, err
+			}
+			return expr{kind: exFunc, name: u, val: key}, p.expectPunct(")")
 		}
 		p.pos--
 	}

@@ -62,6 +62,7 @@ func (s *session) doTM(req *request, tb *tokenBuf) error {
 	var e *execError
 	switch r.typ {
 	case tmBeginXact:
+		s.beginIsolation(r.isolation)
 		s.beginTran(tb)
 	case tmCommitXact:
 		if err := s.commitTran(tb, true); err != nil {
@@ -75,6 +76,7 @@ func (s *session) doTM(req *request, tb *tokenBuf) error {
 		}
 	}
 	if e == nil && r.typ != tmBeginXact && r.flags&tmFlagBeginXact != 0 {
+		s.beginIsolation(r.isolation)
 		s.beginTran(tb)
 	}
 	if e != nil {
