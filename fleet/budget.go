@@ -41,9 +41,13 @@ type Budget struct {
 	waiters, holders map[string]bool
 	// holdersGen counts the changes of holder keys the watch has seen.
 	holdersGen uint64
-	notify     func(manager.BudgetSignal)
-	closed     bool
-	st         Stats
+	// checkOwn asks the worker to read this process's holder key: the
+	// watch saw it lowered or deleted, maybe by another program (see
+	// checkOwnKey).
+	checkOwn bool
+	notify   func(manager.BudgetSignal)
+	closed   bool
+	st       Stats
 }
 
 // New checks cfg and starts the budget's goroutines; it does not wait for

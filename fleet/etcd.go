@@ -93,6 +93,7 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 		if !r.Succeeded {
 			continue // another process changed the holders: read again
 		}
+		w.ownRev = r.Header.Revision
 		b.mu.Lock()
 		if b.lease == lease {
 			b.held = mine + take
@@ -129,12 +130,18 @@ func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
 	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
 	defer cancel()
-	var err error
+	key := b.holderKey(lease)
+	op := clientv3.OpPut(key, strconv.Itoa(left), clientv3.WithLease(lease))
 	if left == 0 {
-		_, err = b.cli.Delete(ctx, b.holderKey(lease))
-	} else {
-		_, err = b.cli.Put(ctx, b.holderKey(lease), strconv.Itoa(left), clientv3.WithLease(lease))
+		op = clientv3.OpDelete(key)
 	}
+	if beforeGiveBack != nil {
+		beforeGiveBack()
+	}
+	// Only if the key is as this process last wrote it (a missing key's
+	// revision compares as 0): a put must never raise a count that another
+	// program lowered meanwhile, and which the others may have taken up.
+	r, err := b.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", w.ownRev)).Then(op).Commit()
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		b.lost(lease, "etcd expired it")
 		return
@@ -144,8 +151,18 @@ func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
 		return
 	}
 	b.mu.Lock()
+	if !r.Succeeded {
+		b.checkOwn = true // see checkOwnKey
+		b.mu.Unlock()
+		b.wake()
+		return
+	}
 	b.st.Returns++
 	b.mu.Unlock()
+	w.ownRev = 0
+	if left > 0 {
+		w.ownRev = r.Header.Revision
+	}
 }
 
 // setWaiting puts or deletes this process's waiting key, which tells the
@@ -192,6 +209,7 @@ func (b *Budget) watch() {
 				key := string(ev.Kv.Key)
 				b.mu.Lock()
 				b.noteKey(key, ev.Type == clientv3.EventTypeDelete)
+				b.noteOwnKey(ev)
 				b.mu.Unlock()
 			}
 			b.wake()
@@ -202,6 +220,10 @@ func (b *Budget) watch() {
 		}
 	}
 }
+
+// beforeGiveBack, if set, runs just before giveBack's write: tests lower the
+// process's holder key there, as another program could.
+var beforeGiveBack func()
 
 // afterKeysRead, if set, runs between the watch's read of the keys and the
 // start of its watch: tests put a key there, where a watch started without
@@ -224,6 +246,9 @@ func (b *Budget) readKeys() (int64, bool) {
 	for _, kv := range r.Kvs {
 		b.noteKey(string(kv.Key), false)
 	}
+	// Events missed while the watch was down may have lowered this
+	// process's key.
+	b.checkOwn = b.lease != 0
 	b.mu.Unlock()
 	return r.Header.Revision, true
 }

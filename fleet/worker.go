@@ -27,6 +27,10 @@ type worker struct {
 	full    bool
 	fullGen uint64
 	fullAt  time.Time
+	// ownRev is the mod revision of this process's last write of its
+	// holder key under the current lease, 0 when the key is missing (see
+	// giveBack).
+	ownRev int64
 }
 
 // run is the budget's one goroutine that talks to etcd (besides watch): it
@@ -81,6 +85,16 @@ func (b *Budget) step(w *worker) time.Time {
 			return w.retryAt
 		}
 		return validUntil
+	}
+
+	b.mu.Lock()
+	lease = b.lease // a new one, if just granted
+	check := b.checkOwn && lease != 0
+	b.checkOwn = false
+	b.mu.Unlock()
+	if check && !b.checkOwnKey(w, lease) {
+		b.signalShed()
+		return w.retryAt
 	}
 
 	b.mu.Lock()
@@ -222,6 +236,7 @@ func (b *Budget) grant(w *worker) bool {
 	b.mu.Unlock()
 	w.nextRenew = sent.Add(b.cfg.TTL / 3)
 	w.waitingKey = false
+	w.ownRev = 0
 	return true
 }
 
