@@ -45,9 +45,14 @@ type Budget struct {
 	// watch saw it lowered or deleted, maybe by another program (see
 	// checkOwnKey).
 	checkOwn bool
-	notify   func(manager.BudgetSignal)
-	closed   bool
-	st       Stats
+	// caps are the caps other processes state (and this one's), by lease
+	// name, as the watch sees them; capNow is the smallest of them and
+	// Config.Cap (see noteCap).
+	caps   map[string]int
+	capNow int
+	notify func(manager.BudgetSignal)
+	closed bool
+	st     Stats
 }
 
 // New checks cfg and starts the budget's goroutines; it does not wait for
@@ -60,8 +65,8 @@ func New(cfg Config) (*Budget, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Budget{cfg: cfg, cli: cfg.Client, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
-		waiters: make(map[string]bool), holders: make(map[string]bool)}
-	b.st.Cap = cfg.Cap
+		waiters: make(map[string]bool), holders: make(map[string]bool), caps: make(map[string]int)}
+	b.st.Cap, b.capNow = cfg.Cap, cfg.Cap
 	b.wg.Add(2)
 	go b.run()
 	go b.watch()

@@ -31,6 +31,8 @@ type worker struct {
 	// holder key under the current lease, 0 when the key is missing (see
 	// giveBack).
 	ownRev int64
+	// capKey: this process's cap key is in etcd under the current lease.
+	capKey bool
 }
 
 // run is the budget's one goroutine that talks to etcd (besides watch): it
@@ -183,14 +185,15 @@ func (b *Budget) signalShed() {
 	}
 }
 
-// fairShare is, while other processes wait, the cap divided among every
-// process holding or waiting (rounded up); otherwise the whole cap. A process
+// fairShare is, while other processes wait, the fleet's cap (capNow)
+// divided among every process holding or waiting (rounded up); otherwise the
+// whole cap. A process
 // above it closes connections as they come free, and the permits go back to
 // the fleet, so that no process keeps the cap to itself under steady load.
 // Called with mu held.
 func (b *Budget) fairShare() int {
 	if !b.othersWaiting() {
-		return b.cfg.Cap
+		return b.capNow
 	}
 	n := len(b.holders)
 	for name := range b.waiters {
@@ -198,7 +201,7 @@ func (b *Budget) fairShare() int {
 			n++
 		}
 	}
-	return max(1, (b.cfg.Cap+n-1)/n)
+	return max(1, (b.capNow+n-1)/n)
 }
 
 // othersWaiting says whether another process found the fleet full and
@@ -237,6 +240,7 @@ func (b *Budget) grant(w *worker) bool {
 	w.nextRenew = sent.Add(b.cfg.TTL / 3)
 	w.waitingKey = false
 	w.ownRev = 0
+	w.capKey = false
 	return true
 }
 
