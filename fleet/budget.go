@@ -45,6 +45,9 @@ type Budget struct {
 	// watch saw it lowered or deleted, maybe by another program (see
 	// checkOwnKey).
 	checkOwn bool
+	// waitGoneRev is the revision of the last deletion of this process's
+	// waiting key the watch saw (see noteOwnKey).
+	waitGoneRev int64
 	// caps are the caps other processes state (and this one's), by lease
 	// name, as the watch sees them; capNow is the smallest of them and
 	// Config.Cap (see noteCap).

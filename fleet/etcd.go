@@ -186,7 +186,11 @@ func (b *Budget) setWaiting(w *worker, lease clientv3.LeaseID, on bool) {
 	defer cancel()
 	var err error
 	if on {
-		_, err = b.cli.Put(ctx, b.waitingKeyOf(lease), "1", clientv3.WithLease(lease))
+		var r *clientv3.PutResponse
+		r, err = b.cli.Put(ctx, b.waitingKeyOf(lease), "1", clientv3.WithLease(lease))
+		if err == nil {
+			w.waitRev = r.Header.Revision
+		}
 	} else {
 		_, err = b.cli.Delete(ctx, b.waitingKeyOf(lease))
 	}

@@ -29,10 +29,24 @@ func ownKeyLowered(ev *clientv3.Event, held int) bool {
 }
 
 // noteOwnKey flags a check of this process's holder key when ev may have
-// lowered it. Called with mu held.
+// lowered it, and notes the deletion of its waiting key: the others then no
+// longer keep to their fair share, so a process that still waits must put it
+// again. The worker compares the deletion's revision with that of its last
+// put of the key, so a late event of one of its own deletions does not
+// count. Called with mu held.
 func (b *Budget) noteOwnKey(ev *clientv3.Event) {
-	if b.lease != 0 && string(ev.Kv.Key) == b.holderKey(b.lease) && ownKeyLowered(ev, b.held) {
-		b.checkOwn = true
+	if b.lease == 0 {
+		return
+	}
+	switch string(ev.Kv.Key) {
+	case b.holderKey(b.lease):
+		if ownKeyLowered(ev, b.held) {
+			b.checkOwn = true
+		}
+	case b.waitingKeyOf(b.lease):
+		if ev.Type == clientv3.EventTypeDelete {
+			b.waitGoneRev = max(b.waitGoneRev, ev.Kv.ModRevision)
+		}
 	}
 }
 

@@ -18,6 +18,8 @@ type worker struct {
 	nextRenew  time.Time
 	retryAt    time.Time
 	waitingKey bool // this process's waiting key is in etcd
+	// waitRev is the revision of the last put of the waiting key.
+	waitRev int64
 	// badHolder is the holder key whose unreadable count was last logged
 	// (once, not at every retry); empty once a read finds none.
 	badHolder string
@@ -93,6 +95,9 @@ func (b *Budget) step(w *worker) time.Time {
 	lease = b.lease // a new one, if just granted
 	check := b.checkOwn && lease != 0
 	b.checkOwn = false
+	if b.waitGoneRev > w.waitRev {
+		w.waitingKey = false
+	}
 	b.mu.Unlock()
 	if check && !b.checkOwnKey(w, lease) {
 		b.signalShed()
@@ -119,8 +124,12 @@ func (b *Budget) step(w *worker) time.Time {
 	case need > 0 && w.full && gen == w.fullGen && now.Before(w.fullAt.Add(ttl/3)):
 		// Still full as far as the watch knows: no read, but say so again,
 		// as a new waiter may have come that the manager can serve from
-		// its own idle connections.
+		// its own idle connections. And wait again if the waiting key
+		// went (see noteOwnKey).
 		b.signal(fullSignal)
+		if !w.waitingKey {
+			b.setWaiting(w, lease, true)
+		}
 		if at := w.fullAt.Add(ttl / 3); at.Before(next) {
 			next = at
 		}
