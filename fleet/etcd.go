@@ -86,6 +86,9 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 			b.signal(fullSignal)
 			return false
 		}
+		if beforeTake != nil {
+			beforeTake()
+		}
 		// Write the new count only if no holder key changed since the read:
 		// then sum is still the fleet's total and sum+take <= capNow. And
 		// only if no cap key was put since: a process that came meanwhile
@@ -241,6 +244,10 @@ func (b *Budget) watch() {
 		}
 	}
 }
+
+// beforeTake, if set, runs between a fetch's read and its transaction:
+// tests revoke the lease there.
+var beforeTake func()
 
 // beforeGiveBack, if set, runs just before giveBack's write: tests lower the
 // process's holder key there, as another program could.

@@ -156,6 +156,16 @@ func (b *Budget) step(w *worker) time.Time {
 	if need <= 0 && w.waitingKey {
 		b.setWaiting(w, lease, false)
 	}
+	b.mu.Lock()
+	gone := b.lease != lease
+	b.mu.Unlock()
+	if gone {
+		// A fetch or give-back found the lease gone: take a new one and
+		// take back the permits in use at once, as after a renewal that
+		// finds it gone, and shed only what the cap leaves no room for.
+		// Shedding now would close every connection in use.
+		return now
+	}
 	b.signalShed()
 	if w.nextRenew.Before(next) {
 		next = w.nextRenew
