@@ -41,9 +41,21 @@ type Budget struct {
 	waiters, holders map[string]bool
 	// holdersGen counts the changes of holder keys the watch has seen.
 	holdersGen uint64
-	notify     func(manager.BudgetSignal)
-	closed     bool
-	st         Stats
+	// checkOwn asks the worker to read this process's holder key: the
+	// watch saw it lowered or deleted, maybe by another program (see
+	// checkOwnKey).
+	checkOwn bool
+	// waitGoneRev is the revision of the last deletion of this process's
+	// waiting key the watch saw (see noteOwnKey).
+	waitGoneRev int64
+	// caps are the caps other processes state (and this one's), by lease
+	// name, as the watch sees them; capNow is the smallest of them and
+	// Config.Cap (see noteCap).
+	caps   map[string]int
+	capNow int
+	notify func(manager.BudgetSignal)
+	closed bool
+	st     Stats
 }
 
 // New checks cfg and starts the budget's goroutines; it does not wait for
@@ -56,8 +68,8 @@ func New(cfg Config) (*Budget, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Budget{cfg: cfg, cli: cfg.Client, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
-		waiters: make(map[string]bool), holders: make(map[string]bool)}
-	b.st.Cap = cfg.Cap
+		waiters: make(map[string]bool), holders: make(map[string]bool), caps: make(map[string]int)}
+	b.st.Cap, b.capNow = cfg.Cap, cfg.Cap
 	b.wg.Add(2)
 	go b.run()
 	go b.watch()

@@ -17,7 +17,8 @@ type Config struct {
 	Client *clientv3.Client
 	// Prefix is the budget's key prefix, one per database server, e.g.
 	// "/idpool/sql1/". Every process sharing the budget must use the same
-	// prefix and Cap. Required; must end in "/".
+	// prefix and Cap (processes that find different caps keep to the
+	// smallest and log an error). Required; must end in "/".
 	Prefix string
 	// Cap is the fleet-wide cap on physical sessions to the server.
 	// Required.

@@ -22,22 +22,33 @@ const maxTries = 5
 // it took any; when the fleet is full it says so to the manager and records
 // this process as waiting, so that holders give back their spares.
 func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
-	holders := b.cfg.Prefix + "h/"
+	holders, caps := b.cfg.Prefix+"h/", b.cfg.Prefix+"c/"
+	if !w.capKey && !b.putCapKey(w, lease) {
+		return false
+	}
 	for range maxTries {
 		start := time.Now()
 		b.mu.Lock()
 		gen := b.holdersGen
 		b.mu.Unlock()
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
-		got, err := b.cli.Get(ctx, holders, clientv3.WithPrefix())
+		// The holders and the caps, at one revision.
+		got, err := b.cli.Txn(ctx).Then(clientv3.OpGet(holders, clientv3.WithPrefix()), clientv3.OpGet(caps, clientv3.WithPrefix())).Commit()
 		if err != nil {
 			cancel()
 			b.fail(w, "read holders", err)
 			return false
 		}
+		rev := got.Header.Revision
+		capNow, err := b.fleetCap(got.Responses[1].GetResponseRange().Kvs)
+		if err != nil {
+			cancel()
+			b.fail(w, "read caps", err)
+			return false
+		}
 		mine, sum := 0, 0
 		me := b.holderKey(lease)
-		for _, kv := range got.Kvs {
+		for _, kv := range got.Responses[0].GetResponseRange().Kvs {
 			if _, _, ok := b.splitKey(string(kv.Key)); !ok {
 				continue // another budget's, nested under this prefix
 			}
@@ -62,7 +73,7 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 		b.mu.Lock()
 		b.st.FleetHeld = sum
 		b.mu.Unlock()
-		take := min(k, b.cfg.Cap-sum)
+		take := min(k, capNow-sum)
 		if take <= 0 {
 			cancel()
 			b.mu.Lock()
@@ -75,10 +86,16 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 			b.signal(fullSignal)
 			return false
 		}
+		if beforeTake != nil {
+			beforeTake()
+		}
 		// Write the new count only if no holder key changed since the read:
-		// then sum is still the fleet's total and sum+take <= Cap.
+		// then sum is still the fleet's total and sum+take <= capNow. And
+		// only if no cap key was put since: a process that came meanwhile
+		// may state a smaller cap.
 		r, err := b.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(holders), "<", got.Header.Revision+1).WithPrefix()).
+			If(clientv3.Compare(clientv3.ModRevision(holders), "<", rev+1).WithPrefix(),
+				clientv3.Compare(clientv3.ModRevision(caps), "<", rev+1).WithPrefix()).
 			Then(clientv3.OpPut(me, strconv.Itoa(mine+take), clientv3.WithLease(lease))).
 			Commit()
 		cancel()
@@ -93,6 +110,7 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 		if !r.Succeeded {
 			continue // another process changed the holders: read again
 		}
+		w.ownRev = r.Header.Revision
 		b.mu.Lock()
 		if b.lease == lease {
 			b.held = mine + take
@@ -129,12 +147,18 @@ func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
 	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
 	defer cancel()
-	var err error
+	key := b.holderKey(lease)
+	op := clientv3.OpPut(key, strconv.Itoa(left), clientv3.WithLease(lease))
 	if left == 0 {
-		_, err = b.cli.Delete(ctx, b.holderKey(lease))
-	} else {
-		_, err = b.cli.Put(ctx, b.holderKey(lease), strconv.Itoa(left), clientv3.WithLease(lease))
+		op = clientv3.OpDelete(key)
 	}
+	if beforeGiveBack != nil {
+		beforeGiveBack()
+	}
+	// Only if the key is as this process last wrote it (a missing key's
+	// revision compares as 0): a put must never raise a count that another
+	// program lowered meanwhile, and which the others may have taken up.
+	r, err := b.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", w.ownRev)).Then(op).Commit()
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		b.lost(lease, "etcd expired it")
 		return
@@ -144,8 +168,18 @@ func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
 		return
 	}
 	b.mu.Lock()
+	if !r.Succeeded {
+		b.checkOwn = true // see checkOwnKey
+		b.mu.Unlock()
+		b.wake()
+		return
+	}
 	b.st.Returns++
 	b.mu.Unlock()
+	w.ownRev = 0
+	if left > 0 {
+		w.ownRev = r.Header.Revision
+	}
 }
 
 // setWaiting puts or deletes this process's waiting key, which tells the
@@ -155,7 +189,11 @@ func (b *Budget) setWaiting(w *worker, lease clientv3.LeaseID, on bool) {
 	defer cancel()
 	var err error
 	if on {
-		_, err = b.cli.Put(ctx, b.waitingKeyOf(lease), "1", clientv3.WithLease(lease))
+		var r *clientv3.PutResponse
+		r, err = b.cli.Put(ctx, b.waitingKeyOf(lease), "1", clientv3.WithLease(lease))
+		if err == nil {
+			w.waitRev = r.Header.Revision
+		}
 	} else {
 		_, err = b.cli.Delete(ctx, b.waitingKeyOf(lease))
 	}
@@ -191,8 +229,12 @@ func (b *Budget) watch() {
 			for _, ev := range resp.Events {
 				key := string(ev.Kv.Key)
 				b.mu.Lock()
-				b.noteKey(key, ev.Type == clientv3.EventTypeDelete)
+				other := b.noteKey(key, ev.Kv.Value, ev.Type == clientv3.EventTypeDelete)
+				b.noteOwnKey(ev)
 				b.mu.Unlock()
+				if other != 0 {
+					b.logCapMismatch(key, other)
+				}
 			}
 			b.wake()
 		}
@@ -203,36 +245,58 @@ func (b *Budget) watch() {
 	}
 }
 
+// beforeTake, if set, runs between a fetch's read and its transaction:
+// tests revoke the lease there.
+var beforeTake func()
+
+// beforeGiveBack, if set, runs just before giveBack's write: tests lower the
+// process's holder key there, as another program could.
+var beforeGiveBack func()
+
 // afterKeysRead, if set, runs between the watch's read of the keys and the
 // start of its watch: tests put a key there, where a watch started without
 // the read's revision would miss it.
 var afterKeysRead func()
 
-// readKeys loads the holder and waiting keys when a watch (re)starts, since
+// readKeys loads the holder, waiting and cap keys when a watch (re)starts, since
 // events from before the watch are not replayed, and returns the revision
 // they were read at.
 func (b *Budget) readKeys() (int64, bool) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
 	defer cancel()
-	r, err := b.cli.Get(ctx, b.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	r, err := b.cli.Get(ctx, b.cfg.Prefix, clientv3.WithPrefix())
 	if err != nil {
 		return 0, false
 	}
+	mismatch := make(map[string]int)
 	b.mu.Lock()
 	clear(b.waiters)
 	clear(b.holders)
+	clear(b.caps)
 	for _, kv := range r.Kvs {
-		b.noteKey(string(kv.Key), false)
+		if other := b.noteKey(string(kv.Key), kv.Value, false); other != 0 {
+			mismatch[string(kv.Key)] = other
+		}
 	}
+	// Events missed while the watch was down may have lowered this
+	// process's key.
+	b.checkOwn = b.lease != 0
 	b.mu.Unlock()
+	for key, other := range mismatch {
+		b.logCapMismatch(key, other)
+	}
 	return r.Header.Revision, true
 }
 
-// noteKey follows one key of the prefix. Called with mu held.
-func (b *Budget) noteKey(key string, deleted bool) {
+// noteKey follows one key of the prefix. It returns another process's cap
+// to log, as noteCap. Called with mu held.
+func (b *Budget) noteKey(key string, value []byte, deleted bool) int {
 	kind, name, ok := b.splitKey(key)
 	if !ok {
-		return
+		return 0
+	}
+	if kind == "c" {
+		return b.noteCap(name, value, deleted)
 	}
 	set := b.waiters
 	if kind == "h" {
@@ -244,15 +308,16 @@ func (b *Budget) noteKey(key string, deleted bool) {
 	} else {
 		set[name] = true
 	}
+	return 0
 }
 
 // splitKey splits a key of the prefix into its kind ("h" for a holder, "w"
-// for a waiting process) and its process's name, or says false for any other
+// for a waiting process, "c" for a process's cap) and its process's name, or says false for any other
 // key: one of another budget whose prefix lies under this one's, say, which
 // must count for that budget only.
 func (b *Budget) splitKey(key string) (kind, name string, ok bool) {
 	kind, name, ok = strings.Cut(strings.TrimPrefix(key, b.cfg.Prefix), "/")
-	if !ok || (kind != "h" && kind != "w") || name == "" || strings.Contains(name, "/") {
+	if !ok || (kind != "h" && kind != "w" && kind != "c") || name == "" || strings.Contains(name, "/") {
 		return "", "", false
 	}
 	return kind, name, true

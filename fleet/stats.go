@@ -11,6 +11,11 @@ type Stats struct {
 	// Cap is the fleet-wide cap; FleetHeld the permits held by every
 	// process together at this process's last read of etcd.
 	Cap, FleetHeld int
+	// FleetCap is the cap the fleet keeps to: the smallest Cap any of its
+	// live processes states, as this process's watch sees them. It differs
+	// from Cap only when processes on one prefix were given different caps,
+	// a misconfiguration they log as an error.
+	FleetCap int
 	// Held is how many permits etcd records for this process; InUse how many
 	// cover connections open or dialing; Waiting how many the manager waits
 	// for; Shed how many connections it must close (its lease was lost).
@@ -38,6 +43,7 @@ func (b *Budget) Stats() Stats {
 	defer b.mu.Unlock()
 	s := b.st
 	s.Held, s.InUse, s.Waiting = b.held, b.inUse, b.want
+	s.FleetCap = b.capNow
 	s.LeaseValid = b.lease != 0 && now.Before(b.validUntil)
 	s.Lease = int64(b.lease)
 	if over := b.inUse - b.allowed(now); over > 0 {

@@ -18,6 +18,8 @@ type worker struct {
 	nextRenew  time.Time
 	retryAt    time.Time
 	waitingKey bool // this process's waiting key is in etcd
+	// waitRev is the revision of the last put of the waiting key.
+	waitRev int64
 	// badHolder is the holder key whose unreadable count was last logged
 	// (once, not at every retry); empty once a read finds none.
 	badHolder string
@@ -27,6 +29,12 @@ type worker struct {
 	full    bool
 	fullGen uint64
 	fullAt  time.Time
+	// ownRev is the mod revision of this process's last write of its
+	// holder key under the current lease, 0 when the key is missing (see
+	// giveBack).
+	ownRev int64
+	// capKey: this process's cap key is in etcd under the current lease.
+	capKey bool
 }
 
 // run is the budget's one goroutine that talks to etcd (besides watch): it
@@ -84,6 +92,19 @@ func (b *Budget) step(w *worker) time.Time {
 	}
 
 	b.mu.Lock()
+	lease = b.lease // a new one, if just granted
+	check := b.checkOwn && lease != 0
+	b.checkOwn = false
+	if b.waitGoneRev > w.waitRev {
+		w.waitingKey = false
+	}
+	b.mu.Unlock()
+	if check && !b.checkOwnKey(w, lease) {
+		b.signalShed()
+		return w.retryAt
+	}
+
+	b.mu.Lock()
 	lease = b.lease
 	// keep is what the process may use now: what is in use, plus what the
 	// manager waits for up to the fair share.
@@ -103,8 +124,12 @@ func (b *Budget) step(w *worker) time.Time {
 	case need > 0 && w.full && gen == w.fullGen && now.Before(w.fullAt.Add(ttl/3)):
 		// Still full as far as the watch knows: no read, but say so again,
 		// as a new waiter may have come that the manager can serve from
-		// its own idle connections.
+		// its own idle connections. And wait again if the waiting key
+		// went (see noteOwnKey).
 		b.signal(fullSignal)
+		if !w.waitingKey {
+			b.setWaiting(w, lease, true)
+		}
 		if at := w.fullAt.Add(ttl / 3); at.Before(next) {
 			next = at
 		}
@@ -130,6 +155,16 @@ func (b *Budget) step(w *worker) time.Time {
 	}
 	if need <= 0 && w.waitingKey {
 		b.setWaiting(w, lease, false)
+	}
+	b.mu.Lock()
+	gone := b.lease != lease
+	b.mu.Unlock()
+	if gone {
+		// A fetch or give-back found the lease gone: take a new one and
+		// take back the permits in use at once, as after a renewal that
+		// finds it gone, and shed only what the cap leaves no room for.
+		// Shedding now would close every connection in use.
+		return now
 	}
 	b.signalShed()
 	if w.nextRenew.Before(next) {
@@ -169,14 +204,15 @@ func (b *Budget) signalShed() {
 	}
 }
 
-// fairShare is, while other processes wait, the cap divided among every
-// process holding or waiting (rounded up); otherwise the whole cap. A process
+// fairShare is, while other processes wait, the fleet's cap (capNow)
+// divided among every process holding or waiting (rounded up); otherwise the
+// whole cap. A process
 // above it closes connections as they come free, and the permits go back to
 // the fleet, so that no process keeps the cap to itself under steady load.
 // Called with mu held.
 func (b *Budget) fairShare() int {
 	if !b.othersWaiting() {
-		return b.cfg.Cap
+		return b.capNow
 	}
 	n := len(b.holders)
 	for name := range b.waiters {
@@ -184,7 +220,7 @@ func (b *Budget) fairShare() int {
 			n++
 		}
 	}
-	return max(1, (b.cfg.Cap+n-1)/n)
+	return max(1, (b.capNow+n-1)/n)
 }
 
 // othersWaiting says whether another process found the fleet full and
@@ -222,6 +258,8 @@ func (b *Budget) grant(w *worker) bool {
 	b.mu.Unlock()
 	w.nextRenew = sent.Add(b.cfg.TTL / 3)
 	w.waitingKey = false
+	w.ownRev = 0
+	w.capKey = false
 	return true
 }
 
