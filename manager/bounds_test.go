@@ -338,3 +338,40 @@ func TestMinSizeOverMaxTotalOpensNothingAtRest(t *testing.T) {
 	assert.Zero(t, opens)
 	assert.LessOrEqual(t, db.OpenNow(), 2)
 }
+
+// TestCloseWithABackgroundCtxDoesNotWaitForAnAbandonedPrepareConn: a
+// PrepareConn hook that ignores its ctx holds a lease after its Acquire gave
+// up. No caller will give that lease back, so Close with a ctx that never
+// ends treats it as stuck work (CloseStuckGrace), not as a lease out: it
+// used to wait for the hook for ever.
+func TestCloseWithABackgroundCtxDoesNotWaitForAnAbandonedPrepareConn(t *testing.T) {
+	g := newGate()
+	defer g.open()
+	m, db := newManagerNoCleanup(t, Config{HealthCheckAfter: -1,
+		Hooks: Hooks{PrepareConn: func(context.Context, driver.Conn) (bool, error) {
+			g.wait() // ignores its ctx
+			return true, nil
+		}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-g.entered; cancel() }()
+	_, err := m.Acquire(ctx, sqlLogin)
+	require.ErrorIs(t, err, context.Canceled)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- m.Close(context.Background()) }()
+	select {
+	case err = <-done:
+	case <-time.After(CloseStuckGrace + closeSlack):
+		g.open()
+		<-done
+		t.Fatalf("Close(Background) waited %v for a lease only the abandoned hook held", time.Since(start))
+	}
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, ErrCloseAbandoned)
+	assert.Equal(t, 1, ce.Checking, "the connection the hook holds is reported")
+	assert.Equal(t, 0, ce.Forced)
+	assert.Equal(t, 1, db.OpenNow(), "not closed under the running hook")
+	g.open()
+	eventually(t, func() bool { return db.OpenNow() == 0 }, "closed once the hook returns")
+}

@@ -111,6 +111,7 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 		case done <- r:
 		case <-ended:
 			l.discard() // the caller gave up: nobody will use it
+			m.abandonedPrepares.Add(-1)
 		}
 	}()
 	select {
@@ -120,6 +121,7 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 		}
 		return r.keep && r.err == nil, r.err
 	case <-ctx.Done():
+		m.abandonedPrepares.Add(1) // before the hook's goroutine can see ended
 		close(ended)
 		return false, m.acquireEnded(ctx, l.acquire.Identity)
 	}

@@ -66,6 +66,10 @@ type Manager struct {
 	// gate counts the operations in flight on leases, for a forced Close
 	// (see guard.go).
 	gate opGate
+	// abandonedPrepares counts the leases held by a PrepareConn hook whose
+	// Acquire has given up (see prepare): no caller will give them back, so
+	// a Close without a deadline does not wait for them as for leases.
+	abandonedPrepares atomic.Int64
 	// dialer is Config.Dialer as the caller gave it, before hooks and
 	// metrics wrap it, for its optional interfaces (Prober,
 	// StatementCacher).
@@ -377,10 +381,12 @@ func (m *Manager) Stats() Stats {
 //     and Close waits CloseGrace for those closes;
 //   - with a ctx that has no deadline and is never cancelled (for example
 //     context.Background()), Close waits for every lease to come back, as
-//     long as that takes: leases are their holders' to give back. Once none
-//     is out, it waits at most CloseStuckGrace more for dials, mints, health
-//     checks and closes, which only a dependency ignoring its ctx (a dialer,
-//     token source, driver or BeforeClose hook) can hold up.
+//     long as that takes: leases are their holders' to give back (a lease
+//     a PrepareConn hook still holds after its Acquire gave up has no
+//     holder, and is not waited for). Once none is out, it waits at most
+//     CloseStuckGrace more for dials, mints, health checks, closes and such
+//     hooks, which only a dependency ignoring its ctx (a dialer, token
+//     source, driver, BeforeClose or PrepareConn hook) can hold up.
 //
 // Work Close stops waiting for is not lost: whatever a stuck dial, mint or
 // health check returns later is closed by its pool when it returns.
@@ -412,7 +418,9 @@ wait:
 			cause = ctx.Err()
 			break wait
 		case <-poll:
-			if m.Stats().Total.Busy == 0 {
+			// Read abandonedPrepares after Stats: a hook that returns in
+			// between is then still counted busy, and Close polls again.
+			if busy := m.Stats().Total.Busy; busy == 0 || busy == int(m.abandonedPrepares.Load()) {
 				cause, grace = ErrCloseAbandoned, CloseStuckGrace
 				break wait
 			}
@@ -425,8 +433,13 @@ wait:
 	case <-t.C:
 	}
 	s := m.Stats().Total
+	checking := s.Checking
+	if cause == ErrCloseAbandoned {
+		// Not closed by force: still held by a PrepareConn hook.
+		checking += int(m.abandonedPrepares.Load())
+	}
 	e := &CloseError{Forced: int(s.Closes["forced"] - forcedBefore), Closing: s.ClosingConns,
-		Dialing: s.Dialing + s.AwaitingPermit, Minting: s.Minting, Checking: s.Checking, Err: cause}
+		Dialing: s.Dialing + s.AwaitingPermit, Minting: s.Minting, Checking: checking, Err: cause}
 	if e.Forced == 0 && e.left() == 0 {
 		return nil // everything finished within the grace
 	}
@@ -457,7 +470,8 @@ var ErrCloseAbandoned = errors.New("idpool: dependencies did not finish within C
 // says what it left behind. Forced connections were closed while leased;
 // Closing connections had not finished closing (a driver's Close or a
 // BeforeClose hook still running); Dialing dials and Minting token mints
-// were abandoned, and Checking connections were in a health or token check.
+// were abandoned, and Checking connections were in a health or token check,
+// or in a PrepareConn hook whose Acquire had given up.
 // Their pools close whatever those return when it returns.
 type CloseError struct {
 	Forced, Closing, Dialing, Minting, Checking int
