@@ -98,3 +98,31 @@ func TestStatsKeepARetiringPoolsCountersWhileItDrains(t *testing.T) {
 	eventually(t, func() bool { return len(m.Stats().PerPool) == 0 }, "drained")
 	assert.EqualValues(t, 1, m.Stats().Total.Acquires)
 }
+
+// TestARetiredPoolIsStoppedWhileALateCallerBacksOff plays a caller that read
+// an identity's route just before its pool retired: it counts itself in the
+// route's sent after the retirement was agreed, and before it reads that the
+// route is closed (and backs off, to the manager) the pool reports it has
+// drained. The agreement already proved that no acquire can reach the pool;
+// the late caller's passing count must not keep the pool actor alive for
+// ever.
+func TestARetiredPoolIsStoppedWhileALateCallerBacksOff(t *testing.T) {
+	hold := make(chan struct{})
+	m, _ := newManager(t, Config{PoolIdleTimeout: 10 * time.Millisecond, HealthCheckAfter: -1,
+		Hooks: Hooks{BeforeClose: func(driver.Conn) { <-hold }}})
+	base := liveActors(m) + 1 // the pools' guardian
+	id := identity("leaving")
+	disc, err := id.Discriminator(context.Background())
+	require.NoError(t, err)
+	l := acquire(t, m, id)
+	r := m.routes.get(disc) // the late caller reads the route
+	require.NotNil(t, r)
+	l.Release(nil)
+	eventually(t, func() bool { return m.Stats().PoolsRetired == 1 }, "retirement agreed")
+	r.sent.Add(1) // the late caller counts itself...
+	close(hold)   // ...the pool drains meanwhile...
+	eventually(t, func() bool { return len(m.Stats().PerPool) == 0 }, "drained")
+	require.True(t, r.closed.Load())
+	r.sent.Add(-1) // ...and it sees the route closed and backs off.
+	eventually(t, func() bool { return liveActors(m) == base }, "the retired pool's actor stopped (have %d actors, want %d)", liveActors(m), base)
+}

@@ -31,9 +31,12 @@ const (
 
 // pool is the manager's record of one pool.
 type pool struct {
-	id         PoolID
-	disc       string
-	state      poolState
+	id    PoolID
+	disc  string
+	state poolState
+	// retired: its retirement was agreed, so no acquire can reach it any
+	// more (see routeClosed).
+	retired    bool
 	retireSeen uint64
 }
 

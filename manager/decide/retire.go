@@ -43,6 +43,7 @@ func (m *Manager) routeClosed(in RouteClosed) {
 	delete(m.pools, p.disc)
 	m.pools = shrink.Map(m.pools, &m.poolDeletes)
 	p.state = draining
+	p.retired = true
 	m.draining++
 	m.retired++
 	m.emit(Effect{Kind: EffWithdraw, Pool: p.id, Disc: p.disc})
@@ -53,9 +54,15 @@ func (m *Manager) routeClosed(in RouteClosed) {
 // acquire may still reach it: a pool closed with the manager may still be
 // sent one by a caller that read its route just before it closed; while sent
 // says so it is left alive (an idle actor holds no goroutine) to answer it
-// with ErrClosed.
+// with ErrClosed. A retired pool is always stopped: its agreement proved
+// that every acquire sent over its route had reached it, and a caller that
+// counts itself in sent later sees the route closed and backs off, so sent
+// above seen here is only such a caller passing by (which kept the pool
+// alive for ever).
 func (m *Manager) drained(in Drained) {
+	retired := false
 	if p := m.byID[in.Pool]; p != nil {
+		retired = p.retired
 		delete(m.byID, in.Pool)
 		m.byID = shrink.Map(m.byID, &m.idDeletes)
 		if p.state == draining {
@@ -65,7 +72,7 @@ func (m *Manager) drained(in Drained) {
 			delete(m.pools, p.disc)
 		}
 	}
-	if in.Sent == in.Seen {
+	if retired || in.Sent == in.Seen {
 		m.emit(Effect{Kind: EffStop, Pool: in.Pool})
 	}
 	m.maybeClosed()
