@@ -19,8 +19,11 @@ import (
 //
 // It returns nil once every connection id's pool held at the call has
 // finished closing, or ctx's error if ctx ends first (the eviction goes on
-// regardless). An identity without a live pool has nothing to evict: Evict
-// returns nil at once. The pool keeps serving meanwhile, on new connections.
+// regardless). A connection whose close had already begun at the call (its
+// lifetime ended, or its pool is retiring) is not waited for: no acquire can
+// get it any more, but its session may outlive Evict's return by as long as
+// the driver's Close (and a BeforeClose hook) take. An identity without a
+// live pool has nothing to evict: Evict returns nil at once. The pool keeps serving meanwhile, on new connections.
 // Stats count it in Evictions and the connections in Closes["evicted"].
 func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 	if err := id.Validate(); err != nil {
@@ -45,8 +48,9 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 
 // Reset evicts every pool (see Evict), like pgxpool's Reset: after it, no
 // acquire gets a connection that was open before it. It returns nil once
-// every such connection has finished closing, or ctx's error if ctx ends
-// first (the eviction goes on regardless).
+// every such connection has finished closing (but for those whose close had
+// already begun, as for Evict), or ctx's error if ctx ends first (the
+// eviction goes on regardless).
 func (m *Manager) Reset(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
