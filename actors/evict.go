@@ -21,6 +21,15 @@ type evictState struct {
 	// closing holds the ids of evicted connections whose close has not
 	// finished; nil when there are none.
 	closing map[ConnID]struct{}
+	// closingBefore counts the other closes that were already in flight at
+	// the last Evict (a connection whose lifetime ended, those of a pool
+	// that is closing) and have not finished: those sessions were the
+	// pool's at the call too, so its answer waits for them. lastID is the
+	// last connection id given before that Evict: after it, a close of an
+	// id up to lastID that is not in closing is one of those (every other
+	// connection of then is marked evicted, and closes through closing).
+	closingBefore int
+	lastID        ConnID
 	// waiters are the Done channels of Evicts not yet answered.
 	waiters []chan<- struct{}
 	// evictions counts Evict inputs.
@@ -33,7 +42,8 @@ type evictState struct {
 // mint in flight) is discarded, so the next connection logs in with a token
 // minted after Evict. The pool keeps serving meanwhile: a waiter is served by
 // a new connection. EffEvicted answers replyTo once every connection of
-// before the Evict has finished closing (immediately if there were none).
+// before the Evict has finished closing, those whose close had begun before
+// it included (immediately if there were none).
 // A nil done asks for no answer.
 //
 // "A token minted after Evict" is the pool's side of it: the credential's
@@ -43,6 +53,8 @@ type evictState struct {
 func (p *Pool) evict(now time.Time, done chan<- struct{}) {
 	r := p.rareMut()
 	r.ev.evictions++
+	r.ev.closingBefore = p.closesInFlight - len(r.ev.closing)
+	r.ev.lastID = p.nextConn
 	r.ev.epoch++
 	r.ev.staleDials = p.dialing
 	if done != nil {
@@ -133,10 +145,17 @@ func (p *Pool) staleMint(err error) bool {
 
 // evictCloseDone notes that the close of id has finished.
 func (p *Pool) evictCloseDone(id ConnID) {
-	if p.rare == nil || p.rare.ev.closing == nil {
+	r := p.rare
+	if r == nil {
 		return
 	}
-	delete(p.rare.ev.closing, id)
+	if _, evicted := r.ev.closing[id]; evicted {
+		delete(r.ev.closing, id)
+	} else if id <= r.ev.lastID && r.ev.closingBefore > 0 {
+		r.ev.closingBefore--
+	} else {
+		return
+	}
 	p.maybeEvicted()
 }
 
@@ -153,11 +172,11 @@ func (p *Pool) noteEvictedClose(c *conn) {
 }
 
 // maybeEvicted answers the Evicts waiting once no connection of an older
-// epoch is left: none marked evicted, no stale dial in flight, no evicted
-// close unfinished.
+// epoch is left: none marked evicted, no stale dial in flight, no close
+// unfinished that was begun before the last Evict or by it.
 func (p *Pool) maybeEvicted() {
 	r := p.rare
-	if r == nil || len(r.ev.waiters) == 0 || r.ev.staleDials > 0 || len(r.ev.closing) > 0 {
+	if r == nil || len(r.ev.waiters) == 0 || r.ev.staleDials > 0 || len(r.ev.closing) > 0 || r.ev.closingBefore > 0 {
 		return
 	}
 	for _, c := range p.conns {

@@ -105,3 +105,56 @@ func TestEvictDuringAHealthCheckClosesTheConnectionWhenTheCheckEnds(t *testing.T
 	h.finishDials()
 	h.mustGrant(b)
 }
+
+// TestEvictWaitsForClosesAlreadyInFlight: a connection whose close began
+// before the Evict (here it came back broken) was the pool's session at the
+// call too, so the Evict is answered only once that close has finished;
+// closes of connections opened after the Evict do not count, and a second
+// Evict waits for what is still in flight then.
+func TestEvictWaitsForClosesAlreadyInFlight(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a, b := h.acquire(), h.acquire()
+	h.finishMint(h.tok("T1", time.Hour), nil)
+	h.finishDials()
+	h.release(a, true) // broken: its close is in flight
+	require.Len(t, h.closes, 1)
+	inFlight := h.closes[0]
+	h.closes = nil
+
+	h.evict("e1")
+	h.release(b, false) // closes, evicted
+	h.finishCloses()
+	assert.Empty(t, h.evicted, "the broken connection's close has not finished")
+
+	// A connection opened after the Evict, broken and closed, is not one
+	// of those it waits for.
+	c := h.acquire()
+	h.finishMint(h.tok("T2", time.Hour), nil)
+	h.finishDials()
+	h.mustGrant(c)
+	h.release(c, true)
+	h.finishCloses()
+	assert.Empty(t, h.evicted, "a later close does not stand in for the one in flight at the call")
+
+	h.evict("e2")
+	assert.Empty(t, h.evicted, "the second Evict waits for it too")
+	h.step(CloseDone{Conn: inFlight.Conn})
+	assert.Equal(t, []any{"e1", "e2"}, h.evicted)
+}
+
+// TestEvictOfAClosingPoolWaitsForItsCloses: a pool that is closing (a
+// retirement agreed, the manager closing) still holds its sessions until
+// their closes finish; an Evict then is answered only after them.
+func TestEvictOfAClosingPoolWaitsForItsCloses(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T1", time.Hour), nil)
+	h.finishDials()
+	h.release(a, false)
+	h.step(Close{})
+	require.Len(t, h.closes, 1, "the idle connection is closing")
+	h.evict("e")
+	assert.Empty(t, h.evicted)
+	h.finishCloses()
+	assert.Equal(t, []any{"e"}, h.evicted)
+}

@@ -96,7 +96,8 @@ type NewCredential struct{}
 // Evict drops every connection the pool holds now, and the token it holds;
 // the pool keeps serving with new connections. Done, if not nil, receives
 // one value (EffEvicted) once every connection of before the Evict has
-// finished closing; it must have room for it.
+// finished closing (those whose close had begun before it too); it must
+// have room for it.
 type Evict struct {
 	Done chan<- struct{}
 	// A trailing zero-size field keeps Evict two words wide. A struct of

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/idpool/idpool/manager/decide"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -17,13 +18,12 @@ import (
 // over the new credential: the pool's credential's own cache may otherwise
 // hand back the same token).
 //
-// It returns nil once every connection id's pool held at the call has
-// finished closing, or ctx's error if ctx ends first (the eviction goes on
-// regardless). A connection whose close had already begun at the call (its
-// lifetime ended, or its pool is retiring) is not waited for: no acquire can
-// get it any more, but its session may outlive Evict's return by as long as
-// the driver's Close (and a BeforeClose hook) take. An identity without a
-// live pool has nothing to evict: Evict returns nil at once. The pool keeps serving meanwhile, on new connections.
+// It returns nil once every connection id's pools held at the call has
+// finished closing, those whose close had already begun included (a
+// connection whose lifetime ended, or the connections of a pool retiring
+// meanwhile), or ctx's error if ctx ends first (the eviction goes on
+// regardless). An identity without a pool has nothing to evict: Evict
+// returns nil at once. The pool keeps serving meanwhile, on new connections.
 // Stats count it in Evictions and the connections in Closes["evicted"].
 func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 	if err := id.Validate(); err != nil {
@@ -36,67 +36,83 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 	if err != nil {
 		return err
 	}
-	done := make(chan struct{}, 1)
-	m.root.Send(m.pid, &messages.Evict{Discriminator: disc, Done: done})
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("idpool: Evict of %s did not finish: %w", tokens.NewKey(m.cfg.Server, disc).Redacted(), ctx.Err())
+	reply := make(chan messages.ResetReply, 1)
+	m.root.Send(m.pid, &messages.Evict{Discriminator: disc, Reply: reply})
+	if n, err := awaitEvicts(ctx, reply); err != nil {
+		return fmt.Errorf("idpool: Evict of %s did not finish (%d pools still closing): %w", tokens.NewKey(m.cfg.Server, disc).Redacted(), n, err)
 	}
+	return nil
 }
 
 // Reset evicts every pool (see Evict), like pgxpool's Reset: after it, no
 // acquire gets a connection that was open before it. It returns nil once
-// every such connection has finished closing (but for those whose close had
-// already begun, as for Evict), or ctx's error if ctx ends first (the
-// eviction goes on regardless).
+// every such connection has finished closing, or ctx's error if ctx ends
+// first (the eviction goes on regardless).
 func (m *Manager) Reset(ctx context.Context) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
 	reply := make(chan messages.ResetReply, 1)
 	m.root.Send(m.pid, &messages.Reset{Reply: reply})
+	if n, err := awaitEvicts(ctx, reply); err != nil {
+		return fmt.Errorf("idpool: Reset did not finish (%d pools still closing): %w", n, err)
+	}
+	return nil
+}
+
+// awaitEvicts waits for the manager's reply, then for each pool it names to
+// answer, or for ctx; it returns how many had not answered then (-1: the
+// manager had not replied) and ctx's error.
+func awaitEvicts(ctx context.Context, reply <-chan messages.ResetReply) (int, error) {
 	var r messages.ResetReply
 	select {
 	case r = <-reply:
 	case <-ctx.Done():
-		return fmt.Errorf("idpool: Reset did not finish: %w", ctx.Err())
+		return -1, ctx.Err()
 	}
 	for n := r.Pools; n > 0; n-- {
 		select {
 		case <-r.Done:
 		case <-ctx.Done():
-			return fmt.Errorf("idpool: Reset did not finish (%d pools still closing): %w", n, ctx.Err())
+			return n, ctx.Err()
 		}
 	}
-	return nil
+	return 0, nil
 }
 
-// evict forwards an Evict to the key's live pool, or answers it at once.
+// evict forwards an Evict to every pool of the key that has not drained (its
+// live pool, and one closing after its retirement), or answers it at once.
 func (m *managerActor) evict(c actor.Context, msg *messages.Evict) {
-	id, ok := m.sm.Pool(msg.Discriminator)
-	if !ok || m.sm.Closed() {
-		msg.Done <- struct{}{}
+	if m.sm.Closed() {
+		msg.Reply <- messages.ResetReply{}
 		return
 	}
-	m.log().Info("idpool: evict requested", "pool", tokens.NewKey(m.cfg.Server, msg.Discriminator).Redacted())
-	c.Send(m.entries[id].pid, msg)
+	pools := m.sm.PoolsOf(msg.Discriminator)
+	if len(pools) > 0 {
+		m.log().Info("idpool: evict requested", "pool", tokens.NewKey(m.cfg.Server, msg.Discriminator).Redacted())
+	}
+	msg.Reply <- m.sendEvicts(c, pools)
 }
 
-// reset evicts every live pool. Each pool answers on one shared channel,
-// made here with room for all of them, so no pool ever blocks on it.
+// reset evicts every pool that has not drained.
 func (m *managerActor) reset(c actor.Context, msg *messages.Reset) {
 	if m.sm.Closed() {
 		msg.Reply <- messages.ResetReply{}
 		return
 	}
-	live := m.sm.Live()
-	m.log().Info("idpool: reset requested", "pools", len(live))
-	done := make(chan struct{}, len(live))
-	for _, id := range live {
+	pools := m.sm.Undrained()
+	m.log().Info("idpool: reset requested", "pools", len(pools))
+	msg.Reply <- m.sendEvicts(c, pools)
+}
+
+// sendEvicts sends an Evict to each of pools. They answer on one shared
+// channel, made here with room for all of them, so no pool ever blocks on
+// it.
+func (m *managerActor) sendEvicts(c actor.Context, pools []decide.PoolID) messages.ResetReply {
+	done := make(chan struct{}, len(pools))
+	for _, id := range pools {
 		e := m.entries[id]
 		c.Send(e.pid, &messages.Evict{Discriminator: e.disc, Done: done})
 	}
-	msg.Reply <- messages.ResetReply{Pools: len(live), Done: done}
+	return messages.ResetReply{Pools: len(pools), Done: done}
 }

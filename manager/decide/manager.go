@@ -95,6 +95,27 @@ func (m *Manager) Pool(disc string) (PoolID, bool) {
 	return 0, false
 }
 
+// PoolsOf returns the pools of disc that have not drained, oldest first:
+// its live (or retiring) pool, and any closing after its retirement whose
+// connections may still be closing.
+func (m *Manager) PoolsOf(disc string) []PoolID {
+	return ids(m.sorted(func(p *pool) bool { return p.disc == disc }))
+}
+
+// Undrained returns every pool that has not drained, oldest first: live,
+// retiring, or closing.
+func (m *Manager) Undrained() []PoolID {
+	return ids(m.sorted(func(*pool) bool { return true }))
+}
+
+func ids(ps []*pool) []PoolID {
+	out := make([]PoolID, len(ps))
+	for i, p := range ps {
+		out[i] = p.id
+	}
+	return out
+}
+
 // Live returns the live pools, oldest first.
 func (m *Manager) Live() []PoolID {
 	ps := m.sorted(func(p *pool) bool { return p.state == live })
