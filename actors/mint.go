@@ -8,7 +8,8 @@ import (
 
 // mintDone records a finished token mint. A token that is not valid beyond
 // the token threshold (expiry unknown included) is refused like a failed mint
-// (see refuseMinted). Otherwise dials waiting on it proceed with tok, and
+// (see refuseMinted), and like a failed mint it is retried when it came from
+// a credential older than the newest known (see retryStaleMint). Otherwise dials waiting on it proceed with tok, and
 // connections whose token was near expiry are settled: the same token, now
 // valid beyond the threshold, keeps them with its new expiry; a rotated token
 // retires them and their idle siblings holding the stale token, and reopens
@@ -28,6 +29,9 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		return
 	}
 	if cause := p.usable(now, tok); cause != nil {
+		if p.retryStaleMint(cause) { // an older credential's token: as for a failed mint
+			return
+		}
 		p.refuseMinted(now, cause)
 		return
 	}
