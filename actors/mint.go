@@ -37,6 +37,9 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	}
 	p.stats.mints++
 	p.latest = tok
+	// The newest word on tok's expiry holds for every connection that
+	// logged in with it, earlier or later than what they recorded.
+	p.refreshExpiry(tok)
 	p.wakeNoLaterThan(p.nextRefresh(now))
 	if de, ok := p.lastDialErr().(*DialError); ok && de.Mint {
 		p.endBlocking() // the token endpoint works again
@@ -51,8 +54,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		if p.connOf(c.id) != c { // closed meanwhile
 			continue
 		}
-		if c.token.Value == tok.Value {
-			p.refreshExpiry(tok)
+		if c.token.Value == tok.Value { // its expiry was refreshed above
 			p.settleChecked(now, c)
 			continue
 		}
@@ -77,12 +79,18 @@ func (p *Pool) dropSpareTokens() {
 	}
 }
 
-// refreshExpiry records tok's (possibly later) expiry on every connection
-// that logged in with it.
+// refreshExpiry records tok's expiry on every connection that logged in
+// with it: later (a re-check found the same token renewed) or earlier (the
+// source now says it expires sooner). An idle connection whose expiry moved
+// earlier gets a wake early enough for the sweep to close it in time.
 func (p *Pool) refreshExpiry(tok tokens.Token) {
 	for _, c := range p.conns {
-		if c.token.Value == tok.Value {
-			c.token.ExpiresOn = tok.ExpiresOn
+		if c.token.Value != tok.Value || c.token.ExpiresOn.Equal(tok.ExpiresOn) {
+			continue
+		}
+		c.token.ExpiresOn = tok.ExpiresOn
+		if c.state == connIdle {
+			p.wakeNoLaterThan(p.connWake(c))
 		}
 	}
 }
