@@ -55,6 +55,9 @@ func TestNewerCredentialServesWhenTheOlderOnesTokenIsRefused(t *testing.T) {
 			r.l.Release(nil)
 		}
 	}
+	// Both queued acquires waited for the mint: two dials, the second of
+	// which may still be in flight when the first lease is back.
+	eventually(t, func() bool { return m.Stats().Total.Dialing == 0 }, "the dials never settled")
 	assert.EqualValues(t, 1, oldMints.Load())
 	assert.EqualValues(t, 1, newMints.Load(), "one mint of the new credential serves both dials")
 	for _, a := range db.DialAttempts() {
