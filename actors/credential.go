@@ -29,9 +29,10 @@ func (p *Pool) newCredential(now time.Time) {
 	}
 }
 
-// retryStaleMint handles a failed mint: if it ran with a credential older
-// than the newest one known, it is retried with the newest (the caller
-// never sees the old credential's failure) and retryStaleMint returns true.
+// retryStaleMint handles a failed mint, or one whose token was refused for
+// its expiry: if it ran with a credential older than the newest one known,
+// it is retried with the newest (the caller never sees the old credential's
+// failure) and retryStaleMint returns true.
 func (p *Pool) retryStaleMint(err error) bool {
 	if err == nil || p.cred.mintGen == p.cred.gen || p.closing {
 		return false

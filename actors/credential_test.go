@@ -70,3 +70,26 @@ func TestNewCredentialEndsABlockingPeriodCausedByMints(t *testing.T) {
 	h.finishDials()
 	h.mustGrant(a)
 }
+
+// TestMintRefusedWithAnOlderCredentialIsRetriedWithTheNewer: like a failed
+// mint, a token refused for its expiry (the old credential's token is within
+// the threshold: a vouched user token near its end) is no reason to fail the
+// waiters while a newer credential is known: the pool mints again with it.
+func TestMintRefusedWithAnOlderCredentialIsRetriedWithTheNewer(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	require.Equal(t, 1, h.mints)
+	h.step(NewCredential{})
+	b := h.acquire()
+	h.finishMint(h.tok("T1-near-expiry", 3*time.Minute), nil)
+	for _, id := range []uint64{a, b} {
+		e, answered := h.answer(id)
+		assert.False(t, answered, "acquire %d is not failed for the old credential's token: %v", id, e.Err)
+	}
+	require.Equal(t, 1, h.mints, "retried with the newer credential")
+	h.finishMint(h.tok("T2", time.Hour), nil)
+	h.finishDials()
+	h.mustGrant(a)
+	h.mustGrant(b)
+	assert.EqualValues(t, 1, h.p.Stats().CredentialRetries)
+}

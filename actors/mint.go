@@ -8,7 +8,8 @@ import (
 
 // mintDone records a finished token mint. A token that is not valid beyond
 // the token threshold (expiry unknown included) is refused like a failed mint
-// (see refuseMinted). Otherwise dials waiting on it proceed with tok, and
+// (see refuseMinted), and like a failed mint it is retried when it came from
+// a credential older than the newest known (see retryStaleMint). Otherwise dials waiting on it proceed with tok, and
 // connections whose token was near expiry are settled: the same token, now
 // valid beyond the threshold, keeps them with its new expiry; a rotated token
 // retires them and their idle siblings holding the stale token, and reopens
@@ -28,11 +29,17 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		return
 	}
 	if cause := p.usable(now, tok); cause != nil {
+		if p.retryStaleMint(cause) { // an older credential's token: as for a failed mint
+			return
+		}
 		p.refuseMinted(now, cause)
 		return
 	}
 	p.stats.mints++
 	p.latest = tok
+	// The newest word on tok's expiry holds for every connection that
+	// logged in with it, earlier or later than what they recorded.
+	p.refreshExpiry(tok)
 	p.wakeNoLaterThan(p.nextRefresh(now))
 	if de, ok := p.lastDialErr().(*DialError); ok && de.Mint {
 		p.endBlocking() // the token endpoint works again
@@ -47,8 +54,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		if p.connOf(c.id) != c { // closed meanwhile
 			continue
 		}
-		if c.token.Value == tok.Value {
-			p.refreshExpiry(tok)
+		if c.token.Value == tok.Value { // its expiry was refreshed above
 			p.settleChecked(now, c)
 			continue
 		}
@@ -73,12 +79,18 @@ func (p *Pool) dropSpareTokens() {
 	}
 }
 
-// refreshExpiry records tok's (possibly later) expiry on every connection
-// that logged in with it.
+// refreshExpiry records tok's expiry on every connection that logged in
+// with it: later (a re-check found the same token renewed) or earlier (the
+// source now says it expires sooner). An idle connection whose expiry moved
+// earlier gets a wake early enough for the sweep to close it in time.
 func (p *Pool) refreshExpiry(tok tokens.Token) {
 	for _, c := range p.conns {
-		if c.token.Value == tok.Value {
-			c.token.ExpiresOn = tok.ExpiresOn
+		if c.token.Value != tok.Value || c.token.ExpiresOn.Equal(tok.ExpiresOn) {
+			continue
+		}
+		c.token.ExpiresOn = tok.ExpiresOn
+		if c.state == connIdle {
+			p.wakeNoLaterThan(p.connWake(c))
 		}
 	}
 }

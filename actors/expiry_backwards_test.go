@@ -1,0 +1,61 @@
+package actors
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSameTokenWithAnEarlierExpiryIsRecordedOnItsConnections: a connection
+// logged in with T when the source said T lived an hour; a later mint (for
+// a second connection) hands back the same T, now said to expire in 8
+// minutes. The pool must judge every connection holding T by the newest
+// expiry, as it does when a re-check hands back the same token: the first
+// connection is not handed out after T's expiry, and the sweep closes it
+// before.
+func TestSameTokenWithAnEarlierExpiryIsRecordedOnItsConnections(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T", time.Hour), nil)
+	h.finishDials()
+	c1 := h.mustGrant(a)
+	b := h.acquire()
+	require.Equal(t, 1, h.mints, "a second connection: mint")
+	earlier := h.tok("T", 8*time.Minute)
+	h.finishMint(earlier, nil)
+	h.finishDials()
+	c2 := h.mustGrant(b)
+	h.release(b, false)
+	h.release(a, false)
+	assert.Equal(t, earlier.ExpiresOn, h.p.connOf(c1).token.ExpiresOn, "the newest expiry of T is recorded on c1")
+	assert.Contains(t, h.wakes, earlier.ExpiresOn.Add(-h.p.cfg.TokenThreshold), "a wake for the sweep at T's new threshold")
+	h.advance(3*time.Minute + time.Second) // T is inside the threshold now
+	h.tick()
+	assert.Equal(t, 2, h.closeReasons()[ReasonTokenExpiring], "both idle connections holding T are closed")
+	assert.Nil(t, h.p.connOf(c1))
+	assert.Nil(t, h.p.connOf(c2))
+}
+
+// TestSameTokenWithAnEarlierExpiryIsNotHandedOutPastIt: as above, but the
+// checkout comes after T's newest expiry, before any sweep: c1 is not handed
+// out on the strength of the later expiry it recorded at login.
+func TestSameTokenWithAnEarlierExpiryIsNotHandedOutPastIt(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T", time.Hour), nil)
+	h.finishDials()
+	c1 := h.mustGrant(a)
+	b := h.acquire()
+	h.finishMint(h.tok("T", 8*time.Minute), nil)
+	h.finishDials()
+	h.mustGrant(b)
+	h.release(b, false)
+	h.release(a, false)
+	h.advance(9 * time.Minute) // T expired a minute ago
+	c := h.acquire()
+	e, ok := h.answer(c)
+	require.False(t, ok && e.Kind == EffGrant && e.Conn == c1, "c1 handed out after its token expired")
+	require.Equal(t, 1, h.mints, "no idle connection is usable: mint for a new one")
+}
