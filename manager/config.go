@@ -87,7 +87,10 @@ type Config struct {
 	// less than this left (or no known expiry) is refused: the acquire fails
 	// with an actors.TokenExpiryError. Default 5m (azidentity refreshes
 	// cached tokens 5 minutes before expiry); lower it for a source whose
-	// tokens live shorter.
+	// tokens live shorter. Do not raise it with an azidentity credential:
+	// azidentity hands back its cached token until 5 minutes before it
+	// expires, which a higher threshold would refuse at every dial in that
+	// stretch of each token's life.
 	TokenThreshold time.Duration
 	// TokenRefreshAhead mints a new token in the background as soon as a
 	// pool's newest token enters TokenThreshold (when azidentity hands out a
