@@ -63,6 +63,10 @@ func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 // Source mints access tokens for one identity. Implementations may cache (the
 // azidentity credentials do); the pool calls Token only when it is about to
 // open a physical connection, and never more than once at a time per pool.
+// Token must honour ctx, as the azidentity credentials do: the pool's
+// MintTimeout and Close end a mint through it. A Token that ignores ctx keeps
+// its pool's one mint in flight until it returns, and every acquire that
+// needs a new connection meanwhile waits for it until its own deadline.
 type Source interface {
 	Token(ctx context.Context) (Token, error)
 }
