@@ -315,7 +315,10 @@ func TestDeferredResetAfterAFullReset(t *testing.T) {
 func TestIdleSessionTimeoutIsResetAtRelease(t *testing.T) {
 	sc, pc, _, _ := resetConn(t, "dfridle")
 	ctx := resetCtx(t)
-	_, err := pc.Exec(ctx, "SET idle_session_timeout = '1ms'")
+	// Long enough that the session cannot end while the test runs (1ms
+	// did, under -race, between the SET and the release): what counts is
+	// that the release resets it at once, not the timeout itself.
+	_, err := pc.Exec(ctx, "SET idle_session_timeout = '1h'")
 	require.NoError(t, err)
 	_, full, _ := sessionOf(t, pc).counts()
 	require.NoError(t, sc.ResetSession(ctx))
