@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 )
@@ -50,9 +51,33 @@ func (l *Lease) touched(ctx context.Context) { l.lastCtx = ctx }
 
 // note records err from an operation run under ctx: an operation cut short
 // by its ctx, or failing with a broken-connection error, breaks the lease.
+// SQL Server's refusal to reset the session (see resetRefused) comes back
+// as driver.ErrBadConn too.
 func (l *Lease) note(ctx context.Context, err error) error {
 	if err != nil && err != driver.ErrSkip && (IsBroken(err) || ctx.Err() != nil) {
 		l.broken = true
+		if resetRefused(err) {
+			return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
+		}
 	}
 	return err
 }
+
+// resetRefused reports SQL Server's error 18059: it refused to reset the
+// session for the request (the last lease left it under EXECUTE AS) and
+// ended the session before running the request. The call provably did not
+// run, which is what driver.ErrBadConn's contract asks, so database/sql
+// (and so the facade) runs it again on another connection rather than fail
+// it. The number is read through go-mssqldb's SQLErrorNumber method, so
+// this package does not import the driver.
+func resetRefused(err error) bool {
+	var n sqlErrorNumber
+	return errors.As(err, &n) && n.SQLErrorNumber() == errResetRefused
+}
+
+// sqlErrorNumber is a SQL Server error's number (go-mssqldb's mssql.Error).
+type sqlErrorNumber interface{ SQLErrorNumber() int32 }
+
+// errResetRefused is SQL Server's error number for a reset refused under an
+// impersonation (severity 20).
+const errResetRefused = 18059
