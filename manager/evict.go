@@ -38,8 +38,8 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 	}
 	reply := make(chan messages.ResetReply, 1)
 	m.root.Send(m.pid, &messages.Evict{Discriminator: disc, Reply: reply})
-	if n, err := awaitEvicts(ctx, reply); err != nil {
-		return fmt.Errorf("idpool: Evict of %s did not finish (%d pools still closing): %w", tokens.NewKey(m.cfg.Server, disc).Redacted(), n, err)
+	if pending, err := awaitEvicts(ctx, reply); err != nil {
+		return evictUnfinished("Evict of "+tokens.NewKey(m.cfg.Server, disc).Redacted(), pending, err)
 	}
 	return nil
 }
@@ -54,16 +54,16 @@ func (m *Manager) Reset(ctx context.Context) error {
 	}
 	reply := make(chan messages.ResetReply, 1)
 	m.root.Send(m.pid, &messages.Reset{Reply: reply})
-	if n, err := awaitEvicts(ctx, reply); err != nil {
-		return fmt.Errorf("idpool: Reset did not finish (%d pools still closing): %w", n, err)
+	if pending, err := awaitEvicts(ctx, reply); err != nil {
+		return evictUnfinished("Reset", pending, err)
 	}
 	return nil
 }
 
 // awaitEvicts waits for the manager's reply, then for each pool it names to
-// answer, or for ctx; it returns how many had not answered then (-1: the
-// manager had not replied) and ctx's error.
-func awaitEvicts(ctx context.Context, reply <-chan messages.ResetReply) (int, error) {
+// answer, or for ctx; if ctx ends first it returns ctx's error and how many
+// pools had not answered (-1 when the manager had not replied yet).
+func awaitEvicts(ctx context.Context, reply <-chan messages.ResetReply) (pending int, err error) {
 	var r messages.ResetReply
 	select {
 	case r = <-reply:
@@ -78,6 +78,15 @@ func awaitEvicts(ctx context.Context, reply <-chan messages.ResetReply) (int, er
 		}
 	}
 	return 0, nil
+}
+
+// evictUnfinished is the error of an Evict or Reset (what) whose ctx ended
+// with pending pools still closing.
+func evictUnfinished(what string, pending int, err error) error {
+	if pending < 0 {
+		return fmt.Errorf("idpool: %s did not finish: %w", what, err)
+	}
+	return fmt.Errorf("idpool: %s did not finish (pools still closing: %d): %w", what, pending, err)
 }
 
 // evict forwards an Evict to every pool of the key that has not drained (its

@@ -34,6 +34,7 @@ func TestEvictWaitsForARetiringPoolsConnections(t *testing.T) {
 	err := m.Evict(short, id)
 	require.Error(t, err, "Evict reported done while the identity's session was still open")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "did not finish (pools still closing: 1)")
 	assert.Equal(t, 1, db.OpenNow())
 
 	done := make(chan error, 1)
