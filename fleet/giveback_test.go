@@ -24,8 +24,8 @@ func TestGiveBackNeverRaisesALoweredKey(t *testing.T) {
 	cli := etcdtest.StartClient(t, 1)
 	ctx := context.Background()
 	const prefix, capN = "/t/giveback/", 4
-	b, err := New(Config{Client: cli, Prefix: prefix, Cap: capN, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour})
-	require.NoError(t, err)
+	b := newHookedBudget(t, cli, Config{Prefix: prefix, Cap: capN, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour},
+		func() { beforeGiveBack = nil })
 	var once sync.Once
 	beforeGiveBack = func() {
 		once.Do(func() {
@@ -38,29 +38,12 @@ func TestGiveBackNeverRaisesALoweredKey(t *testing.T) {
 			assert.NoError(t, err)
 		})
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = b.Close(cctx) // before beforeGiveBack is reset: Close waits for the worker
-		beforeGiveBack = nil
-	}()
-	b.Want(2)
-	for range 2 {
-		require.Eventually(t, b.TryAcquire, 10*time.Second, time.Millisecond)
-	}
+	takeEach(t, b, 2, 2)
 	b.Want(0)
 	require.Equal(t, 3, b.Stats().Held, "2 in use and a spare of Batch 1")
 	b.Release()
 	b.Release() // 3 held, none in use: 2 spares beyond Batch go back
 	require.Eventually(t, func() bool { return b.Stats().Held == 0 }, 10*time.Second, time.Millisecond,
 		"the budget counts on permits etcd gave to another")
-	r, err := cli.Get(ctx, prefix+"h/", clientv3.WithPrefix())
-	require.NoError(t, err)
-	sum := 0
-	for _, kv := range r.Kvs {
-		n, err := parseHolderCount(kv.Value)
-		require.NoError(t, err)
-		sum += n
-	}
-	assert.Equal(t, capN, sum, "the give-back raised the fleet's sum")
+	assert.Equal(t, capN, holderSum(t, cli, prefix), "the give-back raised the fleet's sum")
 }

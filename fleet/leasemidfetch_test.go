@@ -26,24 +26,15 @@ func TestLeaseLostMidFetchTakesBackBeforeShedding(t *testing.T) {
 	cli := etcdtest.StartClient(t, 1)
 	ctx := context.Background()
 	const prefix = "/t/midfetch/"
-	b, err := New(Config{Client: cli, Prefix: prefix, Cap: 10, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour})
-	require.NoError(t, err)
-	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = b.Close(cctx) // before beforeTake is reset: Close waits for the worker
-		beforeTake = nil
-	}()
+	b := newHookedBudget(t, cli, Config{Prefix: prefix, Cap: 10, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour},
+		func() { beforeTake = nil })
 	var shed atomic.Int64
 	b.Subscribe(func(s manager.BudgetSignal) {
 		if s.Shed > 0 {
 			shed.Store(int64(s.Shed))
 		}
 	})
-	b.Want(2)
-	for range 2 {
-		require.Eventually(t, b.TryAcquire, 10*time.Second, time.Millisecond)
-	}
+	takeEach(t, b, 2, 2)
 	b.Want(0)
 	first := b.Stats().Lease
 

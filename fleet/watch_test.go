@@ -22,31 +22,46 @@ import (
 // whole cap (the fleet simulation's start timed out so, about once in eight
 // runs).
 func TestWatchSeesAKeyPutBetweenItsReadAndItsStart(t *testing.T) {
+	assertWatchLearnsOfAWaiterPutAfterItsRead(t, "/t/watchgap/", false)
+}
+
+// TestWatchRestartsAfterCompaction puts another process's waiting key after
+// the watch has read the keys, then compacts etcd past it, so the watch
+// cannot start where the read left off (etcd cancels it, ErrCompacted) and
+// the event is gone. The watch must read the keys again and still learn that
+// the other process waits: the budget keeps to its fair share, 2 of 4.
+func TestWatchRestartsAfterCompaction(t *testing.T) {
+	assertWatchLearnsOfAWaiterPutAfterItsRead(t, "/t/compact/", true)
+}
+
+// assertWatchLearnsOfAWaiterPutAfterItsRead puts another process's waiting
+// key right after the watch's first read of the keys (compacting etcd past
+// it, if compact), and checks that the budget keeps to its fair share.
+func assertWatchLearnsOfAWaiterPutAfterItsRead(t *testing.T, prefix string, compact bool) {
+	t.Helper()
 	cli := etcdtest.StartClient(t, 1)
 	ctx := context.Background()
-	const prefix = "/t/watchgap/"
 	other, err := cli.Grant(ctx, 60)
 	require.NoError(t, err)
 	var once sync.Once
 	afterKeysRead = func() {
 		once.Do(func() {
+			// assert, not require: this runs on the watch's goroutine.
 			_, err := cli.Put(ctx, prefix+"w/"+leaseName(other.ID), "1", clientv3.WithLease(other.ID))
-			assert.NoError(t, err) // not require: this runs on the watch's goroutine
+			assert.NoError(t, err)
+			if !compact {
+				return
+			}
+			r, err := cli.Put(ctx, "/t/unrelated", "x")
+			if assert.NoError(t, err) {
+				_, err = cli.Compact(ctx, r.Header.Revision)
+				assert.NoError(t, err)
+			}
 		})
 	}
-	defer func() { afterKeysRead = nil }()
-
-	b, err := New(Config{Client: cli, Prefix: prefix, Cap: 4, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour})
-	require.NoError(t, err)
-	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = b.Close(cctx) // before afterKeysRead is reset: Close waits for the watch
-	}()
-	b.Want(3)
-	for range 2 {
-		require.Eventually(t, b.TryAcquire, 10*time.Second, time.Millisecond)
-	}
+	b := newHookedBudget(t, cli, Config{Prefix: prefix, Cap: 4, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour},
+		func() { afterKeysRead = nil })
+	takeEach(t, b, 3, 2)
 	require.Eventually(t, func() bool { s := b.Stats(); return s.Held == 2 && s.InUse == 2 }, 10*time.Second, time.Millisecond,
 		"the budget keeps more than its fair share while another process waits: %+v", b.Stats())
 	require.False(t, b.TryAcquire(), "a permit beyond the fair share")

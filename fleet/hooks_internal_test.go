@@ -1,0 +1,51 @@
+package fleet
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// newHookedBudget starts a budget on cli for a test that sets one of the
+// package's hooks (afterKeysRead, beforeTake, beforeGiveBack). At cleanup it
+// closes the budget first and only then calls undo to reset the hook: Close
+// waits for the goroutine the hook runs on.
+func newHookedBudget(t *testing.T, cli *clientv3.Client, cfg Config, undo func()) *Budget {
+	t.Helper()
+	cfg.Client = cli
+	b, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.Close(ctx)
+		undo()
+	})
+	return b
+}
+
+// takeEach asks b for want permits and takes n of them.
+func takeEach(t *testing.T, b *Budget, want, n int) {
+	t.Helper()
+	b.Want(want)
+	for range n {
+		require.Eventually(t, b.TryAcquire, 10*time.Second, time.Millisecond)
+	}
+}
+
+// holderSum reads the fleet's sum of holder counts straight from etcd.
+func holderSum(t *testing.T, cli *clientv3.Client, prefix string) int {
+	t.Helper()
+	r, err := cli.Get(context.Background(), prefix+"h/", clientv3.WithPrefix())
+	require.NoError(t, err)
+	sum := 0
+	for _, kv := range r.Kvs {
+		n, err := parseHolderCount(kv.Value)
+		require.NoError(t, err)
+		sum += n
+	}
+	return sum
+}
