@@ -13,9 +13,10 @@ import (
 // one lease to the next lease of the same identity with its session as the
 // last lease left it, as with plain database/sql over pgx, pgxpool, or
 // Npgsql's "No Reset On Close=true". It saves the server the reset's work on
-// every lease (about ten short statements, more than a SELECT 1 itself),
-// and suits code that leaves no session state behind: parameterised
-// queries, sqlc-style generated code, transactions that end.
+// every lease (eight short statements, one of them planned each time: more
+// than a SELECT 1 itself), and suits code that leaves no session state
+// behind: parameterised queries, sqlc-style generated code, transactions
+// that end.
 //
 // What then persists from one lease to the next lease of the same identity:
 // SET and set_config (statement_timeout, search_path, ... and custom
