@@ -59,3 +59,31 @@ func TestSameTokenWithAnEarlierExpiryIsNotHandedOutPastIt(t *testing.T) {
 	require.False(t, ok && e.Kind == EffGrant && e.Conn == c1, "c1 handed out after its token expired")
 	require.Equal(t, 1, h.mints, "no idle connection is usable: mint for a new one")
 }
+
+// TestADialInFlightTakesTheNewestExpiryOfItsToken: a dial starts with T,
+// said to live an hour; while it is in flight a second mint hands back the
+// same T, now said to expire in 8 minutes. The connection the first dial
+// opens holds T, so it is judged by T's newest expiry, like the connections
+// already open when that mint came (refreshExpiry), not by the hour it set
+// out with.
+func TestADialInFlightTakesTheNewestExpiryOfItsToken(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T", time.Hour), nil)
+	require.Len(t, h.dials, 1, "the first dial is in flight")
+	b := h.acquire()
+	require.Equal(t, 1, h.mints, "a second connection while the first dial is in flight: mint")
+	earlier := h.tok("T", 8*time.Minute)
+	h.finishMint(earlier, nil)
+	h.finishDial(nil) // the first dial, begun with T's hour
+	c1 := h.mustGrant(a)
+	assert.Equal(t, earlier.ExpiresOn, h.p.connOf(c1).token.ExpiresOn, "c1 records T's newest expiry")
+	h.finishDials()
+	h.mustGrant(b)
+	h.release(b, false)
+	h.release(a, false)
+	h.advance(9 * time.Minute) // T expired a minute ago
+	c := h.acquire()
+	e, ok := h.answer(c)
+	require.False(t, ok && e.Kind == EffGrant && e.Conn == c1, "c1 handed out after its token expired")
+}
