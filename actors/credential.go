@@ -10,7 +10,10 @@ import "time"
 type credState struct {
 	// gen counts the credentials seen; mintGen is gen when the mint in
 	// flight started.
-	gen, mintGen uint64
+	// 32 bits each, which a credential replaced per acquire would take
+	// months of a busy pool to wrap, and a wrap can only matter in the one
+	// mint in flight: they make room for Pool.mintStarted.
+	gen, mintGen uint32
 	// retries counts mints retried with a newer credential after the older
 	// one failed.
 	retries uint64
@@ -33,12 +36,12 @@ func (p *Pool) newCredential(now time.Time) {
 // its expiry: if it ran with a credential older than the newest one known,
 // it is retried with the newest (the caller never sees the old credential's
 // failure) and retryStaleMint returns true.
-func (p *Pool) retryStaleMint(err error) bool {
+func (p *Pool) retryStaleMint(now time.Time, err error) bool {
 	if err == nil || p.cred.mintGen == p.cred.gen || p.closing {
 		return false
 	}
 	p.stats.mintFailures++
 	p.cred.retries++
-	p.requestMint()
+	p.requestMint(now)
 	return true
 }

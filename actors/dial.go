@@ -40,16 +40,17 @@ func (p *Pool) startPermittedDial(now time.Time) {
 		return
 	}
 	p.awaitingToken++
-	p.requestMint()
+	p.requestMint(now)
 }
 
-// requestMint starts a mint unless one is already in flight: one result
-// serves every dial and token check waiting on it.
-func (p *Pool) requestMint() {
+// requestMint starts a mint at now unless one is already in flight: one
+// result serves every dial and token check waiting on it.
+func (p *Pool) requestMint(now time.Time) {
 	if p.minting {
 		return
 	}
 	p.minting = true
+	p.mintStarted = now.UnixNano()
 	p.cred.mintGen = p.cred.gen
 	if p.rare != nil {
 		p.rare.ev.mintEpoch = p.rare.ev.epoch

@@ -132,15 +132,15 @@ func (p *Pool) dialDoneEpoch(now time.Time, epoch uint64, resource driver.Conn, 
 // with a credential older than the newest known is retried with the newest
 // (see NewCredential). The dials and checks waiting on it keep waiting for
 // the new mint.
-func (p *Pool) staleMint(err error) bool {
+func (p *Pool) staleMint(now time.Time, err error) bool {
 	if p.closing {
 		return false
 	}
 	if r := p.rare; r != nil && r.ev.mintEpoch != r.ev.epoch {
-		p.requestMint()
+		p.requestMint(now)
 		return true
 	}
-	return p.retryStaleMint(err)
+	return p.retryStaleMint(now, err)
 }
 
 // evictCloseDone notes that the close of id has finished.

@@ -190,3 +190,65 @@ func TestTokenExpiryErrorMessages(t *testing.T) {
 	var te *TokenExpiryError
 	assert.True(t, errors.As(&DialError{Mint: true, Err: &TokenExpiryError{}}, &te))
 }
+
+// TestTokenThatCrossedTheThresholdDuringItsMintIsAskedForAgain: azidentity
+// hands back its cached token until 5 minutes before it expires, the
+// default threshold. A mint begun just before that point gets a token with
+// a hair over 5 minutes left, which the pool, a few milliseconds later,
+// finds inside the threshold. The waiters are not failed for it: the pool
+// asks once more (azidentity, now inside its own window, refreshes) and
+// dials with the new token. A token already inside the threshold when its
+// mint began is refused at once, as before (TestRefusedTokenIsNeverDialed).
+func TestTokenThatCrossedTheThresholdDuringItsMintIsAskedForAgain(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	crossing := h.tok("T1", 5*time.Minute+time.Millisecond)
+	h.advance(3 * time.Millisecond) // the mint's round trip
+	h.finishMint(crossing, nil)
+	_, answered := h.answer(a)
+	require.False(t, answered, "not failed for a token that crossed the threshold while minted")
+	require.Empty(t, h.dials, "never dialed with it")
+	require.Equal(t, 1, h.mints, "asked again")
+	h.finishMint(h.tok("T2", time.Hour), nil)
+	require.Len(t, h.dials, 1)
+	assert.Equal(t, "T2", h.dials[0].Value)
+	h.finishDials()
+	h.mustGrant(a)
+}
+
+// TestTokenThatCrossesTheThresholdAgainIsRefused: the second mint is judged
+// from its own start. A source that hands back the same token again (it
+// does not refresh), or one that crosses again, gets the waiters failed:
+// one retry per refusal, never a loop of mints.
+func TestTokenThatCrossesTheThresholdAgainIsRefused(t *testing.T) {
+	for _, again := range []string{"same token", "another crossing"} {
+		t.Run(again, func(t *testing.T) {
+			h := newHarness(t, tokenCfg())
+			a := h.acquire()
+			first := h.tok("T1", 5*time.Minute+time.Millisecond)
+			h.advance(3 * time.Millisecond)
+			h.finishMint(first, nil)
+			require.Equal(t, 1, h.mints, "asked again")
+			second := first
+			if again == "another crossing" {
+				second = h.tok("T2", 5*time.Minute+time.Millisecond)
+			}
+			h.advance(3 * time.Millisecond)
+			h.finishMint(second, nil)
+			h.mustFailExpiry(a, second)
+			assert.Zero(t, h.mints, "no third mint")
+			assert.Empty(t, h.dials)
+			assert.EqualValues(t, 2, h.p.Stats().MintFailures, "both refusals count")
+			// The next crossing, a token life later, is retried again.
+			h.advance(time.Hour)
+			b := h.acquire()
+			third := h.tok("T3", 5*time.Minute+time.Millisecond)
+			h.advance(3 * time.Millisecond)
+			h.finishMint(third, nil)
+			require.Equal(t, 1, h.mints, "a later crossing is asked again")
+			h.finishMint(h.tok("T4", time.Hour), nil)
+			h.finishDials()
+			h.mustGrant(b)
+		})
+	}
+}

@@ -78,7 +78,7 @@ func (p *Pool) refreshAhead(now time.Time) {
 	}
 	if !p.latest.ValidBeyond(now, p.cfg.TokenThreshold) {
 		p.stats.refreshes++
-		p.requestMint()
+		p.requestMint(now)
 	}
 }
 

@@ -9,19 +9,23 @@ import (
 // mintDone records a finished token mint. A token that is not valid beyond
 // the token threshold (expiry unknown included) is refused like a failed mint
 // (see refuseMinted), and like a failed mint it is retried when it came from
-// a credential older than the newest known (see retryStaleMint). Otherwise dials waiting on it proceed with tok, and
+// a credential older than the newest known (see retryStaleMint); it is also
+// asked for again, once, when it crossed the threshold during its mint (see
+// retryCrossedMint). Otherwise dials waiting on it proceed with tok, and
 // connections whose token was near expiry are settled: the same token, now
 // valid beyond the threshold, keeps them with its new expiry; a rotated token
 // retires them and their idle siblings holding the stale token, and reopens
 // with tok without minting again.
 func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	p.minting = false
+	retried := p.mintRetried
+	p.mintRetried = false
 	if p.closing {
 		p.settleChecksOnClose()
 		p.maybeDrained()
 		return
 	}
-	if p.staleMint(err) { // from before an Evict, or an older credential's failure
+	if p.staleMint(now, err) { // from before an Evict, or an older credential's failure
 		return
 	}
 	if err != nil {
@@ -29,7 +33,10 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		return
 	}
 	if cause := p.usable(now, tok); cause != nil {
-		if p.retryStaleMint(cause) { // an older credential's token: as for a failed mint
+		if p.retryStaleMint(now, cause) { // an older credential's token: as for a failed mint
+			return
+		}
+		if !retried && p.retryCrossedMint(now, tok) {
 			return
 		}
 		p.refuseMinted(now, cause)
@@ -61,6 +68,26 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		p.rotate(c, tok)
 	}
 	p.serve(now)
+}
+
+// retryCrossedMint handles a token refused only because it crossed the
+// threshold while it was being minted: valid beyond the threshold when the
+// mint began, inside it when the mint landed. azidentity hands back its
+// cached token until 5 minutes before it expires, the default threshold,
+// so a mint begun just before that point brings a token the pool refuses
+// milliseconds later; asked again, azidentity (now inside its own window)
+// refreshes it. So the pool asks once more rather than fail its waiters,
+// and reports whether it did. The caller allows one retry per refusal: the
+// retry's token is judged from the retry's own start, and a second
+// crossing is refused.
+func (p *Pool) retryCrossedMint(now time.Time, tok tokens.Token) bool {
+	if p.closing || !tok.ValidBeyond(time.Unix(0, p.mintStarted), p.cfg.TokenThreshold) {
+		return false
+	}
+	p.stats.mintFailures++
+	p.requestMint(now)
+	p.mintRetried = true
+	return true
 }
 
 // dropSpareTokens forgets fresh tokens no reservation or waiter is waiting

@@ -112,6 +112,13 @@ type Pool struct {
 	// handedOut: Ready gave out to the driver, and no Step may run until
 	// Advance.
 	handedOut bool
+	// mintRetried: the mint in flight asks again for a token that crossed
+	// the threshold while the last one was minted (see retryCrossedMint).
+	mintRetried bool
+	// mintStarted is when the mint in flight began, as the wall clock's
+	// Unix nanoseconds (8 bytes where a time.Time takes 24, see
+	// TestPoolFitsItsSizeClass).
+	mintStarted int64
 }
 
 // New returns the state machine for one pool. Its first input must be Start.

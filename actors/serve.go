@@ -50,7 +50,7 @@ func (p *Pool) startCheckOrGrant(now time.Time, w *waiter, c *conn) {
 			p.rotate(c, p.latest)
 			return
 		}
-		p.startTokenCheck(c, w)
+		p.startTokenCheck(now, c, w)
 	case checkHealth:
 		p.startHealthCheck(c, w)
 	}
@@ -88,14 +88,14 @@ func (p *Pool) startHealthCheck(c *conn, w *waiter) {
 	p.emit(Effect{Kind: EffValidate, Conn: c.id, Resource: c.resource})
 }
 
-func (p *Pool) startTokenCheck(c *conn, w *waiter) {
+func (p *Pool) startTokenCheck(now time.Time, c *conn, w *waiter) {
 	c.state = connChecking
 	c.check = checkToken
 	if w != nil {
 		p.waiters.bind(w, c)
 	}
 	p.checking = append(p.checking, c)
-	p.requestMint()
+	p.requestMint(now)
 }
 
 // grant hands c to the acquire id. w is nil on the fast path, where the

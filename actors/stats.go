@@ -51,7 +51,7 @@ func (p *Pool) Stats() messages.PoolStats {
 		BlockedFails:      p.stats.blockedFails,
 		Refreshes:         p.stats.refreshes,
 		Evictions:         p.evictions(),
-		CredentialChanges: p.cred.gen,
+		CredentialChanges: uint64(p.cred.gen),
 		CredentialRetries: p.cred.retries,
 		Closes:            make(map[string]uint64),
 	}

@@ -85,7 +85,10 @@ type Config struct {
 	// TokenThreshold: a connection whose token expires within this is
 	// re-checked at checkout and closed while idle, and a token minted with
 	// less than this left (or no known expiry) is refused: the acquire fails
-	// with an actors.TokenExpiryError. Default 5m (azidentity refreshes
+	// with an actors.TokenExpiryError. A token that had more than this left
+	// when its mint began, and crossed it on the way (azidentity's cached
+	// token at its 5-minute edge), is asked for once more before the acquire
+	// fails. Default 5m (azidentity refreshes
 	// cached tokens 5 minutes before expiry); lower it for a source whose
 	// tokens live shorter. Do not raise it with an azidentity credential:
 	// azidentity hands back its cached token until 5 minutes before it
