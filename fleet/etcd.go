@@ -221,6 +221,11 @@ func (b *Budget) watch() {
 			}
 			continue
 		}
+		// The read may show what the worker must act on (another process
+		// now waits, this one's holder key was lowered, a cap changed), and
+		// no event of the new watch will say so: wake it, rather than leave
+		// it to its next step, which may be a renewal (TTL/3) away.
+		b.wake()
 		if afterKeysRead != nil {
 			afterKeysRead()
 		}

@@ -68,3 +68,73 @@ func assertWatchLearnsOfAWaiterPutAfterItsRead(t *testing.T, prefix string, comp
 	b.Release()
 	b.Release()
 }
+
+// watchGap holds a budget's watch down after its first read of the keys, so
+// that a test can change keys while it is down (see newGappedBudget).
+type watchGap struct {
+	t       *testing.T
+	cli     *clientv3.Client
+	release chan struct{}
+	once    sync.Once
+}
+
+// newGappedBudget starts a budget whose watch, after its first read of the
+// keys, waits until the test calls end (or the test ends). Everything the
+// budget does meanwhile (grant, fetch, give back) the watch will not see as
+// events: end compacts etcd past them, so the watch, started at the revision
+// after its read, is cancelled (ErrCompacted) and learns of the keys only from
+// its second read.
+func newGappedBudget(t *testing.T, cli *clientv3.Client, cfg Config) (*Budget, *watchGap) {
+	t.Helper()
+	g := &watchGap{t: t, cli: cli, release: make(chan struct{})}
+	var first sync.Once
+	afterKeysRead = func() { first.Do(func() { <-g.release }) }
+	b := newHookedBudget(t, cli, cfg, func() { afterKeysRead = nil })
+	// Registered after newHookedBudget's cleanup, so it runs before Close,
+	// which waits for the watch.
+	t.Cleanup(g.open)
+	return b, g
+}
+
+// open lets the held watch go on.
+func (g *watchGap) open() { g.once.Do(func() { close(g.release) }) }
+
+// end runs change (writes to etcd while the watch is down), compacts etcd
+// past it and lets the watch go on: its start revision is gone, so etcd
+// cancels it and it reads the keys again.
+func (g *watchGap) end(change func()) {
+	g.t.Helper()
+	change()
+	r, err := g.cli.Put(context.Background(), "/t/unrelated", "x")
+	require.NoError(g.t, err)
+	_, err = g.cli.Compact(context.Background(), r.Header.Revision)
+	require.NoError(g.t, err)
+	g.open()
+}
+
+// TestWatchRestartWakesTheWorker puts another process's waiting key while the
+// budget's watch is down, and compacts etcd so that the watch's restart reads
+// the keys again: that read is the only thing that tells the budget another
+// process waits. The budget must give back its spare permits at once, without
+// any other event (its renewals are 20s apart, and nothing takes or releases a
+// permit). It gave them back only at its next renewal: the re-read noted the
+// waiter but did not wake the worker.
+func TestWatchRestartWakesTheWorker(t *testing.T) {
+	cli := etcdtest.StartClient(t, 1)
+	ctx := context.Background()
+	const prefix = "/t/restartwake/"
+	b, gap := newGappedBudget(t, cli, Config{Prefix: prefix, Cap: 4, TTL: time.Minute, Batch: 2, IdleReturn: time.Hour})
+	takeEach(t, b, 1, 1)
+	b.Want(0)
+	require.Equal(t, 3, b.Stats().Held, "1 in use and a spare of Batch 2")
+
+	other, err := cli.Grant(ctx, 60)
+	require.NoError(t, err)
+	gap.end(func() {
+		_, err := cli.Put(ctx, prefix+"w/"+leaseName(other.ID), "1", clientv3.WithLease(other.ID))
+		require.NoError(t, err)
+	})
+	require.Eventually(t, func() bool { return b.Stats().Held == 1 && holderSum(t, cli, prefix) == 1 }, 10*time.Second, 5*time.Millisecond,
+		"the budget keeps its spares while another process waits: %+v", b.Stats())
+	b.Release()
+}
