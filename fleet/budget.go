@@ -48,6 +48,11 @@ type Budget struct {
 	// waitGoneRev is the revision of the last deletion of this process's
 	// waiting key the watch saw (see noteOwnKey).
 	waitGoneRev int64
+	// capChangedRev is the last revision at which the watch saw this
+	// process's cap key deleted or not as the process writes it (see
+	// ownCapChanged); the worker puts the key again if it is above that of
+	// its last put.
+	capChangedRev int64
 	// caps are the caps other processes state (and this one's), by lease
 	// name, as the watch sees them; capNow is the smallest of them and
 	// Config.Cap (see noteCap).

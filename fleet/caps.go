@@ -20,7 +20,9 @@ import (
 // smallest (its transaction also fails if a cap key was put after its read).
 // The watch follows them too: a process keeps to the smallest cap between its
 // fetches as well (it sheds beyond it), and logs an error naming both caps
-// when another process states a different one.
+// when another process states a different one. A process whose own cap key
+// another program deletes or changes puts it again (ownCapChanged): until
+// then the others no longer keep to its cap.
 
 func (b *Budget) capKeyOf(lease clientv3.LeaseID) string {
 	return b.cfg.Prefix + "c/" + leaseName(lease)
@@ -31,7 +33,7 @@ func (b *Budget) capKeyOf(lease clientv3.LeaseID) string {
 func (b *Budget) putCapKey(w *worker, lease clientv3.LeaseID) bool {
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
 	defer cancel()
-	_, err := b.cli.Put(ctx, b.capKeyOf(lease), strconv.Itoa(b.cfg.Cap), clientv3.WithLease(lease))
+	r, err := b.cli.Put(ctx, b.capKeyOf(lease), strconv.Itoa(b.cfg.Cap), clientv3.WithLease(lease))
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		b.lost(lease, "etcd expired it")
 		return false
@@ -40,8 +42,30 @@ func (b *Budget) putCapKey(w *worker, lease clientv3.LeaseID) bool {
 		b.fail(w, "record the cap", err)
 		return false
 	}
-	w.capKey = true
+	w.capKey, w.capRev = true, r.Header.Revision
 	return true
+}
+
+// putCapKeyAgain puts this process's cap key again after another program
+// deleted or changed it (see ownCapChanged), and says so in a warning: the
+// others kept to another cap meanwhile. It says false as putCapKey does.
+func (b *Budget) putCapKeyAgain(w *worker, lease clientv3.LeaseID) bool {
+	if !b.putCapKey(w, lease) {
+		return false
+	}
+	b.cfg.Logger.Warn("fleet: another program deleted or changed this process's cap key; it put the key again",
+		"key", b.capKeyOf(lease), "cap", b.cfg.Cap)
+	return true
+}
+
+// ownCapChanged says whether this process's cap key, as the watch or a read
+// shows it (kv nil or deleted when it is missing), is not as the process puts
+// it: its cap, under its lease. Only another program leaves it so (or etcd,
+// expiring the lease, which the put again then finds). The others would no
+// longer keep to this process's cap, or would keep to another; and a key
+// without the lease would outlive the process. Called with mu held.
+func (b *Budget) ownCapChanged(kv *mvccpb.KeyValue, deleted bool) bool {
+	return deleted || kv == nil || string(kv.Value) != strconv.Itoa(b.cfg.Cap) || clientv3.LeaseID(kv.Lease) != b.lease
 }
 
 // fleetCap is the smallest cap among this process's and those the cap keys

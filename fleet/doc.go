@@ -18,9 +18,10 @@
 //     count; it checks only that no other program changed the process's own
 //     key since its last write, and a process whose key another program
 //     lowered counts only what etcd records and takes the rest back.
-//   - Each process records its Cap under its lease (prefix+"c/"+lease); the
-//     fleet keeps to the smallest cap a live process states, and processes
-//     that find another cap log an error naming both.
+//   - Each process records its Cap under its lease (prefix+"c/"+lease), and
+//     puts it again when another program deletes or changes it; the fleet
+//     keeps to the smallest cap a live process states, and processes that
+//     find another cap log an error naming both.
 //   - Permits are fetched ahead in small batches and returned when idle, so an
 //     acquire that hits an open connection never talks to etcd, and a physical
 //     open rarely does.

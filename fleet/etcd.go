@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -278,14 +279,24 @@ func (b *Budget) readKeys() (int64, bool) {
 	clear(b.waiters)
 	clear(b.holders)
 	clear(b.caps)
+	ownCap := b.capKeyOf(b.lease)
+	var ownCapKV *mvccpb.KeyValue
 	for _, kv := range r.Kvs {
+		if string(kv.Key) == ownCap {
+			ownCapKV = kv
+		}
 		if other := b.noteKey(string(kv.Key), kv.Value, false); other != 0 {
 			mismatch[string(kv.Key)] = other
 		}
 	}
 	// Events missed while the watch was down may have lowered this
-	// process's key.
+	// process's key, or deleted or changed its cap key: the read's revision
+	// counts as that of the change, so a put of the worker's after the read
+	// is not done again.
 	b.checkOwn = b.lease != 0
+	if b.lease != 0 && b.ownCapChanged(ownCapKV, false) {
+		b.capChangedRev = max(b.capChangedRev, r.Header.Revision)
+	}
 	b.mu.Unlock()
 	for key, other := range mismatch {
 		b.logCapMismatch(key, other)

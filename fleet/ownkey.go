@@ -33,7 +33,8 @@ func ownKeyLowered(ev *clientv3.Event, held int) bool {
 // longer keep to their fair share, so a process that still waits must put it
 // again. The worker compares the deletion's revision with that of its last
 // put of the key, so a late event of one of its own deletions does not
-// count. Called with mu held.
+// count. It notes as well a deletion or change of its cap key (see
+// ownCapChanged), which the worker puts again. Called with mu held.
 func (b *Budget) noteOwnKey(ev *clientv3.Event) {
 	if b.lease == 0 {
 		return
@@ -46,6 +47,10 @@ func (b *Budget) noteOwnKey(ev *clientv3.Event) {
 	case b.waitingKeyOf(b.lease):
 		if ev.Type == clientv3.EventTypeDelete {
 			b.waitGoneRev = max(b.waitGoneRev, ev.Kv.ModRevision)
+		}
+	case b.capKeyOf(b.lease):
+		if b.ownCapChanged(ev.Kv, ev.Type == clientv3.EventTypeDelete) {
+			b.capChangedRev = max(b.capChangedRev, ev.Kv.ModRevision)
 		}
 	}
 }

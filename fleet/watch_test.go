@@ -138,3 +138,31 @@ func TestWatchRestartWakesTheWorker(t *testing.T) {
 		"the budget keeps its spares while another process waits: %+v", b.Stats())
 	b.Release()
 }
+
+// TestOwnCapKeyDeletedDuringAWatchGapIsPutAgain deletes the budget's cap key
+// while its watch is down: no event will show the deletion, only the watch's
+// re-read of the keys, which finds the key missing. The budget must put it
+// again, with its lease, at once (its renewals are 20s apart).
+func TestOwnCapKeyDeletedDuringAWatchGapIsPutAgain(t *testing.T) {
+	cli := etcdtest.StartClient(t, 1)
+	ctx := context.Background()
+	const prefix = "/t/capkeygap/"
+	b, gap := newGappedBudget(t, cli, Config{Prefix: prefix, Cap: 4, TTL: time.Minute, Batch: 1, IdleReturn: time.Hour})
+	takeEach(t, b, 1, 1) // the cap key is put before this first permit
+	lease := clientv3.LeaseID(b.Stats().Lease)
+	key := b.capKeyOf(lease)
+
+	var deleted int64
+	gap.end(func() {
+		r, err := cli.Delete(ctx, key)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, r.Deleted)
+		deleted = r.Header.Revision
+	})
+	require.Eventually(t, func() bool {
+		r, err := cli.Get(ctx, key)
+		return err == nil && len(r.Kvs) == 1 && r.Kvs[0].ModRevision > deleted &&
+			string(r.Kvs[0].Value) == "4" && clientv3.LeaseID(r.Kvs[0].Lease) == lease
+	}, 10*time.Second, 5*time.Millisecond, "the budget puts its cap key again")
+	b.Release()
+}

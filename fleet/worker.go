@@ -33,8 +33,10 @@ type worker struct {
 	// holder key under the current lease, 0 when the key is missing (see
 	// giveBack).
 	ownRev int64
-	// capKey: this process's cap key is in etcd under the current lease.
+	// capKey: this process's cap key is in etcd under the current lease;
+	// capRev is the revision of its last put (see Budget.capChangedRev).
 	capKey bool
+	capRev int64
 }
 
 // run is the budget's one goroutine that talks to etcd (besides watch): it
@@ -98,8 +100,23 @@ func (b *Budget) step(w *worker) time.Time {
 	if b.waitGoneRev > w.waitRev {
 		w.waitingKey = false
 	}
+	// Another program deleted or changed the cap key since its last put:
+	// until it is back, the others do not keep to this process's cap.
+	recap := w.capKey && lease != 0 && b.capChangedRev > w.capRev
 	b.mu.Unlock()
 	if check && !b.checkOwnKey(w, lease) {
+		b.signalShed()
+		return w.retryAt
+	}
+	if recap && !b.putCapKeyAgain(w, lease) {
+		b.mu.Lock()
+		gone := b.lease != lease
+		b.mu.Unlock()
+		if gone {
+			// The put found the lease gone (etcd expired it, and with it
+			// the key): take a new one at once, before shedding, as below.
+			return now
+		}
 		b.signalShed()
 		return w.retryAt
 	}
