@@ -46,7 +46,8 @@ type Budget struct {
 	// checkOwnKey).
 	checkOwn bool
 	// waitGoneRev is the revision of the last deletion of this process's
-	// waiting key the watch saw (see noteOwnKey).
+	// waiting key the watch saw (see noteOwnKey), or of the last read of the
+	// keys that found it missing (see readKeys).
 	waitGoneRev int64
 	// capChangedRev is the last revision at which the watch saw this
 	// process's cap key deleted or not as the process writes it (see

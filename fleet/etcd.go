@@ -279,23 +279,31 @@ func (b *Budget) readKeys() (int64, bool) {
 	clear(b.waiters)
 	clear(b.holders)
 	clear(b.caps)
-	ownCap := b.capKeyOf(b.lease)
+	ownCap, ownWaiting := b.capKeyOf(b.lease), b.waitingKeyOf(b.lease)
 	var ownCapKV *mvccpb.KeyValue
+	waiting := false
 	for _, kv := range r.Kvs {
-		if string(kv.Key) == ownCap {
+		switch string(kv.Key) {
+		case ownCap:
 			ownCapKV = kv
+		case ownWaiting:
+			waiting = true
 		}
 		if other := b.noteKey(string(kv.Key), kv.Value, false); other != 0 {
 			mismatch[string(kv.Key)] = other
 		}
 	}
 	// Events missed while the watch was down may have lowered this
-	// process's key, or deleted or changed its cap key: the read's revision
-	// counts as that of the change, so a put of the worker's after the read
-	// is not done again.
+	// process's key, or deleted or changed its cap key or deleted its
+	// waiting key: the read's revision counts as that of the change, so a
+	// put of the worker's after the read is not done again (and a missing
+	// waiting key the worker deleted itself, or never put, changes nothing).
 	b.checkOwn = b.lease != 0
 	if b.lease != 0 && b.ownCapChanged(ownCapKV, false) {
 		b.capChangedRev = max(b.capChangedRev, r.Header.Revision)
+	}
+	if b.lease != 0 && !waiting {
+		b.waitGoneRev = max(b.waitGoneRev, r.Header.Revision)
 	}
 	b.mu.Unlock()
 	for key, other := range mismatch {

@@ -166,3 +166,40 @@ func TestOwnCapKeyDeletedDuringAWatchGapIsPutAgain(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "the budget puts its cap key again")
 	b.Release()
 }
+
+// TestOwnWaitingKeyDeletedDuringAWatchGapIsPutAgain deletes the waiting key
+// of a budget that waits (another process holds the whole cap) while its
+// watch is down: no event will show the deletion, only the watch's re-read of
+// the keys, which finds the key missing. The budget still waits, so it must
+// put the key again, at once (it would check the full fleet again only 20s
+// later), or the holders would no longer keep to their fair share.
+func TestOwnWaitingKeyDeletedDuringAWatchGapIsPutAgain(t *testing.T) {
+	cli := etcdtest.StartClient(t, 1)
+	ctx := context.Background()
+	const prefix = "/t/waitkeygap/"
+	other, err := cli.Grant(ctx, 60)
+	require.NoError(t, err)
+	_, err = cli.Put(ctx, prefix+"h/"+leaseName(other.ID), "4", clientv3.WithLease(other.ID))
+	require.NoError(t, err)
+	b, gap := newGappedBudget(t, cli, Config{Prefix: prefix, Cap: 4, TTL: time.Minute, Batch: 1, IdleReturn: time.Hour})
+	b.Want(1)
+	var key string
+	require.Eventually(t, func() bool {
+		key = b.waitingKeyOf(clientv3.LeaseID(b.Stats().Lease))
+		r, err := cli.Get(ctx, key)
+		return err == nil && len(r.Kvs) == 1
+	}, 10*time.Second, 5*time.Millisecond, "the budget finds the fleet full and waits")
+
+	var deleted int64
+	gap.end(func() {
+		r, err := cli.Delete(ctx, key)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, r.Deleted)
+		deleted = r.Header.Revision
+	})
+	require.Eventually(t, func() bool {
+		r, err := cli.Get(ctx, key)
+		return err == nil && len(r.Kvs) == 1 && r.Kvs[0].ModRevision > deleted
+	}, 10*time.Second, 5*time.Millisecond, "the budget puts its waiting key again")
+	b.Want(0)
+}
