@@ -17,6 +17,8 @@ import (
 type ActorConfig struct {
 	Dialer Dialer
 	Clock  Clock
+	// Logger is called while the actor handles a message: its handler must
+	// not panic (the manager wraps the user's with internal/safelog).
 	Logger *slog.Logger
 	// BeforeClose, if set, sees each connection just before it is closed.
 	BeforeClose func(driver.Conn)
@@ -163,8 +165,10 @@ func (a *poolActor) Receive(c actor.Context) {
 
 // recoverInternal keeps the actor and its state if idpool itself panics: a
 // restart would forget open connections and strand waiters. User code never
-// runs here (it runs in goroutines with their own recover), so this is a
-// last line of defence.
+// runs here unguarded (dialers, sources and hooks run in goroutines with
+// their own recover; the Logger's handler, which does run here, comes
+// wrapped by the manager so that its panics stay in it), so this is a last
+// line of defence.
 func (a *poolActor) recoverInternal(c actor.Context) {
 	if r := recover(); r != nil {
 		a.logger().ErrorContext(logCtx(c), "idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idpool/idpool/internal/safelog"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -38,7 +39,8 @@ type Config struct {
 	// It trades the guarantee of never passing the cap for availability.
 	// Default 0: fail closed.
 	FallbackShare int
-	// Logger receives the budget's logs. Default: none.
+	// Logger receives the budget's logs. Default: none. A panic of its
+	// handler loses the record and nothing else.
 	Logger *slog.Logger
 }
 
@@ -92,5 +94,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	// The budget logs from its worker and watch goroutines: a panic of the
+	// user's handler there would end the process (see safelog).
+	c.Logger = safelog.Wrap(c.Logger)
 	return c
 }

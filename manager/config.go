@@ -155,7 +155,10 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 
 	// Logger receives idpool's logs (and protoactor's warnings). Default:
-	// nothing is logged.
+	// nothing is logged. Its handler is called from inside the pool and
+	// manager actors: a panic of it loses the record and nothing else, but a
+	// handler that blocks holds up the pool it logs for, and the acquires
+	// waiting on that pool, for as long as it blocks.
 	Logger *slog.Logger
 	// Clock is for tests and simulations. Default: the system clock.
 	Clock Clock

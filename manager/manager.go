@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/internal/mailbox"
+	"github.com/idpool/idpool/internal/safelog"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -83,6 +84,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	// The actors log while they handle a message, and a panic of the
+	// user's handler there would lose that message (see safelog).
+	cfg.Logger = safelog.Wrap(cfg.Logger)
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
