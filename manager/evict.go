@@ -26,6 +26,9 @@ import (
 // returns nil at once. The pool keeps serving meanwhile, on new connections.
 // Stats count it in Evictions and the connections in Closes["evicted"].
 func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
+	if !m.started() {
+		return ErrNoManager
+	}
 	if err := id.Validate(); err != nil {
 		return err
 	}
@@ -49,6 +52,9 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 // every such connection has finished closing, or ctx's error if ctx ends
 // first (the eviction goes on regardless).
 func (m *Manager) Reset(ctx context.Context) error {
+	if !m.started() {
+		return ErrNoManager
+	}
 	if m.closed.Load() {
 		return ErrClosed
 	}

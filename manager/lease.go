@@ -101,8 +101,12 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // for up to OperationWait; if it is still running then, the connection is
 // treated as broken and handed back, to be closed, by that operation when it
 // returns: nothing rolls back or resets underneath it. A result set still
-// open also makes the connection broken rather than reset.
+// open also makes the connection broken rather than reset. On a nil or zero
+// Lease (not from Acquire) Release does nothing.
 func (l *Lease) Release(err error) {
+	if l.ended() {
+		return // nil or zero: not from Acquire, nothing to hand back
+	}
 	s, ok := l.end()
 	if !ok {
 		return

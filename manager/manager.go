@@ -165,6 +165,9 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // Config.TracerProvider set, the acquire is an idpool.acquire span, and such
 // a dial or mint is its child.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
+	if !m.started() {
+		return nil, ErrNoManager
+	}
 	if m.tracing == nil {
 		l, _, err := m.acquireLease(ctx, id)
 		return l, err
@@ -343,6 +346,9 @@ func putReplyChan(c chan messages.Reply) { replyChans.Put(c) }
 
 // Stats returns a snapshot of every live pool and the totals.
 func (m *Manager) Stats() Stats {
+	if !m.started() {
+		return Stats{} // nothing was ever pooled (see ErrNoManager)
+	}
 	reply := make(chan messages.ManagerStats, 1)
 	m.root.Send(m.pid, &messages.StatsQuery{Reply: reply})
 	ms := <-reply
@@ -395,6 +401,9 @@ func (m *Manager) Stats() Stats {
 // Work Close stops waiting for is not lost: whatever a stuck dial, mint or
 // health check returns later is closed by its pool when it returns.
 func (m *Manager) Close(ctx context.Context) error {
+	if !m.started() {
+		return ErrNoManager
+	}
 	m.closed.Store(true)
 	m.cancel()
 	reply := make(chan (<-chan struct{}), 1)

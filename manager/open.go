@@ -42,6 +42,9 @@ const CloseTimeout = 30 * time.Second
 // Close closes the *sql.DB (waiting for its calls in flight) and then the
 // Manager, waiting up to CloseTimeout for every connection to close.
 func (db *DB) Close() error {
+	if db == nil || db.DB == nil {
+		return ErrNoManager
+	}
 	err := db.DB.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
 	defer cancel()
