@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"strings"
 	"time"
 
@@ -209,6 +210,14 @@ func (c Config) validate() error {
 	if c.Dialer == nil {
 		bad("Dialer", "required")
 	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"Dialer", c.Dialer}, {"Fleet", c.Fleet}, {"MeterProvider", c.MeterProvider}, {"TracerProvider", c.TracerProvider}, {"Clock", c.Clock}} {
+		if isTypedNil(f.v) {
+			bad(f.name, "is a nil %T (a constructor's result kept after it returned an error?)", f.v)
+		}
+	}
 	if c.MaxSize < 0 {
 		bad("MaxSize", "must be at least 1 (got %d)", c.MaxSize)
 	}
@@ -283,4 +292,18 @@ func (c Config) withDefaults() Config {
 		c.MaxTotal = math.MaxInt // the fleet gate sits behind the permit book
 	}
 	return c
+}
+
+// isTypedNil reports whether v is an interface holding a nil pointer (or
+// other nil reference): not == nil, so it passes for set, and every call on
+// it panics later, far from the mistake.
+func isTypedNil(v any) bool {
+	if v == nil {
+		return false
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"io"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/actors"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,7 +24,8 @@ func TestNewRejectsInvalidConfigNamingEveryField(t *testing.T) {
 	}
 	assert.NotContains(t, err.Error(), "hunter2", "a DSN passed as Server is not echoed")
 
-	_, err = New(Config{Server: "s", Dialer: DialerFunc(nil), MaxSize: 2, MinSize: 3, MaxLifetime: time.Minute, LifetimeJitter: time.Hour})
+	noDial := DialerFunc(func(context.Context, actors.DialRequest) (driver.Conn, error) { return nil, errBad })
+	_, err = New(Config{Server: "s", Dialer: noDial, MaxSize: 2, MinSize: 3, MaxLifetime: time.Minute, LifetimeJitter: time.Hour})
 	require.ErrorAs(t, err, &ce)
 	assert.Len(t, ce.Problems, 2)
 	assert.Contains(t, err.Error(), "MinSize")

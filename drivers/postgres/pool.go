@@ -27,7 +27,8 @@ import (
 // rolls back. Until then the connection is held, as with pgxpool: always
 // close Rows and BatchResults, and end every transaction.
 //
-// A Pool is safe for concurrent use.
+// A Pool is safe for concurrent use. A nil *Pool (OpenPool's result after
+// an error) answers every call with manager.ErrNoManager, and Close too.
 type Pool struct {
 	m     *manager.Manager
 	owned bool
@@ -64,12 +65,20 @@ func OpenPool(dsn string, cfg manager.Config, opts ...Option) (*Pool, error) {
 func NewPool(m *manager.Manager) *Pool { return &Pool{m: m} }
 
 // Manager returns the Manager under the pool, for Stats.
-func (p *Pool) Manager() *manager.Manager { return p.m }
+func (p *Pool) Manager() *manager.Manager {
+	if p == nil {
+		return nil
+	}
+	return p.m
+}
 
 // Close closes the Manager OpenPool started, waiting up to
 // manager.CloseTimeout for leases to come back. It does nothing for a Pool
 // from NewPool.
 func (p *Pool) Close() error {
+	if p == nil {
+		return manager.ErrNoManager // OpenPool's result after an error
+	}
 	if !p.owned {
 		return nil
 	}
@@ -83,6 +92,11 @@ func (p *Pool) Close() error {
 // without an identity fails with tokens.ErrNoIdentity. Release the lease
 // when done.
 func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
+	if p == nil {
+		// OpenPool's result kept after an error: every method that
+		// acquires says so rather than panic (see manager.ErrNoManager).
+		return nil, manager.ErrNoManager
+	}
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {
 		return nil, tokens.ErrNoIdentity
