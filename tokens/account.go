@@ -94,8 +94,8 @@ func NewInteractiveBrowserAccount(o *azidentity.InteractiveBrowserCredentialOpti
 // must have been built with DisableAutomaticAuthentication and with record
 // (the zero record when there is none yet).
 func NewAccount(cred UserCredential, record azidentity.AuthenticationRecord, opts ...CredentialOption) (*Account, error) {
-	if cred == nil {
-		return nil, fmt.Errorf("%w: nil credential", ErrInvalidIdentity)
+	if isNil(cred) {
+		return nil, nilError("credential", cred)
 	}
 	a := &Account{cred: cred, scope: settingsOf(opts).scope}
 	if record.HomeAccountID != "" {

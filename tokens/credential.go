@@ -57,6 +57,9 @@ type credentialSource struct {
 // scope (default ScopeAzureSQL). The credential's own cache decides when a
 // token is new; ExpiresOn is carried over, RefreshOn is dropped.
 func CredentialSource(cred azcore.TokenCredential, opts ...CredentialOption) Source {
+	if isNil(cred) {
+		return refusedSource{nilError("credential", cred)} // every mint says why
+	}
 	s := settingsOf(opts)
 	return &credentialSource{cred: cred, scope: s.scope}
 }
@@ -80,8 +83,8 @@ func (c *credentialSource) Token(ctx context.Context) (Token, error) {
 // domain (for example "sp:<tenant>/<client id>" for a KindServicePrincipal
 // WorkloadIdentityCredential; see New). Prefer the typed constructors.
 func CredentialIdentity(kind Kind, discriminator string, cred azcore.TokenCredential, opts ...CredentialOption) (Identity, error) {
-	if cred == nil {
-		return Identity{}, fmt.Errorf("%w: nil credential", ErrInvalidIdentity)
+	if isNil(cred) {
+		return Identity{}, nilError("credential", cred)
 	}
 	id := New(kind, discriminator, CredentialSource(cred, opts...))
 	if err := id.Validate(); err != nil {
@@ -95,8 +98,8 @@ func CredentialIdentity(kind Kind, discriminator string, cred azcore.TokenCreden
 // Discriminator call mints a token and keys the identity by the hash of that
 // whole token (see NewTokenKeyed).
 func TokenKeyedCredentialIdentity(kind Kind, cred azcore.TokenCredential, opts ...CredentialOption) (Identity, error) {
-	if cred == nil {
-		return Identity{}, fmt.Errorf("%w: nil credential", ErrInvalidIdentity)
+	if isNil(cred) {
+		return Identity{}, nilError("credential", cred)
 	}
 	id := NewTokenKeyed(kind, CredentialSource(cred, opts...))
 	if err := id.Validate(); err != nil {

@@ -173,8 +173,8 @@ func New(kind Kind, discriminator string, src Source) Identity {
 		return invalid(fmt.Errorf("%w: tokens.New with no valid kind", ErrInvalidIdentity))
 	case kind == KindSQLLogin:
 		return invalid(fmt.Errorf("%w: a SQL login is tokens.SQLLogin(), not tokens.New", ErrInvalidIdentity))
-	case src == nil:
-		return invalid(fmt.Errorf("%w: a %s identity needs a token source", ErrInvalidIdentity, kind))
+	case isNil(src):
+		return invalid(fmt.Errorf("a %s identity needs a token source: %w", kind, nilError("token source", src)))
 	}
 	owner, err := domainKind(discriminator)
 	if err != nil {
@@ -215,8 +215,8 @@ func NewTokenKeyed(kind Kind, src Source) Identity {
 	if _, ok := tokenPrefix(kind); !ok {
 		return invalid(fmt.Errorf("%w: a %s identity cannot be token keyed", ErrInvalidIdentity, kind))
 	}
-	if src == nil {
-		return invalid(fmt.Errorf("%w: a %s identity needs a token source", ErrInvalidIdentity, kind))
+	if isNil(src) {
+		return invalid(fmt.Errorf("a %s identity needs a token source: %w", kind, nilError("token source", src)))
 	}
 	id := withSource(kind, "", src)
 	id.cred.learnsKey = true

@@ -143,7 +143,7 @@ func TestOnBehalfOfInputsAreChecked(t *testing.T) {
 	var nilApp *tokens.OnBehalfOf
 	_, err = nilApp.Identity(tokens.Principal{TenantID: tenant, ObjectID: "o"}, "a")
 	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
-	id := tokens.New(tokens.KindOnBehalfOf, "obo:t/o", tokens.SourceFunc(nil))
+	id := tokens.New(tokens.KindOnBehalfOf, "obo:t/o", tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tokens.Token{}, nil }))
 	require.ErrorContains(t, id.Validate(), "reserved for tokens.OnBehalfOf")
 }
 
