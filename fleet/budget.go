@@ -26,7 +26,8 @@ type Budget struct {
 
 	mu sync.Mutex
 	// lease is the process's etcd lease, 0 while it has none; validUntil is
-	// when it stops counting on it (see renew).
+	// when it stops counting on it (see renew), by whichever of the
+	// monotonic and the wall clock says so first (see leaseValid).
 	lease      clientv3.LeaseID
 	validUntil time.Time
 	// held is how many permits etcd records for this process, as far as it
@@ -135,10 +136,17 @@ func (b *Budget) Subscribe(fn func(manager.BudgetSignal)) {
 // the process can count on, no more than its fair share while others wait.
 // Called with mu held.
 func (b *Budget) allowed(now time.Time) int {
-	if b.lease != 0 && now.Before(b.validUntil) {
+	if b.leaseValid(now) {
 		return min(b.held, b.fairShare())
 	}
 	return b.cfg.FallbackShare
+}
+
+// leaseValid says whether the process can count on its lease at now: it has
+// one, and neither the monotonic nor the wall clock says its validUntil has
+// come (see beforeOnBothClocks). Called with mu held.
+func (b *Budget) leaseValid(now time.Time) bool {
+	return b.lease != 0 && beforeOnBothClocks(now, b.validUntil)
 }
 
 func (b *Budget) wake() {

@@ -28,6 +28,8 @@
 //   - The process counts its lease valid only until the send time of its last
 //     successful renewal plus the TTL minus a margin: it stops using its
 //     permits before etcd can expire them and hand them to another process.
+//     It measures that time by the monotonic and the wall clock both: the
+//     monotonic clock stops while the machine is suspended, etcd's does not.
 //
 // Without etcd the budget fails closed: it keeps the permits it holds while
 // its lease is known valid and opens nothing beyond them; after that it asks

@@ -44,7 +44,7 @@ func (b *Budget) Stats() Stats {
 	s := b.st
 	s.Held, s.InUse, s.Waiting = b.held, b.inUse, b.want
 	s.FleetCap = b.capNow
-	s.LeaseValid = b.lease != 0 && now.Before(b.validUntil)
+	s.LeaseValid = b.leaseValid(now)
 	s.Lease = int64(b.lease)
 	if over := b.inUse - b.allowed(now); over > 0 {
 		s.Shed = over

@@ -39,6 +39,15 @@ type worker struct {
 	capRev int64
 }
 
+// wallCheck bounds how long the worker sleeps without reading the wall
+// clock. Its timer runs on the monotonic clock, which stops while the machine
+// is suspended, so a sleep until the next renewal (TTL/3) would end up to that
+// long after a resume, with the process keeping connections whose permits
+// etcd may have handed to others meanwhile. Every wallCheck it looks whether
+// the wall clock says the lease has lapsed or is due for renewal (see
+// dueByWallClock); a look costs a clock read and a mutex, no etcd call.
+const wallCheck = time.Second
+
 // run is the budget's one goroutine that talks to etcd (besides watch): it
 // keeps the lease, fetches and returns permits, and signals the manager.
 func (b *Budget) run() {
@@ -46,22 +55,47 @@ func (b *Budget) run() {
 	var w worker
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var next time.Time // when step asked to run again; zero: at once
 	for {
+		if beforeWait != nil {
+			beforeWait(&w)
+		}
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-b.kick:
+			next = time.Time{}
 		case <-timer.C:
 		}
-		next := b.step(&w)
+		if now := time.Now(); !now.Before(next) || b.dueByWallClock(&w, now) {
+			next = b.step(&w)
+		}
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
 			default:
 			}
 		}
-		timer.Reset(time.Until(next))
+		timer.Reset(min(time.Until(next), wallCheck))
 	}
+}
+
+// beforeWait, if set, runs on the worker's goroutine each time it is about
+// to wait for its timer or a kick, with no step in flight: tests change the
+// worker's and the budget's state there.
+var beforeWait func(w *worker)
+
+// dueByWallClock says whether the lease can no longer be counted on, or is
+// due for renewal, by the wall clock although perhaps not yet by the
+// monotonic one (after a suspend): step then runs at once rather than when
+// its monotonic timer fires. step checks both the same way (see
+// beforeOnBothClocks), so it deals with what woke it (or waits for retryAt
+// to try again) rather than leaving it for the next look.
+func (b *Budget) dueByWallClock(w *worker, now time.Time) bool {
+	b.mu.Lock()
+	lease, validUntil := b.lease, b.validUntil
+	b.mu.Unlock()
+	return lease != 0 && (!beforeOnBothClocks(now, validUntil) || !beforeOnBothClocks(now, w.nextRenew))
 }
 
 // step does what is due and says when to run again.
@@ -76,8 +110,11 @@ func (b *Budget) step(w *worker) time.Time {
 	lease, validUntil := b.lease, b.validUntil
 	b.mu.Unlock()
 
-	if lease != 0 && !now.Before(validUntil) {
-		b.lost(lease, "renewals failed for the lease's TTL")
+	if lease != 0 && !beforeOnBothClocks(now, validUntil) {
+		// Renewals failed for the lease's TTL (less the margin), or the
+		// machine was suspended for longer than what was left of it, or
+		// the wall clock was stepped forward past it.
+		b.lost(lease, "renewals failed for the lease's TTL, or the machine was suspended, or its wall clock stepped forward")
 		lease = 0
 	}
 	if lease == 0 {
@@ -85,7 +122,7 @@ func (b *Budget) step(w *worker) time.Time {
 			b.signalShed()
 			return w.retryAt
 		}
-	} else if !now.Before(w.nextRenew) && !b.renew(w, lease) {
+	} else if !beforeOnBothClocks(now, w.nextRenew) && !b.renew(w, lease) {
 		b.signalShed()
 		if w.retryAt.Before(validUntil) {
 			return w.retryAt
@@ -184,6 +221,8 @@ func (b *Budget) step(w *worker) time.Time {
 		return now
 	}
 	b.signalShed()
+	// These wake-ups count by the monotonic clock (as timers do); run
+	// looks at the wall clock in between (see wallCheck).
 	if w.nextRenew.Before(next) {
 		next = w.nextRenew
 	}
@@ -287,6 +326,28 @@ func (b *Budget) validFor(ttlSeconds int64) time.Duration {
 	ttl := time.Duration(ttlSeconds) * time.Second
 	margin := max(ttl/5, 500*time.Millisecond)
 	return ttl - margin
+}
+
+// beforeOnBothClocks reports whether now is before t by the monotonic clock
+// and by the wall clock alike. The process counts on its lease only while
+// both say its validUntil has not come (see Budget.leaseValid), and renews
+// it as soon as either says its nextRenew has:
+//
+//   - now.Before(t) alone compares the monotonic readings that time.Now
+//     gives, and Linux's monotonic clock (CLOCK_MONOTONIC) stops while the
+//     machine or VM is suspended (sleep, a paused VM, some live migrations).
+//     etcd's clock runs on: after a suspend longer than what was left of the
+//     lease, etcd has expired it and may have handed its permits to other
+//     processes, while the monotonic comparison still says it holds for
+//     whatever was left before the suspend.
+//   - The wall clock (CLOCK_REALTIME) runs on through a suspend, so the wall
+//     readings (Round(0) drops the monotonic one) catch that. It can be
+//     stepped as well: forward (an NTP correction), it only makes the process
+//     stop counting on its lease early, the safe side (it opens nothing on
+//     it, takes a new lease and sheds what that cannot cover); backward, it
+//     leaves the monotonic comparison in charge.
+func beforeOnBothClocks(now, t time.Time) bool {
+	return now.Before(t) && now.Round(0).Before(t.Round(0))
 }
 
 // renew keeps the lease alive, once.
