@@ -61,6 +61,9 @@ type Budget struct {
 	caps   map[string]int
 	capNow int
 	notify func(manager.BudgetSignal)
+	// lapse fires at validUntil to signal the shed (see armLapse); nil
+	// until the first lease.
+	lapse  *time.Timer
 	closed bool
 	st     Stats
 }
@@ -177,6 +180,9 @@ func (b *Budget) Close(ctx context.Context) error {
 	b.closed = true
 	lease, inUse := b.lease, b.inUse
 	b.lease, b.held = 0, 0
+	if b.lapse != nil {
+		b.lapse.Stop() // a closed budget signals nothing more
+	}
 	b.mu.Unlock()
 	b.cancel()
 	b.wg.Wait()

@@ -311,12 +311,36 @@ func (b *Budget) grant(w *worker) bool {
 	b.mu.Lock()
 	b.lease, b.held = r.ID, 0
 	b.validUntil = sent.Add(b.validFor(r.TTL))
+	b.armLapse()
 	b.mu.Unlock()
 	w.nextRenew = sent.Add(b.cfg.TTL / 3)
 	w.waitingKey = false
 	w.ownRev = 0
 	w.capKey = false
 	return true
+}
+
+// armLapse makes sure the manager is told to shed at validUntil if no
+// renewal moves it by then, whatever the worker is doing. The margin
+// validFor leaves after validUntil is the time to close connections before
+// etcd can expire the lease and hand its permits to others; but behind a
+// network partition each etcd call hangs until its deadline (TTL/3), and a
+// worker stuck in a renewal and then in a grant for a new lease used to
+// signal the shed only after the margin had passed. The timer runs on its
+// own: when it fires, signalShed finds the lease lapsed (or, renewed or
+// replaced meanwhile, finds nothing to shed). It counts by the monotonic
+// clock, as timers do; after a suspend the worker's look at the wall clock
+// (wallCheck) finds the lapse. Called with mu held.
+func (b *Budget) armLapse() {
+	if b.closed {
+		return
+	}
+	d := time.Until(b.validUntil)
+	if b.lapse == nil {
+		b.lapse = time.AfterFunc(d, b.signalShed)
+		return
+	}
+	b.lapse.Reset(d)
 }
 
 // validFor is how long after sending a renewal the process counts on its
@@ -367,6 +391,7 @@ func (b *Budget) renew(w *worker, lease clientv3.LeaseID) bool {
 	b.mu.Lock()
 	if b.lease == lease {
 		b.validUntil = sent.Add(b.validFor(r.TTL))
+		b.armLapse()
 	}
 	b.st.Renewals++
 	b.mu.Unlock()
