@@ -34,7 +34,19 @@ type Identities interface {
 // (RFC 6750's invalid_request) and validate is not asked: which one counts
 // would depend on who reads it (a proxy, validate reading r itself), so that
 // the token validate vouched for might not be the one exchanged.
+//
+// Middleware panics if ids, validate or next is nil, as http.Handle does for
+// a nil handler: a nil validate would otherwise be found only by the first
+// request (and read by no one as "accept every token").
 func Middleware(ids Identities, validate Validate, next http.Handler) http.Handler {
+	switch {
+	case ids == nil:
+		panic("idpoolhttp: Middleware with nil Identities")
+	case validate == nil:
+		panic("idpoolhttp: Middleware with a nil Validate: every bearer token must be verified before its identity is used")
+	case next == nil:
+		panic("idpoolhttp: Middleware with a nil next handler")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Header.Values("Authorization")) > 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)

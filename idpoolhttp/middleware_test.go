@@ -1,6 +1,7 @@
 package idpoolhttp_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +20,9 @@ type countingIDs struct{ built atomic.Int32 }
 
 func (c *countingIDs) Identity(p tokens.Principal, assertion string) (tokens.Identity, error) {
 	c.built.Add(1)
-	return tokens.VouchedTokenIdentity(p, tokens.SourceFunc(nil))
+	return tokens.VouchedTokenIdentity(p, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+		return tokens.Token{}, errors.New("this test never mints")
+	}))
 }
 
 // TestRefusedCallersGet401AndNoDatabaseWork: no header, another scheme, an
@@ -114,4 +117,19 @@ func TestSeveralAuthorizationHeadersAreRefused(t *testing.T) {
 	assert.NotContains(t, rec.Body.String(), "mallory-token")
 	assert.Zero(t, validated.Load())
 	assert.Zero(t, ids.built.Load())
+}
+
+// TestMiddlewareRefusesNilArgumentsAtOnce: a nil validate must not wait for
+// the first request to be found (nor be read as "accept any token"), and a
+// nil Identities or handler neither: Middleware panics, naming which, as
+// http.Handle does for a nil handler.
+func TestMiddlewareRefusesNilArgumentsAtOnce(t *testing.T) {
+	ids := &countingIDs{}
+	validate := func(*http.Request, string) (tokens.Principal, error) { return tokens.Principal{}, nil }
+	next := http.NotFoundHandler()
+	assert.PanicsWithValue(t, "idpoolhttp: Middleware with nil Identities", func() { idpoolhttp.Middleware(nil, validate, next) })
+	assert.PanicsWithValue(t, "idpoolhttp: Middleware with a nil Validate: every bearer token must be verified before its identity is used",
+		func() { idpoolhttp.Middleware(ids, nil, next) })
+	assert.PanicsWithValue(t, "idpoolhttp: Middleware with a nil next handler", func() { idpoolhttp.Middleware(ids, validate, nil) })
+	assert.NotPanics(t, func() { idpoolhttp.Middleware(ids, validate, next) })
 }

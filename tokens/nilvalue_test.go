@@ -31,6 +31,8 @@ func TestAConstructorsNilResultIsRefusedByName(t *testing.T) {
 	requireNamed(t, err, "*azidentity.DeviceCodeCredential")
 	requireNamed(t, tokens.New(tokens.KindProvidedToken, "myapp:u", src).Validate(), "tokens.SourceFunc")
 	requireNamed(t, tokens.NewTokenKeyed(tokens.KindProvidedToken, src).Validate(), "tokens.SourceFunc")
+	_, err = tokens.VouchedTokenIdentity(tokens.Principal{TenantID: "t", ObjectID: "o"}, src)
+	requireNamed(t, err, "tokens.SourceFunc")
 	// CredentialSource returns no error: its source says why at each mint.
 	_, err = tokens.CredentialSource(cred).Token(ctx)
 	requireNamed(t, err, "*azidentity.ManagedIdentityCredential")

@@ -29,8 +29,8 @@ type Principal struct {
 // oid claim names another principal than p is refused: it would otherwise
 // open a connection of that other principal in p's pool.
 func VouchedTokenIdentity(p Principal, src Source) (Identity, error) {
-	if src == nil {
-		return Identity{}, fmt.Errorf("%w: nil token source", ErrInvalidIdentity)
+	if isNil(src) {
+		return Identity{}, nilError("token source", src)
 	}
 	disc, err := vouchedDiscriminator(p)
 	if err != nil {
