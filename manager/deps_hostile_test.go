@@ -1,0 +1,264 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/sim/memdb"
+	"github.com/idpool/idpool/tokens"
+)
+
+// These tests hold idpool to its promises about the code a user hands it
+// (the Dialer and its connections, token sources, hooks, the telemetry
+// providers, the caller's ctx) when that code misbehaves: a panic never
+// ends the process, wedges an actor, leaks a slot for ever or prints its
+// value; a dependency that hangs never holds an Acquire past its deadline,
+// nor a Close, Evict or Reset past theirs.
+
+// hostileSecret is what every hostile panic carries: it must never reach
+// an error or a log line.
+const hostileSecret = "hostile-secret-in-panic"
+
+// hostileBound is how long a call with a deadline of hostileDeadline may
+// take, with the slack of a loaded -race machine: generous, never a speed
+// test.
+const (
+	hostileDeadline = 200 * time.Millisecond
+	hostileBound    = hostileDeadline + CloseGrace + 5*time.Second
+)
+
+// misbehaviour is what a hostile dependency does at its armed method.
+type misbehaviour int32
+
+const (
+	behaves misbehaviour = iota
+	panics
+	hangs
+)
+
+func (b misbehaviour) String() string { return [...]string{"behaves", "panics", "hangs"}[b] }
+
+// hostile is a switchboard for one test's hostile dependencies: at the
+// method it is armed for, a dependency panics (with hostileSecret in the
+// value) or hangs, ignoring its ctx, until release. Hangs are released at
+// the end of the test, before the Manager's Close (register it after
+// newManager: t.Cleanup runs last in, first out).
+type hostile struct {
+	method  atomic.Pointer[string]
+	how     atomic.Int32
+	entered chan string
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func newHostile(t *testing.T) *hostile {
+	h := &hostile{entered: make(chan string, 64), gate: make(chan struct{})}
+	t.Cleanup(h.release) // in any case; newHostileManager releases earlier
+	return h
+}
+
+func (h *hostile) arm(method string, how misbehaviour) {
+	h.how.Store(int32(behaves))
+	h.method.Store(&method)
+	h.how.Store(int32(how))
+}
+
+func (h *hostile) disarm()  { h.how.Store(int32(behaves)) }
+func (h *hostile) release() { h.once.Do(func() { close(h.gate) }) }
+
+// at misbehaves if armed for method.
+func (h *hostile) at(method string) {
+	m := h.method.Load()
+	if m == nil || *m != method {
+		return
+	}
+	switch misbehaviour(h.how.Load()) {
+	case panics:
+		panic(fmt.Sprintf("%s: %s", method, hostileSecret))
+	case hangs:
+		select {
+		case h.entered <- method:
+		default:
+		}
+		<-h.gate
+	}
+}
+
+// hostileConn is a memdb connection whose driver methods consult h.
+type hostileConn struct {
+	*memdb.Conn
+	h *hostile
+}
+
+func (c hostileConn) Close() error {
+	// Close the session first: a Close that panics or hangs after its
+	// work is the worst a pool can be handed, and memdb counts what stays
+	// open.
+	err := c.Conn.Close()
+	c.h.at("Close")
+	return err
+}
+
+func (c hostileConn) ResetSession(ctx context.Context) error {
+	c.h.at("ResetSession")
+	return c.Conn.ResetSession(ctx)
+}
+
+func (c hostileConn) IsValid() bool {
+	c.h.at("IsValid")
+	return c.Conn.IsValid()
+}
+
+func (c hostileConn) Ping(ctx context.Context) error {
+	c.h.at("Ping")
+	return c.Conn.Ping(ctx)
+}
+
+func (c hostileConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := c.Conn.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return hostileTx{tx, c.h}, nil
+}
+
+func (c hostileConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	c.h.at("Query")
+	return c.Conn.QueryContext(ctx, q, args)
+}
+
+type hostileTx struct {
+	driver.Tx
+	h *hostile
+}
+
+func (t hostileTx) Rollback() error {
+	err := t.Tx.Rollback()
+	t.h.at("Rollback")
+	return err
+}
+
+// newHostileManager is newManager with a Dialer that consults h first and
+// wraps what it opens in a hostileConn. h's hangs are released before the
+// Manager's Close at the end of the test.
+func newHostileManager(t *testing.T, cfg Config, h *hostile) (*Manager, *memdb.DB) {
+	t.Helper()
+	var dbp atomic.Pointer[memdb.DB]
+	cfg.Dialer = DialerFunc(func(ctx context.Context, req DialRequest) (driver.Conn, error) {
+		h.at("Dial")
+		c, err := dbp.Load().Dial(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return hostileConn{c.(*memdb.Conn), h}, nil
+	})
+	require.Zero(t, cfg.MinSize, "the Dialer is bound after New")
+	m, db := newManager(t, cfg)
+	dbp.Store(db)
+	t.Cleanup(h.release) // before newManager's Close
+	return m, db
+}
+
+// hostileIdentity mints through h.
+func hostileIdentity(h *hostile, name string) tokens.Identity {
+	return tokens.New(tokens.KindProvidedToken, "test:"+name, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+		h.at("Token")
+		return tokens.Token{Value: "token-of-" + name, ExpiresOn: time.Now().Add(time.Hour)}, nil
+	}))
+}
+
+// try runs f and returns what it panicked with, if anything.
+func try(f func()) (r any) {
+	defer func() { r = recover() }()
+	f()
+	return nil
+}
+
+// within runs f and fails the test if it takes longer than bound.
+func within(t *testing.T, bound time.Duration, what string, f func()) {
+	t.Helper()
+	start := time.Now()
+	f()
+	assert.Less(t, time.Since(start), bound, "%s overshot its deadline", what)
+}
+
+func hostileCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), hostileDeadline)
+}
+
+// requireServes checks that id's pool still serves (no slot leaked, no
+// actor wedged): an acquire with a fresh deadline gets a connection.
+func requireServes(t *testing.T, m *Manager, id tokens.Identity) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := m.Acquire(ctx, id)
+	require.NoError(t, err, "the pool no longer serves: a slot leaked or an actor is wedged")
+	l.Release(nil)
+}
+
+// TestHostileDriverOnTheReleasePathLeaksNothing: Release runs the driver's
+// Rollback (a transaction left open), ResetSession and IsValid in the
+// caller's goroutine. One that panics must not leave the lease's slot
+// taken for ever (MaxSize 1: the next acquire would wait for good), nor
+// escape into the caller as a crash.
+func TestHostileDriverOnTheReleasePathLeaksNothing(t *testing.T) {
+	for _, method := range []string{"Rollback", "ResetSession", "IsValid"} {
+		t.Run(method, func(t *testing.T) {
+			h := newHostile(t)
+			m, _ := newHostileManager(t, Config{MaxSize: 1, HealthCheckAfter: -1}, h)
+			l := acquire(t, m, sqlLogin)
+			_, err := l.Conn().BeginTx(context.Background(), driver.TxOptions{})
+			require.NoError(t, err)
+			h.arm(method, panics)
+			r := try(func() { l.Release(nil) })
+			assert.Nil(t, r, "Release let the driver's panic through")
+			h.disarm()
+			requireServes(t, m, sqlLogin)
+		})
+	}
+}
+
+// TestHostileConnectionCloseLeaksNothing: a driver Close that panics after
+// closing costs nothing: the slot comes back.
+func TestHostileConnectionCloseLeaksNothing(t *testing.T) {
+	h := newHostile(t)
+	m, _ := newHostileManager(t, Config{MaxSize: 1}, h)
+	h.arm("Close", panics)
+	for range 3 {
+		l := acquire(t, m, sqlLogin)
+		l.Release(driver.ErrBadConn) // close it
+	}
+	h.disarm()
+	requireServes(t, m, sqlLogin)
+}
+
+// TestHostileDriverIsValidThroughTheFacadeLeaksNothing: database/sql asks
+// the facade connection whether it is still valid every time a call gives
+// it back (Conn.IsValid), which asks the driver inside the lease guard. A
+// driver IsValid that panics must not leave the guard claimed (the lease
+// would never be given back: its slot taken for good) nor crash the
+// caller: the connection is judged invalid, and closed.
+func TestHostileDriverIsValidThroughTheFacadeLeaksNothing(t *testing.T) {
+	h := newHostile(t)
+	m, db := newHostileManager(t, Config{MaxSize: 1, HealthCheckAfter: -1}, h)
+	sqldb := OpenDB(m)
+	t.Cleanup(func() { _ = sqldb.Close() }) // before the Manager's Close
+	ctx := tokens.WithIdentity(context.Background(), sqlLogin)
+	h.arm("IsValid", panics)
+	r := try(func() { _, _ = sqldb.ExecContext(ctx, "SELECT 1") })
+	assert.Nil(t, r, "the driver's panic reached the caller")
+	h.disarm()
+	requireServes(t, m, sqlLogin)
+	_, err := sqldb.ExecContext(ctx, "SELECT 1")
+	require.NoError(t, err)
+	eventually(t, func() bool { return db.OpenNow() == 1 }, "the connection whose IsValid panicked is closed")
+}
