@@ -11,6 +11,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/idpool/idpool/sim/memdb"
 	"github.com/idpool/idpool/tokens"
@@ -261,4 +267,183 @@ func TestHostileDriverIsValidThroughTheFacadeLeaksNothing(t *testing.T) {
 	_, err := sqldb.ExecContext(ctx, "SELECT 1")
 	require.NoError(t, err)
 	eventually(t, func() bool { return db.OpenNow() == 1 }, "the connection whose IsValid panicked is closed")
+}
+
+// hostileTracing is a TracerProvider whose tracers and spans consult h.
+type hostileTracing struct {
+	tracenoop.TracerProvider
+	h *hostile
+}
+
+func (p hostileTracing) Tracer(string, ...trace.TracerOption) trace.Tracer {
+	return hostileTracer{h: p.h}
+}
+
+type hostileTracer struct {
+	tracenoop.Tracer
+	h *hostile
+}
+
+func (t hostileTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	t.h.at("Start")
+	ctx, span := t.Tracer.Start(ctx, name, opts...)
+	span = hostileSpan{span, t.h}
+	return trace.ContextWithSpan(ctx, span), span
+}
+
+type hostileSpan struct {
+	trace.Span
+	h *hostile
+}
+
+func (s hostileSpan) End(...trace.SpanEndOption)          { s.h.at("End") }
+func (s hostileSpan) SetAttributes(...attribute.KeyValue) { s.h.at("SetAttributes") }
+func (s hostileSpan) SetStatus(codes.Code, string)        { s.h.at("SetStatus") }
+
+// hostileMetrics is a MeterProvider whose histograms consult h at Record.
+type hostileMetrics struct {
+	metricnoop.MeterProvider
+	h *hostile
+}
+
+func (p hostileMetrics) Meter(string, ...metric.MeterOption) metric.Meter {
+	return hostileMeter{h: p.h}
+}
+
+type hostileMeter struct {
+	metricnoop.Meter
+	h *hostile
+}
+
+func (m hostileMeter) Float64Histogram(string, ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
+	return hostileHistogram{h: m.h}, nil
+}
+
+type hostileHistogram struct {
+	metricnoop.Float64Histogram
+	h *hostile
+}
+
+func (x hostileHistogram) Record(context.Context, float64, ...metric.RecordOption) { x.h.at("Record") }
+
+// TestHostileTelemetryPanicsCostNothing: a TracerProvider or MeterProvider
+// whose spans or instruments panic loses its telemetry and nothing else:
+// no panic reaches the caller of Acquire or Release, none ends the process
+// from the goroutine of a dial or a token mint, no dialed connection is
+// lost, and the pool keeps serving.
+func TestHostileTelemetryPanicsCostNothing(t *testing.T) {
+	for _, tc := range []struct {
+		provider string
+		method   string
+	}{
+		{"tracer", "Start"}, {"tracer", "End"}, {"tracer", "SetAttributes"}, {"tracer", "SetStatus"},
+		{"meter", "Record"},
+	} {
+		t.Run(tc.provider+" "+tc.method, func(t *testing.T) {
+			h := newHostile(t)
+			cfg := Config{MaxSize: 1, HealthCheckAfter: -1, DialBackoff: -1}
+			if tc.provider == "tracer" {
+				cfg.TracerProvider = hostileTracing{h: h}
+			} else {
+				cfg.MeterProvider, cfg.MetricsUseTime = hostileMetrics{h: h}, true
+			}
+			m, db := newHostileManager(t, cfg, h)
+			id := hostileIdentity(h, "telemetry")
+			h.arm(tc.method, panics)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			// A miss: a mint and a dial, each in an idpool goroutine.
+			var l *Lease
+			var err error
+			r := try(func() { l, err = m.Acquire(ctx, id) })
+			require.Nil(t, r, "Acquire let the provider's panic through")
+			require.NoError(t, err)
+			// An acquire that queues (wait_time), then both released.
+			second := make(chan *Lease, 1)
+			go func() {
+				var l2 *Lease
+				r := try(func() { l2, _ = m.Acquire(ctx, id) })
+				assert.Nil(t, r, "Acquire let the provider's panic through")
+				second <- l2
+			}()
+			eventually(t, func() bool { return m.Stats().Total.Waiters == 1 }, "the second acquire queues")
+			assert.Nil(t, try(func() { l.Release(nil) }), "Release let the provider's panic through")
+			l2 := <-second
+			require.NotNil(t, l2)
+			assert.Nil(t, try(func() { l2.Release(nil) }), "Release let the provider's panic through")
+			h.disarm()
+			requireServes(t, m, id)
+			assert.Equal(t, 1, db.OpenNow(), "one connection, never lost")
+		})
+	}
+}
+
+// hostileContext is a caller's ctx whose methods consult h.
+type hostileContext struct {
+	context.Context
+	h *hostile
+}
+
+func (c hostileContext) Value(k any) any {
+	c.h.at("Value")
+	return c.Context.Value(k)
+}
+
+func (c hostileContext) Done() <-chan struct{} {
+	c.h.at("Done")
+	return c.Context.Done()
+}
+
+func (c hostileContext) Err() error {
+	c.h.at("Err")
+	return c.Context.Err()
+}
+
+func (c hostileContext) Deadline() (time.Time, bool) {
+	c.h.at("Deadline")
+	return c.Context.Deadline()
+}
+
+// TestHostileCallerCtxLeaksNothing: a caller's ctx whose Value, Done, Err
+// or Deadline panics may fail that caller's Acquire, even with the panic
+// (it is the caller's own goroutine and the caller's own value), but
+// never in another goroutine (a dial's, a mint's, an actor's), and it
+// leaves nothing behind: the pool serves the next caller.
+func TestHostileCallerCtxLeaksNothing(t *testing.T) {
+	for _, method := range []string{"Value", "Done", "Err", "Deadline"} {
+		for _, with := range []string{"", "tracing", "PrepareConn"} {
+			t.Run(method+" "+with, func(t *testing.T) {
+				h := newHostile(t)
+				cfg := Config{MaxSize: 1, HealthCheckAfter: -1, DialBackoff: -1}
+				switch with {
+				case "tracing":
+					cfg.TracerProvider = tracenoop.NewTracerProvider()
+				case "PrepareConn":
+					cfg.Hooks.PrepareConn = func(context.Context, driver.Conn) (bool, error) { return true, nil }
+				}
+				m, _ := newHostileManager(t, cfg, h)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				id := identity("ctx")
+				requireServes(t, m, id) // the pool exists and has an idle connection
+				hctx := hostileContext{ctx, h}
+				h.arm(method, panics)
+				for _, evict := range []bool{false, true} {
+					if evict { // a miss: a mint and a dial
+						require.NoError(t, m.Evict(ctx, id))
+					}
+					var l *Lease
+					r := try(func() { l, _ = m.Acquire(hctx, id) })
+					if r != nil {
+						assert.NotContains(t, fmt.Sprint(r), "token-of-")
+					}
+					if l != nil {
+						l.Release(nil)
+					}
+				}
+				h.disarm()
+				requireServes(t, m, id)
+			})
+		}
+	}
 }
