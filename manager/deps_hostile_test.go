@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/idpool/idpool/internal/syncbuf"
 	"github.com/idpool/idpool/sim/memdb"
 	"github.com/idpool/idpool/tokens"
 )
@@ -115,6 +117,11 @@ func (c hostileConn) Close() error {
 
 func (c hostileConn) ResetSession(ctx context.Context) error {
 	c.h.at("ResetSession")
+	if c.Info().Closed {
+		// A forced Close closed it while this hung, as documented; a
+		// real driver fails here, and memdb would count a misuse.
+		return driver.ErrBadConn
+	}
 	return c.Conn.ResetSession(ctx)
 }
 
@@ -445,5 +452,170 @@ func TestHostileCallerCtxLeaksNothing(t *testing.T) {
 				requireServes(t, m, id)
 			})
 		}
+	}
+}
+
+// hostileHooks are hooks that consult h, and otherwise do nothing.
+func hostileHooks(h *hostile) Hooks {
+	return Hooks{
+		BeforeConnect: func(context.Context, *DialRequest) error { h.at("BeforeConnect"); return nil },
+		AfterConnect:  func(context.Context, driver.Conn) error { h.at("AfterConnect"); return nil },
+		PrepareConn:   func(context.Context, driver.Conn) (bool, error) { h.at("PrepareConn"); return true, nil },
+		AfterRelease:  func(driver.Conn) bool { h.at("AfterRelease"); return true },
+		BeforeClose:   func(driver.Conn) { h.at("BeforeClose") },
+	}
+}
+
+// TestHostileDependencyThatHangsHoldsNoCallPastItsDeadline: a dependency
+// that hangs, ignoring its ctx, holds up its own work and never a call
+// with a deadline: Acquire, Evict, Reset and Close each return by their
+// ctx's end (Close: plus CloseGrace), within a generous margin.
+func TestHostileDependencyThatHangsHoldsNoCallPastItsDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		// prime: a connection is opened and pooled before the hang;
+		// held: and kept leased, its Release started once armed;
+		// evict: an Evict, to close the idle connection, comes first.
+		prime, held, evict bool
+	}{
+		{method: "Dial"}, {method: "Token"}, {method: "BeforeConnect"}, {method: "AfterConnect"},
+		{method: "PrepareConn"},
+		{method: "Ping", prime: true}, {method: "IsValid", prime: true},
+		{method: "Close", prime: true, evict: true}, {method: "BeforeClose", prime: true, evict: true},
+		{method: "ResetSession", prime: true, held: true}, {method: "AfterRelease", prime: true, held: true},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			h := newHostile(t)
+			m, db := newHostileManager(t, Config{MaxSize: 1, HealthCheckAfter: time.Nanosecond, DialBackoff: -1,
+				Hooks: hostileHooks(h)}, h)
+			id := hostileIdentity(h, "hangs")
+			var held *Lease
+			if tc.prime {
+				held = acquire(t, m, id)
+				if !tc.held {
+					held.Release(nil)
+				}
+			}
+			h.arm(tc.method, hangs)
+			if tc.held {
+				go held.Release(nil)
+				<-h.entered
+			}
+			if tc.evict {
+				ctx, cancel := hostileCtx()
+				within(t, hostileBound, "Evict", func() { _ = m.Evict(ctx, id) })
+				cancel()
+				<-h.entered
+			}
+			ctx, cancel := hostileCtx()
+			defer cancel()
+			within(t, hostileBound, "Acquire", func() {
+				if l, err := m.Acquire(ctx, id); err == nil {
+					go l.Release(nil) // may hang, until the test ends
+				}
+			})
+			ctx, cancel = hostileCtx()
+			defer cancel()
+			within(t, hostileBound, "Evict", func() { _ = m.Evict(ctx, id) })
+			ctx, cancel = hostileCtx()
+			defer cancel()
+			within(t, hostileBound, "Reset", func() { _ = m.Reset(ctx) })
+			within(t, hostileBound, "Close", func() { _, _ = closeWithin(m, hostileDeadline) })
+			h.release()
+			eventually(t, func() bool { return db.OpenNow() == 0 }, "what the hung calls held is closed once they return")
+		})
+	}
+}
+
+// TestHostileDependencyThatPanicsLeaksNothing: every piece of user code
+// the pool runs, panicking with a value that holds a secret, costs at
+// most the call it ran for: no slot is kept (MaxSize 1, so the next
+// acquire would wait for ever), no actor is wedged, no connection is left
+// open, and neither the errors nor the log lines print the value.
+func TestHostileDependencyThatPanicsLeaksNothing(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		// prime: a connection is opened and pooled before the panic;
+		// evict: an Evict then closes it.
+		prime, evict bool
+	}{
+		{method: "Dial"}, {method: "Token"}, {method: "BeforeConnect"}, {method: "AfterConnect"},
+		{method: "PrepareConn"}, {method: "AfterRelease"},
+		{method: "Ping", prime: true}, {method: "IsValid", prime: true}, {method: "ResetSession"},
+		{method: "Close", prime: true, evict: true}, {method: "BeforeClose", prime: true, evict: true},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			h := newHostile(t)
+			var logs syncbuf.Buffer
+			m, db := newHostileManager(t, Config{MaxSize: 1, HealthCheckAfter: time.Nanosecond, DialBackoff: -1,
+				Hooks: hostileHooks(h), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, h)
+			id := hostileIdentity(h, "panics")
+			if tc.prime {
+				acquire(t, m, id).Release(nil)
+			}
+			h.arm(tc.method, panics)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if tc.evict {
+				require.NoError(t, m.Evict(ctx, id))
+			}
+			for range 2 {
+				var l *Lease
+				var err error
+				require.Nil(t, try(func() { l, err = m.Acquire(ctx, id) }), "a panic reached the caller")
+				if err != nil {
+					assert.NotContains(t, err.Error(), hostileSecret)
+					continue
+				}
+				require.Nil(t, try(func() { l.Release(nil) }), "a panic reached the caller")
+			}
+			h.disarm()
+			requireServes(t, m, id)
+			require.NoError(t, m.Evict(ctx, id))
+			assert.Zero(t, db.OpenNow(), "a connection outlived its eviction")
+			assert.NotContains(t, logs.String(), hostileSecret)
+		})
+	}
+}
+
+// hostileBudget is a SessionBudget with permits for all, whose methods
+// consult h; signal tells the manager to look again, as a budget does
+// when permits come.
+type hostileBudget struct {
+	h      *hostile
+	signal atomic.Pointer[func(BudgetSignal)]
+}
+
+func (b *hostileBudget) TryAcquire() bool               { b.h.at("TryAcquire"); return true }
+func (b *hostileBudget) Want(int)                       { b.h.at("Want") }
+func (b *hostileBudget) Release()                       { b.h.at("Release") }
+func (b *hostileBudget) Subscribe(f func(BudgetSignal)) { b.signal.Store(&f) }
+
+// TestHostileSessionBudgetPanicsLeakNoPermit: a SessionBudget (Config.Fleet)
+// whose methods panic inside the manager actor must not lose the message
+// they were called for: a PermitGrant dropped with a TryAcquire, or a
+// PermitReturn with a Release, kept a MaxTotal permit (and MaxTotal 1: the
+// whole Manager) for good.
+func TestHostileSessionBudgetPanicsLeakNoPermit(t *testing.T) {
+	for _, method := range []string{"TryAcquire", "Want", "Release"} {
+		t.Run(method, func(t *testing.T) {
+			h := newHostile(t)
+			b := &hostileBudget{h: h}
+			m, _ := newHostileManager(t, Config{MaxSize: 1, MaxTotal: 1, Fleet: b, HealthCheckAfter: -1, DialBackoff: -1}, h)
+			h.arm(method, panics)
+			for range 2 {
+				ctx, cancel := hostileCtx()
+				if l, err := m.Acquire(ctx, sqlLogin); err == nil {
+					l.Release(driver.ErrBadConn) // closed: its permits go back
+				}
+				cancel()
+			}
+			h.disarm()
+			if f := b.signal.Load(); f != nil {
+				(*f)(BudgetSignal{}) // permits at hand again
+			}
+			requireServes(t, m, sqlLogin)
+			requireServes(t, m, identity("other"))
+		})
 	}
 }
