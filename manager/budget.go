@@ -15,7 +15,10 @@ import (
 // The manager calls TryAcquire, Want and Release from inside its actor, so
 // none of them may block or do I/O: a budget keeps permits at hand and fetches
 // or returns them in its own goroutines, and reports back through the
-// function given to Subscribe.
+// function given to Subscribe. One that blocks holds up the whole Manager
+// (every pool's miss and Close) for as long as it blocks. A panic of any
+// method is contained: a TryAcquire that panics has taken nothing, and a
+// Want, Release or Subscribe that panics is as if not called.
 type SessionBudget interface {
 	// TryAcquire takes one permit the budget has at hand, or says false.
 	TryAcquire() bool
@@ -81,7 +84,7 @@ func fleetProps(b SessionBudget) actor.PropsOption {
 	if b == nil {
 		return func(*actor.Props) {}
 	}
-	g := &fleetGate{budget: b, held: make(map[string]int)}
+	g := &fleetGate{budget: safeBudget{b}, held: make(map[string]int)}
 	return func(p *actor.Props) {
 		actor.WithReceiverMiddleware(g.receive)(p)
 		actor.WithSenderMiddleware(g.send)(p)
@@ -198,4 +201,37 @@ func (g *fleetGate) denyPending(c actor.ReceiverContext, next actor.ReceiverFunc
 	}
 	g.pending = nil
 	g.budget.Want(0)
+}
+
+// safeBudget contains the panics of a SessionBudget, whose methods run
+// inside the manager actor: a panic there would unwind the message it was
+// handling, and a PermitGrant or PermitReturn lost that way keeps a permit
+// of the MaxTotal book, and a pool's dial waiting for it, for good. A
+// TryAcquire that panics has taken nothing (the dial waits for the next
+// signal, as at the fleet's cap); a Want, Release or Subscribe that
+// panics is dropped, which costs the budget's own count and nothing here.
+type safeBudget struct{ next SessionBudget }
+
+func (b safeBudget) TryAcquire() (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return b.next.TryAcquire()
+}
+
+func (b safeBudget) Want(n int) {
+	defer func() { _ = recover() }()
+	b.next.Want(n)
+}
+
+func (b safeBudget) Release() {
+	defer func() { _ = recover() }()
+	b.next.Release()
+}
+
+func (b safeBudget) Subscribe(f func(BudgetSignal)) {
+	defer func() { _ = recover() }()
+	b.next.Subscribe(f)
 }

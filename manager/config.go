@@ -131,6 +131,11 @@ type Config struct {
 	// db.client.connection.* instruments and idpool.*; docs/OPERATIONS.md
 	// lists them). Default: none, and the hot path pays one nil check.
 	// Series are per server and identity kind unless MetricsPerPool.
+	// Its histograms are recorded in the goroutines of Acquire, Release,
+	// dials and token mints: a Record that panics loses that record and
+	// nothing else, but one that blocks holds up that call (an Acquire
+	// past its deadline) for as long as it blocks. The other instruments
+	// are read in the SDK's collection, through one callback.
 	MeterProvider metric.MeterProvider
 	// MetricsPerPool gives every identity pool series of its own, named by
 	// its redacted key: one set per identity, so with many identities
@@ -152,7 +157,11 @@ type Config struct {
 	// TracerProvider receives idpool's OpenTelemetry spans: one per
 	// Acquire, per physical dial (login) and per token mint, a dial or mint
 	// started for an acquire being that acquire's child. Default: none, at
-	// no cost; pass otel.GetTracerProvider() to use the global one.
+	// no cost; pass otel.GetTracerProvider() to use the global one. Its
+	// tracers and spans are called in the goroutines of Acquire, dials and
+	// token mints: a call that panics loses that span (or what it was
+	// setting on it) and nothing else, but one that blocks holds up that
+	// Acquire (past its deadline), dial or mint for as long as it blocks.
 	TracerProvider trace.TracerProvider
 
 	// Logger receives idpool's logs (and protoactor's warnings). Default:

@@ -448,7 +448,7 @@ func (c *Conn) IsValid() bool {
 		l.exit()
 		return false
 	}
-	if v, ok := l.raw.(driver.Validator); ok && !v.IsValid() {
+	if v, ok := l.raw.(driver.Validator); ok && !driverValid(l, v) {
 		l.exit()
 		return false
 	}
@@ -458,6 +458,20 @@ func (c *Conn) IsValid() bool {
 		c.unbind(l)
 	}
 	return true
+}
+
+// driverValid asks the driver whether the lease's connection is usable. A
+// driver that panics says no and breaks the connection: the panic would
+// otherwise unwind past the guard's exit, and the lease, never given back,
+// would hold its slot for good (database/sql calls IsValid in the
+// caller's goroutine whenever a call gives the connection back).
+func driverValid(l *Lease, v driver.Validator) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			l.broken, ok = true, false
+		}
+	}()
+	return v.IsValid()
 }
 
 // unbind gives a facade shell's lease back, after its statements have

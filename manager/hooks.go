@@ -98,6 +98,18 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 	}
 	// Unbuffered: the hook's answer is either taken by the caller or, once
 	// the caller has given up (ended), turned into a discard.
+	// ctx is the caller's own code: read its Done before the hook starts,
+	// so that should it panic, the lease goes back unused (and the panic
+	// on to the caller) rather than stay with a hook nobody waits for.
+	ctxDone := func() (ch <-chan struct{}) {
+		defer func() {
+			if p := recover(); p != nil {
+				l.discard()
+				panic(p)
+			}
+		}()
+		return ctx.Done()
+	}()
 	done := make(chan result)
 	ended := make(chan struct{})
 	go func() {
@@ -120,7 +132,7 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 			l.discard()
 		}
 		return r.keep && r.err == nil, r.err
-	case <-ctx.Done():
+	case <-ctxDone:
 		m.abandonedPrepares.Add(1) // before the hook's goroutine can see ended
 		close(ended)
 		return false, m.acquireEnded(ctx, l.acquire.Identity)

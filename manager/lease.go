@@ -94,7 +94,9 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // using it: nil or an application error (a failed statement) keeps the
 // connection; a broken-connection error (see IsBroken) closes it. On a kept
 // connection Release first rolls back a transaction left open and resets the
-// session; if that fails the connection is closed instead.
+// session; if that fails (or the driver panics in its Rollback,
+// ResetSession or IsValid, a panic Release keeps to itself) the connection
+// is closed instead.
 //
 // From the moment Release begins, the guard refuses every new operation on
 // the lease. An operation still in flight (another goroutine's) is waited
@@ -163,7 +165,17 @@ func (l *Lease) Close() error {
 // fall back to DISCARD ALL, that round trip has a deadline of its own. So
 // the call gets the Manager's lifetime context (cancelled by Close) rather
 // than a timer per release here.
-func (l *Lease) reset() bool {
+//
+// A driver that panics here has left the session in a state nobody knows:
+// the connection is closed, and the panic goes no further. Let through, it
+// would unwind Release after the lease ended and before the pool heard of
+// it, and the connection's slot would stay taken for good.
+func (l *Lease) reset() (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
 	if tx := l.tx; tx != nil {
 		l.tx = nil
 		if err := tx.raw.Rollback(); err != nil {

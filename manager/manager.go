@@ -164,6 +164,12 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // BeforeConnect see them), and so do the log lines it causes. With
 // Config.TracerProvider set, the acquire is an idpool.acquire span, and such
 // a dial or mint is its child.
+//
+// ctx's methods run in the caller's goroutine only (the work an acquire
+// causes sees its values through a ctx of its own, whose Value calls ctx's
+// Value). Should one of them panic, the panic reaches the caller of
+// Acquire, with nothing left behind: an acquire already queued is
+// withdrawn and a connection granted meanwhile goes back to its pool.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
 	if !m.started() {
 		return nil, ErrNoManager
@@ -203,6 +209,8 @@ func (m *Manager) acquireLease(ctx context.Context, id tokens.Identity) (*Lease,
 		if err != nil {
 			return nil, 0, err
 		}
+		// From here the caller's ctx is used only by prepare, which reads
+		// its Done before it starts the hook (see there).
 		if mt := m.metrics; mt != nil {
 			// Off a pool hit's path: a hit never queued.
 			mt.waited(m, id.Kind(), l.acquire.Discriminator, queued)
@@ -294,18 +302,41 @@ func (m *Manager) await(ctx context.Context, to *actor.PID, acq *messages.Acquir
 		return r
 	default:
 	}
+	// ctx is the caller's own code: should its Done or Err panic, the
+	// acquire is still queued in its pool, whose grant nobody would take
+	// (the slot lost for good). Withdraw it as if ctx had ended, hand back
+	// what crossed, and let the panic go on to the caller.
+	queued := true
+	defer func() {
+		if queued {
+			if p := recover(); p != nil {
+				m.withdraw(to, acq, false)
+				panic(p)
+			}
+		}
+	}()
 	done := ctx.Done()
 	if done == nil {
 		// Nothing can end ctx (and the pool enforces AcquireTimeout): a
 		// plain receive parks for less than a select does.
+		queued = false
 		return <-acq.Reply
 	}
 	select {
 	case r := <-acq.Reply:
+		queued = false
 		return r
 	case <-done:
 	}
 	timeout := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	queued = false
+	return m.withdraw(to, acq, timeout)
+}
+
+// withdraw cancels acq, queued in `to`, and returns its one remaining
+// reply: Cancelled, or an answer that crossed the Cancel, a grant handed
+// back unused and turned into a *TimeoutError.
+func (m *Manager) withdraw(to *actor.PID, acq *messages.Acquire, timeout bool) messages.Reply {
 	// The Cancel takes the Acquire's path: to the pool directly, or
 	// through the manager, which forwards it to the same pool.
 	m.root.Send(to, &messages.Cancel{ID: acq.ID, Discriminator: acq.Discriminator, Timeout: timeout})

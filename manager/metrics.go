@@ -12,7 +12,7 @@ import (
 )
 
 // metrics holds the synchronous instruments; nil when Config.MeterProvider
-// is unset, and every method is then a no-op, so the hot path pays one nil
+// is unset (a record that panics is dropped: see dropPanic), and every method is then a no-op, so the hot path pays one nil
 // check. The gauges and counters are observed from one Stats snapshot per
 // collection (metrics_observe.go); the histograms are recorded where the
 // time is measured, and only off a pool hit's path: a hit records nothing
@@ -74,6 +74,7 @@ func newMetrics(m *Manager, cfg Config) (*metrics, error) {
 // waited records the queueing of an acquire the pool did not serve at once.
 func (mt *metrics) waited(m *Manager, kind tokens.Kind, disc string, d time.Duration) {
 	if mt != nil && d > 0 {
+		defer dropPanic() // the user's MeterProvider: see dropPanic
 		mt.waitTime.Record(context.Background(), d.Seconds(), mt.attrs.of(m, kind, disc).record...)
 	}
 }
@@ -81,6 +82,7 @@ func (mt *metrics) waited(m *Manager, kind tokens.Kind, disc string, d time.Dura
 // used records how long a lease was held, when MetricsUseTime is on.
 func (mt *metrics) used(m *Manager, kind tokens.Kind, disc string, since int64) {
 	if mt != nil && mt.useTimeOn && since != 0 {
+		defer dropPanic() // the user's MeterProvider: see dropPanic
 		d := time.Duration(monotonicNow() - since)
 		mt.useTime.Record(context.Background(), d.Seconds(), mt.attrs.of(m, kind, disc).record...)
 	}
@@ -89,6 +91,7 @@ func (mt *metrics) used(m *Manager, kind tokens.Kind, disc string, since int64) 
 // dialed records a successful dial's duration.
 func (mt *metrics) dialed(m *Manager, req DialRequest, d time.Duration) {
 	if mt != nil {
+		defer dropPanic() // the user's MeterProvider: see dropPanic
 		mt.createTime.Record(context.Background(), d.Seconds(), mt.attrs.of(m, req.Identity.Kind(), req.Key.Discriminator()).record...)
 	}
 }
@@ -96,6 +99,7 @@ func (mt *metrics) dialed(m *Manager, req DialRequest, d time.Duration) {
 // minted records a successful token mint's duration.
 func (mt *metrics) minted(m *Manager, key tokens.Key, d time.Duration) {
 	if mt != nil {
+		defer dropPanic() // the user's MeterProvider: see dropPanic
 		disc := key.Discriminator()
 		mt.mintTime.Record(context.Background(), d.Seconds(), mt.attrs.of(m, tokens.KindOf(disc), disc).record...)
 	}

@@ -14,7 +14,9 @@ import (
 )
 
 // observedDialer wraps every dial (BeforeConnect and AfterConnect included)
-// in an idpool.connect span and the create_time metric. The span is a child
+// in an idpool.connect span and the create_time metric. Neither may panic
+// (startWork, endWork, metrics): a panic after the dial would lose the
+// connection it opened, still logged in at the server. The span is a child
 // of the acquire that caused the dial, if any: the dial's ctx carries that
 // acquire's values, which the Dialer and the hooks see too.
 type observedDialer struct {
@@ -25,7 +27,7 @@ type observedDialer struct {
 func (d observedDialer) Dial(ctx context.Context, req DialRequest) (driver.Conn, error) {
 	var span trace.Span
 	if t := d.m.tracing; t != nil {
-		ctx, span = t.tracer.Start(ctx, spanConnect, trace.WithSpanKind(trace.SpanKindClient), t.workAttrs(req.Key, req.Identity.Kind()))
+		ctx, span = t.startWork(ctx, spanConnect, req.Key, req.Identity.Kind())
 	}
 	start := time.Now()
 	conn, err := d.next.Dial(ctx, req)
@@ -40,12 +42,14 @@ func (d observedDialer) Dial(ctx context.Context, req DialRequest) (driver.Conn,
 
 // observedMint runs a token mint in an idpool.token.mint span (a child of
 // the acquire that caused it, if any) and records its duration. src never
-// panics (the pool wraps it).
+// panics (the pool wraps it), and neither do the span and the metric
+// (startWork, endWork, metrics): this runs in the mint's goroutine, outside
+// the pool's recover, where a panic of the user's TracerProvider or
+// MeterProvider would end the process.
 func (m *Manager) observedMint(ctx context.Context, key tokens.Key, src tokens.Source) (tokens.Token, error) {
 	var span trace.Span
 	if t := m.tracing; t != nil {
-		ctx, span = t.tracer.Start(ctx, spanMint, trace.WithSpanKind(trace.SpanKindClient),
-			t.workAttrs(key, tokens.KindOf(key.Discriminator())))
+		ctx, span = t.startWork(ctx, spanMint, key, tokens.KindOf(key.Discriminator()))
 	}
 	start := time.Now()
 	tok, err := src.Token(ctx)

@@ -88,16 +88,49 @@ func serverAttrs(server string, system attribute.KeyValue) []attribute.KeyValue 
 	return attrs
 }
 
+// The user's TracerProvider (and MeterProvider) is called where a panic of
+// it would cost more than its telemetry: in the caller's goroutine with a
+// lease granted (the lease would be lost with its slot), in a dial's
+// goroutine with a connection open (lost, still logged in), in a mint's
+// goroutine outside any recover (the process would end). So every call
+// into it is under recover, and a panic loses the span or the record,
+// nothing else (as a panicking Logger loses its record; see safelog).
+
+// noSpan stands in for a span the tracer panicked on starting.
+var noSpan = trace.SpanFromContext(context.Background())
+
+// dropPanic, deferred, drops the panic of a call into the user's
+// TracerProvider or MeterProvider.
+func dropPanic() { _ = recover() }
+
 // startAcquire starts the span of one Acquire; its ctx is what the acquire
-// passes on (to the pool, and from there to the dial or mint it causes).
-func (t *tracing) startAcquire(ctx context.Context, id tokens.Identity) (context.Context, trace.Span) {
+// passes on (to the pool, and from there to the dial or mint it causes). A
+// tracer that panics leaves the acquire untraced.
+func (t *tracing) startAcquire(ctx context.Context, id tokens.Identity) (out context.Context, span trace.Span) {
+	defer func() {
+		if recover() != nil {
+			out, span = ctx, noSpan
+		}
+	}()
 	return t.tracer.Start(ctx, spanAcquire, trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithAttributes(t.server...), trace.WithAttributes(attribute.String(attrIdentityKind, id.Kind().String())))
+}
+
+// startWork starts the span of a dial or mint, or returns a nil span and
+// ctx itself if the tracer panics.
+func (t *tracing) startWork(ctx context.Context, name string, key tokens.Key, kind tokens.Kind) (out context.Context, span trace.Span) {
+	defer func() {
+		if recover() != nil {
+			out, span = ctx, nil
+		}
+	}()
+	return t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), t.workAttrs(key, kind))
 }
 
 // endAcquire ends the span of an Acquire with its outcome, its pool and how
 // long it queued in the pool (its duration is the whole wait).
 func (t *tracing) endAcquire(ctx context.Context, span trace.Span, m *Manager, id tokens.Identity, l *Lease, queued time.Duration, err error) {
+	defer dropPanic()
 	if l != nil {
 		span.SetAttributes(semconv.DBClientConnectionPoolName(l.Key().Redacted()), attribute.String(attrOutcome, "granted"),
 			attribute.Float64(attrQueued, queued.Seconds()), attribute.Int64(attrConnID, int64(l.release.ConnID)))
@@ -178,6 +211,7 @@ func errorTypeName(err error) string {
 
 // endWork ends a dial or mint span.
 func endWork(span trace.Span, err error) {
+	defer dropPanic()
 	if err != nil {
 		class := workErrorClass(err)
 		span.SetAttributes(semconv.ErrorTypeKey.String(class))
