@@ -12,8 +12,8 @@ import (
 )
 
 // metrics holds the synchronous instruments; nil when Config.MeterProvider
-// is unset (a record that panics is dropped: see dropPanic), and every method is then a no-op, so the hot path pays one nil
-// check. The gauges and counters are observed from one Stats snapshot per
+// is unset, and every method is then a no-op, so the hot path pays one nil
+// check (a record that panics is dropped: see dropPanic). The gauges and counters are observed from one Stats snapshot per
 // collection (metrics_observe.go); the histograms are recorded where the
 // time is measured, and only off a pool hit's path: a hit records nothing
 // unless MetricsUseTime asks for use_time.

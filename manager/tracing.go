@@ -116,12 +116,12 @@ func (t *tracing) startAcquire(ctx context.Context, id tokens.Identity) (out con
 		trace.WithAttributes(t.server...), trace.WithAttributes(attribute.String(attrIdentityKind, id.Kind().String())))
 }
 
-// startWork starts the span of a dial or mint, or returns a nil span and
-// ctx itself if the tracer panics.
+// startWork starts the span of a dial or mint, or returns noSpan and ctx
+// itself if the tracer panics.
 func (t *tracing) startWork(ctx context.Context, name string, key tokens.Key, kind tokens.Kind) (out context.Context, span trace.Span) {
 	defer func() {
 		if recover() != nil {
-			out, span = ctx, nil
+			out, span = ctx, noSpan
 		}
 	}()
 	return t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), t.workAttrs(key, kind))
