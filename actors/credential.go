@@ -10,9 +10,11 @@ import "time"
 type credState struct {
 	// gen counts the credentials seen; mintGen is gen when the mint in
 	// flight started.
-	// 32 bits each, which a credential replaced per acquire would take
-	// months of a busy pool to wrap, and a wrap can only matter in the one
-	// mint in flight: they make room for Pool.mintStarted.
+	// 32 bits each, to make room for Pool.mintStarted. A pool given a new
+	// credential on every acquire, 1,000 a second, wraps them in about 50
+	// days. A wrap can confuse only the one mint in flight (gen and mintGen
+	// 2^32 credentials apart), but Stats' CredentialChanges, read from gen,
+	// then starts again from 0.
 	gen, mintGen uint32
 	// retries counts mints retried with a newer credential after the older
 	// one failed.
