@@ -88,8 +88,8 @@ type Config struct {
 	// less than this left (or no known expiry) is refused: the acquire fails
 	// with an actors.TokenExpiryError. A token that had more than this left
 	// when its mint began, and crossed it on the way (azidentity's cached
-	// token at its 5-minute edge), is asked for once more before the acquire
-	// fails. Default 5m (azidentity refreshes
+	// token at its 5-minute edge), is asked for once more; the acquire fails
+	// only if that token is refused too. Default 5m (azidentity refreshes
 	// cached tokens 5 minutes before expiry); lower it for a source whose
 	// tokens live shorter. Do not raise it with an azidentity credential:
 	// azidentity hands back its cached token until 5 minutes before it
@@ -135,7 +135,8 @@ type Config struct {
 	// dials and token mints: a Record that panics loses that record and
 	// nothing else, but one that blocks holds up that call (an Acquire
 	// past its deadline) for as long as it blocks. The other instruments
-	// are read in the SDK's collection, through one callback.
+	// are read in the SDK's collection, through idpool's callbacks (one, and
+	// one more for a Fleet that implements SessionBudgetStats).
 	MeterProvider metric.MeterProvider
 	// MetricsPerPool gives every identity pool series of its own, named by
 	// its redacted key: one set per identity, so with many identities
@@ -166,9 +167,12 @@ type Config struct {
 
 	// Logger receives idpool's logs (and protoactor's warnings). Default:
 	// nothing is logged. Its handler is called from inside the pool and
-	// manager actors: a panic of it loses the record and nothing else, but a
-	// handler that blocks holds up the pool it logs for, and the acquires
-	// waiting on that pool, for as long as it blocks.
+	// manager actors (and from the goroutines of Acquire and of connection
+	// closes): a panic of it loses the record and nothing else, but a
+	// handler that blocks holds up the actor it logs from for as long as it
+	// blocks: a pool and the acquires waiting on it, or the manager, which
+	// every acquire of an identity without a pool yet (and, with MaxTotal or
+	// Fleet, every new connection) goes through.
 	Logger *slog.Logger
 	// Clock is for tests and simulations. Default: the system clock.
 	Clock Clock

@@ -165,11 +165,18 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // Config.TracerProvider set, the acquire is an idpool.acquire span, and such
 // a dial or mint is its child.
 //
-// ctx's methods run in the caller's goroutine only (the work an acquire
-// causes sees its values through a ctx of its own, whose Value calls ctx's
-// Value). Should one of them panic, the panic reaches the caller of
-// Acquire, with nothing left behind: an acquire already queued is
-// withdrawn and a connection granted meanwhile goes back to its pool.
+// idpool calls ctx's Done, Err and Deadline in the caller's goroutine only
+// (PrepareConn aside, below). Its Value is called there and wherever the
+// values travel: by the dials and mints the acquire causes, through a ctx
+// of their own whose Value calls ctx's Value, and by the Logger's handler,
+// which gets ctx; each contains a panic of it. PrepareConn gets ctx, or a
+// child of it that bounds its deadline, to use in the hook's goroutine; for
+// a ctx of a type the context package does not know, that child calls
+// ctx's Done, Err and Value from a goroutine of the package's own. Should
+// one of ctx's methods panic in the caller's goroutine, the panic reaches
+// the caller of Acquire, with nothing left behind: an acquire already
+// queued is withdrawn and a connection granted meanwhile goes back to its
+// pool.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
 	if !m.started() {
 		return nil, ErrNoManager

@@ -55,7 +55,10 @@ type credentialSource struct {
 
 // CredentialSource adapts any azcore.TokenCredential to a Source for one
 // scope (default ScopeAzureSQL). The credential's own cache decides when a
-// token is new; ExpiresOn is carried over, RefreshOn is dropped.
+// token is new; ExpiresOn is carried over, RefreshOn is dropped. A nil
+// cred, or a nil pointer in it (a constructor's result kept after an
+// error), gives a Source whose every Token fails with an error matching
+// ErrInvalidIdentity that says so.
 func CredentialSource(cred azcore.TokenCredential, opts ...CredentialOption) Source {
 	if isNil(cred) {
 		return refusedSource{nilError("credential", cred)} // every mint says why

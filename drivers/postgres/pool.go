@@ -28,7 +28,8 @@ import (
 // close Rows and BatchResults, and end every transaction.
 //
 // A Pool is safe for concurrent use. A nil *Pool (OpenPool's result after
-// an error) answers every call with manager.ErrNoManager, and Close too.
+// an error) answers every call that acquires, and Close, with
+// manager.ErrNoManager; its Manager is nil.
 type Pool struct {
 	m     *manager.Manager
 	owned bool
