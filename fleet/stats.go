@@ -14,11 +14,14 @@ type Stats struct {
 	// FleetCap is the cap the fleet keeps to: the smallest Cap any of its
 	// live processes states, as this process's watch sees them. It differs
 	// from Cap only when processes on one prefix were given different caps,
-	// a misconfiguration they log as an error.
+	// or another program wrote a smaller count under the prefix's c/ (this
+	// process's own cap key included, until the process puts it again):
+	// either is logged as an error.
 	FleetCap int
 	// Held is how many permits etcd records for this process; InUse how many
 	// cover connections open or dialing; Waiting how many the manager waits
-	// for; Shed how many connections it must close (its lease was lost).
+	// for; Shed how many connections it must close (its lease cannot be
+	// counted on, or it is above its fair share while others wait).
 	Held, InUse, Waiting, Shed int
 	// LeaseValid says whether the process can count on its lease now;
 	// Lease is its id (0 when it has none): its key is Prefix+"h/"+hex(Lease).
