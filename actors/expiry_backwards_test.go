@@ -87,3 +87,52 @@ func TestADialInFlightTakesTheNewestExpiryOfItsToken(t *testing.T) {
 	e, ok := h.answer(c)
 	require.False(t, ok && e.Kind == EffGrant && e.Conn == c1, "c1 handed out after its token expired")
 }
+
+// TestARefusedTokensExpiryIsRecordedOnItsConnections: two connections hold
+// T, said to live an hour; a mint for a third hands back the same T, now
+// said to expire in 3 minutes, inside the threshold, so it is refused. The
+// refusal is still the newest word on T's expiry: the two connections must
+// not be handed out on the hour they recorded once T has expired.
+func TestARefusedTokensExpiryIsRecordedOnItsConnections(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a, b := h.acquire(), h.acquire()
+	h.finishMint(h.tok("T", time.Hour), nil)
+	h.finishDials()
+	c1, c2 := h.mustGrant(a), h.mustGrant(b)
+	c := h.acquire()
+	require.Equal(t, 1, h.mints, "a third connection: mint")
+	refused := h.tok("T", 3*time.Minute)
+	h.finishMint(refused, nil)
+	h.mustFailExpiry(c, refused)
+	assert.Equal(t, refused.ExpiresOn, h.p.connOf(c1).token.ExpiresOn, "c1 records T's newest expiry")
+	assert.Equal(t, refused.ExpiresOn, h.p.connOf(c2).token.ExpiresOn, "c2 records T's newest expiry")
+	h.release(a, false)
+	h.release(b, false)
+	h.advance(4 * time.Minute) // T expired a minute ago
+	d := h.acquire()
+	e, ok := h.answer(d)
+	require.False(t, ok && e.Kind == EffGrant && (e.Conn == c1 || e.Conn == c2), "a connection handed out after its token expired")
+}
+
+// TestADialInFlightTakesARefusedTokensExpiry: as above, with the first
+// connection's dial still in flight when the refused mint lands: the
+// connection it opens holds T, so it records T's newest expiry, and is not
+// granted on the strength of the hour it set out with.
+func TestADialInFlightTakesARefusedTokensExpiry(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T", time.Hour), nil)
+	require.Len(t, h.dials, 1)
+	b := h.acquire()
+	require.Equal(t, 1, h.mints)
+	refused := h.tok("T", 3*time.Minute)
+	h.finishMint(refused, nil)
+	h.finishDial(nil) // begun with T's hour
+	require.Len(t, h.p.conns, 1)
+	assert.Equal(t, refused.ExpiresOn, h.p.conns[0].token.ExpiresOn, "the new connection records T's newest expiry")
+	for _, id := range []uint64{a, b} {
+		if e, ok := h.answer(id); ok {
+			assert.NotEqual(t, EffGrant, e.Kind, "acquire %d granted a connection whose token is inside the threshold", id)
+		}
+	}
+}

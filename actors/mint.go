@@ -25,6 +25,9 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		p.maybeDrained()
 		return
 	}
+	if err == nil {
+		p.learnExpiry(tok)
+	}
 	if p.staleMint(now, err) { // from before an Evict, or an older credential's failure
 		return
 	}
@@ -44,9 +47,6 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	}
 	p.stats.mints++
 	p.latest = tok
-	// The newest word on tok's expiry holds for every connection that
-	// logged in with it, earlier or later than what they recorded.
-	p.refreshExpiry(tok)
 	p.wakeNoLaterThan(p.nextRefresh(now))
 	if de, ok := p.lastDialErr().(*DialError); ok && de.Mint {
 		p.endBlocking() // the token endpoint works again
@@ -103,6 +103,20 @@ func (p *Pool) dropSpareTokens() {
 	if n := min(len(r.freshTokens), want); n < len(r.freshTokens) {
 		clear(r.freshTokens[n:])
 		r.freshTokens = r.freshTokens[:n]
+	}
+}
+
+// learnExpiry takes a minted token's expiry as the newest word on it,
+// whether or not the token is usable now (a refused token's expiry is news
+// too, and a stale mint's): every connection that logged in with it records
+// it (refreshExpiry), and so does the pool's newest token if it is the same
+// one, which a dial in flight with it takes when it opens (dialDone).
+// Otherwise a connection could be handed out on an expiry the source has
+// since moved earlier.
+func (p *Pool) learnExpiry(tok tokens.Token) {
+	p.refreshExpiry(tok)
+	if !p.latest.IsZero() && p.latest.Value == tok.Value {
+		p.latest.ExpiresOn = tok.ExpiresOn
 	}
 }
 
