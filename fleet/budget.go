@@ -181,8 +181,11 @@ func (b *Budget) Close(ctx context.Context) error {
 	lease, inUse := b.lease, b.inUse
 	b.lease, b.held = 0, 0
 	if b.lapse != nil {
-		b.lapse.Stop() // a closed budget signals nothing more
+		b.lapse.Stop()
 	}
+	// A closed budget signals nothing more: a signal sent after this (by a
+	// lapse timer that had already fired, say) finds no function to call.
+	b.notify = nil
 	b.mu.Unlock()
 	b.cancel()
 	b.wg.Wait()

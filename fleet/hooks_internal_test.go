@@ -2,9 +2,12 @@ package fleet
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/internal/etcdtest"
+	"github.com/idpool/idpool/manager"
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -48,4 +51,22 @@ func holderSum(t *testing.T, cli *clientv3.Client, prefix string) int {
 		sum += n
 	}
 	return sum
+}
+
+// TestNoSignalAfterClose: a signal sent after Close, as by a lapse timer
+// that fired just before it, reaches no subscriber.
+func TestNoSignalAfterClose(t *testing.T) {
+	cli := etcdtest.StartClient(t, 1)
+	b, err := New(Config{Client: cli, Prefix: "/t/nosignal/", Cap: 1})
+	require.NoError(t, err)
+	var got atomic.Int32
+	b.Subscribe(func(manager.BudgetSignal) { got.Add(1) })
+	b.signal(manager.BudgetSignal{Shed: 1})
+	require.EqualValues(t, 1, got.Load(), "a signal before Close is delivered")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, b.Close(ctx))
+	before := got.Load()
+	b.signal(manager.BudgetSignal{Shed: 1})
+	require.Equal(t, before, got.Load(), "a signal after Close reaches no one")
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // Hooks are optional callbacks at the points of a connection's life. Each
-// runs outside the actors (in the dialing goroutine, the caller's goroutine
-// or the closing goroutine), so a slow hook delays only its own connection;
+// runs outside the actors (in the dialing goroutine, the caller's goroutine,
+// a goroutine of its own for PrepareConn, or the closing goroutine), so a
+// slow hook delays only its own connection;
 // a panic in a hook is recovered and reported as a *HookError.
 type Hooks struct {
 	// BeforeConnect may adjust the request (for example its Token) before
