@@ -25,7 +25,10 @@ import (
 // returns false); QueryRow when its Row is scanned; SendBatch when its
 // BatchResults are closed; Begin and BeginTx when the transaction commits or
 // rolls back. Until then the connection is held, as with pgxpool: always
-// close Rows and BatchResults, and end every transaction.
+// close Rows and BatchResults, and end every transaction. A call that panics
+// before it returns its result (an argument's Value or Encode method
+// panicking) hands its lease back, closing the connection, before the panic
+// goes on.
 //
 // A Pool is safe for concurrent use. A nil *Pool (OpenPool's result after
 // an error) answers every call with manager.ErrNoManager, and Close too.
@@ -153,7 +156,10 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 	if err != nil {
 		return errRows{err}, err
 	}
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
 	r, err := l.Query(ctx, sql, args...)
+	handed = true
 	if err != nil {
 		l.Release()
 		return r, err
@@ -170,7 +176,10 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if err != nil {
 		return errRow{err}
 	}
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
 	r := l.QueryRow(ctx, sql, args...).(*row)
+	handed = true
 	r.onScan = l.Release
 	return r
 }
@@ -185,7 +194,10 @@ func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	if err != nil {
 		return pgx.FailedBatchResults(b, err)
 	}
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
 	br := l.sendBatch(ctx, l.conn, b)
+	handed = true
 	if br.tx != nil {
 		br.tx.onEnd = l.Release
 	} else {
