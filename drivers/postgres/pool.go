@@ -188,7 +188,8 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 // pgx.Conn.SendBatch. The connection is held until the BatchResults are
 // closed (always close them), or, when b begins a transaction
 // (pgx.Batch.BeginTx), until that transaction (BatchResults.Tx) is committed
-// or rolled back, as with pgxpool.
+// or rolled back, as with pgxpool; a batch that fails before its transaction
+// began (pgx then closes the transaction) releases at Close.
 func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	l, err := p.Acquire(ctx)
 	if err != nil {

@@ -58,3 +58,42 @@ func TestPoolCallsThatPanicHandTheirLeaseBack(t *testing.T) {
 		})
 	}
 }
+
+// TestPoolBatchWhoseTransactionNeverBeganReleasesAtClose: a Pool batch that
+// begins a transaction holds its lease until that transaction ends. When
+// the batch fails before its BEGIN runs (here a statement of it fails to
+// prepare, so nothing is sent), pgx closes the transaction at Close and says
+// so (pgx.BatchResults.Tx): a caller who then returns Close's error without
+// a Rollback must not leave the identity's slot taken.
+func TestPoolBatchWhoseTransactionNeverBeganReleasesAtClose(t *testing.T) {
+	e := newPgxEnv(t, manager.Config{MaxSize: 1})
+	ctx := as(t, e.alice)
+	e.createItems(t)
+
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue("INSERT INTO items VALUES ($1, 'x')", 1)
+	b.Queue("SELECT * FROM no_such_table WHERE id = $1", 1)
+	br := e.pool.SendBatch(ctx, b)
+	require.NotNil(t, br.Tx())
+	assert.ErrorContains(t, br.Close(), "no_such_table")
+	assert.Zero(t, e.busy(), "the failed batch's lease came back at Close")
+	assert.ErrorIs(t, br.Tx().Rollback(ctx), pgx.ErrTxClosed)
+	assert.ErrorIs(t, br.Tx().Commit(ctx), pgx.ErrTxClosed)
+	_, err := br.Tx().Exec(ctx, "INSERT INTO items VALUES (2, 'late')")
+	assert.ErrorIs(t, err, manager.ErrLeaseReleased)
+	assert.Zero(t, e.countItems(t))
+
+	// A batch whose transaction did begin still holds its lease until the
+	// transaction ends, also when a statement after the BEGIN fails.
+	b = &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue("INSERT INTO items VALUES (3, 'x')")
+	b.Queue("SELECT 1/0")
+	br = e.pool.SendBatch(ctx, b)
+	assert.ErrorContains(t, br.Close(), "division by zero")
+	assert.Equal(t, 1, e.busy(), "the transaction still holds the lease")
+	require.NoError(t, br.Tx().Rollback(ctx))
+	assert.Zero(t, e.busy())
+	assert.Zero(t, e.countItems(t))
+}
