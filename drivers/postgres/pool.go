@@ -65,6 +65,13 @@ func OpenPool(dsn string, cfg manager.Config, opts ...Option) (*Pool, error) {
 // hand out *stdlib.Conn connections): for example the Manager of a facade
 // from OpenDB, db.Manager, so that both share pools. The Pool does not own
 // m: its Close does nothing, and m is closed by its owner.
+//
+// The session reset between leases is the Dialer's: with another Dialer's
+// *stdlib.Conn it is whatever its connector's ResetSession does (pgx's
+// stdlib: none), so session state then reaches the next lease of the same
+// identity, as with WithoutSessionReset. A connection such a Dialer pooled
+// while still busy (released with its Rows open) or in a transaction is
+// closed when the Pool next draws it, never leased.
 func NewPool(m *manager.Manager) *Pool { return &Pool{m: m} }
 
 // Manager returns the Manager under the pool, for Stats.
@@ -104,16 +111,39 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 	if !ok {
 		return nil, tokens.ErrNoIdentity
 	}
-	ml, err := p.m.Acquire(ctx, id)
-	if err != nil {
-		return nil, err
+	for {
+		ml, err := p.m.Acquire(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		sc, ok := ml.Raw().(*stdlib.Conn)
+		if !ok {
+			ml.Release(nil)
+			return nil, fmt.Errorf("postgres: the Manager's Dialer opens %T connections, not pgx's *stdlib.Conn; build it with postgres.NewDialer", ml.Raw())
+		}
+		if c := sc.Conn(); reusable(c) {
+			return &Lease{ml: ml, conn: c}, nil
+		}
+		// Closed, or left mid-result: take another (the Manager dials
+		// a fresh one if none is idle; ctx bounds the wait as before).
+		ml.Release(driver.ErrBadConn)
 	}
-	sc, ok := ml.Raw().(*stdlib.Conn)
-	if !ok {
-		ml.Release(nil)
-		return nil, fmt.Errorf("postgres: the Manager's Dialer opens %T connections, not pgx's *stdlib.Conn; build it with postgres.NewDialer", ml.Raw())
-	}
-	return &Lease{ml: ml, conn: sc.Conn()}, nil
+}
+
+// reusable reports whether c, just handed out by the pool, can serve a
+// lease: open, no result still being read, no transaction. This package's
+// Dialer never pools a connection that is not (its session reset refuses
+// it), but a Manager over another Dialer of *stdlib.Conn (NewPool) resets
+// what that Dialer's connector does: pgx's stdlib pings only a connection
+// idle for over a second (or as its OptionShouldPing says), and keeps one
+// released with its Rows still open, pgx's lock still held. Every later
+// call on it would then fail with pgx's "conn busy", an error that does not
+// break a lease, so the connection would be pooled again and again, failing
+// one call in N for good. Reading pgx's state costs no I/O; no one else
+// uses c while the pool holds it.
+func reusable(c *pgx.Conn) bool {
+	pc := c.PgConn()
+	return !pc.IsClosed() && !pc.IsBusy() && pc.TxStatus() == 'I'
 }
 
 // AcquireFunc acquires a lease as Acquire does, calls f with it and releases

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -96,4 +97,63 @@ func TestPoolBatchWhoseTransactionNeverBeganReleasesAtClose(t *testing.T) {
 	require.NoError(t, br.Tx().Rollback(ctx))
 	assert.Zero(t, e.busy())
 	assert.Zero(t, e.countItems(t))
+}
+
+// TestPoolOverAForeignStdlibDialerNeverLeasesABusyConnection: NewPool over a
+// Manager whose Dialer is pgx's stdlib connector itself (no session reset,
+// and here no liveness ping, as stdlib.OptionShouldPing allows). A lease
+// released with its Rows still open leaves pgx's connection busy, and that
+// connector's ResetSession keeps it. The next lease must get a connection
+// that works, not the busy one, on which every call would fail with "conn
+// busy" for good.
+func TestPoolOverAForeignStdlibDialerNeverLeasesABusyConnection(t *testing.T) {
+	e := newPgxEnv(t, manager.Config{MaxSize: 1})
+	cfg, err := pgx.ParseConfig(e.dsn)
+	require.NoError(t, err)
+	noPing := stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return false })
+	m, err := manager.New(manager.Config{Server: "foreign", MaxSize: 1,
+		Dialer: manager.DialerFunc(func(ctx context.Context, req manager.DialRequest) (driver.Conn, error) {
+			c := cfg.Copy()
+			c.User, c.Password = roleOf(req), req.Token.Value
+			return stdlib.GetConnector(*c, noPing).Connect(ctx)
+		})})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, m.Close(ctx))
+	})
+	pool := postgres.NewPool(m)
+	ctx := as(t, e.alice)
+
+	for _, leave := range []struct {
+		name string
+		f    func(l *postgres.Lease)
+	}{
+		{"Rows", func(l *postgres.Lease) {
+			rows, err := l.Query(ctx, "SELECT generate_series(1, 100000)")
+			require.NoError(t, err)
+			require.True(t, rows.Next())
+		}},
+		{"Row", func(l *postgres.Lease) { _ = l.QueryRow(ctx, "SELECT 1") }},
+		{"BatchResults", func(l *postgres.Lease) {
+			_ = l.SendBatch(ctx, &pgx.Batch{QueuedQueries: []*pgx.QueuedQuery{{SQL: "SELECT 1"}}})
+		}},
+	} {
+		t.Run(leave.name, func(t *testing.T) {
+			l, err := pool.Acquire(ctx)
+			require.NoError(t, err)
+			defer l.Release() // if the test fails first; Release is idempotent
+			pid := backendPID(t, ctx, l)
+			leave.f(l)
+			l.Release()
+
+			l2, err := pool.Acquire(ctx)
+			require.NoError(t, err)
+			defer l2.Release()
+			var again int32
+			require.NoError(t, l2.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&again))
+			assert.NotEqual(t, pid, again, "the connection left busy was closed, not leased")
+		})
+	}
 }
