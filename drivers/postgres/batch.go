@@ -72,8 +72,29 @@ func (b *batchResults) Close() error {
 		return b.err
 	}
 	b.closed = true
+	txOver := b.err != nil // refused at send: pgx.FailedBatchResults' Tx is closed
 	if b.err == nil {
-		b.err = b.lease.guarded(b.ctx, b.raw.Close)
+		b.err = b.lease.guarded(b.ctx, func() error {
+			err := b.raw.Close()
+			// pgx closes the batch's transaction here when the batch left
+			// the connection outside one (the begin query failed, or the
+			// batch never reached the server: a statement of it failed to
+			// prepare, say); see pgx.BatchResults.Tx.
+			txOver = b.tx != nil && b.lease.conn.PgConn().TxStatus() == 'I'
+			return err
+		})
+	}
+	if t := b.tx; t != nil && txOver && !t.ended {
+		// No transaction is left for the caller to end, and pgx's doc
+		// tells them so: a Pool batch's lease, which that transaction
+		// held, is released now rather than only at a Commit or Rollback
+		// the caller has no reason to call. Those now answer
+		// pgx.ErrTxClosed, as pgx's own do.
+		t.ended = true
+		if g := t.onEnd; g != nil {
+			t.onEnd = nil
+			g()
+		}
 	}
 	if f := b.onClose; f != nil {
 		b.onClose = nil

@@ -61,6 +61,20 @@ func (l *Lease) release(err error) {
 	l.ml.Release(err)
 }
 
+// releaseUnlessHanded is deferred by a Pool call that acquires l for a
+// result it returns (Query's Rows, QueryRow's Row, SendBatch's
+// BatchResults), which then owns the lease. If the call panics before
+// *handed is set (pgx encodes the arguments, and calls their Value and
+// Encode methods, in that span), no result owns l and the caller has none
+// to close: without this the lease, and its identity's slot, would never
+// come back. The connection is closed, as AcquireFunc does when f panics:
+// the call may have stopped half-way through a request.
+func (l *Lease) releaseUnlessHanded(handed *bool) {
+	if !*handed {
+		l.release(driver.ErrBadConn)
+	}
+}
+
 // guarded runs f inside the lease guard under ctx. It returns the guard's
 // refusal, in which case f did not run, or f's error. Errors that break the
 // connection, and operations cut short by ctx, mark the lease broken, so

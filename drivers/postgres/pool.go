@@ -25,7 +25,10 @@ import (
 // returns false); QueryRow when its Row is scanned; SendBatch when its
 // BatchResults are closed; Begin and BeginTx when the transaction commits or
 // rolls back. Until then the connection is held, as with pgxpool: always
-// close Rows and BatchResults, and end every transaction.
+// close Rows and BatchResults, and end every transaction. A call that panics
+// before it returns its result (an argument's Value or Encode method
+// panicking) hands its lease back, closing the connection, before the panic
+// goes on.
 //
 // A Pool is safe for concurrent use. A nil *Pool (OpenPool's result after
 // an error) answers every call that acquires, and Close, with
@@ -63,6 +66,13 @@ func OpenPool(dsn string, cfg manager.Config, opts ...Option) (*Pool, error) {
 // hand out *stdlib.Conn connections): for example the Manager of a facade
 // from OpenDB, db.Manager, so that both share pools. The Pool does not own
 // m: its Close does nothing, and m is closed by its owner.
+//
+// The session reset between leases is the Dialer's: with another Dialer's
+// *stdlib.Conn it is whatever its connector's ResetSession does (pgx's
+// stdlib: none), so session state then reaches the next lease of the same
+// identity, as with WithoutSessionReset. A connection such a Dialer pooled
+// while still busy (released with its Rows open) or in a transaction is
+// closed when the Pool next draws it, never leased.
 func NewPool(m *manager.Manager) *Pool { return &Pool{m: m} }
 
 // Manager returns the Manager under the pool, for Stats.
@@ -102,16 +112,39 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 	if !ok {
 		return nil, tokens.ErrNoIdentity
 	}
-	ml, err := p.m.Acquire(ctx, id)
-	if err != nil {
-		return nil, err
+	for {
+		ml, err := p.m.Acquire(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		sc, ok := ml.Raw().(*stdlib.Conn)
+		if !ok {
+			ml.Release(nil)
+			return nil, fmt.Errorf("postgres: the Manager's Dialer opens %T connections, not pgx's *stdlib.Conn; build it with postgres.NewDialer", ml.Raw())
+		}
+		if c := sc.Conn(); reusable(c) {
+			return &Lease{ml: ml, conn: c}, nil
+		}
+		// Closed, or left mid-result: take another (the Manager dials
+		// a fresh one if none is idle; ctx bounds the wait as before).
+		ml.Release(driver.ErrBadConn)
 	}
-	sc, ok := ml.Raw().(*stdlib.Conn)
-	if !ok {
-		ml.Release(nil)
-		return nil, fmt.Errorf("postgres: the Manager's Dialer opens %T connections, not pgx's *stdlib.Conn; build it with postgres.NewDialer", ml.Raw())
-	}
-	return &Lease{ml: ml, conn: sc.Conn()}, nil
+}
+
+// reusable reports whether c, just handed out by the pool, can serve a
+// lease: open, no result still being read, no transaction. This package's
+// Dialer never pools a connection that is not (its session reset refuses
+// it), but a Manager over another Dialer of *stdlib.Conn (NewPool) resets
+// what that Dialer's connector does: pgx's stdlib pings only a connection
+// idle for over a second (or as its OptionShouldPing says), and keeps one
+// released with its Rows still open, pgx's lock still held. Every later
+// call on it would then fail with pgx's "conn busy", an error that does not
+// break a lease, so the connection would be pooled again and again, failing
+// one call in N for good. Reading pgx's state costs no I/O; no one else
+// uses c while the pool holds it.
+func reusable(c *pgx.Conn) bool {
+	pc := c.PgConn()
+	return !pc.IsClosed() && !pc.IsBusy() && pc.TxStatus() == 'I'
 }
 
 // AcquireFunc acquires a lease as Acquire does, calls f with it and releases
@@ -154,7 +187,10 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 	if err != nil {
 		return errRows{err}, err
 	}
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
 	r, err := l.Query(ctx, sql, args...)
+	handed = true
 	if err != nil {
 		l.Release()
 		return r, err
@@ -171,7 +207,10 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if err != nil {
 		return errRow{err}
 	}
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
 	r := l.QueryRow(ctx, sql, args...).(*row)
+	handed = true
 	r.onScan = l.Release
 	return r
 }
@@ -180,13 +219,17 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 // pgx.Conn.SendBatch. The connection is held until the BatchResults are
 // closed (always close them), or, when b begins a transaction
 // (pgx.Batch.BeginTx), until that transaction (BatchResults.Tx) is committed
-// or rolled back, as with pgxpool.
+// or rolled back, as with pgxpool; a batch that fails before its transaction
+// began (pgx then closes the transaction) releases at Close.
 func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	l, err := p.Acquire(ctx)
 	if err != nil {
 		return pgx.FailedBatchResults(b, err)
 	}
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
 	br := l.sendBatch(ctx, l.conn, b)
+	handed = true
 	if br.tx != nil {
 		br.tx.onEnd = l.Release
 	} else {
