@@ -239,7 +239,9 @@ func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 // CopyFrom copies rows into a table on a connection of the identity in ctx;
-// see pgx.Conn.CopyFrom.
+// see pgx.Conn.CopyFrom. pgx reads src in a goroutine of its own and waits
+// for it: a src whose Next blocks holds the call, past ctx's deadline, until
+// Next returns.
 func (p *Pool) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
 	l, err := p.Acquire(ctx)
 	if err != nil {
