@@ -89,8 +89,8 @@ func (p *Pool) dialDone(now time.Time, resource driver.Conn, tok tokens.Token, e
 	p.stats.opens++
 	if p.cfg.UsesToken && !p.latest.IsZero() && p.latest.Value == tok.Value {
 		// A mint since this dial began may have given tok a new expiry
-		// (earlier or later): the newest word holds, as refreshExpiry
-		// records it on the connections already open.
+		// (earlier or later, accepted or refused): the newest word holds,
+		// as learnExpiry records it on the connections already open.
 		tok.ExpiresOn = p.latest.ExpiresOn
 	}
 	c := p.newConn(now, resource, tok)

@@ -13,10 +13,11 @@ import (
 
 // metrics holds the synchronous instruments; nil when Config.MeterProvider
 // is unset, and every method is then a no-op, so the hot path pays one nil
-// check (a record that panics is dropped: see dropPanic). The gauges and counters are observed from one Stats snapshot per
+// check. The gauges and counters are observed from one Stats snapshot per
 // collection (metrics_observe.go); the histograms are recorded where the
 // time is measured, and only off a pool hit's path: a hit records nothing
-// unless MetricsUseTime asks for use_time.
+// unless MetricsUseTime asks for use_time. A record that panics is dropped
+// (see dropPanic).
 type metrics struct {
 	createTime, waitTime, useTime, mintTime metric.Float64Histogram
 	attrs                                   *metricAttrs
