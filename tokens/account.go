@@ -27,13 +27,14 @@ var ErrAccountChanged = errors.New("idpool: the interactive sign-in returned a d
 
 // ErrAuthenticationRequired wraps azidentity's AuthenticationRequiredError
 // when a token needs the user but the Account will not prompt now: its one
-// automatic sign-in is already in progress or done. Call Account.Authenticate.
+// automatic sign-in is done (a caller that needs the user while a sign-in is
+// in progress waits for it instead). Call Account.Authenticate.
 var ErrAuthenticationRequired = errors.New("idpool: user sign-in required; call Account.Authenticate")
 
-// Account states for automatic sign-in.
+// Account states for automatic sign-in. That one is in progress is said by
+// Account.signIn, which every sign-in (automatic or not) holds while it runs.
 const (
 	autoNotYet int32 = iota
-	autoRunning
 	autoDone
 )
 
@@ -49,15 +50,41 @@ const (
 // the credential options and the key is known with no token at all;
 // otherwise Identity signs the user in first.
 //
+// One sign-in runs at a time: a caller that needs the user while one is in
+// progress (the automatic one, or Authenticate) waits for it, bounded by its
+// own ctx, and then asks silently again; so does a caller whose token was
+// minted while one was in progress, since until the sign-in returns nobody
+// knows whose session the credential now holds.
+//
 // An Account is safe for concurrent use and holds no mutex: the record and
-// the sign-in state sit behind atomics.
+// the sign-in state sit behind atomics, and a sign-in in progress is
+// published with a compare-and-swap (as a token-keyed identity's key lookup
+// is).
 type Account struct {
 	cred    UserCredential
 	scope   string
 	record  atomic.Pointer[azidentity.AuthenticationRecord]
 	auto    atomic.Int32
 	changed atomic.Bool
+	// signIn is the sign-in in progress, nil when none; signIns counts the
+	// sign-ins that ended. A sign-in stores changed and auto before it ends,
+	// so a caller that sees no sign-in in progress sees what every earlier
+	// one decided.
+	signIn  atomic.Pointer[signIn]
+	signIns atomic.Uint64
 }
+
+// signIn is one sign-in in progress; err is its outcome, read only after
+// done is closed.
+type signIn struct {
+	done chan struct{}
+	err  error
+}
+
+// errSignInPanicked ends a sign-in whose credential (or the prompt callback
+// it calls) panicked, so that its waiters are not left waiting; the panic
+// itself goes on to the caller.
+var errSignInPanicked = errors.New("idpool: the user sign-in panicked")
 
 // NewDeviceCodeAccount builds an Account over a DeviceCodeCredential. o may
 // be nil; DisableAutomaticAuthentication is forced on (prompts happen only
@@ -139,14 +166,66 @@ func (a *Account) identityFor(r *azidentity.AuthenticationRecord) (Identity, err
 }
 
 // Authenticate signs the user in interactively now, whatever the state, and
-// keeps the record. If the Account already has a record for another user it
-// returns ErrAccountChanged and refuses tokens from then on.
+// keeps the record; if another sign-in is in progress it waits for that one
+// to end first (bounded by ctx). If the Account already has a record for
+// another user it returns ErrAccountChanged and refuses tokens from then on.
 func (a *Account) Authenticate(ctx context.Context) (azidentity.AuthenticationRecord, error) {
-	rec, err := a.authenticate(ctx, &policy.TokenRequestOptions{Scopes: []string{a.scope}})
+	var f *signIn
+	for f == nil {
+		if cur := a.signIn.Load(); cur != nil {
+			if err := a.waitSignIn(ctx, cur); err != nil {
+				return azidentity.AuthenticationRecord{}, err
+			}
+		}
+		f = a.beginSignIn()
+	}
+	return a.runSignIn(ctx, f, &policy.TokenRequestOptions{Scopes: []string{a.scope}})
+}
+
+// beginSignIn publishes a new sign-in, or returns nil if one is in progress.
+func (a *Account) beginSignIn() *signIn {
+	f := &signIn{done: make(chan struct{})}
+	if !a.signIn.CompareAndSwap(nil, f) {
+		return nil
+	}
+	return f
+}
+
+// endSignIn publishes the outcome of f. Callers store changed and auto
+// first: whoever sees no sign-in in progress must see what f decided.
+func (a *Account) endSignIn(f *signIn, err error) {
+	f.err = err
+	a.signIns.Add(1)
+	a.signIn.Store(nil)
+	close(f.done)
+}
+
+// runSignIn signs the user in as sign-in f and ends f, even if the
+// credential panics (the panic goes on: a pool's mint recovers it).
+func (a *Account) runSignIn(ctx context.Context, f *signIn, tro *policy.TokenRequestOptions) (rec azidentity.AuthenticationRecord, err error) {
+	ended := false
+	defer func() {
+		if !ended {
+			a.endSignIn(f, errSignInPanicked)
+		}
+	}()
+	rec, err = a.authenticate(ctx, tro)
 	if err == nil {
 		a.auto.Store(autoDone)
 	}
+	ended = true
+	a.endSignIn(f, err)
 	return rec, err
+}
+
+// waitSignIn waits for sign-in f to end, or for ctx.
+func (a *Account) waitSignIn(ctx context.Context, f *signIn) error {
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("idpool: waiting for the user sign-in in progress: %w", ctx.Err())
+	}
 }
 
 func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOptions) (azidentity.AuthenticationRecord, error) {
@@ -173,31 +252,64 @@ func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOpti
 // Token returns a token silently, signing the user in once if the credential
 // asks for it (see Account). It implements Source.
 func (a *Account) Token(ctx context.Context) (Token, error) {
-	if a.changed.Load() {
-		return Token{}, ErrAccountChanged
-	}
 	tro := policy.TokenRequestOptions{Scopes: []string{a.scope}}
-	tk, err := a.cred.GetToken(ctx, tro)
-	var are *azidentity.AuthenticationRequiredError
-	if errors.As(err, &are) {
-		if !a.auto.CompareAndSwap(autoNotYet, autoRunning) {
-			return Token{}, fmt.Errorf("%w: %w", ErrAuthenticationRequired, err)
+	for {
+		if a.changed.Load() {
+			return Token{}, ErrAccountChanged
 		}
-		authTRO := are.TokenRequestOptions
-		if _, aerr := a.authenticate(ctx, &authTRO); aerr != nil {
-			if !errors.Is(aerr, ErrAccountChanged) {
-				a.auto.Store(autoNotYet) // a failed sign-in may be retried
+		ended := a.signIns.Load()
+		tk, err := a.cred.GetToken(ctx, tro)
+		var are *azidentity.AuthenticationRequiredError
+		needsUser := errors.As(err, &are)
+		if f := a.signIn.Load(); f != nil {
+			// A sign-in is in progress. The credential's session may already
+			// be another user's (azidentity switches it before its
+			// Authenticate returns, and only then does the Account compare
+			// the accounts), so this token may not be this account's; and a
+			// "sign-in required" is about to be answered. Either way, wait
+			// for the sign-in and ask again.
+			if werr := a.waitSignIn(ctx, f); werr != nil {
+				return Token{}, werr
 			}
-			return Token{}, aerr
+			if needsUser && f.err != nil && !isCtxErr(f.err) {
+				// The user's sign-in failed: say so rather than prompt again
+				// for every caller that was waiting for it. One whose ctx
+				// ended is taken over by a caller with time left.
+				return Token{}, f.err
+			}
+			continue
 		}
-		a.auto.Store(autoDone)
-		tk, err = a.cred.GetToken(ctx, tro)
+		if needsUser {
+			if a.signIns.Load() != ended {
+				continue // a sign-in ended since GetToken began: silent again
+			}
+			if a.auto.Load() == autoDone {
+				return Token{}, fmt.Errorf("%w: %w", ErrAuthenticationRequired, err)
+			}
+			f := a.beginSignIn()
+			if f == nil {
+				continue // another caller began one: wait for it
+			}
+			if a.signIns.Load() != ended {
+				// One began and ended between our checks: this caller need
+				// not prompt.
+				a.endSignIn(f, nil)
+				continue
+			}
+			authTRO := are.TokenRequestOptions
+			if _, aerr := a.runSignIn(ctx, f, &authTRO); aerr != nil {
+				return Token{}, aerr // a failed sign-in may be retried by a later call
+			}
+			continue // silent now
+		}
+		if err != nil {
+			return Token{}, fmt.Errorf("idpool: getting a user token for %s: %w", a.scope, err)
+		}
+		// No sign-in is in progress, so every one that overlapped GetToken
+		// has ended and stored changed.
+		if a.changed.Load() {
+			return Token{}, ErrAccountChanged
+		}
+		return Token{Value: tk.Token, ExpiresOn: tk.ExpiresOn}, nil
 	}
-	if err != nil {
-		return Token{}, fmt.Errorf("idpool: getting a user token for %s: %w", a.scope, err)
-	}
-	if a.changed.Load() {
-		return Token{}, ErrAccountChanged
-	}
-	return Token{Value: tk.Token, ExpiresOn: tk.ExpiresOn}, nil
 }
