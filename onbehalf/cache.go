@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/idpool/idpool/tokens"
@@ -77,7 +76,7 @@ func (c Cache) Identity(user tokens.Principal, assertion string) (tokens.Identit
 	if c.s == nil {
 		return tokens.Identity{}, fmt.Errorf("%w: the zero onbehalf.Cache; use NewCache", tokens.ErrInvalidIdentity)
 	}
-	key := tokens.Principal{TenantID: strings.ToLower(user.TenantID), ObjectID: strings.ToLower(user.ObjectID)}
+	key := cacheKey(user)
 	if id, ok := c.s.lookup(key, assertion); ok {
 		return id, nil
 	}
@@ -124,13 +123,21 @@ func (s *state) store(key tokens.Principal, assertion string, id tokens.Identity
 	}
 }
 
+// cacheKey is user as the pools key it: the cache must tell users apart
+// exactly as the pools do, or a lookup of one user could return the Identity
+// (and so the pool key) cached for another (strings.ToLower, used before,
+// made "\u212aate" and "kate" one user).
+func cacheKey(user tokens.Principal) tokens.Principal {
+	return tokens.Principal{TenantID: tokens.FoldID(user.TenantID), ObjectID: tokens.FoldID(user.ObjectID)}
+}
+
 // Forget drops user's entry (a user signed out or disabled; pair it with
 // Manager.Evict to drop their connections too).
 func (c Cache) Forget(user tokens.Principal) {
 	if c.s == nil {
 		return
 	}
-	key := tokens.Principal{TenantID: strings.ToLower(user.TenantID), ObjectID: strings.ToLower(user.ObjectID)}
+	key := cacheKey(user)
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	if el, ok := c.s.byKey[key]; ok {

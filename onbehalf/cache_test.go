@@ -151,3 +151,28 @@ func TestSizeZeroOrLessIsDefaultSize(t *testing.T) {
 		assert.Equal(t, onbehalf.DefaultSize, c.Len(), "size %d", size)
 	}
 }
+
+// TestCacheTellsUsersApartAsThePoolsDo: the cache is keyed by principal as
+// the pools are. It used to fold with strings.ToLower, which maps the Kelvin
+// sign U+212A to 'k': a lookup of user "\u212aate" found the Identity
+// cached for "kate", and so kate's pool key.
+func TestCacheTellsUsersApartAsThePoolsDo(t *testing.T) {
+	c, err := onbehalf.NewCache(app(t), 10)
+	require.NoError(t, err)
+	kate := tokens.Principal{TenantID: tenant, ObjectID: "kate"}
+	lookalike := tokens.Principal{TenantID: tenant, ObjectID: "\u212aate"}
+	k, err := c.Identity(kate, "a")
+	require.NoError(t, err)
+	l, err := c.Identity(lookalike, "a")
+	require.NoError(t, err)
+	dk, err := k.Discriminator(t.Context())
+	require.NoError(t, err)
+	dl, err := l.Discriminator(t.Context())
+	require.NoError(t, err)
+	assert.NotEqual(t, dk, dl, "two users, two pools")
+	assert.False(t, k.SameCredential(l))
+	assert.Equal(t, 2, c.Len())
+	again, err := c.Identity(tokens.Principal{TenantID: tenant, ObjectID: "KATE"}, "a")
+	require.NoError(t, err)
+	assert.True(t, again.SameCredential(k), "ASCII case still names one user")
+}

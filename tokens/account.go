@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -241,7 +240,7 @@ func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOpti
 		return azidentity.AuthenticationRecord{}, errors.New("idpool: the sign-in returned no home account id")
 	}
 	if !a.record.CompareAndSwap(nil, &rec) {
-		if !strings.EqualFold(a.record.Load().HomeAccountID, rec.HomeAccountID) {
+		if foldID(a.record.Load().HomeAccountID) != foldID(rec.HomeAccountID) { // as keys compare ids
 			a.changed.Store(true)
 			return azidentity.AuthenticationRecord{}, ErrAccountChanged
 		}

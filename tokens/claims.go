@@ -36,5 +36,5 @@ func namesAnother(claims map[string]any, name, want string) bool {
 		return false
 	}
 	s, ok := v.(string)
-	return !ok || (s != "" && !strings.EqualFold(s, want))
+	return !ok || (s != "" && foldID(s) != foldID(want)) // as keys compare ids
 }

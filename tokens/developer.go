@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -99,7 +98,7 @@ func (s *signedInSource) Token(ctx context.Context) (Token, error) {
 	}
 	tid, _ := claims["tid"].(string)
 	oid, _ := claims["oid"].(string)
-	p := &Principal{TenantID: strings.ToLower(tid), ObjectID: strings.ToLower(oid)}
+	p := &Principal{TenantID: foldID(tid), ObjectID: foldID(oid)} // as keys compare ids
 	if s.first.CompareAndSwap(nil, p) {
 		return tok, nil
 	}

@@ -39,3 +39,23 @@ func TestSignedInSourceRefusesASwitchedAccount(t *testing.T) {
 	_, err = id.Source().Token(context.Background())
 	require.ErrorContains(t, err, "another principal")
 }
+
+// TestSignedInSourceTellsLookAlikesApart: the switched-account check
+// compares ids as pool keys do, ASCII case only. It lowered them with
+// strings.ToLower, which maps the Kelvin sign U+212A to 'k', so a switch
+// from "kate" to "\u212aate" passed as the same principal.
+func TestSignedInSourceTellsLookAlikesApart(t *testing.T) {
+	who := "kate"
+	src := &signedInSource{tool: "Azure CLI", src: SourceFunc(func(context.Context) (Token, error) {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"tid": "t", "oid": who}).SignedString([]byte("k"))
+		return Token{Value: s, ExpiresOn: time.Now().Add(time.Hour)}, err
+	})}
+	_, err := src.Token(context.Background())
+	require.NoError(t, err)
+	who = "KATE"
+	_, err = src.Token(context.Background())
+	require.NoError(t, err, "ASCII case is one principal")
+	who = "\u212aate"
+	_, err = src.Token(context.Background())
+	require.ErrorContains(t, err, "another principal")
+}

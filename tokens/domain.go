@@ -74,15 +74,45 @@ func escapeComponent(s string) string {
 	return b.String()
 }
 
-// component normalises one id of a key: lower case (Entra ids, GUIDs and
-// domain names compare case-insensitively), escaped. An empty id is refused
-// with an error that names it.
+// component normalises one id of a key: ASCII lower case (Entra ids, GUIDs
+// and domain names compare case-insensitively; see foldID), escaped. An
+// empty id is refused with an error that names it.
 func component(what, v string) (string, error) {
 	if v == "" {
 		return "", fmt.Errorf("%w: empty %s", ErrInvalidIdentity, what)
 	}
-	return escapeComponent(strings.ToLower(v)), nil
+	return escapeComponent(foldID(v)), nil
 }
+
+// foldID lower-cases the ASCII letters of an id and nothing else: two ids
+// are one principal exactly when their foldID are equal, in keys and in every
+// check that compares an id (a token's tid and oid, an account's home
+// account id). Entra's ids (GUIDs, tenant domain names) are ASCII and compare
+// case-insensitively. strings.ToLower, used before, also maps runes outside
+// ASCII, some onto ASCII letters (U+212A KELVIN SIGN to 'k', U+0130 to
+// 'i'): "\u212aate" and "kate" were one key, so two different principals
+// shared a pool. strings.EqualFold, used by the checks, folded yet other
+// pairs ('ſ' and 's'), so a check could pass a token of another key.
+func foldID(v string) string {
+	for i := 0; i < len(v); i++ {
+		if 'A' <= v[i] && v[i] <= 'Z' {
+			b := []byte(v)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return v
+}
+
+// FoldID is the form in which pool keys compare an id (a tenant, object,
+// client or home account id): its ASCII letters lower case, nothing else
+// changed. Code that keys its own state by principal (onbehalf.Cache) uses
+// it to agree with the pools.
+func FoldID(v string) string { return foldID(v) }
 
 // pair builds prefix + a + "/" + b from two named ids.
 func pair(prefix, whatA, a, whatB, b string) (string, error) {
