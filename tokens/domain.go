@@ -76,10 +76,16 @@ func escapeComponent(s string) string {
 
 // component normalises one id of a key: ASCII lower case (Entra ids, GUIDs
 // and domain names compare case-insensitively; see foldID), escaped. An
-// empty id is refused with an error that names it.
+// empty or blank id is refused with an error that names it.
 func component(what, v string) (string, error) {
 	if v == "" {
 		return "", fmt.Errorf("%w: empty %s", ErrInvalidIdentity, what)
+	}
+	if strings.TrimSpace(v) == "" {
+		// No Entra id is white space: it is a mistake (an unset variable
+		// padded, a claim read wrong), and it would otherwise make a key
+		// of its own that every mint then fails for a reason far from here.
+		return "", fmt.Errorf("%w: blank %s (only white space)", ErrInvalidIdentity, what)
 	}
 	return escapeComponent(foldID(v)), nil
 }

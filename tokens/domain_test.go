@@ -207,7 +207,7 @@ func TestDiscriminatorsAreInjective(t *testing.T) {
 			err error
 		}{{s1, d1, err1}, {s2, d2, err2}} {
 			if c.err != nil {
-				if !strings.Contains(c.err.Error(), "empty") && !strings.Contains(c.err.Error(), "system") {
+				if !strings.Contains(c.err.Error(), "empty") && !strings.Contains(c.err.Error(), "blank") && !strings.Contains(c.err.Error(), "system") {
 					t.Fatalf("%+v refused for an unexpected reason: %v", c.s, c.err)
 				}
 				continue

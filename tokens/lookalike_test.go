@@ -113,3 +113,31 @@ func TestAccountTellsLookAlikeAccountsApart(t *testing.T) {
 	_, err = a.Authenticate(context.Background())
 	assert.NoError(t, err, "ASCII case is one account")
 }
+
+// TestBlankIdsAreRefusedByName: an id of white space only is refused when
+// the identity is built, naming the id, as an empty one is; it used to make
+// a key of its own ("oid:%20/...") whose every mint then failed far away.
+func TestBlankIdsAreRefusedByName(t *testing.T) {
+	src := tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tokens.Token{Value: "x"}, nil })
+	app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret", nil)
+	require.NoError(t, err)
+	for what, build := range map[string]func() (tokens.Identity, error){
+		"blank principal tenant id": func() (tokens.Identity, error) {
+			return tokens.VouchedTokenIdentity(tokens.Principal{TenantID: " ", ObjectID: "o"}, src)
+		},
+		"blank principal object id": func() (tokens.Identity, error) {
+			return tokens.VouchedTokenIdentity(tokens.Principal{TenantID: tenant, ObjectID: "\t\n"}, src)
+		},
+		"blank object id": func() (tokens.Identity, error) {
+			return app.Identity(tokens.Principal{TenantID: tenant, ObjectID: " "}, "assertion")
+		},
+		"blank client id": func() (tokens.Identity, error) { return tokens.ClientSecretIdentity(tenant, "  ", "secret", nil) },
+	} {
+		id, err := build()
+		require.ErrorIs(t, err, tokens.ErrInvalidIdentity, what)
+		assert.ErrorContains(t, err, what)
+		assert.Error(t, id.Validate(), "the zero Identity comes with the error")
+	}
+	_, err = tokens.VouchedTokenIdentity(tokens.Principal{TenantID: tenant, ObjectID: " o "}, src)
+	assert.NoError(t, err, "white space around an id is the id's own (the principal check refuses a token of \"o\")")
+}
