@@ -72,3 +72,19 @@ func TestDemoRefusesBadFlagsBeforeRunning(t *testing.T) {
 		assert.Empty(t, out.String(), c.args)
 	}
 }
+
+// `idpool help help` and `idpool --help -h` once forwarded the second word
+// as a command with --help appended, which forwarded it again, until the
+// stack overflowed (a fatal error and a trace, not a panic a test recovers).
+func TestHelpOfHelpPrintsTheUsage(t *testing.T) {
+	for _, args := range [][]string{{"help", "help"}, {"help", "-h"}, {"--help", "--help"}, {"-h", "help"}} {
+		var out, errb bytes.Buffer
+		require.Equal(t, exitOK, run(context.Background(), args, &out, &errb), args)
+		assert.Contains(t, out.String(), "usage: idpool <command>", args)
+		assert.Empty(t, errb.String(), args)
+	}
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"help", "sim", "bench"}, &out, &errb))
+	assert.Contains(t, errb.String(), `unexpected arguments ["bench"]`)
+	assert.Empty(t, out.String())
+}
