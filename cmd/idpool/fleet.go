@@ -72,6 +72,9 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 		}
 		return true, usagef("%v (idpool sim --help lists the fleet mode's flags)", err)
 	}
+	if err := checkNumbers(fs); err != nil {
+		return true, err
+	}
 	if err := checkFleetFlags(fs, &ff); err != nil {
 		return true, err
 	}

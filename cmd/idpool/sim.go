@@ -143,6 +143,10 @@ func checkSimFlags(fs *flag.FlagSet, cfg workload.Config, sf simFlags) error {
 			return usagef("--inject-bug: unknown bug %q (known: %s)", cfg.InjectBug, strings.Join(workload.BugNames(), ", "))
 		}
 	}
+	if cfg.Ops < 0 {
+		// Validate takes any ops <= 0 as "run for --duration".
+		return usagef("--ops must not be negative (got %d; 0 runs for --duration)", cfg.Ops)
+	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}

@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Exit codes, the same for every command.
@@ -93,7 +95,33 @@ func (fs *cliFlags) parse(args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: every setting is a flag (idpool %s --help)", fs.Args(), fs.Name())
 	}
-	return nil
+	return checkNumbers(fs.FlagSet)
+}
+
+// checkNumbers refuses the values no flag of idpool means: a negative
+// duration, and a float that is not a finite number (strconv reads "NaN" and
+// "Inf"). Each command's own checks compare against bounds, and NaN passes
+// every comparison: --zipf NaN ran forever, --rate NaN counted a million
+// violations, and --mailbox-latency -1s panicked in the virtual simulator.
+func checkNumbers(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if err != nil || !ok {
+			return
+		}
+		switch v := g.Get().(type) {
+		case time.Duration:
+			if v < 0 {
+				err = usagef("--%s %s: must not be negative", f.Name, v)
+			}
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				err = usagef("--%s %v: want a finite number", f.Name, v)
+			}
+		}
+	})
+	return err
 }
 
 // flagSet reports whether the command line set the named flag.
