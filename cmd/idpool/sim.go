@@ -158,7 +158,7 @@ func simulate(ctx context.Context, cfg workload.Config, sf simFlags, stderr io.W
 	defer prog.finish()
 	switch sf.mode {
 	case "virtual":
-		return virtual.Run(cfg, virtual.Options{Progress: prog.update})
+		return runVirtual(ctx, cfg, prog)
 	case "live":
 		b, err := liveBackend(sf.backend)
 		if err != nil {
@@ -167,6 +167,30 @@ func simulate(ctx context.Context, cfg workload.Config, sf simFlags, stderr io.W
 		return live.Run(ctx, cfg, b, live.Options{Progress: prog.update})
 	}
 	return nil, fmt.Errorf("unknown mode %q (live or virtual)", sf.mode)
+}
+
+// runVirtual runs a virtual simulation until it ends or ctx does. The
+// simulator takes no context, and main turns SIGINT and SIGTERM into ctx, so
+// a long run (--duration 1000h, a heavy fault rate) once went on through
+// Ctrl-C and kill alike. Interrupted, the run is abandoned without a report
+// (a virtual run is reproducible: run it again shorter); the process exits
+// right after.
+func runVirtual(ctx context.Context, cfg workload.Config, prog *progress) (*report.Result, error) {
+	type ran struct {
+		res *report.Result
+		err error
+	}
+	done := make(chan ran, 1)
+	go func() {
+		res, err := virtual.Run(cfg, virtual.Options{Progress: prog.update})
+		done <- ran{res, err}
+	}()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted: the virtual run was abandoned without a report (--duration or --ops makes it shorter)")
+	}
 }
 
 func liveBackend(name string) (live.Backend, error) {
