@@ -70,7 +70,7 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 			printSimHelp(stdout)
 			return true, err
 		}
-		return true, usagef("%v (idpool sim --help lists the fleet mode's flags)", err)
+		return true, usagef("%v%s (idpool sim --help lists the fleet mode's flags)", err, durationHint(fs, err))
 	}
 	if err := checkNumbers(fs); err != nil {
 		return true, err

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -90,12 +91,35 @@ func (fs *cliFlags) parse(args []string) error {
 			fs.printHelp()
 			return err
 		}
-		return usagef("%v (idpool %s --help lists the flags)", err, fs.Name())
+		return usagef("%v%s (idpool %s --help lists the flags)", err, durationHint(fs.FlagSet, err), fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: every setting is a flag (idpool %s --help)", fs.Args(), fs.Name())
 	}
 	return checkNumbers(fs.FlagSet)
+}
+
+// badValue finds the flag of the flag package's "invalid value" error.
+var badValue = regexp.MustCompile(`^invalid value ".*" for flag -([\w-]+): `)
+
+// durationHint adds what the flag package's bare "parse error" leaves out
+// when a duration flag's value was refused: --duration 5 wants a unit. The
+// user saw `invalid value "5" for flag -duration: parse error`.
+func durationHint(fs *flag.FlagSet, err error) string {
+	m := badValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	f := fs.Lookup(m[1])
+	if f == nil {
+		return ""
+	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		if _, ok := g.Get().(time.Duration); ok {
+			return ": want a duration with a unit, as in 300ms, 5s or 2m"
+		}
+	}
+	return ""
 }
 
 // checkNumbers refuses the values no flag of idpool means: a negative
