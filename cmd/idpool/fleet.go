@@ -35,7 +35,7 @@ func newFleetFlagSet(ff *fleetFlags) *flag.FlagSet {
 	fs.Usage = func() {}
 	cfg := &ff.cfg
 	fs.IntVar(&cfg.Workers, "fleet", 3, "run this many idpool processes sharing one etcd session budget against one simulated SQL Server")
-	fs.StringVar(&ff.etcd, "etcd", "", "comma-separated etcd endpoints; default: start a 3-member cluster from the installed etcd binary (needed for the member stop and leader change)")
+	fs.StringVar(&ff.etcd, "etcd", "", fmt.Sprintf("comma-separated etcd endpoints, which must answer within %s; default: start a 3-member cluster from the installed etcd binary (needed for the member stop and leader change)", simfleet.EtcdReachTimeout))
 	fs.IntVar(&cfg.Cap, "cap", 10, "fleet-wide session cap")
 	fs.IntVar(&cfg.Headroom, "headroom", 0, "server session limit above the cap, for sessions the server has not yet reaped (default: 1 per process, as docs/FLEET.md advises)")
 	fs.DurationVar(&cfg.TTL, "ttl", 3*time.Second, "etcd lease TTL (at least 2s)")
@@ -70,7 +70,10 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 			printSimHelp(stdout)
 			return true, err
 		}
-		return true, usagef("%v (idpool sim --help lists the fleet mode's flags)", err)
+		return true, usagef("%v%s (idpool sim --help lists the fleet mode's flags)", err, durationHint(fs, err))
+	}
+	if err := checkNumbers(fs); err != nil {
+		return true, err
 	}
 	if err := checkFleetFlags(fs, &ff); err != nil {
 		return true, err
@@ -133,6 +136,8 @@ func checkFleetFlags(fs *flag.FlagSet, ff *fleetFlags) error {
 		return usagef("--headroom must not be negative (got %d)", c.Headroom)
 	case c.Phase <= 0:
 		return usagef("--phase must be positive (got %s)", c.Phase)
+	case ff.etcd != "" && slices.Contains(strings.Split(ff.etcd, ","), ""):
+		return usagef("--etcd %q: an empty endpoint (want host:port[,host:port...])", ff.etcd)
 	case c.StopEtcd && ff.etcd != "":
 		return usagef("--etcd-outage stops the etcd cluster the run starts itself; with --etcd it would be skipped")
 	}

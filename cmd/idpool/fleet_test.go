@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/idpool/idpool/internal/etcdtest"
+	simfleet "github.com/idpool/idpool/sim/fleet"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -46,6 +48,7 @@ func TestSimFleetRejectsBadFlagsBeforeRunning(t *testing.T) {
 		{[]string{"--fleet", "3", "--mode", "virtual"}, "flag provided but not defined: -mode (idpool sim --help lists the fleet mode's flags)"},
 		{[]string{"--fleet", "3", "extra"}, "unexpected arguments"},
 		{[]string{"--fleet", "3", "--etcd", "127.0.0.1:2379", "--etcd-outage"}, "--etcd-outage stops the etcd cluster the run starts itself"},
+		{[]string{"--fleet", "3", "--etcd", "127.0.0.1:2379,"}, `--etcd "127.0.0.1:2379,": an empty endpoint`},
 	} {
 		start := time.Now()
 		code, out, errOut := runCLI(t, c.args...)
@@ -54,6 +57,27 @@ func TestSimFleetRejectsBadFlagsBeforeRunning(t *testing.T) {
 		assert.Empty(t, out, c.args)
 		assert.Less(t, time.Since(start), 5*time.Second, c.args)
 	}
+}
+
+// An --etcd nobody answers on failed after 30 s with "timed out waiting
+// until every worker holds a lease and serves" and a dump of the workers'
+// counters, naming neither etcd nor the endpoint; it now fails within the
+// reach timeout the help states, before any worker starts.
+func TestSimFleetUnreachableEtcdFailsWithinTheStatedTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close()) // nothing listens there now
+
+	var out, errb bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"sim", "--help"}, &out, &errb))
+	assert.Contains(t, out.String(), "must answer within "+simfleet.EtcdReachTimeout.String())
+
+	start := time.Now()
+	code, _, errOut := runCLI(t, "--fleet", "1", "--etcd", addr, "--quiet")
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, errOut, "etcd "+addr+" unreachable (tried for up to 5s)")
+	assert.Less(t, time.Since(start), simfleet.EtcdReachTimeout+5*time.Second)
 }
 
 // --headroom left out takes simfleet's default (one session per process);

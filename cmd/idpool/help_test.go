@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -71,4 +72,40 @@ func TestDemoRefusesBadFlagsBeforeRunning(t *testing.T) {
 		assert.Contains(t, errb.String(), c.want, c.args)
 		assert.Empty(t, out.String(), c.args)
 	}
+}
+
+// `idpool help help` and `idpool --help -h` once forwarded the second word
+// as a command with --help appended, which forwarded it again, until the
+// stack overflowed (a fatal error and a trace, not a panic a test recovers).
+func TestHelpOfHelpPrintsTheUsage(t *testing.T) {
+	for _, args := range [][]string{{"help", "help"}, {"help", "-h"}, {"--help", "--help"}, {"-h", "help"}} {
+		var out, errb bytes.Buffer
+		require.Equal(t, exitOK, run(context.Background(), args, &out, &errb), args)
+		assert.Contains(t, out.String(), "usage: idpool <command>", args)
+		assert.Empty(t, errb.String(), args)
+	}
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"help", "sim", "bench"}, &out, &errb))
+	assert.Contains(t, errb.String(), `unexpected arguments ["bench"]`)
+	assert.Empty(t, out.String())
+}
+
+// A duration without a unit was refused with the flag package's bare "parse
+// error"; the message now says what a duration looks like, in every command.
+func TestDurationWithoutAUnitSaysSo(t *testing.T) {
+	for _, args := range [][]string{
+		{"sim", "--duration", "5"},
+		{"sim", "--fleet", "2", "--ttl", "3"},
+		{"demo", "--duration", "10"},
+		{"bench", "--run-time", "1"},
+		{"tds", "--token-lifetime", "60"},
+	} {
+		var out, errb bytes.Buffer
+		assert.Equal(t, exitUsage, run(context.Background(), args, &out, &errb), args)
+		assert.Contains(t, errb.String(), fmt.Sprintf(`invalid value %q for flag -%s: parse error: want a duration with a unit, as in 300ms, 5s or 2m`, args[len(args)-1], strings.TrimPrefix(args[len(args)-2], "--")), args)
+		assert.Empty(t, out.String(), args)
+	}
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"demo", "--workers", "1s"}, &out, &errb))
+	assert.NotContains(t, errb.String(), "duration", "only duration flags get the hint")
 }

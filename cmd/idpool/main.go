@@ -46,12 +46,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		if len(args) > 1 {
+	if isHelpWord(args[0]) {
+		switch {
+		case len(args) > 2:
+			fmt.Fprintf(stderr, "idpool %s: unexpected arguments %q: give at most one command\n\n", args[0], args[2:])
+			usage(stderr)
+			return exitUsage
+		case len(args) == 2 && !isHelpWord(args[1]):
 			// idpool help sim == idpool sim --help
 			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
 		}
+		// idpool help, and idpool help help or --help -h: forwarding the
+		// second word as a command would recurse without end.
 		usage(stdout)
 		return exitOK
 	}
@@ -72,6 +78,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "idpool %s: %v\n", args[0], err)
 	return exitFailed
+}
+
+func isHelpWord(s string) bool {
+	switch s {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }
 
 func usage(w io.Writer) {

@@ -143,6 +143,10 @@ func checkSimFlags(fs *flag.FlagSet, cfg workload.Config, sf simFlags) error {
 			return usagef("--inject-bug: unknown bug %q (known: %s)", cfg.InjectBug, strings.Join(workload.BugNames(), ", "))
 		}
 	}
+	if cfg.Ops < 0 {
+		// Validate takes any ops <= 0 as "run for --duration".
+		return usagef("--ops must not be negative (got %d; 0 runs for --duration)", cfg.Ops)
+	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
@@ -154,7 +158,7 @@ func simulate(ctx context.Context, cfg workload.Config, sf simFlags, stderr io.W
 	defer prog.finish()
 	switch sf.mode {
 	case "virtual":
-		return virtual.Run(cfg, virtual.Options{Progress: prog.update})
+		return runVirtual(ctx, cfg, prog)
 	case "live":
 		b, err := liveBackend(sf.backend)
 		if err != nil {
@@ -163,6 +167,30 @@ func simulate(ctx context.Context, cfg workload.Config, sf simFlags, stderr io.W
 		return live.Run(ctx, cfg, b, live.Options{Progress: prog.update})
 	}
 	return nil, fmt.Errorf("unknown mode %q (live or virtual)", sf.mode)
+}
+
+// runVirtual runs a virtual simulation until it ends or ctx does. The
+// simulator takes no context, and main turns SIGINT and SIGTERM into ctx, so
+// a long run (--duration 1000h, a heavy fault rate) once went on through
+// Ctrl-C and kill alike. Interrupted, the run is abandoned without a report
+// (a virtual run is reproducible: run it again shorter); the process exits
+// right after.
+func runVirtual(ctx context.Context, cfg workload.Config, prog *progress) (*report.Result, error) {
+	type ran struct {
+		res *report.Result
+		err error
+	}
+	done := make(chan ran, 1)
+	go func() {
+		res, err := virtual.Run(cfg, virtual.Options{Progress: prog.update})
+		done <- ran{res, err}
+	}()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted: the virtual run was abandoned without a report (--duration or --ops makes it shorter)")
+	}
 }
 
 func liveBackend(name string) (live.Backend, error) {

@@ -82,6 +82,9 @@ func (p *progress) update(s report.Snapshot) {
 func (p *progress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// An abandoned virtual run still calls update until the process exits:
+	// no line after the command's own error.
+	p.off = true
 	if p.bar != nil {
 		_ = p.bar.Finish()
 		p.bar = nil

@@ -89,3 +89,41 @@ func TestSimInjectBugHelpSaysVirtualOnly(t *testing.T) {
 	line := regexp.MustCompile(`(?s)-inject-bug string\n\s+[^\n]*`).FindString(out.String())
 	assert.Contains(t, line, "--mode virtual only")
 }
+
+// NaN passes every bound the workload checks (NaN > 1 and NaN <= 1 are both
+// false), and negative durations were taken as given: --zipf NaN never ended,
+// --rate NaN reported a million violations of the pool, --mailbox-latency -1s
+// panicked with a goroutine trace, --ops -5 ran as if 0.
+func TestSimRefusesNaNInfAndNegativeValues(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--zipf", "NaN"}, "--zipf NaN: want a finite number"},
+		{[]string{"--arrival", "poisson", "--rate", "nan"}, "--rate NaN: want a finite number"},
+		{[]string{"--kill-rate", "+Inf"}, "--kill-rate +Inf: want a finite number"},
+		{[]string{"--dial-error", "NaN"}, "--dial-error NaN: want a finite number"},
+		{[]string{"--idle-timeout", "-1s"}, "--idle-timeout -1s: must not be negative"},
+		{[]string{"--ops", "-5"}, "--ops must not be negative"},
+		{[]string{"--mailbox-latency", "-1s"}, "--mailbox-latency -1s: must not be negative"},
+	} {
+		args := append([]string{"--mode", "virtual", "--duration", "1s", "--quiet"}, c.args...)
+		type result struct {
+			code        int
+			out, errOut string
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, out, errOut := runCLI(t, args...)
+			done <- result{code, out, errOut}
+		}()
+		select {
+		case r := <-done:
+			assert.Equal(t, exitUsage, r.code, c.args)
+			assert.Contains(t, r.errOut, c.want, c.args)
+			assert.Empty(t, r.out, c.args)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%v: still running after 10s (a 1s virtual run takes well under one)", c.args)
+		}
+	}
+}

@@ -121,9 +121,13 @@ func runTDS(ctx context.Context, args []string, stdout, _ io.Writer) error {
 // checkTDSFlags refuses, before anything starts, what tds.Start or the
 // printed instructions would fail on.
 func checkTDSFlags(f tdsFlags) error {
-	host, _, err := net.SplitHostPort(f.addr)
+	host, port, err := net.SplitHostPort(f.addr)
 	if err != nil {
 		return usagef("--addr %q: want host:port (%v)", f.addr, err)
+	}
+	// Else the listen fails after the Entra ID has started: exit 1, not 2.
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return usagef("--addr %q: want a port from 0 to 65535 (%v)", f.addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return usagef("--addr %q: the simulated server listens on loopback only (127.0.0.1, ::1 or localhost): it accepts test credentials by design", f.addr)

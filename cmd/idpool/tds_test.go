@@ -227,6 +227,8 @@ func TestTDSCommandRefusesBadFlagsBeforeStarting(t *testing.T) {
 	}{
 		{[]string{"--addr", "0.0.0.0:1433"}, "loopback only"},
 		{[]string{"--addr", "nope"}, "want host:port"},
+		{[]string{"--addr", "127.0.0.1:99999"}, `--addr "127.0.0.1:99999": want a port from 0 to 65535`},
+		{[]string{"--addr", "127.0.0.1:-1"}, `--addr "127.0.0.1:-1": want a port from 0 to 65535`},
 		{[]string{"--encryption", "maybe"}, "unknown mode"},
 		{[]string{"--token-lifetime", "1s"}, "at least 1m"},
 		{[]string{"--user", ""}, "must not be empty"},

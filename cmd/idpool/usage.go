@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 )
 
 // Exit codes, the same for every command.
@@ -88,12 +91,61 @@ func (fs *cliFlags) parse(args []string) error {
 			fs.printHelp()
 			return err
 		}
-		return usagef("%v (idpool %s --help lists the flags)", err, fs.Name())
+		return usagef("%v%s (idpool %s --help lists the flags)", err, durationHint(fs.FlagSet, err), fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: every setting is a flag (idpool %s --help)", fs.Args(), fs.Name())
 	}
-	return nil
+	return checkNumbers(fs.FlagSet)
+}
+
+// badValue finds the flag of the flag package's "invalid value" error.
+var badValue = regexp.MustCompile(`^invalid value ".*" for flag -([\w-]+): `)
+
+// durationHint adds what the flag package's bare "parse error" leaves out
+// when a duration flag's value was refused: --duration 5 wants a unit. The
+// user saw `invalid value "5" for flag -duration: parse error`.
+func durationHint(fs *flag.FlagSet, err error) string {
+	m := badValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	f := fs.Lookup(m[1])
+	if f == nil {
+		return ""
+	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		if _, ok := g.Get().(time.Duration); ok {
+			return ": want a duration with a unit, as in 300ms, 5s or 2m"
+		}
+	}
+	return ""
+}
+
+// checkNumbers refuses the values no flag of idpool means: a negative
+// duration, and a float that is not a finite number (strconv reads "NaN" and
+// "Inf"). Each command's own checks compare against bounds, and NaN passes
+// every comparison: --zipf NaN ran forever, --rate NaN counted a million
+// violations, and --mailbox-latency -1s panicked in the virtual simulator.
+func checkNumbers(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if err != nil || !ok {
+			return
+		}
+		switch v := g.Get().(type) {
+		case time.Duration:
+			if v < 0 {
+				err = usagef("--%s %s: must not be negative", f.Name, v)
+			}
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				err = usagef("--%s %v: want a finite number", f.Name, v)
+			}
+		}
+	})
+	return err
 }
 
 // flagSet reports whether the command line set the named flag.

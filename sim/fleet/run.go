@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/idpool/idpool/internal/etcdtest"
@@ -15,6 +16,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
+
+// EtcdReachTimeout bounds Run's first read from etcd, before any worker
+// starts: an unreachable cluster fails the run within it.
+const EtcdReachTimeout = 5 * time.Second
 
 // Config describes a fleet simulation. Zero values take the defaults named.
 type Config struct {
@@ -132,6 +137,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.cli, err = clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, err
+	}
+	// An unreachable cluster would otherwise show only as workers that never
+	// get a lease, 30 s later, in a message that does not name etcd.
+	reach, cancel := context.WithTimeout(ctx, EtcdReachTimeout)
+	_, err = r.cli.Get(reach, r.prefix)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s unreachable (tried for up to %s): %w", strings.Join(eps, ","), EtcdReachTimeout, err)
 	}
 	r.procs = &procs{spawn: cfg.Spawn, log: cfg.Log}
 	r.start = time.Now()
