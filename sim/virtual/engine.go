@@ -185,6 +185,9 @@ func (e *engine) loop(wallStart time.Time) {
 			// may lie far past the end (a long MaxLifetime).
 			continue
 		}
+		if ev.kind.source() && e.stopping {
+			continue // it would do nothing, and may lie far past the end
+		}
 		if ev.at == e.now {
 			sameInstant++
 		} else {

@@ -38,6 +38,21 @@ const (
 	evPoolDrained    // a pool's EffDrained reaches the manager
 )
 
+// source reports whether k is a source of the workload or its faults: an
+// event that schedules its own next one, and that does nothing once the run
+// stops (arrive, kill, outageStart and rotate all return at once). Its next
+// event may fall far past the end (a rare source: a poisson arrival at one
+// per thirty years), which the loop must not take for work still running.
+// (evSample is not one: a sample taken while stopping is part of the
+// report, and the next one is never more than Duration/200 away.)
+func (k evKind) source() bool {
+	switch k {
+	case evArrive, evKill, evOutageStart, evRotate:
+		return true
+	}
+	return false
+}
+
 // event is one thing that happens at a virtual instant. Events at the same
 // instant run in the order they were scheduled (seq), so a run is fully
 // determined by its seed.
