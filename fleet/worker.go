@@ -146,10 +146,7 @@ func (b *Budget) step(w *worker) time.Time {
 		return w.retryAt
 	}
 	if recap && !b.putCapKeyAgain(w, lease) {
-		b.mu.Lock()
-		gone := b.lease != lease
-		b.mu.Unlock()
-		if gone {
+		if b.leaseReplaced(lease) {
 			// The put found the lease gone (etcd expired it, and with it
 			// the key): take a new one at once, before shedding, as below.
 			return now
@@ -210,10 +207,7 @@ func (b *Budget) step(w *worker) time.Time {
 	if need <= 0 && w.waitingKey {
 		b.setWaiting(w, lease, false)
 	}
-	b.mu.Lock()
-	gone := b.lease != lease
-	b.mu.Unlock()
-	if gone {
+	if b.leaseReplaced(lease) {
 		// A fetch or give-back found the lease gone: take a new one and
 		// take back the permits in use at once, as after a renewal that
 		// finds it gone, and shed only what the cap leaves no room for.
@@ -318,6 +312,14 @@ func (b *Budget) grant(w *worker) bool {
 	w.ownRev = 0
 	w.capKey = false
 	return true
+}
+
+// leaseReplaced reports whether lease is no longer the process's: a call
+// that found it gone at etcd dropped it (see lost).
+func (b *Budget) leaseReplaced(lease clientv3.LeaseID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lease != lease
 }
 
 // armLapse makes sure the manager is told to shed at validUntil if no

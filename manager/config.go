@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"reflect"
 	"strings"
 	"time"
 
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/internal/typednil"
 	"github.com/idpool/idpool/tokens"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -227,7 +227,7 @@ func (c Config) validate() error {
 		name string
 		v    any
 	}{{"Dialer", c.Dialer}, {"Fleet", c.Fleet}, {"MeterProvider", c.MeterProvider}, {"TracerProvider", c.TracerProvider}, {"Clock", c.Clock}} {
-		if isTypedNil(f.v) {
+		if typednil.Is(f.v) {
 			bad(f.name, "is a nil %T (a constructor's result kept after it returned an error?)", f.v)
 		}
 	}
@@ -305,18 +305,4 @@ func (c Config) withDefaults() Config {
 		c.MaxTotal = math.MaxInt // the fleet gate sits behind the permit book
 	}
 	return c
-}
-
-// isTypedNil reports whether v is an interface holding a nil pointer (or
-// other nil reference): not == nil, so it passes for set, and every call on
-// it panics later, far from the mistake.
-func isTypedNil(v any) bool {
-	if v == nil {
-		return false
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
 }

@@ -2,24 +2,15 @@ package tokens
 
 import (
 	"fmt"
-	"reflect"
+
+	"github.com/idpool/idpool/internal/typednil"
 )
 
 // isNil reports whether v is nil, or an interface holding a nil pointer (or
-// other nil reference). The second is what a constructor's result kept
-// after it returned an error looks like (cred, _ :=
-// azidentity.NewManagedIdentityCredential(...)): not == nil, so it passed
-// for a credential, and the first mint panicked far from the mistake.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
-}
+// other nil reference, see typednil): a constructor's result kept after it
+// returned an error (cred, _ := azidentity.NewManagedIdentityCredential(...))
+// passed for a credential, and the first mint panicked far from the mistake.
+func isNil(v any) bool { return v == nil || typednil.Is(v) }
 
 // nilError is the error of a constructor given a nil what (a credential or
 // a token source), naming the type a typed nil had.
