@@ -173,6 +173,7 @@ type floorLease struct {
 	acquire floorAcquire
 	release floorRelease
 	handoff atomic.Uint32
+	ended   atomic.Bool // the keyed floor's lease guard (floor_keyed_test.go)
 	conn    driver.Conn
 	pid     *actor.PID // the identity's actor, found at Acquire
 	_       [192]byte
