@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -95,7 +96,15 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	return verdict(res, cfg)
+	v := verdict(res, cfg)
+	if res.Interrupted && (v == nil) == (cfg.InjectBug == "") {
+		// The report above covers the part that ran. Violations found
+		// there (or an injected bug caught) decide the run all the same;
+		// none found (or the bug not caught yet) says nothing of the run
+		// that did not end: exit as interrupted, not as passed.
+		return errors.New("interrupted: the report covers only the part of the run before the signal")
+	}
+	return v
 }
 
 // printSimHelp prints `idpool sim --help`.

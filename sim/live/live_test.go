@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +137,51 @@ func TestLiveCatchesASkippedLeaseGuard(t *testing.T) {
 	}
 	assert.True(t, sampled, "a sample describes it: %v", r.ViolationSamples)
 	assert.False(t, guardhook.SkipLeaseGuard.Load(), "the guard is back on after the run")
+}
+
+// A run stopped by its caller's ctx (main's, on SIGINT or SIGTERM) before
+// its duration reported "all invariants held" as if it had run to the end;
+// and a long run showed no progress and sampled nothing for Duration/200
+// (five hours at --duration 1000h). The report now says it was
+// interrupted, and progress comes at its own pace whatever the duration.
+func TestLiveRunStoppedByItsCallerSaysSo(t *testing.T) {
+	cfg := short()
+	cfg.Duration = 1000 * time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progressed := make(chan struct{})
+	var once sync.Once
+	done := make(chan *report.Result, 1)
+	go func() {
+		r, err := Run(ctx, cfg, NewMemDB(), Options{ProgressEvery: time.Millisecond, Progress: func(report.Snapshot) {
+			once.Do(func() { close(progressed) })
+		}})
+		assert.NoError(t, err)
+		done <- r
+	}()
+	select {
+	case <-progressed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no progress within 30s of a 1000h run")
+	}
+	cancel()
+	r := <-done
+	require.NotNil(t, r)
+	assert.True(t, r.Interrupted)
+	var text strings.Builder
+	require.NoError(t, report.WriteText(&text, r))
+	assert.Contains(t, text.String(), "interrupted")
+	assert.NotContains(t, text.String(), "all invariants held\n")
+}
+
+// A run that reaches its duration is not interrupted.
+func TestLiveRunThatEndsIsNotInterrupted(t *testing.T) {
+	cfg := short()
+	cfg.Duration, cfg.Ops = 0, 100
+	r, err := Run(context.Background(), cfg, NewMemDB(), Options{})
+	require.NoError(t, err)
+	assert.False(t, r.Interrupted)
+	var text strings.Builder
+	require.NoError(t, report.WriteText(&text, r))
+	assert.Contains(t, text.String(), "all invariants held\n")
 }

@@ -11,14 +11,19 @@ import (
 // monitor samples the run for the series and the progress line, and
 // watches for acquires that outlive their deadline.
 func (r *runner) monitor(ctx context.Context) {
-	every := max(r.cfg.Duration/200, 50*time.Millisecond)
+	// About 200 samples over the run make the report's series.
+	sampleEvery := max(r.cfg.Duration/200, 50*time.Millisecond)
 	progressEvery := r.opt.ProgressEvery
 	if progressEvery <= 0 {
 		progressEvery = 250 * time.Millisecond
 	}
-	t := time.NewTicker(every)
+	// The tick also paces the progress line and the watch for acquires past
+	// their deadline: a long run's sparse series must not slow them (a
+	// 1000h run sampled every 5h, and showed no progress for as long).
+	tick := min(sampleEvery, progressEvery, time.Second)
+	t := time.NewTicker(tick)
 	defer t.Stop()
-	lastProgress := time.Now()
+	lastProgress, lastSample := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -29,9 +34,14 @@ func (r *runner) monitor(ctx context.Context) {
 			r.watchLost(now)
 			s := report.Sample{T: now.Sub(r.start).Seconds(), Acquires: r.res.Acquires, TokenMints: g.TokenMints,
 				Violations: r.res.Violations.Total(), Open: g.Open, Waiters: g.Waiters, Pools: g.Pools}
-			r.res.Series = append(r.res.Series, s)
+			// Half a tick of slack: ticks that come late by a little must
+			// not skip a sample when the two intervals are the same.
+			if now.Sub(lastSample) >= sampleEvery-tick/2 {
+				lastSample = now
+				r.res.Series = append(r.res.Series, s)
+			}
 			r.mu.Unlock()
-			if r.opt.Progress != nil && now.Sub(lastProgress) >= progressEvery {
+			if r.opt.Progress != nil && now.Sub(lastProgress) >= progressEvery-tick/2 {
 				lastProgress = now
 				r.opt.Progress(r.snapshot(now, s))
 			}

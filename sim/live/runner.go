@@ -115,6 +115,9 @@ func (r *runner) run(ctx context.Context) (*report.Result, error) {
 	}
 	<-runCtx.Done()
 	r.stopped.Store(true)
+	// The caller's ctx ended (main's on SIGINT or SIGTERM), not the run's
+	// own duration: the report must not vouch for a run that did not end.
+	r.res.Interrupted = ctx.Err() != nil
 	elapsed := time.Since(r.start)
 	finished := make(chan struct{})
 	go func() { work.Wait(); close(finished) }()

@@ -204,7 +204,7 @@ func summaryHTML(r *Result) string {
 	var b strings.Builder
 	var text bytes.Buffer
 	_ = WriteText(&text, r)
-	verdict, color := "all invariants held", "#1a7f37"
+	verdict, color := heldVerdict(r), "#1a7f37"
 	if n := r.Violations.Total(); n > 0 {
 		verdict, color = fmt.Sprintf("%d invariant violations", n), "#cf222e"
 	}

@@ -22,6 +22,9 @@ type Result struct {
 	Workers        int    `json:"workers"`
 	Arrival        string `json:"arrival"`
 	InjectedBug    string `json:"injected_bug,omitempty"`
+	// Interrupted says a signal stopped the run before its duration or
+	// operation count: its checks cover only the part that ran.
+	Interrupted bool `json:"interrupted,omitempty"`
 
 	Acquires      uint64 `json:"acquires"`
 	Granted       uint64 `json:"granted"`

@@ -30,6 +30,9 @@ func WriteText(w io.Writer, r *Result) error {
 		p(", %.1fs wall", r.WallS)
 	}
 	p("\n")
+	if r.Interrupted {
+		p("interrupted: the run was stopped before its end; what follows covers only the part that ran\n")
+	}
 	if r.InjectedBug != "" {
 		p("injected bug: %s\n", r.InjectedBug)
 	}
@@ -100,7 +103,7 @@ func WriteText(w io.Writer, r *Result) error {
 		}
 	}
 	if t := r.Violations.Total(); t == 0 {
-		p("all invariants held\n")
+		p("%s\n", heldVerdict(r))
 	} else {
 		p("%d violations\n", t)
 	}
@@ -123,4 +126,13 @@ func us(v int64) string {
 	default:
 		return fmt.Sprintf("%dµs", v)
 	}
+}
+
+// heldVerdict is the verdict of a run without violations: an interrupted
+// run vouches only for the part that ran.
+func heldVerdict(r *Result) string {
+	if r.Interrupted {
+		return "all invariants held in the part that ran (interrupted)"
+	}
+	return "all invariants held"
 }
