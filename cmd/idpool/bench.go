@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -59,6 +61,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkOutputFile("json-file", *jsonFile); err != nil {
 		return err
 	}
+	if *report != "" && *jsonFile != "" && samePath(*report, *jsonFile) {
+		return usagef("--report and --json-file both name %s: the second written would replace the first", *report)
+	}
 	o := bench.Options{Quick: *quick, Runs: *runs, RunTime: *runTime}
 	if *only != "" {
 		o.Scenarios = strings.Split(*only, ",")
@@ -70,20 +75,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Minutes of measurements are not thrown away for one output that
+	// cannot be written (its directory removed during the run, a full
+	// disk): every output is tried, and the errors reported together.
+	var errs []error
 	if *report != "" {
 		if err := writeReport(*report, rep); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("--report: %w", err))
 		}
 	}
 	if *jsonFile != "" {
 		if err := writeJSONFile(*jsonFile, rep); err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("--json-file: %w", err))
 		}
 	}
 	if *asJSON {
-		return rep.WriteJSON(stdout)
+		errs = append(errs, rep.WriteJSON(stdout))
+	} else {
+		errs = append(errs, rep.WriteTable(stdout))
 	}
-	return rep.WriteTable(stdout)
+	return errors.Join(errs...)
 }
 
 func writeReport(path string, rep *bench.Report) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,4 +79,60 @@ func TestBenchHelpExamplesNameKnownScenarios(t *testing.T) {
 		}
 	}
 	assert.Positive(t, named, "an example shows --only")
+}
+
+// --report and --json-file naming one file ran the whole benchmark and then
+// wrote the JSON over the HTML report (or a link to it): one output lost.
+// The pair is refused before anything runs.
+func TestBenchRefusesOneFileForBothOutputs(t *testing.T) {
+	dir := t.TempDir()
+	same := filepath.Join(dir, "out")
+	require.NoError(t, os.WriteFile(same, nil, 0o600))
+	link := filepath.Join(dir, "link")
+	require.NoError(t, os.Symlink(same, link))
+	for _, pair := range [][2]string{
+		{same, same},
+		{same, filepath.Join(dir, ".", "sub", "..", "out")},
+		{same, link},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"bench", "--quick", "--quiet", "--only", "token_economy",
+			"--report", pair[0], "--json-file", pair[1]}, &out, &errb)
+		assert.Equal(t, exitUsage, code, pair)
+		assert.Contains(t, errb.String(), "--report and --json-file both name", pair)
+		assert.Empty(t, out.String(), pair)
+	}
+}
+
+// removeOnFirstWrite removes dir when the first byte reaches it: the first
+// progress line, once the output checks have passed and the runs begun.
+type removeOnFirstWrite struct {
+	dir  string
+	once sync.Once
+	err  error
+}
+
+func (w *removeOnFirstWrite) Write(p []byte) (int, error) {
+	w.once.Do(func() { w.err = os.RemoveAll(w.dir) })
+	return len(p), nil
+}
+
+// An output that could not be written at the end (its directory gone)
+// returned at once, and the tables and the other file, minutes of
+// measurements, were never written. Every output is now tried.
+func TestBenchWritesEveryOutputItCan(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	gone := filepath.Join(t.TempDir(), "gone")
+	require.NoError(t, os.Mkdir(gone, 0o700))
+	jsonFile := filepath.Join(t.TempDir(), "r.json")
+	var out bytes.Buffer
+	progress := &removeOnFirstWrite{dir: gone}
+	code := run(context.Background(), []string{"bench", "--quick", "--only", "token_economy",
+		"--report", filepath.Join(gone, "r.html"), "--json-file", jsonFile}, &out, progress)
+	require.NoError(t, progress.err)
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, out.String(), "token_economy", "the tables are printed")
+	data, err := os.ReadFile(jsonFile)
+	require.NoError(t, err, "the JSON file is written")
+	assert.True(t, json.Valid(data))
 }

@@ -182,3 +182,17 @@ func checkOutputFile(flagName, path string) error {
 	_ = os.Remove(name)
 	return nil
 }
+
+// samePath reports whether a and b name one file: the same path once made
+// absolute and clean, or, when both exist, the same file by another name
+// (a link).
+func samePath(a, b string) bool {
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	if errA == nil && errB == nil && absA == absB {
+		return true
+	}
+	stA, errA := os.Stat(a)
+	stB, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(stA, stB)
+}
