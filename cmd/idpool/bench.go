@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -80,14 +78,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// disk): every output is tried, and the errors reported together.
 	var errs []error
 	if *report != "" {
-		if err := writeReport(*report, rep); err != nil {
-			errs = append(errs, fmt.Errorf("--report: %w", err))
-		}
+		errs = append(errs, writeFile("report", *report, func(w io.Writer) error { return rep.WriteHTML(w, time.Now()) }))
 	}
 	if *jsonFile != "" {
-		if err := writeJSONFile(*jsonFile, rep); err != nil {
-			errs = append(errs, fmt.Errorf("--json-file: %w", err))
-		}
+		errs = append(errs, writeFile("json-file", *jsonFile, rep.WriteJSON))
 	}
 	if *asJSON {
 		errs = append(errs, rep.WriteJSON(stdout))
@@ -95,18 +89,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		errs = append(errs, rep.WriteTable(stdout))
 	}
 	return errors.Join(errs...)
-}
-
-func writeReport(path string, rep *bench.Report) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := rep.WriteHTML(f, time.Now()); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // checkScenarios refuses an --only list naming a scenario that does not exist.
@@ -132,16 +114,4 @@ func scenarioNames() string {
 		names[i] = s.Name
 	}
 	return strings.Join(names, ",")
-}
-
-func writeJSONFile(path string, rep *bench.Report) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := rep.WriteJSON(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

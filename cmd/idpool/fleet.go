@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -88,18 +87,19 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 		cfg.Log = stderr
 	}
 	rep, err := simfleet.Run(ctx, cfg)
-	if rep != nil {
-		if werr := writeFleetReport(stdout, rep, ff); werr != nil {
-			return true, werr
-		}
-	}
-	if err != nil {
+	if rep == nil {
 		return true, err
 	}
-	if n := len(rep.Violations); n > 0 {
-		return true, fmt.Errorf("%d violations", n)
+	// A report file that cannot be written fails the command beside the
+	// run's own outcome, not in place of the summary on stdout.
+	werr := writeFleetReport(stdout, rep, ff)
+	if err != nil {
+		return true, errors.Join(err, werr)
 	}
-	return true, nil
+	if n := len(rep.Violations); n > 0 {
+		return true, errors.Join(fmt.Errorf("%d violations", n), werr)
+	}
+	return true, werr
 }
 
 // simConfig is the run's configuration from the parsed flags. An explicit
@@ -145,21 +145,14 @@ func checkFleetFlags(fs *flag.FlagSet, ff *fleetFlags) error {
 }
 
 func writeFleetReport(stdout io.Writer, rep *simfleet.Report, ff fleetFlags) error {
-	if ff.reportFile != "" {
-		f, err := os.Create(ff.reportFile)
-		if err != nil {
-			return err
-		}
-		if err := report.WriteFleetHTML(f, rep); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
+	var err error
 	if ff.json {
-		return report.WriteFleetJSON(stdout, rep)
+		err = report.WriteFleetJSON(stdout, rep)
+	} else {
+		err = report.WriteFleetText(stdout, rep)
 	}
-	return report.WriteFleetText(stdout, rep)
+	if ff.reportFile != "" {
+		err = errors.Join(err, writeFile("report", ff.reportFile, func(w io.Writer) error { return report.WriteFleetHTML(w, rep) }))
+	}
+	return err
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/idpool/idpool/sim/live"
@@ -90,11 +89,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if res == nil {
 		return err
 	}
-	if werr := writeResult(stdout, res, sf); werr != nil {
-		return werr
-	}
+	// A report file that cannot be written fails the command beside the
+	// verdict, not in place of the summary on stdout.
+	werr := writeResult(stdout, res, sf)
 	if err != nil {
-		return err
+		return errors.Join(err, werr)
 	}
 	v := verdict(res, cfg)
 	if res.Interrupted && (v == nil) == (cfg.InjectBug == "") {
@@ -102,9 +101,9 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		// there (or an injected bug caught) decide the run all the same;
 		// none found (or the bug not caught yet) says nothing of the run
 		// that did not end: exit as interrupted, not as passed.
-		return errors.New("interrupted: the report covers only the part of the run before the signal")
+		v = errors.New("interrupted: the report covers only the part of the run before the signal")
 	}
-	return v
+	return errors.Join(v, werr)
 }
 
 // printSimHelp prints `idpool sim --help`.
@@ -213,28 +212,21 @@ func liveBackend(name string) (live.Backend, error) {
 }
 
 func writeResult(stdout io.Writer, res *report.Result, sf simFlags) error {
-	if sf.reportFile != "" {
-		f, err := os.Create(sf.reportFile)
-		if err != nil {
-			return err
-		}
-		if err := report.WriteHTML(f, res); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
+	var err error
 	if sf.json {
 		if res.Mode == "virtual" {
 			// Wall-clock figures differ between runs; the JSON of a
 			// virtual run must not.
 			res.WallS, res.AcquiresPerWallS = 0, 0
 		}
-		return report.WriteJSON(stdout, res)
+		err = report.WriteJSON(stdout, res)
+	} else {
+		err = report.WriteText(stdout, res)
 	}
-	return report.WriteText(stdout, res)
+	if sf.reportFile != "" {
+		err = errors.Join(err, writeFile("report", sf.reportFile, func(w io.Writer) error { return report.WriteHTML(w, res) }))
+	}
+	return err
 }
 
 // verdict fails the command on any violation, except that with an

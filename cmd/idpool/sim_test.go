@@ -127,3 +127,20 @@ func TestSimRefusesNaNInfAndNegativeValues(t *testing.T) {
 		}
 	}
 }
+
+// A report file that could not be written at the end (its directory gone)
+// was returned in place of the summary: the verdict never reached stdout.
+// The summary is printed, and the command fails for the report. (A live
+// run: its first progress line, which removes the directory, comes while
+// it runs.)
+func TestSimPrintsItsSummaryWhenTheReportCannotBeWritten(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "gone")
+	require.NoError(t, os.Mkdir(gone, 0o700))
+	var out bytes.Buffer
+	progress := &removeOnFirstWrite{dir: gone}
+	code := run(context.Background(), []string{"sim", "--backend", "memdb", "--duration", "1s",
+		"--report", filepath.Join(gone, "r.html")}, &out, progress)
+	require.NoError(t, progress.err)
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, out.String(), "all invariants held")
+}

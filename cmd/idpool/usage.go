@@ -196,3 +196,18 @@ func samePath(a, b string) bool {
 	stB, errB := os.Stat(b)
 	return errA == nil && errB == nil && os.SameFile(stA, stB)
 }
+
+// writeFile creates path and writes it with write. An output file is
+// written after the run: its error names the flag, and the caller reports
+// it beside the run's other outputs instead of in their place.
+func writeFile(flagName, path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err == nil {
+		err = write(f)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("--%s: %w", flagName, err)
+	}
+	return nil
+}
