@@ -71,9 +71,9 @@ func CredentialSource(cred azcore.TokenCredential, opts ...CredentialOption) Sou
 func (c *credentialSource) Token(ctx context.Context) (Token, error) {
 	tk, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
 	if err != nil {
-		// azidentity's messages name the endpoint and the OAuth error, never a
-		// token or a secret.
-		return Token{}, fmt.Errorf("idpool: getting an Entra token for %s: %w", c.scope, err)
+		// azidentity's own text may hold the token endpoint's response
+		// body (an echoed assertion or secret, the token itself).
+		return Token{}, redactCredentialError("idpool: getting an Entra token for "+c.scope, err)
 	}
 	if tk.Token == "" {
 		return Token{}, fmt.Errorf("idpool: the credential returned an empty token for %s", c.scope)
