@@ -47,11 +47,11 @@ func redactCredentialError(prefix string, err error) error {
 
 // maxDescription bounds the part of an error message taken from a
 // credential's own error text.
-const maxDescription = 512
+const maxDescription = 1024
 
 func describeCredentialError(err error) string {
 	var afe *azidentity.AuthenticationFailedError
-	if errors.As(err, &afe) && afe.RawResponse != nil {
+	if errors.As(err, &afe) && afe.RawResponse != nil && !strings.Contains(afe.Error(), chainHeading) {
 		return describeResponse(credentialName(afe)+" authentication failed", afe.RawResponse)
 	}
 	// MSAL's own (a public client's Authenticate returns them as they are).
@@ -59,22 +59,45 @@ func describeCredentialError(err error) string {
 	if errors.As(err, &call) && call.Resp != nil {
 		return describeResponse("the identity provider refused", call.Resp)
 	}
-	// Any other text: its first line (MSAL and azidentity put response
-	// bodies on the lines after it), with token-like words redacted. A
-	// chain's (DefaultAzureCredential's) list of attempts is lost with the
-	// rest: its lines are each credential's own text, bodies included.
-	msg, rest, cut := strings.Cut(err.Error(), "\n")
-	if next, _, _ := strings.Cut(rest, "\n"); cut && transportError.MatchString(next) {
+	return describeText(err.Error())
+}
+
+// chainHeading is the line after which a chain's (DefaultAzureCredential's)
+// error lists the attempts, one credential's error a line, each indented
+// by one tab; the further lines of one (its response body) by two.
+const chainHeading = "\nAttempted credentials:"
+
+// describeText is an error's text without what may hold a response body:
+// its first line (MSAL and azidentity put bodies on the lines after it) and,
+// for a chain, the first line of each attempt, with token-like words
+// redacted and the whole bounded.
+func describeText(text string) string {
+	lines := strings.Split(text, "\n")
+	msg, rest := lines[0], lines[1:]
+	withheld := false
+	if len(rest) > 0 && transportError.MatchString(rest[0]) {
 		// MSAL puts the transport's error (a timeout, a refused
 		// connection) on the next line: no body in it, and it says why.
-		msg += " " + strings.TrimSpace(next)
-		cut = len(next) < len(rest)
+		msg += " " + strings.TrimSpace(rest[0])
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && rest[0] == chainHeading[1:] {
+		msg += " " + rest[0]
+		for _, l := range rest[1:] {
+			if strings.HasPrefix(l, "\t") && !strings.HasPrefix(l, "\t\t") {
+				msg += " [" + strings.TrimSpace(l) + "]"
+			} else if strings.TrimSpace(l) != "" {
+				withheld = true
+			}
+		}
+	} else if len(rest) > 0 {
+		withheld = true
 	}
 	msg = tokenLike.ReplaceAllString(strings.TrimSpace(msg), "[redacted]")
 	if len(msg) > maxDescription {
-		msg, cut = strings.ToValidUTF8(msg[:maxDescription], ""), true
+		msg, withheld = strings.ToValidUTF8(msg[:maxDescription], ""), true
 	}
-	if cut {
+	if withheld {
 		msg += " [the rest is withheld: it may hold a token or a secret]"
 	}
 	return msg

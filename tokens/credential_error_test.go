@@ -156,3 +156,33 @@ func TestCredentialErrorsStillSayWhy(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "context deadline exceeded")
 }
+
+// TestChainErrorsKeepTheirAttempts: a chain (DefaultAzureCredential's shape:
+// a credential that is unavailable, then one the endpoint refuses) still
+// lists what it tried, one line per credential, and withholds the body the
+// refusal came with.
+func TestChainErrorsKeepTheirAttempts(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no az: the CLI credential is unavailable
+	secret := "SECRET-" + rand.Text() + rand.Text()
+	opts := hostileAuthority(t, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": "invalid_client",
+			"error_description": "AADSTS7000215: Invalid client secret provided: " + r.Form.Get("client_secret")})
+	})
+	cli, err := azidentity.NewAzureCLICredential(nil)
+	require.NoError(t, err)
+	sp, err := azidentity.NewClientSecretCredential(tenant, "app", secret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	chain, err := azidentity.NewChainedTokenCredential([]azcore.TokenCredential{cli, sp}, nil)
+	require.NoError(t, err)
+	id, err := tokens.TokenKeyedCredentialIdentity(tokens.KindDefaultCredential, chain)
+	require.NoError(t, err)
+	_, err = id.Discriminator(testCtx(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Attempted credentials:")
+	assert.Contains(t, err.Error(), "[AzureCLICredential: ")
+	assert.Contains(t, err.Error(), "[ClientSecretCredential authentication failed.")
+	redacttest.AssertRedacted(t, []string{secret}, err)
+}
