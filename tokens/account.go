@@ -309,6 +309,6 @@ func (a *Account) Token(ctx context.Context) (Token, error) {
 		if a.changed.Load() {
 			return Token{}, ErrAccountChanged
 		}
-		return Token{Value: tk.Token, ExpiresOn: tk.ExpiresOn}, nil
+		return tokenOf(tk), nil
 	}
 }

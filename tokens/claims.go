@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // unverifiedClaims decodes the payload of a JWS in compact form (three
@@ -87,4 +89,19 @@ func principalClaims(claims map[string]any) (Principal, bool) {
 		*into = foldID(s)
 	}
 	return p, true
+}
+
+// claimExpiry returns the exp claim of a JWT (read whatever its alg, not
+// verified), or false if it is not a JWT with a numeric exp in a sane range.
+func claimExpiry(tok string) (time.Time, bool) {
+	claims, ok := unverifiedClaims(tok)
+	if !ok {
+		return time.Time{}, false
+	}
+	exp, ok := claims["exp"].(float64)
+	if !ok || math.IsNaN(exp) || exp <= 0 || exp > 1e12 { // 1e12 s: year 33658
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(exp)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
 }

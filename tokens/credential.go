@@ -55,7 +55,8 @@ type credentialSource struct {
 
 // CredentialSource adapts any azcore.TokenCredential to a Source for one
 // scope (default ScopeAzureSQL). The credential's own cache decides when a
-// token is new; ExpiresOn is carried over, RefreshOn is dropped. A nil
+// token is new; ExpiresOn is carried over, or the token's own exp claim if
+// it is a JWT that expires sooner, RefreshOn is dropped. A nil
 // cred, or a nil pointer in it (a constructor's result kept after an
 // error), gives a Source whose every Token fails with an error matching
 // ErrInvalidIdentity that says so.
@@ -78,7 +79,19 @@ func (c *credentialSource) Token(ctx context.Context) (Token, error) {
 	if tk.Token == "" {
 		return Token{}, fmt.Errorf("idpool: the credential returned an empty token for %s", c.scope)
 	}
-	return Token{Value: tk.Token, ExpiresOn: tk.ExpiresOn}, nil
+	return tokenOf(tk), nil
+}
+
+// tokenOf is an azidentity token as a Token. It expires no later than its
+// own exp claim says: azidentity's ExpiresOn is computed from the
+// response's expires_in, and a huge one wraps around to any date; the
+// server goes by the token.
+func tokenOf(tk azcore.AccessToken) Token {
+	exp := tk.ExpiresOn
+	if claimed, ok := claimExpiry(tk.Token); ok && (exp.IsZero() || claimed.Before(exp)) {
+		exp = claimed
+	}
+	return Token{Value: tk.Token, ExpiresOn: exp}
 }
 
 // CredentialIdentity builds an identity over any credential whose principal

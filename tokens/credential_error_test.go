@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -185,4 +186,32 @@ func TestChainErrorsKeepTheirAttempts(t *testing.T) {
 	assert.Contains(t, err.Error(), "[AzureCLICredential: ")
 	assert.Contains(t, err.Error(), "[ClientSecretCredential authentication failed.")
 	redacttest.AssertRedacted(t, []string{secret}, err)
+}
+
+// TestTokenExpiryIsTheTokensOwnWhenSooner: MSAL computes ExpiresOn from the
+// response's expires_in, and a huge one wraps around to any date (1e12
+// seconds came out as the year 2149), so the pool judged a token that
+// expires in ten minutes valid for a century: its connections outlived
+// it. The token's own exp claim now caps ExpiresOn; a response that says
+// less than the claim keeps its own.
+func TestTokenExpiryIsTheTokensOwnWhenSooner(t *testing.T) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	exp := time.Now().Add(10 * time.Minute).Truncate(time.Second)
+	access := enc(`{"alg":"RS256","typ":"JWT"}`) + "." + enc(fmt.Sprintf(`{"tid":%q,"oid":"user-1","exp":%d}`, tenant, exp.Unix())) + ".c2ln"
+	for expiresIn, want := range map[string]time.Time{"1000000000000": exp, "3600": exp, "400": time.Now().Add(400 * time.Second)} {
+		t.Run(expiresIn, func(t *testing.T) {
+			opts := hostileAuthority(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":%s,"access_token":%q}`, expiresIn, access)
+			})
+			app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret",
+				&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+			require.NoError(t, err)
+			id, err := app.Identity(tokens.Principal{TenantID: tenant, ObjectID: "user-1"}, "assertion")
+			require.NoError(t, err)
+			tok, err := id.Source().Token(testCtx(t))
+			require.NoError(t, err)
+			assert.WithinDuration(t, want, tok.ExpiresOn, 5*time.Second)
+		})
+	}
 }
