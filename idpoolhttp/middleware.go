@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/idpool/idpool/internal/typednil"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -37,14 +38,17 @@ type Identities interface {
 //
 // Middleware panics if ids, validate or next is nil, as http.Handle does for
 // a nil handler: a nil validate would otherwise be found only by the first
-// request (and read by no one as "accept every token").
+// request (and read by no one as "accept every token"). A nil pointer in ids
+// or next counts as nil: it is what a constructor that failed returns
+// (app, _ := tokens.NewOnBehalfOfSecret(...)), and every request would
+// otherwise get 500.
 func Middleware(ids Identities, validate Validate, next http.Handler) http.Handler {
 	switch {
-	case ids == nil:
+	case ids == nil || typednil.Is(ids):
 		panic("idpoolhttp: Middleware with nil Identities")
 	case validate == nil:
 		panic("idpoolhttp: Middleware with a nil Validate: every bearer token must be verified before its identity is used")
-	case next == nil:
+	case next == nil || typednil.Is(next):
 		panic("idpoolhttp: Middleware with a nil next handler")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -132,4 +132,16 @@ func TestMiddlewareRefusesNilArgumentsAtOnce(t *testing.T) {
 		func() { idpoolhttp.Middleware(ids, nil, next) })
 	assert.PanicsWithValue(t, "idpoolhttp: Middleware with a nil next handler", func() { idpoolhttp.Middleware(ids, validate, nil) })
 	assert.NotPanics(t, func() { idpoolhttp.Middleware(ids, validate, next) })
+
+	// A constructor's result kept after its error is a nil pointer: it
+	// used to pass, and every request got 500.
+	failed, err := tokens.NewOnBehalfOfSecret("t", "api", "", nil)
+	require.Error(t, err)
+	assert.PanicsWithValue(t, "idpoolhttp: Middleware with nil Identities", func() { idpoolhttp.Middleware(failed, validate, next) })
+	assert.PanicsWithValue(t, "idpoolhttp: Middleware with a nil next handler",
+		func() { idpoolhttp.Middleware(ids, validate, (*countingHandler)(nil)) })
 }
+
+type countingHandler struct{ n atomic.Int32 }
+
+func (h *countingHandler) ServeHTTP(http.ResponseWriter, *http.Request) { h.n.Add(1) }

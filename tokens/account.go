@@ -234,7 +234,7 @@ func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOpti
 	}
 	rec, err := a.cred.Authenticate(ctx, tro)
 	if err != nil {
-		return azidentity.AuthenticationRecord{}, fmt.Errorf("idpool: signing the user in: %w", err)
+		return azidentity.AuthenticationRecord{}, redactCredentialError("idpool: signing the user in", err)
 	}
 	if rec.HomeAccountID == "" {
 		return azidentity.AuthenticationRecord{}, errors.New("idpool: the sign-in returned no home account id")
@@ -302,13 +302,13 @@ func (a *Account) Token(ctx context.Context) (Token, error) {
 			continue // silent now
 		}
 		if err != nil {
-			return Token{}, fmt.Errorf("idpool: getting a user token for %s: %w", a.scope, err)
+			return Token{}, redactCredentialError("idpool: getting a user token for "+a.scope, err)
 		}
 		// No sign-in is in progress, so every one that overlapped GetToken
 		// has ended and stored changed.
 		if a.changed.Load() {
 			return Token{}, ErrAccountChanged
 		}
-		return Token{Value: tk.Token, ExpiresOn: tk.ExpiresOn}, nil
+		return tokenOf(tk), nil
 	}
 }

@@ -1,9 +1,14 @@
 package tokens
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"math"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // unverifiedClaims decodes the payload of a JWS in compact form (three
@@ -37,4 +42,66 @@ func namesAnother(claims map[string]any, name, want string) bool {
 	}
 	s, ok := v.(string)
 	return !ok || (s != "" && foldID(s) != foldID(want)) // as keys compare ids
+}
+
+// pinnedSource is the source of a token-keyed identity: it refuses a token
+// whose claims name another principal than its first JWT's. A pointer, so
+// %#v of an Identity prints an address.
+type pinnedSource struct {
+	src      Source
+	switched string // the refusal's text
+	first    atomic.Pointer[Principal]
+}
+
+// Token mints through src and checks the principal has not changed.
+func (s *pinnedSource) Token(ctx context.Context) (Token, error) {
+	tok, err := s.src.Token(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	claims, ok := unverifiedClaims(tok.Value)
+	if !ok {
+		return tok, nil // opaque: the key (its hash) is all there is
+	}
+	p, ok := principalClaims(claims)
+	if !ok {
+		return Token{}, errors.New(s.switched)
+	}
+	if s.first.CompareAndSwap(nil, &p) || *s.first.Load() == p {
+		return tok, nil
+	}
+	return Token{}, errors.New(s.switched)
+}
+
+// principalClaims returns a token's tid and oid as keys compare them ("" for
+// one that is absent), or false if either is not a string.
+func principalClaims(claims map[string]any) (Principal, bool) {
+	var p Principal
+	for name, into := range map[string]*string{"tid": &p.TenantID, "oid": &p.ObjectID} {
+		v, present := claims[name]
+		if !present {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return Principal{}, false
+		}
+		*into = foldID(s)
+	}
+	return p, true
+}
+
+// claimExpiry returns the exp claim of a JWT (read whatever its alg, not
+// verified), or false if it is not a JWT with a numeric exp in a sane range.
+func claimExpiry(tok string) (time.Time, bool) {
+	claims, ok := unverifiedClaims(tok)
+	if !ok {
+		return time.Time{}, false
+	}
+	exp, ok := claims["exp"].(float64)
+	if !ok || math.IsNaN(exp) || exp <= 0 || exp > 1e12 { // 1e12 s: year 33658
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(exp)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
 }

@@ -55,7 +55,8 @@ type credentialSource struct {
 
 // CredentialSource adapts any azcore.TokenCredential to a Source for one
 // scope (default ScopeAzureSQL). The credential's own cache decides when a
-// token is new; ExpiresOn is carried over, RefreshOn is dropped. A nil
+// token is new; ExpiresOn is carried over, or the token's own exp claim if
+// it is a JWT that expires sooner, RefreshOn is dropped. A nil
 // cred, or a nil pointer in it (a constructor's result kept after an
 // error), gives a Source whose every Token fails with an error matching
 // ErrInvalidIdentity that says so.
@@ -71,14 +72,26 @@ func CredentialSource(cred azcore.TokenCredential, opts ...CredentialOption) Sou
 func (c *credentialSource) Token(ctx context.Context) (Token, error) {
 	tk, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
 	if err != nil {
-		// azidentity's messages name the endpoint and the OAuth error, never a
-		// token or a secret.
-		return Token{}, fmt.Errorf("idpool: getting an Entra token for %s: %w", c.scope, err)
+		// azidentity's own text may hold the token endpoint's response
+		// body (an echoed assertion or secret, the token itself).
+		return Token{}, redactCredentialError("idpool: getting an Entra token for "+c.scope, err)
 	}
 	if tk.Token == "" {
 		return Token{}, fmt.Errorf("idpool: the credential returned an empty token for %s", c.scope)
 	}
-	return Token{Value: tk.Token, ExpiresOn: tk.ExpiresOn}, nil
+	return tokenOf(tk), nil
+}
+
+// tokenOf is an azidentity token as a Token. It expires no later than its
+// own exp claim says: azidentity's ExpiresOn is computed from the
+// response's expires_in, and a huge one wraps around to any date; the
+// server goes by the token.
+func tokenOf(tk azcore.AccessToken) Token {
+	exp := tk.ExpiresOn
+	if claimed, ok := claimExpiry(tk.Token); ok && (exp.IsZero() || claimed.Before(exp)) {
+		exp = claimed
+	}
+	return Token{Value: tk.Token, ExpiresOn: exp}
 }
 
 // CredentialIdentity builds an identity over any credential whose principal

@@ -1,14 +1,11 @@
 package tokens
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // WorkloadIdentity is an AKS workload identity: a federated app
@@ -75,35 +72,6 @@ func AzureDeveloperCLIIdentity(o *azidentity.AzureDeveloperCLICredentialOptions,
 }
 
 func developerIdentity(tool string, cred azcore.TokenCredential, opts []CredentialOption) Identity {
-	return NewTokenKeyed(KindUserAccount, &signedInSource{tool: tool, src: CredentialSource(cred, opts...)})
-}
-
-// signedInSource refuses tokens of another principal than its first token's.
-// A pointer, so %#v of an Identity prints an address.
-type signedInSource struct {
-	tool  string
-	src   Source
-	first atomic.Pointer[Principal]
-}
-
-// Token mints through the tool and checks the principal has not changed.
-func (s *signedInSource) Token(ctx context.Context) (Token, error) {
-	tok, err := s.src.Token(ctx)
-	if err != nil {
-		return Token{}, err
-	}
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(tok.Value, claims); err != nil {
-		return tok, nil // opaque: the key (its hash) is all there is
-	}
-	tid, _ := claims["tid"].(string)
-	oid, _ := claims["oid"].(string)
-	p := &Principal{TenantID: foldID(tid), ObjectID: foldID(oid)} // as keys compare ids
-	if s.first.CompareAndSwap(nil, p) {
-		return tok, nil
-	}
-	if *s.first.Load() != *p {
-		return Token{}, fmt.Errorf("idpool: the %s is now signed in as another principal than when this identity was built; build a new identity", s.tool)
-	}
-	return tok, nil
+	return newTokenKeyed(KindUserAccount, CredentialSource(cred, opts...),
+		fmt.Sprintf("idpool: the %s is now signed in as another principal than when this identity was built; build a new identity", tool))
 }

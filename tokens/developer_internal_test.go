@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,10 +24,10 @@ func TestSignedInSourceRefusesASwitchedAccount(t *testing.T) {
 		return s
 	}
 	calls := 0
-	id := NewTokenKeyed(KindUserAccount, &signedInSource{tool: "Azure CLI", src: SourceFunc(func(context.Context) (Token, error) {
+	id := developerIdentity("Azure CLI", cliCredential(func() string {
 		calls++
-		return Token{Value: mint(who), ExpiresOn: time.Now().Add(time.Hour)}, nil
-	})})
+		return mint(who)
+	}), nil)
 	assert.False(t, id.KeyResolved())
 	d, err := id.Discriminator(context.Background())
 	require.NoError(t, err)
@@ -46,10 +48,11 @@ func TestSignedInSourceRefusesASwitchedAccount(t *testing.T) {
 // from "kate" to "\u212aate" passed as the same principal.
 func TestSignedInSourceTellsLookAlikesApart(t *testing.T) {
 	who := "kate"
-	src := &signedInSource{tool: "Azure CLI", src: SourceFunc(func(context.Context) (Token, error) {
+	src := developerIdentity("Azure CLI", cliCredential(func() string {
 		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"tid": "t", "oid": who}).SignedString([]byte("k"))
-		return Token{Value: s, ExpiresOn: time.Now().Add(time.Hour)}, err
-	})}
+		require.NoError(t, err)
+		return s
+	}), nil).Source()
 	_, err := src.Token(context.Background())
 	require.NoError(t, err)
 	who = "KATE"
@@ -58,4 +61,11 @@ func TestSignedInSourceTellsLookAlikesApart(t *testing.T) {
 	who = "\u212aate"
 	_, err = src.Token(context.Background())
 	require.ErrorContains(t, err, "another principal")
+}
+
+// cliCredential stands in for the CLI credential: each GetToken runs mint.
+type cliCredential func() string
+
+func (c cliCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: c(), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }

@@ -207,18 +207,36 @@ func New(kind Kind, discriminator string, src Source) Identity {
 // from a token: the first call to Discriminator mints one and keys the
 // identity by the SHA-256 of that whole token ("tok:<hex>" for
 // KindProvidedToken, "dac:<hex>" for KindDefaultCredential, "msi:tok:<hex>",
-// "sp:tok:<hex>", "acct:tok:<hex>" for the others). Its claims are never
-// read: nobody verified them. The result is cached on this Identity value (and
-// its copies), so later acquires cost no token and a rotated token keeps the
-// pool; another Identity value over the same source gets a pool of its own.
+// "sp:tok:<hex>", "acct:tok:<hex>" for the others). The key is never taken
+// from its claims: nobody verified them. The result is cached on this
+// Identity value (and its copies), so later acquires cost no token and a
+// rotated token keeps the pool; another Identity value over the same source
+// gets a pool of its own.
+//
+// So src must mint tokens of one principal: every later token opens
+// connections in the first one's pool, which any holder of the Identity is
+// handed. As a last check, a later token that is a JWT whose (unverified)
+// tid or oid claim differs from the first JWT's, or is not a string, is
+// refused (as VouchedTokenIdentity refuses one naming another principal
+// than the one vouched for).
 func NewTokenKeyed(kind Kind, src Source) Identity {
+	return newTokenKeyed(kind, src, "")
+}
+
+// newTokenKeyed is NewTokenKeyed with the message that refuses a token of
+// another principal ("" for the default).
+func newTokenKeyed(kind Kind, src Source, switched string) Identity {
 	if _, ok := tokenPrefix(kind); !ok {
 		return invalid(fmt.Errorf("%w: a %s identity cannot be token keyed", ErrInvalidIdentity, kind))
 	}
 	if isNil(src) {
 		return invalid(fmt.Errorf("a %s identity needs a token source: %w", kind, nilError("token source", src)))
 	}
-	id := withSource(kind, "", src)
+	if switched == "" {
+		switched = fmt.Sprintf("idpool: the %s identity's token source returned a token of another principal (its tid/oid claims) "+
+			"than its first token, which its pool is keyed by; build one identity per principal", kind)
+	}
+	id := withSource(kind, "", &pinnedSource{src: src, switched: switched})
 	id.cred.learnsKey = true
 	return id
 }

@@ -27,6 +27,14 @@ func DefaultCredentialIdentity(o *azidentity.DefaultAzureCredentialOptions, opts
 // token's claims, which nobody verified: a token that claims someone else's
 // tid and oid gets a pool of its own. When you did verify the token, use
 // VouchedTokenIdentity so that all tokens of one principal share a pool.
+//
+// f must return tokens of one principal (renewals of its first): they all
+// open connections in the first token's pool. A later token whose tid or oid
+// claim differs from the first's is refused (see NewTokenKeyed), but a pool
+// hit mints nothing, so never make one identity whose f returns each
+// caller's own token (read from the mint's ctx, which carries the values of
+// whichever acquire caused the mint): build one per token instead
+// (StaticTokenIdentity, or VouchedTokenIdentity once you verified it).
 func TokenFuncIdentity(f func(ctx context.Context) (Token, error)) (Identity, error) {
 	if f == nil {
 		return Identity{}, fmt.Errorf("%w: nil token function", ErrInvalidIdentity)

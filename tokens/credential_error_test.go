@@ -1,0 +1,217 @@
+package tokens_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/internal/redacttest"
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/sim/memdb"
+	"github.com/idpool/idpool/tokens"
+)
+
+// hostileAuthority is an https authority (OIDC discovery and the token
+// endpoint) whose token endpoint answers with token; azcore does not retry.
+func hostileAuthority(t *testing.T, token http.HandlerFunc) azcore.ClientOptions {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+			base := srv.URL + "/" + strings.Split(r.URL.Path, "/")[1]
+			_ = json.NewEncoder(w).Encode(map[string]string{
+				"authorization_endpoint": base + "/oauth2/v2.0/authorize",
+				"token_endpoint":         base + "/oauth2/v2.0/token",
+				"issuer":                 base + "/v2.0",
+			})
+			return
+		}
+		token(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	o := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL + "/"}, Transport: srv.Client()}
+	o.Retry.MaxRetries = -1
+	return o
+}
+
+// TestTokenEndpointBodiesNeverReachIdpoolErrors: a token endpoint that
+// echoes what it was sent (the user's assertion, the app's secret) in an
+// error, or answers 200 with a real access token but an expires_in MSAL
+// cannot parse, made azidentity's error text carry the response body, and
+// idpool's errors (the mint's, Acquire's, its logs) carried it on. Now the
+// error names the endpoint, the status, the OAuth error and AADSTS codes,
+// and none of the secrets; errors.As still reaches azidentity's error.
+func TestTokenEndpointBodiesNeverReachIdpoolErrors(t *testing.T) {
+	assertion := "ASSERTION-" + rand.Text() + rand.Text()
+	secret := "SECRET-" + rand.Text() + rand.Text()
+	access := "ACCESS-" + rand.Text() + rand.Text()
+	secrets := []string{assertion, secret, access}
+	echo := func(w http.ResponseWriter, r *http.Request) string {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		return r.Form.Get("assertion") + " " + r.Form.Get("client_secret")
+	}
+	endpoints := map[string]struct {
+		h    http.HandlerFunc
+		want []string // in the error's text
+	}{
+		"400 echoing the request": {func(w http.ResponseWriter, r *http.Request) {
+			sent := echo(w, r)
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": "invalid_grant",
+				"error_description": "AADSTS50013: Assertion failed signature validation: " + sent, "error_codes": []int{50013},
+				"trace_id": sent, "correlation_id": "0f0e0d0c-0b0a-4009-8008-070605040302"})
+		}, []string{"HTTP 400", "invalid_grant", "AADSTS50013", "0f0e0d0c-0b0a-4009-8008-070605040302"}},
+		"400 echoing in the error code": {func(w http.ResponseWriter, r *http.Request) {
+			sent := echo(w, r)
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": sent})
+		}, []string{"HTTP 401"}},
+		"200 with an expires_in MSAL cannot parse": {func(w http.ResponseWriter, r *http.Request) {
+			echo(w, r)
+			_ = json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": "soon", "access_token": access})
+		}, []string{"json decode error"}},
+		"200 with the assertion as expires_in": {func(w http.ResponseWriter, r *http.Request) {
+			sent := echo(w, r)
+			_ = json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": sent, "access_token": access})
+		}, []string{"json decode error"}},
+		"200 not JSON": {func(w http.ResponseWriter, r *http.Request) {
+			sent := echo(w, r)
+			fmt.Fprintf(w, "<html>%s %s</html>", sent, access)
+		}, []string{"json decode error"}},
+	}
+	for name, ep := range endpoints {
+		t.Run(name, func(t *testing.T) {
+			opts := hostileAuthority(t, ep.h)
+			app, err := tokens.NewOnBehalfOfSecret(tenant, "api", secret,
+				&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+			require.NoError(t, err)
+			obo, err := app.Identity(tokens.Principal{TenantID: tenant, ObjectID: "user-1"}, assertion)
+			require.NoError(t, err)
+			sp, err := tokens.ClientSecretIdentity(tenant, "app", secret,
+				&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+			require.NoError(t, err)
+			for kind, id := range map[string]tokens.Identity{"on-behalf-of": obo, "client secret": sp} {
+				_, err := id.Source().Token(testCtx(t))
+				require.Error(t, err, kind)
+				for _, w := range ep.want {
+					assert.Contains(t, err.Error(), w, kind)
+				}
+				var afe *azidentity.AuthenticationFailedError
+				assert.True(t, errors.As(err, &afe), "%s: errors.As still reaches azidentity's error", kind)
+				redacttest.AssertRedacted(t, secrets, err)
+
+				// The same error as Acquire returns it and the pool logs it.
+				var logs bytes.Buffer
+				m, err := manager.New(manager.Config{Server: "memdb:1/hostile", Dialer: memdb.New(),
+					Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+				require.NoError(t, err)
+				_, aerr := m.Acquire(testCtx(t), id)
+				require.Error(t, aerr, kind)
+				require.NoError(t, m.Close(testCtx(t)))
+				redacttest.AssertRedacted(t, secrets, aerr)
+				for _, s := range secrets {
+					assert.NotContains(t, logs.String(), s, kind)
+				}
+			}
+		})
+	}
+}
+
+// TestCredentialErrorsStillSayWhy: withholding the response body keeps what
+// an operator needs, here a token endpoint that never answers: the mint
+// ends at its ctx's deadline and says so.
+func TestCredentialErrorsStillSayWhy(t *testing.T) {
+	release := make(chan struct{})
+	opts := hostileAuthority(t, func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) }) // before the server's Close, which waits for its handlers
+	app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret",
+		&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	id, err := app.Identity(tokens.Principal{TenantID: tenant, ObjectID: "user-1"}, "assertion")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(testCtx(t), 200*time.Millisecond)
+	defer cancel()
+	_, err = id.Source().Token(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "context deadline exceeded")
+}
+
+// TestChainErrorsKeepTheirAttempts: a chain (DefaultAzureCredential's shape:
+// a credential that is unavailable, then one the endpoint refuses) still
+// lists what it tried, one line per credential, and withholds the body the
+// refusal came with.
+func TestChainErrorsKeepTheirAttempts(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no az: the CLI credential is unavailable
+	secret := "SECRET-" + rand.Text() + rand.Text()
+	opts := hostileAuthority(t, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": "invalid_client",
+			"error_description": "AADSTS7000215: Invalid client secret provided: " + r.Form.Get("client_secret")})
+	})
+	cli, err := azidentity.NewAzureCLICredential(nil)
+	require.NoError(t, err)
+	sp, err := azidentity.NewClientSecretCredential(tenant, "app", secret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	chain, err := azidentity.NewChainedTokenCredential([]azcore.TokenCredential{cli, sp}, nil)
+	require.NoError(t, err)
+	id, err := tokens.TokenKeyedCredentialIdentity(tokens.KindDefaultCredential, chain)
+	require.NoError(t, err)
+	_, err = id.Discriminator(testCtx(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Attempted credentials:")
+	assert.Contains(t, err.Error(), "[AzureCLICredential: ")
+	assert.Contains(t, err.Error(), "[ClientSecretCredential authentication failed.")
+	redacttest.AssertRedacted(t, []string{secret}, err)
+}
+
+// TestTokenExpiryIsTheTokensOwnWhenSooner: MSAL computes ExpiresOn from the
+// response's expires_in, and a huge one wraps around to any date (1e12
+// seconds came out as the year 2149), so the pool judged a token that
+// expires in ten minutes valid for a century: its connections outlived
+// it. The token's own exp claim now caps ExpiresOn; a response that says
+// less than the claim keeps its own.
+func TestTokenExpiryIsTheTokensOwnWhenSooner(t *testing.T) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	exp := time.Now().Add(10 * time.Minute).Truncate(time.Second)
+	access := enc(`{"alg":"RS256","typ":"JWT"}`) + "." + enc(fmt.Sprintf(`{"tid":%q,"oid":"user-1","exp":%d}`, tenant, exp.Unix())) + ".c2ln"
+	for expiresIn, want := range map[string]time.Time{"1000000000000": exp, "3600": exp, "400": time.Now().Add(400 * time.Second)} {
+		t.Run(expiresIn, func(t *testing.T) {
+			opts := hostileAuthority(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":%s,"access_token":%q}`, expiresIn, access)
+			})
+			app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret",
+				&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+			require.NoError(t, err)
+			id, err := app.Identity(tokens.Principal{TenantID: tenant, ObjectID: "user-1"}, "assertion")
+			require.NoError(t, err)
+			tok, err := id.Source().Token(testCtx(t))
+			require.NoError(t, err)
+			assert.WithinDuration(t, want, tok.ExpiresOn, 5*time.Second)
+		})
+	}
+}
