@@ -426,7 +426,9 @@ func (m *Manager) Stats() Stats {
 // returns by:
 //   - ctx's end plus CloseGrace, when ctx ends first: the leases still out are
 //     closed under their holders (whose later Release is ignored; Forced),
-//     and Close waits CloseGrace for those closes;
+//     once the operations running on them have ended or CloseGrace has
+//     passed, and Close waits for those closes for what is left of that
+//     same CloseGrace;
 //   - with a ctx that has no deadline and is never cancelled (for example
 //     context.Background()), Close waits for every lease to come back, as
 //     long as that takes: leases are their holders' to give back (a lease
