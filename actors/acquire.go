@@ -16,7 +16,7 @@ func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, ti
 	p.seen++
 	p.stats.acquires++
 	p.lastActivity = now
-	p.retireAsked = false
+	p.retireAsked, p.retireDue = false, false
 	// Make sure a Tick comes to consider retirement, whatever path this
 	// acquire takes (a refused retirement is asked again this way). A wake
 	// already due by then covers it; testing that with Sub (one subtraction

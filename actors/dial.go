@@ -61,7 +61,7 @@ func (p *Pool) requestMint(now time.Time) {
 // fillMin dials up to MinSize, unless recent fill dials failed and the
 // backoff has not yet passed, or the global cap refused a fill lately.
 func (p *Pool) fillMin(now time.Time) {
-	if p.closing || p.blocked(now) || p.fillHeld {
+	if p.closing || p.blocked(now) || p.fillHeld || p.retireDue {
 		return
 	}
 	for p.size() < p.cfg.MinSize {

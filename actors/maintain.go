@@ -147,9 +147,10 @@ func (p *Pool) rescheduleWake(now time.Time) {
 	}
 	if p.cfg.RetireAfter > 0 && !p.retireAsked {
 		at := p.lastActivity.Add(p.cfg.RetireAfter)
-		if !p.quiet() && !at.After(now) {
-			// Busy past its retirement time (a long lease): look again
-			// later rather than spin on a deadline already passed.
+		if (!p.quiet() || p.closesInFlight > 0) && !at.After(now) {
+			// Busy past its retirement time (a long lease), or waiting
+			// for closes (closeDone asks then): look again later rather
+			// than spin on a deadline already passed.
 			at = now.Add(p.cfg.RetireAfter)
 		}
 		earliest(at)

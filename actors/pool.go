@@ -109,6 +109,10 @@ type Pool struct {
 	// asked for again before the next Tick (see PermitRefused).
 	fillHeld    bool
 	retireAsked bool
+	// retireDue: the pool has been quiet for RetireAfter and empties
+	// itself to retire; it opens nothing (no MinSize refill) until an
+	// acquire comes (see maybeRetire).
+	retireDue bool
 	// handedOut: Ready gave out to the driver, and no Step may run until
 	// Advance.
 	handedOut bool

@@ -324,6 +324,8 @@ func TestRetireIsAskedOnlyWhenQuiet(t *testing.T) {
 	assert.Empty(t, h.retires)
 	h.advance(2 * time.Minute)
 	h.tick()
+	assert.Empty(t, h.retires, "not before its connection has closed")
+	h.finishCloses()
 	require.Equal(t, []uint64{1}, h.retires, "reports the acquires it has seen")
 	h.tick()
 	assert.Len(t, h.retires, 1, "asks once")
@@ -460,6 +462,7 @@ func TestABusyPoolPastItsRetirementTimeDoesNotSpin(t *testing.T) {
 	h.release(a, false)
 	h.advance(time.Minute)
 	h.tick()
+	h.finishCloses()
 	assert.Len(t, h.retires, 1, "retires a RetireAfter after the release")
 }
 
@@ -470,14 +473,19 @@ func TestARefusedRetirementIsAskedAgainAfterTheRacingAcquire(t *testing.T) {
 	h.release(a, false)
 	h.advance(time.Minute)
 	h.tick()
+	assert.Empty(t, h.retires, "not before its connection has closed")
+	h.finishCloses()
 	require.Equal(t, []uint64{1}, h.retires)
-	// The manager refuses: an acquire was already on its way. It is a hit.
+	// The manager refuses: an acquire was already on its way. The pool
+	// emptied itself to retire, so it dials.
 	b := h.acquire()
+	h.finishDials()
 	h.mustGrant(b)
 	h.release(b, false)
 	require.NotEmpty(t, h.wakes)
 	assert.False(t, h.wakes[len(h.wakes)-1].After(h.now.Add(time.Minute)), "a Tick within RetireAfter, not at the idle timeout")
 	h.advance(time.Minute)
 	h.tick()
+	h.finishCloses()
 	assert.Equal(t, []uint64{1, 2}, h.retires, "asks again, with the new count")
 }

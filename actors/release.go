@@ -115,5 +115,6 @@ func (p *Pool) closeDone(now time.Time, id ConnID) {
 	p.evictCloseDone(id)
 	// The slot is free only now: a waiter or a MinSize refill may use it.
 	p.serve(now)
+	p.maybeRetire(now)
 	p.maybeDrained()
 }

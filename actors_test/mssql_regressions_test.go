@@ -40,7 +40,8 @@ func (stubConn) Begin() (driver.Tx, error)           { return nil, driver.ErrSki
 // TestRegressionRefusedRetirementIsRetried drives the pool state machine
 // through the race the manager resolves by refusing a retirement: the pool
 // asks to retire (Seen=1), but the manager has already forwarded a second
-// acquire, so it refuses (silently). That acquire is a fast-path hit. The
+// acquire, so it refuses (silently). That acquire dials (the pool closed its
+// connection before asking). The
 // pool must ask again within RetireAfter of going idle; it used to wait for
 // the next unrelated timer (IdleTimeout, 5m by default), and forever when
 // IdleTimeout and MaxLifetime were off.
@@ -66,18 +67,26 @@ func TestRegressionRefusedRetirementIsRetried(t *testing.T) {
 	conn := grants[0].Conn
 	step(t0, actors.Release{Conn: conn})
 
-	retire := effectsOf(step(t0.Add(retireAfter), actors.Tick{}), actors.EffRetire)
+	// The pool closes its connection first and asks once it has closed.
+	closes := effectsOf(step(t0.Add(retireAfter), actors.Tick{}), actors.EffClose)
+	require.Len(t, closes, 1)
+	retire := effectsOf(step(t0.Add(retireAfter), actors.CloseDone{Conn: closes[0].Conn}), actors.EffRetire)
 	require.Len(t, retire, 1)
 	require.EqualValues(t, 1, retire[0].Seen)
-	// The manager refuses: it forwarded acquire 2 before reading the request.
-	require.Len(t, effectsOf(step(t0.Add(retireAfter+time.Millisecond), actors.Acquire{ID: 2}), actors.EffGrant), 1)
+	// The manager refuses: it forwarded acquire 2 before reading the
+	// request. The pool is empty: it dials.
+	require.Len(t, effectsOf(step(t0.Add(retireAfter+time.Millisecond), actors.Acquire{ID: 2}), actors.EffDial), 1)
+	grants = effectsOf(step(t0.Add(retireAfter+time.Millisecond), actors.DialDone{Conn: stubConn{}}), actors.EffGrant)
+	require.Len(t, grants, 1)
 	released := t0.Add(retireAfter + 2*time.Millisecond)
-	step(released, actors.Release{Conn: conn})
+	step(released, actors.Release{Conn: grants[0].Conn})
 
 	assert.False(t, nextTick.After(released.Add(retireAfter)),
 		"the pool's next Tick is at +%s, not within RetireAfter of going idle", nextTick.Sub(released))
-	assert.Len(t, effectsOf(step(released.Add(retireAfter), actors.Tick{}), actors.EffRetire), 1,
-		"a Tick after RetireAfter asks again (so only the missing wake-up is at fault)")
+	closes = effectsOf(step(released.Add(retireAfter), actors.Tick{}), actors.EffClose)
+	require.Len(t, closes, 1, "a Tick after RetireAfter empties the pool to retire (so only the missing wake-up is at fault)")
+	assert.Len(t, effectsOf(step(released.Add(retireAfter), actors.CloseDone{Conn: closes[0].Conn}), actors.EffRetire), 1,
+		"and asks again")
 }
 
 // TestRegressionPoolRetirementRacesDefaultIdleTimeout is
@@ -134,8 +143,10 @@ func (c *gatedCloseConn) Close() error {
 
 // TestRegressionStatsCountersHoldWhileAPoolDrains: Stats().Total sums every
 // live pool's counters plus those of pools that retired or closed. A pool
-// whose retirement was approved but whose connections are still closing
-// must still be counted; Total's counters used to go backwards then.
+// whose retirement was approved but whose connections were still closing
+// had to be counted; Total's counters used to go backwards then. (A pool
+// now retires only once its closes have finished; the counters must hold
+// across the closing, the retirement and the drain.)
 func TestRegressionStatsCountersHoldWhileAPoolDrains(t *testing.T) {
 	awaitDeadLetterThrottle(t)
 	db := memdb.New()
@@ -162,10 +173,14 @@ func TestRegressionStatsCountersHoldWhileAPoolDrains(t *testing.T) {
 	l.Release(nil)
 	require.EqualValues(t, 1, m.Stats().Total.Opens)
 
-	// Retired, and draining: its one connection's Close is blocked.
-	eventually(t, 10*time.Second, func() bool { return m.Stats().PoolsRetired == 1 }, "the pool never retired")
-	assert.EqualValues(t, 1, m.Stats().Total.Opens, "a counter went backwards while the retired pool drains")
+	// Quiet, and closing its connection to retire: the Close is blocked.
+	// (A pool retires only once its closes have finished.)
+	eventually(t, 10*time.Second, func() bool { return m.Stats().Total.ClosingConns == 1 }, "the quiet pool never closed its connection")
+	assert.EqualValues(t, 1, m.Stats().Total.Opens, "a counter went backwards while the pool closes")
 
 	open()
-	eventually(t, 10*time.Second, func() bool { return m.Stats().Total.Opens == 1 }, "the drained pool's counters never came back")
+	eventually(t, 10*time.Second, func() bool {
+		s := m.Stats()
+		return s.PoolsRetired == 1 && len(s.PerPool) == 0 && s.Total.Opens == 1
+	}, "the retired and drained pool's counters never came back")
 }

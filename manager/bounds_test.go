@@ -375,3 +375,69 @@ func TestCloseWithABackgroundCtxDoesNotWaitForAnAbandonedPrepareConn(t *testing.
 	g.open()
 	eventually(t, func() bool { return db.OpenNow() == 0 }, "closed once the hook returns")
 }
+
+// queryGate makes QueryContext block on a gate, ignoring its ctx: an
+// operation in flight on a lease that Close cannot stop.
+type queryGate struct {
+	*memdb.Conn
+	g *gate
+}
+
+func (c queryGate) QueryContext(context.Context, string, []driver.NamedValue) (driver.Rows, error) {
+	c.g.wait()
+	return nil, driver.ErrBadConn
+}
+
+// TestCloseIsBoundedWithAnOperationInFlightThatHangs: a lease whose query
+// ignores its ctx, a BeforeClose hook that hangs, and a Config.Clock that
+// only a test moves (a simulation's). Close's bound is its ctx's end plus
+// CloseGrace, in real time, whatever the Clock: the wait for operations in
+// flight and the wait for the closes that follow share that one grace. The
+// wait for operations used to run on Config.Clock (here: for ever) and,
+// with the system clock, to take a CloseGrace of its own before the closes
+// got theirs (Close returned 2 x CloseGrace after its ctx).
+func TestCloseIsBoundedWithAnOperationInFlightThatHangs(t *testing.T) {
+	db := memdb.New()
+	op, hook := newGate(), newGate()
+	defer op.open()
+	defer hook.open()
+	m, err := New(Config{Server: "memdb:1/test", Clock: newManualClock(), HealthCheckAfter: -1,
+		Hooks: Hooks{BeforeClose: func(driver.Conn) { hook.wait() }},
+		Dialer: DialerFunc(func(ctx context.Context, req DialRequest) (driver.Conn, error) {
+			c, err := db.Dial(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			return queryGate{c.(*memdb.Conn), op}, nil
+		})})
+	require.NoError(t, err)
+	l := acquire(t, m, sqlLogin)
+	queried := make(chan error, 1)
+	go func() {
+		_, err := l.Conn().QueryContext(context.Background(), "SELECT 1", nil)
+		queried <- err
+	}()
+	<-op.entered
+	const deadline = 100 * time.Millisecond
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { _, err := closeWithin(m, deadline); done <- err }()
+	select {
+	case err = <-done:
+	case <-time.After(deadline + CloseGrace + closeSlack):
+		op.open()
+		hook.open()
+		<-done
+		t.Fatalf("Close(ctx %v) held for %v by an operation in flight", deadline, time.Since(start))
+	}
+	took := time.Since(start)
+	t.Logf("Close returned after %v (ctx %v + CloseGrace %v)", took, deadline, CloseGrace)
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, 1, ce.Forced, "closed under the hung operation")
+	op.open()
+	<-queried
+	hook.open()
+	eventually(t, func() bool { return db.OpenNow() == 0 }, "closed once the hook returns")
+}

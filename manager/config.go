@@ -120,8 +120,10 @@ type Config struct {
 	Fleet SessionBudget
 
 	// PoolIdleTimeout retires a pool that had no acquire, no lease out and no
-	// waiter for this long, closing its connections. Default 10m; negative:
-	// never.
+	// waiter for this long: it closes its connections (MinSize ones too) and
+	// retires once every close has finished, so that a new pool for the
+	// identity never opens sessions beside ones the server still counts.
+	// Default 10m; negative: never.
 	PoolIdleTimeout time.Duration
 
 	// Hooks are optional callbacks at the points of a connection's life.

@@ -294,11 +294,12 @@ func (g *opGate) exit() {
 	}
 }
 
-// force refuses every later operation and waits up to wait for those in
-// flight. The connections of any still running are then closed under them,
-// which is what a forced close means. Manager.Close passes CloseGrace, so
-// that the whole of Close stays within its ctx plus a small constant.
-func (g *opGate) force(clock Clock, wait time.Duration) {
+// force refuses every later operation and waits, until expired is closed,
+// for those in flight. The connections of any still running are then closed
+// under them, which is what a forced close means. Manager.Close passes the
+// end of its CloseGrace, the one grace it gives everything once its ctx has
+// ended, so that the whole of Close stays within its ctx plus CloseGrace.
+func (g *opGate) force(expired <-chan struct{}) {
 	if !g.started.CompareAndSwap(false, true) {
 		return
 	}
@@ -307,11 +308,8 @@ func (g *opGate) force(clock Clock, wait time.Duration) {
 	if g.ops.Load() == 0 && g.done.CompareAndSwap(false, true) {
 		close(g.drained)
 	}
-	timeout := make(chan struct{})
-	t := clock.AfterFunc(wait, func() { close(timeout) })
-	defer t.Stop()
 	select {
 	case <-g.drained:
-	case <-timeout:
+	case <-expired:
 	}
 }

@@ -20,13 +20,16 @@ func (k *keyLookups) addTo(total *PoolStats) {
 
 // resolveKey returns id's discriminator. A key already known costs an atomic
 // load. A token-keyed identity that must mint to learn its key does so under
-// the acquire's ctx and MintTimeout, one caller at a time per identity (the
-// others wait for its result, tokens.Identity.ResolveKey), and the mint is
-// counted.
+// the acquire's deadline (its ctx's, or AcquireTimeout) and MintTimeout, one
+// caller at a time per identity (the others wait for its result,
+// tokens.Identity.ResolveKey), and the mint is counted: one the acquire
+// stopped waiting for counts as failed, whatever it returns later.
 func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, error) {
 	if id.KeyResolved() {
 		return id.Discriminator(ctx)
 	}
+	ctx, cancelAcquire := m.boundAcquire(ctx)
+	defer cancelAcquire()
 	if m.cfg.MintTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, m.cfg.MintTimeout)

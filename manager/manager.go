@@ -426,7 +426,9 @@ func (m *Manager) Stats() Stats {
 // returns by:
 //   - ctx's end plus CloseGrace, when ctx ends first: the leases still out are
 //     closed under their holders (whose later Release is ignored; Forced),
-//     and Close waits CloseGrace for those closes;
+//     once the operations running on them have ended or CloseGrace has
+//     passed, and Close waits for those closes for what is left of that
+//     same CloseGrace;
 //   - with a ctx that has no deadline and is never cancelled (for example
 //     context.Background()), Close waits for every lease to come back, as
 //     long as that takes: leases are their holders' to give back (a lease
@@ -455,7 +457,18 @@ func (m *Manager) Close(ctx context.Context) error {
 		defer t.Stop()
 		poll = t.C
 	}
-	cause, grace := error(nil), CloseGrace
+	// One grace, in real time as ctx runs, from the moment Close stops
+	// waiting: operations in flight on leases and the closes that follow
+	// share it, so Close never returns later than the grace's end.
+	var (
+		expired chan struct{}
+		grace   *time.Timer
+	)
+	startGrace := func(d time.Duration) {
+		ch := make(chan struct{})
+		expired, grace = ch, time.AfterFunc(d, func() { close(ch) })
+	}
+	var cause error
 wait:
 	for {
 		select {
@@ -463,8 +476,10 @@ wait:
 			return nil
 		case <-ctx.Done():
 			// Refuse new operations on leases and give running ones
-			// CloseGrace to finish before their connections close.
-			m.gate.force(m.cfg.Clock, CloseGrace)
+			// until the grace's end to finish before their connections
+			// close.
+			startGrace(CloseGrace)
+			m.gate.force(expired)
 			m.root.Send(m.pid, &messages.ForceClose{})
 			cause = ctx.Err()
 			break wait
@@ -472,16 +487,16 @@ wait:
 			// Read abandonedPrepares after Stats: a hook that returns in
 			// between is then still counted busy, and Close polls again.
 			if busy := m.Stats().Total.Busy; busy == 0 || busy == int(m.abandonedPrepares.Load()) {
-				cause, grace = ErrCloseAbandoned, CloseStuckGrace
+				startGrace(CloseStuckGrace)
+				cause = ErrCloseAbandoned
 				break wait
 			}
 		}
 	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
+	defer grace.Stop()
 	select {
 	case <-done:
-	case <-t.C:
+	case <-expired:
 	}
 	s := m.Stats().Total
 	checking := s.Checking

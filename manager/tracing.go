@@ -135,8 +135,13 @@ func (t *tracing) endAcquire(ctx context.Context, span trace.Span, m *Manager, i
 		span.SetAttributes(semconv.DBClientConnectionPoolName(l.Key().Redacted()), attribute.String(attrOutcome, "granted"),
 			attribute.Float64(attrQueued, queued.Seconds()), attribute.Int64(attrConnID, int64(l.release.ConnID)))
 	} else {
-		if disc, derr := id.Discriminator(ctx); derr == nil {
-			span.SetAttributes(semconv.DBClientConnectionPoolName(tokens.NewKey(m.cfg.Server, disc).Redacted()))
+		// Never a mint here: for a token-keyed identity whose key lookup
+		// failed that would be a second mint, under a ctx that may never
+		// end. Without a key the span names no pool.
+		if id.KeyResolved() {
+			if disc, derr := id.Discriminator(ctx); derr == nil {
+				span.SetAttributes(semconv.DBClientConnectionPoolName(tokens.NewKey(m.cfg.Server, disc).Redacted()))
+			}
 		}
 		class := acquireErrorClass(err)
 		span.SetAttributes(attribute.String(attrOutcome, class), semconv.ErrorTypeKey.String(class))

@@ -31,6 +31,12 @@ func (id Identity) KeyResolved() bool {
 // the others wait for its result or for their own ctx. A lookup that fails
 // is not remembered, so the next call mints again; a caller whose own ctx is
 // still alive when the minting caller's ctx ended takes over and mints.
+//
+// No call outlives its ctx, the minting one included: the mint runs in a
+// goroutine of its own, under the minting caller's ctx, so a token source
+// that ignores its ctx holds up nobody past their ctx's end. Such a call
+// returns minted true and its ctx's error; a token the source returns
+// later still teaches the identity its key.
 func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, err error) {
 	if err := id.Validate(); err != nil {
 		return "", false, err
@@ -43,35 +49,47 @@ func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, er
 		if d := k.disc.Load(); d != nil {
 			return *d, false, nil
 		}
-		if f := k.flight.Load(); f != nil {
-			select {
-			case <-f.done:
-			case <-ctx.Done():
-				return "", false, fmt.Errorf("idpool: waiting for the %s identity's key: %w", id.kind, ctx.Err())
-			}
-			if f.err == nil {
-				return f.disc, false, nil
-			}
-			if isCtxErr(f.err) && ctx.Err() == nil {
-				continue // the minting caller gave up, not us: try again
-			}
-			return "", false, f.err
+		if err := ctx.Err(); err != nil {
+			return "", false, fmt.Errorf("idpool: waiting for the %s identity's key: %w", id.kind, err)
 		}
-		f := &keyFlight{done: make(chan struct{})}
-		if !k.flight.CompareAndSwap(nil, f) {
-			continue
+		f, lead := k.flight.Load(), false
+		if f == nil {
+			nf := &keyFlight{done: make(chan struct{})}
+			if !k.flight.CompareAndSwap(nil, nf) {
+				continue
+			}
+			f, lead = nf, true
+			go id.fly(ctx, k, nf)
 		}
-		d, err := id.mintKey(ctx)
-		if err == nil {
-			stored := d // published by address: never written again
-			k.disc.CompareAndSwap(nil, &stored)
-			d = *k.disc.Load()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return "", lead, fmt.Errorf("idpool: waiting for the %s identity's key: %w", id.kind, ctx.Err())
 		}
-		f.disc, f.err = d, err
-		k.flight.Store(nil)
-		close(f.done)
-		return f.disc, true, f.err
+		switch {
+		case lead:
+			return f.disc, true, f.err
+		case f.err == nil:
+			return f.disc, false, nil
+		case isCtxErr(f.err) && ctx.Err() == nil:
+			continue // the minting caller gave up, not us: try again
+		}
+		return "", false, f.err
 	}
+}
+
+// fly runs the mint of flight f under ctx, publishes its result and ends
+// the flight.
+func (id Identity) fly(ctx context.Context, k *tokenDerivedKey, f *keyFlight) {
+	d, err := id.mintKey(ctx)
+	if err == nil {
+		stored := d // published by address: never written again
+		k.disc.CompareAndSwap(nil, &stored)
+		d = *k.disc.Load()
+	}
+	f.disc, f.err = d, err
+	k.flight.Store(nil)
+	close(f.done)
 }
 
 // mintKey mints one token and keys the identity by its hash. A source that

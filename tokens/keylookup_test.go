@@ -100,3 +100,45 @@ func TestKeyLookupRespectsCtxAndRetriesAfterFailure(t *testing.T) {
 	cancelFollower()
 	require.ErrorIs(t, <-followerDone, context.Canceled)
 }
+
+// TestKeyLookupOutlivesNoCtx: a source that ignores its ctx holds neither
+// the minting caller nor a waiter past its ctx's end; what it returns later
+// still teaches the identity its key.
+func TestKeyLookupOutlivesNoCtx(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	id, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
+		entered <- struct{}{}
+		<-release // ignores its ctx
+		return tokens.Token{Value: "late", ExpiresOn: time.Now().Add(time.Hour)}, nil
+	})
+	require.NoError(t, err)
+	lead, cancelLead := context.WithCancel(context.Background())
+	leadDone := make(chan error, 1)
+	go func() {
+		_, minted, err := id.ResolveKey(lead)
+		assert.True(t, minted, "it started the mint")
+		leadDone <- err
+	}()
+	<-entered
+	follow, cancelFollow := context.WithCancel(context.Background())
+	followDone := make(chan error, 1)
+	go func() { _, _, err := id.ResolveKey(follow); followDone <- err }()
+	cancelLead()
+	require.ErrorIs(t, <-leadDone, context.Canceled)
+	cancelFollow()
+	require.ErrorIs(t, <-followDone, context.Canceled)
+	assert.False(t, id.KeyResolved())
+	close(release)
+	require.Eventually(t, id.KeyResolved, 5*time.Second, time.Millisecond, "the late token is kept")
+	d, minted, err := id.ResolveKey(context.Background())
+	require.NoError(t, err)
+	assert.False(t, minted)
+	assert.NotEmpty(t, d)
+}

@@ -99,7 +99,8 @@ func newHSWorld(t *testing.T, v hsVariant) *hsWorld {
 	w := &hsWorld{v: v, now: time.Unix(1_700_000_000, 0), pools: map[decide.PoolID]*hsPool{}, table: map[string]*hsRoute{},
 		mgr: decide.New(decide.Config{Server: "srv", Pool: actors.PoolConfig{MaxSize: 1, RetireAfter: time.Second}})}
 	// Setup: an earlier acquire spawned the pool, was granted and released;
-	// the pool has since been idle for RetireAfter and asked to retire.
+	// the pool has since been idle for RetireAfter, closed its connection
+	// and asked to retire.
 	w.mgrStep(decide.Acquire{Disc: hsDisc}, 1)
 	p := w.pools[1]
 	w.runPool(p) // Start
@@ -108,6 +109,7 @@ func newHSWorld(t *testing.T, v hsVariant) *hsWorld {
 	w.poolStep(p, actors.Release{Conn: 1})
 	w.now = w.now.Add(2 * time.Second)
 	w.poolStep(p, actors.Tick{})
+	w.runPool(p) // CloseDone
 	require.Len(t, w.mailbox, 1, "the pool asked to retire")
 	require.Empty(t, w.violations)
 	w.answers = nil
