@@ -39,8 +39,11 @@ func OpenDialer(d Dialer, server string, cfg Config, opts ...FacadeOption) (*DB,
 // CloseTimeout bounds how long DB.Close waits for leases to come back.
 const CloseTimeout = 30 * time.Second
 
-// Close closes the *sql.DB (waiting for its calls in flight) and then the
-// Manager, waiting up to CloseTimeout for every connection to close.
+// Close closes the *sql.DB, which refuses new calls from then on, and then
+// the Manager, which waits up to CloseTimeout for the connections the calls
+// in flight hold to come back and for every connection to close (see
+// Manager.Close for what happens past it). database/sql's own Close does
+// not wait for those calls: the Manager's does.
 func (db *DB) Close() error {
 	if db == nil || db.DB == nil {
 		return ErrNoManager
