@@ -1,11 +1,18 @@
 package actors
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // blockAfter is how many dials or mints in a row must fail before a blocking
 // period starts: one transient failure (a dropped SYN, a throttled login)
 // should cost one caller, not every caller for a while.
 const blockAfter = 2
+
+// maxBackoff bounds a blocking period (about 146 years: never in practice),
+// leaving room below the largest time.Duration for the jitter.
+const maxBackoff = time.Duration(math.MaxInt64 / 2)
 
 // startBlocking begins (or extends) the blocking period after failed dials
 // or mints; see PoolConfig.DialBackoff.
@@ -16,8 +23,14 @@ func (p *Pool) startBlocking(now time.Time, err error) {
 	if p.cfg.DialBackoff <= 0 || r.dialFailures < blockAfter {
 		return
 	}
-	backoff := p.cfg.DialBackoff << min(r.dialFailures-blockAfter, 20)
-	if p.cfg.DialBackoffMax > 0 && (backoff > p.cfg.DialBackoffMax || backoff <= 0) {
+	// Doubling saturates: a DialBackoff over about 2.5 hours shifted 20
+	// times would wrap to a negative period, which without DialBackoffMax
+	// made the jitter below panic inside the state machine.
+	backoff, shift := maxBackoff, min(r.dialFailures-blockAfter, 20)
+	if p.cfg.DialBackoff <= maxBackoff>>shift {
+		backoff = p.cfg.DialBackoff << shift
+	}
+	if p.cfg.DialBackoffMax > 0 && backoff > p.cfg.DialBackoffMax {
 		backoff = p.cfg.DialBackoffMax
 	}
 	// +-20% jitter, so pools that failed together do not retry together.

@@ -489,3 +489,31 @@ func TestARefusedRetirementIsAskedAgainAfterTheRacingAcquire(t *testing.T) {
 	h.finishCloses()
 	assert.Equal(t, []uint64{1, 2}, h.retires, "asks again, with the new count")
 }
+
+// A DialBackoff over about 2.5 hours with no DialBackoffMax doubled past the
+// largest time.Duration after 22 failed dials in a row: the period wrapped
+// negative and its jitter panicked inside Step. Doubling now saturates, and
+// every period still ends after it begins.
+func TestAHugeDialBackoffSaturatesInsteadOfWrapping(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1, DialBackoff: 3 * time.Hour, Seed: 3})
+	cause := errors.New("login failed")
+	var last time.Duration
+	for failures := 0; failures < 26; {
+		a := h.acquire()
+		if len(h.dials) == 1 {
+			h.finishDial(cause)
+			failures++
+		}
+		e, ok := h.answer(a)
+		require.True(t, ok)
+		var be *BlockedError
+		if errors.As(e.Err, &be) {
+			period := be.Until.Sub(h.now)
+			require.Positive(t, period, "after %d failures", failures)
+			require.GreaterOrEqual(t, period, last*8/10, "a period never shrinks past its jitter (after %d failures)", failures)
+			last = period
+			h.advance(period)
+		}
+	}
+	assert.Greater(t, last, 100*365*24*time.Hour, "saturated near the largest period, not wrapped")
+}
