@@ -109,7 +109,17 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 		}
 		connector = mssql.NewConnectorConfig(cfg)
 	}
+	guard := newLoginGuard(ctx, cfg.KeepAlive)
+	connector.Dialer = guard
 	conn, err := connector.Connect(ctx)
+	if !guard.finish() {
+		// The ctx ended first and the guard closed the connection: whatever
+		// the driver said then (a read on a closed connection) is its echo.
+		if err == nil {
+			_ = conn.Close()
+		}
+		err = fmt.Errorf("login not finished when the dial's ctx ended: %w", context.Cause(ctx))
+	}
 	if err != nil {
 		return nil, d.dialError(req, err, req.Token.Value)
 	}
