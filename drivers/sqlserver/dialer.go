@@ -95,8 +95,9 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 		if req.Token.IsZero() {
 			return nil, fmt.Errorf("sqlserver: dial %s: %w", req.Key.Redacted(), ErrNoToken)
 		}
-		// A token login must never also carry the DSN's SQL credentials.
-		cfg.User, cfg.Password = "", ""
+		// A token login must never also carry the DSN's SQL credentials;
+		// go-mssqldb sends a "change password" in every LOGIN7.
+		cfg.User, cfg.Password, cfg.ChangePassword = "", "", ""
 		value := req.Token.Value
 		c, err := mssql.NewSecurityTokenConnector(cfg, func(context.Context) (string, error) { return value, nil })
 		if err != nil {

@@ -71,8 +71,8 @@ func invalidDSN(err error, secrets []string) error {
 var odbcSyntaxChar = regexp.MustCompile(`unexpected character (?s:.) at index`)
 
 // dsnSecrets finds the password in any DSN form go-mssqldb accepts: the URL
-// form's userinfo (raw and unescaped), and password=/pwd= values of the ADO
-// and ODBC forms (with and without braces or quotes). It errs on the side of
+// form's userinfo (raw and unescaped), and password=/pwd=/change password=
+// values of the ADO and ODBC forms (with and without braces or quotes). It errs on the side of
 // finding too much: every candidate is scrubbed from error text.
 //
 // First among them is the password as the driver itself reads it: a value in
@@ -137,7 +137,7 @@ func dsnSecrets(dsn string) []string {
 	}
 	// A braced ODBC value may itself contain ';': take everything from the
 	// key to the closing brace as well.
-	for _, key := range []string{"password", "pwd"} {
+	for _, key := range []string{"password", "pwd", "change password"} {
 		if i := strings.Index(lower, key+"={"); i >= 0 {
 			v := dsn[i+len(key)+2:]
 			if j := strings.Index(v, "}"); j >= 0 {
@@ -149,9 +149,11 @@ func dsnSecrets(dsn string) []string {
 	return out
 }
 
+// isPasswordKey reports whether k names a SQL login's secret: its password,
+// or the new password of "change password", which go-mssqldb sends at login.
 func isPasswordKey(k string) bool {
 	switch strings.ToLower(strings.TrimSpace(k)) {
-	case "password", "pwd":
+	case "password", "pwd", "change password":
 		return true
 	}
 	return false

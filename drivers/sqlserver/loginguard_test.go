@@ -154,3 +154,22 @@ func TestDialedConnectionOutlivesItsCtx(t *testing.T) {
 		require.NoError(t, conn.Close())
 	}
 }
+
+// readMessage reads the packets of one TDS message and returns its payload.
+func readMessage(c net.Conn) ([]byte, error) {
+	var out []byte
+	for {
+		var hdr [8]byte
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			return nil, err
+		}
+		body := make([]byte, int(binary.BigEndian.Uint16(hdr[2:]))-8)
+		if _, err := io.ReadFull(c, body); err != nil {
+			return nil, err
+		}
+		out = append(out, body...)
+		if hdr[1]&0x01 != 0 {
+			return out, nil
+		}
+	}
+}
