@@ -52,7 +52,7 @@ func (c *preloginTLSConn) Read(p []byte) (int, error) {
 		}
 		c.pending = make([]byte, size-headerLen)
 		if _, err := io.ReadFull(c.r, c.pending); err != nil {
-			return 0, err
+			return 0, cutShort(err)
 		}
 	}
 	n := copy(p, c.pending)
@@ -114,9 +114,19 @@ func (f *firstPacketReader) Read(p []byte) (int, error) {
 		}
 		pkt = append(pkt, make([]byte, size-headerLen)...)
 		if _, err := io.ReadFull(f.tls, pkt[headerLen:]); err != nil {
-			return 0, err
+			return 0, cutShort(err)
 		}
 		f.r = io.MultiReader(bytes.NewReader(pkt), f.plain)
 	}
 	return f.r.Read(p)
+}
+
+// cutShort is the error of a packet body read: io.EOF there means a header
+// arrived without its body, a cut packet, not the connection's clean end
+// (which messageReader reports only before a packet begins).
+func cutShort(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
