@@ -8,7 +8,8 @@
 // negotiation of TDS 7.x (ENCRYPT_OFF, ON, REQ and NOT_SUP as SQL Server
 // answers them, the TLS handshake carried inside PRELOGIN packets, then
 // login-only or full encryption; see Options.Encryption), LOGIN7 with SQL
-// logins or the FEDAUTH security-token feature extension (a TDS version other
+// logins or the FEDAUTH security-token feature extension (its echo bit must
+// match the FEDAUTHREQUIRED of the PRELOGIN reply, and a TDS version other
 // than 7.4 or 8.0 is refused with a login error), SQL batches, RPC calls to
 // sp_executesql, transaction-manager requests, ATTENTION (acknowledged by a
 // DONE(ATTN) message of its own) and the RESETCONNECTION status bit. The SQL

@@ -119,6 +119,18 @@ func notAvailable(db, server string) sqlError {
 		"Database '%s' on server '%s' is not currently available. Please retry the connection later.", db, server)}
 }
 
+// fedAuthEchoMismatch refuses a FEDAUTH login whose fFedAuthEcho does not
+// say what the server's PRELOGIN reply said, as [MS-TDS] requires (an
+// ERROR, then the connection closes); the spec names no error number,
+// so it is the login failure every client reports.
+func fedAuthEchoMismatch(echoed bool) sqlError {
+	said := "did not carry FEDAUTHREQUIRED"
+	if echoed {
+		said = "carried FEDAUTHREQUIRED=1"
+	}
+	return sqlError{Number: 18456, State: 1, Class: 14, Msg: "Login failed: the FEDAUTH feature's fFedAuthEcho does not match the server's PRELOGIN reply, which " + said + "."}
+}
+
 func fedAuthUnsupported() sqlError {
 	return sqlError{Number: 18456, State: 1, Class: 14, Msg: "Login failed: the federated authentication library is not supported by this server."}
 }

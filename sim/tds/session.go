@@ -25,6 +25,11 @@ type session struct {
 	mr         *messageReader
 	tlsOn      bool
 	packetSize int
+	// fedAuthEchoed is set when the PRELOGIN reply carried
+	// FEDAUTHREQUIRED=1: a FEDAUTH login must then set fFedAuthEcho, and
+	// must not otherwise ([MS-TDS]: the server MUST check it, send an
+	// ERROR and close the connection on a mismatch).
+	fedAuthEchoed bool
 
 	// Fixed once the login succeeds.
 	spid           uint16
@@ -146,6 +151,9 @@ func (s *session) prelogin() (byte, bool) {
 		s.srv.log.Info("tds: malformed PRELOGIN", "remote", s.raw.RemoteAddr().String(), "err", err)
 		return 0, false
 	}
+	// The reply below carries FEDAUTHREQUIRED=1 exactly when the client
+	// sent the option.
+	s.fedAuthEchoed = p.fedAuthRequired
 	enc := encryptOn
 	if !s.tlsOn {
 		client := encryptOff
