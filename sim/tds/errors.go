@@ -82,6 +82,13 @@ func errRPCStream(detail string) *execError {
 	return newExecError(8009, 16, "The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. %s", detail)
 }
 
+// errMessageTooLarge answers a request longer than Options.MaxMessageSize.
+// SQL Server's own limit (65,536 network packets) is far larger and has no
+// error of its own here, so the number is the first of the user range.
+func errMessageTooLarge(e *messageTooLargeError) *execError {
+	return newExecError(50000, 16, "The request of %d bytes exceeds the simulated server's message size limit of %d bytes (tds.Options.MaxMessageSize); it was not run.", e.size, e.limit)
+}
+
 func errCompare() *execError {
 	return newExecError(245, 16, "Conversion failed when comparing values of different types.")
 }

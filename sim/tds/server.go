@@ -36,7 +36,10 @@ type Options struct {
 	// HandshakeTimeout bounds TLS, PRELOGIN and LOGIN7 (login latency not
 	// included). Default 10s.
 	HandshakeTimeout time.Duration
-	// MaxMessageSize bounds one client message. Default 4 MiB.
+	// MaxMessageSize bounds one client message. Default 4 MiB. A longer
+	// request after login is read to its end, kept nowhere, and answered
+	// with error 50000 naming the limit (the connection stays usable); a
+	// longer PRELOGIN or LOGIN7 closes the connection.
 	MaxMessageSize int
 	// Logger receives connection-level events; nil discards them. Tokens and
 	// passwords are never logged.

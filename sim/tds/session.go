@@ -72,9 +72,12 @@ type session struct {
 
 // request is one message being executed.
 type request struct {
-	msg    message
-	ctx    context.Context
-	cancel context.CancelFunc
+	msg message
+	// tooLarge is set for a message past Options.MaxMessageSize: msg has no
+	// data, and the reply is an ERROR that names the limit.
+	tooLarge *messageTooLargeError
+	ctx      context.Context
+	cancel   context.CancelFunc
 	// attn is set (under session.mu) when an ATTENTION arrived for it.
 	attn bool
 }
@@ -246,6 +249,10 @@ func (s *session) readLoop(ctx context.Context, reqs chan<- *request) {
 	}()
 	for {
 		m, err := s.mr.readMessage()
+		var tooLarge *messageTooLargeError
+		if errors.As(err, &tooLarge) {
+			err = nil
+		}
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.srv.log.Info("tds: read failed; connection closed", "spid", s.spid, "err", err)
@@ -253,12 +260,12 @@ func (s *session) readLoop(ctx context.Context, reqs chan<- *request) {
 			_ = s.raw.Close()
 			return
 		}
-		if m.typ == pktAttention {
+		if m.typ == pktAttention && tooLarge == nil {
 			s.attention()
 			continue
 		}
 		rctx, rcancel := context.WithCancel(ctx)
-		req := &request{msg: m, ctx: rctx, cancel: rcancel}
+		req := &request{msg: m, tooLarge: tooLarge, ctx: rctx, cancel: rcancel}
 		s.mu.Lock()
 		busy := s.cur != nil
 		if !busy {
@@ -318,6 +325,12 @@ func (s *session) handle(req *request) (keep bool) {
 			s.finish(req, tb.b, false)
 			return false
 		}
+	}
+	if req.tooLarge != nil {
+		s.srv.log.Info("tds: request over the message size limit; answered with an error", "spid", s.spid, "err", req.tooLarge)
+		tb.message(tokError, errMessageTooLarge(req.tooLarge).e, s.srv.opts.ServerName)
+		tb.done(tokDone, doneError, cmdNone, 0)
+		return s.finish(req, tb.b, false)
 	}
 	var err error
 	switch req.msg.typ {

@@ -120,13 +120,3 @@ func (f *firstPacketReader) Read(p []byte) (int, error) {
 	}
 	return f.r.Read(p)
 }
-
-// cutShort is the error of a packet body read: io.EOF there means a header
-// arrived without its body, a cut packet, not the connection's clean end
-// (which messageReader reports only before a packet begins).
-func cutShort(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
