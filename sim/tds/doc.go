@@ -20,7 +20,8 @@
 // pool must not hand on: SET TRANSACTION ISOLATION LEVEL, LOCK_TIMEOUT,
 // XACT_ABORT and the other ON/OFF options (read back with DBCC USEROPTIONS
 // and @@LOCK_TIMEOUT), SET CONTEXT_INFO and CONTEXT_INFO(),
-// sp_set_session_context and SESSION_CONTEXT(N'key'), EXECUTE AS USER |
+// sp_set_session_context (within SQL Server's 8,000-byte value and 1 MB
+// session limits) and SESSION_CONTEXT(N'key'), EXECUTE AS USER |
 // LOGIN and REVERT); anything else gets an ERROR token, as a real server
 // would answer, never a dropped connection.
 //
