@@ -36,6 +36,10 @@ func errSyntaxMsg(msg string) *execError {
 	return newExecError(102, 15, "%s.", strings.TrimSuffix(msg, "."))
 }
 
+func errNestedTooDeeply() *execError {
+	return newExecError(191, 15, "Some part of your SQL statement is nested too deeply. Rewrite the query or break it up into smaller queries.")
+}
+
 func errArithmeticOverflow() *execError {
 	return newExecError(8115, 16, "Arithmetic overflow error converting expression to data type bigint.")
 }
