@@ -20,11 +20,21 @@ import (
 // It dials as go-mssqldb's own default dialer does (TCP keep-alive from the
 // DSN, 30s if unset; not a HostDialer, so the driver resolves the host).
 // It takes no lock: one atomic state decides between a finished login and
-// an ended ctx.
+// an ended ctx, and the watches on the ctx are a lock-free stack, all
+// removed once the login finished: left registered, each would last as long
+// as the ctx (a goroutine for a ctx of a type of its own), keeping the
+// connection it would close.
 type loginGuard struct {
-	ctx   context.Context
-	nd    net.Dialer
-	state atomic.Int32
+	ctx     context.Context
+	nd      net.Dialer
+	state   atomic.Int32
+	watches atomic.Pointer[watch]
+}
+
+// watch is one connection's watch on the Dial's ctx.
+type watch struct {
+	stop func() bool
+	next *watch
 }
 
 const (
@@ -48,17 +58,38 @@ func (g *loginGuard) DialContext(ctx context.Context, network, addr string) (net
 	if err != nil {
 		return nil, err
 	}
-	context.AfterFunc(g.ctx, func() {
+	stop := context.AfterFunc(g.ctx, func() {
 		if g.state.CompareAndSwap(guardDialing, guardAborted) || g.state.Load() == guardAborted {
 			_ = c.Close()
 		}
 	})
+	for {
+		top := g.watches.Load()
+		if g.watches.CompareAndSwap(top, &watch{stop: stop, next: top}) {
+			break
+		}
+	}
+	// A dial the driver abandoned may return after the login finished.
+	if g.state.Load() == guardFinished {
+		g.unwatch()
+	}
 	return c, nil
 }
 
 // finish reports whether the login finished before the Dial's ctx ended.
-// After it returns true the guard closes nothing; after false, every
-// connection it opened is (being) closed.
+// After it returns true the guard closes nothing and no longer watches the
+// ctx; after false, every connection it opened is (being) closed.
 func (g *loginGuard) finish() bool {
-	return g.state.CompareAndSwap(guardDialing, guardFinished) || g.state.Load() == guardFinished
+	if g.state.CompareAndSwap(guardDialing, guardFinished) || g.state.Load() == guardFinished {
+		g.unwatch()
+		return true
+	}
+	return false
+}
+
+// unwatch removes every watch registered so far.
+func (g *loginGuard) unwatch() {
+	for w := g.watches.Swap(nil); w != nil; w = w.next {
+		w.stop()
+	}
 }

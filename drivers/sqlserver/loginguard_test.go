@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/drivers/sqlserver"
@@ -172,4 +173,31 @@ func readMessage(c net.Conn) ([]byte, error) {
 			return out, nil
 		}
 	}
+}
+
+// neverDone is a ctx of a type of its own (not one of the context package's)
+// whose Done channel never closes, like a long-lived ctx of a framework.
+type neverDone struct {
+	context.Context
+	done chan struct{}
+}
+
+func (c neverDone) Done() <-chan struct{} { return c.done }
+
+// TestDialLeavesNothingOnItsCtx: the guard's watch on the Dial's ctx ends
+// with the login. Left registered, each Dial under a long-lived ctx would
+// keep its watch (and the connection it closes) until that ctx ended: for a
+// ctx of a type of its own, a goroutine per Dial.
+func TestDialLeavesNothingOnItsCtx(t *testing.T) {
+	srv := startServer(t)
+	d, err := sqlserver.NewDialer(dsnFor(srv, ""))
+	require.NoError(t, err)
+	before := goleak.IgnoreCurrent()
+	ctx := neverDone{Context: context.Background(), done: make(chan struct{})}
+	for range 3 {
+		conn, err := d.Dial(ctx, actors.DialRequest{Identity: tokens.SQLLogin()})
+		require.NoError(t, err)
+		require.NoError(t, conn.Close())
+	}
+	goleak.VerifyNone(t, before)
 }
