@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/microsoft/go-mssqldb/msdsn"
 )
@@ -177,7 +178,7 @@ func scrub(s string, secrets []string) string {
 		if sec == "" {
 			continue
 		}
-		re := regexp.MustCompile("(?i)" + regexp.QuoteMeta(sec))
+		re := foldPattern(sec)
 		if len(sec) < minScrubLen {
 			if re.MatchString(s) {
 				return withheld
@@ -187,4 +188,25 @@ func scrub(s string, secrets []string) string {
 		s = re.ReplaceAllString(s, "***")
 	}
 	return s
+}
+
+// foldPattern matches sec in any letter case. A password need not be valid
+// UTF-8 (a Latin-1 config file, say), and a pattern with an invalid byte does
+// not compile: regexp.MustCompile panicked, in NewDialer and in every failed
+// Dial, with the password in the panic's text. regexp reads an invalid byte
+// of the text it searches as U+FFFD, so that is what an invalid byte of sec
+// matches (a real U+FFFD too, which only scrubs more).
+func foldPattern(sec string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?i)")
+	for i, w := 0, 0; i < len(sec); i += w {
+		var r rune
+		r, w = utf8.DecodeRuneInString(sec[i:])
+		if r == utf8.RuneError && w == 1 {
+			b.WriteString(`\x{FFFD}`)
+			continue
+		}
+		b.WriteString(regexp.QuoteMeta(sec[i : i+w]))
+	}
+	return regexp.MustCompile(b.String())
 }
