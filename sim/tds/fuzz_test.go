@@ -95,9 +95,12 @@ func FuzzSQL(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	f.Add("@p1 bigint,@p2 nvarchar(10),@p3 decimal(10, 2)")
 	f.Fuzz(func(t *testing.T, sql string) {
 		_, _ = parseBatch(sql)
 		_, _ = parseDelay(sql)
+		// sp_executesql's @params string comes from the client too.
+		_ = declaredNames(sql)
 	})
 }
 
