@@ -105,8 +105,8 @@ func dsnSecrets(dsn string) []string {
 			}
 		}
 	}
-	lower := strings.ToLower(dsn)
-	if strings.HasPrefix(lower, "sqlserver://") {
+	const urlPrefix = "sqlserver://"
+	if len(dsn) >= len(urlPrefix) && equalFoldASCII(dsn[:len(urlPrefix)], urlPrefix) {
 		rest := dsn[len("sqlserver://"):]
 		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
@@ -139,7 +139,7 @@ func dsnSecrets(dsn string) []string {
 	// A braced ODBC value may itself contain ';': take everything from the
 	// key to the closing brace as well.
 	for _, key := range []string{"password", "pwd", "change password"} {
-		if i := strings.Index(lower, key+"={"); i >= 0 {
+		if i := indexFoldASCII(dsn, key+"={"); i >= 0 {
 			v := dsn[i+len(key)+2:]
 			if j := strings.Index(v, "}"); j >= 0 {
 				v = v[:j]
@@ -148,6 +148,42 @@ func dsnSecrets(dsn string) []string {
 		}
 	}
 	return out
+}
+
+// indexFoldASCII is strings.Index ignoring the case of ASCII letters, its
+// offset one into s itself. An index into strings.ToLower(s) is not: lower
+// casing changes the length of text that is not UTF-8 (each invalid byte
+// becomes a 3-byte U+FFFD) and of some letters ("İ" becomes 3 bytes, the
+// Kelvin sign 1), and slicing s with it panicked in NewDialer, or cut the
+// wrong text as the password.
+func indexFoldASCII(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if equalFoldASCII(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// equalFoldASCII reports whether a and b are equal but for the case of ASCII
+// letters; other bytes must be equal.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // isPasswordKey reports whether k names a SQL login's secret: its password,

@@ -44,3 +44,27 @@ func TestPasswordThatIsNotUTF8IsScrubbedWithoutPanicking(t *testing.T) {
 	require.True(t, errors.As(err, &de), "%v", err)
 	assert.False(t, strings.Contains(err.Error(), "Secret-42"), "%v", err)
 }
+
+// TestPasswordScanSurvivesLettersThatChangeLengthInLowerCase: the braced
+// password scan found "pwd={" in strings.ToLower(dsn) and sliced dsn with
+// that offset, but lower casing changes the length of some letters ("Ⱥ", 2
+// bytes, becomes 3; "İ", 2, becomes 1) and of bytes that are not UTF-8 (1
+// becomes 3), so a server or database so named made NewDialer and ServerKey
+// panic (or cut the wrong text as the password).
+func TestPasswordScanSurvivesLettersThatChangeLengthInLowerCase(t *testing.T) {
+	for _, dsn := range []string{
+		"odbc:server=ȺȺȺ;pwd={",
+		"odbc:server=İȺȺȺȺ;pwd={" + sentinelPassword,
+		"\xfa\xfa;pwd={000",
+	} {
+		var err error
+		require.NotPanics(t, func() { _, err = sqlserver.NewDialer(dsn) }, "%q", dsn)
+		if err != nil {
+			assertNoSecret(t, err.Error())
+		}
+		require.NotPanics(t, func() { _, err = sqlserver.ServerKey(dsn) }, "%q", dsn)
+		if err != nil {
+			assertNoSecret(t, err.Error())
+		}
+	}
+}
