@@ -95,8 +95,9 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 		if req.Token.IsZero() {
 			return nil, fmt.Errorf("sqlserver: dial %s: %w", req.Key.Redacted(), ErrNoToken)
 		}
-		// A token login must never also carry the DSN's SQL credentials.
-		cfg.User, cfg.Password = "", ""
+		// A token login must never also carry the DSN's SQL credentials;
+		// go-mssqldb sends a "change password" in every LOGIN7.
+		cfg.User, cfg.Password, cfg.ChangePassword = "", "", ""
 		value := req.Token.Value
 		c, err := mssql.NewSecurityTokenConnector(cfg, func(context.Context) (string, error) { return value, nil })
 		if err != nil {
@@ -109,7 +110,17 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 		}
 		connector = mssql.NewConnectorConfig(cfg)
 	}
+	guard := newLoginGuard(ctx, cfg.KeepAlive)
+	connector.Dialer = guard
 	conn, err := connector.Connect(ctx)
+	if !guard.finish() {
+		// The ctx ended first and the guard closed the connection: whatever
+		// the driver said then (a read on a closed connection) is its echo.
+		if err == nil {
+			_ = conn.Close()
+		}
+		err = fmt.Errorf("login not finished when the dial's ctx ended: %w", context.Cause(ctx))
+	}
 	if err != nil {
 		return nil, d.dialError(req, err, req.Token.Value)
 	}

@@ -6,4 +6,8 @@
 // for that connection; the dialer never mints one itself. A SQL-login
 // connection logs in with the DSN's own user and password. No error, String
 // or log value of this package contains the DSN's password or a token.
+//
+// Dial returns once its ctx ends, at any step of the login (go-mssqldb alone
+// would wait out a server that stops answering during PRELOGIN or TLS), and
+// closes the connection it had opened; see loginGuard.
 package sqlserver

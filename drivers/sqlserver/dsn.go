@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/microsoft/go-mssqldb/msdsn"
 )
@@ -71,8 +72,8 @@ func invalidDSN(err error, secrets []string) error {
 var odbcSyntaxChar = regexp.MustCompile(`unexpected character (?s:.) at index`)
 
 // dsnSecrets finds the password in any DSN form go-mssqldb accepts: the URL
-// form's userinfo (raw and unescaped), and password=/pwd= values of the ADO
-// and ODBC forms (with and without braces or quotes). It errs on the side of
+// form's userinfo (raw and unescaped), and password=/pwd=/change password=
+// values of the ADO and ODBC forms (with and without braces or quotes). It errs on the side of
 // finding too much: every candidate is scrubbed from error text.
 //
 // First among them is the password as the driver itself reads it: a value in
@@ -104,8 +105,8 @@ func dsnSecrets(dsn string) []string {
 			}
 		}
 	}
-	lower := strings.ToLower(dsn)
-	if strings.HasPrefix(lower, "sqlserver://") {
+	const urlPrefix = "sqlserver://"
+	if len(dsn) >= len(urlPrefix) && equalFoldASCII(dsn[:len(urlPrefix)], urlPrefix) {
 		rest := dsn[len("sqlserver://"):]
 		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
@@ -137,8 +138,8 @@ func dsnSecrets(dsn string) []string {
 	}
 	// A braced ODBC value may itself contain ';': take everything from the
 	// key to the closing brace as well.
-	for _, key := range []string{"password", "pwd"} {
-		if i := strings.Index(lower, key+"={"); i >= 0 {
+	for _, key := range []string{"password", "pwd", "change password"} {
+		if i := indexFoldASCII(dsn, key+"={"); i >= 0 {
 			v := dsn[i+len(key)+2:]
 			if j := strings.Index(v, "}"); j >= 0 {
 				v = v[:j]
@@ -149,9 +150,47 @@ func dsnSecrets(dsn string) []string {
 	return out
 }
 
+// indexFoldASCII is strings.Index ignoring the case of ASCII letters, its
+// offset one into s itself. An index into strings.ToLower(s) is not: lower
+// casing changes the length of text that is not UTF-8 (each invalid byte
+// becomes a 3-byte U+FFFD) and of some letters ("İ" becomes 3 bytes, the
+// Kelvin sign 1), and slicing s with it panicked in NewDialer, or cut the
+// wrong text as the password.
+func indexFoldASCII(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if equalFoldASCII(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// equalFoldASCII reports whether a and b are equal but for the case of ASCII
+// letters; other bytes must be equal.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// isPasswordKey reports whether k names a SQL login's secret: its password,
+// or the new password of "change password", which go-mssqldb sends at login.
 func isPasswordKey(k string) bool {
 	switch strings.ToLower(strings.TrimSpace(k)) {
-	case "password", "pwd":
+	case "password", "pwd", "change password":
 		return true
 	}
 	return false
@@ -175,7 +214,7 @@ func scrub(s string, secrets []string) string {
 		if sec == "" {
 			continue
 		}
-		re := regexp.MustCompile("(?i)" + regexp.QuoteMeta(sec))
+		re := foldPattern(sec)
 		if len(sec) < minScrubLen {
 			if re.MatchString(s) {
 				return withheld
@@ -185,4 +224,25 @@ func scrub(s string, secrets []string) string {
 		s = re.ReplaceAllString(s, "***")
 	}
 	return s
+}
+
+// foldPattern matches sec in any letter case. A password need not be valid
+// UTF-8 (a Latin-1 config file, say), and a pattern with an invalid byte does
+// not compile: regexp.MustCompile panicked, in NewDialer and in every failed
+// Dial, with the password in the panic's text. regexp reads an invalid byte
+// of the text it searches as U+FFFD, so that is what an invalid byte of sec
+// matches (a real U+FFFD too, which only scrubs more).
+func foldPattern(sec string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?i)")
+	for i, w := 0, 0; i < len(sec); i += w {
+		var r rune
+		r, w = utf8.DecodeRuneInString(sec[i:])
+		if r == utf8.RuneError && w == 1 {
+			b.WriteString(`\x{FFFD}`)
+			continue
+		}
+		b.WriteString(regexp.QuoteMeta(sec[i : i+w]))
+	}
+	return regexp.MustCompile(b.String())
 }

@@ -70,6 +70,9 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	case q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("client_id") == "":
 		reply.Set("error", "invalid_request")
 		reply.Set("error_description", "entra sim: client_id and an S256 code_challenge are required")
+	case !roomFor(s.state.authCodes, time.Now(), func(ac *authCode) time.Time { return ac.expiresAt }):
+		reply.Set("error", "temporarily_unavailable")
+		reply.Set("error_description", errTooManyPending)
 	default:
 		code := rand.Text() + rand.Text()
 		s.state.authCodes[code] = &authCode{

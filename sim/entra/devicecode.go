@@ -81,7 +81,12 @@ func (s *Server) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_scope", "one resource scope is required")
 		return
 	}
-	dc := &deviceCode{userCode: rand.Text()[:9], clientID: clientID, expiresAt: time.Now().Add(deviceCodeLifetime)}
+	now := time.Now()
+	if !roomFor(s.state.deviceCodes, now, func(dc *deviceCode) time.Time { return dc.expiresAt }) {
+		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", errTooManyPending)
+		return
+	}
+	dc := &deviceCode{userCode: rand.Text()[:9], clientID: clientID, expiresAt: now.Add(deviceCodeLifetime)}
 	if u, ok := s.state.users[s.state.approver]; ok {
 		dc.user = u
 	}

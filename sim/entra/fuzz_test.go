@@ -117,3 +117,36 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDeviceCodeEndpoint feeds arbitrary form bodies to the device code
+// endpoint: it must answer JSON, and a device code only for a request with a
+// client id and one resource scope.
+func FuzzDeviceCodeEndpoint(f *testing.F) {
+	s, err := New(Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.Close)
+	mux := s.authorityMux()
+	f.Add("client_id=app1&scope=https%3A%2F%2Fdatabase.windows.net%2F.default+offline_access")
+	f.Add("client_id=&scope=x%2F.default")
+	f.Add("client_id=app1&scope=a%2F.default+b%2F.default")
+	f.Add("%zz&&==;")
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/t1/oauth2/v2.0/devicecode", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		var out map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("status %d: not JSON: %v", rec.Code, err)
+		}
+		if rec.Code == http.StatusOK {
+			form, err := url.ParseQuery(body)
+			if err != nil || form.Get("client_id") == "" {
+				t.Fatalf("a device code for body %q", body)
+			}
+			mustScope(t, form.Get("scope"))
+		}
+	})
+}

@@ -73,12 +73,25 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close stops both listeners and drops the idle connections of Client, so no
-// goroutine of the server outlives it.
+// Close stops both listeners, closes every connection to them and drops the
+// idle connections of Client, so no goroutine of the server outlives it.
 func (s *Server) Close() {
-	s.managed.Close()
-	s.authority.Close()
+	for _, h := range []*httptest.Server{s.managed, s.authority} {
+		closeNow(h)
+	}
 	s.poster.CloseIdleConnections()
+}
+
+// closeNow closes an httptest server without waiting for requests in
+// progress. httptest's Close waits for them, and a client that sent a
+// request's headers and then stalled in its body (a hostile or broken peer)
+// would hold that wait, and whoever stops this server, for as long as it
+// liked. The listener goes first, so no connection is accepted between the
+// forced close and Close.
+func closeNow(h *httptest.Server) {
+	_ = h.Listener.Close()
+	h.CloseClientConnections()
+	h.Close()
 }
 
 // AuthorityHost is the https URL, with a trailing slash, to use as

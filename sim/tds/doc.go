@@ -8,7 +8,8 @@
 // negotiation of TDS 7.x (ENCRYPT_OFF, ON, REQ and NOT_SUP as SQL Server
 // answers them, the TLS handshake carried inside PRELOGIN packets, then
 // login-only or full encryption; see Options.Encryption), LOGIN7 with SQL
-// logins or the FEDAUTH security-token feature extension (a TDS version other
+// logins or the FEDAUTH security-token feature extension (its echo bit must
+// match the FEDAUTHREQUIRED of the PRELOGIN reply, and a TDS version other
 // than 7.4 or 8.0 is refused with a login error), SQL batches, RPC calls to
 // sp_executesql, transaction-manager requests, ATTENTION (acknowledged by a
 // DONE(ATTN) message of its own) and the RESETCONNECTION status bit. The SQL
@@ -19,7 +20,8 @@
 // pool must not hand on: SET TRANSACTION ISOLATION LEVEL, LOCK_TIMEOUT,
 // XACT_ABORT and the other ON/OFF options (read back with DBCC USEROPTIONS
 // and @@LOCK_TIMEOUT), SET CONTEXT_INFO and CONTEXT_INFO(),
-// sp_set_session_context and SESSION_CONTEXT(N'key'), EXECUTE AS USER |
+// sp_set_session_context (within SQL Server's 8,000-byte value and 1 MB
+// session limits) and SESSION_CONTEXT(N'key'), EXECUTE AS USER |
 // LOGIN and REVERT); anything else gets an ERROR token, as a real server
 // would answer, never a dropped connection.
 //

@@ -36,6 +36,10 @@ func errSyntaxMsg(msg string) *execError {
 	return newExecError(102, 15, "%s.", strings.TrimSuffix(msg, "."))
 }
 
+func errNestedTooDeeply() *execError {
+	return newExecError(191, 15, "Some part of your SQL statement is nested too deeply. Rewrite the query or break it up into smaller queries.")
+}
+
 func errArithmeticOverflow() *execError {
 	return newExecError(8115, 16, "Arithmetic overflow error converting expression to data type bigint.")
 }
@@ -82,6 +86,13 @@ func errRPCStream(detail string) *execError {
 	return newExecError(8009, 16, "The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. %s", detail)
 }
 
+// errMessageTooLarge answers a request longer than Options.MaxMessageSize.
+// SQL Server's own limit (65,536 network packets) is far larger and has no
+// error of its own here, so the number is the first of the user range.
+func errMessageTooLarge(e *messageTooLargeError) *execError {
+	return newExecError(50000, 16, "The request of %d bytes exceeds the simulated server's message size limit of %d bytes (tds.Options.MaxMessageSize); it was not run.", e.size, e.limit)
+}
+
 func errCompare() *execError {
 	return newExecError(245, 16, "Conversion failed when comparing values of different types.")
 }
@@ -117,6 +128,18 @@ func tooManyConnections(limit int) sqlError {
 func notAvailable(db, server string) sqlError {
 	return sqlError{Number: 40613, State: 1, Class: 17, Msg: fmt.Sprintf(
 		"Database '%s' on server '%s' is not currently available. Please retry the connection later.", db, server)}
+}
+
+// fedAuthEchoMismatch refuses a FEDAUTH login whose fFedAuthEcho does not
+// say what the server's PRELOGIN reply said, as [MS-TDS] requires (an
+// ERROR, then the connection closes); the spec names no error number,
+// so it is the login failure every client reports.
+func fedAuthEchoMismatch(echoed bool) sqlError {
+	said := "did not carry FEDAUTHREQUIRED"
+	if echoed {
+		said = "carried FEDAUTHREQUIRED=1"
+	}
+	return sqlError{Number: 18456, State: 1, Class: 14, Msg: "Login failed: the FEDAUTH feature's fFedAuthEcho does not match the server's PRELOGIN reply, which " + said + "."}
 }
 
 func fedAuthUnsupported() sqlError {

@@ -2,6 +2,7 @@ package tds
 
 import (
 	"bytes"
+	"io"
 	"testing"
 	"unicode/utf8"
 )
@@ -94,9 +95,12 @@ func FuzzSQL(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	f.Add("@p1 bigint,@p2 nvarchar(10),@p3 decimal(10, 2)")
 	f.Fuzz(func(t *testing.T, sql string) {
 		_, _ = parseBatch(sql)
 		_, _ = parseDelay(sql)
+		// sp_executesql's @params string comes from the client too.
+		_ = declaredNames(sql)
 	})
 }
 
@@ -165,6 +169,46 @@ func FuzzNegotiateEncryption(f *testing.F) {
 			t.Fatalf("a forcing server answered 0x%02x", got)
 		case client == encryptOn && m != EncryptionUnsupported && got != encryptOn:
 			t.Fatalf("a client asking for encryption got 0x%02x", got)
+		}
+	})
+}
+
+// FuzzFirstPacketReader feeds the transport of a login-only encrypted
+// connection: the first packet comes from the TLS stream, everything after
+// it from the socket in clear. It must return exactly that first packet and
+// then the clear bytes, and never read the TLS stream past the packet (the
+// client sends nothing more through TLS).
+func FuzzFirstPacketReader(f *testing.F) {
+	login := appendPackets(nil, pktLogin7, 0, minPacketSize, make([]byte, 700))
+	f.Add(login[:minPacketSize], login[minPacketSize:])
+	f.Add(appendPackets(nil, pktLogin7, 0, minPacketSize, []byte{1, 2, 3}), []byte(nil))
+	f.Add([]byte{pktLogin7, 0, 0, 4, 0, 0, 1, 0}, []byte{1})
+	f.Add([]byte{pktLogin7, 1, 0, 20}, []byte{9, 9})
+	f.Add([]byte{pktLogin7, 1, 0, 20, 0, 0, 1, 0}, []byte{9, 9}) // a header without its body
+	f.Fuzz(func(t *testing.T, tlsBytes, plain []byte) {
+		tr := bytes.NewReader(tlsBytes)
+		r := &firstPacketReader{tls: tr, plain: bytes.NewReader(plain)}
+		got, err := io.ReadAll(r)
+		if len(tlsBytes) < headerLen {
+			// Nothing at all is the connection's end (io.EOF, which
+			// ReadAll takes as such); part of a header is an error.
+			if len(got) != 0 || (err == nil) != (len(tlsBytes) == 0) {
+				t.Fatalf("%d bytes of a header: read %x, err %v", len(tlsBytes), got, err)
+			}
+			return
+		}
+		size := int(tlsBytes[2])<<8 | int(tlsBytes[3])
+		switch {
+		case size < headerLen || size > len(tlsBytes):
+			if err == nil {
+				t.Fatalf("no error for a first packet of length %d in %d bytes", size, len(tlsBytes))
+			}
+		case err != nil:
+			t.Fatalf("a whole first packet failed: %v", err)
+		case !bytes.Equal(got, append(tlsBytes[:size:size], plain...)):
+			t.Fatalf("read %x, want the first packet then the clear bytes", got)
+		case len(tlsBytes)-tr.Len() != size:
+			t.Fatalf("read %d bytes of TLS for a packet of %d", len(tlsBytes)-tr.Len(), size)
 		}
 	})
 }

@@ -125,6 +125,9 @@ func (s *session) authenticate(l login7) (sqlError, bool) {
 		return notAvailable(s.database, srv.opts.ServerName), false
 	}
 	if fa := l.fedAuth; fa != nil {
+		if fa.echo != s.fedAuthEchoed {
+			return fedAuthEchoMismatch(s.fedAuthEchoed), false
+		}
 		if fa.library != fedAuthLibSecurityToken {
 			return fedAuthUnsupported(), false
 		}

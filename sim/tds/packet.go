@@ -3,7 +3,6 @@ package tds
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -63,8 +62,16 @@ func newMessageReader(r io.Reader, maxMessage int) *messageReader {
 	return &messageReader{r: r, max: maxMessage}
 }
 
-// errMessageTooLarge is returned for a message longer than the reader's limit.
-var errMessageTooLarge = errors.New("tds: message exceeds the size limit")
+// messageTooLargeError is returned for a message longer than the reader's
+// limit. The reader has read that message to its end, keeping none of it, so
+// the stream is still in step: after login the server answers it with an
+// ERROR that names the limit, where closing the connection would leave the
+// client with nothing but a reset connection to go on.
+type messageTooLargeError struct{ size, limit int }
+
+func (e *messageTooLargeError) Error() string {
+	return fmt.Sprintf("tds: message of %d bytes exceeds the size limit of %d bytes", e.size, e.limit)
+}
 
 // readMessage reads packets until one carries EOM. A message the client marked
 // with the ignore bit is dropped, as the spec asks, and the next one is read.
@@ -79,6 +86,7 @@ func (mr *messageReader) readMessage() (message, error) {
 
 func (mr *messageReader) readOne() (m message, ignore bool, err error) {
 	first := true
+	size := 0 // the message's body bytes so far, kept or not
 	for {
 		if _, err := io.ReadFull(mr.r, mr.hdr[:]); err != nil {
 			if !first && err == io.EOF {
@@ -87,32 +95,50 @@ func (mr *messageReader) readOne() (m message, ignore bool, err error) {
 			return message{}, false, err
 		}
 		typ, status := mr.hdr[0], mr.hdr[1]
-		size := int(binary.BigEndian.Uint16(mr.hdr[2:4]))
-		if size < headerLen {
-			return message{}, false, fmt.Errorf("tds: packet length %d is shorter than its header", size)
+		n := int(binary.BigEndian.Uint16(mr.hdr[2:4]))
+		if n < headerLen {
+			return message{}, false, fmt.Errorf("tds: packet length %d is shorter than its header", n)
 		}
 		if first {
 			m.typ, m.status = typ, status
 		} else if typ != m.typ {
 			return message{}, false, fmt.Errorf("tds: packet type changed from 0x%02x to 0x%02x inside a message", m.typ, typ)
 		}
-		body := size - headerLen
-		if len(m.data)+body > mr.max {
-			return message{}, false, errMessageTooLarge
-		}
-		start := len(m.data)
-		m.data = append(m.data, make([]byte, body)...)
-		if _, err := io.ReadFull(mr.r, m.data[start:]); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
+		body := n - headerLen
+		size += body
+		if size > mr.max {
+			// Past the limit: read on to the message's end, keeping nothing.
+			m.data = nil
+			if _, err := io.CopyN(io.Discard, mr.r, int64(body)); err != nil {
+				return message{}, false, cutShort(err)
 			}
-			return message{}, false, err
+		} else {
+			start := len(m.data)
+			m.data = append(m.data, make([]byte, body)...)
+			if _, err := io.ReadFull(mr.r, m.data[start:]); err != nil {
+				return message{}, false, cutShort(err)
+			}
 		}
 		first = false
-		if status&statusEOM != 0 {
-			return m, status&statusIgnore != 0, nil
+		if status&statusEOM == 0 {
+			continue
 		}
+		ignore = status&statusIgnore != 0
+		if size > mr.max && !ignore {
+			return m, false, &messageTooLargeError{size: size, limit: mr.max}
+		}
+		return m, ignore, nil
 	}
+}
+
+// cutShort is the error of a packet body read: io.EOF there means a header
+// arrived without its body, a cut packet, not the connection's clean end
+// (which messageReader reports only before a packet begins).
+func cutShort(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // parseMessages splits a captured byte stream into messages; it exists for the

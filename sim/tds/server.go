@@ -36,7 +36,10 @@ type Options struct {
 	// HandshakeTimeout bounds TLS, PRELOGIN and LOGIN7 (login latency not
 	// included). Default 10s.
 	HandshakeTimeout time.Duration
-	// MaxMessageSize bounds one client message. Default 4 MiB.
+	// MaxMessageSize bounds one client message. Default 4 MiB. A longer
+	// request after login is read to its end, kept nowhere, and answered
+	// with error 50000 naming the limit (the connection stays usable); a
+	// longer PRELOGIN or LOGIN7 closes the connection.
 	MaxMessageSize int
 	// Logger receives connection-level events; nil discards them. Tokens and
 	// passwords are never logged.
@@ -120,7 +123,11 @@ type Server struct {
 }
 
 // Start listens on opts.Addr and serves until Close.
-func Start(opts Options) (*Server, error) {
+func Start(opts Options) (*Server, error) { return startOn(opts, nil) }
+
+// startOn is Start serving on ln, or on a listener of its own on opts.Addr
+// when ln is nil; tests give it a listener that fails as a real one can.
+func startOn(opts Options, ln net.Listener) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
@@ -159,9 +166,10 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("tds: listen: %w", err)
+	if ln == nil {
+		if ln, err = net.Listen("tcp", opts.Addr); err != nil {
+			return nil, fmt.Errorf("tds: listen: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -192,21 +200,32 @@ func checkLoopback(addr string) error {
 	return fmt.Errorf("tds: listen address %q is not a loopback address", addr)
 }
 
+// acceptLoop accepts until Close. A failed Accept is retried after a pause
+// that doubles from 5ms to 1s: the usual cause is a passing one, above all
+// running out of file descriptors (EMFILE) under a flood of connections,
+// and a server that stopped accepting then stayed deaf after the flood had
+// gone.
 func (s *Server) acceptLoop() {
 	defer s.wg.Done()
+	var pause time.Duration
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			if s.ctx.Err() != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.log.Warn("tds: accept failed; retrying", "err", err, "in", pause)
+			t := time.NewTimer(pause)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return
 			}
-			s.log.Error("tds: accept failed; server stops accepting", "err", err)
-			return
+			continue
 		}
+		pause = 0
 		if !s.track(c) {
 			_ = c.Close()
 			continue

@@ -25,6 +25,11 @@ type session struct {
 	mr         *messageReader
 	tlsOn      bool
 	packetSize int
+	// fedAuthEchoed is set when the PRELOGIN reply carried
+	// FEDAUTHREQUIRED=1: a FEDAUTH login must then set fFedAuthEcho, and
+	// must not otherwise ([MS-TDS]: the server MUST check it, send an
+	// ERROR and close the connection on a mismatch).
+	fedAuthEchoed bool
 
 	// Fixed once the login succeeds.
 	spid           uint16
@@ -67,9 +72,12 @@ type session struct {
 
 // request is one message being executed.
 type request struct {
-	msg    message
-	ctx    context.Context
-	cancel context.CancelFunc
+	msg message
+	// tooLarge is set for a message past Options.MaxMessageSize: msg has no
+	// data, and the reply is an ERROR that names the limit.
+	tooLarge *messageTooLargeError
+	ctx      context.Context
+	cancel   context.CancelFunc
 	// attn is set (under session.mu) when an ATTENTION arrived for it.
 	attn bool
 }
@@ -146,6 +154,9 @@ func (s *session) prelogin() (byte, bool) {
 		s.srv.log.Info("tds: malformed PRELOGIN", "remote", s.raw.RemoteAddr().String(), "err", err)
 		return 0, false
 	}
+	// The reply below carries FEDAUTHREQUIRED=1 exactly when the client
+	// sent the option.
+	s.fedAuthEchoed = p.fedAuthRequired
 	enc := encryptOn
 	if !s.tlsOn {
 		client := encryptOff
@@ -238,6 +249,10 @@ func (s *session) readLoop(ctx context.Context, reqs chan<- *request) {
 	}()
 	for {
 		m, err := s.mr.readMessage()
+		var tooLarge *messageTooLargeError
+		if errors.As(err, &tooLarge) {
+			err = nil
+		}
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.srv.log.Info("tds: read failed; connection closed", "spid", s.spid, "err", err)
@@ -245,12 +260,12 @@ func (s *session) readLoop(ctx context.Context, reqs chan<- *request) {
 			_ = s.raw.Close()
 			return
 		}
-		if m.typ == pktAttention {
+		if m.typ == pktAttention && tooLarge == nil {
 			s.attention()
 			continue
 		}
 		rctx, rcancel := context.WithCancel(ctx)
-		req := &request{msg: m, ctx: rctx, cancel: rcancel}
+		req := &request{msg: m, tooLarge: tooLarge, ctx: rctx, cancel: rcancel}
 		s.mu.Lock()
 		busy := s.cur != nil
 		if !busy {
@@ -310,6 +325,12 @@ func (s *session) handle(req *request) (keep bool) {
 			s.finish(req, tb.b, false)
 			return false
 		}
+	}
+	if req.tooLarge != nil {
+		s.srv.log.Info("tds: request over the message size limit; answered with an error", "spid", s.spid, "err", req.tooLarge)
+		tb.message(tokError, errMessageTooLarge(req.tooLarge).e, s.srv.opts.ServerName)
+		tb.done(tokDone, doneError, cmdNone, 0)
+		return s.finish(req, tb.b, false)
 	}
 	var err error
 	switch req.msg.typ {

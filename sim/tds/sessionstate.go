@@ -28,6 +28,7 @@ type sessionState struct {
 	on                  map[string]bool // the ON/OFF options that are ON
 	contextInfo         []byte          // nil until SET CONTEXT_INFO
 	sessionContext      map[string]sessionValue
+	sessionContextBytes int             // keys and values, sessioncontextsize.go
 	impersonating       []executeAsStmt // EXECUTE AS contexts, innermost last
 }
 
@@ -191,14 +192,26 @@ func (s *session) execSetSessionContext(st setSessionContextStmt, params map[str
 	if cur, ok := s.state.sessionContext[key]; ok && cur.readOnly {
 		return newExecError(15664, 16, "Cannot set key '%s' in the session context. The key has been set as read_only for this session.", key)
 	}
+	total := s.state.sessionContextBytes
+	if cur, ok := s.state.sessionContext[key]; ok {
+		total -= sessionContextBytes(key, cur.value)
+	}
 	if v == nil && readOnly == 0 {
 		delete(s.state.sessionContext, key)
+		s.state.sessionContextBytes = total
 		return nil
+	}
+	if n := valueBytes(v); n > maxSessionContextValue {
+		return errSessionContextValue(key, n)
+	}
+	if total += sessionContextBytes(key, v); total > maxSessionContextTotal {
+		return errSessionContextFull(key)
 	}
 	if s.state.sessionContext == nil {
 		s.state.sessionContext = map[string]sessionValue{}
 	}
 	s.state.sessionContext[key] = sessionValue{value: v, readOnly: readOnly != 0}
+	s.state.sessionContextBytes = total
 	return nil
 }
 

@@ -89,10 +89,17 @@ var statementKeywords = map[string]bool{
 // maxIfDepth bounds IF nesting, so a hostile batch cannot recurse deeply.
 const maxIfDepth = 8
 
+// maxExprDepth bounds the nesting of parentheses and function arguments in
+// an expression, for the same reason: 100,000 nested parentheses (what the
+// token limit lets through) took 32 MB of stack to parse, for one request of
+// 200 KB. SQL Server refuses deep nesting too, with error 191.
+const maxExprDepth = 32
+
 type parser struct {
-	toks  []sqlTok
-	pos   int
-	depth int
+	toks      []sqlTok
+	pos       int
+	depth     int
+	exprDepth int
 }
 
 // parseBatch compiles a batch. Like SQL Server, a syntax error anywhere means
@@ -506,6 +513,11 @@ func (p *parser) conditions() ([]condition, error) {
 }
 
 func (p *parser) expr() (expr, error) {
+	if p.exprDepth >= maxExprDepth {
+		return expr{}, errNestedTooDeeply()
+	}
+	p.exprDepth++
+	defer func() { p.exprDepth-- }()
 	t := p.next()
 	switch t.kind {
 	case tkNumber:

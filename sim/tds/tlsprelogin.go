@@ -52,7 +52,7 @@ func (c *preloginTLSConn) Read(p []byte) (int, error) {
 		}
 		c.pending = make([]byte, size-headerLen)
 		if _, err := io.ReadFull(c.r, c.pending); err != nil {
-			return 0, err
+			return 0, cutShort(err)
 		}
 	}
 	n := copy(p, c.pending)
@@ -114,7 +114,7 @@ func (f *firstPacketReader) Read(p []byte) (int, error) {
 		}
 		pkt = append(pkt, make([]byte, size-headerLen)...)
 		if _, err := io.ReadFull(f.tls, pkt[headerLen:]); err != nil {
-			return 0, err
+			return 0, cutShort(err)
 		}
 		f.r = io.MultiReader(bytes.NewReader(pkt), f.plain)
 	}
