@@ -294,16 +294,23 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 // CheckNamedValue forwards to the driver, or returns driver.ErrSkip, which
-// makes database/sql apply its default conversion. It converts a value in
-// memory and never reaches the server, so the guard does not gate it.
+// makes database/sql apply its default conversion. It never reaches the
+// server, but it runs inside the lease guard all the same: go-mssqldb's
+// checker records output parameters and return status on its connection,
+// which after Release may serve another lease.
 //
 // A facade shell not yet bound has no driver connection to ask: it answers
 // driver.ErrSkip, database/sql's default conversion.
 func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
-	if c.lease == nil {
+	l := c.lease
+	if l == nil {
 		return driver.ErrSkip
 	}
-	if n, ok := c.lease.raw.(driver.NamedValueChecker); ok {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.exit()
+	if n, ok := l.raw.(driver.NamedValueChecker); ok {
 		return n.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip

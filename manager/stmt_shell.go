@@ -119,13 +119,17 @@ func (s *shellStmt) Close() error {
 // known") before it.
 func (s *shellStmt) NumInput() int { return s.numInput }
 
-// CheckNamedValue asks the prepared statement, or answers driver.ErrSkip so
-// that database/sql asks the connection.
+// CheckNamedValue asks the statement prepared on the lease the shell holds
+// (its driver statement's checker, else its connection's; see
+// stmt.CheckNamedValue). database/sql checks the arguments before the call
+// that prepares the statement on a newly bound lease (see on), so until
+// then it asks that lease's connection, through the shell; never a lease
+// the shell has given back.
 func (s *shellStmt) CheckNamedValue(nv *driver.NamedValue) error {
-	if c, ok := s.cur.(driver.NamedValueChecker); ok {
-		return c.CheckNamedValue(nv)
+	if s.cur != nil && s.curLease == s.conn.lease {
+		return s.cur.(driver.NamedValueChecker).CheckNamedValue(nv)
 	}
-	return driver.ErrSkip
+	return s.conn.CheckNamedValue(nv)
 }
 
 // ExecContext runs on the statement prepared for the call's lease.
