@@ -271,7 +271,8 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	}
 	defer l.exit()
 	if unconverted {
-		if args, err = l.convertArgs(args); err != nil {
+		nvc, _ := l.raw.(driver.NamedValueChecker)
+		if args, err = convertArgs(nvc, nil, -1, args); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +300,8 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	}
 	defer l.exit()
 	if unconverted {
-		if args, err = l.convertArgs(args); err != nil {
+		nvc, _ := l.raw.(driver.NamedValueChecker)
+		if args, err = convertArgs(nvc, nil, -1, args); err != nil {
 			return nil, err
 		}
 	}

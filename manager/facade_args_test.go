@@ -124,3 +124,45 @@ func TestFacadeDeferredArgumentsConvertLikeDatabaseSQL(t *testing.T) {
 	assert.ErrorIs(t, err, errValuer)
 	assert.ErrorContains(t, err, `sql: converting argument with name "x" type: `)
 }
+
+// TestFacadeShellStatementConvertsArgumentsOnTheStatementItRuns: a
+// statement prepared on a shell with no identity to prepare as (sqlc's
+// Prepare at start-up, on a *sql.Conn not yet bound) is prepared by its
+// first call; database/sql checks that call's arguments before it. They
+// are converted on the statement the call runs, by the driver connection
+// the call runs on: neither left unconverted nor converted by
+// database/sql's default.
+func TestFacadeShellStatementConvertsArgumentsOnTheStatementItRuns(t *testing.T) {
+	m, log := newCheckerManager(t)
+	unbound := func() *Conn {
+		c, err := NewConnector(m).Connect(context.Background())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		return c.(*Conn)
+	}
+	bob := tokens.WithIdentity(context.Background(), identity("bob"))
+	for _, tc := range []struct {
+		arg     any
+		wantErr error
+	}{
+		{point{1, 2}, nil},
+		{failingValuer{}, errValuer},
+	} {
+		c := unbound()
+		st, err := c.PrepareContext(context.Background(), "SELECT IDENTITY")
+		require.NoError(t, err)
+		assert.Equal(t, -1, st.NumInput(), "not known before it is prepared")
+		nv := driver.NamedValue{Ordinal: 1, Value: tc.arg}
+		require.NoError(t, st.(driver.NamedValueChecker).CheckNamedValue(&nv), "left for the call")
+		log.take()
+		_, err = st.(driver.StmtExecContext).ExecContext(bob, []driver.NamedValue{nv})
+		if tc.wantErr != nil {
+			assert.ErrorIs(t, err, tc.wantErr, "converted, so the Valuer ran")
+		} else {
+			assert.NoError(t, err)
+		}
+		assert.Equal(t, []string{"test:bob"}, log.take(), "bob's connection checked it")
+		require.NoError(t, st.Close())
+		require.NoError(t, c.Close())
+	}
+}
