@@ -47,6 +47,9 @@ type shell struct {
 	// bindErr is the error of a bind at a hand-over (ResetSession), which
 	// the call that got the shell returns as its own; see bindAtHandover.
 	bindErr error
+	// argsUnchecked: CheckNamedValue left the running call's arguments
+	// for the call to convert on its lease; see conn_args.go.
+	argsUnchecked bool
 	// parked: the shell gave its lease back when database/sql took it
 	// (IsValid) and database/sql has not handed it to a call since
 	// (ResetSession). A careless caller that kept the driver connection
@@ -254,6 +257,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 // QueryContext forwards to the driver, or returns driver.ErrSkip so that
 // database/sql prepares the statement, as it would for the bare driver.
 func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	unconverted := c.takeDeferredArgs()
 	l, err := c.leaseFor(ctx)
 	if err != nil {
 		return nil, err
@@ -266,6 +270,12 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, err
 	}
 	defer l.exit()
+	if unconverted {
+		nvc, _ := l.raw.(driver.NamedValueChecker)
+		if args, err = convertArgs(nvc, nil, -1, args); err != nil {
+			return nil, err
+		}
+	}
 	l.touched(ctx)
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
@@ -276,6 +286,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 
 // ExecContext forwards to the driver, or returns driver.ErrSkip.
 func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	unconverted := c.takeDeferredArgs()
 	l, err := c.leaseFor(ctx)
 	if err != nil {
 		return nil, err
@@ -288,22 +299,37 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	defer l.exit()
+	if unconverted {
+		nvc, _ := l.raw.(driver.NamedValueChecker)
+		if args, err = convertArgs(nvc, nil, -1, args); err != nil {
+			return nil, err
+		}
+	}
 	l.touched(ctx)
 	res, err := e.ExecContext(ctx, query, args)
 	return res, l.note(ctx, err)
 }
 
 // CheckNamedValue forwards to the driver, or returns driver.ErrSkip, which
-// makes database/sql apply its default conversion. It converts a value in
-// memory and never reaches the server, so the guard does not gate it.
+// makes database/sql apply its default conversion. It never reaches the
+// server, but it runs inside the lease guard all the same: go-mssqldb's
+// checker records output parameters and return status on its connection,
+// which after Release may serve another lease.
 //
-// A facade shell not yet bound has no driver connection to ask: it answers
-// driver.ErrSkip, database/sql's default conversion.
+// A facade shell whose lease the call may still change (none yet, or the
+// default identity's before a call names its own) accepts the value as it
+// is: the call converts it on its lease (see conn_args.go).
 func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
-	if c.lease == nil {
-		return driver.ErrSkip
+	l := c.lease
+	if c.shell != nil && (l == nil || c.fresh) {
+		c.deferArgs()
+		return nil
 	}
-	if n, ok := c.lease.raw.(driver.NamedValueChecker); ok {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.exit()
+	if n, ok := l.raw.(driver.NamedValueChecker); ok {
 		return n.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip

@@ -103,7 +103,17 @@ func (facadeDriver) Open(string) (driver.Conn, error) {
 // A *sql.Tx or *sql.Conn holds one lease until
 // Commit, Rollback or Close, and its calls run on that lease: a call whose
 // ctx carries no identity runs as the lease's, and one whose ctx carries
-// another identity fails with ErrIdentityMismatch. A *sql.Stmt prepared on
+// another identity fails with ErrIdentityMismatch. A *sql.Tx is bound at
+// BeginTx, with its ctx. A *sql.Conn is bound with db.Conn's ctx, except
+// when database/sql gives it a connection its connection opener has just
+// made (SetMaxOpenConns set, db.Conn waiting, and a connection closed as
+// bad or expired meanwhile): database/sql then calls nothing of the
+// driver's with db.Conn's ctx, so the *sql.Conn is bound by its first
+// call, to that call's identity: a first call whose ctx carries none binds
+// it to the default identity (or fails with tokens.ErrNoIdentity), and
+// later calls with db.Conn's identity fail with ErrIdentityMismatch. Pass
+// the identity in the ctx of every call on a *sql.Conn, or call its
+// PingContext with db.Conn's ctx first. A *sql.Stmt prepared on
 // a *sql.Conn or *sql.Tx is bound the same way; one prepared on the *sql.DB
 // is prepared on a connection of each caller's identity as it runs, and
 // again only when database/sql's connection has been bound to another lease
@@ -139,8 +149,8 @@ func (facadeDriver) Open(string) (driver.Conn, error) {
 //     its *sql.Conn (Conn.Raw's, which database/sql forbids) is refused only
 //     until database/sql hands the shell to another call; after that the
 //     kept handle reaches that call's lease. The guard still refuses it if
-//     its ctx names another identity, but a call of the same identity would
-//     share the session.
+//     its ctx names another identity, but a call whose ctx names the same
+//     identity, or none, would run in that call's session.
 //   - SetMaxOpenConns: caps connections across all identities (default
 //     none): calls beyond it queue inside database/sql, whose connection
 //     opener connects with a ctx of its own and hands connections from

@@ -153,10 +153,31 @@ func (l *Lease) enterAs(ctx context.Context) error {
 	return nil
 }
 
-// exit ends the operation enter admitted.
+// exit ends the operation enter admitted. Every operation defers it, so
+// that it runs even when the operation panics.
+//
+// A facade operation that panics (a driver.Valuer the driver runs as it
+// encodes the arguments, as pgx and go-mssqldb do, or the driver itself)
+// ends its lease here, broken, before the panic goes on: database/sql
+// recovers nothing on its query and exec paths, so it never gives that
+// connection back, and the lease would hold its pool's slot for the life of
+// the Manager. A handful of such panics (recovered by an HTTP server, say)
+// made every call of the identity wait until its deadline, and
+// Manager.Close wait for leases that never came back. The panic itself
+// goes on unchanged. recover works here only because exit is the deferred
+// call itself.
 func (l *Lease) exit() {
 	if l.state.Load()&stBusy == 0 {
 		return // admitted by the injected bug, which skips enter
+	}
+	if l.facade != nil {
+		if p := recover(); p != nil {
+			l.broken = true
+			l.m.gate.exit()
+			l.exit0()
+			l.Release(nil)
+			panic(p)
+		}
 	}
 	l.m.gate.exit()
 	l.exit0()

@@ -146,10 +146,27 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	return s.lease.wrapRows(r), nil
 }
 
-// CheckNamedValue forwards, or returns driver.ErrSkip so that database/sql
-// falls back to the connection's checker and its default conversion.
+// CheckNamedValue asks the driver's statement, or else the driver's
+// connection, as database/sql does for the bare driver: it takes a
+// statement's checker when there is one and the connection's otherwise.
+// Without the connection's, database/sql would see only this wrapper's
+// answer and convert with its default, which refuses what a driver accepts
+// on its connection alone (go-mssqldb: sql.Out output parameters,
+// mssql.DateTimeOffset, civil dates, TVPs) and sends what it would have
+// removed (*mssql.ReturnStatus).
+//
+// It runs inside the lease guard: go-mssqldb's checker records output
+// parameters on its connection, which after Release may serve another
+// lease.
 func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if err := s.lease.enter(); err != nil {
+		return err
+	}
+	defer s.lease.exit()
 	if c, ok := s.raw.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	if c, ok := s.lease.raw.(driver.NamedValueChecker); ok {
 		return c.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip

@@ -35,8 +35,6 @@ type shellStmt struct {
 	curLease *Lease
 	guard    stmt
 	cs       connStmt
-	// numInput is the driver's answer at the first preparation, -1 before.
-	numInput int
 }
 
 // shellStmtWithConverter is a shellStmt whose first preparation had the
@@ -53,7 +51,7 @@ var (
 // when ctx names an identity (so that a bad query fails at Prepare, as it
 // would without the facade), else at its first use.
 func (c *Conn) prepareShellStmt(ctx context.Context, query string) (driver.Stmt, error) {
-	s := &shellStmt{conn: c, query: query, numInput: -1}
+	s := &shellStmt{conn: c, query: query}
 	if _, err := c.shell.identityFor(ctx); err != nil && c.lease == nil {
 		// No identity to prepare as: prepare at first use, as long as
 		// the Manager is open.
@@ -88,9 +86,6 @@ func (s *shellStmt) on(ctx context.Context) (driver.Stmt, error) {
 	}
 	st := l.guardStmt(&s.guard, raw)
 	s.cur, s.curLease = st, l
-	if s.numInput < 0 {
-		s.numInput = st.NumInput()
-	}
 	return st, nil
 }
 
@@ -115,22 +110,57 @@ func (s *shellStmt) Close() error {
 	return err
 }
 
-// NumInput is the driver's answer at the first preparation, or -1 ("not
-// known") before it.
-func (s *shellStmt) NumInput() int { return s.numInput }
-
-// CheckNamedValue asks the prepared statement, or answers driver.ErrSkip so
-// that database/sql asks the connection.
-func (s *shellStmt) CheckNamedValue(nv *driver.NamedValue) error {
-	if c, ok := s.cur.(driver.NamedValueChecker); ok {
-		return c.CheckNamedValue(nv)
+// NumInput is the answer of the statement prepared on the lease the shell
+// holds, or -1 ("not known") while there is none: database/sql counts the
+// arguments before the call that prepares it, and that call counts them
+// when it converts them (see onWith), after dropping those the driver
+// removes.
+func (s *shellStmt) NumInput() int {
+	if s.ready() {
+		return s.cur.NumInput()
 	}
-	return driver.ErrSkip
+	return -1
+}
+
+// ready reports whether the statement is prepared on the lease the shell
+// holds, which the shell's next call keeps.
+func (s *shellStmt) ready() bool {
+	return s.cur != nil && s.curLease == s.conn.lease && !s.conn.fresh
+}
+
+// CheckNamedValue asks the statement prepared on the lease the shell holds
+// (its driver statement's checker, else its connection's; see
+// stmt.CheckNamedValue). database/sql checks the arguments before the call
+// that binds the shell and prepares the statement on that lease (see on);
+// until then it accepts the value as it is, and the call converts it on the
+// statement it runs (see conn_args.go), never on a lease the shell has
+// given back.
+func (s *shellStmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if s.ready() {
+		return s.cur.(driver.NamedValueChecker).CheckNamedValue(nv)
+	}
+	s.conn.deferArgs()
+	return nil
+}
+
+// onWith is on, and then converts args on the statement if CheckNamedValue
+// left them for the call.
+func (s *shellStmt) onWith(ctx context.Context, args []driver.NamedValue) (driver.Stmt, []driver.NamedValue, error) {
+	unconverted := s.conn.takeDeferredArgs()
+	st, err := s.on(ctx)
+	if err != nil || !unconverted {
+		return st, args, err
+	}
+	nvc, _ := st.(driver.NamedValueChecker)
+	//lint:ignore SA1019 database/sql's conversion consults it, so this does
+	cci, _ := st.(driver.ColumnConverter)
+	args, err = convertArgs(nvc, cci, st.NumInput(), args)
+	return st, args, err
 }
 
 // ExecContext runs on the statement prepared for the call's lease.
 func (s *shellStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	st, err := s.on(ctx)
+	st, args, err := s.onWith(ctx, args)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +169,7 @@ func (s *shellStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 
 // QueryContext runs on the statement prepared for the call's lease.
 func (s *shellStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	st, err := s.on(ctx)
+	st, args, err := s.onWith(ctx, args)
 	if err != nil {
 		return nil, err
 	}

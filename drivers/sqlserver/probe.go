@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/idpool/idpool/manager"
 )
@@ -18,6 +19,13 @@ var _ manager.Prober = (*Dialer)(nil)
 // The facade uses it for a Ping whose ctx carries no identity. A named
 // instance without a port is not probed (its port is found through SQL
 // Browser at login), so Probe then reports nil.
+//
+// The connect is bounded as go-mssqldb bounds its own: by the DSN's dial
+// timeout (15 seconds if it names none; a negative one, none), as well as
+// by ctx. GORM's automatic ping and db.Ping() pass a ctx with no deadline,
+// and a server that drops the connect (a firewall, a host that is down)
+// held them for the system's TCP connect timeout, two minutes on Linux,
+// where the driver alone gives up after its dial timeout.
 func (d *Dialer) Probe(ctx context.Context) error {
 	cfg := d.secrets().cfg
 	if cfg.Instance != "" && cfg.Port == 0 {
@@ -26,6 +34,14 @@ func (d *Dialer) Probe(ctx context.Context) error {
 	port := cfg.Port
 	if port == 0 {
 		port = defaultPort
+	}
+	if dt := cfg.DialTimeout; dt >= 0 {
+		if dt == 0 {
+			dt = time.Duration(15*max(1, len(cfg.Protocols))) * time.Second
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, dt)
+		defer cancel()
 	}
 	var nd net.Dialer
 	c, err := nd.DialContext(ctx, "tcp", net.JoinHostPort(cfg.Host, strconv.FormatUint(port, 10)))
