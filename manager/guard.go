@@ -46,11 +46,12 @@ var (
 	}
 )
 
-// OperationWait bounds how long Release (and a forced Manager.Close) waits
-// for an operation still in flight on the lease, started by another
-// goroutine. After it the connection is treated as broken: the operation
-// hands it back to be closed when it returns, and nothing rolls back or
-// resets the session underneath it.
+// OperationWait bounds how long Release waits for an operation still in
+// flight on the lease, started by another goroutine. After it the
+// connection is treated as broken: the operation hands it back to be closed
+// when it returns, and nothing rolls back or resets the session underneath
+// it. A forced Manager.Close waits for operations in flight only until the
+// end of its CloseGrace.
 const OperationWait = 2 * time.Second
 
 // guardError is a guard refusal that matches more than one sentinel, e.g.
