@@ -46,8 +46,10 @@ type PoolConfig struct {
 	// the manager first (EffRequestPermit), and every closed connection or
 	// failed dial hands its permit back (EffReturnPermit).
 	NeedsPermit bool
-	// RetireAfter asks the manager to retire the pool once it has had no
-	// acquire, no lease out and no waiter for this long. Zero: never.
+	// RetireAfter: once the pool has had no acquire, no lease out and no
+	// waiter for this long, it closes its connections (MinSize ones too)
+	// and, when every close has finished, asks the manager to retire it.
+	// Zero: never.
 	RetireAfter time.Duration
 	// DialBackoff starts a blocking period after consecutive failed dials or
 	// mints (two in a row): for

@@ -41,8 +41,8 @@ type Config struct {
 	// or waiting for a token or a MaxTotal permit, and connections whose
 	// close has not finished (the server still counts them). Default 10.
 	MaxSize int
-	// MinSize connections are opened when a pool starts and kept open.
-	// Default 0.
+	// MinSize connections are opened when a pool starts and kept open until
+	// it retires (PoolIdleTimeout closes them too). Default 0.
 	MinSize int
 	// MaxWaiters caps each pool's queue; further acquires fail at once with
 	// ErrPoolExhausted. Default 0: unlimited.
@@ -79,7 +79,7 @@ type Config struct {
 	// ends at the next successful mint, or when an acquire brings a new
 	// credential. Defaults 200ms and 10s; negative DialBackoff: no blocking
 	// period; negative DialBackoffMax: no cap (the doubling stops at 2^20
-	// times DialBackoff).
+	// times DialBackoff, or saturates at about 146 years, never wrapping).
 	DialBackoff    time.Duration
 	DialBackoffMax time.Duration
 

@@ -2,8 +2,9 @@ package decide
 
 import "github.com/idpool/idpool/internal/shrink"
 
-// The retirement agreement. A pool idle for RetireAfter asks to retire,
-// saying how many acquires it has received (Seen). Callers send acquires to
+// The retirement agreement. A pool idle for RetireAfter closes its
+// connections and, once every close has finished (actors/retire.go), asks
+// to retire, saying how many acquires it has received (Seen). Callers send acquires to
 // it directly over its route, each counting itself in the route's sent
 // first, then reading whether the route is closed (sequentially consistent
 // atomics, in the driver). The manager closes the route, then reads sent
