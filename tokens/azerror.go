@@ -20,9 +20,12 @@ import (
 // was: ..."), which holds the access token itself when only expires_in was
 // malformed, and whatever an endpoint chose to echo of the request (the user
 // assertion of an on-behalf-of grant, a client secret). Error therefore
-// tells what failed from the response's status and its OAuth error code and
-// AADSTS numbers only; Unwrap still reaches azidentity's error, for
-// errors.As and errors.Is (a ctx's end, AuthenticationRequiredError).
+// tells what failed of an error that carries the response from its request,
+// status, OAuth error code, AADSTS numbers and trace and correlation ids
+// only, and of any other from its first line (a chain's: each attempt's
+// first line) with token-like runs redacted; Unwrap still reaches
+// azidentity's error, for errors.As and errors.Is (a ctx's end,
+// AuthenticationRequiredError).
 type credentialError struct {
 	msg string
 	err error

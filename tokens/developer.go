@@ -42,16 +42,18 @@ func WorkloadIdentity(o *azidentity.WorkloadIdentityCredentialOptions, opts ...C
 // Which principal that is cannot be known without a token, so the key is
 // learned from the first one: the first acquire mints (runs `az account
 // get-access-token`, typically 0.3-1 s; once per Identity value, single
-// flight, bounded by MintTimeout, counted in Stats) and keys the identity by
+// flight, bounded by the acquire's deadline and MintTimeout, counted in
+// Stats) and keys the identity by
 // the hash of that whole token ("acct:tok:<sha256>"). The CLI credential
 // does not cache, so the pool's first connection runs az once more, and every
 // physical open after that once. Build the identity once at startup.
 //
-// The claims are read only to refuse a switch: the CLI is the local trusted
-// user, but `az login` as someone else while the program runs would
-// otherwise put that other principal's connections in the first one's pool.
-// A token whose (unverified) tid or oid differs from the first token's is
-// refused; build a new identity after switching accounts.
+// The tid and oid claims are read only to refuse a switch: the CLI is the
+// local trusted user, but `az login` as someone else while the program runs
+// would otherwise put that other principal's connections in the first one's
+// pool. A token whose (unverified) tid or oid differs from the first JWT's,
+// or is not a string, is refused (see NewTokenKeyed); build a new identity
+// after switching accounts.
 func AzureCLIIdentity(o *azidentity.AzureCLICredentialOptions, opts ...CredentialOption) (Identity, error) {
 	cred, err := azidentity.NewAzureCLICredential(o)
 	if err != nil {

@@ -216,9 +216,10 @@ func New(kind Kind, discriminator string, src Source) Identity {
 // So src must mint tokens of one principal: every later token opens
 // connections in the first one's pool, which any holder of the Identity is
 // handed. As a last check, a later token that is a JWT whose (unverified)
-// tid or oid claim differs from the first JWT's, or is not a string, is
-// refused (as VouchedTokenIdentity refuses one naming another principal
-// than the one vouched for).
+// tid or oid claim differs from the first JWT's is refused, and so is any
+// JWT (the first too) whose tid or oid is not a string (as
+// VouchedTokenIdentity refuses one naming another principal than the one
+// vouched for). An opaque token is not checked.
 func NewTokenKeyed(kind Kind, src Source) Identity {
 	return newTokenKeyed(kind, src, "")
 }
