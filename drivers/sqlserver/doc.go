@@ -4,8 +4,10 @@
 // A Dialer parses its DSN once. A connection of a token identity logs in with
 // the FEDAUTH security-token extension and exactly the token the pool minted
 // for that connection; the dialer never mints one itself. A SQL-login
-// connection logs in with the DSN's own user and password. No error, String
-// or log value of this package contains the DSN's password or a token.
+// connection logs in with the DSN's own user and password (and its "change
+// password", which go-mssqldb sends in every SQL login; a token login sends
+// none of the three). No error, String or log value of this package contains
+// the DSN's password, its change password or a token.
 //
 // Dial returns once its ctx ends, at any step of the login (go-mssqldb alone
 // would wait out a server that stops answering during PRELOGIN or TLS), and

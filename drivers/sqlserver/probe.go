@@ -21,8 +21,8 @@ var _ manager.Prober = (*Dialer)(nil)
 // Browser at login), so Probe then reports nil.
 //
 // The connect is bounded as go-mssqldb bounds its own: by the DSN's dial
-// timeout (15 seconds if it names none; a negative one, none), as well as
-// by ctx. GORM's automatic ping and db.Ping() pass a ctx with no deadline,
+// timeout (15 seconds a protocol if it names none or 0, as go-mssqldb
+// reckons it), as well as by ctx. GORM's automatic ping and db.Ping() pass a ctx with no deadline,
 // and a server that drops the connect (a firewall, a host that is down)
 // held them for the system's TCP connect timeout, two minutes on Linux,
 // where the driver alone gives up after its dial timeout.
