@@ -166,13 +166,16 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // a dial or mint is its child.
 //
 // idpool calls ctx's Done, Err and Deadline in the caller's goroutine only
-// (PrepareConn aside, below). Its Value is called there and wherever the
-// values travel: by the dials and mints the acquire causes, through a ctx
-// of their own whose Value calls ctx's Value, and by the Logger's handler,
-// which gets ctx; each contains a panic of it. PrepareConn gets ctx, or a
-// child of it that bounds its deadline, to use in the hook's goroutine; for
-// a ctx of a type the context package does not know, that child calls
-// ctx's Done, Err and Value from a goroutine of the package's own. Should
+// (PrepareConn and a key lookup aside, below). Its Value is called there
+// and wherever the values travel: by the dials and mints the acquire
+// causes, through a ctx of their own whose Value calls ctx's Value, and by
+// the Logger's handler, which gets ctx; each contains a panic of it.
+// PrepareConn gets ctx, or a child of it that bounds its deadline, to use
+// in the hook's goroutine; the first acquire of a token-keyed identity
+// mints to learn its key under such a child (bounded by MintTimeout too),
+// in a goroutine of its own. For a ctx of a type the context package does
+// not know, that child calls ctx's Done, Err and Value from a goroutine of
+// the package's own. Should
 // one of ctx's methods panic in the caller's goroutine, the panic reaches
 // the caller of Acquire, with nothing left behind: an acquire already
 // queued is withdrawn and a connection granted meanwhile goes back to its
