@@ -142,6 +142,10 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.step(c, now, PermitRefused{})
 	case *messages.StealIdle:
 		a.step(c, now, StealIdle{})
+	case *messages.StealCancelled:
+		a.step(c, now, StealCancelled{})
+	case *messages.PermitWithdrawn:
+		a.step(c, now, PermitWithdrawn{Removed: m.Removed})
 	case *messages.ForceClose:
 		a.step(c, now, ForceClose{})
 	case *messages.Evict:
@@ -241,6 +245,8 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			c.Send(a.manager(c), &messages.StealRefused{Pool: a.self})
 		case EffReturnPermit:
 			c.Send(a.manager(c), &messages.PermitReturn{Pool: a.self})
+		case EffWithdrawPermit:
+			c.Send(a.manager(c), &messages.WithdrawPermit{Pool: a.self})
 		case EffRetire:
 			c.Send(a.manager(c), &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
 		case EffEvicted:

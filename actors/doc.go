@@ -57,6 +57,10 @@
 //     at the cap) or PermitDenied (it is closing).
 //   - EffReturnPermit: hand one permit back.
 //   - EffStealRefused: answer a StealIdle the pool could not honour.
+//     The manager may later call off a StealIdle with StealCancelled.
+//   - EffWithdrawPermit: take one of the pool's queued permit requests back
+//     (no waiter needs it any more). The manager answers PermitWithdrawn,
+//     after any answer it sent for the pool's requests before.
 //   - EffRetire: ask to be retired; Seen is how many Acquires the pool has
 //     had, for the manager's sent-versus-seen check. The manager answers
 //     Close (retirement agreed) or nothing (refused; the pool asks again).

@@ -47,6 +47,10 @@ const (
 	// EffEvicted answers an Evict on Evicted: every connection from before
 	// it has been closed.
 	EffEvicted
+	// EffWithdrawPermit asks the manager to withdraw one of the pool's
+	// queued permit requests, which no waiter needs any more; the manager
+	// answers PermitWithdrawn.
+	EffWithdrawPermit
 )
 
 // Effect is one instruction from the state machine to its driver. Only the

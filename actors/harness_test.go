@@ -35,6 +35,11 @@ type harness struct {
 	nextRes    int
 	// permit books under a global cap
 	permitAsks, permitsHeld int
+	// The manager's side, in the order the pool sent it: the sequence
+	// numbers of the permit requests not yet answered and of the
+	// withdrawals not yet answered (see answerWithdraw).
+	reqSeq, wdSeq []uint64
+	seq           uint64
 	// fifo: assert that grants follow arrival order (valid when no health
 	// or token check can hold a waiter's turn).
 	fifo bool
@@ -126,6 +131,11 @@ func (h *harness) apply(effs []Effect) {
 			h.retires = append(h.retires, e.Seen)
 		case EffRequestPermit:
 			h.permitAsks++
+			h.seq++
+			h.reqSeq = append(h.reqSeq, h.seq)
+		case EffWithdrawPermit:
+			h.seq++
+			h.wdSeq = append(h.wdSeq, h.seq)
 		case EffReturnPermit:
 			h.permitsHeld--
 		case EffDrained:
@@ -136,6 +146,12 @@ func (h *harness) apply(effs []Effect) {
 	if h.p.cfg.NeedsPermit {
 		require.Equal(h.t, len(h.p.conns)+h.p.closesInFlight+h.p.dialing+h.p.awaitingToken, h.permitsHeld, "every open, closing or dialing connection holds exactly one permit")
 		require.Equal(h.t, h.p.awaitingPermit, h.permitAsks, "permit requests outstanding")
+		late := 0
+		if h.p.rare != nil {
+			late = h.p.rare.withdrawnLate
+		}
+		require.Equal(h.t, len(h.wdSeq), h.p.withdrawing()+late, "withdrawals outstanding")
+		require.LessOrEqual(h.t, h.p.withdrawing(), h.p.awaitingPermit, "only requests awaiting an answer are being withdrawn")
 	}
 }
 
@@ -153,12 +169,38 @@ func (h *harness) checkGrantedToken(id ConnID) {
 	}
 }
 
+// grantPermit grants the oldest permit request outstanding. The manager
+// reads the pool's messages in order, so it first answers the withdrawals
+// sent before that request (which found nothing left to withdraw).
 func (h *harness) grantPermit() {
 	h.t.Helper()
 	require.Positive(h.t, h.permitAsks, "no permit request outstanding")
+	for len(h.wdSeq) > 0 && h.wdSeq[0] < h.reqSeq[0] {
+		h.answerWithdraw()
+	}
+	h.reqSeq = h.reqSeq[1:]
 	h.permitAsks--
 	h.permitsHeld++
 	h.step(PermitGranted{})
+}
+
+// answerWithdraw answers the oldest withdrawal as the manager does: it
+// removes the youngest request of the pool it has received (sent before the
+// withdrawal) and not answered, if any.
+func (h *harness) answerWithdraw() {
+	h.t.Helper()
+	require.NotEmpty(h.t, h.wdSeq, "no withdrawal outstanding")
+	w := h.wdSeq[0]
+	h.wdSeq = h.wdSeq[1:]
+	for i := len(h.reqSeq) - 1; i >= 0; i-- {
+		if h.reqSeq[i] < w {
+			h.reqSeq = append(h.reqSeq[:i], h.reqSeq[i+1:]...)
+			h.permitAsks--
+			h.step(PermitWithdrawn{Removed: true})
+			return
+		}
+	}
+	h.step(PermitWithdrawn{Removed: false})
 }
 
 func (h *harness) steal() { h.step(StealIdle{}) }

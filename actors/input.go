@@ -122,20 +122,32 @@ type PermitDenied struct{}
 // global cap; EffStealRefused answers it when the pool has nothing to give.
 type StealIdle struct{}
 
-func (Start) isInput()         {}
-func (Acquire) isInput()       {}
-func (Cancel) isInput()        {}
-func (Release) isInput()       {}
-func (DialDone) isInput()      {}
-func (MintDone) isInput()      {}
-func (ValidateDone) isInput()  {}
-func (CloseDone) isInput()     {}
-func (Tick) isInput()          {}
-func (Close) isInput()         {}
-func (ForceClose) isInput()    {}
-func (PermitGranted) isInput() {}
-func (PermitRefused) isInput() {}
-func (PermitDenied) isInput()  {}
-func (StealIdle) isInput()     {}
-func (NewCredential) isInput() {}
-func (Evict) isInput()         {}
+// PermitWithdrawn answers an EffWithdrawPermit. Removed: the manager took
+// one of the pool's queued permit requests off its queue (no answer will
+// come for it); otherwise it had none queued any more (the request was
+// answered before this).
+type PermitWithdrawn struct{ Removed bool }
+
+// StealCancelled calls off one StealIdle not yet paid: the request it was
+// made for was withdrawn.
+type StealCancelled struct{}
+
+func (Start) isInput()           {}
+func (Acquire) isInput()         {}
+func (Cancel) isInput()          {}
+func (Release) isInput()         {}
+func (DialDone) isInput()        {}
+func (MintDone) isInput()        {}
+func (ValidateDone) isInput()    {}
+func (CloseDone) isInput()       {}
+func (Tick) isInput()            {}
+func (Close) isInput()           {}
+func (ForceClose) isInput()      {}
+func (PermitGranted) isInput()   {}
+func (PermitRefused) isInput()   {}
+func (PermitDenied) isInput()    {}
+func (StealIdle) isInput()       {}
+func (NewCredential) isInput()   {}
+func (Evict) isInput()           {}
+func (PermitWithdrawn) isInput() {}
+func (StealCancelled) isInput()  {}

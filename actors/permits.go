@@ -5,7 +5,7 @@ import "time"
 // permitGranted answers an EffRequestPermit: the reservation may dial, if it
 // is still wanted; otherwise the permit goes straight back.
 func (p *Pool) permitGranted(now time.Time) {
-	p.awaitingPermit--
+	p.permitAnswered()
 	wanted := p.waiters.unserved() > p.coming() || p.size() < p.cfg.MinSize
 	if p.closing || !wanted {
 		p.returnPermits(1)
@@ -28,7 +28,7 @@ const fillRetryAfter = 10 * time.Second
 // until fillRetryAfter has passed. Waiters it was covering get a dial of
 // their own.
 func (p *Pool) permitRefused(now time.Time) {
-	p.awaitingPermit--
+	p.permitAnswered()
 	p.fillHeld = true
 	p.wakeNoLaterThan(now.Add(fillRetryAfter))
 	p.serve(now)
@@ -38,7 +38,7 @@ func (p *Pool) permitRefused(now time.Time) {
 // permitDenied answers an EffRequestPermit that the manager will never grant
 // (it is closing): the reservation is dropped.
 func (p *Pool) permitDenied(now time.Time) {
-	p.awaitingPermit--
+	p.permitAnswered()
 	p.failUncovered(1, ErrClosed)
 	p.maybeDrained()
 }
@@ -64,4 +64,82 @@ func (p *Pool) stealIdle(now time.Time) {
 	p.idle = p.idle[:rest]
 	p.closeConn(oldest, ReasonStolen)
 	p.maybeDrained()
+}
+
+// permitAnswered counts off the request a grant, refusal or denial answers.
+// The answers carry no request id, so which one it answers is known only by
+// count: while some requests are not being withdrawn, it answers one of
+// those (counts are all that matter). When every request still awaiting an
+// answer is being withdrawn, it answers one of them, and that withdrawal
+// will come back Removed false (the manager answers in order, so it had
+// nothing left to remove): it moves from withdrawing to withdrawnLate.
+func (p *Pool) permitAnswered() {
+	if r := p.rare; r != nil && r.withdrawing > 0 && r.withdrawing >= p.awaitingPermit {
+		r.withdrawing--
+		r.withdrawnLate++
+	}
+	p.awaitingPermit--
+}
+
+// withdrawExcess asks the manager to withdraw the permit requests no waiter
+// and no MinSize need any more: the waiters they were made for timed out,
+// were cancelled or failed, or were served by a connection that came back.
+// A request left queued would make the manager take a connection from
+// another pool (a steal) for a permit this pool would only hand back. Each
+// withdrawal stays in awaitingPermit, so counted against MaxSize, until its
+// answer (PermitWithdrawn); it no longer counts as coming. Step runs it
+// after every input of a pool under a global cap.
+func (p *Pool) withdrawExcess() {
+	if p.closing || !p.cfg.NeedsPermit || p.awaitingPermit == 0 {
+		return
+	}
+	pending := p.awaitingPermit - p.withdrawing()
+	if pending == 0 {
+		return
+	}
+	need := p.waiters.unserved() - p.dialing - p.awaitingToken
+	if fill := p.cfg.MinSize - (len(p.conns) + p.dialing + p.awaitingToken + p.closesInFlight); fill > need {
+		need = fill
+	}
+	if excess := pending - max(need, 0); excess > 0 {
+		p.rareMut().withdrawing += excess
+		for range excess {
+			p.emit(Effect{Kind: EffWithdrawPermit})
+		}
+	}
+}
+
+// permitWithdrawn answers an EffWithdrawPermit. Removed: the manager took
+// one of the pool's queued requests off its queue, and no answer will come
+// for it. Otherwise it had none left queued: the request was answered
+// before (a grant that crossed the withdrawal, handed back by
+// permitGranted if unwanted), or it is a fill answered at once. Either way
+// the room may serve a waiter that came meanwhile.
+func (p *Pool) permitWithdrawn(now time.Time, removed bool) {
+	r := p.rareMut()
+	switch {
+	case removed:
+		if r.withdrawing > 0 {
+			r.withdrawing--
+		}
+		if p.awaitingPermit > 0 {
+			p.awaitingPermit--
+		}
+	case r.withdrawnLate > 0:
+		r.withdrawnLate--
+	case r.withdrawing > 0:
+		r.withdrawing--
+	}
+	p.serve(now)
+	p.maybeDrained()
+}
+
+// stealCancelled: the manager no longer needs a connection it asked for
+// with StealIdle (the request it was for was withdrawn). A debt not yet
+// paid is forgiven; one already paid (an idle connection closed at once)
+// is nothing to cancel.
+func (p *Pool) stealCancelled() {
+	if p.owed > 0 {
+		p.owed--
+	}
 }

@@ -171,8 +171,11 @@ func (p *Pool) size() int {
 }
 
 // coming counts the connections on their way: dials in flight and
-// reservations waiting for a token or a permit.
-func (p *Pool) coming() int { return p.dialing + p.awaitingToken + p.awaitingPermit }
+// reservations waiting for a token or a permit, but not the permit requests
+// being withdrawn (they still count in size until answered).
+func (p *Pool) coming() int {
+	return p.dialing + p.awaitingToken + p.awaitingPermit - p.withdrawing()
+}
 
 // int64N draws from [0, n) with the pool's seeded generator.
 func (p *Pool) int64N(n int64) int64 { return rand.New(&p.rng).Int64N(n) }

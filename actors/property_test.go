@@ -62,6 +62,12 @@ func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
 		if cfg.NeedsPermit && rapid.IntRange(0, 15).Draw(rt, "steal") == 0 {
 			h.steal()
 		}
+		if cfg.NeedsPermit && rapid.IntRange(0, 15).Draw(rt, "stealCancel") == 0 {
+			h.step(StealCancelled{})
+		}
+		if len(h.wdSeq) > 0 && rapid.IntRange(0, 2).Draw(rt, "answerWithdraw") == 0 {
+			h.answerWithdraw()
+		}
 		switch rapid.IntRange(0, 9).Draw(rt, "op") {
 		case 0:
 			h.acquire()
@@ -115,6 +121,8 @@ func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
 			h.release(h.heldIDs()[0], false)
 		case h.permitAsks > 0:
 			h.grantPermit()
+		case len(h.wdSeq) > 0:
+			h.answerWithdraw()
 		case len(h.dials) > 0:
 			h.finishDial(nil)
 		case h.mints > 0:

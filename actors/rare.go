@@ -23,6 +23,13 @@ type rareState struct {
 	// freshTokens are tokens minted by a rotation for the waiters it sent
 	// back to the queue; a dial for them uses one instead of minting again.
 	freshTokens []tokens.Token
+	// withdrawing counts the permit requests the pool asked the manager to
+	// withdraw (EffWithdrawPermit) whose answer has not come; they are still
+	// counted in awaitingPermit (and so against MaxSize) but no longer as
+	// coming. withdrawnLate counts withdrawals whose request was answered
+	// first (a grant that crossed the withdrawal): their answer will say
+	// Removed false and concerns no request any more. See permits.go.
+	withdrawing, withdrawnLate int
 }
 
 // rareMut returns the pool's rare state, making it, for a change.
@@ -72,4 +79,17 @@ func (p *Pool) evictions() uint64 {
 		return 0
 	}
 	return p.rare.ev.evictions
+}
+
+// withdrawing counts the permit requests being withdrawn (see rareState).
+func (p *Pool) withdrawing() int {
+	if p.rare == nil {
+		return 0
+	}
+	return p.rare.withdrawing
+}
+
+// withdrawalsInFlight reports whether a withdrawal is still unanswered.
+func (p *Pool) withdrawalsInFlight() bool {
+	return p.rare != nil && p.rare.withdrawing+p.rare.withdrawnLate > 0
 }

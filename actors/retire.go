@@ -41,6 +41,6 @@ func (p *Pool) maybeRetire(now time.Time) {
 }
 
 func (p *Pool) quiet() bool {
-	return p.busy == 0 && p.waiters.live == 0 && p.coming() == 0 &&
+	return p.busy == 0 && p.waiters.live == 0 && p.coming() == 0 && p.awaitingPermit == 0 && !p.withdrawalsInFlight() &&
 		!p.minting && len(p.checking) == 0 && len(p.idle) == len(p.conns)
 }

@@ -54,6 +54,10 @@ func (p *Pool) Step(now time.Time, in Input) {
 		p.permitDenied(now)
 	case StealIdle:
 		p.stealIdle(now)
+	case PermitWithdrawn:
+		p.permitWithdrawn(now, in.Removed)
+	case StealCancelled:
+		p.stealCancelled()
 	case NewCredential:
 		p.newCredential(now)
 	case Evict:
@@ -61,6 +65,9 @@ func (p *Pool) Step(now time.Time, in Input) {
 	default:
 		// Unreachable: Input is sealed.
 		panic("actors: Pool.Step: unknown input")
+	}
+	if p.awaitingPermit > 0 {
+		p.withdrawExcess()
 	}
 	if p.unused() && p.waiters.holdsMemory() {
 		// Nothing out and no one waiting: the queue's memory kept for the

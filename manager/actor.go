@@ -101,6 +101,8 @@ func (m *managerActor) Receive(c actor.Context) {
 		m.step(c, decide.PermitReturn{Pool: m.poolID(msg.Pool)})
 	case *messages.StealRefused:
 		m.step(c, decide.StealRefused{Pool: m.poolID(msg.Pool)})
+	case *messages.WithdrawPermit:
+		m.step(c, decide.WithdrawPermit{Pool: m.poolID(msg.Pool)})
 	case *messages.RetireRequest:
 		if id, ok := m.poolOf(msg.Pool); ok {
 			m.step(c, decide.RetireRequest{Pool: id, Seen: msg.Seen})
@@ -212,6 +214,14 @@ func (m *managerActor) effect(c actor.Context, e *decide.Effect) {
 		c.Send(m.entries[e.Pool].pid, &messages.PermitDenied{})
 	case decide.EffSteal:
 		c.Send(m.entries[e.Pool].pid, &messages.StealIdle{})
+	case decide.EffPermitWithdrawn:
+		// Through the actor context, as grants are, so that it follows any
+		// grant sent to the pool before it; the fleet gate may turn a
+		// Removed false into a true by taking the request off its own
+		// queue (budget.go).
+		c.Send(m.entries[e.Pool].pid, &messages.PermitWithdrawn{Removed: e.Removed})
+	case decide.EffCancelSteal:
+		c.Send(m.entries[e.Pool].pid, &messages.StealCancelled{})
 	}
 }
 

@@ -77,6 +77,15 @@ type fleetGate struct {
 	held map[string]int
 	// asked counts the StealIdle sent to shed permits and not yet answered.
 	asked int
+	// withdrawing is the pool whose WithdrawPermit is being handled, when
+	// the book had no request of it queued: its request waiting here is
+	// withdrawn instead (see withdraw).
+	withdrawing *actor.PID
+	// withdrew counts, per pool (PID id), requests withdrawn from pending
+	// that no fleetWaitQuery has asked about yet: a caller whose acquire
+	// timed out asks only after its pool withdrew the request made for it.
+	// A pool's entry goes when it drains.
+	withdrew map[string]int
 }
 
 // fleetProps installs the gate, or nothing when no fleet is configured.
@@ -84,7 +93,7 @@ func fleetProps(b SessionBudget) actor.PropsOption {
 	if b == nil {
 		return func(*actor.Props) {}
 	}
-	g := &fleetGate{budget: safeBudget{b}, held: make(map[string]int)}
+	g := &fleetGate{budget: safeBudget{b}, held: make(map[string]int), withdrew: make(map[string]int)}
 	return func(p *actor.Props) {
 		actor.WithReceiverMiddleware(g.receive)(p)
 		actor.WithSenderMiddleware(g.send)(p)
@@ -101,6 +110,12 @@ func (g *fleetGate) send(next actor.SenderFunc) actor.SenderFunc {
 		} else if ok {
 			g.pending = append(g.pending, target)
 			g.budget.Want(len(g.pending))
+			return
+		}
+		if w, ok := env.Message.(*messages.PermitWithdrawn); ok && !w.Removed && g.waiting(target.Id) >= 0 {
+			// The book had none of the pool's requests queued, but one
+			// waits here: withdraw takes it and answers instead.
+			g.withdrawing = target
 			return
 		}
 		next(c, target, env)
@@ -133,8 +148,27 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			g.serve(c)
 			return
 		case *fleetWaitQuery:
-			msg.reply <- fleetWaitAnswer{pool: slices.ContainsFunc(g.pending, func(p *actor.PID) bool { return p.Id == msg.pool }), waiting: len(g.pending)}
+			a := fleetWaitAnswer{pool: g.waiting(msg.pool) >= 0, waiting: len(g.pending)}
+			if n := g.withdrew[msg.pool]; !a.pool && n > 0 {
+				// Withdrawn because its caller gave up: it was waiting
+				// here, and counts among the dials waiting.
+				a.pool, a.waiting = true, a.waiting+1
+				if n == 1 {
+					delete(g.withdrew, msg.pool)
+				} else {
+					g.withdrew[msg.pool] = n - 1
+				}
+			}
+			msg.reply <- a
 			return
+		case *messages.WithdrawPermit:
+			next(c, env)
+			g.withdraw(c, next)
+			return
+		case *messages.PoolDrained:
+			if msg.Pool != nil {
+				delete(g.withdrew, msg.Pool.Id)
+			}
 		case *messages.StealRefused:
 			if g.asked > 0 {
 				g.asked--
@@ -190,6 +224,45 @@ func (g *fleetGate) steal(c actor.ReceiverContext, n int, anyPool bool) {
 		asks[best]++
 		c.ActorSystem().Root.Send(actor.NewPID(c.Self().Address, best), &messages.StealIdle{})
 	}
+}
+
+// waiting returns the index of the youngest request of the pool (by PID id)
+// waiting here for a fleet permit, or -1.
+func (g *fleetGate) waiting(pool string) int {
+	for i := len(g.pending) - 1; i >= 0; i-- {
+		if g.pending[i].Id == pool {
+			return i
+		}
+	}
+	return -1
+}
+
+// withdraw finishes a pool's WithdrawPermit that the book could not honour
+// (it had none of the pool's requests queued: send held back its answer)
+// when one waits here: that request leaves pending, its local permit goes
+// back to the book as denyPending gives it back, and the pool hears
+// Removed true. Any grant the gate sent the pool before went first.
+//
+// Steals the gate asked for at the fleet's cap (asked) are not called off:
+// they may be for shedding (a lost lease), which must not be undone, and
+// the gate does not tell those apart from the ones asked for pending.
+func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc) {
+	pool := g.withdrawing
+	if pool == nil {
+		return
+	}
+	g.withdrawing = nil
+	i := g.waiting(pool.Id)
+	if i < 0 {
+		// Unreachable: only this actor changes pending.
+		c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{})
+		return
+	}
+	g.pending = slices.Delete(g.pending, i, i+1)
+	g.withdrew[pool.Id]++
+	g.budget.Want(len(g.pending))
+	c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{Removed: true})
+	next(c, actor.WrapEnvelope(&messages.PermitReturn{Pool: pool}))
 }
 
 // denyPending, once the manager is closing, refuses the pools still waiting

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -172,4 +173,56 @@ func TestFleetBudgetCloseRefusesWaitingDials(t *testing.T) {
 	assert.ErrorIs(t, <-got, ErrClosed)
 	_, _, want := fb.state()
 	assert.Equal(t, 0, want)
+}
+
+// An acquire that gives up while its dial waits for a fleet permit takes its
+// request out of the gate: the budget is no longer asked for it, the local
+// permit it held under MaxTotal goes back, and a fleet permit that comes
+// later is not spent on it. The caller still hears it waited for the fleet.
+func TestFleetBudgetWithdrawsTheRequestOfAnAcquireThatGaveUp(t *testing.T) {
+	for _, maxTotal := range []int{5, 0} {
+		t.Run(fmt.Sprint("MaxTotal=", maxTotal), func(t *testing.T) { testFleetWithdraw(t, maxTotal) })
+	}
+}
+
+func testFleetWithdraw(t *testing.T, maxTotal int) {
+	fb := &fakeBudget{avail: 1}
+	m, db := newManager(t, Config{MaxSize: 5, MaxTotal: maxTotal, Fleet: fb, HealthCheckAfter: -1})
+	a := acquire(t, m, identity("alice"))
+	ctx := newManualDeadline()
+	got := make(chan error, 1)
+	go func() {
+		l, err := m.Acquire(ctx, identity("bob"))
+		if err == nil {
+			l.Release(nil)
+		}
+		got <- err
+	}()
+	eventually(t, func() bool { _, _, w := fb.state(); return w == 1 }, "bob's dial waits for the fleet")
+	if maxTotal > 0 {
+		require.Equal(t, 2, m.Stats().PermitsInUse, "holding a local permit")
+	}
+	ctx.pass()
+	err := <-got
+	var fe *FleetTimeoutError
+	require.ErrorAs(t, err, &fe, "%v", err)
+	assert.Equal(t, 1, fe.DialsWaiting, "its own dial was waiting")
+
+	var s Stats
+	eventually(t, func() bool {
+		s = m.Stats()
+		_, _, want := fb.state()
+		return want == 0 && s.Total.AwaitingPermit == 0 && (maxTotal == 0 || s.PermitsInUse == 1)
+	}, "the request is withdrawn from the gate and its local permit given back")
+	fb.add(1)
+	// The Stats round trip passes through the manager after the signal.
+	s = m.Stats()
+	avail, taken, _ := fb.state()
+	assert.Equal(t, 1, avail, "the fleet permit is not spent on bob")
+	assert.Equal(t, 1, taken, "alice's")
+	b, ok := poolOfIdentity(s, "bob")
+	require.True(t, ok)
+	assert.Zero(t, b.Opens)
+	assert.Equal(t, 1, db.OpenNow())
+	a.Release(nil)
 }

@@ -34,3 +34,18 @@ type StealRefused struct{ Pool *actor.PID }
 // StealIdle asks a pool to close one connection (its oldest idle one, or the
 // next one released) so that another pool can open one under the cap.
 type StealIdle struct{}
+
+// WithdrawPermit asks the manager to take one of the pool's queued permit
+// requests off its queue: the waiter it was for is gone (timed out,
+// cancelled, failed, or served by a connection that came back). The manager
+// answers PermitWithdrawn, after any answer it sent earlier.
+type WithdrawPermit struct{ Pool *actor.PID }
+
+// PermitWithdrawn answers WithdrawPermit. Removed: a request was taken off
+// the queue and will get no other answer. Otherwise none was queued any more
+// (it was granted, refused or denied before).
+type PermitWithdrawn struct{ Removed bool }
+
+// StealCancelled calls off one StealIdle the pool has not paid yet: the
+// request it was made for was withdrawn. A debt already paid stays paid.
+type StealCancelled struct{}

@@ -2,7 +2,7 @@
 // beside actors.Pool: which pool serves an identity (spawning it on first
 // use), when its route to callers is published and withdrawn, whether a
 // pool may retire (the sent/seen agreement), the MaxTotal permit book with
-// its stealing and fill permits, and Close. It has no goroutines, no I/O and
+// its stealing, fill permits and withdrawn requests, and Close. It has no goroutines, no I/O and
 // no clock; time comes in with each Step and effects go out.
 //
 // The manager actor (package manager) drives it in production and
@@ -65,4 +65,9 @@
 //   - EffRefuseFill: deliver actors.PermitRefused to Pool.
 //   - EffDenyPermit: deliver actors.PermitDenied to Pool.
 //   - EffSteal: deliver actors.StealIdle to Pool.
+//   - EffPermitWithdrawn: answer a pool's WithdrawPermit: deliver
+//     actors.PermitWithdrawn{Removed} to Pool, after every answer sent to it
+//     before (a grant that crossed the withdrawal must arrive first).
+//   - EffCancelSteal: deliver actors.StealCancelled to Pool: a steal asked
+//     of it is no longer needed (the request it was for was withdrawn).
 package decide

@@ -23,10 +23,13 @@ const (
 	EffRefuseFill
 	EffDenyPermit
 	EffSteal
+	EffPermitWithdrawn
+	EffCancelSteal
 )
 
 var effectNames = [...]string{"", "spawn", "publish", "forward", "fail_closed", "close_route", "reopen_route",
-	"withdraw", "close_pool", "force_close", "stop", "closed", "grant_permit", "refuse_fill", "deny_permit", "steal"}
+	"withdraw", "close_pool", "force_close", "stop", "closed", "grant_permit", "refuse_fill", "deny_permit", "steal",
+	"permit_withdrawn", "cancel_steal"}
 
 // String names the kind, for test failures and traces.
 func (k EffectKind) String() string {
@@ -48,4 +51,6 @@ type Effect struct {
 	// Retire: EffClosePool retires an idle pool rather than closing it with
 	// the manager.
 	Retire bool
+	// Removed: EffPermitWithdrawn took a queued request off the queue.
+	Removed bool
 }

@@ -49,6 +49,10 @@ type PermitReturn struct{ Pool PoolID }
 // StealRefused is a pool's EffStealRefused.
 type StealRefused struct{ Pool PoolID }
 
+// WithdrawPermit is a pool's EffWithdrawPermit: it no longer needs one of
+// its queued permit requests.
+type WithdrawPermit struct{ Pool PoolID }
+
 // Close closes the manager: every pool closes, queued permit requests are
 // denied, later acquires fail.
 type Close struct{}
@@ -56,12 +60,13 @@ type Close struct{}
 // ForceClose asks every closing pool to close what is still leased out.
 type ForceClose struct{}
 
-func (Acquire) isInput()       {}
-func (RetireRequest) isInput() {}
-func (RouteClosed) isInput()   {}
-func (Drained) isInput()       {}
-func (PermitRequest) isInput() {}
-func (PermitReturn) isInput()  {}
-func (StealRefused) isInput()  {}
-func (Close) isInput()         {}
-func (ForceClose) isInput()    {}
+func (Acquire) isInput()        {}
+func (RetireRequest) isInput()  {}
+func (RouteClosed) isInput()    {}
+func (Drained) isInput()        {}
+func (PermitRequest) isInput()  {}
+func (PermitReturn) isInput()   {}
+func (StealRefused) isInput()   {}
+func (WithdrawPermit) isInput() {}
+func (Close) isInput()          {}
+func (ForceClose) isInput()     {}

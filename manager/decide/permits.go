@@ -1,5 +1,7 @@
 package decide
 
+import "slices"
+
 // permitBook is the manager's account of the global cap (Config.MaxTotal):
 // how many connections are open or dialing across all pools, which pool holds
 // how many, and the pools waiting for one, served first come, first served so
@@ -12,10 +14,14 @@ type permitBook struct {
 	// tried holds pools that refused a steal since the last grant, so the
 	// next steal asks someone else.
 	tried map[PoolID]bool
+	// unsettled counts, per pool asked, the steals sent and not yet
+	// settled (see steal.go); stealsOut is their sum.
+	unsettled map[PoolID]int
+	stealsOut int
 }
 
 func newPermitBook(limit int) *permitBook {
-	return &permitBook{limit: limit, held: make(map[PoolID]int), tried: make(map[PoolID]bool)}
+	return &permitBook{limit: limit, held: make(map[PoolID]int), tried: make(map[PoolID]bool), unsettled: make(map[PoolID]int)}
 }
 
 // permitRequest grants a permit, or queues the request and asks another pool
@@ -62,6 +68,7 @@ func (m *Manager) permitReturn(in PermitReturn) {
 	if b.held[in.Pool]--; b.held[in.Pool] <= 0 {
 		delete(b.held, in.Pool)
 	}
+	m.settleSteal(in.Pool)
 	granted := false
 	for b.inUse < b.limit && len(b.queue) > 0 {
 		next := b.queue[0]
@@ -75,6 +82,31 @@ func (m *Manager) permitReturn(in PermitReturn) {
 	if granted && len(b.queue) > 0 {
 		m.steal(b.queue[0])
 	}
+}
+
+// withdrawPermit takes the youngest of the pool's queued requests off the
+// queue, if it has one left (its waiter is gone), and tells it so. A pool
+// whose requests were all answered before (the grant crossed the
+// withdrawal) hears Removed false. With fewer requests queued, steals asked
+// for on their behalf may now free permits nobody waits for: those not yet
+// settled are called off (see cancelExcessSteals).
+func (m *Manager) withdrawPermit(in WithdrawPermit) {
+	b := m.book
+	if b == nil {
+		m.emit(Effect{Kind: EffPermitWithdrawn, Pool: in.Pool})
+		return
+	}
+	i := len(b.queue) - 1
+	for i >= 0 && b.queue[i] != in.Pool {
+		i--
+	}
+	if i < 0 {
+		m.emit(Effect{Kind: EffPermitWithdrawn, Pool: in.Pool})
+		return
+	}
+	b.queue = slices.Delete(b.queue, i, i+1)
+	m.emit(Effect{Kind: EffPermitWithdrawn, Pool: in.Pool, Removed: true})
+	m.cancelExcessSteals()
 }
 
 // denyAll answers every queued request for good, when the manager closes.

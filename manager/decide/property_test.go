@@ -16,15 +16,17 @@ type model struct {
 	max int
 	// per pool: outstanding permit requests, permits held, acquires sent
 	// and seen, whether the manager told it to close, stopped it.
-	asks, held       map[PoolID]int
-	sent, seen       map[PoolID]uint64
-	told, stopped    map[PoolID]bool
-	drained          map[PoolID]bool
-	routes           map[string]PoolID // published
-	closedRoute      map[PoolID]bool
-	disc             map[PoolID]string
-	inUse            int
-	closedEmitted    int
+	asks, held    map[PoolID]int
+	sent, seen    map[PoolID]uint64
+	told, stopped map[PoolID]bool
+	drained       map[PoolID]bool
+	routes        map[string]PoolID // published
+	closedRoute   map[PoolID]bool
+	disc          map[PoolID]string
+	inUse         int
+	closedEmitted int
+	// steals and cancels sent to each pool
+	steals, cancels  map[PoolID]int
 	lastCloseRouteOf PoolID
 }
 
@@ -32,7 +34,8 @@ func newModel(t *rapid.T, max int) *model {
 	return &model{t: t, m: New(Config{Server: "srv", MaxTotal: max}), max: max,
 		asks: map[PoolID]int{}, held: map[PoolID]int{}, sent: map[PoolID]uint64{}, seen: map[PoolID]uint64{},
 		told: map[PoolID]bool{}, stopped: map[PoolID]bool{}, drained: map[PoolID]bool{},
-		routes: map[string]PoolID{}, closedRoute: map[PoolID]bool{}, disc: map[PoolID]string{}}
+		routes: map[string]PoolID{}, closedRoute: map[PoolID]bool{}, disc: map[PoolID]string{},
+		steals: map[PoolID]int{}, cancels: map[PoolID]int{}}
 }
 
 func (d *model) step(in Input) {
@@ -100,14 +103,25 @@ func (d *model) effect(e Effect) Input {
 		d.asks[e.Pool]--
 	case EffSteal:
 		require.Positive(d.t, d.held[e.Pool], "steal from a pool holding no permit")
+		d.steals[e.Pool]++
+	case EffPermitWithdrawn:
+		if e.Removed {
+			require.Positive(d.t, d.asks[e.Pool], "a request withdrawn from a pool that had none")
+			d.asks[e.Pool]--
+		}
+	case EffCancelSteal:
+		d.cancels[e.Pool]++
+		require.LessOrEqual(d.t, d.cancels[e.Pool], d.steals[e.Pool], "more steals called off than sent to pool %d", e.Pool)
 	}
 	return nil
 }
 
 // TestPropertyManagerDecisions drives decide.Manager with random acquires,
-// deliveries, retirement requests, permit traffic, drains and Close, and
-// checks every effect: permits never above MaxTotal and only to pools that
-// asked, one published pool per identity, no retirement or stop while an
+// deliveries, retirement requests, permit traffic (requests, returns,
+// refusals, withdrawals), drains and Close, and checks every effect:
+// permits never above MaxTotal and only to pools that asked, a request
+// withdrawn only from a pool that had one, no more steals called off at a
+// pool than were sent to it, one published pool per identity, no retirement or stop while an
 // acquire may be in flight, nothing forwarded to a closing pool, Closed once.
 func TestPropertyManagerDecisions(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
@@ -134,7 +148,7 @@ func TestPropertyManagerDecisions(t *testing.T) {
 			if len(ps) > 0 {
 				p = ps[rapid.IntRange(0, len(ps)-1).Draw(rt, "pool")]
 			}
-			switch op := rapid.IntRange(0, 8).Draw(rt, "op"); {
+			switch op := rapid.IntRange(0, 9).Draw(rt, "op"); {
 			case op == 0:
 				d.step(Acquire{Disc: discs[rapid.IntRange(0, 2).Draw(rt, "disc")]})
 			case op == 1 && p != 0 && d.seen[p] < d.sent[p]:
@@ -158,6 +172,8 @@ func TestPropertyManagerDecisions(t *testing.T) {
 				d.step(Close{})
 			case op == 8:
 				d.step(ForceClose{})
+			case op == 9 && p != 0:
+				d.step(WithdrawPermit{Pool: p})
 			}
 		}
 		// Close and drain everything: Closed must follow.

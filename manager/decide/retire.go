@@ -73,6 +73,12 @@ func (m *Manager) drained(in Drained) {
 			delete(m.pools, p.disc)
 		}
 	}
+	if m.book != nil {
+		// A drained pool owes nothing: its closes paid.
+		for m.book.unsettled[in.Pool] > 0 {
+			m.settleSteal(in.Pool)
+		}
+	}
 	if retired || in.Sent == in.Seen {
 		m.emit(Effect{Kind: EffStop, Pool: in.Pool})
 	}

@@ -7,11 +7,61 @@ package decide
 // Taking from the largest keeps small identities from being squeezed out.
 // A pool with nothing to give answers StealRefused, and the next richest is
 // asked. MinSize fills never steal (see permitRequest).
+//
+// A request may be withdrawn while its steal is out (its waiter timed out,
+// say): the steal would then close a connection for nobody. So the book
+// counts the steals sent to each pool and not yet settled, and when a
+// withdrawal leaves more of them than requests queued, it calls one off
+// (EffCancelSteal). A steal is settled by a StealRefused from the pool it
+// went to, or by any PermitReturn from it: any close pays a pool's debt
+// (actors.Pool.closeConn), and the book cannot tell a stolen close from
+// another. This count only decides whether to send a cancel; the permits
+// in use (inUse) never depend on it, so an error in it can only cost
+// efficiency (a steal called off that was needed: the next PermitReturn or
+// StealRefused steals again for the queue's head; or one left running that
+// was not: a connection closed for nobody, as before), never the cap.
 
 // steal asks the richest other pool for a connection on behalf of waiting.
 func (m *Manager) steal(waiting PoolID) {
 	if victim, ok := m.richestOtherThan(waiting); ok {
+		m.book.unsettled[victim]++
+		m.book.stealsOut++
 		m.emit(Effect{Kind: EffSteal, Pool: victim})
+	}
+}
+
+// settleSteal counts off one steal sent to id, if any is out.
+func (m *Manager) settleSteal(id PoolID) {
+	b := m.book
+	if n := b.unsettled[id]; n > 0 {
+		b.stealsOut--
+		if n == 1 {
+			delete(b.unsettled, id)
+		} else {
+			b.unsettled[id] = n - 1
+		}
+	}
+}
+
+// cancelExcessSteals calls off the steals beyond the requests queued, from
+// the pools owing the most (the oldest on a tie). A pool that has already
+// paid ignores the cancel.
+func (m *Manager) cancelExcessSteals() {
+	b := m.book
+	for b.stealsOut > len(b.queue) {
+		var victim PoolID
+		most := 0
+		for id, n := range b.unsettled {
+			if n > most || n == most && id < victim {
+				victim, most = id, n
+			}
+		}
+		if most == 0 {
+			b.stealsOut = 0 // unreachable: stealsOut is their sum
+			return
+		}
+		m.settleSteal(victim)
+		m.emit(Effect{Kind: EffCancelSteal, Pool: victim})
 	}
 }
 
@@ -23,6 +73,7 @@ func (m *Manager) stealRefused(in StealRefused) {
 		return
 	}
 	b.tried[in.Pool] = true
+	m.settleSteal(in.Pool)
 	if len(b.queue) > 0 {
 		m.steal(b.queue[0])
 	}

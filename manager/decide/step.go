@@ -29,6 +29,8 @@ func (m *Manager) Step(now time.Time, in Input) {
 		m.permitReturn(in)
 	case StealRefused:
 		m.stealRefused(in)
+	case WithdrawPermit:
+		m.withdrawPermit(in)
 	case Close:
 		m.close()
 	case ForceClose:

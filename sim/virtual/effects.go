@@ -105,6 +105,8 @@ func (e *engine) effect(p *vpool, ef *actors.Effect) {
 		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitReturn, pool: p})
 	case actors.EffStealRefused:
 		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evStealRefused, pool: p})
+	case actors.EffWithdrawPermit:
+		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evWithdrawPermit, pool: p})
 	case actors.EffRetire:
 		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evRetireRequest, pool: p, n: ef.Seen})
 	case actors.EffDrained:

@@ -306,6 +306,16 @@ func (e *engine) handle(ev event) {
 		e.startPool(ev.pool)
 	case evPoolDrained:
 		e.drainedToManager(ev.pool)
+	case evWithdrawPermit:
+		e.mgrStep(decide.WithdrawPermit{Pool: ev.pool.id}, nil)
+	case evPermitWithdrawn:
+		if p := ev.pool; !p.drained {
+			e.step(p, actors.PermitWithdrawn{Removed: ev.n == 1})
+		}
+	case evStealCancelled:
+		if p := ev.pool; !p.drained {
+			e.step(p, actors.StealCancelled{})
+		}
 	case evBugCancel:
 		r := ev.req
 		e.step(r.pool, actors.Cancel{ID: r.h.id})

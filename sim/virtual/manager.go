@@ -144,6 +144,20 @@ func (e *engine) mgrEffect(ef *decide.Effect, r *request) decide.Input {
 		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitDenied, pool: p})
 	case decide.EffSteal:
 		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evStealIdle, pool: p})
+	case decide.EffPermitWithdrawn:
+		if p == nil {
+			return nil // stopped: unreachable, its withdrawal came before its Drained
+		}
+		var removed uint64
+		if ef.Removed {
+			removed = 1
+		}
+		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evPermitWithdrawn, pool: p, n: removed})
+	case decide.EffCancelSteal:
+		if p == nil {
+			return nil // stopped: unreachable, Drained settles its steals
+		}
+		e.schedule(event{at: e.at(e.cfg.Latency.Mailbox), kind: evStealCancelled, pool: p})
 	}
 	return nil
 }

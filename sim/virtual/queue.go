@@ -27,15 +27,18 @@ const (
 	evPermitReturn  // a returned permit reaches the manager
 	evPermitGrant   // the manager's grant reaches the pool
 	evPermitDenied
-	evStealIdle      // the manager asks a pool to give up a connection
-	evStealRefused   // the pool's refusal reaches the manager
-	evLostCheck      // a pool-enforced deadline has passed: was it answered?
-	evFillRefused    // the manager's refusal of a MinSize fill reaches the pool
-	evRestEnd        // the rest period after the workload ends (churn check)
-	evManagerAcquire // the acquire reaches the manager
-	evRouteCheck     // the caller reads whether the route it counted itself in is closed
-	evStart          // a pool's Start, delayed by the early-route bug
-	evPoolDrained    // a pool's EffDrained reaches the manager
+	evStealIdle       // the manager asks a pool to give up a connection
+	evStealRefused    // the pool's refusal reaches the manager
+	evLostCheck       // a pool-enforced deadline has passed: was it answered?
+	evFillRefused     // the manager's refusal of a MinSize fill reaches the pool
+	evRestEnd         // the rest period after the workload ends (churn check)
+	evManagerAcquire  // the acquire reaches the manager
+	evRouteCheck      // the caller reads whether the route it counted itself in is closed
+	evStart           // a pool's Start, delayed by the early-route bug
+	evPoolDrained     // a pool's EffDrained reaches the manager
+	evWithdrawPermit  // a pool's withdrawal of a permit request reaches the manager
+	evPermitWithdrawn // the manager's answer to it reaches the pool
+	evStealCancelled  // the manager calls off a steal
 )
 
 // source reports whether k is a source of the workload or its faults: an

@@ -49,6 +49,11 @@ func (e *engine) finish() {
 	for _, c := range e.openList {
 		e.checks.violation(&v.LeakedConns, "leaked: session %d of %s still open after Close", c.id, c.ident.name)
 	}
+	if inUse, queued := e.mgr.Permits(); e.closedAll && (inUse > 0 || queued > 0) {
+		// Every pool drained: each permit granted came back, and no
+		// request (or withdrawal of one) was left hanging.
+		e.checks.violation(&v.LeakedConns, "leaked: %d permits still in use and %d requests queued under MaxTotal after Close", inUse, queued)
+	}
 	if e.inflight > 0 {
 		e.checks.violation(&v.LostWaiters, "%d acquires never finished", e.inflight)
 		v.LostWaiters += uint64(e.inflight) - 1

@@ -1,0 +1,141 @@
+package actors
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Under a global cap, a permit request whose waiter is gone is withdrawn,
+// so that the manager takes no connection from another pool for it.
+
+func TestWithdrawPermitWhenWaitersTimeOutOrCancel(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
+	a := h.acquireWithin(time.Second)
+	b := h.acquireWithin(time.Second)
+	c := h.acquire()
+	require.Equal(t, 3, h.permitAsks, "one permit request per waiter")
+	assert.Empty(t, h.wdSeq)
+
+	h.cancel(c)
+	assert.Len(t, h.wdSeq, 1, "a cancelled waiter's request is withdrawn")
+	assert.Equal(t, 3, h.p.Stats().AwaitingPermit, "it counts until answered")
+
+	h.advance(time.Second)
+	h.tick()
+	for _, id := range []uint64{a, b} {
+		e, ok := h.answer(id)
+		require.True(t, ok)
+		require.Equal(t, EffFail, e.Kind)
+	}
+	assert.Len(t, h.wdSeq, 3, "so are the timed-out waiters'")
+
+	for len(h.wdSeq) > 0 {
+		h.answerWithdraw() // the manager removed each from its queue
+	}
+	assert.Zero(t, h.permitAsks)
+	s := h.p.Stats()
+	assert.Zero(t, s.AwaitingPermit)
+	assert.Zero(t, s.Waiters)
+	assert.Empty(t, h.dials)
+	assert.Zero(t, h.permitsHeld)
+}
+
+func TestWithdrawKeepsTheRequestsWaitersStillNeed(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
+	h.acquire()
+	b := h.acquire()
+	require.Equal(t, 2, h.permitAsks)
+	h.cancel(b)
+	require.Len(t, h.wdSeq, 1, "one waiter is left, and so is one request")
+	h.answerWithdraw()
+	assert.Equal(t, 1, h.permitAsks)
+	assert.Equal(t, 1, h.p.Stats().AwaitingPermit)
+}
+
+func TestWithdrawKeepsMinSizeFills(t *testing.T) {
+	h := newHarness(t, PoolConfig{MinSize: 1, MaxSize: 3, NeedsPermit: true})
+	require.Equal(t, 1, h.permitAsks, "the MinSize fill")
+	a := h.acquire()
+	require.Equal(t, 1, h.permitAsks, "the fill covers the waiter")
+	h.cancel(a)
+	assert.Empty(t, h.wdSeq, "MinSize still needs it")
+}
+
+func TestGrantCrossingAWithdrawalIsReturned(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
+	a := h.acquire()
+	h.cancel(a)
+	require.Len(t, h.wdSeq, 1)
+	// The manager granted the request before it read the withdrawal.
+	h.grantPermit()
+	assert.Empty(t, h.dials, "no waiter wants it")
+	assert.Zero(t, h.permitsHeld, "handed straight back")
+	assert.Zero(t, h.p.Stats().AwaitingPermit)
+	h.answerWithdraw()
+	assert.Empty(t, h.dials)
+	assert.Zero(t, h.permitAsks, "nothing asked again")
+	assert.Zero(t, h.p.withdrawing())
+	assert.False(t, h.p.withdrawalsInFlight())
+}
+
+func TestGrantCrossingAWithdrawalServesAWaiterThatCameMeanwhile(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1, NeedsPermit: true})
+	a := h.acquire()
+	h.cancel(a)
+	b := h.acquire()
+	assert.Equal(t, 1, h.permitAsks, "at MaxSize: b waits for the withdrawal's answer")
+	h.grantPermit() // granted before the manager read the withdrawal
+	require.Len(t, h.dials, 1, "b takes the grant")
+	h.answerWithdraw()
+	assert.Zero(t, h.permitAsks, "the withdrawal found nothing left: nothing asked again")
+	h.finishDials()
+	h.mustGrant(b)
+	assert.Zero(t, h.p.Stats().AwaitingPermit)
+}
+
+func TestWaiterArrivingDuringAWithdrawalGetsAFreshRequest(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 1, NeedsPermit: true})
+	a := h.acquire()
+	h.cancel(a)
+	b := h.acquire()
+	require.Equal(t, 1, h.permitAsks, "the request being withdrawn still holds the only slot")
+	h.answerWithdraw() // removed from the manager's queue
+	require.Equal(t, 1, h.permitAsks, "b asks anew")
+	assert.Greater(t, h.reqSeq[0], uint64(2), "a fresh request, sent after the withdrawal")
+	h.grantPermit()
+	h.finishDials()
+	h.mustGrant(b)
+
+	// With room under MaxSize the newcomer does not wait for the answer.
+	h = newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
+	a = h.acquire()
+	h.cancel(a)
+	h.acquire()
+	assert.Equal(t, 2, h.permitAsks)
+	assert.Len(t, h.wdSeq, 1)
+	h.answerWithdraw()
+	assert.Equal(t, 1, h.permitAsks)
+}
+
+func TestStealCancelledForgivesAnUnpaidDebt(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
+	a := h.acquire()
+	h.grantPermit()
+	h.finishDials()
+	h.mustGrant(a)
+	h.steal()
+	require.Equal(t, 1, h.p.Stats().Owed, "nothing idle: the next release would pay")
+	h.step(StealCancelled{})
+	assert.Zero(t, h.p.Stats().Owed)
+	h.release(a, false)
+	assert.Zero(t, h.closeReasons()[ReasonStolen], "the connection stays")
+	assert.Equal(t, 1, h.p.Stats().Idle)
+
+	h.steal() // idle: paid at once
+	require.Equal(t, 1, h.closeReasons()[ReasonStolen])
+	h.step(StealCancelled{})
+	assert.Zero(t, h.p.Stats().Owed, "a paid debt is nothing to cancel")
+}

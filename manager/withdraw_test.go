@@ -1,0 +1,93 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// poolOfIdentity returns the snapshot of the pool of test identity name.
+func poolOfIdentity(s Stats, name string) (PoolStats, bool) {
+	for _, p := range s.PerPool {
+		if p.Discriminator == "test:"+name {
+			return p, true
+		}
+	}
+	return PoolStats{}, false
+}
+
+// TestMaxTotalTimedOutWaitersWithdrawTheirPermitRequests: under MaxTotal, a
+// pool whose waiters all time out withdraws the permit requests it queued
+// for them, and the steals the manager sent on their behalf are called off.
+// Before, bob's pool kept 3 requests queued and alice owed 3 connections:
+// when alice released her leases, all 3 of her connections were closed
+// ("stolen") for nobody, and bob's pool got 3 permits it no longer wanted.
+func TestMaxTotalTimedOutWaitersWithdrawTheirPermitRequests(t *testing.T) {
+	m, db := newManager(t, Config{MaxSize: 3, MaxTotal: 3, HealthCheckAfter: -1})
+	peak := watchOpen(t, db)
+	alice, bob := identity("alice"), identity("bob")
+	var as []*Lease
+	for range 3 {
+		as = append(as, acquire(t, m, alice))
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			l, err := m.Acquire(ctx, bob)
+			if err == nil {
+				l.Release(nil)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.Truef(t, errors.Is(err, context.DeadlineExceeded), "bob's acquire %d: %v", i, err)
+	}
+
+	// Bob's pool withdraws its requests, and alice owes nothing any more.
+	var s Stats
+	settled := func() bool {
+		s = m.Stats()
+		return s.Total.Waiters == 0 && s.Total.AwaitingPermit == 0 && s.Total.Owed == 0 && s.PermitWaiters == 0
+	}
+	eventually(t, settled, "requests withdrawn and steals called off")
+	assert.Equal(t, 3, s.PermitsInUse, "alice's 3 connections hold the 3 permits")
+
+	for _, l := range as {
+		l.Release(nil)
+	}
+	eventually(t, func() bool {
+		s = m.Stats()
+		a, ok := poolOfIdentity(s, "alice")
+		return ok && a.Idle == 3 && a.Busy == 0
+	}, "alice keeps her 3 connections idle")
+	assert.Zero(t, s.Total.Closes["stolen"], "nothing stolen for nobody: %v", s.Total.Closes)
+	assert.Equal(t, 3, s.Total.Open)
+	assert.Zero(t, s.Total.AwaitingPermit)
+	assert.Zero(t, s.Total.Owed)
+	b, ok := poolOfIdentity(s, "bob")
+	require.True(t, ok)
+	assert.Zero(t, b.Opens, "bob's pool opened nothing")
+
+	// Bob can still get a connection: now one of alice's is stolen, for him.
+	l := acquire(t, m, bob)
+	assert.Equal(t, "test:bob", firstString(t, query(t, l, "SELECT IDENTITY")))
+	l.Release(nil)
+	s = m.Stats()
+	assert.EqualValues(t, 1, s.Total.Closes["stolen"], "one steal, for the acquire that wanted it")
+	assert.Zero(t, s.Total.AwaitingPermit)
+	assert.Zero(t, s.Total.Owed)
+	assert.LessOrEqual(t, peak(), 3, "the server never saw more sessions than MaxTotal")
+}
