@@ -28,6 +28,10 @@ type TimeoutError struct {
 	MaxSize  int
 	Waiters  int
 	Canceled bool // the ctx was cancelled rather than timed out
+	// KeyLookup: the deadline passed before the acquire reached a pool,
+	// while a token-keyed identity learned its key from its first token.
+	// Key then holds only the server, and Waiters is 0.
+	KeyLookup bool
 }
 
 // Error implements error.
@@ -35,6 +39,10 @@ func (e *TimeoutError) Error() string {
 	what := "timed out"
 	if e.Canceled {
 		what = "cancelled"
+	}
+	if e.KeyLookup {
+		return fmt.Sprintf("idpool: acquire %s learning the identity's pool key from its first token (server %s)",
+			what, e.Key.Server())
 	}
 	return fmt.Sprintf("idpool: acquire %s waiting for pool %s (max size %d, %d waiting)",
 		what, e.Key.Redacted(), e.MaxSize, e.Waiters)

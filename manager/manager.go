@@ -253,17 +253,41 @@ func (m *Manager) boundAcquire(ctx context.Context) (context.Context, context.Ca
 // acquireEnded is the error of an Acquire whose ctx ended between attempts
 // or while a hook ran.
 func (m *Manager) acquireEnded(ctx context.Context, id tokens.Identity) error {
+	if !id.KeyResolved() {
+		return m.keyLookupEnded(ctx, ctx.Err())
+	}
 	disc, _ := id.Discriminator(ctx)
 	return &TimeoutError{Key: tokens.NewKey(m.cfg.Server, disc), MaxSize: m.cfg.MaxSize,
 		Canceled: !errors.Is(ctx.Err(), context.DeadlineExceeded)}
+}
+
+// keyLookupEnded is the error of an Acquire whose ctx ended (err) while its
+// identity's key was being learned: a *TimeoutError, as for any acquire
+// that ran out of time, wrapping what the lookup said.
+func (m *Manager) keyLookupEnded(ctx context.Context, err error) error {
+	te := &TimeoutError{Key: tokens.NewKey(m.cfg.Server, ""), MaxSize: m.cfg.MaxSize, KeyLookup: true,
+		Canceled: !errors.Is(ctx.Err(), context.DeadlineExceeded)}
+	return &keyLookupError{TimeoutError: te, cause: err}
 }
 
 func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time.Duration, error) {
 	if m.closed.Load() {
 		return nil, 0, ErrClosed
 	}
+	if !id.KeyResolved() {
+		// The key lookup and the wait in the pool share one deadline (the
+		// ctx's, or AcquireTimeout from now): bounded apart, each got a
+		// whole AcquireTimeout. Only a token-keyed identity's first
+		// acquires pay for the timer.
+		var cancel context.CancelFunc
+		ctx, cancel = m.boundAcquire(ctx)
+		defer cancel()
+	}
 	disc, err := m.resolveKey(ctx, id)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, m.keyLookupEnded(ctx, err)
+		}
 		return nil, 0, err
 	}
 	// Without a deadline of the ctx's own, the pool enforces AcquireTimeout:
