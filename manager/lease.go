@@ -105,6 +105,14 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // returns: nothing rolls back or resets underneath it. A result set still
 // open also makes the connection broken rather than reset. On a nil or zero
 // Lease (not from Acquire) Release does nothing.
+//
+// The rollback and the reset run on the caller's goroutine and have no
+// deadline of their own (driver.Tx.Rollback takes no ctx; ResetSession gets
+// the Manager's, which only Close ends): a driver that hangs in them,
+// ignoring its ctx, holds Release for as long, as database/sql's own
+// release would be held. go-mssqldb does no I/O in ResetSession, and
+// drivers/postgres bounds the round trip it sometimes makes there (see
+// reset), so a rollback left open is the unbounded one.
 func (l *Lease) Release(err error) {
 	if l.ended() {
 		return // nil or zero: not from Acquire, nothing to hand back
