@@ -97,10 +97,9 @@ func (p *Pool) withdrawExcess() {
 	if pending == 0 {
 		return
 	}
-	need := p.waiters.unserved() - p.dialing - p.awaitingToken
-	if fill := p.cfg.MinSize - (len(p.conns) + p.dialing + p.awaitingToken + p.closesInFlight); fill > need {
-		need = fill
-	}
+	// What the requests still serve: waiters no dial covers, or MinSize
+	// against every slot but the permit requests themselves.
+	need := max(p.waiters.unserved()-p.dialing-p.awaitingToken, p.cfg.MinSize-(p.size()-p.awaitingPermit))
 	if excess := pending - max(need, 0); excess > 0 {
 		p.rareMut().withdrawing += excess
 		for range excess {

@@ -111,8 +111,8 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // the Manager's, which only Close ends): a driver that hangs in them,
 // ignoring its ctx, holds Release for as long, as database/sql's own
 // release would be held. go-mssqldb does no I/O in ResetSession, and
-// drivers/postgres bounds the round trip it sometimes makes there (see
-// reset), so a rollback left open is the unbounded one.
+// drivers/postgres bounds the round trip it sometimes makes there (its
+// DISCARD ALL fallback), so a rollback left open is the unbounded one.
 func (l *Lease) Release(err error) {
 	if l.ended() {
 		return // nil or zero: not from Acquire, nothing to hand back

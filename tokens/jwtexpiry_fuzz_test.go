@@ -1,7 +1,9 @@
 package tokens
 
 import (
+	"context"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +51,25 @@ func TestJWTExpiryReadsExpWhateverTheAlg(t *testing.T) {
 		if got := jwtExpiry(token); !got.Equal(time.Unix(1700000000, 0)) {
 			t.Errorf("alg %s: exp read as %v", alg, got)
 		}
+	}
+}
+
+// As a caller hands a token in: StaticTokenIdentity with no expiry of its
+// own takes the JWT's exp whatever its alg, so its source's token is not
+// refused as of unknown expiry.
+func TestStaticTokenIdentityTakesExpWhateverTheAlg(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	token := enc([]byte(`{"alg":"XX999"}`)) + "." + enc([]byte(fmt.Sprintf(`{"exp":%d}`, exp.Unix()))) + ".sig"
+	id, err := StaticTokenIdentity(token, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := id.Source().Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.ExpiresOn.Equal(exp) {
+		t.Fatalf("ExpiresOn %v, want the exp claim's %v", tok.ExpiresOn, exp)
 	}
 }

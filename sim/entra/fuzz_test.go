@@ -28,15 +28,8 @@ func FuzzTokenEndpoint(f *testing.F) {
 	f.Add("%zz&&==;")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequest(http.MethodPost, "/t1/oauth2/v2.0/token", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
-		var out map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-			t.Fatalf("status %d: not JSON: %v", rec.Code, err)
-		}
-		if rec.Code == http.StatusOK {
+		code, out := postFormJSON(t, mux, "/t1/oauth2/v2.0/token", body)
+		if code == http.StatusOK {
 			form, err := url.ParseQuery(body)
 			if err != nil || form.Get("client_secret") != "s3cret" {
 				t.Fatalf("issued a token without the secret for body %q", body)
@@ -133,15 +126,8 @@ func FuzzDeviceCodeEndpoint(f *testing.F) {
 	f.Add("client_id=app1&scope=a%2F.default+b%2F.default")
 	f.Add("%zz&&==;")
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequest(http.MethodPost, "/t1/oauth2/v2.0/devicecode", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
-		var out map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-			t.Fatalf("status %d: not JSON: %v", rec.Code, err)
-		}
-		if rec.Code == http.StatusOK {
+		code, _ := postFormJSON(t, mux, "/t1/oauth2/v2.0/devicecode", body)
+		if code == http.StatusOK {
 			form, err := url.ParseQuery(body)
 			if err != nil || form.Get("client_id") == "" {
 				t.Fatalf("a device code for body %q", body)
@@ -149,4 +135,20 @@ func FuzzDeviceCodeEndpoint(f *testing.F) {
 			mustScope(t, form.Get("scope"))
 		}
 	})
+}
+
+// postFormJSON posts body as a form to path on mux and returns the status
+// and the JSON object it answered, failing t if the answer is not JSON:
+// every answer of the endpoints fuzzed here, an error too, must be.
+func postFormJSON(t *testing.T, mux http.Handler, path, body string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	var out map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatalf("status %d: not JSON: %v", rec.Code, err)
+	}
+	return rec.Code, out
 }
