@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/idpool/idpool/tokens"
 )
@@ -34,6 +35,16 @@ const DefaultSize = 10_000
 // Identity (same credential, same token cache: no exchange for a connection
 // its cached token can open), a different one builds a new Identity, which
 // the user's pool adopts on its next acquire (the newest credential wins).
+//
+// Newest means the assertion that expires last, by its exp claim (read, not
+// verified: the caller verified the assertion). An assertion that expires
+// before the one kept for its user (a client still sending a token it got
+// earlier, while another of the user's clients sends a renewed one) gets the
+// kept one's Identity, so that the user's pool does not go back to a
+// credential that expires sooner and fail its next exchange once the older
+// assertion has expired. Assertions with no readable exp (opaque ones) are
+// ordered by arrival. Requests racing with the same new assertion get one
+// Identity between them, so its token is exchanged once.
 //
 // When full, the least recently used user is dropped; dropping costs nothing
 // but that user's next request building a new credential. An entry holds the
@@ -53,7 +64,9 @@ type state struct {
 type entry struct {
 	key       tokens.Principal
 	assertion string
-	id        tokens.Identity
+	// expires is the assertion's exp claim; zero when it has none.
+	expires time.Time
+	id      tokens.Identity
 }
 
 // NewCache returns a cache over app for up to size users (DefaultSize if
@@ -70,25 +83,28 @@ func NewCache(app *tokens.OnBehalfOf, size int) (Cache, error) {
 
 // Identity returns the on-behalf-of identity of user for the bearer token
 // assertion, which the caller has verified and taken user from (see
-// tokens.OnBehalfOf.Identity). The same assertion as user's last one returns
-// the cached Identity; another builds one and replaces it.
+// tokens.OnBehalfOf.Identity). The same assertion as user's kept one returns
+// the kept Identity, and so does one that expires before it; another builds
+// an Identity and replaces the kept one (see Cache).
 func (c Cache) Identity(user tokens.Principal, assertion string) (tokens.Identity, error) {
 	if c.s == nil {
 		return tokens.Identity{}, fmt.Errorf("%w: the zero onbehalf.Cache; use NewCache", tokens.ErrInvalidIdentity)
 	}
 	key := cacheKey(user)
-	if id, ok := c.s.lookup(key, assertion); ok {
+	expires, _ := tokens.UnverifiedExpiry(assertion)
+	if id, ok := c.s.lookup(key, assertion, expires); ok {
 		return id, nil
 	}
 	id, err := c.s.app.Identity(user, assertion)
 	if err != nil {
 		return tokens.Identity{}, err
 	}
-	c.s.store(key, assertion, id)
-	return id, nil
+	return c.s.store(key, assertion, expires, id), nil
 }
 
-func (s *state) lookup(key tokens.Principal, assertion string) (tokens.Identity, bool) {
+// lookup returns the Identity kept for key if it serves assertion (see
+// keeps).
+func (s *state) lookup(key tokens.Principal, assertion string, expires time.Time) (tokens.Identity, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el, ok := s.byKey[key]
@@ -97,30 +113,46 @@ func (s *state) lookup(key tokens.Principal, assertion string) (tokens.Identity,
 	}
 	s.order.MoveToFront(el)
 	e := el.Value.(*entry)
-	if e.assertion != assertion {
+	if !e.keeps(assertion, expires) {
 		return tokens.Identity{}, false
 	}
 	return e.id, true
 }
 
-// store makes (assertion, id) user's newest. Two requests racing with
-// different assertions both build; the later store wins, which is the
-// newest by the cache's clock, and the other request still uses its own.
-func (s *state) store(key tokens.Principal, assertion string, id tokens.Identity) {
+// keeps reports whether e's Identity serves a request presenting assertion,
+// which expires at expires (zero if unknown): it is e's own assertion, or
+// both expiries are known and e's is later.
+func (e *entry) keeps(assertion string, expires time.Time) bool {
+	if e.assertion == assertion {
+		return true
+	}
+	return !e.expires.IsZero() && !expires.IsZero() && e.expires.After(expires)
+}
+
+// store makes (assertion, id) user's newest and returns the Identity the
+// request is to use: id, or the Identity a racing request stored meanwhile
+// when that one keeps assertion (the same assertion, or one that expires
+// later), so that two first requests with one assertion share one
+// credential and the kept Identity never goes back to an earlier expiry.
+func (s *state) store(key tokens.Principal, assertion string, expires time.Time, id tokens.Identity) tokens.Identity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if el, ok := s.byKey[key]; ok {
 		e := el.Value.(*entry)
-		e.assertion, e.id = assertion, id
 		s.order.MoveToFront(el)
-		return
+		if e.keeps(assertion, expires) {
+			return e.id
+		}
+		e.assertion, e.expires, e.id = assertion, expires, id
+		return id
 	}
-	s.byKey[key] = s.order.PushFront(&entry{key: key, assertion: assertion, id: id})
+	s.byKey[key] = s.order.PushFront(&entry{key: key, assertion: assertion, expires: expires, id: id})
 	for s.order.Len() > s.size {
 		old := s.order.Back()
 		s.order.Remove(old)
 		delete(s.byKey, old.Value.(*entry).key)
 	}
+	return id
 }
 
 // cacheKey is user as the pools key it: the cache must tell users apart

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -175,4 +178,82 @@ func TestCacheTellsUsersApartAsThePoolsDo(t *testing.T) {
 	again, err := c.Identity(tokens.Principal{TenantID: tenant, ObjectID: "KATE"}, "a")
 	require.NoError(t, err)
 	assert.True(t, again.SameCredential(k), "ASCII case still names one user")
+}
+
+// assertionExpiring is an unsigned JWT of user 1 whose exp is at: the cache
+// reads exp only to order assertions the caller has verified.
+func assertionExpiring(t *testing.T, at time.Time) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
+		"tid": tenant, "oid": "user-1", "exp": at.Unix(),
+	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	require.NoError(t, err)
+	return tok
+}
+
+// TestAnAssertionThatExpiresSoonerGetsTheKeptOne: a user's client still
+// sending the token it got an hour ago, after another client sent a renewed
+// one, must not switch the user's pool back to a credential whose assertion
+// expires first; a renewed assertion that expires later still replaces it.
+func TestAnAssertionThatExpiresSoonerGetsTheKeptOne(t *testing.T) {
+	c, err := onbehalf.NewCache(app(t), 10)
+	require.NoError(t, err)
+	now := time.Now()
+	renewed, err := c.Identity(user(1), assertionExpiring(t, now.Add(2*time.Hour)))
+	require.NoError(t, err)
+	older, err := c.Identity(user(1), assertionExpiring(t, now.Add(time.Hour)))
+	require.NoError(t, err)
+	assert.True(t, renewed.SameCredential(older), "the assertion that expires first gets the kept, later one")
+	latest, err := c.Identity(user(1), assertionExpiring(t, now.Add(3*time.Hour)))
+	require.NoError(t, err)
+	assert.False(t, renewed.SameCredential(latest), "a later expiry replaces the kept one")
+	again, err := c.Identity(user(1), assertionExpiring(t, now.Add(2*time.Hour)))
+	require.NoError(t, err)
+	assert.True(t, latest.SameCredential(again), "and stays kept")
+}
+
+// TestAssertionsWithoutAReadableExpiryGoByArrival: an opaque assertion, or
+// one whose exp is not a number, orders by arrival, as before exp was read;
+// neither can pin the kept one against a renewal.
+func TestAssertionsWithoutAReadableExpiryGoByArrival(t *testing.T) {
+	c, err := onbehalf.NewCache(app(t), 10)
+	require.NoError(t, err)
+	badExp, err := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"exp": "tomorrow"}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	require.NoError(t, err)
+	late := assertionExpiring(t, time.Now().Add(3*time.Hour))
+	for _, next := range []string{"opaque", badExp} {
+		kept, err := c.Identity(user(1), late)
+		require.NoError(t, err)
+		got, err := c.Identity(user(1), next)
+		require.NoError(t, err)
+		assert.False(t, kept.SameCredential(got), "%q replaces the kept one", next)
+		after, err := c.Identity(user(1), late)
+		require.NoError(t, err)
+		assert.False(t, got.SameCredential(after), "and is replaced by the next")
+	}
+}
+
+// TestRequestsRacingWithOneNewAssertionShareOneIdentity: the first requests
+// of a user arrive together with one assertion; whichever builds first, all
+// get one Identity (one credential: one exchange at the pool's next dial).
+func TestRequestsRacingWithOneNewAssertionShareOneIdentity(t *testing.T) {
+	c, err := onbehalf.NewCache(app(t), 10)
+	require.NoError(t, err)
+	const n = 16
+	ids := make([]tokens.Identity, n)
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		wg.Go(func() {
+			start.Wait()
+			id, err := c.Identity(user(1), "the-first-assertion")
+			assert.NoError(t, err)
+			ids[i] = id
+		})
+	}
+	start.Done()
+	wg.Wait()
+	for _, id := range ids[1:] {
+		assert.True(t, ids[0].SameCredential(id))
+	}
 }
