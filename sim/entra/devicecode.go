@@ -25,7 +25,16 @@ type deviceCode struct {
 type refreshGrant struct {
 	user     string // UPN, lower case
 	clientID string
+	seq      uint64 // order of issue, oldest lowest
 }
+
+// maxRefreshTokens bounds the live refresh tokens. Every user grant issues
+// one, and a refresh token stays valid when it is redeemed (as Entra's are,
+// for clients other than single-page apps), so without a bound a client
+// that signed in or refreshed in a loop grew the server without limit. At
+// the bound, issuing one revokes the oldest issued: a credential that keeps
+// its newest refresh token, as MSAL does, is not affected.
+const maxRefreshTokens = 1024
 
 // ErrUnknown is returned by ApproveDeviceCode for an unknown user or code.
 var ErrUnknown = errors.New("entra: unknown user or device code")
@@ -128,7 +137,8 @@ func (s *Server) deviceCodeGrant(w http.ResponseWriter, form url.Values) {
 }
 
 // refreshTokenGrant redeems a refresh token for a new access token (any
-// resource) and a new refresh token. Callers hold s.mu.
+// resource) and a new refresh token; the redeemed one stays valid, until
+// revoked or pushed out by maxRefreshTokens newer ones. Callers hold s.mu.
 func (s *Server) refreshTokenGrant(w http.ResponseWriter, form url.Values) {
 	g, ok := s.state.refreshTokens[form.Get("refresh_token")]
 	if !ok || g.clientID != form.Get("client_id") {
@@ -152,10 +162,28 @@ func (s *Server) userTokens(w http.ResponseWriter, user *principal, clientID, sc
 		return
 	}
 	refresh := rand.Text() + rand.Text()
-	s.state.refreshTokens[refresh] = refreshGrant{user: user.name, clientID: clientID}
+	s.evictOldestRefreshToken()
+	s.state.refreshSeq++
+	s.state.refreshTokens[refresh] = refreshGrant{user: user.name, clientID: clientID, seq: s.state.refreshSeq}
 	resp := s.newTokenResponse(tok)
 	resp.RefreshToken, resp.IDToken, resp.ClientInfo = refresh, idTok, clientInfo(user)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// evictOldestRefreshToken makes room for one more refresh token when
+// maxRefreshTokens are live, by revoking the oldest. Callers hold s.mu.
+func (s *Server) evictOldestRefreshToken() {
+	if len(s.state.refreshTokens) < maxRefreshTokens {
+		return
+	}
+	var oldest string
+	var seq uint64
+	for rt, g := range s.state.refreshTokens {
+		if oldest == "" || g.seq < seq {
+			oldest, seq = rt, g.seq
+		}
+	}
+	delete(s.state.refreshTokens, oldest)
 }
 
 // signUserTokens signs the access token for the one resource in scopeParam

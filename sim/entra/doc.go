@@ -25,4 +25,12 @@
 // token until half its lifetime has passed or Rotate is called. SetLifetime,
 // SetFailing and the Issued/TotalIssued counters let tests drive expiry,
 // outages and count how often the real credential code went to the network.
+//
+// What a client can make the server hold is bounded: both listeners close a
+// connection that takes longer than Config.ReadHeaderTimeout to send a
+// request's header (or the authority's TLS handshake), longer than
+// ReadTimeout to send a whole request, or stays idle past IdleTimeout; the
+// device and authorization codes outstanding are capped; and so are the live
+// refresh tokens: a redeemed one stays valid, as Entra's do, until 1,024
+// newer ones have pushed it out (or RevokeRefreshTokens revokes it).
 package entra

@@ -52,6 +52,7 @@ type state struct {
 	deviceCodes   map[string]*deviceCode // by device_code
 	authCodes     map[string]*authCode   // by code
 	refreshTokens map[string]refreshGrant
+	refreshSeq    uint64 // the seq of the last refresh token issued
 
 	issued     map[string]int
 	total      int

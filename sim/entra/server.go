@@ -22,12 +22,32 @@ const DefaultLifetime = time.Hour
 // DefaultTenant is the tenant of managed identities when Config.Tenant is empty.
 const DefaultTenant = "00000000-0000-0000-0000-00000000a11d"
 
+// The listeners' timeouts until Config sets others. Without them a client
+// that opened a connection and sent part of a request's header (slowloris),
+// or dripped its body, or kept an idle connection open, held a server
+// goroutine and a file descriptor for as long as it liked. They are far
+// longer than any request of the credentials this server serves takes.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+)
+
 // Config sets up a Server. The zero Config is ready to use.
 type Config struct {
 	// Tenant is the tenant managed identities belong to. Default DefaultTenant.
 	Tenant string
 	// Lifetime of issued access tokens. Default DefaultLifetime.
 	Lifetime time.Duration
+
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout are both listeners'
+	// http.Server timeouts: for a request's header (and the authority's TLS
+	// handshake), for the whole request, and for a kept-alive connection
+	// between requests. A connection that overruns one is closed. Zero or
+	// less means the Default value.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
 }
 
 // Server is a running local Entra ID. All methods are safe for concurrent use.
@@ -60,6 +80,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Lifetime <= 0 {
 		cfg.Lifetime = DefaultLifetime
 	}
+	orDefault(&cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	orDefault(&cfg.ReadTimeout, DefaultReadTimeout)
+	orDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
 	s := &Server{
 		key:      key,
 		kid:      rand.Text()[:12],
@@ -68,9 +91,26 @@ func New(cfg Config) (*Server, error) {
 		state:    newState(cfg.Lifetime),
 		poster:   &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
 	}
-	s.authority = httptest.NewTLSServer(s.authorityMux())
-	s.managed = httptest.NewServer(http.HandlerFunc(s.serveManagedIdentity))
+	s.authority = newHTTPServer(s.authorityMux(), cfg)
+	s.authority.StartTLS()
+	s.managed = newHTTPServer(http.HandlerFunc(s.serveManagedIdentity), cfg)
+	s.managed.Start()
 	return s, nil
+}
+
+func orDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
+// newHTTPServer is an unstarted httptest server with cfg's timeouts.
+func newHTTPServer(h http.Handler, cfg Config) *httptest.Server {
+	hs := httptest.NewUnstartedServer(h)
+	hs.Config.ReadHeaderTimeout = cfg.ReadHeaderTimeout
+	hs.Config.ReadTimeout = cfg.ReadTimeout
+	hs.Config.IdleTimeout = cfg.IdleTimeout
+	return hs
 }
 
 // Close stops both listeners, closes every connection to them and drops the

@@ -27,16 +27,24 @@
 //
 // Tables live in memory and are shared by all sessions, except local
 // temporary tables (#name), which are the session's own and, as in SQL Server,
-// go with the session or its reset. The RESETCONNECTION bit resets what
-// session state the simulator keeps, as sp_reset_connection does: the open
-// transaction, the SET options (the isolation level too, as SQL Server 2014
-// and later do for TDS 7.3+ clients), the language, date format and
-// database, CONTEXT_INFO, SESSION_CONTEXT (read-only keys too) and the
-// temporary tables. Under an EXECUTE AS not reverted it refuses, as SQL
-// Server does, with error 18059 (severity 20) and ends the connection.
-// Rows inserted inside a
-// transaction are kept per session and applied on commit, so other sessions
-// never see uncommitted rows.
+// go with the session or its reset. Rows inserted inside a transaction are
+// kept per session and applied on commit, so other sessions never see
+// uncommitted rows.
+//
+// What a client can make the server keep is bounded by limits of the
+// simulator's own, each refused with error 50000 naming it, the connection
+// kept: at most 4,096 tables on the server (global temporary ones
+// included), 1,024 local temporary tables in a session, 32 EXECUTE AS
+// contexts in force in a session (we found no documented SQL Server limit
+// for this) and Options.MaxMessageSize bytes in a request after login.
+//
+// The RESETCONNECTION bit resets what session state the simulator keeps, as
+// sp_reset_connection does: the open transaction, the SET options (the
+// isolation level too, as SQL Server 2014 and later do for TDS 7.3+
+// clients), the language, date format and database, CONTEXT_INFO,
+// SESSION_CONTEXT (read-only keys too) and the temporary tables. Under an
+// EXECUTE AS not reverted it refuses, as SQL Server does, with error 18059
+// (severity 20) and ends the connection.
 //
 // The control API on Server (Kill, RefuseLogins, SetMaxSessions,
 // SetLoginLatency, ExpireSessions, Sessions, Logins) lets tests provoke the

@@ -93,6 +93,20 @@ func errMessageTooLarge(e *messageTooLargeError) *execError {
 	return newExecError(50000, 16, "The request of %d bytes exceeds the simulated server's message size limit of %d bytes (tds.Options.MaxMessageSize); it was not run.", e.size, e.limit)
 }
 
+// errTooManyTables refuses a CREATE TABLE past a store's limit (store.go).
+// SQL Server's limit is far larger and out of reach, so, as for
+// errMessageTooLarge, the number is the first of the user range.
+func errTooManyTables(name, what string, limit int) *execError {
+	return newExecError(50000, 16, "Table '%s' was not created: the simulated server's limit of %d %s has been reached.", name, limit, what)
+}
+
+// errExecuteAsTooDeep refuses an EXECUTE AS past maxExecuteAsDepth
+// (sessionstate.go), the simulator's own limit; the number is the first of
+// the user range.
+func errExecuteAsTooDeep() *execError {
+	return newExecError(50000, 16, "EXECUTE AS was not run: the simulated server nests at most %d EXECUTE AS contexts in a session; REVERT first.", maxExecuteAsDepth)
+}
+
 func errCompare() *execError {
 	return newExecError(245, 16, "Conversion failed when comparing values of different types.")
 }

@@ -90,7 +90,9 @@ func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *
 	case setSessionContextStmt:
 		return stmtResult{cmd: cmdNone}, s.execSetSessionContext(st, params)
 	case executeAsStmt:
-		s.execExecuteAs(st)
+		if err := s.execExecuteAs(st); err != nil {
+			return stmtResult{cmd: cmdNone}, err
+		}
 		return stmtResult{cmd: cmdNone}, nil
 	case revertStmt:
 		s.execRevert()

@@ -173,7 +173,7 @@ func startOn(opts Options, ln net.Listener) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		opts: opts, ln: ln, tls: tlsCfg, tls7: tds7TLS(tlsCfg), cert: certPEM, store: newStore(), log: log,
+		opts: opts, ln: ln, tls: tlsCfg, tls7: tds7TLS(tlsCfg), cert: certPEM, store: newStore(maxTables, "tables on the server"), log: log,
 		ctx: ctx, cancel: cancel,
 		conns: map[net.Conn]struct{}{}, sessions: map[uint16]*session{},
 		nextSPID: firstSPID, logins: map[string]int{},

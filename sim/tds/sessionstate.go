@@ -228,10 +228,22 @@ func (s *session) sessionContextValue(keyExpr expr, params map[string]any) (any,
 	return s.state.sessionContext[key].value, nil
 }
 
+// maxExecuteAsDepth bounds the EXECUTE AS contexts in force in a session,
+// each of which lasts until its REVERT, so a client looping EXECUTE AS
+// without REVERT grew its session without limit. We found no documented
+// SQL Server limit; 32 is the simulator's own, the depth to which SQL
+// Server nests procedure calls.
+const maxExecuteAsDepth = 32
+
 // execExecuteAs switches the session's security context. The simulator
-// grants every impersonation (it keeps no permissions).
-func (s *session) execExecuteAs(st executeAsStmt) {
+// grants every impersonation (it keeps no permissions) up to
+// maxExecuteAsDepth in force.
+func (s *session) execExecuteAs(st executeAsStmt) *execError {
+	if len(s.state.impersonating) >= maxExecuteAsDepth {
+		return errExecuteAsTooDeep()
+	}
 	s.state.impersonating = append(s.state.impersonating, st)
+	return nil
 }
 
 // execRevert ends the innermost EXECUTE AS; with none in force it does

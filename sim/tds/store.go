@@ -11,6 +11,12 @@ import (
 type store struct {
 	mu     sync.Mutex
 	tables map[string]*table
+	// limit bounds len(tables): tables are never dropped (a session's
+	// temporary ones go all at once), so without it one client's CREATE
+	// TABLE loop grew the server without limit. what names the store in the
+	// error that refuses a table past it.
+	limit int
+	what  string
 }
 
 type table struct {
@@ -18,13 +24,26 @@ type table struct {
 	rows int64
 }
 
-func newStore() *store { return &store{tables: map[string]*table{}} }
+// The stores' limits. SQL Server's own (2,147,483,647 objects in a
+// database, tempdb's too) is out of reach of any test; these are the
+// simulator's, far above what a test or `idpool tds` session creates.
+const (
+	maxTables     = 4096 // the server's tables, global temporary ones included
+	maxTempTables = 1024 // one session's local temporary tables
+)
+
+func newStore(limit int, what string) *store {
+	return &store{tables: map[string]*table{}, limit: limit, what: what}
+}
 
 func (s *store) create(name tableName) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.tables[name.key]; ok {
 		return errObjectExists(name.text)
+	}
+	if len(s.tables) >= s.limit {
+		return errTooManyTables(name.text, s.what, s.limit)
 	}
 	s.tables[name.key] = &table{name: name.text}
 	return nil

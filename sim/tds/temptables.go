@@ -6,6 +6,7 @@ import "strings"
 // own, as in SQL Server: no other session sees it, and the session's reset
 // (sp_reset_connection, the RESETCONNECTION bit) or its end drops it. Names
 // starting with ## are global temporary tables, shared like ordinary ones.
+// A session holds at most maxTempTables of its own (store.go).
 
 // isLocalTemp reports whether a table key names a local temporary table.
 func isLocalTemp(key string) bool {
@@ -19,7 +20,7 @@ func (s *session) tables(key string) *store {
 		return s.srv.store
 	}
 	if s.temps == nil {
-		s.temps = newStore()
+		s.temps = newStore(maxTempTables, "temporary tables in this session")
 	}
 	return s.temps
 }
