@@ -77,7 +77,7 @@ func (p *Pool) dialDone(now time.Time, resource driver.Conn, tok tokens.Token, e
 	p.dialing--
 	if err != nil {
 		p.stats.dialFailures++
-		p.returnPermits(1)
+		p.returnUnusedPermits(1)
 		derr := &DialError{Key: p.cfg.Key, Err: err}
 		p.failUncovered(1, derr)
 		p.startBlocking(now, derr)

@@ -8,7 +8,7 @@ func (p *Pool) permitGranted(now time.Time) {
 	p.permitAnswered()
 	wanted := p.waiters.unserved() > p.coming() || p.size() < p.cfg.MinSize
 	if p.closing || !wanted {
-		p.returnPermits(1)
+		p.returnUnusedPermits(1)
 		p.dropSpareTokens()
 		p.maybeDrained()
 		return

@@ -91,3 +91,63 @@ func TestMaxTotalTimedOutWaitersWithdrawTheirPermitRequests(t *testing.T) {
 	assert.Zero(t, s.Total.Owed)
 	assert.LessOrEqual(t, peak(), 3, "the server never saw more sessions than MaxTotal")
 }
+
+// TestMaxTotalFailedDialPaysTheStealItWasAskedFor: a pool asked to give up a
+// connection (StealIdle) while its only spare was a dial in flight owes one;
+// when that dial fails, its permit goes back, and the manager counts that
+// return as the steal paid (it grants the room to the pool waiting). The
+// pool must count it paid too. Before, alice kept owing: the next
+// connection she released was closed ("stolen") for nobody, and at rest a
+// MinSize pool closed each fresh fill for a debt long settled and refilled
+// (the virtual simulator's churn invariant, --max-total 3 --min-size 1).
+func TestMaxTotalFailedDialPaysTheStealItWasAskedFor(t *testing.T) {
+	m, db := newManager(t, Config{MaxSize: 3, MaxTotal: 2, HealthCheckAfter: -1, DialBackoff: -1})
+	alice, bob := identity("alice"), identity("bob")
+	a1 := acquire(t, m, alice)
+
+	// Alice's second dial holds the second permit, held at the server.
+	release := db.BlockDials()
+	defer release()
+	aliceErr := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l, err := m.Acquire(ctx, alice)
+		if err == nil {
+			l.Release(nil)
+		}
+		aliceErr <- err
+	}()
+	eventually(t, func() bool { a, ok := poolOfIdentity(m.Stats(), "alice"); return ok && a.Dialing == 1 }, "alice dials")
+
+	// Bob queues at the cap; the manager asks alice, who has nothing idle:
+	// she owes a connection.
+	bobLease := make(chan *Lease, 1)
+	go func() {
+		l, err := m.Acquire(context.Background(), bob)
+		assert.NoError(t, err)
+		bobLease <- l
+	}()
+	eventually(t, func() bool { a, ok := poolOfIdentity(m.Stats(), "alice"); return ok && a.Owed == 1 }, "alice owes bob a connection")
+
+	// Alice's dial fails: its permit goes to bob.
+	db.FailDials(1, errors.New("login refused"))
+	release()
+	var de *DialError
+	require.ErrorAs(t, <-aliceErr, &de)
+	b := <-bobLease
+	b.Release(nil)
+
+	a1.Release(nil)
+	var s Stats
+	eventually(t, func() bool {
+		s = m.Stats()
+		a, ok := poolOfIdentity(s, "alice")
+		return ok && a.Busy == 0 && a.ClosingConns == 0 && s.Total.Waiters == 0
+	}, "alice's lease back")
+	a, _ := poolOfIdentity(s, "alice")
+	assert.Zero(t, a.Owed, "the failed dial paid alice's debt")
+	assert.Equal(t, 1, a.Idle, "alice keeps the connection she released")
+	assert.Zero(t, s.Total.Closes["stolen"], "nothing stolen for nobody: %v", s.Total.Closes)
+	assert.Equal(t, 2, s.PermitsInUse)
+}
