@@ -151,3 +151,49 @@ func TestMaxTotalFailedDialPaysTheStealItWasAskedFor(t *testing.T) {
 	assert.Zero(t, s.Total.Closes["stolen"], "nothing stolen for nobody: %v", s.Total.Closes)
 	assert.Equal(t, 2, s.PermitsInUse)
 }
+
+// TestMaxTotalStealsNoMoreThanTheQueueNeeds: the steals the manager keeps
+// out never outnumber the requests queued. Alice owes bob's two queued
+// requests a connection each. Her first release pays one; before, serving
+// it also sent a fresh steal for bob's second request, which alice's second
+// debt already covered: alice, owing all she had, refused it, and carol was
+// asked. When alice's second release served bob, carol still owed, and her
+// release was closed ("stolen") for nobody, a permit left unused.
+func TestMaxTotalStealsNoMoreThanTheQueueNeeds(t *testing.T) {
+	m, db := newManager(t, Config{MaxSize: 3, MaxTotal: 3, HealthCheckAfter: -1})
+	peak := watchOpen(t, db)
+	alice, bob, carol := identity("alice"), identity("bob"), identity("carol")
+	a1, a2 := acquire(t, m, alice), acquire(t, m, alice)
+	c1 := acquire(t, m, carol)
+
+	bobs := make(chan *Lease, 2)
+	for range 2 {
+		go func() {
+			l, err := m.Acquire(context.Background(), bob)
+			assert.NoError(t, err)
+			bobs <- l
+		}()
+	}
+	eventually(t, func() bool { a, ok := poolOfIdentity(m.Stats(), "alice"); return ok && a.Owed == 2 },
+		"alice, the richest, owes both of bob's requests")
+
+	a1.Release(nil)
+	b1 := <-bobs
+	a2.Release(nil)
+	b2 := <-bobs
+	b1.Release(nil)
+	b2.Release(nil)
+	c1.Release(nil)
+	var s Stats
+	eventually(t, func() bool {
+		s = m.Stats()
+		return s.Total.Busy == 0 && s.Total.ClosingConns == 0 && s.Total.Waiters == 0 && s.Total.AwaitingPermit == 0
+	}, "every lease back")
+	c, ok := poolOfIdentity(s, "carol")
+	require.True(t, ok)
+	assert.Zero(t, c.Owed, "carol owes nothing")
+	assert.Equal(t, 1, c.Idle, "carol keeps her connection")
+	assert.EqualValues(t, 2, s.Total.Closes["stolen"], "two steals, one for each of bob's requests: %v", s.Total.Closes)
+	assert.Equal(t, 3, s.PermitsInUse)
+	assert.LessOrEqual(t, peak(), 3)
+}
