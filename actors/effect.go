@@ -67,6 +67,11 @@ type Effect struct {
 	// Fill marks an EffRequestPermit made only to keep MinSize; the manager
 	// refuses it at the cap (Pool.PermitRefused) rather than queue it.
 	Fill bool
+	// GaveUp marks an EffWithdrawPermit made because a waiter timed out or
+	// was cancelled (in the same Step), not because one was served
+	// otherwise: the fleet gate tells such a caller it waited for the fleet
+	// (manager.FleetTimeoutError).
+	GaveUp bool
 	// ReplyTo is the Acquire's ReplyTo, handed back untouched.
 	ReplyTo   chan messages.Reply
 	AcquireID uint64

@@ -88,8 +88,9 @@ func (p *Pool) permitAnswered() {
 // another pool (a steal) for a permit this pool would only hand back. Each
 // withdrawal stays in awaitingPermit, so counted against MaxSize, until its
 // answer (PermitWithdrawn); it no longer counts as coming. Step runs it
-// after every input of a pool under a global cap.
-func (p *Pool) withdrawExcess() {
+// after every input of a pool under a global cap; gaveUp counts the waiters
+// that input timed out or cancelled, and as many withdrawals say so.
+func (p *Pool) withdrawExcess(gaveUp int) {
 	if p.closing || !p.cfg.NeedsPermit || p.awaitingPermit == 0 {
 		return
 	}
@@ -102,8 +103,8 @@ func (p *Pool) withdrawExcess() {
 	need := max(p.waiters.unserved()-p.dialing-p.awaitingToken, p.cfg.MinSize-(p.size()-p.awaitingPermit))
 	if excess := pending - max(need, 0); excess > 0 {
 		p.rareMut().withdrawing += excess
-		for range excess {
-			p.emit(Effect{Kind: EffWithdrawPermit})
+		for i := range excess {
+			p.emit(Effect{Kind: EffWithdrawPermit, GaveUp: i < gaveUp})
 		}
 	}
 }

@@ -139,3 +139,50 @@ func TestStealCancelledForgivesAnUnpaidDebt(t *testing.T) {
 	h.step(StealCancelled{})
 	assert.Zero(t, h.p.Stats().Owed, "a paid debt is nothing to cancel")
 }
+
+// stepWithdrawals steps in and returns the GaveUp flag of each
+// EffWithdrawPermit it emitted.
+func stepWithdrawals(h *harness, in Input) []bool {
+	h.t.Helper()
+	h.p.Step(h.now, in)
+	effs := h.p.Ready()
+	var gaveUp []bool
+	for _, e := range effs {
+		if e.Kind == EffWithdrawPermit {
+			gaveUp = append(gaveUp, e.GaveUp)
+		}
+	}
+	h.apply(effs)
+	h.p.Advance()
+	return gaveUp
+}
+
+// A withdrawal says whether its waiter gave up (timed out or cancelled):
+// only then may its caller be told it waited for the fleet. One served by a
+// connection released meanwhile did not.
+func TestWithdrawSaysWhetherItsWaiterGaveUp(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
+	h.acquire()
+	h.grantPermit()
+	h.finishDial(nil)
+	held := h.heldIDs()
+	require.Len(t, held, 1)
+	b := h.acquire()
+	h.acquireWithin(time.Second)
+	require.Equal(t, 2, h.permitAsks)
+
+	assert.Equal(t, []bool{true}, stepWithdrawals(h, Cancel{ID: b}), "cancelled")
+	h.advance(time.Second)
+	assert.Equal(t, []bool{true}, stepWithdrawals(h, Tick{}), "timed out")
+	for len(h.wdSeq) > 0 {
+		h.answerWithdraw()
+	}
+
+	c := h.acquire()
+	require.Equal(t, 1, h.permitAsks)
+	delete(h.granted, held[0])
+	conn := h.p.conns[0].id
+	delete(h.holder, conn)
+	assert.Equal(t, []bool{false}, stepWithdrawals(h, Release{Conn: conn}), "served by the release")
+	assert.Equal(t, EffGrant, h.answers[c][0].Kind)
+}

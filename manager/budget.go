@@ -82,9 +82,13 @@ type fleetGate struct {
 	// withdrawn instead (see withdraw).
 	withdrawing *actor.PID
 	// withdrew counts, per pool (PID id), requests withdrawn from pending
-	// that no fleetWaitQuery has asked about yet: a caller whose acquire
-	// timed out asks only after its pool withdrew the request made for it.
-	// A pool's entry goes when it drains.
+	// because their waiter gave up (WithdrawPermit.GaveUp) that no
+	// fleetWaitQuery has asked about yet: a caller whose acquire timed out
+	// asks only after its pool withdrew the request made for it. A request
+	// withdrawn because its waiter was served otherwise is not counted: no
+	// one asks about it, and a later timeout of the pool for another reason
+	// (its MaxSize) would be blamed on the fleet. A pool's entry goes when
+	// it drains.
 	withdrew map[string]int
 }
 
@@ -163,7 +167,7 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			return
 		case *messages.WithdrawPermit:
 			next(c, env)
-			g.withdraw(c, next)
+			g.withdraw(c, next, msg.GaveUp)
 			return
 		case *messages.PoolDrained:
 			if msg.Pool != nil {
@@ -246,7 +250,7 @@ func (g *fleetGate) waiting(pool string) int {
 // Steals the gate asked for at the fleet's cap (asked) are not called off:
 // they may be for shedding (a lost lease), which must not be undone, and
 // the gate does not tell those apart from the ones asked for pending.
-func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc) {
+func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc, gaveUp bool) {
 	pool := g.withdrawing
 	if pool == nil {
 		return
@@ -259,7 +263,9 @@ func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc) {
 		return
 	}
 	g.pending = slices.Delete(g.pending, i, i+1)
-	g.withdrew[pool.Id]++
+	if gaveUp {
+		g.withdrew[pool.Id]++
+	}
 	g.budget.Want(len(g.pending))
 	c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{Removed: true})
 	next(c, actor.WrapEnvelope(&messages.PermitReturn{Pool: pool}))

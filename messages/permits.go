@@ -38,8 +38,13 @@ type StealIdle struct{}
 // WithdrawPermit asks the manager to take one of the pool's queued permit
 // requests off its queue: the waiter it was for is gone (timed out,
 // cancelled, failed, or served by a connection that came back). The manager
-// answers PermitWithdrawn, after any answer it sent earlier.
-type WithdrawPermit struct{ Pool *actor.PID }
+// answers PermitWithdrawn, after any answer it sent earlier. GaveUp: the
+// waiter timed out or was cancelled (its caller may ask the fleet gate why,
+// see manager.FleetTimeoutError).
+type WithdrawPermit struct {
+	Pool   *actor.PID
+	GaveUp bool
+}
 
 // PermitWithdrawn answers WithdrawPermit. Removed: a request was taken off
 // the queue and will get no other answer. Otherwise none was queued any more
