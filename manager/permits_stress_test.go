@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/sim/memdb"
 	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -256,6 +257,77 @@ func TestPermitStressFleet(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
 			runPermitStress(t, permitStress{maxTotal: 3 + int(seed%2), identities: 8, goroutines: 16, rounds: 60, minSize: int(seed % 2), fleet: true}, seed)
+		})
+	}
+}
+
+// TestPermitStressCloseMidway closes the Manager while acquires queue for
+// permits, withdraw them, and steal under MaxTotal (and a capped fleet):
+// Close crosses requests queued, withdrawn, granted and held at the fleet
+// gate. It must finish, every acquire must return, and nothing may stay
+// open at the server or out of the fleet budget.
+func TestPermitStressCloseMidway(t *testing.T) {
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			db := memdb.New()
+			cfg := Config{Server: "memdb:1/test", Dialer: db, MaxSize: 4, MaxTotal: 2 + int(seed%2), MinSize: int(seed % 2),
+				HealthCheckAfter: -1, DialBackoff: -1, AcquireTimeout: 30 * time.Millisecond, PoolIdleTimeout: 15 * time.Millisecond, Seed: seed}
+			var fb *capBudget
+			if seed >= 3 {
+				fb = &capBudget{avail: 2}
+				cfg.Fleet = fb
+			}
+			m, err := New(cfg)
+			require.NoError(t, err)
+			ids := make([]tokens.Identity, 8)
+			for i := range ids {
+				ids[i] = identity(fmt.Sprint("c", i))
+			}
+			var done atomic.Int64
+			var wg sync.WaitGroup
+			var unexpected atomic.Value
+			for g := range 12 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(seed, uint64(g)))
+					for {
+						ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(15_000))*time.Microsecond)
+						l, err := m.Acquire(ctx, ids[rng.IntN(len(ids))])
+						cancel()
+						done.Add(1)
+						switch {
+						case errors.Is(err, ErrClosed):
+							return
+						case err == nil:
+							if rng.IntN(6) == 0 {
+								l.Release(errBad)
+							} else {
+								l.Release(nil)
+							}
+						case !errors.Is(err, ErrAcquireTimeout) && !errors.Is(err, context.DeadlineExceeded):
+							unexpected.Store(err.Error())
+						}
+					}
+				}()
+			}
+			// Close once the workload is well under way.
+			require.Eventually(t, func() bool { return done.Load() >= 150 }, 10*time.Second, time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, m.Close(ctx))
+			wg.Wait()
+			assert.Nil(t, unexpected.Load(), "unexpected acquire error")
+			assert.Zero(t, db.OpenNow(), "sessions left open after Close")
+			assert.Zero(t, db.Misuse(), "%v", db.Misuses())
+			assert.LessOrEqual(t, db.PeakOpen(), cfg.MaxTotal)
+			if fb != nil {
+				require.Eventually(t, func() bool { return fb.inflight.Load() == 0 }, 5*time.Second, time.Millisecond)
+				taken, peak := fb.state()
+				assert.Zero(t, taken, "fleet permits kept after Close")
+				assert.LessOrEqual(t, db.PeakOpen(), peak)
+			}
 		})
 	}
 }
