@@ -14,6 +14,9 @@ import (
 func (p *Pool) startDial(now time.Time, fill bool) {
 	if p.cfg.NeedsPermit {
 		p.awaitingPermit++
+		if !fill && p.cfg.MinSize > 0 {
+			p.rareMut().waiterAsked = true
+		}
 		p.emit(Effect{Kind: EffRequestPermit, Fill: fill})
 		return
 	}

@@ -81,6 +81,10 @@ type fleetGate struct {
 	// the book had no request of it queued: its request waiting here is
 	// withdrawn instead (see withdraw).
 	withdrawing *actor.PID
+	// onlyQueued: the WithdrawPermit being handled is for a request kept
+	// only for MinSize (WithdrawPermit.Fill): one waiting here stays, as a
+	// fill would.
+	onlyQueued bool
 	// withdrew counts, per pool (PID id), requests withdrawn from pending
 	// because their waiter gave up (WithdrawPermit.GaveUp) that no
 	// fleetWaitQuery has asked about yet: a caller whose acquire timed out
@@ -116,7 +120,7 @@ func (g *fleetGate) send(next actor.SenderFunc) actor.SenderFunc {
 			g.budget.Want(len(g.pending))
 			return
 		}
-		if w, ok := env.Message.(*messages.PermitWithdrawn); ok && !w.Removed && g.waiting(target.Id) >= 0 {
+		if w, ok := env.Message.(*messages.PermitWithdrawn); ok && !w.Removed && !g.onlyQueued && g.waiting(target.Id) >= 0 {
 			// The book had none of the pool's requests queued, but one
 			// waits here: withdraw takes it and answers instead.
 			g.withdrawing = target
@@ -166,7 +170,9 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			msg.reply <- a
 			return
 		case *messages.WithdrawPermit:
+			g.onlyQueued = msg.Fill
 			next(c, env)
+			g.onlyQueued = false
 			g.withdraw(c, next, msg.GaveUp)
 			return
 		case *messages.PoolDrained:

@@ -197,3 +197,55 @@ func TestMaxTotalStealsNoMoreThanTheQueueNeeds(t *testing.T) {
 	assert.Equal(t, 3, s.PermitsInUse)
 	assert.LessOrEqual(t, peak(), 3)
 }
+
+// TestMaxTotalMinSizeKeepsNoQueuedRequest: a permit request whose waiter
+// gave up is not kept queued for MinSize alone. MinSize yields to MaxTotal:
+// its fills are refused at the cap, never paid for by another pool's
+// connection. Before, bob's pool kept the request it had queued for its
+// cancelled waiter, since bob was below MinSize, and alice's connection
+// was taken for it when she released it: a fill that stole, and alice, below
+// MinSize in turn, asked to refill.
+func TestMaxTotalMinSizeKeepsNoQueuedRequest(t *testing.T) {
+	m, db := newManager(t, Config{MaxSize: 2, MinSize: 1, MaxTotal: 2, HealthCheckAfter: -1})
+	peak := watchOpen(t, db)
+	alice, bob, carol := identity("alice"), identity("bob"), identity("carol")
+	a1 := acquire(t, m, alice)
+	t.Cleanup(func() { a1.Release(nil) }) // before Close, should the test stop early
+	c1 := acquire(t, m, carol)
+	defer c1.Release(nil)
+	eventually(t, func() bool {
+		s := m.Stats()
+		return s.PermitsInUse == 2 && s.Total.Dialing == 0 && s.Total.AwaitingPermit == 0
+	},
+		"the cap is full")
+
+	ctx := newManualDeadline()
+	got := make(chan error, 1)
+	go func() {
+		l, err := m.Acquire(ctx, bob)
+		if err == nil {
+			l.Release(nil)
+		}
+		got <- err
+	}()
+	eventually(t, func() bool { a, ok := poolOfIdentity(m.Stats(), "alice"); return ok && a.Owed == 1 },
+		"bob's request queued, and alice asked for her connection")
+	ctx.pass()
+	require.ErrorIs(t, <-got, ErrAcquireTimeout)
+	var s Stats
+	eventually(t, func() bool {
+		s = m.Stats()
+		return s.PermitWaiters == 0 && s.Total.AwaitingPermit == 0 && s.Total.Owed == 0
+	}, "bob's request withdrawn, alice's debt called off")
+
+	a1.Release(nil)
+	eventually(t, func() bool {
+		s = m.Stats()
+		a, ok := poolOfIdentity(s, "alice")
+		return ok && a.Busy == 0 && a.ClosingConns == 0
+	}, "alice's lease back")
+	a, _ := poolOfIdentity(s, "alice")
+	assert.Equal(t, 1, a.Idle, "alice keeps her connection")
+	assert.Zero(t, s.Total.Closes["stolen"], "%v", s.Total.Closes)
+	assert.LessOrEqual(t, peak(), 2)
+}

@@ -41,9 +41,13 @@ type StealIdle struct{}
 // answers PermitWithdrawn, after any answer it sent earlier. GaveUp: the
 // waiter timed out or was cancelled (its caller may ask the fleet gate why,
 // see manager.FleetTimeoutError).
+// Fill: the request is kept only for MinSize; it is withdrawn only if
+// queued (where it would take another pool's connection), not when it
+// waits at the fleet gate.
 type WithdrawPermit struct {
 	Pool   *actor.PID
 	GaveUp bool
+	Fill   bool
 }
 
 // PermitWithdrawn answers WithdrawPermit. Removed: a request was taken off
