@@ -246,7 +246,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffReturnPermit:
 			c.Send(a.manager(c), &messages.PermitReturn{Pool: a.self})
 		case EffWithdrawPermit:
-			c.Send(a.manager(c), &messages.WithdrawPermit{Pool: a.self})
+			c.Send(a.manager(c), &messages.WithdrawPermit{Pool: a.self, GaveUp: e.GaveUp, Fill: e.Fill})
 		case EffRetire:
 			c.Send(a.manager(c), &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
 		case EffEvicted:

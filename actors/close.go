@@ -24,7 +24,7 @@ func (p *Pool) close(now time.Time) {
 	}
 	clear(p.idle)
 	p.idle = p.idle[:0]
-	p.returnPermits(p.awaitingToken)
+	p.returnUnusedPermits(p.awaitingToken)
 	p.awaitingToken = 0 // the mint in flight, if any, is ignored when it lands
 	p.maybeDrained()
 }

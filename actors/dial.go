@@ -14,6 +14,9 @@ import (
 func (p *Pool) startDial(now time.Time, fill bool) {
 	if p.cfg.NeedsPermit {
 		p.awaitingPermit++
+		if !fill && p.cfg.MinSize > 0 {
+			p.rareMut().waiterAsked = true
+		}
 		p.emit(Effect{Kind: EffRequestPermit, Fill: fill})
 		return
 	}
@@ -77,7 +80,7 @@ func (p *Pool) dialDone(now time.Time, resource driver.Conn, tok tokens.Token, e
 	p.dialing--
 	if err != nil {
 		p.stats.dialFailures++
-		p.returnPermits(1)
+		p.returnUnusedPermits(1)
 		derr := &DialError{Key: p.cfg.Key, Err: err}
 		p.failUncovered(1, derr)
 		p.startBlocking(now, derr)

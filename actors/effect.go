@@ -58,15 +58,23 @@ const (
 // per kind, so that handing effects out allocates nothing on the hot path;
 // every field is typed.
 //
-// The one-byte fields (Kind, Reason, Fill) sit together so that they share
+// The one-byte fields (Kind, Reason, Fill, GaveUp) sit together so that they share
 // a word: 160 bytes instead of 176.
 type Effect struct {
 	Kind EffectKind
 	// Reason says why EffClose closes.
 	Reason CloseReason
 	// Fill marks an EffRequestPermit made only to keep MinSize; the manager
-	// refuses it at the cap (Pool.PermitRefused) rather than queue it.
+	// refuses it at the cap (Pool.PermitRefused) rather than queue it. On
+	// an EffWithdrawPermit it marks a request now kept only for MinSize:
+	// the manager withdraws it only if it is queued (where it would take
+	// another pool's connection), not when it waits at the fleet gate.
 	Fill bool
+	// GaveUp marks an EffWithdrawPermit made because a waiter timed out or
+	// was cancelled (in the same Step), not because one was served
+	// otherwise: the fleet gate tells such a caller it waited for the fleet
+	// (manager.FleetTimeoutError).
+	GaveUp bool
 	// ReplyTo is the Acquire's ReplyTo, handed back untouched.
 	ReplyTo   chan messages.Reply
 	AcquireID uint64

@@ -186,7 +186,7 @@ func (p *Pool) failAwaitingDials(now time.Time, cause error) *DialError {
 	p.stats.mintFailures++
 	n := p.awaitingToken
 	p.awaitingToken = 0
-	p.returnPermits(n)
+	p.returnUnusedPermits(n)
 	derr := &DialError{Key: p.cfg.Key, Mint: true, Err: cause}
 	p.failUncovered(n, derr)
 	p.startBlocking(now, derr)

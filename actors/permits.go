@@ -8,7 +8,7 @@ func (p *Pool) permitGranted(now time.Time) {
 	p.permitAnswered()
 	wanted := p.waiters.unserved() > p.coming() || p.size() < p.cfg.MinSize
 	if p.closing || !wanted {
-		p.returnPermits(1)
+		p.returnUnusedPermits(1)
 		p.dropSpareTokens()
 		p.maybeDrained()
 		return
@@ -79,6 +79,15 @@ func (p *Pool) permitAnswered() {
 		r.withdrawnLate++
 	}
 	p.awaitingPermit--
+	p.noneAwaiting()
+}
+
+// noneAwaiting notes that no request made for a waiter is outstanding once
+// no request is.
+func (p *Pool) noneAwaiting() {
+	if p.awaitingPermit == 0 && p.rare != nil {
+		p.rare.waiterAsked = false
+	}
 }
 
 // withdrawExcess asks the manager to withdraw the permit requests no waiter
@@ -88,8 +97,21 @@ func (p *Pool) permitAnswered() {
 // another pool (a steal) for a permit this pool would only hand back. Each
 // withdrawal stays in awaitingPermit, so counted against MaxSize, until its
 // answer (PermitWithdrawn); it no longer counts as coming. Step runs it
-// after every input of a pool under a global cap.
-func (p *Pool) withdrawExcess() {
+// after every input of a pool under a global cap; gaveUp counts the waiters
+// that input timed out or cancelled, and as many withdrawals say so.
+//
+// A request its waiter no longer needs is not kept queued for MinSize
+// alone either: queued, it takes another pool's connection, while MinSize
+// yields to MaxTotal (a fill is refused at the cap, never queued, or each
+// pool below MinSize would take from the next, which refills in turn). Those
+// that became so in this Step (waiterNeedBefore is the waiters' need when
+// it began) are withdrawn if queued (Fill: a request granted meanwhile, or
+// waiting at the fleet gate, stays); serve then asks for a fill, refused at
+// the cap. Only those of this Step, and only while a request made for a
+// waiter may be outstanding (waiterAsked): a fill is MinSize's from the
+// start and is never queued, and one such withdrawal answered Removed false
+// must not be asked again.
+func (p *Pool) withdrawExcess(gaveUp, waiterNeedBefore int) {
 	if p.closing || !p.cfg.NeedsPermit || p.awaitingPermit == 0 {
 		return
 	}
@@ -99,13 +121,25 @@ func (p *Pool) withdrawExcess() {
 	}
 	// What the requests still serve: waiters no dial covers, or MinSize
 	// against every slot but the permit requests themselves.
-	need := max(p.waiters.unserved()-p.dialing-p.awaitingToken, p.cfg.MinSize-(p.size()-p.awaitingPermit))
-	if excess := pending - max(need, 0); excess > 0 {
-		p.rareMut().withdrawing += excess
-		for range excess {
-			p.emit(Effect{Kind: EffWithdrawPermit})
+	waiterNeed := p.waiterNeed()
+	need := max(waiterNeed, p.cfg.MinSize-(p.size()-p.awaitingPermit))
+	excess := max(pending-need, 0)
+	forMin := 0
+	if p.rare != nil && p.rare.waiterAsked {
+		forMin = min(pending-excess-waiterNeed, waiterNeedBefore-waiterNeed)
+	}
+	if n := excess + max(forMin, 0); n > 0 {
+		p.rareMut().withdrawing += n
+		for i := range n {
+			p.emit(Effect{Kind: EffWithdrawPermit, GaveUp: i < gaveUp, Fill: i >= excess})
 		}
 	}
+}
+
+// waiterNeed counts the waiters no dial covers: what permit requests serve
+// besides MinSize.
+func (p *Pool) waiterNeed() int {
+	return max(p.waiters.unserved()-p.dialing-p.awaitingToken, 0)
 }
 
 // permitWithdrawn answers an EffWithdrawPermit. Removed: the manager took
@@ -124,6 +158,7 @@ func (p *Pool) permitWithdrawn(now time.Time, removed bool) {
 		if p.awaitingPermit > 0 {
 			p.awaitingPermit--
 		}
+		p.noneAwaiting()
 	case r.withdrawnLate > 0:
 		r.withdrawnLate--
 	case r.withdrawing > 0:

@@ -30,6 +30,10 @@ type rareState struct {
 	// first (a grant that crossed the withdrawal): their answer will say
 	// Removed false and concerns no request any more. See permits.go.
 	withdrawing, withdrawnLate int
+	// waiterAsked: under MinSize, a permit request made for a waiter (not
+	// a fill) may still be unanswered; false once none is. Only such a
+	// request may sit in the manager's queue (see withdrawExcess).
+	waiterAsked bool
 }
 
 // rareMut returns the pool's rare state, making it, for a change.

@@ -84,6 +84,21 @@ func (p *Pool) returnPermits(n int) {
 	}
 }
 
+// returnUnusedPermits hands back n permits that no connection used: a dial
+// that failed, reservations whose mint failed or whose pool closed, a grant
+// no longer wanted. Each frees room as a close does, and the manager counts
+// any permit a pool returns as paying a steal it asked of that pool
+// (manager/decide/steal.go), so each pays a debt here too. Kept, the debt
+// would close a later connection for nobody: a pool asked while its only
+// spare was a dial, whose dial then failed, closed the next connection it
+// opened or had released.
+func (p *Pool) returnUnusedPermits(n int) {
+	p.returnPermits(n)
+	if p.cfg.NeedsPermit {
+		p.owed = max(p.owed-n, 0)
+	}
+}
+
 // closeConn forgets c and asks for it to be closed. Its slot stays taken
 // (closesInFlight) until the close has finished, and under a global cap its
 // permit goes back only then, so the server never sees more sessions than

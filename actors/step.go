@@ -23,6 +23,7 @@ func (p *Pool) Step(now time.Time, in Input) {
 		// heap, and the hit path allocate.
 		panic(errStepBeforeAdvance)
 	}
+	gaveUp, waiterNeed := p.stats.timeouts+p.stats.cancels, p.waiterNeed()
 	switch in := in.(type) {
 	case Acquire:
 		p.acquire(now, in.ID, in.ReplyTo, in.Timeout)
@@ -67,7 +68,7 @@ func (p *Pool) Step(now time.Time, in Input) {
 		panic("actors: Pool.Step: unknown input")
 	}
 	if p.awaitingPermit > 0 {
-		p.withdrawExcess()
+		p.withdrawExcess(int(p.stats.timeouts+p.stats.cancels-gaveUp), waiterNeed)
 	}
 	if p.unused() && p.waiters.holdsMemory() {
 		// Nothing out and no one waiting: the queue's memory kept for the

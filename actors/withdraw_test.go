@@ -139,3 +139,92 @@ func TestStealCancelledForgivesAnUnpaidDebt(t *testing.T) {
 	h.step(StealCancelled{})
 	assert.Zero(t, h.p.Stats().Owed, "a paid debt is nothing to cancel")
 }
+
+// stepWithdrawals steps in and returns the GaveUp flag of each
+// EffWithdrawPermit it emitted.
+func stepWithdrawals(h *harness, in Input) []bool {
+	h.t.Helper()
+	var gaveUp []bool
+	for _, e := range stepWithdrawEffects(h, in) {
+		gaveUp = append(gaveUp, e.GaveUp)
+	}
+	return gaveUp
+}
+
+// stepWithdrawEffects steps in and returns the EffWithdrawPermit it emitted.
+func stepWithdrawEffects(h *harness, in Input) []Effect {
+	h.t.Helper()
+	h.p.Step(h.now, in)
+	effs := h.p.Ready()
+	var out []Effect
+	for _, e := range effs {
+		if e.Kind == EffWithdrawPermit {
+			out = append(out, e)
+		}
+	}
+	h.apply(effs)
+	h.p.Advance()
+	return out
+}
+
+// A request made for a waiter that gave up is withdrawn even while the pool
+// is below MinSize, marked Fill: the manager takes it back if it is queued
+// (where it would take another pool's connection) and leaves it if granted
+// or waiting at the fleet gate. A fill covering a waiter that gave up is
+// kept, unasked.
+func TestWithdrawRequestKeptOnlyForMinSizeIfQueued(t *testing.T) {
+	h := newHarness(t, PoolConfig{MinSize: 1, MaxSize: 3, NeedsPermit: true})
+	require.Equal(t, 1, h.permitAsks, "the MinSize fill")
+	a := h.acquire()
+	b := h.acquire()
+	require.Equal(t, 2, h.permitAsks, "the fill covers a, a request b")
+
+	w := stepWithdrawEffects(h, Cancel{ID: b})
+	require.Len(t, w, 1, "b's request is not needed: the fill keeps MinSize")
+	assert.False(t, w[0].Fill)
+	h.answerWithdraw()
+	require.Equal(t, 1, h.permitAsks)
+	// Which of the two the manager took back is a count: the one left
+	// covers a, and MinSize.
+	w = stepWithdrawEffects(h, Cancel{ID: a})
+	require.Len(t, w, 1, "the one left may be the request made for a waiter: withdrawn if queued")
+	assert.True(t, w[0].Fill)
+	assert.True(t, w[0].GaveUp)
+	h.answerWithdraw() // the manager had it queued: removed
+	assert.Equal(t, 1, h.permitAsks, "MinSize asks again, with a fill, which the manager refuses at the cap")
+
+	// Only fills outstanding: nothing is asked back.
+	c := h.acquire()
+	assert.Empty(t, stepWithdrawEffects(h, Cancel{ID: c}))
+	assert.Equal(t, 1, h.permitAsks)
+}
+
+// A withdrawal says whether its waiter gave up (timed out or cancelled):
+// only then may its caller be told it waited for the fleet. One served by a
+// connection released meanwhile did not.
+func TestWithdrawSaysWhetherItsWaiterGaveUp(t *testing.T) {
+	h := newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
+	h.acquire()
+	h.grantPermit()
+	h.finishDial(nil)
+	held := h.heldIDs()
+	require.Len(t, held, 1)
+	b := h.acquire()
+	h.acquireWithin(time.Second)
+	require.Equal(t, 2, h.permitAsks)
+
+	assert.Equal(t, []bool{true}, stepWithdrawals(h, Cancel{ID: b}), "cancelled")
+	h.advance(time.Second)
+	assert.Equal(t, []bool{true}, stepWithdrawals(h, Tick{}), "timed out")
+	for len(h.wdSeq) > 0 {
+		h.answerWithdraw()
+	}
+
+	c := h.acquire()
+	require.Equal(t, 1, h.permitAsks)
+	delete(h.granted, held[0])
+	conn := h.p.conns[0].id
+	delete(h.holder, conn)
+	assert.Equal(t, []bool{false}, stepWithdrawals(h, Release{Conn: conn}), "served by the release")
+	assert.Equal(t, EffGrant, h.answers[c][0].Kind)
+}

@@ -81,10 +81,18 @@ type fleetGate struct {
 	// the book had no request of it queued: its request waiting here is
 	// withdrawn instead (see withdraw).
 	withdrawing *actor.PID
+	// onlyQueued: the WithdrawPermit being handled is for a request kept
+	// only for MinSize (WithdrawPermit.Fill): one waiting here stays, as a
+	// fill would.
+	onlyQueued bool
 	// withdrew counts, per pool (PID id), requests withdrawn from pending
-	// that no fleetWaitQuery has asked about yet: a caller whose acquire
-	// timed out asks only after its pool withdrew the request made for it.
-	// A pool's entry goes when it drains.
+	// because their waiter gave up (WithdrawPermit.GaveUp) that no
+	// fleetWaitQuery has asked about yet: a caller whose acquire timed out
+	// asks only after its pool withdrew the request made for it. A request
+	// withdrawn because its waiter was served otherwise is not counted: no
+	// one asks about it, and a later timeout of the pool for another reason
+	// (its MaxSize) would be blamed on the fleet. A pool's entry goes when
+	// it drains.
 	withdrew map[string]int
 }
 
@@ -112,7 +120,7 @@ func (g *fleetGate) send(next actor.SenderFunc) actor.SenderFunc {
 			g.budget.Want(len(g.pending))
 			return
 		}
-		if w, ok := env.Message.(*messages.PermitWithdrawn); ok && !w.Removed && g.waiting(target.Id) >= 0 {
+		if w, ok := env.Message.(*messages.PermitWithdrawn); ok && !w.Removed && !g.onlyQueued && g.waiting(target.Id) >= 0 {
 			// The book had none of the pool's requests queued, but one
 			// waits here: withdraw takes it and answers instead.
 			g.withdrawing = target
@@ -162,8 +170,10 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			msg.reply <- a
 			return
 		case *messages.WithdrawPermit:
+			g.onlyQueued = msg.Fill
 			next(c, env)
-			g.withdraw(c, next)
+			g.onlyQueued = false
+			g.withdraw(c, next, msg.GaveUp)
 			return
 		case *messages.PoolDrained:
 			if msg.Pool != nil {
@@ -246,7 +256,7 @@ func (g *fleetGate) waiting(pool string) int {
 // Steals the gate asked for at the fleet's cap (asked) are not called off:
 // they may be for shedding (a lost lease), which must not be undone, and
 // the gate does not tell those apart from the ones asked for pending.
-func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc) {
+func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc, gaveUp bool) {
 	pool := g.withdrawing
 	if pool == nil {
 		return
@@ -259,7 +269,9 @@ func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc) {
 		return
 	}
 	g.pending = slices.Delete(g.pending, i, i+1)
-	g.withdrew[pool.Id]++
+	if gaveUp {
+		g.withdrew[pool.Id]++
+	}
 	g.budget.Want(len(g.pending))
 	c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{Removed: true})
 	next(c, actor.WrapEnvelope(&messages.PermitReturn{Pool: pool}))

@@ -226,3 +226,47 @@ func testFleetWithdraw(t *testing.T, maxTotal int) {
 	assert.Equal(t, 1, db.OpenNow())
 	a.Release(nil)
 }
+
+// A MinSize fill waiting at the fleet gate stays there when the waiters it
+// and a request made for them covered give up: the request is withdrawn,
+// the fill is MinSize's and is served when the fleet has room. (A request
+// kept only for MinSize is withdrawn only if queued in the MaxTotal book;
+// withdrawing the fill at the gate would have the pool ask for it again,
+// for ever.)
+func TestFleetGateKeepsAMinSizeFillWhenWaitersGiveUp(t *testing.T) {
+	fb := &fakeBudget{avail: 1}
+	m, db := newManager(t, Config{MaxSize: 3, MinSize: 2, Fleet: fb, HealthCheckAfter: -1})
+	alice := identity("alice")
+	l1 := acquire(t, m, alice) // the pool fills: one fill served, one waits for the fleet
+	defer l1.Release(nil)
+	eventually(t, func() bool {
+		a, ok := poolOfIdentity(m.Stats(), "alice")
+		return ok && a.Open == 1 && a.AwaitingPermit == 1
+	},
+		"one fill waits at the gate")
+
+	errs := make(chan error, 2)
+	ctx := newManualDeadline()
+	for range 2 {
+		go func() { _, err := m.Acquire(ctx, alice); errs <- err }()
+	}
+	eventually(t, func() bool {
+		a, _ := poolOfIdentity(m.Stats(), "alice")
+		return a.Waiters == 2 && a.AwaitingPermit == 2
+	},
+		"the fill covers one waiter, a request the other")
+	ctx.pass()
+	for range 2 {
+		require.ErrorIs(t, <-errs, ErrAcquireTimeout)
+	}
+	eventually(t, func() bool {
+		a, _ := poolOfIdentity(m.Stats(), "alice")
+		_, _, want := fb.state()
+		return a.Waiters == 0 && a.AwaitingPermit == 1 && want == 1
+	}, "the request withdrawn, the fill still waiting for the fleet")
+
+	fb.add(1)
+	eventually(t, func() bool { a, _ := poolOfIdentity(m.Stats(), "alice"); return a.Open == 2 && a.AwaitingPermit == 0 },
+		"the fill is served: MinSize reached")
+	assert.Equal(t, 2, db.OpenNow())
+}

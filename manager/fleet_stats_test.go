@@ -264,3 +264,39 @@ func (c *manualClock) advance(d time.Duration) {
 		f()
 	}
 }
+
+// A request withdrawn from the fleet gate because its waiter was served
+// by a connection released meanwhile (no timeout, no one asks why) does not
+// make a later timeout of the pool, for another reason, blame the fleet.
+func TestFleetWaitServedByAReleaseIsNotBlamedLater(t *testing.T) {
+	fb := &statsBudget{fakeBudget: &fakeBudget{avail: 1}}
+	m, _ := newManager(t, Config{MaxSize: 2, Fleet: fb, HealthCheckAfter: -1})
+	alice := identity("alice")
+	l1 := acquire(t, m, alice)
+	served := make(chan *Lease, 1)
+	go func() {
+		l, err := m.Acquire(context.Background(), alice)
+		assert.NoError(t, err)
+		served <- l
+	}()
+	eventually(t, func() bool { _, _, w := fb.state(); return w == 1 }, "alice's second dial waits for the fleet")
+	l1.Release(nil)
+	l2 := <-served
+	defer l2.Release(nil)
+	eventually(t, func() bool { _, _, w := fb.state(); return w == 0 }, "the request waiting at the gate is withdrawn")
+
+	// Alice at her MaxSize: the next acquire waits for a release, not the
+	// fleet.
+	fb.add(1)
+	l3 := acquire(t, m, alice)
+	defer l3.Release(nil)
+	ctx := newManualDeadline()
+	got := make(chan error, 1)
+	go func() { _, err := m.Acquire(ctx, alice); got <- err }()
+	eventually(t, func() bool { return m.Stats().Total.Waiters == 1 }, "alice queues at MaxSize")
+	ctx.pass()
+	err := <-got
+	assert.ErrorIs(t, err, ErrAcquireTimeout)
+	var fe *FleetTimeoutError
+	assert.False(t, errors.As(err, &fe), "%v", err)
+}

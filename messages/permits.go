@@ -38,8 +38,17 @@ type StealIdle struct{}
 // WithdrawPermit asks the manager to take one of the pool's queued permit
 // requests off its queue: the waiter it was for is gone (timed out,
 // cancelled, failed, or served by a connection that came back). The manager
-// answers PermitWithdrawn, after any answer it sent earlier.
-type WithdrawPermit struct{ Pool *actor.PID }
+// answers PermitWithdrawn, after any answer it sent earlier. GaveUp: the
+// waiter timed out or was cancelled (its caller may ask the fleet gate why,
+// see manager.FleetTimeoutError).
+// Fill: the request is kept only for MinSize; it is withdrawn only if
+// queued (where it would take another pool's connection), not when it
+// waits at the fleet gate.
+type WithdrawPermit struct {
+	Pool   *actor.PID
+	GaveUp bool
+	Fill   bool
+}
 
 // PermitWithdrawn answers WithdrawPermit. Removed: a request was taken off
 // the queue and will get no other answer. Otherwise none was queued any more

@@ -47,7 +47,11 @@ func (m *Manager) permitRequest(in PermitRequest) {
 		return
 	}
 	b.queue = append(b.queue, in.Pool)
-	m.steal(in.Pool)
+	// A steal out beyond the queue (its request was served by another
+	// permit back) covers this one: any permit freed serves the head.
+	if b.stealsOut < len(b.queue) {
+		m.steal(in.Pool)
+	}
 }
 
 func (m *Manager) grant(id PoolID) {
@@ -76,10 +80,12 @@ func (m *Manager) permitReturn(in PermitReturn) {
 		m.grant(next)
 		granted = true
 	}
-	// The steal asked for when the served request queued may have been
-	// spent on it; keep one in flight for the new head, or room freed by the
-	// pools that hold it would never come back to the queue.
-	if granted && len(b.queue) > 0 {
+	// A request may have queued with no steal out for it (no pool to ask
+	// then): ask now for the new head, or room freed by the pools that hold
+	// it would never come back to the queue. Only then: the steals out are
+	// the requests' (a returned permit settled one, if it was one's
+	// payment), and one more would close a connection for nobody.
+	if granted && b.stealsOut < len(b.queue) {
 		m.steal(b.queue[0])
 	}
 }

@@ -103,6 +103,7 @@ func (d *model) effect(e Effect) Input {
 		d.asks[e.Pool]--
 	case EffSteal:
 		require.Positive(d.t, d.held[e.Pool], "steal from a pool holding no permit")
+		require.LessOrEqual(d.t, d.m.book.stealsOut, len(d.m.book.queue), "a steal beyond the requests queued closes a connection for nobody")
 		d.steals[e.Pool]++
 	case EffPermitWithdrawn:
 		if e.Removed {

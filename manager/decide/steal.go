@@ -66,7 +66,8 @@ func (m *Manager) cancelExcessSteals() {
 }
 
 // stealRefused: that pool had nothing to give; ask another for the oldest
-// request.
+// request, unless the steals still out cover every request queued (the
+// refused one was called off meanwhile, its request withdrawn).
 func (m *Manager) stealRefused(in StealRefused) {
 	b := m.book
 	if b == nil {
@@ -74,7 +75,7 @@ func (m *Manager) stealRefused(in StealRefused) {
 	}
 	b.tried[in.Pool] = true
 	m.settleSteal(in.Pool)
-	if len(b.queue) > 0 {
+	if b.stealsOut < len(b.queue) {
 		m.steal(b.queue[0])
 	}
 }

@@ -39,13 +39,16 @@ func TestWithdrawPermitRemovesTheYoungestQueuedRequestAndCancelsItsSteal(t *test
 	assert.Equal(t, a, effs[1].Pool, "the steal is called off where it was sent")
 	assert.Equal(t, []PoolID{b, c}, m.book.queue, "the youngest of b's requests went")
 
-	// a pays one steal: the permit serves the queue's head, b.
+	// a pays one steal: the permit serves the queue's head, b. The other
+	// steal still out is c's: no more is asked for (one more would close a
+	// connection for nobody).
 	kinds, effs = step(m, PermitReturn{Pool: a})
-	require.Equal(t, []EffectKind{EffGrantPermit, EffSteal}, kinds, "and a steal stays out for c")
+	require.Equal(t, []EffectKind{EffGrantPermit}, kinds, "c's steal is still out")
 	assert.Equal(t, b, effs[0].Pool)
+	assert.Equal(t, 1, m.book.stealsOut)
 	kinds, effs = step(m, WithdrawPermit{Pool: c})
-	require.Equal(t, []EffectKind{EffPermitWithdrawn, EffCancelSteal, EffCancelSteal}, kinds,
-		"nothing queued: both steals still out are called off")
+	require.Equal(t, []EffectKind{EffPermitWithdrawn, EffCancelSteal}, kinds,
+		"nothing queued: the steal still out is called off")
 	assert.True(t, effs[0].Removed)
 	_, waiting = m.Permits()
 	assert.Zero(t, waiting)
@@ -116,4 +119,55 @@ func TestDrainedPoolOwesNoSteal(t *testing.T) {
 	assert.Zero(t, m.book.stealsOut, "a drained pool owes nothing")
 	kinds, _ = step(m, WithdrawPermit{Pool: b})
 	assert.Equal(t, []EffectKind{EffPermitWithdrawn}, kinds, "so nothing to call off at a stopped pool")
+}
+
+// A refusal that crosses the cancel of its steal asks no one else: the
+// steals still out cover the queue. Before, it asked another pool, whose
+// connection was then closed for nobody.
+func TestStealRefusedAfterItsCancelStealsNoMore(t *testing.T) {
+	m, ids := pools(t, 3, "a", "b", "c")
+	a, b, c := ids[0], ids[1], ids[2]
+	step(m, PermitRequest{Pool: a})
+	step(m, PermitRequest{Pool: a})
+	step(m, PermitRequest{Pool: b})
+	_, effs := step(m, PermitRequest{Pool: c})
+	require.Equal(t, a, effs[0].Pool)
+	_, effs = step(m, PermitRequest{Pool: c})
+	require.Equal(t, a, effs[0].Pool, "both of c's requests asked of a, the richest")
+	kinds, effs := step(m, StealRefused{Pool: a})
+	require.Equal(t, []EffectKind{EffSteal}, kinds)
+	require.Equal(t, b, effs[0].Pool, "a refused one: b is asked")
+
+	kinds, effs = step(m, WithdrawPermit{Pool: c})
+	require.Equal(t, []EffectKind{EffPermitWithdrawn, EffCancelSteal}, kinds)
+	require.Equal(t, a, effs[1].Pool, "a's steal is called off")
+
+	// a refuses the steal called off: the refusal crossed the cancel.
+	kinds, _ = step(m, StealRefused{Pool: a})
+	assert.Empty(t, kinds, "b's steal is still out for c's one request")
+	assert.Equal(t, 1, m.book.stealsOut)
+
+	// b's refusal leaves c's request with no steal: another is asked for.
+	kinds, _ = step(m, StealRefused{Pool: b})
+	require.Empty(t, kinds, "a and b refused since the last grant: no one left to ask")
+	kinds, effs = step(m, PermitReturn{Pool: b})
+	require.Equal(t, []EffectKind{EffGrantPermit}, kinds)
+	assert.Equal(t, c, effs[0].Pool)
+}
+
+// A request that queued with no pool to ask gets its steal at the next
+// permit back that serves the queue.
+func TestPermitReturnStealsForARequestWithNone(t *testing.T) {
+	m, ids := pools(t, 1, "a", "b", "c")
+	a, b, c := ids[0], ids[1], ids[2]
+	step(m, PermitRequest{Pool: a})
+	step(m, PermitRequest{Pool: b}) // a asked
+	kinds, _ := step(m, StealRefused{Pool: a})
+	require.Empty(t, kinds, "no one else holds a permit")
+	kinds, _ = step(m, PermitRequest{Pool: c})
+	require.Empty(t, kinds, "a refused since the last grant: no one to ask")
+	kinds, effs := step(m, PermitReturn{Pool: a})
+	require.Equal(t, []EffectKind{EffGrantPermit, EffSteal}, kinds)
+	assert.Equal(t, b, effs[0].Pool)
+	assert.Equal(t, b, effs[1].Pool, "c's request had no steal: b, now holding, is asked")
 }

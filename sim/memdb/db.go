@@ -33,6 +33,7 @@ type DB struct {
 	dials     atomic.Int64
 	opened    atomic.Int64
 	openNow   atomic.Int64
+	openPeak  atomic.Int64 // the highest openNow reached
 	misuses   atomic.Int64
 	queryFail queryFaults
 

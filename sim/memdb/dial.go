@@ -107,7 +107,7 @@ func (db *DB) open(ctx context.Context, a DialAttempt) (*Conn, error) {
 	db.dialed = append(db.dialed, a)
 	db.mu.Unlock()
 	db.opened.Add(1)
-	db.openNow.Add(1)
+	db.notePeak(db.openNow.Add(1))
 	db.changes.notify()
 	return c, nil
 }

@@ -2,6 +2,7 @@ package memdb_test
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"testing"
@@ -240,4 +241,30 @@ func TestConnectorAndDriver(t *testing.T) {
 		require.NoError(t, c.Close())
 	}
 	assert.Equal(t, 0, db.OpenNow())
+}
+
+func TestPeakOpenIsTheHighWaterMarkOfOpenNow(t *testing.T) {
+	db := memdb.New()
+	dial := func() driver.Conn {
+		c, err := db.Dial(context.Background(), actors.DialRequest{Key: tokens.NewKey("srv", "sql:u")})
+		require.NoError(t, err)
+		return c
+	}
+	a, b := dial(), dial()
+	require.NoError(t, a.Close())
+	c := dial()
+	assert.Equal(t, 2, db.OpenNow())
+	assert.Equal(t, 2, db.PeakOpen())
+	require.NoError(t, b.Close())
+	require.NoError(t, c.Close())
+	db.FailDials(1, nil)
+	_, err := db.Dial(context.Background(), actors.DialRequest{Key: tokens.NewKey("srv", "sql:u")})
+	require.Error(t, err)
+	assert.Zero(t, db.OpenNow())
+	assert.Equal(t, 2, db.PeakOpen(), "a failed dial and closes leave the peak")
+	d, e, f := dial(), dial(), dial()
+	assert.Equal(t, 3, db.PeakOpen())
+	for _, c := range []driver.Conn{d, e, f} {
+		require.NoError(t, c.Close())
+	}
 }

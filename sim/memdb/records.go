@@ -108,6 +108,19 @@ func (db *DB) Opened() int { return int(db.opened.Load()) }
 // OpenNow counts conns opened and not yet closed (killed ones included).
 func (db *DB) OpenNow() int { return int(db.openNow.Load()) }
 
+// PeakOpen is the most conns that were ever open at once: OpenNow's
+// high-water mark, exact where sampling OpenNow could miss a brief peak.
+func (db *DB) PeakOpen() int { return int(db.openPeak.Load()) }
+
+func (db *DB) notePeak(n int64) {
+	for {
+		p := db.openPeak.Load()
+		if n <= p || db.openPeak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
 // CommittedRows returns the committed row count of table (names are
 // case-insensitive).
 func (db *DB) CommittedRows(table string) int { return db.committed(strings.ToLower(table)) }
