@@ -23,7 +23,13 @@ func (p *Pool) Step(now time.Time, in Input) {
 		// heap, and the hit path allocate.
 		panic(errStepBeforeAdvance)
 	}
-	gaveUp, waiterNeed := p.stats.timeouts+p.stats.cancels, p.waiterNeed()
+	// What withdrawExcess compares with after the input; only a pool under
+	// a global cap withdraws, so the others skip it on their hit path.
+	var gaveUp uint64
+	var waiterNeed int
+	if p.cfg.NeedsPermit {
+		gaveUp, waiterNeed = p.stats.timeouts+p.stats.cancels, p.waiterNeed()
+	}
 	switch in := in.(type) {
 	case Acquire:
 		p.acquire(now, in.ID, in.ReplyTo, in.Timeout)
