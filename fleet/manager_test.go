@@ -22,6 +22,16 @@ func ident(name string) tokens.Identity {
 	}))
 }
 
+// patient is the ctx of an acquire a test needs to succeed: its deadline
+// replaces AcquireTimeout (500 ms, which the tests that expect a timeout
+// keep), since a first fetch from etcd takes several round trips, each a
+// disk write, which a loaded CI machine stretched past 500 ms.
+func patient(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func newManager(t *testing.T, db *memdb.DB, b manager.SessionBudget) *manager.Manager {
 	t.Helper()
 	cfg := manager.Config{Server: "memdb:1/fleet", Dialer: db, MaxSize: 4, HealthCheckAfter: -1, AcquireTimeout: 500 * time.Millisecond}
@@ -55,7 +65,7 @@ func TestManagerWithEtcdBudget(t *testing.T) {
 		var ls []*manager.Lease
 		for i := range n {
 			start := time.Now()
-			l, err := m.Acquire(context.Background(), ident(fmt.Sprint(prefix, i)))
+			l, err := m.Acquire(patient(t), ident(fmt.Sprint(prefix, i)))
 			require.NoError(t, err)
 			total += time.Since(start)
 			ls = append(ls, l)
@@ -70,7 +80,7 @@ func TestManagerWithEtcdBudget(t *testing.T) {
 	// One identity holds the whole cap.
 	leases = nil
 	for range capN {
-		l, err := m.Acquire(context.Background(), ident("a"))
+		l, err := m.Acquire(patient(t), ident("a"))
 		require.NoError(t, err, "%+v", b.Stats())
 		leases = append(leases, l)
 	}
@@ -102,7 +112,7 @@ func TestManagerWithEtcdBudget(t *testing.T) {
 	for _, l := range leases {
 		l.Release(nil) // idle now: the waiting identity takes a permit
 	}
-	l, err := m.Acquire(context.Background(), ident("over"))
+	l, err := m.Acquire(patient(t), ident("over"))
 	require.NoError(t, err)
 	assert.LessOrEqual(t, db.OpenNow(), capN)
 	assert.Positive(t, m.Stats().Total.Closes["stolen"])

@@ -22,7 +22,7 @@ func openIdle(t *testing.T, m *manager.Manager, prefix string, n int) {
 	t.Helper()
 	var ls []*manager.Lease
 	for i := range n {
-		l, err := m.Acquire(context.Background(), ident(fmt.Sprint(prefix, i)))
+		l, err := m.Acquire(patient(t), ident(fmt.Sprint(prefix, i)))
 		require.NoError(t, err)
 		ls = append(ls, l)
 	}
