@@ -10,7 +10,12 @@ func (p *Pool) tick(now time.Time) {
 	if p.closing {
 		return
 	}
-	p.fillHeld = false
+	// A Tick for anything else (a waiter's deadline, an idle timeout)
+	// comes before fillRetryAfter: asking then would cost the manager a
+	// refusal each, at every Tick of every pool below MinSize at the cap.
+	if p.fillHeld && !now.Before(p.rare.fillRetryAt) {
+		p.fillHeld = false
+	}
 	p.expireWaiters(now)
 	p.sweepIdle(now)
 	p.refreshAhead(now)
@@ -143,7 +148,7 @@ func (p *Pool) rescheduleWake(now time.Time) {
 		earliest(until)
 	}
 	if p.fillHeld && p.size() < p.cfg.MinSize {
-		earliest(now.Add(fillRetryAfter))
+		earliest(p.rare.fillRetryAt)
 	}
 	if p.cfg.RetireAfter > 0 && !p.retireAsked {
 		at := p.lastActivity.Add(p.cfg.RetireAfter)

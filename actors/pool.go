@@ -106,7 +106,7 @@ type Pool struct {
 	// TestPoolFitsItsSizeClass).
 	minting, closing, drained bool
 	// fillHeld: a MinSize fill was refused at the global cap; no fill is
-	// asked for again before the next Tick (see PermitRefused).
+	// asked for again before rare.fillRetryAt (see permitRefused).
 	fillHeld    bool
 	retireAsked bool
 	// retireDue: the pool has been quiet for RetireAfter and empties

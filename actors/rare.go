@@ -34,6 +34,9 @@ type rareState struct {
 	// a fill) may still be unanswered; false once none is. Only such a
 	// request may sit in the manager's queue (see withdrawExcess).
 	waiterAsked bool
+	// fillRetryAt is when a pool whose MinSize fill was refused at the
+	// global cap (fillHeld) may ask again (see permitRefused).
+	fillRetryAt time.Time
 }
 
 // rareMut returns the pool's rare state, making it, for a change.

@@ -228,3 +228,26 @@ func TestWithdrawSaysWhetherItsWaiterGaveUp(t *testing.T) {
 	assert.Equal(t, []bool{false}, stepWithdrawals(h, Release{Conn: conn}), "served by the release")
 	assert.Equal(t, EffGrant, h.answers[c][0].Kind)
 }
+
+// TestARefusedFillIsAskedAgainOnlyAfterFillRetryAfter: a pool below MinSize
+// whose fill was refused at the global cap asks again once fillRetryAfter
+// has passed, not at a Tick that came before for something else (here a
+// waiter's deadline): every such Tick used to cost the manager a refusal.
+func TestARefusedFillIsAskedAgainOnlyAfterFillRetryAfter(t *testing.T) {
+	h := newHarness(t, PoolConfig{MinSize: 1, MaxSize: 2, NeedsPermit: true})
+	require.Equal(t, 1, h.permitAsks, "the MinSize fill")
+	h.reqSeq, h.permitAsks = h.reqSeq[1:], 0
+	h.step(PermitRefused{})
+	a := h.acquireWithin(time.Second)
+	require.Equal(t, 1, h.permitAsks, "a waiter asks for itself, fill or not")
+	h.advance(time.Second)
+	h.tick() // the waiter's deadline, long before fillRetryAfter
+	_, answered := h.answer(a)
+	require.True(t, answered, "the waiter timed out")
+	require.Len(t, h.wdSeq, 1, "its request is withdrawn")
+	h.answerWithdraw()
+	assert.Zero(t, h.permitAsks, "no fill asked again before fillRetryAfter")
+	h.advance(fillRetryAfter)
+	h.tick()
+	assert.Equal(t, 1, h.permitAsks, "asked again once fillRetryAfter has passed")
+}
