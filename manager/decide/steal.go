@@ -14,12 +14,16 @@ package decide
 // withdrawal leaves more of them than requests queued, it calls one off
 // (EffCancelSteal). A steal is settled by a StealRefused from the pool it
 // went to, or by any PermitReturn from it: any close pays a pool's debt
-// (actors.Pool.closeConn), and the book cannot tell a stolen close from
-// another. This count only decides whether to send a cancel; the permits
-// in use (inUse) never depend on it, so an error in it can only cost
-// efficiency (a steal called off that was needed: the next PermitReturn or
-// StealRefused steals again for the queue's head; or one left running that
-// was not: a connection closed for nobody, as before), never the cap.
+// (actors.Pool.closeConn), as does a permit it hands back unused
+// (actors.Pool.returnUnusedPermits), and the book cannot tell a stolen close
+// from another. This count decides only whether to send a cancel and whether a
+// request queued needs a steal of its own (one is asked only while fewer
+// are out than requests queued); the permits in use (inUse) never depend
+// on it, so an error in it can only cost efficiency, never the cap: too
+// low, a steal asked that was not needed, a connection closed for nobody;
+// too high, a queued request waits for a steal that is not coming, until
+// its waiter gives up and the withdrawal calls the surplus off (settling
+// the count).
 
 // steal asks the richest other pool for a connection on behalf of waiting.
 func (m *Manager) steal(waiting PoolID) {
