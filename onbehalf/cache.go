@@ -151,10 +151,10 @@ func (e *entry) keeps(assertion string, t stamp) bool {
 
 // store makes (assertion, id) user's newest and returns the Identity the
 // request is to use: id, or the Identity a racing request stored meanwhile
-// when that one keeps assertion (the same assertion, or an older one that
-// expires later; see keeps), so that two first requests with one assertion
-// share one credential and the kept Identity never goes back to an older
-// assertion that expires sooner.
+// when that one keeps assertion (the same assertion, or one that expires
+// later and was issued no earlier than assertion; see keeps), so that two
+// first requests with one assertion share one credential and the kept
+// Identity never goes back to an older assertion that expires sooner.
 func (s *state) store(key tokens.Principal, assertion string, t stamp, id tokens.Identity) tokens.Identity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
