@@ -36,15 +36,23 @@ const DefaultSize = 10_000
 // its cached token can open), a different one builds a new Identity, which
 // the user's pool adopts on its next acquire (the newest credential wins).
 //
-// Newest means the assertion that expires last, by its exp claim (read, not
+// Newest is read from the assertion's iat and exp claims (read, not
 // verified: the caller verified the assertion). An assertion that expires
-// before the one kept for its user (a client still sending a token it got
-// earlier, while another of the user's clients sends a renewed one) gets the
-// kept one's Identity, so that the user's pool does not go back to a
-// credential that expires sooner and fail its next exchange once the older
-// assertion has expired. Assertions with no readable exp (opaque ones) are
-// ordered by arrival. Requests racing with the same new assertion get one
-// Identity between them, so its token is exchanged once.
+// before the one kept for its user and was issued no later than it (a
+// client still sending a token it got earlier, while another of the user's
+// clients sends a renewed one) gets the kept one's Identity, so that the
+// user's pool does not go back to a credential that expires sooner and fail
+// its next exchange once the older assertion has expired. An assertion
+// issued after the kept one replaces it even if it expires sooner: Entra's
+// token lifetimes vary (60 to 90 minutes, a CAE token's up to 28 hours), and
+// a user who signed in again (for MFA a database's conditional access asks
+// for, or after their sessions were revoked) sends a token that works where
+// the kept one is refused. Two clients of one user each holding a token the
+// other's beats in one of the two (a CAE token and a short one) then
+// alternate the kept one, as arrivals did before either claim was read.
+// Assertions with no readable exp (opaque ones) are ordered by arrival.
+// Requests racing with the same new assertion get one Identity between
+// them, so its token is exchanged once.
 //
 // When full, the least recently used user is dropped; dropping costs nothing
 // but that user's next request building a new credential. An entry holds the
@@ -64,9 +72,10 @@ type state struct {
 type entry struct {
 	key       tokens.Principal
 	assertion string
-	// expires is the assertion's exp claim; zero when it has none.
-	expires time.Time
-	id      tokens.Identity
+	// issued and expires are the assertion's iat and exp claims; zero when
+	// it has none.
+	issued, expires time.Time
+	id              tokens.Identity
 }
 
 // NewCache returns a cache over app for up to size users (DefaultSize if
@@ -84,27 +93,31 @@ func NewCache(app *tokens.OnBehalfOf, size int) (Cache, error) {
 // Identity returns the on-behalf-of identity of user for the bearer token
 // assertion, which the caller has verified and taken user from (see
 // tokens.OnBehalfOf.Identity). The same assertion as user's kept one returns
-// the kept Identity, and so does one that expires before it; another builds
-// an Identity and replaces the kept one (see Cache).
+// the kept Identity, and so does one issued no later that expires before
+// it; another builds an Identity and replaces the kept one (see Cache).
 func (c Cache) Identity(user tokens.Principal, assertion string) (tokens.Identity, error) {
 	if c.s == nil {
 		return tokens.Identity{}, fmt.Errorf("%w: the zero onbehalf.Cache; use NewCache", tokens.ErrInvalidIdentity)
 	}
 	key := cacheKey(user)
-	expires, _ := tokens.UnverifiedExpiry(assertion)
-	if id, ok := c.s.lookup(key, assertion, expires); ok {
+	var t stamp
+	t.issued, t.expires = tokens.UnverifiedTimes(assertion)
+	if id, ok := c.s.lookup(key, assertion, t); ok {
 		return id, nil
 	}
 	id, err := c.s.app.Identity(user, assertion)
 	if err != nil {
 		return tokens.Identity{}, err
 	}
-	return c.s.store(key, assertion, expires, id), nil
+	return c.s.store(key, assertion, t, id), nil
 }
+
+// stamp is when an assertion was issued and expires (zero if unknown).
+type stamp struct{ issued, expires time.Time }
 
 // lookup returns the Identity kept for key if it serves assertion (see
 // keeps).
-func (s *state) lookup(key tokens.Principal, assertion string, expires time.Time) (tokens.Identity, bool) {
+func (s *state) lookup(key tokens.Principal, assertion string, t stamp) (tokens.Identity, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el, ok := s.byKey[key]
@@ -113,40 +126,48 @@ func (s *state) lookup(key tokens.Principal, assertion string, expires time.Time
 	}
 	s.order.MoveToFront(el)
 	e := el.Value.(*entry)
-	if !e.keeps(assertion, expires) {
+	if !e.keeps(assertion, t) {
 		return tokens.Identity{}, false
 	}
 	return e.id, true
 }
 
 // keeps reports whether e's Identity serves a request presenting assertion,
-// which expires at expires (zero if unknown): it is e's own assertion, or
-// both expiries are known and e's is later.
-func (e *entry) keeps(assertion string, expires time.Time) bool {
+// issued and expiring at t (zero if unknown): it is e's own assertion, or
+// both expiries are known and e's is later, unless both issue times are
+// known and assertion's is later. Expiring later alone must not keep an
+// older assertion: a newer one that expires sooner may be the one the token
+// endpoint accepts (see Cache), and keeping the older one would lock the
+// user out until it expired.
+func (e *entry) keeps(assertion string, t stamp) bool {
 	if e.assertion == assertion {
 		return true
 	}
-	return !e.expires.IsZero() && !expires.IsZero() && e.expires.After(expires)
+	if !e.issued.IsZero() && !t.issued.IsZero() && t.issued.After(e.issued) {
+		return false
+	}
+	return !e.expires.IsZero() && !t.expires.IsZero() && e.expires.After(t.expires)
 }
 
 // store makes (assertion, id) user's newest and returns the Identity the
 // request is to use: id, or the Identity a racing request stored meanwhile
 // when that one keeps assertion (the same assertion, or one that expires
-// later), so that two first requests with one assertion share one
-// credential and the kept Identity never goes back to an earlier expiry.
-func (s *state) store(key tokens.Principal, assertion string, expires time.Time, id tokens.Identity) tokens.Identity {
+// later and was issued no earlier than assertion; see keeps), so that two
+// first requests with one assertion share one credential and the kept
+// Identity never goes back to an older assertion that expires sooner.
+func (s *state) store(key tokens.Principal, assertion string, t stamp, id tokens.Identity) tokens.Identity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if el, ok := s.byKey[key]; ok {
 		e := el.Value.(*entry)
 		s.order.MoveToFront(el)
-		if e.keeps(assertion, expires) {
+		if e.keeps(assertion, t) {
 			return e.id
 		}
-		e.assertion, e.expires, e.id = assertion, expires, id
+		e.assertion, e.issued, e.expires, e.id = assertion, t.issued, t.expires, id
 		return id
 	}
-	s.byKey[key] = s.order.PushFront(&entry{key: key, assertion: assertion, expires: expires, id: id})
+	s.byKey[key] = s.order.PushFront(&entry{key: key, assertion: assertion, issued: t.issued, expires: t.expires, id: id})
 	for s.order.Len() > s.size {
 		old := s.order.Back()
 		s.order.Remove(old)

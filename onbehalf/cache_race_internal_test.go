@@ -2,7 +2,6 @@ package onbehalf
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,5 +34,5 @@ func TestTwoBuildersOfOneAssertionStoreOne(t *testing.T) {
 	assert.True(t, first.SameCredential(c.s.store(key, "new", noExpiry, second)), "the second builder gets the stored one")
 }
 
-// noExpiry is an opaque assertion's expiry: unknown.
-var noExpiry = time.Time{}
+// noExpiry is an opaque assertion's issue and expiry: unknown.
+var noExpiry = stamp{}

@@ -94,9 +94,24 @@ func principalClaims(claims map[string]any) (Principal, bool) {
 // UnverifiedExpiry returns the exp claim of a JWT, read whatever its alg and
 // without verifying anything, or false if tok is not a JWT with a numeric
 // exp in a sane range (an opaque token). It is for ordering tokens the
-// caller has verified itself (onbehalf.Cache keeps a user's assertion that
-// expires last); never trust a token because of it.
+// caller has verified itself; never trust a token because of it.
 func UnverifiedExpiry(tok string) (time.Time, bool) { return claimExpiry(tok) }
+
+// UnverifiedTimes returns the iat (issued) and exp (expires) claims of a
+// JWT, read in one parse whatever its alg and without verifying anything;
+// each is the zero time if tok is not a JWT or the claim is not a number in
+// a sane range. It is for ordering tokens the caller has verified itself
+// (onbehalf.Cache keeps a user's newest assertion); never trust a token
+// because of it.
+func UnverifiedTimes(tok string) (issued, expires time.Time) {
+	claims, ok := unverifiedClaims(tok)
+	if !ok {
+		return time.Time{}, time.Time{}
+	}
+	issued, _ = numericDate(claims, "iat")
+	expires, _ = numericDate(claims, "exp")
+	return issued, expires
+}
 
 // claimExpiry returns the exp claim of a JWT (read whatever its alg, not
 // verified), or false if it is not a JWT with a numeric exp in a sane range.
@@ -105,10 +120,16 @@ func claimExpiry(tok string) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	exp, ok := claims["exp"].(float64)
-	if !ok || math.IsNaN(exp) || exp <= 0 || exp > 1e12 { // 1e12 s: year 33658
+	return numericDate(claims, "exp")
+}
+
+// numericDate returns the claim name as a time, or false if it is not a
+// number in a sane range.
+func numericDate(claims map[string]any, name string) (time.Time, bool) {
+	v, ok := claims[name].(float64)
+	if !ok || math.IsNaN(v) || v <= 0 || v > 1e12 { // 1e12 s: year 33658
 		return time.Time{}, false
 	}
-	sec, frac := math.Modf(exp)
+	sec, frac := math.Modf(v)
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
