@@ -91,12 +91,6 @@ func principalClaims(claims map[string]any) (Principal, bool) {
 	return p, true
 }
 
-// UnverifiedExpiry returns the exp claim of a JWT, read whatever its alg and
-// without verifying anything, or false if tok is not a JWT with a numeric
-// exp in a sane range (an opaque token). It is for ordering tokens the
-// caller has verified itself; never trust a token because of it.
-func UnverifiedExpiry(tok string) (time.Time, bool) { return claimExpiry(tok) }
-
 // UnverifiedTimes returns the iat (issued) and exp (expires) claims of a
 // JWT, read in one parse whatever its alg and without verifying anything;
 // each is the zero time if tok is not a JWT or the claim is not a number in

@@ -12,8 +12,7 @@ import (
 
 // TestUnverifiedTimesReadsIatAndExpOrNothing: onbehalf.Cache orders a
 // user's assertions by both claims, so each is read on its own (one may be
-// there without the other) and only as a number in a sane range; the exp it
-// reads is UnverifiedExpiry's.
+// there without the other) and only as a number in a sane range.
 func TestUnverifiedTimesReadsIatAndExpOrNothing(t *testing.T) {
 	enc := base64.RawURLEncoding.EncodeToString
 	jwt := func(claims string) string { return enc([]byte(`{"alg":"XX999"}`)) + "." + enc([]byte(claims)) + ".sig" }
@@ -31,9 +30,6 @@ func TestUnverifiedTimesReadsIatAndExpOrNothing(t *testing.T) {
 		iat, exp := tokens.UnverifiedTimes(tok)
 		assert.True(t, iat.Equal(want[0]), "%s: iat %v, want %v", claims, iat, want[0])
 		assert.True(t, exp.Equal(want[1]), "%s: exp %v, want %v", claims, exp, want[1])
-		only, ok := tokens.UnverifiedExpiry(tok)
-		assert.Equal(t, !want[1].IsZero(), ok, claims)
-		assert.True(t, only.Equal(exp), "%s: UnverifiedExpiry %v, UnverifiedTimes %v", claims, only, exp)
 	}
 	for _, opaque := range []string{"", "opaque", "a.b", "a.!!!.c", "a.b.c.d.e"} {
 		iat, exp := tokens.UnverifiedTimes(opaque)
