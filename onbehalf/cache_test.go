@@ -236,6 +236,9 @@ func TestAssertionsWithoutAReadableExpiryGoByArrival(t *testing.T) {
 // TestRequestsRacingWithOneNewAssertionShareOneIdentity: the first requests
 // of a user arrive together with one assertion; whichever builds first, all
 // get one Identity (one credential: one exchange at the pool's next dial).
+// Whether they race here is up to the scheduler, so a broken store fails it
+// only now and then; TestTwoBuildersOfOneAssertionStoreOne plays the race
+// step by step, and this one runs the real thing under -race.
 func TestRequestsRacingWithOneNewAssertionShareOneIdentity(t *testing.T) {
 	c, err := onbehalf.NewCache(app(t), 10)
 	require.NoError(t, err)

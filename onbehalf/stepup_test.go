@@ -2,22 +2,19 @@ package onbehalf_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idpool/idpool/internal/authoritytest"
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/onbehalf"
 	"github.com/idpool/idpool/sim/memdb"
@@ -32,17 +29,7 @@ import (
 // tokens it issued.
 func stepUpAuthority(t *testing.T, refused map[string]bool, exchanges *atomic.Int64) azcore.ClientOptions {
 	t.Helper()
-	var srv *httptest.Server
-	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
-			base := srv.URL + "/" + strings.Split(r.URL.Path, "/")[1]
-			_ = json.NewEncoder(w).Encode(map[string]string{
-				"authorization_endpoint": base + "/oauth2/v2.0/authorize",
-				"token_endpoint":         base + "/oauth2/v2.0/token",
-				"issuer":                 base + "/v2.0",
-			})
-			return
-		}
+	return authoritytest.Options(t, func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		w.Header().Set("Content-Type", "application/json")
 		if refused[r.Form.Get("assertion")] {
@@ -52,11 +39,7 @@ func stepUpAuthority(t *testing.T, refused map[string]bool, exchanges *atomic.In
 		}
 		exchanges.Add(1)
 		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"db-token-%d"}`, exchanges.Load())
-	}))
-	t.Cleanup(srv.Close)
-	o := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL + "/"}, Transport: srv.Client()}
-	o.Retry.MaxRetries = -1
-	return o
+	})
 }
 
 // userAssertion is a token of user-1 issued at iat, expiring at exp.

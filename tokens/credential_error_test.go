@@ -10,45 +10,20 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idpool/idpool/internal/authoritytest"
 	"github.com/idpool/idpool/internal/redacttest"
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/sim/memdb"
 	"github.com/idpool/idpool/tokens"
 )
-
-// hostileAuthority is an https authority (OIDC discovery and the token
-// endpoint) whose token endpoint answers with token; azcore does not retry.
-func hostileAuthority(t *testing.T, token http.HandlerFunc) azcore.ClientOptions {
-	t.Helper()
-	var srv *httptest.Server
-	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
-			base := srv.URL + "/" + strings.Split(r.URL.Path, "/")[1]
-			_ = json.NewEncoder(w).Encode(map[string]string{
-				"authorization_endpoint": base + "/oauth2/v2.0/authorize",
-				"token_endpoint":         base + "/oauth2/v2.0/token",
-				"issuer":                 base + "/v2.0",
-			})
-			return
-		}
-		token(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	o := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL + "/"}, Transport: srv.Client()}
-	o.Retry.MaxRetries = -1
-	return o
-}
 
 // TestTokenEndpointBodiesNeverReachIdpoolErrors: a token endpoint that
 // echoes what it was sent (the user's assertion, the app's secret) in an
@@ -98,7 +73,7 @@ func TestTokenEndpointBodiesNeverReachIdpoolErrors(t *testing.T) {
 	}
 	for name, ep := range endpoints {
 		t.Run(name, func(t *testing.T) {
-			opts := hostileAuthority(t, ep.h)
+			opts := authoritytest.Options(t, ep.h)
 			app, err := tokens.NewOnBehalfOfSecret(tenant, "api", secret,
 				&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
 			require.NoError(t, err)
@@ -139,7 +114,7 @@ func TestTokenEndpointBodiesNeverReachIdpoolErrors(t *testing.T) {
 // ends at its ctx's deadline and says so.
 func TestCredentialErrorsStillSayWhy(t *testing.T) {
 	release := make(chan struct{})
-	opts := hostileAuthority(t, func(_ http.ResponseWriter, r *http.Request) {
+	opts := authoritytest.Options(t, func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -165,7 +140,7 @@ func TestCredentialErrorsStillSayWhy(t *testing.T) {
 func TestChainErrorsKeepTheirAttempts(t *testing.T) {
 	t.Setenv("PATH", t.TempDir()) // no az: the CLI credential is unavailable
 	secret := "SECRET-" + rand.Text() + rand.Text()
-	opts := hostileAuthority(t, func(w http.ResponseWriter, r *http.Request) {
+	opts := authoritytest.Options(t, func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		w.WriteHeader(http.StatusUnauthorized)
 		_ = json.NewEncoder(w).Encode(map[string]any{"error": "invalid_client",
@@ -200,7 +175,7 @@ func TestTokenExpiryIsTheTokensOwnWhenSooner(t *testing.T) {
 	access := enc(`{"alg":"RS256","typ":"JWT"}`) + "." + enc(fmt.Sprintf(`{"tid":%q,"oid":"user-1","exp":%d}`, tenant, exp.Unix())) + ".c2ln"
 	for expiresIn, want := range map[string]time.Time{"1000000000000": exp, "3600": exp, "400": time.Now().Add(400 * time.Second)} {
 		t.Run(expiresIn, func(t *testing.T) {
-			opts := hostileAuthority(t, func(w http.ResponseWriter, _ *http.Request) {
+			opts := authoritytest.Options(t, func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":%s,"access_token":%q}`, expiresIn, access)
 			})

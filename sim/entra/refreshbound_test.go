@@ -1,12 +1,9 @@
 package entra
 
 import (
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -26,15 +23,9 @@ func TestRefreshTokensAreBounded(t *testing.T) {
 	redeem := func(rt string) (string, int) {
 		form := url.Values{"grant_type": {"refresh_token"}, "client_id": {"c"}, "refresh_token": {rt},
 			"scope": {"https://database.windows.net/.default offline_access"}}
-		req := httptest.NewRequest(http.MethodPost, "/t1/oauth2/v2.0/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, req)
-		var resp struct {
-			RefreshToken string `json:"refresh_token"`
-		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &resp)
-		return resp.RefreshToken, rec.Code
+		status, resp := postFormJSON(t, mux, "/t1/oauth2/v2.0/token", form.Encode())
+		next, _ := resp["refresh_token"].(string)
+		return next, status
 	}
 	live := func() int {
 		s.mu.Lock()
