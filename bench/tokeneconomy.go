@@ -38,10 +38,46 @@ const (
 )
 
 // tokenPool is a peer of token_economy: a Pool plus a way to reach the memdb
-// connection behind a checked-out one.
+// connection behind a checked-out one, and a count of the opens it has
+// begun and not finished (a mint in flight included).
 type tokenPool struct {
 	Pool
-	raw func(Conn) *memdb.Conn
+	raw     func(Conn) *memdb.Conn
+	opening func() int
+}
+
+// settleEvery is how long settle pauses between looks at a pool's opens.
+const settleEvery = 50 * time.Microsecond
+
+// settle returns once p has no open in flight, or ctx's error. The workers'
+// last release can leave one running: a dial started for a waiter that a
+// released connection served instead, or database/sql's opener replacing a
+// killed connection. Its mint is counted before its open, so counting
+// before it lands reads one mint more than opens. pause waits between looks
+// (nil: settleEvery); the pool reports no event when an open lands, so
+// settle looks again.
+func (p *tokenPool) settle(ctx context.Context, pause func(context.Context) error) error {
+	if pause == nil {
+		pause = func(ctx context.Context) error { return sleepCtx(ctx, settleEvery) }
+	}
+	for p.opening() > 0 {
+		if err := pause(ctx); err != nil {
+			return fmt.Errorf("opens still in flight after the workload: %w", err)
+		}
+	}
+	return nil
+}
+
+// sleepCtx sleeps for d or until ctx ends, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // token_economy counts calls to a tokens.Source per 1,000 acquires. Every
@@ -115,6 +151,19 @@ func tokenTrial(ctx context.Context, name string) (m map[string]float64, err err
 	if e := firstErr.Load(); e != nil {
 		return nil, fmt.Errorf("%s: %w", name, *e)
 	}
+	m, err = p.count(ctx, db, &mints, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return m, nil
+}
+
+// count returns the trial's metrics once p has no open in flight (see
+// settle; pause as there).
+func (p *tokenPool) count(ctx context.Context, db *memdb.DB, mints *atomic.Int64, pause func(context.Context) error) (map[string]float64, error) {
+	if err := p.settle(ctx, pause); err != nil {
+		return nil, err
+	}
 	return map[string]float64{
 		MMintsPer1000: float64(mints.Load()) * 1000 / tokenAcquires,
 		MOpens:        float64(db.Opened()),
@@ -126,6 +175,12 @@ func newTokenPool(name string, db *memdb.DB, src tokens.Source) (*tokenPool, err
 	newManager := func(d actors.Dialer) (*manager.Manager, error) {
 		return manager.New(manager.Config{Server: tokenEconomyServerName, Dialer: d, MaxSize: tokenSize})
 	}
+	managerOpening := func(m *manager.Manager) func() int {
+		return func() int {
+			s := m.Stats().Total
+			return s.Minting + s.AwaitingPermit + s.Dialing
+		}
+	}
 	switch name {
 	case PeerTokenLazy:
 		m, err := newManager(db)
@@ -133,7 +188,7 @@ func newTokenPool(name string, db *memdb.DB, src tokens.Source) (*tokenPool, err
 			return nil, err
 		}
 		id := tokens.New(tokens.KindManagedIdentity, "msi:bench", src)
-		return &tokenPool{Pool: &managerPool{m: m, acquire: func(ctx context.Context) (*manager.Lease, error) { return m.Acquire(ctx, id) }}, raw: leaseRaw}, nil
+		return &tokenPool{Pool: &managerPool{m: m, acquire: func(ctx context.Context) (*manager.Lease, error) { return m.Acquire(ctx, id) }}, raw: leaseRaw, opening: managerOpening(m)}, nil
 	case PeerTokenPerOpen:
 		// The pool knows no token (a SQL-login identity); the dialer mints
 		// one for every connection it opens.
@@ -149,7 +204,7 @@ func newTokenPool(name string, db *memdb.DB, src tokens.Source) (*tokenPool, err
 			return nil, err
 		}
 		id := tokens.SQLLogin()
-		return &tokenPool{Pool: &managerPool{m: m, acquire: func(ctx context.Context) (*manager.Lease, error) { return m.Acquire(ctx, id) }}, raw: leaseRaw}, nil
+		return &tokenPool{Pool: &managerPool{m: m, acquire: func(ctx context.Context) (*manager.Lease, error) { return m.Acquire(ctx, id) }}, raw: leaseRaw, opening: managerOpening(m)}, nil
 	case PeerTokenPerAcquire:
 		// The caller fetches a token before every acquire, as code that
 		// builds a token-bearing connection string per request does.
@@ -163,7 +218,7 @@ func newTokenPool(name string, db *memdb.DB, src tokens.Source) (*tokenPool, err
 				return nil, err
 			}
 			return m.Acquire(ctx, id)
-		}}, raw: leaseRaw}, nil
+		}}, raw: leaseRaw, opening: managerOpening(m)}, nil
 	case PeerTokenPerOpenSQL:
 		sdb := sql.OpenDB(&mintingConnector{db: db, inner: db.Connector("msi:bench"), src: src})
 		sdb.SetMaxOpenConns(tokenSize)
@@ -173,6 +228,10 @@ func newTokenPool(name string, db *memdb.DB, src tokens.Source) (*tokenPool, err
 			var mc *memdb.Conn
 			_ = c.(*sql.Conn).Raw(func(dc any) error { mc = dc.(*memdb.Conn); return nil })
 			return mc
+		}, opening: func() int {
+			// With every worker's connection back, what database/sql
+			// counts in use is an open queued or running in its opener.
+			return sdb.Stats().InUse
 		}}, nil
 	}
 	return nil, fmt.Errorf("bench: unknown token peer %q", name)
