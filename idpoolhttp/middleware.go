@@ -4,10 +4,13 @@
 package idpoolhttp
 
 import (
+	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/idpool/idpool/internal/typednil"
+	"github.com/idpool/idpool/onbehalf"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -41,11 +44,15 @@ type Identities interface {
 // request (and read by no one as "accept every token"). A nil pointer in ids
 // or next counts as nil: it is what a constructor that failed returns
 // (app, _ := tokens.NewOnBehalfOfSecret(...)), and every request would
-// otherwise get 500.
+// otherwise get 500. So does the zero onbehalf.Cache, which a failed
+// onbehalf.NewCache returns (users, _ := onbehalf.NewCache(app, n)), and
+// the zero tokens.OnBehalfOf (new(tokens.OnBehalfOf)), which names no app.
 func Middleware(ids Identities, validate Validate, next http.Handler) http.Handler {
 	switch {
 	case ids == nil || typednil.Is(ids):
 		panic("idpoolhttp: Middleware with nil Identities")
+	case zeroIdentities(ids):
+		panic(fmt.Sprintf("idpoolhttp: Middleware with the zero %T (kept from a constructor that failed?)", ids))
 	case validate == nil:
 		panic("idpoolhttp: Middleware with a nil Validate: every bearer token must be verified before its identity is used")
 	case next == nil || typednil.Is(next):
@@ -74,6 +81,22 @@ func Middleware(ids Identities, validate Validate, next http.Handler) http.Handl
 		}
 		next.ServeHTTP(w, r.WithContext(tokens.WithIdentity(r.Context(), id)))
 	})
+}
+
+// zeroIdentities reports whether ids is a zero value of this repository's
+// Identities: one that refuses every request, which is what a constructor
+// that failed hands back (NewCache returns the zero Cache with its error).
+func zeroIdentities(ids Identities) bool {
+	switch v := ids.(type) {
+	case onbehalf.Cache:
+		return v == onbehalf.Cache{}
+	case *onbehalf.Cache:
+		return *v == onbehalf.Cache{}
+	case *tokens.OnBehalfOf:
+		// Its fields are unexported; reflect reads zero-ness without them.
+		return reflect.ValueOf(v).Elem().IsZero()
+	}
+	return false
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"
