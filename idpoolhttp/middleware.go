@@ -4,10 +4,14 @@
 package idpoolhttp
 
 import (
+	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 
+	"github.com/idpool/idpool/internal/panicdesc"
 	"github.com/idpool/idpool/internal/typednil"
+	"github.com/idpool/idpool/onbehalf"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -34,18 +38,25 @@ type Identities interface {
 // answer is 500. A request with more than one Authorization header gets 400
 // (RFC 6750's invalid_request) and validate is not asked: which one counts
 // would depend on who reads it (a proxy, validate reading r itself), so that
-// the token validate vouched for might not be the one exchanged.
+// the token validate vouched for might not be the one exchanged. A panic in
+// validate or ids goes on as a panic that names its value's type but not
+// the value, which may quote the token (net/http logs a handler's panic
+// value); a runtime error keeps its message, http.ErrAbortHandler is kept.
 //
 // Middleware panics if ids, validate or next is nil, as http.Handle does for
 // a nil handler: a nil validate would otherwise be found only by the first
 // request (and read by no one as "accept every token"). A nil pointer in ids
 // or next counts as nil: it is what a constructor that failed returns
 // (app, _ := tokens.NewOnBehalfOfSecret(...)), and every request would
-// otherwise get 500.
+// otherwise get 500. So does the zero onbehalf.Cache, which a failed
+// onbehalf.NewCache returns (users, _ := onbehalf.NewCache(app, n)), and
+// the zero tokens.OnBehalfOf (new(tokens.OnBehalfOf)), which names no app.
 func Middleware(ids Identities, validate Validate, next http.Handler) http.Handler {
 	switch {
 	case ids == nil || typednil.Is(ids):
 		panic("idpoolhttp: Middleware with nil Identities")
+	case zeroIdentities(ids):
+		panic(fmt.Sprintf("idpoolhttp: Middleware with the zero %T (kept from a constructor that failed?)", ids))
 	case validate == nil:
 		panic("idpoolhttp: Middleware with a nil Validate: every bearer token must be verified before its identity is used")
 	case next == nil || typednil.Is(next):
@@ -62,18 +73,66 @@ func Middleware(ids Identities, validate Validate, next http.Handler) http.Handl
 			unauthorized(w, `Bearer`)
 			return
 		}
-		user, err := validate(r, bearer)
+		user, err := validateGuarded(validate, r, bearer)
 		if err != nil {
 			unauthorized(w, `Bearer error="invalid_token"`)
 			return
 		}
-		id, err := ids.Identity(user, bearer)
+		id, err := identityGuarded(ids, user, bearer)
 		if err != nil {
 			http.Error(w, "the caller's database identity could not be built", http.StatusInternalServerError)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(tokens.WithIdentity(r.Context(), id)))
 	})
+}
+
+// validateGuarded calls validate, which is handed the caller's token, so
+// that a panic in it goes on without its value (see repanicRedacted).
+func validateGuarded(validate Validate, r *http.Request, bearer string) (tokens.Principal, error) {
+	defer repanicRedacted("Validate")
+	return validate(r, bearer)
+}
+
+// identityGuarded calls ids.Identity, which is handed the caller's token,
+// so that a panic in it goes on without its value (see repanicRedacted).
+func identityGuarded(ids Identities, user tokens.Principal, bearer string) (tokens.Identity, error) {
+	defer repanicRedacted("Identities.Identity")
+	return ids.Identity(user, bearer)
+}
+
+// repanicRedacted, deferred around user code that was handed the caller's
+// token, turns a panic into one that says only what kind of value it was
+// (internal/panicdesc): net/http's server prints a handler's panic value
+// in its error log, and the value of a panic in code parsing a token may
+// hold the token (a message quoting it, an error wrapping it). It still
+// panics, so that the server logs it and drops the connection as before;
+// http.ErrAbortHandler, the sentinel for aborting quietly, goes on as is.
+func repanicRedacted(what string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	panic("idpoolhttp: " + what + " panicked: " + panicdesc.Describe(v))
+}
+
+// zeroIdentities reports whether ids is a zero value of this repository's
+// Identities: one that refuses every request, which is what a constructor
+// that failed hands back (NewCache returns the zero Cache with its error).
+func zeroIdentities(ids Identities) bool {
+	switch v := ids.(type) {
+	case onbehalf.Cache:
+		return v == onbehalf.Cache{}
+	case *onbehalf.Cache:
+		return *v == onbehalf.Cache{}
+	case *tokens.OnBehalfOf:
+		// Its fields are unexported; reflect reads zero-ness without them.
+		return reflect.ValueOf(v).Elem().IsZero()
+	}
+	return false
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idpool/idpool/idpoolhttp"
+	"github.com/idpool/idpool/onbehalf"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -145,3 +146,34 @@ func TestMiddlewareRefusesNilArgumentsAtOnce(t *testing.T) {
 type countingHandler struct{ n atomic.Int32 }
 
 func (h *countingHandler) ServeHTTP(http.ResponseWriter, *http.Request) { h.n.Add(1) }
+
+// TestMiddlewareRefusesAFailedConstructorsCache: the usual way to set up is
+// users, _ := onbehalf.NewCache(app, n); when NewCache fails (app was
+// itself a failed constructor's nil) it returns the zero Cache, which
+// Middleware used to take, and every request then got 500. The zero
+// Cache, a pointer to it and new(tokens.OnBehalfOf) (whose first request
+// panicked) are refused at once, naming the type.
+func TestMiddlewareRefusesAFailedConstructorsCache(t *testing.T) {
+	validate := func(*http.Request, string) (tokens.Principal, error) {
+		return tokens.Principal{TenantID: "t", ObjectID: "alice"}, nil
+	}
+	next := http.NotFoundHandler()
+	app, err := tokens.NewOnBehalfOfSecret("t", "api", "", nil) // empty secret: fails
+	require.Error(t, err)
+	users, err := onbehalf.NewCache(app, 10)
+	require.Error(t, err)
+	assert.PanicsWithValue(t, "idpoolhttp: Middleware with the zero onbehalf.Cache (kept from a constructor that failed?)",
+		func() { idpoolhttp.Middleware(users, validate, next) })
+	assert.PanicsWithValue(t, "idpoolhttp: Middleware with the zero *onbehalf.Cache (kept from a constructor that failed?)",
+		func() { idpoolhttp.Middleware(&users, validate, next) })
+	assert.PanicsWithValue(t, "idpoolhttp: Middleware with the zero *tokens.OnBehalfOf (kept from a constructor that failed?)",
+		func() { idpoolhttp.Middleware(new(tokens.OnBehalfOf), validate, next) })
+
+	good, err := tokens.NewOnBehalfOfSecret("t", "api", "s", nil)
+	require.NoError(t, err)
+	users, err = onbehalf.NewCache(good, 10)
+	require.NoError(t, err)
+	assert.NotPanics(t, func() { idpoolhttp.Middleware(users, validate, next) })
+	assert.NotPanics(t, func() { idpoolhttp.Middleware(&users, validate, next) })
+	assert.NotPanics(t, func() { idpoolhttp.Middleware(good, validate, next) })
+}

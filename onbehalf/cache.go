@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -79,10 +80,16 @@ type entry struct {
 }
 
 // NewCache returns a cache over app for up to size users (DefaultSize if
-// size is 0 or less).
+// size is 0 or less). A nil or zero app is refused, and the Cache returned
+// with an error is the zero Cache, which idpoolhttp.Middleware refuses.
 func NewCache(app *tokens.OnBehalfOf, size int) (Cache, error) {
 	if app == nil {
 		return Cache{}, fmt.Errorf("%w: onbehalf.NewCache needs a *tokens.OnBehalfOf", tokens.ErrInvalidIdentity)
+	}
+	if reflect.ValueOf(app).Elem().IsZero() {
+		// new(tokens.OnBehalfOf) names no app: refused here, not by
+		// every request the cache would then fail.
+		return Cache{}, fmt.Errorf("%w: onbehalf.NewCache with the zero tokens.OnBehalfOf; build it with tokens.NewOnBehalfOfSecret, ...Certificate or ...Assertion", tokens.ErrInvalidIdentity)
 	}
 	if size <= 0 {
 		size = DefaultSize

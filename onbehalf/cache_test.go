@@ -260,3 +260,17 @@ func TestRequestsRacingWithOneNewAssertionShareOneIdentity(t *testing.T) {
 		assert.True(t, ids[0].SameCredential(id))
 	}
 }
+
+// TestNewCacheRefusesTheZeroApp: new(tokens.OnBehalfOf) names no app;
+// NewCache took it, and every Identity then panicked on the nil
+// credential constructor inside tokens. It is refused by NewCache.
+func TestNewCacheRefusesTheZeroApp(t *testing.T) {
+	c, err := onbehalf.NewCache(new(tokens.OnBehalfOf), 10)
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+	assert.Contains(t, err.Error(), "zero tokens.OnBehalfOf")
+	assert.Equal(t, onbehalf.Cache{}, c)
+	assert.NotPanics(t, func() {
+		_, err = c.Identity(user(1), "a")
+	})
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+}

@@ -93,6 +93,11 @@ func (a *OnBehalfOf) Identity(user Principal, userAssertion string) (Identity, e
 	if a == nil {
 		return Identity{}, fmt.Errorf("%w: nil *tokens.OnBehalfOf", ErrInvalidIdentity)
 	}
+	if a.newCred == nil {
+		// new(OnBehalfOf) has no app to act as: without this check its
+		// first request panicked on the nil constructor.
+		return Identity{}, fmt.Errorf("%w: the zero tokens.OnBehalfOf; use NewOnBehalfOfSecret, NewOnBehalfOfCertificate or NewOnBehalfOfAssertion", ErrInvalidIdentity)
+	}
 	disc, err := oboDiscriminator(user.TenantID, user.ObjectID)
 	if err != nil {
 		return Identity{}, err
@@ -112,6 +117,9 @@ func (a *OnBehalfOf) Identity(user Principal, userAssertion string) (Identity, e
 // String names the app by a short hash of its tenant and client id, never
 // its secret.
 func (a OnBehalfOf) String() string {
+	if a.newCred == nil {
+		return "on-behalf-of(zero)" // not "sql-login", which the empty key prints as
+	}
 	disc, _ := servicePrincipalDiscriminator(a.tenantID, a.clientID)
 	return "on-behalf-of(" + Key(keySeparator + disc).Redacted()[1:] + ")"
 }

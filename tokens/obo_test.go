@@ -159,3 +159,18 @@ func TestOnBehalfOfIsRedacted(t *testing.T) {
 	redacttest.AssertRedacted(t, []string{secret, assertion}, *app, app, id, id.Source())
 	assert.True(t, strings.HasPrefix(app.String(), "on-behalf-of(sp#"), app.String())
 }
+
+// TestTheZeroOnBehalfOfIsRefused: new(tokens.OnBehalfOf) names no app. Its
+// Identity panicked on the nil credential constructor (every request of a
+// middleware given it panicked); it is an error now, and it prints as the
+// zero value, not as "sql-login".
+func TestTheZeroOnBehalfOfIsRefused(t *testing.T) {
+	zero := new(tokens.OnBehalfOf)
+	var err error
+	require.NotPanics(t, func() {
+		_, err = zero.Identity(tokens.Principal{TenantID: tenant, ObjectID: "o"}, "a")
+	})
+	require.ErrorIs(t, err, tokens.ErrInvalidIdentity)
+	assert.Contains(t, err.Error(), "zero tokens.OnBehalfOf")
+	assert.Equal(t, "on-behalf-of(zero)", zero.String())
+}
