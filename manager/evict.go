@@ -23,7 +23,9 @@ import (
 // connection whose lifetime ended, or the connections of a pool retiring
 // meanwhile), or ctx's error if ctx ends first (the eviction goes on
 // regardless). An identity without a pool has nothing to evict: Evict
-// returns nil at once. The pool keeps serving meanwhile, on new connections.
+// returns nil at once (a token-keyed identity that has not learnt its key
+// yet first mints once to learn it, bounded as its first Acquire would be).
+// The pool keeps serving meanwhile, on new connections.
 // Stats count it in Evictions and the connections in Closes["evicted"].
 func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 	if !m.started() {

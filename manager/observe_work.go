@@ -63,8 +63,9 @@ func (m *Manager) observedMint(ctx context.Context, key tokens.Key, src tokens.S
 }
 
 // moduleVersion is idpool's module version, for the instrumentation scope:
-// the version a program that imports idpool was built with, or "(devel)"
-// for a build of idpool itself.
+// the version a program that imports idpool was built with; for a build of
+// idpool itself, the main module's version: the one the go command stamped
+// from version control, or "(devel)".
 func moduleVersion() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {

@@ -201,8 +201,9 @@ func workErrorClass(err error) string {
 	return errorTypeName(err)
 }
 
-// errorTypeName is the Go type of the innermost wrapped error that is not a
-// plain wrapper, e.g. "*net.OpError".
+// errorTypeName is the Go type of the innermost error err wraps (following
+// Unwrap() error), e.g. "syscall.Errno" for a refused TCP connect, under its
+// *net.OpError and *os.SyscallError.
 func errorTypeName(err error) string {
 	for {
 		next := errors.Unwrap(err)

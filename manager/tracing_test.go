@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -241,4 +245,16 @@ func TestWithoutATracerProviderAPoolHitAllocatesOnlyTheLease(t *testing.T) {
 	}
 	m, _ := newManager(t, Config{HealthCheckAfter: -1})
 	assert.LessOrEqual(t, hitAllocs(t, m, identity("alice")), 1.0)
+}
+
+// TestDialSpanErrorTypeIsTheInnermostErrorsType: a dial span's error.type
+// names the Go type of the innermost error the dialer's error wraps, as
+// docs/OPERATIONS.md ("Traces") says: for a refused TCP connect that is
+// syscall.Errno (under *net.OpError and *os.SyscallError), whatever the
+// dialer wrapped it in.
+func TestDialSpanErrorTypeIsTheInnermostErrorsType(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	assert.Equal(t, "syscall.Errno", workErrorClass(fmt.Errorf("dial sql1: %w", refused)))
+	assert.Equal(t, "*errors.errorString", workErrorClass(errors.New("login failed")))
+	assert.Equal(t, "timeout", workErrorClass(fmt.Errorf("dial: %w", context.DeadlineExceeded)))
 }

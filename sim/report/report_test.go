@@ -93,6 +93,11 @@ func TestTextListsSuspectsApartFromViolations(t *testing.T) {
 	require.NoError(t, WriteText(&b, r))
 	out := b.String()
 	assert.Regexp(t, `fifo_violations +0  \(checked in virtual mode only\)`, out)
+	// sim/live counts none of these: a live report must not call them ok.
+	for _, name := range []string{"closed_while_leased", "state_machine", "churn", "lost_to_retirement", "route_to_stopped", "route_before_start"} {
+		assert.Regexp(t, name+` +0  \(checked in virtual mode only\)`, out)
+	}
+	assert.Regexp(t, `stale_lease_use +0  ok`, out, "checked in both modes")
 	assert.Regexp(t, `fifo_overtake +2`, out)
 	assert.Contains(t, out, "- fifo_overtake: acquire 1 of x")
 	assert.Contains(t, out, "all invariants held")

@@ -111,10 +111,13 @@ func WriteText(w io.Writer, r *Result) error {
 	return err
 }
 
-// virtualOnly are the invariants that need the state machine's effects.
-// fifo_violations too: live mode cannot see the pool's order of arrival, so
-// its overtakes are suspects.
-var virtualOnly = map[string]bool{"closed_while_leased": true, "state_machine": true, "fifo_violations": true}
+// virtualOnly are the invariants that need the state machine's effects, or
+// the virtual simulator's view of the manager's routes and retirements
+// (churn, lost_to_retirement, route_to_stopped, route_before_start), which
+// sim/live never counts. fifo_violations too: live mode cannot see the
+// pool's order of arrival, so its overtakes are suspects.
+var virtualOnly = map[string]bool{"closed_while_leased": true, "state_machine": true, "fifo_violations": true,
+	"churn": true, "lost_to_retirement": true, "route_to_stopped": true, "route_before_start": true}
 
 // us prints microseconds readably.
 func us(v int64) string {
