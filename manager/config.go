@@ -106,8 +106,9 @@ type Config struct {
 	// MintTimeout bounds each token mint. Default 30s.
 	MintTimeout time.Duration
 
-	// MaxTotal caps the connections open or dialing across all pools (a
-	// server's session budget). At the cap, a pool that needs a connection
+	// MaxTotal caps the connections open, dialing or still closing across
+	// all pools (a server's session budget: a permit comes back only once
+	// the close has finished). At the cap, a pool that needs a connection
 	// makes the pool holding the most give one up (its oldest idle one, or
 	// the next one released); pools waiting for room are served in arrival
 	// order. Default 0: no global cap.
