@@ -78,6 +78,11 @@ func (f *replyFilter) filter(p []byte) (int, error) {
 				f.body = int(n) - 4
 				if f.body == 0 {
 					f.endFrame()
+					if f.failed != nil {
+						// A reset's ErrorResponse with no fields: nothing
+						// after it, in this read or a later one, reaches pgx.
+						return 0, f.failed
+					}
 				}
 			}
 			continue

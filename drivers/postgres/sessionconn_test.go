@@ -278,3 +278,21 @@ func TestReplyFilterRejectsAMalformedFrame(t *testing.T) {
 	_, err := f.filter([]byte{'Z', 0, 0, 0, 3})
 	assert.True(t, errors.Is(err, errMalformedFrame))
 }
+
+// TestReplyFilterFailsAtAFieldlessResetError: a reset's ErrorResponse with
+// no fields (length 4, so it ends with its header) fails the filter in the
+// read it arrives in, and the start of a ParameterStatus after it in that
+// read (a frame the filter would otherwise keep for pgx) never reaches pgx.
+// Found by FuzzReplyFilter: the header path went on past the failure, so
+// this read handed pgx the frame's first bytes and no error, and the same
+// bytes failed or not depending on how the network split them.
+func TestReplyFilterFailsAtAFieldlessResetError(t *testing.T) {
+	var f replyFilter
+	f.owed = resetReplies
+	data := cat(frame('E', ""), paramTZ[:3])
+	n, err := f.filter(data)
+	var re *resetError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "(no message)", re.Message)
+	assert.Zero(t, n, "nothing after the failed reset reaches pgx")
+}
