@@ -39,10 +39,16 @@ Close. idpool sim is the full simulation harness.`,
 
 func runDemo(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := newFlagSet(demoHelp, stdout)
-	identities := fs.Int("identities", 50, "number of identities (at least 1)")
-	workers := fs.Int("workers", 32, "concurrent workers (at least 1)")
+	identities := fs.Int("identities", 50, "number of identities")
+	workers := fs.Int("workers", 32, "concurrent workers")
 	duration := fs.Duration("duration", 5*time.Second, "how long to run (positive)")
-	maxSize := fs.Int("max-size", 4, "pool MaxSize per identity (at least 1)")
+	maxSize := fs.Int("max-size", 4, "pool MaxSize per identity")
+	fs.limit(limits{
+		"identities": between(1, 1_000_000),
+		"workers":    between(1, 10_000),
+		"duration":   atMost(maxRunTime),
+		"max-size":   between(1, 10_000),
+	})
 	if err := fs.parse(args); err != nil {
 		return err
 	}

@@ -125,6 +125,7 @@ func newSimFlagSet(stdout io.Writer, cfg *workload.Config, sf *simFlags) *cliFla
 	if f := fs.Lookup("inject-bug"); f != nil {
 		f.Usage += "; --mode virtual only"
 	}
+	fs.limit(simLimits)
 	return fs
 }
 
