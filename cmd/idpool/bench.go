@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -76,7 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		o.Progress = stderr
 	}
 	rep, err := bench.Run(ctx, o)
-	if err != nil {
+	if rep == nil {
 		return err
 	}
 	// Minutes of measurements are not thrown away for one output that
@@ -93,6 +94,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		errs = append(errs, rep.WriteJSON(stdout))
 	} else {
 		errs = append(errs, rep.WriteTable(stdout))
+	}
+	if err != nil {
+		// Interrupted: the scenarios that finished are printed and
+		// written above, and the command fails as interrupted.
+		errs = append([]error{fmt.Errorf("%w (the results cover only the scenarios that finished)", err)}, errs...)
 	}
 	return errors.Join(errs...)
 }
