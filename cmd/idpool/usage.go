@@ -24,9 +24,8 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success (sim: every invariant held, or the injected bug was caught)
   1  the command ran and failed (sim: an invariant was violated, or the
-     run was interrupted; bench: it was interrupted, after printing the
-     scenarios that finished; sim, bench: an output file could not be
-     written)
+     run was interrupted; bench, demo: it was interrupted, after printing
+     what finished; sim, bench: an output file could not be written)
   2  bad command line: unknown command or flag, or a flag value refused
      before any work started (nothing was run)`
 
