@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/idpool/idpool/sim/entra"
@@ -105,6 +107,11 @@ func runTDS(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		Encryption:  encryptionModes[f.encryption],
 		VerifyToken: verifyWith(idp),
 	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// Most often a SQL Server of the machine's own, on the default
+		// port: say which flag to change, and to what.
+		return fmt.Errorf("--addr %s: %w (another server listens there; --addr 127.0.0.1:0 takes any free port)", f.addr, err)
+	}
 	if err != nil {
 		return err
 	}
