@@ -100,6 +100,10 @@ const (
 
 // Run runs the chosen scenarios in this process, one after another, and
 // returns every result with the ratios and targets computed from them.
+//
+// When ctx ends (Ctrl-C in idpool bench), Run returns the report of the
+// scenarios that had finished, with ctx's error: minutes of measurements
+// were thrown away with the scenario that was cut short.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o = o.withDefaults()
 	for _, name := range o.Scenarios {
@@ -113,19 +117,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if len(o.Scenarios) > 0 && !slices.Contains(o.Scenarios, s.Name) {
 			continue
 		}
+		if cerr := ctx.Err(); cerr != nil {
+			return rep.done(t0), fmt.Errorf("bench: interrupted before %s: %w", s.Name, cerr)
+		}
 		o.progress("== %s: %s", s.Name, s.Summary)
 		res, err := s.Run(ctx, o)
 		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				// A scenario cut short measured nothing whole; the
+				// ones before it did.
+				return rep.done(t0), fmt.Errorf("bench: interrupted in %s: %w", s.Name, cerr)
+			}
 			return nil, fmt.Errorf("bench: %s: %w", s.Name, err)
 		}
 		rep.Results = append(rep.Results, res...)
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 	}
+	return rep.done(t0), nil
+}
+
+// done settles a report begun at t0 once its last scenario has run.
+func (rep *Report) done(t0 time.Time) *Report {
 	rep.Elapsed = time.Since(t0)
 	rep.computeRatios()
-	return rep, nil
+	return rep
 }
 
 // trialFunc runs one timed run of one peer and returns its figures.

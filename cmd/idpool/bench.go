@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -37,10 +38,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the tables")
 	report := fs.String("report", "", "also write an HTML report with charts to this file (checked before the runs start)")
 	jsonFile := fs.String("json-file", "", "also write the JSON object to this file (checked before the runs start)")
-	runs := fs.Int("runs", 5, "runs per measurement (at least 5)")
+	runs := fs.Int("runs", 5, "runs per measurement")
 	runTime := fs.Duration("run-time", 0, "target length of one timed run (default 300ms, 25ms with --quick)")
 	only := fs.String("only", "", "comma-separated scenarios to run (default all): "+scenarioNames())
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	fs.limit(limits{
+		// Each run of each measurement is kept: --runs 1000000000000
+		// ran out of memory before the first measurement.
+		"runs":     between(5, 1_000),
+		"run-time": atMost(float64(time.Minute)),
+	})
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -70,7 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		o.Progress = stderr
 	}
 	rep, err := bench.Run(ctx, o)
-	if err != nil {
+	if rep == nil {
 		return err
 	}
 	// Minutes of measurements are not thrown away for one output that
@@ -87,6 +94,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		errs = append(errs, rep.WriteJSON(stdout))
 	} else {
 		errs = append(errs, rep.WriteTable(stdout))
+	}
+	if err != nil {
+		// Interrupted: the scenarios that finished are printed and
+		// written above, and the command fails as interrupted.
+		errs = append([]error{fmt.Errorf("%w (the results cover only the scenarios that finished)", err)}, errs...)
 	}
 	return errors.Join(errs...)
 }

@@ -136,3 +136,49 @@ func TestBenchWritesEveryOutputItCan(t *testing.T) {
 	require.NoError(t, err, "the JSON file is written")
 	assert.True(t, json.Valid(data))
 }
+
+// cancelOnWrite cancels when what was written to it holds marker.
+type cancelOnWrite struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOnWrite) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.marker) {
+		w.cancel()
+	}
+	return n, err
+}
+
+// Ctrl-C during `idpool bench` threw away every scenario already measured
+// (minutes of them in a full run) and printed only "context canceled". The
+// scenarios that finished are printed and written, and the command fails
+// as interrupted. The signal is played by cancelling the ctx when the
+// second scenario starts.
+func TestBenchInterruptedKeepsTheScenariosThatFinished(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	jsonFile := filepath.Join(t.TempDir(), "out.json")
+	progress := &cancelOnWrite{marker: "== token_economy", cancel: cancel}
+	var out bytes.Buffer
+	code := run(ctx, []string{"bench", "--quick", "--only", "metrics,token_economy", "--json-file", jsonFile}, &out, progress)
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, progress.buf.String(), "idpool bench: bench: interrupted in token_economy")
+	assert.Contains(t, progress.buf.String(), "the results cover only the scenarios that finished")
+	assert.Contains(t, out.String(), "metrics", "the finished scenario's table")
+	var got struct {
+		Results []map[string]any `json:"results"`
+	}
+	data, err := os.ReadFile(jsonFile)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &got))
+	require.NotEmpty(t, got.Results)
+	for _, r := range got.Results {
+		assert.Equal(t, "metrics", r["scenario"])
+	}
+}

@@ -37,7 +37,7 @@ func newFleetFlagSet(ff *fleetFlags) *flag.FlagSet {
 	fs.StringVar(&ff.etcd, "etcd", "", fmt.Sprintf("comma-separated etcd endpoints, which must answer within %s; default: start a 3-member cluster from the installed etcd binary (needed for the member stop and leader change)", simfleet.EtcdReachTimeout))
 	fs.IntVar(&cfg.Cap, "cap", 10, "fleet-wide session cap")
 	fs.IntVar(&cfg.Headroom, "headroom", 0, "server session limit above the cap, for sessions the server has not yet reaped (default: 1 per process, as docs/FLEET.md advises)")
-	fs.DurationVar(&cfg.TTL, "ttl", 3*time.Second, "etcd lease TTL (at least 2s)")
+	fs.DurationVar(&cfg.TTL, "ttl", 3*time.Second, "etcd lease TTL")
 	fs.IntVar(&cfg.Identities, "identities", 8, "identities per process")
 	fs.IntVar(&cfg.PerIdentity, "per-identity", 2, "goroutines per identity")
 	fs.IntVar(&cfg.MaxSize, "max-size", 2, "pool MaxSize per identity")
@@ -46,7 +46,23 @@ func newFleetFlagSet(ff *fleetFlags) *flag.FlagSet {
 	fs.BoolVar(&ff.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&ff.reportFile, "report", "", "also write a self-contained HTML report with charts to this file (checked before the run starts)")
 	fs.BoolVar(&ff.quiet, "quiet", false, "no progress output")
+	fleetLimits.document(fs)
 	return fs
+}
+
+// fleetLimits are the bounds of the fleet mode's flags: each process is a
+// real OS process (--fleet 100000 would start that many), each identity's
+// goroutines run in every process, and the run waits out the TTL after
+// each fault.
+var fleetLimits = limits{
+	"fleet":        between(1, 32),
+	"cap":          between(1, 100_000),
+	"headroom":     atMost(100_000),
+	"ttl":          between(float64(2*time.Second), float64(time.Minute)),
+	"identities":   between(1, 1_000),
+	"per-identity": between(1, 100),
+	"max-size":     between(1, 1_000),
+	"phase":        atMost(float64(10 * time.Minute)),
 }
 
 // isFleetRun says whether args ask for fleet mode.
@@ -72,6 +88,9 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 		return true, usagef("%v%s (idpool sim --help lists the fleet mode's flags)", err, durationHint(fs, err))
 	}
 	if err := checkNumbers(fs); err != nil {
+		return true, err
+	}
+	if err := fleetLimits.check(fs); err != nil {
 		return true, err
 	}
 	if err := checkFleetFlags(fs, &ff); err != nil {

@@ -109,3 +109,17 @@ func TestDurationWithoutAUnitSaysSo(t *testing.T) {
 	assert.Equal(t, exitUsage, run(context.Background(), []string{"demo", "--workers", "1s"}, &out, &errb))
 	assert.NotContains(t, errb.String(), "duration", "only duration flags get the hint")
 }
+
+// A demo stopped by Ctrl-C exited 0 as if it had run its --duration, with a
+// rate reckoned over the whole --duration (an interrupted --duration 1000h
+// printed 0/s). It prints what ran and exits as interrupted. (The signal is
+// a ctx cancelled before the run: main turns SIGINT into the ctx.)
+func TestDemoInterruptedSaysSo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitFailed, run(ctx, []string{"demo", "--duration", "1000h"}, &out, &errb))
+	assert.Contains(t, out.String(), "queries ")
+	assert.Contains(t, errb.String(), "idpool demo: interrupted after ")
+	assert.Contains(t, errb.String(), "of 1000h0m0s: the figures cover the part that ran")
+}

@@ -125,6 +125,16 @@ func newSimFlagSet(stdout io.Writer, cfg *workload.Config, sf *simFlags) *cliFla
 	if f := fs.Lookup("inject-bug"); f != nil {
 		f.Usage += "; --mode virtual only"
 	}
+	// Where the flags checkIgnoredFlags refuses elsewhere apply.
+	for name, where := range map[string]string{
+		"think":        " (closed loop)",
+		"mint-latency": " (virtual mode, or --backend memdb)",
+	} {
+		if f := fs.Lookup(name); f != nil {
+			f.Usage += where
+		}
+	}
+	fs.limit(simLimits)
 	return fs
 }
 
@@ -151,6 +161,9 @@ func checkSimFlags(fs *flag.FlagSet, cfg workload.Config, sf simFlags) error {
 			return usagef("--inject-bug: unknown bug %q (known: %s)", cfg.InjectBug, strings.Join(workload.BugNames(), ", "))
 		}
 	}
+	if err := checkIgnoredFlags(fs, cfg, sf); err != nil {
+		return err
+	}
 	if cfg.Ops < 0 {
 		// Validate takes any ops <= 0 as "run for --duration".
 		return usagef("--ops must not be negative (got %d; 0 runs for --duration)", cfg.Ops)
@@ -159,6 +172,33 @@ func checkSimFlags(fs *flag.FlagSet, cfg workload.Config, sf simFlags) error {
 		return usagef("%v", err)
 	}
 	return checkOutputFile("report", sf.reportFile)
+}
+
+// checkIgnoredFlags refuses a flag the run would take and never use, which
+// once left the user measuring a setting that was not there: --rate with
+// closed arrivals (the default), --workers or --think with poisson ones,
+// the virtual simulator's latencies in a live run, and --mint-latency with
+// the tds backend, whose tokens come from the embedded Entra ID at its own
+// pace.
+func checkIgnoredFlags(fs *flag.FlagSet, cfg workload.Config, sf simFlags) error {
+	type rule struct {
+		applies bool
+		names   []string
+		why     string
+	}
+	for _, r := range []rule{
+		{cfg.Arrival == "closed", []string{"rate"}, "applies to --arrival poisson only (closed arrivals: --workers and --think)"},
+		{cfg.Arrival == "poisson", []string{"workers", "think"}, "applies to --arrival closed only (poisson arrivals: --rate)"},
+		{sf.mode == "live", []string{"validate-latency", "close-latency", "mailbox-latency"}, "applies to --mode virtual only (a live run's are real)"},
+		{sf.mode == "live" && sf.backend == "tds", []string{"mint-latency"}, "applies to --backend memdb and --mode virtual only (the tds backend's tokens come from the embedded Entra ID at its own pace)"},
+	} {
+		for _, n := range r.names {
+			if r.applies && flagSet(fs, n) {
+				return usagef("--%s %s", n, r.why)
+			}
+		}
+	}
+	return nil
 }
 
 func simulate(ctx context.Context, cfg workload.Config, sf simFlags, stderr io.Writer) (*report.Result, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/idpool/idpool/sim/entra"
@@ -78,9 +80,11 @@ func runTDS(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:1433", "loopback host:port to listen on (port 0: any free port)")
 	fs.StringVar(&f.user, "user", "sa", "SQL login name")
 	fs.StringVar(&f.password, "password", "idpool-Sim-1", "SQL login password")
-	fs.DurationVar(&f.lifetime, "token-lifetime", time.Hour, "lifetime of the tokens the local Entra ID issues (at least 1m)")
+	fs.DurationVar(&f.lifetime, "token-lifetime", time.Hour, "lifetime of the tokens the local Entra ID issues")
 	fs.StringVar(&f.certFile, "cert-file", "", "write the servers' certificates (PEM) to this file and keep it (default: a temporary file removed at exit)")
 	fs.StringVar(&f.encryption, "encryption", "available", "TDS 7.x encryption: available (like SQL Server with a certificate), required (Force Encryption) or unsupported (no certificate)")
+	// Entra ID issues access tokens for at most a day.
+	fs.limit(limits{"token-lifetime": between(float64(time.Minute), float64(24*time.Hour))})
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -103,6 +107,11 @@ func runTDS(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		Encryption:  encryptionModes[f.encryption],
 		VerifyToken: verifyWith(idp),
 	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// Most often a SQL Server of the machine's own, on the default
+		// port: say which flag to change, and to what.
+		return fmt.Errorf("--addr %s: %w (another server listens there; --addr 127.0.0.1:0 takes any free port)", f.addr, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -241,4 +242,20 @@ func TestTDSCommandRefusesBadFlagsBeforeStarting(t *testing.T) {
 		assert.Contains(t, errb.String(), c.want, c.args)
 		assert.Empty(t, out.String(), "nothing started, nothing printed: %v", c.args)
 	}
+}
+
+// An --addr another server already listens on (a SQL Server of the
+// machine's own on the default 1433) failed with the bare bind error; it
+// names the flag and the way out.
+func TestTDSCommandAddressInUseNamesTheFlag(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"tds", "--addr", ln.Addr().String()}, &out, &errb)
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, errb.String(), "idpool tds: --addr "+ln.Addr().String()+": ")
+	assert.Contains(t, errb.String(), "address already in use")
+	assert.Contains(t, errb.String(), "--addr 127.0.0.1:0 takes any free port")
+	assert.Empty(t, out.String())
 }

@@ -24,7 +24,8 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success (sim: every invariant held, or the injected bug was caught)
   1  the command ran and failed (sim: an invariant was violated, or the
-     run was interrupted; sim, bench: an output file could not be written)
+     run was interrupted; bench, demo: it was interrupted, after printing
+     what finished; sim, bench: an output file could not be written)
   2  bad command line: unknown command or flag, or a flag value refused
      before any work started (nothing was run)`
 
@@ -53,6 +54,15 @@ type help struct {
 type cliFlags struct {
 	*flag.FlagSet
 	printHelp func()
+	// limits are the ranges of its numeric flags, checked by parse.
+	limits limits
+}
+
+// limit sets the ranges of the flags registered so far and adds them to
+// their --help lines.
+func (fs *cliFlags) limit(ls limits) {
+	fs.limits = ls
+	ls.document(fs.FlagSet)
 }
 
 // newFlagSet returns a flag set whose --help prints h, the flags and the exit
@@ -97,7 +107,10 @@ func (fs *cliFlags) parse(args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q: every setting is a flag (idpool %s --help)", fs.Args(), fs.Name())
 	}
-	return checkNumbers(fs.FlagSet)
+	if err := checkNumbers(fs.FlagSet); err != nil {
+		return err
+	}
+	return fs.limits.check(fs.FlagSet)
 }
 
 // badValue finds the flag of the flag package's "invalid value" error.

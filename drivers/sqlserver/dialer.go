@@ -60,6 +60,11 @@ var ErrNoToken = errors.New("sqlserver: a token identity was dialled without a t
 // DSN's SQL credentials. It wraps tokens.ErrInvalidIdentity.
 var ErrInvalidIdentity = fmt.Errorf("sqlserver: refusing to dial: %w", tokens.ErrInvalidIdentity)
 
+// errZeroDialer is what a Dialer not made by NewDialer (sqlserver.Dialer{},
+// new(sqlserver.Dialer)) answers: it has no DSN, and its Dial used to fail
+// as a nil pointer dereference that the pool reported as a dialer panic.
+var errZeroDialer = errors.New("sqlserver: the Dialer has no DSN: make it with NewDialer")
+
 // ErrUnexpectedToken is returned when a SQL-login identity is dialled with a
 // token, which would otherwise be silently ignored.
 var ErrUnexpectedToken = errors.New("sqlserver: a SQL-login identity was dialled with a token")
@@ -83,6 +88,9 @@ func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
 // req.Token.Value and nothing else; a SQL login uses the DSN's credentials.
 // The returned connection is a *mssql.Conn; it has not run any request yet.
 func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
+	if d.secrets == nil {
+		return nil, errZeroDialer
+	}
 	if err := req.Identity.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidIdentity, err)
 	}

@@ -9,6 +9,11 @@
 // none of the three). No error, String or log value of this package contains
 // the DSN's password, its change password or a token.
 //
+// A DSN must name its server: go-mssqldb takes one that names none (an
+// empty DSN, an unknown key such as "host=") as localhost:1433, where a
+// token login would hand its token to whatever listens; NewDialer, OpenDB
+// and ServerKey refuse it. Name localhost to mean it.
+//
 // Dial returns once its ctx ends, at any step of the login (go-mssqldb alone
 // would wait out a server that stops answering during PRELOGIN or TLS), and
 // closes the connection it had opened; see loginGuard.

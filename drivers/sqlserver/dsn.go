@@ -29,8 +29,8 @@ func ServerKey(dsn string) (string, error) {
 	return serverKeyOf(cfg), nil
 }
 
-// parseDSN is msdsn.Parse, refusing first a form prefix go-mssqldb would
-// not recognise: it knows "sqlserver://" and "odbc:" in lower case only,
+// parseDSN is msdsn.Parse, refusing a DSN that names no server, and first a
+// form prefix go-mssqldb would not recognise: it knows "sqlserver://" and "odbc:" in lower case only,
 // and reads "SQLSERVER://..." as one ADO key with no value, a DSN for
 // localhost:1433 with no database and no credentials. A token identity's
 // token would go to whatever listens there.
@@ -40,7 +40,19 @@ func parseDSN(dsn string) (msdsn.Config, error) {
 			return msdsn.Config{}, fmt.Errorf("the DSN starts with %q: go-mssqldb reads the %s prefix in lower case only", dsn[:len(prefix)], prefix)
 		}
 	}
-	return msdsn.Parse(dsn)
+	cfg, err := msdsn.Parse(dsn)
+	if err != nil {
+		return cfg, err
+	}
+	// go-mssqldb dials localhost:1433 when the DSN names no server: an
+	// empty DSN (an environment variable that is not set), "host=db1" (a
+	// key it does not know), "sqlserver://?database=appdb". Every token
+	// identity's token would go to whatever listens on this machine's
+	// port 1433. "localhost", "." and "(local)" still name it on purpose.
+	if host, _, _ := strings.Cut(cfg.Parameters[msdsn.Server], `\`); strings.TrimSpace(host) == "" {
+		return msdsn.Config{}, errors.New("the DSN names no server (server=HOST, or sqlserver://HOST/...); go-mssqldb would dial localhost:1433 (name localhost to mean it)")
+	}
+	return cfg, nil
 }
 
 func serverKeyOf(cfg msdsn.Config) string {

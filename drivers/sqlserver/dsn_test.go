@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idpool/idpool/drivers/sqlserver"
+	"github.com/idpool/idpool/manager"
 )
 
 func TestServerKey(t *testing.T) {
@@ -68,4 +69,44 @@ func TestShortPasswordWithholdsDriverText(t *testing.T) {
 	_, err = sqlserver.NewDialer("server=host;password=" + sentinelPassword + ";port=12x")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "invalid tcp port", "long passwords are scrubbed in place, keeping the driver's text")
+}
+
+// A DSN that names no server was taken as localhost:1433, go-mssqldb's
+// default: an empty DSN (an environment variable that was never set), a key
+// go-mssqldb does not know ("host="), a URL with no host. Every token
+// identity's Entra token would then go to whatever listens on the machine's
+// port 1433. Such a DSN is refused; localhost named on purpose is not.
+func TestDSNNamingNoServerIsRefused(t *testing.T) {
+	for _, dsn := range []string{
+		"",
+		"   ",
+		"host=db1.example;database=appdb",
+		"database=appdb;user id=u;password=" + sentinelPassword,
+		"odbc:database=appdb",
+		"server=;database=appdb",
+		`server=\inst1;database=appdb`,
+		"sqlserver://?database=appdb",
+		"sqlserver://:1500?database=appdb",
+		"sqlserver://u:" + sentinelPassword + "@/inst1?database=appdb",
+	} {
+		_, err := sqlserver.NewDialer(dsn)
+		require.ErrorIs(t, err, sqlserver.ErrInvalidDSN, "%q", dsn)
+		assert.Contains(t, err.Error(), "names no server", dsn)
+		assertNoSecret(t, err.Error())
+		_, err = sqlserver.ServerKey(dsn)
+		require.ErrorIs(t, err, sqlserver.ErrInvalidDSN, "%q", dsn)
+		_, err = sqlserver.OpenDB(dsn, manager.Config{})
+		require.ErrorIs(t, err, sqlserver.ErrInvalidDSN, "%q", dsn)
+	}
+	for dsn, want := range map[string]string{
+		"server=localhost;database=appdb":   "localhost:1433/appdb",
+		"server=.;database=appdb":           "localhost:1433/appdb",
+		"server=(local);database=appdb":     "localhost:1433/appdb",
+		"sqlserver://localhost?database=a":  "localhost:1433/a",
+		"Data Source=db1;Initial Catalog=a": "db1:1433/a",
+	} {
+		got, err := sqlserver.ServerKey(dsn)
+		require.NoError(t, err, dsn)
+		assert.Equal(t, want, got, dsn)
+	}
 }

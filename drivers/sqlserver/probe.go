@@ -27,6 +27,9 @@ var _ manager.Prober = (*Dialer)(nil)
 // held them for the system's TCP connect timeout, two minutes on Linux,
 // where the driver alone gives up after its dial timeout.
 func (d *Dialer) Probe(ctx context.Context) error {
+	if d.secrets == nil {
+		return errZeroDialer
+	}
 	cfg := d.secrets().cfg
 	if cfg.Instance != "" && cfg.Port == 0 {
 		return nil

@@ -188,6 +188,12 @@ func (e *engine) loop(wallStart time.Time) {
 		if ev.kind.source() && e.stopping {
 			continue // it would do nothing, and may lie far past the end
 		}
+		if e.closedAll && (ev.kind == evStop || ev.kind == evSample) {
+			// Nothing to do either (halt and sample return at once), and
+			// when --ops stopped the run long before its Duration, the
+			// stop and the next sample lie that far past the end.
+			continue
+		}
 		if ev.at == e.now {
 			sameInstant++
 		} else {

@@ -2,6 +2,7 @@ package virtual
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -19,5 +20,20 @@ func TestSourcesDueAfterTheEndAreNoLivelock(t *testing.T) {
 	cfg.RotationRate = 1e-9
 	r := run(t, cfg)
 	assert.Zero(t, r.Acquires)
+	assert.Zero(t, r.Violations.Total(), "violations: %+v", r.Violations)
+}
+
+// TestOpsEndingARunLongBeforeItsDurationIsNoLivelock: --ops stops the run
+// at its Nth acquire, long before --duration, and the run's own end (the
+// stop event at Duration) and its next sample (Duration/200 later) were
+// still queued when every pool had closed; the clock jumped to them and the
+// run reported a livelock: `idpool sim --mode virtual --ops 1000 --duration
+// 1h` failed a run that did nothing wrong.
+func TestOpsEndingARunLongBeforeItsDurationIsNoLivelock(t *testing.T) {
+	cfg := short()
+	cfg.Ops = 200
+	cfg.Duration = time.Hour
+	r := run(t, cfg)
+	assert.EqualValues(t, 200, r.Acquires)
 	assert.Zero(t, r.Violations.Total(), "violations: %+v", r.Violations)
 }
