@@ -27,8 +27,9 @@ logins, token rotations and token endpoint outages, and checks the pool's
 invariants all along: no connection reaches another identity, none is leased
 twice, no pool exceeds its size, no session outlives its token, every acquire
 is answered by its deadline, nothing is open after Close, waiters are served in
-order, no lease starts inside someone else's transaction. It prints a report
-and exits 1 on any violation.
+order (--mode virtual; a live run reports overtakes as suspects), no lease
+starts inside someone else's transaction. It prints a report and exits 1 on
+any violation.
 
 --mode live (default) runs the real actor system in real time, through
 go-mssqldb and idpool's *sql.DB facade against an embedded simulated SQL Server

@@ -30,10 +30,10 @@ func ServerKey(dsn string) (string, error) {
 }
 
 // parseDSN is msdsn.Parse, refusing a DSN that names no server, and first a
-// form prefix go-mssqldb would not recognise: it knows "sqlserver://" and "odbc:" in lower case only,
-// and reads "SQLSERVER://..." as one ADO key with no value, a DSN for
-// localhost:1433 with no database and no credentials. A token identity's
-// token would go to whatever listens there.
+// form prefix go-mssqldb would not recognise: it knows "sqlserver://" and
+// "odbc:" in lower case only, and reads "SQLSERVER://..." as one ADO key
+// with no value, a DSN for localhost:1433 with no database and no
+// credentials. A token identity's token would go to whatever listens there.
 func parseDSN(dsn string) (msdsn.Config, error) {
 	for _, prefix := range []string{"sqlserver://", "odbc:"} {
 		if len(dsn) >= len(prefix) && strings.EqualFold(dsn[:len(prefix)], prefix) && dsn[:len(prefix)] != prefix {
