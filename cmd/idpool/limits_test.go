@@ -40,6 +40,8 @@ func TestHugeValuesAreRefusedNamingTheFlagAndTheBound(t *testing.T) {
 		{[]string{"bench", "--run-time", "1000h"}, "--run-time must be at most 1m (got 1000h0m0s)"},
 		{[]string{"tds", "--token-lifetime", "1000000h"}, "--token-lifetime must be at most 24h (got 1000000h0m0s)"},
 		{[]string{"sim", "--fleet", "100000"}, "--fleet must be at most 32 (got 100000)"},
+		// Each within its bound, a billion sessions together.
+		{[]string{"sim", "--mode", "virtual", "--identities", "1000000", "--min-size", "1000", "--max-size", "1000"}, "--identities × --min-size must be at most 100000 (got 1000000 × 1000)"},
 		{[]string{"sim", "--fleet", "3", "--per-identity", "1000000"}, "--per-identity must be at most 100 (got 1000000)"},
 		{[]string{"sim", "--fleet", "3", "--ttl", "1000h"}, "--ttl must be at most 1m (got 1000h0m0s)"},
 	} {

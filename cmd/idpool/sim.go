@@ -172,8 +172,18 @@ func checkSimFlags(fs *flag.FlagSet, cfg workload.Config, sf simFlags) error {
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
+	if n := int64(cfg.Identities) * int64(cfg.Pool.MinSize); n > maxMinSessions {
+		// Each bound alone allows it; together every named identity's
+		// pool keeps --min-size sessions open, a billion at the bounds.
+		return usagef("--identities × --min-size must be at most %d (got %d × %d): every named identity's pool keeps --min-size sessions open",
+			maxMinSessions, cfg.Identities, cfg.Pool.MinSize)
+	}
 	return checkOutputFile("report", sf.reportFile)
 }
+
+// maxMinSessions bounds the sessions the named identities' pools keep open
+// at their MinSize together.
+const maxMinSessions = 100_000
 
 // checkIgnoredFlags refuses a flag the run would take and never use, which
 // once left the user measuring a setting that was not there: --rate with
