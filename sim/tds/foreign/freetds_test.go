@@ -52,6 +52,9 @@ type ftds struct {
 	encryption string
 	caFile     string
 	user, pass string
+	// textSize, when set, has FreeTDS send SET TEXTSIZE after login, as a
+	// freetds.conf with "text size" does.
+	textSize int
 }
 
 // tsqlRun is what one tsql run printed, and how it ended.
@@ -73,6 +76,9 @@ func runTsql(t *testing.T, c ftds, script string) tsqlRun {
 		c.host, c.port, c.version, c.encryption)
 	if c.caFile != "" {
 		text += "\tca file = " + c.caFile + "\n"
+	}
+	if c.textSize != 0 {
+		text += fmt.Sprintf("\ttext size = %d\n", c.textSize)
 	}
 	require.NoError(t, os.WriteFile(conf, []byte(text), 0o600))
 
@@ -235,6 +241,15 @@ func TestFreeTDSAgainstIdpoolTDS(t *testing.T) {
 		assert.Contains(t, out, "impersonated\tlogin\nbob\t"+s.user+"\n")
 		assert.Contains(t, out, "reverted\ndbo\n")
 		assert.Contains(t, out, "nocount\n1\n")
+	})
+
+	t.Run("set-after-login", func(t *testing.T) {
+		// FreeTDS's "text size" setting is a SET TEXTSIZE it sends on its
+		// own right after login; the session keeps it.
+		c := freeTDSConn(s)
+		c.textSize = 64512
+		out := loggedIn(t, c, "DBCC USEROPTIONS\ngo\n")
+		assert.Contains(t, out, "Set Option\tValue\ntextsize\t64512\n")
 	})
 
 	t.Run("larger-than-a-packet", func(t *testing.T) {
