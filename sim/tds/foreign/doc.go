@@ -9,10 +9,11 @@
 //     and @@TRANCOUNT, errors with their numbers, session state over several
 //     batches, values and batches larger than a packet, and every FreeTDS
 //     encryption setting against each --encryption mode (the certificate
-//     checked when FreeTDS requires TLS). FreeTDS 1.3 has no TDS 8.0 and no
-//     token (FEDAUTH) login, and tsql drops the connection instead of
-//     sending ATTENTION when a query times out, so those are left to
-//     tedious.
+//     checked when FreeTDS requires TLS); one test serves sim/tds in its own
+//     process instead, to ask the server which of those sessions it
+//     encrypted. FreeTDS 1.3 has no TDS 8.0 and no token (FEDAUTH) login,
+//     and tsql drops the connection instead of sending ATTENTION when a
+//     query times out, so those are left to tedious.
 //
 // .ci/install-tds-client.sh installs both (npm ci in node/, from the
 // committed package-lock.json; the Debian package freetds-bin); without a

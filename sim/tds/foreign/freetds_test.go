@@ -1,12 +1,16 @@
 package foreign_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idpool/idpool/internal/selfsigned"
+	"github.com/idpool/idpool/sim/tds"
 )
 
 // The FreeTDS tests drive tsql, FreeTDS's command-line client (C, its own
@@ -63,11 +68,13 @@ type tsqlRun struct {
 	err            error
 }
 
-// runTsql runs tsql with the connection c and script on stdin, and returns
-// what it printed. The configuration is a freetds.conf of its own in a
-// temporary directory, and HOME points there too, so that neither the
-// machine's /etc/freetds nor a ~/.freetds.conf changes what is tested.
-func runTsql(t *testing.T, c ftds, script string) tsqlRun {
+// tsqlCommand returns tsql connecting as c, under ctx. Its configuration
+// is a freetds.conf of its own in a temporary directory, and HOME points
+// there too, so that neither the machine's /etc/freetds nor a
+// ~/.freetds.conf changes what is tested. With lineBuffered it runs under
+// coreutils' stdbuf -oL, so that each line tsql prints reaches a pipe at
+// once rather than when tsql exits.
+func tsqlCommand(ctx context.Context, t *testing.T, c ftds, lineBuffered bool) *exec.Cmd {
 	t.Helper()
 	bin := tsqlBin(t)
 	dir := t.TempDir()
@@ -82,9 +89,15 @@ func runTsql(t *testing.T, c ftds, script string) tsqlRun {
 	}
 	require.NoError(t, os.WriteFile(conf, []byte(text), 0o600))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-S", "sim", "-U", c.user, "-P", c.pass, "-o", "q")
+	args := []string{bin, "-S", "sim", "-U", c.user, "-P", c.pass, "-o", "q"}
+	if lineBuffered {
+		stdbuf, err := exec.LookPath("stdbuf")
+		if err != nil {
+			notInstalled(t, "FreeTDS (stdbuf, from coreutils, to read tsql line by line)", err)
+		}
+		args = append([]string{stdbuf, "-oL"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	env := []string{"FREETDSCONF=" + conf, "HOME=" + dir, "TDSVER=" + c.version, "LC_ALL=C.UTF-8"}
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
@@ -94,6 +107,16 @@ func runTsql(t *testing.T, c ftds, script string) tsqlRun {
 		}
 	}
 	cmd.Env = env
+	return cmd
+}
+
+// runTsql runs tsql with the connection c and script on stdin, and returns
+// what it printed.
+func runTsql(t *testing.T, c ftds, script string) tsqlRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := tsqlCommand(ctx, t, c, false)
 	cmd.Stdin = strings.NewReader(script)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -347,6 +370,82 @@ func TestFreeTDSEncryption(t *testing.T) {
 					assert.NotContains(t, r.stdout, "who\n")
 				})
 			}
+		})
+	}
+}
+
+// TestFreeTDSEncryptsAsNegotiated checks, on the server's side, what each
+// encryption negotiation with FreeTDS left encrypted: sim/tds in this
+// process, so that Server.Sessions can say whether the logged-in session of
+// a tsql still running is encrypted. tsql prints its @@SPID and waits for
+// more input; the test reads that line before it looks, and then closes
+// tsql's stdin.
+func TestFreeTDSEncryptsAsNegotiated(t *testing.T) {
+	tsqlBin(t)
+	for _, c := range []struct {
+		mode      tds.Encryption
+		freetds   string
+		encrypted bool
+	}{
+		{tds.EncryptionAvailable, "off", false},     // ENCRYPT_NOT_SUP: no TLS
+		{tds.EncryptionAvailable, "request", false}, // ENCRYPT_OFF: TLS for LOGIN7 only
+		{tds.EncryptionAvailable, "require", true},  // ENCRYPT_ON
+		{tds.EncryptionRequired, "request", true},   // answered ENCRYPT_REQ
+		{tds.EncryptionRequired, "require", true},
+		{tds.EncryptionUnsupported, "off", false},
+		{tds.EncryptionUnsupported, "request", false},
+	} {
+		t.Run(c.mode.String()+"/freetds-"+c.freetds, func(t *testing.T) {
+			srv, err := tds.Start(tds.Options{Users: map[string]string{"app": "app-Secret-1"}, Encryption: c.mode})
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, srv.Close()) })
+			caFile := filepath.Join(t.TempDir(), "ca.pem")
+			require.NoError(t, os.WriteFile(caFile, srv.CertPEM(), 0o600))
+			host, portText, err := net.SplitHostPort(srv.Addr())
+			require.NoError(t, err)
+			port, err := strconv.Atoi(portText)
+			require.NoError(t, err)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := tsqlCommand(ctx, t, ftds{host: host, port: port, version: "7.4", encryption: c.freetds, caFile: caFile, user: "app", pass: "app-Secret-1"}, true)
+			stdin, err := cmd.StdinPipe()
+			require.NoError(t, err)
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Start())
+			defer func() {
+				_ = stdin.Close()
+				assert.NoError(t, cmd.Wait(), "tsql:\n%s", &stderr)
+				assert.NoError(t, ctx.Err(), "tsql did not finish within a minute")
+			}()
+			_, err = io.WriteString(stdin, "SELECT @@SPID AS spid\ngo\n")
+			require.NoError(t, err)
+			// The scan ends at the spid line, at EOF, or when ctx kills tsql.
+			sc := bufio.NewScanner(stdout)
+			spid := -1
+			for prev := ""; spid < 0 && sc.Scan(); prev = sc.Text() {
+				if prev == "spid" {
+					spid, err = strconv.Atoi(sc.Text())
+					require.NoError(t, err, "spid line %q", sc.Text())
+				}
+			}
+			require.GreaterOrEqual(t, spid, 0, "tsql printed no @@SPID:\n%s", &stderr)
+			go func() {
+				for sc.Scan() { // drain, so tsql never blocks on a full pipe
+				}
+			}()
+			var found bool
+			for _, si := range srv.Sessions() {
+				if si.SPID == spid {
+					found = true
+					assert.Equal(t, c.encrypted, si.Encrypted, "session %d encrypted", spid)
+					assert.Equal(t, "app", si.Login)
+				}
+			}
+			assert.True(t, found, "session %d is not on the server", spid)
 		})
 	}
 }
