@@ -1,8 +1,8 @@
 // Package tds is a simulated SQL Server that speaks TDS 7.4 (and TDS 8.0
 // "strict" TLS-first) on a loopback address, so that real clients (the
-// go-mssqldb driver, and clients written outside this project such as Node's
-// tedious, which sim/tds/foreign runs) can log in to it and run a small set
-// of statements in tests, in the simulation and in demos.
+// go-mssqldb driver, and clients written outside this project: Node's
+// tedious and FreeTDS's tsql, which sim/tds/foreign runs) can log in to it
+// and run a small set of statements in tests, in the simulation and in demos.
 //
 // It implements the protocol from [MS-TDS]: PRELOGIN with the encryption
 // negotiation of TDS 7.x (ENCRYPT_OFF, ON, REQ and NOT_SUP as SQL Server
@@ -10,11 +10,13 @@
 // login-only or full encryption; see Options.Encryption), LOGIN7 with SQL
 // logins or the FEDAUTH security-token feature extension (its echo bit must
 // match the FEDAUTHREQUIRED of the PRELOGIN reply, and a TDS version other
-// than 7.4 or 8.0 is refused with a login error), SQL batches, RPC calls to
-// sp_executesql, transaction-manager requests, ATTENTION (acknowledged by a
-// DONE(ATTN) message of its own) and the RESETCONNECTION status bit. The SQL
-// it understands is deliberately tiny (SELECT of literals, parameters and a
-// few system functions, BEGIN TRAN / COMMIT / ROLLBACK, CREATE TABLE, INSERT,
+// than 7.4 or 8.0 is refused with a login error; a connection whose first
+// packet is neither PRELOGIN nor a TLS ClientHello, such as a TDS 7.0
+// client's LOGIN7, is closed, as [MS-TDS] 3.3.5.1 requires), SQL batches,
+// RPC calls to sp_executesql, transaction-manager requests, ATTENTION
+// (acknowledged by a DONE(ATTN) message of its own) and the RESETCONNECTION
+// status bit. The SQL it understands is deliberately tiny (SELECT of
+// literals, parameters and a few system functions, BEGIN TRAN / COMMIT / ROLLBACK, CREATE TABLE, INSERT,
 // SELECT COUNT(*), WAITFOR DELAY, USE, the SET options clients send after
 // login, such as SET LANGUAGE and SET DATEFORMAT, and the session state a
 // pool must not hand on: SET TRANSACTION ISOLATION LEVEL, LOCK_TIMEOUT,

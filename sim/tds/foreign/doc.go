@@ -1,6 +1,22 @@
-// Package foreign tests sim/tds with a TDS client written outside this
-// project and outside Go: Node's tedious, driven by node/client.js against
-// `idpool tds`. .ci/install-tds-client.sh installs it (npm ci in node/, from
-// the committed package-lock.json); without it the tests skip, unless
-// IDPOOL_REQUIRE_FOREIGN=1 (set by .ci/run), when they fail.
+// Package foreign tests sim/tds with TDS clients written outside this
+// project and outside Go, against `idpool tds`:
+//
+//   - Node's tedious (JavaScript), driven by node/client.js: SQL and token
+//     logins, encryption off, negotiated in PRELOGIN (TDS 7.4) and TLS-first
+//     (TDS 8.0), parameters, transactions, an error and a cancelled WAITFOR;
+//   - FreeTDS's tsql (C), fed batches on stdin: SQL logins (right and wrong
+//     password, TDS versions refused), values of several types, transactions
+//     and @@TRANCOUNT, errors with their numbers, session state over several
+//     batches, values and batches larger than a packet, and every FreeTDS
+//     encryption setting against each --encryption mode (the certificate
+//     checked when FreeTDS requires TLS); one test serves sim/tds in its own
+//     process instead, to ask the server which of those sessions it
+//     encrypted. FreeTDS 1.3 has no TDS 8.0 and no token (FEDAUTH) login,
+//     and tsql drops the connection instead of sending ATTENTION when a
+//     query times out, so those are left to tedious.
+//
+// .ci/install-tds-client.sh installs both (npm ci in node/, from the
+// committed package-lock.json; the Debian package freetds-bin); without a
+// client its tests skip, unless IDPOOL_REQUIRE_FOREIGN=1 (set by .ci/run),
+// when they fail.
 package foreign
