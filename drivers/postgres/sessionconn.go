@@ -34,6 +34,10 @@ type sessionConn struct {
 	// their Parse messages are on the way; if one fails the session ends).
 	checkReady bool
 	wbuf       []byte // the reset and the caller's bytes, for one write
+	// sending is closed once a reset that a Read is writing on its own
+	// (sendPendingReset) is on the wire; nil when none is. A Write waits
+	// for it: see Write.
+	sending chan struct{}
 
 	deferred, full int // releases of each kind, for tests
 }
@@ -89,8 +93,23 @@ func (c *sessionConn) Read(p []byte) (int, error) {
 // Write writes p, preceded by the deferred reset if one is pending. It never
 // puts the reset in front of a Terminate ('X'): a connection being closed
 // needs none.
+//
+// If a Read is sending the reset on its own, Write waits until the reset is
+// written: pgconn's background reader starts reading when one of pgx's
+// writes is slow (15 ms after pgx starts it), so a Read can take the pending
+// reset while the request it should precede is on its way through Write.
+// Written in the other order, the request would run on the session the last
+// lease left, and its replies would be taken for the reset's. The wait is
+// on the reset's write alone, which never waits for a Write, so it cannot
+// deadlock the reader that pgconn started to avoid one.
 func (c *sessionConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
+	for c.sending != nil {
+		sending := c.sending
+		c.mu.Unlock()
+		<-sending
+		c.mu.Lock()
+	}
 	if err := c.in.failed; err != nil {
 		c.mu.Unlock()
 		return 0, err
@@ -132,7 +151,8 @@ func (c *sessionConn) takeReset() []byte {
 }
 
 // sendPendingReset writes the pending reset on its own, for a Read that no
-// request of pgx's preceded. A failed write fails the connection.
+// request of pgx's preceded (or one that a Write has not yet reached: Write
+// waits for this write, see Write). A failed write fails the connection.
 func (c *sessionConn) sendPendingReset() error {
 	c.mu.Lock()
 	if !c.pending || c.in.failed != nil {
@@ -140,10 +160,15 @@ func (c *sessionConn) sendPendingReset() error {
 		return nil
 	}
 	reset := c.takeReset()
+	sending := make(chan struct{})
+	c.sending = sending
 	c.mu.Unlock()
-	if _, err := c.Conn.Write(reset); err != nil {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+	_, err := c.Conn.Write(reset)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sending = nil
+	close(sending)
+	if err != nil {
 		if c.in.failed == nil {
 			c.in.failed = fmt.Errorf("postgres: the session reset before this call failed: it could not be sent: %w", err)
 		}
