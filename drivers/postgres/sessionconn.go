@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -73,9 +74,13 @@ func (c *sessionConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		m, ferr := c.in.filter(p[:n])
 		owed := c.in.owed > 0
-		if ferr == nil && err != nil && owed {
+		if ferr == nil && err != nil && owed && !isTimeout(err) {
 			// The connection ended (or failed) before the reset's
-			// replies did.
+			// replies did. A timeout ended only this Read (a deadline
+			// pgconn set for a ctx, such as a WaitForNotification's):
+			// the filter follows the stream across reads, so the
+			// replies are still taken out when they come, and pgx,
+			// which keeps a connection after a timeout, may read on.
 			ferr = fmt.Errorf("postgres: the session reset before this call failed: the connection ended before the reset's replies: %w", err)
 			c.in.failed = ferr
 		}
@@ -136,6 +141,13 @@ func (c *sessionConn) Write(p []byte) (int, error) {
 	c.mu.Unlock()
 	n, err := c.Conn.Write(buf)
 	return max(n-len(reset), 0), err
+}
+
+// isTimeout reports whether err is a read deadline's, after which the
+// connection can still be read.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // takeReset returns the reset's messages to send now and counts their
