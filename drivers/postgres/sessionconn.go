@@ -40,6 +40,13 @@ type sessionConn struct {
 	// for it: see Write.
 	sending chan struct{}
 
+	// reading counts Reads in progress on the connection. One can outlive
+	// the request it read for: pgconn's background reader, started by a
+	// slow write, may read the last reply before pgx stops it and then
+	// block in one more Read, which stays in flight after the release
+	// (see deferReset).
+	reading int
+
 	deferred, full int // releases of each kind, for tests
 }
 
@@ -66,12 +73,16 @@ func (c *sessionConn) Read(p []byte) (int, error) {
 	for {
 		c.mu.Lock()
 		failed := c.in.failed
+		if failed == nil {
+			c.reading++
+		}
 		c.mu.Unlock()
 		if failed != nil {
 			return 0, failed
 		}
 		n, err := c.Conn.Read(p)
 		c.mu.Lock()
+		c.reading--
 		m, ferr := c.in.filter(p[:n])
 		owed := c.in.owed > 0
 		if ferr == nil && err != nil && owed && !isTimeout(err) {
@@ -194,10 +205,17 @@ func (c *sessionConn) sendPendingReset() error {
 // If not (see requestWatch; also when pgx was handed a ParameterStatus, so
 // its copy of the session's settings must be refreshed now, or has read a
 // message it has not parsed yet), the caller must run the full reset.
+//
+// Nor is it deferred while a Read is in flight (a background read that
+// outlived its request, see reading): that Read began before the reset was
+// pending, so it will not send it, and pgx's next Read waits for it. A next
+// lease whose first call only reads would be handed whatever the old
+// session sends, such as a notification for one of the last lease's
+// LISTENs. The full reset's request makes the server answer that Read.
 func (c *sessionConn) deferReset() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.in.failed != nil || c.out.dirty || c.in.sawParam || !c.in.afterReady ||
+	if c.in.failed != nil || c.out.dirty || c.in.sawParam || !c.in.afterReady || c.reading > 0 ||
 		c.in.owed > 0 || !c.in.atBoundary() || !c.out.atBoundary() {
 		c.pending = false
 		return false
