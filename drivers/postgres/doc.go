@@ -60,7 +60,11 @@
 // error naming the session reset, and the connection is closed. The error
 // is then also driver.ErrBadConn (the call did not run), so database/sql,
 // and so the facade, runs the call again on another connection unless the
-// caller pinned this one (a *sql.Conn, which database/sql then closes). One window
+// caller pinned this one (a *sql.Conn, which database/sql then closes). A
+// reset whose final ReadyForQuery reports a transaction still open (a broken
+// or hostile server, or a session out of step with pgx) fails the request
+// the same way, but not as driver.ErrBadConn: the request ran inside that
+// transaction, which closing the connection rolls back. One window
 // is left: the statement that turns exit_on_error on runs under the
 // statement_timeout the last lease left. Should the server stall for longer
 // than that timeout in those few microseconds, it cancels the statement

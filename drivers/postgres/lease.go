@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -130,7 +132,12 @@ func (l *Lease) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 // CopyFrom copies rows into table with the COPY protocol; see
-// pgx.Conn.CopyFrom. src is read inside the lease guard.
+// pgx.Conn.CopyFrom. src is read inside the lease guard. pgx reads src in a
+// goroutine of its own, where a panic of src's (a pgx.CopyFromFunc
+// callback's) would end the program: CopyFrom aborts the COPY instead and
+// panics with the same value in the caller's goroutine. A panic in a
+// value's Value or Encode method, which pgx calls there too, still ends the
+// program, as with pgx.
 func (l *Lease) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
 	return l.copyFrom(ctx, l.conn, table, columns, src)
 }
@@ -201,9 +208,91 @@ func (l *Lease) sendBatch(ctx context.Context, q queryer, b *pgx.Batch) *batchRe
 }
 
 func (l *Lease) copyFrom(ctx context.Context, q queryer, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (n int64, err error) {
+	rs := &recoveringSource{src: src}
 	err = l.checked(ctx, func() error {
-		n, err = q.CopyFrom(ctx, table, columns, src)
+		n, err = q.CopyFrom(ctx, table, columns, rs)
+		if p, ok := rs.recovered(); ok {
+			panic(p)
+		}
 		return err
 	})
 	return n, err
+}
+
+// recoveringSource is a CopyFrom source whose panics are caught rather than
+// left to end the program: pgx reads the source in a goroutine of its own,
+// where no caller can recover them. A panic ends the source with an error,
+// so pgx aborts the COPY (CopyFail: nothing is copied) and returns; copyFrom
+// then panics again with the same value in the caller's goroutine (with the
+// caller's stack, not the source's), where the Pool's and AcquireFunc's
+// handling of a panic hands the lease back. A panic in a value's Value or
+// Encode method, which pgx calls in that goroutine too, is out of its
+// reach: pgx calls them itself.
+type recoveringSource struct {
+	src pgx.CopyFromSource
+
+	mu       sync.Mutex
+	panicked bool
+	value    any
+}
+
+// errSourcePanicked ends a source that panicked; copyFrom panics instead of
+// returning it.
+var errSourcePanicked = errors.New("postgres: the CopyFrom source panicked")
+
+// Next, Values and Err forward to the source; once it has panicked they
+// report the end of it, with errSourcePanicked.
+func (s *recoveringSource) Next() (more bool) {
+	if _, ok := s.recovered(); ok {
+		return false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.record(r)
+			more = false
+		}
+	}()
+	return s.src.Next()
+}
+
+func (s *recoveringSource) Values() (v []any, err error) {
+	if _, ok := s.recovered(); ok {
+		return nil, errSourcePanicked
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.record(r)
+			v, err = nil, errSourcePanicked
+		}
+	}()
+	return s.src.Values()
+}
+
+func (s *recoveringSource) Err() (err error) {
+	if _, ok := s.recovered(); ok {
+		return errSourcePanicked
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.record(r)
+			err = errSourcePanicked
+		}
+	}()
+	return s.src.Err()
+}
+
+// record keeps the value of the source's first panic.
+func (s *recoveringSource) record(r any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.panicked {
+		s.panicked, s.value = true, r
+	}
+}
+
+// recovered returns the value of the source's panic, if it panicked.
+func (s *recoveringSource) recovered() (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.value, s.panicked
 }

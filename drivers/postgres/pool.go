@@ -28,7 +28,9 @@ import (
 // close Rows and BatchResults, and end every transaction. A call that panics
 // before it returns its result (an argument's Value or Encode method
 // panicking) hands its lease back, closing the connection, before the panic
-// goes on.
+// goes on. CopyFrom whose source panics hands its lease back too (pgx
+// aborted the COPY, so the session is kept), then the panic goes on; see
+// Lease.CopyFrom.
 //
 // A Pool is safe for concurrent use. A nil *Pool (OpenPool's result after
 // an error) answers every call that acquires, and Close, with
@@ -241,7 +243,8 @@ func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 // CopyFrom copies rows into a table on a connection of the identity in ctx;
 // see pgx.Conn.CopyFrom. pgx reads src in a goroutine of its own and waits
 // for it: a src whose Next blocks holds the call, past ctx's deadline, until
-// Next returns.
+// Next returns. A src that panics aborts the COPY, and the panic goes on in
+// the caller's goroutine once the lease is back (see Lease.CopyFrom).
 func (p *Pool) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
 	l, err := p.Acquire(ctx)
 	if err != nil {

@@ -29,9 +29,9 @@ type replyFilter struct {
 
 	hdr  [5]byte // the current frame's header bytes seen so far
 	hdrN int
-	body int  // body bytes of the current frame still to come
-	keep bool // the current frame goes to pgx
-	errB []byte
+	body int    // body bytes of the current frame still to come
+	keep bool   // the current frame goes to pgx
+	errB []byte // the body of a reset's ErrorResponse or ReadyForQuery
 
 	loggedIn   bool // the login's ReadyForQuery has passed
 	sawParam   bool // a ParameterStatus reached pgx after the login
@@ -94,7 +94,7 @@ func (f *replyFilter) filter(p []byte) (int, error) {
 				copy(p[w:], p[i:i+k])
 			}
 			w += k
-		case f.hdr[0] == 'E' && len(f.errB) < maxResetErrorBody:
+		case (f.hdr[0] == 'E' || f.hdr[0] == 'Z') && len(f.errB) < maxResetErrorBody:
 			f.errB = append(f.errB, p[i:i+min(k, maxResetErrorBody-len(f.errB))]...)
 		}
 		i += k
@@ -115,7 +115,7 @@ func (f *replyFilter) startFrame(typ byte) {
 	if f.keep {
 		f.afterReady = false
 	}
-	if !f.keep && typ == 'E' {
+	if !f.keep && (typ == 'E' || typ == 'Z') {
 		f.errB = f.errB[:0]
 	}
 }
@@ -139,6 +139,10 @@ func (f *replyFilter) endFrame() {
 		f.failed = resetFailed(f.errB)
 	case 'Z':
 		f.owed--
+		if len(f.errB) != 1 || f.errB[0] != 'I' {
+			f.failed = &resetError{Severity: "ERROR", Code: "?????",
+				Message: fmt.Sprintf("the server reported transaction status %q after it, not idle", f.errB[:min(len(f.errB), 4)])}
+		}
 	}
 }
 

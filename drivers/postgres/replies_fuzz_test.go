@@ -16,6 +16,7 @@ func FuzzReplyFilter(f *testing.F) {
 	f.Add(cat(setCmdDone, fatalReset), uint8(2), true)
 	f.Add(cat(readyIdle, oldNotify), uint8(5), false)
 	f.Add([]byte{'Z', 0, 0, 0, 3}, uint8(1), true)
+	f.Add(cat(setCmdDone, frame('Z', "T"), paramTZ, userReplies), uint8(2), true)
 	f.Add([]byte{'D', 0x7f, 0xff, 0xff, 0xff, 1, 2}, uint8(4), true)
 	f.Fuzz(func(t *testing.T, data []byte, step uint8, owed bool) {
 		whole, wholeErr := runFilter(data, len(data)+1, owed)

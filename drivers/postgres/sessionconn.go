@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -34,6 +35,17 @@ type sessionConn struct {
 	// their Parse messages are on the way; if one fails the session ends).
 	checkReady bool
 	wbuf       []byte // the reset and the caller's bytes, for one write
+	// sending is closed once a reset that a Read is writing on its own
+	// (sendPendingReset) is on the wire; nil when none is. A Write waits
+	// for it: see Write.
+	sending chan struct{}
+
+	// reading counts Reads in progress on the connection. One can outlive
+	// the request it read for: pgconn's background reader, started by a
+	// slow write, may read the last reply before pgx stops it and then
+	// block in one more Read, which stays in flight after the release
+	// (see deferReset).
+	reading int
 
 	deferred, full int // releases of each kind, for tests
 }
@@ -61,17 +73,25 @@ func (c *sessionConn) Read(p []byte) (int, error) {
 	for {
 		c.mu.Lock()
 		failed := c.in.failed
+		if failed == nil {
+			c.reading++
+		}
 		c.mu.Unlock()
 		if failed != nil {
 			return 0, failed
 		}
 		n, err := c.Conn.Read(p)
 		c.mu.Lock()
+		c.reading--
 		m, ferr := c.in.filter(p[:n])
 		owed := c.in.owed > 0
-		if ferr == nil && err != nil && owed {
+		if ferr == nil && err != nil && owed && !isTimeout(err) {
 			// The connection ended (or failed) before the reset's
-			// replies did.
+			// replies did. A timeout ended only this Read (a deadline
+			// pgconn set for a ctx, such as a WaitForNotification's):
+			// the filter follows the stream across reads, so the
+			// replies are still taken out when they come, and pgx,
+			// which keeps a connection after a timeout, may read on.
 			ferr = fmt.Errorf("postgres: the session reset before this call failed: the connection ended before the reset's replies: %w", err)
 			c.in.failed = ferr
 		}
@@ -89,8 +109,23 @@ func (c *sessionConn) Read(p []byte) (int, error) {
 // Write writes p, preceded by the deferred reset if one is pending. It never
 // puts the reset in front of a Terminate ('X'): a connection being closed
 // needs none.
+//
+// If a Read is sending the reset on its own, Write waits until the reset is
+// written: pgconn's background reader starts reading when one of pgx's
+// writes is slow (15 ms after pgx starts it), so a Read can take the pending
+// reset while the request it should precede is on its way through Write.
+// Written in the other order, the request would run on the session the last
+// lease left, and its replies would be taken for the reset's. The wait is
+// on the reset's write alone, which never waits for a Write, so it cannot
+// deadlock the reader that pgconn started to avoid one.
 func (c *sessionConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
+	for c.sending != nil {
+		sending := c.sending
+		c.mu.Unlock()
+		<-sending
+		c.mu.Lock()
+	}
 	if err := c.in.failed; err != nil {
 		c.mu.Unlock()
 		return 0, err
@@ -119,6 +154,13 @@ func (c *sessionConn) Write(p []byte) (int, error) {
 	return max(n-len(reset), 0), err
 }
 
+// isTimeout reports whether err is a read deadline's, after which the
+// connection can still be read.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // takeReset returns the reset's messages to send now and counts their
 // replies as owed; c.mu must be held and the reset pending.
 func (c *sessionConn) takeReset() []byte {
@@ -132,7 +174,8 @@ func (c *sessionConn) takeReset() []byte {
 }
 
 // sendPendingReset writes the pending reset on its own, for a Read that no
-// request of pgx's preceded. A failed write fails the connection.
+// request of pgx's preceded (or one that a Write has not yet reached: Write
+// waits for this write, see Write). A failed write fails the connection.
 func (c *sessionConn) sendPendingReset() error {
 	c.mu.Lock()
 	if !c.pending || c.in.failed != nil {
@@ -140,10 +183,15 @@ func (c *sessionConn) sendPendingReset() error {
 		return nil
 	}
 	reset := c.takeReset()
+	sending := make(chan struct{})
+	c.sending = sending
 	c.mu.Unlock()
-	if _, err := c.Conn.Write(reset); err != nil {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+	_, err := c.Conn.Write(reset)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sending = nil
+	close(sending)
+	if err != nil {
 		if c.in.failed == nil {
 			c.in.failed = fmt.Errorf("postgres: the session reset before this call failed: it could not be sent: %w", err)
 		}
@@ -157,10 +205,17 @@ func (c *sessionConn) sendPendingReset() error {
 // If not (see requestWatch; also when pgx was handed a ParameterStatus, so
 // its copy of the session's settings must be refreshed now, or has read a
 // message it has not parsed yet), the caller must run the full reset.
+//
+// Nor is it deferred while a Read is in flight (a background read that
+// outlived its request, see reading): that Read began before the reset was
+// pending, so it will not send it, and pgx's next Read waits for it. A next
+// lease whose first call only reads would be handed whatever the old
+// session sends, such as a notification for one of the last lease's
+// LISTENs. The full reset's request makes the server answer that Read.
 func (c *sessionConn) deferReset() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.in.failed != nil || c.out.dirty || c.in.sawParam || !c.in.afterReady ||
+	if c.in.failed != nil || c.out.dirty || c.in.sawParam || !c.in.afterReady || c.reading > 0 ||
 		c.in.owed > 0 || !c.in.atBoundary() || !c.out.atBoundary() {
 		c.pending = false
 		return false
