@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -228,13 +227,16 @@ func (l *Lease) copyFrom(ctx context.Context, q queryer, table pgx.Identifier, c
 // handling of a panic hands the lease back. A panic in a value's Value or
 // Encode method, which pgx calls in that goroutine too, is out of its
 // reach: pgx calls them itself.
+//
+// It takes no lock (README names the library's locks): the first panic's
+// value is stored once, atomically, and read after pgx's goroutine is done.
 type recoveringSource struct {
-	src pgx.CopyFromSource
-
-	mu       sync.Mutex
-	panicked bool
-	value    any
+	src   pgx.CopyFromSource
+	first atomic.Pointer[recoveredPanic]
 }
+
+// recoveredPanic is the value of a source's panic (which may be nil).
+type recoveredPanic struct{ value any }
 
 // errSourcePanicked ends a source that panicked; copyFrom panics instead of
 // returning it.
@@ -283,16 +285,13 @@ func (s *recoveringSource) Err() (err error) {
 
 // record keeps the value of the source's first panic.
 func (s *recoveringSource) record(r any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.panicked {
-		s.panicked, s.value = true, r
-	}
+	s.first.CompareAndSwap(nil, &recoveredPanic{value: r})
 }
 
 // recovered returns the value of the source's panic, if it panicked.
 func (s *recoveringSource) recovered() (any, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.value, s.panicked
+	if p := s.first.Load(); p != nil {
+		return p.value, true
+	}
+	return nil, false
 }
