@@ -63,9 +63,11 @@ func newSessionConn(c net.Conn) *sessionConn { return &sessionConn{Conn: c} }
 // that only reads (pgx.Conn.WaitForNotification) would otherwise be handed
 // what the last lease's session still produces, the notifications of its
 // LISTENs. pgx reads and writes the same connection concurrently only
-// within a request (its background reader during a Write), which has taken
-// the reset already, so nothing can be written between this reset and what
-// it precedes.
+// within a request (its background reader during a Write), but that reader
+// starts on a timer (15 ms after pgx begins a write), so its Read can come
+// before the request has reached Write and taken the reset: the request
+// then waits in Write until this Read has written the reset (see Write and
+// sending), so nothing is written between this reset and what it precedes.
 func (c *sessionConn) Read(p []byte) (int, error) {
 	if err := c.sendPendingReset(); err != nil {
 		return 0, err
