@@ -105,15 +105,20 @@ const (
 // scenarios that had finished, with ctx's error: minutes of measurements
 // were thrown away with the scenario that was cut short.
 func Run(ctx context.Context, o Options) (*Report, error) {
+	return runScenarios(ctx, o, Scenarios)
+}
+
+// runScenarios is Run over scenarios.
+func runScenarios(ctx context.Context, o Options, scenarios []Scenario) (*Report, error) {
 	o = o.withDefaults()
 	for _, name := range o.Scenarios {
-		if !slices.ContainsFunc(Scenarios, func(s Scenario) bool { return s.Name == name }) {
+		if !slices.ContainsFunc(scenarios, func(s Scenario) bool { return s.Name == name }) {
 			return nil, fmt.Errorf("bench: unknown scenario %q", name)
 		}
 	}
 	rep := &Report{Machine: DescribeMachine(), Quick: o.Quick, Runs: o.Runs, RunTime: o.RunTime}
 	t0 := time.Now()
-	for _, s := range Scenarios {
+	for _, s := range scenarios {
 		if len(o.Scenarios) > 0 && !slices.Contains(o.Scenarios, s.Name) {
 			continue
 		}
@@ -122,12 +127,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		o.progress("== %s: %s", s.Name, s.Summary)
 		res, err := s.Run(ctx, o)
+		if cerr := ctx.Err(); cerr != nil {
+			// A scenario cut short measured nothing whole, even one
+			// that returned no error (a run whose acquires were served
+			// from idle never saw ctx end, and returns what it had);
+			// the ones before it did. Were its results kept, a Ctrl-C
+			// during the last scenario would pass as a whole run.
+			return rep.done(t0), fmt.Errorf("bench: interrupted in %s: %w", s.Name, cerr)
+		}
 		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				// A scenario cut short measured nothing whole; the
-				// ones before it did.
-				return rep.done(t0), fmt.Errorf("bench: interrupted in %s: %w", s.Name, cerr)
-			}
 			return nil, fmt.Errorf("bench: %s: %w", s.Name, err)
 		}
 		rep.Results = append(rep.Results, res...)

@@ -47,7 +47,7 @@ func TestDeferredResetDiscardsEverySessionState(t *testing.T) {
 	}
 	state := `SELECT concat_ws(',', current_setting('statement_timeout'), current_setting('lock_timeout'),
 		coalesce(current_setting('idpool.secret', true), ''), current_user,
-		(SELECT count(*) FROM pg_tables WHERE tablename = 'leak'),
+		(SELECT count(*) FROM pg_class WHERE relname = 'leak' AND relnamespace = pg_my_temp_schema()),
 		(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),
 		(SELECT count(*) FROM pg_listening_channels()),
 		(SELECT count(*) FROM pg_cursors WHERE name = 'leakcur'),

@@ -73,7 +73,7 @@ func TestResetSessionDiscardsEverySessionState(t *testing.T) {
 	}
 	state := `SELECT concat_ws(',', current_setting('statement_timeout'),
 		coalesce(current_setting('idpool.secret', true), ''), current_user,
-		(SELECT count(*) FROM pg_tables WHERE tablename = 'leak'),
+		(SELECT count(*) FROM pg_class WHERE relname = 'leak' AND relnamespace = pg_my_temp_schema()),
 		(SELECT count(*) FROM pg_prepared_statements WHERE name = 'leakstmt'),
 		(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),
 		(SELECT count(*) FROM pg_listening_channels()),

@@ -36,7 +36,7 @@ type sessionConn struct {
 	checkReady bool
 	wbuf       []byte // the reset and the caller's bytes, for one write
 	// sending is closed once a reset that a Read is writing on its own
-	// (sendPendingReset) is on the wire; nil when none is. A Write waits
+	// (sendReset) is on the wire; nil when none is. A Write waits
 	// for it: see Write.
 	sending chan struct{}
 
@@ -48,6 +48,9 @@ type sessionConn struct {
 	reading int
 
 	deferred, full int // releases of each kind, for tests
+	// readBegun, if set (tests only), runs in each Read once it is
+	// counted in reading, before it reads.
+	readBegun func()
 }
 
 // maxKeptWriteBuffer bounds the write buffer kept between resets.
@@ -63,22 +66,40 @@ func newSessionConn(c net.Conn) *sessionConn { return &sessionConn{Conn: c} }
 // that only reads (pgx.Conn.WaitForNotification) would otherwise be handed
 // what the last lease's session still produces, the notifications of its
 // LISTENs. pgx reads and writes the same connection concurrently only
-// within a request (its background reader during a Write), which has taken
-// the reset already, so nothing can be written between this reset and what
-// it precedes.
+// within a request (its background reader during a Write), but that reader
+// starts on a timer (15 ms after pgx begins a write), so its Read can come
+// before the request has reached Write and taken the reset: the request
+// then waits in Write until this Read has written the reset (see Write and
+// sending), so nothing is written between this reset and what it precedes.
 func (c *sessionConn) Read(p []byte) (int, error) {
-	if err := c.sendPendingReset(); err != nil {
-		return 0, err
-	}
-	for {
+	for first := true; ; first = false {
 		c.mu.Lock()
 		failed := c.in.failed
+		var reset []byte
 		if failed == nil {
+			// Counted in the same critical section that looks for a
+			// pending reset: a release in between would find no Read
+			// in flight, defer the reset, and this Read, having found
+			// none to send, would wait past it (see deferReset).
 			c.reading++
+			if first && c.pending {
+				reset = c.takeResetToSend()
+			}
 		}
 		c.mu.Unlock()
 		if failed != nil {
 			return 0, failed
+		}
+		if reset != nil {
+			if err := c.sendReset(reset); err != nil {
+				c.mu.Lock()
+				c.reading--
+				c.mu.Unlock()
+				return 0, err
+			}
+		}
+		if c.readBegun != nil {
+			c.readBegun()
 		}
 		n, err := c.Conn.Read(p)
 		c.mu.Lock()
@@ -173,24 +194,24 @@ func (c *sessionConn) takeReset() []byte {
 	return resetMessages[0]
 }
 
-// sendPendingReset writes the pending reset on its own, for a Read that no
-// request of pgx's preceded (or one that a Write has not yet reached: Write
-// waits for this write, see Write). A failed write fails the connection.
-func (c *sessionConn) sendPendingReset() error {
-	c.mu.Lock()
-	if !c.pending || c.in.failed != nil {
-		c.mu.Unlock()
-		return nil
-	}
+// takeResetToSend takes the pending reset for a Read to send on its own
+// (see sendReset): for a Read that no request of pgx's preceded (or one
+// that a Write has not yet reached: Write waits for sendReset, see Write).
+// c.mu must be held and the reset pending.
+func (c *sessionConn) takeResetToSend() []byte {
 	reset := c.takeReset()
-	sending := make(chan struct{})
-	c.sending = sending
-	c.mu.Unlock()
+	c.sending = make(chan struct{})
+	return reset
+}
+
+// sendReset writes the reset takeResetToSend took, and lets the Writes
+// waiting for it go. A failed write fails the connection.
+func (c *sessionConn) sendReset(reset []byte) error {
 	_, err := c.Conn.Write(reset)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	close(c.sending)
 	c.sending = nil
-	close(sending)
 	if err != nil {
 		if c.in.failed == nil {
 			c.in.failed = fmt.Errorf("postgres: the session reset before this call failed: it could not be sent: %w", err)

@@ -61,3 +61,27 @@ func TestSessionConnNeverDefersTheResetPastAReadInFlight(t *testing.T) {
 	sc2, _ := pipeConn(t)
 	assert.True(t, sc2.deferReset())
 }
+
+// TestSessionConnCountsAReadBeforeItFindsNoResetToSend: a Read that finds
+// no reset pending must already count as in flight, or a release in
+// between (pgconn's background reader looping into one more Read while pgx
+// ends the request and the lease is released) would defer the reset past
+// it: that Read sends none, and pgx's next Read waits for it. The release
+// here comes at the latest point before the Read reaches the network, and
+// must run the full reset.
+func TestSessionConnCountsAReadBeforeItFindsNoResetToSend(t *testing.T) {
+	sc, server := pipeConn(t)
+	deferred := make(chan bool, 1)
+	sc.readBegun = func() {
+		sc.readBegun = nil // once
+		deferred <- sc.deferReset()
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, err := sc.Read(make([]byte, 64))
+		read <- err
+	}()
+	assert.False(t, <-deferred, "the release deferred the reset past a Read in flight")
+	require.NoError(t, server.Close())
+	<-read
+}

@@ -46,7 +46,7 @@ func TestDeferredResetOverTLS(t *testing.T) {
 	d2, f2, _ := wrapper.counts()
 	require.Equal(t, [2]int{deferred + 1, full}, [2]int{d2, f2}, "the reset was deferred")
 
-	state := "SELECT coalesce(current_setting('idpool.secret', true), '') || ',' || (SELECT count(*) FROM pg_tables WHERE tablename = 'leak')"
+	state := "SELECT coalesce(current_setting('idpool.secret', true), '') || ',' || (SELECT count(*) FROM pg_class WHERE relname = 'leak' AND relnamespace = pg_my_temp_schema())"
 	assert.Equal(t, ",0", queryString(t, ctx, pc, state), "nothing of the last lease is left")
 	assert.Equal(t, pid, queryString(t, ctx, pc, "SELECT pg_backend_pid()::text"), "the same session")
 }
