@@ -17,8 +17,9 @@
 // (acknowledged by a DONE(ATTN) message of its own) and the RESETCONNECTION
 // status bit. The SQL it understands is deliberately tiny (SELECT of
 // literals, parameters and a few system functions, BEGIN TRAN / COMMIT /
-// ROLLBACK, CREATE TABLE, INSERT, SELECT COUNT(*), WAITFOR DELAY, USE, the SET options clients send after
-// login, such as SET LANGUAGE and SET DATEFORMAT, and the session state a
+// ROLLBACK, CREATE TABLE, INSERT, SELECT COUNT(*), WAITFOR DELAY, USE, the
+// SET options clients send after login, such as SET LANGUAGE and SET
+// DATEFORMAT, and the session state a
 // pool must not hand on: SET TRANSACTION ISOLATION LEVEL, LOCK_TIMEOUT,
 // XACT_ABORT and the other ON/OFF options (read back with DBCC USEROPTIONS
 // and @@LOCK_TIMEOUT), SET CONTEXT_INFO and CONTEXT_INFO(),
