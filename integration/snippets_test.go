@@ -66,7 +66,7 @@ func verifyJWT(string) (jwtClaims, error) { return jwtClaims{}, nil }
 func snippetOnBehalfOf(db *manager.DB, tenantID, apiClientID, apiSecret, addr string) {
 	// snippet:obo:begin
 	app, err := tokens.NewOnBehalfOfSecret(tenantID, apiClientID, apiSecret, nil) // or ...Certificate, ...Assertion
-	users, err := onbehalf.NewCache(app, 10_000) // per user: the newest token and its credential
+	users, err := onbehalf.NewCache(app, 10_000)                                  // per user: the newest token and its credential
 
 	validate := func(r *http.Request, bearer string) (tokens.Principal, error) {
 		claims, err := verifyJWT(bearer) // yours: signature, issuer, audience (this API), expiry
