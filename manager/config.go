@@ -68,6 +68,15 @@ type Config struct {
 	HealthCheckAfter time.Duration
 	// ValidateTimeout bounds each health check. Default 5s.
 	ValidateTimeout time.Duration
+	// CancelGrace bounds how long a call on a leased connection may run
+	// past the end of its ctx: after it, the connection's transport is cut
+	// under the call, which then fails, and Release closes the connection.
+	// A driver may otherwise wait for the server to confirm the cancel
+	// (go-mssqldb up to 10 s against a server that stopped answering).
+	// It needs a Dialer that is an Aborter (drivers/sqlserver's; pgx bounds
+	// the wait itself); with another it does nothing. Default 2s, as
+	// Npgsql's Cancellation Timeout; negative: never cut.
+	CancelGrace time.Duration
 
 	// DialBackoff starts a blocking period after two dials or token mints in
 	// a row failed:
@@ -196,6 +205,7 @@ const (
 	DefaultMaxLifetime      = 30 * time.Minute
 	DefaultHealthCheckAfter = time.Second
 	DefaultValidateTimeout  = 5 * time.Second
+	DefaultCancelGrace      = 2 * time.Second
 	DefaultTokenThreshold   = 5 * time.Minute
 	DefaultMintTimeout      = 30 * time.Second
 	DefaultPoolIdleTimeout  = 10 * time.Minute
@@ -296,6 +306,7 @@ func (c Config) withDefaults() Config {
 	def(&c.LifetimeJitter, c.MaxLifetime/10)
 	def(&c.HealthCheckAfter, DefaultHealthCheckAfter)
 	def(&c.ValidateTimeout, DefaultValidateTimeout)
+	def(&c.CancelGrace, DefaultCancelGrace)
 	def(&c.TokenThreshold, DefaultTokenThreshold)
 	def(&c.MintTimeout, DefaultMintTimeout)
 	def(&c.PoolIdleTimeout, DefaultPoolIdleTimeout)

@@ -188,7 +188,9 @@ func (l *Lease) prepareRaw(ctx context.Context, query string, into *connStmt) (d
 	var s driver.Stmt
 	var err error
 	if p, ok := l.raw.(driver.ConnPrepareContext); ok {
+		w := l.watchCall(ctx)
 		s, err = p.PrepareContext(ctx, query)
+		w.stop()
 	} else {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -231,7 +233,9 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	var tx driver.Tx
 	l.touched(ctx)
 	if b, ok := l.raw.(driver.ConnBeginTx); ok {
+		w := l.watchCall(ctx)
 		tx, err = b.BeginTx(ctx, opts)
+		w.stop()
 	} else {
 		// What database/sql does for a driver without ConnBeginTx.
 		if opts.Isolation != driver.IsolationLevel(0) {
@@ -277,11 +281,13 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 	}
 	l.touched(ctx)
+	w := l.watchCall(ctx)
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
+		w.stop()
 		return nil, l.note(ctx, err)
 	}
-	return l.wrapRows(rows), nil
+	return l.wrapRows(rows, w), nil
 }
 
 // ExecContext forwards to the driver, or returns driver.ErrSkip.
@@ -306,7 +312,9 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		}
 	}
 	l.touched(ctx)
+	w := l.watchCall(ctx)
 	res, err := e.ExecContext(ctx, query, args)
+	w.stop()
 	return res, l.note(ctx, err)
 }
 
@@ -358,7 +366,10 @@ func (c *Conn) Ping(ctx context.Context) error {
 	}
 	defer l.exit()
 	if p, ok := l.raw.(driver.Pinger); ok {
-		return l.note(ctx, p.Ping(ctx))
+		w := l.watchCall(ctx)
+		err := p.Ping(ctx)
+		w.stop()
+		return l.note(ctx, err)
 	}
 	return nil
 }
@@ -534,7 +545,10 @@ func (t *trackedTx) Commit() error {
 	}
 	defer t.lease.exit()
 	t.finish()
+	// Drivers finish a transaction under BeginTx's ctx (go-mssqldb does).
+	w := t.lease.watchCall(t.ctx)
 	err := t.raw.Commit()
+	w.stop()
 	return t.lease.note(context.Background(), err)
 }
 
@@ -558,7 +572,9 @@ func (t *trackedTx) Rollback() error {
 		t.lease.broken = true
 		return nil
 	}
+	w := t.lease.watchCall(t.ctx)
 	err := t.raw.Rollback()
+	w.stop()
 	return t.lease.note(context.Background(), err)
 }
 

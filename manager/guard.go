@@ -109,6 +109,9 @@ const (
 	// stHandoff: Release gave up waiting; exit hands the connection back,
 	// broken.
 	stHandoff
+	// stCut: a call outlived its ctx by CancelGrace and the Dialer cut the
+	// connection's transport (see cancelgrace.go); Release closes it.
+	stCut
 	// Result sets still open are counted from this bit up.
 	stRowsShift = 8
 	stRowsOne   = 1 << stRowsShift

@@ -25,6 +25,10 @@ type rows struct {
 	raw    driver.Rows
 	lease  *Lease
 	closed bool
+	// watch bounds the query's wait past its ctx while the result set is
+	// open (see cancelgrace.go): a driver reads the rest of the reply in
+	// Next and Close, under the query's ctx.
+	watch *callWatch
 }
 
 var (
@@ -36,9 +40,11 @@ var (
 	_ driver.RowsColumnTypePrecisionScale   = (*rows)(nil)
 )
 
-func (l *Lease) wrapRows(raw driver.Rows) driver.Rows {
+// wrapRows guards raw, which the query that w watches returned (w may be
+// nil); the result set stops w when it closes.
+func (l *Lease) wrapRows(raw driver.Rows, w *callWatch) driver.Rows {
 	l.rowsOpened()
-	return &rows{raw: raw, lease: l}
+	return &rows{raw: raw, lease: l, watch: w}
 }
 
 // Columns forwards; the names are in memory.
@@ -68,7 +74,9 @@ func (r *rows) Close() error {
 	defer r.lease.exit()
 	r.closed = true
 	r.lease.rowsClosed()
-	return r.lease.note(context.Background(), r.raw.Close())
+	err := r.raw.Close()
+	r.watch.stop()
+	return r.lease.note(context.Background(), err)
 }
 
 // HasNextResultSet forwards, inside the guard.

@@ -84,7 +84,10 @@ func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
 	}
 	defer l.exit()
 	l.touched(ctx)
-	return l.note(ctx, f(l.raw))
+	w := l.watchCall(ctx)
+	err := f(l.raw)
+	w.stop()
+	return l.note(ctx, err)
 }
 
 // Key returns the pool key the lease came from.
@@ -129,7 +132,7 @@ func (l *Lease) Release(err error) {
 	// Once the Manager is closing the connection is closed anyway, and may
 	// already have been by a forced Close: do not touch it again.
 	broken := l.broken || IsBroken(err) || l.m.life.Err() != nil || l.lastCtx != nil && l.lastCtx.Err() != nil ||
-		s>>stRowsShift != 0
+		s>>stRowsShift != 0 || s&stCut != 0
 	if !broken {
 		if l.m.gate.enter() {
 			broken = !l.reset() || !l.afterRelease()

@@ -73,8 +73,11 @@ type Manager struct {
 	abandonedPrepares atomic.Int64
 	// dialer is Config.Dialer as the caller gave it, before hooks and
 	// metrics wrap it, for its optional interfaces (Prober,
-	// StatementCacher).
+	// StatementCacher, Aborter).
 	dialer Dialer
+	// aborter is dialer as an Aborter, nil when it is none or CancelGrace
+	// is off: a call then registers nothing on its ctx.
+	aborter Aborter
 }
 
 // New validates cfg, naming every invalid field in a *ConfigError, and starts
@@ -116,6 +119,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	life, cancel := context.WithCancel(context.Background())
 	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, tracing: tr, routes: routes, dialer: dialer}
+	if ab, ok := dialer.(Aborter); ok && cfg.CancelGrace > 0 {
+		m.aborter = ab
+	}
 	return m, nil
 }
 

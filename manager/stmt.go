@@ -90,7 +90,7 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	if err != nil {
 		return nil, s.lease.note(context.Background(), err)
 	}
-	return s.lease.wrapRows(r), nil
+	return s.lease.wrapRows(r, nil), nil
 }
 
 // ExecContext runs the statement inside the lease guard, which refuses a
@@ -103,7 +103,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	defer s.lease.exit()
 	s.lease.touched(ctx)
 	if e, ok := s.raw.(driver.StmtExecContext); ok {
+		w := s.lease.watchCall(ctx)
 		r, err := e.ExecContext(ctx, args)
+		w.stop()
 		return r, s.lease.note(ctx, err)
 	}
 	values, err := plainValues(args)
@@ -127,7 +129,9 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	s.lease.touched(ctx)
 	var r driver.Rows
 	var err error
+	var w *callWatch
 	if q, ok := s.raw.(driver.StmtQueryContext); ok {
+		w = s.lease.watchCall(ctx)
 		r, err = q.QueryContext(ctx, args)
 	} else {
 		values, verr := plainValues(args)
@@ -141,9 +145,10 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		r, err = s.raw.Query(values)
 	}
 	if err != nil {
+		w.stop()
 		return nil, s.lease.note(ctx, err)
 	}
-	return s.lease.wrapRows(r), nil
+	return s.lease.wrapRows(r, w), nil
 }
 
 // CheckNamedValue asks the driver's statement, or else the driver's

@@ -13,6 +13,7 @@ import (
 	"github.com/microsoft/go-mssqldb/msdsn"
 
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -37,9 +38,15 @@ type dialerSecrets struct {
 	cfg msdsn.Config
 	// scrub lists the DSN's password forms, scrubbed from error text.
 	scrub []string
+	// open holds the connections the Dialer opened and go-mssqldb has not
+	// closed, for AbortTransport.
+	open openConns
 }
 
-var _ actors.Dialer = (*Dialer)(nil)
+var (
+	_ actors.Dialer   = (*Dialer)(nil)
+	_ manager.Aborter = (*Dialer)(nil)
+)
 
 // Option configures a Dialer.
 type Option func(*Dialer)
@@ -132,7 +139,21 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 	if err != nil {
 		return nil, d.dialError(req, err, req.Token.Value)
 	}
+	d.secrets().open.add(conn, guard.transports())
 	return conn, nil
+}
+
+// AbortTransport closes the network connection under conn, one this Dialer
+// opened, so that a call blocked on it fails at once: go-mssqldb waits up
+// to 5 s, twice, for a server to confirm a cancelled call, and indefinitely
+// for the reply to a call whose ctx never ends. The pool calls it for a
+// call still running manager.Config.CancelGrace after its ctx ended
+// (manager.Aborter), then closes conn. It reports whether conn was open.
+func (d *Dialer) AbortTransport(conn driver.Conn) bool {
+	if d.secrets == nil {
+		return false
+	}
+	return d.secrets().open.abort(conn)
 }
 
 // ServerKey returns host:port/database of the dialer's DSN (see ServerKey).

@@ -29,6 +29,14 @@ type loginGuard struct {
 	nd      net.Dialer
 	state   atomic.Int32
 	watches atomic.Pointer[watch]
+	// dialed is every connection the guard opened, newest first.
+	dialed atomic.Pointer[dialedConn]
+}
+
+// dialedConn is one entry of loginGuard.dialed.
+type dialedConn struct {
+	t    *transport
+	next *dialedConn
 }
 
 // watch is one connection's watch on the Dial's ctx.
@@ -54,9 +62,16 @@ func newLoginGuard(ctx context.Context, keepAlive time.Duration) *loginGuard {
 // with the DSN's dial timeout, cancelled when the driver's connect
 // returns), so the guard watches the Dial's own ctx instead.
 func (g *loginGuard) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	c, err := g.nd.DialContext(ctx, network, addr)
+	nc, err := g.nd.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
+	}
+	c := &transport{Conn: nc}
+	for {
+		top := g.dialed.Load()
+		if g.dialed.CompareAndSwap(top, &dialedConn{t: c, next: top}) {
+			break
+		}
 	}
 	stop := context.AfterFunc(g.ctx, func() {
 		if g.state.CompareAndSwap(guardDialing, guardAborted) || g.state.Load() == guardAborted {
@@ -85,6 +100,15 @@ func (g *loginGuard) finish() bool {
 		return true
 	}
 	return false
+}
+
+// transports lists the connections the guard opened.
+func (g *loginGuard) transports() []*transport {
+	var ts []*transport
+	for d := g.dialed.Load(); d != nil; d = d.next {
+		ts = append(ts, d.t)
+	}
+	return ts
 }
 
 // unwatch removes every watch registered so far.

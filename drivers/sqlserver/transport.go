@@ -1,0 +1,66 @@
+package sqlserver
+
+import (
+	"database/sql/driver"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// transport is one network connection a Dial opened. go-mssqldb owns it;
+// the Dialer keeps it only to cut it (AbortTransport) while its connection
+// is open, and forgets it when go-mssqldb closes it.
+type transport struct {
+	net.Conn
+	// forget removes the connection from its Dialer's set of open ones; it
+	// is set once the login has finished, and run at most once.
+	forget atomic.Pointer[func()]
+}
+
+// Close closes the network connection and forgets it.
+func (t *transport) Close() error {
+	if f := t.forget.Swap(nil); f != nil {
+		(*f)()
+	}
+	return t.Conn.Close()
+}
+
+// openConns is a Dialer's set of open connections, each with the network
+// connections its Dial opened (more than one when go-mssqldb followed a
+// redirect or raced several addresses; all but one of those are closed).
+// sync.Map suits it: each key is written once and deleted once, by
+// different goroutines.
+type openConns struct{ m sync.Map }
+
+// dialedTransports is the value of an openConns entry: a pointer, so that
+// CompareAndDelete can compare it.
+type dialedTransports struct{ ts []*transport }
+
+// add records conn's transports; each forgets conn when it closes.
+func (o *openConns) add(conn driver.Conn, ts []*transport) {
+	v := &dialedTransports{ts: ts}
+	o.m.Store(conn, v)
+	forget := func() { o.m.CompareAndDelete(conn, v) }
+	for _, t := range ts {
+		t.forget.Store(&forget)
+	}
+}
+
+// abort closes conn's transports and reports whether conn was open.
+func (o *openConns) abort(conn driver.Conn) bool {
+	v, ok := o.m.Load(conn)
+	if !ok {
+		return false
+	}
+	for _, t := range v.(*dialedTransports).ts {
+		_ = t.Close()
+	}
+	return true
+}
+
+// len counts the open connections, for tests.
+func (o *openConns) len() int {
+	n := 0
+	o.m.Range(func(any, any) bool { n++; return true })
+	return n
+}

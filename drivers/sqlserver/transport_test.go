@@ -1,0 +1,51 @@
+package sqlserver
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/sim/tds"
+	"github.com/idpool/idpool/tokens"
+)
+
+// The Dialer keeps each connection's transport only while go-mssqldb has
+// it open: a pool that opens and closes connections all day must not grow
+// the set, and a closed connection cannot be cut.
+func TestTheDialerForgetsEveryClosedConnection(t *testing.T) {
+	srv, err := tds.Start(tds.Options{Users: map[string]string{"app": "pw-Transport-1"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	u := url.URL{Scheme: "sqlserver", User: url.UserPassword("app", "pw-Transport-1"), Host: srv.Addr(),
+		RawQuery: "database=appdb&encrypt=disable"}
+	d, err := NewDialer(u.String())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req := actors.DialRequest{Key: tokens.NewKey(d.ServerKey(), ""), Identity: tokens.SQLLogin()}
+
+	for range 20 {
+		c, err := d.Dial(ctx, req)
+		require.NoError(t, err)
+		require.Equal(t, 1, d.secrets().open.len(), "an open connection is known")
+		require.NoError(t, c.Close())
+		require.Zero(t, d.secrets().open.len(), "a closed connection is forgotten")
+		assert.False(t, d.AbortTransport(c), "a closed connection cannot be cut")
+	}
+
+	c, err := d.Dial(ctx, req)
+	require.NoError(t, err)
+	require.True(t, d.AbortTransport(c))
+	assert.Zero(t, d.secrets().open.len(), "a cut connection is forgotten")
+	_ = c.Close() // the pool still closes it; closing twice does no harm
+
+	assert.False(t, (&Dialer{}).AbortTransport(c), "the zero Dialer knows no connection")
+	other, err := NewDialer(u.String())
+	require.NoError(t, err)
+	assert.False(t, other.AbortTransport(c), "a Dialer cuts only its own connections")
+}

@@ -1,0 +1,340 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/tokens"
+)
+
+// stuckDialer opens connections whose "stuck" calls ignore their ctx, as
+// go-mssqldb's do while it waits for a silent server to confirm a cancel:
+// they return only once their transport is cut (AbortTransport) or the
+// test lets them go.
+type stuckDialer struct {
+	mu     sync.Mutex
+	conns  []*stuckConn
+	aborts atomic.Int32
+	closes atomic.Int32
+	panics bool
+}
+
+func (d *stuckDialer) Dial(context.Context, actors.DialRequest) (driver.Conn, error) {
+	c := &stuckConn{d: d, cut: make(chan struct{}), free: make(chan struct{}), entered: make(chan struct{}, 8)}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.conns = append(d.conns, c)
+	return c, nil
+}
+
+func (d *stuckDialer) AbortTransport(conn driver.Conn) bool {
+	d.aborts.Add(1)
+	if d.panics {
+		panic("aborter panicked")
+	}
+	c := conn.(*stuckConn)
+	c.cutOnce.Do(func() { close(c.cut) })
+	return true
+}
+
+var errTransportCut = errors.New("stuckConn: transport cut")
+
+type stuckConn struct {
+	d         *stuckDialer
+	cut, free chan struct{}
+	cutOnce   sync.Once
+	freeOnce  sync.Once
+	entered   chan struct{}
+}
+
+// let lets the stuck call return (no error), as a server answering late.
+func (c *stuckConn) let() { c.freeOnce.Do(func() { close(c.free) }) }
+
+// wait blocks as a stuck call does.
+func (c *stuckConn) wait() error {
+	c.entered <- struct{}{}
+	select {
+	case <-c.cut:
+		return errTransportCut
+	case <-c.free:
+		return nil
+	}
+}
+
+func (c *stuckConn) ExecContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Result, error) {
+	if q == "stuck" {
+		if err := c.wait(); err != nil {
+			return nil, err
+		}
+	}
+	return driver.RowsAffected(0), nil
+}
+
+func (c *stuckConn) QueryContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
+	return &stuckRows{c: c}, nil
+}
+
+func (c *stuckConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("not supported") }
+func (c *stuckConn) Close() error                        { c.d.closes.Add(1); return nil }
+func (c *stuckConn) Begin() (driver.Tx, error)           { return nil, errors.New("not supported") }
+
+// stuckRows has one row; reading past it is stuck (the rest of the reply
+// never comes).
+type stuckRows struct {
+	c    *stuckConn
+	read bool
+}
+
+func (r *stuckRows) Columns() []string { return []string{"n"} }
+func (r *stuckRows) Close() error      { return nil }
+func (r *stuckRows) Next(dest []driver.Value) error {
+	if !r.read {
+		r.read = true
+		dest[0] = int64(1)
+		return nil
+	}
+	if err := r.c.wait(); err != nil {
+		return err
+	}
+	return io.EOF
+}
+
+// graceClock is a manual clock that reports each timer of the grace's
+// length: the test advances time only once the grace has begun.
+type graceClock struct {
+	*manualClock
+	grace time.Duration
+	begun chan struct{}
+}
+
+const testGrace = 1234 * time.Millisecond
+
+func newGraceClock() *graceClock {
+	return &graceClock{manualClock: newManualClock(), grace: testGrace, begun: make(chan struct{}, 8)}
+}
+
+func (c *graceClock) AfterFunc(d time.Duration, f func()) actors.Timer {
+	t := c.manualClock.AfterFunc(d, f)
+	if d == c.grace {
+		c.begun <- struct{}{}
+	}
+	return t
+}
+
+// awaitGrace waits for a grace to begin, failing the test if none does.
+func (c *graceClock) awaitGrace(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.begun:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no CancelGrace began after the ctx ended")
+	}
+}
+
+func newStuckManager(t *testing.T, d *stuckDialer, clock Clock, grace time.Duration) *Manager {
+	t.Helper()
+	m, err := New(Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: grace, HealthCheckAfter: -1, MaxSize: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	return m
+}
+
+func leaseOf(t *testing.T, m *Manager) (*Lease, *stuckConn) {
+	t.Helper()
+	l, err := m.Acquire(context.Background(), tokens.SQLLogin())
+	require.NoError(t, err)
+	return l, l.Raw().(*stuckConn)
+}
+
+// stuckExec starts a stuck call under ctx and returns its result channel,
+// once the call is inside the driver.
+func stuckExec(ctx context.Context, l *Lease, c *stuckConn) <-chan error {
+	got := make(chan error, 1)
+	go func() {
+		_, err := l.Conn().ExecContext(ctx, "stuck", nil)
+		got <- err
+	}()
+	<-c.entered
+	return got
+}
+
+func TestACallStuckPastItsCtxIsCutOnceCancelGraceHasPassed(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := stuckExec(ctx, l, c)
+
+	cancel()
+	clock.awaitGrace(t)
+	clock.advance(testGrace - time.Nanosecond)
+	assert.Zero(t, d.aborts.Load(), "cut before CancelGrace had passed")
+	clock.advance(time.Nanosecond)
+	require.ErrorIs(t, <-got, errTransportCut, "the stuck call returns once its transport is cut")
+	assert.EqualValues(t, 1, d.aborts.Load())
+
+	l.Release(nil) // even a caller that saw no error cannot keep a cut connection
+	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the cut connection is closed at Release")
+	l2, c2 := leaseOf(t, m)
+	defer l2.Release(nil)
+	assert.NotSame(t, c, c2, "a cut connection never serves another lease")
+}
+
+func TestACallThatReturnsWithinCancelGraceIsNotCut(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := stuckExec(ctx, l, c)
+
+	cancel()
+	clock.awaitGrace(t)
+	c.let() // the server answered the cancel in time
+	require.NoError(t, <-got)
+	clock.advance(time.Hour)
+	assert.Zero(t, d.aborts.Load(), "a call that had returned was cut")
+	l.Release(nil)
+}
+
+func TestAResultSetStuckPastItsQuerysCtxIsCut(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	rows, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
+	require.NoError(t, err)
+	dest := make([]driver.Value, 1)
+	require.NoError(t, rows.Next(dest), "the first row is there")
+	got := make(chan error, 1)
+	go func() { got <- rows.Next(dest) }()
+	<-c.entered
+
+	cancel()
+	clock.awaitGrace(t)
+	clock.advance(testGrace)
+	require.ErrorIs(t, <-got, errTransportCut)
+	require.NoError(t, rows.Close())
+	l.Release(nil)
+	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond)
+}
+
+func TestAClosedResultSetStopsItsWatch(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, _ := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	rows, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
+	require.NoError(t, err)
+	require.NoError(t, rows.Close())
+	cancel()
+	clock.advance(time.Hour)
+	assert.Zero(t, d.aborts.Load(), "a closed result set's query was cut")
+	select {
+	case <-clock.begun:
+		t.Error("a grace began for a query whose result set had closed")
+	default:
+	}
+	l.Release(nil)
+}
+
+func TestCancelGraceOffNeverCuts(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, -1)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := stuckExec(ctx, l, c)
+	cancel()
+	clock.advance(time.Hour)
+	assert.Zero(t, d.aborts.Load())
+	c.let()
+	require.NoError(t, <-got)
+	l.Release(nil)
+}
+
+// A Dialer whose AbortTransport panics: the panic stays in the timer's
+// goroutine (which would otherwise crash the process), and the lease is
+// still closed at Release.
+func TestAnAborterThatPanicsIsContained(t *testing.T) {
+	d, clock := &stuckDialer{panics: true}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := stuckExec(ctx, l, c)
+	cancel()
+	clock.awaitGrace(t)
+	clock.advance(testGrace)
+	assert.EqualValues(t, 1, d.aborts.Load())
+	c.let()
+	require.NoError(t, <-got)
+	l.Release(nil)
+	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"a lease whose cut was attempted is closed at Release")
+}
+
+// Calls whose ctx can never end, and Dialers that cannot cut, register
+// nothing.
+func TestNothingIsWatchedThatCannotBeCut(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, _ := leaseOf(t, m)
+	defer l.Release(nil)
+	assert.Nil(t, l.watchCall(context.Background()), "a ctx that never ends")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := l.watchCall(ctx)
+	assert.NotNil(t, w)
+	w.stop()
+
+	plain, _ := newManager(t, Config{CancelGrace: time.Second})
+	pl := acquire(t, plain, identity("a"))
+	defer pl.Release(nil)
+	assert.Nil(t, pl.watchCall(ctx), "a Dialer that is no Aborter")
+}
+
+// BenchmarkCallWatch is what CancelGrace costs a call on a Dialer that can
+// cut: one Exec on a lease, with a ctx that cannot end (nothing watched)
+// and with one that can (a callback registered on it and removed).
+//
+//	go test ./manager -run '^$' -bench CallWatch -benchmem -count 6
+func BenchmarkCallWatch(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"ctx=background", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+		{"ctx=cancelable", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m, err := New(Config{Server: "stuck:1/db", Dialer: &stuckDialer{}, HealthCheckAfter: -1})
+			require.NoError(b, err)
+			defer m.Close(context.Background())
+			l, err := m.Acquire(context.Background(), tokens.SQLLogin())
+			require.NoError(b, err)
+			defer l.Release(nil)
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			c := l.Conn()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.ExecContext(ctx, "SELECT 1", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
