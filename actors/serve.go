@@ -16,7 +16,7 @@ import (
 // serve hands usable idle connections to waiters in arrival order, then dials
 // for waiters no dial in flight will cover, then tops up to MinSize.
 func (p *Pool) serve(now time.Time) {
-	if p.closing {
+	if p.closing || p.nothingToServe() {
 		return
 	}
 	for p.waiters.unserved() > 0 {
@@ -38,11 +38,21 @@ func (p *Pool) serve(now time.Time) {
 	p.fillMin(now)
 }
 
+// nothingToServe reports that serve would do nothing: no waiter to serve
+// or dial for, the pool at MinSize or above (fillMin dials nothing), and no
+// rare state, so no dial backoff to fail waiters under (blocked is false)
+// and no fresh token to drop. Every Release of a pool without waiters, the
+// hit path's second half, is such a case; testing it first spares the calls
+// and the deferred dropSpareTokens.
+func (p *Pool) nothingToServe() bool {
+	return p.rare == nil && p.waiters.unserved() == 0 && p.size() >= p.cfg.MinSize && !p.cfg.noFastPaths
+}
+
 // startCheckOrGrant gives c to w, or first checks it on w's behalf.
 func (p *Pool) startCheckOrGrant(now time.Time, w *waiter, c *conn) {
 	switch p.checkFor(now, c) {
 	case checkNone:
-		p.grant(now, w, w.id, w.replyTo, w.since, c)
+		p.grant(w, w.id, w.replyTo, now.Sub(w.since), c)
 	case checkToken:
 		if p.knownRotated(now, c) {
 			// The pool already holds a newer token than c's: no need to
@@ -98,9 +108,12 @@ func (p *Pool) startTokenCheck(now time.Time, c *conn, w *waiter) {
 	p.requestMint(now)
 }
 
-// grant hands c to the acquire id. w is nil on the fast path, where the
-// acquire never queued.
-func (p *Pool) grant(now time.Time, w *waiter, id uint64, replyTo chan messages.Reply, since time.Time, c *conn) {
+// grant hands c to the acquire id, which waited that long. w is nil on the
+// fast path, where the acquire never queued: it waited 0, and its caller
+// passes that rather than now.Sub(now), a subtraction whose result is known
+// (and which, on times without a monotonic reading, costs a time.Time.Add
+// and an Equal to check for overflow).
+func (p *Pool) grant(w *waiter, id uint64, replyTo chan messages.Reply, waited time.Duration, c *conn) {
 	if w != nil {
 		p.waiters.remove(w)
 	}
@@ -113,7 +126,6 @@ func (p *Pool) grant(now time.Time, w *waiter, id uint64, replyTo chan messages.
 	} else {
 		p.stats.hits++
 	}
-	waited := now.Sub(since)
 	p.recordWait(waited)
 	p.emit(Effect{Kind: EffGrant, ReplyTo: replyTo, AcquireID: id, Conn: c.id, Resource: c.resource, Waited: waited})
 }
