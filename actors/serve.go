@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/idpool/idpool/messages"
+	"github.com/idpool/idpool/tokens"
 )
 
 // Where a waiter is served. serve runs after every input that may have freed
@@ -68,13 +69,27 @@ func (p *Pool) startCheckOrGrant(now time.Time, w *waiter, c *conn) {
 
 // checkFor says what must happen before c may be handed out.
 func (p *Pool) checkFor(now time.Time, c *conn) checkKind {
-	if p.cfg.UsesToken && !c.token.ValidBeyond(now, p.cfg.TokenThreshold) {
+	if p.cfg.UsesToken && !p.tokenGoodAt(c.token, now) {
 		return checkToken
 	}
 	if p.healthDue(now, c) {
 		return checkHealth
 	}
 	return checkNone
+}
+
+// tokenGoodAt is tok.ValidBeyond(now, TokenThreshold), which a grant
+// asks of every connection of a token pool, computed from the time tok
+// enters the threshold (as connWake does): now.Before(ExpiresOn -
+// TokenThreshold). Both compare the same clock readings (the Add keeps
+// ExpiresOn's monotonic reading, or its lack of one) and agree exactly
+// (TestTokenGoodAtIsValidBeyond). A token's expiry comes from its source
+// without a monotonic reading, while now has one: ValidBeyond's Sub then
+// takes its slow path (the difference of wall readings, then an Add and an
+// Equal to rule out overflow), where this costs an Add of a wall reading
+// and a Before.
+func (p *Pool) tokenGoodAt(tok tokens.Token, now time.Time) bool {
+	return !tok.ExpiresOn.IsZero() && now.Before(tok.ExpiresOn.Add(-p.cfg.TokenThreshold))
 }
 
 // healthDue: c must be health-checked before its next grant, because it
