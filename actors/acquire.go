@@ -31,7 +31,7 @@ func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, ti
 	if p.waiters.live == 0 {
 		if c := p.popUsable(now); c != nil {
 			if p.checkFor(now, c) == checkNone {
-				p.grant(now, nil, id, replyTo, now, c)
+				p.grant(nil, id, replyTo, 0, c)
 				return
 			}
 			p.pushIdle(c) // serve() below starts its check on the waiter's behalf

@@ -45,6 +45,8 @@ type harness struct {
 	fifo bool
 	// replies holds each acquire's reply channel (see replyFor).
 	replies map[uint64]chan messages.Reply
+	// ref, when set, is the reference pool of newDifferentialHarness.
+	ref *Pool
 }
 
 // harnessT is what both *testing.T and *rapid.T offer.
@@ -55,13 +57,29 @@ type harnessT interface {
 }
 
 func newHarness(t harnessT, cfg PoolConfig) *harness {
+	h := buildHarness(t, cfg)
+	h.step(Start{})
+	return h
+}
+
+// newDifferentialHarness is newHarness with a reference pool beside the
+// pool under test: the same configuration with its fast paths off
+// (poolCfg.noFastPaths). step feeds both every input and requires the same
+// effects and the same Stats after each.
+func newDifferentialHarness(t harnessT, cfg PoolConfig) *harness {
+	h := buildHarness(t, cfg)
+	h.ref = New(h.p.Config())
+	h.ref.cfg.noFastPaths = true
+	h.step(Start{})
+	return h
+}
+
+func buildHarness(t harnessT, cfg PoolConfig) *harness {
 	if cfg.Key == "" {
 		cfg.Key = tokens.NewKey("srv", "test:id")
 	}
-	h := &harness{t: t, p: New(cfg), now: time.Unix(1_700_000_000, 0),
+	return &harness{t: t, p: New(cfg), now: time.Unix(1_700_000_000, 0),
 		answers: map[uint64][]Effect{}, granted: map[uint64]ConnID{}, holder: map[ConnID]uint64{}}
-	h.step(Start{})
-	return h
 }
 
 // step feeds in to the pool the way the actor does (Step, Ready, carry out,
@@ -69,8 +87,17 @@ func newHarness(t harnessT, cfg PoolConfig) *harness {
 func (h *harness) step(in Input) {
 	h.t.Helper()
 	h.p.Step(h.now, in)
-	h.apply(h.p.Ready())
+	effs := h.p.Ready()
+	if h.ref != nil {
+		h.ref.Step(h.now, in)
+		require.Equal(h.t, h.ref.Ready(), effs, "effects of %T differ from the reference pool's", in)
+		h.ref.Advance()
+	}
+	h.apply(effs)
 	h.p.Advance()
+	if h.ref != nil {
+		require.Equal(h.t, h.ref.Stats(), h.p.Stats(), "Stats after %T differ from the reference pool's", in)
+	}
 }
 
 // replyFor returns the reply channel of acquire id: one per acquire, so the

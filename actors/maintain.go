@@ -120,13 +120,16 @@ func (p *Pool) connWake(c *conn) time.Time {
 }
 
 // needsWakeBefore reports whether connWake(c) is before t: the same three
-// times, compared without building them (a.Add(d).Before(t) is
-// t.Sub(a) > d, on the same clock readings Before would use).
+// times, the idle timeout's compared without building it (a.Add(d).Before(t)
+// is t.Sub(a) > d, on the same clock readings Before would use). The token's
+// is built, as connWake does: its expiry has no monotonic reading, so Sub
+// would take its slow path (an Add and an Equal inside), dearer than the
+// Add and Before here.
 func (p *Pool) needsWakeBefore(c *conn, t time.Time) bool {
 	if !c.deadline.IsZero() && c.deadline.Before(t) {
 		return true
 	}
-	if p.cfg.UsesToken && !c.token.ExpiresOn.IsZero() && t.Sub(c.token.ExpiresOn) > -p.cfg.TokenThreshold {
+	if p.cfg.UsesToken && !c.token.ExpiresOn.IsZero() && c.token.ExpiresOn.Add(-p.cfg.TokenThreshold).Before(t) {
 		return true
 	}
 	return p.cfg.IdleTimeout > 0 && len(p.conns) > p.cfg.MinSize && t.Sub(c.idleSince) > p.cfg.IdleTimeout

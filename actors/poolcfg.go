@@ -15,6 +15,11 @@ type poolCfg struct {
 	UsesToken bool
 	// NeedsPermit is PoolConfig.NeedsPermit.
 	NeedsPermit bool
+	// noFastPaths turns off the shortcuts that skip work known to do
+	// nothing (see nothingToServe): the differential test sets it on a
+	// reference pool and checks that it behaves exactly as one with them.
+	// It sits in the padding after the flags above, costing no byte.
+	noFastPaths bool
 }
 
 // ownFields splits cfg into its own fields and the rest (own fields zero).

@@ -21,33 +21,66 @@ import (
 // arrival order. At the end the pool is closed and everything settled: every
 // acquire must have had exactly one answer and the pool must drain.
 func TestPropertyRandomSequences(t *testing.T) {
-	for _, variant := range []struct {
-		name string
-		cfg  PoolConfig
-		fifo bool
-	}{
-		{"plain", PoolConfig{MinSize: 1, MaxSize: 3, MaxWaiters: 6, IdleTimeout: 30 * time.Second, MaxLifetime: time.Minute, LifetimeJitter: 5 * time.Second}, true},
-		{"checks", PoolConfig{MaxSize: 3, HealthCheckAfter: 2 * time.Second, IdleTimeout: 20 * time.Second, MaxLifetime: 90 * time.Second, RetireAfter: time.Minute}, false},
-		{"permits", PoolConfig{MinSize: 1, MaxSize: 3, NeedsPermit: true, HealthCheckAfter: 3 * time.Second, IdleTimeout: 20 * time.Second}, false},
-		{"permits+tokens", PoolConfig{MaxSize: 3, NeedsPermit: true, UsesToken: true, TokenThreshold: 10 * time.Second, MaxLifetime: time.Minute}, false},
-		{"tokens", PoolConfig{MinSize: 1, MaxSize: 4, UsesToken: true, RefreshAhead: true, TokenThreshold: 10 * time.Second, HealthCheckAfter: 5 * time.Second, MaxLifetime: 2 * time.Minute}, false},
-	} {
+	for _, variant := range propertyVariants {
 		t.Run(variant.name, func(t *testing.T) {
 			rapid.Check(t, func(rt *rapid.T) {
-				cfg := variant.cfg
-				cfg.Seed = rapid.Uint64().Draw(rt, "seed")
-				if rapid.Bool().Draw(rt, "backoff") {
-					cfg.DialBackoff = time.Second
-					cfg.DialBackoffMax = 8 * time.Second
-				}
-				runRandomSequence(rt, cfg, variant.fifo)
+				runRandomSequence(rt, drawPropertyConfig(rt, variant.cfg), variant.fifo)
 			})
 		})
 	}
 }
 
+// TestFastPathsDifferential: the shortcuts of the hit path (see
+// nothingToServe) change nothing. The random sequences of
+// TestPropertyRandomSequences, plus a variant that hits often, drive a pool
+// with its fast paths and a reference pool without them side by side; after
+// every step both must have decided the same effects and report the same
+// Stats.
+func TestFastPathsDifferential(t *testing.T) {
+	variants := append(propertyVariants[:len(propertyVariants):len(propertyVariants)], propertyVariant{
+		"hits", PoolConfig{MaxSize: 2, RetireAfter: time.Minute}, true,
+	})
+	for _, variant := range variants {
+		t.Run(variant.name, func(t *testing.T) {
+			rapid.Check(t, func(rt *rapid.T) {
+				cfg := drawPropertyConfig(rt, variant.cfg)
+				runRandomSequenceOn(rt, newDifferentialHarness(rt, cfg), cfg, variant.fifo)
+			})
+		})
+	}
+}
+
+type propertyVariant struct {
+	name string
+	cfg  PoolConfig
+	fifo bool
+}
+
+// propertyVariants are the configurations the random sequences run with.
+var propertyVariants = []propertyVariant{
+	{"plain", PoolConfig{MinSize: 1, MaxSize: 3, MaxWaiters: 6, IdleTimeout: 30 * time.Second, MaxLifetime: time.Minute, LifetimeJitter: 5 * time.Second}, true},
+	{"checks", PoolConfig{MaxSize: 3, HealthCheckAfter: 2 * time.Second, IdleTimeout: 20 * time.Second, MaxLifetime: 90 * time.Second, RetireAfter: time.Minute}, false},
+	{"permits", PoolConfig{MinSize: 1, MaxSize: 3, NeedsPermit: true, HealthCheckAfter: 3 * time.Second, IdleTimeout: 20 * time.Second}, false},
+	{"permits+tokens", PoolConfig{MaxSize: 3, NeedsPermit: true, UsesToken: true, TokenThreshold: 10 * time.Second, MaxLifetime: time.Minute}, false},
+	{"tokens", PoolConfig{MinSize: 1, MaxSize: 4, UsesToken: true, RefreshAhead: true, TokenThreshold: 10 * time.Second, HealthCheckAfter: 5 * time.Second, MaxLifetime: 2 * time.Minute}, false},
+}
+
+// drawPropertyConfig completes a variant's configuration with a drawn seed
+// and, half the time, dial backoff.
+func drawPropertyConfig(rt *rapid.T, cfg PoolConfig) PoolConfig {
+	cfg.Seed = rapid.Uint64().Draw(rt, "seed")
+	if rapid.Bool().Draw(rt, "backoff") {
+		cfg.DialBackoff = time.Second
+		cfg.DialBackoffMax = 8 * time.Second
+	}
+	return cfg
+}
+
 func runRandomSequence(rt *rapid.T, cfg PoolConfig, fifo bool) {
-	h := newHarness(rt, cfg)
+	runRandomSequenceOn(rt, newHarness(rt, cfg), cfg, fifo)
+}
+
+func runRandomSequenceOn(rt *rapid.T, h *harness, cfg PoolConfig, fifo bool) {
 	h.fifo = fifo
 	tokenN := 0
 	newToken := func() tokens.Token {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/idpool/idpool/messages"
+	"github.com/idpool/idpool/tokens"
 )
 
 // Where a waiter is served. serve runs after every input that may have freed
@@ -16,7 +17,7 @@ import (
 // serve hands usable idle connections to waiters in arrival order, then dials
 // for waiters no dial in flight will cover, then tops up to MinSize.
 func (p *Pool) serve(now time.Time) {
-	if p.closing {
+	if p.closing || p.nothingToServe() {
 		return
 	}
 	for p.waiters.unserved() > 0 {
@@ -38,11 +39,21 @@ func (p *Pool) serve(now time.Time) {
 	p.fillMin(now)
 }
 
+// nothingToServe reports that serve would do nothing: no waiter to serve
+// or dial for, the pool at MinSize or above (fillMin dials nothing), and no
+// rare state, so no dial backoff to fail waiters under (blocked is false)
+// and no fresh token to drop. Every Release of a pool without waiters, the
+// hit path's second half, is such a case; testing it first spares the calls
+// and the deferred dropSpareTokens.
+func (p *Pool) nothingToServe() bool {
+	return p.rare == nil && p.waiters.unserved() == 0 && p.size() >= p.cfg.MinSize && !p.cfg.noFastPaths
+}
+
 // startCheckOrGrant gives c to w, or first checks it on w's behalf.
 func (p *Pool) startCheckOrGrant(now time.Time, w *waiter, c *conn) {
 	switch p.checkFor(now, c) {
 	case checkNone:
-		p.grant(now, w, w.id, w.replyTo, w.since, c)
+		p.grant(w, w.id, w.replyTo, now.Sub(w.since), c)
 	case checkToken:
 		if p.knownRotated(now, c) {
 			// The pool already holds a newer token than c's: no need to
@@ -58,13 +69,27 @@ func (p *Pool) startCheckOrGrant(now time.Time, w *waiter, c *conn) {
 
 // checkFor says what must happen before c may be handed out.
 func (p *Pool) checkFor(now time.Time, c *conn) checkKind {
-	if p.cfg.UsesToken && !c.token.ValidBeyond(now, p.cfg.TokenThreshold) {
+	if p.cfg.UsesToken && !p.tokenGoodAt(c.token, now) {
 		return checkToken
 	}
 	if p.healthDue(now, c) {
 		return checkHealth
 	}
 	return checkNone
+}
+
+// tokenGoodAt is tok.ValidBeyond(now, TokenThreshold), which a grant
+// asks of every connection of a token pool, computed from the time tok
+// enters the threshold (as connWake does): now.Before(ExpiresOn -
+// TokenThreshold). Both compare the same clock readings (the Add keeps
+// ExpiresOn's monotonic reading, or its lack of one) and agree exactly
+// (TestTokenGoodAtIsValidBeyond). A token's expiry comes from its source
+// without a monotonic reading, while now has one: ValidBeyond's Sub then
+// takes its slow path (the difference of wall readings, then an Add and an
+// Equal to rule out overflow), where this costs an Add of a wall reading
+// and a Before.
+func (p *Pool) tokenGoodAt(tok tokens.Token, now time.Time) bool {
+	return !tok.ExpiresOn.IsZero() && now.Before(tok.ExpiresOn.Add(-p.cfg.TokenThreshold))
 }
 
 // healthDue: c must be health-checked before its next grant, because it
@@ -98,9 +123,12 @@ func (p *Pool) startTokenCheck(now time.Time, c *conn, w *waiter) {
 	p.requestMint(now)
 }
 
-// grant hands c to the acquire id. w is nil on the fast path, where the
-// acquire never queued.
-func (p *Pool) grant(now time.Time, w *waiter, id uint64, replyTo chan messages.Reply, since time.Time, c *conn) {
+// grant hands c to the acquire id, which waited that long. w is nil on the
+// fast path, where the acquire never queued: it waited 0, and its caller
+// passes that rather than now.Sub(now), a subtraction whose result is known
+// (and which, on times without a monotonic reading, costs a time.Time.Add
+// and an Equal to check for overflow).
+func (p *Pool) grant(w *waiter, id uint64, replyTo chan messages.Reply, waited time.Duration, c *conn) {
 	if w != nil {
 		p.waiters.remove(w)
 	}
@@ -113,7 +141,6 @@ func (p *Pool) grant(now time.Time, w *waiter, id uint64, replyTo chan messages.
 	} else {
 		p.stats.hits++
 	}
-	waited := now.Sub(since)
 	p.recordWait(waited)
 	p.emit(Effect{Kind: EffGrant, ReplyTo: replyTo, AcquireID: id, Conn: c.id, Resource: c.resource, Waited: waited})
 }

@@ -93,3 +93,37 @@ func TestParkWakesForAnIdleTimeoutSoonerThanTheWakeDue(t *testing.T) {
 	h.tick()
 	assert.Equal(t, 1, h.closeReasons()[ReasonIdleTimeout], "a closed at its idle timeout, b kept")
 }
+
+// TestTokenGoodAtIsValidBeyond checks the grant's token test against what
+// it stands for, tokens.Token.ValidBeyond, over random times on both sides
+// of the threshold's boundary and on it: now with and without a monotonic
+// reading, expiries with one, without one (as a token source gives) and
+// unknown, and expiries centuries away (where Sub saturates).
+func TestTokenGoodAtIsValidBeyond(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	base := time.Now()
+	pick := func(choices ...time.Duration) time.Duration { return choices[r.IntN(len(choices))] }
+	far := []time.Time{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Unix(1<<40, 0)}
+	for i := range 20000 {
+		threshold := pick(0, time.Nanosecond, time.Second, 5*time.Minute)
+		p := New(PoolConfig{Key: "k", UsesToken: true, TokenThreshold: threshold})
+		now := base.Add(pick(0, time.Minute, time.Hour))
+		if r.IntN(2) == 0 {
+			now = now.Round(0)
+		}
+		var tok tokens.Token
+		switch r.IntN(5) {
+		case 0: // unknown expiry
+		case 1:
+			tok.ExpiresOn = far[r.IntN(len(far))]
+		default:
+			tok.ExpiresOn = now.Add(threshold).Add(pick(-time.Hour, -time.Second, -time.Nanosecond, 0, time.Nanosecond, time.Second, time.Hour))
+			if r.IntN(2) == 0 {
+				tok.ExpiresOn = tok.ExpiresOn.Round(0)
+			}
+		}
+		if got, want := p.tokenGoodAt(tok, now), tok.ValidBeyond(now, threshold); got != want {
+			t.Fatalf("case %d: tokenGoodAt = %v, ValidBeyond = %v (expiry %v, now %v, threshold %v)", i, got, want, tok.ExpiresOn, now, threshold)
+		}
+	}
+}
