@@ -176,8 +176,14 @@ func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
-	defer l.Release()
-	return l.Exec(ctx, sql, args...)
+	// A panic in Exec (an argument's encoding) closes the connection, as the
+	// Pool's doc says of every call.
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
+	tag, err := l.Exec(ctx, sql, args...)
+	handed = true
+	l.Release()
+	return tag, err
 }
 
 // Query runs sql on a connection of the identity in ctx; see pgx.Conn.Query.

@@ -45,17 +45,20 @@ func TestPoolCallsThatPanicHandTheirLeaseBack(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newPgxEnv(t, manager.Config{MaxSize: 1})
 			ctx := as(t, e.alice)
+			var before, after int32
+			require.NoError(t, e.pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&before))
 			func() {
 				defer func() { assert.Equal(t, "panicValuer", recover()) }()
 				c.call(ctx, e.pool)
 			}()
 			assert.Zero(t, e.busy(), "the lease came back")
 			// The identity's one slot is free: a call gets it well within
-			// its deadline rather than waiting it out.
+			// its deadline rather than waiting it out, on a new connection
+			// (the Pool's doc: a call that panics closes its connection).
 			short, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			_, err := e.pool.Exec(short, "SELECT 1")
-			require.NoError(t, err)
+			require.NoError(t, e.pool.QueryRow(short, "SELECT pg_backend_pid()").Scan(&after))
+			assert.NotEqual(t, before, after, "the connection of a call that panicked was kept")
 		})
 	}
 }
