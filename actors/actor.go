@@ -38,6 +38,13 @@ type ActorConfig struct {
 	// actor's parent. It is here, shared, rather than in each Init, so that
 	// no pool actor keeps a copy.
 	Manager *actor.PID
+	// Abort, if set, cuts the network transport of a connection its Dialer
+	// opened (manager.Aborter): a health check still running CancelGrace
+	// after its ValidateTimeout ended is cut, and fails. Without it a
+	// driver may wait well past the check's ctx for a server that stopped
+	// answering (go-mssqldb up to 10 s), holding the connection's slot.
+	Abort       func(driver.Conn) bool
+	CancelGrace time.Duration
 	// Pool, if set, is the configuration every pool of the manager shares
 	// but for its own fields (see NewSharing); pools whose Init matches it
 	// keep a pointer to it instead of a copy. It must not change.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/internal/panicdesc"
+	"github.com/idpool/idpool/internal/pastctx"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -84,8 +86,27 @@ func (a *poolActor) validate(c actor.Context, id ConnID, conn driver.Conn) {
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.ValidateTimeout)
 		defer cancel()
-		root.Send(self, &messages.ValidateDone{ConnID: uint64(id), OK: healthy(ctx, conn), Ctx: valuesOf(cause)})
+		w := a.watchCheck(ctx, conn)
+		ok := healthy(ctx, conn)
+		if w.Stop() {
+			ok = false // its transport was cut under it
+		}
+		root.Send(self, &messages.ValidateDone{ConnID: uint64(id), OK: ok, Ctx: valuesOf(cause)})
 	}()
+}
+
+// watchCheck bounds a health check made under ctx by CancelGrace past the
+// ctx's end, when the pool can cut connections (ActorConfig.Abort); nil
+// otherwise. Stop it before the check's result is sent: Stop waits for a
+// cut under way, so none reaches the connection once the pool has it back.
+func (a *poolActor) watchCheck(ctx context.Context, conn driver.Conn) *pastctx.Watch {
+	abort := a.cfg.Abort
+	if abort == nil {
+		return nil
+	}
+	clock := a.cfg.Clock
+	return pastctx.Start(ctx, a.cfg.CancelGrace, func(d time.Duration, f func()) { clock.AfterFunc(d, f) },
+		func() { abort(conn) })
 }
 
 // healthy asks the driver whether conn is usable: IsValid first (free), then

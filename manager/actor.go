@@ -286,6 +286,8 @@ func newPoolProps(cfg Config, manager *actor.PID) *actor.Props {
 		DialTimeout:     cfg.DialTimeout,
 		MintTimeout:     cfg.MintTimeout,
 		ValidateTimeout: cfg.ValidateTimeout,
+		Abort:           cfg.abort,
+		CancelGrace:     cfg.CancelGrace,
 		Mint:            cfg.mint,
 		Manager:         manager,
 		Pool:            &tmpl,

@@ -27,6 +27,9 @@ type stuckDialer struct {
 	aborts atomic.Int32
 	closes atomic.Int32
 	panics bool
+	// stuckPings makes every Ping stuck too, as a health check on a
+	// silent server is.
+	stuckPings atomic.Bool
 }
 
 func (d *stuckDialer) Dial(context.Context, actors.DialRequest) (driver.Conn, error) {
@@ -82,6 +85,13 @@ func (c *stuckConn) ExecContext(_ context.Context, q string, _ []driver.NamedVal
 
 func (c *stuckConn) QueryContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
 	return &stuckRows{c: c}, nil
+}
+
+func (c *stuckConn) Ping(context.Context) error {
+	if c.d.stuckPings.Load() {
+		return c.wait()
+	}
+	return nil
 }
 
 func (c *stuckConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("not supported") }
@@ -298,12 +308,47 @@ func TestNothingIsWatchedThatCannotBeCut(t *testing.T) {
 	defer cancel()
 	w := l.watchCall(ctx)
 	assert.NotNil(t, w)
-	w.stop()
+	w.Stop()
 
 	plain, _ := newManager(t, Config{CancelGrace: time.Second})
 	pl := acquire(t, plain, identity("a"))
 	defer pl.Release(nil)
 	assert.Nil(t, pl.watchCall(ctx), "a Dialer that is no Aborter")
+}
+
+// The pool's own health check of an idle connection is a call too: one
+// stuck past its ValidateTimeout is cut once CancelGrace has passed, fails,
+// and the waiting acquire gets a new connection.
+func TestAHealthCheckStuckPastValidateTimeoutIsCut(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m, err := New(Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: testGrace, MaxSize: 1,
+		HealthCheckAfter: time.Second, ValidateTimeout: time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	l, c := leaseOf(t, m)
+	l.Release(nil)
+	d.stuckPings.Store(true)
+	clock.advance(2 * time.Second) // the idle connection is checked before its next use
+
+	got := make(chan *Lease, 1)
+	go func() {
+		l, err := m.Acquire(context.Background(), tokens.SQLLogin())
+		assert.NoError(t, err)
+		got <- l
+	}()
+	<-c.entered         // the check's Ping is stuck
+	clock.awaitGrace(t) // its ValidateTimeout (real time) ended
+	clock.advance(testGrace)
+	l2 := <-got
+	assert.EqualValues(t, 1, d.aborts.Load(), "the stuck check was cut")
+	assert.NotSame(t, c, l2.Raw(), "the acquire got a new connection, not the cut one")
+	l2.Release(nil)
+	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the cut connection is closed")
 }
 
 // BenchmarkCallWatch is what CancelGrace costs a call on a Dialer that can

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"math"
@@ -71,6 +72,8 @@ type Config struct {
 	// CancelGrace bounds how long a call on a leased connection may run
 	// past the end of its ctx: after it, the connection's transport is cut
 	// under the call, which then fails, and Release closes the connection.
+	// A health check running this long past its ValidateTimeout is cut
+	// too, and fails.
 	// A driver may otherwise wait for the server to confirm the cancel
 	// (go-mssqldb up to 10 s against a server that stopped answering).
 	// It needs a Dialer that is an Aborter (drivers/sqlserver's; pgx bounds
@@ -190,6 +193,11 @@ type Config struct {
 	Clock Clock
 	// Seed makes lifetime jitter reproducible. Default 0: random.
 	Seed uint64
+
+	// abort is the Dialer's AbortTransport (see Aborter), set by New when
+	// the Dialer is one and CancelGrace is on: the pools bound their health
+	// checks with it.
+	abort func(driver.Conn) bool
 
 	// mint runs each token mint in a span and a metric; New sets it when
 	// either is on.

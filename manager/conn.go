@@ -190,7 +190,7 @@ func (l *Lease) prepareRaw(ctx context.Context, query string, into *connStmt) (d
 	if p, ok := l.raw.(driver.ConnPrepareContext); ok {
 		w := l.watchCall(ctx)
 		s, err = p.PrepareContext(ctx, query)
-		w.stop()
+		w.Stop()
 	} else {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -235,7 +235,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if b, ok := l.raw.(driver.ConnBeginTx); ok {
 		w := l.watchCall(ctx)
 		tx, err = b.BeginTx(ctx, opts)
-		w.stop()
+		w.Stop()
 	} else {
 		// What database/sql does for a driver without ConnBeginTx.
 		if opts.Isolation != driver.IsolationLevel(0) {
@@ -284,7 +284,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	w := l.watchCall(ctx)
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
-		w.stop()
+		w.Stop()
 		return nil, l.note(ctx, err)
 	}
 	return l.wrapRows(rows, w), nil
@@ -314,7 +314,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	l.touched(ctx)
 	w := l.watchCall(ctx)
 	res, err := e.ExecContext(ctx, query, args)
-	w.stop()
+	w.Stop()
 	return res, l.note(ctx, err)
 }
 
@@ -368,7 +368,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	if p, ok := l.raw.(driver.Pinger); ok {
 		w := l.watchCall(ctx)
 		err := p.Ping(ctx)
-		w.stop()
+		w.Stop()
 		return l.note(ctx, err)
 	}
 	return nil
@@ -548,7 +548,7 @@ func (t *trackedTx) Commit() error {
 	// Drivers finish a transaction under BeginTx's ctx (go-mssqldb does).
 	w := t.lease.watchCall(t.ctx)
 	err := t.raw.Commit()
-	w.stop()
+	w.Stop()
 	return t.lease.note(context.Background(), err)
 }
 
@@ -574,7 +574,7 @@ func (t *trackedTx) Rollback() error {
 	}
 	w := t.lease.watchCall(t.ctx)
 	err := t.raw.Rollback()
-	w.stop()
+	w.Stop()
 	return t.lease.note(context.Background(), err)
 }
 

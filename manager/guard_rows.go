@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"io"
 	"reflect"
+
+	"github.com/idpool/idpool/internal/pastctx"
 )
 
 // rows wraps a driver result set so that reading and closing it pass the
@@ -28,7 +30,7 @@ type rows struct {
 	// watch bounds the query's wait past its ctx while the result set is
 	// open (see cancelgrace.go): a driver reads the rest of the reply in
 	// Next and Close, under the query's ctx.
-	watch *callWatch
+	watch *pastctx.Watch
 }
 
 var (
@@ -42,7 +44,7 @@ var (
 
 // wrapRows guards raw, which the query that w watches returned (w may be
 // nil); the result set stops w when it closes.
-func (l *Lease) wrapRows(raw driver.Rows, w *callWatch) driver.Rows {
+func (l *Lease) wrapRows(raw driver.Rows, w *pastctx.Watch) driver.Rows {
 	l.rowsOpened()
 	return &rows{raw: raw, lease: l, watch: w}
 }
@@ -75,7 +77,7 @@ func (r *rows) Close() error {
 	r.closed = true
 	r.lease.rowsClosed()
 	err := r.raw.Close()
-	r.watch.stop()
+	r.watch.Stop()
 	return r.lease.note(context.Background(), err)
 }
 

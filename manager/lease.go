@@ -86,7 +86,7 @@ func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
 	l.touched(ctx)
 	w := l.watchCall(ctx)
 	err := f(l.raw)
-	w.stop()
+	w.Stop()
 	return l.note(ctx, err)
 }
 

@@ -78,6 +78,9 @@ type Manager struct {
 	// aborter is dialer as an Aborter, nil when it is none or CancelGrace
 	// is off: a call then registers nothing on its ctx.
 	aborter Aborter
+	// afterFunc is Config.Clock's AfterFunc, made once for the calls'
+	// watches (internal/pastctx).
+	afterFunc func(time.Duration, func())
 }
 
 // New validates cfg, naming every invalid field in a *ConfigError, and starts
@@ -109,6 +112,13 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Dialer = observedDialer{next: cfg.Dialer, m: m}
 		cfg.mint = m.observedMint
 	}
+	aborter, _ := dialer.(Aborter)
+	if cfg.CancelGrace <= 0 {
+		aborter = nil // CancelGrace off: nothing is watched
+	}
+	if aborter != nil {
+		cfg.abort = aborter.AbortTransport
+	}
 	system := newActorSystem(cfg.Logger)
 	props := actor.PropsFromProducer(func() actor.Actor { return newManagerActor(cfg, seed, routes) },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, resumeOnPanic)),
@@ -119,8 +129,10 @@ func New(cfg Config) (*Manager, error) {
 	}
 	life, cancel := context.WithCancel(context.Background())
 	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, tracing: tr, routes: routes, dialer: dialer}
-	if ab, ok := dialer.(Aborter); ok && cfg.CancelGrace > 0 {
-		m.aborter = ab
+	if aborter != nil {
+		m.aborter = aborter
+		clock := cfg.Clock
+		m.afterFunc = func(d time.Duration, f func()) { clock.AfterFunc(d, f) }
 	}
 	return m, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+
+	"github.com/idpool/idpool/internal/pastctx"
 )
 
 // stmt wraps a prepared statement so that every call on it passes the lease
@@ -105,7 +107,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if e, ok := s.raw.(driver.StmtExecContext); ok {
 		w := s.lease.watchCall(ctx)
 		r, err := e.ExecContext(ctx, args)
-		w.stop()
+		w.Stop()
 		return r, s.lease.note(ctx, err)
 	}
 	values, err := plainValues(args)
@@ -129,7 +131,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	s.lease.touched(ctx)
 	var r driver.Rows
 	var err error
-	var w *callWatch
+	var w *pastctx.Watch
 	if q, ok := s.raw.(driver.StmtQueryContext); ok {
 		w = s.lease.watchCall(ctx)
 		r, err = q.QueryContext(ctx, args)
@@ -145,7 +147,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		r, err = s.raw.Query(values)
 	}
 	if err != nil {
-		w.stop()
+		w.Stop()
 		return nil, s.lease.note(ctx, err)
 	}
 	return s.lease.wrapRows(r, w), nil

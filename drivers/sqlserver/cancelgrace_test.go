@@ -112,6 +112,36 @@ func TestAFacadeCallOnASilentServerReturnsWithinCancelGraceOfItsCtx(t *testing.T
 	assert.Less(t, late, cancelGrace+cancelMargin, "the call returned %s after its ctx ended; CancelGrace is %s", late, cancelGrace)
 }
 
+// The pool's health check of an idle connection pings it under
+// ValidateTimeout; on a silent server go-mssqldb's ping then waits for the
+// cancel's confirmation as a query does, holding the connection's slot in
+// "checking". With CancelGrace the check ends by ValidateTimeout +
+// CancelGrace: here well before the acquire that waits for it gives up.
+func TestAHealthCheckOnASilentServerEndsWithinCancelGraceOfItsTimeout(t *testing.T) {
+	rig := startSilentRig(t)
+	d, err := sqlserver.NewDialer(rig.dsn)
+	require.NoError(t, err)
+	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: d, MaxSize: 1, CancelGrace: cancelGrace,
+		HealthCheckAfter: time.Nanosecond, ValidateTimeout: 100 * time.Millisecond, DialTimeout: 300 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	l, err := m.Acquire(ctxT(t), tokens.SQLLogin())
+	require.NoError(t, err)
+	l.Release(nil)
+
+	rig.proxy.Silence()
+	ctx, cancel := context.WithTimeout(context.Background(), cancelMargin+time.Second)
+	defer cancel()
+	_, err = m.Acquire(ctx, tokens.SQLLogin()) // checks the idle connection first
+	require.Error(t, err, "nothing can be served by a silent server")
+	assert.Zero(t, m.Stats().Total.Checking,
+		"the health check still ran when the acquire gave up; ValidateTimeout + CancelGrace is %s", 100*time.Millisecond+cancelGrace)
+}
+
 // execOn runs q on c with ctx, as database/sql does for go-mssqldb (whose
 // ExecContext asks for a statement).
 func execOn(ctx context.Context, c driver.Conn, q string) error {

@@ -1,0 +1,122 @@
+package pastctx_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/idpool/idpool/internal/pastctx"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// timers is a clock whose AfterFunc only records: the test runs the timer
+// when it wants, after checking the grace asked for.
+type timers struct {
+	mu    sync.Mutex
+	asked chan time.Duration
+	due   []func()
+}
+
+func newTimers() *timers { return &timers{asked: make(chan time.Duration, 4)} }
+
+func (c *timers) afterFunc(d time.Duration, f func()) {
+	c.mu.Lock()
+	c.due = append(c.due, f)
+	c.mu.Unlock()
+	c.asked <- d
+}
+
+func (c *timers) fire() {
+	c.mu.Lock()
+	due := c.due
+	c.due = nil
+	c.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
+}
+
+func TestACallPastItsCtxAndTheGraceIsCutOnce(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	cuts := 0
+	w := pastctx.Start(ctx, 3*time.Second, clock.afterFunc, func() { cuts++ })
+	require.NotNil(t, w)
+	cancel()
+	assert.Equal(t, 3*time.Second, <-clock.asked, "the grace starts when the ctx ends")
+	assert.Zero(t, cuts, "no cut before the grace has passed")
+	clock.fire()
+	assert.Equal(t, 1, cuts)
+	assert.True(t, w.Stop(), "Stop says the call was cut")
+	assert.True(t, w.Stop(), "and says so again")
+	assert.Equal(t, 1, cuts)
+}
+
+func TestACallThatEndsFirstIsNeverCut(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := pastctx.Start(ctx, time.Second, clock.afterFunc, func() { t.Error("cut after Stop") })
+	cancel()
+	<-clock.asked
+	assert.False(t, w.Stop(), "the call ended before the grace passed")
+	clock.fire() // the grace's timer fires late: nothing happens
+}
+
+func TestAStoppedWatchAsksForNoTimer(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := pastctx.Start(ctx, time.Second, clock.afterFunc, func() { t.Error("cut") })
+	assert.False(t, w.Stop())
+	cancel()
+	select {
+	case d := <-clock.asked:
+		t.Errorf("a grace of %s began for a call that had ended", d)
+	default:
+	}
+}
+
+func TestNothingIsWatchedOnACtxThatCannotEnd(t *testing.T) {
+	w := pastctx.Start(context.Background(), time.Second, newTimers().afterFunc, func() {})
+	assert.Nil(t, w)
+	assert.False(t, w.Stop(), "a nil Watch was never cut")
+}
+
+// A cut that panics is contained, and counts as done.
+func TestACutThatPanicsIsContained(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := pastctx.Start(ctx, time.Second, clock.afterFunc, func() { panic("cut panicked") })
+	cancel()
+	<-clock.asked
+	assert.NotPanics(t, clock.fire)
+	assert.True(t, w.Stop())
+}
+
+// Stop returns only once a cut under way has finished: after it, nothing
+// touches the connection.
+func TestStopWaitsForACutUnderWay(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	inCut, release := make(chan struct{}), make(chan struct{})
+	var cutDone bool
+	w := pastctx.Start(ctx, time.Second, clock.afterFunc, func() {
+		close(inCut)
+		<-release
+		cutDone = true
+	})
+	cancel()
+	<-clock.asked
+	go clock.fire()
+	<-inCut
+	stopped := make(chan bool)
+	go func() { stopped <- w.Stop() }()
+	close(release)
+	assert.True(t, <-stopped)
+	assert.True(t, cutDone, "Stop returned before the cut had finished") // -race also checks the order
+}
