@@ -52,3 +52,39 @@ func TestAWaitThatTimesOutBeforeTheResetsRepliesLeavesTheLeaseUsable(t *testing.
 
 	assert.Equal(t, pid, backendPID(t, ctx, l2), "the same session, usable")
 }
+
+// TestACallOnAStoppedServerReturnsAtItsCtx: pgx bounds a call by its ctx
+// itself (a deadline on its socket once the ctx ends), so PostgreSQL needs
+// no CancelGrace (docs/OPERATIONS.md): a call to a backend that stopped
+// answering (SIGSTOP) returns at its ctx, not when the server wakes, and
+// its connection is not kept.
+func TestACallOnAStoppedServerReturnsAtItsCtx(t *testing.T) {
+	e := newPgxEnv(t, manager.Config{MaxSize: 1})
+	ctx := as(t, e.alice)
+	l, err := e.pool.Acquire(ctx)
+	require.NoError(t, err)
+	pid := backendPID(t, ctx, l)
+
+	require.NoError(t, syscall.Kill(int(pid), syscall.SIGSTOP))
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = syscall.Kill(int(pid), syscall.SIGCONT)
+		}
+	}()
+	qctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = l.Exec(qctx, "SELECT 1")
+	end, _ := qctx.Deadline()
+	late := time.Since(end)
+	require.Error(t, err, "a stopped backend answers nothing")
+	assert.Less(t, late, 2*time.Second, "the call returned %s after its ctx ended", late)
+	require.NoError(t, syscall.Kill(int(pid), syscall.SIGCONT))
+	stopped = false
+	l.Release()
+
+	l, err = e.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer l.Release()
+	assert.NotEqual(t, pid, backendPID(t, ctx, l), "the connection of a call cut short by its ctx was closed")
+}
