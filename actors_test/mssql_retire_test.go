@@ -156,10 +156,22 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 
 	// Total counts a retired pool again only once it has drained (see
 	// TestBugStatsCountersDropWhileAPoolDrains), hence the last condition.
-	eventually(t, 30*time.Second, func() bool {
+	// The last state seen is kept for the failure's message: which pools
+	// were left, and in what state, says what went wrong.
+	var seen atomic.Pointer[manager.Stats]
+	if !assert.Eventually(t, func() bool {
 		st := m.Stats()
+		seen.Store(&st)
 		return st.Pools == 0 && db.OpenNow() == 0 && st.Total.Opens == uint64(db.Opened())
-	}, "pools or connections left after the idle timeout")
+	}, 30*time.Second, 5*time.Millisecond) {
+		st := seen.Load()
+		left := st.PerPool
+		if len(left) > 5 {
+			left = left[:5]
+		}
+		t.Fatalf("pools or connections left after the idle timeout: %d pools live (%d created, %d retired), %d connections open, %d opens counted for %d dials; first pools left: %+v",
+			st.Pools, st.PoolsCreated, st.PoolsRetired, db.OpenNow(), st.Total.Opens, db.Opened(), left)
+	}
 	st := m.Stats()
 	assert.Equal(t, st.PoolsCreated, st.PoolsRetired)
 	// How many acquires landed after a retirement (a new pool) or just before
