@@ -41,15 +41,24 @@ type Aborter interface {
 // watchCall starts bounding a call made on l with ctx, or returns nil when
 // nothing can bound it: a ctx that never ends, a Dialer that is no Aborter,
 // or CancelGrace off. The caller stops it (nil-safe) before its exit from
-// the guard, or hands it to the result set the call returned: the watch's
-// Stop then waits for a cut under way, so no cut reaches the connection
-// after the lease's use of it has ended.
+// the guard (a defer after exit's, so that it runs first, even when the
+// driver panics), or hands it to the result set the call returned (see
+// stopUnlessHanded): the watch's Stop waits for a cut under way, so no cut
+// reaches the connection after the lease's use of it has ended.
 func (l *Lease) watchCall(ctx context.Context) *pastctx.Watch {
 	ab := l.m.aborter
 	if ab == nil {
 		return nil
 	}
 	return pastctx.Start(ctx, l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cut(ab) })
+}
+
+// stopUnlessHanded stops w unless the call handed it to its result set:
+// deferred by a query, it stops the watch of one that failed or panicked.
+func stopUnlessHanded(w *pastctx.Watch, handed *bool) {
+	if !*handed {
+		w.Stop()
+	}
 }
 
 // cut marks the lease cut first, so that the Release that follows closes

@@ -75,15 +75,21 @@ func (c *stuckConn) wait() error {
 }
 
 func (c *stuckConn) ExecContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Result, error) {
-	if q == "stuck" {
+	switch q {
+	case "stuck":
 		if err := c.wait(); err != nil {
 			return nil, err
 		}
+	case "panic":
+		panic("driver panicked")
 	}
 	return driver.RowsAffected(0), nil
 }
 
 func (c *stuckConn) QueryContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
+	if q == "panic" {
+		panic("driver panicked")
+	}
 	return &stuckRows{c: c}, nil
 }
 
@@ -252,13 +258,44 @@ func TestAClosedResultSetStopsItsWatch(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, rows.Close())
 	cancel()
-	clock.advance(time.Hour)
-	assert.Zero(t, d.aborts.Load(), "a closed result set's query was cut")
+	// A watch left behind would ask for its grace from the goroutine
+	// context.AfterFunc starts once the ctx ends: give it time to.
 	select {
 	case <-clock.begun:
 		t.Error("a grace began for a query whose result set had closed")
-	default:
+	case <-time.After(500 * time.Millisecond):
 	}
+	clock.advance(time.Hour)
+	assert.Zero(t, d.aborts.Load(), "a closed result set's query was cut")
+	l.Release(nil)
+}
+
+// A call whose driver panics leaves no watch behind: its ctx ending later
+// must not cut the connection, which the lease may still be using.
+func TestACallThatPanicsLeavesNoWatch(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, _ := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, call := range []func(){
+		func() { _, _ = l.Conn().QueryContext(ctx, "panic", nil) },
+		func() { _, _ = l.Conn().ExecContext(ctx, "panic", nil) },
+	} {
+		func() {
+			defer func() { assert.NotNil(t, recover(), "the driver's panic goes on") }()
+			call()
+		}()
+	}
+	cancel()
+	// A watch left behind would ask for its grace from the goroutine
+	// context.AfterFunc starts once the ctx ends: give it time to.
+	select {
+	case <-clock.begun:
+		t.Error("a grace began for a call that had panicked")
+	case <-time.After(500 * time.Millisecond):
+	}
+	clock.advance(time.Hour)
+	assert.Zero(t, d.aborts.Load())
 	l.Release(nil)
 }
 

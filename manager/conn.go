@@ -189,8 +189,8 @@ func (l *Lease) prepareRaw(ctx context.Context, query string, into *connStmt) (d
 	var err error
 	if p, ok := l.raw.(driver.ConnPrepareContext); ok {
 		w := l.watchCall(ctx)
+		defer w.Stop()
 		s, err = p.PrepareContext(ctx, query)
-		w.Stop()
 	} else {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -234,8 +234,8 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	l.touched(ctx)
 	if b, ok := l.raw.(driver.ConnBeginTx); ok {
 		w := l.watchCall(ctx)
+		defer w.Stop()
 		tx, err = b.BeginTx(ctx, opts)
-		w.Stop()
 	} else {
 		// What database/sql does for a driver without ConnBeginTx.
 		if opts.Isolation != driver.IsolationLevel(0) {
@@ -282,11 +282,13 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	}
 	l.touched(ctx)
 	w := l.watchCall(ctx)
+	handed := false
+	defer stopUnlessHanded(w, &handed)
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
-		w.Stop()
 		return nil, l.note(ctx, err)
 	}
+	handed = true
 	return l.wrapRows(rows, w), nil
 }
 
@@ -313,8 +315,8 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	}
 	l.touched(ctx)
 	w := l.watchCall(ctx)
+	defer w.Stop()
 	res, err := e.ExecContext(ctx, query, args)
-	w.Stop()
 	return res, l.note(ctx, err)
 }
 
@@ -367,8 +369,8 @@ func (c *Conn) Ping(ctx context.Context) error {
 	defer l.exit()
 	if p, ok := l.raw.(driver.Pinger); ok {
 		w := l.watchCall(ctx)
+		defer w.Stop()
 		err := p.Ping(ctx)
-		w.Stop()
 		return l.note(ctx, err)
 	}
 	return nil
@@ -547,8 +549,8 @@ func (t *trackedTx) Commit() error {
 	t.finish()
 	// Drivers finish a transaction under BeginTx's ctx (go-mssqldb does).
 	w := t.lease.watchCall(t.ctx)
+	defer w.Stop()
 	err := t.raw.Commit()
-	w.Stop()
 	return t.lease.note(context.Background(), err)
 }
 
@@ -573,8 +575,8 @@ func (t *trackedTx) Rollback() error {
 		return nil
 	}
 	w := t.lease.watchCall(t.ctx)
+	defer w.Stop()
 	err := t.raw.Rollback()
-	w.Stop()
 	return t.lease.note(context.Background(), err)
 }
 

@@ -85,8 +85,8 @@ func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
 	defer l.exit()
 	l.touched(ctx)
 	w := l.watchCall(ctx)
+	defer w.Stop()
 	err := f(l.raw)
-	w.Stop()
 	return l.note(ctx, err)
 }
 

@@ -106,8 +106,8 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	s.lease.touched(ctx)
 	if e, ok := s.raw.(driver.StmtExecContext); ok {
 		w := s.lease.watchCall(ctx)
+		defer w.Stop()
 		r, err := e.ExecContext(ctx, args)
-		w.Stop()
 		return r, s.lease.note(ctx, err)
 	}
 	values, err := plainValues(args)
@@ -132,6 +132,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	var r driver.Rows
 	var err error
 	var w *pastctx.Watch
+	handed := false
+	defer func() { stopUnlessHanded(w, &handed) }() // w is set below
 	if q, ok := s.raw.(driver.StmtQueryContext); ok {
 		w = s.lease.watchCall(ctx)
 		r, err = q.QueryContext(ctx, args)
@@ -147,9 +149,9 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		r, err = s.raw.Query(values)
 	}
 	if err != nil {
-		w.Stop()
 		return nil, s.lease.note(ctx, err)
 	}
+	handed = true
 	return s.lease.wrapRows(r, w), nil
 }
 
