@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/internal/syncbuf"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -157,9 +159,13 @@ func (c *graceClock) awaitGrace(t *testing.T) {
 	}
 }
 
-func newStuckManager(t *testing.T, d *stuckDialer, clock Clock, grace time.Duration) *Manager {
+func newStuckManager(t *testing.T, d *stuckDialer, clock Clock, grace time.Duration, log ...*slog.Logger) *Manager {
 	t.Helper()
-	m, err := New(Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: grace, HealthCheckAfter: -1, MaxSize: 1})
+	cfg := Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: grace, HealthCheckAfter: -1, MaxSize: 1}
+	if len(log) > 0 {
+		cfg.Logger = log[0]
+	}
+	m, err := New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -190,7 +196,8 @@ func stuckExec(ctx context.Context, l *Lease, c *stuckConn) <-chan error {
 
 func TestACallStuckPastItsCtxIsCutOnceCancelGraceHasPassed(t *testing.T) {
 	d, clock := &stuckDialer{}, newGraceClock()
-	m := newStuckManager(t, d, clock, testGrace)
+	var buf syncbuf.Buffer
+	m := newStuckManager(t, d, clock, testGrace, slog.New(slog.NewJSONHandler(&buf, nil)))
 	l, c := leaseOf(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	got := stuckExec(ctx, l, c)
@@ -202,6 +209,12 @@ func TestACallStuckPastItsCtxIsCutOnceCancelGraceHasPassed(t *testing.T) {
 	clock.advance(time.Nanosecond)
 	require.ErrorIs(t, <-got, errTransportCut, "the stuck call returns once its transport is cut")
 	assert.EqualValues(t, 1, d.aborts.Load())
+	line := logLines(t, &buf)["idpool: a call outlived its ctx by CancelGrace; cutting its connection"]
+	require.NotNil(t, line, "the cut is logged as docs/OPERATIONS.md says")
+	assert.Equal(t, "WARN", line["level"])
+	assert.Equal(t, l.Key().Redacted(), line["pool"])
+	assert.Contains(t, line, "conn")
+	assert.EqualValues(t, testGrace, line["cancel_grace"], "JSON writes a duration in nanoseconds")
 
 	l.Release(nil) // even a caller that saw no error cannot keep a cut connection
 	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
@@ -318,7 +331,8 @@ func TestCancelGraceOffNeverCuts(t *testing.T) {
 // still closed at Release.
 func TestAnAborterThatPanicsIsContained(t *testing.T) {
 	d, clock := &stuckDialer{panics: true}, newGraceClock()
-	m := newStuckManager(t, d, clock, testGrace)
+	var buf syncbuf.Buffer
+	m := newStuckManager(t, d, clock, testGrace, slog.New(slog.NewJSONHandler(&buf, nil)))
 	l, c := leaseOf(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	got := stuckExec(ctx, l, c)
@@ -326,6 +340,10 @@ func TestAnAborterThatPanicsIsContained(t *testing.T) {
 	clock.awaitGrace(t)
 	clock.advance(testGrace)
 	assert.EqualValues(t, 1, d.aborts.Load())
+	line := logLines(t, &buf)["idpool: the Dialer panicked in AbortTransport"]
+	require.NotNil(t, line, "the Dialer's panic is logged")
+	assert.Equal(t, "ERROR", line["level"])
+	assert.NotContains(t, buf.String(), "aborter panicked", "a panic's value may hold a secret: only its type is logged")
 	c.let()
 	require.NoError(t, <-got)
 	l.Release(nil)

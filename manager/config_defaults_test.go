@@ -24,6 +24,7 @@ func TestConfigZeroValuesTakeTheDocumentedDefaults(t *testing.T) {
 	assert.Equal(t, 3*time.Minute, c.LifetimeJitter, "MaxLifetime/10")
 	assert.Equal(t, time.Second, c.HealthCheckAfter)
 	assert.Equal(t, 5*time.Second, c.ValidateTimeout)
+	assert.Equal(t, 2*time.Second, c.CancelGrace)
 	assert.Equal(t, 5*time.Minute, c.TokenThreshold)
 	assert.Equal(t, 30*time.Second, c.MintTimeout)
 	assert.Equal(t, 200*time.Millisecond, c.DialBackoff)
@@ -41,10 +42,10 @@ func TestConfigZeroValuesTakeTheDocumentedDefaults(t *testing.T) {
 	assert.Equal(t, 6*time.Minute, Config{MaxLifetime: time.Hour}.withDefaults().LifetimeJitter, "MaxLifetime/10 of the MaxLifetime set")
 
 	off := Config{AcquireTimeout: -1, IdleTimeout: -1, MaxLifetime: -1, HealthCheckAfter: -1,
-		DialBackoff: -1, PoolIdleTimeout: -1}.withDefaults()
+		DialBackoff: -1, PoolIdleTimeout: -1, CancelGrace: -1}.withDefaults()
 	for name, d := range map[string]time.Duration{"AcquireTimeout": off.AcquireTimeout, "IdleTimeout": off.IdleTimeout,
 		"MaxLifetime": off.MaxLifetime, "LifetimeJitter": off.LifetimeJitter, "HealthCheckAfter": off.HealthCheckAfter,
-		"DialBackoff": off.DialBackoff, "PoolIdleTimeout": off.PoolIdleTimeout} {
+		"DialBackoff": off.DialBackoff, "PoolIdleTimeout": off.PoolIdleTimeout, "CancelGrace": off.CancelGrace} {
 		assert.Zero(t, d, "%s: negative turns it off", name)
 	}
 }
