@@ -17,4 +17,10 @@
 // Dial returns once its ctx ends, at any step of the login (go-mssqldb alone
 // would wait out a server that stops answering during PRELOGIN or TLS), and
 // closes the connection it had opened; see loginGuard.
+//
+// A Dialer is a manager.Aborter: it keeps the network connection under each
+// connection it opened, until go-mssqldb closes it, so that the pool can cut
+// a call still running manager.Config.CancelGrace after its ctx ended
+// (go-mssqldb would wait up to 5 s, twice, for a server that stopped
+// answering to confirm the cancel).
 package sqlserver
