@@ -84,7 +84,8 @@ type Identities interface {
 // the token was not found bad, so clients should retry it, not sign in
 // again. Five seconds, because a blip (a key endpoint restarting, a
 // dropped connection) is usually over by then, and clients that honour it
-// do not retry in a tight loop against an outage. So is it when validate's error is or wraps context.Canceled or
+// do not retry in a tight loop against an outage. The answer is 503 too
+// when validate's error is or wraps context.Canceled or
 // context.DeadlineExceeded and the request's own ctx has ended: a deadline
 // the server set on the request ran out while validating, which is the
 // server's failure, not the token's; or the client went away (net/http
