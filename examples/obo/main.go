@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -122,7 +123,10 @@ func start() (*rig, error) {
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: idpoolhttp.Middleware(users, validate, mux), ReadHeaderTimeout: 5 * time.Second}
+	// A request the API cannot serve for a reason of its own (500, 503) is
+	// logged, without the caller's token.
+	handler := idpoolhttp.Middleware(users, validate, mux, idpoolhttp.WithLogger(slog.Default()))
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	stop := func() {
 		_ = hs.Close()
