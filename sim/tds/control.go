@@ -202,3 +202,11 @@ func (s *Server) ResetsRefused() int {
 func (s *Server) CommittedRows(table string) (int64, bool) {
 	return s.store.committed(tableKey(table))
 }
+
+// CommittedRowsBy returns how many of a table's committed rows were inserted
+// (by INSERT or bulk load) on sessions that logged in as login: the
+// session's login, whatever EXECUTE AS was in force. A table that does not
+// exist has none.
+func (s *Server) CommittedRowsBy(table, login string) int64 {
+	return s.store.committedBy(tableKey(table), login)
+}

@@ -13,11 +13,15 @@
 // than 7.4 or 8.0 is refused with a login error; a connection whose first
 // packet is neither PRELOGIN nor a TLS ClientHello, such as a TDS 7.0
 // client's LOGIN7, is closed, as [MS-TDS] 3.3.5.1 requires), SQL batches,
-// RPC calls to sp_executesql, transaction-manager requests, ATTENTION
+// RPC calls to sp_executesql, bulk load (INSERT BULK, then a BULK_LOAD
+// message: go-mssqldb's CopyIn and CreateBulk; see bulk.go for the types it
+// loads and the errors it sends), transaction-manager requests, ATTENTION
 // (acknowledged by a DONE(ATTN) message of its own) and the RESETCONNECTION
 // status bit. The SQL it understands is deliberately tiny (SELECT of
 // literals, parameters and a few system functions, BEGIN TRAN / COMMIT /
-// ROLLBACK, CREATE TABLE, INSERT, SELECT COUNT(*), WAITFOR DELAY, USE, the
+// ROLLBACK, CREATE TABLE, INSERT, INSERT BULK, SELECT COUNT(*), SELECT * for
+// a table's column metadata (under SET FMTONLY ON, with a false WHERE, or of
+// an empty table: the simulator keeps no values), WAITFOR DELAY, USE, the
 // SET options clients send after login, such as SET LANGUAGE and SET
 // DATEFORMAT, and the session state a
 // pool must not hand on: SET TRANSACTION ISOLATION LEVEL, LOCK_TIMEOUT,
@@ -30,9 +34,12 @@
 //
 // Tables live in memory and are shared by all sessions, except local
 // temporary tables (#name), which are the session's own and, as in SQL Server,
-// go with the session or its reset. Rows inserted inside a transaction are
+// go with the session or its reset. A table keeps its columns' names, types
+// and nullability, and counts its rows (Server.CommittedRows, and
+// Server.CommittedRowsBy per login of the inserting session); it keeps no
+// values. Rows inserted inside a transaction, by INSERT or bulk load, are
 // kept per session and applied on commit, so other sessions never see
-// uncommitted rows.
+// uncommitted rows and a rollback undoes them.
 //
 // What a client can make the server keep is bounded by limits of the
 // simulator's own, each refused with error 50000 naming it, the connection

@@ -75,9 +75,13 @@ func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *
 		}
 		return s.exec(ctx, st.then, params, tb)
 	case createTableStmt:
-		return stmtResult{cmd: cmdCreateTable}, s.tables(st.name.key).create(st.name)
+		return stmtResult{cmd: cmdCreateTable}, s.tables(st.name.key).create(st.name, st.cols)
 	case insertStmt:
 		return s.execInsert(st, params)
+	case insertBulkStmt:
+		return s.execInsertBulk(st)
+	case selectStarStmt:
+		return s.execSelectStar(st, params, tb)
 	case waitforStmt:
 		return stmtResult{cmd: cmdWaitfor}, s.execWaitfor(ctx, st, params)
 	case setStmt:
@@ -141,7 +145,7 @@ func (s *session) execSelect(st selectStmt, params map[string]any, tb *tokenBuf)
 		return res, err
 	}
 	tb.colMetadata(cols)
-	if ok {
+	if ok && !s.fmtOnly() {
 		tb.row(cols, row)
 		res.rows = 1
 	}
@@ -161,6 +165,10 @@ func (s *session) execInsert(st insertStmt, params map[string]any) (stmtResult, 
 		}
 	}
 	n := int64(len(st.rows))
+	if s.fmtOnly() {
+		// SET FMTONLY ON: statements are described, not run.
+		n = 0
+	}
 	if s.trancount > 0 {
 		s.pending[st.table.key] += n
 	} else {

@@ -92,6 +92,9 @@ func FuzzSQL(f *testing.F) {
 		"CREATE TABLE [dbo].[t] (id int, name nvarchar(10))", "WAITFOR DELAY '00:00:01.5'", "SELECT 1 WHERE @p1 = @p1",
 		"IF @@TRANCOUNT > 0 IF 1 = 1 ROLLBACK", "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", "SELECT N'it''s' AS [a]]b] -- c",
 		"USE [app db]", "set language us_english\nset dateformat mdy\nset datefirst 7", "SET LANGUAGE N'Deutsch'",
+		"INSERT BULK [dbo].[t] ([id] int, [name] nvarchar(max) COLLATE Latin1_General_CI_AS) WITH (KEEP_NULLS,ORDER([id] ASC))",
+		"SET FMTONLY ON select * from [t] SET FMTONLY OFF", "SELECT * FROM t WHERE 1 = 0", "INSERT bulk VALUES (1)",
+		"CREATE TABLE t (a float(24), b varbinary(max) NOT NULL, c AS (a), CONSTRAINT pk PRIMARY KEY (a), d nvarchar)",
 	} {
 		f.Add(s)
 	}

@@ -55,6 +55,9 @@ type session struct {
 	temps *store
 	// state is the rest of the state a reset restores (sessionstate.go).
 	state sessionState
+	// bulk is the INSERT BULK the next message, a BULK_LOAD, loads (bulk.go);
+	// nil when none is awaited.
+	bulk *bulkTarget
 
 	// inTx mirrors trancount > 0 for Server.Sessions.
 	inTx atomic.Bool
@@ -314,6 +317,9 @@ func (s *session) handle(req *request) (keep bool) {
 	}()
 	defer req.cancel()
 	var tb tokenBuf
+	// An INSERT BULK awaits the message right after it, and no other.
+	bulk := s.bulk
+	s.bulk = nil
 	st := req.msg.status
 	if st&(statusResetConn|statusResetConnSkipTran) != 0 {
 		if e := s.reset(&tb, st&statusResetConn == 0); e != nil {
@@ -334,6 +340,8 @@ func (s *session) handle(req *request) (keep bool) {
 	}
 	var err error
 	switch req.msg.typ {
+	case pktBulkLoad:
+		err = s.doBulkLoad(req, bulk, &tb)
 	case pktSQLBatch:
 		err = s.doBatch(req, &tb)
 	case pktRPC:

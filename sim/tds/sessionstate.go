@@ -44,6 +44,9 @@ var booleanOptions = map[string]bool{
 	"ANSI_NULLS": true, "ANSI_WARNINGS": true, "ANSI_PADDING": true, "ANSI_NULL_DFLT_ON": true,
 	"QUOTED_IDENTIFIER": true, "CONCAT_NULL_YIELDS_NULL": true,
 	"XACT_ABORT": false, "ARITHABORT": false, "NUMERIC_ROUNDABORT": false, "CURSOR_CLOSE_ON_COMMIT": false,
+	// FMTONLY: SELECTs send their column metadata and no rows, INSERTs
+	// insert nothing (go-mssqldb's bulk copy reads a table's columns so).
+	"FMTONLY": false,
 }
 
 // isolationLevels are the levels SET TRANSACTION ISOLATION LEVEL accepts,

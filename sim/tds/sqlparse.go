@@ -25,8 +25,11 @@ type (
 		cond []condition
 		then stmt
 	}
-	createTableStmt struct{ name tableName }
-	insertStmt      struct {
+	createTableStmt struct {
+		name tableName
+		cols []columnDef
+	}
+	insertStmt struct {
 		table tableName
 		rows  [][]expr
 	}
@@ -263,6 +266,9 @@ func (p *parser) optionalTranName() {
 }
 
 func (p *parser) selectRest() (stmt, error) {
+	if p.isPunct("*") {
+		return p.selectStarRest()
+	}
 	var s selectStmt
 	for {
 		e, err := p.expr()
@@ -331,7 +337,8 @@ func (p *parser) createRest() (stmt, error) {
 	if err := p.expectPunct("("); err != nil {
 		return nil, err
 	}
-	// Column definitions are accepted as written and not interpreted.
+	// Column definitions are read leniently (coltypes.go).
+	start := p.pos
 	for depth := 1; depth > 0; {
 		t := p.next()
 		switch {
@@ -343,10 +350,18 @@ func (p *parser) createRest() (stmt, error) {
 			depth--
 		}
 	}
-	return createTableStmt{name: name}, nil
+	cols, err := columnDefs(name.text, p.toks[start:p.pos-1])
+	if err != nil {
+		return nil, err
+	}
+	return createTableStmt{name: name, cols: cols}, nil
 }
 
 func (p *parser) insertRest() (stmt, error) {
+	if p.isInsertBulk() {
+		p.pos++
+		return p.insertBulkRest()
+	}
 	p.acceptWord("INTO")
 	name, err := p.tableName()
 	if err != nil {

@@ -21,7 +21,13 @@ type store struct {
 
 type table struct {
 	name string
+	// cols are the columns CREATE TABLE declared (coltypes.go).
+	cols []columnDef
 	rows int64
+	// byLogin splits rows by the login of the session that inserted them
+	// (the session's own login, not an EXECUTE AS), so that tests can tell
+	// whose connection carried them.
+	byLogin map[string]int64
 }
 
 // The stores' limits. SQL Server's own (2,147,483,647 objects in a
@@ -36,7 +42,7 @@ func newStore(limit int, what string) *store {
 	return &store{tables: map[string]*table{}, limit: limit, what: what}
 }
 
-func (s *store) create(name tableName) error {
+func (s *store) create(name tableName, cols []columnDef) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.tables[name.key]; ok {
@@ -45,7 +51,7 @@ func (s *store) create(name tableName) error {
 	if len(s.tables) >= s.limit {
 		return errTooManyTables(name.text, s.what, s.limit)
 	}
-	s.tables[name.key] = &table{name: name.text}
+	s.tables[name.key] = &table{name: name.text, cols: cols}
 	return nil
 }
 
@@ -67,13 +73,41 @@ func (s *store) committed(key string) (int64, bool) {
 	return t.rows, true
 }
 
-// apply adds committed rows; a table is never dropped, so it still exists.
-func (s *store) apply(rows map[string]int64) {
+// committedBy returns the committed rows of a table that login's sessions
+// inserted.
+func (s *store) committedBy(key, login string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tables[key]; ok {
+		return t.byLogin[login]
+	}
+	return 0
+}
+
+// columns returns a table's columns and whether it exists. The slice is
+// never modified after CREATE TABLE.
+func (s *store) columns(key string) ([]columnDef, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tables[key]
+	if !ok {
+		return nil, false
+	}
+	return t.cols, true
+}
+
+// apply adds committed rows, inserted by login's session; a table is never
+// dropped, so it still exists.
+func (s *store) apply(rows map[string]int64, login string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, n := range rows {
 		if t, ok := s.tables[k]; ok {
 			t.rows += n
+			if t.byLogin == nil {
+				t.byLogin = map[string]int64{}
+			}
+			t.byLogin[login] += n
 		}
 	}
 }

@@ -28,7 +28,7 @@ func (s *session) tables(key string) *store {
 // applyRows publishes committed row counts, each to its table's store.
 func (s *session) applyRows(rows map[string]int64) {
 	for k, n := range rows {
-		s.tables(k).apply(map[string]int64{k: n})
+		s.tables(k).apply(map[string]int64{k: n}, s.login)
 	}
 }
 
