@@ -104,7 +104,14 @@ func (c *stuckConn) Ping(context.Context) error {
 
 func (c *stuckConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("not supported") }
 func (c *stuckConn) Close() error                        { c.d.closes.Add(1); return nil }
-func (c *stuckConn) Begin() (driver.Tx, error)           { return nil, errors.New("not supported") }
+func (c *stuckConn) Begin() (driver.Tx, error)           { return stuckTx{c}, nil }
+
+// stuckTx's Rollback is stuck, as one sent to a server that stopped
+// answering; its Commit is not.
+type stuckTx struct{ c *stuckConn }
+
+func (stuckTx) Commit() error     { return nil }
+func (t stuckTx) Rollback() error { return t.c.wait() }
 
 // stuckRows has one row; reading past it is stuck (the rest of the reply
 // never comes).
@@ -310,6 +317,33 @@ func TestACallThatPanicsLeavesNoWatch(t *testing.T) {
 	clock.advance(time.Hour)
 	assert.Zero(t, d.aborts.Load())
 	l.Release(nil)
+}
+
+// Release rolls back a transaction its caller left open; go-mssqldb does
+// it under the transaction's BeginTx ctx, and on a silent server the
+// rollback hung Release for as long as the server stayed silent. It is
+// bounded as a call is: once that ctx ends, CancelGrace later.
+func TestAReleaseStuckInTheRollbackOfATransactionLeftOpenIsCut(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := l.Conn().BeginTx(ctx, driver.TxOptions{})
+	require.NoError(t, err)
+
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		l.Release(nil) // the transaction is still open: Release rolls it back
+	}()
+	<-c.entered // the rollback is stuck
+	cancel()
+	clock.awaitGrace(t)
+	clock.advance(testGrace)
+	<-released
+	assert.EqualValues(t, 1, d.aborts.Load(), "the stuck rollback was cut")
+	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"a connection whose rollback was cut is closed, not reused")
 }
 
 func TestCancelGraceOffNeverCuts(t *testing.T) {

@@ -73,7 +73,8 @@ type Config struct {
 	// past the end of its ctx: after it, the connection's transport is cut
 	// under the call, which then fails, and Release closes the connection.
 	// A health check running this long past its ValidateTimeout is cut
-	// too, and fails.
+	// too, and fails, and so is Release's rollback of a transaction left
+	// open, once the transaction's BeginTx ctx has ended.
 	// A driver may otherwise wait for the server to confirm the cancel
 	// (go-mssqldb up to 10 s against a server that stopped answering).
 	// It needs a Dialer that is an Aborter (drivers/sqlserver's; pgx bounds

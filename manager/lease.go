@@ -115,7 +115,10 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // ignoring its ctx, holds Release for as long, as database/sql's own
 // release would be held. go-mssqldb does no I/O in ResetSession, and
 // drivers/postgres bounds the round trip it sometimes makes there (its
-// DISCARD ALL fallback), so a rollback left open is the unbounded one.
+// DISCARD ALL fallback), so a rollback left open is the one that can hang:
+// with a Dialer that is an Aborter it is bounded by its transaction's
+// BeginTx ctx and CancelGrace, as a call is (see Config.CancelGrace), and
+// unbounded when that ctx never ends.
 func (l *Lease) Release(err error) {
 	if l.ended() {
 		return // nil or zero: not from Acquire, nothing to hand back
@@ -189,7 +192,7 @@ func (l *Lease) reset() (ok bool) {
 	}()
 	if tx := l.tx; tx != nil {
 		l.tx = nil
-		if err := tx.raw.Rollback(); err != nil {
+		if !l.rollbackLeft(tx) {
 			return false
 		}
 	}
@@ -202,4 +205,21 @@ func (l *Lease) reset() (ok bool) {
 		return false
 	}
 	return true
+}
+
+// rollbackLeft rolls back the transaction the caller left open, and reports
+// whether the session is clean. Drivers finish a transaction under its
+// BeginTx's ctx (go-mssqldb does), so the rollback is bounded as a call
+// is: if that ctx ends while the rollback waits on a server that stopped
+// answering, CancelGrace later the transport is cut, and the connection is
+// closed rather than reused. With a ctx that never ends, nothing bounds it
+// (driver.Tx.Rollback takes no ctx), as database/sql's own release.
+func (l *Lease) rollbackLeft(tx *trackedTx) (ok bool) {
+	w := l.watchCall(tx.ctx)
+	defer func() {
+		if w.Stop() {
+			ok = false // cut: even a rollback that reported success left a dead transport
+		}
+	}()
+	return tx.raw.Rollback() == nil
 }
