@@ -24,7 +24,8 @@ import (
 // Only a Dialer that is an Aborter pays for this (drivers/sqlserver's; pgx
 // honours its ctx itself, by a deadline on its socket), and only for calls
 // whose ctx can end: each such call registers one callback on its ctx, and
-// removes it when it returns (or, for a query, when its result set closes).
+// removes it when it returns. A result set's Next, NextResultSet and Close
+// are such calls, with the query's ctx.
 
 // Aborter is implemented by a Dialer that can cut the network transport of a
 // connection it opened, under a call in flight, so that every read and
@@ -39,26 +40,20 @@ type Aborter interface {
 }
 
 // watchCall starts bounding a call made on l with ctx, or returns nil when
-// nothing can bound it: a ctx that never ends, a Dialer that is no Aborter,
-// or CancelGrace off. The caller stops it (nil-safe) before its exit from
-// the guard (a defer after exit's, so that it runs first, even when the
-// driver panics), or hands it to the result set the call returned (see
-// stopUnlessHanded): the watch's Stop waits for a cut under way, so no cut
-// reaches the connection after the lease's use of it has ended.
+// nothing can bound it: no ctx or one that never ends, a Dialer that is no
+// Aborter, or CancelGrace off. The caller stops it (nil-safe) before its
+// exit from the guard, by a defer after exit's, so that it runs first even
+// when the driver panics: the watch's Stop waits for a cut under way, so no
+// cut reaches the connection once the call has left the guard (after which
+// another lease may hold it). A result set's calls (Next, NextResultSet,
+// Close) are watched each on their own, with the query's ctx: a watch never
+// outlives its call, so it cannot cut a later call made with a live ctx.
 func (l *Lease) watchCall(ctx context.Context) *pastctx.Watch {
 	ab := l.m.aborter
-	if ab == nil {
+	if ab == nil || ctx == nil {
 		return nil
 	}
 	return pastctx.Start(ctx, l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cut(ab) })
-}
-
-// stopUnlessHanded stops w unless the call handed it to its result set:
-// deferred by a query, it stops the watch of one that failed or panicked.
-func stopUnlessHanded(w *pastctx.Watch, handed *bool) {
-	if !*handed {
-		w.Stop()
-	}
 }
 
 // cut marks the lease cut first, so that the Release that follows closes

@@ -32,6 +32,8 @@ type stuckDialer struct {
 	// stuckPings makes every Ping stuck too, as a health check on a
 	// silent server is.
 	stuckPings atomic.Bool
+	// panicRowsClose makes every result set's Close panic.
+	panicRowsClose atomic.Bool
 }
 
 func (d *stuckDialer) Dial(context.Context, actors.DialRequest) (driver.Conn, error) {
@@ -121,7 +123,12 @@ type stuckRows struct {
 }
 
 func (r *stuckRows) Columns() []string { return []string{"n"} }
-func (r *stuckRows) Close() error      { return nil }
+func (r *stuckRows) Close() error {
+	if r.c.d.panicRowsClose.Load() {
+		panic("rows Close panicked")
+	}
+	return nil
+}
 func (r *stuckRows) Next(dest []driver.Value) error {
 	if !r.read {
 		r.read = true
@@ -344,6 +351,77 @@ func TestAReleaseStuckInTheRollbackOfATransactionLeftOpenIsCut(t *testing.T) {
 	assert.EqualValues(t, 1, d.aborts.Load(), "the stuck rollback was cut")
 	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
 		"a connection whose rollback was cut is closed, not reused")
+}
+
+// noGraceBegins fails the test if a grace begins within the time the
+// goroutine context.AfterFunc starts once a ctx ends needs to ask for one.
+func (c *graceClock) noGraceBegins(t *testing.T, why string) {
+	t.Helper()
+	select {
+	case <-c.begun:
+		t.Error("a grace began: " + why)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+// A result set's watch lasts only as long as each of its calls: one whose
+// Close panicked leaves none behind. Here the lease was released and its
+// connection went to another lease before the query's ctx ended; a watch
+// left behind would cut that lease's connection.
+func TestAResultSetWhoseClosePanickedLeavesNoWatch(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	rows, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
+	require.NoError(t, err)
+	d.panicRowsClose.Store(true)
+	assert.Panics(t, func() { _ = rows.Close() })
+	l.Release(nil)
+	l2, c2 := leaseOf(t, m)
+	require.Same(t, c, c2, "the connection serves the next lease")
+	cancel()
+	clock.noGraceBegins(t, "for a result set whose Close had returned, by panicking")
+	clock.advance(time.Hour)
+	assert.Zero(t, d.aborts.Load(), "another lease's connection was cut")
+	l2.Release(nil)
+}
+
+// A result set left open does not bound the lease's later calls by its
+// query's ctx: a call made with a ctx that never ends is never cut.
+func TestAResultSetLeftOpenDoesNotCutALaterCall(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	qctx, cancel := context.WithCancel(context.Background())
+	_, err := l.Conn().QueryContext(qctx, "SELECT n", nil)
+	require.NoError(t, err)
+	cancel() // a per-query timeout's defer cancel(), the result set not closed
+	got := stuckExec(context.Background(), l, c)
+	clock.noGraceBegins(t, "for a call whose ctx never ends")
+	clock.advance(time.Hour)
+	assert.Zero(t, d.aborts.Load(), "a call under a live ctx was cut")
+	c.let()
+	require.NoError(t, <-got)
+	l.Release(nil)
+}
+
+// A result set left open at Release: the connection is closed (rows were
+// open), and nothing is cut or logged when the query's ctx ends later.
+func TestAResultSetLeftOpenAtReleaseIsNotCutLater(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, _ := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
+	require.NoError(t, err)
+	l.Release(nil)
+	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"a connection released with a result set open is closed")
+	cancel()
+	clock.noGraceBegins(t, "for a lease already released")
+	clock.advance(time.Hour)
+	assert.Zero(t, d.aborts.Load())
 }
 
 func TestCancelGraceOffNeverCuts(t *testing.T) {

@@ -281,15 +281,12 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 	}
 	l.touched(ctx)
-	w := l.watchCall(ctx)
-	handed := false
-	defer stopUnlessHanded(w, &handed)
+	defer l.watchCall(ctx).Stop()
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
 		return nil, l.note(ctx, err)
 	}
-	handed = true
-	return l.wrapRows(rows, w), nil
+	return l.wrapRows(rows, ctx), nil
 }
 
 // ExecContext forwards to the driver, or returns driver.ErrSkip.

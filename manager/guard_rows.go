@@ -5,8 +5,6 @@ import (
 	"database/sql/driver"
 	"io"
 	"reflect"
-
-	"github.com/idpool/idpool/internal/pastctx"
 )
 
 // rows wraps a driver result set so that reading and closing it pass the
@@ -27,10 +25,11 @@ type rows struct {
 	raw    driver.Rows
 	lease  *Lease
 	closed bool
-	// watch bounds the query's wait past its ctx while the result set is
-	// open (see cancelgrace.go): a driver reads the rest of the reply in
-	// Next and Close, under the query's ctx.
-	watch *pastctx.Watch
+	// ctx is the query's (nil for a query made without one): a driver
+	// reads the rest of the reply in Next, NextResultSet and Close under
+	// it, so each of those is bounded as a call made with it (see
+	// cancelgrace.go).
+	ctx context.Context
 }
 
 var (
@@ -42,11 +41,10 @@ var (
 	_ driver.RowsColumnTypePrecisionScale   = (*rows)(nil)
 )
 
-// wrapRows guards raw, which the query that w watches returned (w may be
-// nil); the result set stops w when it closes.
-func (l *Lease) wrapRows(raw driver.Rows, w *pastctx.Watch) driver.Rows {
+// wrapRows guards raw, which a query made with ctx (nil: none) returned.
+func (l *Lease) wrapRows(raw driver.Rows, ctx context.Context) driver.Rows {
 	l.rowsOpened()
-	return &rows{raw: raw, lease: l, watch: w}
+	return &rows{raw: raw, lease: l, ctx: ctx}
 }
 
 // Columns forwards; the names are in memory.
@@ -58,6 +56,7 @@ func (r *rows) Next(dest []driver.Value) error {
 		return err
 	}
 	defer r.lease.exit()
+	defer r.lease.watchCall(r.ctx).Stop()
 	err := r.raw.Next(dest)
 	if err != io.EOF {
 		err = r.lease.note(context.Background(), err)
@@ -74,11 +73,10 @@ func (r *rows) Close() error {
 		return err
 	}
 	defer r.lease.exit()
+	defer r.lease.watchCall(r.ctx).Stop()
 	r.closed = true
 	r.lease.rowsClosed()
-	err := r.raw.Close()
-	r.watch.Stop()
-	return r.lease.note(context.Background(), err)
+	return r.lease.note(context.Background(), r.raw.Close())
 }
 
 // HasNextResultSet forwards, inside the guard.
@@ -101,6 +99,7 @@ func (r *rows) NextResultSet() error {
 		return err
 	}
 	defer r.lease.exit()
+	defer r.lease.watchCall(r.ctx).Stop()
 	return r.lease.note(context.Background(), n.NextResultSet())
 }
 

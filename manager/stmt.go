@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-
-	"github.com/idpool/idpool/internal/pastctx"
 )
 
 // stmt wraps a prepared statement so that every call on it passes the lease
@@ -131,11 +129,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	s.lease.touched(ctx)
 	var r driver.Rows
 	var err error
-	var w *pastctx.Watch
-	handed := false
-	defer func() { stopUnlessHanded(w, &handed) }() // w is set below
 	if q, ok := s.raw.(driver.StmtQueryContext); ok {
-		w = s.lease.watchCall(ctx)
+		defer s.lease.watchCall(ctx).Stop()
 		r, err = q.QueryContext(ctx, args)
 	} else {
 		values, verr := plainValues(args)
@@ -151,8 +146,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if err != nil {
 		return nil, s.lease.note(ctx, err)
 	}
-	handed = true
-	return s.lease.wrapRows(r, w), nil
+	return s.lease.wrapRows(r, ctx), nil
 }
 
 // CheckNamedValue asks the driver's statement, or else the driver's

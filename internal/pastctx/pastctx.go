@@ -71,5 +71,5 @@ func (w *Watch) Stop() (cut bool) {
 	for w.state.Load() == cutting {
 		runtime.Gosched()
 	}
-	return true
+	return w.state.Load() == done // stopped by an earlier Stop: no cut
 }

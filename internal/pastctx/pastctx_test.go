@@ -65,6 +65,7 @@ func TestACallThatEndsFirstIsNeverCut(t *testing.T) {
 	cancel()
 	<-clock.asked
 	assert.False(t, w.Stop(), "the call ended before the grace passed")
+	assert.False(t, w.Stop(), "and says so again")
 	clock.fire() // the grace's timer fires late: nothing happens
 }
 
