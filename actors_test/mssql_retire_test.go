@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -165,6 +167,9 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 		return st.Pools == 0 && db.OpenNow() == 0 && st.Total.Opens == uint64(db.Opened())
 	}, 30*time.Second, 5*time.Millisecond) {
 		st := seen.Load()
+		if st == nil {
+			t.Fatalf("Stats has not returned in 30 s; the goroutines of idpool's actors:\n%s", idpoolStacks())
+		}
 		left := st.PerPool
 		if len(left) > 5 {
 			left = left[:5]
@@ -243,4 +248,20 @@ func TestMSSQLPoolRetirementRacesTDS(t *testing.T) {
 	assert.Zero(t, env.tds.FailedLogins())
 	t.Logf("retirement (tds): %d identities, %d calls, %d pools created, %d retired, %d logins",
 		nIDs, served.Load(), st.PoolsCreated, st.PoolsRetired, env.tds.TotalLogins())
+}
+
+// idpoolStacks returns the stacks of the goroutines running idpool's
+// actors, mailboxes or Manager calls: what a test that finds them stuck
+// prints.
+func idpoolStacks() string {
+	buf := make([]byte, 64<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "idpool/idpool/manager") || strings.Contains(g, "idpool/idpool/actors.") ||
+			strings.Contains(g, "idpool/idpool/internal/mailbox") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
