@@ -94,14 +94,21 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 	}
 
 	// slow records what the pool of an acquire that takes over 5s looks
-	// like, to tell a stuck acquire from a slow machine.
+	// like, to tell a stuck acquire from a slow machine: for the first few
+	// only. Each snapshot asks every pool for its counters (Stats), so one
+	// per pending acquire, hundreds at once on a loaded machine, slowed
+	// the manager until more acquires pended and Stats took minutes.
 	var slowMu sync.Mutex
 	var slow []string
+	var snapshots atomic.Int32
 	watch := func(i int, done <-chan struct{}) {
 		select {
 		case <-done:
 			return
 		case <-time.After(5 * time.Second):
+		}
+		if snapshots.Add(1) > 5 {
+			return
 		}
 		key := tokens.NewKey("memdb:1/retire", discs[i]).Redacted()
 		st := m.Stats()
