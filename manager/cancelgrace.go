@@ -24,8 +24,9 @@ import (
 // Only a Dialer that is an Aborter pays for this (drivers/sqlserver's; pgx
 // honours its ctx itself, by a deadline on its socket), and only for calls
 // whose ctx can end: each such call registers one callback on its ctx, and
-// removes it when it returns. A result set's Next, NextResultSet and Close
-// are such calls, with the query's ctx.
+// removes it when it returns; a query and the calls on its result set
+// (Next, NextResultSet, Close: the driver reads the rest of the reply under
+// the query's ctx) share one, removed when the result set closes.
 
 // Aborter is implemented by a Dialer that can cut the network transport of a
 // connection it opened, under a call in flight, so that every read and
@@ -46,14 +47,46 @@ type Aborter interface {
 // when the driver panics: the watch's Stop waits for a cut under way, so no
 // cut reaches the connection once the call has left the guard (after which
 // another lease may hold it). A result set's calls (Next, NextResultSet,
-// Close) are watched each on their own, with the query's ctx: a watch never
-// outlives its call, so it cannot cut a later call made with a live ctx.
+// Close) are watched through the query's registration (trackCalls), which
+// cuts only while one of them, or the query, is in flight: so it cannot cut
+// a later call made with a live ctx, nor a connection after Release.
 func (l *Lease) watchCall(ctx context.Context) *pastctx.Watch {
 	ab := l.m.aborter
 	if ab == nil || ctx == nil {
 		return nil
 	}
 	return pastctx.Start(ctx, l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cut(ab) })
+}
+
+// trackCalls starts bounding a query made on l with ctx and the calls on
+// its result set, with one registration on ctx (pastctx.Calls), or returns
+// nil when nothing can bound them (see watchCall). The query's caller
+// stops it unless it hands it to the result set, which stops it at Close.
+func (l *Lease) trackCalls(ctx context.Context) *pastctx.Calls {
+	ab := l.m.aborter
+	if ab == nil || ctx == nil {
+		return nil
+	}
+	return pastctx.Track(ctx, l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cut(ab) })
+}
+
+// enterCalls begins a call under calls' ctx (ctx): watched by calls when
+// it can (in), else, once calls' grace has passed with no call in flight,
+// on its own (own). leaveCalls ends it; defer it after the guard's exit.
+func (l *Lease) enterCalls(calls *pastctx.Calls, ctx context.Context) (own *pastctx.Watch, in bool) {
+	if calls.Enter() {
+		return nil, true
+	}
+	return l.watchCall(ctx), false
+}
+
+// leaveCalls ends the call enterCalls began.
+func leaveCalls(calls *pastctx.Calls, own *pastctx.Watch, in bool) {
+	if in {
+		calls.Exit()
+		return
+	}
+	own.Stop()
 }
 
 // cut marks the lease cut first, so that the Release that follows closes

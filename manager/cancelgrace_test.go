@@ -398,11 +398,39 @@ func TestAResultSetLeftOpenDoesNotCutALaterCall(t *testing.T) {
 	require.NoError(t, err)
 	cancel() // a per-query timeout's defer cancel(), the result set not closed
 	got := stuckExec(context.Background(), l, c)
-	clock.noGraceBegins(t, "for a call whose ctx never ends")
+	clock.awaitGrace(t) // the result set's: it still holds its query's watch
 	clock.advance(time.Hour)
 	assert.Zero(t, d.aborts.Load(), "a call under a live ctx was cut")
 	c.let()
-	require.NoError(t, <-got)
+	require.NoError(t, <-got, "the call ran to its end")
+	l.Release(nil)
+}
+
+// A result set's call begun once its query's ctx ended and the grace
+// passed with no call in flight is bounded all the same: on its own, grace
+// after it began.
+func TestAResultSetCallBegunAfterTheGraceIsCut(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	rows, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
+	require.NoError(t, err)
+	dest := make([]driver.Value, 1)
+	require.NoError(t, rows.Next(dest))
+	cancel()
+	clock.awaitGrace(t)
+	clock.advance(testGrace) // no call in flight: nothing to cut
+	assert.Zero(t, d.aborts.Load())
+
+	got := make(chan error, 1)
+	go func() { got <- rows.Next(dest) }()
+	<-c.entered
+	clock.awaitGrace(t) // the late call's own
+	clock.advance(testGrace)
+	require.ErrorIs(t, <-got, errTransportCut)
+	assert.EqualValues(t, 1, d.aborts.Load())
+	require.NoError(t, rows.Close())
 	l.Release(nil)
 }
 
@@ -419,9 +447,9 @@ func TestAResultSetLeftOpenAtReleaseIsNotCutLater(t *testing.T) {
 	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
 		"a connection released with a result set open is closed")
 	cancel()
-	clock.noGraceBegins(t, "for a lease already released")
+	clock.awaitGrace(t) // the result set's, which was never closed
 	clock.advance(time.Hour)
-	assert.Zero(t, d.aborts.Load())
+	assert.Zero(t, d.aborts.Load(), "a connection was cut after its lease ended")
 }
 
 func TestCancelGraceOffNeverCuts(t *testing.T) {

@@ -281,12 +281,21 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 	}
 	l.touched(ctx)
-	defer l.watchCall(ctx).Stop()
+	calls := l.trackCalls(ctx)
+	handed := false
+	defer func() {
+		if !handed {
+			calls.Stop()
+		}
+	}()
+	own, in := l.enterCalls(calls, ctx)
+	defer leaveCalls(calls, own, in)
 	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
 		return nil, l.note(ctx, err)
 	}
-	return l.wrapRows(rows, ctx), nil
+	handed = true
+	return l.wrapRows(rows, ctx, calls), nil
 }
 
 // ExecContext forwards to the driver, or returns driver.ErrSkip.

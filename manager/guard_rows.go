@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"io"
 	"reflect"
+
+	"github.com/idpool/idpool/internal/pastctx"
 )
 
 // rows wraps a driver result set so that reading and closing it pass the
@@ -27,9 +29,10 @@ type rows struct {
 	closed bool
 	// ctx is the query's (nil for a query made without one): a driver
 	// reads the rest of the reply in Next, NextResultSet and Close under
-	// it, so each of those is bounded as a call made with it (see
-	// cancelgrace.go).
-	ctx context.Context
+	// it, so each of those is bounded as a call made with it, through
+	// calls, the query's one registration on ctx (see cancelgrace.go).
+	ctx   context.Context
+	calls *pastctx.Calls
 }
 
 var (
@@ -41,10 +44,12 @@ var (
 	_ driver.RowsColumnTypePrecisionScale   = (*rows)(nil)
 )
 
-// wrapRows guards raw, which a query made with ctx (nil: none) returned.
-func (l *Lease) wrapRows(raw driver.Rows, ctx context.Context) driver.Rows {
+// wrapRows guards raw, which a query made with ctx (nil: none) returned;
+// calls, which watched the query, watches the result set's calls and is
+// stopped when it closes.
+func (l *Lease) wrapRows(raw driver.Rows, ctx context.Context, calls *pastctx.Calls) driver.Rows {
 	l.rowsOpened()
-	return &rows{raw: raw, lease: l, ctx: ctx}
+	return &rows{raw: raw, lease: l, ctx: ctx, calls: calls}
 }
 
 // Columns forwards; the names are in memory.
@@ -56,7 +61,8 @@ func (r *rows) Next(dest []driver.Value) error {
 		return err
 	}
 	defer r.lease.exit()
-	defer r.lease.watchCall(r.ctx).Stop()
+	own, in := r.lease.enterCalls(r.calls, r.ctx)
+	defer leaveCalls(r.calls, own, in)
 	err := r.raw.Next(dest)
 	if err != io.EOF {
 		err = r.lease.note(context.Background(), err)
@@ -73,7 +79,9 @@ func (r *rows) Close() error {
 		return err
 	}
 	defer r.lease.exit()
-	defer r.lease.watchCall(r.ctx).Stop()
+	defer r.calls.Stop()
+	own, in := r.lease.enterCalls(r.calls, r.ctx)
+	defer leaveCalls(r.calls, own, in)
 	r.closed = true
 	r.lease.rowsClosed()
 	return r.lease.note(context.Background(), r.raw.Close())
@@ -99,7 +107,8 @@ func (r *rows) NextResultSet() error {
 		return err
 	}
 	defer r.lease.exit()
-	defer r.lease.watchCall(r.ctx).Stop()
+	own, in := r.lease.enterCalls(r.calls, r.ctx)
+	defer leaveCalls(r.calls, own, in)
 	return r.lease.note(context.Background(), n.NextResultSet())
 }
 

@@ -90,7 +90,7 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	if err != nil {
 		return nil, s.lease.note(context.Background(), err)
 	}
-	return s.lease.wrapRows(r, nil), nil
+	return s.lease.wrapRows(r, nil, nil), nil
 }
 
 // ExecContext runs the statement inside the lease guard, which refuses a
@@ -129,8 +129,16 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	s.lease.touched(ctx)
 	var r driver.Rows
 	var err error
+	calls := s.lease.trackCalls(ctx)
+	handed := false
+	defer func() {
+		if !handed {
+			calls.Stop()
+		}
+	}()
 	if q, ok := s.raw.(driver.StmtQueryContext); ok {
-		defer s.lease.watchCall(ctx).Stop()
+		own, in := s.lease.enterCalls(calls, ctx)
+		defer leaveCalls(calls, own, in)
 		r, err = q.QueryContext(ctx, args)
 	} else {
 		values, verr := plainValues(args)
@@ -146,7 +154,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if err != nil {
 		return nil, s.lease.note(ctx, err)
 	}
-	return s.lease.wrapRows(r, ctx), nil
+	handed = true
+	return s.lease.wrapRows(r, ctx, calls), nil
 }
 
 // CheckNamedValue asks the driver's statement, or else the driver's

@@ -123,3 +123,74 @@ func TestStopWaitsForACutUnderWay(t *testing.T) {
 	assert.True(t, <-stopped)
 	assert.True(t, cutDone, "Stop returned before the cut had finished") // -race also checks the order
 }
+
+func TestCallsCutOnlyACallInFlight(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	cuts := 0
+	c := pastctx.Track(ctx, time.Second, clock.afterFunc, func() { cuts++ })
+	require.NotNil(t, c)
+	require.True(t, c.Enter())
+	c.Exit()
+	cancel()
+	assert.Equal(t, time.Second, <-clock.asked)
+	clock.fire()
+	assert.Zero(t, cuts, "no call was in flight")
+	assert.False(t, c.Enter(), "a call begun after the grace is not c's to watch")
+	assert.False(t, c.Stop())
+}
+
+func TestCallsCutTheCallInFlight(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	cuts := 0
+	c := pastctx.Track(ctx, time.Second, clock.afterFunc, func() { cuts++ })
+	require.True(t, c.Enter())
+	cancel()
+	<-clock.asked
+	clock.fire()
+	assert.Equal(t, 1, cuts)
+	c.Exit()
+	assert.False(t, c.Enter(), "after a cut, later calls are not c's")
+	assert.True(t, c.Stop(), "Stop says a call was cut")
+}
+
+func TestStoppedCallsCutNothing(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := pastctx.Track(ctx, time.Second, clock.afterFunc, func() { t.Error("cut after Stop") })
+	require.True(t, c.Enter())
+	c.Exit()
+	assert.False(t, c.Stop())
+	assert.False(t, c.Enter(), "no call after Stop")
+	cancel()
+	clock.fire()
+	var nilCalls *pastctx.Calls
+	assert.False(t, nilCalls.Enter())
+	assert.False(t, nilCalls.Stop())
+	assert.Nil(t, pastctx.Track(context.Background(), time.Second, clock.afterFunc, func() {}))
+}
+
+// Exit returns only once a cut under way has finished.
+func TestExitWaitsForACutUnderWay(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	inCut, release := make(chan struct{}), make(chan struct{})
+	var cutDone bool
+	c := pastctx.Track(ctx, time.Second, clock.afterFunc, func() {
+		close(inCut)
+		<-release
+		cutDone = true
+	})
+	require.True(t, c.Enter())
+	cancel()
+	<-clock.asked
+	go clock.fire()
+	<-inCut
+	exited := make(chan struct{})
+	go func() { c.Exit(); close(exited) }()
+	close(release)
+	<-exited
+	assert.True(t, cutDone, "Exit returned before the cut had finished") // -race also checks the order
+	assert.True(t, c.Stop())
+}

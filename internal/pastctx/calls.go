@@ -1,0 +1,122 @@
+package pastctx
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// Calls bounds a sequence of calls made under one ctx, such as a query and
+// then the calls on its result set (a driver reads the rest of the reply
+// under the query's ctx), with one registration on the ctx instead of one
+// per call. Once the ctx has ended and the grace has passed, the cut runs
+// if a call is in flight (between Enter and Exit); if none is, nothing is
+// cut, and every later Enter says so: that call, made after the grace, is
+// to be watched on its own (Start), which cuts it grace after it began if
+// it is still running. So a cut only ever reaches a call made under this
+// ctx, and none runs once Stop (or the Exit of the call) has returned.
+type Calls struct {
+	state      atomic.Uint32
+	unregister func() bool
+	cut        func()
+}
+
+// The bits of Calls.state.
+const (
+	callInFlight uint32 = 1 << iota
+	callCutting
+	callCut
+	callsExpired
+	callsStopped
+)
+
+// Track watches the calls to be made under ctx, or returns nil for a ctx
+// that can never end. afterFunc and cut are as for Start.
+func Track(ctx context.Context, grace time.Duration, afterFunc func(time.Duration, func()), cut func()) *Calls {
+	if ctx.Done() == nil {
+		return nil
+	}
+	c := &Calls{cut: cut}
+	c.unregister = context.AfterFunc(ctx, func() { afterFunc(grace, c.fire) })
+	return c
+}
+
+// fire cuts the call in flight, or marks the grace as past.
+func (c *Calls) fire() {
+	for {
+		s := c.state.Load()
+		switch {
+		case s&(callsStopped|callCut) != 0:
+			return
+		case s&callInFlight == 0:
+			if c.state.CompareAndSwap(s, s|callsExpired) {
+				return
+			}
+		case c.state.CompareAndSwap(s, s|callCutting):
+			func() {
+				defer func() { _ = recover() }()
+				c.cut()
+			}()
+			for {
+				s := c.state.Load()
+				if c.state.CompareAndSwap(s, (s|callCut|callsExpired)&^callCutting) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Enter begins a call and reports whether c watches it: false once the
+// ctx's grace has passed with no call in flight, or after Stop, and for a
+// nil c. A call that c does not watch is watched on its own, if at all.
+func (c *Calls) Enter() bool {
+	if c == nil {
+		return false
+	}
+	for {
+		s := c.state.Load()
+		if s&(callsExpired|callsStopped) != 0 {
+			return false
+		}
+		if c.state.CompareAndSwap(s, s|callInFlight) {
+			return true
+		}
+	}
+}
+
+// Exit ends the call Enter began (only after an Enter that returned
+// true). A cut under way is waited for, so that none runs after Exit
+// returns.
+func (c *Calls) Exit() {
+	for {
+		s := c.state.Load()
+		if s&callCutting != 0 {
+			runtime.Gosched()
+			continue
+		}
+		if c.state.CompareAndSwap(s, s&^callInFlight) {
+			return
+		}
+	}
+}
+
+// Stop ends the watch when no more calls will be made under it, and
+// reports whether one of them was cut. Nil-safe.
+func (c *Calls) Stop() (cut bool) {
+	if c == nil {
+		return false
+	}
+	c.unregister()
+	for {
+		s := c.state.Load()
+		if s&callCutting != 0 {
+			runtime.Gosched()
+			continue
+		}
+		if c.state.CompareAndSwap(s, s|callsStopped) {
+			return s&callCut != 0
+		}
+	}
+}
