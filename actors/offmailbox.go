@@ -99,7 +99,7 @@ func (a *poolActor) validate(c actor.Context, id ConnID, conn driver.Conn) {
 // ctx's end, when the pool can cut connections (ActorConfig.Abort); nil
 // otherwise. Stop it before the check's result is sent: Stop waits for a
 // cut under way, so none reaches the connection once the pool has it back.
-func (a *poolActor) watchCheck(ctx context.Context, conn driver.Conn) *pastctx.Watch {
+func (a *poolActor) watchCheck(ctx context.Context, conn driver.Conn) *pastctx.Calls {
 	abort := a.cfg.Abort
 	if abort == nil {
 		return nil

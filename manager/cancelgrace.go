@@ -50,12 +50,10 @@ type Aborter interface {
 // Close) are watched through the query's registration (trackCalls), which
 // cuts only while one of them, or the query, is in flight: so it cannot cut
 // a later call made with a live ctx, nor a connection after Release.
-func (l *Lease) watchCall(ctx context.Context) *pastctx.Watch {
-	ab := l.m.aborter
-	if ab == nil || ctx == nil {
-		return nil
-	}
-	return pastctx.Start(ctx, l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cut(ab) })
+func (l *Lease) watchCall(ctx context.Context) *pastctx.Calls {
+	c := l.trackCalls(ctx)
+	c.Enter()
+	return c
 }
 
 // trackCalls starts bounding a query made on l with ctx and the calls on
@@ -73,7 +71,7 @@ func (l *Lease) trackCalls(ctx context.Context) *pastctx.Calls {
 // enterCalls begins a call under calls' ctx (ctx): watched by calls when
 // it can (in), else, once calls' grace has passed with no call in flight,
 // on its own (own). leaveCalls ends it; defer it after the guard's exit.
-func (l *Lease) enterCalls(calls *pastctx.Calls, ctx context.Context) (own *pastctx.Watch, in bool) {
+func (l *Lease) enterCalls(calls *pastctx.Calls, ctx context.Context) (own *pastctx.Calls, in bool) {
 	if calls.Enter() {
 		return nil, true
 	}
@@ -81,7 +79,7 @@ func (l *Lease) enterCalls(calls *pastctx.Calls, ctx context.Context) (own *past
 }
 
 // leaveCalls ends the call enterCalls began.
-func leaveCalls(calls *pastctx.Calls, own *pastctx.Watch, in bool) {
+func leaveCalls(calls *pastctx.Calls, own *pastctx.Calls, in bool) {
 	if in {
 		calls.Exit()
 		return

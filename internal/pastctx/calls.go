@@ -32,7 +32,9 @@ const (
 )
 
 // Track watches the calls to be made under ctx, or returns nil for a ctx
-// that can never end. afterFunc and cut are as for Start.
+// that can never end. Once ctx has ended, afterFunc (the caller's clock:
+// time.AfterFunc, or a test's) is asked to run the check grace later. A
+// panic in cut is recovered: the cut counts as done.
 func Track(ctx context.Context, grace time.Duration, afterFunc func(time.Duration, func()), cut func()) *Calls {
 	if ctx.Done() == nil {
 		return nil
@@ -102,8 +104,9 @@ func (c *Calls) Exit() {
 	}
 }
 
-// Stop ends the watch when no more calls will be made under it, and
-// reports whether one of them was cut. Nil-safe.
+// Stop ends the watch when no more calls will be made under it (a call in
+// flight ends with it: Start's callers need no Exit), and reports whether
+// one of them was cut. A cut under way is waited for. Nil-safe.
 func (c *Calls) Stop() (cut bool) {
 	if c == nil {
 		return false
