@@ -64,6 +64,17 @@ type stuckConn struct {
 	entered   chan struct{}
 }
 
+// awaitEntered waits for a call to be stuck in c, failing the test if
+// none is.
+func (c *stuckConn) awaitEntered(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call became stuck on the connection")
+	}
+}
+
 // let lets the stuck call return (no error), as a server answering late.
 func (c *stuckConn) let() { c.freeOnce.Do(func() { close(c.free) }) }
 
@@ -198,13 +209,14 @@ func leaseOf(t *testing.T, m *Manager) (*Lease, *stuckConn) {
 
 // stuckExec starts a stuck call under ctx and returns its result channel,
 // once the call is inside the driver.
-func stuckExec(ctx context.Context, l *Lease, c *stuckConn) <-chan error {
+func stuckExec(t *testing.T, ctx context.Context, l *Lease, c *stuckConn) <-chan error {
+	t.Helper()
 	got := make(chan error, 1)
 	go func() {
 		_, err := l.Conn().ExecContext(ctx, "stuck", nil)
 		got <- err
 	}()
-	<-c.entered
+	c.awaitEntered(t)
 	return got
 }
 
@@ -214,7 +226,7 @@ func TestACallStuckPastItsCtxIsCutOnceCancelGraceHasPassed(t *testing.T) {
 	m := newStuckManager(t, d, clock, testGrace, slog.New(slog.NewJSONHandler(&buf, nil)))
 	l, c := leaseOf(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
-	got := stuckExec(ctx, l, c)
+	got := stuckExec(t, ctx, l, c)
 
 	cancel()
 	clock.awaitGrace(t)
@@ -243,7 +255,7 @@ func TestACallThatReturnsWithinCancelGraceIsNotCut(t *testing.T) {
 	m := newStuckManager(t, d, clock, testGrace)
 	l, c := leaseOf(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
-	got := stuckExec(ctx, l, c)
+	got := stuckExec(t, ctx, l, c)
 
 	cancel()
 	clock.awaitGrace(t)
@@ -265,7 +277,7 @@ func TestAResultSetStuckPastItsQuerysCtxIsCut(t *testing.T) {
 	require.NoError(t, rows.Next(dest), "the first row is there")
 	got := make(chan error, 1)
 	go func() { got <- rows.Next(dest) }()
-	<-c.entered
+	c.awaitEntered(t)
 
 	cancel()
 	clock.awaitGrace(t)
@@ -343,7 +355,7 @@ func TestAReleaseStuckInTheRollbackOfATransactionLeftOpenIsCut(t *testing.T) {
 		defer close(released)
 		l.Release(nil) // the transaction is still open: Release rolls it back
 	}()
-	<-c.entered // the rollback is stuck
+	c.awaitEntered(t) // the rollback is stuck
 	cancel()
 	clock.awaitGrace(t)
 	clock.advance(testGrace)
@@ -397,7 +409,7 @@ func TestAResultSetLeftOpenDoesNotCutALaterCall(t *testing.T) {
 	_, err := l.Conn().QueryContext(qctx, "SELECT n", nil)
 	require.NoError(t, err)
 	cancel() // a per-query timeout's defer cancel(), the result set not closed
-	got := stuckExec(context.Background(), l, c)
+	got := stuckExec(t, context.Background(), l, c)
 	clock.awaitGrace(t) // the result set's: it still holds its query's watch
 	clock.advance(time.Hour)
 	assert.Zero(t, d.aborts.Load(), "a call under a live ctx was cut")
@@ -425,7 +437,7 @@ func TestAResultSetCallBegunAfterTheGraceIsCut(t *testing.T) {
 
 	got := make(chan error, 1)
 	go func() { got <- rows.Next(dest) }()
-	<-c.entered
+	c.awaitEntered(t)
 	clock.awaitGrace(t) // the late call's own
 	clock.advance(testGrace)
 	require.ErrorIs(t, <-got, errTransportCut)
@@ -457,7 +469,7 @@ func TestCancelGraceOffNeverCuts(t *testing.T) {
 	m := newStuckManager(t, d, clock, -1)
 	l, c := leaseOf(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
-	got := stuckExec(ctx, l, c)
+	got := stuckExec(t, ctx, l, c)
 	cancel()
 	clock.advance(time.Hour)
 	assert.Zero(t, d.aborts.Load())
@@ -475,7 +487,7 @@ func TestAnAborterThatPanicsIsContained(t *testing.T) {
 	m := newStuckManager(t, d, clock, testGrace, slog.New(slog.NewJSONHandler(&buf, nil)))
 	l, c := leaseOf(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
-	got := stuckExec(ctx, l, c)
+	got := stuckExec(t, ctx, l, c)
 	cancel()
 	clock.awaitGrace(t)
 	clock.advance(testGrace)
@@ -526,6 +538,10 @@ func TestAHealthCheckStuckPastValidateTimeoutIsCut(t *testing.T) {
 	})
 	l, c := leaseOf(t, m)
 	l.Release(nil)
+	// The pool may take the release in after the clock moves (its mailbox
+	// was busy): wait until it holds the connection idle, so that the idle
+	// time below counts and the next acquire checks it.
+	require.Eventually(t, func() bool { return m.Stats().Total.Idle == 1 }, 10*time.Second, time.Millisecond)
 	d.stuckPings.Store(true)
 	clock.advance(2 * time.Second) // the idle connection is checked before its next use
 
@@ -535,7 +551,7 @@ func TestAHealthCheckStuckPastValidateTimeoutIsCut(t *testing.T) {
 		assert.NoError(t, err)
 		got <- l
 	}()
-	<-c.entered         // the check's Ping is stuck
+	c.awaitEntered(t)   // the check's Ping is stuck
 	clock.awaitGrace(t) // its ValidateTimeout (real time) ended
 	clock.advance(testGrace)
 	l2 := <-got
