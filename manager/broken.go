@@ -55,7 +55,7 @@ func (l *Lease) touched(ctx context.Context) { l.lastCtx = ctx }
 // as driver.ErrBadConn too.
 func (l *Lease) note(ctx context.Context, err error) error {
 	if err != nil && err != driver.ErrSkip && (IsBroken(err) || ctx.Err() != nil) {
-		l.broken = true
+		l.markBroken()
 		if resetRefused(err) {
 			return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
 		}

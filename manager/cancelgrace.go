@@ -108,11 +108,4 @@ func (l *Lease) cut(ab Aborter) {
 
 // markCut records on the lease that its transport was cut: it can serve
 // nothing more, and Release closes it.
-func (l *Lease) markCut() {
-	for {
-		s := l.state.Load()
-		if l.state.CompareAndSwap(s, s|stCut) {
-			return
-		}
-	}
-}
+func (l *Lease) markCut() { l.state.Or(stCut) }

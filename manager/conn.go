@@ -411,7 +411,7 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 		}
 		return &guardError{msg: err.Error(), is: [2]error{driver.ErrBadConn, err}}
 	}
-	if l.broken {
+	if l.broken() {
 		l.exit()
 		return driver.ErrBadConn
 	}
@@ -427,7 +427,7 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 			refusal = errHandoverNoIdentity
 		}
 		if refusal != nil {
-			rebind := c.shell != nil && err == nil && l.tx == nil && l.state.Load()>>stRowsShift == 0
+			rebind := c.shell != nil && err == nil && l.tx == nil && l.open == nil
 			l.exit()
 			if !rebind || !c.unbind(l) {
 				return refusal
@@ -489,7 +489,7 @@ func (c *Conn) IsValid() bool {
 	if err := l.enter(); err != nil {
 		return false
 	}
-	if l.broken {
+	if l.broken() {
 		l.exit()
 		return false
 	}
@@ -497,7 +497,7 @@ func (c *Conn) IsValid() bool {
 		l.exit()
 		return false
 	}
-	idle := c.shell != nil && l.tx == nil && l.state.Load()>>stRowsShift == 0
+	idle := c.shell != nil && l.tx == nil && l.open == nil
 	l.exit()
 	if idle {
 		c.unbind(l)
@@ -513,7 +513,8 @@ func (c *Conn) IsValid() bool {
 func driverValid(l *Lease, v driver.Validator) (ok bool) {
 	defer func() {
 		if recover() != nil {
-			l.broken, ok = true, false
+			l.markBroken()
+			ok = false
 		}
 	}()
 	return v.IsValid()
@@ -577,7 +578,7 @@ func (t *trackedTx) Rollback() error {
 		// gives back to go-mssqldb's pool for the next connection
 		// (microsoft/go-mssqldb#390; TestMSSQLDirtyCheckout caught it
 		// under -race).
-		t.lease.broken = true
+		t.lease.markBroken()
 		return nil
 	}
 	w := t.lease.watchCall(t.ctx)

@@ -7,15 +7,10 @@ import (
 	"github.com/idpool/idpool/messages"
 )
 
-// The states of Lease.handoff (see messages.DirectGrant). A Lease starts
-// open; the pool moves it to granted when it grants while handling the
-// acquire, the caller to waiting when its send returned without a grant.
-// Neither moves it again.
-const (
-	handoffOpen uint32 = iota
-	handoffGranted
-	handoffWaiting
-)
+// The direct grant's outcome is kept in the lease's state word (guard.go),
+// which is zero until then: the pool sets stGranted when it grants while
+// handling the acquire, the caller stAwaitReply when its send returned
+// without a grant. Whichever comes first wins, and neither changes again.
 
 // directGrant is a Lease seen by its pool as a messages.DirectGrant. A type
 // of its own keeps Grant out of Lease's methods: only the pool handling the
@@ -31,16 +26,16 @@ func directOf(l *Lease) messages.DirectGrant { return (*directGrant)(l) }
 // Reply the pool sends instead.
 func (d *directGrant) Grant(conn driver.Conn, connID uint64, pool *actor.PID) bool {
 	l := (*Lease)(d)
-	if l.handoff.Load() != handoffOpen {
+	if l.state.Load() != 0 {
 		return false
 	}
 	l.raw, l.pool, l.release.ConnID = conn, pool, connID
-	return l.handoff.CompareAndSwap(handoffOpen, handoffGranted)
+	return l.state.CompareAndSwap(0, stGranted)
 }
 
 // takeDirect is the caller's half: called once its send has returned, it
 // reports whether the pool has already granted directly. Otherwise the
 // caller is marked as waiting, and the pool answers on the Reply channel.
 func (l *Lease) takeDirect() bool {
-	return !l.handoff.CompareAndSwap(handoffOpen, handoffWaiting)
+	return !l.state.CompareAndSwap(0, stAwaitReply)
 }

@@ -77,14 +77,14 @@ func TestGrantAfterTheCallerWaitsIsRefused(t *testing.T) {
 func TestPoolHitIsHandedOverWithoutTheChannel(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 1})
 	first := acquire(t, m, sqlLogin)
-	assert.Equal(t, handoffWaiting, first.handoff.Load(), "the first acquire waits for its dial")
+	assert.Equal(t, stAwaitReply, first.state.Load()&(stGranted|stAwaitReply), "the first acquire waits for its dial")
 
 	queued := make(chan *Lease)
 	go func() { queued <- acquire(t, m, sqlLogin) }()
 	eventually(t, func() bool { return m.Stats().Total.Waiters == 1 }, "second acquire never queued")
 	first.Release(nil)
 	second := <-queued
-	assert.Equal(t, handoffWaiting, second.handoff.Load(), "a queued acquire is answered on its channel")
+	assert.Equal(t, stAwaitReply, second.state.Load()&(stGranted|stAwaitReply), "a queued acquire is answered on its channel")
 	assert.Equal(t, connID(first), connID(second))
 	second.Release(nil)
 
@@ -97,7 +97,7 @@ func TestPoolHitIsHandedOverWithoutTheChannel(t *testing.T) {
 	for !direct && hits < 100 {
 		hit := acquire(t, m, sqlLogin)
 		hits++
-		direct = hit.handoff.Load() == handoffGranted
+		direct = hit.state.Load()&stGranted != 0
 		assert.Equal(t, connID(first), connID(hit))
 		require.NoError(t, hit.WithRaw(context.Background(), func(driver.Conn) error { return nil }))
 		hit.Release(nil)
@@ -122,7 +122,7 @@ func TestHandOffUnderContentionGrantsEachAcquireOnce(t *testing.T) {
 		wg.Go(func() {
 			for range perWorker {
 				l := acquire(t, m, sqlLogin)
-				if l.handoff.Load() == handoffGranted {
+				if l.state.Load()&stGranted != 0 {
 					direct.Add(1)
 				} else {
 					waited.Add(1)
@@ -167,7 +167,7 @@ func TestQueuedAcquireWhoseCtxCannotEndGetsTheReleasedConnection(t *testing.T) {
 	held.Release(nil)
 	r := <-got
 	require.NoError(t, r.err)
-	assert.Equal(t, handoffWaiting, r.l.handoff.Load())
+	assert.Equal(t, stAwaitReply, r.l.state.Load()&(stGranted|stAwaitReply))
 	assert.Equal(t, connID(held), connID(r.l))
 	r.l.Release(nil)
 }

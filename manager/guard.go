@@ -112,9 +112,13 @@ const (
 	// stCut: a call outlived its ctx by CancelGrace and the Dialer cut the
 	// connection's transport (see cancelgrace.go); Release closes it.
 	stCut
-	// Result sets still open are counted from this bit up.
-	stRowsShift = 8
-	stRowsOne   = 1 << stRowsShift
+	// stBroken: an operation failed in a way that leaves the wire state
+	// unknown (see note); Release closes the connection.
+	stBroken
+	// stGranted and stAwaitReply are the direct grant's two outcomes (see
+	// direct.go), each set once, before the caller has the lease.
+	stGranted
+	stAwaitReply
 )
 
 // enter claims the lease for one operation on its connection. On success
@@ -176,7 +180,7 @@ func (l *Lease) exit() {
 	}
 	if l.facade != nil {
 		if p := recover(); p != nil {
-			l.broken = true
+			l.markBroken()
 			l.m.gate.exit()
 			l.exit0()
 			l.Release(nil)
@@ -212,11 +216,10 @@ func (l *Lease) endedErr() error {
 	return ErrLeaseReleased
 }
 
-// rowsOpened and rowsClosed count the result sets open on the lease; a
-// Release that finds one open closes the connection rather than resetting
-// the session under an unfinished result.
-func (l *Lease) rowsOpened() { l.state.Add(stRowsOne) }
-func (l *Lease) rowsClosed() { l.state.Add(^uint32(stRowsOne - 1)) }
+// markBroken records that the connection must be closed, not reused, once
+// the lease ends; broken reports it.
+func (l *Lease) markBroken()  { l.state.Or(stBroken) }
+func (l *Lease) broken() bool { return l.state.Load()&stBroken != 0 }
 
 // CheckIdentity returns ErrIdentityMismatch when ctx carries another
 // identity than the lease's, and nil when it carries the lease's or none (a

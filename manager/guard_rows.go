@@ -12,8 +12,9 @@ import (
 // rows wraps a driver result set so that reading and closing it pass the
 // lease guard: after Release, Next fails with ErrLeaseReleased instead of
 // reading from a connection that may serve another caller. An open result
-// set is counted on the lease until Close, so that Release closes the
-// connection rather than resetting it under an unfinished result.
+// set stays on the lease's list (Lease.open) until Close, so that Release
+// closes it, then the connection rather than resetting the session under
+// an unfinished result.
 //
 // Other calls on the lease may run while a result set is open (database/sql
 // allows, say, an Exec on a transaction between two Next calls, and the
@@ -33,6 +34,8 @@ type rows struct {
 	// calls, the query's one registration on ctx (see cancelgrace.go).
 	ctx   context.Context
 	calls *pastctx.Calls
+	// next links the lease's open result sets (Lease.open).
+	next *rows
 }
 
 var (
@@ -48,8 +51,50 @@ var (
 // calls, which watched the query, watches the result set's calls and is
 // stopped when it closes.
 func (l *Lease) wrapRows(raw driver.Rows, ctx context.Context, calls *pastctx.Calls) driver.Rows {
-	l.rowsOpened()
-	return &rows{raw: raw, lease: l, ctx: ctx, calls: calls}
+	r := &rows{raw: raw, lease: l, ctx: ctx, calls: calls, next: l.open}
+	l.open = r
+	return r
+}
+
+// forget takes r off its lease's open result sets; inside the guard.
+func (r *rows) forget() {
+	for p := &r.lease.open; *p != nil; p = &(*p).next {
+		if *p == r {
+			*p = r.next
+			return
+		}
+	}
+}
+
+// closeLeftRows closes the result sets the caller left open, before the
+// connection goes back to its pool to be closed, as database/sql closes a
+// connection's open result sets before it closes the connection. A driver
+// may still be reading an unfinished result in the background: go-mssqldb
+// does, into a buffer its Conn.Close gives back to a pool shared by every
+// connection in the process, so closing the connection under that reader
+// let another connection, perhaps another identity's, read into the same
+// memory (the race detector showed a new connection's login and an old
+// result's reader on one buffer). Closing the result set first ends the
+// reader: go-mssqldb's Close drains the reply, cancelling it on the server.
+//
+// Each Close is a call of its query as Next is, so with an Aborter it is
+// bounded by the query's ctx and CancelGrace (a cut ends the reader too);
+// otherwise it takes as long as the driver's Close, as database/sql's
+// would. A driver that panics there has the connection closed anyway: the
+// panic goes no further than the result set.
+func (l *Lease) closeLeftRows() {
+	for r := l.open; r != nil; r = r.next {
+		r.closeLeft()
+	}
+	l.open = nil
+}
+
+func (r *rows) closeLeft() {
+	defer func() { _ = recover() }()
+	defer r.calls.Stop()
+	own, in := r.lease.enterCalls(r.calls, r.ctx)
+	defer leaveCalls(r.calls, own, in)
+	_ = r.raw.Close()
 }
 
 // Columns forwards; the names are in memory.
@@ -83,7 +128,7 @@ func (r *rows) Close() error {
 	own, in := r.lease.enterCalls(r.calls, r.ctx)
 	defer leaveCalls(r.calls, own, in)
 	r.closed = true
-	r.lease.rowsClosed()
+	r.forget()
 	return r.lease.note(context.Background(), r.raw.Close())
 }
 

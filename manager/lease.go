@@ -34,19 +34,17 @@ type Lease struct {
 	// lastCtx is the ctx of the latest operation; see touched.
 	lastCtx context.Context
 	// state is the guard's word (see guard.go): ended, an operation in
-	// flight, a Release waiting for it, and the result sets open. It sits
-	// with stmts and broken so that the Lease stays in the 256-byte size
-	// class: the acquire's one allocation does not grow.
+	// flight, a Release waiting for it, broken, cut, and the direct
+	// grant's outcome. It sits with stmts so that the Lease stays in the
+	// 256-byte size class: the acquire's one allocation does not grow.
 	state atomic.Uint32
 	// stmts counts the statements prepared through Conn and not closed; a
 	// facade connection with none can be rebound at a hand-over.
 	stmts int32
-	// broken is set once an operation fails in a way that leaves the wire
-	// state unknown.
-	broken bool
-	// handoff says whether the pool granted directly (see direct.go); it
-	// sits in broken's padding.
-	handoff atomic.Uint32
+	// open lists the result sets open on the lease, newest first, linked
+	// through rows.next. It changes only inside the guard, and Release
+	// reads it once no operation can run, so it needs no lock of its own.
+	open *rows
 	// wake is closed by the operation a Release waits for; set by that
 	// Release before it publishes stWaiting.
 	wake chan struct{}
@@ -106,8 +104,10 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // for up to OperationWait; if it is still running then, the connection is
 // treated as broken and handed back, to be closed, by that operation when it
 // returns: nothing rolls back or resets underneath it. A result set still
-// open also makes the connection broken rather than reset. On a nil or zero
-// Lease (not from Acquire) Release does nothing.
+// open is closed first, as database/sql closes one (its Close bounded as a
+// call of its query is, see closeLeftRows), and the connection is then
+// closed rather than reset. On a nil or zero Lease (not from Acquire)
+// Release does nothing.
 //
 // The rollback and the reset run on the caller's goroutine and have no
 // deadline of their own (driver.Tx.Rollback takes no ctx; ResetSession gets
@@ -134,8 +134,8 @@ func (l *Lease) Release(err error) {
 	}
 	// Once the Manager is closing the connection is closed anyway, and may
 	// already have been by a forced Close: do not touch it again.
-	broken := l.broken || IsBroken(err) || l.m.life.Err() != nil || l.lastCtx != nil && l.lastCtx.Err() != nil ||
-		s>>stRowsShift != 0 || s&stCut != 0
+	broken := s&(stBroken|stCut) != 0 || IsBroken(err) || l.m.life.Err() != nil ||
+		l.lastCtx != nil && l.lastCtx.Err() != nil || l.open != nil
 	if !broken {
 		if l.m.gate.enter() {
 			broken = !l.reset() || !l.afterRelease()
@@ -148,7 +148,13 @@ func (l *Lease) Release(err error) {
 }
 
 // handBack tells the pool the lease is over; broken closes the connection.
+// It runs once no operation can start or is running (Release's, or the
+// last operation's when Release gave up waiting for it), and first closes
+// the result sets left open (see closeLeftRows).
 func (l *Lease) handBack(broken bool) {
+	if l.open != nil {
+		l.closeLeftRows()
+	}
 	l.release.Broken = broken
 	l.m.root.Send(l.pool, &l.release)
 	if l.grantedAt != 0 {

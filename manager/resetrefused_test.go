@@ -31,7 +31,7 @@ func TestAResetRefusedBySQLServerIsABadConnection(t *testing.T) {
 	refused := sqlServerError{number: 18059, class: 20}
 	l := &Lease{}
 	err := l.note(ctx, fmt.Errorf("query: %w", refused))
-	assert.True(t, l.broken)
+	assert.True(t, l.broken())
 	assert.ErrorIs(t, err, driver.ErrBadConn)
 	var se sqlServerError
 	assert.True(t, errors.As(err, &se))
@@ -39,11 +39,11 @@ func TestAResetRefusedBySQLServerIsABadConnection(t *testing.T) {
 
 	l = &Lease{}
 	err = l.note(ctx, sqlServerError{number: 596, class: 21})
-	assert.True(t, l.broken, "a fatal error breaks the lease")
+	assert.True(t, l.broken(), "a fatal error breaks the lease")
 	assert.NotErrorIs(t, err, driver.ErrBadConn, "but its request may have run: no retry")
 
 	l = &Lease{}
 	err = l.note(ctx, sqlServerError{number: 18059, class: 16})
-	assert.False(t, l.broken, "the number alone, below the fatal severities, is an ordinary error")
+	assert.False(t, l.broken(), "the number alone, below the fatal severities, is an ordinary error")
 	assert.NotErrorIs(t, err, driver.ErrBadConn)
 }

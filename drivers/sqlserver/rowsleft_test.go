@@ -1,0 +1,107 @@
+package sqlserver_test
+
+import (
+	"context"
+	"database/sql/driver"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/drivers/sqlserver"
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/tokens"
+)
+
+// go-mssqldb reads a query's reply in a goroutine of its own, ahead of
+// Next, into a buffer that its Conn.Close gives back to a pool every
+// connection in the process shares. A lease released with a result set
+// still open had its connection closed under that reader: under -race, the
+// next connection's login was seen writing the buffer the old reader was
+// still parsing a row from. Release now closes the result set first, which
+// ends the reader, as database/sql does.
+
+// readerRunning reports whether a go-mssqldb response reader is running.
+func readerRunning() bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "go-mssqldb.processSingleResponse")
+}
+
+// awaitNoReader fails the test if a response reader is still running 10 s
+// on: one left behind blocks on its channel for good.
+func awaitNoReader(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !readerRunning() }, 10*time.Second, time.Millisecond,
+		"go-mssqldb's response reader outlived its lease's Release")
+}
+
+// longReply is a batch whose reply is many packets long: its reader is
+// still busy when the caller has read one row.
+func longReply() string {
+	one := "SELECT '" + strings.Repeat("x", 3000) + "';"
+	return strings.Repeat(one, 200)
+}
+
+func queryOnLease(t *testing.T, l *manager.Lease, q string) driver.Rows {
+	t.Helper()
+	st, err := l.Conn().PrepareContext(context.Background(), q)
+	require.NoError(t, err)
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), nil)
+	require.NoError(t, err)
+	return rows
+}
+
+func TestReleaseWithAResultSetLeftOpenEndsGoMssqldbsReader(t *testing.T) {
+	srv := startServer(t)
+	d, err := sqlserver.NewDialer(dsnFor(srv, ""))
+	require.NoError(t, err)
+	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: d, MaxSize: 4, HealthCheckAfter: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, m.Close(ctxT(t))) })
+	ctx := ctxT(t)
+
+	// Another caller keeps dialing and reading while leases are released
+	// with their result sets open: under -race, a buffer shared by an old
+	// reader and a new connection is reported.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	stopOther := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopOther()
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l, err := m.Acquire(ctx, tokens.SQLLogin())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			rows := queryOnLease(t, l, "SELECT 'other'")
+			dest := make([]driver.Value, 1)
+			for rows.Next(dest) == nil {
+			}
+			require.NoError(t, rows.Close())
+			l.Release(nil)
+		}
+	})
+
+	q := longReply()
+	for range 20 {
+		l, err := m.Acquire(ctx, tokens.SQLLogin())
+		require.NoError(t, err)
+		rows := queryOnLease(t, l, q)
+		dest := make([]driver.Value, 1)
+		require.NoError(t, rows.Next(dest))
+		l.Release(nil) // the result set left open
+		require.ErrorIs(t, rows.Next(dest), manager.ErrLeaseReleased)
+	}
+	stopOther()
+	awaitNoReader(t)
+	require.Zero(t, m.Stats().Total.Busy)
+}

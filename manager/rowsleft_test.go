@@ -1,0 +1,158 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/tokens"
+)
+
+// A result set left open at Release is closed before its connection, as
+// database/sql closes one: a driver may still be reading it in the
+// background (go-mssqldb does, into a buffer its Conn.Close hands to the
+// next connection). These tests use the stuck driver of cancelgrace_test.go,
+// whose connections count a Close made with a result set still open.
+
+// awaitCloses waits until n connections have been closed.
+func awaitCloses(t *testing.T, d *stuckDialer, n int32) {
+	t.Helper()
+	require.Eventually(t, func() bool { return d.closes.Load() == n }, 10*time.Second, time.Millisecond,
+		"connections closed: %d, want %d", d.closes.Load(), n)
+}
+
+func TestReleaseClosesAResultSetLeftOpenBeforeItsConnection(t *testing.T) {
+	d := &stuckDialer{}
+	m := newStuckManager(t, d, nil, -1)
+	l, _ := leaseOf(t, m)
+	rows, err := l.Conn().QueryContext(context.Background(), "SELECT n", nil)
+	require.NoError(t, err)
+	dest := make([]driver.Value, 1)
+	require.NoError(t, rows.Next(dest))
+
+	l.Release(nil)
+	assert.EqualValues(t, 1, d.rowsCloses.Load(), "Release closed the result set left open")
+	awaitCloses(t, d, 1)
+	assert.Zero(t, d.closedUnderRows.Load(), "the connection was closed under an open result set")
+
+	// The caller's late calls on it are refused by the guard, and close
+	// nothing twice.
+	require.ErrorIs(t, rows.Next(dest), ErrLeaseReleased)
+	require.ErrorIs(t, rows.Close(), ErrLeaseReleased)
+	assert.EqualValues(t, 1, d.rowsCloses.Load())
+
+	// The pool serves on a new connection.
+	l2, c2 := leaseOf(t, m)
+	assert.Zero(t, c2.open.Load())
+	l2.Release(nil)
+	assert.EqualValues(t, 1, d.closes.Load(), "a clean lease keeps its connection")
+}
+
+// Every result set left open is closed, once; one the caller closed is not
+// closed again.
+func TestReleaseClosesEveryResultSetLeftOpenOnce(t *testing.T) {
+	d := &stuckDialer{}
+	m := newStuckManager(t, d, nil, -1)
+	l, c := leaseOf(t, m)
+	var sets []driver.Rows
+	for range 3 {
+		r, err := l.Conn().QueryContext(context.Background(), "SELECT n", nil)
+		require.NoError(t, err)
+		sets = append(sets, r)
+	}
+	require.NoError(t, sets[1].Close(), "the middle one, closed by the caller")
+	require.EqualValues(t, 2, c.open.Load())
+	l.Release(nil)
+	assert.EqualValues(t, 3, d.rowsCloses.Load(), "three Closes in all, none twice")
+	assert.Zero(t, c.open.Load())
+	awaitCloses(t, d, 1)
+	assert.Zero(t, d.closedUnderRows.Load())
+}
+
+// A driver whose result set's Close panics at Release: the panic goes no
+// further, the connection is closed, and the pool serves on.
+func TestAResultSetWhoseClosePanicsAtReleaseIsContained(t *testing.T) {
+	d := &stuckDialer{}
+	m := newStuckManager(t, d, nil, -1)
+	l, _ := leaseOf(t, m)
+	_, err := l.Conn().QueryContext(context.Background(), "SELECT n", nil)
+	require.NoError(t, err)
+	d.panicRowsClose.Store(true)
+	require.NotPanics(t, func() { l.Release(nil) })
+	awaitCloses(t, d, 1)
+	d.panicRowsClose.Store(false)
+	l2, _ := leaseOf(t, m)
+	l2.Release(nil)
+}
+
+// A result set whose Close is stuck at Release (the server stopped
+// answering) is bounded as its other calls are: once its query's ctx has
+// ended and CancelGrace passed, the transport is cut and Release returns.
+func TestAResultSetStuckClosingAtReleaseIsCut(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
+	require.NoError(t, err)
+	d.stuckRowsClose.Store(true)
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		l.Release(nil)
+	}()
+	c.awaitEntered(t)
+	select {
+	case <-released:
+		t.Fatal("Release returned while the result set's Close was stuck")
+	default:
+	}
+	cancel()
+	clock.awaitGrace(t)
+	clock.advance(testGrace)
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Release still stuck after the cut")
+	}
+	assert.EqualValues(t, 1, d.aborts.Load(), "the stuck Close was cut")
+	awaitCloses(t, d, 1)
+}
+
+// Release that gave up waiting for another goroutine's operation leaves
+// the hand-back to that operation: when it returns, the result sets left
+// open are closed before the connection is.
+func TestAHandBackAfterAnOperationClosesTheResultSetsLeftOpen(t *testing.T) {
+	d, clock := &stuckDialer{}, newGuardClock()
+	m, err := New(Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: -1, HealthCheckAfter: -1, MaxSize: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	l, err := m.Acquire(context.Background(), tokens.SQLLogin())
+	require.NoError(t, err)
+	c := l.Raw().(*stuckConn)
+	_, err = l.Conn().QueryContext(context.Background(), "SELECT n", nil)
+	require.NoError(t, err)
+	got := stuckExec(t, context.Background(), l, c)
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		l.Release(nil)
+	}()
+	(<-clock.waits)() // Release gives up waiting for the stuck call
+	<-released
+	assert.Zero(t, d.rowsCloses.Load(), "nothing is closed under the running call")
+	c.let()
+	require.NoError(t, <-got)
+	awaitCloses(t, d, 1)
+	assert.EqualValues(t, 1, d.rowsCloses.Load())
+	assert.Zero(t, d.closedUnderRows.Load())
+}
