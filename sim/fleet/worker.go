@@ -44,7 +44,10 @@ type WorkerConfig struct {
 
 // Status is a worker's report, one JSON line on stdout every StatusEvery.
 type Status struct {
-	Index                int
+	Index int
+	// At is when the worker took the report: zero in the runner's
+	// placeholder for a worker that has not reported yet.
+	At                   time.Time
 	Lease                int64
 	Held, InUse, Waiting int
 	LeaseValid           bool
@@ -117,8 +120,11 @@ func runWorker(ctx context.Context, cfg WorkerConfig) error {
 	var wg sync.WaitGroup
 	for i := range cfg.Identities {
 		name := fmt.Sprintf("id%d", i)
+		// The server takes the token for the login name (see Run): each
+		// worker's own, so that it counts each worker's logins.
+		login := loginName(cfg.Index, i)
 		id := tokens.New(tokens.KindProvidedToken, "fleet:"+name, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
-			return tokens.Token{Value: name, ExpiresOn: time.Now().Add(time.Hour)}, nil
+			return tokens.Token{Value: login, ExpiresOn: time.Now().Add(time.Hour)}, nil
 		}))
 		for g := range cfg.PerIdentity {
 			wg.Add(1)
@@ -148,8 +154,13 @@ func runWorker(ctx context.Context, cfg WorkerConfig) error {
 	// The permits come from the manager's Stats, as a user would read them;
 	// only the lease id (the key to watch for a kill) from the budget.
 	report := func() {
+		// At is read before the stats, so what they show (no lease, no
+		// permit in use, say) held at At or later, never before it: a
+		// report with an At after etcd stopped shows the worker after the
+		// stop (see failClosed).
+		at := time.Now()
 		st := m.Stats().Fleet
-		_ = enc.Encode(Status{Index: cfg.Index, Lease: b.Stats().Lease, Held: st.Held, InUse: st.InUse, Waiting: st.Waiting,
+		_ = enc.Encode(Status{Index: cfg.Index, At: at, Lease: b.Stats().Lease, Held: st.Held, InUse: st.InUse, Waiting: st.Waiting,
 			LeaseValid: st.LeaseValid, Acquires: acquires.Load(), Failures: failures.Load(), Dials: dials.Load(),
 			Fetches: st.Fetches, Refused: st.Refused, Renewals: st.Renewals, LeaseLosses: st.LeaseLosses, FetchNanos: int64(st.FetchTime),
 			DialNanos: dialNanos.Load()})
