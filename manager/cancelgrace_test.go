@@ -133,7 +133,7 @@ func (c *stuckConn) Close() error {
 	c.d.closes.Add(1)
 	return nil
 }
-func (c *stuckConn) Begin() (driver.Tx, error)           { return stuckTx{c}, nil }
+func (c *stuckConn) Begin() (driver.Tx, error) { return stuckTx{c}, nil }
 
 // stuckTx's Rollback is stuck, as one sent to a server that stopped
 // answering; its Commit is not.
