@@ -49,7 +49,8 @@ type Fleet struct {
 	// etcd leader, and from moving the leadership, until every worker had
 	// renewed its lease again.
 	LeaderStopResume, LeaderMoveResume time.Duration
-	// EtcdDownShed is the time from stopping all of etcd until the server
+	// EtcdDownShed is the time from stopping all of etcd until every
+	// process had shed (no valid lease, no permit in use) and the server
 	// had no session left; EtcdRecovery from restarting it until sessions
 	// were open again.
 	EtcdDownShed, EtcdRecovery time.Duration
