@@ -43,6 +43,9 @@ type ActorConfig struct {
 	// after its ValidateTimeout ended is cut, and fails. Without it a
 	// driver may wait well past the check's ctx for a server that stopped
 	// answering (go-mssqldb up to 10 s), holding the connection's slot.
+	// A connection closed by force while leased (ForceClose) is cut before
+	// its driver's Close, so that nothing still reading it (see cutForced)
+	// reads into memory the driver has handed on.
 	Abort       func(driver.Conn) bool
 	CancelGrace time.Duration
 	// Pool, if set, is the configuration every pool of the manager shares

@@ -95,6 +95,22 @@ func (a *poolActor) validate(c actor.Context, id ConnID, conn driver.Conn) {
 	}()
 }
 
+// cutForced cuts the transport of a connection closed by force, still
+// leased, before its driver's Close: the holder's operation, or a reader the
+// driver runs in the background for a result set left open, may still be
+// reading from it, and go-mssqldb's Close gives that reader's buffer back to
+// a pool every connection in the process shares. Cut first, the reader's
+// next read fails instead of writing into memory another connection may
+// have taken by then. A panic in the Dialer goes no further than the cut.
+func (a *poolActor) cutForced(c driver.Conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.logger().Error("idpool: the Dialer panicked in AbortTransport", "pool", a.sm.cfg.Key.Redacted(), "panic", panicdesc.Describe(r))
+		}
+	}()
+	a.cfg.Abort(c)
+}
+
 // watchCheck bounds a health check made under ctx by CancelGrace past the
 // ctx's end, when the pool can cut connections (ActorConfig.Abort); nil
 // otherwise. Stop it before the check's result is sent: Stop waits for a
@@ -132,6 +148,9 @@ func (a *poolActor) closeConn(ac actor.Context, id ConnID, c driver.Conn, reason
 		defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
 		defer func() { _ = recover() }()
 		if c != nil {
+			if reason == ReasonForced && a.cfg.Abort != nil {
+				a.cutForced(c)
+			}
 			if a.cfg.BeforeClose != nil {
 				func() {
 					defer func() {

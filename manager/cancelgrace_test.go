@@ -71,6 +71,8 @@ type stuckConn struct {
 	entered   chan struct{}
 	// open counts the result sets open on the connection.
 	open atomic.Int32
+	// cutBeforeClose: its transport had been cut when it was closed.
+	cutBeforeClose atomic.Bool
 }
 
 // awaitEntered waits for a call to be stuck in c, failing the test if
@@ -129,6 +131,11 @@ func (c *stuckConn) Prepare(string) (driver.Stmt, error) { return nil, errors.Ne
 func (c *stuckConn) Close() error {
 	if c.open.Load() != 0 {
 		c.d.closedUnderRows.Add(1)
+	}
+	select {
+	case <-c.cut:
+		c.cutBeforeClose.Store(true)
+	default:
 	}
 	c.d.closes.Add(1)
 	return nil

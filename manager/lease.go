@@ -150,10 +150,14 @@ func (l *Lease) Release(err error) {
 // handBack tells the pool the lease is over; broken closes the connection.
 // It runs once no operation can start or is running (Release's, or the
 // last operation's when Release gave up waiting for it), and first closes
-// the result sets left open (see closeLeftRows).
+// the result sets left open (see closeLeftRows), inside the Manager's
+// operation gate: a forced Close waits for it as for an operation, and
+// once a forced Close has begun the connection is its to cut and close,
+// so nothing more touches the driver's result sets.
 func (l *Lease) handBack(broken bool) {
-	if l.open != nil {
+	if l.open != nil && l.m.gate.enter() {
 		l.closeLeftRows()
+		l.m.gate.exit()
 	}
 	l.release.Broken = broken
 	l.m.root.Send(l.pool, &l.release)

@@ -473,7 +473,11 @@ func (m *Manager) Stats() Stats {
 //     closed under their holders (whose later Release is ignored; Forced),
 //     once the operations running on them have ended or CloseGrace has
 //     passed, and Close waits for those closes for what is left of that
-//     same CloseGrace;
+//     same CloseGrace. With a Dialer that is an Aborter (and CancelGrace
+//     on), each such connection's transport is cut before its driver's
+//     Close, so that an operation or a background reader still on it
+//     (go-mssqldb's, for a result set left open) fails its next read
+//     rather than read into a buffer the driver's Close hands on;
 //   - with a ctx that has no deadline and is never cancelled (for example
 //     context.Background()), Close waits for every lease to come back, as
 //     long as that takes: leases are their holders' to give back (a lease

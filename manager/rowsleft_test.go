@@ -156,3 +156,69 @@ func TestAHandBackAfterAnOperationClosesTheResultSetsLeftOpen(t *testing.T) {
 	assert.EqualValues(t, 1, d.rowsCloses.Load())
 	assert.Zero(t, d.closedUnderRows.Load())
 }
+
+// closeNow closes m with a ctx already ended: what is still leased is
+// closed by force.
+func closeNow(t *testing.T, m *Manager) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return m.Close(ctx)
+}
+
+// A forced Close cuts a leased connection's transport before its driver's
+// Close: a reader still on it (go-mssqldb's, for a result set left open)
+// fails its next read rather than read into memory the driver handed on.
+func TestAForcedCloseCutsALeasedConnectionBeforeClosingIt(t *testing.T) {
+	d := &stuckDialer{}
+	m := newStuckManager(t, d, nil, testGrace)
+	l, c := leaseOf(t, m)
+	rows, err := l.Conn().QueryContext(context.Background(), "SELECT n", nil)
+	require.NoError(t, err)
+	var ce *CloseError
+	require.ErrorAs(t, closeNow(t, m), &ce)
+	assert.Equal(t, 1, ce.Forced)
+	assert.EqualValues(t, 1, d.aborts.Load())
+	awaitCloses(t, d, 1)
+	assert.True(t, c.cutBeforeClose.Load(), "the connection was closed before its transport was cut")
+	require.ErrorIs(t, rows.Next(make([]driver.Value, 1)), ErrLeaseForceClosed)
+	l.Release(nil)
+	assert.Zero(t, d.rowsCloses.Load(), "the driver's result set was touched after its connection was closed by force")
+}
+
+// An operation still running when a forced Close gives up on it fails
+// at once on the cut, and the connection closes after it; a Dialer whose
+// cut panics still has its connections closed.
+func TestAForcedCloseCutsTheOperationRunningOnALease(t *testing.T) {
+	for _, panics := range []bool{false, true} {
+		d := &stuckDialer{panics: panics}
+		m := newStuckManager(t, d, nil, testGrace)
+		l, c := leaseOf(t, m)
+		got := stuckExec(t, context.Background(), l, c)
+		_ = closeNow(t, m)
+		if panics {
+			c.let()
+		}
+		select {
+		case err := <-got:
+			if !panics {
+				require.ErrorIs(t, err, errTransportCut)
+			}
+		case <-time.After(10 * time.Second):
+			c.let()
+			t.Fatal("the operation still ran 10 s after a forced Close")
+		}
+		awaitCloses(t, d, 1)
+		assert.EqualValues(t, 1, d.aborts.Load())
+	}
+}
+
+// With CancelGrace off nothing is cut, a forced Close included.
+func TestAForcedCloseWithCancelGraceOffCutsNothing(t *testing.T) {
+	d := &stuckDialer{}
+	m := newStuckManager(t, d, nil, -1)
+	_, _ = leaseOf(t, m)
+	_ = closeNow(t, m)
+	awaitCloses(t, d, 1)
+	assert.Zero(t, d.aborts.Load())
+}
