@@ -26,7 +26,8 @@ import (
 // whose ctx can end: each such call registers one callback on its ctx, and
 // removes it when it returns; a query and the calls on its result set
 // (Next, NextResultSet, Close: the driver reads the rest of the reply under
-// the query's ctx) share one, removed when the result set closes.
+// the query's ctx) share one, removed when the result set closes (or is
+// refused for its lease's end) or at its lease's Release.
 
 // Aborter is implemented by a Dialer that can cut the network transport of a
 // connection it opened, under a call in flight, so that every read and
@@ -98,9 +99,15 @@ func (l *Lease) cut(ab Aborter) {
 		log.Warn("idpool: a call outlived its ctx by CancelGrace; cutting its connection",
 			"pool", l.Key().Redacted(), "conn", l.release.ConnID, "cancel_grace", l.m.cfg.CancelGrace)
 	}
+	l.abort(ab)
+}
+
+// abort has the Dialer cut the lease's transport; a panic there is logged
+// and goes no further.
+func (l *Lease) abort(ab Aborter) {
 	defer func() {
-		if r := recover(); r != nil && log != nil {
-			log.Error("idpool: the Dialer panicked in AbortTransport", "pool", l.Key().Redacted(), "panic", panicdesc.Describe(r))
+		if r := recover(); r != nil && l.m.cfg.Logger != nil {
+			l.m.cfg.Logger.Error("idpool: the Dialer panicked in AbortTransport", "pool", l.Key().Redacted(), "panic", panicdesc.Describe(r))
 		}
 	}()
 	ab.AbortTransport(l.raw)

@@ -35,8 +35,10 @@ type stuckDialer struct {
 	// panicRowsClose makes every result set's Close panic.
 	panicRowsClose atomic.Bool
 	// stuckRowsClose makes every result set's Close stuck, as go-mssqldb's
-	// is while it waits for a silent server to confirm its cancel.
+	// is while it waits for a silent server to confirm its cancel, until
+	// its transport is cut or rowsFree (set before the first Dial) closes.
 	stuckRowsClose atomic.Bool
+	rowsFree       chan struct{}
 	// rowsCloses counts the result sets' Closes that reached the driver;
 	// closedUnderRows the connections closed with a result set still open,
 	// which database/sql's contract forbids (see closeLeftRows).
@@ -164,7 +166,13 @@ func (r *stuckRows) Close() error {
 		panic("rows Close panicked")
 	}
 	if r.c.d.stuckRowsClose.Load() {
-		return r.c.wait()
+		r.c.entered <- struct{}{}
+		select {
+		case <-r.c.cut:
+			return errTransportCut
+		case <-r.c.d.rowsFree:
+			return nil
+		}
 	}
 	return nil
 }

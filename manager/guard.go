@@ -201,7 +201,13 @@ func (l *Lease) exit0() {
 				close(l.wake)
 			}
 			if s&stHandoff != 0 {
-				l.handBack(true)
+				if l.open != nil {
+					// Closing another query's result set may take as
+					// long as its ctx allows: not on this caller's time.
+					go l.handBack(true)
+				} else {
+					l.handBack(true)
+				}
 			}
 			return
 		}

@@ -89,6 +89,24 @@ func (l *Lease) closeLeftRows() {
 	l.open = nil
 }
 
+// abandonLeftRows leaves the result sets left open to a forced Close that
+// has begun: the connection is closed without them, since the forced Close
+// bounds its wait and their Close may take as long as their query's ctx
+// allows. So that a reader the driver still runs for them (go-mssqldb's)
+// fails its next read instead of reading into a buffer the driver's Close
+// hands on, the transport is cut first, with an Aborter, whichever close
+// comes first: the pool's for this hand-back, as for any release while it
+// closes, or the forced one, which cuts too. Their watches end here.
+func (l *Lease) abandonLeftRows() {
+	for r := l.open; r != nil; r = r.next {
+		r.calls.Stop()
+	}
+	l.open = nil
+	if ab := l.m.aborter; ab != nil {
+		l.abort(ab)
+	}
+}
+
 func (r *rows) closeLeft() {
 	defer func() { _ = recover() }()
 	defer r.calls.Stop()
@@ -121,6 +139,11 @@ func (r *rows) Close() error {
 		return nil
 	}
 	if err := r.lease.enter(); err != nil {
+		if err != ErrLeaseBusy {
+			// Its lease is over, or closed by force: the watch on its
+			// query's ctx goes now, not when the ctx ends.
+			r.calls.Stop()
+		}
 		return err
 	}
 	defer r.lease.exit()

@@ -109,16 +109,22 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // closed rather than reset. On a nil or zero Lease (not from Acquire)
 // Release does nothing.
 //
-// The rollback and the reset run on the caller's goroutine and have no
-// deadline of their own (driver.Tx.Rollback takes no ctx; ResetSession gets
+// The rollback, the Close of a result set left open and the reset run on
+// the caller's goroutine and have no deadline of their own
+// (driver.Tx.Rollback and driver.Rows.Close take no ctx; ResetSession gets
 // the Manager's, which only Close ends): a driver that hangs in them,
 // ignoring its ctx, holds Release for as long, as database/sql's own
 // release would be held. go-mssqldb does no I/O in ResetSession, and
 // drivers/postgres bounds the round trip it sometimes makes there (its
-// DISCARD ALL fallback), so a rollback left open is the one that can hang:
-// with a Dialer that is an Aborter it is bounded by its transaction's
-// BeginTx ctx and CancelGrace, as a call is (see Config.CancelGrace), and
-// unbounded when that ctx never ends.
+// DISCARD ALL fallback), so a rollback or a result set left open is what
+// can hang: with a Dialer that is an Aborter each is bounded by its ctx
+// (the transaction's BeginTx ctx, the query's) and CancelGrace, as a call
+// is (see Config.CancelGrace), and unbounded when that ctx never ends or
+// the query had none. go-mssqldb's own Close of a result set gives up on
+// a silent server after 5 s, twice. When Release gave up waiting for an
+// operation (above), the result sets left open are closed, and the
+// connection handed back, on a goroutine of their own once that operation
+// returns, so that its caller is not held by another query's result set.
 func (l *Lease) Release(err error) {
 	if l.ended() {
 		return // nil or zero: not from Acquire, nothing to hand back
@@ -151,13 +157,17 @@ func (l *Lease) Release(err error) {
 // It runs once no operation can start or is running (Release's, or the
 // last operation's when Release gave up waiting for it), and first closes
 // the result sets left open (see closeLeftRows), inside the Manager's
-// operation gate: a forced Close waits for it as for an operation, and
-// once a forced Close has begun the connection is its to cut and close,
-// so nothing more touches the driver's result sets.
+// operation gate: a forced Close waits for it as for an operation. Once a
+// forced Close has begun the gate refuses, and the result sets are left to
+// it instead (see abandonLeftRows).
 func (l *Lease) handBack(broken bool) {
-	if l.open != nil && l.m.gate.enter() {
-		l.closeLeftRows()
-		l.m.gate.exit()
+	if l.open != nil {
+		if l.m.gate.enter() {
+			l.closeLeftRows()
+			l.m.gate.exit()
+		} else {
+			l.abandonLeftRows()
+		}
 	}
 	l.release.Broken = broken
 	l.m.root.Send(l.pool, &l.release)

@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"database/sql/driver"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,4 +222,110 @@ func TestAForcedCloseWithCancelGraceOffCutsNothing(t *testing.T) {
 	_ = closeNow(t, m)
 	awaitCloses(t, d, 1)
 	assert.Zero(t, d.aborts.Load())
+}
+
+// newStuckManagerOf is newStuckManager with size connections.
+func newStuckManagerOf(t *testing.T, d *stuckDialer, grace time.Duration, size int) *Manager {
+	t.Helper()
+	m, err := New(Config{Server: "stuck:1/db", Dialer: d, CancelGrace: grace, HealthCheckAfter: -1, MaxSize: size})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	return m
+}
+
+// A forced Close refuses new operations, then waits up to CloseGrace for
+// those in flight before it closes what is leased. A lease released in that
+// window with a result set left open leaves it to the forced Close (the
+// gate refuses the Close of the result set, which could take long), and
+// its connection goes back to a closing pool as any release: its transport
+// is cut before the driver's Close all the same. (Found by review.)
+func TestAReleaseDuringAForcedCloseCutsBeforeItsConnectionCloses(t *testing.T) {
+	d := &stuckDialer{}
+	m := newStuckManagerOf(t, d, testGrace, 2)
+	busy, busyConn := leaseOf(t, m)
+	l, c := leaseOf(t, m)
+	_, err := l.Conn().QueryContext(context.Background(), "SELECT n", nil)
+	require.NoError(t, err)
+
+	// Another lease's operation keeps the forced Close waiting.
+	got := stuckExec(t, context.Background(), busy, busyConn)
+	closed := make(chan error, 1)
+	go func() { closed <- closeNow(t, m) }()
+	require.Eventually(t, m.gate.forced.Load, 10*time.Second, time.Millisecond)
+
+	l.Release(nil)
+	awaitCloses(t, d, 1)
+	assert.Zero(t, d.rowsCloses.Load(), "the gate refused the result set's Close")
+	assert.True(t, c.cutBeforeClose.Load(), "the connection was closed under its open result set without a cut")
+
+	<-closed
+	require.ErrorIs(t, <-got, errTransportCut)
+	busy.Release(nil)
+}
+
+// When Release gave up waiting for an operation, the hand-back that
+// operation owes closes the result sets left open on a goroutine of its
+// own: the operation's caller returns when its own call does, not when
+// another query's result set has closed. (Found by review.)
+func TestAnOperationOwingTheHandBackIsNotHeldByAResultSetsClose(t *testing.T) {
+	d, clock := &stuckDialer{rowsFree: make(chan struct{})}, newGuardClock()
+	m, err := New(Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: testGrace, HealthCheckAfter: -1, MaxSize: 1})
+	require.NoError(t, err)
+	l, err := m.Acquire(context.Background(), tokens.SQLLogin())
+	require.NoError(t, err)
+	c := l.Raw().(*stuckConn)
+	freeRows := sync.OnceFunc(func() { close(d.rowsFree) })
+	t.Cleanup(func() {
+		freeRows()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	_, err = l.Conn().QueryContext(context.Background(), "SELECT n", nil) // its ctx never ends
+	require.NoError(t, err)
+	d.stuckRowsClose.Store(true)
+	got := stuckExec(t, context.Background(), l, c)
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		l.Release(nil)
+	}()
+	(<-clock.waits)() // Release gives up waiting for the running call
+	<-released
+
+	c.let() // the Exec's own call returns; the result set's Close stays stuck
+	select {
+	case err := <-got:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the operation's caller is held by another query's result set's Close")
+	}
+	c.awaitEntered(t) // the hand-back's Close of the result set, stuck
+	assert.Zero(t, d.closes.Load(), "the connection closed under its result set")
+	freeRows()
+	awaitCloses(t, d, 1)
+	assert.Zero(t, d.closedUnderRows.Load())
+}
+
+// A result set its caller closes after a forced Close ended its lease
+// (refused) has its watch on its query's ctx removed then, not when that
+// ctx ends. (Found by review.)
+func TestAResultSetRefusedAfterAForcedCloseLeavesNoWatch(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	l, _ := leaseOf(t, m)
+	qctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rows, err := l.Conn().QueryContext(qctx, "SELECT n", nil)
+	require.NoError(t, err)
+	_ = closeNow(t, m)
+	awaitCloses(t, d, 1)
+	require.ErrorIs(t, rows.Close(), ErrLeaseForceClosed)
+	cancel()
+	clock.noGraceBegins(t, "the result set's watch outlived the forced Close and its Close")
+	l.Release(nil)
 }
