@@ -68,6 +68,10 @@ type state struct {
 	mu    sync.Mutex
 	order *list.List // of *entry, most recently used first
 	byKey map[tokens.Principal]*list.Element
+	// forgets counts the Forget calls. A request records it at its lookup
+	// and stores nothing if a Forget came before its store: its Identity,
+	// built meanwhile, would otherwise put back a user just forgotten.
+	forgets uint64
 }
 
 type entry struct {
@@ -109,34 +113,35 @@ func (c Cache) Identity(user tokens.Principal, assertion string) (tokens.Identit
 	key := cacheKey(user)
 	var t stamp
 	t.issued, t.expires = tokens.UnverifiedTimes(assertion)
-	if id, ok := c.s.lookup(key, assertion, t); ok {
+	id, ok, forgets := c.s.lookup(key, assertion, t)
+	if ok {
 		return id, nil
 	}
 	id, err := c.s.app.Identity(user, assertion)
 	if err != nil {
 		return tokens.Identity{}, err
 	}
-	return c.s.store(key, assertion, t, id), nil
+	return c.s.store(key, assertion, t, id, forgets), nil
 }
 
 // stamp is when an assertion was issued and expires (zero if unknown).
 type stamp struct{ issued, expires time.Time }
 
 // lookup returns the Identity kept for key if it serves assertion (see
-// keeps).
-func (s *state) lookup(key tokens.Principal, assertion string, t stamp) (tokens.Identity, bool) {
+// keeps), and the count of Forget calls so far, for store.
+func (s *state) lookup(key tokens.Principal, assertion string, t stamp) (tokens.Identity, bool, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	el, ok := s.byKey[key]
 	if !ok {
-		return tokens.Identity{}, false
+		return tokens.Identity{}, false, s.forgets
 	}
 	s.order.MoveToFront(el)
 	e := el.Value.(*entry)
 	if !e.keeps(assertion, t) {
-		return tokens.Identity{}, false
+		return tokens.Identity{}, false, s.forgets
 	}
-	return e.id, true
+	return e.id, true, s.forgets
 }
 
 // keeps reports whether e's Identity serves a request presenting assertion,
@@ -162,16 +167,28 @@ func (e *entry) keeps(assertion string, t stamp) bool {
 // later and was issued no earlier than assertion; see keeps), so that two
 // first requests with one assertion share one credential and the kept
 // Identity never goes back to an older assertion that expires sooner.
-func (s *state) store(key tokens.Principal, assertion string, t stamp, id tokens.Identity) tokens.Identity {
+//
+// A request whose lookup came before a Forget (forgets is the count its
+// lookup saw) changes nothing: the request still gets its Identity, or
+// the one stored after the Forget if that keeps assertion, but a user
+// forgotten meanwhile (signed out, disabled) is not put back.
+func (s *state) store(key tokens.Principal, assertion string, t stamp, id tokens.Identity, forgets uint64) tokens.Identity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if el, ok := s.byKey[key]; ok {
 		e := el.Value.(*entry)
-		s.order.MoveToFront(el)
 		if e.keeps(assertion, t) {
+			s.order.MoveToFront(el)
 			return e.id
 		}
+		if forgets != s.forgets {
+			return id
+		}
+		s.order.MoveToFront(el)
 		e.assertion, e.issued, e.expires, e.id = assertion, t.issued, t.expires, id
+		return id
+	}
+	if forgets != s.forgets {
 		return id
 	}
 	s.byKey[key] = s.order.PushFront(&entry{key: key, assertion: assertion, issued: t.issued, expires: t.expires, id: id})
@@ -192,7 +209,9 @@ func cacheKey(user tokens.Principal) tokens.Principal {
 }
 
 // Forget drops user's entry (a user signed out or disabled; pair it with
-// Manager.Evict to drop their connections too).
+// Manager.Evict to drop their connections too). A request of the user's
+// under way, which looked the user up before Forget, does not put the entry
+// back when it ends; one that begins after Forget does, as a new sign-in.
 func (c Cache) Forget(user tokens.Principal) {
 	if c.s == nil {
 		return
@@ -200,6 +219,7 @@ func (c Cache) Forget(user tokens.Principal) {
 	key := cacheKey(user)
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
+	c.s.forgets++
 	if el, ok := c.s.byKey[key]; ok {
 		c.s.order.Remove(el)
 		delete(c.s.byKey, key)

@@ -22,7 +22,7 @@ func TestTwoBuildersOfOneAssertionStoreOne(t *testing.T) {
 	user := tokens.Principal{TenantID: "c0de0000-0000-4000-8000-00000000c0de", ObjectID: "user-1"}
 	key := cacheKey(user)
 	for range 2 {
-		_, hit := c.s.lookup(key, "new", noExpiry)
+		_, hit, _ := c.s.lookup(key, "new", noExpiry)
 		require.False(t, hit)
 	}
 	first, err := app.Identity(user, "new")
@@ -30,9 +30,44 @@ func TestTwoBuildersOfOneAssertionStoreOne(t *testing.T) {
 	second, err := app.Identity(user, "new")
 	require.NoError(t, err)
 	require.False(t, first.SameCredential(second))
-	assert.True(t, first.SameCredential(c.s.store(key, "new", noExpiry, first)))
-	assert.True(t, first.SameCredential(c.s.store(key, "new", noExpiry, second)), "the second builder gets the stored one")
+	assert.True(t, first.SameCredential(c.s.store(key, "new", noExpiry, first, 0)))
+	assert.True(t, first.SameCredential(c.s.store(key, "new", noExpiry, second, 0)), "the second builder gets the stored one")
 }
 
 // noExpiry is an opaque assertion's issue and expiry: unknown.
 var noExpiry = stamp{}
+
+// TestARequestRacingAForgetDoesNotPutTheUserBack plays the race of a
+// request and a Forget (a user signed out or disabled): the request missed
+// the lookup and built an Identity, the Forget came before its store. The
+// request gets its Identity; the cache keeps nothing of the user.
+func TestARequestRacingAForgetDoesNotPutTheUserBack(t *testing.T) {
+	app, err := tokens.NewOnBehalfOfSecret("c0de0000-0000-4000-8000-00000000c0de", "api", "secret", nil)
+	require.NoError(t, err)
+	c, err := NewCache(app, 10)
+	require.NoError(t, err)
+	user := tokens.Principal{TenantID: "c0de0000-0000-4000-8000-00000000c0de", ObjectID: "user-1"}
+	key := cacheKey(user)
+
+	// Not cached before: the store would add the user.
+	_, hit, forgets := c.s.lookup(key, "a1", noExpiry)
+	require.False(t, hit)
+	id, err := app.Identity(user, "a1")
+	require.NoError(t, err)
+	c.Forget(user)
+	assert.True(t, id.SameCredential(c.s.store(key, "a1", noExpiry, id, forgets)))
+	assert.Zero(t, c.Len(), "the forgotten user was put back")
+
+	// Cached again after the Forget (a new sign-in): a request from
+	// before it does not replace that entry with its older assertion.
+	_, _, before := c.s.lookup(key, "old", noExpiry)
+	c.Forget(user)
+	fresh, err := c.Identity(user, "fresh")
+	require.NoError(t, err)
+	old, err := app.Identity(user, "old")
+	require.NoError(t, err)
+	assert.True(t, old.SameCredential(c.s.store(key, "old", noExpiry, old, before)))
+	got, err := c.Identity(user, "fresh")
+	require.NoError(t, err)
+	assert.True(t, fresh.SameCredential(got), "the entry stored after the Forget stays")
+}
