@@ -42,7 +42,7 @@ func awaitNoReader(t *testing.T) {
 // still busy when the caller has read one row.
 func longReply() string {
 	one := "SELECT '" + strings.Repeat("x", 3000) + "';"
-	return strings.Repeat(one, 200)
+	return strings.Repeat(one, 40)
 }
 
 func queryOnLease(t *testing.T, l *manager.Lease, q string) driver.Rows {
@@ -61,7 +61,10 @@ func TestReleaseWithAResultSetLeftOpenEndsGoMssqldbsReader(t *testing.T) {
 	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: d, MaxSize: 4, HealthCheckAfter: -1})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, m.Close(ctxT(t))) })
-	ctx := ctxT(t)
+	// Generous: under -race on a loaded 2-core machine each round (a login,
+	// a long reply, the drain at Release) takes a second or more.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 
 	// Another caller keeps dialing and reading while leases are released
 	// with their result sets open: under -race, a buffer shared by an old
@@ -92,7 +95,7 @@ func TestReleaseWithAResultSetLeftOpenEndsGoMssqldbsReader(t *testing.T) {
 	})
 
 	q := longReply()
-	for range 20 {
+	for range 10 {
 		l, err := m.Acquire(ctx, tokens.SQLLogin())
 		require.NoError(t, err)
 		rows := queryOnLease(t, l, q)
