@@ -109,13 +109,12 @@ func (a *poolActor) Receive(c actor.Context) {
 	now := a.cfg.Clock.Now()
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
-		if !m.Identity.SameCredential(a.identity) && (m.Identity.NewerCredentialThan(a.identity) || a.sm.CredentialFailing()) {
+		if !m.Identity.SameCredential(a.identity) && m.Identity.NewerCredentialThan(a.identity) {
 			// The newest credential wins (see tokens.Identity): a pointer
 			// compare on the hit path, an update only when it differs and
 			// was made later than the pool's. An acquire still in flight
 			// with the credential from before a rotation (a revoked secret)
-			// is served with the newer one; but while the pool's own fails
-			// to mint, any other is worth a try (see CredentialFailing).
+			// is served with the newer one.
 			a.identity = m.Identity
 			a.step(c, now, NewCredential{})
 		}

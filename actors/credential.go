@@ -47,17 +47,3 @@ func (p *Pool) retryStaleMint(now time.Time, err error) bool {
 	p.requestMint(now)
 	return true
 }
-
-// CredentialFailing reports that the pool's last mint failed, or brought a
-// token it refused, with the credential it mints with, and none has
-// succeeded since. The pool actor then adopts the credential of the next
-// acquire that brings another, even one made before its own (see
-// tokens.Identity.NewerCredentialThan): the newer one is not always the
-// good one (two requests of one user build their on-behalf-of identities
-// in the opposite order to their assertions' ages, and the pool keeps the
-// one whose assertion expires first), and a pool that kept it would fail
-// every caller until a newer credential came.
-func (p *Pool) CredentialFailing() bool {
-	de, ok := p.lastDialErr().(*DialError)
-	return ok && de.Mint
-}

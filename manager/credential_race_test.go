@@ -106,35 +106,3 @@ func TestAnOlderCredentialArrivingLastDoesNotReplaceTheNewer(t *testing.T) {
 	}
 	assert.Zero(t, m.Stats().Total.CredentialChanges, "the pool kept the credential it had")
 }
-
-// TestAnOlderCredentialIsAdoptedWhileTheNewerOneFails: two requests of one
-// user built their identities in the opposite order to their assertions'
-// ages, so the credential made last carries the assertion that expires
-// first. Once its mint fails, the next acquire bringing the other
-// credential is served with it, instead of every caller failing until a
-// newer identity is built.
-func TestAnOlderCredentialIsAdoptedWhileTheNewerOneFails(t *testing.T) {
-	m, db := newManager(t, Config{MaxSize: 4, DialBackoff: time.Hour})
-	var goodMints, expiredMints atomic.Int32
-	good := tokens.New(tokens.KindServicePrincipal, "sp:t1/app", tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
-		goodMints.Add(1)
-		return tokens.Token{Value: "good-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
-	}))
-	expired := tokens.New(tokens.KindServicePrincipal, "sp:t1/app", tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
-		expiredMints.Add(1)
-		return tokens.Token{}, errors.New("AADSTS500133: assertion expired")
-	}))
-	require.True(t, expired.NewerCredentialThan(good))
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := m.Acquire(ctx, expired)
-	require.Error(t, err, "the failing credential's own caller fails")
-	l, err := m.Acquire(ctx, good)
-	require.NoError(t, err, "the pool kept minting with the failing credential")
-	l.Release(nil)
-	assert.EqualValues(t, 1, expiredMints.Load())
-	assert.EqualValues(t, 1, goodMints.Load())
-	require.Len(t, db.DialAttempts(), 1)
-	assert.Equal(t, (tokens.Token{Value: "good-token"}).Fingerprint(), db.DialAttempts()[0].TokenFingerprint)
-}

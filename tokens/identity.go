@@ -79,8 +79,7 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 // and the pool of a key mints with the newest credential, by the order of
 // the constructor calls (NewerCredentialThan), that an acquire brought it:
 // an acquire with an older one is served but does not switch the pool
-// back, unless the pool's own credential is failing to mint (then the
-// other is tried: the newer is not always the good one). So a fresh
+// back. So a fresh
 // on-behalf-of assertion or a rotated client secret is picked up by the next
 // acquire that brings it; connections already open keep their token until
 // they retire as usual, and a mint that failed with an older credential while
