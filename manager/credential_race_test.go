@@ -2,7 +2,6 @@ package manager
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,44 +64,4 @@ func TestNewerCredentialServesWhenTheOlderOnesTokenIsRefused(t *testing.T) {
 		assert.Equal(t, (tokens.Token{Value: "new-user-token"}).Fingerprint(), a.TokenFingerprint, "no dial with the refused token")
 	}
 	assert.Len(t, db.DialAttempts(), 2)
-}
-
-// TestAnOlderCredentialArrivingLastDoesNotReplaceTheNewer: a client secret
-// was rotated and the old one revoked. A request still in flight with the
-// identity it built before the rotation reaches the pool after one with the
-// new identity: it is served with a connection the new credential's token
-// opened, and the revoked secret is never asked for a token.
-func TestAnOlderCredentialArrivingLastDoesNotReplaceTheNewer(t *testing.T) {
-	m, db := newManager(t, Config{MaxSize: 4})
-	var oldMints, newMints atomic.Int32
-	source := func(n *atomic.Int32, value string, err error) tokens.Source {
-		return tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
-			n.Add(1)
-			if err != nil {
-				return tokens.Token{}, err
-			}
-			return tokens.Token{Value: value, ExpiresOn: time.Now().Add(time.Hour)}, nil
-		})
-	}
-	before := tokens.New(tokens.KindServicePrincipal, "sp:t1/app", source(&oldMints, "", errors.New("AADSTS7000215: invalid client secret")))
-	rotated := tokens.New(tokens.KindServicePrincipal, "sp:t1/app", source(&newMints, "new-secret-token", nil))
-	require.True(t, rotated.NewerCredentialThan(before))
-	require.False(t, before.NewerCredentialThan(rotated))
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	first, err := m.Acquire(ctx, rotated)
-	require.NoError(t, err)
-	defer first.Release(nil)
-	// The older identity's acquire needs a connection of its own: a dial,
-	// with a token from the pool's credential.
-	late, err := m.Acquire(ctx, before)
-	require.NoError(t, err, "a request with the identity built before the rotation failed on the revoked secret")
-	late.Release(nil)
-	assert.Zero(t, oldMints.Load(), "the revoked secret was asked for a token")
-	assert.EqualValues(t, 2, newMints.Load())
-	for _, a := range db.DialAttempts() {
-		assert.Equal(t, (tokens.Token{Value: "new-secret-token"}).Fingerprint(), a.TokenFingerprint)
-	}
-	assert.Zero(t, m.Stats().Total.CredentialChanges, "the pool kept the credential it had")
 }

@@ -28,8 +28,8 @@ type PoolStats struct {
 	Refreshes uint64
 	// Evictions counts Evicts (Manager.Evict, Manager.Reset) the pool took;
 	// the connections they dropped are in Closes["evicted"].
-	// CredentialChanges counts acquires that brought a credential newer
-	// than the pool's (the newest wins; tokens.Identity), and CredentialRetries the mints that
+	// CredentialChanges counts acquires that brought a credential other than
+	// the pool's (the newest wins), and CredentialRetries the mints that
 	// failed with an older credential and were retried with the newer one.
 	Evictions, CredentialChanges, CredentialRetries uint64
 	// BlockedPeriods counts blocking periods begun after failed dials, and

@@ -76,10 +76,8 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 //
 // The newest credential wins: each constructor call makes a new credential
 // (SameCredential tells them apart; copies of one Identity value share it),
-// and the pool of a key mints with the newest credential, by the order of
-// the constructor calls (NewerCredentialThan), that an acquire brought it:
-// an acquire with an older one is served but does not switch the pool
-// back. So a fresh
+// and the pool of a key mints with the credential of the most recent acquire
+// that reached it, in the order its mailbox received them. So a fresh
 // on-behalf-of assertion or a rotated client secret is picked up by the next
 // acquire that brings it; connections already open keep their token until
 // they retire as usual, and a mint that failed with an older credential while
@@ -119,9 +117,6 @@ type tokenDerivedKey struct {
 // the credential. It is never empty (distinct zero-size allocations may share
 // an address): learnsKey says whether key is in use.
 type credentialTag struct {
-	// seq numbers the constructor calls of the process, from 1: the newer
-	// of two credentials has the larger (see NewerCredentialThan).
-	seq       uint64
 	learnsKey bool
 	// key derives the discriminator from the first token the source mints
 	// and caches it; used only when learnsKey is set.
@@ -139,31 +134,13 @@ func (id Identity) fromToken() *tokenDerivedKey {
 
 // withSource builds a valid identity over src with a credential of its own.
 func withSource(kind Kind, disc string, src Source) Identity {
-	return Identity{kind: kind, disc: disc, source: src, cred: &credentialTag{seq: credentialSeq.Add(1)}}
+	return Identity{kind: kind, disc: disc, source: src, cred: new(credentialTag)}
 }
 
 // SameCredential reports whether id and o carry the credential of one
 // constructor call (copies of one Identity value do; two calls over the same
 // secret do not). It is a pointer compare, cheap enough for every acquire.
 func (id Identity) SameCredential(o Identity) bool { return id.cred == o.cred }
-
-// credentialSeq counts the constructor calls that made a credential.
-var credentialSeq atomic.Uint64
-
-// NewerCredentialThan reports whether id's credential was made by a later
-// constructor call than o's. An identity with no credential of its own
-// (SQLLogin, the zero Identity, one a constructor refused) is older than
-// every other. A pool adopts a credential only if it is newer than the one
-// it mints with, so a request still in flight with the identity it built
-// before a rotation does not switch the pool back to the old secret.
-func (id Identity) NewerCredentialThan(o Identity) bool { return id.credSeq() > o.credSeq() }
-
-func (id Identity) credSeq() uint64 {
-	if id.cred == nil {
-		return 0
-	}
-	return id.cred.seq
-}
 
 // invalid returns an identity that is refused everywhere with err.
 func invalid(err error) Identity { return Identity{source: refusedSource{err}} }

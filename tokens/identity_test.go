@@ -238,24 +238,3 @@ func TestForgedClaimsGetAPoolOfTheirOwn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, real.Value, tok.Value)
 }
-
-// Credentials are ordered by their constructor calls: a later call's is
-// newer, a copy is the same one and no newer, and an identity with no
-// credential of its own (SQLLogin, the zero Identity, one a constructor
-// refused) is older than every other.
-func TestNewerCredentialThanFollowsTheConstructorCalls(t *testing.T) {
-	src := tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tokens.Token{}, nil })
-	first := tokens.New(tokens.KindServicePrincipal, "sp:t/a", src)
-	second := tokens.New(tokens.KindServicePrincipal, "sp:t/a", src)
-	copied := first
-	refused := tokens.New(tokens.KindServicePrincipal, "sp:t/a", nil)
-	assert.True(t, second.NewerCredentialThan(first))
-	assert.False(t, first.NewerCredentialThan(second))
-	assert.False(t, copied.NewerCredentialThan(first))
-	assert.False(t, first.NewerCredentialThan(copied))
-	for _, none := range []tokens.Identity{{}, tokens.SQLLogin(), refused} {
-		assert.True(t, first.NewerCredentialThan(none))
-		assert.False(t, none.NewerCredentialThan(first))
-		assert.False(t, none.NewerCredentialThan(tokens.Identity{}))
-	}
-}
