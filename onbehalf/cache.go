@@ -68,10 +68,19 @@ type state struct {
 	mu    sync.Mutex
 	order *list.List // of *entry, most recently used first
 	byKey map[tokens.Principal]*list.Element
-	// forgets counts the Forget calls. A request records it at its lookup
-	// and stores nothing if a Forget came before its store: its Identity,
-	// built meanwhile, would otherwise put back a user just forgotten.
-	forgets uint64
+	// pending holds, per user, the requests between a lookup that missed
+	// and their store, so that a Forget of that user meanwhile marks them:
+	// their Identity, built meanwhile, would otherwise put back a user just
+	// forgotten. An entry lives only while such a request does.
+	pending map[tokens.Principal]*pendingUser
+}
+
+// pendingUser counts one user's requests between lookup and store, and
+// whether the user was forgotten since they began (Forget then takes it off
+// pending, so that requests beginning after it count apart).
+type pendingUser struct {
+	n         int
+	forgotten bool
 }
 
 type entry struct {
@@ -98,7 +107,8 @@ func NewCache(app *tokens.OnBehalfOf, size int) (Cache, error) {
 	if size <= 0 {
 		size = DefaultSize
 	}
-	return Cache{&state{app: app, size: size, order: list.New(), byKey: make(map[tokens.Principal]*list.Element)}}, nil
+	return Cache{&state{app: app, size: size, order: list.New(), byKey: make(map[tokens.Principal]*list.Element),
+		pending: make(map[tokens.Principal]*pendingUser)}}, nil
 }
 
 // Identity returns the on-behalf-of identity of user for the bearer token
@@ -113,35 +123,62 @@ func (c Cache) Identity(user tokens.Principal, assertion string) (tokens.Identit
 	key := cacheKey(user)
 	var t stamp
 	t.issued, t.expires = tokens.UnverifiedTimes(assertion)
-	id, ok, forgets := c.s.lookup(key, assertion, t)
+	id, ok, p := c.s.lookup(key, assertion, t)
 	if ok {
 		return id, nil
 	}
+	stored := false
+	defer func() {
+		if !stored {
+			c.s.unpend(key, p) // the build failed or panicked
+		}
+	}()
 	id, err := c.s.app.Identity(user, assertion)
 	if err != nil {
 		return tokens.Identity{}, err
 	}
-	return c.s.store(key, assertion, t, id, forgets), nil
+	stored = true
+	return c.s.store(key, assertion, t, id, p), nil
 }
 
 // stamp is when an assertion was issued and expires (zero if unknown).
 type stamp struct{ issued, expires time.Time }
 
 // lookup returns the Identity kept for key if it serves assertion (see
-// keeps), and the count of Forget calls so far, for store.
-func (s *state) lookup(key tokens.Principal, assertion string, t stamp) (tokens.Identity, bool, uint64) {
+// keeps). On a miss it counts the request pending for key, and the caller
+// must end it with store or unpend.
+func (s *state) lookup(key tokens.Principal, assertion string, t stamp) (tokens.Identity, bool, *pendingUser) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.byKey[key]
-	if !ok {
-		return tokens.Identity{}, false, s.forgets
+	if el, ok := s.byKey[key]; ok {
+		s.order.MoveToFront(el)
+		if e := el.Value.(*entry); e.keeps(assertion, t) {
+			return e.id, true, nil
+		}
 	}
-	s.order.MoveToFront(el)
-	e := el.Value.(*entry)
-	if !e.keeps(assertion, t) {
-		return tokens.Identity{}, false, s.forgets
+	p := s.pending[key]
+	if p == nil {
+		p = &pendingUser{}
+		s.pending[key] = p
 	}
-	return e.id, true, s.forgets
+	p.n++
+	return tokens.Identity{}, false, p
+}
+
+// unpend ends a request that lookup counted pending for key, and reports
+// whether the user was forgotten since it began.
+func (s *state) unpend(key tokens.Principal, p *pendingUser) (forgotten bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unpendLocked(key, p)
+}
+
+func (s *state) unpendLocked(key tokens.Principal, p *pendingUser) (forgotten bool) {
+	forgotten = p.forgotten
+	if p.n--; p.n == 0 && s.pending[key] == p {
+		delete(s.pending, key)
+	}
+	return forgotten
 }
 
 // keeps reports whether e's Identity serves a request presenting assertion,
@@ -168,27 +205,29 @@ func (e *entry) keeps(assertion string, t stamp) bool {
 // first requests with one assertion share one credential and the kept
 // Identity never goes back to an older assertion that expires sooner.
 //
-// A request whose lookup came before a Forget (forgets is the count its
-// lookup saw) changes nothing: the request still gets its Identity, or
-// the one stored after the Forget if that keeps assertion, but a user
-// forgotten meanwhile (signed out, disabled) is not put back.
-func (s *state) store(key tokens.Principal, assertion string, t stamp, id tokens.Identity, forgets uint64) tokens.Identity {
+// A request whose user was forgotten after its lookup (p, the pending
+// count lookup gave it, says so) changes nothing: the request still gets
+// its Identity, or the one stored after the Forget if that keeps
+// assertion, but a user forgotten meanwhile (signed out, disabled) is not
+// put back.
+func (s *state) store(key tokens.Principal, assertion string, t stamp, id tokens.Identity, p *pendingUser) tokens.Identity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	forgotten := s.unpendLocked(key, p)
 	if el, ok := s.byKey[key]; ok {
 		e := el.Value.(*entry)
 		if e.keeps(assertion, t) {
 			s.order.MoveToFront(el)
 			return e.id
 		}
-		if forgets != s.forgets {
+		if forgotten {
 			return id
 		}
 		s.order.MoveToFront(el)
 		e.assertion, e.issued, e.expires, e.id = assertion, t.issued, t.expires, id
 		return id
 	}
-	if forgets != s.forgets {
+	if forgotten {
 		return id
 	}
 	s.byKey[key] = s.order.PushFront(&entry{key: key, assertion: assertion, issued: t.issued, expires: t.expires, id: id})
@@ -219,7 +258,11 @@ func (c Cache) Forget(user tokens.Principal) {
 	key := cacheKey(user)
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
-	c.s.forgets++
+	if p := c.s.pending[key]; p != nil {
+		// The requests pending now are marked; later ones count apart.
+		p.forgotten = true
+		delete(c.s.pending, key)
+	}
 	if el, ok := c.s.byKey[key]; ok {
 		c.s.order.Remove(el)
 		delete(c.s.byKey, key)
