@@ -226,6 +226,12 @@ func newStuckManager(t *testing.T, d *stuckDialer, clock Clock, grace time.Durat
 	if len(log) > 0 {
 		cfg.Logger = log[0]
 	}
+	return startManager(t, cfg)
+}
+
+// startManager starts a Manager on cfg and closes it when the test ends.
+func startManager(t *testing.T, cfg Config) *Manager {
+	t.Helper()
 	m, err := New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -234,6 +240,14 @@ func newStuckManager(t *testing.T, d *stuckDialer, clock Clock, grace time.Durat
 		_ = m.Close(ctx)
 	})
 	return m
+}
+
+// awaitCloses waits until n of d's connections have been closed (off the
+// pool's mailbox), failing the test after 10 s.
+func awaitCloses(t *testing.T, d *stuckDialer, n int32) {
+	t.Helper()
+	require.Eventually(t, func() bool { return d.closes.Load() == n }, 10*time.Second, time.Millisecond,
+		"connections closed: %d, want %d", d.closes.Load(), n)
 }
 
 func leaseOf(t *testing.T, m *Manager) (*Lease, *stuckConn) {
@@ -279,8 +293,7 @@ func TestACallStuckPastItsCtxIsCutOnceCancelGraceHasPassed(t *testing.T) {
 	assert.EqualValues(t, testGrace, line["cancel_grace"], "JSON writes a duration in nanoseconds")
 
 	l.Release(nil) // even a caller that saw no error cannot keep a cut connection
-	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
-		"the cut connection is closed at Release")
+	awaitCloses(t, d, 1)
 	l2, c2 := leaseOf(t, m)
 	defer l2.Release(nil)
 	assert.NotSame(t, c, c2, "a cut connection never serves another lease")
@@ -321,7 +334,7 @@ func TestAResultSetStuckPastItsQuerysCtxIsCut(t *testing.T) {
 	require.ErrorIs(t, <-got, errTransportCut)
 	require.NoError(t, rows.Close())
 	l.Release(nil)
-	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond)
+	awaitCloses(t, d, 1)
 }
 
 func TestAClosedResultSetStopsItsWatch(t *testing.T) {
@@ -397,8 +410,7 @@ func TestAReleaseStuckInTheRollbackOfATransactionLeftOpenIsCut(t *testing.T) {
 	clock.advance(testGrace)
 	<-released
 	assert.EqualValues(t, 1, d.aborts.Load(), "the stuck rollback was cut")
-	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
-		"a connection whose rollback was cut is closed, not reused")
+	awaitCloses(t, d, 1)
 }
 
 // noGraceBegins fails the test if a grace begins within the time the
@@ -493,8 +505,7 @@ func TestAResultSetLeftOpenAtReleaseIsNotCutLater(t *testing.T) {
 	_, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
 	require.NoError(t, err)
 	l.Release(nil)
-	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
-		"a connection released with a result set open is closed")
+	awaitCloses(t, d, 1)
 	cancel()
 	clock.noGraceBegins(t, "the result set's watch outlived Release")
 	clock.advance(time.Hour)
@@ -536,8 +547,7 @@ func TestAnAborterThatPanicsIsContained(t *testing.T) {
 	c.let()
 	require.NoError(t, <-got)
 	l.Release(nil)
-	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
-		"a lease whose cut was attempted is closed at Release")
+	awaitCloses(t, d, 1)
 }
 
 // Calls whose ctx can never end, and Dialers that cannot cut, register
@@ -565,14 +575,8 @@ func TestNothingIsWatchedThatCannotBeCut(t *testing.T) {
 // and the waiting acquire gets a new connection.
 func TestAHealthCheckStuckPastValidateTimeoutIsCut(t *testing.T) {
 	d, clock := &stuckDialer{}, newGraceClock()
-	m, err := New(Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: testGrace, MaxSize: 1,
+	m := startManager(t, Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: testGrace, MaxSize: 1,
 		HealthCheckAfter: time.Second, ValidateTimeout: time.Millisecond})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = m.Close(ctx)
-	})
 	l, c := leaseOf(t, m)
 	l.Release(nil)
 	// The pool may take the release in after the clock moves (its mailbox
@@ -595,8 +599,7 @@ func TestAHealthCheckStuckPastValidateTimeoutIsCut(t *testing.T) {
 	assert.EqualValues(t, 1, d.aborts.Load(), "the stuck check was cut")
 	assert.NotSame(t, c, l2.Raw(), "the acquire got a new connection, not the cut one")
 	l2.Release(nil)
-	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
-		"the cut connection is closed")
+	awaitCloses(t, d, 1)
 }
 
 // BenchmarkCallWatch is what CancelGrace costs a call on a Dialer that can

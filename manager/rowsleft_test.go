@@ -9,8 +9,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/idpool/idpool/tokens"
 )
 
 // A result set left open at Release is closed before its connection, as
@@ -18,13 +16,6 @@ import (
 // background (go-mssqldb does, into a buffer its Conn.Close hands to the
 // next connection). These tests use the stuck driver of cancelgrace_test.go,
 // whose connections count a Close made with a result set still open.
-
-// awaitCloses waits until n connections have been closed.
-func awaitCloses(t *testing.T, d *stuckDialer, n int32) {
-	t.Helper()
-	require.Eventually(t, func() bool { return d.closes.Load() == n }, 10*time.Second, time.Millisecond,
-		"connections closed: %d, want %d", d.closes.Load(), n)
-}
 
 func TestReleaseClosesAResultSetLeftOpenBeforeItsConnection(t *testing.T) {
 	d := &stuckDialer{}
@@ -84,6 +75,7 @@ func TestAResultSetWhoseClosePanicsAtReleaseIsContained(t *testing.T) {
 	require.NoError(t, err)
 	d.panicRowsClose.Store(true)
 	require.NotPanics(t, func() { l.Release(nil) })
+	assert.EqualValues(t, 1, d.rowsCloses.Load(), "Release reached the result set's Close")
 	awaitCloses(t, d, 1)
 	d.panicRowsClose.Store(false)
 	l2, _ := leaseOf(t, m)
@@ -130,17 +122,9 @@ func TestAResultSetStuckClosingAtReleaseIsCut(t *testing.T) {
 // open are closed before the connection is.
 func TestAHandBackAfterAnOperationClosesTheResultSetsLeftOpen(t *testing.T) {
 	d, clock := &stuckDialer{}, newGuardClock()
-	m, err := New(Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: -1, HealthCheckAfter: -1, MaxSize: 1})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = m.Close(ctx)
-	})
-	l, err := m.Acquire(context.Background(), tokens.SQLLogin())
-	require.NoError(t, err)
-	c := l.Raw().(*stuckConn)
-	_, err = l.Conn().QueryContext(context.Background(), "SELECT n", nil)
+	m := newStuckManager(t, d, clock, -1)
+	l, c := leaseOf(t, m)
+	_, err := l.Conn().QueryContext(context.Background(), "SELECT n", nil)
 	require.NoError(t, err)
 	got := stuckExec(t, context.Background(), l, c)
 	released := make(chan struct{})
@@ -224,19 +208,6 @@ func TestAForcedCloseWithCancelGraceOffCutsNothing(t *testing.T) {
 	assert.Zero(t, d.aborts.Load())
 }
 
-// newStuckManagerOf is newStuckManager with size connections.
-func newStuckManagerOf(t *testing.T, d *stuckDialer, grace time.Duration, size int) *Manager {
-	t.Helper()
-	m, err := New(Config{Server: "stuck:1/db", Dialer: d, CancelGrace: grace, HealthCheckAfter: -1, MaxSize: size})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = m.Close(ctx)
-	})
-	return m
-}
-
 // A forced Close refuses new operations, then waits up to CloseGrace for
 // those in flight before it closes what is leased. A lease released in that
 // window with a result set left open leaves it to the forced Close (the
@@ -245,7 +216,7 @@ func newStuckManagerOf(t *testing.T, d *stuckDialer, grace time.Duration, size i
 // is cut before the driver's Close all the same. (Found by review.)
 func TestAReleaseDuringAForcedCloseCutsBeforeItsConnectionCloses(t *testing.T) {
 	d := &stuckDialer{}
-	m := newStuckManagerOf(t, d, testGrace, 2)
+	m := startManager(t, Config{Server: "stuck:1/db", Dialer: d, CancelGrace: testGrace, HealthCheckAfter: -1, MaxSize: 2})
 	busy, busyConn := leaseOf(t, m)
 	l, c := leaseOf(t, m)
 	_, err := l.Conn().QueryContext(context.Background(), "SELECT n", nil)
@@ -273,19 +244,11 @@ func TestAReleaseDuringAForcedCloseCutsBeforeItsConnectionCloses(t *testing.T) {
 // another query's result set has closed. (Found by review.)
 func TestAnOperationOwingTheHandBackIsNotHeldByAResultSetsClose(t *testing.T) {
 	d, clock := &stuckDialer{rowsFree: make(chan struct{})}, newGuardClock()
-	m, err := New(Config{Server: "stuck:1/db", Dialer: d, Clock: clock, CancelGrace: testGrace, HealthCheckAfter: -1, MaxSize: 1})
-	require.NoError(t, err)
-	l, err := m.Acquire(context.Background(), tokens.SQLLogin())
-	require.NoError(t, err)
-	c := l.Raw().(*stuckConn)
+	m := newStuckManager(t, d, clock, testGrace)
+	l, c := leaseOf(t, m)
 	freeRows := sync.OnceFunc(func() { close(d.rowsFree) })
-	t.Cleanup(func() {
-		freeRows()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = m.Close(ctx)
-	})
-	_, err = l.Conn().QueryContext(context.Background(), "SELECT n", nil) // its ctx never ends
+	t.Cleanup(freeRows)                                                    // before the Manager's Close: cleanups run last first
+	_, err := l.Conn().QueryContext(context.Background(), "SELECT n", nil) // its ctx never ends
 	require.NoError(t, err)
 	d.stuckRowsClose.Store(true)
 	got := stuckExec(t, context.Background(), l, c)

@@ -15,11 +15,8 @@ import (
 // first one's, not its own (which would be a second credential, and so a
 // second token exchange at the pool's next dial).
 func TestTwoBuildersOfOneAssertionStoreOne(t *testing.T) {
-	app, err := tokens.NewOnBehalfOfSecret("c0de0000-0000-4000-8000-00000000c0de", "api", "secret", nil)
-	require.NoError(t, err)
-	c, err := NewCache(app, 10)
-	require.NoError(t, err)
-	user := tokens.Principal{TenantID: "c0de0000-0000-4000-8000-00000000c0de", ObjectID: "user-1"}
+	app, c := newRaceCache(t)
+	user := tokens.Principal{TenantID: raceTenant, ObjectID: "user-1"}
 	key := cacheKey(user)
 	var pending [2]*pendingUser
 	for i := range pending {
@@ -37,6 +34,19 @@ func TestTwoBuildersOfOneAssertionStoreOne(t *testing.T) {
 	assert.Empty(t, c.s.pending, "nothing pending once both stored")
 }
 
+// raceTenant is the tenant of the app and users of these tests.
+const raceTenant = "c0de0000-0000-4000-8000-00000000c0de"
+
+// newRaceCache returns an on-behalf-of app and a cache of 10 users over it.
+func newRaceCache(t *testing.T) (*tokens.OnBehalfOf, Cache) {
+	t.Helper()
+	app, err := tokens.NewOnBehalfOfSecret(raceTenant, "api", "secret", nil)
+	require.NoError(t, err)
+	c, err := NewCache(app, 10)
+	require.NoError(t, err)
+	return app, c
+}
+
 // noExpiry is an opaque assertion's issue and expiry: unknown.
 var noExpiry = stamp{}
 
@@ -45,11 +55,8 @@ var noExpiry = stamp{}
 // the lookup and built an Identity, the Forget came before its store. The
 // request gets its Identity; the cache keeps nothing of the user.
 func TestARequestRacingAForgetDoesNotPutTheUserBack(t *testing.T) {
-	app, err := tokens.NewOnBehalfOfSecret("c0de0000-0000-4000-8000-00000000c0de", "api", "secret", nil)
-	require.NoError(t, err)
-	c, err := NewCache(app, 10)
-	require.NoError(t, err)
-	user := tokens.Principal{TenantID: "c0de0000-0000-4000-8000-00000000c0de", ObjectID: "user-1"}
+	app, c := newRaceCache(t)
+	user := tokens.Principal{TenantID: raceTenant, ObjectID: "user-1"}
 	key := cacheKey(user)
 
 	// Not cached before: the store would add the user.
@@ -80,12 +87,9 @@ func TestARequestRacingAForgetDoesNotPutTheUserBack(t *testing.T) {
 // sign-in) is cached even while one from before it is still pending.
 // (Found by review: the first version counted Forgets for the whole cache.)
 func TestAForgetMarksOnlyThatUsersPendingRequests(t *testing.T) {
-	app, err := tokens.NewOnBehalfOfSecret("c0de0000-0000-4000-8000-00000000c0de", "api", "secret", nil)
-	require.NoError(t, err)
-	c, err := NewCache(app, 10)
-	require.NoError(t, err)
-	userA := tokens.Principal{TenantID: "c0de0000-0000-4000-8000-00000000c0de", ObjectID: "user-a"}
-	userB := tokens.Principal{TenantID: "c0de0000-0000-4000-8000-00000000c0de", ObjectID: "user-b"}
+	app, c := newRaceCache(t)
+	userA := tokens.Principal{TenantID: raceTenant, ObjectID: "user-a"}
+	userB := tokens.Principal{TenantID: raceTenant, ObjectID: "user-b"}
 	keyA := cacheKey(userA)
 
 	_, hit, pending := c.s.lookup(keyA, "a1", noExpiry)
@@ -118,11 +122,8 @@ func TestAForgetMarksOnlyThatUsersPendingRequests(t *testing.T) {
 
 // A build that fails leaves nothing pending.
 func TestAFailedBuildLeavesNothingPending(t *testing.T) {
-	app, err := tokens.NewOnBehalfOfSecret("c0de0000-0000-4000-8000-00000000c0de", "api", "secret", nil)
-	require.NoError(t, err)
-	c, err := NewCache(app, 10)
-	require.NoError(t, err)
-	_, err = c.Identity(tokens.Principal{TenantID: "not a tenant", ObjectID: ""}, "a")
+	_, c := newRaceCache(t)
+	_, err := c.Identity(tokens.Principal{TenantID: "not a tenant", ObjectID: ""}, "a")
 	require.Error(t, err)
 	assert.Empty(t, c.s.pending)
 }
