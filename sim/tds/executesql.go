@@ -30,7 +30,7 @@ func (s *session) executeSQL(ctx context.Context, args []rpcParam, tb *tokenBuf)
 	}
 	text, params, ee := bindExecuteSQL(args)
 	if ee != nil {
-		return scopeEnd{}, nil, ee
+		return scopeEnd{}, ee, nil
 	}
 	stmts, err := parseBatch(text)
 	if err != nil {
