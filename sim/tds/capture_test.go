@@ -164,7 +164,9 @@ func TestCapturedClientMessages(t *testing.T) {
 	require.Equal(t, "SELECT @p1, @p2, @p3, @p4", r.params[0].value)
 	require.Equal(t, int64(42), r.params[2].value)
 	require.Equal(t, "text", r.params[3].value)
-	require.Equal(t, []string{"p1", "p2", "p3", "p4"}, declaredNames(r.params[1].value.(string)))
+	names, ee := parseDeclarations(r.params[1].value.(string))
+	require.Nil(t, ee)
+	require.Equal(t, []string{"p1", "p2", "p3", "p4"}, names)
 
 	tms := c.ofType(pktTM)
 	require.Len(t, tms, 4, "BeginTx and Rollback on each connection")

@@ -13,9 +13,11 @@
 // than 7.4 or 8.0 is refused with a login error; a connection whose first
 // packet is neither PRELOGIN nor a TLS ClientHello, such as a TDS 7.0
 // client's LOGIN7, is closed, as [MS-TDS] 3.3.5.1 requires), SQL batches,
-// RPC calls to sp_executesql, bulk load (INSERT BULK, then a BULK_LOAD
-// message: go-mssqldb's CopyIn and CreateBulk; see bulk.go for the types it
-// loads and the errors it sends), transaction-manager requests, ATTENTION
+// sp_executesql (as an RPC, or written in a batch as EXEC sp_executesql
+// with its arguments by position or by name), bulk load (INSERT BULK, then
+// a BULK_LOAD message: go-mssqldb's CopyIn and CreateBulk; see bulk.go for
+// the types it loads and the errors it sends), transaction-manager
+// requests, ATTENTION
 // (acknowledged by a DONE(ATTN) message of its own) and the RESETCONNECTION
 // status bit. The SQL it understands is deliberately tiny (SELECT of
 // literals, parameters and a few system functions, BEGIN TRAN / COMMIT /
@@ -31,6 +33,19 @@
 // session limits) and SESSION_CONTEXT(N'key'), EXECUTE AS USER |
 // LOGIN and REVERT); anything else gets an ERROR token, as a real server
 // would answer, never a dropped connection.
+//
+// A batch does not stop at its first error, as SQL Server's do not: each
+// error is an ERROR token, then the failed statement's DONE (DONEINPROC or
+// DONEPROC inside a procedure) with DONE_ERROR, and then, as in SQL Server,
+// most errors (3903, a ROLLBACK with no transaction, say) let the batch
+// carry on with the next statement; an invalid object name (208) and the
+// compile-time errors the simulator only finds at run time (137, 195) end
+// the batch, or only the text an sp_executesql runs; and a conversion
+// error (245) ends the batch from any depth. Under SET XACT_ABORT ON every
+// error but those compile-time ones ends the batch and rolls the open
+// transaction back.
+// errorscope.go lists which error does what, and the sources for it. A
+// syntax error anywhere in a batch means none of it runs.
 //
 // Tables live in memory and are shared by all sessions, except local
 // temporary tables (#name), which are the session's own and, as in SQL Server,

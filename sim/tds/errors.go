@@ -82,6 +82,22 @@ func errProcNotFound(name string) *execError {
 	return newExecError(2812, 16, "Could not find stored procedure '%s'.", name)
 }
 
+// errProcNesting is error 217: procedure calls nest at most
+// maxProcNesting deep.
+func errProcNesting() *execError {
+	return newExecError(217, 16, "Maximum stored procedure, function, trigger, or view nesting level exceeded (limit %d).", maxProcNesting)
+}
+
+// errPositionalAfterNamed is error 119: once an argument is passed as
+// @name = value, the ones after it must be too. n counts from 1.
+func errPositionalAfterNamed(n int) *execError {
+	return newExecError(119, 15, "Must pass parameter number %d and subsequent parameters as '@name = value'. After the form '@name = value' has been used, all subsequent parameters must be passed in the form '@name = value'.", n)
+}
+
+func errSuppliedTwice(name string) *execError {
+	return newExecError(8143, 16, "Parameter '%s' was supplied multiple times.", name)
+}
+
 func errRPCStream(detail string) *execError {
 	return newExecError(8009, 16, "The incoming tabular data stream (TDS) remote procedure call (RPC) protocol stream is incorrect. %s", detail)
 }

@@ -12,45 +12,10 @@ type stmtResult struct {
 	cmd      uint16
 	rows     uint64
 	hasCount bool
-}
-
-// runStatements executes a compiled batch, writing each statement's tokens
-// and its DONE (DONEINPROC inside an RPC). The first error ends the batch
-// with an ERROR token; it returns whether one did. errAttention is returned
-// when the batch was cancelled; the caller ends the reply with DONE(ATTN).
-func (s *session) runStatements(ctx context.Context, stmts []stmt, params map[string]any, tb *tokenBuf, inProc bool) (failed bool, err error) {
-	doneTok := tokDone
-	if inProc {
-		doneTok = tokDoneInProc
-	}
-	for i, st := range stmts {
-		res, err := s.exec(ctx, st, params, tb)
-		if err == errAttention {
-			return false, err
-		}
-		if ee, ok := err.(*execError); ok {
-			tb.message(tokError, ee.e, s.srv.opts.ServerName)
-			if !inProc {
-				tb.done(tokDone, doneError, res.cmd, 0)
-			}
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		status := doneMore
-		if i == len(stmts)-1 && !inProc {
-			status = doneFinal
-		}
-		if res.hasCount && !s.nocount {
-			status |= doneCount
-		}
-		tb.done(doneTok, status, res.cmd, res.rows)
-	}
-	if len(stmts) == 0 && !inProc {
-		tb.done(tokDone, doneFinal, cmdNone, 0)
-	}
-	return false, nil
+	// proc marks a procedure call (EXEC sp_executesql): its statements
+	// send their own DONEINPROC tokens and the call ends with RETURNSTATUS
+	// and DONEPROC instead of a DONE.
+	proc bool
 }
 
 func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *tokenBuf) (stmtResult, error) {
@@ -98,6 +63,8 @@ func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *
 			return stmtResult{cmd: cmdNone}, err
 		}
 		return stmtResult{cmd: cmdNone}, nil
+	case execSQLStmt:
+		return s.execExecuteSQL(ctx, st, params, tb)
 	case revertStmt:
 		s.execRevert()
 		return stmtResult{cmd: cmdNone}, nil

@@ -3,6 +3,7 @@ package tds
 import (
 	"bytes"
 	"io"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -103,7 +104,98 @@ func FuzzSQL(f *testing.F) {
 		_, _ = parseBatch(sql)
 		_, _ = parseDelay(sql)
 		// sp_executesql's @params string comes from the client too.
-		_ = declaredNames(sql)
+		_, _ = parseDeclarations(sql)
+	})
+}
+
+// FuzzExecuteSQL feeds batch text, which comes from the network, to the
+// parser of EXEC sp_executesql (execsqlparse.go) and then, for every call
+// whose arguments are literals, to the binder it shares with the RPC form
+// (executesql.go). A call bound without error must run a text one of its
+// arguments carries, with parameter names folded; a refused one must say
+// why, with a number.
+func FuzzExecuteSQL(f *testing.F) {
+	for _, s := range []string{
+		"EXEC sp_executesql N'SELECT @p', N'@p int', @p = 1",
+		"EXEC sp_executesql N'SELECT @p', N'@p int', 1",
+		"exec sys.sp_executesql @stmt = N'SELECT @P', @params = N'@p int', @p = 7",
+		"EXECUTE [master].[sys].[sp_executesql] @statement = N'SELECT 7'",
+		"EXEC sp_executesql N'SELECT @b WHERE @s = N''it''''s''', N'@s nvarchar(10), @d decimal(10, 2), @b bigint OUTPUT', N'it''s', 1.5, -5000000000",
+		"EXEC sp_executesql N'EXEC sp_executesql N''SELECT @q'', N''@q int'', @q = @p', N'@p int', 7",
+		"EXEC sp_executesql N'SELECT 1; SELECT 2'; SELECT 3",
+		"EXEC sp_executesql", "EXEC sp_executesql 1", "EXEC sp_executesql N'SELECT 1', 0x01",
+		"EXEC sp_executesql N'SELECT @p', N'@p int', 1, 2", "EXEC sp_executesql N'SELECT @p', N'@p int'",
+		"EXEC sp_executesql N'SELECT @p', N'@p int', @p = 1, @P = 2", "EXEC sp_executesql N'SELECT @p', N'@p int, @P int', 1, 2",
+		"EXEC sp_executesql N'SELECT @p', N'@p', 1", "EXEC sp_executesql N'SELECT @p', N'p int', 1",
+		"EXEC sp_executesql N'SELECT @p', N'@p decimal(10, 2', 1", "EXEC sp_executesql N'x', N'@p int,', 1",
+		"EXEC sp_executesql @stmt = N'SELECT 1', N''", "EXEC sp_executesql N'SELECT @p', N'@p int OUTPUT', @p = 1 OUTPUT",
+		"EXEC sp_executesql N'SELECT 1", "EXEC sp_executesql NULL, NULL",
+		"EXEC sp_executesql @params = N'@p int', @stmt = N'SELECT @p', @p = NULL",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		stmts, err := parseBatch(sql)
+		if err != nil {
+			return
+		}
+		for _, st := range stmts {
+			call, ok := st.(execSQLStmt)
+			if !ok {
+				continue
+			}
+			var args []rpcParam
+			for _, a := range call.args {
+				if a.e.kind == exLiteral {
+					args = append(args, rpcParam{name: a.name, value: a.e.val})
+				}
+			}
+			if len(args) < len(call.args) {
+				continue // a variable of the calling scope: no value here
+			}
+			text, params, ee := bindExecuteSQL(args)
+			if ee != nil {
+				if ee.e.Number == 0 || ee.e.Msg == "" {
+					t.Fatalf("a refusal without a number or message: %+v", ee.e)
+				}
+				continue
+			}
+			given := false
+			for _, a := range args {
+				given = given || a.value == text
+			}
+			if !given {
+				t.Fatalf("bound a statement text %q that no argument carries", text)
+			}
+			for name := range params {
+				if name != strings.ToLower(name) {
+					t.Fatalf("parameter %q is not folded to lower case", name)
+				}
+			}
+			_, _ = parseBatch(text) // the called text is parsed in its turn
+		}
+	})
+}
+
+// FuzzDeclarations: sp_executesql's @params string, from the network in
+// both forms, gives valid, distinct, lower-case names, or an error.
+func FuzzDeclarations(f *testing.F) {
+	for _, s := range []string{"", "@p1 bigint,@p2 nvarchar(10),@p3 decimal(10, 2)", "@p int OUTPUT", "@p", "p int",
+		"@p int, @P int", "@a int,", "@a decimal(1,(2)", " @x\tint ", "@é int", "@a) int"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, decls string) {
+		names, ee := parseDeclarations(decls)
+		if ee != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, n := range names {
+			if !validVarName(n) || n != strings.ToLower(n) || seen[n] {
+				t.Fatalf("declarations %q gave the name %q (all: %q)", decls, n, names)
+			}
+			seen[n] = true
+		}
 	})
 }
 

@@ -112,11 +112,18 @@ func (s *session) doRPC(req *request, tb *tokenBuf) error {
 		tb.done(tokDoneProc, doneError, cmdNone, 0)
 		return nil
 	}
-	failed, err := s.executeSQL(req, r.params, tb)
+	end, ee, err := s.executeSQL(req.ctx, r.params, tb)
 	if err != nil {
 		return err
 	}
-	if failed {
+	if ee != nil {
+		tb.message(tokError, ee.e, s.srv.opts.ServerName)
+		if s.rollsBack(ee) && s.trancount > 0 {
+			s.endTran(tb)
+		}
+		end.failed = true
+	}
+	if end.failed {
 		tb.done(tokDoneProc, doneError, cmdNone, 0)
 		return nil
 	}
@@ -161,77 +168,4 @@ func (s *session) rpcSetSessionContext(ps []rpcParam, tb *tokenBuf) error {
 	tb.returnStatus(0)
 	tb.done(tokDoneProc, doneFinal, cmdNone, 0)
 	return nil
-}
-
-// executeSQL is sp_executesql: @stmt, then @params (the declarations), then
-// the values. go-mssqldb names every value (@p1...); an unnamed value takes
-// the name declared at its position.
-func (s *session) executeSQL(req *request, ps []rpcParam, tb *tokenBuf) (failed bool, err error) {
-	fail := func(e *execError) (bool, error) {
-		tb.message(tokError, e.e, s.srv.opts.ServerName)
-		return true, nil
-	}
-	if len(ps) == 0 {
-		return fail(newExecError(201, 16, "Procedure or function 'sp_executesql' expects parameter '@statement', which was not supplied."))
-	}
-	text, ok := ps[0].value.(string)
-	if !ok {
-		return fail(newExecError(214, 16, "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'."))
-	}
-	var declared []string
-	if len(ps) > 1 {
-		decls, ok := ps[1].value.(string)
-		if !ok && ps[1].value != nil {
-			return fail(newExecError(214, 16, "Procedure expects parameter '@params' of type 'ntext/nchar/nvarchar'."))
-		}
-		declared = declaredNames(decls)
-	}
-	params := map[string]any{}
-	for i, p := range ps[min(2, len(ps)):] {
-		name := strings.ToLower(strings.TrimPrefix(p.name, "@"))
-		if name == "" {
-			if i >= len(declared) {
-				return fail(newExecError(8178, 16, "The parameterized query expects a parameter which was not supplied."))
-			}
-			name = declared[i]
-		}
-		params[name] = p.value
-	}
-	stmts, err := parseBatch(text)
-	if err != nil {
-		ee, _ := err.(*execError)
-		if ee == nil {
-			ee = errSyntaxMsg(err.Error())
-		}
-		return fail(ee)
-	}
-	return s.runStatements(req.ctx, stmts, params, tb, true)
-}
-
-// declaredNames lists the parameter names of an sp_executesql declaration
-// string such as "@p1 bigint,@p2 nvarchar(10)", lower case, without '@'.
-func declaredNames(decls string) []string {
-	var out []string
-	depth, start := 0, 0
-	flush := func(part string) {
-		f := strings.Fields(part)
-		if len(f) > 0 && strings.HasPrefix(f[0], "@") {
-			out = append(out, strings.ToLower(f[0][1:]))
-		}
-	}
-	for i, r := range decls {
-		switch r {
-		case '(':
-			depth++
-		case ')':
-			depth--
-		case ',':
-			if depth == 0 {
-				flush(decls[start:i])
-				start = i + 1
-			}
-		}
-	}
-	flush(decls[start:])
-	return out
 }

@@ -45,6 +45,9 @@ type session struct {
 	// pending holds rows inserted by the open transaction, per table key.
 	pending map[string]int64
 	nocount bool
+	// procNesting counts the sp_executesql calls running, each inside the
+	// one before (executesql.go).
+	procNesting int
 	// loginDatabase is the database of the login, restored on reset.
 	loginDatabase string
 	// language and dateFormat are what SET LANGUAGE and SET DATEFORMAT

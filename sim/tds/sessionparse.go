@@ -9,8 +9,9 @@ import (
 // Parsing of the statements that set the session state of sessionstate.go.
 
 // execRest parses what follows EXEC or EXECUTE: AS USER | LOGIN = 'name', or
-// a call of [sys.]sp_set_session_context. No other procedure exists here, so
-// a call of one fails as on a server that does not have it.
+// a call of [sys.]sp_set_session_context or [sys.]sp_executesql. No other
+// procedure exists here, so a call of one fails as on a server that does
+// not have it.
 func (p *parser) execRest() (stmt, error) {
 	if p.acceptWord("AS") {
 		var st executeAsStmt
@@ -36,10 +37,13 @@ func (p *parser) execRest() (stmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	if name.key != "sp_set_session_context" {
-		return nil, errProcNotFound(name.text)
+	switch name.key {
+	case "sp_set_session_context":
+		return p.sessionContextArgs()
+	case "sp_executesql":
+		return p.execSQLArgs()
 	}
-	return p.sessionContextArgs()
+	return nil, errProcNotFound(name.text)
 }
 
 // sessionContextArgs parses sp_set_session_context's arguments: @key,

@@ -86,6 +86,32 @@ function query(conn, sql, params = []) {
   });
 }
 
+// events runs sql (with params: through sp_executesql) and lists, in
+// order, what tedious reported: each error message, row and DONE token
+// (with "more" when DONE_MORE is set). It resolves with the list and the
+// request's error.
+function events(conn, sql, params = []) {
+  return new Promise((resolve) => {
+    const log = [];
+    const onError = (e) => log.push(`error ${e.number}`);
+    conn.on('errorMessage', onError);
+    const req = new Request(sql, (err) => {
+      conn.removeListener('errorMessage', onError);
+      resolve({ log, err });
+    });
+    for (const [name, type, value] of params) req.addParameter(name, type, value);
+    req.on('row', (cols) => log.push(`row ${cols.map((c) => c.value).join(' ')}`));
+    for (const ev of ['done', 'doneInProc', 'doneProc']) {
+      req.on(ev, (rowCount, more) => log.push(more ? `${ev} more` : ev));
+    }
+    if (params.length) conn.execSql(req); else conn.execSqlBatch(req);
+  });
+}
+
+function same(got, want, what) {
+  check(JSON.stringify(got) === JSON.stringify(want), `${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+}
+
 function tx(conn, op) {
   return new Promise((resolve, reject) => conn[op]((err) => (err ? reject(err) : resolve())));
 }
@@ -149,6 +175,23 @@ async function main() {
   const [after] = await query(conn, 'SELECT 1 AS one');
   check(after.one === 1, 'the connection did not recover from the error');
   console.log('ok error and recovery');
+
+  step = 'batch errors';
+  // A statement-terminating error: the batch carries on (sim/tds/errorscope.go).
+  let r = await events(conn, 'ROLLBACK; SELECT 1 AS a');
+  same(r.log, ['error 3903', 'done more', 'row 1', 'done'], 'ROLLBACK; SELECT 1');
+  check(r.err && r.err.number === 3903, `the request's error: ${r.err && r.err.message}`);
+  // The same through sp_executesql as an RPC, its statements in DONEINPROC.
+  r = await events(conn, 'ROLLBACK; SELECT @n AS n', [['n', TYPES.Int, 5]]);
+  same(r.log, ['error 3903', 'doneInProc more', 'row 5', 'doneInProc more', 'doneProc'], 'RPC ROLLBACK; SELECT @n');
+  // A scope-aborting error ends the batch.
+  r = await events(conn, 'SELECT 1 AS a; SELECT COUNT(*) FROM no_such_table; SELECT 2 AS b');
+  same(r.log, ['row 1', 'done more', 'error 208', 'done'], 'an invalid object mid-batch');
+  // EXEC sp_executesql written in the batch, then the next statement.
+  r = await events(conn, "EXEC sp_executesql N'SELECT @p AS p, @q AS q', N'@p int, @q nvarchar(10)', 7, @q = N'it''s'; SELECT 2 AS b");
+  same(r.log, ["row 7 it's", 'doneInProc more', 'doneProc more', 'row 2', 'done'], 'EXEC sp_executesql in a batch');
+  check(!r.err, `EXEC sp_executesql failed: ${r.err && r.err.message}`);
+  console.log('ok batch errors');
 
   step = 'cancel';
   const started = Date.now();
