@@ -16,10 +16,17 @@ import (
 // valid beyond the threshold, keeps them with its new expiry; a rotated token
 // retires them and their idle siblings holding the stale token, and reopens
 // with tok without minting again.
-func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
+//
+// first is MintDone.FirstErr: the pool's own credential's failure, which a
+// second mint with another credential (tok, err) tried to make good.
+func (p *Pool) mintDone(now time.Time, tok tokens.Token, err, first error) {
 	p.minting = false
-	retried := p.mintRetried
+	retried := p.mintRetried || first != nil
 	p.mintRetried = false
+	if first != nil {
+		p.stats.mintFailures++
+		p.cred.retries++
+	}
 	if p.closing {
 		p.settleChecksOnClose()
 		p.maybeDrained()
@@ -32,7 +39,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		return
 	}
 	if err != nil {
-		p.mintFailed(now, err)
+		p.mintFailed(now, p.blame(err, first))
 		return
 	}
 	if cause := p.usable(now, tok); cause != nil {
@@ -42,7 +49,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		if !retried && p.retryCrossedMint(now, tok) {
 			return
 		}
-		p.refuseMinted(now, cause)
+		p.refuseMinted(now, p.blame(cause, first))
 		return
 	}
 	p.stats.mints++
@@ -227,4 +234,17 @@ func (p *Pool) settleChecksOnClose() {
 		}
 	}
 	p.checking = nil
+}
+
+// blame is the error a failed mint reports: its own, or, when it was the
+// second try after the pool's own credential failed with first, first,
+// whose failure the second try could not make good. Both failures count in
+// the failure streak that starts a blocking period: the token endpoint was
+// asked twice.
+func (p *Pool) blame(err, first error) error {
+	if first == nil {
+		return err
+	}
+	p.rareMut().dialFailures++
+	return first
 }
