@@ -158,7 +158,7 @@ func (a *poolActor) Receive(c actor.Context) {
 	case *messages.ForceClose:
 		a.step(c, now, ForceClose{})
 	case *messages.Evict:
-		a.evicted() // its caller may be dropping that credential (fallback.go)
+		a.good = nil // its caller may be dropping that credential (fallback.go)
 		a.logger().Info("idpool: evicting pool", "pool", a.sm.cfg.Key.Redacted(), "open", len(a.sm.conns), "busy", a.sm.busy)
 		a.step(c, now, Evict{Done: m.Done})
 	case *messages.PoolStatsQuery:

@@ -20,72 +20,57 @@ import (
 // So the actor remembers the credential whose token the pool last took
 // (good). When a mint with the pool's own credential fails and good is
 // another, the actor mints once more with good before it tells the state
-// machine, which sees one mint (MintDone.FirstErr): the callers waiting for
-// its token are served by good's token, or fail with the pool's own
-// credential's error. The pool's credential stays what it was: good is
-// asked for that one mint, not adopted, so a later mint tries the pool's
-// own first again, and a blocking period begun by the failures holds (a
-// fall-back is no new credential). The fall-back is skipped, and good is
-// not changed, for a mint whose result the pool drops (begun before an
-// Evict, or the pool closing) or whose credential an acquire replaced
-// meanwhile (the state machine retries that one with the newer credential
-// itself).
+// machine, which sees one mint: the callers waiting for its token are
+// served by good's token, or fail with the pool's own credential's error.
+// The pool's credential stays what it was: good is asked for that one
+// mint, not adopted, so a later mint tries the pool's own first again, and
+// a blocking period begun by the failure holds (a fall-back is no new
+// credential). The fall-back is skipped, and good is not changed, for a
+// mint whose result the pool drops (begun before an Evict, or the pool
+// closing) or whose credential an acquire replaced meanwhile (the state
+// machine retries that one with the newer credential itself).
 //
-// good is forgotten when it fails to mint or its token is refused, and at
-// Evict: a caller evicting an identity may be dropping a compromised
-// credential, or a user whose sessions were revoked, so the credential the
-// pool has at the Evict (evictedOwn) is never gone back to, even after the
-// pool's own refills took its tokens, until an acquire brings another and
-// it stops being the pool's. While the pool's own credential is the one
-// whose token it last took, good is mintedOwn and nothing is copied; the
-// copy is made when an acquire replaces that credential (adopt), and kept
-// until a mint succeeds or fails with it, or an Evict: an idle pool holds
-// at most that one identity besides its own.
+// good is forgotten when it fails to mint, and at Evict: a caller evicting
+// an identity may be dropping a compromised credential, or a user whose
+// sessions were revoked, and no mint after it may go back to one from
+// before it. While the pool's own credential is the one whose token it
+// last took, good is mintedOwn and nothing is copied; the copy is made when
+// an acquire replaces that credential (adopt), and kept until a mint
+// succeeds or fails with it, or an Evict: an idle pool holds at most that
+// one identity besides its own.
 
 // mintedOwn is poolActor.good when the credential to go back to is the
-// pool's own (poolActor.identity); evictedOwn when there is none and the
-// pool's own is from before an Evict, never to be gone back to.
-var mintedOwn, evictedOwn = new(tokens.Identity), new(tokens.Identity)
+// pool's own (poolActor.identity).
+var mintedOwn = new(tokens.Identity)
 
 // adopt makes id's credential the pool's, keeping the one it replaces as
 // good if the pool last took a token of that one.
 func (a *poolActor) adopt(id tokens.Identity) {
-	switch a.good {
-	case mintedOwn:
+	if a.good == mintedOwn {
 		kept := a.identity
 		a.good = &kept
-	case evictedOwn:
-		a.good = nil
 	}
 	a.identity = id
 }
 
-// evicted forgets the credential to go back to: see above.
-func (a *poolActor) evicted() { a.good = evictedOwn }
-
 // goodIdentity is the identity whose token the pool last took, or nil.
 func (a *poolActor) goodIdentity() *tokens.Identity {
-	switch a.good {
-	case mintedOwn:
+	if a.good == mintedOwn {
 		return &a.identity
-	case evictedOwn:
-		return nil
 	}
 	return a.good
 }
 
 // tookTokenOf notes that the pool took a token minted by used's credential.
 func (a *poolActor) tookTokenOf(used tokens.Identity) {
-	switch {
-	case !used.SameCredential(a.identity):
-		a.good = &used
-	case a.good != evictedOwn:
+	if used.SameCredential(a.identity) {
 		a.good = mintedOwn
+		return
 	}
+	a.good = &used
 }
 
-// failedToMint forgets good if it is used's credential, which just failed
-// or minted a token the pool refused.
+// failedToMint forgets good if it is used's credential, which just failed.
 func (a *poolActor) failedToMint(used tokens.Identity) {
 	if g := a.goodIdentity(); g != nil && g.SameCredential(used) {
 		a.good = nil
@@ -97,27 +82,33 @@ func (a *poolActor) failedToMint(used tokens.Identity) {
 // state machine gets the result.
 func (a *poolActor) mintDone(c actor.Context, now time.Time, m *messages.MintDone) {
 	outdated, newest := a.sm.mintOutdated(), a.sm.mintWithNewest()
-	if m.Err != nil && m.FirstErr == nil && !outdated && newest {
-		if g := a.goodIdentity(); g != nil && !g.SameCredential(m.Identity) {
-			a.logFailure(c, "idpool: token mint failed; minting once more with the credential that minted last", m.Err)
-			a.mint(c, *g, m.Err)
-			return
+	if m.Err != nil {
+		if !outdated {
+			a.failedToMint(m.Identity)
+		}
+		if m.FirstErr == nil && !outdated && newest {
+			if g := a.goodIdentity(); g != nil && !g.SameCredential(m.Identity) {
+				a.logFailure(c, "idpool: token mint failed; minting once more with the credential that minted last", m.Err)
+				a.mint(c, *g, m.Err)
+				return
+			}
 		}
 	}
-	a.step(c, now, MintDone{Token: m.Token, Err: m.Err, FirstErr: m.FirstErr})
+	fellBack := m.FirstErr != nil
+	err := m.Err
+	if fellBack && err != nil {
+		// The callers hear of their pool's own credential's failure; the
+		// fall-back's is logged.
+		a.logFailure(c, "idpool: token mint with the credential that minted last failed too", err)
+		err = m.FirstErr
+	}
+	a.step(c, now, MintDone{Token: m.Token, Err: err, FellBack: fellBack})
 	switch {
-	case m.Err != nil && m.FirstErr != nil:
-		a.logFailure(c, "idpool: token mint with the credential that minted last failed too", m.Err)
-	case m.Err != nil:
-		a.logFailure(c, "idpool: token mint failed", m.Err)
-	}
-	if outdated {
-		return
-	}
-	if m.Err == nil && a.sm.latest.Value == m.Token.Value {
+	case err != nil && !fellBack:
+		a.logFailure(c, "idpool: token mint failed", err)
+	case err == nil && !outdated && a.sm.latest.Value == m.Token.Value:
+		// The pool took the token (one refused for its expiry is no
+		// success): its credential is the one to go back to.
 		a.tookTokenOf(m.Identity)
-	} else {
-		// A failure, or a token the pool refused (for its expiry).
-		a.failedToMint(m.Identity)
 	}
 }

@@ -60,17 +60,14 @@ type DialDone struct {
 	Epoch uint64
 }
 
-// MintDone is the result of an EffMint. FirstErr, when not nil, says the
-// driver minted once more with another credential (the one whose token the
-// pool last took) after the pool's own failed with FirstErr: Token or Err
-// is that second mint's. The pool then reports FirstErr to the callers if
-// the second mint fails or its token is refused, counts both failures, and
-// does not ask again for a token that crossed the threshold during the
-// mints (its first start is long past).
+// MintDone is the result of an EffMint. FellBack says the driver, after a
+// failure of the pool's credential, minted once more with another (the one
+// that minted last) before answering: Token or Err is that second mint's,
+// and the first failure counts in Stats as a retried mint.
 type MintDone struct {
 	Token    tokens.Token
 	Err      error
-	FirstErr error
+	FellBack bool
 }
 
 // ValidateDone is the result of an EffValidate: whether Conn is healthy.

@@ -16,17 +16,10 @@ import (
 // valid beyond the threshold, keeps them with its new expiry; a rotated token
 // retires them and their idle siblings holding the stale token, and reopens
 // with tok without minting again.
-//
-// first is MintDone.FirstErr: the pool's own credential's failure, which a
-// second mint with another credential (tok, err) tried to make good.
-func (p *Pool) mintDone(now time.Time, tok tokens.Token, err, first error) {
+func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	p.minting = false
-	retried := p.mintRetried || first != nil
+	retried := p.mintRetried
 	p.mintRetried = false
-	if first != nil {
-		p.stats.mintFailures++
-		p.cred.retries++
-	}
 	if p.closing {
 		p.settleChecksOnClose()
 		p.maybeDrained()
@@ -39,7 +32,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err, first error) {
 		return
 	}
 	if err != nil {
-		p.mintFailed(now, p.blame(err, first))
+		p.mintFailed(now, err)
 		return
 	}
 	if cause := p.usable(now, tok); cause != nil {
@@ -49,7 +42,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err, first error) {
 		if !retried && p.retryCrossedMint(now, tok) {
 			return
 		}
-		p.refuseMinted(now, p.blame(cause, first))
+		p.refuseMinted(now, cause)
 		return
 	}
 	p.stats.mints++
@@ -234,17 +227,4 @@ func (p *Pool) settleChecksOnClose() {
 		}
 	}
 	p.checking = nil
-}
-
-// blame is the error a failed mint reports: its own, or, when it was the
-// second try after the pool's own credential failed with first, first,
-// whose failure the second try could not make good. Both failures count in
-// the failure streak that starts a blocking period: the token endpoint was
-// asked twice.
-func (p *Pool) blame(err, first error) error {
-	if first == nil {
-		return err
-	}
-	p.rareMut().dialFailures++
-	return first
 }
