@@ -158,7 +158,6 @@ func (a *poolActor) Receive(c actor.Context) {
 	case *messages.ForceClose:
 		a.step(c, now, ForceClose{})
 	case *messages.Evict:
-		a.good = nil // its caller may be dropping that credential (fallback.go)
 		a.logger().Info("idpool: evicting pool", "pool", a.sm.cfg.Key.Redacted(), "open", len(a.sm.conns), "busy", a.sm.busy)
 		a.step(c, now, Evict{Done: m.Done})
 	case *messages.PoolStatsQuery:
@@ -239,7 +238,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffDial:
 			a.dial(c, e.Token)
 		case EffMint:
-			a.mint(c, a.identity, nil)
+			a.mint(c)
 		case EffValidate:
 			a.validate(c, e.Conn, e.Resource)
 		case EffClose:

@@ -47,14 +47,3 @@ func (p *Pool) retryStaleMint(now time.Time, err error) bool {
 	p.requestMint(now)
 	return true
 }
-
-// mintWithNewest reports whether the mint in flight began with the newest
-// credential: no acquire has brought another since.
-func (p *Pool) mintWithNewest() bool { return p.cred.mintGen == p.cred.gen }
-
-// mintOutdated reports whether the result of the mint in flight will be
-// dropped whatever it is: the pool is closing, or an Evict came after the
-// mint began (see staleMint).
-func (p *Pool) mintOutdated() bool {
-	return p.closing || p.rare != nil && p.rare.ev.mintEpoch != p.rare.ev.epoch
-}

@@ -42,11 +42,8 @@ func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn,
 	return conn, err
 }
 
-// mint asks id's source for a token. first is nil, or the failure of the
-// pool's own credential that this mint, with the credential that minted
-// last, tries to make good (see fallback.go).
-func (a *poolActor) mint(c actor.Context, id tokens.Identity, first error) {
-	src, key, wrap := id.Source(), a.sm.cfg.Key, a.cfg.Mint
+func (a *poolActor) mint(c actor.Context) {
+	src, key, wrap := a.identity.Source(), a.sm.cfg.Key, a.cfg.Mint
 	life, root, self, cause := a.workStarted(), c.ActorSystem().Root, c.Self(), a.workCause(c)
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.MintTimeout)
@@ -58,7 +55,7 @@ func (a *poolActor) mint(c actor.Context, id tokens.Identity, first error) {
 		} else {
 			tok, err = safeMint(ctx, src)
 		}
-		root.Send(self, &messages.MintDone{Token: tok, Err: err, Identity: id, FirstErr: first, Ctx: valuesOf(cause)})
+		root.Send(self, &messages.MintDone{Token: tok, Err: err, Ctx: valuesOf(cause)})
 	}()
 }
 

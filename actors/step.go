@@ -40,10 +40,6 @@ func (p *Pool) Step(now time.Time, in Input) {
 	case DialDone:
 		p.dialDoneEpoch(now, in.Epoch, in.Conn, in.Token, in.Err)
 	case MintDone:
-		if in.FellBack {
-			p.stats.mintFailures++
-			p.cred.retries++
-		}
 		p.mintDone(now, in.Token, in.Err)
 	case ValidateDone:
 		p.validateDone(now, in.Conn, in.OK)

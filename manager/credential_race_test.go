@@ -108,7 +108,7 @@ func TestAnOlderCredentialArrivingLastFallsBackToTheOneThatMinted(t *testing.T) 
 	}
 	st := m.Stats().Total
 	assert.EqualValues(t, 1, st.CredentialRetries)
-	assert.EqualValues(t, 1, st.CredentialChanges, "the late acquire's; the fall-back is no change of the pool's credential")
+	assert.EqualValues(t, 2, st.CredentialChanges, "to the older credential, and back")
 }
 
 // TestANewerCredentialThatCannotMintFallsBack: the case against ordering
@@ -144,9 +144,8 @@ func TestANewerCredentialThatCannotMintFallsBack(t *testing.T) {
 }
 
 // TestAFallBackThatFailsTooFailsTheCallerOnce: when the credential that
-// last minted fails as well, the caller gets the pool's own credential's
-// error: one retry per failed mint, no loop between two failing
-// credentials.
+// last minted fails as well, the caller gets the error: one retry per
+// failed mint, no loop between two failing credentials.
 func TestAFallBackThatFailsTooFailsTheCallerOnce(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 4, DialBackoff: time.Hour})
 	var aMints, bMints atomic.Int32
@@ -160,7 +159,7 @@ func TestAFallBackThatFailsTooFailsTheCallerOnce(t *testing.T) {
 
 	_, err = m.Acquire(ctx, b)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "AADSTS7000215", "the error is the pool's own credential's")
+	assert.Contains(t, err.Error(), "AADSTS7000222", "the error is the fall-back's own")
 	assert.EqualValues(t, 1, bMints.Load())
 	assert.EqualValues(t, 2, aMints.Load())
 	assert.EqualValues(t, 1, m.Stats().Total.CredentialRetries)

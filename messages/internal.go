@@ -24,12 +24,6 @@ type DialDone struct {
 type MintDone struct {
 	Token tokens.Token
 	Err   error
-	// Identity is the one whose credential minted (or failed to).
-	Identity tokens.Identity
-	// FirstErr, when not nil, says this mint was the pool's second try,
-	// with the credential that minted last, after its own credential
-	// failed with FirstErr.
-	FirstErr error
 	// Ctx: as DialDone.Ctx.
 	Ctx context.Context
 }

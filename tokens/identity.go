@@ -84,9 +84,8 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 // a newer one was known is retried with the newer one instead of failing the
 // caller. Mailbox order is not construction order (a request still in flight
 // with an identity built before a rotation may arrive last), so a mint that
-// fails with the pool's credential is also tried once more with the
-// credential whose token the pool last took, if that is another, without
-// adopting it; Manager.Evict forgets that credential.
+// fails with the pool's credential is also retried once with the credential
+// that minted last, if that is another.
 type Identity struct {
 	kind   Kind
 	disc   string
