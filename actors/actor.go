@@ -81,17 +81,15 @@ var resumeStrategy = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive 
 // state machine and carries out the effects, starting a goroutine for each
 // blocking call, which reports back by message.
 //
-// It keeps only what is its own: the actor system's root context, its own
-// PID, the manager's PID and the ctx of the message being handled come from
-// the actor.Context when needed, so that poolActor fits 128 bytes (see
+// It keeps only what is its own: the actor system's root context, the
+// manager's PID and the ctx of the message being handled come from the
+// actor.Context when needed, so that poolActor fits 128 bytes (see
 // TestPoolFitsItsSizeClass).
 type poolActor struct {
-	cfg *ActorConfig
-	// identity carries the credential the pool mints with; good is the one
-	// whose mint last succeeded (see fallback.go).
+	cfg      *ActorConfig
 	identity tokens.Identity
-	good     *tokens.Identity
 	sm       *Pool
+	self     *actor.PID
 	timer    Timer
 	// life cancels the work in flight when the pool closes; nil while none
 	// is (see workLife).
@@ -114,7 +112,7 @@ func (a *poolActor) Receive(c actor.Context) {
 		if !m.Identity.SameCredential(a.identity) {
 			// The newest credential wins (see tokens.Identity): a pointer
 			// compare on the hit path, an update only when it differs.
-			a.adopt(m.Identity)
+			a.identity = m.Identity
 			a.step(c, now, NewCredential{})
 		}
 		a.acquiring = m
@@ -132,7 +130,10 @@ func (a *poolActor) Receive(c actor.Context) {
 		}
 	case *messages.MintDone:
 		defer a.workDone()
-		a.mintDone(c, now, m)
+		a.step(c, now, MintDone{Token: m.Token, Err: m.Err})
+		if m.Err != nil {
+			a.logFailure(c, "idpool: token mint failed", m.Err)
+		}
 	case *messages.ValidateDone:
 		defer a.workDone()
 		a.step(c, now, ValidateDone{Conn: ConnID(m.ConnID), OK: m.OK})
@@ -166,6 +167,8 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.identity = m.Identity
 		a.sm = NewSharing(m.Pool, a.cfg.Pool)
 		a.step(c, now, Start{})
+	case *actor.Started:
+		a.self = c.Self()
 	case *actor.Stopping:
 		if a.timer != nil {
 			a.timer.Stop()
@@ -224,11 +227,11 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		e := &effects[i]
 		switch e.Kind {
 		case EffGrant:
-			if a.grantDirect(c, e) {
+			if a.grantDirect(e) {
 				continue
 			}
 			a.answered(e.AcquireID)
-			e.ReplyTo <- messages.Reply{Conn: e.Resource, ConnID: uint64(e.Conn), Pool: c.Self(), Waited: e.Waited}
+			e.ReplyTo <- messages.Reply{Conn: e.Resource, ConnID: uint64(e.Conn), Pool: a.self, Waited: e.Waited}
 		case EffFail:
 			a.answered(e.AcquireID)
 			e.ReplyTo <- messages.Reply{Err: e.Err}
@@ -247,22 +250,22 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 		case EffWake:
 			a.wake(c, now, e.At)
 		case EffRequestPermit:
-			c.Send(a.manager(c), &messages.PermitRequest{Pool: c.Self(), Fill: e.Fill})
+			c.Send(a.manager(c), &messages.PermitRequest{Pool: a.self, Fill: e.Fill})
 		case EffStealRefused:
-			c.Send(a.manager(c), &messages.StealRefused{Pool: c.Self()})
+			c.Send(a.manager(c), &messages.StealRefused{Pool: a.self})
 		case EffReturnPermit:
-			c.Send(a.manager(c), &messages.PermitReturn{Pool: c.Self()})
+			c.Send(a.manager(c), &messages.PermitReturn{Pool: a.self})
 		case EffWithdrawPermit:
-			c.Send(a.manager(c), &messages.WithdrawPermit{Pool: c.Self(), GaveUp: e.GaveUp, Fill: e.Fill})
+			c.Send(a.manager(c), &messages.WithdrawPermit{Pool: a.self, GaveUp: e.GaveUp, Fill: e.Fill})
 		case EffRetire:
-			c.Send(a.manager(c), &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: c.Self(), Seen: e.Seen})
+			c.Send(a.manager(c), &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
 		case EffEvicted:
 			e.Evicted <- struct{}{}
 			a.logger().Info("idpool: pool evicted", "pool", a.sm.cfg.Key.Redacted())
 		case EffDrained:
 			// The manager stops this actor once it has read this, so
 			// that a Stats query it sent earlier is still answered.
-			c.Send(a.manager(c), &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: c.Self(), Stats: a.sm.Stats()})
+			c.Send(a.manager(c), &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: a.self, Stats: a.sm.Stats()})
 		}
 	}
 }
@@ -271,12 +274,12 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 // DirectGrant, if it has one and its caller has not begun to wait on its
 // Reply channel (see messages.DirectGrant). Such a grant never queued, so
 // its Waited is zero. It reports whether the grant was delivered.
-func (a *poolActor) grantDirect(c actor.Context, e *Effect) bool {
+func (a *poolActor) grantDirect(e *Effect) bool {
 	m := a.acquiring
 	if m == nil || m.Direct == nil || m.ID != e.AcquireID || e.Waited != 0 {
 		return false
 	}
-	if !m.Direct.Grant(e.Resource, uint64(e.Conn), c.Self()) {
+	if !m.Direct.Grant(e.Resource, uint64(e.Conn), a.self) {
 		return false
 	}
 	a.answered(e.AcquireID)
@@ -287,6 +290,6 @@ func (a *poolActor) wake(c actor.Context, now, at time.Time) {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	root, self := c.ActorSystem().Root, c.Self()
+	root, self := c.ActorSystem().Root, a.self
 	a.timer = a.cfg.Clock.AfterFunc(at.Sub(now), func() { root.Send(self, tickMsg) })
 }

@@ -88,11 +88,9 @@ type Close struct{}
 // shutdown that will not wait any longer. It does nothing before Close.
 type ForceClose struct{}
 
-// NewCredential says the pool mints with another credential from now on:
-// an acquire brought one other than the pool's (the newest credential
-// wins), or the driver went back to the one that minted last after a mint
-// failed (stepped just before that MintDone, so that the failure is
-// retried with it). A blocking period begun by failed mints ends.
+// NewCredential says an acquire brought a credential other than the one
+// the pool mints with (the newest credential wins): every mint from now on
+// uses it, and a blocking period begun by failed mints ends.
 type NewCredential struct{}
 
 // Evict drops every connection the pool holds now, and the token it holds;

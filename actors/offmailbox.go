@@ -20,7 +20,7 @@ import (
 
 func (a *poolActor) dial(c actor.Context, tok tokens.Token) {
 	req := DialRequest{Key: a.sm.cfg.Key, Identity: a.identity, Token: tok}
-	life, root, self, cause, epoch := a.workStarted(), c.ActorSystem().Root, c.Self(), a.workCause(c), a.sm.Epoch()
+	life, root, self, cause, epoch := a.workStarted(), c.ActorSystem().Root, a.self, a.workCause(c), a.sm.Epoch()
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.DialTimeout)
 		defer cancel()
@@ -44,7 +44,7 @@ func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn,
 
 func (a *poolActor) mint(c actor.Context) {
 	src, key, wrap := a.identity.Source(), a.sm.cfg.Key, a.cfg.Mint
-	life, root, self, cause := a.workStarted(), c.ActorSystem().Root, c.Self(), a.workCause(c)
+	life, root, self, cause := a.workStarted(), c.ActorSystem().Root, a.self, a.workCause(c)
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.MintTimeout)
 		defer cancel()
@@ -82,7 +82,7 @@ func safeMint(ctx context.Context, src tokens.Source) (tok tokens.Token, err err
 }
 
 func (a *poolActor) validate(c actor.Context, id ConnID, conn driver.Conn) {
-	root, self, life, cause := c.ActorSystem().Root, c.Self(), a.workStarted(), a.workCause(c)
+	root, self, life, cause := c.ActorSystem().Root, a.self, a.workStarted(), a.workCause(c)
 	go func() {
 		ctx, cancel := workCtx(life, cause, a.cfg.ValidateTimeout)
 		defer cancel()
@@ -143,7 +143,7 @@ func healthy(ctx context.Context, conn driver.Conn) (ok bool) {
 }
 
 func (a *poolActor) closeConn(ac actor.Context, id ConnID, c driver.Conn, reason CloseReason) {
-	root, self := ac.ActorSystem().Root, ac.Self()
+	root, self := ac.ActorSystem().Root, a.self
 	go func() {
 		defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
 		defer func() { _ = recover() }()

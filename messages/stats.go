@@ -29,10 +29,8 @@ type PoolStats struct {
 	// Evictions counts Evicts (Manager.Evict, Manager.Reset) the pool took;
 	// the connections they dropped are in Closes["evicted"].
 	// CredentialChanges counts acquires that brought a credential other than
-	// the pool's (the newest wins) and the pool's returns to the credential
-	// that minted last; CredentialRetries counts the mints that failed with
-	// an older credential and were retried with the newer one, or failed
-	// with the pool's and were retried with the one that minted last.
+	// the pool's (the newest wins), and CredentialRetries the mints that
+	// failed with an older credential and were retried with the newer one.
 	Evictions, CredentialChanges, CredentialRetries uint64
 	// BlockedPeriods counts blocking periods begun after failed dials, and
 	// BlockedFails the acquires failed fast during them.

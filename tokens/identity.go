@@ -82,10 +82,7 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 // acquire that brings it; connections already open keep their token until
 // they retire as usual, and a mint that failed with an older credential while
 // a newer one was known is retried with the newer one instead of failing the
-// caller. Mailbox order is not construction order (a request still in flight
-// with an identity built before a rotation may arrive last), so a mint that
-// fails with the pool's credential is also retried once with the credential
-// that minted last, if that is another.
+// caller.
 type Identity struct {
 	kind   Kind
 	disc   string
