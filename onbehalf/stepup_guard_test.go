@@ -1,0 +1,164 @@
+package onbehalf_test
+
+// A user's pool mints only with the credential of the user's latest
+// request, never on its own with an earlier assertion (see
+// manager/credential_guard_test.go): an earlier assertion's cache may hold
+// a token from before a revocation or a conditional-access policy.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/internal/authoritytest"
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/onbehalf"
+	"github.com/idpool/idpool/sim/memdb"
+	"github.com/idpool/idpool/tokens"
+)
+
+// TestEvictAndForgetDropThePreRevocationCredential: the user's sessions
+// are revoked; as OPERATIONS.md says, the app Evicts the user's pool and
+// Forgets the user. The user signs in again, and the database's
+// conditional access wants MFA: the new assertion's exchange is refused
+// (AADSTS50076), which the app must see to challenge the user. The pool
+// must not go back to the credential from before the Evict (whose
+// azidentity cache still holds the database token minted before the
+// revocation), though that credential minted last.
+func TestEvictAndForgetDropThePreRevocationCredential(t *testing.T) {
+	now := time.Now()
+	first := userAssertion(t, now.Add(-10*time.Minute), now.Add(80*time.Minute))
+	var mu sync.Mutex
+	refused := map[string]bool{}
+	var exchanges atomic.Int64
+	opts := authoritytest.Options(t, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		mu.Lock()
+		no := refused[r.Form.Get("assertion")]
+		mu.Unlock()
+		if no {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"AADSTS50076: you must use multi-factor authentication","error_codes":[50076],"suberror":"basic_action"}`)
+			return
+		}
+		exchanges.Add(1)
+		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"db-token-%d"}`, exchanges.Load())
+	})
+	app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret",
+		&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	c, err := onbehalf.NewCache(app, 10)
+	require.NoError(t, err)
+	db := memdb.New()
+	m, err := manager.New(manager.Config{Server: "memdb:1/obo", Dialer: db})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	defer func() { assert.NoError(t, m.Close(ctx)) }()
+
+	id1, err := c.Identity(user(1), first)
+	require.NoError(t, err)
+	l, err := m.Acquire(ctx, id1)
+	require.NoError(t, err)
+	l.Release(nil)
+	require.EqualValues(t, 1, exchanges.Load())
+
+	// Sessions revoked: Evict and Forget, as documented.
+	require.NoError(t, m.Evict(ctx, id1))
+	c.Forget(user(1))
+	renewed := userAssertion(t, now, now.Add(65*time.Minute))
+	mu.Lock()
+	refused[first], refused[renewed] = true, true
+	mu.Unlock()
+	before := len(db.DialAttempts())
+
+	id2, err := c.Identity(user(1), renewed)
+	require.NoError(t, err)
+	l, err = m.Acquire(ctx, id2)
+	if err == nil {
+		l.Release(nil)
+	}
+	for _, a := range db.DialAttempts()[before:] {
+		assert.NotEqual(t, (tokens.Token{Value: "db-token-1"}).Fingerprint(), a.TokenFingerprint,
+			"a connection opened after Evict and Forget with the database token minted before the revocation")
+	}
+	if assert.Error(t, err, "the user was served on the forgotten credential instead of being asked for MFA") {
+		assert.Contains(t, err.Error(), "AADSTS50076")
+	}
+}
+
+// TestAClaimsChallengeOfTheNewestAssertionIsNotMasked: no revocation, so
+// no Evict or Forget: the database's conditional access now wants MFA. The
+// user's client renews its token (issued later, so the Cache adopts it),
+// and the next request needs a new connection. Entra refuses the renewed
+// assertion's exchange with AADSTS50076, which the app must see to
+// challenge the user: the pool must not mint with the user's previous
+// assertion instead, whose azidentity cache still holds the database token
+// minted before the policy.
+func TestAClaimsChallengeOfTheNewestAssertionIsNotMasked(t *testing.T) {
+	now := time.Now()
+	first := userAssertion(t, now.Add(-10*time.Minute), now.Add(80*time.Minute))
+	var mu sync.Mutex
+	mfa := false
+	var exchanges atomic.Int64
+	opts := authoritytest.Options(t, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		mu.Lock()
+		no := mfa
+		mu.Unlock()
+		if no {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"AADSTS50076: you must use multi-factor authentication","error_codes":[50076],"suberror":"basic_action"}`)
+			return
+		}
+		exchanges.Add(1)
+		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"db-token-%d"}`, exchanges.Load())
+	})
+	app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret",
+		&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	c, err := onbehalf.NewCache(app, 10)
+	require.NoError(t, err)
+	db := memdb.New()
+	m, err := manager.New(manager.Config{Server: "memdb:1/obo", Dialer: db})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	defer func() { assert.NoError(t, m.Close(ctx)) }()
+
+	id1, err := c.Identity(user(1), first)
+	require.NoError(t, err)
+	held, err := m.Acquire(ctx, id1)
+	require.NoError(t, err)
+	defer held.Release(nil) // busy: the next request needs a new connection
+
+	mu.Lock()
+	mfa = true // conditional access now wants MFA for the database
+	mu.Unlock()
+	renewed := userAssertion(t, now, now.Add(65*time.Minute))
+	id2, err := c.Identity(user(1), renewed)
+	require.NoError(t, err)
+	require.False(t, id1.SameCredential(id2))
+	before := len(db.DialAttempts())
+	l, err := m.Acquire(ctx, id2)
+	if err == nil {
+		l.Release(nil)
+	}
+	for _, a := range db.DialAttempts()[before:] {
+		assert.NotEqual(t, (tokens.Token{Value: "db-token-1"}).Fingerprint(), a.TokenFingerprint,
+			"a new session opened, for the renewed assertion's request, on the token minted before the policy")
+	}
+	if assert.Error(t, err, "the claims challenge of the user's renewed assertion was hidden") {
+		assert.Contains(t, err.Error(), "AADSTS50076")
+	}
+}
