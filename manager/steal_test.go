@@ -1,0 +1,103 @@
+package manager
+
+import (
+	"context"
+	"database/sql/driver"
+	"sync/atomic"
+	"testing"
+
+	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/sim/memdb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// heldClosesDialer dials memdb connections whose Close, while hold is set,
+// waits until free closes: a close in flight the test controls.
+type heldClosesDialer struct {
+	db   *memdb.DB
+	hold atomic.Bool
+	free chan struct{}
+}
+
+type heldCloseConn struct {
+	*memdb.Conn
+	d *heldClosesDialer
+}
+
+func (d *heldClosesDialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
+	c, err := d.db.Dial(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return heldCloseConn{c.(*memdb.Conn), d}, nil
+}
+
+func (c heldCloseConn) Close() error {
+	if c.d.hold.Load() {
+		<-c.d.free
+	}
+	return c.Conn.Close()
+}
+
+// statsWhen returns the first snapshot of m's stats for which cond holds.
+// The manager asks each pool for its snapshot after every message it sent
+// that pool before (a StealIdle, a StealCancelled), so a snapshot shows
+// what those did.
+func statsWhen(t *testing.T, m *Manager, cond func(Stats) bool, msg string) Stats {
+	t.Helper()
+	var s Stats
+	eventually(t, func() bool { s = m.Stats(); return cond(s) }, msg)
+	return s
+}
+
+func poolStats(t *testing.T, s Stats, name string) PoolStats {
+	t.Helper()
+	p, ok := poolOfIdentity(s, name)
+	require.True(t, ok, "no pool for %s", name)
+	return p
+}
+
+// TestMaxTotalStealPaidByACloseInFlight: a steal that reaches a pool with a
+// close in flight is paid by that close, as the manager counts it paid by
+// the first permit back from that pool. Before, alice also closed an idle
+// connection ("stolen") for it: two permits came back for one steal, and
+// the second served no one.
+func TestMaxTotalStealPaidByACloseInFlight(t *testing.T) {
+	db := memdb.New()
+	d := &heldClosesDialer{db: db, free: make(chan struct{})}
+	m, _ := newManager(t, Config{MaxSize: 3, MaxTotal: 3, HealthCheckAfter: -1, Dialer: d})
+	peak := watchOpen(t, db)
+	alice, bob := identity("alice"), identity("bob")
+	a1, a2, a3 := acquire(t, m, alice), acquire(t, m, alice), acquire(t, m, alice)
+	a1.Release(nil)
+	a2.Release(nil)
+
+	d.hold.Store(true)
+	a3.Release(driver.ErrBadConn) // its close is held in flight
+	statsWhen(t, m, func(s Stats) bool { return poolStats(t, s, "alice").ClosingConns == 1 }, "alice's close in flight")
+
+	bobs := make(chan *Lease, 1)
+	go func() {
+		l, err := m.Acquire(context.Background(), bob)
+		assert.NoError(t, err)
+		bobs <- l
+	}()
+	s := statsWhen(t, m, func(s Stats) bool { return s.PermitWaiters == 1 }, "bob queued; alice asked")
+	a := poolStats(t, s, "alice")
+	assert.Equal(t, 1, a.Owed, "alice owes bob a connection")
+	assert.Zero(t, a.Closes["stolen"], "the close in flight pays it: nothing more is closed")
+	assert.Equal(t, 2, a.Idle)
+
+	d.hold.Store(false)
+	close(d.free)
+	b := <-bobs
+	b.Release(nil)
+	s = statsWhen(t, m, func(s Stats) bool { return s.Total.Busy == 0 && s.Total.ClosingConns == 0 }, "every lease back")
+	a = poolStats(t, s, "alice")
+	assert.Zero(t, a.Owed)
+	assert.Equal(t, 2, a.Idle, "alice keeps her two idle connections")
+	assert.Zero(t, s.Total.Closes["stolen"], "nothing stolen for nobody: %v", s.Total.Closes)
+	assert.Equal(t, 3, s.PermitsInUse)
+	assert.LessOrEqual(t, peak(), 3, "the server never saw more sessions than MaxTotal")
+}
