@@ -54,6 +54,10 @@ func (d *model) step(in Input) {
 		d.m.Step(t0, next)
 	}
 	require.LessOrEqual(d.t, d.inUse, d.max, "permits in use over MaxTotal")
+	if !d.m.closed {
+		require.LessOrEqual(d.t, d.m.book.stealsOut, len(d.m.book.queue),
+			"steals left out beyond the requests queued close connections for nobody")
+	}
 	inUse, _ := d.m.Permits()
 	require.Equal(d.t, d.inUse, inUse, "the book agrees with the permits granted and returned")
 }
@@ -120,7 +124,8 @@ func (d *model) effect(e Effect) Input {
 // TestPropertyManagerDecisions drives decide.Manager with random acquires,
 // deliveries, retirement requests, permit traffic (requests, returns,
 // refusals, withdrawals), drains and Close, and checks every effect:
-// permits never above MaxTotal and only to pools that asked, a request
+// permits never above MaxTotal and only to pools that asked, no more steals
+// out than requests queued (after every step, until Close), a request
 // withdrawn only from a pool that had one, no more steals called off at a
 // pool than were sent to it, one published pool per identity, no retirement or stop while an
 // acquire may be in flight, nothing forwarded to a closing pool, Closed once.
