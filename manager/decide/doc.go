@@ -69,5 +69,6 @@
 //     actors.PermitWithdrawn{Removed} to Pool, after every answer sent to it
 //     before (a grant that crossed the withdrawal must arrive first).
 //   - EffCancelSteal: deliver actors.StealCancelled to Pool: a steal asked
-//     of it is no longer needed (the request it was for was withdrawn).
+//     of it is no longer needed (the request it was for was withdrawn, or
+//     served by a permit that paid no steal).
 package decide

@@ -47,11 +47,9 @@ func (m *Manager) permitRequest(in PermitRequest) {
 		return
 	}
 	b.queue = append(b.queue, in.Pool)
-	// A steal out beyond the queue (its request was served by another
-	// permit back) covers this one: any permit freed serves the head.
-	if b.stealsOut < len(b.queue) {
-		m.steal(in.Pool)
-	}
+	// The steals out never outnumber the requests queued before this one
+	// (balanceSteals): it needs a steal of its own.
+	m.steal(in.Pool)
 }
 
 func (m *Manager) grant(id PoolID) {
@@ -73,21 +71,12 @@ func (m *Manager) permitReturn(in PermitReturn) {
 		delete(b.held, in.Pool)
 	}
 	m.settleSteal(in.Pool)
-	granted := false
 	for b.inUse < b.limit && len(b.queue) > 0 {
 		next := b.queue[0]
 		b.queue = b.queue[1:]
 		m.grant(next)
-		granted = true
 	}
-	// A request may have queued with no steal out for it (no pool to ask
-	// then): ask now for the new head, or room freed by the pools that hold
-	// it would never come back to the queue. Only then: the steals out are
-	// the requests' (a returned permit settled one, if it was one's
-	// payment), and one more would close a connection for nobody.
-	if granted && b.stealsOut < len(b.queue) {
-		m.steal(b.queue[0])
-	}
+	m.balanceSteals()
 }
 
 // withdrawPermit takes the youngest of the pool's queued requests off the
@@ -95,7 +84,7 @@ func (m *Manager) permitReturn(in PermitReturn) {
 // whose requests were all answered before (the grant crossed the
 // withdrawal) hears Removed false. With fewer requests queued, steals asked
 // for on their behalf may now free permits nobody waits for: those not yet
-// settled are called off (see cancelExcessSteals).
+// settled are called off (see balanceSteals).
 func (m *Manager) withdrawPermit(in WithdrawPermit) {
 	b := m.book
 	if b == nil {
@@ -112,7 +101,7 @@ func (m *Manager) withdrawPermit(in WithdrawPermit) {
 	}
 	b.queue = slices.Delete(b.queue, i, i+1)
 	m.emit(Effect{Kind: EffPermitWithdrawn, Pool: in.Pool, Removed: true})
-	m.cancelExcessSteals()
+	m.balanceSteals()
 }
 
 // denyAll answers every queued request for good, when the manager closes.

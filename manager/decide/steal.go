@@ -2,28 +2,35 @@ package decide
 
 // Where a permit is stolen. At MaxTotal, a pool whose request queues gets
 // its permit from a connection another pool gives up: the manager asks the
-// pool holding the most permits (other than the one waiting, and other than
-// those that just refused) to close one, idle now or the next released.
-// Taking from the largest keeps small identities from being squeezed out.
-// A pool with nothing to give answers StealRefused, and the next richest is
-// asked. MinSize fills never steal (see permitRequest).
+// pool holding the most permits to close one, idle now or the next
+// released. Not the pool waiting, nor the one at the head of the queue
+// (any permit back serves the head first: asked, it would close a
+// connection only to be handed the permit back and dial again), nor those
+// that just refused. Taking from the largest keeps small identities from
+// being squeezed out. The manager does not know which pools hold idle
+// connections: the richest is asked even when all its connections are
+// leased and a poorer pool has one idle. A pool with nothing to give
+// answers StealRefused, and the next richest is asked. MinSize fills never
+// steal (see permitRequest).
 //
 // A request may be withdrawn while its steal is out (its waiter timed out,
-// say): the steal would then close a connection for nobody. So the book
+// say), or served by a permit that paid no steal (another pool's own
+// close): the steal would then close a connection for nobody. So the book
 // counts the steals sent to each pool and not yet settled, and when a
-// withdrawal leaves more of them than requests queued, it calls one off
-// (EffCancelSteal). A steal is settled by a StealRefused from the pool it
-// went to, or by any PermitReturn from it: any close pays a pool's debt
-// (actors.Pool.closeConn), as does a permit it hands back unused
-// (actors.Pool.returnUnusedPermits), and the book cannot tell a stolen close
-// from another. This count decides only whether to send a cancel and whether a
-// request queued needs a steal of its own (one is asked only while fewer
-// are out than requests queued); the permits in use (inUse) never depend
-// on it, so an error in it can only cost efficiency, never the cap: too
-// low, a steal asked that was not needed, a connection closed for nobody;
-// too high, a queued request waits for a steal that is not coming, until
-// its waiter gives up and the withdrawal calls the surplus off (settling
-// the count).
+// withdrawal or a permit back leaves more of them than requests queued, it
+// calls one off (EffCancelSteal). A steal is settled by a StealRefused from
+// the pool it went to, or by any PermitReturn from it, whatever freed that
+// permit (a close, stolen or not, or a permit handed back unused): the book
+// cannot tell them apart, and the pool counts its debts the same way
+// (actors.Pool.stealIdle, returnPermits), a close in flight when a steal
+// arrives included. This count decides only whether to send a cancel and
+// whether a request queued needs a steal of its own (one is asked only
+// while fewer are out than requests queued); the permits in use (inUse)
+// never depend on it, so an error in it can only cost efficiency, never
+// the cap: too low, a steal asked that was not needed, a connection closed
+// for nobody; too high, a queued request waits for a steal that is not
+// coming, until its waiter gives up and the withdrawal calls the surplus
+// off (settling the count).
 
 // steal asks the richest other pool for a connection on behalf of waiting.
 func (m *Manager) steal(waiting PoolID) {
@@ -47,9 +54,39 @@ func (m *Manager) settleSteal(id PoolID) {
 	}
 }
 
+// balanceSteals keeps the steals out fitting the requests queued, once the
+// queue has changed (a permit back served it, a request was withdrawn):
+//   - none at the pool at the head of the queue, whose own request the
+//     permit it freed would serve (it became the head after it was asked):
+//     called off, it hands its next released connection to its own waiter;
+//   - none beyond the requests queued: a permit that paid no steal (a
+//     pool's own close, a dial that failed) served a request a steal was
+//     out for, or a request was withdrawn; each would close a connection
+//     for nobody;
+//   - one for the request left without (no pool to ask when it queued, or
+//     its steal was called off above): ask the richest other pool now, or
+//     room freed by the pools that hold it would never come back to the
+//     queue. Only then: one more would close a connection for nobody.
+func (m *Manager) balanceSteals() {
+	b := m.book
+	if len(b.queue) > 0 {
+		head := b.queue[0]
+		for b.unsettled[head] > 0 {
+			m.settleSteal(head)
+			m.emit(Effect{Kind: EffCancelSteal, Pool: head})
+		}
+	}
+	switch {
+	case b.stealsOut > len(b.queue):
+		m.cancelExcessSteals()
+	case b.stealsOut < len(b.queue):
+		m.steal(b.queue[0])
+	}
+}
+
 // cancelExcessSteals calls off the steals beyond the requests queued, from
 // the pools owing the most (the oldest on a tie). A pool that has already
-// paid ignores the cancel.
+// paid (its permit is on its way back) ignores the cancel.
 func (m *Manager) cancelExcessSteals() {
 	b := m.book
 	for b.stealsOut > len(b.queue) {
@@ -85,13 +122,20 @@ func (m *Manager) stealRefused(in StealRefused) {
 }
 
 // richestOtherThan picks the pool holding the most permits, the oldest on a
-// tie, that is not waiting and has not refused since the last grant.
+// tie, that is not waiting, not at the head of the queue and has not
+// refused since the last grant. Any permit back serves the head first, so
+// the head's pool, asked, would close a connection only to be handed its
+// permit back and dial again.
 func (m *Manager) richestOtherThan(waiting PoolID) (PoolID, bool) {
 	b := m.book
+	head := waiting
+	if len(b.queue) > 0 {
+		head = b.queue[0]
+	}
 	var best PoolID
 	bestN := 0
 	for id, n := range b.held {
-		if id != waiting && !b.tried[id] && (n > bestN || n == bestN && id < best) {
+		if id != waiting && id != head && !b.tried[id] && (n > bestN || n == bestN && id < best) {
 			best, bestN = id, n
 		}
 	}
