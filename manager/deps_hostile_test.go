@@ -82,11 +82,11 @@ func (h *hostile) arm(method string, how misbehaviour) {
 func (h *hostile) disarm()  { h.how.Store(int32(behaves)) }
 func (h *hostile) release() { h.once.Do(func() { close(h.gate) }) }
 
-// at misbehaves if armed for method.
-func (h *hostile) at(method string) {
+// at misbehaves if armed for method, and reports whether it hung.
+func (h *hostile) at(method string) (hung bool) {
 	m := h.method.Load()
 	if m == nil || *m != method {
-		return
+		return false
 	}
 	switch misbehaviour(h.how.Load()) {
 	case panics:
@@ -97,7 +97,9 @@ func (h *hostile) at(method string) {
 		default:
 		}
 		<-h.gate
+		return true
 	}
+	return false
 }
 
 // hostileConn is a memdb connection whose driver methods consult h.
@@ -116,10 +118,10 @@ func (c hostileConn) Close() error {
 }
 
 func (c hostileConn) ResetSession(ctx context.Context) error {
-	c.h.at("ResetSession")
-	if c.Info().Closed {
-		// A forced Close closed it while this hung, as documented; a
-		// real driver fails here, and memdb would count a misuse.
+	if c.h.at("ResetSession") {
+		// A forced Close may be closing it, as documented, while this
+		// hung: a real driver fails here. Checking memdb first would race
+		// with that Close (memdb would count a concurrent use).
 		return driver.ErrBadConn
 	}
 	return c.Conn.ResetSession(ctx)
