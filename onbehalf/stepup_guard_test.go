@@ -38,32 +38,13 @@ func TestEvictAndForgetDropThePreRevocationCredential(t *testing.T) {
 	first := userAssertion(t, now.Add(-10*time.Minute), now.Add(80*time.Minute))
 	var mu sync.Mutex
 	refused := map[string]bool{}
-	var exchanges atomic.Int64
-	opts := authoritytest.Options(t, func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		w.Header().Set("Content-Type", "application/json")
+	c, m, db, exchanges := entraWithMFA(t, func(assertion string) bool {
 		mu.Lock()
-		no := refused[r.Form.Get("assertion")]
-		mu.Unlock()
-		if no {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"AADSTS50076: you must use multi-factor authentication","error_codes":[50076],"suberror":"basic_action"}`)
-			return
-		}
-		exchanges.Add(1)
-		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"db-token-%d"}`, exchanges.Load())
+		defer mu.Unlock()
+		return refused[assertion]
 	})
-	app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret",
-		&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
-	require.NoError(t, err)
-	c, err := onbehalf.NewCache(app, 10)
-	require.NoError(t, err)
-	db := memdb.New()
-	m, err := manager.New(manager.Config{Server: "memdb:1/obo", Dialer: db})
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	defer func() { assert.NoError(t, m.Close(ctx)) }()
 
 	id1, err := c.Identity(user(1), first)
 	require.NoError(t, err)
@@ -107,34 +88,10 @@ func TestEvictAndForgetDropThePreRevocationCredential(t *testing.T) {
 func TestAClaimsChallengeOfTheNewestAssertionIsNotMasked(t *testing.T) {
 	now := time.Now()
 	first := userAssertion(t, now.Add(-10*time.Minute), now.Add(80*time.Minute))
-	var mu sync.Mutex
-	mfa := false
-	var exchanges atomic.Int64
-	opts := authoritytest.Options(t, func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		w.Header().Set("Content-Type", "application/json")
-		mu.Lock()
-		no := mfa
-		mu.Unlock()
-		if no {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"AADSTS50076: you must use multi-factor authentication","error_codes":[50076],"suberror":"basic_action"}`)
-			return
-		}
-		exchanges.Add(1)
-		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"db-token-%d"}`, exchanges.Load())
-	})
-	app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret",
-		&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
-	require.NoError(t, err)
-	c, err := onbehalf.NewCache(app, 10)
-	require.NoError(t, err)
-	db := memdb.New()
-	m, err := manager.New(manager.Config{Server: "memdb:1/obo", Dialer: db})
-	require.NoError(t, err)
+	var mfa atomic.Bool
+	c, m, db, _ := entraWithMFA(t, func(string) bool { return mfa.Load() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	defer func() { assert.NoError(t, m.Close(ctx)) }()
 
 	id1, err := c.Identity(user(1), first)
 	require.NoError(t, err)
@@ -142,9 +99,7 @@ func TestAClaimsChallengeOfTheNewestAssertionIsNotMasked(t *testing.T) {
 	require.NoError(t, err)
 	defer held.Release(nil) // busy: the next request needs a new connection
 
-	mu.Lock()
-	mfa = true // conditional access now wants MFA for the database
-	mu.Unlock()
+	mfa.Store(true) // conditional access now wants MFA for the database
 	renewed := userAssertion(t, now, now.Add(65*time.Minute))
 	id2, err := c.Identity(user(1), renewed)
 	require.NoError(t, err)
@@ -161,4 +116,38 @@ func TestAClaimsChallengeOfTheNewestAssertionIsNotMasked(t *testing.T) {
 	if assert.Error(t, err, "the claims challenge of the user's renewed assertion was hidden") {
 		assert.Contains(t, err.Error(), "AADSTS50076")
 	}
+}
+
+// entraWithMFA is a token endpoint for on-behalf-of exchanges that issues
+// database tokens db-token-1, db-token-2, ..., and refuses the assertions
+// refuse names with AADSTS50076 (MFA required, as conditional access asks).
+// It returns a Cache over it, a Manager over memdb (closed at the test's
+// end) and the count of tokens issued.
+func entraWithMFA(t *testing.T, refuse func(assertion string) bool) (onbehalf.Cache, *manager.Manager, *memdb.DB, *atomic.Int64) {
+	t.Helper()
+	exchanges := new(atomic.Int64)
+	opts := authoritytest.Options(t, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		if refuse(r.Form.Get("assertion")) {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"AADSTS50076: you must use multi-factor authentication","error_codes":[50076],"suberror":"basic_action"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3600,"access_token":"db-token-%d"}`, exchanges.Add(1))
+	})
+	app, err := tokens.NewOnBehalfOfSecret(tenant, "api", "secret",
+		&azidentity.OnBehalfOfCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	require.NoError(t, err)
+	c, err := onbehalf.NewCache(app, 10)
+	require.NoError(t, err)
+	db := memdb.New()
+	m, err := manager.New(manager.Config{Server: "memdb:1/obo", Dialer: db})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, m.Close(ctx))
+	})
+	return c, m, db, exchanges
 }
