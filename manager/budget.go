@@ -77,6 +77,19 @@ type fleetGate struct {
 	held map[string]int
 	// asked counts the StealIdle sent to shed permits and not yet answered.
 	asked int
+	// bookSteals counts, per pool (PID id), the steals the permit book
+	// asked of it and has not settled: what the book sends (StealIdle,
+	// StealCancelled) and what settles one there (a PermitReturn or
+	// StealRefused of that pool; a drained pool owes nothing). The pool
+	// counts the steals of both in one debt, paid by any permit it hands
+	// back (actors.Pool.stealIdle), so a permit back pays one steal, and a
+	// refusal answers one, not one of each: the book's if it has one out
+	// there (it settles it whatever the gate does), or else one of the
+	// gate's (asked). And a
+	// local permit the gate hands back for the pool (withdraw,
+	// denyPending), which the book takes as paying the pool's steal, calls
+	// that steal off at the pool (returnFor).
+	bookSteals map[string]int
 	// withdrawing is the pool whose WithdrawPermit is being handled, when
 	// the book had no request of it queued: its request waiting here is
 	// withdrawn instead (see withdraw).
@@ -101,7 +114,7 @@ func fleetProps(b SessionBudget) actor.PropsOption {
 	if b == nil {
 		return func(*actor.Props) {}
 	}
-	g := &fleetGate{budget: safeBudget{b}, held: make(map[string]int), withdrew: make(map[string]int)}
+	g := &fleetGate{budget: safeBudget{b}, held: make(map[string]int), withdrew: make(map[string]int), bookSteals: make(map[string]int)}
 	return func(p *actor.Props) {
 		actor.WithReceiverMiddleware(g.receive)(p)
 		actor.WithSenderMiddleware(g.send)(p)
@@ -119,6 +132,12 @@ func (g *fleetGate) send(next actor.SenderFunc) actor.SenderFunc {
 			g.pending = append(g.pending, target)
 			g.budget.Want(len(g.pending))
 			return
+		}
+		switch env.Message.(type) {
+		case *messages.StealIdle:
+			g.bookSteals[target.Id]++
+		case *messages.StealCancelled:
+			g.bookSettles(target.Id)
 		}
 		if w, ok := env.Message.(*messages.PermitWithdrawn); ok && !w.Removed && !g.onlyQueued && g.waiting(target.Id) >= 0 {
 			// The book had none of the pool's requests queued, but one
@@ -148,7 +167,7 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			if g.held[msg.Pool.Id]--; g.held[msg.Pool.Id] <= 0 {
 				delete(g.held, msg.Pool.Id)
 			}
-			if g.asked > 0 {
+			if !g.bookSettles(msg.Pool.Id) && g.asked > 0 {
 				g.asked--
 			}
 			g.budget.Release()
@@ -178,9 +197,12 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 		case *messages.PoolDrained:
 			if msg.Pool != nil {
 				delete(g.withdrew, msg.Pool.Id)
+				delete(g.bookSteals, msg.Pool.Id)
 			}
 		case *messages.StealRefused:
-			if g.asked > 0 {
+			// The book's steal, if one is out there (the book settles it
+			// whatever the gate does), or else one of the gate's asks.
+			if !g.bookSettles(msg.Pool.Id) && g.asked > 0 {
 				g.asked--
 			}
 		case *messages.CloseManager:
@@ -274,7 +296,7 @@ func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc, g
 	}
 	g.budget.Want(len(g.pending))
 	c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{Removed: true})
-	next(c, actor.WrapEnvelope(&messages.PermitReturn{Pool: pool}))
+	g.returnFor(c, next, pool)
 }
 
 // denyPending, once the manager is closing, refuses the pools still waiting
@@ -282,10 +304,40 @@ func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc, g
 func (g *fleetGate) denyPending(c actor.ReceiverContext, next actor.ReceiverFunc) {
 	for _, pool := range g.pending {
 		c.ActorSystem().Root.Send(pool, &messages.PermitDenied{})
-		next(c, actor.WrapEnvelope(&messages.PermitReturn{Pool: pool}))
+		g.returnFor(c, next, pool)
 	}
 	g.pending = nil
 	g.budget.Want(0)
+}
+
+// returnFor hands the book back the local permit of a request of pool that
+// leaves the gate unserved. The book counts it, as any permit from the
+// pool, as paying a steal it asked of the pool, while the pool handed
+// nothing back and still owes it: that steal is called off at the pool
+// (the room it was for came from this permit), before anything the book
+// sends it for this return. Kept, the debt would close the pool's next
+// released connection for nobody.
+func (g *fleetGate) returnFor(c actor.ReceiverContext, next actor.ReceiverFunc, pool *actor.PID) {
+	if g.bookSettles(pool.Id) {
+		c.ActorSystem().Root.Send(pool, &messages.StealCancelled{})
+	}
+	next(c, actor.WrapEnvelope(&messages.PermitReturn{Pool: pool}))
+}
+
+// bookSettles counts off one steal the book asked of the pool (by PID id),
+// as the book does on the pool's PermitReturn or StealRefused, and says
+// whether there was one.
+func (g *fleetGate) bookSettles(pool string) bool {
+	n := g.bookSteals[pool]
+	switch {
+	case n == 0:
+		return false
+	case n == 1:
+		delete(g.bookSteals, pool)
+	default:
+		g.bookSteals[pool] = n - 1
+	}
+	return true
 }
 
 // safeBudget contains the panics of a SessionBudget, whose methods run
