@@ -40,11 +40,6 @@ type harness struct {
 	// withdrawals not yet answered (see answerWithdraw).
 	reqSeq, wdSeq []uint64
 	seq           uint64
-	// stealsOut is the manager's count of the steals asked of this pool
-	// and not yet settled (manager/decide/steal.go): one per StealIdle,
-	// settled by a refusal, by any permit back, or by the cancel the
-	// manager sends only while one is out.
-	stealsOut int
 	// fifo: assert that grants follow arrival order (valid when no health
 	// or token check can hold a waiter's turn).
 	fifo bool
@@ -91,14 +86,6 @@ func buildHarness(t harnessT, cfg PoolConfig) *harness {
 // Advance) and checks everything after.
 func (h *harness) step(in Input) {
 	h.t.Helper()
-	switch in.(type) {
-	case StealIdle:
-		h.stealsOut++
-	case StealCancelled:
-		if h.stealsOut > 0 {
-			h.stealsOut--
-		}
-	}
 	h.p.Step(h.now, in)
 	effs := h.p.Ready()
 	if h.ref != nil {
@@ -178,11 +165,6 @@ func (h *harness) apply(effs []Effect) {
 			h.wdSeq = append(h.wdSeq, h.seq)
 		case EffReturnPermit:
 			h.permitsHeld--
-			if h.stealsOut > 0 {
-				h.stealsOut--
-			}
-		case EffStealRefused:
-			h.stealsOut--
 		case EffDrained:
 			h.drained++
 		}
@@ -197,10 +179,6 @@ func (h *harness) apply(effs []Effect) {
 		}
 		require.Equal(h.t, len(h.wdSeq), h.p.withdrawing()+late, "withdrawals outstanding")
 		require.LessOrEqual(h.t, h.p.withdrawing(), h.p.awaitingPermit, "only requests awaiting an answer are being withdrawn")
-		// Each permit back pays one steal, in the manager's book as in the
-		// pool: a steal paid twice (a close in flight counted by the book,
-		// another connection closed by the pool) frees a permit for nobody.
-		require.Equal(h.t, h.stealsOut, h.p.owed, "the pool's debts are the steals the manager counts unsettled")
 	}
 }
 

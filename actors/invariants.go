@@ -15,12 +15,11 @@ func (p *Pool) CheckInvariants() error {
 		bad("over_max: %d open + %d dialing + %d awaiting token + %d awaiting permit + %d closing > max %d",
 			len(p.conns), p.dialing, p.awaitingToken, p.awaitingPermit, p.closesInFlight, p.cfg.MaxSize)
 	}
-	// A debt is paid by a permit back: a close in flight, or a connection
-	// open or on its way. A debt beyond them is one the manager counts paid
-	// and would close a later connection for nobody.
-	if p.owed < 0 || p.owed > p.closesInFlight+len(p.conns)+p.dialing+p.awaitingToken {
-		bad("owed %d connections, with %d closing, %d open, %d dialing and %d awaiting a token to pay them",
-			p.owed, p.closesInFlight, len(p.conns), p.dialing, p.awaitingToken)
+	// A debt is paid with a connection: one open or on its way. A debt
+	// beyond them is one the manager counts paid (a permit came back
+	// without a close) and would close a later connection for nobody.
+	if p.owed < 0 || p.owed > len(p.conns)+p.dialing+p.awaitingToken {
+		bad("owed %d connections, with %d open, %d dialing and %d awaiting a token to pay them", p.owed, len(p.conns), p.dialing, p.awaitingToken)
 	}
 	if p.dialing < 0 || p.awaitingToken < 0 || p.busy < 0 || p.closesInFlight < 0 {
 		bad("negative count: dialing %d, awaiting %d, busy %d, closes %d", p.dialing, p.awaitingToken, p.busy, p.closesInFlight)

@@ -49,23 +49,16 @@ func (p *Pool) permitDenied(now time.Time) {
 // with nothing to give (no connection it has not already promised) refuses
 // with EffStealRefused, so the manager can ask another. Which pool is asked
 // is decided in manager/decide/steal.go.
-//
-// The manager counts a steal paid by the next permit the pool hands back,
-// whatever freed it (a close, a permit returned unused), and so does the
-// pool: owed counts the steals no permit back has paid yet (returnPermits),
-// and a close in flight is a permit on its way. So a steal that finds a
-// close in flight that no other steal counts on closes nothing more: that
-// close pays it. Before, the pool closed another connection as well, and
-// one of the two permits came back for nobody.
 func (p *Pool) stealIdle(now time.Time) {
-	if p.owed >= p.closesInFlight+len(p.conns)+p.dialing+p.awaitingToken {
-		p.emit(Effect{Kind: EffStealRefused})
+	if len(p.idle) == 0 {
+		if p.owed >= len(p.conns)+p.dialing+p.awaitingToken {
+			p.emit(Effect{Kind: EffStealRefused})
+			return
+		}
+		p.owed++
 		return
 	}
 	p.owed++
-	if p.toClose() == 0 || len(p.idle) == 0 {
-		return
-	}
 	oldest := p.idle[0]
 	rest := copy(p.idle, p.idle[1:])
 	p.idle[rest] = nil
@@ -176,16 +169,10 @@ func (p *Pool) permitWithdrawn(now time.Time, removed bool) {
 	p.maybeDrained()
 }
 
-// toClose counts the connections the pool still has to close for its
-// debts: those the closes in flight do not pay.
-func (p *Pool) toClose() int { return max(p.owed-p.closesInFlight, 0) }
-
 // stealCancelled: the manager no longer needs a connection it asked for
-// with StealIdle (the request it was for was withdrawn, or served by
-// another permit). A debt not yet paid is forgiven, as the manager counts
-// it settled; one already paid by a permit back is nothing to cancel. A
-// debt a close in flight was to pay is forgiven too: that close's permit
-// pays nothing then, as in the manager's book.
+// with StealIdle (the request it was for was withdrawn). A debt not yet
+// paid is forgiven; one already paid (an idle connection closed at once)
+// is nothing to cancel.
 func (p *Pool) stealCancelled() {
 	if p.owed > 0 {
 		p.owed--

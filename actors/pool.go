@@ -75,8 +75,7 @@ type Pool struct {
 	dialing       int // dials in flight
 	awaitingToken int // dial reservations waiting for the mint in flight
 	// awaitingPermit counts dial reservations waiting for a global-cap
-	// permit; owed counts StealIdle requests not yet paid by a permit back
-	// (see stealIdle).
+	// permit; owed counts StealIdle requests not yet paid with a connection.
 	awaitingPermit int
 	owed           int
 	latest         tokens.Token // the newest token minted

@@ -59,9 +59,9 @@ func (p *Pool) deadAt(c *conn, now time.Time) (CloseReason, bool) {
 }
 
 // parkIdle makes c idle, unless the pool owes the manager a connection for
-// the global cap that no close in flight pays: then c pays that debt.
+// the global cap: then c pays that debt.
 func (p *Pool) parkIdle(c *conn) {
-	if p.toClose() > 0 {
+	if p.owed > 0 {
 		p.closeConn(c, ReasonStolen)
 		return
 	}
@@ -74,10 +74,7 @@ func (p *Pool) parkIdle(c *conn) {
 	}
 }
 
-// returnPermits hands n permits back under a global cap. The manager counts
-// any permit a pool returns as paying a steal it asked of that pool
-// (manager/decide/steal.go), so each pays a debt (owed) here too, whatever
-// freed it: the pool's debts are the manager's count of its steals.
+// returnPermits hands n permits back under a global cap.
 func (p *Pool) returnPermits(n int) {
 	if !p.cfg.NeedsPermit {
 		return
@@ -85,17 +82,21 @@ func (p *Pool) returnPermits(n int) {
 	for range n {
 		p.emit(Effect{Kind: EffReturnPermit})
 	}
-	p.owed = max(p.owed-n, 0)
 }
 
 // returnUnusedPermits hands back n permits that no connection used: a dial
 // that failed, reservations whose mint failed or whose pool closed, a grant
-// no longer wanted. Each frees room as a close does, and pays a debt as a
-// close does (returnPermits). Kept, the debt would close a later connection
-// for nobody: a pool asked while its only spare was a dial, whose dial then
-// failed, closed the next connection it opened or had released.
+// no longer wanted. Each frees room as a close does, and the manager counts
+// any permit a pool returns as paying a steal it asked of that pool
+// (manager/decide/steal.go), so each pays a debt here too. Kept, the debt
+// would close a later connection for nobody: a pool asked while its only
+// spare was a dial, whose dial then failed, closed the next connection it
+// opened or had released.
 func (p *Pool) returnUnusedPermits(n int) {
 	p.returnPermits(n)
+	if p.cfg.NeedsPermit {
+		p.owed = max(p.owed-n, 0)
+	}
 }
 
 // closeConn forgets c and asks for it to be closed. Its slot stays taken
@@ -103,10 +104,12 @@ func (p *Pool) returnUnusedPermits(n int) {
 // permit goes back only then, so the server never sees more sessions than
 // MaxSize or the cap.
 //
-// Any close pays one connection owed to the manager (StealIdle) when its
-// permit goes back (closeDone): it frees a permit all the same. While it is
-// in flight the pool closes nothing more for that debt (toClose).
+// Any close pays one connection owed to the manager (StealIdle): it frees a
+// permit all the same.
 func (p *Pool) closeConn(c *conn, reason CloseReason) {
+	if p.owed > 0 {
+		p.owed--
+	}
 	p.dropConn(c)
 	p.noteEvictedClose(c)
 	p.closesInFlight++

@@ -252,44 +252,14 @@ func TestARefusedFillIsAskedAgainOnlyAfterFillRetryAfter(t *testing.T) {
 	assert.Equal(t, 1, h.permitAsks, "asked again once fillRetryAfter has passed")
 }
 
-// permitsBackFor returns how many permits the pool handed back while f ran.
-func permitsBackFor(h *harness, f func()) int {
-	before := h.permitsHeld
-	f()
-	return before - h.permitsHeld
-}
-
-// TestStealPaidByACloseInFlight: a steal that reaches a pool with a close in
-// flight is paid by that close. The manager counts the steal paid by the
-// next permit the pool hands back, whatever freed it
-// (manager/decide/steal.go). Before, the pool counted only closes it began
-// after the steal: owing a connection, it closed its next released one too,
-// and that second permit came back for nobody.
-func TestStealPaidByACloseInFlight(t *testing.T) {
-	h := newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
-	a, b := h.acquire(), h.acquire()
-	h.grantPermit()
-	h.grantPermit()
-	h.finishDials()
-	h.mustGrant(a)
-	h.mustGrant(b)
-	h.release(a, true) // broken: its close is in flight
-	require.Len(t, h.closes, 1)
-
-	h.steal()
-	assert.Equal(t, 1, h.p.Stats().Owed, "the close in flight will pay it")
-	assert.Len(t, h.closes, 1, "nothing more to close")
-	assert.Equal(t, 1, permitsBackFor(h, h.finishCloses), "one permit back, for the steal")
-	assert.Zero(t, h.p.Stats().Owed, "paid")
-
-	assert.Zero(t, permitsBackFor(h, func() { h.release(b, false) }))
-	assert.Empty(t, h.closes, "b's connection is not closed for nobody")
-	assert.Equal(t, 1, h.p.Stats().Idle)
-}
-
-// TestStealWithIdleAndACloseInFlightClosesNothingMore: the same with an idle
-// connection at hand: before, it was closed at once as well.
-func TestStealWithIdleAndACloseInFlightClosesNothingMore(t *testing.T) {
+// TestAStealWithACloseInFlightClosesAnIdleConnectionAtOnce: a steal that
+// reaches a pool with idle connections and a close in flight closes an idle
+// one at once, rather than counting on the close in flight to pay it: that
+// close may hang (a Dialer's Close, a BeforeClose hook, a dead peer), and
+// the waiter the steal is for would wait as long (a review found this in a
+// version that let the close in flight pay). The cost, when the close does
+// finish, is one permit back that pays no steal: room for the next request.
+func TestAStealWithACloseInFlightClosesAnIdleConnectionAtOnce(t *testing.T) {
 	h := newHarness(t, PoolConfig{MaxSize: 3, NeedsPermit: true})
 	ids := []uint64{h.acquire(), h.acquire(), h.acquire()}
 	for range ids {
@@ -298,16 +268,10 @@ func TestStealWithIdleAndACloseInFlightClosesNothingMore(t *testing.T) {
 	h.finishDials()
 	h.release(ids[0], false)
 	h.release(ids[1], false)
-	h.release(ids[2], true)
+	h.release(ids[2], true) // broken: its close is in flight, and may hang
 	require.Len(t, h.closes, 1)
 
 	h.steal()
-	assert.Zero(t, h.closeReasons()[ReasonStolen], "the close in flight pays the steal")
-	assert.Equal(t, 2, h.p.Stats().Idle)
-	assert.Equal(t, 1, permitsBackFor(h, h.finishCloses))
-
-	// A second steal finds no close in flight to pay it: an idle one goes.
-	h.steal()
-	assert.Equal(t, 1, h.closeReasons()[ReasonStolen])
+	assert.Equal(t, 1, h.closeReasons()[ReasonStolen], "an idle connection pays the steal at once")
 	assert.Equal(t, 1, h.p.Stats().Idle)
 }

@@ -12,8 +12,7 @@ type PoolStats struct {
 	// Gauges.
 	Open, Idle, Busy, Dialing, Waiters int
 	// AwaitingPermit counts dials waiting for a global-cap permit; Owed
-	// counts connections promised to the manager for another pool, until
-	// their permit is back (a close in flight still counts).
+	// counts connections promised to the manager for another pool.
 	AwaitingPermit, Owed int
 	// ClosingConns counts connections the pool has decided to close whose
 	// close has not finished: they are still sessions at the server and

@@ -3,15 +3,12 @@ package decide
 // Where a permit is stolen. At MaxTotal, a pool whose request queues gets
 // its permit from a connection another pool gives up: the manager asks the
 // pool holding the most permits to close one, idle now or the next
-// released. Not the pool waiting, nor the one at the head of the queue
-// (any permit back serves the head first: asked, it would close a
-// connection only to be handed the permit back and dial again), nor those
-// that just refused. Taking from the largest keeps small identities from
-// being squeezed out. The manager does not know which pools hold idle
-// connections: the richest is asked even when all its connections are
-// leased and a poorer pool has one idle. A pool with nothing to give
-// answers StealRefused, and the next richest is asked. MinSize fills never
-// steal (see permitRequest).
+// released. Not the pool waiting, nor those that just refused. Taking
+// from the largest keeps small identities from being squeezed out. The
+// manager does not know which pools hold idle connections: the richest is
+// asked even when all its connections are leased and a poorer pool has one
+// idle. A pool with nothing to give answers StealRefused, and the next
+// richest is asked. MinSize fills never steal (see permitRequest).
 //
 // A request may be withdrawn while its steal is out (its waiter timed out,
 // say), or served by a permit that paid no steal (another pool's own
@@ -56,26 +53,16 @@ func (m *Manager) settleSteal(id PoolID) {
 
 // balanceSteals keeps the steals out fitting the requests queued, once the
 // queue has changed (a permit back served it, a request was withdrawn):
-//   - none at the pool at the head of the queue, whose own request the
-//     permit it freed would serve (it became the head after it was asked):
-//     called off, it hands its next released connection to its own waiter;
 //   - none beyond the requests queued: a permit that paid no steal (a
 //     pool's own close, a dial that failed) served a request a steal was
 //     out for, or a request was withdrawn; each would close a connection
 //     for nobody;
-//   - one for the request left without (no pool to ask when it queued, or
-//     its steal was called off above): ask the richest other pool now, or
-//     room freed by the pools that hold it would never come back to the
-//     queue. Only then: one more would close a connection for nobody.
+//   - one for the request left without (no pool to ask when it queued):
+//     ask the richest other pool now, or room freed by the pools that hold
+//     it would never come back to the queue. Only then: one more would
+//     close a connection for nobody.
 func (m *Manager) balanceSteals() {
 	b := m.book
-	if len(b.queue) > 0 {
-		head := b.queue[0]
-		for b.unsettled[head] > 0 {
-			m.settleSteal(head)
-			m.emit(Effect{Kind: EffCancelSteal, Pool: head})
-		}
-	}
 	switch {
 	case b.stealsOut > len(b.queue):
 		m.cancelExcessSteals()
@@ -122,20 +109,13 @@ func (m *Manager) stealRefused(in StealRefused) {
 }
 
 // richestOtherThan picks the pool holding the most permits, the oldest on a
-// tie, that is not waiting, not at the head of the queue and has not
-// refused since the last grant. Any permit back serves the head first, so
-// the head's pool, asked, would close a connection only to be handed its
-// permit back and dial again.
+// tie, that is not waiting and has not refused since the last grant.
 func (m *Manager) richestOtherThan(waiting PoolID) (PoolID, bool) {
 	b := m.book
-	head := waiting
-	if len(b.queue) > 0 {
-		head = b.queue[0]
-	}
 	var best PoolID
 	bestN := 0
 	for id, n := range b.held {
-		if id != waiting && id != head && !b.tried[id] && (n > bestN || n == bestN && id < best) {
+		if id != waiting && !b.tried[id] && (n > bestN || n == bestN && id < best) {
 			best, bestN = id, n
 		}
 	}
