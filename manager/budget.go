@@ -81,14 +81,14 @@ type fleetGate struct {
 	// asked of it and has not settled: what the book sends (StealIdle,
 	// StealCancelled) and what settles one there (a PermitReturn or
 	// StealRefused of that pool; a drained pool owes nothing). The pool
-	// counts the steals of both in one debt, paid by any permit it hands
-	// back (actors.Pool.stealIdle), so a permit back pays one steal, and a
-	// refusal answers one, not one of each: the book's if it has one out
-	// there (it settles it whatever the gate does), or else one of the
-	// gate's (asked). And a
-	// local permit the gate hands back for the pool (withdraw,
-	// denyPending), which the book takes as paying the pool's steal, calls
-	// that steal off at the pool (returnFor).
+	// counts the steals of both in one debt, paid by any close it begins
+	// or permit it hands back unused (actors.Pool.closeConn,
+	// returnUnusedPermits), each a permit back: so a permit back pays one
+	// steal, and a refusal answers one, not one of each: the book's if it
+	// has one out there (it settles it whatever the gate does), or else
+	// one of the gate's (asked). And a local permit the gate hands back
+	// for the pool (withdraw, denyPending), which the book takes as paying
+	// the pool's steal, calls that steal off at the pool (returnFor).
 	bookSteals map[string]int
 	// withdrawing is the pool whose WithdrawPermit is being handled, when
 	// the book had no request of it queued: its request waiting here is

@@ -35,21 +35,16 @@ func poolStats(t *testing.T, s Stats, name string) PoolStats {
 func TestMaxTotalStealCalledOffWhenAnotherPermitServesItsRequest(t *testing.T) {
 	m, db := newManager(t, Config{MaxSize: 2, MaxTotal: 2, HealthCheckAfter: -1})
 	peak := watchOpen(t, db)
-	alice, bob, carol := identity("alice"), identity("bob"), identity("carol")
-	a1 := acquire(t, m, alice)
-	c1 := acquire(t, m, carol)
+	a1 := acquire(t, m, identity("alice"))
+	c1 := acquire(t, m, identity("carol"))
 
-	bobs := make(chan *Lease, 1)
-	go func() {
-		l, err := m.Acquire(context.Background(), bob)
-		assert.NoError(t, err)
-		bobs <- l
-	}()
+	bobs := acquireLater(t, m, context.Background(), "bob")
 	statsWhen(t, m, func(s Stats) bool { a, ok := poolOfIdentity(s, "alice"); return ok && a.Owed == 1 },
 		"bob queued, and alice, the oldest of the richest, owes him a connection")
 
 	c1.Release(driver.ErrBadConn) // carol's connection closes: its permit serves bob
 	b1 := <-bobs
+	require.NotNil(t, b1, "bob's acquire failed")
 	b1.Release(nil)
 	s := m.Stats() // after the cancel the manager sent alice with bob's grant
 	assert.Zero(t, poolStats(t, s, "alice").Owed, "alice's debt is called off")

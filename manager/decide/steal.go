@@ -17,17 +17,16 @@ package decide
 // withdrawal or a permit back leaves more of them than requests queued, it
 // calls one off (EffCancelSteal). A steal is settled by a StealRefused from
 // the pool it went to, or by any PermitReturn from it, whatever freed that
-// permit (a close, stolen or not, or a permit handed back unused): the book
-// cannot tell them apart, and the pool counts its debts the same way
-// (actors.Pool.stealIdle, returnPermits), a close in flight when a steal
-// arrives included. This count decides only whether to send a cancel and
-// whether a request queued needs a steal of its own (one is asked only
-// while fewer are out than requests queued); the permits in use (inUse)
-// never depend on it, so an error in it can only cost efficiency, never
-// the cap: too low, a steal asked that was not needed, a connection closed
-// for nobody; too high, a queued request waits for a steal that is not
-// coming, until its waiter gives up and the withdrawal calls the surplus
-// off (settling the count).
+// permit: any close the pool begins pays its debt (actors.Pool.closeConn),
+// as does a permit it hands back unused (actors.Pool.returnUnusedPermits),
+// and the book cannot tell a stolen close from another. This count decides
+// only whether to send a cancel and whether a request queued needs a steal
+// of its own (one is asked only while fewer are out than requests queued);
+// the permits in use (inUse) never depend on it, so an error in it can only
+// cost efficiency, never the cap: too low, a steal asked that was not
+// needed, a connection closed for nobody; too high, a queued request waits
+// for a steal that is not coming, until its waiter gives up and the
+// withdrawal calls the surplus off (settling the count).
 
 // steal asks the richest other pool for a connection on behalf of waiting.
 func (m *Manager) steal(waiting PoolID) {
