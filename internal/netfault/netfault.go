@@ -24,6 +24,8 @@ type Proxy struct {
 	wg         sync.WaitGroup
 	mu         sync.Mutex
 	conns      []net.Conn
+	// quiet holds one channel per connection, closed by SilenceOpen.
+	quiet []chan struct{}
 }
 
 // Listen starts a proxy on a loopback port for target (host:port).
@@ -45,6 +47,22 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 // read from either side after it are dropped and the reader blocks, so
 // neither end sees an error or a close until Close.
 func (p *Proxy) Silence() { p.silentOnce.Do(func() { close(p.silent) }) }
+
+// SilenceOpen stops delivery on the connections open now, as Silence does,
+// and leaves later ones alone: a server that stopped answering on its
+// sessions but still accepts new ones (one hung backend, a stalled
+// connection through a proxy that restarted).
+func (p *Proxy) SilenceOpen() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, q := range p.quiet {
+		select {
+		case <-q:
+		default:
+			close(q)
+		}
+	}
+}
 
 // Close stops listening, closes every connection and waits for the
 // proxy's goroutines.
@@ -74,17 +92,18 @@ func (p *Proxy) accept() {
 			_ = client.Close()
 			continue
 		}
-		if !p.track(client, server) {
+		quiet := make(chan struct{})
+		if !p.track(client, server, quiet) {
 			return
 		}
 		p.wg.Add(2)
-		go p.pipe(server, client)
-		go p.pipe(client, server)
+		go p.pipe(server, client, quiet)
+		go p.pipe(client, server, quiet)
 	}
 }
 
 // track records the pair for Close, or closes it if Close has begun.
-func (p *Proxy) track(a, b net.Conn) bool {
+func (p *Proxy) track(a, b net.Conn, quiet chan struct{}) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -95,11 +114,13 @@ func (p *Proxy) track(a, b net.Conn) bool {
 	default:
 	}
 	p.conns = append(p.conns, a, b)
+	p.quiet = append(p.quiet, quiet)
 	return true
 }
 
-// pipe copies from src to dst until either fails or the proxy goes silent.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies from src to dst until either fails or the proxy (or, with
+// quiet closed, this connection) goes silent.
+func (p *Proxy) pipe(dst, src net.Conn, quiet chan struct{}) {
 	defer p.wg.Done()
 	buf := make([]byte, 32<<10)
 	for {
@@ -107,6 +128,9 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		if n > 0 {
 			select {
 			case <-p.silent:
+				<-p.closed
+				return
+			case <-quiet:
 				<-p.closed
 				return
 			default:

@@ -63,3 +63,34 @@ func TestAProxyForwardsUntilSilencedThenDeliversNothing(t *testing.T) {
 	_, err = c.Read(buf)
 	assert.Error(t, err, "Close ends every connection")
 }
+
+func TestSilenceOpenSilencesTheConnectionsOpenNowOnly(t *testing.T) {
+	p, err := netfault.Listen(echoServer(t))
+	require.NoError(t, err)
+	defer p.Close()
+	echo := func(c net.Conn, msg string, within time.Duration) error {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			return err
+		}
+		if err := c.SetReadDeadline(time.Now().Add(within)); err != nil {
+			return err
+		}
+		buf := make([]byte, len(msg))
+		_, err := io.ReadFull(c, buf)
+		return err
+	}
+	old, err := net.Dial("tcp", p.Addr())
+	require.NoError(t, err)
+	defer old.Close()
+	require.NoError(t, echo(old, "hello", 10*time.Second))
+
+	p.SilenceOpen()
+	var ne net.Error
+	require.ErrorAs(t, echo(old, "again", 200*time.Millisecond), &ne, "nothing arrives on a connection open at SilenceOpen")
+	assert.True(t, ne.Timeout())
+
+	fresh, err := net.Dial("tcp", p.Addr())
+	require.NoError(t, err)
+	defer fresh.Close()
+	assert.NoError(t, echo(fresh, "fresh", 10*time.Second), "a later connection is forwarded")
+}
