@@ -19,12 +19,15 @@ import (
 // transport cut under it by the Dialer (an Aborter), so every read and write
 // on it fails at once and the call returns; the lease is then broken, and
 // Release closes the connection. The pool's own health checks are bounded
-// the same way (actors.ActorConfig.Abort).
+// the same way (actors.ActorConfig.Abort), and so is the Close Release
+// makes of a result set left open, from Release on (see closeLeftRows).
 //
 // Only a Dialer that is an Aborter pays for this (drivers/sqlserver's; pgx
-// honours its ctx itself, by a deadline on its socket), and only for calls
-// whose ctx can end: each such call registers one callback on its ctx, and
-// removes it when it returns; a query and the calls on its result set
+// honours its ctx itself, by a deadline on its socket, so drivers/postgres's
+// Dialer, an Aborter for the waits no ctx bounds, says so: see CtxBounded),
+// and only for calls whose ctx can end: each such call registers one
+// callback on its ctx, and removes it when it returns; a query and the
+// calls on its result set
 // (Next, NextResultSet, Close: the driver reads the rest of the reply under
 // the query's ctx) share one, removed when the result set closes (or is
 // refused for its lease's end) or at its lease's Release.
@@ -32,13 +35,27 @@ import (
 // Aborter is implemented by a Dialer that can cut the network transport of a
 // connection it opened, under a call in flight, so that every read and
 // write on it fails at once. idpool calls it for a call still running
-// Config.CancelGrace after its ctx ended, never for an idle connection or
-// one leased to someone else, and closes the connection afterwards.
+// Config.CancelGrace after its ctx ended, for the Close of a result set
+// left open still running CancelGrace after Release began it, and for a
+// lease a forced Close takes back; never for an idle connection or one
+// leased to someone else, and it closes the connection afterwards.
 type Aborter interface {
 	// AbortTransport cuts conn's transport and reports whether it knew
 	// conn. It must not block and must be safe to call concurrently with
 	// the connection's use; conn is not closed by it.
 	AbortTransport(conn driver.Conn) bool
+}
+
+// CtxBounded is an Aborter whose driver ends every call once its ctx ends,
+// on its own (pgx: a deadline on its socket, at once), so that watching its
+// calls would only cost: when EndsCallsAtCtx reports true, idpool registers
+// nothing per call and cuts the transport only where no ctx bounds the
+// wait: the Close Release makes of a result set left open (see
+// closeLeftRows), a health check past its grace, and a forced Close.
+// drivers/postgres's Dialer is one.
+type CtxBounded interface {
+	Aborter
+	EndsCallsAtCtx() bool
 }
 
 // watchCall starts bounding a call made on l with ctx, or returns nil when
@@ -63,7 +80,7 @@ func (l *Lease) watchCall(ctx context.Context) *pastctx.Calls {
 // stops it unless it hands it to the result set, which stops it at Close.
 func (l *Lease) trackCalls(ctx context.Context) *pastctx.Calls {
 	ab := l.m.aborter
-	if ab == nil || ctx == nil {
+	if ab == nil || ctx == nil || !l.m.watchCalls {
 		return nil
 	}
 	return pastctx.Track(ctx, l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cut(ab) })

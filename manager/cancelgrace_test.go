@@ -506,6 +506,7 @@ func TestAResultSetLeftOpenAtReleaseIsNotCutLater(t *testing.T) {
 	require.NoError(t, err)
 	l.Release(nil)
 	awaitCloses(t, d, 1)
+	clock.awaitGrace(t) // Release's own, on closing the result set; stopped when it returned
 	cancel()
 	clock.noGraceBegins(t, "the result set's watch outlived Release")
 	clock.advance(time.Hour)
@@ -633,4 +634,44 @@ func BenchmarkCallWatch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// ctxBoundedDialer is a stuckDialer that says its driver ends every call
+// at its ctx (CtxBounded), as drivers/postgres's does.
+type ctxBoundedDialer struct{ *stuckDialer }
+
+func (ctxBoundedDialer) EndsCallsAtCtx() bool { return true }
+
+// A Dialer that is CtxBounded has no call watched (its driver ends them at
+// their ctx: a watch would only cost), but a result set's Close at Release,
+// which no ctx bounds, is still cut CancelGrace after Release began it.
+func TestACtxBoundedDialerHasNoCallWatchedButALeftResultSetCut(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := startManager(t, Config{Server: "stuck:1/db", Dialer: ctxBoundedDialer{d}, Clock: clock, CancelGrace: testGrace,
+		HealthCheckAfter: -1, MaxSize: 1})
+	l, c := leaseOf(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	assert.Nil(t, l.watchCall(ctx), "a call is not watched")
+	_, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
+	require.NoError(t, err)
+	cancel()
+	clock.noGraceBegins(t, "a query was watched on its ctx")
+
+	d.stuckRowsClose.Store(true)
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		l.Release(nil)
+	}()
+	c.awaitEntered(t)
+	clock.awaitGrace(t)
+	clock.advance(testGrace)
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Release still stuck after the cut")
+	}
+	assert.EqualValues(t, 1, d.aborts.Load())
+	awaitCloses(t, d, 1)
 }

@@ -74,12 +74,18 @@ type Config struct {
 	// under the call, which then fails, and Release closes the connection.
 	// A health check running this long past its ValidateTimeout is cut
 	// too, and fails, and so is Release's rollback of a transaction left
-	// open, once the transaction's BeginTx ctx has ended.
+	// open, once the transaction's BeginTx ctx has ended. The Close that
+	// Release makes of a result set left open is cut CancelGrace after
+	// Release began it, whatever the query's ctx: Release ends what the
+	// caller left unread, and a driver reads the rest of the reply under
+	// the query's ctx, which may never end (context.Background()).
 	// A driver may otherwise wait for the server to confirm the cancel
 	// (go-mssqldb up to 10 s against a server that stopped answering).
-	// It needs a Dialer that is an Aborter (drivers/sqlserver's; pgx bounds
-	// the wait itself); with another it does nothing. Default 2s, as
-	// Npgsql's Cancellation Timeout; negative: never cut.
+	// It needs a Dialer that is an Aborter (drivers/sqlserver's;
+	// drivers/postgres's only for the result set left open, a health check
+	// and a forced Close: pgx ends its calls at their ctx itself, see
+	// CtxBounded); with another it does nothing. Default 2s, as Npgsql's
+	// Cancellation Timeout; negative: never cut.
 	CancelGrace time.Duration
 
 	// DialBackoff starts a blocking period after two dials or token mints in

@@ -77,16 +77,48 @@ func (r *rows) forget() {
 // result's reader on one buffer). Closing the result set first ends the
 // reader: go-mssqldb's Close drains the reply, cancelling it on the server.
 //
-// Each Close is a call of its query as Next is, so with an Aborter it is
-// bounded by the query's ctx and CancelGrace (a cut ends the reader too);
-// otherwise it takes as long as the driver's Close, as database/sql's
-// would. A driver that panics there has the connection closed anyway: the
-// panic goes no further than the result set.
+// A driver's Close reads the rest of the reply under the query's ctx
+// (pgx's and go-mssqldb's do), which may never end (context.Background()):
+// against a server that stopped answering mid-reply it would hold Release,
+// and the lease's slot, for good. Release ends what the caller left unread
+// as a ctx's end would: with an Aborter, a Close still running CancelGrace
+// after closeLeftRows began has the transport cut under it (see
+// watchLeftRows), so it fails at once, whatever the query's ctx; the watch
+// on that ctx ends at Release, so one bound, counted from Release, holds
+// for every result set left open. Without an Aborter (or with CancelGrace
+// off) it takes as long as the driver's Close, as database/sql's would.
+// Either way the connection is then closed, never reused. A driver that panics there has the connection
+// closed anyway: the panic goes no further than the result set.
 func (l *Lease) closeLeftRows() {
+	w := l.watchLeftRows()
 	for r := l.open; r != nil; r = r.next {
 		r.closeLeft()
 	}
 	l.open = nil
+	w.Stop() // waits for a cut under way: none reaches the connection once it is handed back
+}
+
+// watchLeftRows starts the bound on closing the result sets left open at
+// Release: CancelGrace from now, whatever their queries' ctx, the Dialer
+// cuts the transport. Nil without an Aborter or with CancelGrace off; the
+// caller stops it (nil-safe) before the connection is handed back.
+func (l *Lease) watchLeftRows() *pastctx.Calls {
+	ab := l.m.aborter
+	if ab == nil {
+		return nil
+	}
+	return pastctx.StartEnded(l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cutLeftRows(ab) })
+}
+
+// cutLeftRows is cut for a Close of a result set left open that outlived
+// its grace: it marks the lease cut and has the Dialer cut the transport.
+func (l *Lease) cutLeftRows(ab Aborter) {
+	l.markCut()
+	if log := l.m.cfg.Logger; log != nil {
+		log.Warn("idpool: closing a result set left open at Release took CancelGrace; cutting its connection",
+			"pool", l.Key().Redacted(), "conn", l.release.ConnID, "cancel_grace", l.m.cfg.CancelGrace)
+	}
+	l.abort(ab)
 }
 
 // abandonLeftRows leaves the result sets left open to a forced Close that
@@ -107,11 +139,11 @@ func (l *Lease) abandonLeftRows() {
 	}
 }
 
+// closeLeft closes a result set left open at Release. The watch on its
+// query's ctx ends first: closeLeftRows' bounds the Close, from Release.
 func (r *rows) closeLeft() {
 	defer func() { _ = recover() }()
-	defer r.calls.Stop()
-	own, in := r.lease.enterCalls(r.calls, r.ctx)
-	defer leaveCalls(r.calls, own, in)
+	r.calls.Stop()
 	_ = r.raw.Close()
 }
 

@@ -104,24 +104,29 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // for up to OperationWait; if it is still running then, the connection is
 // treated as broken and handed back, to be closed, by that operation when it
 // returns: nothing rolls back or resets underneath it. A result set still
-// open is closed first, as database/sql closes one (its Close bounded as a
-// call of its query is, see closeLeftRows), and the connection is then
-// closed rather than reset. On a nil or zero Lease (not from Acquire)
+// open is closed first, as database/sql closes one, and the connection is
+// then closed rather than reset. On a nil or zero Lease (not from Acquire)
 // Release does nothing.
 //
 // The rollback, the Close of a result set left open and the reset run on
-// the caller's goroutine and have no deadline of their own
-// (driver.Tx.Rollback and driver.Rows.Close take no ctx; ResetSession gets
-// the Manager's, which only Close ends): a driver that hangs in them,
-// ignoring its ctx, holds Release for as long, as database/sql's own
-// release would be held. go-mssqldb does no I/O in ResetSession, and
-// drivers/postgres bounds the round trip it sometimes makes there (its
-// DISCARD ALL fallback), so a rollback or a result set left open is what
-// can hang: with a Dialer that is an Aborter each is bounded by its ctx
-// (the transaction's BeginTx ctx, the query's) and CancelGrace, as a call
-// is (see Config.CancelGrace), and unbounded when that ctx never ends or
-// the query had none. go-mssqldb's own Close of a result set gives up on
-// a silent server after 5 s, twice. When Release gave up waiting for an
+// the caller's goroutine (driver.Tx.Rollback and driver.Rows.Close take no
+// ctx; ResetSession gets the Manager's, which only Close ends), and a
+// driver reads the rest of a result set's reply, and the rollback's, under
+// the query's ctx or the transaction's. go-mssqldb does no I/O in
+// ResetSession, and drivers/postgres bounds the round trip it sometimes
+// makes there (its DISCARD ALL fallback), so a rollback or a result set
+// left open is what can hang on a server that stopped answering. With a
+// Dialer that is an Aborter (drivers/sqlserver's and drivers/postgres's)
+// and CancelGrace on, the Close of a result set left open is bounded by
+// CancelGrace from the moment Release begins closing it, whatever its
+// query's ctx (context.Background() too): then its transport is cut, the
+// Close fails at once and the connection is closed (see closeLeftRows). The
+// rollback is bounded by its BeginTx ctx and CancelGrace, as a call is (see
+// Config.CancelGrace), and, like everything without such a Dialer, by
+// nothing when that ctx never ends: a driver that hangs there holds
+// Release for as long, as database/sql's own release would be held.
+// go-mssqldb's own Close of a result set gives up on a silent server after
+// 5 s, twice. When Release gave up waiting for an
 // operation (above), the result sets left open are closed, and the
 // connection handed back, on a goroutine of their own once that operation
 // returns, so that its caller is not held by another query's result set.

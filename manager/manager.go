@@ -78,6 +78,9 @@ type Manager struct {
 	// aborter is dialer as an Aborter, nil when it is none or CancelGrace
 	// is off: a call then registers nothing on its ctx.
 	aborter Aborter
+	// watchCalls: calls are watched on their ctx (trackCalls); false for
+	// an Aborter whose driver ends its calls at their ctx (CtxBounded).
+	watchCalls bool
 	// afterFunc is Config.Clock's AfterFunc, made once for the calls'
 	// watches (internal/pastctx).
 	afterFunc func(time.Duration, func())
@@ -131,6 +134,8 @@ func New(cfg Config) (*Manager, error) {
 	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, tracing: tr, routes: routes, dialer: dialer}
 	if aborter != nil {
 		m.aborter = aborter
+		cb, ok := aborter.(CtxBounded)
+		m.watchCalls = !ok || !cb.EndsCallsAtCtx()
 		clock := cfg.Clock
 		m.afterFunc = func(d time.Duration, f func()) { clock.AfterFunc(d, f) }
 	}

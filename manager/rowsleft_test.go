@@ -83,38 +83,55 @@ func TestAResultSetWhoseClosePanicsAtReleaseIsContained(t *testing.T) {
 }
 
 // A result set whose Close is stuck at Release (the server stopped
-// answering) is bounded as its other calls are: once its query's ctx has
-// ended and CancelGrace passed, the transport is cut and Release returns.
+// answering mid-reply) is bounded whatever its query's ctx: Release ends
+// what the caller left unread, so CancelGrace after Release began closing
+// it the transport is cut, once, and Release returns. With a query ctx
+// that never ends (context.Background(), as many callers pass) nothing
+// bounded it before: Release, and the lease's slot, stayed stuck for good.
 func TestAResultSetStuckClosingAtReleaseIsCut(t *testing.T) {
-	d, clock := &stuckDialer{}, newGraceClock()
-	m := newStuckManager(t, d, clock, testGrace)
-	l, c := leaseOf(t, m)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
-	require.NoError(t, err)
-	d.stuckRowsClose.Store(true)
-	released := make(chan struct{})
-	go func() {
-		defer close(released)
-		l.Release(nil)
-	}()
-	c.awaitEntered(t)
-	select {
-	case <-released:
-		t.Fatal("Release returned while the result set's Close was stuck")
-	default:
+	for _, c := range []struct {
+		name  string
+		ended bool // the query's ctx ends while the Close is stuck
+	}{{"ctx never ends", false}, {"ctx ends meanwhile", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			d, clock := &stuckDialer{}, newGraceClock()
+			m := newStuckManager(t, d, clock, testGrace)
+			l, conn := leaseOf(t, m)
+			ctx, cancel := context.Background(), func() {}
+			if c.ended {
+				ctx, cancel = context.WithCancel(ctx)
+			}
+			defer cancel()
+			_, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
+			require.NoError(t, err)
+			d.stuckRowsClose.Store(true)
+			released := make(chan struct{})
+			go func() {
+				defer close(released)
+				l.Release(nil)
+			}()
+			conn.awaitEntered(t)
+			clock.awaitGrace(t) // Release's, begun before the Close
+			select {
+			case <-released:
+				t.Fatal("Release returned while the result set's Close was stuck")
+			default:
+			}
+			if c.ended {
+				cancel()
+				clock.noGraceBegins(t, "the query's watch outlived Release's")
+			}
+			clock.advance(testGrace)
+			select {
+			case <-released:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Release still stuck after the cut")
+			}
+			assert.EqualValues(t, 1, d.aborts.Load(), "the stuck Close was cut, once")
+			awaitCloses(t, d, 1)
+			assert.True(t, conn.cutBeforeClose.Load(), "cut, then closed")
+		})
 	}
-	cancel()
-	clock.awaitGrace(t)
-	clock.advance(testGrace)
-	select {
-	case <-released:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Release still stuck after the cut")
-	}
-	assert.EqualValues(t, 1, d.aborts.Load(), "the stuck Close was cut")
-	awaitCloses(t, d, 1)
 }
 
 // Release that gave up waiting for another goroutine's operation leaves

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/manager"
 )
 
 // Dialer opens pgx connections for the pool. It implements actors.Dialer and
@@ -146,7 +148,42 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 	return conn, nil
 }
 
-var _ actors.Dialer = (*Dialer)(nil)
+var (
+	_ actors.Dialer      = (*Dialer)(nil)
+	_ manager.CtxBounded = (*Dialer)(nil)
+)
+
+// AbortTransport closes the network connection under conn, a *stdlib.Conn
+// (this Dialer's, or any pgx stdlib connection), so that a read or write
+// blocked on it fails at once; conn itself is closed later, by the pool.
+// It reports whether conn was a pgx connection. The pool calls it
+// (manager.Aborter) where no ctx bounds a wait: the Close that Release makes
+// of a result set left open, which pgx bounds only by the query's ctx (none,
+// with context.Background()), once manager.Config.CancelGrace has passed;
+// and at a forced Close. It closes the TCP (or unix) connection itself,
+// under TLS and this package's session wrapper, so that it never waits
+// for a TLS close_notify write. It takes no lock and does not block.
+func (d *Dialer) AbortTransport(conn driver.Conn) bool {
+	sc, ok := conn.(*stdlib.Conn)
+	if !ok || sc == nil || sc.Conn() == nil {
+		return false
+	}
+	nc := sc.Conn().PgConn().Conn()
+	if s, ok := nc.(*sessionConn); ok {
+		nc = s.Conn
+	}
+	if t, ok := nc.(*tls.Conn); ok {
+		nc = t.NetConn()
+	}
+	_ = nc.Close()
+	return true
+}
+
+// EndsCallsAtCtx reports that pgx ends every call once its ctx ends (a
+// deadline on its socket, at once), so the Manager watches none of its
+// calls (manager.CtxBounded): AbortTransport serves only the waits no ctx
+// bounds.
+func (d *Dialer) EndsCallsAtCtx() bool { return true }
 
 // wrapSession returns an AfterNetConnect hook that runs next (if any) and
 // puts a sessionConn, which lets releases defer the session reset, over the

@@ -30,6 +30,8 @@ import (
 // lease released with a result still being read (Rows not closed, a Row not
 // scanned, BatchResults not closed) or a transaction not ended has its
 // connection closed instead: pgx cannot reset a session in either state.
+// The rest of such a result is not read: Release does not wait for a
+// server that stopped answering mid-reply.
 type Lease struct {
 	ml       *manager.Lease
 	conn     *pgx.Conn

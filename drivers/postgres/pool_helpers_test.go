@@ -31,6 +31,17 @@ type pgxEnv struct {
 // opts after WithUser(roleOf), and closes it at cleanup.
 func newPgxEnv(t *testing.T, cfg manager.Config, opts ...postgres.Option) *pgxEnv {
 	t.Helper()
+	e := newPgxEnvNoPool(t)
+	pool, err := postgres.OpenPool(e.dsn, cfg, append([]postgres.Option{postgres.WithUser(roleOf)}, opts...)...)
+	require.NoError(t, err)
+	e.pool = pool
+	t.Cleanup(func() { require.NoError(t, pool.Close()) })
+	return e
+}
+
+// newPgxEnvNoPool is newPgxEnv's server, roles and DSN, with no Pool yet.
+func newPgxEnvNoPool(t *testing.T) *pgxEnv {
+	t.Helper()
 	srv := pgtest.Shared(t)
 	e := &pgxEnv{srv: srv}
 	var aliceTok, bobTok string
@@ -40,10 +51,6 @@ func newPgxEnv(t *testing.T, cfg manager.Config, opts ...postgres.Option) *pgxEn
 	e.alice = tokenIdentity(e.aliceRole, aliceTok)
 	e.bob = tokenIdentity(e.bobRole, bobTok)
 	e.dsn = srv.DSN("nobody", "", e.aliceRole)
-	pool, err := postgres.OpenPool(e.dsn, cfg, append([]postgres.Option{postgres.WithUser(roleOf)}, opts...)...)
-	require.NoError(t, err)
-	e.pool = pool
-	t.Cleanup(func() { require.NoError(t, pool.Close()) })
 	return e
 }
 

@@ -25,3 +25,15 @@ func Start(ctx context.Context, grace time.Duration, afterFunc func(time.Duratio
 	c.Enter()
 	return c
 }
+
+// StartEnded watches one call, already begun, as if its ctx had ended just
+// now, whatever its ctx: it is cut grace from now if it is still running.
+// For a wait whose caller has given up on it with no ctx to say so (a
+// result set left open at a lease's Release). Stop ends it (no Exit is
+// needed) and reports whether it was cut. It registers nothing on any ctx.
+func StartEnded(grace time.Duration, afterFunc func(time.Duration, func()), cut func()) *Calls {
+	c := &Calls{cut: cut, unregister: func() bool { return false }}
+	c.state.Store(callInFlight)
+	afterFunc(grace, c.fire)
+	return c
+}

@@ -194,3 +194,20 @@ func TestExitWaitsForACutUnderWay(t *testing.T) {
 	assert.True(t, cutDone, "Exit returned before the cut had finished") // -race also checks the order
 	assert.True(t, c.Stop())
 }
+
+func TestACallStartedEndedIsCutOnceTheGraceHasPassed(t *testing.T) {
+	clock := newTimers()
+	cuts := 0
+	w := pastctx.StartEnded(3*time.Second, clock.afterFunc, func() { cuts++ })
+	assert.Equal(t, 3*time.Second, <-clock.asked, "the grace starts at once")
+	assert.Zero(t, cuts, "no cut before the grace has passed")
+	clock.fire()
+	assert.Equal(t, 1, cuts)
+	assert.True(t, w.Stop(), "Stop says the call was cut")
+
+	w = pastctx.StartEnded(3*time.Second, clock.afterFunc, func() { cuts++ })
+	<-clock.asked
+	assert.False(t, w.Stop(), "a call that ended within the grace was not cut")
+	clock.fire()
+	assert.Equal(t, 1, cuts, "nor is it once the grace has passed")
+}
