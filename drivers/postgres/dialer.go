@@ -160,7 +160,8 @@ var (
 // (manager.Aborter) where no ctx bounds a wait: the Close that Release makes
 // of a result set left open, which pgx bounds only by the query's ctx (none,
 // with context.Background()), once manager.Config.CancelGrace has passed;
-// and at a forced Close. It closes the TCP (or unix) connection itself,
+// a health check still running CancelGrace past its ValidateTimeout (pgx
+// returns at that ctx, so in practice none); and at a forced Close. It closes the TCP (or unix) connection itself,
 // under TLS and this package's session wrapper, so that it never waits
 // for a TLS close_notify write. It takes no lock and does not block.
 func (d *Dialer) AbortTransport(conn driver.Conn) bool {
