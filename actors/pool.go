@@ -56,68 +56,83 @@ type conn struct {
 // use: exactly one goroutine (the pool actor, or the simulation) drives it,
 // through Step, Ready and Advance (see the package doc).
 type Pool struct {
+	// The fields sit in the order the hit path (an acquire granted an idle
+	// connection at once, and its release) touches them, so that it reads
+	// and writes the first six of the struct's eleven cache lines and no
+	// other: with many identities a pool's state is cold when its actor
+	// next runs (in another core's cache, or out of both), and each line it
+	// touches is a miss (see TestHitPathFieldsComeFirst and docs/
+	// BENCHMARKS.md, many_identities). The rest, touched when a pool dials,
+	// mints, waits or reports, comes after.
 	cfg poolCfg
-	// rng is held by value, not as a *rand.Rand: that saves every pool two
-	// small allocations (see int64N).
-	rng rand.PCG
-
-	// conns are the open connections, by id. A slice sorted by id (ids only
-	// grow) rather than a map: a pool has few connections, and an empty Go
-	// map costs 48 bytes and its first group 144 more in each of thousands
-	// of idle pools, while this slice costs 8 per connection.
-	conns    []*conn
-	idle     []*conn // LIFO: the top is the most recently returned
-	waiters  waitQueue
-	checking []*conn // connections whose token awaits the mint in flight
-	nextConn ConnID
-	busy     int
-
-	dialing       int // dials in flight
-	awaitingToken int // dial reservations waiting for the mint in flight
-	// awaitingPermit counts dial reservations waiting for a global-cap
-	// permit; owed counts StealIdle requests not yet paid with a connection.
-	awaitingPermit int
-	owed           int
-	latest         tokens.Token // the newest token minted
-
-	// closesInFlight counts connections asked to close whose close has not
-	// finished; they count against MaxSize (see size).
-	closesInFlight int
-
-	lastActivity time.Time
-	seen         uint64
-	wakeAt       time.Time
-
-	stats counters
-	wait  waitHist
-
-	cred credState // the newest credential's generation (credential.go)
-	// rare holds the failure streak, Evict epochs and rotation tokens; nil
-	// until the first of them (see rareState).
-	rare *rareState
-
-	// out collects the effects of the Steps since the last Advance; nil
-	// when there are none (see effectLists).
-	out *[]Effect
 
 	// The flags sit together, so that each does not cost a padded word:
 	// Pool's size decides its allocation's size class (see
 	// TestPoolFitsItsSizeClass).
-	minting, closing, drained bool
-	// fillHeld: a MinSize fill was refused at the global cap; no fill is
-	// asked for again before rare.fillRetryAt (see permitRefused).
-	fillHeld    bool
+	// handedOut: Ready gave out to the driver, and no Step may run until
+	// Advance.
+	handedOut bool
+	closing   bool
+	// retireAsked: the pool asked the manager to retire it.
 	retireAsked bool
 	// retireDue: the pool has been quiet for RetireAfter and empties
 	// itself to retire; it opens nothing (no MinSize refill) until an
 	// acquire comes (see maybeRetire).
 	retireDue bool
-	// handedOut: Ready gave out to the driver, and no Step may run until
-	// Advance.
-	handedOut bool
+	minting   bool
+	drained   bool
+	// fillHeld: a MinSize fill was refused at the global cap; no fill is
+	// asked for again before rare.fillRetryAt (see permitRefused).
+	fillHeld bool
 	// mintRetried: the mint in flight asks again for a token that crossed
 	// the threshold while the last one was minted (see retryCrossedMint).
 	mintRetried bool
+
+	// out collects the effects of the Steps since the last Advance; nil
+	// when there are none (see effectLists).
+	out *[]Effect
+	// rare holds the failure streak, Evict epochs and rotation tokens; nil
+	// until the first of them (see rareState).
+	rare *rareState
+
+	// conns are the open connections, by id. A slice sorted by id (ids only
+	// grow) rather than a map: a pool has few connections, and an empty Go
+	// map costs 48 bytes and its first group 144 more in each of thousands
+	// of idle pools, while this slice costs 8 per connection.
+	conns []*conn
+	idle  []*conn // LIFO: the top is the most recently returned
+	busy  int
+
+	// closesInFlight counts connections asked to close whose close has not
+	// finished; they count against MaxSize (see size).
+	closesInFlight int
+	dialing        int // dials in flight
+	awaitingToken  int // dial reservations waiting for the mint in flight
+	// awaitingPermit counts dial reservations waiting for a global-cap
+	// permit; owed counts StealIdle requests not yet paid with a connection.
+	awaitingPermit int
+	owed           int
+
+	seen         uint64
+	waiters      waitQueue
+	lastActivity time.Time
+	wakeAt       time.Time
+
+	wait  waitHist
+	stats counters
+
+	// Below: what the hit path does not touch.
+
+	checking []*conn // connections whose token awaits the mint in flight
+	nextConn ConnID
+	latest   tokens.Token // the newest token minted
+
+	// rng is held by value, not as a *rand.Rand: that saves every pool two
+	// small allocations (see int64N).
+	rng rand.PCG
+
+	cred credState // the newest credential's generation (credential.go)
+
 	// mintStarted is when the mint in flight began, as the wall clock's
 	// Unix nanoseconds (8 bytes where a time.Time takes 24, see
 	// TestPoolFitsItsSizeClass).

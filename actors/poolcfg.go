@@ -10,8 +10,9 @@ import "github.com/idpool/idpool/tokens"
 // the shared struct's, which stay zero.
 type poolCfg struct {
 	*PoolConfig
-	Key       tokens.Key
-	Seed      uint64
+	// The flags the hit path reads come right after the pointer, in the
+	// Pool's first cache line (see Pool); Key and Seed are read only to
+	// report and to seed.
 	UsesToken bool
 	// NeedsPermit is PoolConfig.NeedsPermit.
 	NeedsPermit bool
@@ -20,6 +21,8 @@ type poolCfg struct {
 	// reference pool and checks that it behaves exactly as one with them.
 	// It sits in the padding after the flags above, costing no byte.
 	noFastPaths bool
+	Key         tokens.Key
+	Seed        uint64
 }
 
 // ownFields splits cfg into its own fields and the rest (own fields zero).

@@ -39,18 +39,21 @@ const maxFreeWaiters = 256
 // out and no one waiting, so an idle pool holds no queue memory (most
 // identity pools wait once, for their first dial, and then rarely again).
 type waitQueue struct {
-	items []*waiter
-	head  int
-	// byID indexes the live waiters while the queue is longer than
-	// indexAbove, nil otherwise.
-	byID map[uint64]*waiter
+	// live, serving, items and free come first: every Step of a pool
+	// reads live, and a Step that leaves the pool unused reads the two
+	// slices' capacities (see Pool.Step), all in one cache line.
 	live int
 	// serving counts live waiters with a connection being checked for them.
 	serving int
+	items   []*waiter
 	// free holds records off the queue. A record goes here only once no
 	// slot of items points at it, and keeps its fields until push
 	// overwrites them: the caller of remove may still read them.
 	free []*waiter
+	head int
+	// byID indexes the live waiters while the queue is longer than
+	// indexAbove, nil otherwise.
+	byID map[uint64]*waiter
 }
 
 // push queues a new waiter and returns its record.

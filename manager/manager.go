@@ -48,12 +48,13 @@ type Manager struct {
 	system *actor.ActorSystem
 	root   *actor.RootContext
 	pid    *actor.PID
-	// nextID numbers acquires. Not a Lease's address: a Cancel can still be
-	// on its way to a pool after its caller took the grant that crossed it
-	// and dropped the Lease, and a new Lease at the same address, queued in
-	// the same pool, would be cancelled by it.
+	closed atomic.Bool
+	// nextID numbers the acquires sent through the manager actor (see
+	// send). Not a Lease's address: a Cancel can still be on its way to a
+	// pool after its caller took the grant that crossed it and dropped the
+	// Lease, and a new Lease at the same address, queued in the same pool,
+	// would be cancelled by it.
 	nextID  atomic.Uint64
-	closed  atomic.Bool
 	metrics *metrics
 	tracing *tracing
 	// routes lets an acquire for an identity whose pool exists go straight
@@ -324,7 +325,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	// Field by field into the new Lease: assigning a whole Acquire literal
 	// copies it through a temporary with a bulk write barrier.
 	a := &l.acquire
-	a.ID, a.Discriminator, a.Identity, a.Reply, a.Timeout, a.Ctx = m.nextID.Add(1), disc, id, reply, timeout, ctx
+	a.Discriminator, a.Identity, a.Reply, a.Timeout, a.Ctx = disc, id, reply, timeout, ctx
 	a.Direct = directOf(l)
 	to := m.send(disc, &l.acquire)
 	if l.takeDirect() {
@@ -412,18 +413,30 @@ func (m *Manager) withdraw(to *actor.PID, acq *messages.Acquire, timeout bool) m
 // send delivers an acquire: straight to the identity's pool when the manager
 // has published a route to it (a hit skips the manager actor), otherwise to
 // the manager actor, which spawns the pool. It returns where it sent it.
+//
+// send numbers msg. An ID needs to be unique only among the acquires one
+// pool receives: an acquire sent over a route takes the route's next
+// number, one sent through the manager actor the manager's next with the
+// top bit set, so the two never meet in a pool. A caller on the hit path
+// then writes no line that every core writes.
 func (m *Manager) send(disc string, msg *messages.Acquire) *actor.PID {
 	if r := m.routes.get(disc); r != nil {
 		r.sent.Add(1)
 		if !r.closed.Load() {
+			msg.ID = r.ids.Add(1) &^ viaManager
 			r.proc.SendUserMessage(r.pid, msg)
 			return r.pid
 		}
 		r.sent.Add(-1) // retiring or closing: the manager decides
 	}
+	msg.ID = m.nextID.Add(1) | viaManager
 	m.root.Send(m.pid, msg)
 	return m.pid
 }
+
+// viaManager is the bit that sets the IDs of acquires sent through the
+// manager actor apart from those sent over a route.
+const viaManager = 1 << 63
 
 // replyChans recycles the capacity-1 reply channels. A channel is reused only
 // after its acquire has read its one terminal reply, so it is always empty.

@@ -30,6 +30,11 @@ type route struct {
 	// caller sees closed (and goes through the manager instead) or the
 	// manager sees the increment (and refuses the retirement).
 	closed atomic.Bool
+	// ids numbers the acquires sent over the route (see Manager.send). It
+	// sits on the line sent keeps busy, which the caller has just written:
+	// one counter for every acquire of the manager was a line that every
+	// core wrote (see docs/BENCHMARKS.md, many_identities).
+	ids atomic.Uint64
 	// series caches the pool's metric attributes under
 	// Config.MetricsPerPool (see metricAttrs.of); nil until first used.
 	series atomic.Pointer[seriesAttrs]

@@ -18,7 +18,9 @@ import (
 // may instead say Cancelled), or, for a grant made while the pool handles
 // this Acquire and taken by Direct, that grant instead.
 type Acquire struct {
-	// ID is unique per acquire; Cancel names it.
+	// ID is unique among the acquires one pool actor receives (the
+	// manager numbers them per route, see manager.Manager's send); Cancel
+	// names it.
 	ID            uint64
 	Discriminator string
 	Identity      tokens.Identity
