@@ -14,7 +14,6 @@ func BenchmarkStepHitCold(b *testing.B) {
 	const pools = 1 << 16 // ~50 MB of pool state: more than any cache
 	now := time.Unix(1_700_000_000, 0)
 	ps := make([]*Pool, pools)
-	ids := make([]ConnID, pools)
 	for i := range ps {
 		p := New(PoolConfig{Key: "k", MaxSize: 2, RetireAfter: time.Minute, MaxLifetime: time.Hour, IdleTimeout: time.Minute, HealthCheckAfter: time.Second})
 		p.Step(now, Start{})
@@ -24,7 +23,7 @@ func BenchmarkStepHitCold(b *testing.B) {
 		p.Advance()
 		p.Step(now, Release{Conn: 1})
 		p.Advance()
-		ps[i], ids[i] = p, 1
+		ps[i] = p
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -39,9 +39,10 @@ const maxFreeWaiters = 256
 // out and no one waiting, so an idle pool holds no queue memory (most
 // identity pools wait once, for their first dial, and then rarely again).
 type waitQueue struct {
-	// live, serving, items and free come first: every Step of a pool
-	// reads live, and a Step that leaves the pool unused reads the two
-	// slices' capacities (see Pool.Step), all in one cache line.
+	// live, serving, items and free come first, together (64 bytes):
+	// every Step of a pool reads live, and a Step that leaves the pool
+	// unused reads the two slices' capacities (see Pool.Step); head and
+	// byID only matter while callers wait.
 	live int
 	// serving counts live waiters with a connection being checked for them.
 	serving int
