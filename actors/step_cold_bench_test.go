@@ -30,16 +30,6 @@ func BenchmarkStepHitCold(b *testing.B) {
 	for i := range b.N {
 		// A stride that is odd visits every pool once per round, in an
 		// order the hardware prefetcher does not follow.
-		p := ps[(i*40503)%pools]
-		p.Step(now, Acquire{ID: uint64(i) + 2})
-		e := p.Ready()
-		if len(e) != 1 || e[0].Kind != EffGrant {
-			b.Fatalf("not a hit: %v", e)
-		}
-		c := e[0].Conn
-		p.Advance()
-		p.Step(now, Release{Conn: c})
-		p.Ready()
-		p.Advance()
+		hitAndRelease(b, ps[(i*40503)%pools], now, uint64(i)+2)
 	}
 }
