@@ -19,8 +19,9 @@ import (
 // transport cut under it by the Dialer (an Aborter), so every read and write
 // on it fails at once and the call returns; the lease is then broken, and
 // Release closes the connection. The pool's own health checks are bounded
-// the same way (actors.ActorConfig.Abort), and so is the Close Release
-// makes of a result set left open, from Release on (see closeLeftRows).
+// the same way (actors.ActorConfig.Abort), and so are the Close Release
+// makes of a result set left open and the rollback it makes of a
+// transaction left open, from Release on (see watchLeft).
 //
 // Only a Dialer that is an Aborter pays for this (drivers/sqlserver's; pgx
 // honours its ctx itself, by a deadline on its socket, so drivers/postgres's
@@ -36,7 +37,8 @@ import (
 // connection it opened, under a call in flight, so that every read and
 // write on it fails at once. idpool calls it for a call still running
 // Config.CancelGrace after its ctx ended, for the Close of a result set
-// left open still running CancelGrace after Release began it, and for a
+// left open or the rollback of a transaction left open still running
+// CancelGrace after Release began it, and for a
 // lease a forced Close takes back; never for an idle connection or one
 // leased to someone else, and it closes the connection afterwards.
 type Aborter interface {
@@ -50,8 +52,9 @@ type Aborter interface {
 // on its own (pgx: a deadline on its socket, at once), so that watching its
 // calls would only cost: when EndsCallsAtCtx reports true, idpool registers
 // nothing per call and cuts the transport only where no ctx bounds the
-// wait: the Close Release makes of a result set left open (see
-// closeLeftRows), a health check past its grace, and a forced Close.
+// wait: the Close Release makes of a result set left open and the
+// rollback it makes of a transaction left open (see watchLeft), a health
+// check past its grace, and a forced Close.
 // drivers/postgres's Dialer is one.
 type CtxBounded interface {
 	Aborter

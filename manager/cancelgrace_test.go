@@ -387,32 +387,6 @@ func TestACallThatPanicsLeavesNoWatch(t *testing.T) {
 	l.Release(nil)
 }
 
-// Release rolls back a transaction its caller left open; go-mssqldb does
-// it under the transaction's BeginTx ctx, and on a silent server the
-// rollback hung Release for as long as the server stayed silent. It is
-// bounded as a call is: once that ctx ends, CancelGrace later.
-func TestAReleaseStuckInTheRollbackOfATransactionLeftOpenIsCut(t *testing.T) {
-	d, clock := &stuckDialer{}, newGraceClock()
-	m := newStuckManager(t, d, clock, testGrace)
-	l, c := leaseOf(t, m)
-	ctx, cancel := context.WithCancel(context.Background())
-	_, err := l.Conn().BeginTx(ctx, driver.TxOptions{})
-	require.NoError(t, err)
-
-	released := make(chan struct{})
-	go func() {
-		defer close(released)
-		l.Release(nil) // the transaction is still open: Release rolls it back
-	}()
-	c.awaitEntered(t) // the rollback is stuck
-	cancel()
-	clock.awaitGrace(t)
-	clock.advance(testGrace)
-	<-released
-	assert.EqualValues(t, 1, d.aborts.Load(), "the stuck rollback was cut")
-	awaitCloses(t, d, 1)
-}
-
 // noGraceBegins fails the test if a grace begins within the time the
 // goroutine context.AfterFunc starts once a ctx ends needs to ask for one.
 func (c *graceClock) noGraceBegins(t *testing.T, why string) {

@@ -73,17 +73,18 @@ type Config struct {
 	// past the end of its ctx: after it, the connection's transport is cut
 	// under the call, which then fails, and Release closes the connection.
 	// A health check running this long past its ValidateTimeout is cut
-	// too, and fails, and so is Release's rollback of a transaction left
-	// open, once the transaction's BeginTx ctx has ended. The Close that
-	// Release makes of a result set left open is cut CancelGrace after
-	// Release began it, whatever the query's ctx: Release ends what the
-	// caller left unread, and a driver reads the rest of the reply under
-	// the query's ctx, which may never end (context.Background()).
+	// too, and fails. The Close that Release makes of a result set left
+	// open, and the rollback it makes of a transaction left open, are cut
+	// CancelGrace after Release began them, whatever the query's or the
+	// BeginTx's ctx: Release ends what the caller left unfinished, and a
+	// driver waits there under that ctx, which may never end
+	// (context.Background()); the connection is then closed.
 	// A driver may otherwise wait for the server to confirm the cancel
 	// (go-mssqldb up to 10 s against a server that stopped answering).
 	// It needs a Dialer that is an Aborter (drivers/sqlserver's;
-	// drivers/postgres's only for the result set left open, a health check
-	// and a forced Close: pgx ends its calls at their ctx itself, see
+	// drivers/postgres's only for what Release ends (the result set or
+	// transaction left open), a health check and a forced Close: pgx ends
+	// its calls at their ctx itself, see
 	// CtxBounded); with another it does nothing. Default 2s, as Npgsql's
 	// Cancellation Timeout; negative: never cut.
 	CancelGrace time.Duration

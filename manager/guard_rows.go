@@ -81,16 +81,14 @@ func (r *rows) forget() {
 // (pgx's and go-mssqldb's do), which may never end (context.Background()):
 // against a server that stopped answering mid-reply it would hold Release,
 // and the lease's slot, for good. Release ends what the caller left unread
-// as a ctx's end would: with an Aborter, a Close still running CancelGrace
-// after closeLeftRows began has the transport cut under it (see
-// watchLeftRows), so it fails at once, whatever the query's ctx; the watch
-// on that ctx ends at Release, so one bound, counted from Release, holds
-// for every result set left open. Without an Aborter (or with CancelGrace
-// off) it takes as long as the driver's Close, as database/sql's would.
-// Either way the connection is then closed, never reused. A driver that panics there has the connection
-// closed anyway: the panic goes no further than the result set.
+// as a ctx's end would: the Closes are bounded by one watch begun now (see
+// watchLeft), so one bound, counted from Release, holds for every result
+// set left open, whatever its query's ctx; the watch on that ctx ends at
+// Release. Either way the connection is then closed, never reused. A
+// driver that panics there has the connection closed anyway: the panic
+// goes no further than the result set.
 func (l *Lease) closeLeftRows() {
-	w := l.watchLeftRows()
+	w := l.watchLeft(leftRows)
 	for r := l.open; r != nil; r = r.next {
 		r.closeLeft()
 	}
@@ -98,25 +96,39 @@ func (l *Lease) closeLeftRows() {
 	w.Stop() // waits for a cut under way: none reaches the connection once it is handed back
 }
 
-// watchLeftRows starts the bound on closing the result sets left open at
-// Release: CancelGrace from now, whatever their queries' ctx, the Dialer
-// cuts the transport. Nil without an Aborter or with CancelGrace off; the
-// caller stops it (nil-safe) before the connection is handed back.
-func (l *Lease) watchLeftRows() *pastctx.Calls {
+// What Release ends that the caller left open, for watchLeft: each has its
+// own log line (docs/OPERATIONS.md).
+const (
+	leftRows = "idpool: closing a result set left open at Release took CancelGrace; cutting its connection"
+	leftTx   = "idpool: rolling back a transaction left open at Release took CancelGrace; cutting its connection"
+)
+
+// watchLeft starts the bound on a wait Release makes for what the caller
+// left open: the Close of its result sets (closeLeftRows) or the rollback
+// of its transaction (rollbackLeft). The driver waits there under the
+// query's ctx or the transaction's, which may never end, and the caller
+// has given up on that work by releasing the lease: so, as if that ctx had
+// ended now, CancelGrace from now, whatever it is, the Dialer cuts the
+// transport, the wait fails at once, and the connection is closed, never
+// reused. what is the line logged then (leftRows or leftTx). Nil without
+// an Aborter or with CancelGrace off (then the wait takes as long as the
+// driver's, as database/sql's would); the caller stops it (nil-safe)
+// before the connection is handed back, and a Stop that reports a cut
+// means the connection must be closed.
+func (l *Lease) watchLeft(what string) *pastctx.Calls {
 	ab := l.m.aborter
 	if ab == nil {
 		return nil
 	}
-	return pastctx.StartEnded(l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cutLeftRows(ab) })
+	return pastctx.StartEnded(l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cutLeft(ab, what) })
 }
 
-// cutLeftRows is cut for a Close of a result set left open that outlived
-// its grace: it marks the lease cut and has the Dialer cut the transport.
-func (l *Lease) cutLeftRows(ab Aborter) {
+// cutLeft is watchLeft's cut, for a wait that outlived its grace: it marks
+// the lease cut, logs what, and has the Dialer cut the transport.
+func (l *Lease) cutLeft(ab Aborter, what string) {
 	l.markCut()
 	if log := l.m.cfg.Logger; log != nil {
-		log.Warn("idpool: closing a result set left open at Release took CancelGrace; cutting its connection",
-			"pool", l.Key().Redacted(), "conn", l.release.ConnID, "cancel_grace", l.m.cfg.CancelGrace)
+		log.Warn(what, "pool", l.Key().Redacted(), "conn", l.release.ConnID, "cancel_grace", l.m.cfg.CancelGrace)
 	}
 	l.abort(ab)
 }

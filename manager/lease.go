@@ -117,13 +117,12 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // makes there (its DISCARD ALL fallback), so a rollback or a result set
 // left open is what can hang on a server that stopped answering. With a
 // Dialer that is an Aborter (drivers/sqlserver's and drivers/postgres's)
-// and CancelGrace on, the Close of a result set left open is bounded by
-// CancelGrace from the moment Release begins closing it, whatever its
-// query's ctx (context.Background() too): then its transport is cut, the
-// Close fails at once and the connection is closed (see closeLeftRows). The
-// rollback is bounded by its BeginTx ctx and CancelGrace, as a call is (see
-// Config.CancelGrace), and, like everything without such a Dialer, by
-// nothing when that ctx never ends: a driver that hangs there holds
+// and CancelGrace on, each is bounded by CancelGrace from the moment
+// Release begins it, whatever the ctx the driver waits under (the query's
+// or the BeginTx's; context.Background() too): then its transport is cut,
+// the Close or the rollback fails at once and the connection is closed,
+// never reused (see watchLeft). Without such a Dialer, or with CancelGrace
+// off, nothing bounds them but the driver: one that hangs there holds
 // Release for as long, as database/sql's own release would be held.
 // go-mssqldb's own Close of a result set gives up on a silent server after
 // 5 s, twice. When Release gave up waiting for an
@@ -234,13 +233,16 @@ func (l *Lease) reset() (ok bool) {
 
 // rollbackLeft rolls back the transaction the caller left open, and reports
 // whether the session is clean. Drivers finish a transaction under its
-// BeginTx's ctx (go-mssqldb does), so the rollback is bounded as a call
-// is: if that ctx ends while the rollback waits on a server that stopped
-// answering, CancelGrace later the transport is cut, and the connection is
-// closed rather than reused. With a ctx that never ends, nothing bounds it
-// (driver.Tx.Rollback takes no ctx), as database/sql's own release.
+// BeginTx's ctx (go-mssqldb and pgx's stdlib do), which may never end
+// (context.Background(), what most callers pass), and driver.Tx.Rollback
+// takes none: against a server that stopped answering the rollback would
+// hold Release, and the lease's slot, for good. So it is bounded as the
+// Close of a result set left open is (see watchLeft): CancelGrace from now,
+// whatever that ctx, the transport is cut, the rollback fails at once, and
+// the connection is closed rather than reused. A BeginTx ctx that ends
+// meanwhile changes nothing: the bound is already counted from Release.
 func (l *Lease) rollbackLeft(tx *trackedTx) (ok bool) {
-	w := l.watchCall(tx.ctx)
+	w := l.watchLeft(leftTx)
 	defer func() {
 		if w.Stop() {
 			ok = false // cut: even a rollback that reported success left a dead transport

@@ -30,17 +30,19 @@
 // without reading the rest of the result (as pgxpool does): Release
 // returns at once, even when the server has stopped answering mid-reply.
 //
-// A result set left open on a manager.Lease instead (the facade's driver
-// connection reached through sql.Conn.Raw, or Manager.Acquire and
-// Lease.Conn) is closed by Release before the connection, and pgx's Close
-// reads the rest of the reply under the query's ctx, which may never end
-// (context.Background()). The Dialer is a manager.Aborter for that wait:
-// manager.Config.CancelGrace (2s by default) after Release began that
-// Close, it closes the network connection under pgx (the TCP connection,
-// under TLS), the Close fails at once and the connection is closed, never
-// reused. It is a manager.CtxBounded Aborter: pgx ends every call at its
-// ctx by itself, so no call is watched and calls cost nothing more; with
-// CancelGrace negative nothing is cut and that Close is unbounded.
+// A result set or a transaction left open on a manager.Lease instead (the
+// facade's driver connection reached through sql.Conn.Raw, or
+// Manager.Acquire and Lease.Conn) is closed or rolled back by Release, and
+// pgx reads the rest of the reply under the query's ctx, and sends the
+// ROLLBACK and waits for its answer under the BeginTx ctx, either of which
+// may never end (context.Background()). The Dialer is a manager.Aborter for
+// those waits: manager.Config.CancelGrace (2s by default) after Release
+// began that Close or rollback, it closes the network connection under pgx
+// (the TCP connection, under TLS), the Close or rollback fails at once and
+// the connection is closed, never reused. It is a manager.CtxBounded
+// Aborter: pgx ends every call at its ctx by itself, so no call is watched
+// and calls cost nothing more; with CancelGrace negative nothing is cut and
+// that Close or rollback is unbounded.
 //
 // # Session reset
 //

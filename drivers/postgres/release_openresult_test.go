@@ -78,7 +78,7 @@ func returnsWithin(t *testing.T, d time.Duration, what string, f func()) {
 	case <-done:
 		t.Logf("%s returned after %s", what, time.Since(start).Round(time.Millisecond))
 	case <-time.After(d):
-		t.Fatalf("%s still blocked %s after it began: a result set left open on a silent server holds it", what, d)
+		t.Fatalf("%s still blocked %s after it began: a result set or transaction left open on a silent server holds it", what, d)
 	}
 }
 
@@ -95,6 +95,34 @@ func (e *silentEnv) servesAFreshConnection(t *testing.T, silencedPID int32, logi
 	assert.NotEqual(t, silencedPID, backendPID(t, ctx, l), "the connection released mid-result was closed, not reused")
 	assert.Equal(t, loginsBefore+1, e.srv.Logins(t, e.aliceRole), "one new connection, counted at the server")
 	assert.Equal(t, 1, e.busy())
+}
+
+// managerLease acquires a Manager lease for alice, as a caller of
+// Pool.Manager or of a facade's db.Manager holds one, and returns it with
+// its session's backend.
+func (e *silentEnv) managerLease(t *testing.T, ctx context.Context) (*manager.Lease, int32) {
+	t.Helper()
+	ml, err := e.pool.Manager().Acquire(ctx, e.alice)
+	require.NoError(t, err)
+	rows, err := ml.Conn().QueryContext(ctx, "SELECT pg_backend_pid()", nil)
+	require.NoError(t, err)
+	v := make([]driver.Value, 1)
+	require.NoError(t, rows.Next(v))
+	require.NoError(t, rows.Close())
+	return ml, int32(v[0].(int64))
+}
+
+// silenceThenRelease silences the connections open now, runs release,
+// which must return within CancelGrace (plus the margin), and checks that
+// the lease's slot then serves a fresh connection (see
+// servesAFreshConnection). pid is the released session's backend.
+func (e *silentEnv) silenceThenRelease(t *testing.T, pid int32, release func()) {
+	t.Helper()
+	logins := e.srv.Logins(t, e.aliceRole)
+	e.proxy.SilenceOpen()
+	returnsWithin(t, leftOpenGrace+leftOpenMargin, "Release", release)
+	assert.Zero(t, e.busy(), "the lease is back")
+	e.servesAFreshConnection(t, pid, logins)
 }
 
 // TestReleaseWithAResultLeftOpenOnASilentServerIsBounded: a lease, a
@@ -123,30 +151,18 @@ func TestReleaseWithAResultLeftOpenOnASilentServerIsBounded(t *testing.T) {
 			return pid, l.Release
 		}},
 		{"manager.Lease", func(t *testing.T, ctx context.Context, e *silentEnv) (int32, func()) {
-			ml, err := e.pool.Manager().Acquire(ctx, e.alice)
+			ml, pid := e.managerLease(t, ctx)
+			rows, err := ml.Conn().QueryContext(context.WithoutCancel(ctx), longReply, nil)
 			require.NoError(t, err)
-			q := ml.Conn()
-			rows, err := q.QueryContext(ctx, "SELECT pg_backend_pid()", nil)
-			require.NoError(t, err)
-			v := make([]driver.Value, 1)
-			require.NoError(t, rows.Next(v))
-			require.NoError(t, rows.Close())
-			rows, err = q.QueryContext(context.WithoutCancel(ctx), longReply, nil)
-			require.NoError(t, err)
-			require.NoError(t, rows.Next(v))
-			return int32(v[0].(int64)), func() { ml.Release(nil) }
+			require.NoError(t, rows.Next(make([]driver.Value, 1)))
+			return pid, func() { ml.Release(nil) }
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newSilentEnv(t, manager.Config{MaxSize: 1})
 			ctx := as(t, e.alice)
 			pid, release := c.leave(t, ctx, e)
-			logins := e.srv.Logins(t, e.aliceRole)
-			e.proxy.SilenceOpen()
-
-			returnsWithin(t, leftOpenGrace+leftOpenMargin, "Release", release)
-			assert.Zero(t, e.busy(), "the lease is back")
-			e.servesAFreshConnection(t, pid, logins)
+			e.silenceThenRelease(t, pid, release)
 		})
 	}
 }
@@ -161,6 +177,24 @@ func TestReleaseWithAResultLeftOpenOnASilentServerIsBounded(t *testing.T) {
 // caller's, never ends), holding the caller in sql.Conn.Close and the
 // identity's slot.
 func TestFacadeConnClosedWithADriverResultLeftOpenOnASilentServerIsBounded(t *testing.T) {
+	facadeConnClosedOnASilentServer(t, func(ctx context.Context, dc any) error {
+		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, longReply, nil)
+		if err != nil {
+			return err
+		}
+		return rows.Next(make([]driver.Value, 1)) // and left open
+	})
+}
+
+// facadeConnClosedOnASilentServer opens a *sql.DB with OpenDB over a proxy
+// to the shared server (MaxSize 1), runs leave on the driver connection of
+// a sql.Conn (through Raw) with a ctx that never ends, silences the
+// connections open now and closes the sql.Conn, which hands the lease back:
+// sql.Conn.Close must return within CancelGrace (plus the margin), and the
+// identity's one slot must then serve the next call at once, on a new
+// connection, counted at the server.
+func facadeConnClosedOnASilentServer(t *testing.T, leave func(ctx context.Context, dc any) error) {
+	t.Helper()
 	base := newPgxEnvNoPool(t)
 	proxy, err := netfault.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(base.srv.Port())))
 	require.NoError(t, err)
@@ -180,13 +214,7 @@ func TestFacadeConnClosedWithADriverResultLeftOpenOnASilentServerIsBounded(t *te
 
 	conn, err := db.Conn(ctx)
 	require.NoError(t, err)
-	require.NoError(t, conn.Raw(func(dc any) error {
-		rows, err := dc.(driver.QueryerContext).QueryContext(context.WithoutCancel(ctx), longReply, nil)
-		if err != nil {
-			return err
-		}
-		return rows.Next(make([]driver.Value, 1)) // and left open
-	}))
+	require.NoError(t, conn.Raw(func(dc any) error { return leave(context.WithoutCancel(ctx), dc) }))
 	proxy.SilenceOpen()
 	returnsWithin(t, leftOpenGrace+leftOpenMargin, "sql.Conn.Close", func() { assert.NoError(t, conn.Close()) })
 	assert.Zero(t, busy(), "the lease is back")
@@ -196,7 +224,7 @@ func TestFacadeConnClosedWithADriverResultLeftOpenOnASilentServerIsBounded(t *te
 	defer cancel()
 	var again int32
 	require.NoError(t, db.QueryRowContext(short, "SELECT pg_backend_pid()").Scan(&again), "the identity's one slot came back")
-	assert.NotEqual(t, pid, again, "the connection released mid-result was closed, not reused")
+	assert.NotEqual(t, pid, again, "the connection released with work left open was closed, not reused")
 	assert.Equal(t, logins+1, base.srv.Logins(t, base.aliceRole), "one new connection, counted at the server")
 	assert.Zero(t, busy())
 }

@@ -147,7 +147,9 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 // opened, so that a call blocked on it fails at once: go-mssqldb waits up
 // to 5 s, twice, for a server to confirm a cancelled call, and indefinitely
 // for the reply to a call whose ctx never ends. The pool calls it for a
-// call still running manager.Config.CancelGrace after its ctx ended
+// call still running manager.Config.CancelGrace after its ctx ended, and
+// for the Close of a result set or the rollback of a transaction left open
+// still running CancelGrace after Release began it, whatever its ctx
 // (manager.Aborter), then closes conn. It reports whether conn was open.
 func (d *Dialer) AbortTransport(conn driver.Conn) bool {
 	if d.secrets == nil {

@@ -22,5 +22,8 @@
 // connection it opened, until go-mssqldb closes it, so that the pool can cut
 // a call still running manager.Config.CancelGrace after its ctx ended
 // (go-mssqldb would wait up to 5 s, twice, for a server that stopped
-// answering to confirm the cancel).
+// answering to confirm the cancel), and the Close of a result set or the
+// rollback of a transaction left open still running CancelGrace after
+// Release began it, whatever its ctx (go-mssqldb would wait for good under
+// context.Background()).
 package sqlserver

@@ -28,8 +28,9 @@ func Start(ctx context.Context, grace time.Duration, afterFunc func(time.Duratio
 
 // StartEnded watches one call, already begun, as if its ctx had ended just
 // now, whatever its ctx: it is cut grace from now if it is still running.
-// For a wait whose caller has given up on it with no ctx to say so (a
-// result set left open at a lease's Release). Stop ends it (no Exit is
+// For a wait whose caller has given up on it with no ctx to say so (the
+// Close of a result set, or the rollback of a transaction, left open at a
+// lease's Release). Stop ends it (no Exit is
 // needed) and reports whether it was cut. It registers nothing on any ctx.
 func StartEnded(grace time.Duration, afterFunc func(time.Duration, func()), cut func()) *Calls {
 	c := &Calls{cut: cut, unregister: func() bool { return false }}
