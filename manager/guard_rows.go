@@ -120,7 +120,7 @@ func (l *Lease) watchLeft(what string) *pastctx.Calls {
 	if ab == nil {
 		return nil
 	}
-	return pastctx.StartEnded(l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cutLeft(ab, what) })
+	return pastctx.StartEnded(l.m.cfg.CancelGrace, l.m.armTimer, func() { l.cutLeft(ab, what) })
 }
 
 // cutLeft is watchLeft's cut, for a wait that outlived its grace: it marks

@@ -85,6 +85,9 @@ type Manager struct {
 	// afterFunc is Config.Clock's AfterFunc, made once for the calls'
 	// watches (internal/pastctx).
 	afterFunc func(time.Duration, func())
+	// armTimer is Config.Clock's AfterFunc, returning its Timer's Stop: for
+	// the watches Release starts (see watchLeft), which stop their timer.
+	armTimer func(time.Duration, func()) func() bool
 }
 
 // New validates cfg, naming every invalid field in a *ConfigError, and starts
@@ -139,6 +142,7 @@ func New(cfg Config) (*Manager, error) {
 		m.watchCalls = !ok || !cb.EndsCallsAtCtx()
 		clock := cfg.Clock
 		m.afterFunc = func(d time.Duration, f func()) { clock.AfterFunc(d, f) }
+		m.armTimer = func(d time.Duration, f func()) func() bool { return clock.AfterFunc(d, f).Stop }
 	}
 	return m, nil
 }

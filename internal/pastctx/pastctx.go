@@ -30,11 +30,14 @@ func Start(ctx context.Context, grace time.Duration, afterFunc func(time.Duratio
 // now, whatever its ctx: it is cut grace from now if it is still running.
 // For a wait whose caller has given up on it with no ctx to say so (the
 // Close of a result set, or the rollback of a transaction, left open at a
-// lease's Release). Stop ends it (no Exit is
-// needed) and reports whether it was cut. It registers nothing on any ctx.
-func StartEnded(grace time.Duration, afterFunc func(time.Duration, func()), cut func()) *Calls {
-	c := &Calls{cut: cut, unregister: func() bool { return false }}
+// lease's Release). arm starts the grace's timer and returns what stops
+// it: Stop stops it, so that a call ended in time leaves no timer (holding
+// cut, and whatever cut holds) armed for the rest of the grace. Stop ends
+// the watch (no Exit is needed) and reports whether the call was cut. It
+// registers nothing on any ctx.
+func StartEnded(grace time.Duration, arm func(time.Duration, func()) (stop func() bool), cut func()) *Calls {
+	c := &Calls{cut: cut}
 	c.state.Store(callInFlight)
-	afterFunc(grace, c.fire)
+	c.unregister = arm(grace, c.fire)
 	return c
 }

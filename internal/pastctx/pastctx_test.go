@@ -3,6 +3,7 @@ package pastctx_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ type timers struct {
 	mu    sync.Mutex
 	asked chan time.Duration
 	due   []func()
+	armed atomic.Int64 // see arm
 }
 
 func newTimers() *timers { return &timers{asked: make(chan time.Duration, 4)} }
@@ -30,6 +32,27 @@ func (c *timers) afterFunc(d time.Duration, f func()) {
 	c.due = append(c.due, f)
 	c.mu.Unlock()
 	c.asked <- d
+}
+
+// arm is afterFunc for StartEnded, whose stop keeps f from running and
+// says whether it had not run yet; armed counts those neither run nor
+// stopped.
+func (c *timers) arm(d time.Duration, f func()) func() bool {
+	var done atomic.Bool
+	c.armed.Add(1)
+	c.afterFunc(d, func() {
+		if done.CompareAndSwap(false, true) {
+			c.armed.Add(-1)
+			f()
+		}
+	})
+	return func() bool {
+		if done.CompareAndSwap(false, true) {
+			c.armed.Add(-1)
+			return true
+		}
+		return false
+	}
 }
 
 func (c *timers) fire() {
@@ -198,16 +221,17 @@ func TestExitWaitsForACutUnderWay(t *testing.T) {
 func TestACallStartedEndedIsCutOnceTheGraceHasPassed(t *testing.T) {
 	clock := newTimers()
 	cuts := 0
-	w := pastctx.StartEnded(3*time.Second, clock.afterFunc, func() { cuts++ })
+	w := pastctx.StartEnded(3*time.Second, clock.arm, func() { cuts++ })
 	assert.Equal(t, 3*time.Second, <-clock.asked, "the grace starts at once")
 	assert.Zero(t, cuts, "no cut before the grace has passed")
 	clock.fire()
 	assert.Equal(t, 1, cuts)
 	assert.True(t, w.Stop(), "Stop says the call was cut")
 
-	w = pastctx.StartEnded(3*time.Second, clock.afterFunc, func() { cuts++ })
+	w = pastctx.StartEnded(3*time.Second, clock.arm, func() { cuts++ })
 	<-clock.asked
 	assert.False(t, w.Stop(), "a call that ended within the grace was not cut")
+	assert.Zero(t, clock.armed.Load(), "Stop stopped the grace's timer: nothing it holds stays armed")
 	clock.fire()
 	assert.Equal(t, 1, cuts, "nor is it once the grace has passed")
 }
