@@ -499,7 +499,12 @@ func (m *Manager) Stats() Stats {
 //     on), each such connection's transport is cut before its driver's
 //     Close, so that an operation or a background reader still on it
 //     (go-mssqldb's, for a result set left open) fails its next read
-//     rather than read into a buffer the driver's Close hands on;
+//     rather than read into a buffer the driver's Close hands on. That
+//     makes the forced Close safe for go-mssqldb, not for pgx, whose
+//     connection is not safe for concurrent use: an operation still inside
+//     pgx when CloseGrace has passed (one whose own ctx never ends) cleans
+//     up after the cut while the pool's Close runs, a data race in pgx.
+//     Give operations a ctx that ends, or Close a ctx without a deadline;
 //   - with a ctx that has no deadline and is never cancelled (for example
 //     context.Background()), Close waits for every lease to come back, as
 //     long as that takes: leases are their holders' to give back (a lease
