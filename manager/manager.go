@@ -504,7 +504,8 @@ func (m *Manager) Stats() Stats {
 //     connection is not safe for concurrent use: an operation still inside
 //     pgx when CloseGrace has passed (one whose own ctx never ends) cleans
 //     up after the cut while the pool's Close runs, a data race in pgx.
-//     Give operations a ctx that ends, or Close a ctx without a deadline;
+//     Give operations a ctx that ends, or call Close with one that has no
+//     deadline;
 //   - with a ctx that has no deadline and is never cancelled (for example
 //     context.Background()), Close waits for every lease to come back, as
 //     long as that takes: leases are their holders' to give back (a lease
