@@ -1,0 +1,62 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql/driver"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/drivers/postgres"
+	"github.com/idpool/idpool/internal/netfault"
+	"github.com/idpool/idpool/internal/syncbuf"
+	"github.com/idpool/idpool/manager"
+)
+
+// TestCutLogsNoSecret: the log lines of a Release cut (a result set
+// left open on a silent server) and of a forced Close that cuts a pgx
+// connection name no token and no DSN, at debug level.
+func TestCutLogsNoSecret(t *testing.T) {
+	srv := newPgxEnvNoPool(t).srv
+	role, tok := srv.NewRole(t, "plogs")
+	proxy, err := netfault.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(srv.Port())))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = proxy.Close() })
+	u, err := url.Parse(srv.DSN("nobody", "", "postgres"))
+	require.NoError(t, err)
+	u.Host = proxy.Addr()
+	var buf syncbuf.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pool, err := postgres.OpenPool(u.String(), manager.Config{MaxSize: 2, CancelGrace: 200 * time.Millisecond, Logger: log},
+		postgres.WithLoginUser(role))
+	require.NoError(t, err)
+	id := tokenIdentity(role, tok)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	ml, err := pool.Manager().Acquire(ctx, id)
+	require.NoError(t, err)
+	rows, err := ml.Conn().QueryContext(context.Background(), "SELECT generate_series(1, 10000000)", nil)
+	require.NoError(t, err)
+	require.NoError(t, rows.Next(make([]driver.Value, 1)))
+	held, err := pool.Manager().Acquire(ctx, id) // a second lease, for the forced Close
+	require.NoError(t, err)
+	proxy.SilenceOpen()
+	ml.Release(nil)
+	closeCtx, stop := context.WithCancel(context.Background())
+	stop()
+	_ = pool.Manager().Close(closeCtx)
+	held.Release(nil)
+
+	out := buf.String()
+	require.Contains(t, out, "closing a result set left open at Release took CancelGrace", "the cut was logged")
+	assert.False(t, strings.Contains(out, tok), "a token in the logs")
+	assert.False(t, strings.Contains(out, u.String()), "the DSN in the logs")
+}
