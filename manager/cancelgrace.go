@@ -54,7 +54,9 @@ type Aborter interface {
 // nothing per call and cuts the transport only where no ctx bounds the
 // wait: the Close Release makes of a result set left open and the
 // rollback it makes of a transaction left open (see watchLeft), a health
-// check past its grace, and a forced Close.
+// check past its grace, and a forced Close. Such a driver must also run no
+// reader of its own for a result set: a result set left open at Release is
+// then cut at once rather than read to its end (see closeLeftRows).
 // drivers/postgres's Dialer is one.
 type CtxBounded interface {
 	Aborter

@@ -87,7 +87,18 @@ func (r *rows) forget() {
 // Release. Either way the connection is then closed, never reused. A
 // driver that panics there has the connection closed anyway: the panic
 // goes no further than the result set.
+//
+// A driver that ends its calls at their ctx by itself (CtxBounded: pgx)
+// runs no reader of its own that the connection's Close could pull memory
+// from under, so nothing needs the rest of the reply, which Close would
+// read only to throw it away, for as long as CancelGrace on a healthy
+// server sending a long one: its transport is cut first, and each Close
+// fails at once.
 func (l *Lease) closeLeftRows() {
+	if ab := l.m.aborter; ab != nil && !l.m.watchCalls {
+		l.markCut()
+		l.abort(ab)
+	}
 	w := l.watchLeft(leftRows)
 	for r := l.open; r != nil; r = r.next {
 		r.closeLeft()

@@ -121,9 +121,11 @@ func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquir
 // Release begins it, whatever the ctx the driver waits under (the query's
 // or the BeginTx's; context.Background() too): then its transport is cut,
 // the Close or the rollback fails at once and the connection is closed,
-// never reused (see watchLeft). Without such a Dialer, or with CancelGrace
-// off, nothing bounds them but the driver: one that hangs there holds
-// Release for as long, as database/sql's own release would be held.
+// never reused (see watchLeft). A result set left open on a CtxBounded
+// Dialer's connection (drivers/postgres's) is cut at once instead: its
+// reply is not read (see closeLeftRows). Without such a Dialer, or with
+// CancelGrace off, nothing bounds them but the driver: one that hangs there
+// holds Release for as long, as database/sql's own release would be held.
 // go-mssqldb's own Close of a result set gives up on a silent server after
 // 5 s, twice. When Release gave up waiting for an
 // operation (above), the result sets left open are closed, and the

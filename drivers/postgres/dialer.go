@@ -158,10 +158,10 @@ var (
 // blocked on it fails at once; conn itself is closed later, by the pool.
 // It reports whether conn was a pgx connection. The pool calls it
 // (manager.Aborter) where no ctx bounds a wait: the Close that Release makes
-// of a result set left open, and the rollback it makes of a transaction
-// left open, which pgx bounds only by the query's or the BeginTx's ctx
-// (none, with context.Background()), once manager.Config.CancelGrace has
-// passed since Release began them;
+// of a result set left open (at once: see manager.CtxBounded), and the
+// rollback it makes of a transaction left open, which pgx bounds only by
+// the BeginTx's ctx (none, with context.Background()), once
+// manager.Config.CancelGrace has passed since Release began it;
 // a health check still running CancelGrace past its ValidateTimeout (pgx
 // returns at that ctx, so in practice none); and at a forced Close. It closes the TCP (or unix) connection itself,
 // under TLS and this package's session wrapper, so that it never waits

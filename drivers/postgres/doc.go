@@ -32,17 +32,20 @@
 //
 // A result set or a transaction left open on a manager.Lease instead (the
 // facade's driver connection reached through sql.Conn.Raw, or
-// Manager.Acquire and Lease.Conn) is closed or rolled back by Release, and
-// pgx reads the rest of the reply under the query's ctx, and sends the
+// Manager.Acquire and Lease.Conn) is closed or rolled back by Release. pgx
+// would read the rest of the reply under the query's ctx, and sends the
 // ROLLBACK and waits for its answer under the BeginTx ctx, either of which
 // may never end (context.Background()). The Dialer is a manager.Aborter for
-// those waits: manager.Config.CancelGrace (2s by default) after Release
-// began that Close or rollback, it closes the network connection under pgx
-// (the TCP connection, under TLS), the Close or rollback fails at once and
-// the connection is closed, never reused. It is a manager.CtxBounded
-// Aborter: pgx ends every call at its ctx by itself, so no call is watched
-// and calls cost nothing more; with CancelGrace negative nothing is cut and
-// that Close or rollback is unbounded.
+// those waits: it closes the network connection under pgx (the TCP
+// connection, under TLS), so the Close or rollback fails at once, and the
+// connection is closed, never reused. A result set left open is cut at once
+// (its connection is closed anyway, and pgx runs no reader of its own, so
+// nothing needs the rest of the reply); a rollback, once
+// manager.Config.CancelGrace (2s by default) has passed since Release began
+// it. It is a manager.CtxBounded Aborter: pgx ends every call at its ctx by
+// itself, so no call is watched and calls cost nothing more; with
+// CancelGrace negative nothing is cut, a result set left open is read to
+// its end, and that Close or rollback is unbounded.
 //
 // # Session reset
 //
