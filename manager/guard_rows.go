@@ -95,11 +95,13 @@ func (r *rows) forget() {
 // server sending a long one: its transport is cut first, and each Close
 // fails at once.
 func (l *Lease) closeLeftRows() {
+	var w *pastctx.Calls
 	if ab := l.m.aborter; ab != nil && !l.m.watchCalls {
 		l.markCut()
 		l.abort(ab)
+	} else {
+		w = l.watchLeft(leftRows)
 	}
-	w := l.watchLeft(leftRows)
 	for r := l.open; r != nil; r = r.next {
 		r.closeLeft()
 	}
