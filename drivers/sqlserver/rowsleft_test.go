@@ -55,10 +55,27 @@ func queryOnLease(t *testing.T, l *manager.Lease, q string) driver.Rows {
 }
 
 func TestReleaseWithAResultSetLeftOpenEndsGoMssqldbsReader(t *testing.T) {
+	releaseLeftOpenWhileAnotherWorks(t, manager.DefaultCancelGrace, 10)
+}
+
+// TestReleaseCutOfAHealthyLeftOpenResultEndsGoMssqldbsReader is the same
+// with the Close that Release makes of each result set left open taking
+// longer than CancelGrace on a healthy server (a long reply, a slow link,
+// or, here, a CancelGrace far shorter than the drain): go-mssqldb's reader
+// is cut mid-reply, then the connection is closed, giving its buffer back
+// to the pool every connection shares, while another caller keeps logging
+// in. The reader must have ended first (see closeLeftRows).
+func TestReleaseCutOfAHealthyLeftOpenResultEndsGoMssqldbsReader(t *testing.T) {
+	releaseLeftOpenWhileAnotherWorks(t, time.Microsecond, 20)
+}
+
+// releaseLeftOpenWhileAnotherWorks releases leases with a long result set
+// left open, rounds times, while another caller keeps dialing and reading.
+func releaseLeftOpenWhileAnotherWorks(t *testing.T, cancelGrace time.Duration, rounds int) {
 	srv := startServer(t)
 	d, err := sqlserver.NewDialer(dsnFor(srv, ""))
 	require.NoError(t, err)
-	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: d, MaxSize: 4, HealthCheckAfter: -1})
+	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: d, MaxSize: 4, HealthCheckAfter: -1, CancelGrace: cancelGrace})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, m.Close(ctxT(t))) })
 	// Generous: under -race on a loaded 2-core machine each round (a login,
@@ -95,7 +112,7 @@ func TestReleaseWithAResultSetLeftOpenEndsGoMssqldbsReader(t *testing.T) {
 	})
 
 	q := longReply()
-	for range 10 {
+	for range rounds {
 		l, err := m.Acquire(ctx, tokens.SQLLogin())
 		require.NoError(t, err)
 		rows := queryOnLease(t, l, q)
