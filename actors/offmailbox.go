@@ -121,7 +121,7 @@ func (a *poolActor) watchCheck(ctx context.Context, conn driver.Conn) *pastctx.C
 		return nil
 	}
 	clock := a.cfg.Clock
-	return pastctx.Start(ctx, a.cfg.CancelGrace, func(d time.Duration, f func()) { clock.AfterFunc(d, f) },
+	return pastctx.Start(ctx, a.cfg.CancelGrace, func(d time.Duration, f func()) func() bool { return clock.AfterFunc(d, f).Stop },
 		func() { abort(conn) })
 }
 

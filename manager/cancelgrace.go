@@ -88,7 +88,7 @@ func (l *Lease) trackCalls(ctx context.Context) *pastctx.Calls {
 	if ab == nil || ctx == nil || !l.m.watchCalls {
 		return nil
 	}
-	return pastctx.Track(ctx, l.m.cfg.CancelGrace, l.m.afterFunc, func() { l.cut(ab) })
+	return pastctx.Track(ctx, l.m.cfg.CancelGrace, l.m.armTimer, func() { l.cut(ab) })
 }
 
 // enterCalls begins a call under calls' ctx (ctx): watched by calls when

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/internal/mailbox"
+	"github.com/idpool/idpool/internal/pastctx"
 	"github.com/idpool/idpool/internal/safelog"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
@@ -82,12 +83,10 @@ type Manager struct {
 	// watchCalls: calls are watched on their ctx (trackCalls); false for
 	// an Aborter whose driver ends its calls at their ctx (CtxBounded).
 	watchCalls bool
-	// afterFunc is Config.Clock's AfterFunc, made once for the calls'
-	// watches (internal/pastctx).
-	afterFunc func(time.Duration, func())
-	// armTimer is Config.Clock's AfterFunc, returning its Timer's Stop: for
-	// the watches Release starts (see watchLeft), which stop their timer.
-	armTimer func(time.Duration, func()) func() bool
+	// armTimer is Config.Clock's AfterFunc returning its Timer's Stop,
+	// made once for the calls' watches (internal/pastctx), which stop
+	// their grace's timer when they end.
+	armTimer pastctx.Arm
 }
 
 // New validates cfg, naming every invalid field in a *ConfigError, and starts
@@ -141,7 +140,6 @@ func New(cfg Config) (*Manager, error) {
 		cb, ok := aborter.(CtxBounded)
 		m.watchCalls = !ok || !cb.EndsCallsAtCtx()
 		clock := cfg.Clock
-		m.afterFunc = func(d time.Duration, f func()) { clock.AfterFunc(d, f) }
 		m.armTimer = func(d time.Duration, f func()) func() bool { return clock.AfterFunc(d, f).Stop }
 	}
 	return m, nil

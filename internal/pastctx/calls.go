@@ -20,7 +20,15 @@ type Calls struct {
 	state      atomic.Uint32
 	unregister func() bool
 	cut        func()
+	// stopTimer stops the grace's timer once one is armed (see Arm), so
+	// that a watch stopped in time leaves none armed for the rest of the
+	// grace, holding cut and whatever cut holds.
+	stopTimer atomic.Pointer[func() bool]
 }
+
+// Arm starts a timer that calls f after d, and returns what stops it:
+// time.AfterFunc's Stop, or a test clock's.
+type Arm func(d time.Duration, f func()) (stop func() bool)
 
 // The bits of Calls.state.
 const (
@@ -32,16 +40,28 @@ const (
 )
 
 // Track watches the calls to be made under ctx, or returns nil for a ctx
-// that can never end. Once ctx has ended, afterFunc (the caller's clock:
-// time.AfterFunc, or a test's) is asked to run the check grace later. A
-// panic in cut is recovered: the cut counts as done.
-func Track(ctx context.Context, grace time.Duration, afterFunc func(time.Duration, func()), cut func()) *Calls {
+// that can never end. Once ctx has ended, arm (the caller's clock) is asked
+// to run the check grace later. A panic in cut is recovered: the cut counts
+// as done.
+func Track(ctx context.Context, grace time.Duration, arm Arm, cut func()) *Calls {
 	if ctx.Done() == nil {
 		return nil
 	}
 	c := &Calls{cut: cut}
-	c.unregister = context.AfterFunc(ctx, func() { afterFunc(grace, c.fire) })
+	c.unregister = context.AfterFunc(ctx, func() { c.armGrace(arm, grace) })
 	return c
+}
+
+// armGrace starts the grace's timer and keeps its stop for Stop. If Stop
+// has already run, it stops the timer itself: Stop marks the watch stopped
+// before it reads stopTimer, and this stores stopTimer before it reads the
+// mark, so one of the two stops it (a second Stop does nothing).
+func (c *Calls) armGrace(arm Arm, grace time.Duration) {
+	stop := arm(grace, c.fire)
+	c.stopTimer.Store(&stop)
+	if c.state.Load()&callsStopped != 0 {
+		stop()
+	}
 }
 
 // fire cuts the call in flight, or marks the grace as past.
@@ -119,6 +139,9 @@ func (c *Calls) Stop() (cut bool) {
 			continue
 		}
 		if c.state.CompareAndSwap(s, s|callsStopped) {
+			if stop := c.stopTimer.Load(); stop != nil {
+				(*stop)()
+			}
 			return s&callCut != 0
 		}
 	}

@@ -20,8 +20,8 @@ import (
 // Start watches one call made under ctx, already begun: Track with the
 // call entered. Stop ends it (no Exit is needed) and reports whether it
 // was cut. A ctx that can never end is not watched: Start returns nil.
-func Start(ctx context.Context, grace time.Duration, afterFunc func(time.Duration, func()), cut func()) *Calls {
-	c := Track(ctx, grace, afterFunc, cut)
+func Start(ctx context.Context, grace time.Duration, arm Arm, cut func()) *Calls {
+	c := Track(ctx, grace, arm, cut)
 	c.Enter()
 	return c
 }
@@ -30,14 +30,12 @@ func Start(ctx context.Context, grace time.Duration, afterFunc func(time.Duratio
 // now, whatever its ctx: it is cut grace from now if it is still running.
 // For a wait whose caller has given up on it with no ctx to say so (the
 // Close of a result set, or the rollback of a transaction, left open at a
-// lease's Release). arm starts the grace's timer and returns what stops
-// it: Stop stops it, so that a call ended in time leaves no timer (holding
-// cut, and whatever cut holds) armed for the rest of the grace. Stop ends
-// the watch (no Exit is needed) and reports whether the call was cut. It
-// registers nothing on any ctx.
-func StartEnded(grace time.Duration, arm func(time.Duration, func()) (stop func() bool), cut func()) *Calls {
-	c := &Calls{cut: cut}
+// lease's Release). Stop ends the watch (no Exit is needed), stops the
+// grace's timer and reports whether the call was cut. It registers nothing
+// on any ctx.
+func StartEnded(grace time.Duration, arm Arm, cut func()) *Calls {
+	c := &Calls{cut: cut, unregister: func() bool { return false }}
 	c.state.Store(callInFlight)
-	c.unregister = arm(grace, c.fire)
+	c.armGrace(arm, grace)
 	return c
 }

@@ -34,7 +34,7 @@ func (c *timers) afterFunc(d time.Duration, f func()) {
 	c.asked <- d
 }
 
-// arm is afterFunc for StartEnded, whose stop keeps f from running and
+// arm is the tests' pastctx.Arm: its stop keeps f from running and
 // says whether it had not run yet; armed counts those neither run nor
 // stopped.
 func (c *timers) arm(d time.Duration, f func()) func() bool {
@@ -69,7 +69,7 @@ func TestACallPastItsCtxAndTheGraceIsCutOnce(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
 	cuts := 0
-	w := pastctx.Start(ctx, 3*time.Second, clock.afterFunc, func() { cuts++ })
+	w := pastctx.Start(ctx, 3*time.Second, clock.arm, func() { cuts++ })
 	require.NotNil(t, w)
 	cancel()
 	assert.Equal(t, 3*time.Second, <-clock.asked, "the grace starts when the ctx ends")
@@ -84,7 +84,7 @@ func TestACallPastItsCtxAndTheGraceIsCutOnce(t *testing.T) {
 func TestACallThatEndsFirstIsNeverCut(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := pastctx.Start(ctx, time.Second, clock.afterFunc, func() { t.Error("cut after Stop") })
+	w := pastctx.Start(ctx, time.Second, clock.arm, func() { t.Error("cut after Stop") })
 	cancel()
 	<-clock.asked
 	assert.False(t, w.Stop(), "the call ended before the grace passed")
@@ -95,7 +95,7 @@ func TestACallThatEndsFirstIsNeverCut(t *testing.T) {
 func TestAStoppedWatchAsksForNoTimer(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := pastctx.Start(ctx, time.Second, clock.afterFunc, func() { t.Error("cut") })
+	w := pastctx.Start(ctx, time.Second, clock.arm, func() { t.Error("cut") })
 	assert.False(t, w.Stop())
 	cancel()
 	// A callback left on the ctx would run in the goroutine
@@ -108,7 +108,7 @@ func TestAStoppedWatchAsksForNoTimer(t *testing.T) {
 }
 
 func TestNothingIsWatchedOnACtxThatCannotEnd(t *testing.T) {
-	w := pastctx.Start(context.Background(), time.Second, newTimers().afterFunc, func() {})
+	w := pastctx.Start(context.Background(), time.Second, newTimers().arm, func() {})
 	assert.Nil(t, w)
 	assert.False(t, w.Stop(), "a nil Watch was never cut")
 }
@@ -117,7 +117,7 @@ func TestNothingIsWatchedOnACtxThatCannotEnd(t *testing.T) {
 func TestACutThatPanicsIsContained(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := pastctx.Start(ctx, time.Second, clock.afterFunc, func() { panic("cut panicked") })
+	w := pastctx.Start(ctx, time.Second, clock.arm, func() { panic("cut panicked") })
 	cancel()
 	<-clock.asked
 	assert.NotPanics(t, clock.fire)
@@ -131,7 +131,7 @@ func TestStopWaitsForACutUnderWay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	inCut, release := make(chan struct{}), make(chan struct{})
 	var cutDone bool
-	w := pastctx.Start(ctx, time.Second, clock.afterFunc, func() {
+	w := pastctx.Start(ctx, time.Second, clock.arm, func() {
 		close(inCut)
 		<-release
 		cutDone = true
@@ -151,7 +151,7 @@ func TestCallsCutOnlyACallInFlight(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
 	cuts := 0
-	c := pastctx.Track(ctx, time.Second, clock.afterFunc, func() { cuts++ })
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() { cuts++ })
 	require.NotNil(t, c)
 	require.True(t, c.Enter())
 	c.Exit()
@@ -167,7 +167,7 @@ func TestCallsCutTheCallInFlight(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
 	cuts := 0
-	c := pastctx.Track(ctx, time.Second, clock.afterFunc, func() { cuts++ })
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() { cuts++ })
 	require.True(t, c.Enter())
 	cancel()
 	<-clock.asked
@@ -181,7 +181,7 @@ func TestCallsCutTheCallInFlight(t *testing.T) {
 func TestStoppedCallsCutNothing(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := pastctx.Track(ctx, time.Second, clock.afterFunc, func() { t.Error("cut after Stop") })
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() { t.Error("cut after Stop") })
 	require.True(t, c.Enter())
 	c.Exit()
 	assert.False(t, c.Stop())
@@ -191,7 +191,7 @@ func TestStoppedCallsCutNothing(t *testing.T) {
 	var nilCalls *pastctx.Calls
 	assert.False(t, nilCalls.Enter())
 	assert.False(t, nilCalls.Stop())
-	assert.Nil(t, pastctx.Track(context.Background(), time.Second, clock.afterFunc, func() {}))
+	assert.Nil(t, pastctx.Track(context.Background(), time.Second, clock.arm, func() {}))
 }
 
 // Exit returns only once a cut under way has finished.
@@ -200,7 +200,7 @@ func TestExitWaitsForACutUnderWay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	inCut, release := make(chan struct{}), make(chan struct{})
 	var cutDone bool
-	c := pastctx.Track(ctx, time.Second, clock.afterFunc, func() {
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() {
 		close(inCut)
 		<-release
 		cutDone = true
@@ -234,4 +234,19 @@ func TestACallStartedEndedIsCutOnceTheGraceHasPassed(t *testing.T) {
 	assert.Zero(t, clock.armed.Load(), "Stop stopped the grace's timer: nothing it holds stays armed")
 	clock.fire()
 	assert.Equal(t, 1, cuts, "nor is it once the grace has passed")
+}
+
+// A watch stopped after its ctx ended, with no call cut, stops the grace's
+// timer: one left armed would hold cut, and whatever cut holds (a lease
+// and its connection), for the rest of the grace.
+func TestAWatchStoppedAfterItsCtxEndedLeavesNoTimerArmed(t *testing.T) {
+	clock := newTimers()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() { t.Error("a call that was not in flight was cut") })
+	cancel()
+	assert.Equal(t, time.Second, <-clock.asked, "the ctx's end armed the grace")
+	assert.EqualValues(t, 1, clock.armed.Load())
+	assert.False(t, c.Stop())
+	assert.Zero(t, clock.armed.Load(), "Stop stopped the grace's timer")
+	clock.fire()
 }
