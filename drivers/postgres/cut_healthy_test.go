@@ -12,12 +12,13 @@ import (
 )
 
 // TestReleaseCutOfAHealthyLeftOpenPgxResult: on a healthy server, a
-// result set left open on a manager.Lease whose Close (pgx reads the rest
-// of the reply) outlasts CancelGrace is cut mid-read. Release must still
+// result set left open on a manager.Lease is cut mid-reply at Release (at
+// once: the Dialer is CtxBounded, see closeLeftRows). Release must still
 // return, the connection must be closed, and the next lease (another
 // goroutine keeps acquiring) must be served by a working connection. Run
-// under -race: the cut (timer goroutine) runs against pgx's reads on
-// Release's goroutine.
+// under -race: the socket is closed under pgx's buffered reader, whose
+// cleanup may still run when the pool closes the connection on its own
+// goroutine.
 func TestReleaseCutOfAHealthyLeftOpenPgxResult(t *testing.T) {
 	e := newPgxEnv(t, manager.Config{MaxSize: 2, CancelGrace: time.Microsecond})
 	ctx := as(t, e.alice)
