@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"go/parser"
 	"go/token"
 	"os"
@@ -172,5 +173,54 @@ func TestDesignImportLayering(t *testing.T) {
 			have = append(have, p)
 		}
 		assert.ElementsMatch(t, imports, have, "%s imports", pkg)
+	}
+}
+
+// readmeSection returns the README's text from the heading "## "+title to
+// the next "## " heading.
+func readmeSection(t *testing.T, title string) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	s := string(readme)
+	start := strings.Index(s, "\n## "+title+"\n")
+	require.GreaterOrEqual(t, start, 0, "the README has the section %q", title)
+	s = s[start+1:]
+	if end := strings.Index(s[3:], "\n## "); end >= 0 {
+		s = s[:end+3]
+	}
+	return s
+}
+
+// TestReadmeCommandLineIsTheCLIs checks the README's account of the
+// command line against the CLI itself: its table names every command and
+// no other, and its exit codes say what `idpool --help` says, clause for
+// clause (the README once said only an interrupted live sim exited 1, and
+// neither said that demo exits 1 when its isolation check fails).
+func TestReadmeCommandLineIsTheCLIs(t *testing.T) {
+	section := readmeSection(t, "The command line: `idpool`")
+	var documented []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `idpool ([a-z]+)` \\|").FindAllStringSubmatch(section, -1) {
+		documented = append(documented, m[1])
+	}
+	var registered []string
+	for name := range commands {
+		registered = append(registered, name)
+	}
+	assert.ElementsMatch(t, registered, documented, "the README's command table against the CLI's commands")
+
+	// Markdown aside (bold, code spans, line breaks), each exit code's
+	// text in the README is the CLI's.
+	flat := func(s string) string {
+		s = strings.NewReplacer("**", "", "`", "").Replace(s)
+		return strings.Join(strings.Fields(s), " ")
+	}
+	start := strings.Index(section, "Exit codes, the same for every command")
+	require.GreaterOrEqual(t, start, 0, "the README's exit codes")
+	readme := flat(section[start : start+strings.Index(section[start:], "\n\n")])
+	codes := regexp.MustCompile(`(?m)^  ([0-9])  `).Split(strings.TrimPrefix(exitCodesHelp, "Exit codes:\n"), -1)[1:]
+	require.Len(t, codes, 3)
+	for i, text := range codes {
+		assert.Contains(t, readme, fmt.Sprintf("%d %s", i, flat(text)), "the README's exit code %d against `idpool --help`", i)
 	}
 }

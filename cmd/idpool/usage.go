@@ -24,8 +24,10 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success (sim: every invariant held, or the injected bug was caught)
   1  the command ran and failed (sim: an invariant was violated, or the
-     run was interrupted; bench, demo: it was interrupted, after printing
-     what finished; sim, bench: an output file could not be written)
+     run was interrupted; demo: a query reached another identity's
+     connection, or a connection stayed open after Close; bench, demo: it
+     was interrupted, after printing (and bench writing) what finished;
+     sim, bench: an output file could not be written)
   2  bad command line: unknown command or flag, or a flag value refused
      before any work started (nothing was run)`
 
