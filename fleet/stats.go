@@ -19,7 +19,7 @@ type Stats struct {
 	// either is logged as an error.
 	FleetCap int
 	// Held is how many permits etcd records for this process; InUse how many
-	// cover connections open or dialing; Waiting how many the manager waits
+	// cover connections open, dialing or closing; Waiting how many the manager waits
 	// for; Shed how many connections it must close (its lease cannot be
 	// counted on, or it is above its fair share while others wait).
 	Held, InUse, Waiting, Shed int

@@ -58,7 +58,7 @@ func registerObservers(meter metric.Meter, m *Manager, attrs *metricAttrs, cfg C
 	o.staleDrained = counter("idpool.token.stale_drained", "{connection}", "Idle connections closed because their token was replaced.")
 	o.refreshes = counter("idpool.token.refreshes", "{mint}", "Background mints ahead of expiry (TokenRefreshAhead).")
 	o.poolsRetired = counter("idpool.pools.retired", "{pool}", "Identity pools retired after going quiet.")
-	o.permitsUsed = gauge("idpool.permits.in_use", "{connection}", "Connections open or dialing under MaxTotal, the session budget.")
+	o.permitsUsed = gauge("idpool.permits.in_use", "{connection}", "Connections open, dialing or closing under MaxTotal, the session budget.")
 	o.permitsLimit = gauge("idpool.permits.limit", "{connection}", "MaxTotal, the session budget of this process.")
 	o.permitsWaiting = gauge("idpool.permits.waiting", "{request}", "Dials queued for room under MaxTotal.")
 	if err := errors.Join(errs...); err != nil {

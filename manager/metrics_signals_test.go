@@ -99,6 +99,34 @@ func TestMetricsReportTheSessionBudgetAndTheIdleBounds(t *testing.T) {
 	b.Release(nil)
 }
 
+// docs/OPERATIONS.md ("Metrics") and Stats.PermitsInUse: a connection whose
+// close has not finished still holds its MaxTotal permit (the server still
+// counts its session), in Stats and in idpool.permits.in_use; the permit
+// comes back when the close ends. Both once said "open or dialing".
+func TestAClosingConnectionHoldsItsMaxTotalPermitUntilItsCloseEnds(t *testing.T) {
+	mp, reader := newReader(t)
+	closing, unblock := make(chan struct{}, 1), make(chan struct{})
+	m, _ := newManager(t, Config{MaxTotal: 2, MeterProvider: mp, HealthCheckAfter: -1,
+		Hooks: Hooks{BeforeClose: func(driver.Conn) {
+			select {
+			case closing <- struct{}{}:
+			default:
+			}
+			<-unblock
+		}}})
+	acquire(t, m, identity("alice")).Release(errBad) // broken: closed, and the close blocks in the hook
+	<-closing
+	s := m.Stats()
+	require.Equal(t, 1, s.Total.ClosingConns)
+	assert.Zero(t, s.Total.Open)
+	assert.Equal(t, 1, s.PermitsInUse, "the closing connection's permit")
+	assert.EqualValues(t, 1, value(collect(t, reader)["idpool.permits.in_use"], "", ""))
+
+	close(unblock)
+	eventually(t, func() bool { return m.Stats().PermitsInUse == 0 }, "the permit back once the close ended")
+	assert.EqualValues(t, 0, value(collect(t, reader)["idpool.permits.in_use"], "", ""))
+}
+
 func TestMetricCountersSurviveRetirement(t *testing.T) {
 	mp, reader := newReader(t)
 	m, _ := newManager(t, Config{MeterProvider: mp, PoolIdleTimeout: 10 * time.Millisecond})

@@ -14,8 +14,9 @@ type Stats struct {
 	// since New.
 	Pools                      int
 	PoolsCreated, PoolsRetired uint64
-	// PermitsInUse counts connections open or dialing under Config.MaxTotal,
-	// and PermitWaiters the pools' requests queued for room under it.
+	// PermitsInUse counts connections open, dialing or still closing under
+	// Config.MaxTotal (a permit comes back once its close has finished), and
+	// PermitWaiters the pools' requests queued for room under it.
 	PermitsInUse, PermitWaiters int
 	// Total sums every live pool's gauges and counters, plus the counters of
 	// pools that have retired or closed. Its Wait histogram merges them all.

@@ -3,7 +3,8 @@ package decide
 import "slices"
 
 // permitBook is the manager's account of the global cap (Config.MaxTotal):
-// how many connections are open or dialing across all pools, which pool holds
+// how many connections are open, dialing or closing across all pools (a pool
+// returns a permit once its connection's close has finished), which pool holds
 // how many, and the pools waiting for one, served first come, first served so
 // that no identity starves. Where a permit is stolen: steal.go.
 type permitBook struct {
