@@ -201,7 +201,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock is for tests and simulations. Default: the system clock.
 	Clock Clock
-	// Seed makes lifetime jitter reproducible. Default 0: random.
+	// Seed makes the pools' random draws (lifetime and backoff jitter)
+	// reproducible. Default 0: random.
 	Seed uint64
 
 	// abort is the Dialer's AbortTransport (see Aborter), set by New when

@@ -2,10 +2,13 @@ package manager
 
 import (
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/tokens"
@@ -128,4 +131,77 @@ func TestOperationsMetricsListEveryIdentityKind(t *testing.T) {
 		kinds = append(kinds, k.String())
 	}
 	assert.Equal(t, kinds, documented)
+}
+
+// tableRows returns the cells of the rows of the Markdown tables in s,
+// header and separator rows left out. A cell's escaped pipe (\|) stays in it.
+func tableRows(s string) [][]string {
+	var rows [][]string
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "|---") {
+			continue
+		}
+		line = strings.ReplaceAll(strings.Trim(line, "|"), `\|`, "\x00")
+		var cells []string
+		for _, c := range strings.Split(line, "|") {
+			cells = append(cells, strings.ReplaceAll(strings.TrimSpace(c), "\x00", `\|`))
+		}
+		rows = append(rows, cells)
+	}
+	return rows
+}
+
+// The Configuration table of docs/OPERATIONS.md has a row for every field
+// of Config and no other, and every default it states as a value (a
+// duration, a number, a boolean) is the one a zero Config gets: the table
+// once lacked TokenRefreshAhead, and a changed default would leave it
+// stating the old one.
+func TestOperationsConfigurationTableIsConfigs(t *testing.T) {
+	def := reflect.ValueOf(Config{}.withDefaults())
+	var fields []string
+	for f := range reflect.TypeFor[Config]().Fields() {
+		if f.IsExported() {
+			fields = append(fields, f.Name)
+		}
+	}
+	var documented []string
+	checked := 0
+	for _, row := range tableRows(operationsSection(t, "Configuration")) {
+		if row[0] == "field" {
+			continue // the header
+		}
+		names := backticked(row[0])
+		require.NotEmpty(t, names, "row %q names its field", row[0])
+		documented = append(documented, names...)
+		defaults := strings.Split(row[1], ", ")
+		if len(defaults) != len(names) {
+			defaults = []string{row[1]} // one default stated for several fields
+		}
+		for i, name := range names {
+			f := def.FieldByName(name)
+			if !f.IsValid() {
+				continue // reported by the comparison below
+			}
+			stated, _, _ := strings.Cut(defaults[min(i, len(defaults)-1)], " ")
+			switch v := f.Interface().(type) {
+			case time.Duration:
+				if d, err := time.ParseDuration(stated); err == nil {
+					assert.Equal(t, v, d, "%s's default", name)
+					checked++
+				}
+			case int:
+				if n, err := strconv.Atoi(stated); err == nil {
+					assert.Equal(t, v, n, "%s's default", name)
+					checked++
+				}
+			case bool:
+				if b, err := strconv.ParseBool(stated); err == nil {
+					assert.Equal(t, v, b, "%s's default", name)
+					checked++
+				}
+			}
+		}
+	}
+	assert.ElementsMatch(t, fields, documented, "docs/OPERATIONS.md's Configuration table against Config's fields")
+	assert.GreaterOrEqual(t, checked, 20, "the defaults stated as values were checked")
 }
