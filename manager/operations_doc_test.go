@@ -205,3 +205,46 @@ func TestOperationsConfigurationTableIsConfigs(t *testing.T) {
 	assert.ElementsMatch(t, fields, documented, "docs/OPERATIONS.md's Configuration table against Config's fields")
 	assert.GreaterOrEqual(t, checked, 20, "the defaults stated as values were checked")
 }
+
+// fieldNames returns the names of T's exported fields.
+func fieldNames[T any]() []string {
+	var names []string
+	for f := range reflect.TypeFor[T]().Fields() {
+		if f.IsExported() {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}
+
+// firstColumn returns the backticked names in the first cell of each row
+// of the tables in s, the header's left out.
+func firstColumn(s string) []string {
+	var names []string
+	for _, row := range tableRows(s) {
+		if row[0] == "field" {
+			continue
+		}
+		for _, n := range backticked(row[0]) {
+			n, _, _ = strings.Cut(n, "[") // Closes[reason]
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// The Stats section of docs/OPERATIONS.md lists Stats' fields, and its
+// tables have a row for every field of PoolStats and of FleetStats and for
+// no other: the per-pool table once lacked ClosingConns, Evictions and
+// seven more.
+func TestOperationsStatsTablesAreTheStatsTypes(t *testing.T) {
+	s := operationsSection(t, "Stats")
+	list := regexp.MustCompile("`Stats\\{([^}]*)\\}`").FindStringSubmatch(s)
+	require.NotNil(t, list, "the Stats{...} list")
+	assert.Equal(t, fieldNames[Stats](), strings.Split(strings.Join(strings.Fields(list[1]), " "), ", "), "the Stats{...} list against Stats' fields")
+
+	pool, fleet, ok := strings.Cut(s, "`Stats.Fleet` is nil")
+	require.True(t, ok, "the fleet table follows the per-pool one")
+	assert.ElementsMatch(t, fieldNames[PoolStats](), firstColumn(pool), "the per-pool table against PoolStats' fields")
+	assert.ElementsMatch(t, fieldNames[FleetStats](), firstColumn(fleet), "the fleet table against FleetStats' fields")
+}
