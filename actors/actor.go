@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/internal/mailbox"
+	"github.com/idpool/idpool/internal/panicdesc"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -106,6 +107,11 @@ var tickMsg = &messages.Tick{}
 
 func (a *poolActor) Receive(c actor.Context) {
 	defer a.recoverInternal(c)
+	if m, ok := c.Message().(*messages.Acquire); ok {
+		// Before anything can panic: recoverInternal answers an acquire
+		// the step never got to.
+		a.acquiring = m
+	}
 	now := a.cfg.Clock.Now()
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
@@ -115,7 +121,6 @@ func (a *poolActor) Receive(c actor.Context) {
 			a.identity = m.Identity
 			a.step(c, now, NewCredential{})
 		}
-		a.acquiring = m
 		a.step(c, now, Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout})
 		a.noteWaiting(m)
 	case *messages.Release:
@@ -178,18 +183,39 @@ func (a *poolActor) Receive(c actor.Context) {
 }
 
 // recoverInternal keeps the actor and its state if idpool itself panics: a
-// restart would forget open connections and strand waiters. User code never
-// runs here unguarded (dialers, sources and hooks run in goroutines with
-// their own recover; the Logger's handler, which does run here, comes
-// wrapped by the manager so that its panics stay in it), so this is a last
-// line of defence.
+// restart would forget open connections and strand waiters. Little user
+// code runs here (dialers, sources and hooks run in goroutines with their
+// own recover; the Logger's handler comes wrapped by the manager so that
+// its panics stay in it), so this is a last line of defence. The one that
+// does is Config.Clock, a test's or a simulation's: what it panics with is
+// described, never printed (it may hold anything), and a panic on the
+// first message, before the pool exists, names no pool.
 func (a *poolActor) recoverInternal(c actor.Context) {
 	if r := recover(); r != nil {
-		a.logger().ErrorContext(logCtx(c), "idpool: internal error in pool actor", "pool", a.sm.cfg.Key.Redacted(), "panic", r)
+		pool := "(not started)"
+		if a.sm != nil {
+			pool = a.sm.cfg.Key.Redacted()
+		}
+		a.logger().ErrorContext(logCtx(c), "idpool: internal error in pool actor", "pool", pool, "panic", panicdesc.Describe(r))
+		a.answerLost(c)
 	}
 	// An idle pool keeps no acquire (and so no Lease), even if a panic cut
 	// the step short.
 	a.acquiring = nil
+}
+
+// answerLost answers the acquire being handled when a panic cut its step
+// short, unless the pool answered it (answered clears acquiring) or holds it
+// as a waiter, to answer later. Its caller would otherwise wait for good:
+// past its ctx too, since the Cancel it then sends finds nothing to
+// withdraw. Its reply channel is empty: nothing answered it.
+func (a *poolActor) answerLost(c actor.Context) {
+	m := a.acquiring
+	if m == nil || m != c.Message() || a.sm != nil && a.sm.waiters.get(m.ID) != nil {
+		return
+	}
+	a.acquiring = nil
+	m.Reply <- messages.Reply{Err: ErrInternal}
 }
 
 // manager is the PID that receives the pool's requests.

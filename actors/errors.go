@@ -17,6 +17,13 @@ var ErrClosed = errors.New("idpool: pool closed")
 // MaxWaiters long: load is shed instead of queued.
 var ErrPoolExhausted = errors.New("idpool: pool exhausted (too many waiters)")
 
+// ErrInternal answers an acquire whose message a pool or the manager actor
+// was handling when a panic cut its step short (idpool's own, or a
+// Config.Clock that panicked): the actor keeps its state and goes on, and
+// the caller gets this at once rather than wait for an answer that would
+// never come. The error log has the panic's line.
+var ErrInternal = errors.New("idpool: internal error while handling the acquire, which was not served (see the log line \"idpool: internal error in pool actor\" or \"in manager actor\")")
+
 // ErrAcquireTimeout matches (with errors.Is) every acquire that ran out of
 // time. Such errors also match context.DeadlineExceeded.
 var ErrAcquireTimeout = errors.New("idpool: acquire timed out")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/idpool/idpool/internal/panicdesc"
 	"github.com/idpool/idpool/internal/shrink"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -34,10 +35,13 @@ type managerActor struct {
 	poolProps *actor.Props
 	// routes publishes the pools to callers, for hits that skip this actor.
 	routes *routeTable
-	// acquire is the Acquire being stepped (for EffSpawn and EffForward);
-	// next holds the follow-up inputs the effects produced (RouteClosed).
-	acquire *messages.Acquire
-	next    []decide.Input
+	// acquire is the Acquire being stepped (for EffSpawn and EffForward),
+	// and acquireOut says it was forwarded or answered (a panic after
+	// that must not answer it again: see recoverInternal); next holds
+	// the follow-up inputs the effects produced (RouteClosed).
+	acquire    *messages.Acquire
+	acquireOut bool
+	next       []decide.Input
 	// entryDeletes counts deletions since entries was last rebuilt (see
 	// shrink.Map).
 	entryDeletes int
@@ -88,7 +92,7 @@ func (m *managerActor) Receive(c actor.Context) {
 	defer m.recoverInternal()
 	switch msg := c.Message().(type) {
 	case *messages.Acquire:
-		m.acquire = msg
+		m.acquire, m.acquireOut = msg, false
 		m.step(c, decide.Acquire{Disc: msg.Discriminator, UsesToken: msg.Identity.UsesToken()})
 		m.acquire = nil
 	case *messages.Cancel:
@@ -126,10 +130,23 @@ func (m *managerActor) Receive(c actor.Context) {
 	}
 }
 
+// recoverInternal keeps the actor and its state if a step panics (idpool's
+// own code, or Config.Clock, user code: what it panicked with is described,
+// never printed). An acquire the step had neither forwarded nor answered is
+// answered with ErrInternal: its caller would otherwise wait for good, past
+// its ctx too, since the Cancel it then sends finds no pool holding it.
 func (m *managerActor) recoverInternal() {
-	if r := recover(); r != nil && m.cfg.Logger != nil {
-		m.cfg.Logger.Error("idpool: internal error in manager actor", "panic", r)
+	r := recover()
+	if r == nil {
+		return
 	}
+	if m.cfg.Logger != nil {
+		m.cfg.Logger.Error("idpool: internal error in manager actor", "panic", panicdesc.Describe(r))
+	}
+	if m.acquire != nil && !m.acquireOut {
+		m.acquire.Reply <- messages.Reply{Err: actors.ErrInternal}
+	}
+	m.acquire = nil
 }
 
 // step is the driver loop of package decide's doc: one input, its effects
@@ -169,6 +186,7 @@ func (m *managerActor) effect(c actor.Context, e *decide.Effect) {
 	}
 	switch e.Kind {
 	case decide.EffFailClosed:
+		m.acquireOut = true
 		m.acquire.Reply <- messages.Reply{Err: actors.ErrClosed}
 	case decide.EffSpawn:
 		m.spawn(c, e)
@@ -177,6 +195,7 @@ func (m *managerActor) effect(c actor.Context, e *decide.Effect) {
 	case decide.EffForward:
 		ent := m.entries[e.Pool]
 		ent.route.sent.Add(1)
+		m.acquireOut = true
 		c.Send(ent.pid, m.acquire)
 	case decide.EffCloseRoute:
 		// Close first, then read sent: see route.

@@ -29,6 +29,10 @@ var (
 	// ErrAcquireTimeout: the acquire's deadline passed while it queued. Such
 	// errors also match context.DeadlineExceeded; see TimeoutError.
 	ErrAcquireTimeout = actors.ErrAcquireTimeout
+	// ErrInternal: the acquire's message was lost to a panic inside
+	// idpool's actors (or a Config.Clock that panicked); it was not
+	// served, and the error log says why.
+	ErrInternal = actors.ErrInternal
 )
 
 // TimeoutError is the error of an acquire that timed out or was cancelled
