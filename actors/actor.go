@@ -16,6 +16,8 @@ import (
 // ActorConfig is what every pool actor of a manager shares. It is read-only
 // once the first pool is spawned.
 type ActorConfig struct {
+	// Dialer opens the pools' connections and, when it is a ConnCloser,
+	// closes them.
 	Dialer Dialer
 	Clock  Clock
 	// Logger is called while the actor handles a message: its handler must
@@ -45,8 +47,8 @@ type ActorConfig struct {
 	// driver may wait well past the check's ctx for a server that stopped
 	// answering (go-mssqldb up to 10 s), holding the connection's slot.
 	// A connection closed by force while leased (ForceClose) is cut before
-	// its driver's Close, so that nothing still reading it (see cutForced)
-	// reads into memory the driver has handed on.
+	// BeforeClose sees it and it is closed, so that nothing still reading
+	// it (see cutForced) reads into memory the driver has handed on.
 	Abort       func(driver.Conn) bool
 	CancelGrace time.Duration
 	// Pool, if set, is the configuration every pool of the manager shares

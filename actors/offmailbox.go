@@ -142,6 +142,10 @@ func healthy(ctx context.Context, conn driver.Conn) (ok bool) {
 	return true
 }
 
+// closeConn closes c off the mailbox: for a forced close the Dialer cuts
+// its transport first (cutForced), BeforeClose sees it, then the Dialer
+// closes it when it is a ConnCloser (go-mssqldb's Close would hand its buffer
+// on with the socket still open: see ConnCloser), else c.Close does.
 func (a *poolActor) closeConn(ac actor.Context, id ConnID, c driver.Conn, reason CloseReason) {
 	root, self := ac.ActorSystem().Root, a.self
 	go func() {
@@ -161,7 +165,7 @@ func (a *poolActor) closeConn(ac actor.Context, id ConnID, c driver.Conn, reason
 					a.cfg.BeforeClose(c)
 				}()
 			}
-			_ = c.Close()
+			_ = CloseDialed(a.cfg.Dialer, c)
 		}
 	}()
 }

@@ -25,6 +25,16 @@ type DialRequest = actors.DialRequest
 // DialerFunc adapts a function to Dialer.
 type DialerFunc = actors.DialerFunc
 
+// ConnCloser is implemented by a Dialer whose connections the pool must
+// close through the Dialer rather than by their own Close; see
+// actors.ConnCloser. Unlike Aborter it does not depend on CancelGrace: with
+// one, every close of the Dialer's connections goes through CloseConn,
+// after the BeforeClose hook, and so does the close of a connection an
+// AfterConnect hook refused. drivers/sqlserver's Dialer is one (go-mssqldb's
+// Close hands the connection's buffer on before it closes the socket);
+// drivers/postgres's is not (pgx's Close says goodbye to the server first).
+type ConnCloser = actors.ConnCloser
+
 // Clock supplies time to the pools; see actors.Clock.
 type Clock = actors.Clock
 

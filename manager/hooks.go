@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 
+	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/internal/panicdesc"
 )
 
@@ -78,11 +79,18 @@ func (d hookedDialer) Dial(ctx context.Context, req DialRequest) (driver.Conn, e
 		return conn, err
 	}
 	if err := runHook("AfterConnect", func() error { return d.hooks.AfterConnect(ctx, conn) }); err != nil {
-		_ = conn.Close()
+		// Closed as the pool closes its connections: through the Dialer
+		// when it is a ConnCloser (see actors.CloseDialed).
+		_ = actors.CloseDialed(d.next, conn)
 		return nil, err
 	}
 	return conn, nil
 }
+
+// CloseConn closes a connection the wrapped Dialer opened as that Dialer
+// would have it closed (a ConnCloser's CloseConn), since the pools see only
+// the wrapper.
+func (d hookedDialer) CloseConn(conn driver.Conn) error { return actors.CloseDialed(d.next, conn) }
 
 // prepare runs PrepareConn on a fresh lease: keep it, or discard it and say
 // whether to try another. The hook runs in a goroutine of its own so that

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 
@@ -39,6 +40,11 @@ func (d observedDialer) Dial(ctx context.Context, req DialRequest) (driver.Conn,
 	}
 	return conn, err
 }
+
+// CloseConn closes a connection the wrapped Dialer opened as that Dialer
+// would have it closed (a ConnCloser's CloseConn), since the pools see only
+// the wrapper.
+func (d observedDialer) CloseConn(conn driver.Conn) error { return actors.CloseDialed(d.next, conn) }
 
 // observedMint runs a token mint in an idpool.token.mint span (a child of
 // the acquire that caused it, if any) and records its duration. src never

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 
 	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/microsoft/go-mssqldb/msdsn"
@@ -44,8 +45,9 @@ type dialerSecrets struct {
 }
 
 var (
-	_ actors.Dialer   = (*Dialer)(nil)
-	_ manager.Aborter = (*Dialer)(nil)
+	_ actors.Dialer      = (*Dialer)(nil)
+	_ manager.Aborter    = (*Dialer)(nil)
+	_ manager.ConnCloser = (*Dialer)(nil)
 )
 
 // Option configures a Dialer.
@@ -156,6 +158,30 @@ func (d *Dialer) AbortTransport(conn driver.Conn) bool {
 		return false
 	}
 	return d.secrets().open.abort(conn)
+}
+
+// CloseConn closes conn, one this Dialer opened: its network connection
+// first, then go-mssqldb's Conn.Close. The pool closes every connection of
+// the Dialer this way (manager.ConnCloser), whatever the reason and whatever
+// CancelGrace. go-mssqldb's Close gives the connection's 64 KiB read and
+// write buffer back to a pool every connection in the process shares and
+// only then closes the socket; a response reader it left running (a call
+// cancelled on a server that never confirmed: go-mssqldb gives up waiting
+// after 5 s and leaves its reader blocked on the socket) could, in between,
+// read the old server's bytes into a buffer that the next connection
+// opened, perhaps another identity's, has taken. Closing a socket waits for
+// a read in flight on it to return, so once it is closed no read can reach
+// the buffer. go-mssqldb's Close sends nothing on the wire (no logout), so
+// closing the socket first loses nothing (over TLS, the close_notify alert
+// the server does not need). The error is Close's, but for the closed
+// network connection it meets when the socket was closed here first.
+func (d *Dialer) CloseConn(conn driver.Conn) error {
+	cut := d.secrets != nil && d.secrets().open.abort(conn)
+	err := conn.Close()
+	if cut && errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // ServerKey returns host:port/database of the dialer's DSN (see ServerKey).

@@ -26,4 +26,14 @@
 // rollback of a transaction left open still running CancelGrace after
 // Release began it, whatever its ctx (go-mssqldb would wait for good under
 // context.Background()).
+//
+// A Dialer is also a manager.ConnCloser: the pool closes every connection
+// it opened through CloseConn, whatever the reason and whatever CancelGrace,
+// which closes the network connection first and then calls go-mssqldb's
+// Conn.Close. That Close gives the connection's buffer back to a pool every
+// connection in the process shares before it closes the socket, while a
+// response reader go-mssqldb left blocked on the socket (a call cancelled on
+// a server that never confirmed) may still read into that buffer; closed
+// first, the socket lets no read reach the buffer once another connection,
+// perhaps another identity's, may have it.
 package sqlserver

@@ -49,3 +49,38 @@ func TestTheDialerForgetsEveryClosedConnection(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, other.AbortTransport(c), "a Dialer cuts only its own connections")
 }
+
+// CloseConn closes a connection's socket, then go-mssqldb's Conn: the
+// connection is forgotten, and the closed socket go-mssqldb's Close meets
+// is no error. A connection it did not dial (another Dialer's, or any for
+// the zero Dialer) is closed by go-mssqldb's Close alone.
+func TestCloseConnClosesAndForgetsTheConnection(t *testing.T) {
+	srv, err := tds.Start(tds.Options{Users: map[string]string{"app": "pw-Transport-2"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	u := url.URL{Scheme: "sqlserver", User: url.UserPassword("app", "pw-Transport-2"), Host: srv.Addr(),
+		RawQuery: "database=appdb&encrypt=disable"}
+	d, err := NewDialer(u.String())
+	require.NoError(t, err)
+	other, err := NewDialer(u.String())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req := actors.DialRequest{Key: tokens.NewKey(d.ServerKey(), ""), Identity: tokens.SQLLogin()}
+
+	c, err := d.Dial(ctx, req)
+	require.NoError(t, err)
+	require.NoError(t, d.CloseConn(c))
+	assert.Zero(t, d.secrets().open.len(), "a closed connection is forgotten")
+	assert.False(t, d.AbortTransport(c), "a closed connection cannot be cut")
+
+	c, err = other.Dial(ctx, req)
+	require.NoError(t, err)
+	require.NoError(t, d.CloseConn(c), "another Dialer's connection is closed by its Close")
+	assert.Zero(t, other.secrets().open.len(), "and its own Dialer forgets it")
+
+	c, err = d.Dial(ctx, req)
+	require.NoError(t, err)
+	require.NoError(t, (&Dialer{}).CloseConn(c), "the zero Dialer closes by Close")
+	assert.Zero(t, d.secrets().open.len())
+}

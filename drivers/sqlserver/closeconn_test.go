@@ -1,0 +1,120 @@
+package sqlserver_test
+
+import (
+	"context"
+	"database/sql/driver"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/drivers/sqlserver"
+	"github.com/idpool/idpool/manager"
+	"github.com/idpool/idpool/tokens"
+)
+
+// go-mssqldb's Conn.Close gives the connection's buffer back to a pool
+// every connection in the process shares and only then closes the socket.
+// A call cancelled on a server that never confirms the cancel returns after
+// go-mssqldb's 5 s drain with its response reader still blocked in a read of
+// the socket, into that buffer; the lease comes back broken and the pool
+// closes the connection. With CancelGrace off nothing cut the socket first:
+// between the buffer's hand-back and the socket's close, the next
+// connection opened in the process (perhaps another identity's) could take
+// the buffer while the old server's bytes were still being read into it.
+// The pool now closes every connection of a sqlserver.Dialer through its
+// CloseConn, which closes the socket first: so the socket's first close
+// must not come from inside go-mssqldb's Conn.Close (which has handed the
+// buffer on by then), and go-mssqldb's reader must have been blocked on it.
+func TestThePoolClosesTheSocketBeforeGoMssqldbHandsItsBufferOn(t *testing.T) {
+	rig := startSilentRig(t)
+	d, err := sqlserver.NewDialer(rig.dsn)
+	require.NoError(t, err)
+	wd := &socketWatchingDialer{Dialer: d}
+	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: wd, MaxSize: 2,
+		CancelGrace: -1, HealthCheckAfter: -1}) // no cut: the pool's own close is all there is
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	ctx := ctxT(t)
+	l, err := m.Acquire(ctx, tokens.SQLLogin())
+	require.NoError(t, err)
+	require.NoError(t, execOn(ctx, l.Conn(), "SELECT 1"))
+
+	rig.proxy.SilenceOpen()
+	_, err = timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
+	require.Error(t, err, "a call to a silent server cannot succeed")
+	require.True(t, readerRunning(), "go-mssqldb's reader is still blocked on the silent server")
+	l.Release(err)
+	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the broken connection is closed")
+
+	first := wd.first.Load()
+	require.NotNil(t, first, "the pool closed the connection's socket")
+	assert.True(t, first.readerRunning, "go-mssqldb's reader was still blocked on the socket when it was closed")
+	assert.False(t, first.insideDriverClose,
+		"the socket was first closed by go-mssqldb's Conn.Close, after it had handed the connection's buffer back to the pool the next connection takes it from")
+	awaitNoReader(t)
+}
+
+// socketWatchingDialer is a sqlserver.Dialer (its AbortTransport and
+// CloseConn included, by embedding) that records the first close of the
+// sockets under the connections it dials.
+type socketWatchingDialer struct {
+	*sqlserver.Dialer
+	first atomic.Pointer[socketClose]
+}
+
+// socketClose is what was seen at a socket's first close.
+type socketClose struct {
+	// insideDriverClose: the close came from go-mssqldb's Conn.Close.
+	insideDriverClose bool
+	// readerRunning: a go-mssqldb response reader was still running.
+	readerRunning bool
+}
+
+func (d *socketWatchingDialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
+	c, err := d.Dialer.Dial(ctx, req)
+	if err == nil && !sqlserver.WrapSockets(d.Dialer, c, func(nc net.Conn) net.Conn { return &watchedSocket{Conn: nc, d: d} }) {
+		_ = c.Close()
+		return nil, net.ErrClosed // cannot happen: the Dialer knows what it dialed
+	}
+	return c, err
+}
+
+// watchedSocket records its first Close on its Dialer.
+type watchedSocket struct {
+	net.Conn
+	d      *socketWatchingDialer
+	closed atomic.Bool
+}
+
+func (s *watchedSocket) Close() error {
+	if !s.closed.Swap(true) {
+		s.d.first.CompareAndSwap(nil, &socketClose{insideDriverClose: calledFrom("github.com/microsoft/go-mssqldb.(*Conn).Close"),
+			readerRunning: readerRunning()})
+	}
+	return s.Conn.Close()
+}
+
+// calledFrom reports whether fn is on the caller's stack.
+func calledFrom(fn string) bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if f.Function == fn {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
