@@ -12,7 +12,7 @@ import (
 // and the pool dials if it has room. A queued caller still waiting after
 // timeout (if positive) fails with a *TimeoutError; a caller bounding the
 // wait itself passes zero and sends Cancel when it gives up.
-func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, timeout time.Duration) {
+func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, timeout time.Duration, holder messages.DirectGrant) {
 	p.seen++
 	p.stats.acquires++
 	p.lastActivity = now
@@ -31,7 +31,7 @@ func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, ti
 	if p.waiters.live == 0 {
 		if c := p.popUsable(now); c != nil {
 			if p.checkFor(now, c) == checkNone {
-				p.grant(nil, id, replyTo, 0, c)
+				p.grant(nil, id, replyTo, 0, c, holder)
 				return
 			}
 			p.pushIdle(c) // serve() below starts its check on the waiter's behalf
@@ -48,7 +48,7 @@ func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, ti
 		deadline = now.Add(timeout)
 		p.wakeNoLaterThan(deadline)
 	}
-	p.waiters.push(id, replyTo, now, deadline)
+	p.waiters.push(id, replyTo, now, deadline, holder)
 	p.serve(now)
 }
 

@@ -123,7 +123,7 @@ func (a *poolActor) Receive(c actor.Context) {
 			a.identity = m.Identity
 			a.step(c, now, NewCredential{})
 		}
-		a.step(c, now, Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout})
+		a.step(c, now, Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout, Holder: m.Direct})
 		a.noteWaiting(m)
 	case *messages.Release:
 		a.step(c, now, Release{Conn: ConnID(m.ConnID), Broken: m.Broken})
@@ -146,6 +146,10 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.step(c, now, ValidateDone{Conn: ConnID(m.ConnID), OK: m.OK})
 	case *messages.CloseDone:
 		a.step(c, now, CloseDone{Conn: ConnID(m.ConnID)})
+	case *messages.CloseAfterOperation:
+		// The pool counted it closing when it was closed by force; only
+		// the Close itself was put off (see closeConn).
+		a.closeAfterOperation(c, ConnID(m.ConnID), m.Conn)
 	case *messages.Tick:
 		a.step(c, now, Tick{})
 	case *messages.ClosePool, *messages.RetireApproved:
@@ -274,7 +278,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			a.validate(c, e.Conn, e.Resource)
 		case EffClose:
 			a.logClose(c, e.Reason)
-			a.closeConn(c, e.Conn, e.Resource, e.Reason)
+			a.closeConn(c, e.Conn, e.Resource, e.Reason, e.Holder)
 		case EffWake:
 			a.wake(c, now, e.At)
 		case EffRequestPermit:

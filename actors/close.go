@@ -46,6 +46,7 @@ func (p *Pool) forceClose(now time.Time) {
 	for _, c := range leased {
 		p.busy--
 		p.closeConn(c, ReasonForced)
+		c.holder = nil
 	}
 	p.maybeDrained()
 }

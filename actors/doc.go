@@ -43,7 +43,9 @@
 //   - EffValidate: health-check Resource; report ValidateDone{Conn, OK}.
 //   - EffClose: close Resource (Reason says why, for logs and stats); report
 //     CloseDone{Conn} when the close has finished, whatever its error. The
-//     slot counts against MaxSize until then.
+//     slot counts against MaxSize until then. A forced close (ReasonForced,
+//     with Holder) waits, after the cut, for the holder's operation still
+//     inside Resource (see Effect.Holder).
 //   - EffWake: deliver Tick at At, replacing any earlier request.
 //   - EffEvicted: send one value on Evicted (the Done of an Evict input):
 //     every connection of before that Evict has finished closing.

@@ -91,4 +91,11 @@ type Effect struct {
 	Waited time.Duration
 	// Evicted is the Done channel of the Evict that EffEvicted answers.
 	Evicted chan<- struct{}
+	// Holder is the caller a connection closed by force was leased to
+	// (EffClose, ReasonForced; nil if its acquire named none). The driver
+	// cuts the connection's transport, then asks Holder whether an
+	// operation of the caller is still inside it: if so it puts the Close
+	// off until the caller reports that operation gone (see
+	// messages.DirectGrant), and CloseDone only follows that Close.
+	Holder messages.DirectGrant
 }

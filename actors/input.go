@@ -31,6 +31,11 @@ type Acquire struct {
 	// finds its callers by ID).
 	ReplyTo chan messages.Reply
 	Timeout time.Duration
+	// Holder is the caller as a forced close sees it (nil: none, as in the
+	// simulation): the pool keeps it with the connection granted to the
+	// acquire, and hands it to the EffClose of a forced close (see
+	// ForceClose).
+	Holder messages.DirectGrant
 }
 
 // Cancel withdraws a queued acquire whose caller gave up. If it was already
@@ -84,7 +89,9 @@ type Tick struct{}
 // EffDrained follows once everything is closed. Close is idempotent.
 type Close struct{}
 
-// ForceClose closes the connections still leased out after Close, for a
+// ForceClose closes the connections still leased out after Close (each
+// EffClose carries its holder, whose operation still inside the connection
+// it waits for: see Effect.Holder), for a
 // shutdown that will not wait any longer. It does nothing before Close.
 type ForceClose struct{}
 

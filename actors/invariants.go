@@ -29,6 +29,9 @@ func (p *Pool) CheckInvariants() error {
 		if i > 0 && p.conns[i-1].id >= c.id {
 			bad("conns out of order: %d before %d", p.conns[i-1].id, c.id)
 		}
+		if c.state != connBusy && c.holder != nil {
+			bad("conn %d keeps a holder while not leased", c.id)
+		}
 		switch c.state {
 		case connBusy:
 			busy++

@@ -173,7 +173,7 @@ func (p *Pool) settleChecked(now time.Time, c *conn) {
 		return
 	}
 	if w != nil {
-		p.grant(w, w.id, w.replyTo, now.Sub(w.since), c)
+		p.grant(w, w.id, w.replyTo, now.Sub(w.since), c, w.holder)
 		return
 	}
 	p.parkIdle(c)

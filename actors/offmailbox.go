@@ -142,30 +142,66 @@ func healthy(ctx context.Context, conn driver.Conn) (ok bool) {
 	return true
 }
 
-// closeConn closes c off the mailbox: for a forced close the Dialer cuts
-// its transport first (cutForced), BeforeClose sees it, then the Dialer
-// closes it when it is a ConnCloser (go-mssqldb's Close would hand its buffer
-// on with the socket still open: see ConnCloser), else c.Close does.
-func (a *poolActor) closeConn(ac actor.Context, id ConnID, c driver.Conn, reason CloseReason) {
+// closeConn closes c off the mailbox and reports CloseDone. A connection
+// closed by force while leased is cut first (see cutForced), then closed
+// only if no operation of its holder is still inside it: pgx, for one,
+// cleans up after the cut on the operation's goroutine, and a Close at the
+// same time races that. Otherwise the holder sends CloseAfterOperation when
+// the operation leaves (see closeAfterOperation); until then the pool
+// counts the connection closing, with no CloseDone.
+func (a *poolActor) closeConn(ac actor.Context, id ConnID, c driver.Conn, reason CloseReason, holder messages.DirectGrant) {
 	root, self := ac.ActorSystem().Root, a.self
 	go func() {
-		defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
-		defer func() { _ = recover() }()
-		if c != nil {
-			if reason == ReasonForced && a.cfg.Abort != nil {
+		if c != nil && reason == ReasonForced {
+			if a.cfg.Abort != nil {
 				a.cutForced(c)
 			}
-			if a.cfg.BeforeClose != nil {
-				func() {
-					defer func() {
-						if r := recover(); r != nil {
-							a.logger().Error("idpool: hook BeforeClose panicked", "pool", a.sm.cfg.Key.Redacted(), "panic", panicdesc.Describe(r))
-						}
-					}()
-					a.cfg.BeforeClose(c)
-				}()
+			if holder != nil && operationInside(holder) {
+				return
 			}
-			_ = CloseDialed(a.cfg.Dialer, c)
+		}
+		a.finishClose(root, self, id, c)
+	}()
+}
+
+// operationInside asks holder whether an operation of its is still inside
+// the connection, which it then has closed when that operation leaves. A
+// holder that panics is taken to have none: the connection closes now.
+func operationInside(holder messages.DirectGrant) (inside bool) {
+	defer func() {
+		if recover() != nil {
+			inside = false
 		}
 	}()
+	return holder.CloseAfterOperation()
+}
+
+// closeAfterOperation closes a connection closed by force whose Close waited
+// for its holder's operation to leave it; it was cut already.
+func (a *poolActor) closeAfterOperation(ac actor.Context, id ConnID, c driver.Conn) {
+	root, self := ac.ActorSystem().Root, a.self
+	go a.finishClose(root, self, id, c)
+}
+
+// finishClose runs the BeforeClose hook and closes c, then reports
+// CloseDone, whatever either did. The Dialer closes c when it is a
+// ConnCloser (go-mssqldb's Close would hand its buffer on with the socket
+// still open: see ConnCloser), else c's own Close does.
+func (a *poolActor) finishClose(root *actor.RootContext, self *actor.PID, id ConnID, c driver.Conn) {
+	defer root.Send(self, &messages.CloseDone{ConnID: uint64(id)})
+	defer func() { _ = recover() }()
+	if c == nil {
+		return
+	}
+	if a.cfg.BeforeClose != nil {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					a.logger().Error("idpool: hook BeforeClose panicked", "pool", a.sm.cfg.Key.Redacted(), "panic", panicdesc.Describe(r))
+				}
+			}()
+			a.cfg.BeforeClose(c)
+		}()
+	}
+	_ = CloseDialed(a.cfg.Dialer, c)
 }

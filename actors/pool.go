@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -50,6 +51,11 @@ type conn struct {
 	deadline  time.Time // lifetime end; zero when MaxLifetime is off
 	idleSince time.Time
 	token     tokens.Token
+	// holder is the caller a busy connection was granted to (nil when
+	// not busy, or when the acquire named none): a forced close hands it
+	// to its EffClose, so that the Close waits for the caller's operation
+	// still inside the connection (see ForceClose).
+	holder messages.DirectGrant
 }
 
 // Pool is the state machine of one pool key. It is not safe for concurrent

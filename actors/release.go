@@ -13,6 +13,7 @@ func (p *Pool) release(now time.Time, id ConnID, broken bool) {
 		return
 	}
 	p.busy--
+	c.holder = nil
 	p.lastActivity = now
 	reason, dead := p.deadAt(c, now)
 	switch {
@@ -120,7 +121,11 @@ func (p *Pool) closeConn(c *conn, reason CloseReason) {
 	case ReasonStaleToken:
 		p.stats.staleDrained++
 	}
-	p.emit(Effect{Kind: EffClose, Conn: c.id, Resource: c.resource, Reason: reason})
+	e := Effect{Kind: EffClose, Conn: c.id, Resource: c.resource, Reason: reason}
+	if reason == ReasonForced {
+		e.Holder = c.holder
+	}
+	p.emit(e)
 }
 
 // closeDone records that a close asked for earlier has finished.

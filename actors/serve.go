@@ -53,7 +53,7 @@ func (p *Pool) nothingToServe() bool {
 func (p *Pool) startCheckOrGrant(now time.Time, w *waiter, c *conn) {
 	switch p.checkFor(now, c) {
 	case checkNone:
-		p.grant(w, w.id, w.replyTo, now.Sub(w.since), c)
+		p.grant(w, w.id, w.replyTo, now.Sub(w.since), c, w.holder)
 	case checkToken:
 		if p.knownRotated(now, c) {
 			// The pool already holds a newer token than c's: no need to
@@ -128,11 +128,12 @@ func (p *Pool) startTokenCheck(now time.Time, c *conn, w *waiter) {
 // passes that rather than now.Sub(now), a subtraction whose result is known
 // (and which, on times without a monotonic reading, costs a time.Time.Add
 // and an Equal to check for overflow).
-func (p *Pool) grant(w *waiter, id uint64, replyTo chan messages.Reply, waited time.Duration, c *conn) {
+func (p *Pool) grant(w *waiter, id uint64, replyTo chan messages.Reply, waited time.Duration, c *conn, holder messages.DirectGrant) {
 	if w != nil {
 		p.waiters.remove(w)
 	}
 	c.state = connBusy
+	c.holder = holder
 	c.check = checkNone
 	p.busy++
 	if c.fresh {

@@ -14,12 +14,15 @@ import (
 // 1,416 bytes in the 1,536 class before the wait histogram went compact,
 // the flags were packed, the rare state moved behind a pointer and the
 // configuration became shared),
-// poolActor within 128 (it was 176), and conn (one per open connection) within 128.
+// poolActor within 128 (it was 176), and conn (one per open connection)
+// within 144: it was 128 until it kept its holder for a forced close (see
+// conn.holder), 16 bytes per open connection, each of which holds a socket
+// and the driver's buffers, kilobytes.
 func TestPoolFitsItsSizeClass(t *testing.T) {
 	const mallocHeader = 8
 	assert.LessOrEqual(t, unsafe.Sizeof(Pool{})+mallocHeader, uintptr(704), "Pool")
 	assert.LessOrEqual(t, unsafe.Sizeof(poolActor{}), uintptr(128), "poolActor")
-	assert.LessOrEqual(t, unsafe.Sizeof(conn{}), uintptr(128), "conn")
+	assert.LessOrEqual(t, unsafe.Sizeof(conn{}), uintptr(144), "conn")
 }
 
 // TestHitPathFieldsComeFirst: every field the hit path (an acquire granted

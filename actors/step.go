@@ -32,7 +32,7 @@ func (p *Pool) Step(now time.Time, in Input) {
 	}
 	switch in := in.(type) {
 	case Acquire:
-		p.acquire(now, in.ID, in.ReplyTo, in.Timeout)
+		p.acquire(now, in.ID, in.ReplyTo, in.Timeout, in.Holder)
 	case Release:
 		p.release(now, in.Conn, in.Broken)
 	case Cancel:

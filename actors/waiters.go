@@ -17,6 +17,8 @@ type waiter struct {
 	// waiter's behalf; while set, later waiters may be served first.
 	serving *conn
 	done    bool
+	// holder is the acquire's Holder, given to the connection it is granted.
+	holder messages.DirectGrant
 }
 
 // indexAbove is the queue length past which waitQueue indexes its waiters
@@ -58,7 +60,7 @@ type waitQueue struct {
 }
 
 // push queues a new waiter and returns its record.
-func (q *waitQueue) push(id uint64, replyTo chan messages.Reply, since, deadline time.Time) *waiter {
+func (q *waitQueue) push(id uint64, replyTo chan messages.Reply, since, deadline time.Time, holder messages.DirectGrant) *waiter {
 	var w *waiter
 	if n := len(q.free); n > 0 {
 		w = q.free[n-1]
@@ -67,7 +69,7 @@ func (q *waitQueue) push(id uint64, replyTo chan messages.Reply, since, deadline
 	} else {
 		w = new(waiter)
 	}
-	*w = waiter{id: id, replyTo: replyTo, since: since, deadline: deadline}
+	*w = waiter{id: id, replyTo: replyTo, since: since, deadline: deadline, holder: holder}
 	if len(q.items) == cap(q.items) && q.head > 0 {
 		// Full with taken slots in front: slide down instead of growing.
 		q.compact()
@@ -147,6 +149,7 @@ func (q *waitQueue) compact() {
 
 // recycle keeps w, which no slot of items points at any more, for reuse.
 func (q *waitQueue) recycle(w *waiter) {
+	w.holder = nil // a kept waiter must not keep its caller's lease
 	if len(q.free) < maxFreeWaiters {
 		q.free = append(q.free, w)
 	}

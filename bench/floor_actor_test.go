@@ -124,6 +124,10 @@ func (l *floorActorLease) Grant(conn driver.Conn, connID uint64, pool *actor.PID
 	return l.handoff.CompareAndSwap(handoffOpenFloor, handoffGrantedFloor)
 }
 
+// CloseAfterOperation implements messages.DirectGrant: the floor never
+// closes a pool by force.
+func (l *floorActorLease) CloseAfterOperation() bool { return false }
+
 var floorActorReplies = sync.Pool{New: func() any { return make(chan messages.Reply, 1) }}
 
 func (p *floorActorPool) Acquire(ctx context.Context, identity int) (Conn, error) {

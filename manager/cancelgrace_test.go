@@ -43,6 +43,9 @@ type stuckDialer struct {
 	// closedUnderRows the connections closed with a result set still open,
 	// which database/sql's contract forbids (see closeLeftRows).
 	rowsCloses, closedUnderRows atomic.Int32
+	// closedUnderCall counts the connections closed while a stuck call
+	// was still inside them (see stuckConn.wait).
+	closedUnderCall atomic.Int32
 }
 
 func (d *stuckDialer) Dial(context.Context, actors.DialRequest) (driver.Conn, error) {
@@ -75,6 +78,8 @@ type stuckConn struct {
 	open atomic.Int32
 	// cutBeforeClose: its transport had been cut when it was closed.
 	cutBeforeClose atomic.Bool
+	// inside counts the stuck calls inside the connection.
+	inside atomic.Int32
 }
 
 // awaitEntered waits for a call to be stuck in c, failing the test if
@@ -93,6 +98,8 @@ func (c *stuckConn) let() { c.freeOnce.Do(func() { close(c.free) }) }
 
 // wait blocks as a stuck call does.
 func (c *stuckConn) wait() error {
+	c.inside.Add(1)
+	defer c.inside.Add(-1)
 	c.entered <- struct{}{}
 	select {
 	case <-c.cut:
@@ -133,6 +140,9 @@ func (c *stuckConn) Prepare(string) (driver.Stmt, error) { return nil, errors.Ne
 func (c *stuckConn) Close() error {
 	if c.open.Load() != 0 {
 		c.d.closedUnderRows.Add(1)
+	}
+	if c.inside.Load() != 0 {
+		c.d.closedUnderCall.Add(1)
 	}
 	select {
 	case <-c.cut:

@@ -33,6 +33,25 @@ func (d *directGrant) Grant(conn driver.Conn, connID uint64, pool *actor.PID) bo
 	return l.state.CompareAndSwap(0, stGranted)
 }
 
+// CloseAfterOperation implements messages.DirectGrant for a forced close of
+// the lease's connection, once its transport is cut: if an operation is in
+// flight on the lease it marks the lease so that the operation, as it
+// leaves, has the pool close the connection (see exit0), and reports true;
+// otherwise nothing of the lease is inside the connection, nor can enter it
+// (the forced Close has shut the Manager's gate), and the pool closes it.
+func (d *directGrant) CloseAfterOperation() bool {
+	l := (*Lease)(d)
+	for {
+		s := l.state.Load()
+		if s&stBusy == 0 {
+			return false
+		}
+		if l.state.CompareAndSwap(s, s|stCloseAfter) {
+			return true
+		}
+	}
+}
+
 // takeDirect is the caller's half: called once its send has returned, it
 // reports whether the pool has already granted directly. Otherwise the
 // caller is marked as waiting, and the pool answers on the Reply channel.

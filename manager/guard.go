@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idpool/idpool/internal/guardhook"
+	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
 
@@ -38,7 +39,8 @@ var (
 	// was opened for. The call did not run.
 	ErrIdentityMismatch = errors.New("idpool: the call's ctx carries another identity than the connection's (a transaction, *sql.Conn or statement bound to another identity); the call did not run")
 	// ErrLeaseForceClosed: Manager.Close gave up waiting and closed the
-	// lease's connection under it. It also matches ErrLeaseReleased and
+	// lease's connection by force (cut, and closed once no operation of
+	// the lease is inside it). It also matches ErrLeaseReleased and
 	// ErrClosed.
 	ErrLeaseForceClosed error = &guardError{
 		msg: "idpool: the lease's connection was closed by a forced Manager.Close; the call did not run",
@@ -119,6 +121,10 @@ const (
 	// direct.go), each set once, before the caller has the lease.
 	stGranted
 	stAwaitReply
+	// stCloseAfter: a forced Close found the operation in flight inside
+	// the connection and left its Close to it: exit sends the pool
+	// CloseAfterOperation (see direct.go).
+	stCloseAfter
 )
 
 // enter claims the lease for one operation on its connection. On success
@@ -191,12 +197,17 @@ func (l *Lease) exit() {
 	l.exit0()
 }
 
-// exit0 clears stBusy, wakes a Release waiting for it, and finishes that
+// exit0 clears stBusy, has the connection closed if a forced Close left
+// that to the operation, wakes a Release waiting for it, and finishes that
 // Release if it gave up waiting.
 func (l *Lease) exit0() {
 	for {
 		s := l.state.Load()
-		if l.state.CompareAndSwap(s, s&^(stBusy|stWaiting|stHandoff)) {
+		if l.state.CompareAndSwap(s, s&^(stBusy|stWaiting|stHandoff|stCloseAfter)) {
+			if s&stCloseAfter != 0 {
+				// Nothing of this lease is inside the connection now.
+				l.m.root.Send(l.pool, &messages.CloseAfterOperation{ConnID: l.release.ConnID, Conn: l.raw})
+			}
 			if s&stWaiting != 0 {
 				close(l.wake)
 			}
@@ -212,6 +223,29 @@ func (l *Lease) exit0() {
 			return
 		}
 	}
+}
+
+// enterEnded admits the work an ended lease's hand-back does on its
+// connection (the rollback and reset, the Close of result sets left open)
+// as an operation: counted by the Manager's gate, so that a forced Close
+// waits for it, and busy, so that the Close it forces after its grace is
+// left to that work (see CloseAfterOperation). It reports false once a
+// forced Close has begun: the work must not start. stBusy is set before
+// the gate is asked, as in enter, so that a forced close that finds the
+// lease idle has already refused the gate to it.
+func (l *Lease) enterEnded() bool {
+	l.state.Or(stBusy)
+	if !l.m.gate.enter() {
+		l.exit0()
+		return false
+	}
+	return true
+}
+
+// exitEnded ends what enterEnded admitted.
+func (l *Lease) exitEnded() {
+	l.m.gate.exit()
+	l.exit0()
 }
 
 // endedErr says why an ended lease refuses.
@@ -329,10 +363,12 @@ func (g *opGate) exit() {
 }
 
 // force refuses every later operation and waits, until expired is closed,
-// for those in flight. The connections of any still running are then closed
-// under them, which is what a forced close means. Manager.Close passes the
-// end of its CloseGrace, the one grace it gives everything once its ctx has
-// ended, so that the whole of Close stays within its ctx plus CloseGrace.
+// for those in flight. The connections of any still running are then
+// closed by force: cut under them when the Dialer can cut, and closed as
+// each operation leaves (see Lease.exit0), never under it. Manager.Close
+// passes the end of its CloseGrace, the one grace it gives everything once
+// its ctx has ended, so that the whole of Close stays within its ctx plus
+// CloseGrace.
 func (g *opGate) force(expired <-chan struct{}) {
 	if !g.started.CompareAndSwap(false, true) {
 		return

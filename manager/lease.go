@@ -149,9 +149,9 @@ func (l *Lease) Release(err error) {
 	broken := s&(stBroken|stCut) != 0 || IsBroken(err) || l.m.life.Err() != nil ||
 		l.lastCtx != nil && l.lastCtx.Err() != nil || l.open != nil
 	if !broken {
-		if l.m.gate.enter() {
+		if l.enterEnded() {
 			broken = !l.reset() || !l.afterRelease()
-			l.m.gate.exit()
+			l.exitEnded()
 		} else {
 			broken = true
 		}
@@ -168,9 +168,9 @@ func (l *Lease) Release(err error) {
 // it instead (see abandonLeftRows).
 func (l *Lease) handBack(broken bool) {
 	if l.open != nil {
-		if l.m.gate.enter() {
+		if l.enterEnded() {
 			l.closeLeftRows()
-			l.m.gate.exit()
+			l.exitEnded()
 		} else {
 			l.abandonLeftRows()
 		}

@@ -494,20 +494,25 @@ func (m *Manager) Stats() Stats {
 // Otherwise it returns a *CloseError saying what it left behind, and it
 // returns by:
 //   - ctx's end plus CloseGrace, when ctx ends first: the leases still out are
-//     closed under their holders (whose later Release is ignored; Forced),
-//     once the operations running on them have ended or CloseGrace has
-//     passed, and Close waits for those closes for what is left of that
-//     same CloseGrace. With a Dialer that is an Aborter (and CancelGrace
-//     on), each such connection's transport is cut before its driver's
-//     Close, so that an operation or a background reader still on it
-//     (go-mssqldb's, for a result set left open) fails its next read
-//     rather than read into a buffer the driver's Close hands on. That
-//     makes the forced Close safe for go-mssqldb, not for pgx, whose
-//     connection is not safe for concurrent use: an operation still inside
-//     pgx when CloseGrace has passed (one whose own ctx never ends) cleans
-//     up after the cut while the pool's Close runs, a data race in pgx.
-//     Give operations a ctx that ends, or call Close with one that has no
-//     deadline;
+//     closed by force (their later Release is ignored; Forced), once the
+//     operations running on them have ended or CloseGrace has passed, and
+//     Close waits for those closes for what is left of that same
+//     CloseGrace. With a Dialer that is an Aborter (and CancelGrace on),
+//     each such connection's transport is cut first, so that an operation
+//     or a background reader still on it (go-mssqldb's, for a result set
+//     left open) fails its next read rather than read into a buffer the
+//     driver's Close hands on. The driver's Close never runs while an
+//     operation of the lease (Release's rollback, reset or Close of a
+//     result set left open included) is still inside the connection: pgx's
+//     connection is not safe for concurrent use, and an operation still
+//     inside pgx cleans up after the cut on its own goroutine. Such a
+//     connection is closed when that operation leaves it, which the cut
+//     makes prompt; until then it is counted closing (CloseError.Closing,
+//     Stats' ClosingConns), as Forced too. An operation that never leaves
+//     (a driver that ignores the cut, or no cut: another Dialer, or
+//     CancelGrace off, with a call whose own ctx never ends) keeps its
+//     connection open, and its slot closing, for as long as it runs: give
+//     operations a ctx that ends;
 //   - with a ctx that has no deadline and is never cancelled (for example
 //     context.Background()), Close waits for every lease to come back, as
 //     long as that takes: leases are their holders' to give back (a lease
@@ -612,12 +617,14 @@ const closePollEvery = 10 * time.Millisecond
 var ErrCloseAbandoned = errors.New("idpool: dependencies did not finish within CloseStuckGrace")
 
 // CloseError is returned by a Close that did not see everything closed: it
-// says what it left behind. Forced connections were closed while leased;
-// Closing connections had not finished closing (a driver's Close or a
-// BeforeClose hook still running); Dialing dials and Minting token mints
-// were abandoned, and Checking connections were in a health or token check,
-// or in a PrepareConn hook whose Acquire had given up.
-// Their pools close whatever those return when it returns.
+// says what it left behind. Forced connections were closed by force while
+// leased; Closing connections had not finished closing (a driver's Close or
+// a BeforeClose hook still running, or a connection closed by force whose
+// Close waits for an operation of its lease still inside it: see Close, it
+// counts in both); Dialing dials and Minting token mints were abandoned,
+// and Checking connections were in a health or token check, or in a
+// PrepareConn hook whose Acquire had given up. Their pools close whatever
+// those return when it returns.
 type CloseError struct {
 	Forced, Closing, Dialing, Minting, Checking int
 	// Err is the ctx's error, or ErrCloseAbandoned.

@@ -55,6 +55,14 @@ type DirectGrant interface {
 	// the caller will take it from there. False: the caller already waits
 	// on Reply, and the grant must be sent there instead.
 	Grant(conn driver.Conn, connID uint64, pool *actor.PID) bool
+	// CloseAfterOperation is asked by a forced close of the connection
+	// granted to this acquire, after its transport was cut: it reports
+	// whether an operation of the caller is still inside the connection.
+	// If so, the pool must not close it under that operation; the caller
+	// sends CloseAfterOperation to the pool when the operation leaves,
+	// and the pool closes the connection then. False: nothing of the
+	// caller's is inside, and nothing will be sent.
+	CloseAfterOperation() bool
 }
 
 // Cancel withdraws the acquire with ID because the caller's ctx ended. It

@@ -39,6 +39,17 @@ type ValidateDone struct {
 // CloseDone reports that ConnID's Close returned.
 type CloseDone struct{ ConnID uint64 }
 
+// CloseAfterOperation tells a pool that the operation a forced close found
+// inside connection ConnID has left it (see DirectGrant's
+// CloseAfterOperation): the pool closes Conn now, and a CloseDone follows.
+// The pool already counts the connection closing, so this message only
+// starts the Close it put off; it carries the connection because the pool
+// forgot it when it counted it closing.
+type CloseAfterOperation struct {
+	ConnID uint64
+	Conn   driver.Conn
+}
+
 // Tick wakes a pool actor for its timers (idle, lifetime, token expiry,
 // retirement). Only the pool's own timer sends it.
 type Tick struct{}

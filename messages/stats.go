@@ -16,7 +16,9 @@ type PoolStats struct {
 	AwaitingPermit, Owed int
 	// ClosingConns counts connections the pool has decided to close whose
 	// close has not finished: they are still sessions at the server and
-	// count against MaxSize. Checking counts connections in a health or
+	// count against MaxSize. A connection closed by force waits here while
+	// an operation of its lease is still inside it (see manager's
+	// Manager.Close). Checking counts connections in a health or
 	// token check; Minting is 1 while a token mint is in flight.
 	ClosingConns, Checking, Minting int
 	// Counters since the pool started.
