@@ -2,11 +2,14 @@ package manager
 
 import (
 	"context"
+	"database/sql/driver"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/tokens"
 )
 
 // A forced Close never calls a driver connection's Close while an operation
@@ -138,4 +141,72 @@ func TestAForcedCloseLeavesTheCloseToAStuckReleaseRollback(t *testing.T) {
 	require.Eventually(t, func() bool { return closingConns(m) == 0 }, 10*time.Second, time.Millisecond)
 	assert.EqualValues(t, 1, d.closes.Load(), "closed once")
 	assert.Zero(t, d.closedUnderCall.Load())
+}
+
+// A PrepareConn hook works inside the connection of a lease its Acquire has
+// not handed out yet: that is an operation of the lease too. The forced
+// Close waits for it as for any operation (until its CloseGrace), then
+// leaves the connection's Close to it rather than close the connection
+// under the hook (pgx's connection, for one, is not safe for concurrent
+// use).
+func TestAForcedCloseLeavesTheCloseToAPrepareConnHookInside(t *testing.T) {
+	d := &stuckDialer{}
+	inHook := make(chan *stuckConn, 1)
+	cfg := Config{Server: "stuck:1/db", Dialer: d, CancelGrace: -1, HealthCheckAfter: -1, MaxSize: 1,
+		Hooks: Hooks{PrepareConn: func(ctx context.Context, conn driver.Conn) (bool, error) {
+			c := conn.(*stuckConn)
+			inHook <- c
+			_, err := c.ExecContext(ctx, "stuck", nil)
+			return err == nil, err
+		}}}
+	m := startManager(t, cfg)
+	acquired := make(chan error, 1)
+	go func() {
+		l, err := m.Acquire(context.Background(), tokens.SQLLogin())
+		if err == nil {
+			l.Release(nil)
+		}
+		acquired <- err
+	}()
+	c := <-inHook
+	c.awaitEntered(t) // the hook's call, stuck
+
+	var ce *CloseError
+	require.ErrorAs(t, closeNow(t, m), &ce)
+	assert.Equal(t, 1, ce.Forced, "the hook's lease was closed by force")
+	assert.Equal(t, 1, ce.Closing, "its connection is reported still closing")
+	assert.Zero(t, d.closes.Load(), "the connection was closed under the PrepareConn hook inside it")
+
+	c.let() // the hook's call returns
+	<-acquired
+	awaitCloses(t, d, 1)
+	require.Eventually(t, func() bool { return closingConns(m) == 0 }, 10*time.Second, time.Millisecond)
+	assert.Zero(t, d.closedUnderCall.Load(), "closed under the hook")
+	assert.EqualValues(t, 1, d.closes.Load(), "closed once")
+}
+
+// A PrepareConn hook does not start once a forced Close has begun: the
+// Acquire fails with ErrClosed and the connection goes back to be closed.
+func TestAPrepareConnHookDoesNotStartAfterAForcedClose(t *testing.T) {
+	d := &stuckDialer{}
+	ran := make(chan struct{}, 1)
+	cfg := Config{Server: "stuck:1/db", Dialer: d, CancelGrace: -1, HealthCheckAfter: -1, MaxSize: 1,
+		Hooks: Hooks{PrepareConn: func(context.Context, driver.Conn) (bool, error) {
+			ran <- struct{}{}
+			return true, nil
+		}}}
+	m := startManager(t, cfg)
+	m.gate.force(nil) // what a forced Close does first
+	l, _, err := m.acquire(context.Background(), tokens.SQLLogin())
+	require.NoError(t, err)
+	keep, err := m.prepare(context.Background(), l)
+	assert.False(t, keep)
+	require.ErrorIs(t, err, ErrClosed)
+	select {
+	case <-ran:
+		t.Fatal("the hook ran after the forced Close began")
+	default:
+	}
+	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
+		"the connection was not handed back to be closed")
 }

@@ -123,11 +123,20 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 	ended := make(chan struct{})
 	go func() {
 		var r result
-		r.err = runHook("PrepareConn", func() error {
-			var herr error
-			r.keep, herr = h(ctx, l.raw)
-			return herr
-		})
+		// The hook works inside the connection: an operation of the
+		// lease, which a forced Close waits for and never closes the
+		// connection under (see enterEnded). Once one has begun, the
+		// hook does not start.
+		if l.enterEnded() {
+			r.err = runHook("PrepareConn", func() error {
+				var herr error
+				r.keep, herr = h(ctx, l.raw)
+				return herr
+			})
+			l.exitEnded()
+		} else {
+			r.err = ErrClosed
+		}
 		select {
 		case done <- r:
 		case <-ended:

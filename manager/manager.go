@@ -503,7 +503,8 @@ func (m *Manager) Stats() Stats {
 //     left open) fails its next read rather than read into a buffer the
 //     driver's Close hands on. The driver's Close never runs while an
 //     operation of the lease (Release's rollback, reset or Close of a
-//     result set left open included) is still inside the connection: pgx's
+//     result set left open, and a PrepareConn hook, included) is still
+//     inside the connection: pgx's
 //     connection is not safe for concurrent use, and an operation still
 //     inside pgx cleans up after the cut on its own goroutine. Such a
 //     connection is closed when that operation leaves it, which the cut
