@@ -204,6 +204,7 @@ func (a *poolActor) recoverInternal(c actor.Context) {
 		}
 		a.logger().ErrorContext(logCtx(c), "idpool: internal error in pool actor", "pool", pool, "panic", panicdesc.Describe(r))
 		a.answerLost(c)
+		a.withdrawLost(c)
 	}
 	// An idle pool keeps no acquire (and so no Lease), even if a panic cut
 	// the step short.
@@ -222,6 +223,22 @@ func (a *poolActor) answerLost(c actor.Context) {
 	}
 	a.acquiring = nil
 	m.Reply <- messages.Reply{Err: ErrInternal}
+}
+
+// withdrawLost withdraws the acquire a Cancel names when a panic cut the
+// Cancel's step short before it did (the acquire still queued: nothing has
+// answered it, so the Cancelled reply is its one). Its caller, whose ctx
+// has ended, waits for that reply, and would otherwise wait until a
+// connection came free for it, past its ctx. The Cancel step reads no
+// time, so a Config.Clock that panicked is not asked again. A second panic
+// leaves the acquire queued, as before.
+func (a *poolActor) withdrawLost(c actor.Context) {
+	m, ok := c.Message().(*messages.Cancel)
+	if !ok || a.sm == nil || a.sm.waiters.get(m.ID) == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	a.step(c, time.Time{}, Cancel{ID: m.ID, Timeout: m.Timeout})
 }
 
 // manager is the PID that receives the pool's requests.

@@ -83,3 +83,37 @@ func TestAnInternalErrorLogsNoPanicValue(t *testing.T) {
 		})
 	}
 }
+
+// A Cancel lost to a panic in the pool actor (here its Config.Clock, read
+// as the actor takes the message) still withdraws the acquire: its caller,
+// whose ctx has ended, waits for the Cancel's one reply, and would
+// otherwise wait until a connection came free for it, past its ctx, for
+// good if none ever does.
+func TestACancelLostToAPanicStillWithdrawsTheAcquire(t *testing.T) {
+	clock := &trapClock{secret: "not-for-logs"}
+	m, _ := newManager(t, Config{MaxSize: 1, Clock: clock, HealthCheckAfter: -1})
+	id := sqlLogin // no token: no timer of its own to read the clock
+	held := acquire(t, m, id) // the pool's one connection
+	defer held.Release(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		l, err := m.Acquire(ctx, id)
+		if err == nil {
+			l.Release(nil)
+		}
+		got <- err
+	}()
+	require.Eventually(t, func() bool { return m.Stats().Total.Waiters == 1 }, 10*time.Second, time.Millisecond)
+	clock.armed.Store(true) // the pool's next message is the Cancel
+	cancel()
+	select {
+	case err := <-got:
+		var te *TimeoutError
+		require.ErrorAs(t, err, &te)
+		assert.True(t, te.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Acquire still waits 10 s after its ctx ended: its Cancel was lost")
+	}
+	assert.Zero(t, m.Stats().Total.Waiters, "the acquire is still queued")
+}
