@@ -205,6 +205,12 @@ func (a *poolActor) recoverInternal(c actor.Context) {
 		a.logger().ErrorContext(logCtx(c), "idpool: internal error in pool actor", "pool", pool, "panic", panicdesc.Describe(r))
 		a.answerLost(c)
 		a.withdrawLost(c)
+		if m, ok := c.Message().(*messages.CloseAfterOperation); ok {
+			// Only the clock read before the switch can have panicked:
+			// the Close it starts, the one this connection will ever
+			// get, has not begun.
+			a.closeAfterOperation(c, ConnID(m.ConnID), m.Conn)
+		}
 	}
 	// An idle pool keeps no acquire (and so no Lease), even if a panic cut
 	// the step short.

@@ -210,3 +210,26 @@ func TestAPrepareConnHookDoesNotStartAfterAForcedClose(t *testing.T) {
 	require.Eventually(t, func() bool { return d.closes.Load() == 1 }, 10*time.Second, time.Millisecond,
 		"the connection was not handed back to be closed")
 }
+
+// The operation's CloseAfterOperation is the only thing that ever closes
+// a connection a forced Close left to it: lost to a panic in the pool actor
+// (here its Config.Clock, read as the actor takes each message), the
+// connection would stay open, and counted closing, for good, and its pool
+// would never drain.
+func TestACloseAfterOperationLostToAPanicStillCloses(t *testing.T) {
+	d, clock := &stuckDialer{}, &trapClock{secret: "not-for-logs"}
+	m := newStuckManager(t, d, clock, -1)
+	l, c := leaseOf(t, m)
+	got := stuckExec(t, context.Background(), l, c)
+	var ce *CloseError
+	require.ErrorAs(t, closeNow(t, m), &ce)
+	require.Equal(t, 1, ce.Closing)
+	// The pool's closing goroutine has left the Close to the operation.
+	require.Eventually(t, func() bool { return l.state.Load()&stCloseAfter != 0 }, 10*time.Second, time.Millisecond)
+	clock.armed.Store(true) // the pool's next message is the operation's CloseAfterOperation
+	c.let()
+	require.NoError(t, <-got)
+	awaitCloses(t, d, 1)
+	require.Eventually(t, func() bool { return closingConns(m) == 0 }, 10*time.Second, time.Millisecond)
+	assert.False(t, clock.armed.Load(), "the pool did not read the clock")
+}

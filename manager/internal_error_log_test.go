@@ -58,6 +58,11 @@ func TestAnInternalErrorLogsNoPanicValue(t *testing.T) {
 			id := identity("a")
 			if tc.poolFirst {
 				acquire(t, m, id).Release(nil)
+				// The Release may still wait in the pool's mailbox (behind
+				// the DialDone whose goroutine runs it): a Stats query
+				// queues behind it. Armed before it is taken, the clock
+				// would panic on the Release instead.
+				require.Equal(t, 1, m.Stats().Total.Idle)
 			}
 			clock.armed.Store(true)
 			// The message whose step panicked is answered at once: its
@@ -92,7 +97,7 @@ func TestAnInternalErrorLogsNoPanicValue(t *testing.T) {
 func TestACancelLostToAPanicStillWithdrawsTheAcquire(t *testing.T) {
 	clock := &trapClock{secret: "not-for-logs"}
 	m, _ := newManager(t, Config{MaxSize: 1, Clock: clock, HealthCheckAfter: -1})
-	id := sqlLogin // no token: no timer of its own to read the clock
+	id := sqlLogin            // no token: no timer of its own to read the clock
 	held := acquire(t, m, id) // the pool's one connection
 	defer held.Release(nil)
 	ctx, cancel := context.WithCancel(context.Background())
