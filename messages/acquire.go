@@ -56,7 +56,8 @@ type DirectGrant interface {
 	// on Reply, and the grant must be sent there instead.
 	Grant(conn driver.Conn, connID uint64, pool *actor.PID) bool
 	// CloseAfterOperation is asked by a forced close of the connection
-	// granted to this acquire, after its transport was cut: it reports
+	// granted to this acquire, after its transport was cut (when the
+	// Dialer can cut and CancelGrace is on; else at once): it reports
 	// whether an operation of the caller is still inside the connection.
 	// If so, the pool must not close it under that operation; the caller
 	// sends CloseAfterOperation to the pool when the operation leaves,
