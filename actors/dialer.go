@@ -48,9 +48,9 @@ func (f DialerFunc) Dial(ctx context.Context, req DialRequest) (driver.Conn, err
 // connection's read buffer back to a pool every connection in the process
 // shares before it closes the socket, while a response reader it left
 // behind (a cancelled call whose server never confirmed) may still read into
-// that buffer; its CloseConn closes the socket first. A driver whose Close
-// says goodbye on the wire (pgx sends Terminate) must not close its socket
-// first, and its Dialer need not implement this.
+// that buffer; its CloseConn closes the socket and never hands the buffer
+// on. A driver whose Close says goodbye on the wire (pgx sends Terminate)
+// must not close its socket first, and its Dialer need not implement this.
 type ConnCloser interface {
 	// CloseConn closes conn, which this Dialer's Dial returned, and
 	// releases all it holds, as conn.Close would. It may block. The pool

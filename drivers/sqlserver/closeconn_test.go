@@ -61,6 +61,10 @@ func TestThePoolClosesTheSocketBeforeGoMssqldbHandsItsBufferOn(t *testing.T) {
 	assert.True(t, first.readerRunning, "go-mssqldb's reader was still blocked on the socket when it was closed")
 	assert.False(t, first.insideDriverClose,
 		"the socket was first closed by go-mssqldb's Conn.Close, after it had handed the connection's buffer back to the pool the next connection takes it from")
+	// Not even after the socket: over TLS the reader decrypts into the
+	// buffer after its socket read returned, so the buffer must never go
+	// back to go-mssqldb's pool.
+	assert.Zero(t, wd.driverCloses.Load(), "go-mssqldb's Conn.Close ran, handing the connection's buffer to the next connection")
 	awaitNoReader(t)
 }
 
@@ -70,6 +74,9 @@ func TestThePoolClosesTheSocketBeforeGoMssqldbHandsItsBufferOn(t *testing.T) {
 type socketWatchingDialer struct {
 	*sqlserver.Dialer
 	first atomic.Pointer[socketClose]
+	// driverCloses counts socket closes made from inside go-mssqldb's
+	// Conn.Close, which hands the buffer back first.
+	driverCloses atomic.Int32
 }
 
 // socketClose is what was seen at a socket's first close.
@@ -97,6 +104,9 @@ type watchedSocket struct {
 }
 
 func (s *watchedSocket) Close() error {
+	if calledFrom("github.com/microsoft/go-mssqldb.(*Conn).Close") {
+		s.d.driverCloses.Add(1)
+	}
 	if !s.closed.Swap(true) {
 		s.d.first.CompareAndSwap(nil, &socketClose{insideDriverClose: calledFrom("github.com/microsoft/go-mssqldb.(*Conn).Close"),
 			readerRunning: readerRunning()})

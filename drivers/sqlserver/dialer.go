@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 
 	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/microsoft/go-mssqldb/msdsn"
@@ -160,28 +159,29 @@ func (d *Dialer) AbortTransport(conn driver.Conn) bool {
 	return d.secrets().open.abort(conn)
 }
 
-// CloseConn closes conn, one this Dialer opened: its network connection
-// first, then go-mssqldb's Conn.Close. The pool closes every connection of
-// the Dialer this way (manager.ConnCloser), whatever the reason and whatever
-// CancelGrace. go-mssqldb's Close gives the connection's 64 KiB read and
-// write buffer back to a pool every connection in the process shares and
-// only then closes the socket; a response reader it left running (a call
-// cancelled on a server that never confirmed: go-mssqldb gives up waiting
-// after 5 s and leaves its reader blocked on the socket) could, in between,
-// read the old server's bytes into a buffer that the next connection
-// opened, perhaps another identity's, has taken. Closing a socket waits for
-// a read in flight on it to return, so once it is closed no read can reach
-// the buffer. go-mssqldb's Close sends nothing on the wire (no logout), so
-// closing the socket first loses nothing (over TLS, the close_notify alert
-// the server does not need). The error is Close's, but for the closed
-// network connection it meets when the socket was closed here first.
+// CloseConn closes conn, one this Dialer opened, by closing its network
+// connections, and never calls go-mssqldb's Conn.Close on it. The pool
+// closes every connection of the Dialer this way (manager.ConnCloser),
+// whatever the reason and whatever CancelGrace. go-mssqldb's Close is two
+// steps: it gives the connection's 64 KiB read and write buffer back to a
+// pool every connection in the process shares, then closes its transport.
+// A response reader it left running (a call cancelled on a server that
+// never confirmed: go-mssqldb gives up waiting after 5 s and leaves its
+// reader blocked on the socket) could read the old server's bytes into that
+// buffer after the next connection opened, perhaps another identity's, had
+// taken it: closing the socket first is not enough over TLS, where the
+// reader decrypts into the buffer after its socket read has returned. So
+// the buffer is never handed on: it goes with the connection, to the
+// garbage collector, and the reader, whose next read fails, finds nothing
+// of another connection's in it. Nothing is lost on the wire: go-mssqldb's
+// Close sends nothing (no logout; over TLS, a close_notify alert the server
+// does not need). A connection this Dialer does not know (another's, or
+// one the zero Dialer was given) is closed by its own Close.
 func (d *Dialer) CloseConn(conn driver.Conn) error {
-	cut := d.secrets != nil && d.secrets().open.abort(conn)
-	err := conn.Close()
-	if cut && errors.Is(err, net.ErrClosed) {
+	if d.secrets != nil && d.secrets().open.abort(conn) {
 		return nil
 	}
-	return err
+	return conn.Close()
 }
 
 // ServerKey returns host:port/database of the dialer's DSN (see ServerKey).

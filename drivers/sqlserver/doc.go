@@ -29,11 +29,11 @@
 //
 // A Dialer is also a manager.ConnCloser: the pool closes every connection
 // it opened through CloseConn, whatever the reason and whatever CancelGrace,
-// which closes the network connection first and then calls go-mssqldb's
+// which closes the network connection and never calls go-mssqldb's
 // Conn.Close. That Close gives the connection's buffer back to a pool every
-// connection in the process shares before it closes the socket, while a
+// connection in the process shares, then closes the socket, while a
 // response reader go-mssqldb left blocked on the socket (a call cancelled on
-// a server that never confirmed) may still read into that buffer; closed
-// first, the socket lets no read reach the buffer once another connection,
-// perhaps another identity's, may have it.
+// a server that never confirmed) may still read into that buffer, over TLS
+// even after its socket read returned; never handed on, the buffer cannot
+// reach another connection, perhaps another identity's.
 package sqlserver

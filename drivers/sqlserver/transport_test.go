@@ -70,8 +70,12 @@ func TestCloseConnClosesAndForgetsTheConnection(t *testing.T) {
 
 	c, err := d.Dial(ctx, req)
 	require.NoError(t, err)
+	require.Equal(t, 1, srv.SessionCount())
 	require.NoError(t, d.CloseConn(c))
 	assert.Zero(t, d.secrets().open.len(), "a closed connection is forgotten")
+	// Closed without go-mssqldb's Close, the session still ends at the
+	// server: its socket is gone.
+	require.Eventually(t, func() bool { return srv.SessionCount() == 0 }, 10*time.Second, time.Millisecond, "the session outlived its socket")
 	assert.False(t, d.AbortTransport(c), "a closed connection cannot be cut")
 
 	c, err = other.Dial(ctx, req)
