@@ -128,3 +128,36 @@ func calledFrom(fn string) bool {
 		}
 	}
 }
+
+// A connection cut first (a call past its ctx by CancelGrace) is still
+// closed without go-mssqldb's Conn.Close: the cut closes the socket only,
+// and the Dialer keeps knowing the connection until its CloseConn, which
+// would otherwise find it unknown and leave it to go-mssqldb's Close, whose
+// buffer, over TLS, the reader can still be decrypting into.
+func TestACutConnectionIsClosedWithoutGoMssqldbsClose(t *testing.T) {
+	rig := startSilentRig(t)
+	d, err := sqlserver.NewDialer(rig.dsn)
+	require.NoError(t, err)
+	wd := &socketWatchingDialer{Dialer: d}
+	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: wd, MaxSize: 2,
+		CancelGrace: 50 * time.Millisecond, HealthCheckAfter: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	ctx := ctxT(t)
+	l, err := m.Acquire(ctx, tokens.SQLLogin())
+	require.NoError(t, err)
+	require.NoError(t, execOn(ctx, l.Conn(), "SELECT 1"))
+
+	rig.proxy.SilenceOpen()
+	_, err = timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
+	require.Error(t, err, "a call to a silent server cannot succeed")
+	l.Release(err)
+	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the cut connection is closed")
+	require.NotNil(t, wd.first.Load(), "the socket was closed")
+	assert.Zero(t, wd.driverCloses.Load(), "go-mssqldb's Conn.Close ran on the cut connection, handing its buffer on")
+	awaitNoReader(t)
+}

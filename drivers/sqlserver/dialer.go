@@ -38,8 +38,9 @@ type dialerSecrets struct {
 	cfg msdsn.Config
 	// scrub lists the DSN's password forms, scrubbed from error text.
 	scrub []string
-	// open holds the connections the Dialer opened and go-mssqldb has not
-	// closed, for AbortTransport.
+	// open holds the connections the Dialer opened and has not closed
+	// (CloseConn) nor go-mssqldb either, cut or not, for AbortTransport
+	// and CloseConn.
 	open openConns
 }
 
@@ -178,7 +179,7 @@ func (d *Dialer) AbortTransport(conn driver.Conn) bool {
 // does not need). A connection this Dialer does not know (another's, or
 // one the zero Dialer was given) is closed by its own Close.
 func (d *Dialer) CloseConn(conn driver.Conn) error {
-	if d.secrets != nil && d.secrets().open.abort(conn) {
+	if d.secrets != nil && d.secrets().open.closeConn(conn) {
 		return nil
 	}
 	return conn.Close()

@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 )
 
-// transport is one network connection a Dial opened. go-mssqldb owns it;
-// the Dialer keeps it only to cut it (AbortTransport) while its connection
-// is open, and forgets it when go-mssqldb closes it.
+// transport is one network connection a Dial opened. go-mssqldb reads and
+// writes it; the Dialer keeps it to cut it (AbortTransport: the socket
+// only) and to close it (CloseConn), and forgets it when either CloseConn
+// or go-mssqldb's own Close closes it.
 type transport struct {
 	net.Conn
 	// forget removes the connection from its Dialer's set of open ones; it
@@ -33,8 +34,14 @@ func (t *transport) Close() error {
 type openConns struct{ m sync.Map }
 
 // dialedTransports is the value of an openConns entry: a pointer, so that
-// CompareAndDelete can compare it.
-type dialedTransports struct{ ts []*transport }
+// CompareAndDelete can compare it. cut is set by the first abort: the
+// entry stays until the connection is closed, so that CloseConn still
+// knows the connection as this Dialer's (and keeps go-mssqldb's Close, which
+// would hand its buffer on, from running), but it cannot be cut again.
+type dialedTransports struct {
+	ts  []*transport
+	cut atomic.Bool
+}
 
 // add records conn's transports; each forgets conn when it closes.
 func (o *openConns) add(conn driver.Conn, ts []*transport) {
@@ -46,8 +53,24 @@ func (o *openConns) add(conn driver.Conn, ts []*transport) {
 	}
 }
 
-// abort closes conn's transports and reports whether conn was open.
+// abort closes conn's transports, unless an abort did already, and reports
+// whether it did. conn stays known until closeConn (or go-mssqldb's own
+// Close) forgets it.
 func (o *openConns) abort(conn driver.Conn) bool {
+	v, ok := o.m.Load(conn)
+	if !ok || v.(*dialedTransports).cut.Swap(true) {
+		return false
+	}
+	for _, t := range v.(*dialedTransports).ts {
+		_ = t.Conn.Close() // the socket only: conn stays known
+	}
+	return true
+}
+
+// closeConn closes conn's transports (again, after an abort: closing twice
+// does no harm) and forgets conn; it reports whether conn was known, open or
+// cut.
+func (o *openConns) closeConn(conn driver.Conn) bool {
 	v, ok := o.m.Load(conn)
 	if !ok {
 		return false

@@ -41,8 +41,10 @@ func TestTheDialerForgetsEveryClosedConnection(t *testing.T) {
 	c, err := d.Dial(ctx, req)
 	require.NoError(t, err)
 	require.True(t, d.AbortTransport(c))
-	assert.Zero(t, d.secrets().open.len(), "a cut connection is forgotten")
-	_ = c.Close() // the pool still closes it; closing twice does no harm
+	assert.False(t, d.AbortTransport(c), "a cut connection cannot be cut again")
+	require.Equal(t, 1, d.secrets().open.len(), "a cut connection is known until it is closed")
+	require.NoError(t, d.CloseConn(c)) // as the pool closes it
+	assert.Zero(t, d.secrets().open.len(), "a closed connection is forgotten")
 
 	assert.False(t, (&Dialer{}).AbortTransport(c), "the zero Dialer knows no connection")
 	other, err := NewDialer(u.String())
