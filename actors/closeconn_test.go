@@ -233,8 +233,17 @@ func (*recordedConn) Prepare(string) (driver.Stmt, error) { return nil, errors.N
 func (*recordedConn) Begin() (driver.Tx, error)           { return nil, errors.New("not supported") }
 
 // stepClock is a clock a test moves by hand; its timers are real ones.
-type stepClock struct{ now atomic.Int64 }
+// Armed with panicNext, its next Now panics (a clock that is user code).
+type stepClock struct {
+	now       atomic.Int64
+	panicNext atomic.Bool
+}
 
-func (c *stepClock) Now() time.Time                          { return time.Unix(0, c.now.Load()) }
+func (c *stepClock) Now() time.Time {
+	if c.panicNext.CompareAndSwap(true, false) {
+		panic("the clock panicked")
+	}
+	return time.Unix(0, c.now.Load())
+}
 func (c *stepClock) advance(d time.Duration)                 { c.now.Add(int64(d)) }
 func (*stepClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }

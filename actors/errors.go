@@ -18,8 +18,9 @@ var ErrClosed = errors.New("idpool: pool closed")
 var ErrPoolExhausted = errors.New("idpool: pool exhausted (too many waiters)")
 
 // ErrInternal answers an acquire whose message a pool or the manager actor
-// was handling when a panic cut its step short (idpool's own, or a
-// Config.Clock that panicked): the actor keeps its state and goes on, and
+// was handling when a panic cut its step short (idpool's own, or an
+// ActorConfig.Clock that panicked; the manager wraps its Config.Clock so
+// that it never does): the actor keeps its state and goes on, and
 // the caller gets this at once rather than wait for an answer that would
 // never come. The error log has the panic's line.
 var ErrInternal = errors.New("idpool: internal error while handling the acquire, which was not served (see the log line \"idpool: internal error in pool actor\" or \"in manager actor\")")

@@ -209,7 +209,10 @@ type Config struct {
 	// every acquire of an identity without a pool yet (and, with MaxTotal or
 	// Fleet, every new connection) goes through.
 	Logger *slog.Logger
-	// Clock is for tests and simulations. Default: the system clock.
+	// Clock is for tests and simulations. Default: the system clock. The
+	// actors read it as they take each message: a Now or AfterFunc that
+	// panics is logged and answered by the system clock, so that no
+	// message is lost to it.
 	Clock Clock
 	// Seed makes the pools' random draws (lifetime and backoff jitter)
 	// reproducible. Default 0: random.

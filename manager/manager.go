@@ -30,8 +30,9 @@ var (
 	// errors also match context.DeadlineExceeded; see TimeoutError.
 	ErrAcquireTimeout = actors.ErrAcquireTimeout
 	// ErrInternal: the acquire's message was lost to a panic inside
-	// idpool's actors (or a Config.Clock that panicked); it was not
-	// served, and the error log says why.
+	// idpool's actors (a Config.Clock that panics is not one: the system
+	// clock stands in for it); it was not served, and the error log says
+	// why.
 	ErrInternal = actors.ErrInternal
 )
 
@@ -103,6 +104,7 @@ func New(cfg Config) (*Manager, error) {
 	// The actors log while they handle a message, and a panic of the
 	// user's handler there would lose that message (see safelog).
 	cfg.Logger = safelog.Wrap(cfg.Logger)
+	cfg.Clock = withSafeClock(cfg)
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
