@@ -193,9 +193,12 @@ func (a *poolActor) Receive(c actor.Context) {
 // code runs here (dialers, sources and hooks run in goroutines with their
 // own recover; the Logger's handler comes wrapped by the manager so that
 // its panics stay in it), so this is a last line of defence. The one that
-// does is Config.Clock, a test's or a simulation's: what it panics with is
-// described, never printed (it may hold anything), and a panic on the
-// first message, before the pool exists, names no pool.
+// does is ActorConfig.Clock, a test's or a simulation's (the manager wraps
+// a user's so that it never panics here): what a panic holds is described,
+// never printed (it may hold anything), and a panic on the first message,
+// before the pool exists, names no pool. The message whose step was cut
+// short loses no caller who would wait for good: see answerLost,
+// withdrawLost, and the CloseAfterOperation below.
 func (a *poolActor) recoverInternal(c actor.Context) {
 	if r := recover(); r != nil {
 		pool := "(not started)"
@@ -236,7 +239,7 @@ func (a *poolActor) answerLost(c actor.Context) {
 // answered it, so the Cancelled reply is its one). Its caller, whose ctx
 // has ended, waits for that reply, and would otherwise wait until a
 // connection came free for it, past its ctx. The Cancel step reads no
-// time, so a Config.Clock that panicked is not asked again. A second panic
+// time, so a clock that panicked is not asked again. A second panic
 // leaves the acquire queued, as before.
 func (a *poolActor) withdrawLost(c actor.Context) {
 	m, ok := c.Message().(*messages.Cancel)
