@@ -188,7 +188,10 @@ func (d *Dialer) AbortTransport(conn driver.Conn) bool {
 // network dialer: a protocol of its own, such as named pipes) is closed by
 // its own Close.
 func (d *Dialer) CloseConn(conn driver.Conn) error {
-	if d.secrets != nil && d.secrets().open.closeConn(conn) {
+	if d.secrets != nil && (d.secrets().open.closeConn(conn) || d.secrets().open.wasClosedByDriver(conn)) {
+		// Known, or closed already by go-mssqldb's own Close (a user's
+		// Close of Lease.Raw's connection), which handed the buffer on:
+		// a second Close would hand it on again, to two connections.
 		return nil
 	}
 	return conn.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -40,6 +41,14 @@ func TestTheDialerForgetsEveryClosedConnection(t *testing.T) {
 		require.Zero(t, d.secrets().open.len(), "a closed connection is forgotten")
 		assert.False(t, d.AbortTransport(c), "a closed connection cannot be cut")
 	}
+	// What remembers that go-mssqldb's own Close closed them (so that
+	// CloseConn does not close them again) goes with them.
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		n := 0
+		d.secrets().open.closed.Range(func(any, any) bool { n++; return true })
+		return n == 0
+	}, 10*time.Second, 10*time.Millisecond, "the closed connections are remembered after they are garbage")
 
 	c, err := d.Dial(ctx, req)
 	require.NoError(t, err)
