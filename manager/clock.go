@@ -13,7 +13,8 @@ import (
 // message: a Now that panicked there cut the message's step short, and a
 // Release, a dial's result or a timer's tick so lost held a slot, or a
 // pool, for good. A Now that panics is answered with the system clock's
-// time, and an AfterFunc that panics with the system clock's timer; each
+// time, an AfterFunc that panics with the system clock's timer, and a
+// Timer.Stop that panics as a Stop that stopped nothing; each
 // panic is logged, described and never printed (the value may hold a
 // secret). The system clock itself is not wrapped: it does not panic.
 type safeClock struct {
@@ -41,7 +42,9 @@ func (c safeClock) Now() (now time.Time) {
 }
 
 // AfterFunc sets the wrapped clock's timer, or the system clock's if it
-// panics.
+// panics. The wrapped clock's Timer is user code too, stopped inside the
+// pool actor's Receive as it sets its next timer: its Stop is wrapped as
+// well.
 func (c safeClock) AfterFunc(d time.Duration, f func()) (t actors.Timer) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -49,7 +52,26 @@ func (c safeClock) AfterFunc(d time.Duration, f func()) (t actors.Timer) {
 			t = time.AfterFunc(d, f)
 		}
 	}()
-	return c.next.AfterFunc(d, f)
+	return safeTimer{next: c.next.AfterFunc(d, f), clock: c}
+}
+
+// safeTimer is a wrapped clock's Timer.
+type safeTimer struct {
+	next  actors.Timer
+	clock safeClock
+}
+
+// Stop stops the wrapped timer. If that panics it reports false, as for a
+// call it did not prevent: no caller waits on it (the pool's timer sends a
+// Tick, idempotent; a grace's timer finds its watch stopped).
+func (t safeTimer) Stop() (stopped bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.clock.panicked("Timer.Stop", r)
+			stopped = false
+		}
+	}()
+	return t.next.Stop()
 }
 
 func (c safeClock) panicked(method string, r any) {

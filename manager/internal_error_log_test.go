@@ -123,3 +123,40 @@ func TestACancelLostToAPanicStillWithdrawsTheAcquire(t *testing.T) {
 	}
 	assert.Zero(t, m.Stats().Total.Waiters, "the acquire is still queued")
 }
+
+// stopTrapClock is the system clock, but the Stop of its timers panics:
+// Timer is part of Config.Clock, user code as much as Now and AfterFunc.
+type stopTrapClock struct{}
+
+func (stopTrapClock) Now() time.Time { return time.Now() }
+func (stopTrapClock) AfterFunc(d time.Duration, f func()) actors.Timer {
+	return stopTrapTimer{time.AfterFunc(d, f)}
+}
+
+type stopTrapTimer struct{ t *time.Timer }
+
+func (t stopTrapTimer) Stop() bool {
+	t.t.Stop()
+	panic("Password=hunter2-not-for-logs")
+}
+
+// A Config.Clock whose Timer.Stop panics loses no step either: the pool
+// stops its timer as it sets the next, inside its Receive, where a panic
+// cut the step short (the effects after it were lost, and the next timer
+// never set, so the pool's timeouts never came).
+func TestAPanickingTimerStopLosesNoStep(t *testing.T) {
+	var out syncbuf.Buffer
+	m, _ := newManager(t, Config{MaxSize: 2, Clock: stopTrapClock{}, HealthCheckAfter: -1, IdleTimeout: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	a := acquire(t, m, sqlLogin)
+	b := acquire(t, m, sqlLogin)
+	a.Release(nil)
+	time.Sleep(10 * time.Millisecond)
+	b.Release(nil)
+	require.Eventually(t, func() bool { return m.Stats().Total.Open == 0 }, 5*time.Second, time.Millisecond,
+		"the idle connections were never closed: the pool's timer was lost")
+	logged := out.String()
+	assert.NotContains(t, logged, "internal error", "a step was cut short")
+	assert.Contains(t, logged, "method=Timer.Stop")
+	assert.NotContains(t, logged, "hunter2", "the panic value was printed")
+}

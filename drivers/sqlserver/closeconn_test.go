@@ -161,3 +161,32 @@ func TestACutConnectionIsClosedWithoutGoMssqldbsClose(t *testing.T) {
 	assert.Zero(t, wd.driverCloses.Load(), "go-mssqldb's Conn.Close ran on the cut connection, handing its buffer on")
 	awaitNoReader(t)
 }
+
+// A connection a user closed through Raw() (go-mssqldb's Close: its buffer
+// went back to go-mssqldb's process-wide pool, and the Dialer forgot it) must
+// not be closed by go-mssqldb's Close again when the pool closes it: a second
+// Close puts the same 64 KiB buffer into the pool twice, and two later
+// connections, perhaps of two identities, then read and write one buffer.
+func TestARawCloseIsNotFollowedBySecondGoMssqldbClose(t *testing.T) {
+	rig := startSilentRig(t)
+	d, err := sqlserver.NewDialer(rig.dsn)
+	require.NoError(t, err)
+	wd := &socketWatchingDialer{Dialer: d}
+	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: wd, MaxSize: 2, HealthCheckAfter: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	ctx := ctxT(t)
+	l, err := m.Acquire(ctx, tokens.SQLLogin())
+	require.NoError(t, err)
+	require.NoError(t, execOn(ctx, l.Conn(), "SELECT 1"))
+	require.NoError(t, l.Raw().Close()) // the user's go-mssqldb Close
+	require.EqualValues(t, 1, wd.driverCloses.Load())
+	l.Release(driver.ErrBadConn)
+	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the connection is closed")
+	assert.EqualValues(t, 1, wd.driverCloses.Load(),
+		"the pool's CloseConn ran go-mssqldb's Close a second time: the buffer went to go-mssqldb's pool twice")
+}

@@ -141,7 +141,14 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 	if err != nil {
 		return nil, d.dialError(req, err, req.Token.Value)
 	}
-	d.secrets().open.add(conn, guard.transports())
+	if ts := guard.transports(); len(ts) > 0 {
+		// A connection go-mssqldb dialed on its own (a protocol that does
+		// not use the Connector's Dialer: named pipes, shared memory on
+		// Windows) has no socket the Dialer could close: it stays unknown,
+		// so that CloseConn closes it by its own Close and nothing keeps
+		// it in the set.
+		d.secrets().open.add(conn, ts)
+	}
 	return conn, nil
 }
 
@@ -176,10 +183,15 @@ func (d *Dialer) AbortTransport(conn driver.Conn) bool {
 // garbage collector, and the reader, whose next read fails, finds nothing
 // of another connection's in it. Nothing is lost on the wire: go-mssqldb's
 // Close sends nothing (no logout; over TLS, a close_notify alert the server
-// does not need). A connection this Dialer does not know (another's, or
-// one the zero Dialer was given) is closed by its own Close.
+// does not need). A connection this Dialer does not know (another's, one
+// the zero Dialer was given, or one go-mssqldb dialed without the Dialer's
+// network dialer: a protocol of its own, such as named pipes) is closed by
+// its own Close.
 func (d *Dialer) CloseConn(conn driver.Conn) error {
-	if d.secrets != nil && d.secrets().open.closeConn(conn) {
+	if d.secrets != nil && (d.secrets().open.closeConn(conn) || d.secrets().open.wasClosedByDriver(conn)) {
+		// Known, or closed already by go-mssqldb's own Close (a user's
+		// Close of Lease.Raw's connection), which handed the buffer on:
+		// a second Close would hand it on again, to two connections.
 		return nil
 	}
 	return conn.Close()

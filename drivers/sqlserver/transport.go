@@ -3,8 +3,12 @@ package sqlserver
 import (
 	"database/sql/driver"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"weak"
+
+	mssql "github.com/microsoft/go-mssqldb"
 )
 
 // transport is one network connection a Dial opened. go-mssqldb reads and
@@ -31,7 +35,12 @@ func (t *transport) Close() error {
 // redirect or raced several addresses; all but one of those are closed).
 // sync.Map suits it: each key is written once and deleted once, by
 // different goroutines.
-type openConns struct{ m sync.Map }
+//
+// closed remembers, weakly, the connections go-mssqldb's own Close closed
+// (a user's Close of Lease.Raw's connection): that Close has handed the
+// buffer on, and a second one, from CloseConn finding the connection
+// unknown, would hand it on again, to two connections at once.
+type openConns struct{ m, closed sync.Map }
 
 // dialedTransports is the value of an openConns entry: a pointer, so that
 // CompareAndDelete can compare it. cut is set by the first abort: the
@@ -47,7 +56,13 @@ type dialedTransports struct {
 func (o *openConns) add(conn driver.Conn, ts []*transport) {
 	v := &dialedTransports{ts: ts}
 	o.m.Store(conn, v)
-	forget := func() { o.m.CompareAndDelete(conn, v) }
+	forget := func() {
+		// closeConn deletes conn before it closes the transports: a
+		// delete here is go-mssqldb's own Close.
+		if o.m.CompareAndDelete(conn, v) {
+			o.closedByDriver(conn)
+		}
+	}
 	for _, t := range ts {
 		t.forget.Store(&forget)
 	}
@@ -71,7 +86,7 @@ func (o *openConns) abort(conn driver.Conn) bool {
 // does no harm) and forgets conn; it reports whether conn was known, open or
 // cut.
 func (o *openConns) closeConn(conn driver.Conn) bool {
-	v, ok := o.m.Load(conn)
+	v, ok := o.m.LoadAndDelete(conn)
 	if !ok {
 		return false
 	}
@@ -79,6 +94,28 @@ func (o *openConns) closeConn(conn driver.Conn) bool {
 		_ = t.Close()
 	}
 	return true
+}
+
+// closedByDriver remembers that go-mssqldb's own Close closed conn, until
+// conn is garbage.
+func (o *openConns) closedByDriver(conn driver.Conn) {
+	mc, ok := conn.(*mssql.Conn)
+	if !ok {
+		return
+	}
+	w := weak.Make(mc)
+	o.closed.Store(w, struct{}{})
+	runtime.AddCleanup(mc, func(w weak.Pointer[mssql.Conn]) { o.closed.Delete(w) }, w)
+}
+
+// wasClosedByDriver reports whether go-mssqldb's own Close closed conn.
+func (o *openConns) wasClosedByDriver(conn driver.Conn) bool {
+	mc, ok := conn.(*mssql.Conn)
+	if !ok {
+		return false
+	}
+	_, closed := o.closed.Load(weak.Make(mc))
+	return closed
 }
 
 // len counts the open connections, for tests.

@@ -2,10 +2,14 @@ package sqlserver
 
 import (
 	"context"
+	"net"
 	"net/url"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/microsoft/go-mssqldb/msdsn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -37,6 +41,14 @@ func TestTheDialerForgetsEveryClosedConnection(t *testing.T) {
 		require.Zero(t, d.secrets().open.len(), "a closed connection is forgotten")
 		assert.False(t, d.AbortTransport(c), "a closed connection cannot be cut")
 	}
+	// What remembers that go-mssqldb's own Close closed them (so that
+	// CloseConn does not close them again) goes with them.
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		n := 0
+		d.secrets().open.closed.Range(func(any, any) bool { n++; return true })
+		return n == 0
+	}, 10*time.Second, 10*time.Millisecond, "the closed connections are remembered after they are garbage")
 
 	c, err := d.Dial(ctx, req)
 	require.NoError(t, err)
@@ -89,4 +101,53 @@ func TestCloseConnClosesAndForgetsTheConnection(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, (&Dialer{}).CloseConn(c), "the zero Dialer closes by Close")
 	assert.Zero(t, d.secrets().open.len())
+}
+
+// directProtocol is a go-mssqldb protocol that dials on its own, not
+// through the Connector's Dialer, as named pipes ("np") and shared memory
+// ("lpc") do on Windows. Hidden: only a DSN that names it uses it.
+type directProtocol struct{}
+
+const directProtocolName = "idpool-test-direct"
+
+func init() {
+	msdsn.ProtocolParsers = append(msdsn.ProtocolParsers, directProtocol{})
+	msdsn.ProtocolDialers[directProtocolName] = directProtocol{}
+}
+
+func (directProtocol) ParseServer(server string, p *msdsn.Config) error {
+	p.Host = server
+	return nil
+}
+func (directProtocol) Protocol() string                                        { return directProtocolName }
+func (directProtocol) Hidden() bool                                            { return true }
+func (directProtocol) ParseBrowserData(msdsn.BrowserData, *msdsn.Config) error { return nil }
+func (directProtocol) CallBrowser(*msdsn.Config) bool                          { return false }
+func (directProtocol) DialConnection(ctx context.Context, p *msdsn.Config) (net.Conn, error) {
+	var nd net.Dialer
+	return nd.DialContext(ctx, "tcp", net.JoinHostPort(p.Host, strconv.FormatUint(p.Port, 10)))
+}
+
+// A connection go-mssqldb dialed without the Dialer's network dialer (a
+// protocol of its own: named pipes, shared memory) has no transport the
+// Dialer knows: CloseConn must still close it, and forget it.
+func TestCloseConnClosesAConnectionDialedByAnotherProtocol(t *testing.T) {
+	srv, err := tds.Start(tds.Options{Users: map[string]string{"app": "pw-Protocol-1"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	host, port, err := net.SplitHostPort(srv.Addr())
+	require.NoError(t, err)
+	u := url.URL{Scheme: "sqlserver", User: url.UserPassword("app", "pw-Protocol-1"), Host: net.JoinHostPort(host, port),
+		RawQuery: "database=appdb&encrypt=disable&protocol=" + directProtocolName}
+	d, err := NewDialer(u.String())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := d.Dial(ctx, actors.DialRequest{Key: tokens.NewKey(d.ServerKey(), ""), Identity: tokens.SQLLogin()})
+	require.NoError(t, err)
+	require.Equal(t, 1, srv.SessionCount())
+	require.NoError(t, d.CloseConn(c))
+	require.Eventually(t, func() bool { return srv.SessionCount() == 0 }, 10*time.Second, time.Millisecond,
+		"CloseConn left the connection open: it closed the transports it knew, and it knew none")
+	assert.Zero(t, d.secrets().open.len(), "the closed connection is forgotten")
 }
