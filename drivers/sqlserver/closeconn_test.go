@@ -32,29 +32,10 @@ import (
 // must not come from inside go-mssqldb's Conn.Close (which has handed the
 // buffer on by then), and go-mssqldb's reader must have been blocked on it.
 func TestThePoolClosesTheSocketBeforeGoMssqldbHandsItsBufferOn(t *testing.T) {
-	rig := startSilentRig(t)
-	d, err := sqlserver.NewDialer(rig.dsn)
-	require.NoError(t, err)
-	wd := &socketWatchingDialer{Dialer: d}
-	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: wd, MaxSize: 2,
-		CancelGrace: -1, HealthCheckAfter: -1}) // no cut: the pool's own close is all there is
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Close(ctx)
+	// No cut (CancelGrace off): the pool's own close is all there is.
+	wd := silentCallThenRelease(t, -1, func() {
+		require.True(t, readerRunning(), "go-mssqldb's reader is still blocked on the silent server")
 	})
-	ctx := ctxT(t)
-	l, err := m.Acquire(ctx, tokens.SQLLogin())
-	require.NoError(t, err)
-	require.NoError(t, execOn(ctx, l.Conn(), "SELECT 1"))
-
-	rig.proxy.SilenceOpen()
-	_, err = timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
-	require.Error(t, err, "a call to a silent server cannot succeed")
-	require.True(t, readerRunning(), "go-mssqldb's reader is still blocked on the silent server")
-	l.Release(err)
-	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the broken connection is closed")
 
 	first := wd.first.Load()
 	require.NotNil(t, first, "the pool closed the connection's socket")
@@ -135,28 +116,7 @@ func calledFrom(fn string) bool {
 // would otherwise find it unknown and leave it to go-mssqldb's Close, whose
 // buffer, over TLS, the reader can still be decrypting into.
 func TestACutConnectionIsClosedWithoutGoMssqldbsClose(t *testing.T) {
-	rig := startSilentRig(t)
-	d, err := sqlserver.NewDialer(rig.dsn)
-	require.NoError(t, err)
-	wd := &socketWatchingDialer{Dialer: d}
-	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: wd, MaxSize: 2,
-		CancelGrace: 50 * time.Millisecond, HealthCheckAfter: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Close(ctx)
-	})
-	ctx := ctxT(t)
-	l, err := m.Acquire(ctx, tokens.SQLLogin())
-	require.NoError(t, err)
-	require.NoError(t, execOn(ctx, l.Conn(), "SELECT 1"))
-
-	rig.proxy.SilenceOpen()
-	_, err = timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
-	require.Error(t, err, "a call to a silent server cannot succeed")
-	l.Release(err)
-	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the cut connection is closed")
+	wd := silentCallThenRelease(t, 50*time.Millisecond, func() {})
 	require.NotNil(t, wd.first.Load(), "the socket was closed")
 	assert.Zero(t, wd.driverCloses.Load(), "go-mssqldb's Conn.Close ran on the cut connection, handing its buffer on")
 	awaitNoReader(t)
@@ -189,4 +149,36 @@ func TestARawCloseIsNotFollowedBySecondGoMssqldbClose(t *testing.T) {
 	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the connection is closed")
 	assert.EqualValues(t, 1, wd.driverCloses.Load(),
 		"the pool's CloseConn ran go-mssqldb's Close a second time: the buffer went to go-mssqldb's pool twice")
+}
+
+// silentCallThenRelease leases a connection from a Manager with
+// cancelGrace over a socketWatchingDialer, runs a call that a silenced
+// server never answers, runs afterCall, releases the lease with the call's
+// error, and waits until the pool has closed the broken connection.
+func silentCallThenRelease(t *testing.T, cancelGrace time.Duration, afterCall func()) *socketWatchingDialer {
+	t.Helper()
+	rig := startSilentRig(t)
+	d, err := sqlserver.NewDialer(rig.dsn)
+	require.NoError(t, err)
+	wd := &socketWatchingDialer{Dialer: d}
+	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: wd, MaxSize: 2,
+		CancelGrace: cancelGrace, HealthCheckAfter: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
+	ctx := ctxT(t)
+	l, err := m.Acquire(ctx, tokens.SQLLogin())
+	require.NoError(t, err)
+	require.NoError(t, execOn(ctx, l.Conn(), "SELECT 1"))
+
+	rig.proxy.SilenceOpen()
+	_, err = timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
+	require.Error(t, err, "a call to a silent server cannot succeed")
+	afterCall()
+	l.Release(err)
+	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the broken connection is closed")
+	return wd
 }
