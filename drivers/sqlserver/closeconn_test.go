@@ -128,21 +128,7 @@ func TestACutConnectionIsClosedWithoutGoMssqldbsClose(t *testing.T) {
 // Close puts the same 64 KiB buffer into the pool twice, and two later
 // connections, perhaps of two identities, then read and write one buffer.
 func TestARawCloseIsNotFollowedBySecondGoMssqldbClose(t *testing.T) {
-	rig := startSilentRig(t)
-	d, err := sqlserver.NewDialer(rig.dsn)
-	require.NoError(t, err)
-	wd := &socketWatchingDialer{Dialer: d}
-	m, err := manager.New(manager.Config{Server: d.ServerKey(), Dialer: wd, MaxSize: 2, HealthCheckAfter: -1})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Close(ctx)
-	})
-	ctx := ctxT(t)
-	l, err := m.Acquire(ctx, tokens.SQLLogin())
-	require.NoError(t, err)
-	require.NoError(t, execOn(ctx, l.Conn(), "SELECT 1"))
+	wd, m, l, _ := watchedLease(t, 0) // CancelGrace's default
 	require.NoError(t, l.Raw().Close()) // the user's go-mssqldb Close
 	require.EqualValues(t, 1, wd.driverCloses.Load())
 	l.Release(driver.ErrBadConn)
@@ -156,6 +142,21 @@ func TestARawCloseIsNotFollowedBySecondGoMssqldbClose(t *testing.T) {
 // server never answers, runs afterCall, releases the lease with the call's
 // error, and waits until the pool has closed the broken connection.
 func silentCallThenRelease(t *testing.T, cancelGrace time.Duration, afterCall func()) *socketWatchingDialer {
+	t.Helper()
+	wd, m, l, rig := watchedLease(t, cancelGrace)
+	rig.proxy.SilenceOpen()
+	_, err := timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
+	require.Error(t, err, "a call to a silent server cannot succeed")
+	afterCall()
+	l.Release(err)
+	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the broken connection is closed")
+	return wd
+}
+
+// watchedLease leases a connection, used once, from a Manager with
+// cancelGrace over a socketWatchingDialer, against a server behind the
+// silent rig's proxy.
+func watchedLease(t *testing.T, cancelGrace time.Duration) (*socketWatchingDialer, *manager.Manager, *manager.Lease, *silentRig) {
 	t.Helper()
 	rig := startSilentRig(t)
 	d, err := sqlserver.NewDialer(rig.dsn)
@@ -173,12 +174,5 @@ func silentCallThenRelease(t *testing.T, cancelGrace time.Duration, afterCall fu
 	l, err := m.Acquire(ctx, tokens.SQLLogin())
 	require.NoError(t, err)
 	require.NoError(t, execOn(ctx, l.Conn(), "SELECT 1"))
-
-	rig.proxy.SilenceOpen()
-	_, err = timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
-	require.Error(t, err, "a call to a silent server cannot succeed")
-	afterCall()
-	l.Release(err)
-	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the broken connection is closed")
-	return wd
+	return wd, m, l, rig
 }
