@@ -128,7 +128,7 @@ func TestACutConnectionIsClosedWithoutGoMssqldbsClose(t *testing.T) {
 // Close puts the same 64 KiB buffer into the pool twice, and two later
 // connections, perhaps of two identities, then read and write one buffer.
 func TestARawCloseIsNotFollowedBySecondGoMssqldbClose(t *testing.T) {
-	wd, m, l, _ := watchedLease(t, 0) // CancelGrace's default
+	wd, m, l, _ := watchedLease(t, 0)   // CancelGrace's default
 	require.NoError(t, l.Raw().Close()) // the user's go-mssqldb Close
 	require.EqualValues(t, 1, wd.driverCloses.Load())
 	l.Release(driver.ErrBadConn)
