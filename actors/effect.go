@@ -94,9 +94,9 @@ type Effect struct {
 	// Holder is the caller a connection closed by force was leased to
 	// (EffClose, ReasonForced; nil if its acquire named none). The driver
 	// cuts the connection's transport (ActorConfig.Abort, when set), then
-	// asks Holder whether an
-	// operation of the caller is still inside it: if so it puts the Close
-	// off until the caller reports that operation gone (see
-	// messages.DirectGrant), and CloseDone only follows that Close.
+	// asks Holder whether an operation of the caller is still inside it:
+	// if so it puts the Close off until the caller reports that operation
+	// gone (see messages.DirectGrant), and CloseDone only follows that
+	// Close.
 	Holder messages.DirectGrant
 }

@@ -35,11 +35,11 @@ func (d *directGrant) Grant(conn driver.Conn, connID uint64, pool *actor.PID) bo
 
 // CloseAfterOperation implements messages.DirectGrant for a forced close of
 // the lease's connection, once its transport is cut (when the Dialer can
-// cut and CancelGrace is on): if an operation is in
-// flight on the lease it marks the lease so that the operation, as it
-// leaves, has the pool close the connection (see exit0), and reports true;
-// otherwise nothing of the lease is inside the connection, nor can enter it
-// (the forced Close has shut the Manager's gate), and the pool closes it.
+// cut and CancelGrace is on): if an operation is in flight on the lease it
+// marks the lease so that the operation, as it leaves, has the pool close
+// the connection (see exit0), and reports true; otherwise nothing of the
+// lease is inside the connection, nor can enter it (the forced Close has
+// shut the Manager's gate), and the pool closes it.
 func (d *directGrant) CloseAfterOperation() bool {
 	l := (*Lease)(d)
 	for {

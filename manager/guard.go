@@ -227,9 +227,10 @@ func (l *Lease) exit0() {
 
 // enterEnded admits the work an ended lease's hand-back does on its
 // connection (the rollback and reset, the Close of result sets left open),
-// and a PrepareConn hook's on a lease not yet handed out, as an operation: counted by the Manager's gate, so that a forced Close
-// waits for it, and busy, so that the Close it forces after its grace is
-// left to that work (see CloseAfterOperation). It reports false once a
+// and a PrepareConn hook's on a lease not yet handed out, as an operation:
+// counted by the Manager's gate, so that a forced Close waits for it, and
+// busy, so that the Close it forces after its grace is left to that work
+// (see CloseAfterOperation). It reports false once a
 // forced Close has begun: the work must not start. stBusy is set before
 // the gate is asked, as in enter, so that a forced close that finds the
 // lease idle has already refused the gate to it.

@@ -506,9 +506,9 @@ func (m *Manager) Stats() Stats {
 //     driver's Close hands on. The driver's Close never runs while an
 //     operation of the lease (Release's rollback, reset or Close of a
 //     result set left open, and a PrepareConn hook, included) is still
-//     inside the connection: pgx's
-//     connection is not safe for concurrent use, and an operation still
-//     inside pgx cleans up after the cut on its own goroutine. Such a
+//     inside the connection: pgx's connection is not safe for concurrent
+//     use, and an operation still inside pgx cleans up after the cut on
+//     its own goroutine. Such a
 //     connection is closed when that operation leaves it, which the cut
 //     makes prompt; until then it is counted closing (CloseError.Closing,
 //     Stats' ClosingConns), as Forced too. An operation that never leaves

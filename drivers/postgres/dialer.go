@@ -161,11 +161,11 @@ var (
 // of a result set left open (at once: see manager.CtxBounded), and the
 // rollback it makes of a transaction left open, which pgx bounds only by
 // the BeginTx's ctx (none, with context.Background()), once
-// manager.Config.CancelGrace has passed since Release began it;
-// a health check still running CancelGrace past its ValidateTimeout (pgx
-// returns at that ctx, so in practice none); and at a forced Close. It closes the TCP (or unix) connection itself,
-// under TLS and this package's session wrapper, so that it never waits
-// for a TLS close_notify write. It takes no lock and does not block.
+// manager.Config.CancelGrace has passed since Release began it; a health
+// check still running CancelGrace past its ValidateTimeout (pgx returns at
+// that ctx, so in practice none); and at a forced Close. It closes the TCP
+// (or unix) connection itself, under TLS and this package's session
+// wrapper, so that it never waits for a TLS close_notify write. It takes no lock and does not block.
 func (d *Dialer) AbortTransport(conn driver.Conn) bool {
 	sc, ok := conn.(*stdlib.Conn)
 	if !ok || sc == nil || sc.Conn() == nil {

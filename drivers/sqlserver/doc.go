@@ -30,7 +30,8 @@
 // A Dialer is also a manager.ConnCloser: the pool closes every connection
 // it opened through CloseConn, whatever the reason and whatever CancelGrace,
 // which closes the network connection and never calls go-mssqldb's
-// Conn.Close. That Close gives the connection's buffer back to a pool every
+// Conn.Close (but on a connection go-mssqldb dialed over a protocol of its
+// own, named pipes or shared memory, which has no socket to close). That Close gives the connection's buffer back to a pool every
 // connection in the process shares, then closes the socket, while a
 // response reader go-mssqldb left blocked on the socket (a call cancelled on
 // a server that never confirmed) may still read into that buffer, over TLS
