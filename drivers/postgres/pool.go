@@ -124,7 +124,26 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 			ml.Release(nil)
 			return nil, fmt.Errorf("postgres: the Manager's Dialer opens %T connections, not pgx's *stdlib.Conn; build it with postgres.NewDialer", ml.Raw())
 		}
-		if c := sc.Conn(); reusable(c) {
+		// The look at pgx's state is an operation like any other on the
+		// lease: a forced Manager.Close may close the connection from the
+		// moment it is granted, and pgx's Close running while this
+		// goroutine reads the connection is a data race in pgx. Inside the
+		// guard, either the forced Close waits for the look (and leaves
+		// the connection's Close to it), or it has shut the guard first
+		// and the look never runs. context.Background(): the look does no
+		// I/O, and a ctx here would become the lease's last operation's
+		// (see manager.Lease.Release), closing the connection at Release
+		// if Acquire's ctx ended by then.
+		c := sc.Conn()
+		ok = false
+		if err := ml.WithRaw(context.Background(), func(driver.Conn) error {
+			ok = reusable(c)
+			return nil
+		}); err != nil {
+			ml.Release(driver.ErrBadConn)
+			return nil, err // the forced Close's refusal: ErrLeaseForceClosed
+		}
+		if ok {
 			return &Lease{ml: ml, conn: c}, nil
 		}
 		// Closed, or left mid-result: take another (the Manager dials
@@ -142,8 +161,9 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 // released with its Rows still open, pgx's lock still held. Every later
 // call on it would then fail with pgx's "conn busy", an error that does not
 // break a lease, so the connection would be pooled again and again, failing
-// one call in N for good. Reading pgx's state costs no I/O; no one else
-// uses c while the pool holds it.
+// one call in N for good. Reading pgx's state costs no I/O. Acquire calls
+// it inside the lease guard: a forced Manager.Close may close c as soon as
+// it is granted (see Acquire).
 func reusable(c *pgx.Conn) bool {
 	pc := c.PgConn()
 	return !pc.IsClosed() && !pc.IsBusy() && pc.TxStatus() == 'I'
