@@ -51,7 +51,7 @@ func (b *batchResults) Query() (pgx.Rows, error) {
 	if raw == nil {
 		return errRows{err}, err
 	}
-	return &rows{lease: b.lease, ctx: b.ctx, raw: raw}, err
+	return newRows(b.lease, b.ctx, raw, err), err
 }
 
 // QueryRow reads the next query's row; see pgx.BatchResults.

@@ -180,7 +180,7 @@ func (l *Lease) query(ctx context.Context, q queryer, sql string, args []any) (p
 	if raw == nil {
 		return errRows{err}, err
 	}
-	return &rows{lease: l, ctx: ctx, raw: raw}, err
+	return newRows(l, ctx, raw, err), err
 }
 
 func (l *Lease) queryRow(ctx context.Context, q queryer, sql string, args []any) pgx.Row {

@@ -209,7 +209,8 @@ func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 // Query runs sql on a connection of the identity in ctx; see pgx.Conn.Query.
 // The connection is held until the Rows are closed, or Next returns false:
 // always close them (defer rows.Close()), or the identity's pool loses a
-// connection.
+// connection. A query that fails releases its lease before Query returns;
+// its Rows are closed and their Err is Query's error, as with pgx.
 func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	l, err := p.Acquire(ctx)
 	if err != nil {
