@@ -30,7 +30,9 @@ import (
 // panicking) hands its lease back, closing the connection, before the panic
 // goes on. CopyFrom whose source panics hands its lease back too (pgx
 // aborted the COPY, so the session is kept), then the panic goes on; see
-// Lease.CopyFrom.
+// Lease.CopyFrom. So do SendBatch's BatchResults when a queued query's
+// callback, which pgx runs in their Close, panics: the connection, left
+// mid-batch, is closed (and with it a transaction the batch began).
 //
 // A Pool is safe for concurrent use. A nil *Pool (OpenPool's result after
 // an error) answers every call that acquires, and Close, with
