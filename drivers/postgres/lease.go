@@ -55,7 +55,15 @@ func (l *Lease) Key() tokens.Key { return l.ml.Key() }
 
 // Release hands the connection back to its identity's pool, resetting the
 // session first (or closing the connection; see Lease). It is idempotent.
-func (l *Lease) Release() { l.release(nil) }
+// On a nil *Lease (Acquire's result with an error) it does nothing, as
+// manager.Lease.Release does: a careless defer l.Release() written before
+// Acquire's error is checked must not turn that error into a panic.
+func (l *Lease) Release() {
+	if l == nil {
+		return
+	}
+	l.release(nil)
+}
 
 // release hands the connection back; a broken err (see manager.IsBroken)
 // closes it.
