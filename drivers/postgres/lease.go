@@ -31,7 +31,9 @@ import (
 // scanned, BatchResults not closed) or a transaction not ended has its
 // connection closed instead: pgx cannot reset a session in either state.
 // The rest of such a result is not read: Release does not wait for a
-// server that stopped answering mid-reply.
+// server that stopped answering mid-reply. So is a connection on which
+// requests were written past pgx (through Conn().PgConn().Frontend(), say)
+// whose replies pgx has not read: they would reach the next lease.
 type Lease struct {
 	ml       *manager.Lease
 	conn     *pgx.Conn
