@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql/driver"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -51,7 +52,7 @@ func (b *batchResults) Query() (pgx.Rows, error) {
 	if raw == nil {
 		return errRows{err}, err
 	}
-	return &rows{lease: b.lease, ctx: b.ctx, raw: raw}, err
+	return newRows(b.lease, b.ctx, raw, err), err
 }
 
 // QueryRow reads the next query's row; see pgx.BatchResults.
@@ -74,6 +75,14 @@ func (b *batchResults) Close() error {
 	b.closed = true
 	txOver := b.err != nil // refused at send: pgx.FailedBatchResults' Tx is closed
 	if b.err == nil {
+		// pgx runs the queued queries' callbacks in its Close: one that
+		// panics must not keep the lease these results own.
+		ok := false
+		defer func() {
+			if !ok {
+				b.handBackPanicked()
+			}
+		}()
 		b.err = b.lease.guarded(b.ctx, func() error {
 			err := b.raw.Close()
 			// pgx closes the batch's transaction here when the batch left
@@ -83,6 +92,7 @@ func (b *batchResults) Close() error {
 			txOver = b.tx != nil && b.lease.conn.PgConn().TxStatus() == 'I'
 			return err
 		})
+		ok = true
 	}
 	if t := b.tx; t != nil && txOver && !t.ended {
 		// No transaction is left for the caller to end, and pgx's doc
@@ -101,6 +111,28 @@ func (b *batchResults) Close() error {
 		f()
 	}
 	return b.err
+}
+
+// handBackPanicked runs when a queued query's callback panicked in Close,
+// leaving pgx in the middle of the batch. Results that own their lease (the
+// Pool's SendBatch: onClose, or the onEnd of the transaction the batch
+// began) hand it back now, its connection closed, before the panic goes on:
+// they already count as closed, so no later Close would, and the identity's
+// slot would be gone for good. That transaction is over (closing the
+// connection rolls it back), and its Commit and Rollback answer
+// pgx.ErrTxClosed. A Lease's own results leave the lease to its holder,
+// whose Release closes the connection pgx left busy.
+func (b *batchResults) handBackPanicked() {
+	owned := b.onClose != nil
+	b.onClose = nil
+	if t := b.tx; t != nil && t.onEnd != nil && !t.ended {
+		owned = true
+		t.ended = true
+		t.onEnd = nil
+	}
+	if owned {
+		b.lease.release(driver.ErrBadConn)
+	}
 }
 
 // Tx returns the transaction the batch began with pgx.Batch.BeginTx, its

@@ -110,6 +110,12 @@
 // 'PREPARE ...' in a function) is not deallocated by the deferred reset: the
 // reset refuses it and fails closed as above.
 //
+// A connection released while the server still owes replies to requests
+// written past pgx (PgConn().Frontend(), say: pgx is idle, but fewer
+// ReadyForQuery messages reached it than the requests written call for) is
+// closed rather than reset: either reset would hand those replies, a query
+// result of the last lease among them, to the next lease.
+//
 // The reset runs on every release rather than only after a lease that
 // changed something: knowing that would mean parsing every statement, and
 // server-side code can change the session too. It replaces pgx's own

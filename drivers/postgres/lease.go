@@ -31,7 +31,9 @@ import (
 // scanned, BatchResults not closed) or a transaction not ended has its
 // connection closed instead: pgx cannot reset a session in either state.
 // The rest of such a result is not read: Release does not wait for a
-// server that stopped answering mid-reply.
+// server that stopped answering mid-reply. So is a connection on which
+// requests were written past pgx (through Conn().PgConn().Frontend(), say)
+// whose replies pgx has not read: they would reach the next lease.
 type Lease struct {
 	ml       *manager.Lease
 	conn     *pgx.Conn
@@ -55,7 +57,15 @@ func (l *Lease) Key() tokens.Key { return l.ml.Key() }
 
 // Release hands the connection back to its identity's pool, resetting the
 // session first (or closing the connection; see Lease). It is idempotent.
-func (l *Lease) Release() { l.release(nil) }
+// On a nil *Lease (Acquire's result with an error) it does nothing, as
+// manager.Lease.Release does: a careless defer l.Release() written before
+// Acquire's error is checked must not turn that error into a panic.
+func (l *Lease) Release() {
+	if l == nil {
+		return
+	}
+	l.release(nil)
+}
 
 // release hands the connection back; a broken err (see manager.IsBroken)
 // closes it.
@@ -180,7 +190,7 @@ func (l *Lease) query(ctx context.Context, q queryer, sql string, args []any) (p
 	if raw == nil {
 		return errRows{err}, err
 	}
-	return &rows{lease: l, ctx: ctx, raw: raw}, err
+	return newRows(l, ctx, raw, err), err
 }
 
 func (l *Lease) queryRow(ctx context.Context, q queryer, sql string, args []any) pgx.Row {

@@ -30,7 +30,9 @@ import (
 // panicking) hands its lease back, closing the connection, before the panic
 // goes on. CopyFrom whose source panics hands its lease back too (pgx
 // aborted the COPY, so the session is kept), then the panic goes on; see
-// Lease.CopyFrom.
+// Lease.CopyFrom. So do SendBatch's BatchResults when a queued query's
+// callback, which pgx runs in their Close, panics: the connection, left
+// mid-batch, is closed (and with it a transaction the batch began).
 //
 // A Pool is safe for concurrent use. A nil *Pool (OpenPool's result after
 // an error) answers every call that acquires, and Close, with
@@ -124,7 +126,26 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 			ml.Release(nil)
 			return nil, fmt.Errorf("postgres: the Manager's Dialer opens %T connections, not pgx's *stdlib.Conn; build it with postgres.NewDialer", ml.Raw())
 		}
-		if c := sc.Conn(); reusable(c) {
+		// The look at pgx's state is an operation like any other on the
+		// lease: a forced Manager.Close may close the connection from the
+		// moment it is granted, and pgx's Close running while this
+		// goroutine reads the connection is a data race in pgx. Inside the
+		// guard, either the forced Close waits for the look (and leaves
+		// the connection's Close to it), or it has shut the guard first
+		// and the look never runs. context.Background(): the look does no
+		// I/O, and a ctx here would become the lease's last operation's
+		// (see manager.Lease.Release), closing the connection at Release
+		// if Acquire's ctx ended by then.
+		c := sc.Conn()
+		ok = false
+		if err := ml.WithRaw(context.Background(), func(driver.Conn) error {
+			ok = reusable(c)
+			return nil
+		}); err != nil {
+			ml.Release(driver.ErrBadConn)
+			return nil, err // the forced Close's refusal: ErrLeaseForceClosed
+		}
+		if ok {
 			return &Lease{ml: ml, conn: c}, nil
 		}
 		// Closed, or left mid-result: take another (the Manager dials
@@ -142,8 +163,9 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 // released with its Rows still open, pgx's lock still held. Every later
 // call on it would then fail with pgx's "conn busy", an error that does not
 // break a lease, so the connection would be pooled again and again, failing
-// one call in N for good. Reading pgx's state costs no I/O; no one else
-// uses c while the pool holds it.
+// one call in N for good. Reading pgx's state costs no I/O. Acquire calls
+// it inside the lease guard: a forced Manager.Close may close c as soon as
+// it is granted (see Acquire).
 func reusable(c *pgx.Conn) bool {
 	pc := c.PgConn()
 	return !pc.IsClosed() && !pc.IsBusy() && pc.TxStatus() == 'I'
@@ -189,7 +211,8 @@ func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 // Query runs sql on a connection of the identity in ctx; see pgx.Conn.Query.
 // The connection is held until the Rows are closed, or Next returns false:
 // always close them (defer rows.Close()), or the identity's pool loses a
-// connection.
+// connection. A query that fails releases its lease before Query returns;
+// its Rows are closed and their Err is Query's error, as with pgx.
 func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	l, err := p.Acquire(ctx)
 	if err != nil {

@@ -42,3 +42,14 @@ func TestAFailedOpenPoolsResultAnswersWithErrNoManager(t *testing.T) {
 	assert.ErrorIs(t, failed.Close(), manager.ErrNoManager)
 	assert.NoError(t, NewPool(nil).Close(), "a Pool from NewPool does not own its Manager")
 }
+
+// TestANilLeasesReleaseDoesNothing: Acquire's result with an error is a
+// nil *Lease; a Release deferred before the error is checked (defer
+// l.Release() right after Acquire) used to panic with a nil pointer,
+// hiding the error, where manager.Lease's Release does nothing.
+func TestANilLeasesReleaseDoesNothing(t *testing.T) {
+	l, err := NewPool(nil).Acquire(tokens.WithIdentity(context.Background(), tokens.SQLLogin()))
+	require.ErrorIs(t, err, manager.ErrNoManager)
+	require.Nil(t, l)
+	assert.NotPanics(t, l.Release)
+}

@@ -36,6 +36,7 @@ type replyFilter struct {
 	loggedIn   bool // the login's ReadyForQuery has passed
 	sawParam   bool // a ParameterStatus reached pgx after the login
 	afterReady bool // the last frame that reached pgx was a whole ReadyForQuery
+	readies    int  // ReadyForQuery messages that reached pgx (see requestWatch.requests)
 
 	failed error
 }
@@ -129,6 +130,7 @@ func (f *replyFilter) endFrame() {
 		case 'Z':
 			f.afterReady = true
 			f.loggedIn = true
+			f.readies++
 		case 'S':
 			f.sawParam = f.sawParam || f.loggedIn
 		}

@@ -49,6 +49,12 @@ type requestWatch struct {
 	dirty  bool
 	lost   bool // a frame could not be followed: dirty for good
 	parses int  // Parse messages seen, for tests
+	// requests counts the messages the server answers with a
+	// ReadyForQuery of its own: the startup message, Query, Sync and
+	// FunctionCall. replyFilter.readies counts those that reached pgx; a
+	// release finding fewer than were asked for refuses the connection
+	// (see sessionConn.owesReplies).
+	requests int
 }
 
 // maxInspectedFrame bounds the body of a frame collected across writes to
@@ -65,6 +71,7 @@ func (r *requestWatch) observe(p []byte) {
 			if r.hdrN == 0 && r.started && len(p)-i >= 5 {
 				n := int(int32(binary.BigEndian.Uint32(p[i+1 : i+5])))
 				if n >= 4 && len(p)-i-1 >= n {
+					r.count(p[i])
 					r.inspect(p[i], p[i+5:i+1+n])
 					i += 1 + n
 					continue
@@ -83,6 +90,11 @@ func (r *requestWatch) observe(p []byte) {
 					return
 				}
 				r.body = n - 4
+				if r.started {
+					r.count(r.hdr[0])
+				} else {
+					r.requests++ // the startup message: the login ends with a ReadyForQuery
+				}
 				r.keep = r.started && (r.hdr[0] == 'P' || r.hdr[0] == 'Q')
 				r.buf = r.buf[:0]
 				if r.body == 0 {
@@ -128,6 +140,15 @@ func (r *requestWatch) endFrame() {
 
 // atBoundary reports whether the stream is between frames.
 func (r *requestWatch) atBoundary() bool { return r.hdrN == 0 && !r.lost }
+
+// count counts a frame of type typ, after the startup message, that the
+// server answers with a ReadyForQuery: Query, Sync, FunctionCall.
+func (r *requestWatch) count(typ byte) {
+	switch typ {
+	case 'Q', 'S', 'F':
+		r.requests++
+	}
+}
 
 // inspect looks at one whole frame of type typ.
 func (r *requestWatch) inspect(typ byte, body []byte) {

@@ -28,6 +28,18 @@ type rows struct {
 
 var _ pgx.Rows = (*rows)(nil)
 
+// newRows wraps raw, the Rows pgx returned with err. pgx returns an error
+// only with Rows it has closed, holding that error, and its idiom leaves
+// the error to them (rows, _ := conn.Query(...); pgx.CollectRows(rows,
+// ...)). Such rows are closed from the start: nothing of them needs the
+// connection, so none of their calls asks the lease guard, which would
+// refuse once the lease is released (the Pool's Query releases it at once
+// when the query fails) and put manager.ErrLeaseReleased in place of the
+// query's error.
+func newRows(l *Lease, ctx context.Context, raw pgx.Rows, err error) *rows {
+	return &rows{lease: l, ctx: ctx, raw: raw, closed: err != nil}
+}
+
 // Next advances to the next row; see pgx.Rows.Next. When it returns false
 // the rows are closed, as pgx's are.
 func (r *rows) Next() bool {

@@ -246,6 +246,22 @@ func (c *sessionConn) deferReset() bool {
 	return true
 }
 
+// owesReplies reports whether the server still owes replies to requests
+// written on the connection: fewer ReadyForQuery messages reached pgx than
+// the startup message, Queries, Syncs and FunctionCalls written call for.
+// pgx is then idle only because the requests went past it (written through
+// PgConn().Frontend(), say), and their replies, a query result of the last
+// lease among them, are still on their way. Neither reset can follow: the
+// deferred reset's filter would take the first of them for its own and
+// hand the rest to the next lease's pgx as the answer to its request, and
+// the full reset's DISCARD ALL would read them as its own. The connection
+// must be closed.
+func (c *sessionConn) owesReplies() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.requests != c.in.readies
+}
+
 // fullResetDone records that a full reset just ended: pgx and the server
 // agree again, with nothing left to undo.
 func (c *sessionConn) fullResetDone() {
