@@ -153,7 +153,11 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 	case <-ctxDone:
 		m.abandonedPrepares.Add(1) // before the hook's goroutine can see ended
 		close(ended)
-		return false, m.acquireEnded(ctx, l.acquire.Identity)
+		err := m.acquireEnded(ctx, l.acquire.Identity)
+		if te, ok := err.(*TimeoutError); ok {
+			te.Hook = "PrepareConn" // not the pool: it had granted a connection
+		}
+		return false, err
 	}
 }
 

@@ -40,6 +40,10 @@ var (
 // while queued; see actors.TimeoutError.
 type TimeoutError = actors.TimeoutError
 
+// PoolWork is what a pool was doing when an acquire queued in it ended, as
+// its TimeoutError says; see actors.PoolWork.
+type PoolWork = actors.PoolWork
+
 // DialError wraps a failed dial or token mint; see actors.DialError.
 type DialError = actors.DialError
 
