@@ -491,9 +491,12 @@ func (m *Manager) Stats() Stats {
 }
 
 // Close closes the manager: new acquires fail with ErrClosed, queued ones
-// fail with ErrClosed, idle connections close now and leased ones when they
-// are released; dials, token mints and health checks in flight are cancelled
-// through their ctx, and what they return is closed when it comes back.
+// fail with ErrClosed, and so do those waiting on their PrepareConn hook
+// (the hook's connection closes when the hook returns; until then it is
+// counted as after an Acquire that gave up, below), idle connections close
+// now and leased ones when they are released; dials, token mints and
+// health checks in flight are cancelled through their ctx, and what they
+// return is closed when it comes back.
 // Close is idempotent.
 //
 // It returns nil once every connection is closed and nothing is in flight.
