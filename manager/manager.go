@@ -208,8 +208,9 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // the Logger's handler, which gets ctx; each contains a panic of it.
 // PrepareConn gets ctx, or a child of it that bounds its deadline, to use
 // in the hook's goroutine; the first acquire of a token-keyed identity
-// mints to learn its key under such a child (bounded by MintTimeout too),
-// in a goroutine of its own. For a ctx of a type the context package does
+// mints to learn its key under such a child (bounded by MintTimeout too,
+// and ended by Close, which fails the Acquire with ErrClosed), in a
+// goroutine of its own. For a ctx of a type the context package does
 // not know, that child calls ctx's Done, Err and Value from a goroutine of
 // the package's own. Should
 // one of ctx's methods panic in the caller's goroutine, the panic reaches
@@ -494,9 +495,10 @@ func (m *Manager) Stats() Stats {
 // fail with ErrClosed, and so do those waiting on their PrepareConn hook
 // (the hook's connection closes when the hook returns; until then it is
 // counted as after an Acquire that gave up, below), idle connections close
-// now and leased ones when they are released; dials, token mints and
-// health checks in flight are cancelled through their ctx, and what they
-// return is closed when it comes back.
+// now and leased ones when they are released; dials, token mints (a
+// token-keyed identity's key lookup too, whose Acquire fails with
+// ErrClosed) and health checks in flight are cancelled through their ctx,
+// and what they return is closed when it comes back.
 // Close is idempotent.
 //
 // It returns nil once every connection is closed and nothing is in flight.
