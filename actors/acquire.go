@@ -67,5 +67,15 @@ func (p *Pool) cancel(now time.Time, id uint64, timeout bool) {
 	} else {
 		p.stats.cancels++
 	}
-	p.emit(Effect{Kind: EffCancelled, ReplyTo: w.replyTo, AcquireID: id, Waiters: p.waiters.live})
+	// The timeout error is made here, where the pool can say what the
+	// acquire waited on (a dial or a close that hangs, a permit).
+	p.emit(Effect{Kind: EffCancelled, ReplyTo: w.replyTo, AcquireID: id, Waiters: p.waiters.live,
+		Err: &TimeoutError{Key: p.cfg.Key, MaxSize: p.cfg.MaxSize, Waiters: p.waiters.live, Canceled: !timeout, Pool: p.waitedOn()}})
+}
+
+// waitedOn is what the pool is doing, for the error of an acquire that
+// leaves its queue unserved.
+func (p *Pool) waitedOn() *PoolWork {
+	return &PoolWork{Busy: p.busy, Dialing: p.dialing + p.awaitingToken, Minting: p.minting,
+		AwaitingPermit: p.awaitingPermit, Closing: p.closesInFlight, Checking: p.checkingCount()}
 }

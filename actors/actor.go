@@ -295,7 +295,7 @@ func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
 			e.ReplyTo <- messages.Reply{Err: e.Err}
 		case EffCancelled:
 			a.answered(e.AcquireID)
-			e.ReplyTo <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters}
+			e.ReplyTo <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters, Err: e.Err}
 		case EffDial:
 			a.dial(c, e.Token)
 		case EffMint:

@@ -9,7 +9,10 @@ import (
 
 // Dialer opens physical connections. The pool calls Dial from a goroutine of
 // its own, never from inside an actor's Receive, so Dial may block; it must
-// honour ctx. A panic in Dial is recovered and reported as a dial error.
+// honour ctx. A panic in Dial is recovered and reported as a dial error. A
+// dial fails also when Dial returns no connection (nil, or a nil pointer)
+// and no error; a connection returned along with an error is closed (as the
+// pool closes its own, see CloseDialed) and the error reported.
 type Dialer interface {
 	Dial(ctx context.Context, req DialRequest) (driver.Conn, error)
 }

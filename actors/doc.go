@@ -33,8 +33,8 @@
 // ReplyTo as the Acquire gave them):
 //   - EffGrant: give the caller Resource, named Conn; its Release names Conn.
 //   - EffFail: give the caller Err.
-//   - EffCancelled: tell the caller its Cancel withdrew it (Waiters is the
-//     queue it left, for the timeout error).
+//   - EffCancelled: tell the caller its Cancel withdrew it (Err is its
+//     timeout error, saying what it waited on; Waiters the queue it left).
 //
 // Work off the mailbox, each reported back as the Input named:
 //   - EffDial: open one connection, logging in with Token if the pool uses

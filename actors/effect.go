@@ -20,7 +20,8 @@ const (
 	EffGrant EffectKind = iota + 1
 	// EffFail answers ReplyTo with Err.
 	EffFail
-	// EffCancelled answers ReplyTo: its acquire was still queued when cancelled.
+	// EffCancelled answers ReplyTo: its acquire was still queued when
+	// cancelled. Err is its *TimeoutError, saying what it waited on.
 	EffCancelled
 	// EffDial opens one connection, logging in with Token when the pool uses tokens.
 	EffDial

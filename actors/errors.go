@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/idpool/idpool/tokens"
@@ -30,7 +31,8 @@ var ErrInternal = errors.New("idpool: internal error while handling the acquire,
 var ErrAcquireTimeout = errors.New("idpool: acquire timed out")
 
 // TimeoutError is the error of an acquire whose deadline passed while queued.
-// It names the pool (redacted), its size limit and how many waited with it.
+// It names the pool (redacted), its size limit, how many waited with it, and
+// what the pool was doing (Pool): what the acquire waited on.
 type TimeoutError struct {
 	Key      tokens.Key
 	MaxSize  int
@@ -40,6 +42,58 @@ type TimeoutError struct {
 	// while a token-keyed identity learned its key from its first token.
 	// Key then holds only the server, and Waiters is 0.
 	KeyLookup bool
+	// Pool is what the pool was doing as the acquire left its queue: what
+	// the acquire waited on. Nil when the acquire ended elsewhere (learning
+	// its key, or after the pool had granted it, in a PrepareConn hook).
+	Pool *PoolWork
+	// Hook names the hook the acquire was waiting for when it ended, the
+	// pool having granted it a connection (manager's PrepareConn).
+	Hook string
+}
+
+// PoolWork is what a pool was doing when an acquire queued in it ran out
+// of time: every connection in use (the pool too small, or leases held too
+// long), or a dial, a token mint, a MaxTotal or fleet permit, or the close
+// of connections MaxSize still counts, that had not come back (a dependency
+// that hangs shows here).
+type PoolWork struct {
+	// Busy counts the connections leased out.
+	Busy int
+	// Dialing counts the dials in flight, those waiting for a token mint
+	// among them.
+	Dialing int
+	// Minting says a token mint was in flight.
+	Minting bool
+	// AwaitingPermit counts the dials waiting for a MaxTotal or fleet
+	// permit (Config.MaxTotal, Config.Fleet).
+	AwaitingPermit int
+	// Closing counts the connections whose close had not finished: the
+	// server still counts their sessions, and MaxSize does too.
+	Closing int
+	// Checking counts the connections in a health or token check.
+	Checking int
+}
+
+// String says what the pool was doing, its connections in use first.
+func (s *PoolWork) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d in use", s.Busy)
+	if s.Dialing > 0 {
+		fmt.Fprintf(&b, ", %d dialing", s.Dialing)
+	}
+	if s.Minting {
+		b.WriteString(", a token mint in flight")
+	}
+	if s.AwaitingPermit > 0 {
+		fmt.Fprintf(&b, ", %d dials waiting for a MaxTotal or fleet permit", s.AwaitingPermit)
+	}
+	if s.Closing > 0 {
+		fmt.Fprintf(&b, ", %d closing", s.Closing)
+	}
+	if s.Checking > 0 {
+		fmt.Fprintf(&b, ", %d in a health check", s.Checking)
+	}
+	return b.String()
 }
 
 // Error implements error.
@@ -51,6 +105,14 @@ func (e *TimeoutError) Error() string {
 	if e.KeyLookup {
 		return fmt.Sprintf("idpool: acquire %s learning the identity's pool key from its first token (server %s)",
 			what, e.Key.Server())
+	}
+	if e.Hook != "" {
+		return fmt.Sprintf("idpool: acquire %s waiting for hook %s on a connection of pool %s",
+			what, e.Hook, e.Key.Redacted())
+	}
+	if e.Pool != nil {
+		return fmt.Sprintf("idpool: acquire %s waiting for pool %s (max size %d: %s; %d waiting)",
+			what, e.Key.Redacted(), e.MaxSize, e.Pool, e.Waiters)
 	}
 	return fmt.Sprintf("idpool: acquire %s waiting for pool %s (max size %d, %d waiting)",
 		what, e.Key.Redacted(), e.MaxSize, e.Waiters)

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/idpool/idpool/tokens"
@@ -32,8 +33,16 @@ func (e *TokenExpiryError) Error() string {
 	case e.ExpiresOn.IsZero():
 		return "idpool: the token source returned a token with no known expiry; refused (fail closed): set its expiry"
 	case !e.At.Before(e.ExpiresOn):
+		ago := e.At.Sub(e.ExpiresOn)
+		if ago == math.MaxInt64 {
+			// Sub saturates: a Duration spans 292 years, and an expiry
+			// that far back (year 1, a zero date plus a little) would read
+			// as 2562047h47m16s ago.
+			return fmt.Sprintf("idpool: the token source returned a token that expired at %s (over 292 years ago); refused",
+				e.ExpiresOn.UTC().Format(time.RFC3339))
+		}
 		return fmt.Sprintf("idpool: the token source returned a token that expired at %s (%s ago); refused",
-			e.ExpiresOn.UTC().Format(time.RFC3339), e.At.Sub(e.ExpiresOn).Round(time.Second))
+			e.ExpiresOn.UTC().Format(time.RFC3339), ago.Round(time.Second))
 	default:
 		return fmt.Sprintf("idpool: the token source returned a token that expires at %s, within the pool's token threshold of %s; refused",
 			e.ExpiresOn.UTC().Format(time.RFC3339), e.Threshold)

@@ -184,6 +184,10 @@ func TestTokenExpiryErrorMessages(t *testing.T) {
 		{&TokenExpiryError{At: at, Threshold: 5 * time.Minute}, "no known expiry"},
 		{&TokenExpiryError{ExpiresOn: at.Add(-time.Minute), At: at, Threshold: 5 * time.Minute}, "expired at 2026-01-02T03:03:05Z (1m0s ago)"},
 		{&TokenExpiryError{ExpiresOn: at.Add(time.Minute), At: at, Threshold: 5 * time.Minute}, "expires at 2026-01-02T03:05:05Z, within the pool's token threshold of 5m0s"},
+		// Further back than a Duration reaches (a zero date plus a second,
+		// a source that set a placeholder): not 2562047h47m16s ago.
+		{&TokenExpiryError{ExpiresOn: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), At: at, Threshold: 5 * time.Minute},
+			"expired at 0001-01-01T00:00:01Z (over 292 years ago); refused"},
 	} {
 		assert.Contains(t, tc.err.Error(), tc.want)
 	}

@@ -37,7 +37,7 @@ func (p *Pool) expireWaiters(now time.Time) {
 		p.waiters.remove(w)
 		p.stats.timeouts++
 		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id,
-			Err: &TimeoutError{Key: p.cfg.Key, MaxSize: p.cfg.MaxSize, Waiters: p.waiters.live}})
+			Err: &TimeoutError{Key: p.cfg.Key, MaxSize: p.cfg.MaxSize, Waiters: p.waiters.live, Pool: p.waitedOn()}})
 	}
 }
 

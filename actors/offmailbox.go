@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/internal/panicdesc"
 	"github.com/idpool/idpool/internal/pastctx"
+	"github.com/idpool/idpool/internal/typednil"
 	"github.com/idpool/idpool/messages"
 	"github.com/idpool/idpool/tokens"
 )
@@ -36,10 +37,33 @@ func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn,
 		}
 	}()
 	conn, err = d.Dial(ctx, req)
-	if err == nil && conn == nil {
+	switch {
+	case err == nil && conn == nil:
 		err = fmt.Errorf("dialer returned no connection and no error")
+	case err == nil && typednil.Is(conn):
+		// Not == nil, so it would be granted, and the holder's first
+		// call on it would panic far from the Dialer's mistake.
+		conn, err = nil, fmt.Errorf("dialer returned a nil %T and no error", conn)
+	case err != nil && conn != nil:
+		// A connection with an error (a login that failed half way, a
+		// hook's error after the dial): the pool keeps only the error, so
+		// nothing else would ever close it. A nil pointer beside the
+		// error is the usual `return c, err` and has nothing to close.
+		if !typednil.Is(conn) {
+			closeRefused(d, conn)
+		}
+		conn = nil
 	}
 	return conn, err
+}
+
+// closeRefused closes a connection the Dialer returned along with an error,
+// as the pool closes its own (see CloseDialed). It runs in the dial's
+// goroutine, before the error is reported: a Close that panics is the
+// Dialer's, and costs nothing more than that connection.
+func closeRefused(d Dialer, conn driver.Conn) {
+	defer func() { _ = recover() }()
+	_ = CloseDialed(d, conn)
 }
 
 func (a *poolActor) mint(c actor.Context) {

@@ -207,7 +207,8 @@ type Config struct {
 	// handler that blocks holds up the actor it logs from for as long as it
 	// blocks: a pool and the acquires waiting on it, or the manager, which
 	// every acquire of an identity without a pool yet (and, with MaxTotal or
-	// Fleet, every new connection) goes through.
+	// Fleet, every new connection) goes through. Close stays bounded by its
+	// ctx (see Close), and says which figures it could not read.
 	Logger *slog.Logger
 	// Clock is for tests and simulations. Default: the system clock. The
 	// actors read it as they take each message: a Now or AfterFunc that

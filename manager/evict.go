@@ -22,7 +22,8 @@ import (
 // finished closing, those whose close had already begun included (a
 // connection whose lifetime ended, or the connections of a pool retiring
 // meanwhile), or ctx's error if ctx ends first (the eviction goes on
-// regardless). An identity without a pool has nothing to evict: Evict
+// regardless), or ErrClosed if Close begins first (Close closes
+// everything: a close that hangs holds neither call). An identity without a pool has nothing to evict: Evict
 // returns nil at once (a token-keyed identity that has not learnt its key
 // yet first mints once to learn it, bounded as its first Acquire would be).
 // The pool keeps serving meanwhile, on new connections.
@@ -43,7 +44,7 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 	}
 	reply := make(chan messages.ResetReply, 1)
 	m.root.Send(m.pid, &messages.Evict{Discriminator: disc, Reply: reply})
-	if pending, err := awaitEvicts(ctx, reply); err != nil {
+	if pending, err := awaitEvicts(ctx, m.life, reply); err != nil {
 		return evictUnfinished("Evict of "+tokens.NewKey(m.cfg.Server, disc).Redacted(), pending, err)
 	}
 	return nil
@@ -52,7 +53,8 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 // Reset evicts every pool (see Evict), like pgxpool's Reset: after it, no
 // acquire gets a connection that was open before it. It returns nil once
 // every such connection has finished closing, or ctx's error if ctx ends
-// first (the eviction goes on regardless).
+// first (the eviction goes on regardless), or ErrClosed if Close begins
+// first.
 func (m *Manager) Reset(ctx context.Context) error {
 	if !m.started() {
 		return ErrNoManager
@@ -62,7 +64,7 @@ func (m *Manager) Reset(ctx context.Context) error {
 	}
 	reply := make(chan messages.ResetReply, 1)
 	m.root.Send(m.pid, &messages.Reset{Reply: reply})
-	if pending, err := awaitEvicts(ctx, reply); err != nil {
+	if pending, err := awaitEvicts(ctx, m.life, reply); err != nil {
 		return evictUnfinished("Reset", pending, err)
 	}
 	return nil
@@ -70,19 +72,34 @@ func (m *Manager) Reset(ctx context.Context) error {
 
 // awaitEvicts waits for the manager's reply, then for each pool it names to
 // answer, or for ctx; if ctx ends first it returns ctx's error and how many
-// pools had not answered (-1 when the manager had not replied yet).
-func awaitEvicts(ctx context.Context, reply <-chan messages.ResetReply) (pending int, err error) {
+// pools had not answered (-1 when the manager had not replied yet). Close
+// (life's end) ends the wait too, with ErrClosed: a close that hangs would
+// otherwise hold an Evict whose ctx never ends past Close, for good, and
+// Close closes everything anyway.
+func awaitEvicts(ctx, life context.Context, reply <-chan messages.ResetReply) (pending int, err error) {
 	var r messages.ResetReply
 	select {
 	case r = <-reply:
 	case <-ctx.Done():
 		return -1, ctx.Err()
+	case <-life.Done():
+		select {
+		case r = <-reply: // an answer at hand wins over Close
+		default:
+			return -1, ErrClosed
+		}
 	}
 	for n := r.Pools; n > 0; n-- {
 		select {
 		case <-r.Done:
 		case <-ctx.Done():
 			return n, ctx.Err()
+		case <-life.Done():
+			select {
+			case <-r.Done: // so does a pool's that has answered
+			default:
+				return n, ErrClosed
+			}
 		}
 	}
 	return 0, nil

@@ -150,10 +150,22 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 			l.discard()
 		}
 		return r.keep && r.err == nil, r.err
+	case <-m.life.Done():
+		// Close has begun: the acquire is not served (its lease is not
+		// the caller's yet), as those still queued are not. The hook's
+		// lease is left to the hook, as when the caller gives up, so that
+		// neither this Acquire nor Close waits for a hook that hangs.
+		m.abandonedPrepares.Add(1)
+		close(ended)
+		return false, ErrClosed
 	case <-ctxDone:
 		m.abandonedPrepares.Add(1) // before the hook's goroutine can see ended
 		close(ended)
-		return false, m.acquireEnded(ctx, l.acquire.Identity)
+		err := m.acquireEnded(ctx, l.acquire.Identity)
+		if te, ok := err.(*TimeoutError); ok {
+			te.Hook = "PrepareConn" // not the pool: it had granted a connection
+		}
+		return false, err
 	}
 }
 

@@ -23,7 +23,9 @@ func (k *keyLookups) addTo(total *PoolStats) {
 // the acquire's deadline (its ctx's, or AcquireTimeout) and MintTimeout, one
 // caller at a time per identity (the others wait for its result,
 // tokens.Identity.ResolveKey), and the mint is counted: one the acquire
-// stopped waiting for counts as failed, whatever it returns later.
+// stopped waiting for counts as failed, whatever it returns later. Close
+// ends the lookup as it ends the pools' mints (through its ctx), and the
+// acquire with ErrClosed: nothing else would until the deadline.
 func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, error) {
 	if id.KeyResolved() {
 		return id.Discriminator(ctx)
@@ -35,12 +37,18 @@ func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, e
 		ctx, cancel = context.WithTimeout(ctx, m.cfg.MintTimeout)
 		defer cancel()
 	}
+	ctx, cancelAtClose := context.WithCancel(ctx)
+	defer cancelAtClose()
+	defer context.AfterFunc(m.life, cancelAtClose)()
 	disc, minted, err := id.ResolveKey(ctx)
 	switch {
 	case minted && err == nil:
 		m.keys.mints.Add(1)
 	case minted:
 		m.keys.failures.Add(1)
+	}
+	if err != nil && m.life.Err() != nil {
+		return "", ErrClosed
 	}
 	return disc, err
 }

@@ -40,6 +40,10 @@ var (
 // while queued; see actors.TimeoutError.
 type TimeoutError = actors.TimeoutError
 
+// PoolWork is what a pool was doing when an acquire queued in it ended, as
+// its TimeoutError says; see actors.PoolWork.
+type PoolWork = actors.PoolWork
+
 // DialError wraps a failed dial or token mint; see actors.DialError.
 type DialError = actors.DialError
 
@@ -204,8 +208,9 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // the Logger's handler, which gets ctx; each contains a panic of it.
 // PrepareConn gets ctx, or a child of it that bounds its deadline, to use
 // in the hook's goroutine; the first acquire of a token-keyed identity
-// mints to learn its key under such a child (bounded by MintTimeout too),
-// in a goroutine of its own. For a ctx of a type the context package does
+// mints to learn its key under such a child (bounded by MintTimeout too,
+// and ended by Close, which fails the Acquire with ErrClosed), in a
+// goroutine of its own. For a ctx of a type the context package does
 // not know, that child calls ctx's Done, Err and Value from a goroutine of
 // the package's own. Should
 // one of ctx's methods panic in the caller's goroutine, the panic reaches
@@ -455,13 +460,33 @@ func putReplyChan(c chan messages.Reply) { replyChans.Put(c) }
 
 // Stats returns a snapshot of every live pool and the totals.
 func (m *Manager) Stats() Stats {
+	s, _ := m.statsUntil(nil, nil)
+	return s
+}
+
+// statsUntil is Stats, giving up when stop closes: an actor answers at once
+// unless user code inside it (a Logger handler that blocks) holds it up.
+// answered says every actor answered; if not, s holds what did. The reply
+// channels are buffered: an answer that comes later blocks nobody. send,
+// if not nil, sends the query (Close's, off its goroutine and in order
+// after its own messages).
+func (m *Manager) statsUntil(stop <-chan struct{}, send func(any, <-chan struct{}) bool) (s Stats, answered bool) {
 	if !m.started() {
-		return Stats{} // nothing was ever pooled (see ErrNoManager)
+		return Stats{}, true // nothing was ever pooled (see ErrNoManager)
 	}
 	reply := make(chan messages.ManagerStats, 1)
-	m.root.Send(m.pid, &messages.StatsQuery{Reply: reply})
-	ms := <-reply
-	s := Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired,
+	if send == nil {
+		m.root.Send(m.pid, &messages.StatsQuery{Reply: reply})
+	} else if !send(&messages.StatsQuery{Reply: reply}, stop) {
+		return Stats{}, false
+	}
+	var ms messages.ManagerStats
+	select {
+	case ms = <-reply:
+	case <-stop:
+		return Stats{}, false
+	}
+	s = Stats{Pools: ms.Pools, PoolsCreated: ms.PoolsCreated, PoolsRetired: ms.PoolsRetired,
 		PermitsInUse: ms.PermitsInUse, PermitWaiters: ms.PermitWaiters, PerPool: make([]PoolStats, 0, ms.Snapshots)}
 	s.Total, s.Fleet = ms.Gone, fleetStatsOf(m.cfg.Fleet)
 	s.Total.Key = "total"
@@ -472,7 +497,12 @@ func (m *Manager) Stats() Stats {
 		s.ByKind[kind] = g
 	}
 	for range ms.Snapshots {
-		ps := <-ms.PoolStats
+		var ps PoolStats
+		select {
+		case ps = <-ms.PoolStats:
+		case <-stop:
+			return s, false
+		}
 		s.PerPool = append(s.PerPool, ps)
 		addCounters(&s.Total, ps)
 		addGauges(&s.Total, ps)
@@ -483,19 +513,26 @@ func (m *Manager) Stats() Stats {
 		addGauges(&k, ps)
 		s.ByKind[kind] = k
 	}
-	return s
+	return s, true
 }
 
 // Close closes the manager: new acquires fail with ErrClosed, queued ones
-// fail with ErrClosed, idle connections close now and leased ones when they
-// are released; dials, token mints and health checks in flight are cancelled
-// through their ctx, and what they return is closed when it comes back.
+// fail with ErrClosed, and so do those waiting on their PrepareConn hook
+// (the hook's connection closes when the hook returns; until then it is
+// counted as after an Acquire that gave up, below), idle connections close
+// now and leased ones when they are released; dials, token mints (a
+// token-keyed identity's key lookup too, whose Acquire fails with
+// ErrClosed) and health checks in flight are cancelled through their ctx,
+// and what they return is closed when it comes back.
 // Close is idempotent.
 //
 // It returns nil once every connection is closed and nothing is in flight.
 // Otherwise it returns a *CloseError saying what it left behind, and it
 // returns by:
-//   - ctx's end plus CloseGrace, when ctx ends first: the leases still out are
+//   - ctx's end plus CloseGrace, when ctx ends first (plus one more
+//     CloseGrace, to wait for the actors' figures, should user code inside
+//     an actor, a Logger handler that blocks, hold it up: CloseError's
+//     Unanswered then says so): the leases still out are
 //     closed by force (their later Release is ignored; Forced), once the
 //     operations running on them have ended or CloseGrace has passed, and
 //     Close waits for those closes for what is left of that same
@@ -533,17 +570,33 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	m.closed.Store(true)
 	m.cancel()
-	reply := make(chan (<-chan struct{}), 1)
-	m.root.Send(m.pid, &messages.CloseManager{Reply: reply})
-	done := <-reply
-	forcedBefore := m.forcedCloses()
-	// Without a deadline, look now and then whether every lease is back.
-	var poll <-chan time.Time
-	if _, has := ctx.Deadline(); !has {
-		t := time.NewTicker(closePollEvery)
-		defer t.Stop()
-		poll = t.C
+	// Close's messages to the manager actor go, in order, from a goroutine
+	// of their own: a send to an idle actor runs it (and the pools it
+	// tells) on the sender's goroutine, where user code inside them (a
+	// Logger handler that blocks) would hold Close past its bound.
+	sends := make(chan any, 4) // CloseManager, ForceClose and two StatsQuerys: never full
+	defer close(sends)
+	go func() {
+		for msg := range sends {
+			m.root.Send(m.pid, msg)
+		}
+	}()
+	send := func(msg any, stop <-chan struct{}) bool {
+		select {
+		case sends <- msg:
+			return true
+		case <-stop:
+			return false
+		}
 	}
+	// A poll (a ctx without deadline) reads only Busy: its query needs no
+	// order, and must not fill sends.
+	goSend := func(msg any, _ <-chan struct{}) bool {
+		go m.root.Send(m.pid, msg)
+		return true
+	}
+	reply := make(chan (<-chan struct{}), 1)
+	sends <- &messages.CloseManager{Reply: reply}
 	// One grace, in real time as ctx runs, from the moment Close stops
 	// waiting: operations in flight on leases and the closes that follow
 	// share it, so Close never returns later than the grace's end.
@@ -555,56 +608,117 @@ func (m *Manager) Close(ctx context.Context) error {
 		ch := make(chan struct{})
 		expired, grace = ch, time.AfterFunc(d, func() { close(ch) })
 	}
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
+	// The actors answer at once unless user code inside one (a Logger
+	// handler that blocks) holds it up: Close then goes on without the
+	// answer once its ctx has ended and the grace has begun.
+	var done <-chan struct{}
+	select {
+	case done = <-reply:
+	case <-ctx.Done():
+		startGrace(CloseGrace)
+		select {
+		case done = <-reply:
+		case <-expired:
+		}
+	}
+	var forcedBefore uint64
+	if done != nil {
+		stop := ctx.Done()
+		if ctx.Err() != nil {
+			if expired == nil {
+				startGrace(CloseGrace)
+			}
+			stop = expired
+		}
+		before, _ := m.statsUntil(stop, send)
+		forcedBefore = before.Total.Closes["forced"]
+	}
+	// Without a deadline, look now and then whether every lease is back.
+	var poll <-chan time.Time
+	if _, has := ctx.Deadline(); !has {
+		t := time.NewTicker(closePollEvery)
+		defer t.Stop()
+		poll = t.C
+	}
 	var cause error
 wait:
 	for {
 		select {
 		case <-done:
 			return nil
+		case d := <-reply: // late: the manager actor was held up
+			done = d
 		case <-ctx.Done():
 			// Refuse new operations on leases and give running ones
 			// until the grace's end to finish before their connections
 			// close.
-			startGrace(CloseGrace)
+			if expired == nil {
+				startGrace(CloseGrace)
+			}
 			m.gate.force(expired)
-			m.root.Send(m.pid, &messages.ForceClose{})
+			send(&messages.ForceClose{}, nil)
 			cause = ctx.Err()
 			break wait
 		case <-poll:
 			// Read abandonedPrepares after Stats: a hook that returns in
 			// between is then still counted busy, and Close polls again.
-			if busy := m.Stats().Total.Busy; busy == 0 || busy == int(m.abandonedPrepares.Load()) {
+			st, answered := m.statsUntil(ctx.Done(), goSend)
+			if !answered {
+				continue // ctx ended meanwhile
+			}
+			if busy := st.Total.Busy; busy == 0 || busy == int(m.abandonedPrepares.Load()) {
 				startGrace(CloseStuckGrace)
 				cause = ErrCloseAbandoned
 				break wait
 			}
 		}
 	}
-	defer grace.Stop()
-	select {
-	case <-done:
-	case <-expired:
+graced:
+	for {
+		select {
+		case <-done:
+			break graced
+		case d := <-reply:
+			done = d
+		case <-expired:
+			break graced
+		}
 	}
-	s := m.Stats().Total
+	// What is left; an actor still held up a CloseGrace later is reported
+	// as such (its figures missing) rather than waited for.
+	stop, t := afterGrace()
+	st, answered := m.statsUntil(stop, send)
+	t.Stop()
+	s := st.Total
 	checking := s.Checking
 	if cause == ErrCloseAbandoned {
 		// Not closed by force: still held by a PrepareConn hook.
 		checking += int(m.abandonedPrepares.Load())
 	}
 	e := &CloseError{Forced: int(s.Closes["forced"] - forcedBefore), Closing: s.ClosingConns,
-		Dialing: s.Dialing + s.AwaitingPermit, Minting: s.Minting, Checking: checking, Err: cause}
-	if e.Forced == 0 && e.left() == 0 {
+		Dialing: s.Dialing + s.AwaitingPermit, Minting: s.Minting, Checking: checking, Err: cause,
+		Unanswered: !answered}
+	if e.Forced == 0 && e.left() == 0 && answered {
 		return nil // everything finished within the grace
 	}
 	return e
 }
 
-// forcedCloses counts the connections closed by force so far.
-func (m *Manager) forcedCloses() uint64 { return m.Stats().Total.Closes["forced"] }
-
 // CloseGrace is how long Close waits, once its ctx has ended, for the closes
 // it forced and any other work still in flight, before it returns.
 const CloseGrace = 100 * time.Millisecond
+
+// afterGrace returns a channel closed CloseGrace from now, and its timer:
+// how long Close waits for an actor's answer (see statsUntil).
+func afterGrace() (<-chan struct{}, *time.Timer) {
+	ch := make(chan struct{})
+	return ch, time.AfterFunc(CloseGrace, func() { close(ch) })
+}
 
 // CloseStuckGrace is how long Close with a ctx that never ends waits, once
 // every lease is back, for dials, token mints, health checks and closes
@@ -632,6 +746,10 @@ type CloseError struct {
 	Forced, Closing, Dialing, Minting, Checking int
 	// Err is the ctx's error, or ErrCloseAbandoned.
 	Err error
+	// Unanswered: the manager or a pool actor did not answer Close in
+	// time, held up by user code inside it (a Logger handler that
+	// blocks); the counts miss what it holds.
+	Unanswered bool
 }
 
 // ForcedCloseError is the former name of CloseError.
@@ -648,6 +766,9 @@ func (e *CloseError) Error() string {
 	if e.left() > 0 {
 		fmt.Fprintf(&b, "; left in flight: %d connections closing, %d dials, %d token mints, %d health or token checks",
 			e.Closing, e.Dialing, e.Minting, e.Checking)
+	}
+	if e.Unanswered {
+		b.WriteString("; an actor did not answer, held up by user code inside it (a Logger handler that blocks?): counts incomplete")
 	}
 	return b.String()
 }

@@ -78,7 +78,9 @@ type Cancel struct {
 	Timeout bool
 }
 
-// Reply answers an Acquire. Exactly one of Conn, Err or Cancelled is set.
+// Reply answers an Acquire: a grant (Conn), a failure (Err), or Cancelled,
+// the acquire withdrawn by its Cancel while still queued, with Err its
+// timeout error (which says what the pool was doing).
 type Reply struct {
 	Conn driver.Conn
 	// ConnID names the connection in the Release that returns it.
