@@ -332,12 +332,16 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 // checker records output parameters and return status on its connection,
 // which after Release may serve another lease.
 //
-// A facade shell whose lease the call may still change (none yet, or the
-// default identity's before a call names its own) accepts the value as it
-// is: the call converts it on its lease (see conn_args.go).
+// A facade connection (a shell) accepts the value as it is: the call
+// converts it on its lease, once the guard has admitted the call's ctx (see
+// conn_args.go). database/sql checks a call's arguments before the call,
+// with no ctx: before the call binds the shell or changes its lease, and
+// before the guard refuses a ctx of another identity than the lease's
+// (a *sql.Conn or *sql.Tx of alice's used with bob's ctx), whose
+// arguments must never reach her connection's checker.
 func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
 	l := c.lease
-	if c.shell != nil && (l == nil || c.fresh) {
+	if c.shell != nil {
 		c.deferArgs()
 		return nil
 	}

@@ -20,9 +20,14 @@ import (
 // DateTimeOffset: "unsupported type"), or the checker of a connection the
 // call then gave back, which for go-mssqldb keeps the output parameters and
 // return status it records (a later query of that connection's next lease
-// would write into this caller's variables). So CheckNamedValue leaves them
-// as they are, and the call converts them once it has its lease and
-// statement, as database/sql would have.
+// would write into this caller's variables). And a call the guard refuses,
+// because its ctx names another identity than the lease of the *sql.Conn,
+// *sql.Tx or *sql.Stmt it was made on, had its arguments checked on that
+// lease's connection all the same: bob's output variables stayed on alice's
+// connection, for her next query to write into. So on a facade connection
+// CheckNamedValue leaves them as they are, and the call converts them once
+// it has its lease and statement and the guard has admitted its ctx, as
+// database/sql would have.
 
 // deferArgs marks the shell's next call as carrying unconverted arguments.
 func (c *Conn) deferArgs() { c.shell.argsUnchecked = true }
