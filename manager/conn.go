@@ -276,7 +276,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	defer l.exit()
 	if unconverted {
 		nvc, _ := l.raw.(driver.NamedValueChecker)
-		if args, err = convertArgs(nvc, nil, -1, args); err != nil {
+		if args, err = l.convertArgs(nvc, nil, -1, args); err != nil {
 			return nil, err
 		}
 	}
@@ -315,7 +315,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	defer l.exit()
 	if unconverted {
 		nvc, _ := l.raw.(driver.NamedValueChecker)
-		if args, err = convertArgs(nvc, nil, -1, args); err != nil {
+		if args, err = l.convertArgs(nvc, nil, -1, args); err != nil {
 			return nil, err
 		}
 	}

@@ -48,16 +48,28 @@ func (c *Conn) takeDeferredArgs() bool {
 // then the default conversion; an argument answered
 // driver.ErrRemoveArgument is dropped and the ordinals renumbered; want,
 // unless -1, is the number of arguments the statement takes. Errors read
-// as database/sql's.
+// as database/sql's. l is the lease the call runs on, inside its guard.
+//
+// A conversion that fails after the driver's checker took an argument
+// breaks the lease, so that its connection is closed rather than reused:
+// go-mssqldb's checker records an output parameter, *mssql.ReturnStatus or
+// sqlexp.ReturnMessage on its connection as it meets it, and only a query
+// (or a Begin, Commit or Rollback) clears them, not its ResetSession. The
+// call fails before any query, and the connection's next lease, another
+// request of the identity, had its query write into the failed caller's
+// variables (or send its results to his message queue). A conversion error
+// is a caller's bug, so closing the connection costs nothing in practice.
 //
 //lint:ignore SA1019 database/sql's conversion consults a ColumnConverter, so this does
-func convertArgs(nvc driver.NamedValueChecker, cci driver.ColumnConverter, want int, args []driver.NamedValue) ([]driver.NamedValue, error) {
+func (l *Lease) convertArgs(nvc driver.NamedValueChecker, cci driver.ColumnConverter, want int, args []driver.NamedValue) ([]driver.NamedValue, error) {
 	out := args[:0]
+	reached := false // the driver's checker took an argument
 	for _, nv := range args {
 		nv.Ordinal = len(out) + 1
 		err := driver.ErrSkip
 		if nvc != nil {
 			err = nvc.CheckNamedValue(&nv)
+			reached = reached || err != driver.ErrSkip
 		}
 		if err == driver.ErrSkip && cci != nil {
 			err = columnConvert(cci, want, &nv)
@@ -70,10 +82,16 @@ func convertArgs(nvc driver.NamedValueChecker, cci driver.ColumnConverter, want 
 			out = append(out, nv)
 		case driver.ErrRemoveArgument:
 		default:
+			if reached {
+				l.markBroken()
+			}
 			return nil, fmt.Errorf("sql: converting argument %s type: %w", describeArg(nv), err)
 		}
 	}
 	if want != -1 && len(out) != want {
+		if reached {
+			l.markBroken()
+		}
 		return nil, fmt.Errorf("sql: expected %d arguments, got %d", want, len(out))
 	}
 	return out, nil

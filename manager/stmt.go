@@ -223,7 +223,7 @@ func (s *stmtInGuard) CheckNamedValue(nv *driver.NamedValue) error {
 func (s *stmt) convertArgs(args []driver.NamedValue) ([]driver.NamedValue, error) {
 	//lint:ignore SA1019 database/sql's conversion consults it, so this does
 	cci, _ := s.raw.(driver.ColumnConverter)
-	return convertArgs((*stmtInGuard)(s), cci, s.raw.NumInput(), args)
+	return s.lease.convertArgs((*stmtInGuard)(s), cci, s.raw.NumInput(), args)
 }
 
 // ColumnConverter forwards the driver statement's converter.

@@ -36,3 +36,24 @@ func TestOpenDBRefusedCallLeavesNoOutputOnAnotherIdentitysConnection(t *testing.
 	require.NoError(t, err)
 	assert.Equal(t, mssql.ReturnStatus(42), bobs, "alice's query wrote its return status into bob's variable")
 }
+
+// TestOpenDBCallWhoseArgumentFailsLeavesNoOutputForTheNextLease: database/sql
+// converts the arguments one by one, and go-mssqldb's checker records an
+// output (here a *mssql.ReturnStatus) on the connection as it meets it; an
+// argument after it that fails to convert fails the call before any query
+// clears it. The facade then gave the connection back to its pool as it
+// was (go-mssqldb's ResetSession leaves it), and the next lease's query,
+// another request of the identity, wrote into the failed caller's variable.
+func TestOpenDBCallWhoseArgumentFailsLeavesNoOutputForTheNextLease(t *testing.T) {
+	rig := startBulkRig(t)
+	asAlice := tokens.WithIdentity(ctxT(t), rig.alice)
+
+	var first mssql.ReturnStatus
+	_, err := rig.db.ExecContext(asAlice, "SELECT @p1", &first, make(chan int))
+	require.Error(t, err)
+	first = 42 // the failed caller's variable, his own again
+
+	_, err = rig.db.ExecContext(asAlice, "SELECT @p1", 7)
+	require.NoError(t, err)
+	assert.Equal(t, mssql.ReturnStatus(42), first, "the next request's query wrote its return status into the failed caller's variable")
+}
