@@ -27,11 +27,15 @@ type Connector struct {
 	hasFallback bool
 }
 
-// NewConnector returns a Connector over m. Most callers want OpenDB.
+// NewConnector returns a Connector over m. Most callers want OpenDB. A nil
+// option is skipped, as drivers/postgres's options are: an option chosen
+// at run time and left unset is nil.
 func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 	c := &Connector{m: m}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
 	}
 	return c
 }
