@@ -104,7 +104,7 @@ func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 		if !ok {
 			return l, nil
 		}
-		if disc, err := id.Discriminator(ctx); err != nil || disc == l.acquire.Discriminator {
+		if disc, err := l.m.lookupKey(ctx, id); err != nil || disc == l.acquire.Discriminator {
 			return l, err
 		}
 		c.lease = nil
@@ -424,7 +424,7 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 		id, err := f.identityFor(ctx)
 		if err == nil {
 			var disc string
-			if disc, err = id.Discriminator(ctx); err == nil && disc == l.acquire.Discriminator {
+			if disc, err = l.m.lookupKey(ctx, id); err == nil && disc == l.acquire.Discriminator {
 				refusal = nil
 			}
 		} else {

@@ -269,13 +269,15 @@ func (l *Lease) broken() bool { return l.state.Load()&stBroken != 0 }
 // identity when it picks the connection (Connect, or ResetSession on
 // reuse), and a *sql.Tx or *sql.Conn is bound to its lease. A driver
 // package's own lease type (drivers/postgres) calls it for the same rule.
-// Resolving a token-keyed identity may mint a token, bounded by ctx.
+// Resolving a token-keyed identity may mint a token, bounded as an
+// Acquire's key lookup is: by ctx, or AcquireTimeout when ctx has no
+// deadline.
 func (l *Lease) CheckIdentity(ctx context.Context) error {
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {
 		return nil
 	}
-	disc, err := id.Discriminator(ctx)
+	disc, err := l.m.lookupKey(ctx, id)
 	if err != nil {
 		return err
 	}
