@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"reflect"
@@ -50,26 +51,30 @@ func (c *Conn) takeDeferredArgs() bool {
 // unless -1, is the number of arguments the statement takes. Errors read
 // as database/sql's. l is the lease the call runs on, inside its guard.
 //
-// A conversion that fails after the driver's checker took an argument
-// breaks the lease, so that its connection is closed rather than reused:
-// go-mssqldb's checker records an output parameter, *mssql.ReturnStatus or
-// sqlexp.ReturnMessage on its connection as it meets it, and only a query
-// (or a Begin, Commit or Rollback) clears them, not its ResetSession. The
-// call fails before any query, and the connection's next lease, another
-// request of the identity, had its query write into the failed caller's
-// variables (or send its results to his message queue). A conversion error
-// is a caller's bug, so closing the connection costs nothing in practice.
+// A conversion that fails after the driver's checker took an argument it
+// must keep for the query (an output parameter, sql.Out, or one it removed
+// from the list, as go-mssqldb removes a *mssql.ReturnStatus or a
+// sqlexp.ReturnMessage) breaks the lease, so that its connection is closed
+// rather than reused: go-mssqldb records those on its connection as it
+// meets them, and only a query (or a Begin, Commit or Rollback) clears
+// them, not its ResetSession. The call fails before any query, and the
+// connection's next lease, another request of the identity, had its query
+// write into the failed caller's variables (or send its results to his
+// message queue). Plain values are converted without such state (pgx's
+// checker takes every value), and their conversion errors keep the
+// connection.
 //
 //lint:ignore SA1019 database/sql's conversion consults a ColumnConverter, so this does
 func (l *Lease) convertArgs(nvc driver.NamedValueChecker, cci driver.ColumnConverter, want int, args []driver.NamedValue) ([]driver.NamedValue, error) {
 	out := args[:0]
-	reached := false // the driver's checker took an argument
+	kept := false // the driver's checker took an argument it keeps for the query
 	for _, nv := range args {
 		nv.Ordinal = len(out) + 1
 		err := driver.ErrSkip
 		if nvc != nil {
+			_, output := nv.Value.(sql.Out)
 			err = nvc.CheckNamedValue(&nv)
-			reached = reached || err != driver.ErrSkip
+			kept = kept || output && err != driver.ErrSkip || err == driver.ErrRemoveArgument
 		}
 		if err == driver.ErrSkip && cci != nil {
 			err = columnConvert(cci, want, &nv)
@@ -82,14 +87,14 @@ func (l *Lease) convertArgs(nvc driver.NamedValueChecker, cci driver.ColumnConve
 			out = append(out, nv)
 		case driver.ErrRemoveArgument:
 		default:
-			if reached {
+			if kept {
 				l.markBroken()
 			}
 			return nil, fmt.Errorf("sql: converting argument %s type: %w", describeArg(nv), err)
 		}
 	}
 	if want != -1 && len(out) != want {
-		if reached {
+		if kept {
 			l.markBroken()
 		}
 		return nil, fmt.Errorf("sql: expected %d arguments, got %d", want, len(out))
