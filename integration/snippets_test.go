@@ -129,6 +129,7 @@ func snippetOtelsql(ctx context.Context, key string, dialer manager.Dialer, tp t
 	m, _ := manager.New(manager.Config{Server: key, Dialer: dialer, TracerProvider: tp})
 	db := otelsql.OpenDB(manager.NewConnector(m), otelsql.WithTracerProvider(tp),
 		otelsql.WithAttributes(semconv.DBSystemNameMicrosoftSQLServer))
+	db.SetMaxIdleConns(0) // as manager.OpenDB does; database/sql's default keeps 2
 	rows, err := db.QueryContext(tokens.WithIdentity(ctx, alice), "SELECT ...")
 	// snippet:otelsql:end
 	_, _ = rows, err

@@ -55,6 +55,18 @@ type shell struct {
 	// (ResetSession). A careless caller that kept the driver connection
 	// past its *sql.Conn gets ErrLeaseReleased instead of a new lease.
 	parked atomic.Bool
+	// served: the shell was connected for a call (Connect's ctx carried an
+	// identity), or database/sql has made a call on it or handed it over
+	// (ResetSession) since; see IsValid.
+	served atomic.Bool
+}
+
+// serve records that database/sql made a call on the connection; see
+// IsValid.
+func (c *Conn) serve() {
+	if s := c.shell; s != nil && !s.served.Load() {
+		s.served.Store(true)
+	}
 }
 
 // facadeConn is a facade connection and its shell, allocated together.
@@ -104,7 +116,7 @@ func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 		if !ok {
 			return l, nil
 		}
-		if disc, err := id.Discriminator(ctx); err != nil || disc == l.acquire.Discriminator {
+		if disc, err := l.m.lookupKey(ctx, id); err != nil || disc == l.acquire.Discriminator {
 			return l, err
 		}
 		c.lease = nil
@@ -150,6 +162,7 @@ func (c *Conn) Prepare(query string) (driver.Stmt, error) {
 // nothing yet: the statement is prepared at its first Exec or Query, for
 // that call's identity (see OpenDB).
 func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.serve()
 	if c.shell != nil {
 		return c.prepareShellStmt(ctx, query)
 	}
@@ -222,6 +235,7 @@ func (c *Conn) Begin() (driver.Tx, error) {
 // BeginTx starts a transaction, tracked so that Release rolls it back if the
 // caller never finishes it.
 func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.serve()
 	l, err := c.leaseFor(ctx)
 	if err != nil {
 		return nil, err
@@ -261,6 +275,7 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 // QueryContext forwards to the driver, or returns driver.ErrSkip so that
 // database/sql prepares the statement, as it would for the bare driver.
 func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.serve()
 	unconverted := c.takeDeferredArgs()
 	l, err := c.leaseFor(ctx)
 	if err != nil {
@@ -276,7 +291,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	defer l.exit()
 	if unconverted {
 		nvc, _ := l.raw.(driver.NamedValueChecker)
-		if args, err = convertArgs(nvc, nil, -1, args); err != nil {
+		if args, err = l.convertArgs(nvc, nil, -1, args); err != nil {
 			return nil, err
 		}
 	}
@@ -300,6 +315,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 
 // ExecContext forwards to the driver, or returns driver.ErrSkip.
 func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.serve()
 	unconverted := c.takeDeferredArgs()
 	l, err := c.leaseFor(ctx)
 	if err != nil {
@@ -315,7 +331,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	defer l.exit()
 	if unconverted {
 		nvc, _ := l.raw.(driver.NamedValueChecker)
-		if args, err = convertArgs(nvc, nil, -1, args); err != nil {
+		if args, err = l.convertArgs(nvc, nil, -1, args); err != nil {
 			return nil, err
 		}
 	}
@@ -332,12 +348,17 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 // checker records output parameters and return status on its connection,
 // which after Release may serve another lease.
 //
-// A facade shell whose lease the call may still change (none yet, or the
-// default identity's before a call names its own) accepts the value as it
-// is: the call converts it on its lease (see conn_args.go).
+// A facade connection (a shell) accepts the value as it is: the call
+// converts it on its lease, once the guard has admitted the call's ctx (see
+// conn_args.go). database/sql checks a call's arguments before the call,
+// with no ctx: before the call binds the shell or changes its lease, and
+// before the guard refuses a ctx of another identity than the lease's
+// (a *sql.Conn or *sql.Tx of alice's used with bob's ctx), whose
+// arguments must never reach her connection's checker.
 func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
+	c.serve()
 	l := c.lease
-	if c.shell != nil && (l == nil || c.fresh) {
+	if c.shell != nil {
 		c.deferArgs()
 		return nil
 	}
@@ -360,6 +381,7 @@ func (c *Conn) CheckNamedValue(nv *driver.NamedValue) error {
 // what GORM's automatic ping and sql.DB.Ping need, and it never borrows a
 // connection of any identity.
 func (c *Conn) Ping(ctx context.Context) error {
+	c.serve()
 	if c.lease == nil && c.shell != nil {
 		if _, err := c.shell.identityFor(ctx); err != nil {
 			return c.shell.m.pingWithoutIdentity(ctx)
@@ -399,6 +421,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 // discards the connection and retries on another. Then it forwards to the
 // driver.
 func (c *Conn) ResetSession(ctx context.Context) error {
+	c.serve()
 	c.fresh = false // a hand-over is checked here, exactly
 	if c.lease == nil {
 		c.bindAtHandover(ctx)
@@ -420,7 +443,7 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 		id, err := f.identityFor(ctx)
 		if err == nil {
 			var disc string
-			if disc, err = id.Discriminator(ctx); err == nil && disc == l.acquire.Discriminator {
+			if disc, err = l.m.lookupKey(ctx, id); err == nil && disc == l.acquire.Discriminator {
 				refusal = nil
 			}
 		} else {
@@ -476,7 +499,19 @@ func (c *Conn) bindAtHandover(ctx context.Context) {
 // unused in database/sql's free list. Until that hand-over the shell is
 // parked: a call on it fails with an error matching driver.ErrBadConn and
 // ErrLeaseReleased.
+//
+// A facade connection that database/sql's connection opener made and that
+// has served no call reports false: database/sql puts one back only when
+// the call that waited for it gave up (its ctx ended as the opener handed
+// it over), and then without marking it for a reset (putConn(dc, err,
+// false)), so the next call that takes it gets it without ResetSession.
+// Parked, it refused that call as a kept handle's (errShellParked):
+// database/sql retries a db-level call on another connection, but never a
+// *sql.Conn's, whose first call failed. Discarded, it costs a shell.
 func (c *Conn) IsValid() bool {
+	if c.shell != nil && !c.shell.served.Load() {
+		return false
+	}
 	l := c.lease
 	if l == nil {
 		// A shell that holds no lease: nothing to check, and nothing

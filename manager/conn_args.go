@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"reflect"
@@ -20,9 +21,14 @@ import (
 // DateTimeOffset: "unsupported type"), or the checker of a connection the
 // call then gave back, which for go-mssqldb keeps the output parameters and
 // return status it records (a later query of that connection's next lease
-// would write into this caller's variables). So CheckNamedValue leaves them
-// as they are, and the call converts them once it has its lease and
-// statement, as database/sql would have.
+// would write into this caller's variables). And a call the guard refuses,
+// because its ctx names another identity than the lease of the *sql.Conn,
+// *sql.Tx or *sql.Stmt it was made on, had its arguments checked on that
+// lease's connection all the same: bob's output variables stayed on alice's
+// connection, for her next query to write into. So on a facade connection
+// CheckNamedValue leaves them as they are, and the call converts them once
+// it has its lease and statement and the guard has admitted its ctx, as
+// database/sql would have.
 
 // deferArgs marks the shell's next call as carrying unconverted arguments.
 func (c *Conn) deferArgs() { c.shell.argsUnchecked = true }
@@ -43,16 +49,32 @@ func (c *Conn) takeDeferredArgs() bool {
 // then the default conversion; an argument answered
 // driver.ErrRemoveArgument is dropped and the ordinals renumbered; want,
 // unless -1, is the number of arguments the statement takes. Errors read
-// as database/sql's.
+// as database/sql's. l is the lease the call runs on, inside its guard.
+//
+// A conversion that fails after the driver's checker took an argument it
+// must keep for the query (an output parameter, sql.Out, or one it removed
+// from the list, as go-mssqldb removes a *mssql.ReturnStatus or a
+// sqlexp.ReturnMessage) breaks the lease, so that its connection is closed
+// rather than reused: go-mssqldb records those on its connection as it
+// meets them, and only a query (or a Begin, Commit or Rollback) clears
+// them, not its ResetSession. The call fails before any query, and the
+// connection's next lease, another request of the identity, had its query
+// write into the failed caller's variables (or send its results to his
+// message queue). Plain values are converted without such state (pgx's
+// checker takes every value), and their conversion errors keep the
+// connection.
 //
 //lint:ignore SA1019 database/sql's conversion consults a ColumnConverter, so this does
-func convertArgs(nvc driver.NamedValueChecker, cci driver.ColumnConverter, want int, args []driver.NamedValue) ([]driver.NamedValue, error) {
+func (l *Lease) convertArgs(nvc driver.NamedValueChecker, cci driver.ColumnConverter, want int, args []driver.NamedValue) ([]driver.NamedValue, error) {
 	out := args[:0]
+	kept := false // the driver's checker took an argument it keeps for the query
 	for _, nv := range args {
 		nv.Ordinal = len(out) + 1
 		err := driver.ErrSkip
 		if nvc != nil {
+			_, output := nv.Value.(sql.Out)
 			err = nvc.CheckNamedValue(&nv)
+			kept = kept || output && err != driver.ErrSkip || err == driver.ErrRemoveArgument
 		}
 		if err == driver.ErrSkip && cci != nil {
 			err = columnConvert(cci, want, &nv)
@@ -65,10 +87,16 @@ func convertArgs(nvc driver.NamedValueChecker, cci driver.ColumnConverter, want 
 			out = append(out, nv)
 		case driver.ErrRemoveArgument:
 		default:
+			if kept {
+				l.markBroken()
+			}
 			return nil, fmt.Errorf("sql: converting argument %s type: %w", describeArg(nv), err)
 		}
 	}
 	if want != -1 && len(out) != want {
+		if kept {
+			l.markBroken()
+		}
 		return nil, fmt.Errorf("sql: expected %d arguments, got %d", want, len(out))
 	}
 	return out, nil

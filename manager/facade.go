@@ -27,11 +27,15 @@ type Connector struct {
 	hasFallback bool
 }
 
-// NewConnector returns a Connector over m. Most callers want OpenDB.
+// NewConnector returns a Connector over m. Most callers want OpenDB. A nil
+// option is skipped, as drivers/postgres's options are: an option chosen
+// at run time and left unset is nil.
 func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 	c := &Connector{m: m}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
 	}
 	return c
 }
@@ -47,13 +51,19 @@ func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 // call as anyone but the call's own identity.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn := newShell(c)
+	_, explicit := tokens.IdentityFrom(ctx)
+	if explicit {
+		// database/sql connects with the ctx of the call that asked, which
+		// the connection serves; its opener connects with a ctx of its
+		// own, and serves a waiting call or none (see Conn.IsValid).
+		conn.shell.served.Store(true)
+	}
 	if _, err := c.identityFor(ctx); err != nil {
 		return conn, nil // no identity: the first call binds it, or fails
 	}
 	if _, err := conn.leaseFor(ctx); err != nil {
 		return nil, err
 	}
-	_, explicit := tokens.IdentityFrom(ctx)
 	conn.fresh = !explicit
 	return conn, nil
 }

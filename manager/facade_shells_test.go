@@ -230,15 +230,31 @@ func (s *countedStmt) QueryContext(ctx context.Context, args []driver.NamedValue
 
 // TestFacadeShellReusedWithoutAResetIsRetriedNotFailed: database/sql puts
 // back a connection without marking it for reset when a waiting call gave
-// up on it (putConn(..., false)), and may then reuse it without calling
-// ResetSession. The parked shell answers driver.ErrBadConn, so database/sql
-// discards it and retries, instead of failing the call.
+// up on it (putConn(..., false)), and may then hand it on without calling
+// ResetSession. Such a connection is one database/sql's opener made (with
+// a ctx of its own) and no call used: the shell reports itself invalid, so
+// database/sql discards it, rather than park it and refuse the next taker
+// (a *sql.Conn's first call, which database/sql never retries; see
+// TestFacadeConnGivenUpByAWaitingCallServesItsNextTaker). A shell parked
+// after serving a call is refused as a kept handle, and ResetSession
+// un-parks it.
 func TestFacadeShellReusedWithoutAResetIsRetriedNotFailed(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 1})
-	conn, err := NewConnector(m, WithDefaultIdentity(identity("alice"))).Connect(context.Background())
+	connector := NewConnector(m, WithDefaultIdentity(identity("alice")))
+	conn, err := connector.Connect(context.Background())
 	require.NoError(t, err)
 	c := conn.(*Conn)
-	require.True(t, c.IsValid(), "handed back unused: the shell gives its lease back")
+	require.False(t, c.IsValid(), "made by the opener and handed back unused: database/sql discards it")
+	require.NoError(t, c.Close())
+	assert.Zero(t, m.Stats().Total.Busy, "its lease went back with it")
+
+	conn, err = connector.Connect(context.Background())
+	require.NoError(t, err)
+	c = conn.(*Conn)
+	rows, err := c.QueryContext(as("alice"), "SELECT IDENTITY", nil)
+	require.NoError(t, err)
+	require.NoError(t, rows.Close())
+	require.True(t, c.IsValid(), "served a call: the shell gives its lease back")
 	assert.Zero(t, m.Stats().Total.Busy)
 	_, err = c.QueryContext(as("alice"), "SELECT IDENTITY", nil)
 	require.ErrorIs(t, err, driver.ErrBadConn, "database/sql retries on another connection")
@@ -246,7 +262,7 @@ func TestFacadeShellReusedWithoutAResetIsRetriedNotFailed(t *testing.T) {
 	assert.Zero(t, m.Stats().Total.Busy, "no lease taken")
 
 	require.NoError(t, c.ResetSession(as("alice")), "a hand-over un-parks it")
-	rows, err := c.QueryContext(as("alice"), "SELECT IDENTITY", nil)
+	rows, err = c.QueryContext(as("alice"), "SELECT IDENTITY", nil)
 	require.NoError(t, err)
 	require.NoError(t, rows.Close())
 	require.NoError(t, c.Close())

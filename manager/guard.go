@@ -83,10 +83,11 @@ var (
 	}
 	// errShellParked: a call reached a facade shell that gave its lease
 	// back when database/sql took it, and that database/sql has not handed
-	// over since (ResetSession). Either a careless caller kept the driver
-	// connection, or database/sql reused a shell whose session it did not
-	// mark for reset (a connection a waiting call gave up); as
-	// driver.ErrBadConn, database/sql discards the shell and retries.
+	// over since (ResetSession): a careless caller kept the driver
+	// connection. As driver.ErrBadConn, database/sql discards the shell
+	// (and retries a db-level call). A shell a waiting call gave up, which
+	// database/sql hands on without a reset, never parks (see
+	// Conn.IsValid).
 	errShellParked error = &guardError{
 		msg: "idpool: the connection's lease was already released and database/sql has not handed it over since; refused (database/sql retries on another connection)",
 		is:  [2]error{driver.ErrBadConn, ErrLeaseReleased},
@@ -269,13 +270,15 @@ func (l *Lease) broken() bool { return l.state.Load()&stBroken != 0 }
 // identity when it picks the connection (Connect, or ResetSession on
 // reuse), and a *sql.Tx or *sql.Conn is bound to its lease. A driver
 // package's own lease type (drivers/postgres) calls it for the same rule.
-// Resolving a token-keyed identity may mint a token, bounded by ctx.
+// Resolving a token-keyed identity may mint a token, bounded as an
+// Acquire's key lookup is: by ctx, or AcquireTimeout when ctx has no
+// deadline.
 func (l *Lease) CheckIdentity(ctx context.Context) error {
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {
 		return nil
 	}
-	disc, err := id.Discriminator(ctx)
+	disc, err := l.m.lookupKey(ctx, id)
 	if err != nil {
 		return err
 	}

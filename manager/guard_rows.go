@@ -223,6 +223,10 @@ func (r *rows) HasNextResultSet() bool {
 }
 
 // NextResultSet forwards, inside the guard; without it there is none.
+// io.EOF is the driver saying there is no further result set (go-mssqldb
+// says so for one Next has not reached yet, and at the end of each query
+// read through its sqlexp message loop), not a connection gone: noted
+// as an error, it closed the connection of every such query.
 func (r *rows) NextResultSet() error {
 	n, ok := r.raw.(driver.RowsNextResultSet)
 	if !ok {
@@ -234,7 +238,11 @@ func (r *rows) NextResultSet() error {
 	defer r.lease.exit()
 	own, in := r.lease.enterCalls(r.calls, r.ctx)
 	defer leaveCalls(r.calls, own, in)
-	return r.lease.note(context.Background(), n.NextResultSet())
+	err := n.NextResultSet()
+	if err != io.EOF {
+		err = r.lease.note(context.Background(), err)
+	}
+	return err
 }
 
 // The column-type methods describe the result in memory; without the

@@ -52,3 +52,25 @@ func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, e
 	}
 	return disc, err
 }
+
+// lookupKey is resolveKey for the facade's identity checks, which compare
+// the identity in a call's ctx with the lease it reaches (Lease.CheckIdentity,
+// a facade connection bound to the default identity at its first call, a
+// hand-over): bounded as an Acquire's lookup is, by the ctx's deadline or
+// else AcquireTimeout (and MintTimeout), and failing as an Acquire that ran
+// out of time in its lookup does. Under the call's ctx alone, a call with
+// context.Background() whose identity's token service did not answer waited
+// for ever, holding the lease it was checked against busy, and every
+// acquire of that identity waited on the same lookup until its deadline.
+func (m *Manager) lookupKey(ctx context.Context, id tokens.Identity) (string, error) {
+	if id.KeyResolved() {
+		return id.Discriminator(ctx)
+	}
+	ctx, cancel := m.boundAcquire(ctx)
+	defer cancel()
+	disc, err := m.resolveKey(ctx, id)
+	if err != nil && ctx.Err() != nil {
+		return "", m.keyLookupEnded(ctx, err)
+	}
+	return disc, err
+}

@@ -97,10 +97,23 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 // ctx of another identity: a *sql.Stmt prepared on one identity's *sql.Conn
 // and executed with another's ctx never runs as the first.
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.execContext(ctx, args, false)
+}
+
+// execContext is ExecContext; convert: CheckNamedValue left the arguments
+// to the call (a shellStmt's), which converts them once the guard has
+// admitted its ctx.
+func (s *stmt) execContext(ctx context.Context, args []driver.NamedValue, convert bool) (driver.Result, error) {
 	if err := s.lease.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer s.lease.exit()
+	if convert {
+		var err error
+		if args, err = s.convertArgs(args); err != nil {
+			return nil, err
+		}
+	}
 	s.lease.touched(ctx)
 	if e, ok := s.raw.(driver.StmtExecContext); ok {
 		w := s.lease.watchCall(ctx)
@@ -122,10 +135,21 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 
 // QueryContext runs the statement inside the lease guard; see ExecContext.
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.queryContext(ctx, args, false)
+}
+
+// queryContext is QueryContext; convert as for execContext.
+func (s *stmt) queryContext(ctx context.Context, args []driver.NamedValue, convert bool) (driver.Rows, error) {
 	if err := s.lease.enterAs(ctx); err != nil {
 		return nil, err
 	}
 	defer s.lease.exit()
+	if convert {
+		var err error
+		if args, err = s.convertArgs(args); err != nil {
+			return nil, err
+		}
+	}
 	s.lease.touched(ctx)
 	var r driver.Rows
 	var err error
@@ -175,6 +199,16 @@ func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
 		return err
 	}
 	defer s.lease.exit()
+	return (*stmtInGuard)(s).CheckNamedValue(nv)
+}
+
+// stmtInGuard is a stmt seen from inside its lease guard: its
+// CheckNamedValue asks the driver's checker (the statement's, else the
+// connection's) without entering the guard again.
+type stmtInGuard stmt
+
+// CheckNamedValue is stmt.CheckNamedValue, inside the guard.
+func (s *stmtInGuard) CheckNamedValue(nv *driver.NamedValue) error {
 	if c, ok := s.raw.(driver.NamedValueChecker); ok {
 		return c.CheckNamedValue(nv)
 	}
@@ -182,6 +216,14 @@ func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
 		return c.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip
+}
+
+// convertArgs converts, inside the guard, arguments CheckNamedValue left to
+// the call, as database/sql would have on the statement (see conn_args.go).
+func (s *stmt) convertArgs(args []driver.NamedValue) ([]driver.NamedValue, error) {
+	//lint:ignore SA1019 database/sql's conversion consults it, so this does
+	cci, _ := s.raw.(driver.ColumnConverter)
+	return s.lease.convertArgs((*stmtInGuard)(s), cci, s.raw.NumInput(), args)
 }
 
 // ColumnConverter forwards the driver statement's converter.

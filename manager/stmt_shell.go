@@ -110,70 +110,45 @@ func (s *shellStmt) Close() error {
 	return err
 }
 
-// NumInput is the answer of the statement prepared on the lease the shell
-// holds, or -1 ("not known") while there is none: database/sql counts the
-// arguments before the call that prepares it, and that call counts them
-// when it converts them (see onWith), after dropping those the driver
-// removes.
-func (s *shellStmt) NumInput() int {
-	if s.ready() {
-		return s.cur.NumInput()
-	}
-	return -1
-}
+// NumInput answers -1 ("not known"): database/sql counts the arguments
+// before the call, against what NumInput says, after its CheckNamedValue,
+// which leaves them to the call (see CheckNamedValue); the call counts them
+// as it converts them, after dropping those the driver removes
+// (*mssql.ReturnStatus).
+func (s *shellStmt) NumInput() int { return -1 }
 
-// ready reports whether the statement is prepared on the lease the shell
-// holds, which the shell's next call keeps.
-func (s *shellStmt) ready() bool {
-	return s.cur != nil && s.curLease == s.conn.lease && !s.conn.fresh
-}
-
-// CheckNamedValue asks the statement prepared on the lease the shell holds
-// (its driver statement's checker, else its connection's; see
-// stmt.CheckNamedValue). database/sql checks the arguments before the call
-// that binds the shell and prepares the statement on that lease (see on);
-// until then it accepts the value as it is, and the call converts it on the
-// statement it runs (see conn_args.go), never on a lease the shell has
-// given back.
-func (s *shellStmt) CheckNamedValue(nv *driver.NamedValue) error {
-	if s.ready() {
-		return s.cur.(driver.NamedValueChecker).CheckNamedValue(nv)
-	}
+// CheckNamedValue accepts the value as it is, and the call converts it on
+// the statement it runs, inside the lease guard once the call's identity
+// has passed it (see conn_args.go). database/sql checks the arguments
+// before the call, with no ctx: before the call that binds the shell and
+// prepares the statement on that lease (see on), and before the guard
+// refuses a call whose ctx names another identity than the lease's. A
+// driver's checker may keep state on its connection for the query that
+// follows (go-mssqldb keeps output parameters, *mssql.ReturnStatus and a
+// sqlexp.ReturnMessage queue): checked then, a refused call of bob's on
+// alice's statement left his variables on her connection, and her next
+// query wrote its results into them.
+func (s *shellStmt) CheckNamedValue(*driver.NamedValue) error {
 	s.conn.deferArgs()
 	return nil
 }
 
-// onWith is on, and then converts args on the statement if CheckNamedValue
-// left them for the call.
-func (s *shellStmt) onWith(ctx context.Context, args []driver.NamedValue) (driver.Stmt, []driver.NamedValue, error) {
-	unconverted := s.conn.takeDeferredArgs()
-	st, err := s.on(ctx)
-	if err != nil || !unconverted {
-		return st, args, err
-	}
-	nvc, _ := st.(driver.NamedValueChecker)
-	//lint:ignore SA1019 database/sql's conversion consults it, so this does
-	cci, _ := st.(driver.ColumnConverter)
-	args, err = convertArgs(nvc, cci, st.NumInput(), args)
-	return st, args, err
-}
-
 // ExecContext runs on the statement prepared for the call's lease.
 func (s *shellStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	st, args, err := s.onWith(ctx, args)
-	if err != nil {
+	unconverted := s.conn.takeDeferredArgs()
+	if _, err := s.on(ctx); err != nil {
 		return nil, err
 	}
-	return st.(driver.StmtExecContext).ExecContext(ctx, args)
+	return s.guard.execContext(ctx, args, unconverted)
 }
 
 // QueryContext runs on the statement prepared for the call's lease.
 func (s *shellStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	st, args, err := s.onWith(ctx, args)
-	if err != nil {
+	unconverted := s.conn.takeDeferredArgs()
+	if _, err := s.on(ctx); err != nil {
 		return nil, err
 	}
-	return st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	return s.guard.queryContext(ctx, args, unconverted)
 }
 
 // Exec runs without a ctx, so with the default identity or none.
