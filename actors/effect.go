@@ -59,8 +59,8 @@ const (
 // per kind, so that handing effects out allocates nothing on the hot path;
 // every field is typed.
 //
-// The one-byte fields (Kind, Reason, Fill, GaveUp) sit together so that they share
-// a word: 160 bytes instead of 176.
+// The one-byte fields (Kind, Reason, Fill, GaveUp) sit together so that they
+// share a word: 176 bytes (with Holder) instead of 192.
 type Effect struct {
 	Kind EffectKind
 	// Reason says why EffClose closes.

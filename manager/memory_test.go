@@ -142,7 +142,7 @@ func TestManagerHeap(t *testing.T) {
 // here is an empty struct) and no goroutine. Measured over 10,000 pools:
 // about 1,890 bytes, down from about 3,750. Of it, about 620 bytes are
 // protoactor's and the mailbox's per actor and the runtime's timer, the
-// rest idpool's: the Pool (704), its connection record (136), the actor
+// rest idpool's: the Pool (704), its connection record (144), the actor
 // (128), the manager's and decide's books and the route (~300).
 func TestIdlePoolHeap(t *testing.T) {
 	if raceEnabled {
