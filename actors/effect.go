@@ -60,7 +60,7 @@ const (
 // every field is typed.
 //
 // The one-byte fields (Kind, Reason, Fill, GaveUp) sit together so that they
-// share a word: 176 bytes (with Holder) instead of 192.
+// share one word (an Effect is 176 bytes).
 type Effect struct {
 	Kind EffectKind
 	// Reason says why EffClose closes.
