@@ -110,11 +110,13 @@
 // 'PREPARE ...' in a function) is not deallocated by the deferred reset: the
 // reset refuses it and fails closed as above.
 //
-// A connection released while the server still owes replies to requests
-// written past pgx (PgConn().Frontend(), say: pgx is idle, but fewer
-// ReadyForQuery messages reached it than the requests written call for) is
-// closed rather than reset: either reset would hand those replies, a query
-// result of the last lease among them, to the next lease.
+// A connection released while replies to requests written past pgx
+// (PgConn().Frontend(), say) have not been parsed by pgx is closed rather
+// than reset: pgx is idle, but fewer ReadyForQuery messages reached it than
+// the requests written call for, or its read buffer still holds a reply up
+// to a ReadyForQuery (read only in part through Frontend().Receive). Either
+// reset would hand those replies, a query result of the last lease among
+// them, to the next lease.
 //
 // The reset runs on every release rather than only after a lease that
 // changed something: knowing that would mean parsing every statement, and

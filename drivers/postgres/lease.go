@@ -33,7 +33,8 @@ import (
 // The rest of such a result is not read: Release does not wait for a
 // server that stopped answering mid-reply. So is a connection on which
 // requests were written past pgx (through Conn().PgConn().Frontend(), say)
-// whose replies pgx has not read: they would reach the next lease.
+// whose replies pgx has not parsed (still to come, or left in its read
+// buffer): they would reach the next lease.
 type Lease struct {
 	ml       *manager.Lease
 	conn     *pgx.Conn

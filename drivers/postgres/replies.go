@@ -37,6 +37,10 @@ type replyFilter struct {
 	sawParam   bool // a ParameterStatus reached pgx after the login
 	afterReady bool // the last frame that reached pgx was a whole ReadyForQuery
 	readies    int  // ReadyForQuery messages that reached pgx (see requestWatch.requests)
+	// pastReady counts the bytes handed to pgx since the end of the last
+	// ReadyForQuery that reached it: pgx's read buffer holding more than
+	// that holds a reply it has not parsed (see sessionConn.owesReplies).
+	pastReady int
 
 	failed error
 }
@@ -68,6 +72,7 @@ func (f *replyFilter) filter(p []byte) (int, error) {
 			if f.keep {
 				p[w] = b
 				w++
+				f.pastReady++
 			}
 			i++
 			if f.hdrN == 5 {
@@ -95,6 +100,7 @@ func (f *replyFilter) filter(p []byte) (int, error) {
 				copy(p[w:], p[i:i+k])
 			}
 			w += k
+			f.pastReady += k
 		case (f.hdr[0] == 'E' || f.hdr[0] == 'Z') && len(f.errB) < maxResetErrorBody:
 			f.errB = append(f.errB, p[i:i+min(k, maxResetErrorBody-len(f.errB))]...)
 		}
@@ -131,6 +137,7 @@ func (f *replyFilter) endFrame() {
 			f.afterReady = true
 			f.loggedIn = true
 			f.readies++
+			f.pastReady = 0
 		case 'S':
 			f.sawParam = f.sawParam || f.loggedIn
 		}

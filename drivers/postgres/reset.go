@@ -49,8 +49,8 @@ func resetSession(ctx context.Context, c *pgx.Conn) error {
 		return fmt.Errorf("postgres: session reset refused: a result is still being read: %w", driver.ErrBadConn)
 	}
 	sc, wrapped := pc.Conn().(*sessionConn)
-	if wrapped && sc.owesReplies() {
-		return fmt.Errorf("postgres: session reset refused: the server still owes replies to requests written past pgx: %w", driver.ErrBadConn)
+	if wrapped && sc.owesReplies(pc.Frontend().ReadBufferLen()) {
+		return fmt.Errorf("postgres: session reset refused: replies to requests written past pgx have not been read: %w", driver.ErrBadConn)
 	}
 	if wrapped && sc.deferReset() {
 		dropNotifications(c)

@@ -246,20 +246,24 @@ func (c *sessionConn) deferReset() bool {
 	return true
 }
 
-// owesReplies reports whether the server still owes replies to requests
-// written on the connection: fewer ReadyForQuery messages reached pgx than
-// the startup message, Queries, Syncs and FunctionCalls written call for.
-// pgx is then idle only because the requests went past it (written through
-// PgConn().Frontend(), say), and their replies, a query result of the last
-// lease among them, are still on their way. Neither reset can follow: the
-// deferred reset's filter would take the first of them for its own and
-// hand the rest to the next lease's pgx as the answer to its request, and
-// the full reset's DISCARD ALL would read them as its own. The connection
-// must be closed.
-func (c *sessionConn) owesReplies() bool {
+// owesReplies reports whether replies to requests written on the
+// connection have not been parsed by pgx: fewer ReadyForQuery messages
+// reached pgx than the startup message, Queries, Syncs and FunctionCalls
+// written call for, or pgx's read buffer (buffered bytes, pgproto3's
+// Frontend.ReadBufferLen) holds more than what reached it after the last
+// ReadyForQuery, so a reply up to a ReadyForQuery is read but not parsed.
+// pgx is then idle only because the requests went past it (written or read
+// through PgConn().Frontend(), say), and their replies, a query result of
+// the last lease among them, are still on their way or in pgx's buffer.
+// Neither reset can follow: the deferred reset's filter would take the
+// first of those still to come for its own, and pgx would hand the rest,
+// or those in its buffer, to the next lease as the answer to its request;
+// the full reset's DISCARD ALL would read them as its own, leaving its own
+// reply to the next lease. The connection must be closed.
+func (c *sessionConn) owesReplies(buffered int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.out.requests != c.in.readies
+	return c.out.requests != c.in.readies || buffered > c.in.pastReady
 }
 
 // fullResetDone records that a full reset just ended: pgx and the server
