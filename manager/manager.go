@@ -560,7 +560,9 @@ func (m *Manager) statsUntil(stop <-chan struct{}, send func(any, <-chan struct{
 //     holder, and is not waited for). Once none is out, it waits at most
 //     CloseStuckGrace more for dials, mints, health checks, closes and such
 //     hooks, which only a dependency ignoring its ctx (a dialer, token
-//     source, driver, BeforeClose or PrepareConn hook) can hold up.
+//     source, driver, BeforeClose or PrepareConn hook) can hold up (and,
+//     should user code inside an actor hold it up, one more CloseGrace for
+//     the actors' figures, as above).
 //
 // Work Close stops waiting for is not lost: whatever a stuck dial, mint or
 // health check returns later is closed by its pool when it returns.
@@ -700,7 +702,10 @@ graced:
 		// Not closed by force: still held by a PrepareConn hook.
 		checking += int(m.abandonedPrepares.Load())
 	}
-	e := &CloseError{Forced: int(s.Closes["forced"] - forcedBefore), Closing: s.ClosingConns,
+	// Signed, floored at 0: should an actor held up by user code have left
+	// either count partial (Unanswered), the unsigned difference would wrap.
+	forced := max(0, int(s.Closes["forced"])-int(forcedBefore))
+	e := &CloseError{Forced: forced, Closing: s.ClosingConns,
 		Dialing: s.Dialing + s.AwaitingPermit, Minting: s.Minting, Checking: checking, Err: cause,
 		Unanswered: !answered}
 	if e.Forced == 0 && e.left() == 0 && answered {
