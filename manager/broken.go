@@ -54,13 +54,50 @@ func (l *Lease) touched(ctx context.Context) { l.lastCtx = ctx }
 // SQL Server's refusal to reset the session (see resetRefused) comes back
 // as driver.ErrBadConn too.
 func (l *Lease) note(ctx context.Context, err error) error {
-	if err != nil && err != driver.ErrSkip && (IsBroken(err) || ctx.Err() != nil) {
+	if err == nil || err == driver.ErrSkip {
+		return err
+	}
+	if IsBroken(err) || ctx.Err() != nil {
 		l.markBroken()
 		if resetRefused(err) {
 			return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
 		}
+		return err
+	}
+	if l.m == nil {
+		return err // a bare Lease of a test
+	}
+	if t, ok := l.m.dialer.(ResetTracker); ok {
+		t.CallFailed(l.raw, err)
 	}
 	return err
+}
+
+// ResetTracker is implemented by a Dialer whose driver resets a session
+// lazily, and can lose the reset. go-mssqldb's ResetSession only flags the
+// connection, so that the next request carries the reset to the server; and
+// it clears the flag as it starts to build that request, before it encodes
+// the arguments. A call that fails there (a driver.Valuer whose Value fails,
+// a table-valued parameter it cannot encode) sends nothing, and the lease's
+// next call ran in the session as the last lease had left it: its
+// temporary tables, SET options, CONTEXT_INFO, an open transaction. With
+// these two calls the Dialer can tell that nothing went out since the reset,
+// and flag it again.
+type ResetTracker interface {
+	// SessionReset is called once the driver connection's ResetSession
+	// has succeeded (at Release, and when database/sql hands the facade's
+	// connection over).
+	SessionReset(conn driver.Conn)
+	// CallFailed is called with the error of a call on conn (or of a
+	// WithRaw function) that IsBroken does not count. It must not block.
+	CallFailed(conn driver.Conn, err error)
+}
+
+// sessionReset tells a ResetTracker Dialer that l's session was reset.
+func (l *Lease) sessionReset() {
+	if t, ok := l.m.dialer.(ResetTracker); ok {
+		t.SessionReset(l.raw)
+	}
 }
 
 // resetRefused reports SQL Server's error 18059: it refused to reset the

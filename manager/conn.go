@@ -461,7 +461,11 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 	}
 	defer l.exit()
 	if r, ok := l.raw.(driver.SessionResetter); ok {
-		return l.note(ctx, r.ResetSession(ctx))
+		err := r.ResetSession(ctx)
+		if err == nil {
+			l.sessionReset()
+		}
+		return l.note(ctx, err)
 	}
 	return nil
 }

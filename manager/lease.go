@@ -226,6 +226,7 @@ func (l *Lease) reset() (ok bool) {
 		if err := r.ResetSession(l.m.life); err != nil {
 			return false
 		}
+		l.sessionReset()
 	}
 	if v, ok := l.raw.(driver.Validator); ok && !v.IsValid() {
 		return false

@@ -45,9 +45,10 @@ type dialerSecrets struct {
 }
 
 var (
-	_ actors.Dialer      = (*Dialer)(nil)
-	_ manager.Aborter    = (*Dialer)(nil)
-	_ manager.ConnCloser = (*Dialer)(nil)
+	_ actors.Dialer        = (*Dialer)(nil)
+	_ manager.Aborter      = (*Dialer)(nil)
+	_ manager.ConnCloser   = (*Dialer)(nil)
+	_ manager.ResetTracker = (*Dialer)(nil)
 )
 
 // Option configures a Dialer.
@@ -195,6 +196,35 @@ func (d *Dialer) CloseConn(conn driver.Conn) error {
 		return nil
 	}
 	return conn.Close()
+}
+
+// SessionReset implements manager.ResetTracker: the pool calls it once
+// go-mssqldb's ResetSession has flagged conn for a reset, which the next
+// request carries to the server. The Dialer notes how much conn has
+// written by then.
+func (d *Dialer) SessionReset(conn driver.Conn) {
+	if d.secrets != nil {
+		d.secrets().open.armed(conn)
+	}
+}
+
+// CallFailed implements manager.ResetTracker. go-mssqldb clears its reset
+// flag as it starts to build a request, before it encodes the arguments: a
+// call that fails there (an argument's Value that fails, a table-valued
+// parameter it cannot encode) sends nothing, and without the flag the
+// lease's next request ran in the session as the last lease had left it
+// (its temporary tables, SET options, CONTEXT_INFO, an open transaction).
+// When conn has written nothing since the reset was flagged, whatever the
+// error, no request has carried it, so CallFailed flags it again; once a
+// request went out, the reset went with it, and nothing is flagged.
+func (d *Dialer) CallFailed(conn driver.Conn, _ error) {
+	if d.secrets == nil || !d.secrets().open.unsentReset(conn) {
+		return
+	}
+	if r, ok := conn.(driver.SessionResetter); ok {
+		// No I/O: this package's connectors run no SessionInitSQL.
+		_ = r.ResetSession(context.Background())
+	}
 }
 
 // ServerKey returns host:port/database of the dialer's DSN (see ServerKey).

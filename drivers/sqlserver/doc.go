@@ -37,4 +37,10 @@
 // a server that never confirmed) may still read into that buffer, over TLS
 // even after its socket read returned; never handed on, the buffer cannot
 // reach another connection, perhaps another identity's.
+//
+// A Dialer is also a manager.ResetTracker: go-mssqldb's ResetSession only
+// flags the connection for a reset the next request carries, and a call
+// that fails in the driver before sending anything has cleared the flag;
+// the Dialer flags it again when nothing was written since the reset, so
+// that the last lease's session state never reaches the next lease's calls.
 package sqlserver

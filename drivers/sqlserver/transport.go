@@ -20,6 +20,16 @@ type transport struct {
 	// forget removes the connection from its Dialer's set of open ones; it
 	// is set once the login has finished, and run at most once.
 	forget atomic.Pointer[func()]
+	// written counts the bytes go-mssqldb has written (over TLS, those of
+	// the records): whether a request went out since a reset was flagged.
+	written atomic.Uint64
+}
+
+// Write counts what it writes.
+func (t *transport) Write(b []byte) (int, error) {
+	n, err := t.Conn.Write(b)
+	t.written.Add(uint64(n))
+	return n, err
 }
 
 // Close closes the network connection and forgets it.
@@ -50,11 +60,24 @@ type openConns struct{ m, closed sync.Map }
 type dialedTransports struct {
 	ts  []*transport
 	cut atomic.Bool
+	// armedAt is what ts had written when go-mssqldb last flagged the
+	// connection for a reset (at Connect, and at each SessionReset).
+	armedAt atomic.Uint64
+}
+
+// written sums what the transports have written.
+func (v *dialedTransports) written() uint64 {
+	var n uint64
+	for _, t := range v.ts {
+		n += t.written.Load()
+	}
+	return n
 }
 
 // add records conn's transports; each forgets conn when it closes.
 func (o *openConns) add(conn driver.Conn, ts []*transport) {
 	v := &dialedTransports{ts: ts}
+	v.armedAt.Store(v.written()) // go-mssqldb's Connect flags a reset
 	o.m.Store(conn, v)
 	forget := func() {
 		// closeConn deletes conn before it closes the transports: a
@@ -80,6 +103,20 @@ func (o *openConns) abort(conn driver.Conn) bool {
 		_ = t.Conn.Close() // the socket only: conn stays known
 	}
 	return true
+}
+
+// armed notes that conn was just flagged for a reset.
+func (o *openConns) armed(conn driver.Conn) {
+	if v, ok := o.m.Load(conn); ok {
+		v.(*dialedTransports).armedAt.Store(v.(*dialedTransports).written())
+	}
+}
+
+// unsentReset reports whether conn has written nothing since it was last
+// flagged for a reset: no request has carried that reset yet.
+func (o *openConns) unsentReset(conn driver.Conn) bool {
+	v, ok := o.m.Load(conn)
+	return ok && v.(*dialedTransports).written() == v.(*dialedTransports).armedAt.Load()
 }
 
 // closeConn closes conn's transports (again, after an abort: closing twice
