@@ -67,7 +67,7 @@ func (l *Lease) note(ctx context.Context, err error) error {
 	if l.m == nil {
 		return err // a bare Lease of a test
 	}
-	if t, ok := l.m.dialer.(ResetTracker); ok {
+	if t := l.m.resetTracker; t != nil {
 		t.CallFailed(l.raw, err)
 	}
 	return err
@@ -95,7 +95,7 @@ type ResetTracker interface {
 
 // sessionReset tells a ResetTracker Dialer that l's session was reset.
 func (l *Lease) sessionReset() {
-	if t, ok := l.m.dialer.(ResetTracker); ok {
+	if t := l.m.resetTracker; t != nil {
 		t.SessionReset(l.raw)
 	}
 }

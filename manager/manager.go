@@ -89,6 +89,10 @@ type Manager struct {
 	// aborter is dialer as an Aborter, nil when it is none or CancelGrace
 	// is off: a call then registers nothing on its ctx.
 	aborter Aborter
+	// resetTracker is dialer as a ResetTracker, or nil: asked once here,
+	// so that a Release (the hit path's second half) pays a nil check,
+	// not an interface assertion.
+	resetTracker ResetTracker
 	// watchCalls: calls are watched on their ctx (trackCalls); false for
 	// an Aborter whose driver ends its calls at their ctx (CtxBounded).
 	watchCalls bool
@@ -145,6 +149,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	life, cancel := context.WithCancel(context.Background())
 	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, tracing: tr, routes: routes, dialer: dialer}
+	m.resetTracker, _ = dialer.(ResetTracker)
 	if aborter != nil {
 		m.aborter = aborter
 		cb, ok := aborter.(CtxBounded)
