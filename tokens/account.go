@@ -71,6 +71,12 @@ type Account struct {
 	// one decided.
 	signIn  atomic.Pointer[signIn]
 	signIns atomic.Uint64
+	// credTag is the credential tag of every Identity the Account returns:
+	// they all mint through this one Account, so a pool must not take
+	// each call's Identity for a new credential (that retried a failed
+	// mint with the same Account, and ended a blocking period, whenever
+	// another request had called Identity meanwhile).
+	credTag *credentialTag
 }
 
 // signIn is one sign-in in progress; err is its outcome, read only after
@@ -123,7 +129,7 @@ func NewAccount(cred UserCredential, record azidentity.AuthenticationRecord, opt
 	if isNil(cred) {
 		return nil, nilError("credential", cred)
 	}
-	a := &Account{cred: cred, scope: settingsOf(opts).scope}
+	a := &Account{cred: cred, scope: settingsOf(opts).scope, credTag: new(credentialTag)}
 	if record.HomeAccountID != "" {
 		a.record.Store(&record)
 	}
@@ -142,6 +148,9 @@ func (a *Account) Record() (azidentity.AuthenticationRecord, bool) {
 // Identity returns the account's identity, keyed "acct:<home account id>".
 // With a record it costs nothing; without one it gets a token, which signs
 // the user in (the prompt goes where the credential's options send it).
+// Every call returns the same credential (SameCredential), since all mint
+// through this Account: calling it per request changes nothing for the
+// pool.
 func (a *Account) Identity(ctx context.Context) (Identity, error) {
 	if r := a.record.Load(); r != nil {
 		return a.identityFor(r)
@@ -161,7 +170,9 @@ func (a *Account) identityFor(r *azidentity.AuthenticationRecord) (Identity, err
 	if err != nil {
 		return Identity{}, err
 	}
-	return withSource(KindUserAccount, disc, a), nil
+	// One credential for every call (see credTag): the record, and so
+	// the key, never changes once set.
+	return Identity{kind: KindUserAccount, disc: disc, source: a, cred: a.credTag}, nil
 }
 
 // Authenticate signs the user in interactively now, whatever the state, and
