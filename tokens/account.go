@@ -136,9 +136,26 @@ func NewAccount(cred UserCredential, record azidentity.AuthenticationRecord, opt
 	return a, nil
 }
 
+// usable reports why a is no Account: nil, the result of a constructor that
+// failed (acct, _ := NewDeviceCodeAccount(o)), or the zero Account, which
+// has no credential. Without it the first request panicked on a nil
+// dereference far from the mistake.
+func (a *Account) usable() error {
+	switch {
+	case a == nil:
+		return fmt.Errorf("%w: nil *tokens.Account (a constructor's result kept after it returned an error?)", ErrInvalidIdentity)
+	case a.cred == nil:
+		return fmt.Errorf("%w: the zero tokens.Account; use NewDeviceCodeAccount, NewInteractiveBrowserAccount or NewAccount", ErrInvalidIdentity)
+	}
+	return nil
+}
+
 // Record returns the account's AuthenticationRecord (no secret in it; save
 // it to skip the sign-in next time), and whether there is one yet.
 func (a *Account) Record() (azidentity.AuthenticationRecord, bool) {
+	if a == nil {
+		return azidentity.AuthenticationRecord{}, false
+	}
 	if r := a.record.Load(); r != nil {
 		return *r, true
 	}
@@ -152,6 +169,9 @@ func (a *Account) Record() (azidentity.AuthenticationRecord, bool) {
 // through this Account: calling it per request changes nothing for the
 // pool.
 func (a *Account) Identity(ctx context.Context) (Identity, error) {
+	if err := a.usable(); err != nil {
+		return Identity{}, err
+	}
 	if r := a.record.Load(); r != nil {
 		return a.identityFor(r)
 	}
@@ -180,6 +200,9 @@ func (a *Account) identityFor(r *azidentity.AuthenticationRecord) (Identity, err
 // to end first (bounded by ctx). If the Account already has a record for
 // another user it returns ErrAccountChanged and refuses tokens from then on.
 func (a *Account) Authenticate(ctx context.Context) (azidentity.AuthenticationRecord, error) {
+	if err := a.usable(); err != nil {
+		return azidentity.AuthenticationRecord{}, err
+	}
 	var f *signIn
 	for f == nil {
 		if cur := a.signIn.Load(); cur != nil {
@@ -262,6 +285,9 @@ func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOpti
 // Token returns a token silently, signing the user in once if the credential
 // asks for it (see Account). It implements Source.
 func (a *Account) Token(ctx context.Context) (Token, error) {
+	if err := a.usable(); err != nil {
+		return Token{}, err
+	}
 	tro := policy.TokenRequestOptions{Scopes: []string{a.scope}}
 	for {
 		if a.changed.Load() {
