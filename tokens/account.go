@@ -71,6 +71,12 @@ type Account struct {
 	// one decided.
 	signIn  atomic.Pointer[signIn]
 	signIns atomic.Uint64
+	// credTag is the credential tag of every Identity the Account returns:
+	// they all mint through this one Account, so a pool must not take
+	// each call's Identity for a new credential (that retried a failed
+	// mint with the same Account, and ended a blocking period, whenever
+	// another request had called Identity meanwhile).
+	credTag *credentialTag
 }
 
 // signIn is one sign-in in progress; err is its outcome, read only after
@@ -123,16 +129,33 @@ func NewAccount(cred UserCredential, record azidentity.AuthenticationRecord, opt
 	if isNil(cred) {
 		return nil, nilError("credential", cred)
 	}
-	a := &Account{cred: cred, scope: settingsOf(opts).scope}
+	a := &Account{cred: cred, scope: settingsOf(opts).scope, credTag: new(credentialTag)}
 	if record.HomeAccountID != "" {
 		a.record.Store(&record)
 	}
 	return a, nil
 }
 
+// usable reports why a is no Account: nil, the result of a constructor that
+// failed (acct, _ := NewDeviceCodeAccount(o)), or the zero Account, which
+// has no credential. Without it the first request panicked on a nil
+// dereference far from the mistake.
+func (a *Account) usable() error {
+	switch {
+	case a == nil:
+		return fmt.Errorf("%w: nil *tokens.Account (a constructor's result kept after it returned an error?)", ErrInvalidIdentity)
+	case a.cred == nil:
+		return fmt.Errorf("%w: the zero tokens.Account; use NewDeviceCodeAccount, NewInteractiveBrowserAccount or NewAccount", ErrInvalidIdentity)
+	}
+	return nil
+}
+
 // Record returns the account's AuthenticationRecord (no secret in it; save
 // it to skip the sign-in next time), and whether there is one yet.
 func (a *Account) Record() (azidentity.AuthenticationRecord, bool) {
+	if a == nil {
+		return azidentity.AuthenticationRecord{}, false
+	}
 	if r := a.record.Load(); r != nil {
 		return *r, true
 	}
@@ -142,7 +165,13 @@ func (a *Account) Record() (azidentity.AuthenticationRecord, bool) {
 // Identity returns the account's identity, keyed "acct:<home account id>".
 // With a record it costs nothing; without one it gets a token, which signs
 // the user in (the prompt goes where the credential's options send it).
+// Every call returns the same credential (SameCredential), since all mint
+// through this Account: calling it per request changes nothing for the
+// pool.
 func (a *Account) Identity(ctx context.Context) (Identity, error) {
+	if err := a.usable(); err != nil {
+		return Identity{}, err
+	}
 	if r := a.record.Load(); r != nil {
 		return a.identityFor(r)
 	}
@@ -161,7 +190,9 @@ func (a *Account) identityFor(r *azidentity.AuthenticationRecord) (Identity, err
 	if err != nil {
 		return Identity{}, err
 	}
-	return withSource(KindUserAccount, disc, a), nil
+	// One credential for every call (see credTag): the record, and so
+	// the key, never changes once set.
+	return Identity{kind: KindUserAccount, disc: disc, source: a, cred: a.credTag}, nil
 }
 
 // Authenticate signs the user in interactively now, whatever the state, and
@@ -169,6 +200,9 @@ func (a *Account) identityFor(r *azidentity.AuthenticationRecord) (Identity, err
 // to end first (bounded by ctx). If the Account already has a record for
 // another user it returns ErrAccountChanged and refuses tokens from then on.
 func (a *Account) Authenticate(ctx context.Context) (azidentity.AuthenticationRecord, error) {
+	if err := a.usable(); err != nil {
+		return azidentity.AuthenticationRecord{}, err
+	}
 	var f *signIn
 	for f == nil {
 		if cur := a.signIn.Load(); cur != nil {
@@ -251,6 +285,9 @@ func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOpti
 // Token returns a token silently, signing the user in once if the credential
 // asks for it (see Account). It implements Source.
 func (a *Account) Token(ctx context.Context) (Token, error) {
+	if err := a.usable(); err != nil {
+		return Token{}, err
+	}
 	tro := policy.TokenRequestOptions{Scopes: []string{a.scope}}
 	for {
 		if a.changed.Load() {

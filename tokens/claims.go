@@ -68,9 +68,20 @@ func (s *pinnedSource) Token(ctx context.Context) (Token, error) {
 		return Token{}, errors.New(s.switched)
 	}
 	if s.first.CompareAndSwap(nil, &p) || *s.first.Load() == p {
-		return tok, nil
+		return ownExpiry(tok, claims), nil
 	}
 	return Token{}, errors.New(s.switched)
+}
+
+// ownExpiry lowers tok's expiry to the exp claim of its claims when that is
+// sooner (or tok's is unknown): the server goes by the token, so a later
+// expiry a caller named would have its connections served, and the token
+// sent at login, after the server stopped accepting it.
+func ownExpiry(tok Token, claims map[string]any) Token {
+	if exp, ok := numericDate(claims, "exp"); ok && (tok.ExpiresOn.IsZero() || exp.Before(tok.ExpiresOn)) {
+		tok.ExpiresOn = exp
+	}
+	return tok
 }
 
 // principalClaims returns a token's tid and oid as keys compare them ("" for

@@ -219,7 +219,8 @@ func New(kind Kind, discriminator string, src Source) Identity {
 // tid or oid claim differs from the first JWT's is refused, and so is any
 // JWT (the first too) whose tid or oid is not a string (as
 // VouchedTokenIdentity refuses one naming another principal than the one
-// vouched for). An opaque token is not checked.
+// vouched for). An opaque token is not checked. A JWT's expiry is no later
+// than its exp claim, whatever src said: the server goes by the token.
 func NewTokenKeyed(kind Kind, src Source) Identity {
 	return newTokenKeyed(kind, src, "")
 }

@@ -27,7 +27,9 @@ type Principal struct {
 //
 // As a last check, a token src mints that is a JWT whose (unverified) tid or
 // oid claim names another principal than p is refused: it would otherwise
-// open a connection of that other principal in p's pool.
+// open a connection of that other principal in p's pool. A JWT's expiry is
+// no later than its exp claim, whatever src said: the server goes by the
+// token.
 func VouchedTokenIdentity(p Principal, src Source) (Identity, error) {
 	if isNil(src) {
 		return Identity{}, nilError("token source", src)
@@ -60,5 +62,5 @@ func (v *vouchedSource) Token(ctx context.Context) (Token, error) {
 	if namesAnother(claims, "tid", v.p.TenantID) || namesAnother(claims, "oid", v.p.ObjectID) {
 		return Token{}, fmt.Errorf("idpool: the token's tid/oid claims name another principal than the one vouched for (%s)", tok)
 	}
-	return tok, nil
+	return ownExpiry(tok, claims), nil
 }

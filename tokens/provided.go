@@ -43,15 +43,19 @@ func TokenFuncIdentity(f func(ctx context.Context) (Token, error)) (Identity, er
 
 // StaticTokenIdentity wraps one token handed in, keyed "tok:<sha256 of the
 // whole token>": only the holder of that exact token reaches its connections.
-// When expiresOn is zero it is read from the token's exp claim if
-// the token is a JWT (not verified: only the server can do that); a token
+// When expiresOn is zero, or later than the token's exp claim, the exp
+// claim is its expiry if the token is a JWT (not verified: only the server
+// can do that), as for a credential's tokens (CredentialSource); a token
 // without a known expiry counts as near expiry everywhere (fail closed).
 func StaticTokenIdentity(token string, expiresOn time.Time) (Identity, error) {
 	if token == "" {
 		return Identity{}, fmt.Errorf("%w: empty token", ErrInvalidIdentity)
 	}
-	if expiresOn.IsZero() {
-		expiresOn = jwtExpiry(token)
+	if exp := jwtExpiry(token); !exp.IsZero() && (expiresOn.IsZero() || exp.Before(expiresOn)) {
+		// The server goes by the token: a later expiresOn would have
+		// the pool serve its connections to whoever presents the token
+		// after the server stopped accepting it.
+		expiresOn = exp
 	}
 	tok := Token{Value: token, ExpiresOn: expiresOn}
 	// A closure, not a struct: %#v of the Identity then prints a func
