@@ -114,7 +114,10 @@ func (s *shellStmt) Close() error {
 // before the call, against what NumInput says, after its CheckNamedValue,
 // which leaves them to the call (see CheckNamedValue); the call counts them
 // as it converts them, after dropping those the driver removes
-// (*mssql.ReturnStatus).
+// (*mssql.ReturnStatus). A call with no arguments, which database/sql
+// never hands to CheckNamedValue, is counted all the same (ExecContext,
+// QueryContext): database/sql refuses it with "sql: expected 1 arguments,
+// got 0" before the driver sees it, and so does the facade.
 func (s *shellStmt) NumInput() int { return -1 }
 
 // CheckNamedValue accepts the value as it is, and the call converts it on
@@ -135,20 +138,20 @@ func (s *shellStmt) CheckNamedValue(*driver.NamedValue) error {
 
 // ExecContext runs on the statement prepared for the call's lease.
 func (s *shellStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	unconverted := s.conn.takeDeferredArgs()
+	convert := s.conn.takeDeferredArgs() || len(args) == 0
 	if _, err := s.on(ctx); err != nil {
 		return nil, err
 	}
-	return s.guard.execContext(ctx, args, unconverted)
+	return s.guard.execContext(ctx, args, convert)
 }
 
 // QueryContext runs on the statement prepared for the call's lease.
 func (s *shellStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	unconverted := s.conn.takeDeferredArgs()
+	convert := s.conn.takeDeferredArgs() || len(args) == 0
 	if _, err := s.on(ctx); err != nil {
 		return nil, err
 	}
-	return s.guard.queryContext(ctx, args, unconverted)
+	return s.guard.queryContext(ctx, args, convert)
 }
 
 // Exec runs without a ctx, so with the default identity or none.
