@@ -170,7 +170,11 @@ func (b *Budget) signal(s manager.BudgetSignal) {
 
 // Close stops the budget. When no permit is in use (close the Manager
 // first) it revokes the lease, so the fleet gets every permit back at once;
-// otherwise they come back when the lease expires.
+// otherwise they come back when the lease expires. The revocation is bounded
+// by TTL/3 as every other etcd call of the budget, whatever ctx allows: it
+// only hastens what the lease's expiry does anyway, and a process cut off
+// from etcd must not hang at exit (the client waits for a connection for as
+// long as the ctx lasts).
 func (b *Budget) Close(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
@@ -192,6 +196,8 @@ func (b *Budget) Close(ctx context.Context) error {
 	if lease == 0 || inUse > 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.TTL/3)
+	defer cancel()
 	if _, err := b.cli.Revoke(ctx, lease); err != nil {
 		return fmt.Errorf("fleet: revoking the lease at close (its permits come back within the TTL): %w", err)
 	}
