@@ -22,7 +22,7 @@ type Config struct {
 	// smallest and log an error). Required; must end in "/".
 	Prefix string
 	// Cap is the fleet-wide cap on physical sessions to the server.
-	// Required.
+	// Required; at most 1,000,000,000 (the largest count a key may state).
 	Cap int
 	// TTL is the etcd lease's time to live: how long a dead or cut-off
 	// process's permits stay taken. Default 10s; at least 2s.
@@ -60,8 +60,11 @@ func (c Config) validate() error {
 	if c.Prefix == "" || !strings.HasSuffix(c.Prefix, "/") {
 		problems = append(problems, fmt.Sprintf("Prefix: required, ending in \"/\" (got %q)", c.Prefix))
 	}
-	if c.Cap < 1 {
-		problems = append(problems, fmt.Sprintf("Cap: must be at least 1 (got %d)", c.Cap))
+	if c.Cap < 1 || c.Cap > maxHolderCount {
+		// The cap key states Cap as a count, which every fetch reads back
+		// and refuses above maxHolderCount (see parseHolderCount): a larger
+		// Cap would make every fetch fail on the process's own key.
+		problems = append(problems, fmt.Sprintf("Cap: must be between 1 and %d (got %d)", maxHolderCount, c.Cap))
 	}
 	if c.TTL != 0 && c.TTL < minTTL {
 		problems = append(problems, fmt.Sprintf("TTL: must be at least %s (got %s)", minTTL, c.TTL))
