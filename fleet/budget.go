@@ -15,7 +15,8 @@ var _ manager.SessionBudget = (*Budget)(nil)
 // Budget is one process's share of a fleet-wide session budget in etcd. Its
 // methods are safe for concurrent use; TryAcquire, Want and Release never
 // block or do I/O (the manager calls them from its actor). Create it with New,
-// give it to one manager.Config.Fleet, and Close it after the Manager.
+// give it to the manager.Config.Fleet of the process's Managers of its
+// server (one, or one per database: see Subscribe), and Close it after them.
 type Budget struct {
 	cfg    Config
 	cli    *clientv3.Client
@@ -60,7 +61,9 @@ type Budget struct {
 	// Config.Cap (see noteCap).
 	caps   map[string]int
 	capNow int
-	notify func(manager.BudgetSignal)
+	// notify holds the signal function of each Manager the budget serves
+	// (see Subscribe).
+	notify []func(manager.BudgetSignal)
 	// lapse fires at validUntil to signal the shed (see armLapse); nil
 	// until the first lease.
 	lapse  *time.Timer
@@ -126,11 +129,22 @@ func (b *Budget) Release() {
 	b.wake()
 }
 
-// Subscribe registers the manager's signal function (see
-// manager.SessionBudget).
+// Subscribe registers a manager's signal function (see
+// manager.SessionBudget). The budget signals every function registered: the
+// cap is the server's, and two Managers of one process (two databases on one
+// server) may share a Budget. A signal goes to each of them, as the budget
+// does not know whose connections hold its permits: each serves its own
+// waiting dials on Ready, and on Shed n each closes up to n of its own
+// connections, which may close more than n in all (the safe side; the
+// permits are fetched again). A closed budget registers nothing.
 func (b *Budget) Subscribe(fn func(manager.BudgetSignal)) {
+	if fn == nil {
+		return
+	}
 	b.mu.Lock()
-	b.notify = fn
+	if !b.closed {
+		b.notify = append(b.notify, fn)
+	}
 	b.mu.Unlock()
 	b.wake()
 }
@@ -161,9 +175,9 @@ func (b *Budget) wake() {
 
 func (b *Budget) signal(s manager.BudgetSignal) {
 	b.mu.Lock()
-	fn := b.notify
+	fns := b.notify
 	b.mu.Unlock()
-	if fn != nil {
+	for _, fn := range fns {
 		fn(s)
 	}
 }

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"slices"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
@@ -31,8 +32,11 @@ type SessionBudget interface {
 	// Subscribe registers the function the budget calls, from its own
 	// goroutines and never from inside the other methods, when a TryAcquire
 	// may now succeed, when the fleet is at its cap (Full), or when the
-	// process holds more permits than it may keep (Shed). A budget serves
-	// one Manager; a later Subscribe replaces the earlier function.
+	// process holds more permits than it may keep (Shed). A Manager
+	// subscribes once. A budget given to several Managers must signal each
+	// of them (package fleet's does): one that kept only the last function
+	// would leave the others' dials waiting for permits at hand, and their
+	// connections open past a Shed.
 	Subscribe(func(BudgetSignal))
 }
 
@@ -98,6 +102,18 @@ type fleetGate struct {
 	// only for MinSize (WithdrawPermit.Fill): one waiting here stays, as a
 	// fill would.
 	onlyQueued bool
+	// subscribed: the gate gave the budget its signal function. The gate
+	// outlives restarts of the actor, and its function sends to the
+	// actor's PID, which a restart keeps: subscribing again at each
+	// Started would register one more function with a budget that keeps
+	// them all.
+	subscribed bool
+	// signalTo is where that function sends, nil once the actor stopped: a
+	// budget shared with other Managers keeps calling it after this one
+	// closed, and should not keep the closed Manager's actor system alive
+	// through it. Atomic: the budget calls the function from its own
+	// goroutines.
+	signalTo atomic.Pointer[signalTarget]
 	// withdrew counts, per pool (PID id), requests withdrawn from pending
 	// because their waiter gave up (WithdrawPermit.GaveUp) that no
 	// fleetWaitQuery has asked about yet: a caller whose acquire timed out
@@ -107,6 +123,12 @@ type fleetGate struct {
 	// (its MaxSize) would be blamed on the fleet. A pool's entry goes when
 	// it drains.
 	withdrew map[string]int
+}
+
+// signalTarget is the manager actor a budget's signals go to.
+type signalTarget struct {
+	root *actor.RootContext
+	self *actor.PID
 }
 
 // fleetProps installs the gate, or nothing when no fleet is configured.
@@ -153,8 +175,17 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 		switch msg := env.Message.(type) {
 		case *actor.Started:
-			self, root := c.Self(), c.ActorSystem().Root
-			g.budget.Subscribe(func(s BudgetSignal) { root.Send(self, &fleetSignal{s}) })
+			if !g.subscribed {
+				g.subscribed = true
+				g.signalTo.Store(&signalTarget{root: c.ActorSystem().Root, self: c.Self()})
+				g.budget.Subscribe(func(s BudgetSignal) {
+					if to := g.signalTo.Load(); to != nil {
+						to.root.Send(to.self, &fleetSignal{s})
+					}
+				})
+			}
+		case *actor.Stopped:
+			g.signalTo.Store(nil)
 		case *fleetSignal:
 			g.serve(c)
 			n := msg.Shed
