@@ -15,8 +15,8 @@ var _ manager.SessionBudget = (*Budget)(nil)
 // Budget is one process's share of a fleet-wide session budget in etcd. Its
 // methods are safe for concurrent use; TryAcquire, Want and Release never
 // block or do I/O (the manager calls them from its actor). Create it with New,
-// give it to the manager.Config.Fleet of the process's Managers of its
-// server (one, or one per database: see Subscribe), and Close it after them.
+// give it to one manager.Config.Fleet (see Subscribe), and Close it after the
+// Manager.
 type Budget struct {
 	cfg    Config
 	cli    *clientv3.Client
@@ -61,8 +61,8 @@ type Budget struct {
 	// Config.Cap (see noteCap).
 	caps   map[string]int
 	capNow int
-	// notify holds the signal function of each Manager the budget serves
-	// (see Subscribe).
+	// notify holds the manager's signal function, and any of a second
+	// Manager given the budget by mistake (see Subscribe).
 	notify []func(manager.BudgetSignal)
 	// lapse fires at validUntil to signal the shed (see armLapse); nil
 	// until the first lease.
@@ -130,22 +130,30 @@ func (b *Budget) Release() {
 }
 
 // Subscribe registers a manager's signal function (see
-// manager.SessionBudget). The budget signals every function registered: the
-// cap is the server's, and two Managers of one process (two databases on one
-// server) may share a Budget. A signal goes to each of them, as the budget
-// does not know whose connections hold its permits: each serves its own
-// waiting dials on Ready, and on Shed n each closes up to n of its own
-// connections, which may close more than n in all (the safe side; the
-// permits are fetched again). A closed budget registers nothing.
+// manager.SessionBudget). A Budget serves one Manager: Managers of one
+// server (one per database, say) each take their own Budget on the same
+// Prefix (each is one more holder of the fleet's cap). Given to a second
+// Manager anyway, it logs an error and signals every function registered,
+// so that a Shed still reaches the connections of each (each closes up to n
+// of its own: the safe side) and the first Manager's dials still hear that
+// permits came; but the budget cannot tell whose Want it is told, so one
+// Manager's dials may still wait out their deadline while the other's are
+// served. A closed budget registers nothing.
 func (b *Budget) Subscribe(fn func(manager.BudgetSignal)) {
 	if fn == nil {
 		return
 	}
 	b.mu.Lock()
+	second := false
 	if !b.closed {
 		b.notify = append(b.notify, fn)
+		second = len(b.notify) == 2
 	}
 	b.mu.Unlock()
+	if second {
+		b.cfg.Logger.Error("fleet: a second Manager uses this Budget; give each Manager its own Budget on the same Prefix, or its dials may wait for permits at hand",
+			"prefix", b.cfg.Prefix)
+	}
 	b.wake()
 }
 

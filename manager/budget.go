@@ -32,11 +32,8 @@ type SessionBudget interface {
 	// Subscribe registers the function the budget calls, from its own
 	// goroutines and never from inside the other methods, when a TryAcquire
 	// may now succeed, when the fleet is at its cap (Full), or when the
-	// process holds more permits than it may keep (Shed). A Manager
-	// subscribes once. A budget given to several Managers must signal each
-	// of them (package fleet's does): one that kept only the last function
-	// would leave the others' dials waiting for permits at hand, and their
-	// connections open past a Shed.
+	// process holds more permits than it may keep (Shed). A budget serves
+	// one Manager, which subscribes once.
 	Subscribe(func(BudgetSignal))
 }
 
