@@ -192,7 +192,9 @@ func (b *Budget) signal(s manager.BudgetSignal) {
 
 // Close stops the budget. When no permit is in use (close the Manager
 // first) it revokes the lease, so the fleet gets every permit back at once;
-// otherwise they come back when the lease expires. The revocation is bounded
+// otherwise they come back when the lease expires, and it asks the Manager
+// to close the connections in use (idle ones at once, busy ones when
+// released), as after a lost lease. The revocation is bounded
 // by TTL/3 as every other etcd call of the budget, whatever ctx allows: it
 // only hastens what the lease's expiry does anyway, and a process cut off
 // from etcd must not hang at exit (the client waits for a connection for as
@@ -211,8 +213,19 @@ func (b *Budget) Close(ctx context.Context) error {
 	}
 	// A closed budget signals nothing more: a signal sent after this (by a
 	// lapse timer that had already fired, say) finds no function to call.
+	notify := b.notify
 	b.notify = nil
 	b.mu.Unlock()
+	if inUse > 0 {
+		// Closed before its Manager: it renews its lease no more, so etcd
+		// hands the permits to the others within the TTL. The connections
+		// they covered must close, as after a lost lease (idle ones at
+		// once, busy ones when released); they would otherwise stay open
+		// (an idle one until IdleTimeout) past the fleet's cap.
+		for _, fn := range notify {
+			fn(manager.BudgetSignal{Shed: inUse})
+		}
+	}
 	b.cancel()
 	b.wg.Wait()
 	if lease == 0 || inUse > 0 {
