@@ -73,6 +73,12 @@ type fleetGate struct {
 	// pending holds pools granted a local permit, waiting for a fleet one,
 	// in arrival order.
 	pending []*actor.PID
+	// fills marks the requests of pending (same index) made only for a
+	// pool's MinSize (PermitRequest.Fill; see refuseFills). filling: the
+	// PermitRequest being handled is one (the book grants a fill at once
+	// or refuses it, so its grant is sent while the gate handles it).
+	fills   []bool
+	filling bool
 	// held counts fleet permits per pool (by PID id), to choose whom to
 	// ask when permits must be shed.
 	held map[string]int
@@ -149,6 +155,7 @@ func (g *fleetGate) send(next actor.SenderFunc) actor.SenderFunc {
 			return
 		} else if ok {
 			g.pending = append(g.pending, target)
+			g.fills = append(g.fills, g.filling)
 			g.budget.Want(len(g.pending))
 			return
 		}
@@ -187,9 +194,15 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 			g.serve(c)
 			n := msg.Shed
 			if msg.Full {
+				g.refuseFills(c, next)
 				n += len(g.pending)
 			}
 			g.steal(c, n, msg.Shed > 0)
+			return
+		case *messages.PermitRequest:
+			g.filling = msg.Fill
+			next(c, env)
+			g.filling = false
 			return
 		case *messages.PermitReturn:
 			if g.held[msg.Pool.Id]--; g.held[msg.Pool.Id] <= 0 {
@@ -248,7 +261,7 @@ func (g *fleetGate) serve(c actor.ReceiverContext) {
 	for len(g.pending) > 0 && g.budget.TryAcquire() {
 		pool := g.pending[0]
 		g.pending[0] = nil
-		g.pending = g.pending[1:]
+		g.pending, g.fills = g.pending[1:], g.fills[1:]
 		g.held[pool.Id]++
 		c.ActorSystem().Root.Send(pool, &messages.PermitGrant{})
 		served = true
@@ -318,13 +331,40 @@ func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc, g
 		c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{})
 		return
 	}
-	g.pending = slices.Delete(g.pending, i, i+1)
+	g.pending, g.fills = slices.Delete(g.pending, i, i+1), slices.Delete(g.fills, i, i+1)
 	if gaveUp {
 		g.withdrew[pool.Id]++
 	}
 	g.budget.Want(len(g.pending))
 	c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{Removed: true})
 	g.returnFor(c, next, pool)
+}
+
+// refuseFills answers the MinSize fills waiting here, once the fleet says
+// it is full, as the book answers a fill at MaxTotal: FillRefused, their
+// local permits back to the book. Such a pool asks again later (and a
+// waiter it has makes a request of its own, which may take an idle
+// connection). Counted as dials waiting at the fleet's cap, fills had the
+// gate take other pools' idle connections for them: under a cap below the
+// pools' MinSizes, a pool so robbed, below its own MinSize, asked for a
+// fill in turn and took one back, and the pools dialled each other's
+// connections away for ever (thousands of logins a second).
+func (g *fleetGate) refuseFills(c actor.ReceiverContext, next actor.ReceiverFunc) {
+	refused := false
+	for i := 0; i < len(g.pending); {
+		if !g.fills[i] {
+			i++
+			continue
+		}
+		pool := g.pending[i]
+		g.pending, g.fills = slices.Delete(g.pending, i, i+1), slices.Delete(g.fills, i, i+1)
+		c.ActorSystem().Root.Send(pool, &messages.FillRefused{})
+		g.returnFor(c, next, pool)
+		refused = true
+	}
+	if refused {
+		g.budget.Want(len(g.pending))
+	}
 }
 
 // denyPending, once the manager is closing, refuses the pools still waiting
@@ -334,7 +374,7 @@ func (g *fleetGate) denyPending(c actor.ReceiverContext, next actor.ReceiverFunc
 		c.ActorSystem().Root.Send(pool, &messages.PermitDenied{})
 		g.returnFor(c, next, pool)
 	}
-	g.pending = nil
+	g.pending, g.fills = nil, nil
 	g.budget.Want(0)
 }
 
