@@ -20,7 +20,9 @@ import (
 func TestFleetFullTakesNoIdleConnectionForAMinSizeFill(t *testing.T) {
 	fb := &capBudget{avail: 1}
 	m, db := newManager(t, Config{MaxSize: 2, MinSize: 1, Fleet: fb, HealthCheckAfter: -1})
-	t.Cleanup(func() { eventually(t, func() bool { return fb.inflight.Load() == 0 }, "the budget's signals delivered") })
+	t.Cleanup(func() {
+		eventually(t, func() bool { return fb.inflight.Load() == 0 }, "the budget's signals delivered")
+	})
 	acquire(t, m, identity("alice")).Release(nil)
 	// Bob's acquire needs alice's idle connection (the fleet's one permit):
 	// that steal is for a caller, and alice's pool then waits to refill.
