@@ -28,7 +28,8 @@ type Config struct {
 	// process's permits stay taken. Default 10s; at least 2s.
 	TTL time.Duration
 	// Batch is how many permits a process fetches beyond those it needs
-	// right now, and keeps at hand while they are idle. Default 2.
+	// right now, and keeps at hand while they are idle. Default 2; one
+	// above Cap counts as Cap.
 	Batch int
 	// IdleReturn gives spare permits back when none was taken (or
 	// fetched) for this long. Default 2s.
@@ -91,6 +92,11 @@ func (c Config) withDefaults() Config {
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
 	}
+	// A Batch beyond the cap means the same (a fetch takes no more than the
+	// cap leaves, and a process never holds more spares than that), and
+	// need+Batch must not overflow into a negative count, which a fetch
+	// would take for a full fleet.
+	c.Batch = min(c.Batch, c.Cap)
 	if c.IdleReturn == 0 {
 		c.IdleReturn = DefaultIdleReturn
 	}
