@@ -15,7 +15,8 @@ var _ manager.SessionBudget = (*Budget)(nil)
 // Budget is one process's share of a fleet-wide session budget in etcd. Its
 // methods are safe for concurrent use; TryAcquire, Want and Release never
 // block or do I/O (the manager calls them from its actor). Create it with New,
-// give it to one manager.Config.Fleet, and Close it after the Manager.
+// give it to one manager.Config.Fleet (see Subscribe), and Close it after the
+// Manager.
 type Budget struct {
 	cfg    Config
 	cli    *clientv3.Client
@@ -60,7 +61,9 @@ type Budget struct {
 	// Config.Cap (see noteCap).
 	caps   map[string]int
 	capNow int
-	notify func(manager.BudgetSignal)
+	// notify holds the manager's signal function, and any of a second
+	// Manager given the budget by mistake (see Subscribe).
+	notify []func(manager.BudgetSignal)
 	// lapse fires at validUntil to signal the shed (see armLapse); nil
 	// until the first lease.
 	lapse  *time.Timer
@@ -126,12 +129,31 @@ func (b *Budget) Release() {
 	b.wake()
 }
 
-// Subscribe registers the manager's signal function (see
-// manager.SessionBudget).
+// Subscribe registers a manager's signal function (see
+// manager.SessionBudget). A Budget serves one Manager: Managers of one
+// server (one per database, say) each take their own Budget on the same
+// Prefix (each is one more holder of the fleet's cap). Given to a second
+// Manager anyway, it logs an error and signals every function registered,
+// so that a Shed still reaches the connections of each (each closes up to n
+// of its own: the safe side) and the first Manager's dials still hear that
+// permits came; but the budget cannot tell whose Want it is told, so one
+// Manager's dials may still wait out their deadline while the other's are
+// served. A closed budget registers nothing.
 func (b *Budget) Subscribe(fn func(manager.BudgetSignal)) {
+	if fn == nil {
+		return
+	}
 	b.mu.Lock()
-	b.notify = fn
+	second := false
+	if !b.closed {
+		b.notify = append(b.notify, fn)
+		second = len(b.notify) == 2
+	}
 	b.mu.Unlock()
+	if second {
+		b.cfg.Logger.Error("fleet: a second Manager uses this Budget; give each Manager its own Budget on the same Prefix, or its dials may wait for permits at hand",
+			"prefix", b.cfg.Prefix)
+	}
 	b.wake()
 }
 
@@ -161,16 +183,22 @@ func (b *Budget) wake() {
 
 func (b *Budget) signal(s manager.BudgetSignal) {
 	b.mu.Lock()
-	fn := b.notify
+	fns := b.notify
 	b.mu.Unlock()
-	if fn != nil {
+	for _, fn := range fns {
 		fn(s)
 	}
 }
 
 // Close stops the budget. When no permit is in use (close the Manager
 // first) it revokes the lease, so the fleet gets every permit back at once;
-// otherwise they come back when the lease expires.
+// otherwise they come back when the lease expires, and it asks the Manager
+// to close the connections in use (idle ones at once, busy ones when
+// released), as after a lost lease. The revocation is bounded
+// by TTL/3 as every other etcd call of the budget, whatever ctx allows: it
+// only hastens what the lease's expiry does anyway, and a process cut off
+// from etcd must not hang at exit (the client waits for a connection for as
+// long as the ctx lasts).
 func (b *Budget) Close(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
@@ -185,13 +213,26 @@ func (b *Budget) Close(ctx context.Context) error {
 	}
 	// A closed budget signals nothing more: a signal sent after this (by a
 	// lapse timer that had already fired, say) finds no function to call.
+	notify := b.notify
 	b.notify = nil
 	b.mu.Unlock()
+	if inUse > 0 {
+		// Closed before its Manager: it renews its lease no more, so etcd
+		// hands the permits to the others within the TTL. The connections
+		// they covered must close, as after a lost lease (idle ones at
+		// once, busy ones when released); they would otherwise stay open
+		// (an idle one until IdleTimeout) past the fleet's cap.
+		for _, fn := range notify {
+			fn(manager.BudgetSignal{Shed: inUse})
+		}
+	}
 	b.cancel()
 	b.wg.Wait()
 	if lease == 0 || inUse > 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.TTL/3)
+	defer cancel()
 	if _, err := b.cli.Revoke(ctx, lease); err != nil {
 		return fmt.Errorf("fleet: revoking the lease at close (its permits come back within the TTL): %w", err)
 	}

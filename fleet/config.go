@@ -22,13 +22,14 @@ type Config struct {
 	// smallest and log an error). Required; must end in "/".
 	Prefix string
 	// Cap is the fleet-wide cap on physical sessions to the server.
-	// Required.
+	// Required; at most 1,000,000,000 (the largest count a key may state).
 	Cap int
 	// TTL is the etcd lease's time to live: how long a dead or cut-off
 	// process's permits stay taken. Default 10s; at least 2s.
 	TTL time.Duration
 	// Batch is how many permits a process fetches beyond those it needs
-	// right now, and keeps at hand while they are idle. Default 2.
+	// right now, and keeps at hand while they are idle. Default 2; one
+	// above Cap counts as Cap.
 	Batch int
 	// IdleReturn gives spare permits back when none was taken (or
 	// fetched) for this long. Default 2s.
@@ -60,8 +61,11 @@ func (c Config) validate() error {
 	if c.Prefix == "" || !strings.HasSuffix(c.Prefix, "/") {
 		problems = append(problems, fmt.Sprintf("Prefix: required, ending in \"/\" (got %q)", c.Prefix))
 	}
-	if c.Cap < 1 {
-		problems = append(problems, fmt.Sprintf("Cap: must be at least 1 (got %d)", c.Cap))
+	if c.Cap < 1 || c.Cap > maxHolderCount {
+		// The cap key states Cap as a count, which every fetch reads back
+		// and refuses above maxHolderCount (see parseHolderCount): a larger
+		// Cap would make every fetch fail on the process's own key.
+		problems = append(problems, fmt.Sprintf("Cap: must be between 1 and %d (got %d)", maxHolderCount, c.Cap))
 	}
 	if c.TTL != 0 && c.TTL < minTTL {
 		problems = append(problems, fmt.Sprintf("TTL: must be at least %s (got %s)", minTTL, c.TTL))
@@ -88,6 +92,11 @@ func (c Config) withDefaults() Config {
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
 	}
+	// A Batch beyond the cap means the same (a fetch takes no more than the
+	// cap leaves, and a process never holds more spares than that), and
+	// need+Batch must not overflow into a negative count, which a fetch
+	// would take for a full fleet.
+	c.Batch = min(c.Batch, c.Cap)
 	if c.IdleReturn == 0 {
 		c.IdleReturn = DefaultIdleReturn
 	}

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"slices"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
@@ -32,7 +33,7 @@ type SessionBudget interface {
 	// goroutines and never from inside the other methods, when a TryAcquire
 	// may now succeed, when the fleet is at its cap (Full), or when the
 	// process holds more permits than it may keep (Shed). A budget serves
-	// one Manager; a later Subscribe replaces the earlier function.
+	// one Manager, which subscribes once.
 	Subscribe(func(BudgetSignal))
 }
 
@@ -72,6 +73,12 @@ type fleetGate struct {
 	// pending holds pools granted a local permit, waiting for a fleet one,
 	// in arrival order.
 	pending []*actor.PID
+	// fills marks the requests of pending (same index) made only for a
+	// pool's MinSize (PermitRequest.Fill; see refuseFills). filling: the
+	// PermitRequest being handled is one (the book grants a fill at once
+	// or refuses it, so its grant is sent while the gate handles it).
+	fills   []bool
+	filling bool
 	// held counts fleet permits per pool (by PID id), to choose whom to
 	// ask when permits must be shed.
 	held map[string]int
@@ -98,6 +105,18 @@ type fleetGate struct {
 	// only for MinSize (WithdrawPermit.Fill): one waiting here stays, as a
 	// fill would.
 	onlyQueued bool
+	// subscribed: the gate gave the budget its signal function. The gate
+	// outlives restarts of the actor, and its function sends to the
+	// actor's PID, which a restart keeps: subscribing again at each
+	// Started would register one more function with a budget that keeps
+	// them all.
+	subscribed bool
+	// signalTo is where that function sends, nil once the actor stopped: a
+	// budget shared with other Managers keeps calling it after this one
+	// closed, and should not keep the closed Manager's actor system alive
+	// through it. Atomic: the budget calls the function from its own
+	// goroutines.
+	signalTo atomic.Pointer[signalTarget]
 	// withdrew counts, per pool (PID id), requests withdrawn from pending
 	// because their waiter gave up (WithdrawPermit.GaveUp) that no
 	// fleetWaitQuery has asked about yet: a caller whose acquire timed out
@@ -107,6 +126,12 @@ type fleetGate struct {
 	// (its MaxSize) would be blamed on the fleet. A pool's entry goes when
 	// it drains.
 	withdrew map[string]int
+}
+
+// signalTarget is the manager actor a budget's signals go to.
+type signalTarget struct {
+	root *actor.RootContext
+	self *actor.PID
 }
 
 // fleetProps installs the gate, or nothing when no fleet is configured.
@@ -130,6 +155,7 @@ func (g *fleetGate) send(next actor.SenderFunc) actor.SenderFunc {
 			return
 		} else if ok {
 			g.pending = append(g.pending, target)
+			g.fills = append(g.fills, g.filling)
 			g.budget.Want(len(g.pending))
 			return
 		}
@@ -153,15 +179,30 @@ func (g *fleetGate) receive(next actor.ReceiverFunc) actor.ReceiverFunc {
 	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 		switch msg := env.Message.(type) {
 		case *actor.Started:
-			self, root := c.Self(), c.ActorSystem().Root
-			g.budget.Subscribe(func(s BudgetSignal) { root.Send(self, &fleetSignal{s}) })
+			if !g.subscribed {
+				g.subscribed = true
+				g.signalTo.Store(&signalTarget{root: c.ActorSystem().Root, self: c.Self()})
+				g.budget.Subscribe(func(s BudgetSignal) {
+					if to := g.signalTo.Load(); to != nil {
+						to.root.Send(to.self, &fleetSignal{s})
+					}
+				})
+			}
+		case *actor.Stopped:
+			g.signalTo.Store(nil)
 		case *fleetSignal:
 			g.serve(c)
 			n := msg.Shed
 			if msg.Full {
+				g.refuseFills(c, next)
 				n += len(g.pending)
 			}
 			g.steal(c, n, msg.Shed > 0)
+			return
+		case *messages.PermitRequest:
+			g.filling = msg.Fill
+			next(c, env)
+			g.filling = false
 			return
 		case *messages.PermitReturn:
 			if g.held[msg.Pool.Id]--; g.held[msg.Pool.Id] <= 0 {
@@ -220,7 +261,7 @@ func (g *fleetGate) serve(c actor.ReceiverContext) {
 	for len(g.pending) > 0 && g.budget.TryAcquire() {
 		pool := g.pending[0]
 		g.pending[0] = nil
-		g.pending = g.pending[1:]
+		g.pending, g.fills = g.pending[1:], g.fills[1:]
 		g.held[pool.Id]++
 		c.ActorSystem().Root.Send(pool, &messages.PermitGrant{})
 		served = true
@@ -290,13 +331,40 @@ func (g *fleetGate) withdraw(c actor.ReceiverContext, next actor.ReceiverFunc, g
 		c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{})
 		return
 	}
-	g.pending = slices.Delete(g.pending, i, i+1)
+	g.pending, g.fills = slices.Delete(g.pending, i, i+1), slices.Delete(g.fills, i, i+1)
 	if gaveUp {
 		g.withdrew[pool.Id]++
 	}
 	g.budget.Want(len(g.pending))
 	c.ActorSystem().Root.Send(pool, &messages.PermitWithdrawn{Removed: true})
 	g.returnFor(c, next, pool)
+}
+
+// refuseFills answers the MinSize fills waiting here, once the fleet says
+// it is full, as the book answers a fill at MaxTotal: FillRefused, their
+// local permits back to the book. Such a pool asks again later (and a
+// waiter it has makes a request of its own, which may take an idle
+// connection). Counted as dials waiting at the fleet's cap, fills had the
+// gate take other pools' idle connections for them: under a cap below the
+// pools' MinSizes, a pool so robbed, below its own MinSize, asked for a
+// fill in turn and took one back, and the pools dialled each other's
+// connections away for ever (thousands of logins a second).
+func (g *fleetGate) refuseFills(c actor.ReceiverContext, next actor.ReceiverFunc) {
+	refused := false
+	for i := 0; i < len(g.pending); {
+		if !g.fills[i] {
+			i++
+			continue
+		}
+		pool := g.pending[i]
+		g.pending, g.fills = slices.Delete(g.pending, i, i+1), slices.Delete(g.fills, i, i+1)
+		c.ActorSystem().Root.Send(pool, &messages.FillRefused{})
+		g.returnFor(c, next, pool)
+		refused = true
+	}
+	if refused {
+		g.budget.Want(len(g.pending))
+	}
 }
 
 // denyPending, once the manager is closing, refuses the pools still waiting
@@ -306,7 +374,7 @@ func (g *fleetGate) denyPending(c actor.ReceiverContext, next actor.ReceiverFunc
 		c.ActorSystem().Root.Send(pool, &messages.PermitDenied{})
 		g.returnFor(c, next, pool)
 	}
-	g.pending = nil
+	g.pending, g.fills = nil, nil
 	g.budget.Want(0)
 }
 
