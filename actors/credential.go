@@ -35,15 +35,85 @@ func (p *Pool) newCredential(now time.Time) {
 }
 
 // retryStaleMint handles a failed mint, or one whose token was refused for
-// its expiry: if it ran with a credential older than the newest one known,
-// it is retried with the newest (the caller never sees the old credential's
-// failure) and retryStaleMint returns true.
-func (p *Pool) retryStaleMint(now time.Time, err error) bool {
+// its expiry (refused): if it ran with a credential older than the newest one
+// known, it is retried with the newest and retryStaleMint returns true. The
+// waiters the failure would have failed (see failCarried) are carried to the
+// retry rather than see the old credential's failure (a request that arrives
+// during a rotation is served with the new credential), but each only once: a
+// waiter already carried through one retry fails now, with this failure. So
+// a waiter sees at most two failed mints, its credential's and a newer one's.
+// Without that bound a pool given a new credential by every acquire (an
+// identity built per request, an on-behalf-of assertion per request) would
+// find a newer credential after every failure and retry for as long as
+// acquires keep coming: no caller would see the failure (an MFA challenge the
+// application must relay), each would wait out its timeout instead, and the
+// token endpoint would be asked again on every retry.
+func (p *Pool) retryStaleMint(now time.Time, err error, refused bool) bool {
 	if err == nil || p.cred.mintGen == p.cred.gen || p.closing {
 		return false
 	}
 	p.stats.mintFailures++
 	p.cred.retries++
+	failed := p.failCarried(now, err, refused)
 	p.requestMint(now)
+	if failed {
+		p.serve(now) // as after any failed mint: a check settled above may have freed a connection
+	}
 	return true
+}
+
+// failCarried fails, with a failed (or refused) mint's cause, each waiter
+// that failure would have failed in mintFailed (or refuseMinted) and that an
+// earlier retry already carried; the others are marked carried. Those are
+// the oldest waiters no other coming connection covers, as many as the dials
+// waiting for the token (failUncovered's count), and the waiters of the
+// token checks waiting for it, each settled as mintFailed (or refuseMinted)
+// settles it. The dials stay, waiting for the retry, as a cancelled waiter
+// leaves them: the waiters left, or the idle list, take their connections.
+// It reports whether it failed or settled any waiter.
+func (p *Pool) failCarried(now time.Time, cause error, refused bool) bool {
+	n := p.awaitingToken
+	k := min(n, p.waiters.unserved()-(p.coming()-n))
+	var carried []*waiter
+	p.waiters.each(func(w *waiter) bool {
+		if k <= 0 {
+			return false
+		}
+		if w.serving != nil {
+			return true
+		}
+		k--
+		if w.carried {
+			carried = append(carried, w)
+		}
+		w.carried = true
+		return true
+	})
+	var derr *DialError
+	if len(carried) > 0 {
+		derr = &DialError{Key: p.cfg.Key, Mint: true, Err: cause}
+	}
+	for _, w := range carried {
+		p.waiters.remove(w)
+		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: derr})
+	}
+	settled := false
+	checking := p.checking
+	p.checking = nil
+	for _, c := range checking {
+		w := c.waiter
+		if p.connOf(c.id) != c || w == nil || !w.carried {
+			if w != nil {
+				w.carried = true
+			}
+			p.checking = append(p.checking, c)
+			continue
+		}
+		if derr == nil {
+			derr = &DialError{Key: p.cfg.Key, Mint: true, Err: cause}
+		}
+		p.failCheck(now, c, derr, !refused)
+		settled = true
+	}
+	return len(carried) > 0 || settled
 }

@@ -93,3 +93,75 @@ func TestMintRefusedWithAnOlderCredentialIsRetriedWithTheNewer(t *testing.T) {
 	h.mustGrant(b)
 	assert.EqualValues(t, 1, h.p.Stats().CredentialRetries)
 }
+
+// TestMintRetriedWithANewerCredentialCarriesAWaiterOnce: every acquire brings
+// a new credential (an identity built per request), so every failed mint
+// finds a newer credential. A waiter is carried through one retry, not more:
+// the first failure is retried for a and b; the second fails them (it is the
+// second failed mint on their behalf) while c, which arrived during the
+// first retry, is carried once and served when the next mint succeeds.
+// Without the bound a and b would wait for as long as acquires kept coming.
+func TestMintRetriedWithANewerCredentialCarriesAWaiterOnce(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	h.step(NewCredential{})
+	a := h.acquire()
+	h.step(NewCredential{})
+	b := h.acquire()
+	h.finishMint(tokens.Token{}, errors.New("AADSTS50076: MFA required (credential 1)"))
+	for _, id := range []uint64{a, b} {
+		_, answered := h.answer(id)
+		require.False(t, answered, "acquire %d is carried to the retry", id)
+	}
+	require.Equal(t, 1, h.mints, "retried with the newer credential")
+
+	h.step(NewCredential{})
+	c := h.acquire()
+	mfa := errors.New("AADSTS50076: MFA required (credential 2)")
+	h.finishMint(tokens.Token{}, mfa)
+	for _, id := range []uint64{a, b} {
+		e, answered := h.answer(id)
+		require.True(t, answered, "acquire %d fails after two failed mints", id)
+		assert.Equal(t, EffFail, e.Kind)
+		assert.ErrorIs(t, e.Err, mfa)
+		var de *DialError
+		require.ErrorAs(t, e.Err, &de)
+		assert.True(t, de.Mint)
+	}
+	_, answered := h.answer(c)
+	require.False(t, answered, "acquire c, queued during the retry, is carried once")
+	require.Equal(t, 1, h.mints, "retried again, for c")
+
+	h.finishMint(h.tok("T3", time.Hour), nil)
+	h.finishDials()
+	h.mustGrant(c)
+	st := h.p.Stats()
+	assert.EqualValues(t, 2, st.CredentialRetries)
+	assert.EqualValues(t, 3, st.CredentialChanges)
+	h.release(c, false)
+	assert.Len(t, h.p.idle, 3, "the dials left by a and b opened connections that wait idle, as a cancel leaves them")
+}
+
+// TestTokenCheckRetriedWithANewerCredentialCarriesItsWaiterOnce: the same
+// bound for a waiter whose connection's token is being re-checked: carried
+// through one retry, then settled as a failed mint settles it (here, the
+// connection's token is still accepted: the waiter gets it).
+func TestTokenCheckRetriedWithANewerCredentialCarriesItsWaiterOnce(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("T", 10*time.Minute), nil)
+	h.finishDials()
+	ca := h.mustGrant(a)
+	h.release(a, false)
+	h.advance(6 * time.Minute) // inside the threshold: a grant re-checks
+	b := h.acquire()
+	require.Equal(t, 1, h.mints)
+	h.step(NewCredential{})
+	h.finishMint(tokens.Token{}, errors.New("endpoint refuses credential 0"))
+	_, answered := h.answer(b)
+	require.False(t, answered, "carried to the retry")
+	require.Equal(t, 1, h.mints)
+	h.step(NewCredential{})
+	h.finishMint(tokens.Token{}, errors.New("endpoint refuses credential 1"))
+	assert.Equal(t, ca, h.mustGrant(b), "second failed mint: settled, with the still-accepted token")
+	assert.Equal(t, 1, h.mints, "the retry still runs for the token")
+}

@@ -130,9 +130,10 @@ func (p *Pool) dialDoneEpoch(now time.Time, epoch uint64, resource driver.Conn, 
 // staleMint handles a mint that landed stale, and says so: one started
 // before the last Evict has its token (or error) dropped, and one that failed
 // with a credential older than the newest known is retried with the newest
-// (see NewCredential). The dials and checks waiting on it keep waiting for
-// the new mint.
-func (p *Pool) staleMint(now time.Time, err error) bool {
+// (see NewCredential and retryStaleMint; refused as there). The dials and
+// checks waiting on it keep waiting for the new mint, but a waiter already
+// carried through one such retry fails instead.
+func (p *Pool) staleMint(now time.Time, err error, refused bool) bool {
 	if p.closing {
 		return false
 	}
@@ -140,7 +141,7 @@ func (p *Pool) staleMint(now time.Time, err error) bool {
 		p.requestMint(now)
 		return true
 	}
-	return p.retryStaleMint(now, err)
+	return p.retryStaleMint(now, err, refused)
 }
 
 // evictCloseDone notes that the close of id has finished.

@@ -69,14 +69,9 @@ func (p *Pool) refuseMinted(now time.Time, cause error) {
 	checking := p.checking
 	p.checking = nil
 	for _, c := range checking {
-		if p.connOf(c.id) != c {
-			continue
+		if p.connOf(c.id) == c {
+			p.failCheck(now, c, derr, false)
 		}
-		if w := c.waiter; w != nil {
-			p.waiters.remove(w)
-			p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: derr})
-		}
-		p.closeConn(c, ReasonTokenExpiring)
 	}
 	p.serve(now)
 	p.maybeDrained()

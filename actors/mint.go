@@ -9,7 +9,8 @@ import (
 // mintDone records a finished token mint. A token that is not valid beyond
 // the token threshold (expiry unknown included) is refused like a failed mint
 // (see refuseMinted), and like a failed mint it is retried when it came from
-// a credential older than the newest known (see retryStaleMint); it is also
+// a credential older than the newest known (see retryStaleMint, which
+// carries each waiter through one such retry at most); it is also
 // asked for again, once, when it crossed the threshold during its mint (see
 // retryCrossedMint). Otherwise dials waiting on it proceed with tok, and
 // connections whose token was near expiry are settled: the same token, now
@@ -28,7 +29,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 	if err == nil {
 		p.learnExpiry(tok)
 	}
-	if p.staleMint(now, err) { // from before an Evict, or an older credential's failure
+	if p.staleMint(now, err, false) { // from before an Evict, or an older credential's failure
 		return
 	}
 	if err != nil {
@@ -36,7 +37,7 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		return
 	}
 	if cause := p.usable(now, tok); cause != nil {
-		if p.retryStaleMint(now, cause) { // an older credential's token: as for a failed mint
+		if p.retryStaleMint(now, cause, true) { // an older credential's token: as for a failed mint
 			return
 		}
 		if !retried && p.retryCrossedMint(now, tok) {
@@ -201,22 +202,29 @@ func (p *Pool) mintFailed(now time.Time, err error) {
 	checking := p.checking
 	p.checking = nil
 	for _, c := range checking {
-		if p.connOf(c.id) != c {
-			continue
+		if p.connOf(c.id) == c {
+			p.failCheck(now, c, derr, true)
 		}
-		w := c.waiter
-		if !c.token.ExpiresOn.IsZero() && now.Before(c.token.ExpiresOn) {
-			p.settleChecked(now, c)
-			continue
-		}
-		if w != nil {
-			p.waiters.remove(w)
-			p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: derr})
-		}
-		p.closeConn(c, ReasonTokenExpiring)
 	}
 	p.serve(now)
 	p.maybeDrained()
+}
+
+// failCheck ends the token check of c, open still, when its mint failed
+// (or its token was refused) with derr. With keepValid, a token still
+// accepted by the server until it expires is used rather than failing the
+// caller: c is settled as if its check had passed. Otherwise (unknown or past
+// expiry, or keepValid false) c is closed and its waiter, if any, fails.
+func (p *Pool) failCheck(now time.Time, c *conn, derr *DialError, keepValid bool) {
+	if keepValid && !c.token.ExpiresOn.IsZero() && now.Before(c.token.ExpiresOn) {
+		p.settleChecked(now, c)
+		return
+	}
+	if w := c.waiter; w != nil {
+		p.waiters.remove(w)
+		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: derr})
+	}
+	p.closeConn(c, ReasonTokenExpiring)
 }
 
 // settleChecksOnClose closes connections whose token check ended after Close.

@@ -12,8 +12,8 @@ import (
 )
 
 // TestPropertyRandomSequences drives the pool with random interleavings of
-// acquires, cancels, releases and the completions of whatever is in flight,
-// with time jumping forward. After every step the harness checks: no
+// acquires, cancels, releases, new credentials (token pools) and the
+// completions of whatever is in flight, with time jumping forward. After every step the harness checks: no
 // connection leased twice, none closed while leased, at most one mint in
 // flight, each acquire answered at most once, and Pool.CheckInvariants (size
 // never above MaxSize, no idle connection while a waiter is unserved, and
@@ -100,6 +100,9 @@ func runRandomSequenceOn(rt *rapid.T, h *harness, cfg PoolConfig, fifo bool) {
 		}
 		if len(h.wdSeq) > 0 && rapid.IntRange(0, 2).Draw(rt, "answerWithdraw") == 0 {
 			h.answerWithdraw()
+		}
+		if cfg.UsesToken && rapid.IntRange(0, 5).Draw(rt, "newCredential") == 0 {
+			h.step(NewCredential{}) // a failed mint may then be retried (retryStaleMint)
 		}
 		switch rapid.IntRange(0, 9).Draw(rt, "op") {
 		case 0:

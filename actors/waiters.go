@@ -17,6 +17,10 @@ type waiter struct {
 	// waiter's behalf; while set, later waiters may be served first.
 	serving *conn
 	done    bool
+	// carried: a mint that would have failed this waiter was retried with
+	// a newer credential instead; the next such failure fails it (see
+	// retryStaleMint). Beside done, it fits in padding the struct has anyway.
+	carried bool
 	// holder is the acquire's Holder, given to the connection it is granted.
 	holder messages.DirectGrant
 }

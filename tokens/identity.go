@@ -82,7 +82,9 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 // acquire that brings it; connections already open keep their token until
 // they retire as usual, and a mint that failed with an older credential while
 // a newer one was known is retried with the newer one instead of failing the
-// caller.
+// caller (once per caller: a caller already carried through such a retry
+// gets the next failure, so an identity built per request cannot keep a
+// caller from its error).
 type Identity struct {
 	kind   Kind
 	disc   string
