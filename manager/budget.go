@@ -103,7 +103,7 @@ type fleetGate struct {
 	withdrawing *actor.PID
 	// onlyQueued: the WithdrawPermit being handled is for a request kept
 	// only for MinSize (WithdrawPermit.Fill): one waiting here stays, as a
-	// fill would.
+	// fill would, and is marked one in fills (see markFill).
 	onlyQueued bool
 	// subscribed: the gate gave the budget its signal function. The gate
 	// outlives restarts of the actor, and its function sends to the
@@ -165,7 +165,15 @@ func (g *fleetGate) send(next actor.SenderFunc) actor.SenderFunc {
 		case *messages.StealCancelled:
 			g.bookSettles(target.Id)
 		}
-		if w, ok := env.Message.(*messages.PermitWithdrawn); ok && !w.Removed && !g.onlyQueued && g.waiting(target.Id) >= 0 {
+		if w, ok := env.Message.(*messages.PermitWithdrawn); ok && !w.Removed && g.waiting(target.Id) >= 0 {
+			if g.onlyQueued {
+				// A request kept only for MinSize stays, but as the
+				// fill it now is: refused at the fleet's cap, never
+				// paid for with another pool's connection.
+				g.markFill(target.Id)
+				next(c, target, env)
+				return
+			}
 			// The book had none of the pool's requests queued, but one
 			// waits here: withdraw takes it and answers instead.
 			g.withdrawing = target
@@ -308,6 +316,20 @@ func (g *fleetGate) waiting(pool string) int {
 		}
 	}
 	return -1
+}
+
+// markFill marks the youngest request of the pool (by PID id) waiting here
+// that is not yet a fill as one: its pool keeps it only for MinSize now
+// (WithdrawPermit.Fill), so refuseFills refuses it at the fleet's cap. The
+// answers carry no request id and the pool counts them, so which of its
+// requests is marked does not matter, only how many are.
+func (g *fleetGate) markFill(pool string) {
+	for i := len(g.pending) - 1; i >= 0; i-- {
+		if g.pending[i].Id == pool && !g.fills[i] {
+			g.fills[i] = true
+			return
+		}
+	}
 }
 
 // withdraw finishes a pool's WithdrawPermit that the book could not honour

@@ -150,3 +150,26 @@ func TestFleetGateWithdrawalCallsOffTheBooksSteal(t *testing.T) {
 	r.send(&messages.WithdrawPermit{Pool: r.pools["alice"]})
 	assert.Zero(t, count[*messages.StealCancelled](r.drain("alice")))
 }
+
+// TestFleetGateFullRefusesARequestKeptOnlyForMinSize: alice's request,
+// made for a waiter, waits at the gate; the waiter is served otherwise and
+// the pool keeps the request only for its MinSize (WithdrawPermit.Fill: it
+// stays here, as a fill would). At the fleet's cap it is a fill like any
+// other: refused, and no other pool's connection taken for it. Before, the
+// gate still counted it as a dial waiting and asked dave for his idle
+// connection, closed for alice's MinSize alone.
+func TestFleetGateFullRefusesARequestKeptOnlyForMinSize(t *testing.T) {
+	r := newGateRig(t, &fakeBudget{avail: 1}, "alice", "dave")
+	r.book("dave", &messages.PermitGrant{})  // the fleet's one permit
+	r.book("alice", &messages.PermitGrant{}) // a waiter's: waits at the gate
+	r.send(&messages.WithdrawPermit{Pool: r.pools["alice"], Fill: true})
+	got := r.drain("alice")
+	require.Equal(t, 1, count[*messages.PermitWithdrawn](got), "%#v", got)
+	require.Zero(t, count[*messages.PermitGrant](got))
+
+	r.signal(BudgetSignal{Full: true})
+	assert.Zero(t, count[*messages.StealIdle](r.drain("dave")), "dave's connection is not taken for alice's MinSize")
+	assert.Equal(t, 1, count[*messages.FillRefused](r.drain("alice")), "alice's request is refused as a fill")
+	_, _, want := r.fb.state()
+	assert.Zero(t, want)
+}
