@@ -4,10 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"testing"
-	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/idpool/idpool/sim/memdb"
 )
@@ -35,24 +31,5 @@ func (u uncheckedConn) ExecContext(ctx context.Context, q string, args []driver.
 // the lease held for good: with MaxSize 1, the identity's next call waited
 // until its deadline.
 func TestFacadeArgumentConversionThatPanicsGivesItsLeaseBack(t *testing.T) {
-	mem := memdb.New()
-	m, _ := newManager(t, Config{MaxSize: 1, Dialer: DialerFunc(func(ctx context.Context, req DialRequest) (driver.Conn, error) {
-		c, err := mem.Dial(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		return uncheckedConn{c.(*memdb.Conn)}, nil
-	})})
-	db := openFacade(t, m)
-	for i, call := range []func(){
-		func() { _, _ = db.ExecContext(as("alice"), "SELECT 1", panickingValuer{}) },
-		func() { _ = db.QueryRowContext(as("alice"), "SELECT 1", panickingValuer{}).Scan(new(int)) },
-	} {
-		assert.PanicsWithValue(t, "valuer bug", call, "the panic goes on unchanged")
-		ctx, cancel := context.WithTimeout(as("alice"), 5*time.Second)
-		var who string
-		require.NoError(t, db.QueryRowContext(ctx, "SELECT IDENTITY").Scan(&who), "call %d: the slot came back", i)
-		cancel()
-		assert.Equal(t, "test:alice", who)
-	}
+	panickingValuerCallsGiveTheLeaseBack(t, func(c *memdb.Conn) driver.Conn { return uncheckedConn{c} }, nil)
 }
