@@ -143,6 +143,7 @@ func TestARawCloseIsNotFollowedBySecondGoMssqldbClose(t *testing.T) {
 // error, and waits until the pool has closed the broken connection.
 func silentCallThenRelease(t *testing.T, cancelGrace time.Duration, afterCall func()) *socketWatchingDialer {
 	t.Helper()
+	watchReaders()
 	wd, m, l, rig := watchedLease(t, cancelGrace)
 	rig.proxy.SilenceOpen()
 	_, err := timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })

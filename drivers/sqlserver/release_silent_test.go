@@ -48,6 +48,7 @@ func TestReleaseWithATransactionLeftOpenOnASilentServerReturnsWithinCancelGrace(
 // confirmation (5 s, twice); Release must return within CancelGrace of
 // beginning, end go-mssqldb's reader, and give the slot back.
 func TestReleaseWithALeftOpenResultOnASilentServerIsBounded(t *testing.T) {
+	watchReaders()
 	rig := startSilentRig(t)
 	m := newCancelManager(t, rig.dsn, cancelGrace)
 	l, err := m.Acquire(ctxT(t), tokens.SQLLogin())

@@ -6,9 +6,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/idpool/idpool/drivers/sqlserver"
@@ -24,18 +26,40 @@ import (
 // still parsing a row from. Release now closes the result set first, which
 // ends the reader, as database/sql does.
 
-// readerRunning reports whether a go-mssqldb response reader is running.
-func readerRunning() bool {
-	buf := make([]byte, 1<<20)
-	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "go-mssqldb.processSingleResponse")
+// readersBefore is how many go-mssqldb response readers were running when
+// the test that watches them began (watchReaders). The check is of the whole
+// process: a reader another test left behind would otherwise fail this
+// test's awaitNoReader, and every later one's, hiding which test left it.
+var readersBefore atomic.Int64
+
+// watchReaders notes the response readers running as a test begins.
+func watchReaders() { readersBefore.Store(int64(readers())) }
+
+// readers counts go-mssqldb's response readers running in the process.
+func readers() int {
+	buf := make([]byte, 1<<22)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "go-mssqldb.processSingleResponse(")
 }
 
-// awaitNoReader fails the test if a response reader is still running 10 s
-// on: one left behind blocks on its channel for good.
+// readerRunning reports whether a go-mssqldb response reader is running
+// beyond those running when the test began.
+func readerRunning() bool { return int64(readers()) > readersBefore.Load() }
+
+// awaitNoReader fails the test if a response reader of its own is still
+// running 10 s on: one left behind blocks on its channel for good. The
+// failure shows the readers' stacks.
 func awaitNoReader(t *testing.T) {
 	t.Helper()
-	require.Eventually(t, func() bool { return !readerRunning() }, 10*time.Second, time.Millisecond,
-		"go-mssqldb's response reader outlived its lease's Release")
+	if !assert.Eventually(t, func() bool { return !readerRunning() }, 10*time.Second, time.Millisecond,
+		"go-mssqldb's response reader outlived its lease's Release") {
+		buf := make([]byte, 1<<22)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "go-mssqldb.processSingleResponse(") {
+				t.Log(g)
+			}
+		}
+		t.FailNow()
+	}
 }
 
 // longReply is a batch whose reply is many packets long: its reader is
@@ -72,6 +96,7 @@ func TestReleaseCutOfAHealthyLeftOpenResultEndsGoMssqldbsReader(t *testing.T) {
 // releaseLeftOpenWhileAnotherWorks releases leases with a long result set
 // left open, rounds times, while another caller keeps dialing and reading.
 func releaseLeftOpenWhileAnotherWorks(t *testing.T, cancelGrace time.Duration, rounds int) {
+	watchReaders()
 	srv := startServer(t)
 	d, err := sqlserver.NewDialer(dsnFor(srv, ""))
 	require.NoError(t, err)
