@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idpool/idpool/actors"
+	"github.com/idpool/idpool/internal/doctest"
 	"github.com/idpool/idpool/tokens"
 
 	"github.com/stretchr/testify/assert"
@@ -25,13 +26,8 @@ func operationsSection(t *testing.T, title string) string {
 	t.Helper()
 	b, err := os.ReadFile("../docs/OPERATIONS.md")
 	require.NoError(t, err)
-	s := string(b)
-	i := strings.Index(s, "\n## "+title+"\n")
-	require.GreaterOrEqual(t, i, 0, "section %q", title)
-	s = s[i+1:]
-	if j := strings.Index(s[3:], "\n## "); j >= 0 {
-		s = s[:j+3]
-	}
+	s, ok := doctest.Section(string(b), title)
+	require.True(t, ok, "section %q", title)
 	return s
 }
 

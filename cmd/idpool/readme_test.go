@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idpool/idpool/internal/doctest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -182,13 +184,8 @@ func readmeSection(t *testing.T, title string) string {
 	t.Helper()
 	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
 	require.NoError(t, err)
-	s := string(readme)
-	start := strings.Index(s, "\n## "+title+"\n")
-	require.GreaterOrEqual(t, start, 0, "the README has the section %q", title)
-	s = s[start+1:]
-	if end := strings.Index(s[3:], "\n## "); end >= 0 {
-		s = s[:end+3]
-	}
+	s, ok := doctest.Section(string(readme), title)
+	require.True(t, ok, "the README has the section %q", title)
 	return s
 }
 

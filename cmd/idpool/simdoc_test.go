@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/internal/doctest"
 	"github.com/idpool/idpool/sim/workload"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,20 +25,15 @@ func simDocSection(t *testing.T, title string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot, "docs", "SIM.md"))
 	require.NoError(t, err)
-	s := string(b)
-	i := strings.Index(s, "\n## "+title)
-	require.GreaterOrEqual(t, i, 0, "section %q", title)
-	s = s[i+1:]
-	if j := strings.Index(s[3:], "\n## "); j >= 0 {
-		s = s[:j+3]
-	}
+	s, ok := doctest.Section(string(b), title)
+	require.True(t, ok, "section %q", title)
 	return strings.Join(strings.Fields(s), " ")
 }
 
 // TestSimDocListsTheFleetFlags: docs/SIM.md's "Fleet mode" section lists
 // exactly the flags `idpool sim --fleet` takes.
 func TestSimDocListsTheFleetFlags(t *testing.T) {
-	s := simDocSection(t, "Fleet mode")
+	s := simDocSection(t, "Fleet mode: `--fleet N`")
 	i := strings.Index(s, "It takes its own flags (")
 	require.GreaterOrEqual(t, i, 0)
 	s = s[i:]
@@ -71,7 +67,7 @@ func TestSimDocBoundsAreTheLimits(t *testing.T) {
 		atLeast int
 	}{
 		{"The workload", simFS, simLimits, 10},
-		{"Fleet mode", newFleetFlagSet(&fleetFlags{}), fleetLimits, 8},
+		{"Fleet mode: `--fleet N`", newFleetFlagSet(&fleetFlags{}), fleetLimits, 8},
 	} {
 		s := simDocSection(t, c.section)
 		checked := 0

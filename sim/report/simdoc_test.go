@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idpool/idpool/internal/doctest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -24,13 +26,8 @@ func simDoc(t *testing.T) string {
 // "## "+title to the next "## " heading.
 func simDocSection(t *testing.T, title string) string {
 	t.Helper()
-	s := simDoc(t)
-	i := strings.Index(s, "\n## "+title+"\n")
-	require.GreaterOrEqual(t, i, 0, "section %q", title)
-	s = s[i+1:]
-	if j := strings.Index(s[3:], "\n## "); j >= 0 {
-		s = s[:j+3]
-	}
+	s, ok := doctest.Section(simDoc(t), title)
+	require.True(t, ok, "section %q", title)
 	return s
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idpool/idpool/internal/doctest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,13 +19,8 @@ func simDocSection(t *testing.T, title string) string {
 	t.Helper()
 	b, err := os.ReadFile("../../docs/SIM.md")
 	require.NoError(t, err)
-	s := string(b)
-	i := strings.Index(s, "\n## "+title+"\n")
-	require.GreaterOrEqual(t, i, 0, "section %q", title)
-	s = s[i+1:]
-	if j := strings.Index(s[3:], "\n## "); j >= 0 {
-		s = s[:j+3]
-	}
+	s, ok := doctest.Section(string(b), title)
+	require.True(t, ok, "section %q", title)
 	return s
 }
 
