@@ -95,7 +95,10 @@ type Identities interface {
 // In every 503 case next is not called and no identity is built.
 //
 // If the identity cannot be built (validate named an empty principal) the
-// answer is 500.
+// answer is 500. So it is when validate or ids panicked with nil in a
+// program that recovers that as nil (GODEBUG=panicnil=1), which would
+// otherwise read as a call that returned its zero values: next is not
+// called.
 //
 // With WithLogger, each 500 is logged at Error and each 503 at Warn (but
 // not the 503 of a client that went away: nothing failed on the server),
@@ -172,6 +175,11 @@ func Middleware(ids Identities, validate Validate, next http.Handler, opts ...Op
 		case clientGone:
 			serviceUnavailable(w)
 			return
+		case unfinished:
+			logFailure(r.Context(), logger, slog.LevelError,
+				"idpoolhttp: Validate did not return; answered 500", errDidNotReturn, bearer)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
 		}
 		id, err := identityGuarded(ids, user, bearer)
 		if err != nil {
@@ -189,19 +197,24 @@ func Middleware(ids Identities, validate Validate, next http.Handler, opts ...Op
 type verdict int
 
 const (
-	accepted    verdict = iota
-	refused             // 401
-	unavailable         // 503, logged
-	clientGone          // 503, not logged
+	// unfinished, the zero verdict, is that of a validate that did not
+	// return: a panic(nil) that the guard's recover stops as nil
+	// (GODEBUG=panicnil=1) leaves validateGuarded's results as they were
+	// when it began, which must not read as accepted.
+	unfinished verdict = iota // 500, logged
+	accepted
+	refused     // 401
+	unavailable // 503, logged
+	clientGone  // 503, not logged
 )
 
 // validateGuarded calls validate, which is handed the caller's token, and
 // sorts its error, so that a panic in either (errors.Is calls the error's
 // own Is and Unwrap methods) goes on without its value (see
 // repanicRedacted).
-func validateGuarded(validate Validate, r *http.Request, bearer string) (tokens.Principal, verdict, error) {
+func validateGuarded(validate Validate, r *http.Request, bearer string) (user tokens.Principal, v verdict, err error) {
 	defer repanicRedacted("Validate")
-	user, err := validate(r, bearer)
+	user, err = validate(r, bearer)
 	if err == nil {
 		return user, accepted, nil
 	}
@@ -219,10 +232,18 @@ func validateGuarded(validate Validate, r *http.Request, bearer string) (tokens.
 
 // identityGuarded calls ids.Identity, which is handed the caller's token,
 // so that a panic in it goes on without its value (see repanicRedacted).
-func identityGuarded(ids Identities, user tokens.Principal, bearer string) (tokens.Identity, error) {
+// Its error is errDidNotReturn until ids.Identity returns: a panic(nil)
+// stopped as nil (GODEBUG=panicnil=1) must not pass for the zero Identity
+// built without error.
+func identityGuarded(ids Identities, user tokens.Principal, bearer string) (id tokens.Identity, err error) {
+	err = errDidNotReturn
 	defer repanicRedacted("Identities.Identity")
 	return ids.Identity(user, bearer)
 }
+
+// errDidNotReturn is the error of a call to validate or Identities that
+// neither returned nor went on panicking (see unfinished).
+var errDidNotReturn = errors.New("idpoolhttp: the call did not return: it panicked with nil, which GODEBUG=panicnil=1 recovers as nil")
 
 // repanicRedacted, deferred around user code that was handed the caller's
 // token, turns a panic into one that says only what kind of value it was
