@@ -281,11 +281,21 @@ func zeroIdentities(ids Identities) bool {
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"
 // header (the scheme is case-insensitive, RFC 6750).
+//
+// A token that had blanks around it is a copy: onbehalf.Cache and the
+// credential it builds keep the token as long as they keep the user, and a
+// substring would keep the whole header with it, padding and all (net/http
+// trims the blanks around a value, not those after "Bearer"), so a caller
+// could make each user it signs in as cost the server up to net/http's
+// header limit (1 MB) for good.
 func bearerToken(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	tok = strings.TrimSpace(tok)
+	scheme, rest, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok := strings.TrimSpace(rest)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return "", false
+	}
+	if len(tok) != len(rest) {
+		tok = strings.Clone(tok)
 	}
 	return tok, true
 }
