@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,6 +134,10 @@ func (c Cache) Identity(user tokens.Principal, assertion string) (tokens.Identit
 			c.s.unpend(key, p) // the build failed or panicked
 		}
 	}()
+	// Kept as long as the user is, in the entry and in the credential: a
+	// copy, so that a substring does not keep the string it was cut from
+	// (a request's whole header, padding and all).
+	assertion = strings.Clone(assertion)
 	id, err := c.s.app.Identity(user, assertion)
 	if err != nil {
 		return tokens.Identity{}, err
