@@ -253,7 +253,10 @@ func cacheKey(user tokens.Principal) tokens.Principal {
 }
 
 // Forget drops user's entry (a user signed out or disabled; pair it with
-// Manager.Evict to drop their connections too). A request of the user's
+// Manager.Evict to drop their connections too, Forget first: a request
+// arriving while Evict waits for the user's leased connections would
+// otherwise find the old credential cached, and its token minted before the
+// revocation could open a connection that outlives both calls). A request of the user's
 // under way, which looked the user up before Forget, does not put the entry
 // back when it ends; one that begins after Forget does, as a new sign-in.
 func (c Cache) Forget(user tokens.Principal) {

@@ -26,8 +26,8 @@ import (
 )
 
 // TestEvictAndForgetDropThePreRevocationCredential: the user's sessions
-// are revoked; as OPERATIONS.md says, the app Evicts the user's pool and
-// Forgets the user. The user signs in again, and the database's
+// are revoked; as OPERATIONS.md says, the app Forgets the user, then
+// Evicts the user's pool. The user signs in again, and the database's
 // conditional access wants MFA: the new assertion's exchange is refused
 // (AADSTS50076), which the app must see to challenge the user. The pool
 // must not go back to the credential from before the Evict (whose
@@ -53,9 +53,9 @@ func TestEvictAndForgetDropThePreRevocationCredential(t *testing.T) {
 	l.Release(nil)
 	require.EqualValues(t, 1, exchanges.Load())
 
-	// Sessions revoked: Evict and Forget, as documented.
-	require.NoError(t, m.Evict(ctx, id1))
+	// Sessions revoked: Forget, then Evict, as documented.
 	c.Forget(user(1))
+	require.NoError(t, m.Evict(ctx, id1))
 	renewed := userAssertion(t, now, now.Add(65*time.Minute))
 	mu.Lock()
 	refused[first], refused[renewed] = true, true
