@@ -20,6 +20,12 @@ import (
 // automatic ping included), for r's server.
 func openGORM(t *testing.T, r *rig) *gorm.DB {
 	t.Helper()
+	return openGORMWith(t, r, &gorm.Config{})
+}
+
+// openGORMWith is openGORM with cfg (its Logger discarded).
+func openGORMWith(t *testing.T, r *rig, cfg *gorm.Config) *gorm.DB {
+	t.Helper()
 	var d gorm.Dialector
 	switch r.driverName {
 	case "sqlserver":
@@ -27,7 +33,8 @@ func openGORM(t *testing.T, r *rig) *gorm.DB {
 	default:
 		d = gormpostgres.New(gormpostgres.Config{Conn: r.db.DB})
 	}
-	gdb, err := gorm.Open(d, &gorm.Config{Logger: logger.Discard})
+	cfg.Logger = logger.Discard
+	gdb, err := gorm.Open(d, cfg)
 	require.NoError(t, err, "gorm.Open pings with no identity")
 	sqlDB, err := gdb.DB()
 	require.NoError(t, err)

@@ -41,6 +41,11 @@ type rig struct {
 	// driverName is the database/sql driver name sqlx uses for its
 	// placeholders ("sqlserver" or "pgx").
 	driverName string
+	// running reports whether a request of login is executing at the
+	// server right now, as the server sees it.
+	running func(t *testing.T, login string) bool
+	// sleep is a query that runs until its ctx is cancelled.
+	sleep string
 }
 
 // as is ctx carrying id.
@@ -78,6 +83,15 @@ func startTDS(t *testing.T, opts ...manager.FacadeOption) *rig {
 		alice: tokenIdentity("alice", tdsTokenPrefix+"alice"), aliceLogin: "alice",
 		bob: tokenIdentity("bob", tdsTokenPrefix+"bob"), bobLogin: "bob",
 		whoAmI: "SELECT SUSER_SNAME()", driverName: "sqlserver",
+		running: func(_ *testing.T, login string) bool {
+			for _, s := range srv.Sessions() {
+				if s.Login == login && s.Running {
+					return true
+				}
+			}
+			return false
+		},
+		sleep: "WAITFOR DELAY '00:10:00'",
 	}
 }
 
@@ -110,6 +124,11 @@ func startPGDefault(t *testing.T, srv *pgtest.Server, defaultAlice bool) *rig {
 		alice: alice, aliceLogin: aliceRole,
 		bob: tokenIdentity(bobRole, bobPwd), bobLogin: bobRole,
 		whoAmI: "SELECT current_user::text", driverName: "pgx",
+		running: func(t *testing.T, login string) bool {
+			return srv.QueryInt(t, `SELECT count(*) FROM pg_stat_activity
+				WHERE usename = $1 AND state = 'active' AND query LIKE '%pg_sleep%'`, login) > 0
+		},
+		sleep: "SELECT pg_sleep(600)",
 	}
 }
 
