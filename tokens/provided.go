@@ -47,6 +47,12 @@ func TokenFuncIdentity(f func(ctx context.Context) (Token, error)) (Identity, er
 // claim is its expiry if the token is a JWT (not verified: only the server
 // can do that), as for a credential's tokens (CredentialSource); a token
 // without a known expiry counts as near expiry everywhere (fail closed).
+//
+// Once the token has expired (or when its expiry is unknown) the identity
+// authenticates nothing: manager.Acquire, and so the facade and
+// drivers/postgres, refuse it before its pool is looked up (see
+// HandedInExpiry), even though that pool may hold connections that a
+// TokenFuncIdentity whose first token it was opened with its newer tokens.
 func StaticTokenIdentity(token string, expiresOn time.Time) (Identity, error) {
 	if token == "" {
 		return Identity{}, fmt.Errorf("%w: empty token", ErrInvalidIdentity)
@@ -61,7 +67,9 @@ func StaticTokenIdentity(token string, expiresOn time.Time) (Identity, error) {
 	// A closure, not a struct: %#v of the Identity then prints a func
 	// address, never the token.
 	src := SourceFunc(func(context.Context) (Token, error) { return tok, nil })
-	return withSource(KindProvidedToken, tokenDiscriminator(KindProvidedToken, token), src), nil
+	id := withSource(KindProvidedToken, tokenDiscriminator(KindProvidedToken, token), src)
+	id.cred.handedIn, id.cred.expires = true, expiresOn
+	return id, nil
 }
 
 // jwtExpiry reads exp from a JWT without verifying it, or returns zero. It
