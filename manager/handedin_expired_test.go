@@ -92,3 +92,52 @@ func TestAnExpiredHandedInTokenGetsNoHitOnItsKeysNewerConnections(t *testing.T) 
 	// The function identity itself, whose source mints renewals, is served.
 	acquire(t, m, fn).Release(nil)
 }
+
+// TestAnExpiredTokenTeachesNoKey: the same hit through a token-keyed
+// identity. Whoever holds the function identity's expired first token T
+// builds a TokenFuncIdentity of their own that returns T: it learns the
+// key "tok:<hash of T>" from T, and its acquires were then served the
+// connections the first identity opened with its newer tokens, this one
+// and every later one (the key stays learned, and a pool hit mints
+// nothing). A token that the pool would refuse to dial with teaches no
+// key: the acquire fails with a TokenExpiryError, and so does the next.
+func TestAnExpiredTokenTeachesNoKey(t *testing.T) {
+	clock := &skewClock{}
+	keep := 10 * time.Hour
+	m, db := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
+	start := clock.Now().Truncate(time.Second)
+	first := tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": start.Add(30 * time.Minute).Unix()}),
+		ExpiresOn: start.Add(30 * time.Minute)}
+	var calls atomic.Int32
+	victim, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
+		if calls.Add(1) == 1 {
+			return first, nil
+		}
+		exp := clock.Now().Add(3 * time.Hour)
+		return tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp.Unix()}), ExpiresOn: exp}, nil
+	})
+	require.NoError(t, err)
+	acquire(t, m, victim).Release(nil)
+	clock.Advance(40 * time.Minute) // the first token expired ten minutes ago
+	acquire(t, m, victim).Release(nil)
+	dials := len(db.DialAttempts())
+
+	holder, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) { return first, nil })
+	require.NoError(t, err)
+	for i := 0; i < 2; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		l, err := m.Acquire(ctx, holder)
+		cancel()
+		if err == nil {
+			got := l.Raw().(*memdb.Conn).TokenFingerprint()
+			l.Release(nil)
+			t.Fatalf("acquire %d: an expired token was served a connection (logged in with %s)", i, got)
+		}
+		var te *actors.TokenExpiryError
+		require.True(t, errors.As(err, &te), "acquire %d: %v", i, err)
+		assert.NotContains(t, err.Error(), first.Value)
+		assert.False(t, holder.KeyResolved(), "an expired token taught its key")
+	}
+	assert.Len(t, db.DialAttempts(), dials, "no dial for an expired token")
+	acquire(t, m, victim).Release(nil)
+}

@@ -40,7 +40,7 @@ func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, e
 	ctx, cancelAtClose := context.WithCancel(ctx)
 	defer cancelAtClose()
 	defer context.AfterFunc(m.life, cancelAtClose)()
-	disc, minted, err := id.ResolveKey(ctx)
+	disc, minted, err := id.ResolveKeyChecked(ctx, m.keyTokenExpired)
 	switch {
 	case minted && err == nil:
 		m.keys.mints.Add(1)

@@ -247,6 +247,9 @@ func New(kind Kind, discriminator string, src Source) Identity {
 // VouchedTokenIdentity refuses one naming another principal than the one
 // vouched for). An opaque token is not checked. A JWT's expiry is no later
 // than its exp claim, whatever src said: the server goes by the token.
+// manager.Acquire learns no key from a token that has expired or has no
+// known expiry (see ResolveKeyChecked): that key is the pool of whichever
+// identity's first token it was.
 func NewTokenKeyed(kind Kind, src Source) Identity {
 	return newTokenKeyed(kind, src, "")
 }
