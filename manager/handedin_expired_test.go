@@ -141,3 +141,44 @@ func TestAnExpiredTokenTeachesNoKey(t *testing.T) {
 	assert.Len(t, db.DialAttempts(), dials, "no dial for an expired token")
 	acquire(t, m, victim).Release(nil)
 }
+
+// TestAnExpiredHandedInTokenPassesNoIdentityCheck: a facade connection
+// bound to one identity's lease checks that each call's identity has the
+// lease's key (Lease.CheckIdentity, and the rebinding of a connection the
+// default identity opened). An expired handed-in token has the key of the
+// TokenFuncIdentity whose first token it was, and so passed the check and
+// ran on that identity's connection: it must authenticate nothing there
+// either.
+func TestAnExpiredHandedInTokenPassesNoIdentityCheck(t *testing.T) {
+	clock := &skewClock{}
+	keep := 10 * time.Hour
+	m, _ := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
+	start := clock.Now().Truncate(time.Second)
+	first := unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": start.Add(30 * time.Minute).Unix()})
+	var calls atomic.Int32
+	fn, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
+		if calls.Add(1) == 1 {
+			return tokens.Token{Value: first, ExpiresOn: start.Add(30 * time.Minute)}, nil
+		}
+		exp := clock.Now().Add(3 * time.Hour)
+		return tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp.Unix()}), ExpiresOn: exp}, nil
+	})
+	require.NoError(t, err)
+	acquire(t, m, fn).Release(nil)  // it learns its key from its first token
+	clock.Advance(40 * time.Minute) // which expired ten minutes ago
+	static, err := tokens.StaticTokenIdentity(first, time.Time{})
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	db := openFacade(t, m)
+	conn, err := db.Conn(tokens.WithIdentity(ctx, fn))
+	require.NoError(t, err)
+	defer conn.Close()
+	var who string
+	require.NoError(t, conn.QueryRowContext(tokens.WithIdentity(ctx, fn), "SELECT IDENTITY").Scan(&who))
+	err = conn.QueryRowContext(tokens.WithIdentity(ctx, static), "SELECT IDENTITY").Scan(&who)
+	var te *actors.TokenExpiryError
+	require.True(t, errors.As(err, &te), "an expired handed-in token ran on the function identity's connection: %v", err)
+	assert.NotContains(t, err.Error(), first)
+}
