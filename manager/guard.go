@@ -272,7 +272,10 @@ func (l *Lease) broken() bool { return l.state.Load()&stBroken != 0 }
 // package's own lease type (drivers/postgres) calls it for the same rule.
 // Resolving a token-keyed identity may mint a token, bounded as an
 // Acquire's key lookup is: by ctx, or AcquireTimeout when ctx has no
-// deadline.
+// deadline. A token handed in (tokens.StaticTokenIdentity) that Acquire
+// would refuse for its expiry fails the check with Acquire's error, even
+// though its key may be the lease's (that of a TokenFuncIdentity whose
+// first token it was).
 func (l *Lease) CheckIdentity(ctx context.Context) error {
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {

@@ -40,7 +40,7 @@ func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, e
 	ctx, cancelAtClose := context.WithCancel(ctx)
 	defer cancelAtClose()
 	defer context.AfterFunc(m.life, cancelAtClose)()
-	disc, minted, err := id.ResolveKey(ctx)
+	disc, minted, err := id.ResolveKeyChecked(ctx, m.keyTokenExpired)
 	switch {
 	case minted && err == nil:
 		m.keys.mints.Add(1)
@@ -62,7 +62,13 @@ func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, e
 // context.Background() whose identity's token service did not answer waited
 // for ever, holding the lease it was checked against busy, and every
 // acquire of that identity waited on the same lookup until its deadline.
+// A token handed in that Acquire would refuse for its expiry is refused
+// here too: its key is also that of the TokenFuncIdentity whose first token
+// it was, and the check would let it run on that identity's connection.
 func (m *Manager) lookupKey(ctx context.Context, id tokens.Identity) (string, error) {
+	if err := m.handedInExpired(id); err != nil {
+		return "", err
+	}
 	if id.KeyResolved() {
 		return id.Discriminator(ctx)
 	}

@@ -198,7 +198,11 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // connections it turns down are discarded and others tried until the
 // deadline. A ctx that has already ended fails at once with its own error:
 // no pool is started, nothing is dialed. An invalid id (the zero Identity
-// among them) fails with an error matching tokens.ErrInvalidIdentity.
+// among them) fails with an error matching tokens.ErrInvalidIdentity. A
+// token handed in (tokens.StaticTokenIdentity) that has expired, expires
+// within Config.TokenThreshold or has no known expiry fails with an
+// actors.TokenExpiryError before its pool is looked up (see
+// tokens.Identity.HandedInExpiry): it gets no pool hit either.
 //
 // The values of ctx (not its deadline or cancellation) travel with the
 // acquire: a dial or token mint it causes runs with them (the Dialer and
@@ -242,6 +246,9 @@ func (m *Manager) acquireLease(ctx context.Context, id tokens.Identity) (*Lease,
 	// The zero Identity (what a failed constructor returns) is refused here,
 	// before any pool or dial: it must never log in with the DSN's user.
 	if err := id.Validate(); err != nil {
+		return nil, 0, err
+	}
+	if err := m.handedInExpired(id); err != nil {
 		return nil, 0, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Kind says how an identity authenticates, and so what its pool key looks like.
@@ -120,6 +121,12 @@ type tokenDerivedKey struct {
 // an address): learnsKey says whether key is in use.
 type credentialTag struct {
 	learnsKey bool
+	// handedIn says the credential is one token handed in
+	// (StaticTokenIdentity), whose expiry is expires (zero: unknown). Its
+	// key is the hash of that token, which a token-keyed identity whose
+	// first token it was shares: see HandedInExpiry.
+	handedIn bool
+	expires  time.Time
 	// key derives the discriminator from the first token the source mints
 	// and caches it; used only when learnsKey is set.
 	key tokenDerivedKey
@@ -137,6 +144,23 @@ func (id Identity) fromToken() *tokenDerivedKey {
 // withSource builds a valid identity over src with a credential of its own.
 func withSource(kind Kind, disc string, src Source) Identity {
 	return Identity{kind: kind, disc: disc, source: src, cred: new(credentialTag)}
+}
+
+// HandedInExpiry reports whether id is one token handed in
+// (StaticTokenIdentity), and if so when that token expires: the sooner of
+// the expiry handed in with it and its exp claim (the zero time if neither
+// is known). Such a token is all the proof its holder has: its key,
+// "tok:<hash of the token>", is also that of a TokenFuncIdentity (or another
+// token-keyed identity) whose first token it was, and whose pool holds
+// connections opened with that identity's later tokens. So an acquire of a
+// handed-in token that has expired, or whose expiry is unknown, must fail
+// before its pool is looked up (manager.Acquire does), or its holder would be
+// served those connections. Copies of one Identity report the same.
+func (id Identity) HandedInExpiry() (expiresOn time.Time, handedIn bool) {
+	if id.cred == nil || !id.cred.handedIn {
+		return time.Time{}, false
+	}
+	return id.cred.expires, true
 }
 
 // SameCredential reports whether id and o carry the credential of one
@@ -223,6 +247,9 @@ func New(kind Kind, discriminator string, src Source) Identity {
 // VouchedTokenIdentity refuses one naming another principal than the one
 // vouched for). An opaque token is not checked. A JWT's expiry is no later
 // than its exp claim, whatever src said: the server goes by the token.
+// manager.Acquire learns no key from a token that has expired or has no
+// known expiry (see ResolveKeyChecked): that key is the pool of whichever
+// identity's first token it was.
 func NewTokenKeyed(kind Kind, src Source) Identity {
 	return newTokenKeyed(kind, src, "")
 }

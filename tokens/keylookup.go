@@ -38,6 +38,18 @@ func (id Identity) KeyResolved() bool {
 // returns minted true and its ctx's error; a token the source returns
 // later still teaches the identity its key.
 func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, err error) {
+	return id.ResolveKeyChecked(ctx, nil)
+}
+
+// ResolveKeyChecked is ResolveKey that learns the key only from a token
+// check accepts (nil accepts every token): a token it refuses fails the
+// lookup with check's error, and teaches no key, so the next call mints
+// again. manager.Acquire refuses an expired token here: the key of a token
+// that has expired is still that of the identity whose first token it was,
+// whose pool holds connections opened with its newer tokens, and a key once
+// learned is never judged again (a pool hit mints nothing). The callers that
+// wait for another's lookup get its result, whatever their own check.
+func (id Identity) ResolveKeyChecked(ctx context.Context, check func(Token) error) (disc string, minted bool, err error) {
 	if err := id.Validate(); err != nil {
 		return "", false, err
 	}
@@ -59,7 +71,7 @@ func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, er
 				continue
 			}
 			f, lead = nf, true
-			go id.fly(ctx, k, nf)
+			go id.fly(ctx, k, nf, check)
 		}
 		select {
 		case <-f.done:
@@ -80,8 +92,8 @@ func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, er
 
 // fly runs the mint of flight f under ctx, publishes its result and ends
 // the flight.
-func (id Identity) fly(ctx context.Context, k *tokenDerivedKey, f *keyFlight) {
-	d, err := id.mintKey(ctx)
+func (id Identity) fly(ctx context.Context, k *tokenDerivedKey, f *keyFlight, check func(Token) error) {
+	d, err := id.mintKey(ctx, check)
 	if err == nil {
 		stored := d // published by address: never written again
 		k.disc.CompareAndSwap(nil, &stored)
@@ -96,8 +108,9 @@ func (id Identity) fly(ctx context.Context, k *tokenDerivedKey, f *keyFlight) {
 // panics fails this lookup with an error, as a panic in a pool's own mint
 // does: the panic must not leave the flight in progress for ever, nor reach
 // the caller of Acquire. The panic value is not printed (see
-// internal/panicdesc): it may hold anything, a token among them.
-func (id Identity) mintKey(ctx context.Context) (disc string, err error) {
+// internal/panicdesc): it may hold anything, a token among them. A token
+// check refuses teaches nothing; check runs under the same recover.
+func (id Identity) mintKey(ctx context.Context, check func(Token) error) (disc string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			disc, err = "", fmt.Errorf("idpool: minting a token to learn the %s identity's key: the token source panicked: %s", id.kind, panicdesc.Describe(r))
@@ -109,6 +122,11 @@ func (id Identity) mintKey(ctx context.Context) (disc string, err error) {
 	}
 	if tok.IsZero() {
 		return "", fmt.Errorf("idpool: the %s identity's token source returned an empty token", id.kind)
+	}
+	if check != nil {
+		if err := check(tok); err != nil {
+			return "", fmt.Errorf("idpool: the %s identity's key is learned from no such token: %w", id.kind, err)
+		}
 	}
 	return tokenDiscriminator(id.kind, tok.Value), nil
 }

@@ -2,7 +2,9 @@ package tokens
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -47,6 +49,12 @@ func TokenFuncIdentity(f func(ctx context.Context) (Token, error)) (Identity, er
 // claim is its expiry if the token is a JWT (not verified: only the server
 // can do that), as for a credential's tokens (CredentialSource); a token
 // without a known expiry counts as near expiry everywhere (fail closed).
+//
+// Once the token has expired (or when its expiry is unknown) the identity
+// authenticates nothing: manager.Acquire, and so the facade and
+// drivers/postgres, refuse it before its pool is looked up (see
+// HandedInExpiry), even though that pool may hold connections that a
+// TokenFuncIdentity whose first token it was opened with its newer tokens.
 func StaticTokenIdentity(token string, expiresOn time.Time) (Identity, error) {
 	if token == "" {
 		return Identity{}, fmt.Errorf("%w: empty token", ErrInvalidIdentity)
@@ -57,11 +65,10 @@ func StaticTokenIdentity(token string, expiresOn time.Time) (Identity, error) {
 		// after the server stopped accepting it.
 		expiresOn = exp
 	}
-	tok := Token{Value: token, ExpiresOn: expiresOn}
-	// A closure, not a struct: %#v of the Identity then prints a func
-	// address, never the token.
-	src := SourceFunc(func(context.Context) (Token, error) { return tok, nil })
-	return withSource(KindProvidedToken, tokenDiscriminator(KindProvidedToken, token), src), nil
+	src := &handedInSource{tok: Token{Value: token, ExpiresOn: expiresOn}}
+	id := withSource(KindProvidedToken, tokenDiscriminator(KindProvidedToken, token), src)
+	id.cred.handedIn, id.cred.expires = true, expiresOn
+	return id, nil
 }
 
 // jwtExpiry reads exp from a JWT without verifying it, or returns zero. It
@@ -72,3 +79,28 @@ func jwtExpiry(token string) time.Time {
 	exp, _ := claimExpiry(token)
 	return exp
 }
+
+// handedInSource is the source of a StaticTokenIdentity. A pointer, so that
+// an Identity over it compares (==) and hashes (a map key) as every other
+// identity does: a func source (SourceFunc) made == panic. It prints
+// redacted with every verb, by value and by pointer: fmt would print the
+// fields of a struct behind a pointer, and the token with them.
+type handedInSource struct{ tok Token }
+
+// Token returns the token handed in.
+func (s *handedInSource) Token(context.Context) (Token, error) { return s.tok, nil }
+
+// String names the token by its fingerprint, never its value.
+func (s *handedInSource) String() string { return "handed-in-source(" + s.tok.String() + ")" }
+
+// GoString keeps %#v as safe as %v.
+func (s *handedInSource) GoString() string { return s.String() }
+
+// Format prints the redacted String form for every verb.
+func (s *handedInSource) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// LogValue implements slog.LogValuer with the redacted form.
+func (s *handedInSource) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON writes the redacted form.
+func (s *handedInSource) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
