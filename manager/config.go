@@ -110,7 +110,9 @@ type Config struct {
 	// The next successful dial ends it; a period begun by failed mints also
 	// ends at the next successful mint, or when an acquire brings a new
 	// credential. Defaults 200ms and 10s; negative DialBackoff: no blocking
-	// period; negative DialBackoffMax: no cap (the doubling stops at 2^20
+	// period (a MinSize fill, which has no caller to fail, still waits 10s
+	// after two failures in a row rather than dial again at once, for
+	// ever); negative DialBackoffMax: no cap (the doubling stops at 2^20
 	// times DialBackoff, or saturates at about 146 years, never wrapping).
 	DialBackoff    time.Duration
 	DialBackoffMax time.Duration
