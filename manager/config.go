@@ -173,7 +173,9 @@ type Config struct {
 	// nothing else, but one that blocks holds up that call (an Acquire
 	// past its deadline) for as long as it blocks. The other instruments
 	// are read in the SDK's collection, through idpool's callbacks (one, and
-	// one more for a Fleet that implements SessionBudgetStats).
+	// one more for a Fleet that implements SessionBudgetStats); idpool's
+	// gives up when the collection's ctx ends, its figures missing, should
+	// user code inside an actor (a Logger handler that blocks) hold it up.
 	MeterProvider metric.MeterProvider
 	// MetricsPerPool gives every identity pool series of its own, named by
 	// its redacted key: one set per identity, so with many identities
@@ -210,7 +212,8 @@ type Config struct {
 	// blocks: a pool and the acquires waiting on it, or the manager, which
 	// every acquire of an identity without a pool yet (and, with MaxTotal or
 	// Fleet, every new connection) goes through. Close stays bounded by its
-	// ctx (see Close), and says which figures it could not read.
+	// ctx (see Close), and says which figures it could not read; so does a
+	// metrics collection (see MeterProvider).
 	Logger *slog.Logger
 	// Clock is for tests and simulations. Default: the system clock. The
 	// actors read it as they take each message: a Now or AfterFunc that
