@@ -62,7 +62,8 @@ type Config struct {
 	// AcquireTimeout bounds an Acquire whose ctx has no deadline. A ctx
 	// deadline always wins. Default 30s; negative: ctx only.
 	AcquireTimeout time.Duration
-	// DialTimeout bounds each dial. Default 15s.
+	// DialTimeout bounds each dial; a dial it cuts fails with an error that
+	// names it, wrapping what the Dialer returned. Default 15s.
 	DialTimeout time.Duration
 	// IdleTimeout closes connections idle this long, down to MinSize.
 	// Default 5m; negative: never.
@@ -137,7 +138,9 @@ type Config struct {
 	// lifetime per busy identity even when nothing needs a new connection.
 	// Default off: tokens are minted only to open connections.
 	TokenRefreshAhead bool
-	// MintTimeout bounds each token mint. Default 30s.
+	// MintTimeout bounds each token mint; a mint it cuts fails with an
+	// error that names it, wrapping what the token source returned.
+	// Default 30s.
 	MintTimeout time.Duration
 
 	// MaxTotal caps the connections open, dialing or still closing across
