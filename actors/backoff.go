@@ -20,7 +20,11 @@ func (p *Pool) startBlocking(now time.Time, err error) {
 	r := p.rareMut()
 	r.dialFailures++
 	r.lastDialErr = err
-	if p.cfg.DialBackoff <= 0 || r.dialFailures < blockAfter {
+	if r.dialFailures < blockAfter {
+		return
+	}
+	if p.cfg.DialBackoff <= 0 {
+		p.holdFailingFill(now)
 		return
 	}
 	// Doubling saturates: a DialBackoff over about 2.5 hours shifted 20
@@ -38,6 +42,21 @@ func (p *Pool) startBlocking(now time.Time, err error) {
 	r.blockedUntil = now.Add(backoff)
 	p.stats.blockedPeriods++
 	p.wakeNoLaterThan(r.blockedUntil)
+}
+
+// holdFailingFill stops MinSize fills after failed dials or mints when
+// there is no blocking period (DialBackoff off): acquires dial at once, each
+// failing its caller, but a fill has no caller, and without this it dialed
+// again at once after every failure, for ever, logging in against a
+// refusing server as fast as it answered. The fill asks again after
+// fillRetryAfter, as one refused at the global cap does.
+func (p *Pool) holdFailingFill(now time.Time) {
+	if p.cfg.MinSize == 0 || p.fillHeld {
+		return
+	}
+	p.fillHeld = true
+	p.rare.fillRetryAt = now.Add(fillRetryAfter)
+	p.wakeNoLaterThan(p.rare.fillRetryAt)
 }
 
 // endBlocking ends a failure streak and its blocking period.

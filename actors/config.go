@@ -57,7 +57,8 @@ type PoolConfig struct {
 	// +-20% jitter) the pool opens nothing, and acquires it cannot serve from
 	// idle or soon-released connections fail at once with the last error,
 	// instead of hammering a server that is refusing. The first success ends
-	// it. Zero: no blocking period.
+	// it. Zero: no blocking period (the MinSize fill is still held for
+	// fillRetryAfter after two failures in a row: see holdFailingFill).
 	DialBackoff    time.Duration
 	DialBackoffMax time.Duration
 	// Seed feeds the lifetime jitter, so a run is reproducible.

@@ -85,6 +85,9 @@ func (p *Pool) dialDone(now time.Time, resource driver.Conn, tok tokens.Token, e
 		p.failUncovered(1, derr)
 		p.startBlocking(now, derr)
 		p.serve(now)
+		// The dial may have been all that kept the pool from retiring
+		// (a MinSize fill: see maybeRetire).
+		p.maybeRetire(now)
 		p.maybeDrained()
 		return
 	}

@@ -74,6 +74,7 @@ func (p *Pool) refuseMinted(now time.Time, cause error) {
 		}
 	}
 	p.serve(now)
+	p.maybeRetire(now) // as after a failed dial (dialDone)
 	p.maybeDrained()
 }
 

@@ -207,6 +207,7 @@ func (p *Pool) mintFailed(now time.Time, err error) {
 		}
 	}
 	p.serve(now)
+	p.maybeRetire(now) // as after a failed dial (dialDone)
 	p.maybeDrained()
 }
 

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,8 +27,23 @@ func (a *poolActor) dial(c actor.Context, tok tokens.Token) {
 		ctx, cancel := workCtx(life, cause, a.cfg.DialTimeout)
 		defer cancel()
 		conn, err := safeDial(ctx, a.cfg.Dialer, req)
+		err = boundPassed(ctx, err, "DialTimeout", a.cfg.DialTimeout)
 		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err, Ctx: valuesOf(cause), Epoch: epoch})
 	}()
+}
+
+// boundPassed names the bound (DialTimeout, MintTimeout) in the error of
+// work that failed once ctx, bounded by it, had passed its deadline: the
+// driver or token source answers with "context deadline exceeded" or its
+// own words for it, which told the caller (whose own ctx may have had time
+// left: the work runs under the bound alone) nothing of which deadline it
+// was. Close cancels ctx rather than passing its deadline, so its errors
+// are left alone. The error still wraps what the work returned.
+func boundPassed(ctx context.Context, err error, bound string, d time.Duration) error {
+	if err == nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%s (%s) passed: %w", bound, d, err)
 }
 
 func safeDial(ctx context.Context, d Dialer, req DialRequest) (conn driver.Conn, err error) {
@@ -79,6 +95,7 @@ func (a *poolActor) mint(c actor.Context) {
 		} else {
 			tok, err = safeMint(ctx, src)
 		}
+		err = boundPassed(ctx, err, "MintTimeout", a.cfg.MintTimeout)
 		root.Send(self, &messages.MintDone{Token: tok, Err: err, Ctx: valuesOf(cause)})
 	}()
 }

@@ -87,8 +87,9 @@ type Pool struct {
 	retireDue bool
 	minting   bool
 	drained   bool
-	// fillHeld: a MinSize fill was refused at the global cap; no fill is
-	// asked for again before rare.fillRetryAt (see permitRefused).
+	// fillHeld: a MinSize fill was refused at the global cap, or its dials
+	// failed with no blocking period to wait out; no fill is asked for
+	// again before rare.fillRetryAt (see permitRefused, holdFailingFill).
 	fillHeld bool
 	// mintRetried: the mint in flight asks again for a token that crossed
 	// the threshold while the last one was minted (see retryCrossedMint).

@@ -34,8 +34,9 @@ type rareState struct {
 	// a fill) may still be unanswered; false once none is. Only such a
 	// request may sit in the manager's queue (see withdrawExcess).
 	waiterAsked bool
-	// fillRetryAt is when a pool whose MinSize fill was refused at the
-	// global cap (fillHeld) may ask again (see permitRefused).
+	// fillRetryAt is when a pool whose MinSize fill was held (fillHeld:
+	// refused at the global cap, or failing without a blocking period)
+	// may ask again (see permitRefused, holdFailingFill).
 	fillRetryAt time.Time
 }
 

@@ -19,7 +19,10 @@ import "time"
 // maybeRetire asks the manager to retire the pool once it has had nothing to
 // do for RetireAfter (no acquire, no lease out, no waiter, no dial) and has
 // closed its connections. closeDone calls it too, to ask as soon as the
-// last close has finished.
+// last close has finished, and so does a failed dial or mint: a MinSize
+// fill that a Tick started just before it looked put retirement off by
+// another RetireAfter, and with a Dialer that keeps failing (the next fill
+// started by the next Tick) for as long as it failed.
 func (p *Pool) maybeRetire(now time.Time) {
 	if p.cfg.RetireAfter <= 0 || p.retireAsked || !p.quiet() {
 		return

@@ -62,7 +62,8 @@ type Config struct {
 	// AcquireTimeout bounds an Acquire whose ctx has no deadline. A ctx
 	// deadline always wins. Default 30s; negative: ctx only.
 	AcquireTimeout time.Duration
-	// DialTimeout bounds each dial. Default 15s.
+	// DialTimeout bounds each dial; a dial it cuts fails with an error that
+	// names it, wrapping what the Dialer returned. Default 15s.
 	DialTimeout time.Duration
 	// IdleTimeout closes connections idle this long, down to MinSize.
 	// Default 5m; negative: never.
@@ -110,7 +111,9 @@ type Config struct {
 	// The next successful dial ends it; a period begun by failed mints also
 	// ends at the next successful mint, or when an acquire brings a new
 	// credential. Defaults 200ms and 10s; negative DialBackoff: no blocking
-	// period; negative DialBackoffMax: no cap (the doubling stops at 2^20
+	// period (a MinSize fill, which has no caller to fail, still waits 10s
+	// after two failures in a row rather than dial again at once, for
+	// ever); negative DialBackoffMax: no cap (the doubling stops at 2^20
 	// times DialBackoff, or saturates at about 146 years, never wrapping).
 	DialBackoff    time.Duration
 	DialBackoffMax time.Duration
@@ -135,7 +138,9 @@ type Config struct {
 	// lifetime per busy identity even when nothing needs a new connection.
 	// Default off: tokens are minted only to open connections.
 	TokenRefreshAhead bool
-	// MintTimeout bounds each token mint. Default 30s.
+	// MintTimeout bounds each token mint; a mint it cuts fails with an
+	// error that names it, wrapping what the token source returned.
+	// Default 30s.
 	MintTimeout time.Duration
 
 	// MaxTotal caps the connections open, dialing or still closing across
@@ -171,7 +176,9 @@ type Config struct {
 	// nothing else, but one that blocks holds up that call (an Acquire
 	// past its deadline) for as long as it blocks. The other instruments
 	// are read in the SDK's collection, through idpool's callbacks (one, and
-	// one more for a Fleet that implements SessionBudgetStats).
+	// one more for a Fleet that implements SessionBudgetStats); idpool's
+	// gives up when the collection's ctx ends, its figures missing, should
+	// user code inside an actor (a Logger handler that blocks) hold it up.
 	MeterProvider metric.MeterProvider
 	// MetricsPerPool gives every identity pool series of its own, named by
 	// its redacted key: one set per identity, so with many identities
@@ -208,7 +215,8 @@ type Config struct {
 	// blocks: a pool and the acquires waiting on it, or the manager, which
 	// every acquire of an identity without a pool yet (and, with MaxTotal or
 	// Fleet, every new connection) goes through. Close stays bounded by its
-	// ctx (see Close), and says which figures it could not read.
+	// ctx (see Close), and says which figures it could not read; so does a
+	// metrics collection (see MeterProvider).
 	Logger *slog.Logger
 	// Clock is for tests and simulations. Default: the system clock. The
 	// actors read it as they take each message: a Now or AfterFunc that

@@ -2,6 +2,8 @@ package manager
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/idpool/idpool/tokens"
@@ -32,15 +34,21 @@ func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, e
 	}
 	ctx, cancelAcquire := m.boundAcquire(ctx)
 	defer cancelAcquire()
+	acquireCtx := ctx
 	if m.cfg.MintTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, m.cfg.MintTimeout)
 		defer cancel()
 	}
+	mintCtx := ctx
 	ctx, cancelAtClose := context.WithCancel(ctx)
 	defer cancelAtClose()
 	defer context.AfterFunc(m.life, cancelAtClose)()
 	disc, minted, err := id.ResolveKeyChecked(ctx, m.keyTokenExpired)
+	if err != nil && acquireCtx.Err() == nil && errors.Is(mintCtx.Err(), context.DeadlineExceeded) {
+		// MintTimeout's, not the acquire's: say so, as a pool's mint does.
+		err = fmt.Errorf("%w (MintTimeout (%s) passed)", err, m.cfg.MintTimeout)
+	}
 	switch {
 	case minted && err == nil:
 		m.keys.mints.Add(1)

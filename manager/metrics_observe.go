@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/idpool/idpool/tokens"
 
@@ -69,8 +70,20 @@ func registerObservers(meter metric.Meter, m *Manager, attrs *metricAttrs, cfg C
 		limit = 0 // a fleet budget alone: no local cap to report
 	}
 	minSize := int64(cfg.MinSize)
-	_, err := meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
-		s := m.Stats()
+	_, err := meter.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
+		// Bounded by the collection's ctx, as Close is by its own: an actor
+		// held up by user code inside it (a Logger handler that blocks)
+		// held the SDK's collection, and the reader's later ones, for as
+		// long as it was held. The query goes from a goroutine of its own
+		// (Close's goSend): a send to an idle actor runs it on the sender's
+		// goroutine, where that handler would block the collection itself.
+		s, answered := m.statsUntil(ctx.Done(), func(msg any, _ <-chan struct{}) bool {
+			go m.root.Send(m.pid, msg)
+			return true
+		})
+		if !answered {
+			return fmt.Errorf("idpool: metrics: an actor did not answer before the collection's ctx ended, held up by user code inside it (a Logger handler that blocks?): %w", ctx.Err())
+		}
 		if attrs.perPool {
 			for _, p := range s.PerPool {
 				kind := tokens.KindOf(p.Discriminator)
