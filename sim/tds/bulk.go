@@ -342,12 +342,12 @@ type bulkWireCol struct {
 	size int
 }
 
-// errBulkNoDone: a BULK_LOAD message must end with a DONE token.
-var errBulkNoDone = errors.New("tds: BULK_LOAD message ends without a DONE token")
-
-// parseBulkLoad reads a BULK_LOAD message: COLMETADATA, ROWs, DONE, nothing
-// after it. Only the types the simulator models are accepted; another type
-// is a parse error, as the rows that follow could not be read.
+// parseBulkLoad reads a BULK_LOAD message: COLMETADATA, ROWs, then DONE and
+// nothing after it, or the message's end right after a ROW (or after
+// COLMETADATA). [MS-TDS] 2.2.6.1 asks for the DONE, but FreeTDS (freebcp,
+// db-lib's bcp) never sends one and SQL Server loads its rows all the same.
+// Only the types the simulator models are accepted; another type is a parse
+// error, as the rows that follow could not be read.
 func parseBulkLoad(b []byte) (bulkLoad, error) {
 	var l bulkLoad
 	c := &cursor{b: b}
@@ -378,11 +378,10 @@ func parseBulkLoad(b []byte) (bulkLoad, error) {
 		l.cols = append(l.cols, col)
 	}
 	for {
-		tok := c.u8()
-		if c.err != nil {
-			return l, errBulkNoDone
+		if c.remaining() == 0 {
+			return l, nil // FreeTDS's end: no DONE
 		}
-		switch tok {
+		switch tok := c.u8(); tok {
 		case tokRow:
 			row := make([]any, len(l.cols))
 			for i, col := range l.cols {
