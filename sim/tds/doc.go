@@ -19,7 +19,8 @@
 // freebcp, whose message has no closing DONE; see bulk.go for
 // the types it loads and the errors it sends), transaction-manager
 // requests, ATTENTION
-// (acknowledged by a DONE(ATTN) message of its own) and the RESETCONNECTION
+// (acknowledged by a DONE(ATTN) message of its own; a connection that ends
+// ends its running request as an ATTENTION would) and the RESETCONNECTION
 // status bit. The SQL it understands is deliberately tiny (SELECT of
 // literals, parameters and a few system functions, BEGIN TRAN / COMMIT /
 // ROLLBACK, CREATE TABLE, INSERT, INSERT BULK, SELECT COUNT(*), SELECT * for
