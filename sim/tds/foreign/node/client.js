@@ -142,6 +142,10 @@ async function main() {
   step = 'parameters';
   const [p] = await query(conn, 'SELECT @n AS n, @s AS s', [['n', TYPES.Int, 41], ['s', TYPES.NVarChar, 'café']]);
   check(p.n === 41 && p.s === 'café', `parameters came back as ${JSON.stringify(p)}`);
+  // A VarChar travels in the code page of the server's collation (1252:
+  // "é" is the byte 0xE9), which the server must read as such.
+  const [v] = await query(conn, 'SELECT @v AS v', [['v', TYPES.VarChar, 'café €']]);
+  check(v.v === 'café €', `a VarChar parameter came back as ${JSON.stringify(v.v)}`);
   console.log('ok parameters');
 
   step = 'use';
