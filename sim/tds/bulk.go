@@ -299,11 +299,10 @@ func (s *session) doBulkLoad(req *request, t *bulkTarget, tb *tokenBuf) error {
 	if t == nil {
 		return malformed(errors.New("tds: BULK_LOAD message without an INSERT BULK before it"))
 	}
-	load, err := parseBulkLoad(req.msg.data)
+	n, ee, err := runBulkLoad(t, req.msg.data)
 	if err != nil {
 		return malformed(err)
 	}
-	n, ee := checkBulkLoad(t, load)
 	key := t.table.key
 	if ee == nil && !s.tables(key).exists(key) {
 		// A reset on this very message dropped the temporary table.
@@ -325,12 +324,44 @@ func (s *session) doBulkLoad(req *request, t *bulkTarget, tb *tokenBuf) error {
 	return nil
 }
 
-// bulkLoad is a parsed BULK_LOAD message.
+// bulkLoad is a parsed BULK_LOAD message: its columns and how many rows it
+// carries. The rows themselves are not kept (see parseBulkLoad).
 type bulkLoad struct {
 	cols []bulkWireCol
-	// rows hold each row's values: nil (NULL), int64, bool, float64, or
-	// []byte for nvarchar (UTF-16LE, still to check) and varbinary.
-	rows [][]any
+	rows int64
+}
+
+// bulkRowFunc is given each row of a BULK_LOAD as it is read: its index
+// from 0 and its values, nil (NULL), int64, bool, float64, or []byte for
+// nvarchar (UTF-16LE, still to check) and varbinary. row, and the []byte
+// values, are valid only during the call.
+type bulkRowFunc func(cols []bulkWireCol, r int64, row []any)
+
+// runBulkLoad reads a BULK_LOAD message and checks it against the INSERT
+// BULK t it follows, row by row as it reads, and returns how many rows it
+// loads, or the error that refuses it whole (ee), or, for a malformed
+// message, err. A malformed message is refused as such even after a row
+// that does not fit, as the whole message is read first on SQL Server.
+func runBulkLoad(t *bulkTarget, b []byte) (n int64, ee *execError, err error) {
+	colsChecked := false
+	l, err := parseBulkLoad(b, func(cols []bulkWireCol, r int64, row []any) {
+		if !colsChecked {
+			ee, colsChecked = checkBulkColumns(t, cols), true
+		}
+		if ee == nil {
+			ee = checkBulkRow(t, cols, r, row)
+		}
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if !colsChecked {
+		ee = checkBulkColumns(t, l.cols)
+	}
+	if ee != nil {
+		return 0, ee, nil
+	}
+	return l.rows, nil, nil
 }
 
 // bulkWireCol is a column as the client's COLMETADATA describes it.
@@ -342,13 +373,15 @@ type bulkWireCol struct {
 	size int
 }
 
-// errBulkNoDone: a BULK_LOAD message must end with a DONE token.
-var errBulkNoDone = errors.New("tds: BULK_LOAD message ends without a DONE token")
-
-// parseBulkLoad reads a BULK_LOAD message: COLMETADATA, ROWs, DONE, nothing
-// after it. Only the types the simulator models are accepted; another type
-// is a parse error, as the rows that follow could not be read.
-func parseBulkLoad(b []byte) (bulkLoad, error) {
+// parseBulkLoad reads a BULK_LOAD message: COLMETADATA, ROWs, then DONE and
+// nothing after it, or the message's end right after a ROW (or after
+// COLMETADATA). [MS-TDS] 2.2.6.1 asks for the DONE, but FreeTDS (freebcp,
+// db-lib's bcp) never sends one and SQL Server loads its rows all the same.
+// Only the types the simulator models are accepted; another type is a parse
+// error, as the rows that follow could not be read. Each row goes to each as
+// it is read, in one slice used again for the next: keeping the rows would
+// make a message of two-byte rows cost some 60 times its size.
+func parseBulkLoad(b []byte, each bulkRowFunc) (bulkLoad, error) {
 	var l bulkLoad
 	c := &cursor{b: b}
 	if tok := c.u8(); tok != tokColMetadata {
@@ -377,22 +410,25 @@ func parseBulkLoad(b []byte) (bulkLoad, error) {
 		}
 		l.cols = append(l.cols, col)
 	}
+	var row []any
 	for {
-		tok := c.u8()
-		if c.err != nil {
-			return l, errBulkNoDone
+		if c.remaining() == 0 {
+			return l, nil // FreeTDS's end: no DONE
 		}
-		switch tok {
+		switch tok := c.u8(); tok {
 		case tokRow:
-			row := make([]any, len(l.cols))
+			if row == nil {
+				row = make([]any, len(l.cols))
+			}
 			for i, col := range l.cols {
 				v, err := readBulkValue(c, col)
 				if err != nil {
-					return l, fmt.Errorf("tds: BULK_LOAD row %d, column %d: %w", len(l.rows)+1, i+1, err)
+					return l, fmt.Errorf("tds: BULK_LOAD row %d, column %d: %w", l.rows+1, i+1, err)
 				}
 				row[i] = v
 			}
-			l.rows = append(l.rows, row)
+			each(l.cols, l.rows, row)
+			l.rows++
 		case tokDone:
 			c.take(2 + 2 + 8) // status, curcmd, row count: the client's are meaningless
 			if c.err != nil {
@@ -533,42 +569,46 @@ func (c bulkWireCol) kind() colKind {
 	return kindVarBinary
 }
 
-// checkBulkLoad checks a parsed BULK_LOAD against the INSERT BULK it
-// follows and the table's columns, and returns how many rows it loads.
-func checkBulkLoad(t *bulkTarget, l bulkLoad) (int64, *execError) {
-	for i := range max(len(l.cols), len(t.cols)) {
-		if i >= len(l.cols) || i >= len(t.cols) {
-			return 0, errBulkColumnType(i + 1)
+// checkBulkColumns checks a BULK_LOAD's columns against the INSERT BULK it
+// follows.
+func checkBulkColumns(t *bulkTarget, cols []bulkWireCol) *execError {
+	for i := range max(len(cols), len(t.cols)) {
+		if i >= len(cols) || i >= len(t.cols) {
+			return errBulkColumnType(i + 1)
 		}
-		w, d := l.cols[i], t.cols[i].declared
+		w, d := cols[i], t.cols[i].declared
 		if w.kind() != d.kind || (d.kind == kindInt || d.kind == kindFloat) && w.size != d.size {
-			return 0, errBulkColumnType(i + 1)
+			return errBulkColumnType(i + 1)
 		}
 	}
-	for r, row := range l.rows {
-		for i, v := range row {
-			col := t.cols[i].col
-			if v == nil {
-				if col.notNull {
-					return 0, newExecError(515, 16, "Cannot insert the value NULL into column '%s', table '%s'; column does not allow nulls. INSERT fails.", col.name, t.table.text)
-				}
-				continue
+	return nil
+}
+
+// checkBulkRow checks row r (from 0) of a BULK_LOAD whose columns passed
+// checkBulkColumns against the table's columns.
+func checkBulkRow(t *bulkTarget, cols []bulkWireCol, r int64, row []any) *execError {
+	for i, v := range row {
+		col := t.cols[i].col
+		if v == nil {
+			if col.notNull {
+				return newExecError(515, 16, "Cannot insert the value NULL into column '%s', table '%s'; column does not allow nulls. INSERT fails.", col.name, t.table.text)
 			}
-			b, ok := v.([]byte)
-			if !ok {
-				continue
-			}
-			switch w := l.cols[i]; {
-			case col.typ.kind == kindNVarChar && len(b)%2 != 0,
-				w.size != 0xFFFF && len(b) > w.size:
-				return 0, errBulkColumnLength(i + 1)
-			case col.typ.kind == kindNVarChar && col.typ.size > 0 && len(b) > 2*col.typ.size,
-				col.typ.kind == kindVarBinary && col.typ.size > 0 && len(b) > col.typ.size:
-				return 0, newExecError(4815, 16, "Received an invalid column length from the bcp client for colid %d (row %d: %d bytes for %s).", i+1, r+1, len(b), col.typ)
-			}
+			continue
+		}
+		b, ok := v.([]byte)
+		if !ok {
+			continue
+		}
+		switch w := cols[i]; {
+		case col.typ.kind == kindNVarChar && len(b)%2 != 0,
+			w.size != 0xFFFF && len(b) > w.size:
+			return errBulkColumnLength(i + 1)
+		case col.typ.kind == kindNVarChar && col.typ.size > 0 && len(b) > 2*col.typ.size,
+			col.typ.kind == kindVarBinary && col.typ.size > 0 && len(b) > col.typ.size:
+			return newExecError(4815, 16, "Received an invalid column length from the bcp client for colid %d (row %d: %d bytes for %s).", i+1, r+1, len(b), col.typ)
 		}
 	}
-	return int64(len(l.rows)), nil
+	return nil
 }
 
 // errBulkColumnType is SQL Server's error for a BULK_LOAD column whose type

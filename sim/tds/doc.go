@@ -15,10 +15,12 @@
 // client's LOGIN7, is closed, as [MS-TDS] 3.3.5.1 requires), SQL batches,
 // sp_executesql (as an RPC, or written in a batch as EXEC sp_executesql
 // with its arguments by position or by name), bulk load (INSERT BULK, then
-// a BULK_LOAD message: go-mssqldb's CopyIn and CreateBulk; see bulk.go for
+// a BULK_LOAD message: go-mssqldb's CopyIn and CreateBulk, and FreeTDS's
+// freebcp, whose message has no closing DONE; see bulk.go for
 // the types it loads and the errors it sends), transaction-manager
 // requests, ATTENTION
-// (acknowledged by a DONE(ATTN) message of its own) and the RESETCONNECTION
+// (acknowledged by a DONE(ATTN) message of its own; a connection that ends
+// ends its running request as an ATTENTION would) and the RESETCONNECTION
 // status bit. The SQL it understands is deliberately tiny (SELECT of
 // literals, parameters and a few system functions, BEGIN TRAN / COMMIT /
 // ROLLBACK, CREATE TABLE, INSERT, INSERT BULK, SELECT COUNT(*), SELECT * for

@@ -122,8 +122,9 @@ func readByteLen(c *cursor, id byte, start int) (any, error) {
 // travel as PLP.
 func readShortLen(c *cursor, id byte) (any, error) {
 	maxLen := c.u16()
+	var coll []byte
 	if id == typBigVarChar || id == typBigChar || id == typNVarChar || id == typNChar {
-		c.take(len(collation))
+		coll = c.take(len(collation))
 	}
 	var data []byte
 	null := false
@@ -150,7 +151,7 @@ func readShortLen(c *cursor, id byte) (any, error) {
 	case typNVarChar, typNChar:
 		return ucs2ToString(data)
 	case typBigVarChar, typBigChar:
-		return string(data), nil
+		return decodeVarchar(coll, data), nil
 	}
 	return append([]byte(nil), data...), nil
 }

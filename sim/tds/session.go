@@ -247,6 +247,17 @@ func (s *session) run() {
 // running request, or is acknowledged at once when none is running.
 func (s *session) readLoop(ctx context.Context, reqs chan<- *request) {
 	defer close(reqs)
+	// However reading ends (the client gone, a protocol violation, a
+	// panic), the connection is closed: end the request left running, as
+	// SQL Server aborts the batch of a broken connection, or a long
+	// WAITFOR would hold the session and its goroutines past its client.
+	defer func() {
+		s.mu.Lock()
+		if s.cur != nil {
+			s.cur.cancel()
+		}
+		s.mu.Unlock()
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			s.srv.log.Error("tds: reader panicked; connection closed", "spid", s.spid, "panic", fmt.Sprint(r))

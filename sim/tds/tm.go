@@ -30,13 +30,13 @@ func parseTM(b []byte) (tmRequest, error) {
 	switch r.typ {
 	case tmBeginXact:
 		r.isolation = c.u8()
-		r.name = c.bVarChar()
+		r.name = c.xactName()
 	case tmCommitXact, tmRollbackXact:
-		r.name = c.bVarChar()
+		r.name = c.xactName()
 		r.flags = c.u8()
 		if r.flags&tmFlagBeginXact != 0 {
 			r.isolation = c.u8()
-			c.bVarChar()
+			c.xactName()
 		}
 	default:
 		if c.err == nil {
@@ -86,4 +86,17 @@ func (s *session) doTM(req *request, tb *tokenBuf) error {
 	}
 	tb.done(tokDone, doneFinal, cmdNone, 0)
 	return nil
+}
+
+// xactName reads a TM request's transaction name: a B_VARBYTE ([MS-TDS]
+// 2.2.6.9), its length a count of bytes, of UTF-16LE text, as tedious and
+// SqlClient send it. (Not a B_VARCHAR, counted in characters: go-mssqldb
+// writes one, but only ever empty, where the two agree.)
+func (c *cursor) xactName() string {
+	n := int(c.u8())
+	s, err := ucs2ToString(c.take(n))
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return s
 }

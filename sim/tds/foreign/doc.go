@@ -17,7 +17,9 @@
 //     process instead, to ask the server which of those sessions it
 //     encrypted. FreeTDS 1.3 has no TDS 8.0 and no token (FEDAUTH) login,
 //     and tsql drops the connection instead of sending ATTENTION when a
-//     query times out, so those are left to tedious.
+//     query times out, so those are left to tedious;
+//   - FreeTDS's freebcp (same package): a bulk copy of a file into a
+//     table, whose BULK_LOAD message ends without a DONE token.
 //
 // .ci/install-tds-client.sh installs both (npm ci in node/, from the
 // committed package-lock.json; the Debian package freetds-bin); without a

@@ -68,15 +68,32 @@ type tsqlRun struct {
 	err            error
 }
 
-// tsqlCommand returns tsql connecting as c, under ctx. Its configuration
-// is a freetds.conf of its own in a temporary directory, and HOME points
-// there too, so that neither the machine's /etc/freetds nor a
-// ~/.freetds.conf changes what is tested. With lineBuffered it runs under
+// tsqlCommand returns tsql connecting as c, under ctx, configured by
+// freeTDSEnv. With lineBuffered it runs under
 // coreutils' stdbuf -oL, so that each line tsql prints reaches a pipe at
 // once rather than when tsql exits.
 func tsqlCommand(ctx context.Context, t *testing.T, c ftds, lineBuffered bool) *exec.Cmd {
 	t.Helper()
 	bin := tsqlBin(t)
+	args := []string{bin, "-S", "sim", "-U", c.user, "-P", c.pass, "-o", "q"}
+	if lineBuffered {
+		stdbuf, err := exec.LookPath("stdbuf")
+		if err != nil {
+			notInstalled(t, "FreeTDS (stdbuf, from coreutils, to read tsql line by line)", err)
+		}
+		args = append([]string{stdbuf, "-oL"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = freeTDSEnv(t, c)
+	return cmd
+}
+
+// freeTDSEnv is the environment of a FreeTDS program (tsql, freebcp)
+// connecting as c to the server named "sim": a freetds.conf of its own in a
+// temporary directory, and HOME there too, so that neither the machine's
+// /etc/freetds nor a ~/.freetds.conf changes what is tested.
+func freeTDSEnv(t *testing.T, c ftds) []string {
+	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "freetds.conf")
 	text := fmt.Sprintf("[global]\n\tclient charset = UTF-8\n[sim]\n\thost = %s\n\tport = %d\n\ttds version = %s\n\tencryption = %s\n",
@@ -88,16 +105,6 @@ func tsqlCommand(ctx context.Context, t *testing.T, c ftds, lineBuffered bool) *
 		text += fmt.Sprintf("\ttext size = %d\n", c.textSize)
 	}
 	require.NoError(t, os.WriteFile(conf, []byte(text), 0o600))
-
-	args := []string{bin, "-S", "sim", "-U", c.user, "-P", c.pass, "-o", "q"}
-	if lineBuffered {
-		stdbuf, err := exec.LookPath("stdbuf")
-		if err != nil {
-			notInstalled(t, "FreeTDS (stdbuf, from coreutils, to read tsql line by line)", err)
-		}
-		args = append([]string{stdbuf, "-oL"}, args...)
-	}
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	env := []string{"FREETDSCONF=" + conf, "HOME=" + dir, "TDSVER=" + c.version, "LC_ALL=C.UTF-8"}
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
@@ -106,8 +113,7 @@ func tsqlCommand(ctx context.Context, t *testing.T, c ftds, lineBuffered bool) *
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = env
-	return cmd
+	return env
 }
 
 // runTsql runs tsql with the connection c and script on stdin, and returns

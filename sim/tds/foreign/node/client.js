@@ -142,6 +142,10 @@ async function main() {
   step = 'parameters';
   const [p] = await query(conn, 'SELECT @n AS n, @s AS s', [['n', TYPES.Int, 41], ['s', TYPES.NVarChar, 'café']]);
   check(p.n === 41 && p.s === 'café', `parameters came back as ${JSON.stringify(p)}`);
+  // A VarChar travels in the code page of the server's collation (1252:
+  // "é" is the byte 0xE9), which the server must read as such.
+  const [v] = await query(conn, 'SELECT @v AS v', [['v', TYPES.VarChar, 'café €']]);
+  check(v.v === 'café €', `a VarChar parameter came back as ${JSON.stringify(v.v)}`);
   console.log('ok parameters');
 
   step = 'use';
@@ -163,6 +167,16 @@ async function main() {
   await tx(conn, 'commitTransaction');
   const [count] = await query(conn, `SELECT COUNT(*) AS n FROM ${table}`);
   check(count.n === 1, `rows after a rollback and a commit = ${count.n}, want 1`);
+  // transaction() names its transaction ("_tedious_<hex>"): a TM BEGIN and
+  // COMMIT whose name is a B_VARBYTE.
+  await new Promise((resolve, reject) => conn.transaction((err, done) => {
+    if (err) return reject(err);
+    query(conn, `INSERT INTO ${table} VALUES (3)`).then(
+      () => done(null, (e) => (e ? reject(e) : resolve())),
+      (e) => done(e, () => reject(e)));
+  }));
+  const [named] = await query(conn, `SELECT COUNT(*) AS n FROM ${table}`);
+  check(named.n === 2, `rows after a named transaction = ${named.n}, want 2`);
   console.log('ok transaction');
 
   step = 'error';
