@@ -3,6 +3,9 @@ package tds
 import (
 	"encoding/binary"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // collationUTF8 is the fUTF8 flag of a collation's info DWORD ([MS-TDS]
@@ -23,21 +26,13 @@ func decodeVarchar(coll, data []byte) string {
 	var b strings.Builder
 	b.Grow(len(data))
 	for _, c := range data {
-		switch {
-		case c < 0x80:
-			b.WriteByte(c)
-		case c < 0xA0:
-			b.WriteRune(cp1252[c-0x80])
-		default:
-			b.WriteRune(rune(c)) // 0xA0-0xFF: as in Latin-1
+		r := charmap.Windows1252.DecodeByte(c)
+		if r == utf8.RuneError {
+			// One of the five bytes code page 1252 leaves undefined:
+			// Windows reads it as the C1 control of the same value.
+			r = rune(c)
 		}
+		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// cp1252 maps the bytes 0x80-0x9F of code page 1252; the five it leaves
-// undefined become the C1 controls of the same value, as Windows reads them.
-var cp1252 = [32]rune{
-	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8D, 'Ž', 0x8F,
-	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9D, 'ž', 'Ÿ',
 }
