@@ -4,8 +4,8 @@
 #  - Node's tedious (JavaScript), from npm, pinned by
 #    sim/tds/foreign/node/package-lock.json, into that directory; Node.js
 #    >= 18.17 comes from the machine's package registry if missing;
-#  - FreeTDS's tsql (C), from the Debian/Ubuntu package freetds-bin if tsql
-#    is missing.
+#  - FreeTDS's tsql and freebcp (C), from the Debian/Ubuntu package
+#    freetds-bin if either is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=sim/tds/foreign/node
@@ -41,10 +41,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -f "$dir/node_mo
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 fi
-if ! command -v tsql >/dev/null 2>&1; then
-  echo "== installing FreeTDS (tsql; Debian/Ubuntu package freetds-bin)"
+if ! command -v tsql >/dev/null 2>&1 || ! command -v freebcp >/dev/null 2>&1; then
+  echo "== installing FreeTDS (tsql, freebcp; Debian/Ubuntu package freetds-bin)"
   apt_install freetds-bin
-  command -v tsql >/dev/null 2>&1 || { echo "freetds-bin installed no tsql on PATH" >&2; exit 1; }
+  for tool in tsql freebcp; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "freetds-bin installed no $tool on PATH" >&2; exit 1; }
+  done
 fi
 
 echo "== foreign TDS client: node $(node --version), tedious $(node -p "require('$PWD/$dir/node_modules/tedious/package.json').version")"
