@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -72,4 +75,19 @@ func TestSimReportCutOffByAFileSizeLimitIsNotLeft(t *testing.T) {
 	assert.Contains(t, string(out), "idpool sim: --report: write "+path+": file too large", "the error names the file the user asked for")
 	assert.Contains(t, string(out), "all invariants held", "the summary is still printed")
 	assert.NoFileExists(t, path)
+}
+
+// failingWriter is a stdout that refuses every write, as /dev/full does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// `idpool demo > out.txt` on a full disk (or `> /dev/full`) printed
+// nothing and exited 0, as if its figures had been delivered; sim and bench
+// fail when their summary cannot be written, and so does demo now.
+func TestDemoFailsWhenItsFiguresCannotBeWritten(t *testing.T) {
+	var errb bytes.Buffer
+	code := run(context.Background(), []string{"demo", "--duration", "100ms", "--identities", "3", "--workers", "2"}, failingWriter{}, &errb)
+	assert.Equal(t, exitFailed, code)
+	assert.Contains(t, errb.String(), "idpool demo: writing the figures: no space left on device")
 }
