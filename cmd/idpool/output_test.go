@@ -55,6 +55,34 @@ func TestOutputFileIsNeverLeftHalfWritten(t *testing.T) {
 	require.Len(t, entries, 1, "no temporary file is left beside the report: %v", entries)
 }
 
+// A report path that is a link keeps being one (the report replaces the file
+// it points to), and one that is a device is written in place.
+func TestOutputFileThroughALinkOrADevice(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.html")
+	link := filepath.Join(dir, "link.html")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+	require.NoError(t, os.Symlink(target, link))
+	require.NoError(t, writeFile("report", link, func(w io.Writer) error {
+		_, err := io.WriteString(w, "new")
+		return err
+	}))
+	st, err := os.Lstat(link)
+	require.NoError(t, err)
+	assert.NotZero(t, st.Mode()&os.ModeSymlink, "the link is still a link")
+	got, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(got))
+
+	require.NoError(t, writeFile("report", os.DevNull, func(w io.Writer) error {
+		_, err := io.WriteString(w, "into the void")
+		return err
+	}))
+	st, err = os.Stat(os.DevNull)
+	require.NoError(t, err)
+	assert.NotZero(t, st.Mode()&os.ModeDevice, "%s is still a device", os.DevNull)
+}
+
 // The same through the command, as a user meets it: a file size limit
 // (ulimit -f) stops the HTML report partway.
 func TestSimReportCutOffByAFileSizeLimitIsNotLeft(t *testing.T) {

@@ -233,6 +233,16 @@ func writeFile(flagName, path string, write func(io.Writer) error) error {
 const outputPerm = 0o644
 
 func writeWhole(path string, write func(io.Writer) error) error {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		// A device or a pipe (--report /dev/stdout): written in place,
+		// as nothing can be renamed onto it.
+		return writeInPlace(path, write)
+	}
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		// A link to the report is kept a link: the report replaces the
+		// file it points to.
+		path = target
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
 	if err != nil {
 		return err
@@ -253,4 +263,12 @@ func writeWhole(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return nil
+}
+
+func writeInPlace(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	return errors.Join(write(f), f.Close())
 }
