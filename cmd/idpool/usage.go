@@ -179,6 +179,12 @@ func checkOutputFile(flagName, path string) error {
 	if path == "" {
 		return nil
 	}
+	if strings.HasPrefix(path, "-") {
+		// The flag package gives a flag without its value the next
+		// argument: --json-file --quick ran the full bench into a file
+		// named "--quick".
+		return usagef("--%s %q: a flag, not a file name: --%s needs a file (./%s for a file of that name)", flagName, path, flagName, path)
+	}
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)
 	if err != nil {
