@@ -89,7 +89,7 @@ func (rep *Report) WriteHTML(w io.Writer, at time.Time) error {
 	if err := rep.WriteTable(&table); err != nil {
 		return err
 	}
-	return htmlPage.Execute(w, map[string]any{"At": at.UTC().Format(time.RFC3339), "Machine": rep.Machine, "Sections": sections, "Table": table.String()})
+	return htmlPage.Execute(w, map[string]any{"At": at.UTC().Format(time.RFC3339), "Machine": rep.Machine, "Sections": sections, "Table": table.String(), "Interrupted": rep.Interrupted})
 }
 
 var htmlPage = template.Must(template.New("report").Parse(`<!doctype html>
@@ -102,6 +102,7 @@ pre{font:12px monospace;background:#f6f6f6;padding:1em;overflow-x:auto}
 </style></head><body>
 <h1>idpool bench</h1>
 <p>{{.At}} · {{.Machine.CPU}} · {{.Machine.NumCPU}} CPU · GOMAXPROCS {{.Machine.GOMAXPROCS}} · {{.Machine.GoVersion}} · load {{.Machine.LoadAvg}} at start</p>
+{{if .Interrupted}}<p style="font-size:18px;color:#cf222e"><b>{{.Interrupted}}</b></p>{{end}}
 {{range .Sections}}
 <h2>{{.Name}}</h2><p>{{.Summary}}. Bars: {{.Label}}.</p>
 {{range .Groups}}<div class="params">{{.Params}}</div>

@@ -19,6 +19,11 @@ type Report struct {
 	Runs    int
 	RunTime time.Duration
 	Elapsed time.Duration
+	// Interrupted, when set, says where a cancelled Run stopped: the
+	// report then covers only the scenarios before that point, and every
+	// output says so, so that a file kept from a cut-short run does not
+	// pass for a whole one.
+	Interrupted string
 }
 
 // Ratio names and their meaning.
@@ -270,8 +275,10 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 		Runs      int            `json:"runs"`
 		RunTimeMS float64        `json:"run_time_ms"`
 		ElapsedS  float64        `json:"elapsed_s"`
+		// Interrupted: see Report.Interrupted.
+		Interrupted string `json:"interrupted,omitempty"`
 	}{rep.Machine, results, ratios, rep.Targets, rep.Quick, rep.Runs,
-		float64(rep.RunTime) / 1e6, math.Round(rep.Elapsed.Seconds()*10) / 10}
+		float64(rep.RunTime) / 1e6, math.Round(rep.Elapsed.Seconds()*10) / 10, rep.Interrupted}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

@@ -123,7 +123,7 @@ func runScenarios(ctx context.Context, o Options, scenarios []Scenario) (*Report
 			continue
 		}
 		if cerr := ctx.Err(); cerr != nil {
-			return rep.done(t0), fmt.Errorf("bench: interrupted before %s: %w", s.Name, cerr)
+			return rep.interrupted(t0, "before", s.Name), fmt.Errorf("bench: interrupted before %s: %w", s.Name, cerr)
 		}
 		o.progress("== %s: %s", s.Name, s.Summary)
 		res, err := s.Run(ctx, o)
@@ -133,7 +133,7 @@ func runScenarios(ctx context.Context, o Options, scenarios []Scenario) (*Report
 			// from idle never saw ctx end, and returns what it had);
 			// the ones before it did. Were its results kept, a Ctrl-C
 			// during the last scenario would pass as a whole run.
-			return rep.done(t0), fmt.Errorf("bench: interrupted in %s: %w", s.Name, cerr)
+			return rep.interrupted(t0, "in", s.Name), fmt.Errorf("bench: interrupted in %s: %w", s.Name, cerr)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", s.Name, err)
@@ -148,6 +148,13 @@ func (rep *Report) done(t0 time.Time) *Report {
 	rep.Elapsed = time.Since(t0)
 	rep.computeRatios()
 	return rep
+}
+
+// interrupted settles a report whose run ctx ended before (where "before")
+// or in (where "in") the scenario named.
+func (rep *Report) interrupted(t0 time.Time, where, scenario string) *Report {
+	rep.Interrupted = fmt.Sprintf("interrupted %s %s: the results cover only the scenarios that finished before it", where, scenario)
+	return rep.done(t0)
 }
 
 // trialFunc runs one timed run of one peer and returns its figures.

@@ -59,6 +59,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		rep.Machine.GoVersion, rep.Machine.LoadAvg)
 	fmt.Fprintf(w, "each figure: median of %d interleaved runs of ~%s; spread = ±(max-min)/2 as %% of the median%s\n",
 		rep.Runs, rep.RunTime, map[bool]string{true: " [quick]", false: ""}[rep.Quick])
+	if rep.Interrupted != "" {
+		fmt.Fprintf(w, "%s\n", rep.Interrupted)
+	}
 	for _, s := range Scenarios {
 		var rows []Result
 		for _, r := range rep.Results {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -115,17 +117,24 @@ func runDemo(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err := m.Close(closeCtx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "queries %d (%.0f/s), errors %d, cross-identity %d\n", ops.Load(), float64(ops.Load())/elapsed.Seconds(), errs.Load(), mismatches.Load())
-	fmt.Fprintf(stdout, "pools live %d, created %d, retired %d\n", s.Pools, s.PoolsCreated, s.PoolsRetired)
-	fmt.Fprintf(stdout, "hits %d, physical opens %d, token mints %d\n", s.Total.Hits, s.Total.Opens, s.Total.TokenMints)
-	fmt.Fprintf(stdout, "connections open after Close: %d\n", db.OpenNow())
+	// The figures are written at once and their error kept: on a full
+	// disk the run was reported as delivered, exit 0.
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "queries %d (%.0f/s), errors %d, cross-identity %d\n", ops.Load(), float64(ops.Load())/elapsed.Seconds(), errs.Load(), mismatches.Load())
+	fmt.Fprintf(&out, "pools live %d, created %d, retired %d\n", s.Pools, s.PoolsCreated, s.PoolsRetired)
+	fmt.Fprintf(&out, "hits %d, physical opens %d, token mints %d\n", s.Total.Hits, s.Total.Opens, s.Total.TokenMints)
+	fmt.Fprintf(&out, "connections open after Close: %d\n", db.OpenNow())
+	var werr error
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		werr = fmt.Errorf("writing the figures: %w", err)
+	}
 	if mismatches.Load() > 0 || db.OpenNow() > 0 {
-		return fmt.Errorf("invariant violated")
+		return errors.Join(fmt.Errorf("invariant violated"), werr)
 	}
 	if interrupted {
-		return fmt.Errorf("interrupted after %s of %s: the figures cover the part that ran", elapsed.Round(time.Millisecond), *duration)
+		return errors.Join(fmt.Errorf("interrupted after %s of %s: the figures cover the part that ran", elapsed.Round(time.Millisecond), *duration), werr)
 	}
-	return nil
+	return werr
 }
 
 var errMismatch = fmt.Errorf("connection belongs to another identity")

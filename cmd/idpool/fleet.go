@@ -109,6 +109,17 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 	if rep == nil {
 		return true, err
 	}
+	if err != nil {
+		// The report covers the part that ran, and says so: an
+		// interrupted run's once read "every fleet invariant held", and
+		// failed with the bare "context canceled".
+		if ctx.Err() != nil {
+			err = errors.New("interrupted: the report covers only the part of the run before the signal")
+			rep.Stopped = "interrupted"
+		} else {
+			rep.Stopped = fmt.Sprintf("stopped by an error: %v", err)
+		}
+	}
 	// A report file that cannot be written fails the command beside the
 	// run's own outcome, not in place of the summary on stdout.
 	werr := writeFleetReport(stdout, rep, ff)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -178,6 +179,12 @@ func checkOutputFile(flagName, path string) error {
 	if path == "" {
 		return nil
 	}
+	if strings.HasPrefix(path, "-") {
+		// The flag package gives a flag without its value the next
+		// argument: --json-file --quick ran the full bench into a file
+		// named "--quick".
+		return usagef("--%s %q: a flag, not a file name: --%s needs a file (./%s for a file of that name)", flagName, path, flagName, path)
+	}
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -213,17 +220,61 @@ func samePath(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(stA, stB)
 }
 
-// writeFile creates path and writes it with write. An output file is
-// written after the run: its error names the flag, and the caller reports
-// it beside the run's other outputs instead of in their place.
+// writeFile writes path with write. An output file is written after the
+// run: its error names the flag, and the caller reports it beside the run's
+// other outputs instead of in their place. It is written to a temporary file
+// beside path and renamed onto it once complete, so that a write that fails
+// halfway (a full disk, a file size limit) leaves no report cut off under
+// the name of a complete one, and keeps the file that was there before.
 func writeFile(flagName, path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err == nil {
-		err = write(f)
-		err = errors.Join(err, f.Close())
-	}
-	if err != nil {
+	if err := writeWhole(path, write); err != nil {
 		return fmt.Errorf("--%s: %w", flagName, err)
 	}
 	return nil
+}
+
+// outputPerm is an output file's mode, as os.Create's 0666 under the usual
+// umask: others read a report too (a browser, a CI artefact upload), and
+// os.CreateTemp's 0600 would keep it from them.
+const outputPerm = 0o644
+
+func writeWhole(path string, write func(io.Writer) error) error {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		// A device or a pipe (--report /dev/stdout): written in place,
+		// as nothing can be renamed onto it.
+		return writeInPlace(path, write)
+	}
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		// A link to the report is kept a link: the report replaces the
+		// file it points to.
+		path = target
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = write(f)
+	err = errors.Join(err, f.Chmod(outputPerm), f.Close())
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		// The user named path, not the temporary file: say path.
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == tmp {
+			pe.Path = path
+		}
+		return err
+	}
+	return nil
+}
+
+func writeInPlace(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	return errors.Join(write(f), f.Close())
 }

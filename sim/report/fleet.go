@@ -58,6 +58,11 @@ type Fleet struct {
 	Violations []string
 	// Processes has each worker slot's figures at the end of the run.
 	Processes []FleetProcess
+	// Stopped, when set, says why the run ended before its last fault was
+	// measured (interrupted, or a step that failed): the figures cover only
+	// the part that ran, and every output says so rather than pass for a
+	// whole run.
+	Stopped string
 	// Events are the faults injected, in order.
 	Events []FleetEvent
 	// Series is sampled during the run, for the HTML chart; left out of
@@ -127,6 +132,7 @@ type fleetJSON struct {
 	Events            []FleetEvent   `json:"events"`
 	Violations        []string       `json:"violations"`
 	InvariantsChecked []string       `json:"invariants_checked"`
+	Stopped           string         `json:"stopped,omitempty"`
 }
 
 type fleetPermits struct {
@@ -152,7 +158,7 @@ func WriteFleetJSON(w io.Writer, r *Fleet) error {
 		KillRecoveryMS: ms(r.KillRecovery), KillBoundMS: ms(r.KillBound), LeaderStopMS: ms(r.LeaderStopResume),
 		LeaderMoveMS: ms(r.LeaderMoveResume), EtcdDownShedMS: ms(r.EtcdDownShed), EtcdRecoveryMS: ms(r.EtcdRecovery),
 		LeaseLosses: r.LeaseLosses, PerProcess: r.Processes, Events: r.Events, Violations: r.Violations,
-		InvariantsChecked: fleetInvariants}
+		InvariantsChecked: fleetInvariants, Stopped: r.Stopped}
 	if v.Violations == nil {
 		v.Violations = []string{}
 	}
@@ -172,6 +178,9 @@ func WriteFleetText(w io.Writer, r *Fleet) error {
 		return d.Round(time.Millisecond).String()
 	}
 	p("fleet: %d processes, cap %d sessions, lease TTL %s\n", r.Workers, r.Cap, r.TTL)
+	if r.Stopped != "" {
+		p("  stopped short            %s; what follows covers only the part that ran\n", r.Stopped)
+	}
 	p("  server peak sessions     %d (cap %d, server limit %d), logins refused at the limit %d\n", r.PeakSessions, r.Cap, r.Limit, r.LimitRefusals)
 	p("  server above the cap     longest %s at a stretch, %d stretches (closed sessions not yet reaped; bound %s)\n",
 		r.OverCapLongest.Round(time.Microsecond), r.OverCapStretches, ms(r.OverCapBound))
@@ -242,6 +251,9 @@ func WriteFleetHTML(w io.Writer, r *Fleet) error {
 	var text bytes.Buffer
 	_ = WriteFleetText(&text, r)
 	verdict, color := "every fleet invariant held", "#1a7f37"
+	if r.Stopped != "" {
+		verdict, color = "no fleet invariant violated in the part that ran ("+r.Stopped+")", "#9a6700"
+	}
 	if n := len(r.Violations); n > 0 {
 		verdict, color = fmt.Sprintf("%d invariant violations", n), "#cf222e"
 	}
