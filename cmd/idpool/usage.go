@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/google/renameio/v2"
 )
 
 // Exit codes, the same for every command.
@@ -235,7 +237,7 @@ func writeFile(flagName, path string, write func(io.Writer) error) error {
 
 // outputPerm is an output file's mode, as os.Create's 0666 under the usual
 // umask: others read a report too (a browser, a CI artefact upload), and
-// os.CreateTemp's 0600 would keep it from them.
+// the temporary file's 0600 would keep it from them.
 const outputPerm = 0o644
 
 func writeWhole(path string, write func(io.Writer) error) error {
@@ -249,18 +251,19 @@ func writeWhole(path string, write func(io.Writer) error) error {
 		// file it points to.
 		path = target
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	// renameio writes a temporary file beside path and renames it onto
+	// path only once complete (fsynced); Cleanup removes it otherwise.
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(outputPerm))
 	if err != nil {
 		return err
 	}
+	defer func() { _ = f.Cleanup() }() // a no-op once replaced
 	tmp := f.Name()
 	err = write(f)
-	err = errors.Join(err, f.Chmod(outputPerm), f.Close())
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = f.CloseAtomicallyReplace()
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
 		// The user named path, not the temporary file: say path.
 		var pe *fs.PathError
 		if errors.As(err, &pe) && pe.Path == tmp {
