@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idpool/idpool/tokens"
 	"github.com/stretchr/testify/require"
 )
 
@@ -64,4 +65,47 @@ func (h *harness) runTimersFor(d time.Duration) {
 		h.tick()
 	}
 	h.now = end
+}
+
+// TestAFailingFillHoldEndsWithTheFailures: with no blocking period
+// (DialBackoff off), two failed dials or mints hold the MinSize fill for
+// fillRetryAfter (holdFailingFill), in place of the period. What ends a
+// period (a dial that succeeds: the server is back; a new credential after
+// failed mints) left the hold in place, so a pool configured to retry at
+// once stayed below MinSize for up to 10s after its server recovered, where
+// one with a blocking period refilled at once. A hold made at the global cap
+// (permitRefused) is not the failures' and stays.
+func TestAFailingFillHoldEndsWithTheFailures(t *testing.T) {
+	refused := errors.New("login refused")
+	t.Run("a dial succeeds", func(t *testing.T) {
+		h := newHarness(t, PoolConfig{MinSize: 2, MaxSize: 3})
+		for len(h.dials) > 0 {
+			h.finishDial(refused)
+		}
+		require.True(t, h.p.fillHeld, "two failures in a row hold the fill")
+		a := h.acquire() // an acquire dials at once, hold or not
+		h.finishDial(nil)
+		h.mustGrant(a)
+		require.Len(t, h.dials, 1, "the server is back: the fill goes on at once")
+	})
+	t.Run("a new credential", func(t *testing.T) {
+		h := newHarness(t, PoolConfig{MinSize: 1, MaxSize: 3, UsesToken: true, TokenThreshold: time.Second})
+		for h.mints > 0 {
+			h.finishMint(tokens.Token{}, refused)
+		}
+		require.True(t, h.p.fillHeld, "two failures in a row hold the fill")
+		h.step(NewCredential{})
+		require.Equal(t, 1, h.mints, "the new credential may well succeed: the fill mints with it at once")
+	})
+	t.Run("the cap's hold stays", func(t *testing.T) {
+		h := newHarness(t, PoolConfig{MinSize: 2, MaxSize: 3, NeedsPermit: true})
+		for h.refuseFill() {
+		}
+		require.True(t, h.p.fillHeld)
+		a := h.acquire()
+		h.grantPermit()
+		h.finishDial(nil)
+		h.mustGrant(a)
+		require.Zero(t, h.permitAsks, "no fill asked before fillRetryAfter")
+	})
 }
