@@ -55,16 +55,26 @@ func (p *Pool) holdFailingFill(now time.Time) {
 		return
 	}
 	p.fillHeld = true
+	p.rare.fillHeldFailing = true
 	p.rare.fillRetryAt = now.Add(fillRetryAfter)
 	p.wakeNoLaterThan(p.rare.fillRetryAt)
 }
 
-// endBlocking ends a failure streak and its blocking period.
+// endBlocking ends a failure streak and its blocking period, and a fill hold
+// that stands in for the period (holdFailingFill): what ends the one (a
+// dial that succeeds, a new credential after failed mints) ends the other,
+// or a pool with no blocking period would refill up to fillRetryAfter later
+// than one with. A hold made at the global cap is not the failures' and
+// stays.
 func (p *Pool) endBlocking() {
 	if r := p.rare; r != nil {
 		r.dialFailures = 0
 		r.blockedUntil = time.Time{}
 		r.lastDialErr = nil
+		if r.fillHeldFailing {
+			r.fillHeldFailing = false
+			p.fillHeld = false
+		}
 	}
 }
 

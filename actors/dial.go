@@ -62,9 +62,27 @@ func (p *Pool) requestMint(now time.Time) {
 }
 
 // fillMin dials up to MinSize, unless recent fill dials failed and the
-// backoff has not yet passed, or the global cap refused a fill lately.
+// backoff has not yet passed, or a fill was held lately (refused at the
+// global cap, or failing with no blocking period).
 func (p *Pool) fillMin(now time.Time) {
-	if p.closing || p.blocked(now) || p.fillHeld || p.retireDue {
+	if p.closing || p.retireDue {
+		return
+	}
+	if held, blocked := p.fillHeld, p.blocked(now); held || blocked {
+		// Ask for the Tick that ends the hold or the period. The one asked
+		// for when it began may be gone: the pool has one timer, and a Tick
+		// before it recomputes the wakes (rescheduleWake), leaving these
+		// out while the pool was at MinSize. The pool fell below it later
+		// (a broken release, a permit request withdrawn) and stayed there
+		// until an unrelated input: an acquire, PoolIdleTimeout's Tick.
+		if p.size() < p.cfg.MinSize {
+			if held {
+				p.wakeNoLaterThan(p.rare.fillRetryAt)
+			}
+			if blocked {
+				p.wakeNoLaterThan(p.rare.blockedUntil)
+			}
+		}
 		return
 	}
 	for p.size() < p.cfg.MinSize {

@@ -40,11 +40,16 @@ type harness struct {
 	// withdrawals not yet answered (see answerWithdraw).
 	reqSeq, wdSeq []uint64
 	seq           uint64
+	// fillReqs: the sequence numbers of the requests made for a MinSize
+	// fill, which the manager may refuse at the cap (see refuseFill).
+	fillReqs map[uint64]bool
 	// fifo: assert that grants follow arrival order (valid when no health
 	// or token check can hold a waiter's turn).
 	fifo bool
 	// replies holds each acquire's reply channel (see replyFor).
 	replies map[uint64]chan messages.Reply
+	// retireAsked: the pool asked to retire and no acquire came since.
+	retireAsked bool
 	// ref, when set, is the reference pool of newDifferentialHarness.
 	ref *Pool
 }
@@ -86,6 +91,9 @@ func buildHarness(t harnessT, cfg PoolConfig) *harness {
 // Advance) and checks everything after.
 func (h *harness) step(in Input) {
 	h.t.Helper()
+	if _, ok := in.(Acquire); ok {
+		h.retireAsked = false
+	}
 	h.p.Step(h.now, in)
 	effs := h.p.Ready()
 	if h.ref != nil {
@@ -156,10 +164,20 @@ func (h *harness) apply(effs []Effect) {
 			h.wakes = append(h.wakes, e.At)
 		case EffRetire:
 			h.retires = append(h.retires, e.Seen)
+			require.False(h.t, h.retireAsked, "retirement asked twice with no acquire between")
+			h.retireAsked = true
+			require.True(h.t, h.p.quiet() && h.p.closesInFlight == 0 && len(h.p.conns) == 0,
+				"retirement asked by a pool not quiet and empty: %+v", h.p.Stats())
 		case EffRequestPermit:
 			h.permitAsks++
 			h.seq++
 			h.reqSeq = append(h.reqSeq, h.seq)
+			if e.Fill {
+				if h.fillReqs == nil {
+					h.fillReqs = map[uint64]bool{}
+				}
+				h.fillReqs[h.seq] = true
+			}
 		case EffWithdrawPermit:
 			h.seq++
 			h.wdSeq = append(h.wdSeq, h.seq)
@@ -170,6 +188,7 @@ func (h *harness) apply(effs []Effect) {
 		}
 	}
 	require.NoError(h.t, h.p.CheckInvariants())
+	h.checkRefill()
 	if h.p.cfg.NeedsPermit {
 		require.Equal(h.t, len(h.p.conns)+h.p.closesInFlight+h.p.dialing+h.p.awaitingToken, h.permitsHeld, "every open, closing or dialing connection holds exactly one permit")
 		require.Equal(h.t, h.p.awaitingPermit, h.permitAsks, "permit requests outstanding")
@@ -179,6 +198,30 @@ func (h *harness) apply(effs []Effect) {
 		}
 		require.Equal(h.t, len(h.wdSeq), h.p.withdrawing()+late, "withdrawals outstanding")
 		require.LessOrEqual(h.t, h.p.withdrawing(), h.p.awaitingPermit, "only requests awaiting an answer are being withdrawn")
+	}
+}
+
+// checkRefill: a pool below MinSize, neither closing nor retiring, is
+// refilling, or waits for a hold (fillHeld) or a blocking period to pass
+// with a Tick asked for by then: the driver Ticks it only when asked, so a
+// hold with no Tick to end it kept the pool below MinSize for good.
+func (h *harness) checkRefill() {
+	h.t.Helper()
+	p := h.p
+	if p.closing || p.retireDue || p.size() >= p.cfg.MinSize {
+		return
+	}
+	var resume time.Time
+	if p.fillHeld {
+		resume = p.rare.fillRetryAt
+	}
+	if until := p.blockedUntil(); h.now.Before(until) && until.After(resume) {
+		resume = until
+	}
+	require.False(h.t, resume.IsZero(), "below MinSize (%d of %d), neither held nor blocked, and not refilling", p.size(), p.cfg.MinSize)
+	if resume.After(h.now) {
+		require.False(h.t, p.wakeAt.IsZero() || p.wakeAt.After(resume),
+			"below MinSize until %s, but the next Tick is at %s", resume, p.wakeAt)
 	}
 }
 
@@ -209,6 +252,23 @@ func (h *harness) grantPermit() {
 	h.permitAsks--
 	h.permitsHeld++
 	h.step(PermitGranted{})
+}
+
+// refuseFill refuses the oldest permit request, a MinSize fill's, as the
+// manager does at the global cap, and reports whether it was one.
+func (h *harness) refuseFill() bool {
+	h.t.Helper()
+	for len(h.wdSeq) > 0 && len(h.reqSeq) > 0 && h.wdSeq[0] < h.reqSeq[0] {
+		h.answerWithdraw()
+	}
+	if len(h.reqSeq) == 0 || !h.fillReqs[h.reqSeq[0]] {
+		return false
+	}
+	delete(h.fillReqs, h.reqSeq[0])
+	h.reqSeq = h.reqSeq[1:]
+	h.permitAsks--
+	h.step(PermitRefused{})
+	return true
 }
 
 // answerWithdraw answers the oldest withdrawal as the manager does: it

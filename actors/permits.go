@@ -30,7 +30,8 @@ const fillRetryAfter = 10 * time.Second
 func (p *Pool) permitRefused(now time.Time) {
 	p.permitAnswered()
 	p.fillHeld = true
-	p.rareMut().fillRetryAt = now.Add(fillRetryAfter)
+	p.rareMut().fillHeldFailing = false // the cap's hold now: a success does not end it
+	p.rare.fillRetryAt = now.Add(fillRetryAfter)
 	p.wakeNoLaterThan(p.rare.fillRetryAt)
 	p.serve(now)
 	p.maybeDrained()

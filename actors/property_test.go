@@ -63,6 +63,11 @@ var propertyVariants = []propertyVariant{
 	{"permits", PoolConfig{MinSize: 1, MaxSize: 3, NeedsPermit: true, HealthCheckAfter: 3 * time.Second, IdleTimeout: 20 * time.Second}, false},
 	{"permits+tokens", PoolConfig{MaxSize: 3, NeedsPermit: true, UsesToken: true, TokenThreshold: 10 * time.Second, MaxLifetime: time.Minute}, false},
 	{"tokens", PoolConfig{MinSize: 1, MaxSize: 4, UsesToken: true, RefreshAhead: true, TokenThreshold: 10 * time.Second, HealthCheckAfter: 5 * time.Second, MaxLifetime: 2 * time.Minute}, false},
+	// Retirement of pools that keep a MinSize, whose fills fail (with and
+	// without a blocking period) or are refused at the cap, and whose
+	// failed dials and mints ask to retire (see maybeRetire).
+	{"retire+fill", PoolConfig{MinSize: 2, MaxSize: 3, NeedsPermit: true, IdleTimeout: 20 * time.Second, RetireAfter: 30 * time.Second}, true},
+	{"retire+tokens", PoolConfig{MinSize: 1, MaxSize: 3, UsesToken: true, TokenThreshold: 10 * time.Second, RetireAfter: 30 * time.Second}, false},
 }
 
 // drawPropertyConfig completes a variant's configuration with a drawn seed
@@ -91,6 +96,9 @@ func runRandomSequenceOn(rt *rapid.T, h *harness, cfg PoolConfig, fifo bool) {
 	for range steps {
 		if h.permitAsks > 0 && rapid.IntRange(0, 2).Draw(rt, "grantPermit") == 0 {
 			h.grantPermit()
+		}
+		if h.permitAsks > 0 && rapid.IntRange(0, 5).Draw(rt, "refuseFill") == 0 {
+			h.refuseFill() // at the cap: the fill is held (fillHeld)
 		}
 		if cfg.NeedsPermit && rapid.IntRange(0, 15).Draw(rt, "steal") == 0 {
 			h.steal()

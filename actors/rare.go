@@ -38,6 +38,9 @@ type rareState struct {
 	// refused at the global cap, or failing without a blocking period)
 	// may ask again (see permitRefused, holdFailingFill).
 	fillRetryAt time.Time
+	// fillHeldFailing: the hold (fillHeld) is holdFailingFill's, which
+	// ends with the failures (endBlocking), not the cap's.
+	fillHeldFailing bool
 }
 
 // rareMut returns the pool's rare state, making it, for a change.

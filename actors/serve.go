@@ -31,6 +31,7 @@ func (p *Pool) serve(now time.Time) {
 	defer p.dropSpareTokens()
 	if p.blocked(now) {
 		p.failBlocked(now)
+		p.fillMin(now) // dials nothing: asks for the Tick that ends the period
 		return
 	}
 	for p.waiters.unserved() > p.coming() && p.size() < p.cfg.MaxSize {

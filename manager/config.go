@@ -113,8 +113,9 @@ type Config struct {
 	// credential. Defaults 200ms and 10s; negative DialBackoff: no blocking
 	// period (a MinSize fill, which has no caller to fail, still waits 10s
 	// after two failures in a row rather than dial again at once, for
-	// ever); negative DialBackoffMax: no cap (the doubling stops at 2^20
-	// times DialBackoff, or saturates at about 146 years, never wrapping).
+	// ever, unless what would end a period comes first); negative
+	// DialBackoffMax: no cap (the doubling stops at 2^20 times
+	// DialBackoff, or saturates at about 146 years, never wrapping).
 	DialBackoff    time.Duration
 	DialBackoffMax time.Duration
 
