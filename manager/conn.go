@@ -15,6 +15,9 @@ import (
 // does what database/sql would have done without the interface, so wrapping
 // never changes behaviour. Its Close releases the lease.
 //
+// A zero Conn, and a zero Lease's, answers as a released lease's (see
+// Lease).
+//
 // The facade's connections are shells (see Connector.Connect): database/sql
 // may hold one before it knows whose it is, and its lease is bound at the
 // first call that carries an identity, or rebound at a hand-over.
@@ -122,7 +125,8 @@ func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 		c.lease = nil
 		l.Release(nil)
 	}
-	if c.closed.Load() {
+	if c.closed.Load() || c.shell == nil {
+		// No shell: a zero Conn, a zero Lease's (see Lease).
 		return nil, ErrLeaseReleased
 	}
 	if c.shell.parked.Load() {
@@ -424,6 +428,9 @@ func (c *Conn) ResetSession(ctx context.Context) error {
 	c.serve()
 	c.fresh = false // a hand-over is checked here, exactly
 	if c.lease == nil {
+		if c.shell == nil {
+			return errHandoverReleased // a zero Conn (see Lease)
+		}
 		c.bindAtHandover(ctx)
 		return nil
 	}
@@ -518,11 +525,12 @@ func (c *Conn) IsValid() bool {
 	}
 	l := c.lease
 	if l == nil {
+		if c.shell == nil {
+			return false // a zero Conn (see Lease)
+		}
 		// A shell that holds no lease: nothing to check, and nothing
 		// may bind it until database/sql hands it over again.
-		if c.shell != nil {
-			c.shell.parked.Store(true)
-		}
+		c.shell.parked.Store(true)
 		return true
 	}
 	if err := l.enter(); err != nil {

@@ -131,6 +131,9 @@ const (
 // enter claims the lease for one operation on its connection. On success
 // the caller must call exit when the connection is no longer in use.
 func (l *Lease) enter() error {
+	if l.ended() {
+		return ErrLeaseReleased // nil or zero: not from Acquire (see Lease)
+	}
 	if guardhook.SkipLeaseGuard.Load() {
 		return nil // the simulation's injected bug: no check at all
 	}
@@ -272,7 +275,8 @@ func (l *Lease) broken() bool { return l.state.Load()&stBroken != 0 }
 // package's own lease type (drivers/postgres) calls it for the same rule.
 // Resolving a token-keyed identity may mint a token, bounded as an
 // Acquire's key lookup is: by ctx, or AcquireTimeout when ctx has no
-// deadline. A token handed in (tokens.StaticTokenIdentity) that Acquire
+// deadline. A Lease not from Acquire (nil or zero) fails it with
+// ErrLeaseReleased when ctx carries an identity. A token handed in (tokens.StaticTokenIdentity) that Acquire
 // would refuse for its expiry fails the check with Acquire's error, even
 // though its key may be the lease's (that of a TokenFuncIdentity whose
 // first token it was).
@@ -280,6 +284,9 @@ func (l *Lease) CheckIdentity(ctx context.Context) error {
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {
 		return nil
+	}
+	if l.ended() {
+		return ErrLeaseReleased // nil or zero: no identity to match
 	}
 	disc, err := l.m.lookupKey(ctx, id)
 	if err != nil {

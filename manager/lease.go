@@ -16,6 +16,13 @@ import (
 // Close; later Releases do nothing, and every later call on its Conn, or on
 // a statement, transaction or result set reached from it, fails with
 // ErrLeaseReleased without touching the connection.
+//
+// A Lease not from Acquire (a zero Lease, declared or &Lease{}, or a nil
+// *Lease) answers every call as a released lease does, rather than with a
+// nil-pointer panic, as database/sql's and pgx's zero values fail with an
+// error: WithRaw, and every call on its Conn, fails with ErrLeaseReleased
+// (its Conn's ResetSession also matches driver.ErrBadConn, and its IsValid
+// is false), Key is "", Raw is nil, and Release and Close do nothing.
 type Lease struct {
 	m    *Manager
 	pool *actor.PID
@@ -62,15 +69,26 @@ func (l *Lease) granted(r messages.Reply) {
 // Conn returns the leased connection. It forwards every optional
 // database/sql/driver interface of the driver's connection, tracks the
 // transaction begun on it, and notes errors that break it. Its Close releases
-// the lease.
-func (l *Lease) Conn() *Conn { return &l.conn }
+// the lease. A nil *Lease's is a Conn of no lease, which answers as a
+// released lease's (see Lease).
+func (l *Lease) Conn() *Conn {
+	if l == nil {
+		return new(Conn)
+	}
+	return &l.conn
+}
 
 // Raw returns the driver's own connection, for driver-specific calls. It is
 // the one way past the lease guard: calls made on it are neither checked
 // nor tracked, and nothing stops them after Release. Prefer WithRaw; if you
 // keep Raw's value, finish any transaction begun on it, and stop using it,
-// before Release.
-func (l *Lease) Raw() driver.Conn { return l.raw }
+// before Release. A nil *Lease has none: nil.
+func (l *Lease) Raw() driver.Conn {
+	if l == nil {
+		return nil
+	}
+	return l.raw
+}
 
 // WithRaw runs f on the driver's own connection inside the lease guard: it
 // fails with ErrLeaseReleased once the lease has ended and with
@@ -88,8 +106,14 @@ func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
 	return l.note(ctx, err)
 }
 
-// Key returns the pool key the lease came from.
-func (l *Lease) Key() tokens.Key { return tokens.NewKey(l.m.cfg.Server, l.acquire.Discriminator) }
+// Key returns the pool key the lease came from; "" for a Lease not from
+// Acquire, which came from no pool.
+func (l *Lease) Key() tokens.Key {
+	if l.ended() {
+		return ""
+	}
+	return tokens.NewKey(l.m.cfg.Server, l.acquire.Discriminator)
+}
 
 // Release hands the connection back. err is the last error the caller saw
 // using it: nil or an application error (a failed statement) keeps the

@@ -7,8 +7,9 @@ import "errors"
 // an error. Acquire, Evict, Reset and Close return it (Stats returns zero
 // Stats) rather than a nil-pointer panic somewhere inside, so the mistake
 // is named where it is made; through the facade too: OpenDB over such a
-// Manager fails with it every call that needs a connection for an
-// identity, and DB.Close on Open's nil result returns it.
+// Manager (or a zero Connector) fails with it every call that needs a
+// connection for an identity, and a Ping or Prepare without one (GORM's
+// ping at gorm.Open, sqlc's Prepare), and DB.Close on Open's nil result returns it.
 var ErrNoManager = errors.New("idpool: no Manager: this *Manager is nil or a zero value (create it with manager.New and check New's error)")
 
 // started reports whether m was made by New: New sets the actor system's

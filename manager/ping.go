@@ -18,7 +18,12 @@ type Prober interface {
 // pingWithoutIdentity is a Ping with no identity to run as: it touches no
 // session and borrows no pool's connection, so it can say only that the
 // Manager is open and, when the Dialer is a Prober, that the server answers.
+// Over no Manager (nil or zero; a zero Connector's) it says so: that Ping is
+// often a program's first call (GORM's at gorm.Open).
 func (m *Manager) pingWithoutIdentity(ctx context.Context) error {
+	if !m.started() {
+		return ErrNoManager
+	}
 	if m.closed.Load() {
 		return ErrClosed
 	}

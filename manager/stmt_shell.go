@@ -54,7 +54,10 @@ func (c *Conn) prepareShellStmt(ctx context.Context, query string) (driver.Stmt,
 	s := &shellStmt{conn: c, query: query}
 	if _, err := c.shell.identityFor(ctx); err != nil && c.lease == nil {
 		// No identity to prepare as: prepare at first use, as long as
-		// the Manager is open.
+		// the Manager is open (and is one: sqlc prepares at start-up).
+		if !c.shell.m.started() {
+			return nil, ErrNoManager
+		}
 		if c.shell.m.closed.Load() {
 			return nil, ErrClosed
 		}

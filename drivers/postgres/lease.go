@@ -35,6 +35,12 @@ import (
 // requests were written past pgx (through Conn().PgConn().Frontend(), say)
 // whose replies pgx has not parsed (still to come, or left in its read
 // buffer): they would reach the next lease.
+//
+// A Lease not from Acquire (a zero Lease, or a nil *Lease: Acquire's
+// result kept past its error) answers every call as a released lease does,
+// rather than with a nil-pointer panic: its calls fail with
+// manager.ErrLeaseReleased, Conn is nil, Key is "", and Release does
+// nothing.
 type Lease struct {
 	ml       *manager.Lease
 	conn     *pgx.Conn
@@ -47,14 +53,20 @@ type Lease struct {
 // using it, and end any transaction begun on it, before Release. After
 // Release, Conn returns nil.
 func (l *Lease) Conn() *pgx.Conn {
-	if l.released.Load() {
+	if l == nil || l.released.Load() {
 		return nil
 	}
 	return l.conn
 }
 
-// Key returns the pool key the lease came from.
-func (l *Lease) Key() tokens.Key { return l.ml.Key() }
+// Key returns the pool key the lease came from; "" for a Lease not from
+// Acquire.
+func (l *Lease) Key() tokens.Key {
+	if l == nil {
+		return ""
+	}
+	return l.ml.Key()
+}
 
 // Release hands the connection back to its identity's pool, resetting the
 // session first (or closing the connection; see Lease). It is idempotent.
@@ -93,7 +105,13 @@ func (l *Lease) releaseUnlessHanded(handed *bool) {
 // refusal, in which case f did not run, or f's error. Errors that break the
 // connection, and operations cut short by ctx, mark the lease broken, so
 // that Release closes the connection instead of reusing it.
+//
+// A nil *Lease refuses as a released one: manager.Lease.WithRaw does the
+// same for a zero Lease's nil manager.Lease.
 func (l *Lease) guarded(ctx context.Context, f func() error) error {
+	if l == nil {
+		return manager.ErrLeaseReleased
+	}
 	return l.ml.WithRaw(ctx, func(driver.Conn) error { return f() })
 }
 
@@ -108,6 +126,15 @@ func (l *Lease) checked(ctx context.Context, f func() error) error {
 	})
 }
 
+// queryConn is the connection the lease's own calls forward to: l.conn, or for a
+// nil *Lease none, which guarded refuses before it is used.
+func (l *Lease) queryConn() queryer {
+	if l == nil {
+		return nil
+	}
+	return l.conn
+}
+
 // queryer is what *pgx.Conn and pgx.Tx share, so that a lease and its
 // transactions forward through the same code.
 type queryer interface {
@@ -120,27 +147,27 @@ type queryer interface {
 
 // Exec runs sql; see pgx.Conn.Exec.
 func (l *Lease) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return l.exec(ctx, l.conn, sql, args)
+	return l.exec(ctx, l.queryConn(), sql, args)
 }
 
 // Query runs sql; see pgx.Conn.Query. The Rows hold the connection until
 // they are closed or Next returns false: no other call on the lease can run
 // until then, and a Release before then closes the connection.
 func (l *Lease) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return l.query(ctx, l.conn, sql, args)
+	return l.query(ctx, l.queryConn(), sql, args)
 }
 
 // QueryRow runs sql; see pgx.Conn.QueryRow. The connection is held until
 // Scan is called.
 func (l *Lease) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return l.queryRow(ctx, l.conn, sql, args)
+	return l.queryRow(ctx, l.queryConn(), sql, args)
 }
 
 // SendBatch sends b; see pgx.Conn.SendBatch. The connection is held until
 // the BatchResults are closed (and a transaction the batch began with
 // pgx.Batch.BeginTx is open until it is ended through BatchResults.Tx).
 func (l *Lease) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	return l.sendBatch(ctx, l.conn, b)
+	return l.sendBatch(ctx, l.queryConn(), b)
 }
 
 // CopyFrom copies rows into table with the COPY protocol; see
@@ -151,7 +178,7 @@ func (l *Lease) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 // value's Value or Encode method, which pgx calls there too, still ends the
 // program, as with pgx.
 func (l *Lease) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	return l.copyFrom(ctx, l.conn, table, columns, src)
+	return l.copyFrom(ctx, l.queryConn(), table, columns, src)
 }
 
 // Begin starts a transaction with default options; see BeginTx.

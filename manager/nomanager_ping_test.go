@@ -1,0 +1,41 @@
+package manager
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestAPingWithoutIdentityOverNoManagerSaysSo: the facade over New's
+// result kept although New failed (nil), a zero Manager, or a zero
+// Connector, used to panic with a nil pointer on a Ping whose ctx carries
+// no identity: GORM's automatic ping at gorm.Open, or sql.DB.Ping at
+// start-up, the first call most programs make. It fails with ErrNoManager,
+// as every call with an identity already did.
+func TestAPingWithoutIdentityOverNoManagerSaysSo(t *testing.T) {
+	failed, err := New(Config{MaxSize: -1})
+	require.Error(t, err)
+	ctx := context.Background()
+	for name, db := range map[string]*sql.DB{
+		"OpenDB(New's result after an error)": OpenDB(failed),
+		"OpenDB(a zero Manager)":              OpenDB(&Manager{}),
+		"sql.OpenDB(a zero Connector)":        sql.OpenDB(&Connector{}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() { _ = db.Close() }()
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("panicked: %v", p)
+				}
+			}()
+			assert.ErrorIs(t, db.PingContext(ctx), ErrNoManager)
+			c, err := db.Conn(ctx)
+			require.NoError(t, err, "a connection without an identity binds nothing yet")
+			defer func() { _ = c.Close() }()
+			assert.ErrorIs(t, c.PingContext(ctx), ErrNoManager)
+		})
+	}
+}
