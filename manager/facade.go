@@ -48,8 +48,14 @@ func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 // default identity this way is rebound at its first call if that call
 // carries another identity, and without a default identity Connect returns
 // a shell bound at its first call. Either way a connection never serves a
-// call as anyone but the call's own identity.
+// call as anyone but the call's own identity. A nil *Connector fails with
+// ErrNoManager.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c == nil {
+		// sql.OpenDB((*Connector)(nil)): over no Manager, as a zero
+		// Connector's calls fail, not with a nil-pointer panic.
+		return nil, ErrNoManager
+	}
 	conn := newShell(c)
 	_, explicit := tokens.IdentityFrom(ctx)
 	if explicit {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"testing"
 
+	"github.com/idpool/idpool/tokens"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -38,4 +40,21 @@ func TestAPingWithoutIdentityOverNoManagerSaysSo(t *testing.T) {
 			assert.ErrorIs(t, c.PingContext(ctx), ErrNoManager)
 		})
 	}
+}
+
+// TestANilConnectorSaysSo: sql.OpenDB over a nil *Connector (a variable
+// never assigned NewConnector's result) panicked with a nil pointer at the
+// first call; every call fails with ErrNoManager, as over a zero Connector.
+func TestANilConnectorSaysSo(t *testing.T) {
+	db := sql.OpenDB((*Connector)(nil))
+	defer func() { _ = db.Close() }()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("panicked: %v", p)
+		}
+	}()
+	ctx := context.Background()
+	assert.ErrorIs(t, db.PingContext(ctx), ErrNoManager)
+	_, err := db.ExecContext(tokens.WithIdentity(ctx, identity("alice")), "SELECT 1")
+	assert.ErrorIs(t, err, ErrNoManager)
 }
