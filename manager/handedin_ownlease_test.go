@@ -69,9 +69,9 @@ func TestTheZeroIdentityPassesNoCheckOfASQLLoginLease(t *testing.T) {
 	conn, err := facade.Conn(tokens.WithIdentity(ctx, tokens.SQLLogin()))
 	require.NoError(t, err)
 	defer conn.Close()
-	bad, err := tokens.StaticTokenIdentity("", time.Time{})
-	require.Error(t, err)
-	for name, id := range map[string]tokens.Identity{"zero": {}, "refused": bad} {
+	refused := tokens.New(tokens.KindSQLLogin, "sql-login", nil) // refused by New: no credential either
+	require.Error(t, refused.Validate())
+	for name, id := range map[string]tokens.Identity{"zero": {}, "refused": refused} {
 		_, err = conn.ExecContext(tokens.WithIdentity(ctx, id), "SELECT 1")
 		assert.ErrorIs(t, err, tokens.ErrInvalidIdentity, name)
 	}
