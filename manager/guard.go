@@ -279,7 +279,10 @@ func (l *Lease) broken() bool { return l.state.Load()&stBroken != 0 }
 // ErrLeaseReleased when ctx carries an identity. A token handed in (tokens.StaticTokenIdentity) that Acquire
 // would refuse for its expiry fails the check with Acquire's error, even
 // though its key may be the lease's (that of a TokenFuncIdentity whose
-// first token it was).
+// first token it was), unless the lease was granted to that very
+// credential (tokens.Identity.SameCredential): its holder goes on with the
+// transaction it began, as a ctx carrying no identity would, when its token
+// crosses TokenThreshold or expires.
 func (l *Lease) CheckIdentity(ctx context.Context) error {
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {
@@ -287,6 +290,13 @@ func (l *Lease) CheckIdentity(ctx context.Context) error {
 	}
 	if l.ended() {
 		return ErrLeaseReleased // nil or zero: no identity to match
+	}
+	if _, handedIn := id.HandedInExpiry(); handedIn && id.SameCredential(l.acquire.Identity) {
+		// The lease's own handed-in token: its key is the lease's, and
+		// its expiry was judged when the lease was granted. (Handed in
+		// only: the SQL login and the zero Identity share their nil
+		// credential.)
+		return nil
 	}
 	disc, err := l.m.lookupKey(ctx, id)
 	if err != nil {

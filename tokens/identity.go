@@ -302,6 +302,8 @@ func (id Identity) Validate() error {
 
 // Discriminator returns the identity part of the pool key. It costs a token
 // only the first time for a token-keyed identity; otherwise it reads a field.
+// A token-keyed identity learns no key from a token that has expired or has
+// no known expiry (see ResolveKey): the call fails, and the next mints again.
 // An invalid identity (the zero Identity among them) returns its Validate
 // error.
 func (id Identity) Discriminator(ctx context.Context) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/idpool/idpool/internal/panicdesc"
 )
@@ -37,21 +38,32 @@ func (id Identity) KeyResolved() bool {
 // that ignores its ctx holds up nobody past their ctx's end. Such a call
 // returns minted true and its ctx's error; a token the source returns
 // later still teaches the identity its key.
+//
+// A token that has expired, or has no known expiry, on the system clock
+// teaches no key: the lookup fails and the next call mints again (see
+// ResolveKeyChecked).
 func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, err error) {
 	return id.ResolveKeyChecked(ctx, nil)
 }
 
 // ResolveKeyChecked is ResolveKey that learns the key only from a token
-// check accepts (nil accepts every token): a token it refuses fails the
-// lookup with check's error, and teaches no key, so the next call mints
-// again. manager.Acquire refuses an expired token here: the key of a token
-// that has expired is still that of the identity whose first token it was,
-// whose pool holds connections opened with its newer tokens, and a key once
-// learned is never judged again (a pool hit mints nothing). The callers that
-// wait for another's lookup get its result, whatever their own check.
+// check accepts: a token it refuses fails the lookup with check's error, and
+// teaches no key, so the next call mints again. A nil check refuses a token
+// that has expired or has no known expiry on the system clock, as ResolveKey
+// and Discriminator do; manager.Acquire passes one that judges the same on
+// its Config.Clock. The key of a token that has expired is still that of the
+// identity whose first token it was, whose pool holds connections opened
+// with its newer tokens, and a key once learned is never judged again (a
+// pool hit mints nothing): whichever call learned it, every later Acquire
+// would be served those connections. So a check must never accept such a
+// token. The callers that wait for another's lookup get its result,
+// whatever their own check.
 func (id Identity) ResolveKeyChecked(ctx context.Context, check func(Token) error) (disc string, minted bool, err error) {
 	if err := id.Validate(); err != nil {
 		return "", false, err
+	}
+	if check == nil {
+		check = unexpiredNow
 	}
 	k := id.fromToken()
 	if k == nil {
@@ -129,6 +141,19 @@ func (id Identity) mintKey(ctx context.Context, check func(Token) error) (disc s
 		}
 	}
 	return tokenDiscriminator(id.kind, tok.Value), nil
+}
+
+// unexpiredNow is the check of a key lookup that names none (ResolveKey,
+// Discriminator): the token must not have expired on the system clock, and
+// its expiry must be known (the token's exp claim counts; see NewTokenKeyed).
+func unexpiredNow(tok Token) error {
+	if tok.ValidBeyond(time.Now(), 0) {
+		return nil
+	}
+	if tok.ExpiresOn.IsZero() {
+		return errors.New("the token has no known expiry (fail closed): set its expiry")
+	}
+	return fmt.Errorf("the token expired at %s", tok.ExpiresOn.UTC().Format(time.RFC3339))
 }
 
 func isCtxErr(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKindOfNamesTheKindOfEveryDomain: a pool key alone says what kind of
@@ -32,7 +33,9 @@ func TestKindOfNamesTheKindOfEveryDomain(t *testing.T) {
 			t.Errorf("KindOf(%q) = %s, want %s", disc, got, want)
 		}
 	}
-	src := SourceFunc(func(context.Context) (Token, error) { return Token{Value: "t"}, nil })
+	src := SourceFunc(func(context.Context) (Token, error) {
+		return Token{Value: "t", ExpiresOn: time.Now().Add(time.Hour)}, nil
+	})
 	for _, id := range []Identity{SQLLogin(), New(KindManagedIdentity, "msi:c1", src), New(KindServicePrincipal, "sp:t/c", src),
 		New(KindProvidedToken, "myapp:u", src), NewTokenKeyed(KindDefaultCredential, src)} {
 		disc, err := id.Discriminator(context.Background())
