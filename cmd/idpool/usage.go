@@ -235,9 +235,11 @@ func writeFile(flagName, path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// outputPerm is an output file's mode, as os.Create's 0666 under the usual
-// umask: others read a report too (a browser, a CI artefact upload), and
-// the temporary file's 0600 would keep it from them.
+// outputPerm is a new output file's mode, as os.Create's 0666 under the
+// usual umask: others read a report too (a browser, a CI artefact upload),
+// and the temporary file's 0600 would keep it from them. A file replaced
+// keeps its own mode instead, as os.Create keeps it: a report the user made
+// private (0600) must not come back readable by everyone.
 const outputPerm = 0o644
 
 func writeWhole(path string, write func(io.Writer) error) error {
@@ -253,7 +255,7 @@ func writeWhole(path string, write func(io.Writer) error) error {
 	}
 	// renameio writes a temporary file beside path and renames it onto
 	// path only once complete (fsynced); Cleanup removes it otherwise.
-	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(outputPerm))
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(outputPerm), renameio.WithExistingPermissions())
 	if err != nil {
 		return err
 	}
