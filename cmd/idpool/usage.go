@@ -248,6 +248,7 @@ func writeWhole(path string, write func(io.Writer) error) error {
 		// as nothing can be renamed onto it.
 		return writeInPlace(path, write)
 	}
+	named := path // what the user asked for, and what errors name
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		// A link to the report is kept a link: the report replaces the
 		// file it points to.
@@ -255,25 +256,40 @@ func writeWhole(path string, write func(io.Writer) error) error {
 	}
 	// renameio writes a temporary file beside path and renames it onto
 	// path only once complete (fsynced); Cleanup removes it otherwise.
-	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(outputPerm), renameio.WithExistingPermissions())
+	// WithTempDir keeps it beside path: renameio's default is $TMPDIR
+	// when that is on the same file system.
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)),
+		renameio.WithPermissions(outputPerm), renameio.WithExistingPermissions())
 	if err != nil {
-		return err
+		return nameUserPath(err, path, named)
 	}
 	defer func() { _ = f.Cleanup() }() // a no-op once replaced
-	tmp := f.Name()
 	err = write(f)
 	if err == nil {
 		err = f.CloseAtomicallyReplace()
 	}
-	if err != nil {
-		// The user named path, not the temporary file: say path.
-		var pe *fs.PathError
-		if errors.As(err, &pe) && pe.Path == tmp {
-			pe.Path = path
-		}
-		return err
+	return nameUserPath(err, path, named)
+}
+
+// nameUserPath makes err, from writing path through a temporary file beside
+// it, name the file the user named instead of the temporary one (renameio's
+// ".NAME" and a random number), which the user never gave and which is gone
+// by the time they read the error: an open (the directory is gone or
+// read-only), a write, a sync, a close or the rename.
+func nameUserPath(err error, path, named string) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
+	var le *os.LinkError
+	if errors.As(err, &le) && strings.HasPrefix(le.Old, tmp) {
+		return &fs.PathError{Op: "replace", Path: named, Err: le.Err}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Path, tmp) {
+		pe.Path = named
+	}
+	return err
 }
 
 func writeInPlace(path string, write func(io.Writer) error) error {
