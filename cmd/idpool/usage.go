@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -249,10 +250,11 @@ func writeWhole(path string, write func(io.Writer) error) error {
 		return writeInPlace(path, write)
 	}
 	named := path // what the user asked for, and what errors name
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		// A link to the report is kept a link: the report replaces the
-		// file it points to.
-		path = target
+	// A link to the report is kept a link: the report replaces the file it
+	// points to, or creates it, as os.Create would.
+	path, err := linkTarget(path)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: named, Err: err}
 	}
 	// renameio writes a temporary file beside path and renames it onto
 	// path only once complete (fsynced); Cleanup removes it otherwise.
@@ -269,6 +271,29 @@ func writeWhole(path string, write func(io.Writer) error) error {
 		err = f.CloseAtomicallyReplace()
 	}
 	return nameUserPath(err, path, named)
+}
+
+// linkTarget returns the name path's links lead to: path itself when it is
+// no link, and the last name of the chain when that names no file yet (a
+// link made before the first run), which filepath.EvalSymlinks refuses.
+// A chain too long (a loop) fails as os.Create fails on it: renamed onto,
+// its first link would be replaced by the report.
+func linkTarget(path string) (string, error) {
+	for range 40 { // Linux's own limit on links followed
+		st, err := os.Lstat(path)
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			return path, nil
+		}
+		to, err := os.Readlink(path)
+		if err != nil {
+			return path, nil
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(path), to)
+		}
+		path = to
+	}
+	return "", syscall.ELOOP
 }
 
 // nameUserPath makes err, from writing path through a temporary file beside
