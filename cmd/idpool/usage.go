@@ -182,6 +182,11 @@ func checkOutputFile(flagName, path string) error {
 	if path == "" {
 		return nil
 	}
+	if path == "-" {
+		// The usual name of the standard output, which an output flag
+		// does not take: say what does.
+		return usagef("--%s -: \"-\" is not the standard output here: name it /dev/stdout (or ./- for a file named \"-\")", flagName)
+	}
 	if strings.HasPrefix(path, "-") {
 		// The flag package gives a flag without its value the next
 		// argument: --json-file --quick ran the full bench into a file
