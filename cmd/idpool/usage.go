@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -181,6 +182,11 @@ func checkOutputFile(flagName, path string) error {
 	if path == "" {
 		return nil
 	}
+	if path == "-" {
+		// The usual name of the standard output, which an output flag
+		// does not take: say what does.
+		return usagef("--%s -: \"-\" is not the standard output here: name it /dev/stdout (or ./- for a file named \"-\")", flagName)
+	}
 	if strings.HasPrefix(path, "-") {
 		// The flag package gives a flag without its value the next
 		// argument: --json-file --quick ran the full bench into a file
@@ -235,9 +241,11 @@ func writeFile(flagName, path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// outputPerm is an output file's mode, as os.Create's 0666 under the usual
-// umask: others read a report too (a browser, a CI artefact upload), and
-// the temporary file's 0600 would keep it from them.
+// outputPerm is a new output file's mode, as os.Create's 0666 under the
+// usual umask: others read a report too (a browser, a CI artefact upload),
+// and the temporary file's 0600 would keep it from them. A file replaced
+// keeps its own mode instead, as os.Create keeps it: a report the user made
+// private (0600) must not come back readable by everyone.
 const outputPerm = 0o644
 
 func writeWhole(path string, write func(io.Writer) error) error {
@@ -246,32 +254,72 @@ func writeWhole(path string, write func(io.Writer) error) error {
 		// as nothing can be renamed onto it.
 		return writeInPlace(path, write)
 	}
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		// A link to the report is kept a link: the report replaces the
-		// file it points to.
-		path = target
+	named := path // what the user asked for, and what errors name
+	// A link to the report is kept a link: the report replaces the file it
+	// points to, or creates it, as os.Create would.
+	path, err := linkTarget(path)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: named, Err: err}
 	}
 	// renameio writes a temporary file beside path and renames it onto
 	// path only once complete (fsynced); Cleanup removes it otherwise.
-	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(outputPerm))
+	// WithTempDir keeps it beside path: renameio's default is $TMPDIR
+	// when that is on the same file system.
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)),
+		renameio.WithPermissions(outputPerm), renameio.WithExistingPermissions())
 	if err != nil {
-		return err
+		return nameUserPath(err, path, named)
 	}
 	defer func() { _ = f.Cleanup() }() // a no-op once replaced
-	tmp := f.Name()
 	err = write(f)
 	if err == nil {
 		err = f.CloseAtomicallyReplace()
 	}
-	if err != nil {
-		// The user named path, not the temporary file: say path.
-		var pe *fs.PathError
-		if errors.As(err, &pe) && pe.Path == tmp {
-			pe.Path = path
+	return nameUserPath(err, path, named)
+}
+
+// linkTarget returns the name path's links lead to: path itself when it is
+// no link, and the last name of the chain when that names no file yet (a
+// link made before the first run), which filepath.EvalSymlinks refuses.
+// A chain too long (a loop) fails as os.Create fails on it: renamed onto,
+// its first link would be replaced by the report.
+func linkTarget(path string) (string, error) {
+	for range 40 { // Linux's own limit on links followed
+		st, err := os.Lstat(path)
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			return path, nil
 		}
-		return err
+		to, err := os.Readlink(path)
+		if err != nil {
+			return path, nil
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(path), to)
+		}
+		path = to
 	}
-	return nil
+	return "", syscall.ELOOP
+}
+
+// nameUserPath makes err, from writing path through a temporary file beside
+// it, name the file the user named instead of the temporary one (renameio's
+// ".NAME" and a random number), which the user never gave and which is gone
+// by the time they read the error: an open (the directory is gone or
+// read-only), a write, a sync, a close or the rename.
+func nameUserPath(err error, path, named string) error {
+	if err == nil {
+		return nil
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
+	var le *os.LinkError
+	if errors.As(err, &le) && strings.HasPrefix(le.Old, tmp) {
+		return &fs.PathError{Op: "replace", Path: named, Err: le.Err}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Path, tmp) {
+		pe.Path = named
+	}
+	return err
 }
 
 func writeInPlace(path string, write func(io.Writer) error) error {
