@@ -526,7 +526,7 @@ func readBulkValue(c *cursor, col bulkWireCol) (any, error) {
 		return nil, c.err
 	}
 	// A value longer than its COLMETADATA says is still read: SQL Server
-	// answers it with error 4815 (checkBulkLoad), which go-mssqldb's bulk
+	// answers it with error 4815 (checkBulkRow), which go-mssqldb's bulk
 	// copy meets when a string is longer than its column.
 	data := c.take(n)
 	return data, c.err

@@ -14,7 +14,8 @@
 // packet is neither PRELOGIN nor a TLS ClientHello, such as a TDS 7.0
 // client's LOGIN7, is closed, as [MS-TDS] 3.3.5.1 requires), SQL batches,
 // sp_executesql (as an RPC, or written in a batch as EXEC sp_executesql
-// with its arguments by position or by name), bulk load (INSERT BULK, then
+// with its arguments by position or by name; its statement and
+// declarations must be Unicode, a VARCHAR getting error 214), bulk load (INSERT BULK, then
 // a BULK_LOAD message: go-mssqldb's CopyIn and CreateBulk, and FreeTDS's
 // freebcp, whose message has no closing DONE; see bulk.go for
 // the types it loads and the errors it sends), transaction-manager

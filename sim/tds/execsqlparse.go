@@ -19,6 +19,8 @@ type execSQLStmt struct{ args []execArg }
 type execArg struct {
 	name string
 	e    expr
+	// nonUnicode: e is a string literal written without N.
+	nonUnicode bool
 }
 
 // execSQLArgs parses the arguments after EXEC sp_executesql: none, or values
@@ -39,10 +41,12 @@ func (p *parser) execSQLArgs() (stmt, error) {
 		} else if len(st.args) > 0 && st.args[len(st.args)-1].name != "" {
 			return nil, errPositionalAfterNamed(len(st.args) + 1)
 		}
+		first := p.peek()
 		e, err := p.expr()
 		if err != nil {
 			return nil, err
 		}
+		a.nonUnicode = e.kind == exLiteral && first.kind == tkString && first.nonUnicode
 		if p.isWord("OUTPUT") || p.isWord("OUT") {
 			return nil, errNotSupported("OUTPUT parameters of sp_executesql")
 		}
@@ -70,7 +74,7 @@ func (s *session) execExecuteSQL(ctx context.Context, st execSQLStmt, params map
 		if err != nil {
 			return res, err
 		}
-		args[i] = rpcParam{name: a.name, value: v}
+		args[i] = rpcParam{name: a.name, value: v, nonUnicode: a.nonUnicode}
 	}
 	end, ee, err := s.executeSQL(ctx, args, tb)
 	switch {

@@ -81,13 +81,14 @@ func bindExecuteSQL(args []rpcParam) (text string, params map[string]any, ee *ex
 	if stmt == nil {
 		return "", nil, newExecError(201, 16, "Procedure or function 'sp_executesql' expects parameter '@statement', which was not supplied.")
 	}
+	// Both are Unicode: a VARCHAR is refused, not converted.
 	text, ok := stmt.value.(string)
-	if !ok {
+	if !ok || stmt.nonUnicode {
 		return "", nil, newExecError(214, 16, "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'.")
 	}
 	var declText string
 	if decls != nil && decls.value != nil {
-		if declText, ok = decls.value.(string); !ok {
+		if declText, ok = decls.value.(string); !ok || decls.nonUnicode {
 			return "", nil, newExecError(214, 16, "Procedure expects parameter '@params' of type 'ntext/nchar/nvarchar'.")
 		}
 	}

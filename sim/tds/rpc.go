@@ -34,6 +34,10 @@ type rpcParam struct {
 	name   string
 	status byte
 	value  any
+	// nonUnicode: the value is a VARCHAR or CHAR (a string literal
+	// without N in a batch's text), which sp_executesql refuses for its
+	// statement and declarations.
+	nonUnicode bool
 }
 
 // parseRPC reads an RPC request. A malformed request returns a plain error;
@@ -74,6 +78,10 @@ func parseRPC(b []byte) (rpcRequest, error) {
 		}
 		if p.status&paramEncrypted != 0 {
 			return r, &unsupportedError{what: "encrypted parameters"}
+		}
+		if c.remaining() > 0 {
+			id := c.b[c.off]
+			p.nonUnicode = id == typBigVarChar || id == typBigChar
 		}
 		v, err := readTypedValue(c)
 		if err != nil {

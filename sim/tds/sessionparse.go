@@ -114,13 +114,13 @@ func sessionContextRPC(ps []rpcParam) (stmt, error) {
 	toks := []sqlTok{}
 	for i, p := range ps {
 		if i > 0 {
-			toks = append(toks, sqlTok{tkPunct, ","})
+			toks = append(toks, sqlTok{kind: tkPunct, text: ","})
 		}
 		if name := strings.TrimPrefix(p.name, "@"); name != "" {
-			toks = append(toks, sqlTok{tkVar, name}, sqlTok{tkPunct, "="})
+			toks = append(toks, sqlTok{kind: tkVar, text: name}, sqlTok{kind: tkPunct, text: "="})
 		}
 		// The value goes in as a parameter of its own, so any type passes.
-		toks = append(toks, sqlTok{tkVar, rpcArgName(i)})
+		toks = append(toks, sqlTok{kind: tkVar, text: rpcArgName(i)})
 	}
 	p := &parser{toks: append(toks, sqlTok{kind: tkEOF})}
 	return p.sessionContextArgs()

@@ -24,6 +24,9 @@ type sqlTok struct {
 	// text is the token as written, except identifiers lose their brackets or
 	// quotes and strings their quotes and escapes.
 	text string
+	// nonUnicode marks a string written without N ('...', not N'...'): a
+	// VARCHAR, which sp_executesql refuses for its text (error 214).
+	nonUnicode bool
 }
 
 // upper is the token's text in upper case, for keyword comparisons.
@@ -62,21 +65,21 @@ func lexSQL(s string) ([]sqlTok, error) {
 			if err != nil {
 				return nil, err
 			}
-			toks = append(toks, sqlTok{tkString, text})
+			toks = append(toks, sqlTok{kind: tkString, text: text, nonUnicode: c == '\''})
 			i += n
 		case c == '[':
 			text, n, err := lexQuoted(s[i:], '[', ']')
 			if err != nil {
 				return nil, err
 			}
-			toks = append(toks, sqlTok{tkIdent, text})
+			toks = append(toks, sqlTok{kind: tkIdent, text: text})
 			i += n
 		case c == '"':
 			text, n, err := lexQuoted(s[i:], '"', '"')
 			if err != nil {
 				return nil, err
 			}
-			toks = append(toks, sqlTok{tkIdent, text})
+			toks = append(toks, sqlTok{kind: tkIdent, text: text})
 			i += n
 		case c == '@':
 			kind, j := tkVar, i+1
@@ -90,7 +93,7 @@ func lexSQL(s string) ([]sqlTok, error) {
 			if k == j {
 				return nil, fmt.Errorf("incorrect syntax near '@'")
 			}
-			toks = append(toks, sqlTok{kind, s[j:k]})
+			toks = append(toks, sqlTok{kind: kind, text: s[j:k]})
 			i = k
 		case c == '0' && i+1 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X'):
 			// A binary constant; 0x alone is the empty one.
@@ -98,26 +101,26 @@ func lexSQL(s string) ([]sqlTok, error) {
 			for j < len(s) && isHexDigit(s[j]) {
 				j++
 			}
-			toks = append(toks, sqlTok{tkBinary, s[i+2 : j]})
+			toks = append(toks, sqlTok{kind: tkBinary, text: s[i+2 : j]})
 			i = j
 		case c >= '0' && c <= '9' || c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
 			j := i
 			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
 				j++
 			}
-			toks = append(toks, sqlTok{tkNumber, s[i:j]})
+			toks = append(toks, sqlTok{kind: tkNumber, text: s[i:j]})
 			i = j
 		case isIdentStart(c) || c == '#':
 			j := i
 			for j < len(s) && isIdentChar(s[j]) {
 				j++
 			}
-			toks = append(toks, sqlTok{tkIdent, s[i:j]})
+			toks = append(toks, sqlTok{kind: tkIdent, text: s[i:j]})
 			i = j
 		default:
 			for _, op := range []string{"<>", "!=", "<=", ">="} {
 				if strings.HasPrefix(s[i:], op) {
-					toks = append(toks, sqlTok{tkPunct, op})
+					toks = append(toks, sqlTok{kind: tkPunct, text: op})
 					i += 2
 					goto next
 				}
@@ -125,7 +128,7 @@ func lexSQL(s string) ([]sqlTok, error) {
 			if strings.IndexByte("(),;*=<>+-.", c) < 0 {
 				return nil, fmt.Errorf("incorrect syntax near '%c'", c)
 			}
-			toks = append(toks, sqlTok{tkPunct, string(c)})
+			toks = append(toks, sqlTok{kind: tkPunct, text: string(c)})
 			i++
 		next:
 		}
