@@ -97,6 +97,7 @@ func describeText(text string) string {
 		withheld = true
 	}
 	msg = tokenLike.ReplaceAllString(strings.TrimSpace(msg), "[redacted]")
+	msg = base64Like.ReplaceAllString(msg, "[redacted]")
 	if len(msg) > maxDescription {
 		msg, withheld = strings.ToValidUTF8(msg[:maxDescription], ""), true
 	}
@@ -110,6 +111,18 @@ func describeText(text string) string {
 // enough to be a token or a client secret (Entra's are 40 characters), but
 // not a GUID (36) or a host name between separators.
 var tokenLike = regexp.MustCompile(`[A-Za-z0-9\-_.~+=]{40,}`)
+
+// base64Like matches what tokenLike misses: a run of standard base64 ('+'
+// and '/' as well as letters and digits, '=' padding), plain or
+// URL-encoded (%2B, %2F, %3D) or JSON-escaped as encoders other than Go's
+// write them ("\/", "\u002B"), long enough to be a secret. Legacy Entra
+// client secrets, storage keys and SAS signatures are standard base64, and
+// the '/' in them cut tokenLike's runs into pieces shorter than 40, so a
+// 44-character secret quoted on an error's first line (an endpoint's body
+// azidentity prints there: "The endpoint responded with ...") was printed
+// whole. The run admits no '.', '-', ':' or '_', so a URL (host names, GUIDs
+// and ".default" break it) stays readable.
+var base64Like = regexp.MustCompile(`(?:[A-Za-z0-9+/]|%(?i:2B|2F|3D)|\\/|\\u00(?i:2B|2F|3D)){40,}`)
 
 // transportError is the text of a request that got no response: a ctx's
 // end, or a *url.Error from net/http such as `Post "https://host/path":
