@@ -13,11 +13,12 @@ import (
 	"github.com/idpool/idpool/sim/report"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	simfleet.MaybeWorker()
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // the fleet's samplers, watchers and worker processes' readers end with it
 }
 
 // Three idpool processes, 8 identities each wanting up to 16 sessions, share
