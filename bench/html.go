@@ -13,7 +13,7 @@ import (
 var chartMetric = map[string]struct{ metric, label string }{
 	ScenarioHotPath:        {MNsPerOp, "ns per acquire+release (lower is better)"},
 	ScenarioOverload:       {MP99, "p99 acquire wait, µs (lower is better)"},
-	ScenarioManyIdentities: {MNsPerOp, "ns per acquire+release; memory rows: heap bytes per idle identity (lower is better)"},
+	ScenarioManyIdentities: {MNsPerOp, "ns per acquire+release; memory rows: heap bytes per idle identity; retired rows: heap bytes kept per retired identity (lower is better)"},
 	ScenarioMetrics:        {MNsPerOp, "ns per acquire+release, with and without a MeterProvider (lower is better)"},
 	ScenarioMailbox:        {MMsgsPerSec, "mailbox messages per second (higher is better)"},
 	ScenarioTokenEconomy:   {MMintsPer1000, "token mints per 1,000 acquires (lower is better)"},
@@ -25,6 +25,9 @@ type htmlBar struct {
 	Width       float64 // px
 	Y           int
 	Idpool      bool
+	// Measured is false for a row without the chart's figure: it gets no
+	// bar, only "not measured", so a hole never reads as a 0.
+	Measured bool
 }
 
 type htmlGroup struct {
@@ -60,8 +63,8 @@ func (rep *Report) WriteHTML(w io.Writer, at time.Time) error {
 		}
 		for _, k := range order {
 			metric := cm.metric
-			if s.Name == ScenarioManyIdentities && groups[k][0].Params.Get("measure") == "memory" {
-				metric = MBytesPerIdent
+			if s.Name == ScenarioManyIdentities {
+				metric = manyIdentitiesChartMetric(groups[k][0].Params)
 			}
 			top := 0.0
 			for _, r := range groups[k] {
@@ -71,12 +74,15 @@ func (rep *Report) WriteHTML(w io.Writer, at time.Time) error {
 			}
 			g := htmlGroup{Params: k}
 			for i, r := range groups[k] {
-				v, _ := r.Metric(metric)
-				width := 0.0
-				if top > 0 {
-					width = 420 * v / top
+				bar := htmlBar{Pool: r.Pool, Value: "not measured", Y: i * 18, Idpool: strings.HasPrefix(r.Pool, PeerIdpool)}
+				if v, ok := r.Metric(metric); ok {
+					width := 0.0
+					if top > 0 {
+						width = 420 * v / top
+					}
+					bar.Value, bar.Width, bar.Measured = fmt.Sprintf("%.4g", v), math.Max(width, 1), true
 				}
-				g.Bars = append(g.Bars, htmlBar{Pool: r.Pool, Value: fmt.Sprintf("%.4g", v), Width: math.Max(width, 1), Y: i * 18, Idpool: strings.HasPrefix(r.Pool, PeerIdpool)})
+				g.Bars = append(g.Bars, bar)
 			}
 			g.Height = len(g.Bars)*18 + 4
 			sec.Groups = append(sec.Groups, g)
@@ -90,6 +96,18 @@ func (rep *Report) WriteHTML(w io.Writer, at time.Time) error {
 		return err
 	}
 	return htmlPage.Execute(w, map[string]any{"At": at.UTC().Format(time.RFC3339), "Machine": rep.Machine, "Sections": sections, "Table": table.String(), "Interrupted": rep.Interrupted})
+}
+
+// manyIdentitiesChartMetric is the figure a many_identities row is drawn
+// by: each kind of row (throughput, memory, retired) has its own.
+func manyIdentitiesChartMetric(ps Params) string {
+	switch ps.Get("measure") {
+	case "memory":
+		return MBytesPerIdent
+	case "retired":
+		return MRetiredBytes
+	}
+	return MNsPerOp
 }
 
 var htmlPage = template.Must(template.New("report").Parse(`<!doctype html>
@@ -108,8 +126,8 @@ pre{font:12px monospace;background:#f6f6f6;padding:1em;overflow-x:auto}
 {{range .Groups}}<div class="params">{{.Params}}</div>
 <svg width="720" height="{{.Height}}">{{range .Bars}}
 <text x="0" y="{{.Y}}" dy="13">{{.Pool}}</text>
-<rect class="bar{{if .Idpool}} idpool{{end}}" x="190" y="{{.Y}}" width="{{printf "%.1f" .Width}}" height="15"></rect>
-<text x="{{printf "%.1f" .Width}}" y="{{.Y}}" dx="196" dy="13">{{.Value}}</text>{{end}}
+{{if .Measured}}<rect class="bar{{if .Idpool}} idpool{{end}}" x="190" y="{{.Y}}" width="{{printf "%.1f" .Width}}" height="15"></rect>
+{{end}}<text x="{{printf "%.1f" .Width}}" y="{{.Y}}" dx="196" dy="13">{{.Value}}</text>{{end}}
 </svg>{{end}}
 {{end}}
 <h2>Tables</h2><pre>{{.Table}}</pre>

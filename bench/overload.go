@@ -17,6 +17,13 @@ import (
 // mean hold; only its being the same for every peer matters.
 const overloadHold = 500 * time.Microsecond
 
+// overloadMinSamples is the fewest acquire waits a timed run records: its
+// p99 then has ten slower waits above it. A run ends at its duration only
+// once it has them; without this floor, --quick --run-time 1ms ran 6 ms,
+// some 50 waits a peer, and reported their slowest as the p99 the overload
+// target judges (a run that ended before its first acquire, 0 µs).
+const overloadMinSamples = 1000
+
 // overload_tail: 4x more goroutines than connections, each acquiring,
 // holding the connection briefly and releasing it, over and over. Every
 // acquire waits; the histogram of those waits shows the order in which a
@@ -65,14 +72,14 @@ func measureOverload(ctx context.Context, o Options, params Params, size, g int,
 		}
 		// One short untimed round settles the runtime (goroutine stacks,
 		// the pool's internal queues) before the timed ones.
-		if _, err := runHold(ctx, p, g, overloadHold, dur/4); err != nil {
+		if _, err := runHold(ctx, p, g, overloadHold, dur/4, 0); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
 	}
 	trials := make([]trialFunc, len(pools))
 	for i := range pools {
 		trials[i] = func(ctx context.Context) (map[string]float64, error) {
-			m, err := runHold(ctx, pools[i], g, overloadHold, dur)
+			m, err := runHold(ctx, pools[i], g, overloadHold, dur, overloadMinSamples)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", peers[i].Name, err)
 			}
@@ -90,9 +97,10 @@ func measureOverload(ctx context.Context, o Options, params Params, size, g int,
 	return res, nil
 }
 
-// runHold runs g goroutines for dur, each acquiring, holding for hold and
-// releasing in a loop, and returns the distribution of acquire waits.
-func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration) (map[string]float64, error) {
+// runHold runs g goroutines for dur, and after it until they have recorded
+// minSamples acquire waits, each acquiring, holding for hold and releasing in
+// a loop, and returns the distribution of acquire waits.
+func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration, minSamples int64) (map[string]float64, error) {
 	hists := make([]*hdrhistogram.Histogram, g)
 	// Release's own duration: a release that runs other callers' work
 	// inline (a lent goroutine) shows here.
@@ -101,6 +109,8 @@ func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration) (map[s
 		wg       sync.WaitGroup
 		start    = make(chan struct{})
 		stop     atomic.Bool
+		timeUp   atomic.Bool
+		samples  atomic.Int64
 		firstErr atomic.Pointer[error]
 	)
 	for w := range g {
@@ -122,6 +132,9 @@ func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration) (map[s
 					return
 				}
 				_ = h.RecordValue(max(wait.Nanoseconds(), 1))
+				if samples.Add(1) >= minSamples && timeUp.Load() {
+					stop.Store(true)
+				}
 				time.Sleep(hold)
 				r0 := time.Now()
 				p.Release(c)
@@ -131,12 +144,25 @@ func runHold(ctx context.Context, p Pool, g int, hold, dur time.Duration) (map[s
 	}
 	t0 := time.Now()
 	close(start)
+	workersDone := make(chan struct{})
+	go func() { wg.Wait(); close(workersDone) }()
 	select {
 	case <-time.After(dur):
+		timeUp.Store(true)
+		if samples.Load() >= minSamples {
+			stop.Store(true)
+		}
+		// Else the workers stop at their minSamples-th wait, or at
+		// the first error, or when ctx ends.
+		select {
+		case <-workersDone:
+		case <-ctx.Done():
+		}
+	case <-workersDone: // an error stopped them all
 	case <-ctx.Done():
 	}
 	stop.Store(true)
-	wg.Wait()
+	<-workersDone
 	elapsed := time.Since(t0)
 	if e := firstErr.Load(); e != nil {
 		return nil, *e
