@@ -20,7 +20,6 @@ func (p *Pool) validateDone(now time.Time, id ConnID, ok bool) {
 	case c.evicted:
 		p.closeConn(c, ReasonEvicted)
 	case !ok:
-		p.stats.healthFailures++
 		p.closeConn(c, ReasonFailedHealthCheck)
 	default:
 		// The check took time: offer judges c's token again.

@@ -8,11 +8,11 @@ import (
 
 // counters are the pool's monotonic counts since it started.
 type counters struct {
-	acquires, hits, misses, timeouts, cancels, exhausted     uint64
-	opens, dialFailures, mints, mintFailures, healthFailures uint64
-	rotations, staleDrained, expiredClosed, badReleases      uint64
-	blockedPeriods, blockedFails, refreshes                  uint64
-	closes                                                   [numReasons]uint64
+	acquires, hits, misses, timeouts, cancels, exhausted uint64
+	opens, dialFailures, mints, mintFailures             uint64
+	rotations, staleDrained, expiredClosed, badReleases  uint64
+	blockedPeriods, blockedFails, refreshes              uint64
+	closes                                               [numReasons]uint64
 }
 
 func (p *Pool) recordWait(d time.Duration) { p.wait.record(d) }
