@@ -18,9 +18,23 @@ import (
 // start-up, the first call most programs make. It fails with ErrNoManager,
 // as every call with an identity already did.
 func TestAPingWithoutIdentityOverNoManagerSaysSo(t *testing.T) {
+	ctx := context.Background()
+	overNoManager(t, func(t *testing.T, db *sql.DB) {
+		assert.ErrorIs(t, db.PingContext(ctx), ErrNoManager)
+		c, err := db.Conn(ctx)
+		require.NoError(t, err, "a connection without an identity binds nothing yet")
+		defer func() { _ = c.Close() }()
+		assert.ErrorIs(t, c.PingContext(ctx), ErrNoManager)
+	})
+}
+
+// overNoManager runs f on a *sql.DB over each kind of missing Manager a
+// careless caller can end up with: New's result kept although New failed
+// (nil), a zero Manager, a zero Connector. A panic in f fails the subtest
+// rather than the whole run.
+func overNoManager(t *testing.T, f func(t *testing.T, db *sql.DB)) {
 	failed, err := New(Config{MaxSize: -1})
 	require.Error(t, err)
-	ctx := context.Background()
 	for name, db := range map[string]*sql.DB{
 		"OpenDB(New's result after an error)": OpenDB(failed),
 		"OpenDB(a zero Manager)":              OpenDB(&Manager{}),
@@ -33,11 +47,7 @@ func TestAPingWithoutIdentityOverNoManagerSaysSo(t *testing.T) {
 					t.Errorf("panicked: %v", p)
 				}
 			}()
-			assert.ErrorIs(t, db.PingContext(ctx), ErrNoManager)
-			c, err := db.Conn(ctx)
-			require.NoError(t, err, "a connection without an identity binds nothing yet")
-			defer func() { _ = c.Close() }()
-			assert.ErrorIs(t, c.PingContext(ctx), ErrNoManager)
+			f(t, db)
 		})
 	}
 }

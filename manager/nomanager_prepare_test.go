@@ -15,26 +15,12 @@ import (
 // fails with ErrNoManager, as a Prepare over a closed Manager fails with
 // ErrClosed.
 func TestAPrepareWithoutIdentityOverNoManagerSaysSo(t *testing.T) {
-	failed, err := New(Config{MaxSize: -1})
-	assert.Error(t, err)
 	ctx := context.Background()
-	for name, db := range map[string]*sql.DB{
-		"OpenDB(New's result after an error)": OpenDB(failed),
-		"OpenDB(a zero Manager)":              OpenDB(&Manager{}),
-		"sql.OpenDB(a zero Connector)":        sql.OpenDB(&Connector{}),
-	} {
-		t.Run(name, func(t *testing.T) {
-			defer func() { _ = db.Close() }()
-			defer func() {
-				if p := recover(); p != nil {
-					t.Errorf("panicked: %v", p)
-				}
-			}()
-			s, err := db.PrepareContext(ctx, "SELECT 1")
-			assert.ErrorIs(t, err, ErrNoManager)
-			if s != nil {
-				_ = s.Close()
-			}
-		})
-	}
+	overNoManager(t, func(t *testing.T, db *sql.DB) {
+		s, err := db.PrepareContext(ctx, "SELECT 1")
+		assert.ErrorIs(t, err, ErrNoManager)
+		if s != nil {
+			_ = s.Close()
+		}
+	})
 }
