@@ -3,7 +3,6 @@ package manager
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,17 +39,9 @@ func TestAnExpiredHandedInTokenGetsNoHitOnItsKeysNewerConnections(t *testing.T) 
 	keep := 10 * time.Hour
 	m, db := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
 	start := clock.Now().Truncate(time.Second)
-	first := unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": start.Add(30 * time.Minute).Unix()})
-	var calls atomic.Int32
-	fn, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
-		if calls.Add(1) == 1 {
-			return tokens.Token{Value: first, ExpiresOn: start.Add(30 * time.Minute)}, nil
-		}
-		// A renewal: the same principal, a later exp.
-		exp := clock.Now().Add(3 * time.Hour)
-		return tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp.Unix()}), ExpiresOn: exp}, nil
-	})
-	require.NoError(t, err)
+	firstTok := principalToken(t, start.Add(30*time.Minute))
+	first := firstTok.Value
+	fn := renewingIdentity(t, clock, firstTok)
 	acquire(t, m, fn).Release(nil)
 
 	clock.Advance(40 * time.Minute) // the first token expired ten minutes ago
@@ -106,17 +97,8 @@ func TestAnExpiredTokenTeachesNoKey(t *testing.T) {
 	keep := 10 * time.Hour
 	m, db := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
 	start := clock.Now().Truncate(time.Second)
-	first := tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": start.Add(30 * time.Minute).Unix()}),
-		ExpiresOn: start.Add(30 * time.Minute)}
-	var calls atomic.Int32
-	victim, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
-		if calls.Add(1) == 1 {
-			return first, nil
-		}
-		exp := clock.Now().Add(3 * time.Hour)
-		return tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp.Unix()}), ExpiresOn: exp}, nil
-	})
-	require.NoError(t, err)
+	first := principalToken(t, start.Add(30*time.Minute))
+	victim := renewingIdentity(t, clock, first)
 	acquire(t, m, victim).Release(nil)
 	clock.Advance(40 * time.Minute) // the first token expired ten minutes ago
 	acquire(t, m, victim).Release(nil)
@@ -154,16 +136,9 @@ func TestAnExpiredHandedInTokenPassesNoIdentityCheck(t *testing.T) {
 	keep := 10 * time.Hour
 	m, _ := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
 	start := clock.Now().Truncate(time.Second)
-	first := unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": start.Add(30 * time.Minute).Unix()})
-	var calls atomic.Int32
-	fn, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
-		if calls.Add(1) == 1 {
-			return tokens.Token{Value: first, ExpiresOn: start.Add(30 * time.Minute)}, nil
-		}
-		exp := clock.Now().Add(3 * time.Hour)
-		return tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp.Unix()}), ExpiresOn: exp}, nil
-	})
-	require.NoError(t, err)
+	firstTok := principalToken(t, start.Add(30*time.Minute))
+	first := firstTok.Value
+	fn := renewingIdentity(t, clock, firstTok)
 	acquire(t, m, fn).Release(nil)  // it learns its key from its first token
 	clock.Advance(40 * time.Minute) // which expired ten minutes ago
 	static, err := tokens.StaticTokenIdentity(first, time.Time{})

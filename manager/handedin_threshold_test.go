@@ -3,11 +3,9 @@ package manager
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/idpool/idpool/actors"
@@ -29,16 +27,9 @@ func TestAHandedInTokenWithinTokenThresholdGetsNoHit(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
 	start := clock.Now().Truncate(time.Second)
 	expires := start.Add(30 * time.Minute)
-	first := unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": expires.Unix()})
-	var calls atomic.Int32
-	fn, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
-		if calls.Add(1) == 1 {
-			return tokens.Token{Value: first, ExpiresOn: expires}, nil
-		}
-		exp := clock.Now().Add(3 * time.Hour)
-		return tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp.Unix()}), ExpiresOn: exp}, nil
-	})
-	require.NoError(t, err)
+	firstTok := principalToken(t, expires)
+	first := firstTok.Value
+	fn := renewingIdentity(t, clock, firstTok)
 	acquire(t, m, fn).Release(nil)
 
 	clock.Advance(28 * time.Minute) // T expires in two minutes: within the default TokenThreshold

@@ -3,11 +3,9 @@ package manager
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -34,16 +32,8 @@ func TestAnExpiredTokenTeachesNoKeyThroughDiscriminator(t *testing.T) {
 	// Expired an hour ago, in real time (and, once the clock moves, on the
 	// Manager's).
 	firstExp := time.Now().Add(-time.Hour).Truncate(time.Second)
-	first := tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": firstExp.Unix()}), ExpiresOn: firstExp}
-	var calls atomic.Int32
-	victim, err := tokens.TokenFuncIdentity(func(context.Context) (tokens.Token, error) {
-		if calls.Add(1) == 1 {
-			return first, nil
-		}
-		exp := clock.Now().Add(3 * time.Hour)
-		return tokens.Token{Value: unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp.Unix()}), ExpiresOn: exp}, nil
-	})
-	require.NoError(t, err)
+	first := principalToken(t, firstExp)
+	victim := renewingIdentity(t, clock, first)
 	acquire(t, m, victim).Release(nil) // learns its key from its first token, valid then
 	clock.Advance(2 * time.Hour)       // the first token expired an hour ago
 	acquire(t, m, victim).Release(nil) // a renewal's connection
