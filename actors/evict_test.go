@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -84,26 +85,34 @@ func TestEvictOfAnEmptyPoolAnswersAtOnce(t *testing.T) {
 	assert.Equal(t, []any{1}, h.evicted)
 }
 
-// TestEvictDuringAHealthCheckClosesTheConnectionWhenTheCheckEnds.
+// TestEvictDuringAHealthCheckClosesTheConnectionWhenTheCheckEnds: a
+// connection in a health check at Evict is closed when the check ends, for
+// the Evict, whatever the check found: Stats count it as evicted, not as a
+// failed health check when it failed (the server did not fail it; the
+// caller asked for it to go).
 func TestEvictDuringAHealthCheckClosesTheConnectionWhenTheCheckEnds(t *testing.T) {
-	cfg := tokenCfg()
-	cfg.HealthCheckAfter = time.Second
-	h := newHarness(t, cfg)
-	a := h.acquire()
-	h.finishMint(h.tok("T1", time.Hour), nil)
-	h.finishDials()
-	h.release(a, false)
-	h.advance(2 * time.Second)
-	b := h.acquire()
-	require.Len(t, h.validates, 1)
-	h.evict("e")
-	h.finishValidate(true)
-	assert.Equal(t, map[CloseReason]int{ReasonEvicted: 1}, h.closeReasons())
-	h.finishCloses()
-	assert.Equal(t, []any{"e"}, h.evicted)
-	h.finishMint(h.tok("T2", time.Hour), nil)
-	h.finishDials()
-	h.mustGrant(b)
+	for _, healthy := range []bool{true, false} {
+		t.Run(fmt.Sprintf("healthy=%v", healthy), func(t *testing.T) {
+			cfg := tokenCfg()
+			cfg.HealthCheckAfter = time.Second
+			h := newHarness(t, cfg)
+			a := h.acquire()
+			h.finishMint(h.tok("T1", time.Hour), nil)
+			h.finishDials()
+			h.release(a, false)
+			h.advance(2 * time.Second)
+			b := h.acquire()
+			require.Len(t, h.validates, 1)
+			h.evict("e")
+			h.finishValidate(healthy)
+			assert.Equal(t, map[CloseReason]int{ReasonEvicted: 1}, h.closeReasons())
+			h.finishCloses()
+			assert.Equal(t, []any{"e"}, h.evicted)
+			h.finishMint(h.tok("T2", time.Hour), nil)
+			h.finishDials()
+			h.mustGrant(b)
+		})
+	}
 }
 
 // TestEvictWaitsForClosesAlreadyInFlight: a connection whose close began
