@@ -480,6 +480,15 @@ func (m *Manager) Stats() Stats {
 	return s
 }
 
+// goSend sends msg to the manager actor from a goroutine of its own, for
+// statsUntil: a send to an idle actor runs it on the sender's goroutine,
+// where user code inside it (a Logger handler that blocks) would hold up the
+// sender, which must stay bounded by its stop channel.
+func (m *Manager) goSend(msg any, _ <-chan struct{}) bool {
+	go m.root.Send(m.pid, msg)
+	return true
+}
+
 // statsUntil is Stats, giving up when stop closes: an actor answers at once
 // unless user code inside it (a Logger handler that blocks) holds it up.
 // answered says every actor answered; if not, s holds what did. The reply
@@ -607,12 +616,6 @@ func (m *Manager) Close(ctx context.Context) error {
 			return false
 		}
 	}
-	// A poll (a ctx without deadline) reads only Busy: its query needs no
-	// order, and must not fill sends.
-	goSend := func(msg any, _ <-chan struct{}) bool {
-		go m.root.Send(m.pid, msg)
-		return true
-	}
 	reply := make(chan (<-chan struct{}), 1)
 	sends <- &messages.CloseManager{Reply: reply}
 	// One grace, in real time as ctx runs, from the moment Close stops
@@ -685,7 +688,9 @@ wait:
 		case <-poll:
 			// Read abandonedPrepares after Stats: a hook that returns in
 			// between is then still counted busy, and Close polls again.
-			st, answered := m.statsUntil(ctx.Done(), goSend)
+			// A poll reads only Busy: its query needs no order, and
+			// must not fill sends.
+			st, answered := m.statsUntil(ctx.Done(), m.goSend)
 			if !answered {
 				continue // ctx ended meanwhile
 			}

@@ -75,12 +75,9 @@ func registerObservers(meter metric.Meter, m *Manager, attrs *metricAttrs, cfg C
 		// held up by user code inside it (a Logger handler that blocks)
 		// held the SDK's collection, and the reader's later ones, for as
 		// long as it was held. The query goes from a goroutine of its own
-		// (Close's goSend): a send to an idle actor runs it on the sender's
+		// (goSend, as Close's): a send to an idle actor runs it on the sender's
 		// goroutine, where that handler would block the collection itself.
-		s, answered := m.statsUntil(ctx.Done(), func(msg any, _ <-chan struct{}) bool {
-			go m.root.Send(m.pid, msg)
-			return true
-		})
+		s, answered := m.statsUntil(ctx.Done(), m.goSend)
 		if !answered {
 			return fmt.Errorf("idpool: metrics: an actor did not answer before the collection's ctx ended, held up by user code inside it (a Logger handler that blocks?): %w", ctx.Err())
 		}
