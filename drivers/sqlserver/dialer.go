@@ -161,6 +161,9 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 // for the Close of a result set or the rollback of a transaction left open
 // still running CancelGrace after Release began it, whatever its ctx
 // (manager.Aborter), then closes conn. It reports whether conn was open.
+// What go-mssqldb writes to conn after the cut is taken and not sent, so
+// that the attention of a cancel or of a result set's Close is followed by
+// the drain that ends go-mssqldb's response reader (see transport.Write).
 func (d *Dialer) AbortTransport(conn driver.Conn) bool {
 	if d.secrets == nil {
 		return false

@@ -23,10 +23,24 @@ type transport struct {
 	// written counts the bytes go-mssqldb has written (over TLS, those of
 	// the records): whether a request went out since a reset was flagged.
 	written atomic.Uint64
+	// cut is set by AbortTransport, before it closes the socket.
+	cut atomic.Bool
 }
 
-// Write counts what it writes.
+// Write counts what it writes. Once the transport is cut, it takes what
+// go-mssqldb writes without sending it: the attention a result set's Close
+// sends to cancel its reply. go-mssqldb drains the reply's tokens only
+// after that write succeeded; when it fails, its Close returns at once and
+// leaves its response reader blocked for good on its full token channel,
+// holding the session and its buffer (a goroutine and a buffer lost for
+// each cut that came before the Close; go-mssqldb v1.11.2's
+// tokenProcessor.nextToken). Taken, the attention is followed by the drain,
+// whose reads fail on the closed socket, and the reader ends. Nothing else
+// writes to a cut connection: the pool only closes it.
 func (t *transport) Write(b []byte) (int, error) {
+	if t.cut.Load() {
+		return len(b), nil
+	}
 	n, err := t.Conn.Write(b)
 	t.written.Add(uint64(n))
 	return n, err
@@ -100,6 +114,7 @@ func (o *openConns) abort(conn driver.Conn) bool {
 		return false
 	}
 	for _, t := range v.(*dialedTransports).ts {
+		t.cut.Store(true)
 		_ = t.Conn.Close() // the socket only: conn stays known
 	}
 	return true
