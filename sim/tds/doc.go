@@ -19,12 +19,13 @@
 // a BULK_LOAD message: go-mssqldb's CopyIn and CreateBulk, and FreeTDS's
 // freebcp, whose message has no closing DONE; see bulk.go for
 // the types it loads and the errors it sends), transaction-manager
-// requests, ATTENTION
+// requests (begin, commit, rollback, and save: a savepoint), ATTENTION
 // (acknowledged by a DONE(ATTN) message of its own; a connection that ends
 // ends its running request as an ATTENTION would) and the RESETCONNECTION
 // status bit. The SQL it understands is deliberately tiny (SELECT of
 // literals, parameters and a few system functions, BEGIN TRAN / COMMIT /
-// ROLLBACK, CREATE TABLE, INSERT, INSERT BULK, SELECT COUNT(*), SELECT * for
+// ROLLBACK, SAVE TRAN and ROLLBACK TRAN to a savepoint (savepoint.go),
+// CREATE TABLE, INSERT, INSERT BULK, SELECT COUNT(*), SELECT * for
 // a table's column metadata (under SET FMTONLY ON, with a false WHERE, or of
 // an empty table: the simulator keeps no values), WAITFOR DELAY, USE, the
 // SET options clients send after login, such as SET LANGUAGE and SET
@@ -62,7 +63,8 @@
 // What a client can make the server keep is bounded by limits of the
 // simulator's own, each refused with error 50000 naming it, the connection
 // kept: at most 4,096 tables on the server (global temporary ones
-// included), 1,024 local temporary tables in a session, 32 EXECUTE AS
+// included), 1,024 local temporary tables in a session, 1,024 savepoints
+// in a transaction, 32 EXECUTE AS
 // contexts in force in a session (we found no documented SQL Server limit
 // for this) and Options.MaxMessageSize bytes in a request after login.
 //

@@ -44,7 +44,12 @@ type session struct {
 	tranDesc  uint64
 	// pending holds rows inserted by the open transaction, per table key.
 	pending map[string]int64
-	nocount bool
+	// tranName is the outermost BEGIN TRANSACTION's name, which a ROLLBACK
+	// may name; savepoints are the open transaction's, oldest first
+	// (savepoint.go).
+	tranName   string
+	savepoints []savepoint
+	nocount    bool
 	// procNesting counts the sp_executesql calls running, each inside the
 	// one before (executesql.go).
 	procNesting int
