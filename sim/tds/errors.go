@@ -190,6 +190,12 @@ func protocolError() sqlError {
 	return sqlError{Number: 4002, State: 1, Class: 16, Msg: "The incoming tabular data stream (TDS) protocol stream is incorrect."}
 }
 
+// errNoSuchSavepoint is error 6401: a ROLLBACK TRANSACTION name that is
+// neither a savepoint's nor the outermost BEGIN TRANSACTION's.
+func errNoSuchSavepoint(name string) *execError {
+	return newExecError(6401, 16, "Cannot roll back %s. No transaction or savepoint of that name was found.", name)
+}
+
 // errSaveNoTran is error 628: SAVE TRANSACTION outside a transaction.
 func errSaveNoTran() *execError {
 	return newExecError(628, 16, "Cannot issue SAVE TRANSACTION when there is no active transaction.")

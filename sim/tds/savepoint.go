@@ -21,6 +21,12 @@ import (
 //     BEGIN TRANSACTION's, only its first 32 characters are used, and it
 //     is case sensitive.
 //   - BEGIN TRANSACTION: a name given to a nested BEGIN is not registered.
+//   - Error 6401 for a name that matches nothing: its text as SQL Server
+//     words it ("Cannot roll back %.*ls. No transaction or savepoint of
+//     that name was found."), and the example of BEGIN TRANSACTION TR1;
+//     BEGIN TRANSACTION TR2; ROLLBACK TRANSACTION TR2 getting it, quoted on
+//     a Q&A page (geek-questions.imtqy.com/articles/1627974) answering
+//     from a real server.
 //   - COMMIT TRANSACTION: transaction_name is ignored.
 //
 // Not documented, chosen here: a rollback to a savepoint keeps that
@@ -90,7 +96,8 @@ func (s *session) saveTran(name string) *execError {
 
 // rollbackTran runs ROLLBACK TRANSACTION [name]: to the most recent
 // savepoint of that name, keeping the transaction open, or else, when the
-// name is empty or the outermost BEGIN's, all of it.
+// name is empty or the outermost BEGIN's, all of it. Any other name is
+// error 6401, the transaction left as it was.
 func (s *session) rollbackTran(tb *tokenBuf, name string) *execError {
 	if s.trancount == 0 {
 		return errNoBegin(false)
@@ -102,6 +109,9 @@ func (s *session) rollbackTran(tb *tokenBuf, name string) *execError {
 				s.savepoints = s.savepoints[:i+1]
 				return nil
 			}
+		}
+		if name != s.tranName {
+			return errNoSuchSavepoint(name)
 		}
 	}
 	s.endTran(tb)

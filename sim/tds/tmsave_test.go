@@ -60,3 +60,20 @@ func TestTransactionManagerSavepoints(t *testing.T) {
 	assert.Contains(t, batch("SELECT COUNT(*) FROM t"), "ROW 0")
 	assert.Contains(t, batch("SELECT @@TRANCOUNT"), "ROW 0")
 }
+
+// TestTransactionManagerRollbackToUnknownName: a TM_ROLLBACK_XACT naming
+// neither a savepoint nor the transaction is error 6401, as ROLLBACK
+// TRANSACTION is, with no ENVCHANGE: the transaction goes on. The simulator
+// rolled it all back.
+func TestTransactionManagerRollbackToUnknownName(t *testing.T) {
+	c := captureClient(t)
+	srv := startRawServer(t, Options{})
+	r := dialRaw(t, srv)
+	r.login(c)
+	r.send(pktTM, 0, tmPayload(tmBeginXact, 0, "_tedious_0123456789abcdef0123"))
+	assert.Equal(t, "ENVCHANGE 8", traceTokens(t, r.reply().data)[0])
+	r.send(pktTM, 0, tmPayload(tmRollbackXact, 0, "_tedious_ffffffffffffffffffff", 0))
+	assert.Equal(t, []string{"ERROR 6401", "DONE error cmd=0x00 rows=0"}, traceTokens(t, r.reply().data))
+	r.send(pktSQLBatch, 0, batchPayload("SELECT @@TRANCOUNT"))
+	assert.Contains(t, traceTokens(t, r.reply().data), "ROW 1")
+}
