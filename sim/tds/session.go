@@ -49,6 +49,10 @@ type session struct {
 	// (savepoint.go).
 	tranName   string
 	savepoints []savepoint
+	// prepared holds sp_prepare's statements by handle, lastHandle the
+	// last handle given (prepare.go).
+	prepared   map[int32]preparedStmt
+	lastHandle int32
 	nocount    bool
 	// procNesting counts the sp_executesql calls running, each inside the
 	// one before (executesql.go).

@@ -207,6 +207,34 @@ async function main() {
   check(kept.n === 4, `rows after an outer commit around a rolled-back savepoint = ${kept.n}, want 4`);
   console.log('ok savepoint');
 
+  step = 'prepare';
+  // prepare, execute and unprepare: the RPCs sp_prepare (its handle an
+  // OUTPUT parameter, a RETURNVALUE token), sp_execute and sp_unprepare, by
+  // procedure id.
+  {
+    const rows = [];
+    let pending = null;
+    const req = new Request('SELECT @a AS a, @b AS b', (err) => { const p = pending; pending = null; p(err); });
+    req.addParameter('a', TYPES.Int);
+    req.addParameter('b', TYPES.NVarChar);
+    req.on('row', (cols) => rows.push(cols.map((c) => c.value)));
+    const run = (fn) => new Promise((resolve, reject) => { pending = (err) => (err ? reject(err) : resolve()); fn(); });
+    await new Promise((resolve, reject) => { req.once('prepared', resolve); req.once('error', reject); conn.prepare(req); });
+    check(Number.isInteger(req.handle) && req.handle > 0, `sp_prepare's handle = ${req.handle}`);
+    await run(() => conn.execute(req, { a: 1, b: 'one' }));
+    await run(() => conn.execute(req, { a: 2, b: 'two' }));
+    same(rows, [[1, 'one'], [2, 'two']], 'the rows of a prepared statement');
+    await run(() => conn.unprepare(req));
+    let gone = null;
+    try {
+      await run(() => conn.execute(req, { a: 3, b: 'three' }));
+    } catch (e) {
+      gone = e;
+    }
+    check(gone && gone.number === 8179, `sp_execute after sp_unprepare: ${gone && gone.message}`);
+  }
+  console.log('ok prepare');
+
   step = 'error';
   try {
     await query(conn, 'SELECT COUNT(*) FROM no_such_table');
