@@ -82,7 +82,9 @@ func maybeFleet(ctx context.Context, args []string, stdout, stderr io.Writer) (b
 	fs := newFleetFlagSet(&ff)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			printSimHelp(stdout)
+			if werr := printSimHelp(stdout); werr != nil {
+				return true, werr
+			}
 			return true, err
 		}
 		return true, usagef("%v%s (idpool sim --help lists the fleet mode's flags)", err, durationHint(fs, err))

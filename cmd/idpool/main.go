@@ -24,7 +24,8 @@ import (
 )
 
 // command is one subcommand: it parses its own flags from args. Its --help
-// goes to stdout; it returns flag.ErrHelp after printing it.
+// goes to stdout; it returns flag.ErrHelp after printing it, or the error
+// of writing it.
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -58,7 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		// idpool help, and idpool help help or --help -h: forwarding the
 		// second word as a command would recurse without end.
-		usage(stdout)
+		if err := writeHelp(stdout, usage); err != nil {
+			fmt.Fprintf(stderr, "idpool: %v\n", err)
+			return exitFailed
+		}
 		return exitOK
 	}
 	cmd, ok := commands[args[0]]

@@ -107,11 +107,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return errors.Join(v, werr)
 }
 
-// printSimHelp prints `idpool sim --help`.
-func printSimHelp(stdout io.Writer) {
+// printSimHelp prints `idpool sim --help` and returns writeHelp's error.
+func printSimHelp(stdout io.Writer) error {
 	cfg := workload.Default()
 	var sf simFlags
-	newSimFlagSet(stdout, &cfg, &sf).printHelp()
+	return newSimFlagSet(stdout, &cfg, &sf).printHelp()
 }
 
 // newSimFlagSet registers the ordinary sim's flags into cfg and sf.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,7 +32,8 @@ const exitCodesHelp = `Exit codes:
      run was interrupted; demo: a query reached another identity's
      connection, or a connection stayed open after Close; bench, demo: it
      was interrupted, after printing (and bench writing) what finished;
-     sim, bench: an output file could not be written)
+     sim, bench: an output file could not be written; --help: the help
+     could not be written)
   2  bad command line: unknown command or flag, or a flag value refused
      before any work started (nothing was run)`
 
@@ -56,10 +58,23 @@ type help struct {
 	more func(w io.Writer)
 }
 
+// writeHelp writes the help text print builds to w in one write, and
+// returns the write's error: `idpool --help > /dev/full` exited 0 with
+// nothing written, where `idpool demo > /dev/full` fails.
+func writeHelp(w io.Writer, print func(io.Writer)) error {
+	var b bytes.Buffer
+	print(&b)
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("writing the help: %w", err)
+	}
+	return nil
+}
+
 // cliFlags is a command's flag set and the --help that goes with it.
 type cliFlags struct {
 	*flag.FlagSet
-	printHelp func()
+	// printHelp writes the --help to stdout and returns writeHelp's error.
+	printHelp func() error
 	// limits are the ranges of its numeric flags, checked by parse.
 	limits limits
 }
@@ -78,34 +93,37 @@ func newFlagSet(h help, stdout io.Writer) *cliFlags {
 	fs := flag.NewFlagSet(h.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // the flag package calls it on errors too
-	printHelp := func() {
-		w := stdout
-		fmt.Fprintf(w, "usage: idpool %s [flags]\n\n%s\n\n", h.name, strings.TrimSpace(h.description))
-		if len(h.examples) > 0 {
-			fmt.Fprintln(w, "Examples:")
-			for _, e := range h.examples {
-				fmt.Fprintf(w, "  %s\n", e)
+	printHelp := func() error {
+		return writeHelp(stdout, func(w io.Writer) {
+			fmt.Fprintf(w, "usage: idpool %s [flags]\n\n%s\n\n", h.name, strings.TrimSpace(h.description))
+			if len(h.examples) > 0 {
+				fmt.Fprintln(w, "Examples:")
+				for _, e := range h.examples {
+					fmt.Fprintf(w, "  %s\n", e)
+				}
+				fmt.Fprintln(w)
 			}
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintln(w, "Flags:")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-		if h.more != nil {
-			h.more(w)
-		}
-		fmt.Fprintf(w, "\n%s\n", exitCodesHelp)
+			fmt.Fprintln(w, "Flags:")
+			fs.SetOutput(w)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+			if h.more != nil {
+				h.more(w)
+			}
+			fmt.Fprintf(w, "\n%s\n", exitCodesHelp)
+		})
 	}
 	return &cliFlags{FlagSet: fs, printHelp: printHelp}
 }
 
-// parse parses args; --help prints the help and returns flag.ErrHelp, and any
-// other problem is a usageError naming it.
+// parse parses args; --help prints the help and returns flag.ErrHelp (or
+// the error of writing it), and any other problem is a usageError naming it.
 func (fs *cliFlags) parse(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.printHelp()
+			if werr := fs.printHelp(); werr != nil {
+				return werr
+			}
 			return err
 		}
 		return usagef("%v%s (idpool %s --help lists the flags)", err, durationHint(fs.FlagSet, err), fs.Name())

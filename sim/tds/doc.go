@@ -15,16 +15,19 @@
 // client's LOGIN7, is closed, as [MS-TDS] 3.3.5.1 requires), SQL batches,
 // sp_executesql (as an RPC, or written in a batch as EXEC sp_executesql
 // with its arguments by position or by name; its statement and
-// declarations must be Unicode, a VARCHAR getting error 214), bulk load (INSERT BULK, then
+// declarations must be Unicode, a VARCHAR getting error 214), the
+// prepared-statement RPCs sp_prepare, sp_execute and sp_unprepare (by name
+// or procedure id; an unknown handle gets error 8179; see prepare.go), bulk load (INSERT BULK, then
 // a BULK_LOAD message: go-mssqldb's CopyIn and CreateBulk, and FreeTDS's
 // freebcp, whose message has no closing DONE; see bulk.go for
 // the types it loads and the errors it sends), transaction-manager
-// requests, ATTENTION
+// requests (begin, commit, rollback, and save: a savepoint), ATTENTION
 // (acknowledged by a DONE(ATTN) message of its own; a connection that ends
 // ends its running request as an ATTENTION would) and the RESETCONNECTION
 // status bit. The SQL it understands is deliberately tiny (SELECT of
 // literals, parameters and a few system functions, BEGIN TRAN / COMMIT /
-// ROLLBACK, CREATE TABLE, INSERT, INSERT BULK, SELECT COUNT(*), SELECT * for
+// ROLLBACK, SAVE TRAN and ROLLBACK TRAN to a savepoint (savepoint.go),
+// CREATE TABLE, INSERT, INSERT BULK, SELECT COUNT(*), SELECT * for
 // a table's column metadata (under SET FMTONLY ON, with a false WHERE, or of
 // an empty table: the simulator keeps no values), WAITFOR DELAY, USE, the
 // SET options clients send after login, such as SET LANGUAGE and SET
@@ -62,7 +65,8 @@
 // What a client can make the server keep is bounded by limits of the
 // simulator's own, each refused with error 50000 naming it, the connection
 // kept: at most 4,096 tables on the server (global temporary ones
-// included), 1,024 local temporary tables in a session, 32 EXECUTE AS
+// included), 1,024 local temporary tables in a session, 1,024 savepoints
+// in a transaction, 1,024 prepared statements in a session, 32 EXECUTE AS
 // contexts in force in a session (we found no documented SQL Server limit
 // for this) and Options.MaxMessageSize bytes in a request after login.
 //

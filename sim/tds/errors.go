@@ -189,3 +189,28 @@ func unsupportedTDSVersion(v uint32) sqlError {
 func protocolError() sqlError {
 	return sqlError{Number: 4002, State: 1, Class: 16, Msg: "The incoming tabular data stream (TDS) protocol stream is incorrect."}
 }
+
+// errNoSuchSavepoint is error 6401: a ROLLBACK TRANSACTION name that is
+// neither a savepoint's nor the outermost BEGIN TRANSACTION's.
+func errNoSuchSavepoint(name string) *execError {
+	return newExecError(6401, 16, "Cannot roll back %s. No transaction or savepoint of that name was found.", name)
+}
+
+// errSaveNoTran is error 628: SAVE TRANSACTION outside a transaction.
+func errSaveNoTran() *execError {
+	return newExecError(628, 16, "Cannot issue SAVE TRANSACTION when there is no active transaction.")
+}
+
+// errSavepointName refuses a SAVE TRANSACTION whose name is empty: a
+// TM_SAVE_XACT "MUST specify a nonempty name" ([MS-TDS] 2.2.6.9), and a
+// variable may hold an empty one. What SQL Server answers is not
+// documented, so the number is the first of the user range.
+func errSavepointName() *execError {
+	return newExecError(50000, 16, "SAVE TRANSACTION needs a nonempty savepoint name.")
+}
+
+// errTooManySavepoints refuses a SAVE TRANSACTION past maxSavepoints
+// (savepoint.go), the simulator's own limit.
+func errTooManySavepoints() *execError {
+	return newExecError(50000, 16, "SAVE TRANSACTION was not run: the simulated server keeps at most %d savepoints in a transaction.", maxSavepoints)
+}

@@ -77,7 +77,8 @@ var errorActions = map[int32]errAction{
 	245: endBatch,
 
 	// Every other error the simulator raises at run time ends its
-	// statement: 3902/3903 COMMIT/ROLLBACK without BEGIN and 2714 object
+	// statement: 3902/3903 COMMIT/ROLLBACK without BEGIN, 628 SAVE
+	// TRANSACTION without one, 6401 no savepoint of that name, and 2714 object
 	// exists (run-time checks of one statement, like the foreign-key error
 	// of the XACT_ABORT docs' example), 148 WAITFOR time, 201/214/8143/
 	// 8144/8178 procedure arguments (a DBA Stack Exchange answer

@@ -23,16 +23,16 @@ func (s *session) exec(ctx context.Context, st stmt, params map[string]any, tb *
 	case selectStmt:
 		return s.execSelect(st, params, tb)
 	case beginStmt:
-		s.beginTran(tb)
+		name, err := s.resolveTranName(st.name, params)
+		if err != nil {
+			return stmtResult{cmd: cmdBeginTran}, err
+		}
+		s.beginTran(tb, name)
 		return stmtResult{cmd: cmdBeginTran}, nil
 	case commitStmt:
 		return stmtResult{cmd: cmdCommit}, s.commitTran(tb, false)
-	case rollbackStmt:
-		if s.trancount == 0 {
-			return stmtResult{cmd: cmdRollback}, errNoBegin(false)
-		}
-		s.endTran(tb)
-		return stmtResult{cmd: cmdRollback}, nil
+	case rollbackStmt, saveStmt:
+		return s.execTranName(st, params, tb)
 	case ifStmt:
 		ok, err := s.evalConds(st.cond, params)
 		if err != nil || !ok {

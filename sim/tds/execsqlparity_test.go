@@ -40,14 +40,23 @@ func batchCall(args []callArg) string {
 
 // rpcCall encodes the call as an RPC of sp_executesql by its procedure id,
 // strings as NVARCHAR and integers as INTN(4), as go-mssqldb sends them.
-func rpcCall(args []callArg) []byte {
+func rpcCall(args []callArg) []byte { return procIDCall(procExecuteSQL, -1, args) }
+
+// procIDCall encodes a call of the procedure id as rpcCall does; the
+// argument at position out (if any) is sent by reference, as an OUTPUT
+// parameter.
+func procIDCall(id uint16, out int, args []callArg) []byte {
 	b := []byte{22, 0, 0, 0, 18, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}
 	b = append(b, 0xFF, 0xFF)
-	b = binary.LittleEndian.AppendUint16(b, procExecuteSQL)
+	b = binary.LittleEndian.AppendUint16(b, id)
 	b = append(b, 0, 0) // option flags
-	for _, a := range args {
+	for i, a := range args {
 		b = appendBVarChar(b, a.name)
-		b = append(b, 0) // status: by value
+		status := byte(0) // by value
+		if i == out {
+			status = paramByRef
+		}
+		b = append(b, status)
 		switch v := a.value.(type) {
 		case string:
 			b = append(b, typNVarChar, 0x40, 0x1F) // NVARCHAR(4000)

@@ -32,6 +32,12 @@ func (s *session) executeSQL(ctx context.Context, args []rpcParam, tb *tokenBuf)
 	if ee != nil {
 		return scopeEnd{}, ee, nil
 	}
+	return s.runProcText(ctx, text, params, tb)
+}
+
+// runProcText runs the statement text of sp_executesql or of a prepared
+// statement (prepare.go) with its bound parameters, as a scope of its own.
+func (s *session) runProcText(ctx context.Context, text string, params map[string]any, tb *tokenBuf) (scopeEnd, *execError, error) {
 	stmts, err := parseBatch(text)
 	if err != nil {
 		ee, _ := err.(*execError)

@@ -93,7 +93,8 @@ func parseRPC(b []byte) (rpcRequest, error) {
 	return r, nil
 }
 
-// doRPC runs an RPC request. Only sp_executesql is implemented; any other
+// doRPC runs an RPC request. sp_executesql, sp_set_session_context and the
+// prepared-statement procedures (prepare.go) are implemented; any other
 // procedure gets error 2812 as on a server that does not have it.
 func (s *session) doRPC(req *request, tb *tokenBuf) error {
 	r, err := parseRPC(req.msg.data)
@@ -108,7 +109,24 @@ func (s *session) doRPC(req *request, tb *tokenBuf) error {
 	if isProc(r, "sp_set_session_context") {
 		return s.rpcSetSessionContext(r.params, tb)
 	}
-	if !isExecuteSQL(r) {
+	var (
+		end scopeEnd
+		ee  *execError
+	)
+	switch {
+	case isRPC(r, procPrepare, "sp_prepare"):
+		if ee = s.rpcPrepare(r, tb); ee == nil {
+			return nil
+		}
+	case isRPC(r, procUnprepare, "sp_unprepare"):
+		if ee = s.rpcUnprepare(r, tb); ee == nil {
+			return nil
+		}
+	case isRPC(r, procExecute, "sp_execute"):
+		end, ee, err = s.execPrepared(req.ctx, r, tb)
+	case isExecuteSQL(r):
+		end, ee, err = s.executeSQL(req.ctx, r.params, tb)
+	default:
 		name := r.procName
 		if name == "" {
 			name = procNames[r.procID]
@@ -120,7 +138,6 @@ func (s *session) doRPC(req *request, tb *tokenBuf) error {
 		tb.done(tokDoneProc, doneError, cmdNone, 0)
 		return nil
 	}
-	end, ee, err := s.executeSQL(req.ctx, r.params, tb)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,16 @@ type session struct {
 	tranDesc  uint64
 	// pending holds rows inserted by the open transaction, per table key.
 	pending map[string]int64
-	nocount bool
+	// tranName is the outermost BEGIN TRANSACTION's name, which a ROLLBACK
+	// may name; savepoints are the open transaction's, oldest first
+	// (savepoint.go).
+	tranName   string
+	savepoints []savepoint
+	// prepared holds sp_prepare's statements by handle, lastHandle the
+	// last handle given (prepare.go).
+	prepared   map[int32]preparedStmt
+	lastHandle int32
+	nocount    bool
 	// procNesting counts the sp_executesql calls running, each inside the
 	// one before (executesql.go).
 	procNesting int

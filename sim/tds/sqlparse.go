@@ -18,9 +18,12 @@ type (
 		e     expr
 		alias string
 	}
-	beginStmt    struct{}
+	// BEGIN, SAVE and ROLLBACK TRANSACTION keep their name (savepoint.go);
+	// COMMIT's is ignored, as SQL Server ignores it.
+	beginStmt    struct{ name tranNameRef }
 	commitStmt   struct{}
-	rollbackStmt struct{}
+	rollbackStmt struct{ name tranNameRef }
+	saveStmt     struct{ name tranNameRef }
 	ifStmt       struct {
 		cond []condition
 		then stmt
@@ -87,6 +90,7 @@ var statementKeywords = map[string]bool{
 	"SELECT": true, "BEGIN": true, "COMMIT": true, "ROLLBACK": true, "IF": true,
 	"CREATE": true, "INSERT": true, "WAITFOR": true, "SET": true, "FROM": true, "USE": true,
 	"WHERE": true, "AND": true, "ELSE": true, "EXEC": true, "EXECUTE": true, "REVERT": true, "DBCC": true,
+	"SAVE": true,
 }
 
 // maxIfDepth bounds IF nesting, so a hostile batch cannot recurse deeply.
@@ -200,18 +204,28 @@ func (p *parser) statement() (stmt, error) {
 		if !p.acceptWord("TRAN") && !p.acceptWord("TRANSACTION") {
 			return nil, p.fail()
 		}
-		p.optionalTranName()
-		return beginStmt{}, nil
+		name, _ := p.optionalTranName()
+		return beginStmt{name: name}, nil
+	case "SAVE":
+		p.pos++
+		if !p.acceptWord("TRAN") && !p.acceptWord("TRANSACTION") {
+			return nil, p.fail()
+		}
+		name, ok := p.optionalTranName()
+		if !ok {
+			return nil, p.fail()
+		}
+		return saveStmt{name: name}, nil
 	case "COMMIT", "ROLLBACK":
 		p.pos++
 		if !p.acceptWord("TRAN") && !p.acceptWord("TRANSACTION") {
 			p.acceptWord("WORK")
 		}
-		p.optionalTranName()
+		name, _ := p.optionalTranName()
 		if t.upper() == "COMMIT" {
 			return commitStmt{}, nil
 		}
-		return rollbackStmt{}, nil
+		return rollbackStmt{name: name}, nil
 	case "IF":
 		p.pos++
 		return p.ifRest()
@@ -258,11 +272,19 @@ func (p *parser) statement() (stmt, error) {
 	return nil, p.fail()
 }
 
-func (p *parser) optionalTranName() {
+// optionalTranName reads a transaction or savepoint name, an identifier or
+// a variable, if one follows.
+func (p *parser) optionalTranName() (tranNameRef, bool) {
 	t := p.peek()
-	if t.kind == tkVar || t.kind == tkIdent && !statementKeywords[t.upper()] {
+	switch {
+	case t.kind == tkVar:
 		p.pos++
+		return tranNameRef{param: strings.ToLower(t.text)}, true
+	case t.kind == tkIdent && !statementKeywords[t.upper()]:
+		p.pos++
+		return tranNameRef{text: t.text}, true
 	}
+	return tranNameRef{}, false
 }
 
 func (p *parser) selectRest() (stmt, error) {

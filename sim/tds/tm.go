@@ -7,6 +7,11 @@ const (
 	tmBeginXact    uint16 = 5
 	tmCommitXact   uint16 = 7
 	tmRollbackXact uint16 = 8
+	// tmSaveXact sets a savepoint; its payload is the name alone, a
+	// B_VARBYTE that MUST be nonempty ([MS-TDS] 2.2.6.9). tedious's
+	// saveTransaction sends it, and so does its transaction() helper when
+	// a transaction is already open.
+	tmSaveXact uint16 = 9
 	// fBeginXact on commit/rollback starts a new transaction afterwards.
 	tmFlagBeginXact byte = 0x01
 )
@@ -15,8 +20,14 @@ const (
 type tmRequest struct {
 	typ       uint16
 	isolation byte
-	name      string
-	flags     byte
+	// name is XACT_NAME: the transaction's for a begin, the savepoint's
+	// for a save, and for a rollback the savepoint or transaction to roll
+	// back to (savepoint.go); a commit's is ignored, as COMMIT
+	// TRANSACTION's is.
+	name  string
+	flags byte
+	// beginName names the transaction fBeginXact starts.
+	beginName string
 }
 
 // parseTM reads a TM request: ALL_HEADERS, the request type and its payload.
@@ -36,8 +47,10 @@ func parseTM(b []byte) (tmRequest, error) {
 		r.flags = c.u8()
 		if r.flags&tmFlagBeginXact != 0 {
 			r.isolation = c.u8()
-			c.xactName()
+			r.beginName = c.xactName()
 		}
+	case tmSaveXact:
+		r.name = c.xactName()
 	default:
 		if c.err == nil {
 			return r, &unsupportedError{what: fmt.Sprintf("transaction manager request %d", r.typ)}
@@ -46,9 +59,11 @@ func parseTM(b []byte) (tmRequest, error) {
 	return r, c.err
 }
 
-// doTM runs BeginTx/Commit/Rollback as go-mssqldb sends them. The reply is
-// the ENVCHANGE that tells the driver the new transaction descriptor (or that
-// the transaction ended) and a DONE.
+// doTM runs BeginTx/Commit/Rollback as go-mssqldb sends them, and the
+// named begin, save and rollback tedious sends. The reply is the ENVCHANGE
+// that tells the driver the new transaction descriptor (or that the
+// transaction ended; none for a save or a rollback to a savepoint, after
+// which the transaction goes on) and a DONE.
 func (s *session) doTM(req *request, tb *tokenBuf) error {
 	r, err := parseTM(req.msg.data)
 	if err != nil {
@@ -63,21 +78,19 @@ func (s *session) doTM(req *request, tb *tokenBuf) error {
 	switch r.typ {
 	case tmBeginXact:
 		s.beginIsolation(r.isolation)
-		s.beginTran(tb)
+		s.beginTran(tb, r.name)
 	case tmCommitXact:
 		if err := s.commitTran(tb, true); err != nil {
 			e = err.(*execError)
 		}
 	case tmRollbackXact:
-		if s.trancount == 0 {
-			e = errNoBegin(false)
-		} else {
-			s.endTran(tb)
-		}
+		e = s.rollbackTran(tb, cutTranName(r.name))
+	case tmSaveXact:
+		e = s.saveTran(cutTranName(r.name))
 	}
 	if e == nil && r.typ != tmBeginXact && r.flags&tmFlagBeginXact != 0 {
 		s.beginIsolation(r.isolation)
-		s.beginTran(tb)
+		s.beginTran(tb, r.beginName)
 	}
 	if e != nil {
 		tb.message(tokError, e.e, s.srv.opts.ServerName)

@@ -8,6 +8,7 @@ import (
 // Response token types ([MS-TDS] 2.2.7).
 const (
 	tokReturnStatus  byte = 0x79
+	tokReturnValue   byte = 0xAC
 	tokColMetadata   byte = 0x81
 	tokError         byte = 0xAA
 	tokInfo          byte = 0xAB
@@ -142,6 +143,20 @@ func (t *tokenBuf) done(tok byte, status, curCmd uint16, rows uint64) {
 
 func (t *tokenBuf) returnStatus(v int32) {
 	t.b = append(t.b, tokReturnStatus)
+	t.b = binary.LittleEndian.AppendUint32(t.b, uint32(v))
+}
+
+// returnValueInt sends an int OUTPUT parameter's value: RETURNVALUE
+// ([MS-TDS] 2.2.7.19) with the parameter's position in the request, its
+// name, status 0x01 (an output parameter), UserType 0, flags fNullable,
+// and INTN(4).
+func (t *tokenBuf) returnValueInt(ordinal uint16, name string, v int32) {
+	t.b = append(t.b, tokReturnValue)
+	t.b = binary.LittleEndian.AppendUint16(t.b, ordinal)
+	t.b = appendBVarChar(t.b, name)
+	t.b = append(t.b, 0x01, 0, 0, 0, 0)
+	t.b = binary.LittleEndian.AppendUint16(t.b, 0x0001)
+	t.b = append(t.b, typIntN, 4, 4)
 	t.b = binary.LittleEndian.AppendUint32(t.b, uint32(v))
 }
 

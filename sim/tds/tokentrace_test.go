@@ -12,8 +12,8 @@ import (
 // traceTokens renders a reply as one line per token, so that a test can
 // pin the whole sequence a client reads: "ERROR 3903", "DONE more|error
 // cmd=0xD6 rows=0", "COLMETADATA 1", "ROW 1", "RETURNSTATUS 0",
-// "ENVCHANGE 10". Result columns must be integers (INTN), which is all the
-// tests that use it select.
+// "ENVCHANGE 10", "RETURNVALUE @handle 1". Result columns and return
+// values must be integers (INTN), which is all the tests that use it select.
 func traceTokens(t *testing.T, b []byte) []string {
 	t.Helper()
 	var out []string
@@ -46,6 +46,18 @@ func traceTokens(t *testing.T, b []byte) []string {
 				out = append(out, fmt.Sprintf("INFO %d", binary.LittleEndian.Uint32(b[2:])))
 			}
 			b = b[2+n:]
+		case tokReturnValue:
+			// Ordinal, name, status, UserType, flags, then an INTN.
+			require.GreaterOrEqual(t, len(b), 3)
+			b = b[2:]
+			name, _ := ucs2ToString(b[1 : 1+2*int(b[0])])
+			b = b[1+2*int(b[0]):]
+			require.GreaterOrEqual(t, len(b), 10)
+			require.Equal(t, typIntN, b[7], "traceTokens reads integer return values only")
+			b = b[9:]
+			require.Equal(t, byte(4), b[0])
+			out = append(out, fmt.Sprintf("RETURNVALUE %s %d", name, int32(binary.LittleEndian.Uint32(b[1:]))))
+			b = b[5:]
 		case tokColMetadata:
 			n := int(binary.LittleEndian.Uint16(b))
 			b = b[2:]

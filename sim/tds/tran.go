@@ -2,11 +2,13 @@ package tds
 
 // beginTran starts a transaction, or nests one level deeper. Only the
 // outermost BEGIN sends ENVCHANGE(BeginTran): go-mssqldb takes the 8-byte
-// descriptor from it and echoes it in ALL_HEADERS.
-func (s *session) beginTran(tb *tokenBuf) {
+// descriptor from it and echoes it in ALL_HEADERS. Only the outermost
+// BEGIN's name is kept (savepoint.go).
+func (s *session) beginTran(tb *tokenBuf, name string) {
 	if s.trancount == 0 {
 		s.tranDesc = s.srv.nextDescriptor()
 		s.pending = map[string]int64{}
+		s.tranName = cutTranName(name)
 		tb.envBeginTran(s.tranDesc)
 		s.inTx.Store(true)
 	}
@@ -43,5 +45,6 @@ func (s *session) endTran(tb *tokenBuf) {
 
 func (s *session) clearTran() {
 	s.trancount, s.tranDesc, s.pending = 0, 0, nil
+	s.tranName, s.savepoints = "", nil
 	s.inTx.Store(false)
 }

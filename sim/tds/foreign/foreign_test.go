@@ -136,7 +136,8 @@ func runClient(t *testing.T, cfg map[string]any) string {
 // JavaScript, against `idpool tds`: SQL and token logins, with encryption
 // off, negotiated in PRELOGIN (TDS 7.4) and TLS-first (TDS 8.0), certificate
 // checks on; each run queries, passes parameters, switches database, commits
-// and rolls back, recovers from an error, sees the statements after an error
+// and rolls back, rolls back to a savepoint, prepares a statement (and
+// runs and drops it), recovers from an error, sees the statements after an error
 // in a batch (and EXEC sp_executesql written in one) and cancels a WAITFOR.
 func TestTediousAgainstIdpoolTDS(t *testing.T) {
 	node(t)
@@ -148,7 +149,7 @@ func TestTediousAgainstIdpoolTDS(t *testing.T) {
 			"authority": s.authority, "tenant": s.tenant, "clientId": s.clientID, "secret": s.secret,
 		}
 	}
-	steps := []string{"ok connect", "ok query as", "ok parameters", "ok use", "ok transaction", "ok error and recovery", "ok batch errors", "ok cancelled WAITFOR", "ok close"}
+	steps := []string{"ok connect", "ok query as", "ok parameters", "ok use", "ok transaction", "ok savepoint", "ok prepare", "ok error and recovery", "ok batch errors", "ok cancelled WAITFOR", "ok close"}
 	for _, c := range []struct {
 		name, login string
 		encrypt     any

@@ -179,6 +179,62 @@ async function main() {
   check(named.n === 2, `rows after a named transaction = ${named.n}, want 2`);
   console.log('ok transaction');
 
+  step = 'savepoint';
+  // transaction() inside an open transaction sets a savepoint (TM_SAVE_XACT)
+  // and, when its work fails, rolls back to it (TM_ROLLBACK_XACT with the
+  // savepoint's name): the outer transaction goes on and commits the rest.
+  const nested = (fail) => new Promise((resolve, reject) => conn.transaction((err, done) => {
+    if (err) return reject(err);
+    query(conn, `INSERT INTO ${table} VALUES (4)`).then(
+      () => done(fail ? new Error('inner work failed') : null, (e) => resolve(e)),
+      (e) => done(e, () => reject(e)));
+  }));
+  await new Promise((resolve, reject) => conn.transaction((err, done) => {
+    if (err) return reject(err);
+    (async () => {
+      await query(conn, `INSERT INTO ${table} VALUES (5)`);
+      const e = await nested(true);
+      check(e && e.message === 'inner work failed', `the failed inner transaction ended with ${e && e.message}`);
+      check(conn.inTransaction, 'tedious left the transaction after a rollback to a savepoint');
+      const [tc] = await query(conn, 'SELECT @@TRANCOUNT AS n');
+      check(tc.n === 1, `@@TRANCOUNT after a rollback to a savepoint = ${tc.n}, want 1`);
+      const [mid] = await query(conn, `SELECT COUNT(*) AS n FROM ${table}`);
+      check(mid.n === 3, `rows after a rollback to a savepoint = ${mid.n}, want 3`);
+      check(!(await nested(false)), 'the inner transaction failed');
+    })().then(() => done(null, (e) => (e ? reject(e) : resolve())), (e) => done(e, () => reject(e)));
+  }));
+  const [kept] = await query(conn, `SELECT COUNT(*) AS n FROM ${table}`);
+  check(kept.n === 4, `rows after an outer commit around a rolled-back savepoint = ${kept.n}, want 4`);
+  console.log('ok savepoint');
+
+  step = 'prepare';
+  // prepare, execute and unprepare: the RPCs sp_prepare (its handle an
+  // OUTPUT parameter, a RETURNVALUE token), sp_execute and sp_unprepare, by
+  // procedure id.
+  {
+    const rows = [];
+    let pending = null;
+    const req = new Request('SELECT @a AS a, @b AS b', (err) => { const p = pending; pending = null; p(err); });
+    req.addParameter('a', TYPES.Int);
+    req.addParameter('b', TYPES.NVarChar);
+    req.on('row', (cols) => rows.push(cols.map((c) => c.value)));
+    const run = (fn) => new Promise((resolve, reject) => { pending = (err) => (err ? reject(err) : resolve()); fn(); });
+    await new Promise((resolve, reject) => { req.once('prepared', resolve); req.once('error', reject); conn.prepare(req); });
+    check(Number.isInteger(req.handle) && req.handle > 0, `sp_prepare's handle = ${req.handle}`);
+    await run(() => conn.execute(req, { a: 1, b: 'one' }));
+    await run(() => conn.execute(req, { a: 2, b: 'two' }));
+    same(rows, [[1, 'one'], [2, 'two']], 'the rows of a prepared statement');
+    await run(() => conn.unprepare(req));
+    let gone = null;
+    try {
+      await run(() => conn.execute(req, { a: 3, b: 'three' }));
+    } catch (e) {
+      gone = e;
+    }
+    check(gone && gone.number === 8179, `sp_execute after sp_unprepare: ${gone && gone.message}`);
+  }
+  console.log('ok prepare');
+
   step = 'error';
   try {
     await query(conn, 'SELECT COUNT(*) FROM no_such_table');
