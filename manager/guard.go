@@ -92,6 +92,18 @@ var (
 		msg: "idpool: the connection's lease was already released and database/sql has not handed it over since; refused (database/sql retries on another connection)",
 		is:  [2]error{driver.ErrBadConn, ErrLeaseReleased},
 	}
+	// errLeaseCut refuses an operation on a lease whose transport the
+	// Dialer cut (a call outlived its ctx by CancelGrace): the connection
+	// is gone, and the driver may not know it yet (a call that finished
+	// just as the cut landed), nor learn it from a write: drivers/sqlserver's
+	// cut transport takes what go-mssqldb writes without sending it, so
+	// that go-mssqldb drains its reader. Refused here, before the driver,
+	// the operation provably sent nothing, which is what driver.ErrBadConn
+	// says: database/sql retries it on another connection where it can.
+	errLeaseCut error = &guardError{
+		msg: "idpool: the lease's connection was cut (a call outlived its ctx by CancelGrace); refused before anything was sent: release the lease",
+		is:  [2]error{driver.ErrBadConn, driver.ErrBadConn},
+	}
 	// errHandoverNoIdentity reads as tokens.ErrNoIdentity, which is what
 	// the caller sees once database/sql stops retrying.
 	errHandoverNoIdentity error = &guardError{
@@ -130,7 +142,15 @@ const (
 
 // enter claims the lease for one operation on its connection. On success
 // the caller must call exit when the connection is no longer in use.
-func (l *Lease) enter() error {
+func (l *Lease) enter() error { return l.enterOp(true) }
+
+// enterToClose is enter for the Close of a result set: a cut lease lets it
+// through, since it sends no new request (it ends a reply already under
+// way), and go-mssqldb's Close is what ends its response reader there.
+func (l *Lease) enterToClose() error { return l.enterOp(false) }
+
+// enterOp is enter, refusing a cut lease if refuseCut.
+func (l *Lease) enterOp(refuseCut bool) error {
 	if l.ended() {
 		return ErrLeaseReleased // nil or zero: not from Acquire (see Lease)
 	}
@@ -144,6 +164,8 @@ func (l *Lease) enter() error {
 			return l.endedErr()
 		case s&stBusy != 0:
 			return ErrLeaseBusy
+		case refuseCut && s&stCut != 0:
+			return errLeaseCut
 		}
 		if l.state.CompareAndSwap(s, s|stBusy) {
 			break

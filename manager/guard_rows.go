@@ -195,7 +195,7 @@ func (r *rows) Close() error {
 	if r.closed {
 		return nil
 	}
-	if err := r.lease.enter(); err != nil {
+	if err := r.lease.enterToClose(); err != nil {
 		if err != ErrLeaseBusy {
 			// Its lease is over, or closed by force: the watch on its
 			// query's ctx goes now, not when the ctx ends.
