@@ -98,8 +98,19 @@ func FuzzExecMessage(f *testing.F) {
 	// the fuzzer must not wait for it.
 	f.Add(pktRPC, byte(0), rpcCall([]callArg{{"", "WAITFOR DELAY '23:59:59'"}}))
 	f.Add(pktRPC, byte(0), varcharRPC("EXEC sp_executesql @p", collation, []byte("WAITFOR DELAY '23:59:59'")))
+	// The prepared-statement RPCs, by id, against the handle each session
+	// holds (below), and a savepoint request.
+	f.Add(pktRPC, byte(0), procIDCall(procExecute, -1, []callArg{{"", int32(1)}, {"", int32(7)}, {"", "x"}}))
+	f.Add(pktRPC, byte(0), procIDCall(procExecute, -1, []callArg{{"", nil}, {"@b", nil}}))
+	f.Add(pktRPC, byte(0), procIDCall(procUnprepare, -1, []callArg{{"", int32(1)}}))
+	f.Add(pktRPC, byte(0), procIDCall(procPrepare, 0, []callArg{{"", int32(0)}, {"", "@a int"}, {"", "SAVE TRAN @a"}}))
+	f.Add(pktTM, byte(0), tmPayload(tmSaveXact, 0, "sp"))
 	f.Fuzz(func(t *testing.T, typ, status byte, data []byte) {
 		fs := fuzzSession(srv)
+		// A prepared statement, handle 1, for an sp_execute to reach.
+		if _, out := fs.run(pktRPC, 0, procIDCall(procPrepare, 0, []callArg{{"", int32(0)}, {"", "@a int, @b nvarchar(10)"}, {"", "SELECT @a, @b"}})); out[headerLen] == tokError {
+			t.Fatalf("sp_prepare was refused: %x", out)
+		}
 		// A BULK_LOAD is read against the INSERT BULK before it.
 		if _, out := fs.run(pktSQLBatch, 0, batchPayload("INSERT BULK fz ([id] int, [name] nvarchar(10))")); fs.bulk == nil {
 			t.Fatalf("INSERT BULK was refused: %x", out)
