@@ -15,11 +15,17 @@ import (
 // identities (managed identities and service principals, through the real
 // azidentity credentials): SUSER_SNAME() must name the ctx's identity on
 // every entry point under every database/sql setting, and through session
-// kills and token rotations. Tokens live four minutes and TokenThreshold is
-// ten seconds shorter: a fresh token is accepted (a token already within the
-// threshold is refused), and ten seconds after its mint every checkout
-// re-checks its connection's token, so a rotation at the endpoint reaches
-// the pool at once.
+// kills and token rotations. Tokens live four minutes (under MSAL's 5-minute
+// cache window, so every mint reaches sim/entra) and sim/entra hands the
+// same token to every request until rotated or half its life has passed: a
+// rotation at the endpoint reaches the pool with the next dial (after a
+// kill). TokenThreshold is under half the lifetime, so a token the pool
+// re-checks has always outlived sim/entra's reuse and the re-check gets a
+// fresh one, however long a loaded machine takes over the suite. (With a
+// threshold ten seconds short of the lifetime, a suite slower than ten
+// seconds re-checked into the reused token, still within the threshold,
+// and the mint was refused. Re-checks meeting a rotation are
+// TestMSSQLTokenRotationAtEndpoint's, on a clock it moves.)
 func TestMSSQLIsolationSuite(t *testing.T) {
 	env := startMSSQL(t)
 	env.entra.SetLifetime(4 * time.Minute)
@@ -32,7 +38,7 @@ func TestMSSQLIsolationSuite(t *testing.T) {
 		ids = append(ids, isoIdentity{ID: mi.ID, Login: mi.Login}, isoIdentity{ID: sp.ID, Login: sp.Login})
 		names = append(names, mi.Name, sp.Name)
 	}
-	db := env.openManager(t, manager.Config{MaxSize: 3, TokenThreshold: 4*time.Minute - 10*time.Second}, nil)
+	db := env.openManager(t, manager.Config{MaxSize: 3, TokenThreshold: 2*time.Minute - 10*time.Second}, nil)
 	runIsolationSuite(t, isoRig{
 		m:    db.Manager,
 		who:  "SELECT SUSER_SNAME()",

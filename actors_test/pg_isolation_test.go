@@ -36,7 +36,6 @@ func TestPGIsolation100Identities(t *testing.T) {
 		maxTotal   = 64
 	)
 	srv := pgtest.Shared(t)
-	ctx := pgCtx(t)
 	prefix := fmt.Sprintf("iso%d", os.Getpid())
 	t0 := time.Now()
 	roles := make([]string, identities)
@@ -53,6 +52,17 @@ func TestPGIsolation100Identities(t *testing.T) {
 	watch := pgWatchSize(p.db)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
+
+	// A hang, not slowness, fails the calls: ctx ends once no call has
+	// finished for pgTimeout. A deadline on the whole test (pgCtx) also
+	// counted the 100 role creations and the 1600 calls' throughput, which a
+	// loaded 2-core machine under -race took past a minute with every call
+	// still moving.
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+	stalled := fmt.Errorf("no call finished for %s: a pool hangs", pgTimeout)
+	watchdog := time.AfterFunc(pgTimeout, func() { cancel(stalled) })
+	defer watchdog.Stop()
 
 	var (
 		wg                   sync.WaitGroup
@@ -75,6 +85,10 @@ func TestPGIsolation100Identities(t *testing.T) {
 				as := tokens.WithIdentity(ctx, ids[i])
 				check := func(how, who string, err error) {
 					calls.Add(1)
+					watchdog.Reset(pgTimeout)
+					if err != nil && context.Cause(ctx) == stalled {
+						err = fmt.Errorf("%w (%w)", err, stalled)
+					}
 					switch {
 					case err != nil:
 						fail(&failures, "%s as %s: %v", how, roles[i], err)
