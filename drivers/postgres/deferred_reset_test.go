@@ -26,22 +26,6 @@ func (c *sessionConn) readsInFlight() int {
 	return c.reading
 }
 
-// endStrayRead ends a Read that pgconn's background reader left in flight:
-// the reader starts when one of pgx's writes takes over 15 ms (as on a
-// loaded machine) and may block in one more Read after its request. While
-// such a Read is in flight the release runs the full reset by design (see
-// deferReset), so a test that means to release with the deferred reset
-// calls this first. A request makes the server answer the stray Read; its
-// own write may start the reader again, hence the loop. (The simple
-// protocol: no Parse, so the tests' Parse counts stay as they were.)
-func endStrayRead(t *testing.T, ctx context.Context, pc *pgx.Conn) {
-	t.Helper()
-	for sessionOf(t, pc).readsInFlight() > 0 {
-		_, err := pc.Exec(ctx, "SELECT 1")
-		require.NoError(t, err)
-	}
-}
-
 // TestDeferredResetDiscardsEverySessionState: a lease that sets every kind
 // of session state the deferred reset covers is released with no round
 // trip, and the next request finds none of it, on the same session.
@@ -77,7 +61,7 @@ func TestDeferredResetDiscardsEverySessionState(t *testing.T) {
 		current_setting('exit_on_error'))`
 	require.Equal(t, "4242s,1ms,leaked,"+other+",1,1,1,1,off", queryString(t, ctx, pc, state), "the state was set")
 
-	endStrayRead(t, ctx, pc)
+	EndStrayRead(t, ctx, pc)
 	deferred, full, _ := sessionOf(t, pc).counts()
 	require.NoError(t, sc.ResetSession(ctx))
 	d2, f2, _ := sessionOf(t, pc).counts()
@@ -116,7 +100,7 @@ func TestDeferredResetKeepsPgxStatements(t *testing.T) {
 		var s string
 		require.NoError(t, pc.QueryRow(ctx, q, round).Scan(&s), "round %d", round)
 		require.Equal(t, strconv.Itoa(round+1), s)
-		endStrayRead(t, ctx, pc)
+		EndStrayRead(t, ctx, pc)
 		require.NoError(t, sc.ResetSession(ctx))
 	}
 	_, full2, parses2 := sessionOf(t, pc).counts()
@@ -232,7 +216,7 @@ func TestDeferredResetFailsClosedWhenItsStatementIsGone(t *testing.T) {
 			srv.Exec(t, "GRANT INSERT ON "+table+" TO "+role)
 			ctx := resetCtx(t)
 			// A first deferred reset prepares the reset's statements.
-			endStrayRead(t, ctx, pc)
+			EndStrayRead(t, ctx, pc)
 			require.NoError(t, sc.ResetSession(ctx))
 			_, err := pc.Exec(ctx, "SELECT 1")
 			require.NoError(t, err)
@@ -243,7 +227,7 @@ func TestDeferredResetFailsClosedWhenItsStatementIsGone(t *testing.T) {
 			for _, name := range gone {
 				require.NoError(t, pc.Deallocate(ctx, name))
 			}
-			endStrayRead(t, ctx, pc)
+			EndStrayRead(t, ctx, pc)
 			require.NoError(t, sc.ResetSession(ctx))
 			_, err = pc.Exec(ctx, "INSERT INTO "+table+" VALUES ($1)", 1)
 			var re *resetError
@@ -322,7 +306,7 @@ func TestDeferredResetAfterAFullReset(t *testing.T) {
 	sc, pc, _, _ := resetConn(t, "dfrmix")
 	ctx := resetCtx(t)
 	for round := range 3 {
-		endStrayRead(t, ctx, pc)
+		EndStrayRead(t, ctx, pc)
 		require.NoError(t, sc.ResetSession(ctx), "round %d", round) // deferred
 		require.Equal(t, "1", queryString(t, ctx, pc, "SELECT '1'"), "round %d", round)
 		_, err := pc.Prepare(ctx, "mine", "SELECT 1")

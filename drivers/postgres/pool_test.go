@@ -478,10 +478,17 @@ func TestPoolBatchThatBeginsATransaction(t *testing.T) {
 func TestPoolFailsClosedAfterALeaseDeallocatesTheResetsStatements(t *testing.T) {
 	e := newPgxEnv(t, manager.Config{MaxSize: 1})
 	ctx := as(t, e.alice)
-	_, err := e.pool.Exec(ctx, "CREATE TABLE witness (x int)")
-	require.NoError(t, err)
-
+	// Each release here must defer its reset, which a Read in flight
+	// (pgconn's background reader, on a loaded machine) would turn into
+	// the full one: see EndStrayRead.
 	l, err := e.pool.Acquire(ctx)
+	require.NoError(t, err)
+	_, err = l.Exec(ctx, "CREATE TABLE witness (x int)")
+	require.NoError(t, err)
+	postgres.EndStrayRead(t, ctx, l.Conn())
+	l.Release()
+
+	l, err = e.pool.Acquire(ctx)
 	require.NoError(t, err)
 	pid := backendPID(t, ctx, l) // its reset ran first and prepared its statements
 	rows, err := l.Query(ctx, "SELECT name FROM pg_prepared_statements WHERE name LIKE 'idpool%'")
@@ -492,6 +499,7 @@ func TestPoolFailsClosedAfterALeaseDeallocatesTheResetsStatements(t *testing.T) 
 	for _, name := range names {
 		require.NoError(t, l.Conn().Deallocate(ctx, name))
 	}
+	postgres.EndStrayRead(t, ctx, l.Conn())
 	l.Release()
 
 	// Without arguments pgx sends the INSERT whole, in the simple

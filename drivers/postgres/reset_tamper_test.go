@@ -46,7 +46,7 @@ func TestDeferredResetSurvivesALeaseThatReplacesItsStatements(t *testing.T) {
 			srv.Exec(t, "GRANT INSERT ON "+table+" TO "+role+", "+other)
 			ctx := resetCtx(t)
 			// A first deferred reset prepares the reset's statements.
-			endStrayRead(t, ctx, pc)
+			EndStrayRead(t, ctx, pc)
 			require.NoError(t, sc.ResetSession(ctx))
 			require.Equal(t, role, queryString(t, ctx, pc, "SELECT current_user::text"))
 			var prepared int
@@ -66,7 +66,7 @@ func TestDeferredResetSurvivesALeaseThatReplacesItsStatements(t *testing.T) {
 				_, err := pc.Exec(ctx, q)
 				require.NoError(t, err, q)
 			}
-			endStrayRead(t, ctx, pc)
+			EndStrayRead(t, ctx, pc)
 			require.NoError(t, sc.ResetSession(ctx), "deferred: nothing to see yet")
 
 			_, err := pc.Exec(ctx, "INSERT INTO "+table+" VALUES ($1)", 1)

@@ -41,7 +41,7 @@ func TestDeferredResetOverTLS(t *testing.T) {
 	_, err = pc.Exec(ctx, "CREATE TEMP TABLE leak (x int)")
 	require.NoError(t, err)
 
-	endStrayRead(t, ctx, pc)
+	EndStrayRead(t, ctx, pc)
 	deferred, full, _ := wrapper.counts()
 	require.NoError(t, sc.ResetSession(ctx))
 	d2, f2, _ := wrapper.counts()
