@@ -35,8 +35,10 @@ type transport struct {
 // holding the session and its buffer (a goroutine and a buffer lost for
 // each cut that came before the Close; go-mssqldb v1.11.2's
 // tokenProcessor.nextToken). Taken, the attention is followed by the drain,
-// whose reads fail on the closed socket, and the reader ends. Nothing else
-// writes to a cut connection: the pool only closes it.
+// whose reads fail on the closed socket, and the reader ends. A new
+// request would look sent too: the pool refuses a cut lease's later calls
+// before they reach the driver (manager's lease guard), then closes the
+// connection; only a holder of Lease.Raw can still write one.
 func (t *transport) Write(b []byte) (int, error) {
 	if t.cut.Load() {
 		return len(b), nil
