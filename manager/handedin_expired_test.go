@@ -24,6 +24,32 @@ func unsignedJWT(t *testing.T, claims jwt.MapClaims) string {
 	return s
 }
 
+// expiredFirst is a Manager on a clock it can move, and a TokenFuncIdentity
+// whose first token (first, expiring at start+30m) taught it its key and
+// opened a connection, the clock then moved 40 minutes on: first expired
+// ten minutes ago, and the identity's next dial uses a renewal.
+type expiredFirst struct {
+	m     *Manager
+	db    *memdb.DB
+	clock *skewClock
+	start time.Time
+	first tokens.Token
+	fn    tokens.Identity
+}
+
+func newExpiredFirst(t *testing.T) expiredFirst {
+	t.Helper()
+	clock := &skewClock{}
+	keep := 10 * time.Hour
+	m, db := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
+	start := clock.Now().Truncate(time.Second)
+	first := principalToken(t, start.Add(30*time.Minute))
+	fn := renewingIdentity(t, clock, first)
+	acquire(t, m, fn).Release(nil) // it learns its key from its first token
+	clock.Advance(40 * time.Minute)
+	return expiredFirst{m: m, db: db, clock: clock, start: start, first: first, fn: fn}
+}
+
 // TestAnExpiredHandedInTokenGetsNoHitOnItsKeysNewerConnections: a
 // TokenFuncIdentity whose first token was T is keyed "tok:<hash of T>",
 // the very key of StaticTokenIdentity(T). Once T has expired, the function
@@ -35,16 +61,8 @@ func unsignedJWT(t *testing.T, claims jwt.MapClaims) string {
 // Acquire and so by the facade and drivers/postgres, which share it; and
 // whatever expiry the caller named, the token's exp claim is the limit.
 func TestAnExpiredHandedInTokenGetsNoHitOnItsKeysNewerConnections(t *testing.T) {
-	clock := &skewClock{}
-	keep := 10 * time.Hour
-	m, db := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
-	start := clock.Now().Truncate(time.Second)
-	firstTok := principalToken(t, start.Add(30*time.Minute))
-	first := firstTok.Value
-	fn := renewingIdentity(t, clock, firstTok)
-	acquire(t, m, fn).Release(nil)
-
-	clock.Advance(40 * time.Minute) // the first token expired ten minutes ago
+	r := newExpiredFirst(t)
+	m, db, clock, start, first, fn := r.m, r.db, r.clock, r.start, r.first.Value, r.fn
 	l := acquire(t, m, fn)
 	renewed := l.Raw().(*memdb.Conn).TokenFingerprint()
 	require.NotEqual(t, tokens.Token{Value: first}.Fingerprint(), renewed, "the function identity's connection has its renewal")
@@ -93,14 +111,8 @@ func TestAnExpiredHandedInTokenGetsNoHitOnItsKeysNewerConnections(t *testing.T) 
 // nothing). A token that the pool would refuse to dial with teaches no
 // key: the acquire fails with a TokenExpiryError, and so does the next.
 func TestAnExpiredTokenTeachesNoKey(t *testing.T) {
-	clock := &skewClock{}
-	keep := 10 * time.Hour
-	m, db := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
-	start := clock.Now().Truncate(time.Second)
-	first := principalToken(t, start.Add(30*time.Minute))
-	victim := renewingIdentity(t, clock, first)
-	acquire(t, m, victim).Release(nil)
-	clock.Advance(40 * time.Minute) // the first token expired ten minutes ago
+	r := newExpiredFirst(t)
+	m, db, first, victim := r.m, r.db, r.first, r.fn
 	acquire(t, m, victim).Release(nil)
 	dials := len(db.DialAttempts())
 
@@ -132,15 +144,8 @@ func TestAnExpiredTokenTeachesNoKey(t *testing.T) {
 // ran on that identity's connection: it must authenticate nothing there
 // either.
 func TestAnExpiredHandedInTokenPassesNoIdentityCheck(t *testing.T) {
-	clock := &skewClock{}
-	keep := 10 * time.Hour
-	m, _ := newManager(t, Config{MaxSize: 2, Clock: clock, IdleTimeout: keep, MaxLifetime: keep, PoolIdleTimeout: keep})
-	start := clock.Now().Truncate(time.Second)
-	firstTok := principalToken(t, start.Add(30*time.Minute))
-	first := firstTok.Value
-	fn := renewingIdentity(t, clock, firstTok)
-	acquire(t, m, fn).Release(nil)  // it learns its key from its first token
-	clock.Advance(40 * time.Minute) // which expired ten minutes ago
+	r := newExpiredFirst(t)
+	m, first, fn := r.m, r.first.Value, r.fn
 	static, err := tokens.StaticTokenIdentity(first, time.Time{})
 	require.NoError(t, err)
 
