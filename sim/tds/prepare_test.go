@@ -16,12 +16,9 @@ import (
 // error 8179. The simulator answered all three with error 2812, as if the
 // procedures did not exist.
 func TestPrepareExecuteUnprepare(t *testing.T) {
-	srv := startServer(t)
-	db := openDB(t, sqlDSN(srv, "alice", alicePassword, ""))
-	ctx := ctxT(t)
-	conn, err := db.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
+	sess := newAliceSession(t)
+	db, conn, ctx := sess.db, sess.conn, sess.ctx
+	var err error
 	_, err = conn.ExecContext(ctx, "CREATE TABLE t (id int)")
 	require.NoError(t, err)
 

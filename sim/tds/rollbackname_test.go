@@ -14,12 +14,9 @@ import (
 // Learn: when nesting, transaction_name must be the outermost BEGIN's; the
 // name is case sensitive). The simulator rolled everything back instead.
 func TestRollbackToUnknownName(t *testing.T) {
-	srv := startServer(t)
-	db := openDB(t, sqlDSN(srv, "alice", alicePassword, ""))
-	ctx := ctxT(t)
-	conn, err := db.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
+	sess := newAliceSession(t)
+	conn, ctx := sess.conn, sess.ctx
+	var err error
 	_, err = conn.ExecContext(ctx, "CREATE TABLE t (id int)")
 	require.NoError(t, err)
 

@@ -26,12 +26,9 @@ func trancount(t *testing.T, ctx context.Context, q interface {
 // Learn). The simulator refused SAVE TRANSACTION as a syntax error, and took
 // ROLLBACK TRANSACTION <savepoint> for a rollback of the whole transaction.
 func TestSavepoints(t *testing.T) {
-	srv := startServer(t)
-	db := openDB(t, sqlDSN(srv, "alice", alicePassword, ""))
-	ctx := ctxT(t)
-	conn, err := db.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
+	sess := newAliceSession(t)
+	srv, conn, ctx := sess.srv, sess.conn, sess.ctx
+	var err error
 	exec := func(q string, args ...any) {
 		t.Helper()
 		_, err := conn.ExecContext(ctx, q, args...)
@@ -120,12 +117,9 @@ func TestSavepointInDatabaseSQLTx(t *testing.T) {
 // copy of its pending rows; the next SAVE TRANSACTION gets error 50000 and
 // the transaction, savepoints included, is kept.
 func TestSavepointLimit(t *testing.T) {
-	srv := startServer(t)
-	db := openDB(t, sqlDSN(srv, "alice", alicePassword, ""))
-	ctx := ctxT(t)
-	conn, err := db.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
+	sess := newAliceSession(t)
+	conn, ctx := sess.conn, sess.ctx
+	var err error
 	_, err = conn.ExecContext(ctx, "CREATE TABLE t (id int); BEGIN TRAN"+strings.Repeat("; SAVE TRAN s", 1024))
 	require.NoError(t, err)
 	_, err = conn.ExecContext(ctx, "SAVE TRAN one_more")
