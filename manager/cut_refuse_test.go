@@ -2,11 +2,15 @@ package manager
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/tokens"
 )
 
 // TestACutLeaseRefusesItsNextCallsUnsent: once a call outlived its ctx by
@@ -40,4 +44,49 @@ func TestACutLeaseRefusesItsNextCallsUnsent(t *testing.T) {
 	assert.ErrorIs(t, err, driver.ErrBadConn, "a BeginTx on the cut connection")
 	assert.Zero(t, c.open.Load(), "no result set was opened on the cut connection")
 	assert.False(t, conn.IsValid(), "a cut connection is not kept")
+}
+
+// TestACutSQLConnFailsUnsentAndTheDBServesOnANewConnection: the same as a
+// database/sql user meets it. A *sql.Conn whose call was cut gets
+// driver.ErrBadConn from its next call (database/sql never retries a
+// *sql.Conn's call), and the *sql.DB, once that *sql.Conn is closed,
+// serves its next call on a new connection: database/sql discarded the
+// *sql.Conn at that error, and the pool closes the cut connection.
+func TestACutSQLConnFailsUnsentAndTheDBServesOnANewConnection(t *testing.T) {
+	d, clock := &stuckDialer{}, newGraceClock()
+	m := newStuckManager(t, d, clock, testGrace)
+	db := openFacade(t, m, WithDefaultIdentity(tokens.SQLLogin()))
+	conn, err := db.Conn(context.Background())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() {
+		_, err := conn.ExecContext(ctx, "stuck")
+		got <- err
+	}()
+	d.awaitConn(t).awaitEntered(t)
+	cancel()
+	clock.awaitGrace(t)
+	clock.advance(testGrace)
+	require.Error(t, <-got)
+
+	_, err = conn.ExecContext(context.Background(), "stuck")
+	require.ErrorIs(t, err, driver.ErrBadConn, "the next call on the cut *sql.Conn")
+	require.ErrorIs(t, conn.Close(), sql.ErrConnDone, "database/sql discarded the *sql.Conn on driver.ErrBadConn")
+	_, err = db.ExecContext(context.Background(), "SELECT 1")
+	require.NoError(t, err, "the *sql.DB serves the next call")
+	awaitCloses(t, d, 1)
+}
+
+// awaitConn returns d's first connection once it has been dialed.
+func (d *stuckDialer) awaitConn(t *testing.T) *stuckConn {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.conns) > 0
+	}, 10*time.Second, time.Millisecond, "no connection was dialed")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.conns[0]
 }
