@@ -41,3 +41,30 @@ func TestEvictDropsTheTokenARotationKeptForAWaiter(t *testing.T) {
 	h.finishDials()
 	h.mustGrant(b)
 }
+
+// TestEvictDuringATokenCheckServesItsWaiter: Evict closes at once a
+// connection whose token check waits for the mint, and the waiter it was
+// checked for goes back to the queue, unbound, to be served by a new dial.
+// Left bound to the closed connection, it counted as being served: no dial
+// was made for it, and it waited until its own deadline. Kills the mutant
+// that drops the unbind in evict.
+func TestEvictDuringATokenCheckServesItsWaiter(t *testing.T) {
+	h := newHarness(t, tokenCfg())
+	a := h.acquire()
+	h.finishMint(h.tok("OLD", 10*time.Minute), nil)
+	h.finishDials()
+	h.release(a, false)
+	h.advance(6 * time.Minute)
+	b := h.acquire() // its candidate's token is inside the threshold: a check mints
+	require.Equal(t, 1, h.mints)
+
+	h.evict("e")
+	require.Equal(t, 1, h.closeReasons()[ReasonEvicted], "the checked connection is closed now")
+	h.finishMint(h.tok("stale", time.Hour), nil) // begun before the Evict: dropped, minted again
+	require.Equal(t, 1, h.mints)
+	fresh := h.tok("fresh", time.Hour)
+	h.finishMint(fresh, nil)
+	require.Equal(t, []tokens.Token{fresh}, h.dials, "b is dialed for")
+	h.finishDials()
+	h.mustGrant(b)
+}
