@@ -99,7 +99,10 @@ func TestAFailingFillHoldEndsWithTheFailures(t *testing.T) {
 	})
 	t.Run("the cap's hold stays", func(t *testing.T) {
 		h := newHarness(t, PoolConfig{MinSize: 2, MaxSize: 3, NeedsPermit: true})
-		for h.refuseFill() {
+		// Bounded: a refused fill that is asked again at once (no hold)
+		// would make this loop spin until the test binary's timeout.
+		for i := 0; h.refuseFill(); i++ {
+			require.Less(t, i, 10, "a refused fill is asked again at once: no hold")
 		}
 		require.True(t, h.p.fillHeld)
 		a := h.acquire()
