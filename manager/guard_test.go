@@ -190,7 +190,13 @@ func TestReleaseDuringAnOperationWaitsForIt(t *testing.T) {
 	assert.Zero(t, resets())
 	cancel() // the operation ends within the bound
 	require.ErrorIs(t, <-slow, context.Canceled)
-	<-returned
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		// The fake clock never ends Release's wait: only the operation,
+		// as it leaves, can wake it.
+		t.Fatal("Release did not return once the operation it waited for had ended")
+	}
 	eventually(t, func() bool { return m.Stats().Total.Closes["broken"] == 1 }, "cut short, so broken and closed")
 	assert.Zero(t, resets(), "never reset underneath the query")
 	assert.ErrorIs(t, tx.Rollback(), ErrLeaseReleased)
