@@ -18,14 +18,7 @@ import (
 func TestEvictDropsTheTokenARotationKeptForAWaiter(t *testing.T) {
 	cfg := tokenCfg()
 	cfg.MaxSize = 1
-	h := newHarness(t, cfg)
-	a := h.acquire()
-	h.finishMint(h.tok("OLD", 10*time.Minute), nil)
-	h.finishDials()
-	h.mustGrant(a)
-	h.release(a, false)
-	h.advance(6 * time.Minute) // OLD is now inside the threshold
-	b := h.acquire()
+	h, b := acquireOnAnIdleTokenInsideTheThreshold(t, cfg)
 	h.finishMint(h.tok("NEW", time.Hour), nil)
 	require.Equal(t, 1, h.closeReasons()[ReasonTokenRotated])
 	require.Empty(t, h.dials, "the rotated connection's close still holds the only slot")
@@ -49,13 +42,7 @@ func TestEvictDropsTheTokenARotationKeptForAWaiter(t *testing.T) {
 // was made for it, and it waited until its own deadline. Kills the mutant
 // that drops the unbind in evict.
 func TestEvictDuringATokenCheckServesItsWaiter(t *testing.T) {
-	h := newHarness(t, tokenCfg())
-	a := h.acquire()
-	h.finishMint(h.tok("OLD", 10*time.Minute), nil)
-	h.finishDials()
-	h.release(a, false)
-	h.advance(6 * time.Minute)
-	b := h.acquire() // its candidate's token is inside the threshold: a check mints
+	h, b := acquireOnAnIdleTokenInsideTheThreshold(t, tokenCfg()) // its candidate's token check mints
 	require.Equal(t, 1, h.mints)
 
 	h.evict("e")

@@ -17,14 +17,7 @@ import (
 func TestARotatedTokenWaitsForTheSlotItsCloseHolds(t *testing.T) {
 	cfg := tokenCfg()
 	cfg.MaxSize = 1
-	h := newHarness(t, cfg)
-	a := h.acquire()
-	h.finishMint(h.tok("OLD", 10*time.Minute), nil)
-	h.finishDials()
-	h.mustGrant(a)
-	h.release(a, false)
-	h.advance(6 * time.Minute) // inside the threshold
-	b := h.acquire()
+	h, b := acquireOnAnIdleTokenInsideTheThreshold(t, cfg)
 	require.Equal(t, 1, h.mints, "the candidate's token is checked")
 	fresh := h.tok("NEW", time.Hour)
 	h.finishMint(fresh, nil)
@@ -39,4 +32,21 @@ func TestARotatedTokenWaitsForTheSlotItsCloseHolds(t *testing.T) {
 	h.finishDial(nil)
 	h.mustGrant(b)
 	assert.EqualValues(t, 2, h.p.Stats().TokenMints)
+}
+
+// acquireOnAnIdleTokenInsideTheThreshold returns a token pool of cfg whose
+// one connection, opened with token OLD (ten minutes) and granted, came
+// back idle, six minutes later (OLD inside tokenCfg's five-minute
+// threshold), and the acquire b then made, which the connection's token
+// check holds.
+func acquireOnAnIdleTokenInsideTheThreshold(t *testing.T, cfg PoolConfig) (h *harness, b uint64) {
+	t.Helper()
+	h = newHarness(t, cfg)
+	a := h.acquire()
+	h.finishMint(h.tok("OLD", 10*time.Minute), nil)
+	h.finishDials()
+	h.mustGrant(a)
+	h.release(a, false)
+	h.advance(6 * time.Minute)
+	return h, h.acquire()
 }
