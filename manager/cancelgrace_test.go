@@ -293,7 +293,12 @@ func TestACallStuckPastItsCtxIsCutOnceCancelGraceHasPassed(t *testing.T) {
 	clock.advance(testGrace - time.Nanosecond)
 	assert.Zero(t, d.aborts.Load(), "cut before CancelGrace had passed")
 	clock.advance(time.Nanosecond)
-	require.ErrorIs(t, <-got, errTransportCut, "the stuck call returns once its transport is cut")
+	select {
+	case err := <-got:
+		require.ErrorIs(t, err, errTransportCut, "the stuck call returns once its transport is cut")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck call was not cut once CancelGrace had passed")
+	}
 	assert.EqualValues(t, 1, d.aborts.Load())
 	line := logLines(t, &buf)["idpool: a call outlived its ctx by CancelGrace; cutting its connection"]
 	require.NotNil(t, line, "the cut is logged as docs/OPERATIONS.md says")
