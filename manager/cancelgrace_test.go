@@ -455,32 +455,73 @@ func TestAResultSetLeftOpenDoesNotCutALaterCall(t *testing.T) {
 	l.Release(nil)
 }
 
+// lateCall is a lease's result set whose query's ctx ended and whose grace
+// passed with no call in flight (nothing was cut), and a Next on it begun
+// after that, now inside the stuck driver: a late call, watched on its own.
+type lateCall struct {
+	d     *stuckDialer
+	clock *graceClock
+	m     *Manager
+	l     *Lease
+	c     *stuckConn
+	rows  driver.Rows
+	got   chan error // the late Next's result
+}
+
+func startLateCall(t *testing.T) lateCall {
+	t.Helper()
+	lc := lateCall{d: &stuckDialer{}, clock: newGraceClock(), got: make(chan error, 1)}
+	lc.m = newStuckManager(t, lc.d, lc.clock, testGrace)
+	lc.l, lc.c = leaseOf(t, lc.m)
+	ctx, cancel := context.WithCancel(context.Background())
+	rows, err := lc.l.Conn().QueryContext(ctx, "SELECT n", nil)
+	require.NoError(t, err)
+	lc.rows = rows
+	dest := make([]driver.Value, 1)
+	require.NoError(t, rows.Next(dest))
+	cancel()
+	lc.clock.awaitGrace(t)
+	lc.clock.advance(testGrace) // no call in flight: nothing to cut
+	require.Zero(t, lc.d.aborts.Load())
+
+	go func() { lc.got <- rows.Next(dest) }()
+	lc.c.awaitEntered(t)
+	return lc
+}
+
 // A result set's call begun once its query's ctx ended and the grace
 // passed with no call in flight is bounded all the same: on its own, grace
 // after it began.
 func TestAResultSetCallBegunAfterTheGraceIsCut(t *testing.T) {
-	d, clock := &stuckDialer{}, newGraceClock()
-	m := newStuckManager(t, d, clock, testGrace)
-	l, c := leaseOf(t, m)
-	ctx, cancel := context.WithCancel(context.Background())
-	rows, err := l.Conn().QueryContext(ctx, "SELECT n", nil)
-	require.NoError(t, err)
-	dest := make([]driver.Value, 1)
-	require.NoError(t, rows.Next(dest))
-	cancel()
-	clock.awaitGrace(t)
-	clock.advance(testGrace) // no call in flight: nothing to cut
-	assert.Zero(t, d.aborts.Load())
+	lc := startLateCall(t)
+	lc.clock.awaitGrace(t) // the late call's own
+	lc.clock.advance(testGrace)
+	require.ErrorIs(t, <-lc.got, errTransportCut)
+	assert.EqualValues(t, 1, lc.d.aborts.Load())
+	require.NoError(t, lc.rows.Close())
+	lc.l.Release(nil)
+}
 
-	got := make(chan error, 1)
-	go func() { got <- rows.Next(dest) }()
-	c.awaitEntered(t)
-	clock.awaitGrace(t) // the late call's own
-	clock.advance(testGrace)
-	require.ErrorIs(t, <-got, errTransportCut)
-	assert.EqualValues(t, 1, d.aborts.Load())
-	require.NoError(t, rows.Close())
-	l.Release(nil)
+// A late call that returns in time ends its own watch with it. Here the
+// connection then goes, reset, to the next lease (a later call under a
+// live ctx was the lease's last): a watch left behind would cut that
+// lease's connection once its grace passed. (Kills the mutant that drops
+// leaveCalls' own.Stop.)
+func TestAResultSetCallBegunAfterTheGraceLeavesNoWatchOnceReturned(t *testing.T) {
+	lc := startLateCall(t)
+	lc.c.let() // the late call returns before its own grace has passed
+	require.ErrorIs(t, <-lc.got, io.EOF)
+	lc.clock.awaitGrace(t) // the late call's own: begun once its ctx's end was seen
+	require.NoError(t, lc.rows.Close())
+	_, err := lc.l.Conn().ExecContext(context.Background(), "SELECT 1", nil)
+	require.NoError(t, err)
+	lc.l.Release(nil)
+
+	l2, c2 := leaseOf(t, lc.m)
+	require.Same(t, lc.c, c2, "the connection serves the next lease")
+	lc.clock.advance(time.Hour)
+	assert.Zero(t, lc.d.aborts.Load(), "another lease's connection was cut by a call that had returned")
+	l2.Release(nil)
 }
 
 // A result set left open at Release: Release closes it, then the
