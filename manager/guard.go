@@ -102,7 +102,7 @@ var (
 	// says: database/sql retries it on another connection where it can.
 	errLeaseCut error = &guardError{
 		msg: "idpool: the lease's connection was cut (a call outlived its ctx by CancelGrace); refused before anything was sent: release the lease",
-		is:  [2]error{driver.ErrBadConn, driver.ErrBadConn},
+		is:  [2]error{driver.ErrBadConn},
 	}
 	// errHandoverNoIdentity reads as tokens.ErrNoIdentity, which is what
 	// the caller sees once database/sql stops retrying.
