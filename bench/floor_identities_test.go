@@ -35,7 +35,7 @@ import (
 // and idpool at 100 and 10,000 identities, uniform and Zipf, 32 goroutines.
 // Besides ns/op it reports cpu-ns/op, the process's CPU time per pair.
 func BenchmarkFloorIdentities(b *testing.B) {
-	peers := []PoolFactory{floorPeer, floorDesignPeer, floorKeyedPeer, floorActorPeer, SQLDBPerIdentityPeer, IdpoolPeer}
+	peers := []PoolFactory{floorPeer, floorDesignPeer, floorKeyedPeer, floorCompletePeer, floorActorPeer, SQLDBPerIdentityPeer, IdpoolPeer}
 	for _, n := range []int{100, 10000} {
 		env := NewEnv(n)
 		for _, dist := range []string{"uniform", "zipf"} {
