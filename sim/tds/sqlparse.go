@@ -170,8 +170,13 @@ func (p *parser) acceptWord(w string) bool {
 
 func (p *parser) fail() error {
 	t := p.peek()
-	if t.kind == tkEOF {
+	switch t.kind {
+	case tkEOF:
 		return errSyntaxEnd()
+	case tkVar: // its text lacks the '@' SQL Server quotes
+		return errSyntaxNear("@" + t.text)
+	case tkSysVar:
+		return errSyntaxNear("@@" + t.text)
 	}
 	return errSyntaxNear(t.text)
 }
@@ -225,12 +230,17 @@ func (p *parser) statement() (stmt, error) {
 		return saveStmt{name: name}, nil
 	case "COMMIT", "ROLLBACK":
 		p.pos++
-		if !p.acceptWord("TRAN") && !p.acceptWord("TRANSACTION") {
+		var name tranNameRef
+		if p.acceptWord("TRAN") || p.acceptWord("TRANSACTION") {
+			var err error
+			if name, _, err = p.optionalTranName(); err != nil {
+				return nil, err
+			}
+		} else {
+			// ROLLBACK [ WORK ] and COMMIT [ WORK ] take no name (ROLLBACK
+			// WORK, Microsoft Learn): a word after them starts the next
+			// statement, so "ROLLBACK foo" is error 102 near 'foo'.
 			p.acceptWord("WORK")
-		}
-		name, _, err := p.optionalTranName()
-		if err != nil {
-			return nil, err
 		}
 		if t.upper() == "COMMIT" {
 			return commitStmt{}, nil
