@@ -20,8 +20,7 @@ import (
 // procedure ids. The 8179 wording and that handles count up from 1 in a
 // session are SQL Server's as we remember them, not re-checked on a server.
 //
-// Not modelled: @options' RETURN_METADATA (SQL Server then describes a
-// SELECT's columns in the sp_prepare reply; here the reply has none), and
+// @options (RETURN_METADATA) is read in preparemeta.go. Not modelled:
 // what sp_reset_connection does to handles (they are kept).
 
 // Procedure ids of the prepared-statement RPCs ([MS-TDS] 2.2.6.6).
@@ -114,7 +113,8 @@ func preparedHandle(proc string, a procArg, ok bool) (int32, *execError) {
 
 // rpcPrepare runs sp_prepare: it compiles the statement and its
 // declarations, so that their errors come now, as in SQL Server, and
-// returns the new handle. The reply is RETURNSTATUS, RETURNVALUE, DONEPROC.
+// returns the new handle. The reply is RETURNSTATUS, RETURNVALUE, DONEPROC,
+// after the statement's description when @options asks for it.
 func (s *session) rpcPrepare(r rpcRequest, tb *tokenBuf) *execError {
 	args, ee := procArgs("sp_prepare", r.params, []string{"@handle", "@params", "@stmt", "@options"})
 	if ee != nil {
@@ -141,11 +141,23 @@ func (s *session) rpcPrepare(r rpcRequest, tb *tokenBuf) *execError {
 	if _, ee := parseDeclarations(decls); ee != nil {
 		return ee
 	}
-	if _, err := parseBatch(text); err != nil {
+	stmts, err := parseBatch(text)
+	if err != nil {
 		if ee, ok := err.(*execError); ok {
 			return ee
 		}
 		return errSyntaxMsg(err.Error())
+	}
+	o, ok := args["@options"]
+	options, ee := prepareOptions(o, ok)
+	if ee != nil {
+		return ee
+	}
+	var meta []byte
+	if options&optReturnMetadata != 0 {
+		if meta, ee = s.describePrepared(stmts, decls); ee != nil {
+			return ee
+		}
 	}
 	if len(s.prepared) >= maxPrepared {
 		return newExecError(50000, 16, "sp_prepare was not run: the simulated server keeps at most %d prepared statements in a session; call sp_unprepare first.", maxPrepared)
@@ -158,6 +170,10 @@ func (s *session) rpcPrepare(r rpcRequest, tb *tokenBuf) *execError {
 	name := handle.p.name
 	if name == "" {
 		name = "@handle"
+	}
+	if meta != nil {
+		tb.b = append(tb.b, meta...)
+		tb.done(tokDoneInProc, doneMore|doneCount, cmdSelect, 0)
 	}
 	tb.returnStatus(0)
 	tb.returnValueInt(uint16(handle.ordinal), name, s.lastHandle)
