@@ -197,21 +197,40 @@ func (s *session) fmtOnly() bool { return s.state.on["FMTONLY"] }
 // refuses.
 func (s *session) execSelectStar(st selectStarStmt, params map[string]any, tb *tokenBuf) (stmtResult, error) {
 	res := stmtResult{cmd: cmdSelect, hasCount: true}
+	meta, err := s.starMetadata(st)
+	if err != nil {
+		return res, err
+	}
 	key := st.table.key
-	tabs := s.tables(key)
-	cols, ok := tabs.columns(key)
+	match, err := s.evalConds(st.where, params)
+	if err != nil {
+		return res, err
+	}
+	n, _ := s.tables(key).committed(key)
+	if match && !s.fmtOnly() && n+s.pending[key] > 0 {
+		return res, errNotSupported("SELECT * of a table's rows (the simulated server keeps no values)")
+	}
+	tb.b = append(tb.b, meta...)
+	return res, nil
+}
+
+// starMetadata is the COLMETADATA token of SELECT * FROM the statement's
+// table: its columns as CREATE TABLE declared them.
+func (s *session) starMetadata(st selectStarStmt) ([]byte, error) {
+	key := st.table.key
+	cols, ok := s.tables(key).columns(key)
 	if !ok {
-		return res, errInvalidObject(st.table.text)
+		return nil, errInvalidObject(st.table.text)
 	}
 	if len(cols) == 0 {
-		return res, errNotSupported("SELECT * on a table whose column definitions the simulator could not read")
+		return nil, errNotSupported("SELECT * on a table whose column definitions the simulator could not read")
 	}
 	meta := []byte{tokColMetadata}
 	meta = binary.LittleEndian.AppendUint16(meta, uint16(len(cols)))
 	for _, c := range cols {
 		info, ok := c.typ.typeInfo()
 		if !ok {
-			return res, errNotSupported(fmt.Sprintf("SELECT * on column '%s' of type %s", c.name, c.typ.name))
+			return nil, errNotSupported(fmt.Sprintf("SELECT * on column '%s' of type %s", c.name, c.typ.name))
 		}
 		flags := uint16(0x0001) // nullable
 		if c.notNull {
@@ -222,16 +241,7 @@ func (s *session) execSelectStar(st selectStarStmt, params map[string]any, tb *t
 		meta = append(meta, info...)
 		meta = appendBVarChar(meta, c.name)
 	}
-	match, err := s.evalConds(st.where, params)
-	if err != nil {
-		return res, err
-	}
-	n, _ := tabs.committed(key)
-	if match && !s.fmtOnly() && n+s.pending[key] > 0 {
-		return res, errNotSupported("SELECT * of a table's rows (the simulated server keeps no values)")
-	}
-	tb.b = append(tb.b, meta...)
-	return res, nil
+	return meta, nil
 }
 
 // execInsertBulk checks INSERT BULK against the table and makes the session

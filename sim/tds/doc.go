@@ -17,7 +17,9 @@
 // with its arguments by position or by name; its statement and
 // declarations must be Unicode, a VARCHAR getting error 214), the
 // prepared-statement RPCs sp_prepare, sp_execute and sp_unprepare (by name
-// or procedure id; an unknown handle gets error 8179; see prepare.go), bulk load (INSERT BULK, then
+// or procedure id; an unknown handle gets error 8179; sp_prepare's
+// RETURN_METADATA option describes the statement's columns, see prepare.go
+// and preparemeta.go), bulk load (INSERT BULK, then
 // a BULK_LOAD message: go-mssqldb's CopyIn and CreateBulk, and FreeTDS's
 // freebcp, whose message has no closing DONE; see bulk.go for
 // the types it loads and the errors it sends), transaction-manager

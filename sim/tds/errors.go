@@ -214,3 +214,13 @@ func errSavepointName() *execError {
 func errTooManySavepoints() *execError {
 	return newExecError(50000, 16, "SAVE TRANSACTION was not run: the simulated server keeps at most %d savepoints in a transaction.", maxSavepoints)
 }
+
+// errNameTooLong is error 103 (severity 15, a compile error) for a
+// transaction or savepoint name written longer than maxNameChars. SQL
+// Server's text is "The %S_MSG that starts with '%.*ls' is too long.
+// Maximum length is %d." (Database engine errors, Microsoft Learn); that
+// %S_MSG reads "identifier" here and that the name is quoted up to the
+// limit are our reading, not checked on a server.
+func errNameTooLong(name string) *execError {
+	return newExecError(103, 15, "The identifier that starts with '%s' is too long. Maximum length is %d.", cutTranName(name), maxNameChars)
+}

@@ -59,7 +59,7 @@ func (s *session) runProcText(ctx context.Context, text string, params map[strin
 // for the forms it refuses.
 func bindExecuteSQL(args []rpcParam) (text string, params map[string]any, ee *execError) {
 	var stmt, decls *rpcParam
-	var positional, named []rpcParam
+	var values []rpcParam
 	seenNamed := false
 	for i := range args {
 		a := &args[i]
@@ -77,10 +77,8 @@ func bindExecuteSQL(args []rpcParam) (text string, params map[string]any, ee *ex
 				return "", nil, errSuppliedTwice("@params")
 			}
 			decls = a
-		case name == "":
-			positional = append(positional, *a)
 		default:
-			named = append(named, rpcParam{name: name, value: a.value})
+			values = append(values, *a)
 		}
 		seenNamed = seenNamed || name != ""
 	}
@@ -98,33 +96,50 @@ func bindExecuteSQL(args []rpcParam) (text string, params map[string]any, ee *ex
 			return "", nil, newExecError(214, 16, "Procedure expects parameter '@params' of type 'ntext/nchar/nvarchar'.")
 		}
 	}
+	params, ee = bindValues("sp_executesql", text, declText, values, len(args)-len(values))
+	return text, params, ee
+}
+
+// bindValues binds the values for a statement's declared parameters
+// (sp_executesql's after its @stmt and @params, sp_execute's after its
+// handle): by position in declaration order, then as @name = value,
+// whatever the names, so a parameter may be called @stmt or @handle.
+// skipped is how many of the procedure's own arguments came before them,
+// for the argument numbers errors give.
+func bindValues(proc, text, declText string, values []rpcParam, skipped int) (map[string]any, *execError) {
 	declared, ee := parseDeclarations(declText)
 	if ee != nil {
-		return "", nil, ee
+		return nil, ee
 	}
-	if len(positional) > len(declared) {
-		return "", nil, newExecError(8144, 16, "Procedure or function sp_executesql has too many arguments specified.")
-	}
-	params = map[string]any{}
-	for i, p := range positional {
-		params[declared[i]] = p.value
-	}
-	for _, p := range named {
-		if _, dup := params[p.name]; dup {
-			return "", nil, errSuppliedTwice("@" + p.name)
+	params := map[string]any{}
+	seenNamed := false
+	for i, v := range values {
+		name := strings.ToLower(strings.TrimPrefix(v.name, "@"))
+		switch {
+		case name == "" && seenNamed:
+			return nil, errPositionalAfterNamed(skipped + i + 1)
+		case name == "" && i >= len(declared):
+			return nil, newExecError(8144, 16, "Procedure or function %s has too many arguments specified.", proc)
+		case name == "":
+			params[declared[i]] = v.value
+			continue
+		}
+		seenNamed = true
+		if _, dup := params[name]; dup {
+			return nil, errSuppliedTwice("@" + name)
 		}
 		// A value for a name the declarations lack is kept, as go-mssqldb
 		// and tedious never send one; SQL Server's answer to it is not
 		// modelled.
-		params[p.name] = p.value
+		params[name] = v.value
 	}
 	for _, name := range declared {
 		if _, ok := params[name]; !ok {
-			return "", nil, newExecError(8178, 16, "The parameterized query '(%s)%s' expects the parameter '@%s', which was not supplied.",
+			return nil, newExecError(8178, 16, "The parameterized query '(%s)%s' expects the parameter '@%s', which was not supplied.",
 				truncate(declText, 100), truncate(text, 100), name)
 		}
 	}
-	return text, params, nil
+	return params, nil
 }
 
 // parseDeclarations reads sp_executesql's @params string, such as

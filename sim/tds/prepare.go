@@ -11,8 +11,8 @@ import (
 // statement and its parameter declarations and returns a handle, an int,
 // in its @handle OUTPUT parameter (a RETURNVALUE token, [MS-TDS]
 // 2.2.7.19); sp_execute runs the statement with values for its
-// parameters, bound as sp_executesql binds them; sp_unprepare drops it. A
-// handle the session does not hold is error 8179.
+// parameters, bound as sp_executesql binds its values; sp_unprepare
+// drops it. A handle the session does not hold is error 8179.
 //
 // Sources: sp_prepare, sp_execute and sp_unprepare (Transact-SQL),
 // Microsoft Learn (their arguments: @handle OUTPUT, @params, @stmt,
@@ -20,8 +20,7 @@ import (
 // procedure ids. The 8179 wording and that handles count up from 1 in a
 // session are SQL Server's as we remember them, not re-checked on a server.
 //
-// Not modelled: @options' RETURN_METADATA (SQL Server then describes a
-// SELECT's columns in the sp_prepare reply; here the reply has none), and
+// @options (RETURN_METADATA) is read in preparemeta.go. Not modelled:
 // what sp_reset_connection does to handles (they are kept).
 
 // Procedure ids of the prepared-statement RPCs ([MS-TDS] 2.2.6.6).
@@ -59,22 +58,20 @@ type procArg struct {
 }
 
 // procArgs sorts ps into the procedure's parameters, named in order
-// (lower case, with '@'); the arguments past them are returned as extra.
-func procArgs(proc string, ps []rpcParam, names []string, extra bool) (map[string]procArg, []rpcParam, *execError) {
+// (lower case, with '@').
+func procArgs(proc string, ps []rpcParam, names []string) (map[string]procArg, *execError) {
 	out := map[string]procArg{}
 	seenNamed := false
 	for i := range ps {
 		name := strings.ToLower(ps[i].name)
 		switch {
 		case name == "" && seenNamed:
-			return nil, nil, errPositionalAfterNamed(i + 1)
+			return nil, errPositionalAfterNamed(i + 1)
 		case name == "" && i < len(names):
 			out[names[i]] = procArg{&ps[i], i}
 			continue
-		case name == "" && extra:
-			return out, ps[i:], nil
 		case name == "":
-			return nil, nil, newExecError(8144, 16, "Procedure or function %s has too many arguments specified.", proc)
+			return nil, newExecError(8144, 16, "Procedure or function %s has too many arguments specified.", proc)
 		}
 		seenNamed = true
 		known := false
@@ -82,17 +79,14 @@ func procArgs(proc string, ps []rpcParam, names []string, extra bool) (map[strin
 			known = known || n == name
 		}
 		if !known {
-			if extra {
-				return out, ps[i:], nil
-			}
-			return nil, nil, newExecError(8145, 16, "%s is not a parameter for procedure %s.", ps[i].name, proc)
+			return nil, newExecError(8145, 16, "%s is not a parameter for procedure %s.", ps[i].name, proc)
 		}
 		if _, dup := out[name]; dup {
-			return nil, nil, errSuppliedTwice(name)
+			return nil, errSuppliedTwice(name)
 		}
 		out[name] = procArg{&ps[i], i}
 	}
-	return out, nil, nil
+	return out, nil
 }
 
 func errNotSupplied(proc, param string) *execError {
@@ -119,9 +113,10 @@ func preparedHandle(proc string, a procArg, ok bool) (int32, *execError) {
 
 // rpcPrepare runs sp_prepare: it compiles the statement and its
 // declarations, so that their errors come now, as in SQL Server, and
-// returns the new handle. The reply is RETURNSTATUS, RETURNVALUE, DONEPROC.
+// returns the new handle. The reply is RETURNSTATUS, RETURNVALUE, DONEPROC,
+// after the statement's description when @options asks for it.
 func (s *session) rpcPrepare(r rpcRequest, tb *tokenBuf) *execError {
-	args, _, ee := procArgs("sp_prepare", r.params, []string{"@handle", "@params", "@stmt", "@options"}, false)
+	args, ee := procArgs("sp_prepare", r.params, []string{"@handle", "@params", "@stmt", "@options"})
 	if ee != nil {
 		return ee
 	}
@@ -146,11 +141,23 @@ func (s *session) rpcPrepare(r rpcRequest, tb *tokenBuf) *execError {
 	if _, ee := parseDeclarations(decls); ee != nil {
 		return ee
 	}
-	if _, err := parseBatch(text); err != nil {
+	stmts, err := parseBatch(text)
+	if err != nil {
 		if ee, ok := err.(*execError); ok {
 			return ee
 		}
 		return errSyntaxMsg(err.Error())
+	}
+	o, ok := args["@options"]
+	options, ee := prepareOptions(o, ok)
+	if ee != nil {
+		return ee
+	}
+	var meta []byte
+	if options&optReturnMetadata != 0 {
+		if meta, ee = s.describePrepared(stmts, decls); ee != nil {
+			return ee
+		}
 	}
 	if len(s.prepared) >= maxPrepared {
 		return newExecError(50000, 16, "sp_prepare was not run: the simulated server keeps at most %d prepared statements in a session; call sp_unprepare first.", maxPrepared)
@@ -164,6 +171,10 @@ func (s *session) rpcPrepare(r rpcRequest, tb *tokenBuf) *execError {
 	if name == "" {
 		name = "@handle"
 	}
+	if meta != nil {
+		tb.b = append(tb.b, meta...)
+		tb.done(tokDoneInProc, doneMore|doneCount, cmdSelect, 0)
+	}
 	tb.returnStatus(0)
 	tb.returnValueInt(uint16(handle.ordinal), name, s.lastHandle)
 	tb.done(tokDoneProc, doneFinal, cmdNone, 0)
@@ -171,15 +182,17 @@ func (s *session) rpcPrepare(r rpcRequest, tb *tokenBuf) *execError {
 }
 
 // execPrepared runs sp_execute: the prepared statement's text as a scope
-// of its own, as sp_executesql runs its text, with the arguments after
-// the handle as its parameters' values.
+// of its own, as sp_executesql runs its text. Its first argument is the
+// handle, taken by position whatever its name, as SQL Server takes an
+// extended procedure's arguments in order (sp_execute, Microsoft Learn);
+// the rest are the statement's values, bound by bindValues to its own
+// parameters, so that one named @stmt, @params or @handle is no
+// argument of sp_execute's.
 func (s *session) execPrepared(ctx context.Context, r rpcRequest, tb *tokenBuf) (scopeEnd, *execError, error) {
-	args, values, ee := procArgs("sp_execute", r.params, []string{"@handle"}, true)
-	if ee != nil {
-		return scopeEnd{}, ee, nil
+	if len(r.params) == 0 {
+		return scopeEnd{}, errNotSupplied("sp_execute", "@handle"), nil
 	}
-	a, ok := args["@handle"]
-	h, ee := preparedHandle("sp_execute", a, ok)
+	h, ee := preparedHandle("sp_execute", procArg{&r.params[0], 0}, true)
 	if ee != nil {
 		return scopeEnd{}, ee, nil
 	}
@@ -187,17 +200,16 @@ func (s *session) execPrepared(ctx context.Context, r rpcRequest, tb *tokenBuf) 
 	if !ok {
 		return scopeEnd{}, errNoPrepared(int64(h)), nil
 	}
-	bound := append([]rpcParam{{value: p.text}, {value: p.decls}}, values...)
-	text, params, ee := bindExecuteSQL(bound)
+	params, ee := bindValues("sp_execute", p.text, p.decls, r.params[1:], 1)
 	if ee != nil {
 		return scopeEnd{}, ee, nil
 	}
-	return s.runProcText(ctx, text, params, tb)
+	return s.runProcText(ctx, p.text, params, tb)
 }
 
 // rpcUnprepare runs sp_unprepare.
 func (s *session) rpcUnprepare(r rpcRequest, tb *tokenBuf) *execError {
-	args, _, ee := procArgs("sp_unprepare", r.params, []string{"@handle"}, false)
+	args, ee := procArgs("sp_unprepare", r.params, []string{"@handle"})
 	if ee != nil {
 		return ee
 	}

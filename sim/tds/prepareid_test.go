@@ -21,7 +21,9 @@ func TestPrepareByProcID(t *testing.T) {
 		r.send(pktRPC, 0, procIDCall(id, out, args))
 		return traceTokens(t, r.reply().data)
 	}
-	assert.Equal(t, []string{"RETURNSTATUS 0", "RETURNVALUE @handle 1", "DONEPROC final cmd=0x00 rows=0"},
+	// Its @options 1 (RETURN_METADATA) describes the SELECT first
+	// (preparemeta.go).
+	assert.Equal(t, []string{"COLMETADATA 2", "DONEINPROC more|count cmd=0xC1 rows=0", "RETURNSTATUS 0", "RETURNVALUE @handle 1", "DONEPROC final cmd=0x00 rows=0"},
 		call(11, 0, callArg{"", int32(0)}, callArg{"", "@a int, @b int"}, callArg{"", "SELECT @b, @a"}, callArg{"", int32(1)}))
 	assert.Equal(t, []string{"COLMETADATA 2", "ROW 2 1", "DONEINPROC more|count cmd=0xC1 rows=1", "RETURNSTATUS 0", "DONEPROC final cmd=0x00 rows=0"},
 		call(12, -1, callArg{"", int32(1)}, callArg{"", int32(1)}, callArg{"", int32(2)}))

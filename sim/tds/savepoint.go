@@ -28,6 +28,16 @@ import (
 //     a Q&A page (geek-questions.imtqy.com/articles/1627974) answering
 //     from a real server.
 //   - COMMIT TRANSACTION: transaction_name is ignored.
+//   - Length: a name written in the statement may not exceed 32
+//     characters (BEGIN TRANSACTION: "identifiers longer than 32
+//     characters are not allowed"; COMMIT TRANSACTION: "can't exceed 32
+//     characters"; SAVE TRANSACTION: "limited to 32 characters"), so a
+//     longer one is refused when the batch compiles (errNameTooLong); only
+//     a variable's value, or a TM request's name, is cut to 32 characters.
+//     ROLLBACK TRANSACTION's page says "only the first 32 characters of
+//     the transaction name are used"; we take it as the variable's rule
+//     and refuse a longer written name there too, as the parser checks
+//     every written name alike.
 //
 // Not documented, chosen here: a rollback to a savepoint keeps that
 // savepoint (and drops the ones set after it), so the transaction can go
@@ -35,7 +45,7 @@ import (
 // transaction's is taken as the savepoint.
 
 // maxNameChars is how many characters of a transaction or savepoint name
-// SQL Server uses.
+// SQL Server allows when written, and uses of a variable's value.
 const maxNameChars = 32
 
 // maxSavepoints bounds a transaction's savepoints, each a copy of the
@@ -58,7 +68,8 @@ type tranNameRef struct {
 	param string // lower case, without @; empty for an identifier
 }
 
-// resolveTranName returns the name ref stands for, cut to maxNameChars.
+// resolveTranName returns the name ref stands for, a variable's value cut
+// to maxNameChars (a written name was checked by the parser).
 func (s *session) resolveTranName(ref tranNameRef, params map[string]any) (string, error) {
 	name := ref.text
 	if ref.param != "" {

@@ -81,7 +81,7 @@ func TestSavepoints(t *testing.T) {
 	// TRANSACTION, Microsoft Learn).
 	exec("BEGIN TRAN")
 	exec("SAVE TRAN @sp; INSERT INTO t VALUES (11)", sql.Named("sp", "from_var_0123456789_0123456789_0123456789"))
-	exec("ROLLBACK TRAN [from_var_0123456789_0123456789_01]")
+	exec("ROLLBACK TRAN [from_var_0123456789_0123456789_0]")
 	assert.Equal(t, 2, count(t, ctx, conn, "t"))
 	exec("ROLLBACK TRAN")
 

@@ -3,6 +3,7 @@ package tds
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The statements the simulator understands.
@@ -169,8 +170,13 @@ func (p *parser) acceptWord(w string) bool {
 
 func (p *parser) fail() error {
 	t := p.peek()
-	if t.kind == tkEOF {
+	switch t.kind {
+	case tkEOF:
 		return errSyntaxEnd()
+	case tkVar: // its text lacks the '@' SQL Server quotes
+		return errSyntaxNear("@" + t.text)
+	case tkSysVar:
+		return errSyntaxNear("@@" + t.text)
 	}
 	return errSyntaxNear(t.text)
 }
@@ -204,24 +210,38 @@ func (p *parser) statement() (stmt, error) {
 		if !p.acceptWord("TRAN") && !p.acceptWord("TRANSACTION") {
 			return nil, p.fail()
 		}
-		name, _ := p.optionalTranName()
+		name, _, err := p.optionalTranName()
+		if err != nil {
+			return nil, err
+		}
 		return beginStmt{name: name}, nil
 	case "SAVE":
 		p.pos++
 		if !p.acceptWord("TRAN") && !p.acceptWord("TRANSACTION") {
 			return nil, p.fail()
 		}
-		name, ok := p.optionalTranName()
+		name, ok, err := p.optionalTranName()
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			return nil, p.fail()
 		}
 		return saveStmt{name: name}, nil
 	case "COMMIT", "ROLLBACK":
 		p.pos++
-		if !p.acceptWord("TRAN") && !p.acceptWord("TRANSACTION") {
+		var name tranNameRef
+		if p.acceptWord("TRAN") || p.acceptWord("TRANSACTION") {
+			var err error
+			if name, _, err = p.optionalTranName(); err != nil {
+				return nil, err
+			}
+		} else {
+			// ROLLBACK [ WORK ] and COMMIT [ WORK ] take no name (ROLLBACK
+			// WORK, Microsoft Learn): a word after them starts the next
+			// statement, so "ROLLBACK foo" is error 102 near 'foo'.
 			p.acceptWord("WORK")
 		}
-		name, _ := p.optionalTranName()
 		if t.upper() == "COMMIT" {
 			return commitStmt{}, nil
 		}
@@ -273,18 +293,22 @@ func (p *parser) statement() (stmt, error) {
 }
 
 // optionalTranName reads a transaction or savepoint name, an identifier or
-// a variable, if one follows.
-func (p *parser) optionalTranName() (tranNameRef, bool) {
+// a variable, if one follows. A written name longer than maxNameChars is
+// a compile error (errNameTooLong); a variable's value is cut when it runs.
+func (p *parser) optionalTranName() (tranNameRef, bool, error) {
 	t := p.peek()
 	switch {
 	case t.kind == tkVar:
 		p.pos++
-		return tranNameRef{param: strings.ToLower(t.text)}, true
+		return tranNameRef{param: strings.ToLower(t.text)}, true, nil
 	case t.kind == tkIdent && !statementKeywords[t.upper()]:
+		if utf8.RuneCountInString(t.text) > maxNameChars {
+			return tranNameRef{}, false, errNameTooLong(t.text)
+		}
 		p.pos++
-		return tranNameRef{text: t.text}, true
+		return tranNameRef{text: t.text}, true, nil
 	}
-	return tranNameRef{}, false
+	return tranNameRef{}, false, nil
 }
 
 func (p *parser) selectRest() (stmt, error) {
