@@ -22,7 +22,11 @@ import (
 //
 // The design floor (floor_design_test.go) runs beside it: the floor plus a
 // clock reading per message and the session reset on release, which the
-// design and issue #11 require of every pair.
+// design and issue #11 require of every pair. So do the keyed design floor
+// (floor_keyed_test.go: keys, routes, the retirement count and the guard),
+// the complete floor (floor_complete_test.go: every decision of idpool's
+// hit path, in an actor written for it) and idpool's own pool actor
+// without the manager (floor_actor_test.go).
 //
 // The target is idpool at most 1.5x one *sql.DB per identity. If the design
 // floor alone is above 1.5x, no rework inside the design reaches it; if it
@@ -31,7 +35,7 @@ import (
 //	go test ./bench -run '^$' -bench 'FloorIdentities' -count 6 -benchtime 300ms | benchstat -col /peer -
 //	go test ./bench -run '^$' -bench 'FloorIdentities/identities=10000/uniform/peer=floor' -cpuprofile cpu.out
 
-// BenchmarkFloorIdentities runs both floors next to one *sql.DB per identity
+// BenchmarkFloorIdentities runs the floors next to one *sql.DB per identity
 // and idpool at 100 and 10,000 identities, uniform and Zipf, 32 goroutines.
 // Besides ns/op it reports cpu-ns/op, the process's CPU time per pair.
 func BenchmarkFloorIdentities(b *testing.B) {
