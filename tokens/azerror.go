@@ -23,9 +23,9 @@ import (
 // tells what failed of an error that carries the response from its request,
 // status, OAuth error code, AADSTS numbers and trace and correlation ids
 // only, and of any other from its first line (a chain's: each attempt's
-// first line) with token-like runs redacted; Unwrap still reaches
-// azidentity's error, for errors.As and errors.Is (a ctx's end,
-// AuthenticationRequiredError).
+// first line) with quoted strings and token-like runs redacted; Unwrap
+// still reaches azidentity's error, for errors.As and errors.Is (a ctx's
+// end, AuthenticationRequiredError).
 type credentialError struct {
 	msg string
 	err error
@@ -72,8 +72,8 @@ const chainHeading = "\nAttempted credentials:"
 
 // describeText is an error's text without what may hold a response body:
 // its first line (MSAL and azidentity put bodies on the lines after it) and,
-// for a chain, the first line of each attempt, with token-like words
-// redacted and the whole bounded.
+// for a chain, the first line of each attempt, with quoted strings and
+// token-like words redacted and the whole bounded.
 func describeText(text string) string {
 	lines := strings.Split(text, "\n")
 	msg, rest := lines[0], lines[1:]
@@ -96,7 +96,13 @@ func describeText(text string) string {
 	} else if len(rest) > 0 {
 		withheld = true
 	}
-	msg = tokenLike.ReplaceAllString(strings.TrimSpace(msg), "[redacted]")
+	msg = quoted.ReplaceAllStringFunc(strings.TrimSpace(msg), func(q string) string {
+		if quotedURL.MatchString(q) {
+			return q // the endpoint a transport error names
+		}
+		return `"[redacted]"`
+	})
+	msg = tokenLike.ReplaceAllString(msg, "[redacted]")
 	msg = base64Like.ReplaceAllString(msg, "[redacted]")
 	if len(msg) > maxDescription {
 		msg, withheld = strings.ToValidUTF8(msg[:maxDescription], ""), true
@@ -106,6 +112,23 @@ func describeText(text string) string {
 	}
 	return msg
 }
+
+// quoted matches a double-quoted string as Go's %q and JSON write one,
+// escapes and all, or a quote left open at the end of the text. What an
+// error's first line quotes is a value it was given, and MSAL's come from
+// the response: a 200 whose expires_in is not a number fails with `json
+// decode error: unix time("<expires_in>") ... parsing "<expires_in>"`,
+// and an endpoint that echoed what it was sent as expires_in had the
+// client secret or the user's assertion printed there. tokenLike redacts
+// only runs of 40 characters and more, and a JSON escape (\u0026 for &)
+// cuts a run, so a shorter secret, or one with such characters, was kept.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*(?:"|\\?$)`)
+
+// quotedURL is a quoted http(s) URL with no escapes in it: the endpoint a
+// transport error names (see transportError), which says where a request
+// went and holds no secret (a token endpoint is POSTed to, a managed
+// identity endpoint's query names a resource and a client id).
+var quotedURL = regexp.MustCompile(`^"https?://[^"\s\\]*"$`)
 
 // tokenLike matches a run of characters of base64, base64url or a JWT long
 // enough to be a token or a client secret (Entra's are 40 characters), but

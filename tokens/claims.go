@@ -78,7 +78,7 @@ func (s *pinnedSource) Token(ctx context.Context) (Token, error) {
 // expiry a caller named would have its connections served, and the token
 // sent at login, after the server stopped accepting it.
 func ownExpiry(tok Token, claims map[string]any) Token {
-	if exp, ok := numericDate(claims, "exp"); ok && (tok.ExpiresOn.IsZero() || exp.Before(tok.ExpiresOn)) {
+	if exp, ok := expClaim(claims); ok && (tok.ExpiresOn.IsZero() || exp.Before(tok.ExpiresOn)) {
 		tok.ExpiresOn = exp
 	}
 	return tok
@@ -105,7 +105,8 @@ func principalClaims(claims map[string]any) (Principal, bool) {
 // UnverifiedTimes returns the iat (issued) and exp (expires) claims of a
 // JWT, read in one parse whatever its alg and without verifying anything;
 // each is the zero time if tok is not a JWT or the claim is not a number in
-// a sane range. It is for ordering tokens the caller has verified itself
+// a sane range, except that an exp of 0 or less reads as the Unix epoch (the
+// token has expired; see expClaim). It is for ordering tokens the caller has verified itself
 // (onbehalf.Cache keeps a user's newest assertion); never trust a token
 // because of it.
 func UnverifiedTimes(tok string) (issued, expires time.Time) {
@@ -114,16 +115,45 @@ func UnverifiedTimes(tok string) (issued, expires time.Time) {
 		return time.Time{}, time.Time{}
 	}
 	issued, _ = numericDate(claims, "iat")
-	expires, _ = numericDate(claims, "exp")
+	expires, _ = expClaim(claims)
 	return issued, expires
 }
 
 // claimExpiry returns the exp claim of a JWT (read whatever its alg, not
-// verified), or false if it is not a JWT with a numeric exp in a sane range.
+// verified), or false if it is not a JWT with an exp expClaim can read.
 func claimExpiry(tok string) (time.Time, bool) {
 	claims, ok := unverifiedClaims(tok)
 	if !ok {
 		return time.Time{}, false
+	}
+	return expClaim(claims)
+}
+
+// expClaim returns when a token expires by its exp claim, or false when
+// the claim says nothing readable.
+//
+// An exp of 0 or less is a NumericDate at or before the Unix epoch (RFC
+// 7519 4.1.4): the token expired then and must not be accepted. It reads
+// as the epoch, which every expiry check refuses and no later expiry a
+// caller names can replace. It was read as unknown, the sanity range's
+// "not a date", and StaticTokenIdentity then took the caller's later
+// expiry for a token that expired in 1970: the pool dialed with it, and
+// the server's refusal was all its caller saw. The epoch rather than the
+// instant itself: every instant that far back is refused alike, and the
+// epoch needs no range check (-1e300 seconds is no time.Time).
+//
+// A missing exp, one that is not a JSON number (the string "1700000000"),
+// NaN, or one past 1e12 (the year 33658) still reads as unknown, as for an
+// opaque token: the expiry the credential or the caller states governs,
+// and with none the token is refused as of unknown expiry (fail closed). A
+// value that is not a NumericDate names no instant idpool could check
+// without guessing its unit or format. An absurdly large one could only
+// ever be later than the expiry it is compared with, so it would cap
+// nothing, and where it is the only expiry known it would keep the token
+// valid for ever, where unknown refuses it.
+func expClaim(claims map[string]any) (time.Time, bool) {
+	if v, ok := claims["exp"].(float64); ok && v <= 0 {
+		return time.Unix(0, 0), true
 	}
 	return numericDate(claims, "exp")
 }

@@ -33,9 +33,25 @@ import (
 // error names the endpoint, the status, the OAuth error and AADSTS codes,
 // and none of the secrets; errors.As still reaches azidentity's error.
 func TestTokenEndpointBodiesNeverReachIdpoolErrors(t *testing.T) {
-	assertion := "ASSERTION-" + rand.Text() + rand.Text()
-	secret := "SECRET-" + rand.Text() + rand.Text()
-	access := "ACCESS-" + rand.Text() + rand.Text()
+	endpointBodiesNeverReachIdpoolErrors(t, "ASSERTION-"+rand.Text()+rand.Text(), "SECRET-"+rand.Text()+rand.Text(), "ACCESS-"+rand.Text()+rand.Text())
+}
+
+// TestShortSecretsEchoedByATokenEndpointNeverReachIdpoolErrors: the same
+// endpoints, echoing a secret shorter than the 40 characters the
+// token-like pattern redacts (a password, a client secret of an authority
+// other than Entra's, an assertion), with characters a JSON string
+// escapes. An endpoint that answered 200 with what it was sent as
+// expires_in had MSAL quote it on its error's first line (json decode
+// error: unix time("...") ... parsing "..."), which idpool's error kept:
+// the secret and the assertion were printed, JSON-escaped.
+func TestShortSecretsEchoedByATokenEndpointNeverReachIdpoolErrors(t *testing.T) {
+	endpointBodiesNeverReachIdpoolErrors(t, `As&s<r>t"n:`+rand.Text()[:6], `S~c&r<t>"%:`+rand.Text()[:6], `Ac&c<s>s"%:`+rand.Text()[:6])
+}
+
+// endpointBodiesNeverReachIdpoolErrors runs a token endpoint that echoes
+// assertion and secret (and answers with access) in each way it can, and
+// checks no error, log or Acquire error of idpool's holds any of them.
+func endpointBodiesNeverReachIdpoolErrors(t *testing.T, assertion, secret, access string) {
 	secrets := []string{assertion, secret, access}
 	echo := func(w http.ResponseWriter, r *http.Request) string {
 		_ = r.ParseForm()

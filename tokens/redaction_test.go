@@ -101,9 +101,16 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // TestEverySecretHoldingValueIsRedacted formats every tokens type that holds
 // a secret (a Token, each kind of Identity, their Sources, a DialRequest
 // carrying both) with every verb, by value and by pointer, nested, through
-// slog's text and JSON handlers and encoding/json: the sentinel never shows.
+// slog's text and JSON handlers and encoding/json: the sentinel never shows,
+// a long one nor a short one with characters that %q and JSON escape
+// (which AssertRedacted looks for escaped too).
 func TestEverySecretHoldingValueIsRedacted(t *testing.T) {
-	sentinel := "SENTINEL-" + rand.Text()
+	for _, sentinel := range []string{"SENTINEL-" + rand.Text(), `S&n<t>"%:@/` + rand.Text()[:4]} {
+		everySecretHoldingValueIsRedacted(t, sentinel)
+	}
+}
+
+func everySecretHoldingValueIsRedacted(t *testing.T, sentinel string) {
 	exp := time.Now().Add(time.Hour)
 	tok := tokens.Token{Value: sentinel, ExpiresOn: exp}
 	src := tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tok, nil })

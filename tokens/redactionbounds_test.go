@@ -35,3 +35,22 @@ func TestCredentialErrorTextIsBounded(t *testing.T) {
 	assert.Less(t, len(err.Error()), 2048, "the error text is not bounded")
 	assert.Contains(t, err.Error(), "withheld")
 }
+
+// TestQuotedValuesAreRedactedFromCredentialErrors: what a credential
+// error's first line quotes is a value it was given (MSAL quotes a
+// response's expires_in there), however short, and a quote the text
+// leaves open is redacted to its end; a quoted endpoint URL stays (see
+// TestStandardBase64SecretsAreRedactedFromCredentialErrors).
+func TestQuotedValuesAreRedactedFromCredentialErrors(t *testing.T) {
+	const secret = "hunter2-pw" // 10: no token-like run
+	for _, text := range []string{
+		`OnBehalfOfCredential: json decode error: unix time("` + secret + `") could not be converted from string to int`,
+		`ClientSecretCredential: the endpoint said "` + secret,
+		`ClientSecretCredential: the endpoint said "` + secret + `\`,
+	} {
+		_, err := tokens.CredentialSource(failingCred{errors.New(text)}).Token(context.Background())
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), secret, text)
+		assert.Contains(t, err.Error(), `"[redacted]"`, text)
+	}
+}

@@ -12,7 +12,8 @@ import (
 
 // TestUnverifiedTimesReadsIatAndExpOrNothing: onbehalf.Cache orders a
 // user's assertions by both claims, so each is read on its own (one may be
-// there without the other) and only as a number in a sane range.
+// there without the other) and only as a number in a sane range; an exp of
+// 0 or less has expired, and reads as the epoch.
 func TestUnverifiedTimesReadsIatAndExpOrNothing(t *testing.T) {
 	enc := base64.RawURLEncoding.EncodeToString
 	jwt := func(claims string) string { return enc([]byte(`{"alg":"XX999"}`)) + "." + enc([]byte(claims)) + ".sig" }
@@ -23,6 +24,8 @@ func TestUnverifiedTimesReadsIatAndExpOrNothing(t *testing.T) {
 		`{"exp":1700003600}`:                    {{}, at(1700003600)},
 		`{"iat":"yesterday","exp":1700003600}`:  {{}, at(1700003600)},
 		`{"iat":-5,"exp":1e13}`:                 {{}, {}},
+		`{"iat":1700000000,"exp":0}`:            {at(1700000000), at(0)}, // expired: the epoch
+		`{"exp":-1}`:                            {{}, at(0)},
 		`{"iat":1700000000.5,"exp":1700003600}`: {time.Unix(1700000000, 5e8), at(1700003600)},
 		`[1700000000]`:                          {{}, {}},
 	} {
