@@ -12,6 +12,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/idpool/idpool/internal/mailbox"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -93,9 +95,19 @@ func TestArchitectureDocStatesTheConstants(t *testing.T) {
 		fmt.Sprintf("by scanning a queue of up to %d and through an id index beyond", indexAbove),
 		fmt.Sprintf("is kept as up to %d (bucket, count) pairs", waitInline),
 		fmt.Sprintf("its connection record (%d), the actor (%d)", unsafe.Sizeof(conn{}), unsafe.Sizeof(poolActor{})),
+		fmt.Sprintf("every input in %s configurations (`propertyVariants`)", numberWord(t, len(propertyVariants))),
+		fmt.Sprintf("`internal/mailbox.LentBatch` (%d) messages", mailbox.LentBatch),
 	} {
 		assert.True(t, strings.Contains(doc, want), "docs/ARCHITECTURE.md should say %q", want)
 	}
 	assert.Equal(t, 2, blockAfter, `docs/ARCHITECTURE.md: "two failures in a row start it"`)
 	assert.True(t, strings.Contains(doc, "two failures in a row start it"))
+}
+
+// numberWord spells n as the docs do, for the small counts they state.
+func numberWord(t *testing.T, n int) string {
+	t.Helper()
+	words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
+	require.Less(t, n, len(words), "a count the docs would give in digits")
+	return words[n]
 }

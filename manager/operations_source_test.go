@@ -33,7 +33,7 @@ var slogMethods = map[string]struct {
 }{
 	"Debug": {"debug", 0}, "Info": {"info", 0}, "Warn": {"warn", 0}, "Error": {"error", 0},
 	"DebugContext": {"debug", 1}, "InfoContext": {"info", 1}, "WarnContext": {"warn", 1}, "ErrorContext": {"error", 1},
-	"Log": {"", 2},
+	"Log": {"", 2}, "LogAttrs": {"", 2},
 }
 
 // sourcePackage is the parsed non-test files of one package, indexed for
@@ -104,7 +104,22 @@ func calleeName(c *ast.CallExpr) string {
 	return ""
 }
 
-// messages returns the "idpool: " string literals e can hold inside fn:
+// logPrefixes begin the messages of the library's log lines: the Manager's
+// and its actors' (Config.Logger), the fleet budget's (fleet.Config.Logger)
+// and idpoolhttp.Middleware's (idpoolhttp.WithLogger).
+var logPrefixes = []string{"idpool: ", "fleet: ", "idpoolhttp: "}
+
+// isLogMessage says whether s begins with one of logPrefixes.
+func isLogMessage(s string) bool {
+	for _, p := range logPrefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// messages returns the log message literals (see logPrefixes) e can hold inside fn:
 // itself, what a local variable or a package-level constant is set to, or,
 // for a parameter of fn, what fn's callers in the package pass.
 func (p *sourcePackage) messages(e ast.Expr, fn *ast.FuncDecl, depth int) []string {
@@ -113,7 +128,7 @@ func (p *sourcePackage) messages(e ast.Expr, fn *ast.FuncDecl, depth int) []stri
 	}
 	switch e := e.(type) {
 	case *ast.BasicLit:
-		if s, err := strconv.Unquote(e.Value); err == nil && strings.HasPrefix(s, "idpool: ") {
+		if s, err := strconv.Unquote(e.Value); err == nil && isLogMessage(s) {
 			return []string{s}
 		}
 	case *ast.Ident:
@@ -162,7 +177,7 @@ func paramIndex(fn *ast.FuncDecl, name string) int {
 }
 
 // logSites returns every slog call in the package whose message is one of
-// idpool's ("idpool: ..."), and the positions of slog-shaped calls whose
+// the library's (see logPrefixes), and the positions of slog-shaped calls whose
 // message could not be followed to a literal.
 func (p *sourcePackage) logSites() (sites []logSite, unresolved []string) {
 	for _, fn := range p.funcs {
@@ -181,6 +196,9 @@ func (p *sourcePackage) logSites() (sites []logSite, unresolved []string) {
 			m, ok := slogMethods[sel.Sel.Name]
 			if !ok || len(c.Args) <= m.msg {
 				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "http" {
+				return true // http.Error(w, text, code): a response, not a log line
 			}
 			pos := p.fset.Position(c.Pos()).String()
 			msgs := p.messages(c.Args[m.msg], fn, 0)
@@ -202,8 +220,10 @@ func (p *sourcePackage) logSites() (sites []logSite, unresolved []string) {
 	return sites, unresolved
 }
 
-// The Logs table of docs/OPERATIONS.md names every line the pool and
-// manager actors and the Manager log, and no other, each at the level the
+// The Logs tables of docs/OPERATIONS.md name every line the library logs
+// (the pool and manager actors and the Manager; the fleet budget;
+// idpoolhttp's middleware; the drivers, tokens and onbehalf log nothing
+// and must not start unseen), and no other, each at the level the
 // code logs it with and with the attributes the call writes. The lines are
 // read from the source: each slog call's message is followed back through
 // variables and parameters to its string literals.
@@ -215,13 +235,14 @@ func TestOperationsLogsTableNamesEveryLogLine(t *testing.T) {
 			continue
 		}
 		for _, msg := range backticked(cells[0]) {
-			require.True(t, strings.HasPrefix(msg, "idpool: "), "row %q names its messages in full", cells[0])
+			require.True(t, isLogMessage(msg), "row %q names its messages in full", cells[0])
 			documented[msg] = row{level: cells[1], attrs: cells[2]}
 		}
 	}
 
 	logged := map[string]bool{}
-	for _, dir := range []string{".", "../actors"} {
+	for _, dir := range []string{".", "../actors", "../fleet", "../idpoolhttp", "../tokens", "../onbehalf",
+		"../drivers/sqlserver", "../drivers/postgres"} {
 		sites, unresolved := parseSourcePackage(t, dir).logSites()
 		// A call such as err.Error() has no argument; one with arguments
 		// that is not a log line would show here, and needs a way out.
