@@ -14,7 +14,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/idpool/idpool/actors"
 	"github.com/idpool/idpool/internal/mailbox"
 	"github.com/idpool/idpool/manager"
 	"github.com/idpool/idpool/tokens"
@@ -216,45 +215,51 @@ func (p *floorCompletePool) Close() error {
 	return errors.Join(errs...)
 }
 
-// completeConn is the actor's record of one connection.
+// completeConn is the actor's record of one connection. Times are
+// monotonic durations since floorEpoch (see completeActor).
 type completeConn struct {
 	driver.Conn
 	// deadline is the earlier of the connection's lifetime end and its
 	// token's threshold, computed when it opened.
-	deadline  time.Time
-	idleSince time.Time
+	deadline  time.Duration
+	idleSince time.Duration
 	holder    *completeLease
 }
 
 type completeWaiter struct {
 	m                *completeAcquire
-	queued, deadline time.Time
+	queued, deadline time.Duration
 }
 
-// completeActor is a pool actor written around the hit path. Its fields
-// come in the order a hit touches them.
+// floorEpoch is what the complete floor's times count from.
+var floorEpoch = time.Now()
+
+// completeActor is a pool actor written around the hit path, its state at
+// its least: the fields a hit touches come first and fill two cache lines
+// and a half (the identity last), times are monotonic durations since
+// floorEpoch (8 bytes, where a time.Time takes 24), and the clock is read
+// once per message as such a duration (time.Since, one monotonic read).
 type completeActor struct {
 	cfg          *completeConfig
-	identity     tokens.Identity
+	idle         []*completeConn
+	waiting      []completeWaiter // waiting[head:], oldest first
+	head         int32
+	busy         int32
 	credGen      uint32
 	closing      bool
-	idle         []*completeConn
-	busy         int
-	waiting      []completeWaiter // waiting[head:], oldest first
-	head         int
-	seen         uint64
 	acquires     uint64
 	hits         uint64
-	releases     uint64
-	lastActivity time.Time
-	wakeAt       time.Time
-	waits        [16]uint64 // the wait histogram, by powers of two of µs
-	healthDue    uint64     // grants that would have been health-checked first
-	timeouts     uint64
+	waitedZero   uint64 // the wait histogram's first bucket: granted at once
+	lastActivity time.Duration
+	wakeAt       time.Duration // 0: no wake armed
+	identity     tokens.Identity
 
+	// Below: what a hit does not touch.
+	waits     [15]uint64 // the rest of the wait histogram, by powers of two of µs (under 1 µs first)
+	healthDue uint64     // grants that would have been health-checked first
+	timeouts  uint64
 	connector driver.Connector
 	spare     int
-	clock     actors.SystemClock
 	timer     *time.Timer
 	root      *actor.RootContext
 	self      *actor.PID
@@ -263,11 +268,11 @@ type completeActor struct {
 func (a *completeActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *completeAcquire:
-		a.acquire(a.clock.Now(), m)
+		a.acquire(time.Since(floorEpoch), m)
 	case *completeRelease:
-		a.release(a.clock.Now(), m)
+		a.release(time.Since(floorEpoch), m)
 	case *completeTick:
-		a.tick(a.clock.Now())
+		a.tick(time.Since(floorEpoch))
 	case *actor.Started:
 		a.self = c.Self()
 	case *actor.Stopping:
@@ -277,32 +282,31 @@ func (a *completeActor) Receive(c actor.Context) {
 	}
 }
 
-func (a *completeActor) acquire(now time.Time, m *completeAcquire) {
+func (a *completeActor) acquire(now time.Duration, m *completeAcquire) {
 	if !m.identity.SameCredential(a.identity) {
 		a.identity = m.identity
 		a.credGen++
 	}
-	a.seen++
 	a.acquires++
 	a.lastActivity = now
-	if a.wakeAt.IsZero() || a.wakeAt.Sub(now) > a.cfg.retireAfter {
-		a.wake(now, now.Add(a.cfg.retireAfter))
+	if a.wakeAt == 0 || a.wakeAt-now > a.cfg.retireAfter {
+		a.wake(now, now+a.cfg.retireAfter)
 	}
 	if a.closing {
 		completeGrant(m, nil)
 		return
 	}
-	if a.head == len(a.waiting) {
+	if int(a.head) == len(a.waiting) {
 		for n := len(a.idle); n > 0; n = len(a.idle) {
 			ic := a.idle[n-1]
 			a.idle[n-1] = nil
 			a.idle = a.idle[:n-1]
-			if !now.Before(ic.deadline) {
+			if now >= ic.deadline {
 				_ = ic.Close()
 				a.spare++
 				continue
 			}
-			if now.Sub(ic.idleSince) >= a.cfg.healthCheckAfter {
+			if now-ic.idleSince >= a.cfg.healthCheckAfter {
 				// idpool checks it off the mailbox first; the floor
 				// counts it and grants it.
 				a.healthDue++
@@ -315,22 +319,19 @@ func (a *completeActor) acquire(now time.Time, m *completeAcquire) {
 				completeGrant(m, nil)
 				return
 			}
-			deadline := now.Add(a.cfg.lifetime)
-			if t := a.cfg.tokenExpiry.Add(-a.cfg.tokenThreshold); t.Before(deadline) {
-				deadline = t
-			}
+			deadline := min(now+a.cfg.lifetime, time.Until(a.cfg.tokenExpiry)+now-a.cfg.tokenThreshold)
 			a.grant(&completeConn{Conn: conn, deadline: deadline}, m, 0)
 			return
 		}
 	}
-	if a.cfg.maxWaiters > 0 && len(a.waiting)-a.head >= a.cfg.maxWaiters {
+	if a.cfg.maxWaiters > 0 && len(a.waiting)-int(a.head) >= a.cfg.maxWaiters {
 		completeGrant(m, nil)
 		return
 	}
 	w := completeWaiter{m: m, queued: now}
 	if m.timeout > 0 {
-		w.deadline = now.Add(m.timeout)
-		if a.wakeAt.IsZero() || w.deadline.Before(a.wakeAt) {
+		w.deadline = now + m.timeout
+		if a.wakeAt == 0 || w.deadline < a.wakeAt {
 			a.wake(now, w.deadline)
 		}
 	}
@@ -346,36 +347,39 @@ func (a *completeActor) grant(c *completeConn, m *completeAcquire, waited time.D
 	c.holder = m.lease
 	a.busy++
 	a.hits++
-	a.waits[min(bits.Len64(uint64(waited/time.Microsecond)), len(a.waits)-1)]++
+	if waited == 0 {
+		a.waitedZero++
+	} else {
+		a.waits[min(bits.Len64(uint64(waited/time.Microsecond)), len(a.waits)-1)]++
+	}
 	completeGrant(m, c)
 }
 
-func (a *completeActor) release(now time.Time, m *completeRelease) {
+func (a *completeActor) release(now time.Duration, m *completeRelease) {
 	c := m.conn
 	if c.holder != m.lease {
 		return // not this lease's connection: nothing to take back
 	}
 	c.holder = nil
 	a.busy--
-	a.releases++
 	if m.broken {
 		_ = c.Close()
 		a.spare++
 		return
 	}
-	for a.head < len(a.waiting) {
+	for int(a.head) < len(a.waiting) {
 		w := a.waiting[a.head]
 		a.waiting[a.head] = completeWaiter{}
 		a.head++
-		if a.head == len(a.waiting) {
+		if int(a.head) == len(a.waiting) {
 			a.waiting, a.head = a.waiting[:0], 0
 		}
-		if !w.deadline.IsZero() && !now.Before(w.deadline) {
+		if w.deadline != 0 && now >= w.deadline {
 			a.timeouts++
 			completeGrant(w.m, nil)
 			continue
 		}
-		a.grant(c, w.m, now.Sub(w.queued))
+		a.grant(c, w.m, max(now-w.queued, 1))
 		return
 	}
 	c.idleSince = now
@@ -384,33 +388,33 @@ func (a *completeActor) release(now time.Time, m *completeRelease) {
 
 // tick fails the waiters past their deadline and arms the timer for the
 // earliest one left, or for the retirement check.
-func (a *completeActor) tick(now time.Time) {
-	a.wakeAt = time.Time{}
-	next := a.lastActivity.Add(a.cfg.retireAfter)
+func (a *completeActor) tick(now time.Duration) {
+	a.wakeAt = 0
+	next := a.lastActivity + a.cfg.retireAfter
 	kept := a.waiting[:a.head]
 	for _, w := range a.waiting[a.head:] {
-		if !w.deadline.IsZero() && !now.Before(w.deadline) {
+		if w.deadline != 0 && now >= w.deadline {
 			a.timeouts++
 			completeGrant(w.m, nil)
 			continue
 		}
-		if !w.deadline.IsZero() && w.deadline.Before(next) {
+		if w.deadline != 0 && w.deadline < next {
 			next = w.deadline
 		}
 		kept = append(kept, w)
 	}
 	clear(a.waiting[len(kept):])
 	a.waiting = kept
-	if a.head == len(a.waiting) {
+	if int(a.head) == len(a.waiting) {
 		a.waiting, a.head = a.waiting[:0], 0
 	}
 	a.wake(now, next)
 }
 
 // wake arms the pool's one timer for at.
-func (a *completeActor) wake(now, at time.Time) {
+func (a *completeActor) wake(now, at time.Duration) {
 	a.wakeAt = at
-	d := max(at.Sub(now), 0)
+	d := max(at-now, 0)
 	if a.timer == nil {
 		self, root := a.self, a.root
 		a.timer = time.AfterFunc(d, func() { root.Send(self, completeTickMsg) })
