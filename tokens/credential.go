@@ -51,6 +51,10 @@ func settingsOf(opts []CredentialOption) credentialSettings {
 type credentialSource struct {
 	cred  azcore.TokenCredential
 	scope string
+	// secrets yields the secrets cred was built with, taken out of its
+	// errors (see redactCredentialError); nil for a credential idpool was
+	// handed, whose secrets it does not know.
+	secrets knownSecrets
 }
 
 // CredentialSource adapts any azcore.TokenCredential to a Source for one
@@ -64,8 +68,14 @@ func CredentialSource(cred azcore.TokenCredential, opts ...CredentialOption) Sou
 	if isNil(cred) {
 		return refusedSource{nilError("credential", cred)} // every mint says why
 	}
+	return credentialSourceHolding(cred, nil, opts)
+}
+
+// credentialSourceHolding is CredentialSource over a credential idpool
+// built with secrets, which its errors are redacted of. cred is not nil.
+func credentialSourceHolding(cred azcore.TokenCredential, secrets knownSecrets, opts []CredentialOption) *credentialSource {
 	s := settingsOf(opts)
-	return &credentialSource{cred: cred, scope: s.scope}
+	return &credentialSource{cred: cred, scope: s.scope, secrets: secrets}
 }
 
 // Token asks the credential for a token.
@@ -74,7 +84,7 @@ func (c *credentialSource) Token(ctx context.Context) (Token, error) {
 	if err != nil {
 		// azidentity's own text may hold the token endpoint's response
 		// body (an echoed assertion or secret, the token itself).
-		return Token{}, redactCredentialError("idpool: getting an Entra token for "+c.scope, err)
+		return Token{}, redactCredentialError("idpool: getting an Entra token for "+c.scope, err, c.secrets)
 	}
 	if tk.Token == "" {
 		return Token{}, fmt.Errorf("idpool: the credential returned an empty token for %s", c.scope)

@@ -24,7 +24,11 @@ func ClientSecretIdentity(tenantID, clientID, secret string, o *azidentity.Clien
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client secret credential: %w", err)
 	}
-	return withSource(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
+	// The source knows the secret (a closure over this call's own
+	// variable), so that a token endpoint's echo of it is taken out of
+	// the credential's errors however it is written.
+	src := credentialSourceHolding(cred, func(yield func(string) bool) { yield(secret) }, opts)
+	return withSource(KindServicePrincipal, disc, src), nil
 }
 
 // ClientCertificateIdentity is an app registration that authenticates with
