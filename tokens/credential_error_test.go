@@ -210,8 +210,8 @@ func TestTokenExpiryIsTheTokensOwnWhenSooner(t *testing.T) {
 }
 
 // redirectEchoing is a token endpoint (a misconfigured proxy in front of
-// one) that redirects the request to a URL whose query echoes the
-// assertion and the client secret, as they are, percent-encoded and in
+// one) that redirects the request to a URL whose query echoes the user
+// assertion, the client secret and the client assertion, as they are, percent-encoded and in
 // base64. Nothing listens there, and the transport's error, which MSAL
 // prints and idpool keeps (it says where the request went and why it
 // failed), names the URL unquoted by any of describeText's patterns: no
@@ -219,7 +219,7 @@ func TestTokenExpiryIsTheTokensOwnWhenSooner(t *testing.T) {
 func redirectEchoing(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	q := "https://127.0.0.1:1/echo?"
-	for _, v := range []string{r.Form.Get("assertion"), r.Form.Get("client_secret")} {
+	for _, v := range []string{r.Form.Get("assertion"), r.Form.Get("client_secret"), r.Form.Get("client_assertion")} {
 		if v != "" {
 			q += "raw=" + v + "&q=" + url.QueryEscape(v) + "&b=" + base64.StdEncoding.EncodeToString([]byte(v)) +
 				"&u=" + base64.URLEncoding.EncodeToString([]byte(v)) + "&"

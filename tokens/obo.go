@@ -28,7 +28,10 @@ type OnBehalfOf struct {
 	// for the others), to be taken out of its credentials' errors. A
 	// closure, as newCred's, so the secret is in no field fmt prints.
 	appSecret knownSecrets
-	opts      []CredentialOption
+	// assertions is set when newCred's credentials call the app's
+	// assertion function through recordingAssertions.
+	assertions bool
+	opts       []CredentialOption
 }
 
 // NewOnBehalfOfSecret is a middle-tier app that authenticates with a client
@@ -68,9 +71,15 @@ func NewOnBehalfOfAssertion(tenantID, clientID string, getAssertion func(context
 	if getAssertion == nil {
 		return nil, fmt.Errorf("%w: nil assertion function", ErrInvalidIdentity)
 	}
-	return newOnBehalfOf(tenantID, clientID, opts, func(a string) (azcore.TokenCredential, error) {
+	getAssertion = recordingAssertions(getAssertion)
+	app, err := newOnBehalfOf(tenantID, clientID, opts, func(a string) (azcore.TokenCredential, error) {
 		return azidentity.NewOnBehalfOfCredentialWithClientAssertions(tenantID, clientID, a, getAssertion, o)
 	})
+	if err != nil {
+		return nil, err
+	}
+	app.assertions = true
+	return app, nil
 }
 
 func newOnBehalfOf(tenantID, clientID string, opts []CredentialOption, newCred func(string) (azcore.TokenCredential, error)) (*OnBehalfOf, error) {
@@ -127,7 +136,7 @@ func (a *OnBehalfOf) Identity(user Principal, userAssertion string) (Identity, e
 			appSecret(yield)
 		}
 	}
-	src := &vouchedSource{p: user, src: credentialSourceHolding(cred, secrets, a.opts)}
+	src := &vouchedSource{p: user, src: credentialSourceHolding(cred, secrets, a.assertions, a.opts)}
 	return withSource(KindOnBehalfOf, disc, src), nil
 }
 
