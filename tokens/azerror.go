@@ -23,7 +23,9 @@ import (
 // tells what failed of an error that carries the response from its request,
 // status, OAuth error code, AADSTS numbers and trace and correlation ids
 // only, and of any other from its first line (a chain's: each attempt's
-// first line) with quoted strings and token-like runs redacted; Unwrap
+// first line) with quoted strings and token-like runs redacted; and the
+// exact secrets the credential holds, in their escaped and encoded forms,
+// are redacted from all of it, however short and unquoted; Unwrap
 // still reaches azidentity's error, for errors.As and errors.Is (a ctx's
 // end, AuthenticationRequiredError).
 type credentialError struct {
@@ -39,20 +41,27 @@ func (e *credentialError) Unwrap() error { return e.err }
 func (e *credentialError) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(e.msg)) }
 
 // redactCredentialError wraps err (from an azidentity credential) so that
-// its text holds no part of a token endpoint's response body. prefix says
-// what was being done.
-func redactCredentialError(prefix string, err error) error {
+// its text holds no part of a token endpoint's response body, nor any form
+// of the secrets the credential was given (see secretRedactor): the patterns
+// of describeText miss a short secret that is not quoted, such as one an
+// endpoint echoed into the URL it redirected to, which a transport error
+// prints. prefix says what was being done. The secrets are taken out of
+// the whole text before it is cut to its first line and bounded, so that
+// no cut leaves a secret's beginning behind, and out of the result again,
+// which holds the fields describeResponse took from a body.
+func redactCredentialError(prefix string, err error, secrets knownSecrets) error {
 	if err == nil {
 		return nil
 	}
-	return &credentialError{msg: prefix + ": " + describeCredentialError(err), err: err}
+	redact := secretRedactor(secrets)
+	return &credentialError{msg: redact(prefix + ": " + describeCredentialError(err, redact)), err: err}
 }
 
 // maxDescription bounds the part of an error message taken from a
 // credential's own error text.
 const maxDescription = 1024
 
-func describeCredentialError(err error) string {
+func describeCredentialError(err error, redact func(string) string) string {
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) && afe.RawResponse != nil && !strings.Contains(afe.Error(), chainHeading) {
 		return describeResponse(credentialName(afe)+" authentication failed", afe.RawResponse)
@@ -62,7 +71,7 @@ func describeCredentialError(err error) string {
 	if errors.As(err, &call) && call.Resp != nil {
 		return describeResponse("the identity provider refused", call.Resp)
 	}
-	return describeText(err.Error())
+	return describeText(redact(err.Error()))
 }
 
 // chainHeading is the line after which a chain's (DefaultAzureCredential's)

@@ -51,6 +51,14 @@ func settingsOf(opts []CredentialOption) credentialSettings {
 type credentialSource struct {
 	cred  azcore.TokenCredential
 	scope string
+	// secrets yields the secrets cred was built with, taken out of its
+	// errors (see redactCredentialError); nil for a credential idpool was
+	// handed, whose secrets it does not know.
+	secrets knownSecrets
+	// assertions is set when cred calls a caller's assertion function
+	// wrapped by recordingAssertions: each mint records what it returned,
+	// and its error is redacted of them too.
+	assertions bool
 }
 
 // CredentialSource adapts any azcore.TokenCredential to a Source for one
@@ -64,17 +72,31 @@ func CredentialSource(cred azcore.TokenCredential, opts ...CredentialOption) Sou
 	if isNil(cred) {
 		return refusedSource{nilError("credential", cred)} // every mint says why
 	}
+	return credentialSourceHolding(cred, nil, false, opts)
+}
+
+// credentialSourceHolding is CredentialSource over a credential idpool
+// built with secrets, which its errors are redacted of, and, when
+// assertions is set, with an assertion function recordingAssertions
+// wrapped. cred is not nil.
+func credentialSourceHolding(cred azcore.TokenCredential, secrets knownSecrets, assertions bool, opts []CredentialOption) *credentialSource {
 	s := settingsOf(opts)
-	return &credentialSource{cred: cred, scope: s.scope}
+	return &credentialSource{cred: cred, scope: s.scope, secrets: secrets, assertions: assertions}
 }
 
 // Token asks the credential for a token.
 func (c *credentialSource) Token(ctx context.Context) (Token, error) {
+	secrets := c.secrets
+	if c.assertions {
+		seen := new(mintAssertions)
+		ctx = context.WithValue(ctx, mintAssertionsKey{}, seen)
+		secrets = bothSecrets(c.secrets, seen.all)
+	}
 	tk, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
 	if err != nil {
 		// azidentity's own text may hold the token endpoint's response
 		// body (an echoed assertion or secret, the token itself).
-		return Token{}, redactCredentialError("idpool: getting an Entra token for "+c.scope, err)
+		return Token{}, redactCredentialError("idpool: getting an Entra token for "+c.scope, err, secrets)
 	}
 	if tk.Token == "" {
 		return Token{}, fmt.Errorf("idpool: the credential returned an empty token for %s", c.scope)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -86,6 +87,7 @@ func endpointBodiesNeverReachIdpoolErrors(t *testing.T, assertion, secret, acces
 			sent := echo(w, r)
 			fmt.Fprintf(w, "<html>%s %s</html>", sent, access)
 		}, []string{"json decode error"}},
+		"307 to a URL that echoes the request": {redirectEchoing, []string{"dial tcp"}},
 	}
 	for name, ep := range endpoints {
 		t.Run(name, func(t *testing.T) {
@@ -205,4 +207,59 @@ func TestTokenExpiryIsTheTokensOwnWhenSooner(t *testing.T) {
 			assert.WithinDuration(t, want, tok.ExpiresOn, 5*time.Second)
 		})
 	}
+}
+
+// redirectEchoing is a token endpoint (a misconfigured proxy in front of
+// one) that redirects the request to a URL whose query echoes the user
+// assertion, the client secret and the client assertion, as they are, percent-encoded and in
+// base64. Nothing listens there, and the transport's error, which MSAL
+// prints and idpool keeps (it says where the request went and why it
+// failed), names the URL unquoted by any of describeText's patterns: no
+// escapes, shorter than a token-like run.
+func redirectEchoing(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	q := "https://127.0.0.1:1/echo?"
+	for _, v := range []string{r.Form.Get("assertion"), r.Form.Get("client_secret"), r.Form.Get("client_assertion")} {
+		if v != "" {
+			q += "raw=" + v + "&q=" + url.QueryEscape(v) + "&b=" + base64.StdEncoding.EncodeToString([]byte(v)) +
+				"&u=" + base64.URLEncoding.EncodeToString([]byte(v)) + "&"
+		}
+	}
+	http.Redirect(w, r, q, http.StatusTemporaryRedirect)
+}
+
+// TestShortUnquotedSecretsAnEndpointEchoesNeverReachIdpoolErrors: a secret
+// shorter than a token-like run, with no character a JSON or Go quoted
+// string escapes but '&', '%' and ':' that a URL's query encodes, echoed by
+// a token endpoint outside quotes (the URL of the redirect a transport
+// error names) was printed whole by idpool's errors and logs, as it is and
+// percent-encoded: describeText knew no secret, only the shapes of tokens.
+// The client secret and the user assertion idpool holds are now taken out
+// of the credential's error in every form.
+func TestShortUnquotedSecretsAnEndpointEchoesNeverReachIdpoolErrors(t *testing.T) {
+	endpointBodiesNeverReachIdpoolErrors(t, "As&s%r:"+rand.Text()[:6], "S~c&r%:"+rand.Text()[:6], "Ac&c%s:"+rand.Text()[:6])
+}
+
+// TestASecretThatIsACommonWordIsRedactedWhereverItOccurs: a careless
+// client secret ("connection") is also a word of the error's own text
+// ("connect: connection refused"). The text cannot tell the two apart, so
+// every occurrence is redacted: an uglier message, never a printed secret.
+// A secret under four characters ("dia") is not looked for: it occurs by
+// chance in any text, and replacing it would leave no message to read.
+func TestASecretThatIsACommonWordIsRedactedWhereverItOccurs(t *testing.T) {
+	mint := func(secret string) error {
+		opts := authoritytest.Options(t, redirectEchoing)
+		id, err := tokens.ClientSecretIdentity(tenant, "app", secret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+		require.NoError(t, err)
+		_, err = id.Source().Token(testCtx(t))
+		require.Error(t, err)
+		return err
+	}
+	err := mint("connection")
+	redacttest.AssertRedacted(t, []string{"connection"}, err)
+	assert.Contains(t, err.Error(), "dial tcp 127.0.0.1:1: connect: [redacted] refused")
+
+	err = mint("dia")
+	assert.Contains(t, err.Error(), "dial tcp 127.0.0.1:1: connect: connection refused", "a three-character secret is not looked for")
 }

@@ -24,7 +24,14 @@ type OnBehalfOf struct {
 	tenantID, clientID string
 	// newCred builds the credential for one user assertion.
 	newCred func(userAssertion string) (azcore.TokenCredential, error)
-	opts    []CredentialOption
+	// appSecret yields the app's client secret (NewOnBehalfOfSecret's; nil
+	// for the others), to be taken out of its credentials' errors. A
+	// closure, as newCred's, so the secret is in no field fmt prints.
+	appSecret knownSecrets
+	// assertions is set when newCred's credentials call the app's
+	// assertion function through recordingAssertions.
+	assertions bool
+	opts       []CredentialOption
 }
 
 // NewOnBehalfOfSecret is a middle-tier app that authenticates with a client
@@ -33,9 +40,14 @@ func NewOnBehalfOfSecret(tenantID, clientID, secret string, o *azidentity.OnBeha
 	if secret == "" {
 		return nil, fmt.Errorf("%w: empty client secret", ErrInvalidIdentity)
 	}
-	return newOnBehalfOf(tenantID, clientID, opts, func(a string) (azcore.TokenCredential, error) {
+	app, err := newOnBehalfOf(tenantID, clientID, opts, func(a string) (azcore.TokenCredential, error) {
 		return azidentity.NewOnBehalfOfCredentialWithSecret(tenantID, clientID, a, secret, o)
 	})
+	if err != nil {
+		return nil, err
+	}
+	app.appSecret = func(yield func(string) bool) { yield(secret) }
+	return app, nil
 }
 
 // NewOnBehalfOfCertificate is a middle-tier app that authenticates with a
@@ -59,9 +71,15 @@ func NewOnBehalfOfAssertion(tenantID, clientID string, getAssertion func(context
 	if getAssertion == nil {
 		return nil, fmt.Errorf("%w: nil assertion function", ErrInvalidIdentity)
 	}
-	return newOnBehalfOf(tenantID, clientID, opts, func(a string) (azcore.TokenCredential, error) {
+	getAssertion = recordingAssertions(getAssertion)
+	app, err := newOnBehalfOf(tenantID, clientID, opts, func(a string) (azcore.TokenCredential, error) {
 		return azidentity.NewOnBehalfOfCredentialWithClientAssertions(tenantID, clientID, a, getAssertion, o)
 	})
+	if err != nil {
+		return nil, err
+	}
+	app.assertions = true
+	return app, nil
 }
 
 func newOnBehalfOf(tenantID, clientID string, opts []CredentialOption, newCred func(string) (azcore.TokenCredential, error)) (*OnBehalfOf, error) {
@@ -110,7 +128,15 @@ func (a *OnBehalfOf) Identity(user Principal, userAssertion string) (Identity, e
 		// azidentity's constructor errors name options, never the assertion.
 		return Identity{}, fmt.Errorf("idpool: on-behalf-of credential: %w", err)
 	}
-	src := &vouchedSource{p: user, src: CredentialSource(cred, a.opts...)}
+	// The user's assertion and the app's secret are taken out of the
+	// credential's errors: an endpoint may echo either.
+	appSecret := a.appSecret
+	secrets := func(yield func(string) bool) {
+		if yield(userAssertion) && appSecret != nil {
+			appSecret(yield)
+		}
+	}
+	src := &vouchedSource{p: user, src: credentialSourceHolding(cred, secrets, a.assertions, a.opts)}
 	return withSource(KindOnBehalfOf, disc, src), nil
 }
 

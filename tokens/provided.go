@@ -36,11 +36,26 @@ func DefaultCredentialIdentity(o *azidentity.DefaultAzureCredentialOptions, opts
 // caller's own token (read from the mint's ctx, which carries the values of
 // whichever acquire caused the mint): build one per token instead
 // (StaticTokenIdentity, or VouchedTokenIdentity once you verified it).
+//
+// An error f returns together with a token has that token taken out of its
+// text (in every form, see secretRedactor) before idpool reports or logs it;
+// errors.As still reaches f's error.
 func TokenFuncIdentity(f func(ctx context.Context) (Token, error)) (Identity, error) {
 	if f == nil {
 		return Identity{}, fmt.Errorf("%w: nil token function", ErrInvalidIdentity)
 	}
-	return NewTokenKeyed(KindProvidedToken, SourceFunc(f)), nil
+	return NewTokenKeyed(KindProvidedToken, SourceFunc(func(ctx context.Context) (Token, error) {
+		tok, err := f(ctx)
+		if err != nil && tok.Value != "" {
+			// A careless f returns the token it could not use with an
+			// error that names it; idpool's errors and logs carry that
+			// error on, so it is redacted of that token (a value f
+			// returned, kept no longer than this call).
+			redact := secretRedactor(func(yield func(string) bool) { yield(tok.Value) })
+			return Token{}, &credentialError{msg: redact(err.Error()), err: err}
+		}
+		return tok, err
+	})), nil
 }
 
 // StaticTokenIdentity wraps one token handed in, keyed "tok:<sha256 of the

@@ -24,7 +24,11 @@ func ClientSecretIdentity(tenantID, clientID, secret string, o *azidentity.Clien
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client secret credential: %w", err)
 	}
-	return withSource(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
+	// The source knows the secret (a closure over this call's own
+	// variable), so that a token endpoint's echo of it is taken out of
+	// the credential's errors however it is written.
+	src := credentialSourceHolding(cred, func(yield func(string) bool) { yield(secret) }, false, opts)
+	return withSource(KindServicePrincipal, disc, src), nil
 }
 
 // ClientCertificateIdentity is an app registration that authenticates with
@@ -58,9 +62,11 @@ func ClientAssertionIdentity(tenantID, clientID string, getAssertion func(contex
 	if getAssertion == nil {
 		return Identity{}, fmt.Errorf("%w: nil assertion function", ErrInvalidIdentity)
 	}
-	cred, err := azidentity.NewClientAssertionCredential(tenantID, clientID, getAssertion, o)
+	// Each mint records the assertions getAssertion returned, and its
+	// error is redacted of them (an endpoint may echo the assertion).
+	cred, err := azidentity.NewClientAssertionCredential(tenantID, clientID, recordingAssertions(getAssertion), o)
 	if err != nil {
 		return Identity{}, fmt.Errorf("idpool: client assertion credential: %w", err)
 	}
-	return withSource(KindServicePrincipal, disc, CredentialSource(cred, opts...)), nil
+	return withSource(KindServicePrincipal, disc, credentialSourceHolding(cred, nil, true, opts)), nil
 }

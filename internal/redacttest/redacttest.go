@@ -23,11 +23,20 @@ var Verbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T"}
 // Renderings returns every printed form of v that a program could produce
 // by accident: each verb applied to v, to a pointer to v, and to v inside a
 // struct (as an exported field, by value and by pointer), slog records of v
-// through the text and JSON handlers, and encoding/json of v.
+// through the text and JSON handlers, and encoding/json of v. An untyped
+// nil (a nil error or interface a test passes by mistake, or on purpose)
+// has no type to point to: its pointer form is a *any holding nil, as &v
+// would be.
 func Renderings(v any) map[string]string {
 	out := map[string]string{}
-	ptr := reflect.New(reflect.TypeOf(v))
-	ptr.Elem().Set(reflect.ValueOf(v))
+	var ptr reflect.Value
+	if v == nil {
+		// reflect.New(reflect.TypeOf(nil)) panicked: TypeOf(nil) is nil.
+		ptr = reflect.ValueOf(new(any))
+	} else {
+		ptr = reflect.New(reflect.TypeOf(v))
+		ptr.Elem().Set(reflect.ValueOf(v))
+	}
 	forms := map[string]any{
 		"value":             v,
 		"pointer":           ptr.Interface(),

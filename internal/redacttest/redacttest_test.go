@@ -108,3 +108,35 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// TestRenderingsOfAnUntypedNil: Renderings(nil) panicked (reflect.New of
+// the nil type), and so did AssertRedacted of a nil error, which a test
+// that checks "whatever the call returned" passes when the call succeeded.
+// An untyped nil now renders as fmt, slog and encoding/json print it, and
+// holds no secret.
+func TestRenderingsOfAnUntypedNil(t *testing.T) {
+	var r map[string]string
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("Renderings(nil) panicked: %v", p)
+			}
+		}()
+		r = redacttest.Renderings(nil)
+	}()
+	if got := r["value %v"]; got != "<nil>" {
+		t.Errorf(`Renderings(nil)["value %%v"] = %q, want "<nil>"`, got)
+	}
+	if got := r["value json"]; got != "null" {
+		t.Errorf(`Renderings(nil)["value json"] = %q, want "null"`, got)
+	}
+	if got := r["struct{value} %+v"]; got != "{Field:<nil>}" {
+		t.Errorf(`Renderings(nil)["struct{value} %%+v"] = %q, want "{Field:<nil>}"`, got)
+	}
+	rec := &recorder{TB: t}
+	var err error
+	redacttest.AssertRedacted(rec, []string{"s3cr\"t%@/:"}, err)
+	if len(rec.errs) != 0 {
+		t.Errorf("a nil error leaks nothing, yet AssertRedacted reported %q", rec.errs)
+	}
+}
