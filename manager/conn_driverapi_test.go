@@ -153,3 +153,30 @@ func TestAFreshConnectionKeepsItsLeaseForItsOwnIdentity(t *testing.T) {
 	_, err = l.Conn().ExecContext(as("alice"), "SELECT 1", nil)
 	require.NoError(t, err, "the first lease was released")
 }
+
+// A connection the opener bound to the default identity whose first call,
+// of another identity, fails to acquire (here its ctx ended between the
+// key check and the acquire) holds no lease after it: the default
+// identity's went back, and the next call binds its own. (Kills the mutant
+// that releases the old lease without clearing it, so that every later
+// call on the connection failed with ErrLeaseReleased.)
+func TestAFreshConnectionWhoseRebindFailsBindsAtItsNextCall(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 2})
+	dc, err := NewConnector(m, WithDefaultIdentity(identity("alice"))).Connect(context.Background())
+	require.NoError(t, err)
+	c := dc.(*Conn)
+	defer func() { _ = c.Close() }()
+	ended, cancel := context.WithCancel(as("bob"))
+	cancel()
+	_, err = c.ExecContext(ended, "SELECT 1", nil)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.True(t, c.Lease() == nil, "the connection kept alice's released lease")
+	assert.Zero(t, m.Stats().Total.Busy, "alice's lease was not given back")
+
+	rows, err := c.QueryContext(as("bob"), "SELECT IDENTITY", nil)
+	require.NoError(t, err, "the failed rebind outlived its call")
+	dest := make([]driver.Value, 1)
+	require.NoError(t, rows.Next(dest))
+	assert.Equal(t, "test:bob", dest[0])
+	require.NoError(t, rows.Close())
+}
