@@ -180,3 +180,26 @@ func TestAFreshConnectionWhoseRebindFailsBindsAtItsNextCall(t *testing.T) {
 	assert.Equal(t, "test:bob", dest[0])
 	require.NoError(t, rows.Close())
 }
+
+// A transaction finished twice (a careless caller of the driver API: its
+// Rollback after its Commit; database/sql never does it) leaves alone the
+// transaction begun since on the same connection: that one still keeps
+// the lease when database/sql takes the connection back (IsValid), and
+// commits. (Kills the mutant that clears the lease's transaction in
+// trackedTx.finish whichever transaction it is: IsValid then gave the
+// lease back under the open transaction, whose Commit failed with
+// ErrLeaseReleased.)
+func TestAStaleTransactionsFinishLeavesTheNewerOneOpen(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 1, HealthCheckAfter: -1,
+		Dialer: DialerFunc(func(context.Context, DialRequest) (driver.Conn, error) { return newSpy(), nil })})
+	c := connectAs(t, m, "alice")
+	older, err := c.BeginTx(as("alice"), driver.TxOptions{})
+	require.NoError(t, err)
+	require.NoError(t, older.Commit())
+	newer, err := c.BeginTx(as("alice"), driver.TxOptions{})
+	require.NoError(t, err)
+	require.NoError(t, older.Rollback()) // the spy's transactions never refuse
+	require.True(t, c.IsValid())
+	require.NotNil(t, c.Lease(), "the lease went back under the newer transaction")
+	require.NoError(t, newer.Commit(), "the newer transaction lost its lease")
+}
