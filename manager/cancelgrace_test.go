@@ -280,6 +280,22 @@ func stuckExec(t *testing.T, ctx context.Context, l *Lease, c *stuckConn) <-chan
 	return got
 }
 
+// awaitCut returns the result of a stuck call that CancelGrace's cut
+// should have ended, failing the test when the call has not returned
+// within 10 s: a cut that never came then fails its test, instead of
+// hanging the test binary until its timeout. The Manager's forced Close
+// (startManager's cleanup) cuts the call for good.
+func awaitCut(t *testing.T, got <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-got:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck call was not cut once CancelGrace had passed")
+		return nil
+	}
+}
+
 func TestACallStuckPastItsCtxIsCutOnceCancelGraceHasPassed(t *testing.T) {
 	d, clock := &stuckDialer{}, newGraceClock()
 	var buf syncbuf.Buffer
@@ -293,12 +309,7 @@ func TestACallStuckPastItsCtxIsCutOnceCancelGraceHasPassed(t *testing.T) {
 	clock.advance(testGrace - time.Nanosecond)
 	assert.Zero(t, d.aborts.Load(), "cut before CancelGrace had passed")
 	clock.advance(time.Nanosecond)
-	select {
-	case err := <-got:
-		require.ErrorIs(t, err, errTransportCut, "the stuck call returns once its transport is cut")
-	case <-time.After(10 * time.Second):
-		t.Fatal("the stuck call was not cut once CancelGrace had passed")
-	}
+	require.ErrorIs(t, awaitCut(t, got), errTransportCut, "the stuck call returns once its transport is cut")
 	assert.EqualValues(t, 1, d.aborts.Load())
 	line := logLines(t, &buf)["idpool: a call outlived its ctx by CancelGrace; cutting its connection"]
 	require.NotNil(t, line, "the cut is logged as docs/OPERATIONS.md says")
@@ -346,7 +357,7 @@ func TestAResultSetStuckPastItsQuerysCtxIsCut(t *testing.T) {
 	cancel()
 	clock.awaitGrace(t)
 	clock.advance(testGrace)
-	require.ErrorIs(t, <-got, errTransportCut)
+	require.ErrorIs(t, awaitCut(t, got), errTransportCut)
 	require.NoError(t, rows.Close())
 	l.Release(nil)
 	awaitCloses(t, d, 1)
@@ -496,7 +507,7 @@ func TestAResultSetCallBegunAfterTheGraceIsCut(t *testing.T) {
 	lc := startLateCall(t)
 	lc.clock.awaitGrace(t) // the late call's own
 	lc.clock.advance(testGrace)
-	require.ErrorIs(t, <-lc.got, errTransportCut)
+	require.ErrorIs(t, awaitCut(t, lc.got), errTransportCut)
 	assert.EqualValues(t, 1, lc.d.aborts.Load())
 	require.NoError(t, lc.rows.Close())
 	lc.l.Release(nil)

@@ -153,3 +153,53 @@ func TestAFreshConnectionKeepsItsLeaseForItsOwnIdentity(t *testing.T) {
 	_, err = l.Conn().ExecContext(as("alice"), "SELECT 1", nil)
 	require.NoError(t, err, "the first lease was released")
 }
+
+// A connection the opener bound to the default identity whose first call,
+// of another identity, fails to acquire (here its ctx ended between the
+// key check and the acquire) holds no lease after it: the default
+// identity's went back, and the next call binds its own. (Kills the mutant
+// that releases the old lease without clearing it, so that every later
+// call on the connection failed with ErrLeaseReleased.)
+func TestAFreshConnectionWhoseRebindFailsBindsAtItsNextCall(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 2})
+	dc, err := NewConnector(m, WithDefaultIdentity(identity("alice"))).Connect(context.Background())
+	require.NoError(t, err)
+	c := dc.(*Conn)
+	defer func() { _ = c.Close() }()
+	ended, cancel := context.WithCancel(as("bob"))
+	cancel()
+	_, err = c.ExecContext(ended, "SELECT 1", nil)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.True(t, c.Lease() == nil, "the connection kept alice's released lease")
+	assert.Zero(t, m.Stats().Total.Busy, "alice's lease was not given back")
+
+	rows, err := c.QueryContext(as("bob"), "SELECT IDENTITY", nil)
+	require.NoError(t, err, "the failed rebind outlived its call")
+	dest := make([]driver.Value, 1)
+	require.NoError(t, rows.Next(dest))
+	assert.Equal(t, "test:bob", dest[0])
+	require.NoError(t, rows.Close())
+}
+
+// A transaction finished twice (a careless caller of the driver API: its
+// Rollback after its Commit; database/sql never does it) leaves alone the
+// transaction begun since on the same connection: that one still keeps
+// the lease when database/sql takes the connection back (IsValid), and
+// commits. (Kills the mutant that clears the lease's transaction in
+// trackedTx.finish whichever transaction it is: IsValid then gave the
+// lease back under the open transaction, whose Commit failed with
+// ErrLeaseReleased.)
+func TestAStaleTransactionsFinishLeavesTheNewerOneOpen(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 1, HealthCheckAfter: -1,
+		Dialer: DialerFunc(func(context.Context, DialRequest) (driver.Conn, error) { return newSpy(), nil })})
+	c := connectAs(t, m, "alice")
+	older, err := c.BeginTx(as("alice"), driver.TxOptions{})
+	require.NoError(t, err)
+	require.NoError(t, older.Commit())
+	newer, err := c.BeginTx(as("alice"), driver.TxOptions{})
+	require.NoError(t, err)
+	require.NoError(t, older.Rollback()) // the spy's transactions never refuse
+	require.True(t, c.IsValid())
+	require.NotNil(t, c.Lease(), "the lease went back under the newer transaction")
+	require.NoError(t, newer.Commit(), "the newer transaction lost its lease")
+}

@@ -26,13 +26,14 @@ func TestACutLeaseRefusesItsNextCallsUnsent(t *testing.T) {
 	d, clock := &stuckDialer{}, newGraceClock()
 	m := newStuckManager(t, d, clock, testGrace)
 	l, c := leaseOf(t, m)
-	defer l.Release(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	got := stuckExec(t, ctx, l, c)
 	cancel()
 	clock.awaitGrace(t)
 	clock.advance(testGrace)
-	require.ErrorIs(t, <-got, errTransportCut)
+	// Released at the end, not deferred: a Release under the stuck call
+	// would wait for it on the test's manual clock, for ever.
+	require.ErrorIs(t, awaitCut(t, got), errTransportCut)
 
 	conn := l.Conn()
 	_, err := conn.ExecContext(context.Background(), "stuck", nil)
@@ -44,6 +45,7 @@ func TestACutLeaseRefusesItsNextCallsUnsent(t *testing.T) {
 	assert.ErrorIs(t, err, driver.ErrBadConn, "a BeginTx on the cut connection")
 	assert.Zero(t, c.open.Load(), "no result set was opened on the cut connection")
 	assert.False(t, conn.IsValid(), "a cut connection is not kept")
+	l.Release(nil)
 }
 
 // TestACutSQLConnFailsUnsentAndTheDBServesOnANewConnection: the same as a
@@ -68,7 +70,7 @@ func TestACutSQLConnFailsUnsentAndTheDBServesOnANewConnection(t *testing.T) {
 	cancel()
 	clock.awaitGrace(t)
 	clock.advance(testGrace)
-	require.Error(t, <-got)
+	require.Error(t, awaitCut(t, got))
 
 	_, err = conn.ExecContext(context.Background(), "stuck")
 	require.ErrorIs(t, err, driver.ErrBadConn, "the next call on the cut *sql.Conn")

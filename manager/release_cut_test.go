@@ -33,7 +33,7 @@ func TestAReleaseAfterACutClosesTheConnection(t *testing.T) {
 	cancel()
 	clock.awaitGrace(t)
 	clock.advance(testGrace)
-	require.ErrorIs(t, <-got, errTransportCut)
+	require.ErrorIs(t, awaitCut(t, got), errTransportCut)
 	require.False(t, l.broken(), "the driver's error broke the lease: this test needs only the cut to")
 	require.NoError(t, r.Close())
 	l.Release(nil)
