@@ -95,6 +95,9 @@ func (l *Lease) Raw() driver.Conn {
 // ErrLeaseBusy while another operation is in flight, and Release waits for
 // f as for any operation. f must not keep the connection.
 func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
+	if ctx == nil {
+		return nilContextError("Lease.WithRaw")
+	}
 	if err := l.enterAs(ctx); err != nil {
 		return err
 	}

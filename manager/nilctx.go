@@ -1,0 +1,25 @@
+package manager
+
+import "errors"
+
+// ErrNilContext is the error of a call given a nil ctx: Manager.Acquire,
+// Evict, Reset and Close, Lease.WithRaw and CheckIdentity refuse one
+// first, before anything is queued, leased, evicted or closed, with an
+// error that matches it and names the call. Left to run, a nil ctx
+// panicked with a bare nil-pointer dereference somewhere inside, part-way
+// through (WithRaw's after f had run). staticcheck warns about a nil ctx,
+// but code generated or wrapped by other libraries still passes one: pass
+// context.Background() or context.TODO(). database/sql never passes nil
+// to the driver.Conn and driver.Connector methods, which do not check.
+var ErrNilContext = errors.New("idpool: nil Context (pass context.Background() or context.TODO(), not nil)")
+
+// nilContextError is ErrNilContext naming the call (Type.Method) that was
+// given a nil ctx; a string, so that the refusal allocates nothing.
+type nilContextError string
+
+func (e nilContextError) Error() string {
+	return "idpool: " + string(e) + ": nil Context (pass context.Background() or context.TODO(), not nil)"
+}
+
+// Is makes the error match ErrNilContext.
+func (e nilContextError) Is(target error) bool { return target == ErrNilContext }
