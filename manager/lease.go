@@ -174,7 +174,7 @@ func (l *Lease) Release(err error) {
 	// Once the Manager is closing the connection is closed anyway, and may
 	// already have been by a forced Close: do not touch it again.
 	broken := s&(stBroken|stCut) != 0 || IsBroken(err) || l.m.life.Err() != nil ||
-		l.lastCtx != nil && l.lastCtx.Err() != nil || l.open != nil
+		ctxEnded(l.lastCtx) || l.open != nil
 	if !broken {
 		if l.enterEnded() {
 			broken = !l.reset() || !l.afterRelease()

@@ -1,6 +1,9 @@
 package manager
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // ErrNilContext is the error of a call given a nil ctx: Manager.Acquire,
 // Evict, Reset and Close, Lease.WithRaw and CheckIdentity refuse one
@@ -23,3 +26,20 @@ func (e nilContextError) Error() string {
 
 // Is makes the error match ErrNilContext.
 func (e nilContextError) Is(target error) bool { return target == ErrNilContext }
+
+// ctxEnded reports whether ctx, kept from an earlier call, has ended. ctx
+// is the caller's own code and this call is not that caller's: should its
+// Err panic, the panic would unwind the call part-way (Release, after the
+// lease ended and before the pool heard of it, losing the slot for good).
+// A ctx that panics counts as ended, and its panic goes no further.
+func ctxEnded(ctx context.Context) (ended bool) {
+	if ctx == nil {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			ended = true
+		}
+	}()
+	return ctx.Err() != nil
+}
