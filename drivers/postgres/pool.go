@@ -325,7 +325,13 @@ func (p *Pool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) 
 	if err != nil {
 		return nil, err
 	}
+	// A panic in BeginTx (the caller's ctx's, as the guard or pgx reads
+	// it) leaves no transaction to end: hand the lease back, closing the
+	// connection pgx may have left mid-request.
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
 	t, err := l.BeginTx(ctx, opts)
+	handed = true
 	if err != nil {
 		l.Release()
 		return nil, err
