@@ -594,6 +594,11 @@ func (m *Manager) statsUntil(stop <-chan struct{}, send func(any, <-chan struct{
 //
 // Work Close stops waiting for is not lost: whatever a stuck dial, mint or
 // health check returns later is closed by its pool when it returns.
+//
+// A nil ctx is refused with ErrNilContext before anything closes. Should
+// ctx's Done, Err or Deadline panic, the panic reaches the caller with the
+// Manager already closing (it stops nothing it began); a later Close with
+// another ctx waits for the end as usual.
 func (m *Manager) Close(ctx context.Context) error {
 	if !m.started() {
 		return ErrNoManager
