@@ -7,8 +7,8 @@ import (
 
 // ErrNilContext is the error of a call given a nil ctx: Manager.Acquire,
 // Evict, Reset and Close, Lease.WithRaw and CheckIdentity (and
-// drivers/postgres's Pool, Lease and transaction calls, and
-// fleet.Budget.Close) refuse one
+// drivers/postgres's Pool, Lease and transaction calls, both drivers'
+// Dialer.Dial and Probe, and fleet.Budget.Close) refuse one
 // first, before anything is queued, leased, evicted or closed, with an
 // error that matches it and names the call. Left to run, a nil ctx
 // panicked with a bare nil-pointer dereference somewhere inside, part-way
