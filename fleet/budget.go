@@ -198,8 +198,14 @@ func (b *Budget) signal(s manager.BudgetSignal) {
 // by TTL/3 as every other etcd call of the budget, whatever ctx allows: it
 // only hastens what the lease's expiry does anyway, and a process cut off
 // from etcd must not hang at exit (the client waits for a connection for as
-// long as the ctx lasts).
+// long as the ctx lasts). A nil ctx is refused with an error matching
+// manager.ErrNilContext, and the budget goes on.
 func (b *Budget) Close(ctx context.Context) error {
+	if ctx == nil {
+		// Refused before anything stops: let through, it panicked at the
+		// revocation, the budget closed and its lease left to expire.
+		return fmt.Errorf("fleet: Budget.Close: %w", manager.ErrNilContext)
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()

@@ -32,6 +32,9 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 	if !m.started() {
 		return ErrNoManager
 	}
+	if ctx == nil {
+		return nilContextError("Manager.Evict")
+	}
 	if err := id.Validate(); err != nil {
 		return err
 	}
@@ -58,6 +61,9 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 func (m *Manager) Reset(ctx context.Context) error {
 	if !m.started() {
 		return ErrNoManager
+	}
+	if ctx == nil {
+		return nilContextError("Manager.Reset")
 	}
 	if m.closed.Load() {
 		return ErrClosed

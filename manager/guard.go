@@ -306,6 +306,9 @@ func (l *Lease) broken() bool { return l.state.Load()&stBroken != 0 }
 // transaction it began, as a ctx carrying no identity would, when its token
 // crosses TokenThreshold or expires.
 func (l *Lease) CheckIdentity(ctx context.Context) error {
+	if ctx == nil {
+		return nilContextError("Lease.CheckIdentity")
+	}
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {
 		return nil

@@ -95,6 +95,9 @@ func (l *Lease) Raw() driver.Conn {
 // ErrLeaseBusy while another operation is in flight, and Release waits for
 // f as for any operation. f must not keep the connection.
 func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
+	if ctx == nil {
+		return nilContextError("Lease.WithRaw")
+	}
 	if err := l.enterAs(ctx); err != nil {
 		return err
 	}
@@ -171,7 +174,7 @@ func (l *Lease) Release(err error) {
 	// Once the Manager is closing the connection is closed anyway, and may
 	// already have been by a forced Close: do not touch it again.
 	broken := s&(stBroken|stCut) != 0 || IsBroken(err) || l.m.life.Err() != nil ||
-		l.lastCtx != nil && l.lastCtx.Err() != nil || l.open != nil
+		ctxEnded(l.lastCtx) || l.open != nil
 	if !broken {
 		if l.enterEnded() {
 			broken = !l.reset() || !l.afterRelease()

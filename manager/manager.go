@@ -225,10 +225,13 @@ func protoactorLogger(l *slog.Logger) func(*actor.ActorSystem) *slog.Logger {
 // one of ctx's methods panic in the caller's goroutine, the panic reaches
 // the caller of Acquire, with nothing left behind: an acquire already
 // queued is withdrawn and a connection granted meanwhile goes back to its
-// pool.
+// pool. A nil ctx fails with ErrNilContext, before anything is done.
 func (m *Manager) Acquire(ctx context.Context, id tokens.Identity) (*Lease, error) {
 	if !m.started() {
 		return nil, ErrNoManager
+	}
+	if ctx == nil {
+		return nil, nilContextError("Manager.Acquire")
 	}
 	if m.tracing == nil {
 		l, _, err := m.acquireLease(ctx, id)
@@ -591,9 +594,17 @@ func (m *Manager) statsUntil(stop <-chan struct{}, send func(any, <-chan struct{
 //
 // Work Close stops waiting for is not lost: whatever a stuck dial, mint or
 // health check returns later is closed by its pool when it returns.
+//
+// A nil ctx is refused with ErrNilContext before anything closes. Should
+// ctx's Done, Err or Deadline panic, the panic reaches the caller with the
+// Manager already closing (it stops nothing it began); a later Close with
+// another ctx waits for the end as usual.
 func (m *Manager) Close(ctx context.Context) error {
 	if !m.started() {
 		return ErrNoManager
+	}
+	if ctx == nil {
+		return nilContextError("Manager.Close") // before anything closes
 	}
 	m.closed.Store(true)
 	m.cancel()

@@ -115,6 +115,9 @@ func (d *Dialer) ServerKey() string { return d.server }
 // resetSession), so state set by one lease never reaches the next, unless
 // the Dialer was built WithoutSessionReset.
 func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
+	if ctx == nil {
+		return nil, nilContextError("Dialer.Dial")
+	}
 	// The zero Identity must never fall back to the DSN's password.
 	if err := req.Identity.Validate(); err != nil {
 		return nil, fmt.Errorf("postgres: refusing to dial: %w", err)

@@ -147,6 +147,9 @@ type queryer interface {
 
 // Exec runs sql; see pgx.Conn.Exec.
 func (l *Lease) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if ctx == nil {
+		return pgconn.CommandTag{}, nilContextError("Lease.Exec")
+	}
 	return l.exec(ctx, l.queryConn(), sql, args)
 }
 
@@ -154,12 +157,19 @@ func (l *Lease) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comma
 // they are closed or Next returns false: no other call on the lease can run
 // until then, and a Release before then closes the connection.
 func (l *Lease) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if ctx == nil {
+		err := nilContextError("Lease.Query")
+		return errRows{err}, err
+	}
 	return l.query(ctx, l.queryConn(), sql, args)
 }
 
 // QueryRow runs sql; see pgx.Conn.QueryRow. The connection is held until
 // Scan is called.
 func (l *Lease) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if ctx == nil {
+		return errRow{nilContextError("Lease.QueryRow")}
+	}
 	return l.queryRow(ctx, l.queryConn(), sql, args)
 }
 
@@ -167,6 +177,9 @@ func (l *Lease) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 // the BatchResults are closed (and a transaction the batch began with
 // pgx.Batch.BeginTx is open until it is ended through BatchResults.Tx).
 func (l *Lease) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if ctx == nil {
+		return pgx.FailedBatchResults(b, nilContextError("Lease.SendBatch"))
+	}
 	return l.sendBatch(ctx, l.queryConn(), b)
 }
 
@@ -178,16 +191,27 @@ func (l *Lease) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 // value's Value or Encode method, which pgx calls there too, still ends the
 // program, as with pgx.
 func (l *Lease) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	if ctx == nil {
+		return 0, nilContextError("Lease.CopyFrom")
+	}
 	return l.copyFrom(ctx, l.queryConn(), table, columns, src)
 }
 
 // Begin starts a transaction with default options; see BeginTx.
-func (l *Lease) Begin(ctx context.Context) (pgx.Tx, error) { return l.BeginTx(ctx, pgx.TxOptions{}) }
+func (l *Lease) Begin(ctx context.Context) (pgx.Tx, error) {
+	if ctx == nil {
+		return nil, nilContextError("Lease.Begin")
+	}
+	return l.BeginTx(ctx, pgx.TxOptions{})
+}
 
 // BeginTx starts a transaction; see pgx.Conn.BeginTx. Its calls run inside
 // the lease guard like the lease's own. Release rolls back a transaction
 // left open by closing the connection: end it first.
 func (l *Lease) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	if ctx == nil {
+		return nil, nilContextError("Lease.BeginTx")
+	}
 	var raw pgx.Tx
 	err := l.checked(ctx, func() error {
 		var err error

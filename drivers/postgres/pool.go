@@ -112,6 +112,9 @@ func (p *Pool) Acquire(ctx context.Context) (*Lease, error) {
 		// acquires says so rather than panic (see manager.ErrNoManager).
 		return nil, manager.ErrNoManager
 	}
+	if ctx == nil {
+		return nil, nilContextError("Pool.Acquire")
+	}
 	id, ok := tokens.IdentityFrom(ctx)
 	if !ok {
 		return nil, tokens.ErrNoIdentity
@@ -176,6 +179,9 @@ func reusable(c *pgx.Conn) bool {
 // is then closed, since f may have stopped half-way through using it, and
 // the panic goes on). It returns f's error. f must not keep the lease.
 func (p *Pool) AcquireFunc(ctx context.Context, f func(*Lease) error) error {
+	if ctx == nil {
+		return nilContextError("Pool.AcquireFunc")
+	}
 	l, err := p.Acquire(ctx)
 	if err != nil {
 		return err
@@ -194,6 +200,9 @@ func (p *Pool) AcquireFunc(ctx context.Context, f func(*Lease) error) error {
 
 // Exec runs sql on a connection of the identity in ctx; see pgx.Conn.Exec.
 func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if ctx == nil {
+		return pgconn.CommandTag{}, nilContextError("Pool.Exec")
+	}
 	l, err := p.Acquire(ctx)
 	if err != nil {
 		return pgconn.CommandTag{}, err
@@ -214,6 +223,10 @@ func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 // connection. A query that fails releases its lease before Query returns;
 // its Rows are closed and their Err is Query's error, as with pgx.
 func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if ctx == nil {
+		err := nilContextError("Pool.Query")
+		return errRows{err}, err
+	}
 	l, err := p.Acquire(ctx)
 	if err != nil {
 		return errRows{err}, err
@@ -234,6 +247,9 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 // pgx.Conn.QueryRow. The connection is held until Scan is called, which
 // releases it.
 func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if ctx == nil {
+		return errRow{nilContextError("Pool.QueryRow")}
+	}
 	l, err := p.Acquire(ctx)
 	if err != nil {
 		return errRow{err}
@@ -253,6 +269,9 @@ func (p *Pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 // or rolled back, as with pgxpool; a batch that fails before its transaction
 // began (pgx then closes the transaction) releases at Close.
 func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if ctx == nil {
+		return pgx.FailedBatchResults(b, nilContextError("Pool.SendBatch"))
+	}
 	l, err := p.Acquire(ctx)
 	if err != nil {
 		return pgx.FailedBatchResults(b, err)
@@ -275,6 +294,9 @@ func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 // Next returns. A src that panics aborts the COPY, and the panic goes on in
 // the caller's goroutine once the lease is back (see Lease.CopyFrom).
 func (p *Pool) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	if ctx == nil {
+		return 0, nilContextError("Pool.CopyFrom")
+	}
 	l, err := p.Acquire(ctx)
 	if err != nil {
 		return 0, err
@@ -285,6 +307,9 @@ func (p *Pool) CopyFrom(ctx context.Context, table pgx.Identifier, columns []str
 
 // Begin starts a transaction with default options; see BeginTx.
 func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
+	if ctx == nil {
+		return nil, nilContextError("Pool.Begin")
+	}
 	return p.BeginTx(ctx, pgx.TxOptions{})
 }
 
@@ -293,11 +318,20 @@ func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
 // release it (also when they fail); a later Rollback, as in the usual
 // defer tx.Rollback(ctx), returns pgx.ErrTxClosed.
 func (p *Pool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	if ctx == nil {
+		return nil, nilContextError("Pool.BeginTx")
+	}
 	l, err := p.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// A panic in BeginTx (the caller's ctx's, as the guard or pgx reads
+	// it) leaves no transaction to end: hand the lease back, closing the
+	// connection pgx may have left mid-request.
+	handed := false
+	defer l.releaseUnlessHanded(&handed)
 	t, err := l.BeginTx(ctx, opts)
+	handed = true
 	if err != nil {
 		l.Release()
 		return nil, err

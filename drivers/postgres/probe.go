@@ -18,6 +18,9 @@ var _ manager.Prober = (*Dialer)(nil)
 // ignores a connection that sends no bytes). The facade uses it for a Ping
 // whose ctx carries no identity.
 func (d *Dialer) Probe(ctx context.Context) error {
+	if ctx == nil {
+		return nilContextError("Dialer.Probe")
+	}
 	cfg := d.cfg()
 	var errs []error
 	hosts := append([]*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port}}, cfg.Fallbacks...)

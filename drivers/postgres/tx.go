@@ -25,6 +25,9 @@ var _ pgx.Tx = (*tx)(nil)
 
 // Begin starts a pseudo nested transaction (a savepoint); see pgx.Tx.
 func (t *tx) Begin(ctx context.Context) (pgx.Tx, error) {
+	if ctx == nil {
+		return nil, nilContextError("Tx.Begin")
+	}
 	var raw pgx.Tx
 	err := t.lease.checked(ctx, func() error {
 		var err error
@@ -39,11 +42,21 @@ func (t *tx) Begin(ctx context.Context) (pgx.Tx, error) {
 
 // Commit commits; see pgx.Tx. After Commit or Rollback it returns
 // pgx.ErrTxClosed.
-func (t *tx) Commit(ctx context.Context) error { return t.end(ctx, t.raw.Commit) }
+func (t *tx) Commit(ctx context.Context) error {
+	if ctx == nil {
+		return nilContextError("Tx.Commit") // and the transaction goes on
+	}
+	return t.end(ctx, t.raw.Commit)
+}
 
 // Rollback rolls back; see pgx.Tx. After Commit or Rollback it returns
 // pgx.ErrTxClosed, so defer tx.Rollback(ctx) is safe.
-func (t *tx) Rollback(ctx context.Context) error { return t.end(ctx, t.raw.Rollback) }
+func (t *tx) Rollback(ctx context.Context) error {
+	if ctx == nil {
+		return nilContextError("Tx.Rollback") // and the transaction goes on
+	}
+	return t.end(ctx, t.raw.Rollback)
+}
 
 // end runs Commit or Rollback once, then onEnd whatever the outcome: pgxpool
 // releases its connection the same way.
@@ -73,11 +86,17 @@ func (t *tx) end(ctx context.Context, f func(context.Context) error) error {
 
 // CopyFrom copies rows in the transaction; see pgx.Tx.
 func (t *tx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
+	if ctx == nil {
+		return 0, nilContextError("Tx.CopyFrom")
+	}
 	return t.lease.copyFrom(ctx, t.raw, table, columns, src)
 }
 
 // SendBatch sends a batch in the transaction; see pgx.Tx.
 func (t *tx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if ctx == nil {
+		return pgx.FailedBatchResults(b, nilContextError("Tx.SendBatch"))
+	}
 	return t.lease.sendBatch(ctx, t.raw, b)
 }
 
@@ -89,6 +108,9 @@ func (t *tx) LargeObjects() pgx.LargeObjects { return t.raw.LargeObjects() }
 // Prepare prepares a statement in the transaction's session; see pgx.Tx.
 // Release's session reset deallocates it.
 func (t *tx) Prepare(ctx context.Context, name, sql string) (sd *pgconn.StatementDescription, err error) {
+	if ctx == nil {
+		return nil, nilContextError("Tx.Prepare")
+	}
 	err = t.lease.checked(ctx, func() error {
 		sd, err = t.raw.Prepare(ctx, name, sql)
 		return err
@@ -98,16 +120,26 @@ func (t *tx) Prepare(ctx context.Context, name, sql string) (sd *pgconn.Statemen
 
 // Exec runs sql in the transaction; see pgx.Tx.
 func (t *tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if ctx == nil {
+		return pgconn.CommandTag{}, nilContextError("Tx.Exec")
+	}
 	return t.lease.exec(ctx, t.raw, sql, args)
 }
 
 // Query runs sql in the transaction; see pgx.Tx and Lease.Query.
 func (t *tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if ctx == nil {
+		err := nilContextError("Tx.Query")
+		return errRows{err}, err
+	}
 	return t.lease.query(ctx, t.raw, sql, args)
 }
 
 // QueryRow runs sql in the transaction; see pgx.Tx.
 func (t *tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if ctx == nil {
+		return errRow{nilContextError("Tx.QueryRow")}
+	}
 	return t.lease.queryRow(ctx, t.raw, sql, args)
 }
 

@@ -98,6 +98,9 @@ func NewDialer(dsn string, opts ...Option) (*Dialer, error) {
 // req.Token.Value and nothing else; a SQL login uses the DSN's credentials.
 // The returned connection is a *mssql.Conn; it has not run any request yet.
 func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("sqlserver: Dialer.Dial: %w", manager.ErrNilContext)
+	}
 	if d.secrets == nil {
 		return nil, errZeroDialer
 	}

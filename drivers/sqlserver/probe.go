@@ -2,6 +2,7 @@ package sqlserver
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"time"
@@ -27,6 +28,9 @@ var _ manager.Prober = (*Dialer)(nil)
 // held them for the system's TCP connect timeout, two minutes on Linux,
 // where the driver alone gives up after its dial timeout.
 func (d *Dialer) Probe(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("sqlserver: Dialer.Probe: %w", manager.ErrNilContext)
+	}
 	if d.secrets == nil {
 		return errZeroDialer
 	}
