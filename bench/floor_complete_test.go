@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -434,12 +433,6 @@ func completeGrant(m *completeAcquire, conn *completeConn) {
 		}
 	}
 	m.reply <- conn
-}
-
-func TestFloorCompleteLeaseIsInTheLeasesSizeClass(t *testing.T) {
-	if s := unsafe.Sizeof(completeLease{}); s <= 240 || s > 256 {
-		t.Fatalf("completeLease is %d bytes, want 241-256 (idpool's Lease's size class)", s)
-	}
 }
 
 // TestFloorCompleteKeepsIdentitiesApart drives the complete floor over many

@@ -326,8 +326,15 @@ func floorGrant(m *floorAcquire, conn driver.Conn) {
 	m.reply <- conn
 }
 
+// TestFloorLeaseIsInTheLeasesSizeClass: each floor's one allocation per
+// pair is in the size class of idpool's Lease, as the floors claim.
 func TestFloorLeaseIsInTheLeasesSizeClass(t *testing.T) {
-	if s := unsafe.Sizeof(floorLease{}); s <= 240 || s > 256 {
-		t.Fatalf("floorLease is %d bytes, want 241-256 (idpool's Lease's size class)", s)
+	for name, size := range map[string]uintptr{
+		"floorLease":    unsafe.Sizeof(floorLease{}),
+		"completeLease": unsafe.Sizeof(completeLease{}),
+	} {
+		if size <= 240 || size > 256 {
+			t.Errorf("%s is %d bytes, want 241-256 (idpool's Lease's size class)", name, size)
+		}
 	}
 }
