@@ -2,11 +2,14 @@ package manager
 
 import (
 	"context"
-	"errors"
+
+	"github.com/idpool/idpool/tokens"
 )
 
-// ErrNilContext is the error of a call given a nil ctx: Manager.Acquire,
-// Evict, Reset and Close, Lease.WithRaw and CheckIdentity (and
+// ErrNilContext is the error of a call given a nil ctx, and the same value as
+// tokens.ErrNilContext (which tokens' own calls return; tokens cannot import
+// manager), so one errors.Is covers both: Manager.Acquire, Evict, Reset and
+// Close, Lease.WithRaw and CheckIdentity (and
 // drivers/postgres's Pool, Lease and transaction calls, both drivers'
 // Dialer.Dial and Probe, and fleet.Budget.Close) refuse one
 // first, before anything is queued, leased, evicted or closed, with an
@@ -16,7 +19,7 @@ import (
 // but code generated or wrapped by other libraries still passes one: pass
 // context.Background() or context.TODO(). database/sql never passes nil
 // to the driver.Conn and driver.Connector methods, which do not check.
-var ErrNilContext = errors.New("idpool: nil Context (pass context.Background() or context.TODO(), not nil)")
+var ErrNilContext = tokens.ErrNilContext
 
 // nilContextError is ErrNilContext naming the call (Type.Method) that was
 // given a nil ctx; a string, so that the refusal allocates nothing.

@@ -168,9 +168,17 @@ func (a *Account) Record() (azidentity.AuthenticationRecord, bool) {
 // Every call returns the same credential (SameCredential), since all mint
 // through this Account: calling it per request changes nothing for the
 // pool.
+//
+// A nil ctx is refused with an error matching ErrNilContext, even with a
+// record (when ctx would go unused), as Token refuses it: without a record
+// the call gets a token, and a nil ctx passed that far began a sign-in that
+// was bound to fail (see Token).
 func (a *Account) Identity(ctx context.Context) (Identity, error) {
 	if err := a.usable(); err != nil {
 		return Identity{}, err
+	}
+	if ctx == nil {
+		return Identity{}, nilContextError("Account.Identity")
 	}
 	if r := a.record.Load(); r != nil {
 		return a.identityFor(r)
@@ -199,9 +207,17 @@ func (a *Account) identityFor(r *azidentity.AuthenticationRecord) (Identity, err
 // keeps the record; if another sign-in is in progress it waits for that one
 // to end first (bounded by ctx). If the Account already has a record for
 // another user it returns ErrAccountChanged and refuses tokens from then on.
+//
+// A nil ctx is refused first, with an error matching ErrNilContext, before a
+// sign-in is begun: it reached the credential only after the sign-in was
+// published, which then failed with net/http's "nil Context", worded as a
+// failed sign-in of the user's.
 func (a *Account) Authenticate(ctx context.Context) (azidentity.AuthenticationRecord, error) {
 	if err := a.usable(); err != nil {
 		return azidentity.AuthenticationRecord{}, err
+	}
+	if ctx == nil {
+		return azidentity.AuthenticationRecord{}, nilContextError("Account.Authenticate")
 	}
 	var f *signIn
 	for f == nil {
@@ -284,9 +300,19 @@ func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOpti
 
 // Token returns a token silently, signing the user in once if the credential
 // asks for it (see Account). It implements Source.
+//
+// A nil ctx is refused first, with an error matching ErrNilContext, before
+// the credential is asked for a token or a sign-in begun (a pool never
+// passes one; a caller of Source().Token might). Without a record it began
+// a sign-in that failed with net/http's "nil Context", worded as a failed
+// sign-in of the user's, and every caller waiting for that sign-in was
+// handed the same failure.
 func (a *Account) Token(ctx context.Context) (Token, error) {
 	if err := a.usable(); err != nil {
 		return Token{}, err
+	}
+	if ctx == nil {
+		return Token{}, nilContextError("Account.Token")
 	}
 	tro := policy.TokenRequestOptions{Scopes: []string{a.scope}}
 	for {

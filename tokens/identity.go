@@ -306,7 +306,16 @@ func (id Identity) Validate() error {
 // no known expiry (see ResolveKey): the call fails, and the next mints again.
 // An invalid identity (the zero Identity among them) returns its Validate
 // error.
+//
+// A nil ctx is refused first with an error matching ErrNilContext, for
+// every identity, though only a key lookup uses ctx: refused only where a
+// mint is needed, the mistake would pass with a fixed-key identity in a test
+// and fail with a token-keyed one in production (it panicked, part-way into
+// the lookup).
 func (id Identity) Discriminator(ctx context.Context) (string, error) {
+	if ctx == nil {
+		return "", nilContextError("Identity.Discriminator")
+	}
 	if err := id.Validate(); err != nil {
 		return "", err
 	}

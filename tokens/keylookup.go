@@ -42,7 +42,13 @@ func (id Identity) KeyResolved() bool {
 // A token that has expired, or has no known expiry, on the system clock
 // teaches no key: the lookup fails and the next call mints again (see
 // ResolveKeyChecked).
+//
+// A nil ctx is refused first, as Discriminator refuses it, with an error
+// matching ErrNilContext that names ResolveKey.
 func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, err error) {
+	if ctx == nil {
+		return "", false, nilContextError("Identity.ResolveKey")
+	}
 	return id.ResolveKeyChecked(ctx, nil)
 }
 
@@ -58,7 +64,15 @@ func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, er
 // would be served those connections. So a check must never accept such a
 // token. The callers that wait for another's lookup get its result,
 // whatever their own check.
+//
+// A nil ctx is refused first, for every identity, with an error matching
+// ErrNilContext, before any lookup is published; it panicked with a bare nil
+// pointer at the lookup's first look at ctx (see Discriminator for why an
+// identity that needs no lookup refuses it too).
 func (id Identity) ResolveKeyChecked(ctx context.Context, check func(Token) error) (disc string, minted bool, err error) {
+	if ctx == nil {
+		return "", false, nilContextError("Identity.ResolveKeyChecked")
+	}
 	if err := id.Validate(); err != nil {
 		return "", false, err
 	}
