@@ -16,15 +16,6 @@ import (
 	"github.com/idpool/idpool/tokens"
 )
 
-// unsignedJWT is a hand-made token with the claims given (alg none: idpool
-// never verifies a token, the server does).
-func unsignedJWT(t *testing.T, claims jwt.MapClaims) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodNone, claims).SignedString(jwt.UnsafeAllowNoneSignatureType)
-	require.NoError(t, err)
-	return s
-}
-
 // memdbManager is a Manager over an in-memory database whose dials the
 // test can count.
 func memdbManager(t *testing.T, server string) (*manager.Manager, *memdb.DB) {
@@ -48,7 +39,7 @@ func memdbManager(t *testing.T, server string) (*manager.Manager, *memdb.DB) {
 func TestAJWTWhoseExpIsNotPositiveHasExpired(t *testing.T) {
 	epoch := time.Unix(0, 0)
 	for _, exp := range []any{0, -1, -1e300} {
-		tok := unsignedJWT(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp})
+		tok := forge(t, jwt.MapClaims{"tid": "t1", "oid": "o1", "exp": exp})
 		for name, named := range map[string]time.Time{"a later expiry named": time.Now().Add(time.Hour), "none named": {}} {
 			m, db := memdbManager(t, "memdb:1/nonpositive-exp")
 			static, err := tokens.StaticTokenIdentity(tok, named)
@@ -93,7 +84,7 @@ func TestAJWTWithoutANumericExpGoesByTheExpiryNamed(t *testing.T) {
 		"exp a string 0":  {"tid": "t1", "oid": "o1", "exp": "0"},
 		"exp past 1e12 s": {"tid": "t1", "oid": "o1", "exp": 1e13},
 	} {
-		tok := unsignedJWT(t, claims)
+		tok := forge(t, claims)
 		m, db := memdbManager(t, "memdb:1/careless-exp")
 
 		named := time.Now().Add(time.Hour).Truncate(time.Second)
