@@ -53,8 +53,13 @@ type pinnedSource struct {
 	first    atomic.Pointer[Principal]
 }
 
-// Token mints through src and checks the principal has not changed.
+// Token mints through src and checks the principal has not changed. A nil
+// ctx is refused first (see ErrNilContext), before src is called: the
+// caller's own function, or a credential, would be handed it.
 func (s *pinnedSource) Token(ctx context.Context) (Token, error) {
+	if ctx == nil {
+		return Token{}, nilContextError("Identity.Source().Token")
+	}
 	tok, err := s.src.Token(ctx)
 	if err != nil {
 		return Token{}, err

@@ -84,8 +84,14 @@ func credentialSourceHolding(cred azcore.TokenCredential, secrets knownSecrets, 
 	return &credentialSource{cred: cred, scope: s.scope, secrets: secrets, assertions: assertions}
 }
 
-// Token asks the credential for a token.
+// Token asks the credential for a token. A nil ctx is refused first (see
+// ErrNilContext): left to run, the assertion recorder's WithValue panicked,
+// or azidentity began a request that failed with net/http's "nil Context",
+// worded as a failed mint of the credential's.
 func (c *credentialSource) Token(ctx context.Context) (Token, error) {
+	if ctx == nil {
+		return Token{}, nilContextError("CredentialSource.Token")
+	}
 	secrets := c.secrets
 	if c.assertions {
 		seen := new(mintAssertions)

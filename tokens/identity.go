@@ -105,8 +105,14 @@ type Identity struct {
 // its acquire message) within its allocation size class.
 type refusedSource struct{ err error }
 
-// Token refuses with the reason the identity was refused.
-func (s refusedSource) Token(context.Context) (Token, error) { return Token{}, s.err }
+// Token refuses with the reason the identity was refused; a nil ctx first
+// (see ErrNilContext), as every other source refuses it.
+func (s refusedSource) Token(ctx context.Context) (Token, error) {
+	if ctx == nil {
+		return Token{}, nilContextError("Identity.Source().Token")
+	}
+	return Token{}, s.err
+}
 
 // tokenDerivedKey is the key learned from a token, shared by the copies of
 // one Identity value; flight is the lookup in progress, if any (see

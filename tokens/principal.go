@@ -49,8 +49,12 @@ type vouchedSource struct {
 }
 
 // Token mints through the application's source and refuses a JWT that names
-// another principal.
+// another principal. A nil ctx is refused first (see ErrNilContext), before
+// the application's source (or an on-behalf-of exchange) is called.
 func (v *vouchedSource) Token(ctx context.Context) (Token, error) {
+	if ctx == nil {
+		return Token{}, nilContextError("Identity.Source().Token")
+	}
 	tok, err := v.src.Token(ctx)
 	if err != nil {
 		return Token{}, err

@@ -102,8 +102,15 @@ func jwtExpiry(token string) time.Time {
 // fields of a struct behind a pointer, and the token with them.
 type handedInSource struct{ tok Token }
 
-// Token returns the token handed in.
-func (s *handedInSource) Token(context.Context) (Token, error) { return s.tok, nil }
+// Token returns the token handed in. A nil ctx is refused (see
+// ErrNilContext), as every other source refuses it, so that a careless
+// caller learns of it here and not only with another identity.
+func (s *handedInSource) Token(ctx context.Context) (Token, error) {
+	if ctx == nil {
+		return Token{}, nilContextError("Identity.Source().Token")
+	}
+	return s.tok, nil
+}
 
 // String names the token by its fingerprint, never its value.
 func (s *handedInSource) String() string { return "handed-in-source(" + s.tok.String() + ")" }

@@ -74,8 +74,15 @@ type Source interface {
 // SourceFunc adapts a function to Source.
 type SourceFunc func(ctx context.Context) (Token, error)
 
-// Token calls f.
-func (f SourceFunc) Token(ctx context.Context) (Token, error) { return f(ctx) }
+// Token calls f, but refuses a nil ctx first (see ErrNilContext), so that f
+// is never handed one: a function that passes its ctx on would panic, or
+// begin a request that fails with net/http's "nil Context".
+func (f SourceFunc) Token(ctx context.Context) (Token, error) {
+	if ctx == nil {
+		return Token{}, nilContextError("SourceFunc.Token")
+	}
+	return f(ctx)
+}
 
 // MarshalJSON writes the redacted form, so a Token inside a struct that is
 // logged as JSON (slog's JSONHandler uses encoding/json) does not leak.
