@@ -199,7 +199,9 @@ func (b *Budget) signal(s manager.BudgetSignal) {
 // only hastens what the lease's expiry does anyway, and a process cut off
 // from etcd must not hang at exit (the client waits for a connection for as
 // long as the ctx lasts). A nil ctx is refused with an error matching
-// manager.ErrNilContext, and the budget goes on.
+// manager.ErrNilContext, and the budget goes on. A ctx whose Deadline, Done
+// or Value panics still has the lease revoked (under a ctx of the budget's
+// own) before its panic goes on to the caller.
 func (b *Budget) Close(ctx context.Context) error {
 	if ctx == nil {
 		// Refused before anything stops: let through, it panicked at the
@@ -237,12 +239,7 @@ func (b *Budget) Close(ctx context.Context) error {
 	if lease == 0 || inUse > 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.TTL/3)
-	defer cancel()
-	if _, err := b.cli.Revoke(ctx, lease); err != nil {
-		return fmt.Errorf("fleet: revoking the lease at close (its permits come back within the TTL): %w", err)
-	}
-	return nil
+	return b.revoke(ctx, lease)
 }
 
 var fullSignal = manager.BudgetSignal{Full: true}
