@@ -13,15 +13,10 @@ import (
 // timeout (if positive) fails with a *TimeoutError; a caller bounding the
 // wait itself passes zero and sends Cancel when it gives up.
 func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, timeout time.Duration, holder messages.DirectGrant) {
-	p.seen++
-	p.stats.acquires++
-	p.lastActivity = now
-	p.retireAsked, p.retireDue = false, false
+	p.noteAcquire(now)
 	// Make sure a Tick comes to consider retirement, whatever path this
-	// acquire takes (a refused retirement is asked again this way). A wake
-	// already due by then covers it; testing that with Sub (one subtraction
-	// of monotonic readings) spares the hit path a time.Time.Add.
-	if p.cfg.RetireAfter > 0 && (p.wakeAt.IsZero() || p.wakeAt.Sub(now) > p.cfg.RetireAfter) {
+	// acquire takes (a refused retirement is asked again this way).
+	if p.retireWakeDue(now) {
 		p.wakeNoLaterThan(now.Add(p.cfg.RetireAfter))
 	}
 	if p.closing {
@@ -50,6 +45,23 @@ func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, ti
 	}
 	p.waiters.push(id, replyTo, now, deadline, holder)
 	p.serve(now)
+}
+
+// noteAcquire counts an acquire as activity: it ends a quiet spell that
+// would retire the pool.
+func (p *Pool) noteAcquire(now time.Time) {
+	p.seen++
+	p.stats.acquires++
+	p.lastActivity = now
+	p.retireAsked, p.retireDue = false, false
+}
+
+// retireWakeDue: the pool retires after RetireAfter without an acquire, and
+// no wake is set early enough to see that spell end. A wake already due by
+// then covers it; testing that with Sub (one subtraction of monotonic
+// readings) spares the hit path a time.Time.Add.
+func (p *Pool) retireWakeDue(now time.Time) bool {
+	return p.cfg.RetireAfter > 0 && (p.wakeAt.IsZero() || p.wakeAt.Sub(now) > p.cfg.RetireAfter)
 }
 
 // cancel withdraws a queued acquire whose caller gave up. If it was already

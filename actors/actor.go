@@ -123,10 +123,20 @@ func (a *poolActor) Receive(c actor.Context) {
 			a.identity = m.Identity
 			a.step(c, now, NewCredential{})
 		}
-		a.step(c, now, Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout, Holder: m.Direct})
+		in := Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout, Holder: m.Direct}
+		if g, ok := a.sm.StepHit(now, in); ok {
+			a.answerHit(m, g)
+			return
+		}
+		a.step(c, now, in)
 		a.noteWaiting(m)
 	case *messages.Release:
-		a.step(c, now, Release{Conn: ConnID(m.ConnID), Broken: m.Broken})
+		in := Release{Conn: ConnID(m.ConnID), Broken: m.Broken}
+		if !a.sm.StepHitRelease(now, in) {
+			a.step(c, now, in)
+		} else {
+			a.dropIdleMemory()
+		}
 	case *messages.Cancel:
 		a.step(c, now, Cancel{ID: m.ID, Timeout: m.Timeout})
 	case *messages.DialDone:
@@ -275,8 +285,14 @@ func (a *poolActor) step(c actor.Context, now time.Time, in Input) {
 	defer a.sm.Advance()
 	a.sm.Step(now, in)
 	a.run(c, now, a.sm.Ready())
+	a.dropIdleMemory()
+}
+
+// dropIdleMemory lets go of the wait list's backing array once the pool is
+// unused: an idle pool keeps no memory for its next wait.
+func (a *poolActor) dropIdleMemory() {
 	if len(a.waiting) == 0 && a.waiting != nil && a.sm.unused() {
-		a.waiting = nil // an idle pool keeps no memory for its next wait
+		a.waiting = nil
 	}
 }
 
@@ -342,6 +358,19 @@ func (a *poolActor) grantDirect(e *Effect) bool {
 	}
 	a.answered(e.AcquireID)
 	return true
+}
+
+// answerHit hands StepHit's grant to the acquire m, as run hands an
+// EffGrant: through its DirectGrant if its caller has not begun to wait,
+// else on its Reply channel. A hit leaves the pool busy, so there is no
+// idle pool's memory to give back (see step).
+func (a *poolActor) answerHit(m *messages.Acquire, g Grant) {
+	if m.Direct != nil && m.Direct.Grant(g.Resource, uint64(g.Conn), a.self) {
+		a.acquiring = nil
+		return
+	}
+	a.acquiring = nil
+	m.Reply <- messages.Reply{Conn: g.Resource, ConnID: uint64(g.Conn), Pool: a.self}
 }
 
 func (a *poolActor) wake(c actor.Context, now, at time.Time) {

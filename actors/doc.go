@@ -5,9 +5,13 @@
 // The state machine is modelled on etcd-io/raft's RawNode: it does no I/O,
 // starts no goroutine and never reads the clock. It has one entry point,
 // Step, which takes the current time and one Input (a sealed type: one
-// struct per kind of event). The effects it decides on are handed out by
-// Ready and handed back by Advance; a Step in between panics, so a driver
-// can never have the list it is carrying out overwritten under it.
+// struct per kind of event), and two shortcuts for the hit path, StepHit
+// and StepHitRelease, which a driver may offer an Acquire or a Release
+// first: they decide exactly as Step would when the step is a plain hit,
+// and change nothing otherwise (see hit.go). The effects it decides on are
+// handed out by Ready and handed back by Advance; a Step in between panics,
+// so a driver can never have the list it is carrying out overwritten under
+// it.
 //
 // # The driver loop
 //
@@ -26,6 +30,16 @@
 //	}
 //
 // Several Steps may precede one Ready: their effects accumulate in order.
+//
+// The pool actor's loop offers an Acquire to StepHit, and a Release to
+// StepHitRelease, before Step; sim/virtual and the harness's reference pool
+// use Step alone:
+//
+//	if g, ok := p.StepHit(now(), acq); ok {
+//		answer(acq, g) // the grant Ready would have held as its one EffGrant
+//	} else {
+//		p.Step(now(), acq) // then Ready, carry out, Advance as above
+//	}
 //
 // # What the driver does with each effect
 //

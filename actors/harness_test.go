@@ -52,6 +52,9 @@ type harness struct {
 	retireAsked bool
 	// ref, when set, is the reference pool of newDifferentialHarness.
 	ref *Pool
+	// hits counts the steps the differential harness's pool took through
+	// StepHit or StepHitRelease.
+	hits int
 }
 
 // harnessT is what both *testing.T and *rapid.T offer.
@@ -94,18 +97,46 @@ func (h *harness) step(in Input) {
 	if _, ok := in.(Acquire); ok {
 		h.retireAsked = false
 	}
-	h.p.Step(h.now, in)
-	effs := h.p.Ready()
+	effs, hit := h.stepHit(in)
+	if !hit {
+		h.p.Step(h.now, in)
+		effs = h.p.Ready()
+	}
 	if h.ref != nil {
 		h.ref.Step(h.now, in)
 		require.Equal(h.t, h.ref.Ready(), effs, "effects of %T differ from the reference pool's", in)
 		h.ref.Advance()
 	}
 	h.apply(effs)
-	h.p.Advance()
+	if !hit {
+		h.p.Advance()
+	}
 	if h.ref != nil {
 		require.Equal(h.t, h.ref.Stats(), h.p.Stats(), "Stats after %T differ from the reference pool's", in)
 	}
+}
+
+// stepHit feeds an Acquire or a Release of the differential harness to the
+// pool under test through StepHit or StepHitRelease, as the actor does,
+// and reports whether the hit path took it, with the effects Step would
+// have handed out for it: the grant, or none.
+func (h *harness) stepHit(in Input) ([]Effect, bool) {
+	if h.ref == nil {
+		return nil, false
+	}
+	switch in := in.(type) {
+	case Acquire:
+		if g, ok := h.p.StepHit(h.now, in); ok {
+			h.hits++
+			return []Effect{{Kind: EffGrant, ReplyTo: in.ReplyTo, AcquireID: in.ID, Conn: g.Conn, Resource: g.Resource}}, true
+		}
+	case Release:
+		if h.p.StepHitRelease(h.now, in) {
+			h.hits++
+			return nil, true
+		}
+	}
+	return nil, false
 }
 
 // replyFor returns the reply channel of acquire id: one per acquire, so the

@@ -31,21 +31,30 @@ func TestPropertyRandomSequences(t *testing.T) {
 }
 
 // TestFastPathsDifferential: the shortcuts of the hit path (see
-// nothingToServe) change nothing. The random sequences of
-// TestPropertyRandomSequences, plus a variant that hits often, drive a pool
-// with its fast paths and a reference pool without them side by side; after
-// every step both must have decided the same effects and report the same
-// Stats.
+// nothingToServe, StepHit and StepHitRelease) change nothing. The random
+// sequences of TestPropertyRandomSequences, plus a variant that hits often,
+// drive a pool with its fast paths, stepped as the actor steps it (each
+// acquire and release offered to StepHit or StepHitRelease first), and a
+// reference pool without them, stepped only through Step, side by side;
+// after every step both must have decided the same effects and report the
+// same Stats. Each variant must have taken the hit entry points, or it
+// would check them nowhere.
 func TestFastPathsDifferential(t *testing.T) {
 	variants := append(propertyVariants[:len(propertyVariants):len(propertyVariants)], propertyVariant{
 		"hits", PoolConfig{MaxSize: 2, RetireAfter: time.Minute}, true,
 	})
 	for _, variant := range variants {
 		t.Run(variant.name, func(t *testing.T) {
+			hits := 0
 			rapid.Check(t, func(rt *rapid.T) {
 				cfg := drawPropertyConfig(rt, variant.cfg)
-				runRandomSequenceOn(rt, newDifferentialHarness(rt, cfg), cfg, variant.fifo)
+				h := newDifferentialHarness(rt, cfg)
+				runRandomSequenceOn(rt, h, cfg, variant.fifo)
+				hits += h.hits
 			})
+			if hits == 0 {
+				t.Error("no step took StepHit or StepHitRelease")
+			}
 		})
 	}
 }

@@ -12,9 +12,7 @@ func (p *Pool) release(now time.Time, id ConnID, broken bool) {
 		p.stats.badReleases++
 		return
 	}
-	p.busy--
-	c.holder = nil
-	p.lastActivity = now
+	p.unlend(now, c)
 	reason, dead := p.deadAt(c, now)
 	switch {
 	case p.closing:
@@ -137,4 +135,12 @@ func (p *Pool) closeDone(now time.Time, id ConnID) {
 	p.serve(now)
 	p.maybeRetire(now)
 	p.maybeDrained()
+}
+
+// unlend takes c back from its holder: what every release changes first,
+// through Step (release) or StepHitRelease.
+func (p *Pool) unlend(now time.Time, c *conn) {
+	p.busy--
+	c.holder = nil
+	p.lastActivity = now
 }

@@ -133,6 +133,13 @@ func (p *Pool) grant(w *waiter, id uint64, replyTo chan messages.Reply, waited t
 	if w != nil {
 		p.waiters.remove(w)
 	}
+	p.lend(c, holder, waited)
+	p.emit(Effect{Kind: EffGrant, ReplyTo: replyTo, AcquireID: id, Conn: c.id, Resource: c.resource, Waited: waited})
+}
+
+// lend marks c leased to holder and counts the grant: what every grant
+// changes, whether Step emits it (grant) or StepHit returns it.
+func (p *Pool) lend(c *conn, holder messages.DirectGrant, waited time.Duration) {
 	c.state = connBusy
 	c.holder = holder
 	c.check = checkNone
@@ -144,7 +151,6 @@ func (p *Pool) grant(w *waiter, id uint64, replyTo chan messages.Reply, waited t
 		p.stats.hits++
 	}
 	p.recordWait(waited)
-	p.emit(Effect{Kind: EffGrant, ReplyTo: replyTo, AcquireID: id, Conn: c.id, Resource: c.resource, Waited: waited})
 }
 
 // popUsable pops idle connections, closing those past their lifetime or with

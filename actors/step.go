@@ -9,7 +9,8 @@ import (
 // last Ready are still being carried out.
 var errStepBeforeAdvance = errors.New("actors: Pool.Step before Advance: the effects from Ready are still being carried out")
 
-// Step is the pool's one entry point: it feeds in, which happened at now, to
+// Step is the pool's one entry point (StepHit and StepHitRelease are
+// shortcuts for two of its cases): it feeds in, which happened at now, to
 // the state machine. The effects it decides on accumulate until the driver
 // takes them with Ready.
 //
