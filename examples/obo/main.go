@@ -59,7 +59,9 @@ type rig struct {
 	entra *entra.Server
 	db    *manager.DB
 	api   string // base URL
-	stop  func()
+	// server is the API's HTTP server (see newServer).
+	server *http.Server
+	stop   func()
 }
 
 // start brings up sim/entra, sim/tds, the facade and the API server.
@@ -126,7 +128,7 @@ func start() (*rig, error) {
 	// A request the API cannot serve for a reason of its own (500, 503) is
 	// logged, without the caller's token.
 	handler := idpoolhttp.Middleware(users, validate, mux, idpoolhttp.WithLogger(slog.Default()))
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	hs := newServer(handler)
 	go func() { _ = hs.Serve(ln) }()
 	stop := func() {
 		_ = hs.Close()
@@ -134,7 +136,26 @@ func start() (*rig, error) {
 		_ = srv.Close()
 		es.Close()
 	}
-	return &rig{entra: es, db: db, api: "http://" + ln.Addr().String(), stop: stop}, nil
+	return &rig{entra: es, db: db, api: "http://" + ln.Addr().String(), server: hs, stop: stop}, nil
+}
+
+// newServer is the API's HTTP server. Each timeout bounds how long one
+// client can hold a connection (and its goroutine and buffers) without
+// making progress: net/http has none by default, and ReadHeaderTimeout
+// alone bounds only a request's headers, so a client could trickle a
+// request body, or leave a keep-alive connection idle after its first
+// request, for good (an idle wait falls back to ReadTimeout, and without
+// it has no deadline).
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,  // headers trickled a byte at a time
+		ReadTimeout:       15 * time.Second, // the whole request, body included
+		// Longer than manager.DefaultAcquireTimeout (30s), so that a request
+		// that waited its full turn for a connection still gets its answer.
+		WriteTimeout: time.Minute,
+		IdleTimeout:  2 * time.Minute, // a keep-alive connection between requests
+	}
 }
 
 // whoami calls the API with bearer and returns its status and body.
