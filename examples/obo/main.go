@@ -54,6 +54,9 @@ func main() {
 	}
 }
 
+// listenAddr is where the API listens: any free port of the loopback.
+var listenAddr = "127.0.0.1:0"
+
 // rig is the demo's world: Entra, the database, and the API in front of it.
 type rig struct {
 	entra *entra.Server
@@ -93,14 +96,24 @@ func start() (*rig, error) {
 		es.Close()
 		return nil, err
 	}
+	// What start has started, stopped if a later step fails: the servers
+	// and the Manager's actors would otherwise run on with nothing to stop
+	// them.
+	stopBackends := func() {
+		_ = db.Close()
+		_ = srv.Close()
+		es.Close()
+	}
 
 	// The API: its own app registration, exchanging its callers' tokens.
 	app, err := tokens.NewOnBehalfOfSecret(tenant, apiID, apiSecret, es.OnBehalfOfOptions())
 	if err != nil {
+		stopBackends()
 		return nil, err
 	}
 	users, err := onbehalf.NewCache(app, 1000)
 	if err != nil {
+		stopBackends()
 		return nil, err
 	}
 	validate := func(_ *http.Request, bearer string) (tokens.Principal, error) {
@@ -121,8 +134,9 @@ func start() (*rig, error) {
 		}
 		fmt.Fprint(w, who)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listenAddr)
 	if err != nil {
+		stopBackends()
 		return nil, err
 	}
 	// A request the API cannot serve for a reason of its own (500, 503) is
@@ -132,9 +146,7 @@ func start() (*rig, error) {
 	go func() { _ = hs.Serve(ln) }()
 	stop := func() {
 		_ = hs.Close()
-		_ = db.Close()
-		_ = srv.Close()
-		es.Close()
+		stopBackends()
 	}
 	return &rig{entra: es, db: db, api: "http://" + ln.Addr().String(), server: hs, stop: stop}, nil
 }
