@@ -54,12 +54,17 @@ func main() {
 	}
 }
 
+// listenAddr is where the API listens: any free port of the loopback.
+var listenAddr = "127.0.0.1:0"
+
 // rig is the demo's world: Entra, the database, and the API in front of it.
 type rig struct {
 	entra *entra.Server
 	db    *manager.DB
 	api   string // base URL
-	stop  func()
+	// server is the API's HTTP server (see newServer).
+	server *http.Server
+	stop   func()
 }
 
 // start brings up sim/entra, sim/tds, the facade and the API server.
@@ -91,14 +96,24 @@ func start() (*rig, error) {
 		es.Close()
 		return nil, err
 	}
+	// What start has started, stopped if a later step fails: the servers
+	// and the Manager's actors would otherwise run on with nothing to stop
+	// them.
+	stopBackends := func() {
+		_ = db.Close()
+		_ = srv.Close()
+		es.Close()
+	}
 
 	// The API: its own app registration, exchanging its callers' tokens.
 	app, err := tokens.NewOnBehalfOfSecret(tenant, apiID, apiSecret, es.OnBehalfOfOptions())
 	if err != nil {
+		stopBackends()
 		return nil, err
 	}
 	users, err := onbehalf.NewCache(app, 1000)
 	if err != nil {
+		stopBackends()
 		return nil, err
 	}
 	validate := func(_ *http.Request, bearer string) (tokens.Principal, error) {
@@ -119,22 +134,40 @@ func start() (*rig, error) {
 		}
 		fmt.Fprint(w, who)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listenAddr)
 	if err != nil {
+		stopBackends()
 		return nil, err
 	}
 	// A request the API cannot serve for a reason of its own (500, 503) is
 	// logged, without the caller's token.
 	handler := idpoolhttp.Middleware(users, validate, mux, idpoolhttp.WithLogger(slog.Default()))
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	hs := newServer(handler)
 	go func() { _ = hs.Serve(ln) }()
 	stop := func() {
 		_ = hs.Close()
-		_ = db.Close()
-		_ = srv.Close()
-		es.Close()
+		stopBackends()
 	}
-	return &rig{entra: es, db: db, api: "http://" + ln.Addr().String(), stop: stop}, nil
+	return &rig{entra: es, db: db, api: "http://" + ln.Addr().String(), server: hs, stop: stop}, nil
+}
+
+// newServer is the API's HTTP server. Each timeout bounds how long one
+// client can hold a connection (and its goroutine and buffers) without
+// making progress: net/http has none by default, and ReadHeaderTimeout
+// alone bounds only a request's headers, so a client could trickle a
+// request body, or leave a keep-alive connection idle after its first
+// request, for good (an idle wait falls back to ReadTimeout, and without
+// it has no deadline).
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,  // headers trickled a byte at a time
+		ReadTimeout:       15 * time.Second, // the whole request, body included
+		// Longer than manager.DefaultAcquireTimeout (30s), so that a request
+		// that waited its full turn for a connection still gets its answer.
+		WriteTimeout: time.Minute,
+		IdleTimeout:  2 * time.Minute, // a keep-alive connection between requests
+	}
 }
 
 // whoami calls the API with bearer and returns its status and body.
