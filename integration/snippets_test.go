@@ -80,7 +80,11 @@ func snippetOnBehalfOf(db *manager.DB, tenantID, apiClientID, apiSecret, addr st
 		_ = db.QueryRowContext(r.Context(), "SELECT SUSER_SNAME()").Scan(&who) // runs as the caller
 		fmt.Fprint(w, who)
 	})
-	http.ListenAndServe(addr, idpoolhttp.Middleware(users, validate, whoami))
+	// Every timeout set: net/http has none, and a client could hold a connection for good.
+	srv := &http.Server{Addr: addr, Handler: idpoolhttp.Middleware(users, validate, whoami),
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	srv.ListenAndServe()
 	// snippet:obo:end
 	_ = err
 }
