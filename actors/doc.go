@@ -31,9 +31,9 @@
 //
 // Several Steps may precede one Ready: their effects accumulate in order.
 //
-// The pool actor's loop offers an Acquire to StepHit, and a Release to
-// StepHitRelease, before Step; sim/virtual and the harness's reference pool
-// use Step alone:
+// The pool actor's loop, and sim/virtual's, offer an Acquire to StepHit,
+// and a Release to StepHitRelease, before Step (the test harness's
+// reference pool uses Step alone):
 //
 //	if g, ok := p.StepHit(now(), acq); ok {
 //		answer(acq, g) // the grant Ready would have held as its one EffGrant

@@ -25,6 +25,10 @@ func (e *engine) stepAfter(p *vpool, pre func(), in actors.Input) {
 	if pre != nil {
 		pre()
 	}
+	if e.stepHit(p, in) {
+		e.checks.afterStep(p)
+		return
+	}
 	p.sm.Step(e.timeNow(), in)
 	// Nothing below steps p.sm again (every reply to the pool is an
 	// event), and Step would panic if it did: the list is ours until
@@ -35,6 +39,25 @@ func (e *engine) stepAfter(p *vpool, pre func(), in actors.Input) {
 		e.effect(p, &effs[i])
 	}
 	e.checks.afterStep(p)
+}
+
+// stepHit offers an Acquire to StepHit and a Release to StepHitRelease
+// first, as the pool actor does, so that the simulation checks its
+// invariants along the path production takes; it reports whether the step
+// was taken there. A hit's grant is carried out as the EffGrant Step would
+// have handed out for it.
+func (e *engine) stepHit(p *vpool, in actors.Input) bool {
+	switch in := in.(type) {
+	case actors.Acquire:
+		g, ok := p.sm.StepHit(e.timeNow(), in)
+		if ok {
+			e.effect(p, &actors.Effect{Kind: actors.EffGrant, ReplyTo: in.ReplyTo, AcquireID: in.ID, Conn: g.Conn, Resource: g.Resource})
+		}
+		return ok
+	case actors.Release:
+		return p.sm.StepHitRelease(e.timeNow(), in)
+	}
+	return false
 }
 
 // answerTo finds the handle of the acquire an answer is for, and forgets it:
