@@ -296,51 +296,73 @@ func (a *poolActor) dropIdleMemory() {
 	}
 }
 
+// run carries out effects, in order. One whose carrying out panics (a
+// Clock's AfterFunc that is user code, or a bug of idpool's) loses none of
+// those after it: the state machine counts each as under way already (a
+// dial in flight, a waiter answered, a close begun), so the rest are
+// carried out before the panic goes on to recoverInternal. The hit path
+// (answerHit) has no list, and so pays nothing for this.
 func (a *poolActor) run(c actor.Context, now time.Time, effects []Effect) {
-	for i := range effects {
-		e := &effects[i]
-		switch e.Kind {
-		case EffGrant:
-			if a.grantDirect(e) {
-				continue
-			}
-			a.answered(e.AcquireID)
-			e.ReplyTo <- messages.Reply{Conn: e.Resource, ConnID: uint64(e.Conn), Pool: a.self, Waited: e.Waited}
-		case EffFail:
-			a.answered(e.AcquireID)
-			e.ReplyTo <- messages.Reply{Err: e.Err}
-		case EffCancelled:
-			a.answered(e.AcquireID)
-			e.ReplyTo <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters, Err: e.Err}
-		case EffDial:
-			a.dial(c, e.Token)
-		case EffMint:
-			a.mint(c)
-		case EffValidate:
-			a.validate(c, e.Conn, e.Resource)
-		case EffClose:
-			a.logClose(c, e.Reason)
-			a.closeConn(c, e.Conn, e.Resource, e.Reason, e.Holder)
-		case EffWake:
-			a.wake(c, now, e.At)
-		case EffRequestPermit:
-			c.Send(a.manager(c), &messages.PermitRequest{Pool: a.self, Fill: e.Fill})
-		case EffStealRefused:
-			c.Send(a.manager(c), &messages.StealRefused{Pool: a.self})
-		case EffReturnPermit:
-			c.Send(a.manager(c), &messages.PermitReturn{Pool: a.self})
-		case EffWithdrawPermit:
-			c.Send(a.manager(c), &messages.WithdrawPermit{Pool: a.self, GaveUp: e.GaveUp, Fill: e.Fill})
-		case EffRetire:
-			c.Send(a.manager(c), &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
-		case EffEvicted:
-			e.Evicted <- struct{}{}
-			a.logger().Info("idpool: pool evicted", "pool", a.sm.cfg.Key.Redacted())
-		case EffDrained:
-			// The manager stops this actor once it has read this, so
-			// that a Stats query it sent earlier is still answered.
-			c.Send(a.manager(c), &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: a.self, Stats: a.sm.Stats()})
+	done := 0
+	defer func() {
+		if done == len(effects) {
+			return
 		}
+		r := recover()
+		if r == nil {
+			return // runtime.Goexit: nothing to carry on with
+		}
+		a.run(c, now, effects[done+1:])
+		panic(r)
+	}()
+	for ; done < len(effects); done++ {
+		a.carryOut(c, now, &effects[done])
+	}
+}
+
+// carryOut carries out one effect (see the package doc's list).
+func (a *poolActor) carryOut(c actor.Context, now time.Time, e *Effect) {
+	switch e.Kind {
+	case EffGrant:
+		if a.grantDirect(e) {
+			return
+		}
+		a.answered(e.AcquireID)
+		e.ReplyTo <- messages.Reply{Conn: e.Resource, ConnID: uint64(e.Conn), Pool: a.self, Waited: e.Waited}
+	case EffFail:
+		a.answered(e.AcquireID)
+		e.ReplyTo <- messages.Reply{Err: e.Err}
+	case EffCancelled:
+		a.answered(e.AcquireID)
+		e.ReplyTo <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters, Err: e.Err}
+	case EffDial:
+		a.dial(c, e.Token)
+	case EffMint:
+		a.mint(c)
+	case EffValidate:
+		a.validate(c, e.Conn, e.Resource)
+	case EffClose:
+		a.logClose(c, e.Reason)
+		a.closeConn(c, e.Conn, e.Resource, e.Reason, e.Holder)
+	case EffWake:
+		a.wake(c, now, e.At)
+	case EffRequestPermit:
+		c.Send(a.manager(c), &messages.PermitRequest{Pool: a.self, Fill: e.Fill})
+	case EffStealRefused:
+		c.Send(a.manager(c), &messages.StealRefused{Pool: a.self})
+	case EffReturnPermit:
+		c.Send(a.manager(c), &messages.PermitReturn{Pool: a.self})
+	case EffWithdrawPermit:
+		c.Send(a.manager(c), &messages.WithdrawPermit{Pool: a.self, GaveUp: e.GaveUp, Fill: e.Fill})
+	case EffRetire:
+		c.Send(a.manager(c), &messages.RetireRequest{Key: a.sm.cfg.Key, Pool: a.self, Seen: e.Seen})
+	case EffEvicted:
+		e.Evicted <- struct{}{}
+		a.logger().Info("idpool: pool evicted", "pool", a.sm.cfg.Key.Redacted())
+	case EffDrained:
+		// The manager stops this actor once it has read this, so
+		// that a Stats query it sent earlier is still answered.
+		c.Send(a.manager(c), &messages.PoolDrained{Key: a.sm.cfg.Key, Pool: a.self, Stats: a.sm.Stats()})
 	}
 }
 

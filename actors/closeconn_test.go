@@ -233,10 +233,12 @@ func (*recordedConn) Prepare(string) (driver.Stmt, error) { return nil, errors.N
 func (*recordedConn) Begin() (driver.Tx, error)           { return nil, errors.New("not supported") }
 
 // stepClock is a clock a test moves by hand; its timers are real ones.
-// Armed with panicNext, its next Now panics (a clock that is user code).
+// Armed with panicNext, its next Now panics (a clock that is user code);
+// armed with panicNextTimer, its next AfterFunc does.
 type stepClock struct {
-	now       atomic.Int64
-	panicNext atomic.Bool
+	now            atomic.Int64
+	panicNext      atomic.Bool
+	panicNextTimer atomic.Bool
 }
 
 func (c *stepClock) Now() time.Time {
@@ -245,5 +247,10 @@ func (c *stepClock) Now() time.Time {
 	}
 	return time.Unix(0, c.now.Load())
 }
-func (c *stepClock) advance(d time.Duration)                 { c.now.Add(int64(d)) }
-func (*stepClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+func (c *stepClock) advance(d time.Duration) { c.now.Add(int64(d)) }
+func (c *stepClock) AfterFunc(d time.Duration, f func()) Timer {
+	if c.panicNextTimer.CompareAndSwap(true, false) {
+		panic("the clock's AfterFunc panicked")
+	}
+	return time.AfterFunc(d, f)
+}
