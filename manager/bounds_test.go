@@ -441,3 +441,51 @@ func TestCloseIsBoundedWithAnOperationInFlightThatHangs(t *testing.T) {
 	hook.open()
 	eventually(t, func() bool { return db.OpenNow() == 0 }, "closed once the hook returns")
 }
+
+// deadlineWithoutDone is a careless ctx: it has a deadline but no Done
+// channel (context's contract says a ctx that can end has one) and never
+// reports an error of its own.
+type deadlineWithoutDone struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c deadlineWithoutDone) Deadline() (time.Time, bool) { return c.deadline, true }
+func (deadlineWithoutDone) Done() <-chan struct{}         { return nil }
+func (deadlineWithoutDone) Err() error                    { return nil }
+
+// An acquire whose ctx has a deadline but no Done channel queued behind a
+// held connection: the pool enforces no AcquireTimeout for a ctx with a
+// deadline of its own, and with nothing to select on the wait outlived the
+// deadline until a connection came back (for good, if none did). It now
+// fails at its deadline, within closeSlack, with the timeout error a ctx
+// that ends gets, and the pool keeps no waiter.
+func TestAQueuedAcquireWhoseCtxHasADeadlineButNoDoneEndsAtTheDeadline(t *testing.T) {
+	m, _ := newManager(t, Config{MaxSize: 1})
+	held := acquire(t, m, sqlLogin)
+	defer held.Release(nil)
+	const wait = 200 * time.Millisecond
+	ctx := deadlineWithoutDone{Context: context.Background(), deadline: time.Now().Add(wait)}
+	start := time.Now()
+	got := make(chan error, 1)
+	go func() {
+		l, err := m.Acquire(ctx, sqlLogin)
+		if l != nil {
+			l.Release(nil)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		elapsed := time.Since(start)
+		var te *TimeoutError
+		require.ErrorAs(t, err, &te)
+		assert.False(t, te.Canceled, "a deadline, not a cancellation")
+		assert.ErrorIs(t, err, ErrAcquireTimeout)
+		assert.GreaterOrEqual(t, elapsed, wait-10*time.Millisecond, "not before the deadline")
+		assert.Less(t, elapsed, wait+closeSlack, "at the deadline")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the acquire waited past its ctx's deadline")
+	}
+	assert.Zero(t, m.Stats().Total.Waiters, "the pool keeps no waiter")
+}

@@ -407,6 +407,15 @@ func (m *Manager) await(ctx context.Context, to *actor.PID, acq *messages.Acquir
 	}()
 	done := ctx.Done()
 	if done == nil {
+		if deadline, has := ctx.Deadline(); has {
+			// A deadline but no Done channel breaks context's contract,
+			// and the pool enforces no AcquireTimeout for a ctx with a
+			// deadline (see acquire): without a timer of its own this
+			// wait would outlive the deadline until a connection came.
+			r := m.awaitUntil(to, acq, deadline)
+			queued = false
+			return r
+		}
 		// Nothing can end ctx (and the pool enforces AcquireTimeout): a
 		// plain receive parks for less than a select does.
 		queued = false
@@ -421,6 +430,19 @@ func (m *Manager) await(ctx context.Context, to *actor.PID, acq *messages.Acquir
 	timeout := errors.Is(ctx.Err(), context.DeadlineExceeded)
 	queued = false
 	return m.withdraw(to, acq, timeout)
+}
+
+// awaitUntil is await for a ctx that has a deadline and no Done channel:
+// the deadline, on a timer of its own, ends the wait as Done would have.
+func (m *Manager) awaitUntil(to *actor.PID, acq *messages.Acquire, deadline time.Time) messages.Reply {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case r := <-acq.Reply:
+		return r
+	case <-t.C:
+	}
+	return m.withdraw(to, acq, true)
 }
 
 // withdraw cancels acq, queued in `to`, and returns its one remaining
