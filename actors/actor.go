@@ -132,10 +132,10 @@ func (a *poolActor) Receive(c actor.Context) {
 		a.noteWaiting(m)
 	case *messages.Release:
 		in := Release{Conn: ConnID(m.ConnID), Broken: m.Broken}
-		if !a.sm.StepHitRelease(now, in) {
-			a.step(c, now, in)
-		} else {
+		if a.sm.StepHitRelease(now, in) {
 			a.dropIdleMemory()
+		} else {
+			a.step(c, now, in)
 		}
 	case *messages.Cancel:
 		a.step(c, now, Cancel{ID: m.ID, Timeout: m.Timeout})
