@@ -37,8 +37,11 @@ func TestPropertyRandomSequences(t *testing.T) {
 // acquire and release offered to StepHit or StepHitRelease first), and a
 // reference pool without them, stepped only through Step, side by side;
 // after every step both must have decided the same effects and report the
-// same Stats. Each variant must have taken the hit entry points, or it
-// would check them nowhere.
+// same Stats. The "hits" variant must have taken the hit entry points, or
+// they would be checked nowhere; it takes them dozens of times in each run
+// of 100 sequences (34 at the least in 30 runs). Other variants need not:
+// under "permits+tokens" a plain hit is rare (none in 6 of 30 runs), as
+// connections wait for permits and tokens near their threshold.
 func TestFastPathsDifferential(t *testing.T) {
 	variants := append(propertyVariants[:len(propertyVariants):len(propertyVariants)], propertyVariant{
 		"hits", PoolConfig{MaxSize: 2, RetireAfter: time.Minute}, true,
@@ -52,7 +55,7 @@ func TestFastPathsDifferential(t *testing.T) {
 				runRandomSequenceOn(rt, h, cfg, variant.fifo)
 				hits += h.hits
 			})
-			if hits == 0 {
+			if variant.name == "hits" && hits == 0 {
 				t.Error("no step took StepHit or StepHitRelease")
 			}
 		})
