@@ -43,7 +43,7 @@ func (p *Pool) acquire(now time.Time, id uint64, replyTo chan messages.Reply, ti
 		deadline = now.Add(timeout)
 		p.wakeNoLaterThan(deadline)
 	}
-	p.waiters.push(id, replyTo, now, deadline, holder).gen = p.cred.cur
+	p.waiters.push(id, replyTo, now, deadline, holder)
 	p.serve(now)
 }
 

@@ -97,10 +97,10 @@ type poolActor struct {
 	// life cancels the work in flight when the pool closes; nil while none
 	// is (see workLife).
 	life *workLife
-	// waiting holds the ctxs and identities of the acquires queued, oldest
-	// first (see cause.go), and acquiring the acquire being handled until
-	// it is answered (a grant to it may go to its DirectGrant rather than
-	// its Reply channel).
+	// waiting holds the ctxs of the acquires queued, oldest first (see
+	// cause.go), and acquiring the acquire being handled until it is
+	// answered (a grant to it may go to its DirectGrant rather than its Reply
+	// channel).
 	waiting   []waitingCause
 	acquiring *messages.Acquire
 }
@@ -121,7 +121,7 @@ func (a *poolActor) Receive(c actor.Context) {
 			// The newest credential wins (see tokens.Identity): a pointer
 			// compare on the hit path, an update only when it differs.
 			a.identity = m.Identity
-			a.step(c, now, NewCredential{Like: a.queuedWith(m.Identity)})
+			a.step(c, now, NewCredential{})
 		}
 		in := Acquire{ID: m.ID, ReplyTo: m.Reply, Timeout: m.Timeout, Holder: m.Direct}
 		if g, ok := a.sm.StepHit(now, in); ok {
@@ -337,8 +337,6 @@ func (a *poolActor) carryOut(c actor.Context, now time.Time, e *Effect) {
 		e.ReplyTo <- messages.Reply{Cancelled: true, MaxSize: a.sm.cfg.MaxSize, Waiters: e.Waiters, Err: e.Err}
 	case EffDial:
 		a.dial(c, e.Token)
-	case EffAdoptCredential:
-		a.adoptCredential(e.AcquireID)
 	case EffMint:
 		a.mint(c)
 	case EffValidate:

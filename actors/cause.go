@@ -6,7 +6,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/idpool/idpool/messages"
-	"github.com/idpool/idpool/tokens"
 )
 
 // The cause of a step is the ctx of the acquire (or of the dial, token mint
@@ -21,35 +20,19 @@ import (
 // it takes that acquire's ctx: the actor keeps the ctxs of queued acquires
 // (only theirs: a pool hit is answered in its own step and kept nowhere).
 
-// waitingCause is a queued acquire's ctx, and the identity it brought: the
-// state machine may ask the actor to mint with that acquire's credential
-// (EffAdoptCredential, see adoptCredential).
+// waitingCause is a queued acquire's ctx.
 type waitingCause struct {
-	id       uint64
-	ctx      context.Context
-	identity tokens.Identity
+	id  uint64
+	ctx context.Context
 }
 
-// noteWaiting keeps the ctx and identity of an acquire that queued (was not
-// answered in its own step).
+// noteWaiting keeps the ctx of an acquire that queued (was not answered in
+// its own step).
 func (a *poolActor) noteWaiting(m *messages.Acquire) {
-	if a.acquiring != nil {
-		a.waiting = append(a.waiting, waitingCause{id: m.ID, ctx: m.Ctx, identity: m.Identity})
+	if a.acquiring != nil && m.Ctx != nil {
+		a.waiting = append(a.waiting, waitingCause{m.ID, m.Ctx})
 	}
 	a.acquiring = nil
-}
-
-// adoptCredential makes the credential the queued acquire id brought the
-// pool's, before the EffMint that follows (see EffAdoptCredential). An acquire
-// the actor does not hold (which the state machine never names) leaves the
-// pool's credential as it is.
-func (a *poolActor) adoptCredential(id uint64) {
-	for i := range a.waiting {
-		if a.waiting[i].id == id {
-			a.identity = a.waiting[i].identity
-			return
-		}
-	}
 }
 
 // answered forgets the acquire id once the pool has answered it.
@@ -70,27 +53,14 @@ func (a *poolActor) answered(id uint64) {
 	}
 }
 
-// queuedWith returns a queued acquire that brought id's credential, or 0.
-// It runs only when an acquire brings a credential other than the pool's.
-func (a *poolActor) queuedWith(id tokens.Identity) uint64 {
-	for i := range a.waiting {
-		if a.waiting[i].identity.SameCredential(id) {
-			return a.waiting[i].id
-		}
-	}
-	return 0
-}
-
 // workCause is the ctx whose values work started now carries: the step's
-// own cause, else the oldest queued acquire's that has one, else none.
+// own cause, else the oldest queued acquire's, else none.
 func (a *poolActor) workCause(c actor.Context) context.Context {
 	if cause := causeOf(c.Message()); cause != nil {
 		return cause
 	}
-	for i := range a.waiting {
-		if a.waiting[i].ctx != nil {
-			return a.waiting[i].ctx
-		}
+	if len(a.waiting) > 0 {
+		return a.waiting[0].ctx
 	}
 	return nil
 }

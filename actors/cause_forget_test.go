@@ -17,8 +17,8 @@ type causeKey struct{}
 func TestAnAnsweredAcquireLeavesNoCtxBehind(t *testing.T) {
 	a := &poolActor{}
 	a.waiting = []waitingCause{
-		{id: 1, ctx: context.WithValue(context.Background(), causeKey{}, 1)},
-		{id: 2, ctx: context.WithValue(context.Background(), causeKey{}, 2)},
+		{1, context.WithValue(context.Background(), causeKey{}, 1)},
+		{2, context.WithValue(context.Background(), causeKey{}, 2)},
 	}
 	a.answered(1)
 	require.Len(t, a.waiting, 1)

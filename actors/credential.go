@@ -8,51 +8,26 @@ import "time"
 // generations, which is all it needs to decide whether a failed mint used a
 // credential that has since been replaced.
 type credState struct {
-	// gen counts the credentials seen; cur is the generation of the
-	// credential the pool mints with now: gen, or an older one when the pool
-	// adopted a waiter's (see retryWaiterCredential); mintGen is cur when
-	// the mint in flight started. Each waiter records the cur it queued
-	// under (waiter.gen): the actor adopts an acquire's credential before
-	// stepping it, so that generation names the credential it brought.
+	// gen counts the credentials seen; mintGen is gen when the mint in
+	// flight started.
 	// 32 bits each, to make room for Pool.mintStarted. A pool given a new
 	// credential on every acquire, 1,000 a second, wraps them in about 50
-	// days. A wrap can confuse only the mint in flight and the waiters then
-	// queued (generations 2^32 credentials apart), but Stats'
-	// CredentialChanges, read from gen, then starts again from 0.
-	gen, cur, mintGen uint32
-	// retries counts mints retried with another credential after one
-	// failed (32 bits, wrapping as gen does, to keep Pool's size class).
-	retries uint32
+	// days. A wrap can confuse only the one mint in flight (gen and mintGen
+	// 2^32 credentials apart), but Stats' CredentialChanges, read from gen,
+	// then starts again from 0.
+	gen, mintGen uint32
+	// retries counts mints retried with a newer credential after the older
+	// one failed.
+	retries uint64
 }
 
-// newCredential records that an acquire brought a credential other than the
-// one the pool mints with: every mint from now on uses the new one. A
+// newCredential records that an acquire brought a credential other than
+// the one the pool mints with: every mint from now on uses the new one. A
 // blocking period begun by failed mints ends, since the new credential may
 // well succeed where the old one was refused (a rotated secret, an expired
 // on-behalf-of assertion).
-//
-// like, if not zero, is a queued acquire that brought the same credential
-// (a request with the identity from before a rotation, after one with the
-// new identity: the credential comes back). The waiters that share its
-// generation take the new one, and so does the mint in flight if it uses
-// that credential: among live waiters one credential then has one
-// generation, and generations still follow the order in which the pool
-// took their credentials up (see retryWaiterCredential).
-func (p *Pool) newCredential(now time.Time, like uint64) {
+func (p *Pool) newCredential(now time.Time) {
 	p.cred.gen++
-	p.cred.cur = p.cred.gen
-	if w := p.waiters.get(like); like != 0 && w != nil {
-		old := w.gen
-		p.waiters.each(func(w *waiter) bool {
-			if w.gen == old {
-				w.gen = p.cred.gen
-			}
-			return true
-		})
-		if p.minting && p.cred.mintGen == old {
-			p.cred.mintGen = p.cred.gen
-		}
-	}
 	if de, ok := p.lastDialErr().(*DialError); ok && de.Mint && !p.closing {
 		p.endBlocking()
 		p.serve(now)
@@ -74,12 +49,12 @@ func (p *Pool) newCredential(now time.Time, like uint64) {
 // application must relay), each would wait out its timeout instead, and the
 // token endpoint would be asked again on every retry.
 func (p *Pool) retryStaleMint(now time.Time, err error, refused bool) bool {
-	if err == nil || p.cred.mintGen == p.cred.cur || p.closing {
+	if err == nil || p.cred.mintGen == p.cred.gen || p.closing {
 		return false
 	}
 	p.stats.mintFailures++
 	p.cred.retries++
-	failed := p.failCarried(now, err, refused, false)
+	failed := p.failCarried(now, err, refused)
 	p.requestMint(now)
 	if failed {
 		p.serve(now) // as after any failed mint: a check settled above may have freed a connection
@@ -95,25 +70,30 @@ func (p *Pool) retryStaleMint(now time.Time, err error, refused bool) bool {
 // token checks waiting for it, each settled as mintFailed (or refuseMinted)
 // settles it. The dials stay, waiting for the retry, as a cancelled waiter
 // leaves them: the waiters left, or the idle list, take their connections.
-// With own (the retry uses a waiter's credential, see
-// retryWaiterCredential), a waiter that brought the credential that failed
-// fails too, carried or not, and so does a token check no waiter waits on:
-// the retry is for the waiters who brought another credential. It reports
-// whether it failed or settled any waiter.
-func (p *Pool) failCarried(now time.Time, cause error, refused, own bool) bool {
-	fails := func(w *waiter) bool { return w.carried || own && w.gen == p.cred.mintGen }
-	var failing []*waiter
-	p.eachFailing(func(w *waiter) {
-		if fails(w) {
-			failing = append(failing, w)
+// It reports whether it failed or settled any waiter.
+func (p *Pool) failCarried(now time.Time, cause error, refused bool) bool {
+	n := p.awaitingToken
+	k := min(n, p.waiters.unserved()-(p.coming()-n))
+	var carried []*waiter
+	p.waiters.each(func(w *waiter) bool {
+		if k <= 0 {
+			return false
+		}
+		if w.serving != nil {
+			return true
+		}
+		k--
+		if w.carried {
+			carried = append(carried, w)
 		}
 		w.carried = true
+		return true
 	})
 	var derr *DialError
-	if len(failing) > 0 {
+	if len(carried) > 0 {
 		derr = &DialError{Key: p.cfg.Key, Mint: true, Err: cause}
 	}
-	for _, w := range failing {
+	for _, w := range carried {
 		p.waiters.remove(w)
 		p.emit(Effect{Kind: EffFail, ReplyTo: w.replyTo, AcquireID: w.id, Err: derr})
 	}
@@ -122,7 +102,7 @@ func (p *Pool) failCarried(now time.Time, cause error, refused, own bool) bool {
 	p.checking = nil
 	for _, c := range checking {
 		w := c.waiter
-		if p.connOf(c.id) != c || !own && (w == nil || !w.carried) || own && w != nil && !fails(w) {
+		if p.connOf(c.id) != c || w == nil || !w.carried {
 			if w != nil {
 				w.carried = true
 			}
@@ -135,24 +115,5 @@ func (p *Pool) failCarried(now time.Time, cause error, refused, own bool) bool {
 		p.failCheck(now, c, derr, !refused)
 		settled = true
 	}
-	return len(failing) > 0 || settled
-}
-
-// eachFailing calls f on each waiter a failed mint fails (see failCarried
-// and failUncovered): the oldest unserved waiters, as many as the dials
-// waiting for the token, less the connections coming otherwise.
-func (p *Pool) eachFailing(f func(*waiter)) {
-	n := p.awaitingToken
-	k := min(n, p.waiters.unserved()-(p.coming()-n))
-	p.waiters.each(func(w *waiter) bool {
-		if k <= 0 {
-			return false
-		}
-		if w.serving != nil {
-			return true
-		}
-		k--
-		f(w)
-		return true
-	})
+	return len(carried) > 0 || settled
 }

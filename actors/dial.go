@@ -54,7 +54,7 @@ func (p *Pool) requestMint(now time.Time) {
 	}
 	p.minting = true
 	p.mintStarted = now.UnixNano()
-	p.cred.mintGen = p.cred.cur
+	p.cred.mintGen = p.cred.gen
 	if p.rare != nil {
 		p.rare.ev.mintEpoch = p.rare.ev.epoch
 	}

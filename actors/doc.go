@@ -54,11 +54,6 @@
 //   - EffDial: open one connection, logging in with Token if the pool uses
 //     tokens; report DialDone, also on failure.
 //   - EffMint: get a token from the identity's source; report MintDone.
-//   - EffAdoptCredential: from now on (the EffMint that follows it in the
-//     same Ready first) mint with the credential that the queued acquire
-//     AcquireID brought, not the newest one: the newest failed, and that
-//     acquire brought another (a driver that follows no credentials, as
-//     sim/virtual, ignores it).
 //   - EffValidate: health-check Resource; report ValidateDone{Conn, OK}.
 //   - EffClose: close Resource (Reason says why, for logs and stats); report
 //     CloseDone{Conn} when the close has finished, whatever its error. The

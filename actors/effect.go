@@ -52,11 +52,6 @@ const (
 	// queued permit requests, which no waiter needs any more; the manager
 	// answers PermitWithdrawn.
 	EffWithdrawPermit
-	// EffAdoptCredential makes the credential that the queued acquire
-	// AcquireID brought the pool's: the EffMint that follows in the same
-	// Ready, and later mints until an acquire brings another, use it (see
-	// retryWaiterCredential).
-	EffAdoptCredential
 )
 
 // Effect is one instruction from the state machine to its driver. Only the

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"database/sql/driver"
-	"errors"
 	"time"
 
 	"github.com/idpool/idpool/messages"
@@ -19,7 +18,6 @@ type harness struct {
 	now time.Time
 
 	nextAcq   uint64
-	adoptions int                 // EffAdoptCredential effects seen
 	answers   map[uint64][]Effect // every answer per acquire id
 	granted   map[uint64]ConnID   // acquire id -> conn it holds
 	holder    map[ConnID]uint64   // conn -> acquire id holding it
@@ -157,7 +155,7 @@ func (h *harness) replyFor(id uint64) chan messages.Reply {
 
 func (h *harness) apply(effs []Effect) {
 	h.t.Helper()
-	for i, e := range effs {
+	for _, e := range effs {
 		switch e.Kind {
 		case EffGrant, EffFail, EffCancelled:
 			h.answers[e.AcquireID] = append(h.answers[e.AcquireID], e)
@@ -183,16 +181,6 @@ func (h *harness) apply(effs []Effect) {
 			h.dialEpoch = append(h.dialEpoch, h.p.Epoch())
 		case EffEvicted:
 			h.evicted = append(h.evicted, h.evictNames[e.Evicted])
-		case EffAdoptCredential:
-			require.Less(h.t, i+1, len(effs), "EffAdoptCredential ends the list")
-			require.Equal(h.t, EffMint, effs[i+1].Kind, "EffAdoptCredential not followed by its EffMint")
-			for _, later := range effs[i+1:] {
-				require.False(h.t, later.AcquireID == e.AcquireID && later.Kind != EffGrant,
-					"the acquire whose credential is adopted is answered without a connection in the same step")
-			}
-			w := h.p.waiters.get(e.AcquireID)
-			require.False(h.t, w != nil && w.gen != h.p.cred.cur, "adopted acquire %d's credential is not the pool's", e.AcquireID)
-			h.adoptions++
 		case EffMint:
 			h.mints++
 			require.Equal(h.t, 1, h.mints, "more than one mint in flight")
@@ -400,47 +388,7 @@ func (h *harness) finishMint(tok tokens.Token, err error) {
 	h.t.Helper()
 	require.Equal(h.t, 1, h.mints, "no mint in flight")
 	h.mints--
-	// A failed mint fails a waiter only if the mint used the credential
-	// the waiter brought, or an earlier retry carried it (see
-	// retryWaiterCredential, failCarried).
-	type before struct {
-		gen     uint32
-		carried bool
-	}
-	waiting := map[uint64]before{}
-	h.p.waiters.each(func(w *waiter) bool {
-		waiting[w.id] = before{w.gen, w.carried}
-		return true
-	})
-	mintGen := h.p.cred.mintGen
-	answered := map[uint64]int{}
-	for id := range waiting {
-		answered[id] = len(h.answers[id])
-	}
 	h.step(MintDone{Token: tok, Err: err})
-	if err == nil {
-		return
-	}
-	// With two credentials (generations) at most, the newest and the one
-	// the mint used among them, the failure is always the waiter's own
-	// credential's; with more, a waiter may also get the error of a
-	// credential taken up after its own (the newest wins), never that of an
-	// older one.
-	gens := map[uint32]bool{mintGen: true, h.p.cred.gen: true}
-	for _, w := range waiting {
-		gens[w.gen] = true
-	}
-	for id, w := range waiting {
-		if len(h.answers[id]) == answered[id] {
-			continue
-		}
-		e := h.answers[id][len(h.answers[id])-1]
-		if e.Kind != EffFail || !errors.Is(e.Err, err) || w.gen == mintGen || w.carried {
-			continue
-		}
-		require.True(h.t, len(gens) > 2 && genAfter(mintGen, w.gen),
-			"acquire %d (credential %d, not carried) failed with the error of a mint with credential %d", id, w.gen, mintGen)
-	}
 }
 
 func (h *harness) finishValidate(ok bool) {

@@ -97,12 +97,8 @@ type ForceClose struct{}
 
 // NewCredential says an acquire brought a credential other than the one
 // the pool mints with (the newest credential wins): every mint from now on
-// uses it, and a blocking period begun by failed mints ends. Like, if not
-// zero, names a queued acquire that brought the same credential: the
-// waiters that brought it are then known to share it with the acquire to
-// come (see newCredential), so that a failed mint tells them apart from
-// the waiters that brought another (retryWaiterCredential).
-type NewCredential struct{ Like uint64 }
+// uses it, and a blocking period begun by failed mints ends.
+type NewCredential struct{}
 
 // Evict drops every connection the pool holds now, and the token it holds;
 // the pool keeps serving with new connections. Done, if not nil, receives

@@ -33,9 +33,6 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 		return
 	}
 	if err != nil {
-		if p.retryWaiterCredential(now, err, false) { // a waiter brought a credential not tried
-			return
-		}
 		p.mintFailed(now, err)
 		return
 	}
@@ -44,9 +41,6 @@ func (p *Pool) mintDone(now time.Time, tok tokens.Token, err error) {
 			return
 		}
 		if !retried && p.retryCrossedMint(now, tok) {
-			return
-		}
-		if p.retryWaiterCredential(now, cause, true) {
 			return
 		}
 		p.refuseMinted(now, cause)

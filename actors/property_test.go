@@ -12,14 +12,10 @@ import (
 )
 
 // TestPropertyRandomSequences drives the pool with random interleavings of
-// acquires, cancels, releases, new credentials (token pools; some the
-// credential of a queued acquire coming back) and the
+// acquires, cancels, releases, new credentials (token pools) and the
 // completions of whatever is in flight, with time jumping forward. After every step the harness checks: no
 // connection leased twice, none closed while leased, at most one mint in
-// flight, each acquire answered at most once, a waiter failed by a mint only
-// with its own credential's error unless carried through a retry or newer
-// than its own (see harness.finishMint), an EffAdoptCredential followed by
-// its EffMint, and Pool.CheckInvariants (size
+// flight, each acquire answered at most once, and Pool.CheckInvariants (size
 // never above MaxSize, no idle connection while a waiter is unserved, and
 // more). Without health and token checks, grants must also be in strict
 // arrival order. At the end the pool is closed and everything settled: every
@@ -126,11 +122,7 @@ func runRandomSequenceOn(rt *rapid.T, h *harness, cfg PoolConfig, fifo bool) {
 			h.answerWithdraw()
 		}
 		if cfg.UsesToken && rapid.IntRange(0, 5).Draw(rt, "newCredential") == 0 {
-			var like uint64 // the credential a queued acquire brought comes back
-			if h.nextAcq > 0 && rapid.IntRange(0, 2).Draw(rt, "like") == 0 {
-				like = rapid.Uint64Range(1, h.nextAcq).Draw(rt, "likeAcquire")
-			}
-			h.step(NewCredential{Like: like}) // a failed mint may then be retried (retryStaleMint, retryWaiterCredential)
+			h.step(NewCredential{}) // a failed mint may then be retried (retryStaleMint)
 		}
 		switch rapid.IntRange(0, 9).Draw(rt, "op") {
 		case 0:

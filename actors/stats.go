@@ -52,7 +52,7 @@ func (p *Pool) Stats() messages.PoolStats {
 		Refreshes:         p.stats.refreshes,
 		Evictions:         p.evictions(),
 		CredentialChanges: uint64(p.cred.gen),
-		CredentialRetries: uint64(p.cred.retries),
+		CredentialRetries: p.cred.retries,
 		Closes:            make(map[string]uint64),
 	}
 	for r, n := range p.stats.closes {

@@ -67,7 +67,7 @@ func (p *Pool) Step(now time.Time, in Input) {
 	case StealCancelled:
 		p.stealCancelled()
 	case NewCredential:
-		p.newCredential(now, in.Like)
+		p.newCredential(now)
 	case Evict:
 		p.evict(now, in.Done)
 	default:

@@ -21,9 +21,6 @@ type waiter struct {
 	// a newer credential instead; the next such failure fails it (see
 	// retryStaleMint). Beside done, it fits in padding the struct has anyway.
 	carried bool
-	// gen is the generation of the credential the pool had when the
-	// acquire queued (credState.cur): the credential its acquire brought.
-	gen uint32
 	// holder is the acquire's Holder, given to the connection it is granted.
 	holder messages.DirectGrant
 }

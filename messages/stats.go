@@ -32,8 +32,7 @@ type PoolStats struct {
 	// the connections they dropped are in Closes["evicted"].
 	// CredentialChanges counts acquires that brought a credential other than
 	// the pool's (the newest wins), and CredentialRetries the mints that
-	// failed and were retried with another credential: a newer one, or the
-	// one a waiter that did not bring the failed credential brought.
+	// failed with an older credential and were retried with the newer one.
 	Evictions, CredentialChanges, CredentialRetries uint64
 	// BlockedPeriods counts blocking periods begun after failed dials, and
 	// BlockedFails the acquires failed fast during them.

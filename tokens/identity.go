@@ -85,10 +85,7 @@ var errZeroIdentity = fmt.Errorf("%w: the zero Identity is not an identity; buil
 // a newer one was known is retried with the newer one instead of failing the
 // caller (once per caller: a caller already carried through such a retry
 // gets the next failure, so an identity built per request cannot keep a
-// caller from its error). A mint that fails with the newest credential fails
-// only the callers that brought it: a caller still waiting with another
-// credential is served, or failed, with its own, which the pool adopts and
-// mints with once (see docs/OPERATIONS.md, "Rotating a credential").
+// caller from its error).
 type Identity struct {
 	kind   Kind
 	disc   string
