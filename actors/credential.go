@@ -1,6 +1,10 @@
 package actors
 
-import "time"
+import (
+	"time"
+
+	"github.com/idpool/idpool/tokens"
+)
 
 // credState follows the newest credential of the pool's key (see
 // tokens.Identity: the credential of the most recent acquire wins). The
@@ -27,6 +31,13 @@ type credState struct {
 // well succeed where the old one was refused (a rotated secret, an expired
 // on-behalf-of assertion).
 func (p *Pool) newCredential(now time.Time) {
+	// The token the pool keeps (RefreshAhead dials with it, a token check
+	// rotates to it) came from the credential before: the next connection
+	// mints with the new one, as after Evict. Otherwise a caller whose new
+	// credential is refused (an MFA challenge for a renewed on-behalf-of
+	// assertion) would be served on a session opened with a token minted
+	// before the policy.
+	p.latest = tokens.Token{}
 	p.cred.gen++
 	if de, ok := p.lastDialErr().(*DialError); ok && de.Mint && !p.closing {
 		p.endBlocking()

@@ -135,7 +135,10 @@ type Config struct {
 	// TokenRefreshAhead mints a new token in the background as soon as a
 	// pool's newest token enters TokenThreshold (when azidentity hands out a
 	// new one) and opens connections with it while it is fresh, so a busy
-	// identity never waits on a mint at checkout. It costs a mint per token
+	// identity never waits on a mint at checkout. An acquire that brings
+	// another credential drops that token: the next connection mints with
+	// the new credential (see docs/OPERATIONS.md, "Rotating a credential").
+	// It costs a mint per token
 	// lifetime per busy identity even when nothing needs a new connection.
 	// Default off: tokens are minted only to open connections.
 	TokenRefreshAhead bool
