@@ -138,9 +138,9 @@ type Config struct {
 	// identity never waits on a mint at checkout. An acquire that brings
 	// another credential drops that token: the next connection mints with
 	// the new credential (see docs/OPERATIONS.md, "Rotating a credential").
-	// It costs a mint per token
-	// lifetime per busy identity even when nothing needs a new connection.
-	// Default off: tokens are minted only to open connections.
+	// It costs a mint per token lifetime per busy identity even when
+	// nothing needs a new connection. Default off: tokens are minted only
+	// to open connections.
 	TokenRefreshAhead bool
 	// MintTimeout bounds each token mint; a mint it cuts fails with an
 	// error that names it, wrapping what the token source returned.
