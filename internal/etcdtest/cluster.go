@@ -204,8 +204,27 @@ func (c *Cluster) Restart(i int) error {
 }
 
 // Leader returns the index of the member that is leader, asking the running
-// members; an error if none knows one.
+// members. Right after a member stops or restarts, none may know a leader
+// yet (an election), or the leader may not answer its status within a
+// second (still catching up: its ReadIndex retried), so it asks again
+// until ctx ends, and then returns the last attempt's error.
 func (c *Cluster) Leader(ctx context.Context) (int, error) {
+	for {
+		lead, err := c.leaderOnce(ctx)
+		if err == nil {
+			return lead, nil
+		}
+		select {
+		case <-ctx.Done():
+			return -1, fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond): // polls etcd, orders nothing of ours
+		}
+	}
+}
+
+// leaderOnce asks the running members once which is leader; an error if
+// none can say.
+func (c *Cluster) leaderOnce(ctx context.Context) (int, error) {
 	var errs []error
 	for i, m := range c.members {
 		if !c.Running(i) {
@@ -271,7 +290,7 @@ func (c *Cluster) MoveLeader(ctx context.Context) (int, error) {
 }
 
 func (c *Cluster) moveLeaderOnce(ctx context.Context) (int, error) {
-	lead, err := c.Leader(ctx)
+	lead, err := c.leaderOnce(ctx)
 	if err != nil {
 		return -1, err
 	}
