@@ -10,9 +10,9 @@ import "errors"
 // token request made, with an error that matches it and names the call.
 // Left to run, a nil ctx panicked with a bare nil-pointer dereference in a
 // key lookup, or began an Account's sign-in that failed with net/http's
-// "nil Context", worded as the user's failed sign-in. manager.ErrNilContext is this same value, so that one
-// errors.Is covers every idpool call. Pass context.Background() or
-// context.TODO(), not nil.
+// "nil Context", worded as the user's failed sign-in. manager.ErrNilContext
+// is this same value, so that one errors.Is covers every idpool call. Pass
+// context.Background() or context.TODO(), not nil.
 var ErrNilContext = errors.New("idpool: nil Context (pass context.Background() or context.TODO(), not nil)")
 
 // nilContextError is ErrNilContext naming the call (Type.Method) that was
