@@ -33,8 +33,9 @@ import (
 // buffer on by then), and go-mssqldb's reader must have been blocked on it.
 func TestThePoolClosesTheSocketBeforeGoMssqldbHandsItsBufferOn(t *testing.T) {
 	// No cut (CancelGrace off): the pool's own close is all there is.
-	wd := silentCallThenRelease(t, -1, func() {
-		require.True(t, readerRunning(), "go-mssqldb's reader is still blocked on the silent server")
+	wd := silentCallThenRelease(t, -1, func(callErr error, late time.Duration) {
+		require.True(t, readerRunning(),
+			"go-mssqldb's reader is still blocked on the silent server (the call returned %s after its ctx ended: %v)", late, callErr)
 	})
 
 	first := wd.first.Load()
@@ -116,7 +117,7 @@ func calledFrom(fn string) bool {
 // would otherwise find it unknown and leave it to go-mssqldb's Close, whose
 // buffer, over TLS, the reader can still be decrypting into.
 func TestACutConnectionIsClosedWithoutGoMssqldbsClose(t *testing.T) {
-	wd := silentCallThenRelease(t, 50*time.Millisecond, func() {})
+	wd := silentCallThenRelease(t, 50*time.Millisecond, func(error, time.Duration) {})
 	require.NotNil(t, wd.first.Load(), "the socket was closed")
 	assert.Zero(t, wd.driverCloses.Load(), "go-mssqldb's Conn.Close ran on the cut connection, handing its buffer on")
 	awaitNoReader(t)
@@ -139,16 +140,17 @@ func TestARawCloseIsNotFollowedBySecondGoMssqldbClose(t *testing.T) {
 
 // silentCallThenRelease leases a connection from a Manager with
 // cancelGrace over a socketWatchingDialer, runs a call that a silenced
-// server never answers, runs afterCall, releases the lease with the call's
+// server never answers, runs afterCall with the call's error and how long
+// after its ctx's end it returned, releases the lease with the call's
 // error, and waits until the pool has closed the broken connection.
-func silentCallThenRelease(t *testing.T, cancelGrace time.Duration, afterCall func()) *socketWatchingDialer {
+func silentCallThenRelease(t *testing.T, cancelGrace time.Duration, afterCall func(callErr error, late time.Duration)) *socketWatchingDialer {
 	t.Helper()
 	watchReaders()
 	wd, m, l, rig := watchedLease(t, cancelGrace)
 	rig.proxy.SilenceOpen()
-	_, err := timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
+	late, err := timed(100*time.Millisecond, func(ctx context.Context) error { return execOn(ctx, l.Conn(), "SELECT 1") })
 	require.Error(t, err, "a call to a silent server cannot succeed")
-	afterCall()
+	afterCall(err, late)
 	l.Release(err)
 	eventually(t, func() bool { s := m.Stats().Total; return s.Open == 0 && s.ClosingConns == 0 }, "the broken connection is closed")
 	return wd

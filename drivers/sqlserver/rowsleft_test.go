@@ -26,24 +26,59 @@ import (
 // still parsing a row from. Release now closes the result set first, which
 // ends the reader, as database/sql does.
 
-// readersBefore is how many go-mssqldb response readers were running when
-// the test that watches them began (watchReaders). The check is of the whole
-// process: a reader another test left behind would otherwise fail this
-// test's awaitNoReader, and every later one's, hiding which test left it.
-var readersBefore atomic.Int64
+// readersBefore holds the goroutine IDs of the go-mssqldb response readers
+// that were running when the test that watches them began (watchReaders).
+// The check is of the whole process: a reader another test left behind
+// would otherwise fail this test's awaitNoReader, and every later one's,
+// hiding which test left it. IDs, not a count: a reader another test left
+// that ends during this test would otherwise cancel out this test's own
+// reader in the count (CI failed so, the seed 1796176802092720892).
+var readersBefore atomic.Pointer[map[string]bool]
 
 // watchReaders notes the response readers running as a test begins.
-func watchReaders() { readersBefore.Store(int64(readers())) }
-
-// readers counts go-mssqldb's response readers running in the process.
-func readers() int {
-	buf := make([]byte, 1<<22)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "go-mssqldb.processSingleResponse(")
+func watchReaders() {
+	ids := map[string]bool{}
+	for _, g := range readerStacks() {
+		ids[goroutineID(g)] = true
+	}
+	readersBefore.Store(&ids)
 }
 
-// readerRunning reports whether a go-mssqldb response reader is running
-// beyond those running when the test began.
-func readerRunning() bool { return int64(readers()) > readersBefore.Load() }
+// readerStacks are the stacks of go-mssqldb's response readers running in
+// the process.
+func readerStacks() []string {
+	buf := make([]byte, 1<<22)
+	var stacks []string
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "go-mssqldb.processSingleResponse(") {
+			stacks = append(stacks, g)
+		}
+	}
+	return stacks
+}
+
+// goroutineID is the ID in a stack's header ("goroutine 42 [IO wait]:").
+func goroutineID(stack string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(stack, "goroutine "), " ")
+	return id
+}
+
+// ownReaders are the stacks of the response readers started since the test
+// began.
+func ownReaders() []string {
+	before := readersBefore.Load()
+	var own []string
+	for _, g := range readerStacks() {
+		if before == nil || !(*before)[goroutineID(g)] {
+			own = append(own, g)
+		}
+	}
+	return own
+}
+
+// readerRunning reports whether a go-mssqldb response reader started since
+// the test began is running.
+func readerRunning() bool { return len(ownReaders()) > 0 }
 
 // awaitNoReader fails the test if a response reader of its own is still
 // running 10 s on: one left behind blocks on its channel for good. The
@@ -52,11 +87,8 @@ func awaitNoReader(t *testing.T) {
 	t.Helper()
 	if !assert.Eventually(t, func() bool { return !readerRunning() }, 10*time.Second, time.Millisecond,
 		"go-mssqldb's response reader outlived its lease's Release") {
-		buf := make([]byte, 1<<22)
-		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			if strings.Contains(g, "go-mssqldb.processSingleResponse(") {
-				t.Log(g)
-			}
+		for _, g := range ownReaders() {
+			t.Log(g)
 		}
 		t.FailNow()
 	}
