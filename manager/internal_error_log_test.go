@@ -151,7 +151,9 @@ func TestAPanickingTimerStopLosesNoStep(t *testing.T) {
 	a := acquire(t, m, sqlLogin)
 	b := acquire(t, m, sqlLogin)
 	a.Release(nil)
-	time.Sleep(10 * time.Millisecond)
+	// b's release comes once a's has been stepped: the pool then has a
+	// timer for a's idle deadline, which b's release replaces or keeps.
+	require.Eventually(t, func() bool { return m.Stats().Total.Idle == 1 }, 5*time.Second, time.Millisecond)
 	b.Release(nil)
 	require.Eventually(t, func() bool { return m.Stats().Total.Open == 0 }, 5*time.Second, time.Millisecond,
 		"the idle connections were never closed: the pool's timer was lost")
