@@ -21,7 +21,18 @@ type PoolStats struct {
 	// Manager.Close). Checking counts connections in a health or
 	// token check; Minting is 1 while a token mint is in flight.
 	ClosingConns, Checking, Minting int
-	// Counters since the pool started.
+	// Counters since the pool started. Acquires counts every acquire the
+	// pool received, including those it refused (closing, exhausted, a
+	// blocking period) or failed later. Each grant counts once, in Hits
+	// when the connection had been leased before and in Misses when it was
+	// just dialed. Timeouts counts queued acquires failed at their deadline
+	// (AcquireTimeout, or the caller's ctx deadline), Cancels those
+	// withdrawn because the caller's ctx was cancelled, and Exhausted those
+	// refused at MaxWaiters. A grant that crosses the caller's withdrawal
+	// (the pool granted before it saw the Cancel) counts as a hit or a
+	// miss, not as a timeout or a cancel, although the caller gets a
+	// *TimeoutError and the connection goes back unused: the pool decided
+	// to grant, and the counters record the pool's decisions.
 	Acquires, Hits, Misses, Timeouts, Cancels, Exhausted uint64
 	Opens, DialFailures, TokenMints, MintFailures        uint64
 	Rotations, StaleDrained, ExpiredClosed               uint64
