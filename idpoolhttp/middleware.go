@@ -125,6 +125,12 @@ type Identities interface {
 // the token (net/http logs a handler's panic value); a runtime error keeps
 // its message, http.ErrAbortHandler is kept.
 //
+// Every request through Middleware needs a bearer token, whatever its
+// method or path: a CORS preflight (an OPTIONS request, which browsers send
+// without the Authorization header) and a load balancer's health probe get
+// 401 too. Mount CORS handling and health endpoints in front of Middleware,
+// or beside it on a mux, not behind it.
+//
 // Middleware panics if ids, validate or next is nil, as http.Handle does for
 // a nil handler: a nil validate would otherwise be found only by the first
 // request (and read by no one as "accept every token"). A nil pointer in ids
