@@ -31,6 +31,9 @@ import (
 type credentialError struct {
 	msg string
 	err error
+	// challenge is the claims challenge of the refusal, if it carried one
+	// fit to relay (see FindClaimsChallenge).
+	challenge *ClaimsChallenge
 }
 
 func (e *credentialError) Error() string { return e.msg }
@@ -54,7 +57,8 @@ func redactCredentialError(prefix string, err error, secrets knownSecrets) error
 		return nil
 	}
 	redact := secretRedactor(secrets)
-	return &credentialError{msg: redact(prefix + ": " + describeCredentialError(err, redact)), err: err}
+	return &credentialError{msg: redact(prefix + ": " + describeCredentialError(err, redact)), err: err,
+		challenge: claimsChallengeOf(err, redact)}
 }
 
 // maxDescription bounds the part of an error message taken from a
