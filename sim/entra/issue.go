@@ -27,6 +27,9 @@ type Claims struct {
 	IdentityType string `json:"idtyp"`
 	// Generation is how many times the identity was Rotated before issuance.
 	Generation int `json:"sim_gen"`
+	// AMR is amr, how a user signed in: "pwd", and "mfa" after
+	// multi-factor authentication (UserTokenWithMFA).
+	AMR []string `json:"amr,omitempty"`
 }
 
 // reusable is a token kept for SetReuse.

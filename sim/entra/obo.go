@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,16 @@ func APIAudience(clientID string) string { return "api://" + clientID }
 // may be negative, for an expired one), such as the user's browser or app
 // would send the API as its bearer token. It is not counted in Issued.
 func (s *Server) UserToken(upn, clientID string, lifetime time.Duration) (string, error) {
+	return s.userToken(upn, clientID, lifetime, []string{"pwd"})
+}
+
+// UserTokenWithMFA is UserToken for a user who also passed multi-factor
+// authentication (amr "pwd" and "mfa"), as after a claims challenge.
+func (s *Server) UserTokenWithMFA(upn, clientID string, lifetime time.Duration) (string, error) {
+	return s.userToken(upn, clientID, lifetime, []string{"pwd", "mfa"})
+}
+
+func (s *Server) userToken(upn, clientID string, lifetime time.Duration, amr []string) (string, error) {
 	s.mu.Lock()
 	user, ok := s.state.users[strings.ToLower(upn)]
 	s.mu.Unlock()
@@ -42,7 +53,7 @@ func (s *Server) UserToken(upn, clientID string, lifetime time.Duration) (string
 			ID:        rand.Text(),
 		},
 		TenantID: user.tenant, ObjectID: user.oid, UPN: user.upn, IdentityType: "user",
-		AppID: "web-client",
+		AppID: "web-client", AMR: amr,
 	})
 }
 
@@ -73,9 +84,13 @@ func (s *Server) onBehalfOf(w http.ResponseWriter, tenant string, form url.Value
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: invalid client credential")
 		return
 	}
-	user, err := s.userOfAssertion(form.Get("assertion"), clientID)
+	user, mfa, err := s.userOfAssertion(form.Get("assertion"), clientID)
 	if err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", err.Error())
+		return
+	}
+	if s.state.mfaRequired[strings.ToLower(user.upn)] && !mfa {
+		mfaChallenge(w)
 		return
 	}
 	tok, idTok, ok := s.signUserTokens(w, user, clientID, form.Get("scope"))
@@ -89,34 +104,35 @@ func (s *Server) onBehalfOf(w http.ResponseWriter, tenant string, form url.Value
 }
 
 // userOfAssertion verifies a user assertion for the middle-tier app
-// clientID and returns its user. Errors carry Entra's codes, never the
+// clientID and returns its user, and whether the user passed multi-factor
+// authentication (amr holds "mfa"). Errors carry Entra's codes, never the
 // token. Callers hold s.mu.
-func (s *Server) userOfAssertion(assertion, clientID string) (*principal, error) {
+func (s *Server) userOfAssertion(assertion, clientID string) (*principal, bool, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(assertion, &c, s.Keyfunc(),
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithExpirationRequired())
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return nil, errors.New("AADSTS500133: Assertion is not within its valid time range")
+		return nil, false, errors.New("AADSTS500133: Assertion is not within its valid time range")
 	case err != nil:
-		return nil, errors.New("AADSTS50013: Assertion failed signature validation")
+		return nil, false, errors.New("AADSTS50013: Assertion failed signature validation")
 	case !strings.HasPrefix(c.Issuer, s.authority.URL+"/"):
-		return nil, errors.New("AADSTS50013: Assertion was issued by another authority")
+		return nil, false, errors.New("AADSTS50013: Assertion was issued by another authority")
 	}
 	aud := false
 	for _, a := range c.Audience {
 		aud = aud || strings.EqualFold(a, APIAudience(clientID)) || strings.EqualFold(a, clientID)
 	}
 	if !aud {
-		return nil, errors.New("AADSTS50013: Assertion audience does not match the client app")
+		return nil, false, errors.New("AADSTS50013: Assertion audience does not match the client app")
 	}
 	if c.IdentityType != "user" || c.UPN == "" {
-		return nil, errors.New("AADSTS50013: Assertion is not a user's token")
+		return nil, false, errors.New("AADSTS50013: Assertion is not a user's token")
 	}
 	user, ok := s.state.users[strings.ToLower(c.UPN)]
 	if !ok || !strings.EqualFold(user.oid, c.ObjectID) || !strings.EqualFold(user.tenant, c.TenantID) {
-		return nil, errors.New("AADSTS50034: the user account does not exist in the directory")
+		return nil, false, errors.New("AADSTS50034: the user account does not exist in the directory")
 	}
-	return user, nil
+	return user, slices.Contains(c.AMR, "mfa"), nil
 }

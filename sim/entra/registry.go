@@ -48,6 +48,9 @@ type state struct {
 	managed  map[string]*principal // client id, lower case; "" is the system identity
 	users    map[string]*principal // UPN, lower case
 	approver string                // UPN signed in at device code and browser prompts, or ""
+	// mfaRequired holds the users (UPN, lower case) whose on-behalf-of
+	// exchanges conditional access refuses without MFA (RequireMFA).
+	mfaRequired map[string]bool
 
 	deviceCodes   map[string]*deviceCode // by device_code
 	authCodes     map[string]*authCode   // by code
@@ -70,6 +73,7 @@ func newState(lifetime time.Duration) state {
 		apps:          map[string]*principal{},
 		managed:       map[string]*principal{},
 		users:         map[string]*principal{},
+		mfaRequired:   map[string]bool{},
 		deviceCodes:   map[string]*deviceCode{},
 		authCodes:     map[string]*authCode{},
 		refreshTokens: map[string]refreshGrant{},
