@@ -4,14 +4,17 @@
 // the handler's query through the *sql.DB facade runs as that user.
 //
 // It runs against a local Entra ID (sim/entra) and a simulated SQL Server
-// (sim/tds), plays two users, an expired and a forged token, and a user whose
-// token is renewed, and prints what each got:
+// (sim/tds), plays two users, an expired and a forged token, a user whose
+// token is renewed, and a user the database's conditional access asks for
+// multi-factor authentication (the API relays Entra's claims challenge to
+// its client, which signs the user in again), and prints what each got:
 //
 //	go run ./examples/obo
 package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +46,8 @@ const (
 	aliceOID  = "a11ce000-0000-4000-8000-000000000001"
 	bobUPN    = "bob@contoso.example"
 	bobOID    = "b0b00000-0000-4000-8000-000000000002"
+	carolUPN  = "carol@contoso.example"
+	carolOID  = "ca201000-0000-4000-8000-000000000003"
 	sqlAud    = "https://database.windows.net/"
 )
 
@@ -76,6 +81,9 @@ func start() (*rig, error) {
 	es.RegisterApp(tenant, apiID, apiSecret, "oid-"+apiID)
 	es.RegisterUser(tenant, aliceUPN, aliceOID)
 	es.RegisterUser(tenant, bobUPN, bobOID)
+	es.RegisterUser(tenant, carolUPN, carolOID)
+	// Conditional access on the database wants MFA of Carol.
+	es.RequireMFA(carolUPN, true)
 	// The database accepts Entra tokens for Azure SQL; SUSER_SNAME() is the
 	// token's user.
 	srv, err := tds.Start(tds.Options{Database: "appdb", VerifyToken: func(tok string) (string, time.Time, error) {
@@ -129,6 +137,12 @@ func start() (*rig, error) {
 		var who string
 		// r.Context() carries the caller's identity: this runs as the caller.
 		if err := db.QueryRowContext(r.Context(), "SELECT SUSER_SNAME()").Scan(&who); err != nil {
+			// Conditional access refused the exchange of the caller's
+			// token (MFA required): only the client can satisfy it, so
+			// the API hands it Entra's claims challenge (401).
+			if idpoolhttp.AnswerClaimsChallenge(w, err) {
+				return
+			}
 			http.Error(w, "query failed", http.StatusBadGateway)
 			return
 		}
@@ -172,18 +186,25 @@ func newServer(h http.Handler) *http.Server {
 
 // whoami calls the API with bearer and returns its status and body.
 func (r *rig) whoami(ctx context.Context, bearer string) (int, string, error) {
+	status, body, _, err := r.whoamiChallenged(ctx, bearer)
+	return status, body, err
+}
+
+// whoamiChallenged is whoami that also returns the answer's
+// WWW-Authenticate header.
+func (r *rig) whoamiChallenged(ctx context.Context, bearer string) (int, string, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.api+"/whoami", nil)
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+bearer)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(body)), err
+	return resp.StatusCode, strings.TrimSpace(string(body)), resp.Header.Get("WWW-Authenticate"), err
 }
 
 // run plays the demo and prints one line per call.
@@ -267,9 +288,55 @@ func run(ctx context.Context, out io.Writer) error {
 	if _, err := call("alice, on a new connection:", alice2); err != nil {
 		return err
 	}
+	if err := stepUpCarol(ctx, r, out); err != nil {
+		return err
+	}
 	st := r.db.Manager.Stats().Total
 	fmt.Fprintf(out, "physical opens: %d, token exchanges: %d\n", st.Opens, r.entra.Exchanges())
 	return nil
+}
+
+// stepUpCarol plays Carol, whom the database's conditional access asks for
+// MFA: her first call gets 401 with Entra's claims challenge, which her
+// client reads (as MSAL's claims-challenge helpers do) to sign her in
+// again with MFA; the token it gets then is served.
+func stepUpCarol(ctx context.Context, r *rig, out io.Writer) error {
+	carol, err := r.entra.UserToken(carolUPN, apiID, time.Hour)
+	if err != nil {
+		return err
+	}
+	status, _, challenge, err := r.whoamiChallenged(ctx, carol)
+	if err != nil {
+		return err
+	}
+	claims, err := claimsOf(challenge)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%-34s %d claims=%s\n", "carol, MFA required:", status, claims)
+	// Her client signs her in again, asking for the claims: with MFA.
+	carol, err = r.entra.UserTokenWithMFA(carolUPN, apiID, 2*time.Hour)
+	if err != nil {
+		return err
+	}
+	status, body, err := r.whoami(ctx, carol)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%-34s %d %s\n", "carol, after MFA:", status, body)
+	return nil
+}
+
+// claimsOf is the claims request of a WWW-Authenticate claims challenge
+// (its claims parameter, base64-decoded).
+func claimsOf(challenge string) (string, error) {
+	_, rest, ok := strings.Cut(challenge, `claims="`)
+	if !ok || !strings.Contains(challenge, `error="insufficient_claims"`) {
+		return "", fmt.Errorf("no claims challenge in %q", challenge)
+	}
+	encoded, _, _ := strings.Cut(rest, `"`)
+	claims, err := base64.StdEncoding.DecodeString(encoded)
+	return string(claims), err
 }
 
 // evictAlice closes Alice's pooled connections (Manager.Evict).

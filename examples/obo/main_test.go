@@ -9,12 +9,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idpool/idpool/sim/entra"
 )
 
 // TestExampleRuns runs the demo: each user sees their own SUSER_SNAME(), a
-// pool hit costs no exchange, expired and forged tokens get 401, and Alice
-// keeps working on a new connection after her first token expired; no more
-// exchanges than physical opens.
+// pool hit costs no exchange, expired and forged tokens get 401, Alice
+// keeps working on a new connection after her first token expired, and
+// Carol, whom conditional access asks for MFA, gets Entra's claims
+// challenge and is served once she signed in with MFA; no more exchanges
+// than physical opens.
 func TestExampleRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -30,8 +34,11 @@ func TestExampleRuns(t *testing.T) {
 		`alice, renewed:\s+200 alice@contoso.example`,
 		`alice's first token, expired:\s+401`,
 		`alice, on a new connection:\s+200 alice@contoso.example`,
-		// alice, bob, alice after Evict: three opens, one exchange each.
-		`physical opens: 3, token exchanges: 3`,
+		`carol, MFA required:\s+401 claims=\{"access_token":\{"capolids":\{"essential":true,"values":\["` + entra.MFAPolicyID + `"\]\}\}\}`,
+		`carol, after MFA:\s+200 carol@contoso.example`,
+		// alice, bob, alice after Evict, carol after MFA: four opens, one
+		// exchange each (the one refused counts none).
+		`physical opens: 4, token exchanges: 4`,
 	} {
 		assert.Regexp(t, regexp.MustCompile(want), got)
 	}
