@@ -221,3 +221,40 @@ func TestReadmeCommandLineIsTheCLIs(t *testing.T) {
 		assert.Contains(t, readme, fmt.Sprintf("%d %s", i, flat(text)), "the README's exit code %d against `idpool --help`", i)
 	}
 }
+
+// TestReadmeLayoutNamesEveryPackage checks the README's Layout table
+// against the tree: every directory that holds Go files (tests alone
+// included, as actors_test/) has a row, and every directory a row names
+// holds Go files. internal/doctest once had no row.
+func TestReadmeLayoutNamesEveryPackage(t *testing.T) {
+	var listed []string
+	for _, line := range strings.Split(readmeSection(t, "Layout"), "\n") {
+		first, _, ok := strings.Cut(strings.TrimPrefix(line, "| "), " |")
+		if !ok || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`([^`]+)/`").FindAllStringSubmatch(first, -1) {
+			listed = append(listed, m[1])
+		}
+	}
+	var packages []string
+	err := filepath.WalkDir(repoRoot, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, path)
+		rel = filepath.ToSlash(rel)
+		if !d.IsDir() {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") && rel != "." || d.Name() == "testdata" || d.Name() == "node_modules" {
+			return filepath.SkipDir
+		}
+		if goFiles, _ := filepath.Glob(filepath.Join(path, "*.go")); len(goFiles) > 0 && rel != "." {
+			packages = append(packages, rel)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, packages, listed, "the README's Layout table against the directories that hold Go files")
+}
