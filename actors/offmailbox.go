@@ -163,7 +163,7 @@ func (a *poolActor) watchCheck(ctx context.Context, conn driver.Conn) *pastctx.C
 	}
 	clock := a.cfg.Clock
 	return pastctx.Start(ctx, a.cfg.CancelGrace, func(d time.Duration, f func()) func() bool { return clock.AfterFunc(d, f).Stop },
-		func() { abort(conn) })
+		func() func() { abort(conn); return nil })
 }
 
 // healthy asks the driver whether conn is usable: IsValid first (free), then

@@ -88,7 +88,7 @@ func (l *Lease) trackCalls(ctx context.Context) *pastctx.Calls {
 	if ab == nil || ctx == nil || !l.m.watchCalls {
 		return nil
 	}
-	return pastctx.Track(ctx, l.m.cfg.CancelGrace, l.m.armTimer, func() { l.cut(ab) })
+	return pastctx.Track(ctx, l.m.cfg.CancelGrace, l.m.armTimer, func() func() { return l.cut(ab) })
 }
 
 // enterCalls begins a call under calls' ctx (ctx): watched by calls when
@@ -112,16 +112,29 @@ func leaveCalls(calls *pastctx.Calls, own *pastctx.Calls, in bool) {
 
 // cut marks the lease cut first, so that the Release that follows closes
 // the connection even when the call returned no error, then has the
-// Dialer cut its transport. The Dialer's panic is logged and goes no
-// further: it would take the timer's goroutine, and the process, with it.
-func (l *Lease) cut(ab Aborter) {
+// Dialer cut its transport, and returns the warning to log once the cut
+// counts as done (see pastctx.Cut): the call, its Release and the watch's
+// Stop wait for the cut, not for a Logger's handler, which may block (a
+// stalled log shipper) but must not hold up the bound CancelGrace
+// promises. The Dialer's panic is logged and goes no further: it would
+// take the timer's goroutine, and the process, with it.
+func (l *Lease) cut(ab Aborter) (then func()) {
 	l.markCut()
-	log := l.m.cfg.Logger
-	if log != nil {
-		log.Warn("idpool: a call outlived its ctx by CancelGrace; cutting its connection",
-			"pool", l.Key().Redacted(), "conn", l.release.ConnID, "cancel_grace", l.m.cfg.CancelGrace)
-	}
 	l.abort(ab)
+	return l.cutWarning("idpool: a call outlived its ctx by CancelGrace; cutting its connection")
+}
+
+// cutWarning returns what logs msg, the warning of a cut of l's
+// connection, or nil without a Logger. The lease's fields are read now,
+// while the cut holds the lease: the line is logged after the lease may
+// have gone back to its pool.
+func (l *Lease) cutWarning(msg string) func() {
+	log := l.m.cfg.Logger
+	if log == nil {
+		return nil
+	}
+	pool, conn, grace := l.Key().Redacted(), l.release.ConnID, l.m.cfg.CancelGrace
+	return func() { log.Warn(msg, "pool", pool, "conn", conn, "cancel_grace", grace) }
 }
 
 // abort has the Dialer cut the lease's transport; a panic there is logged

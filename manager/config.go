@@ -213,12 +213,14 @@ type Config struct {
 
 	// Logger receives idpool's logs (and protoactor's warnings). Default:
 	// nothing is logged. Its handler is called from inside the pool and
-	// manager actors (and from the goroutines of Acquire and of connection
-	// closes): a panic of it loses the record and nothing else, but a
-	// handler that blocks holds up the actor it logs from for as long as it
-	// blocks: a pool and the acquires waiting on it, or the manager, which
-	// every acquire of an identity without a pool yet (and, with MaxTotal or
-	// Fleet, every new connection) goes through. Close stays bounded by its
+	// manager actors (and from the goroutines of Acquire, Release and
+	// connection closes, and from the timer of a CancelGrace cut, after the
+	// cut: the call it ends does not wait for the line): a panic of it
+	// loses the record and nothing else, but a handler that blocks holds up
+	// the actor it logs from for as long as it blocks: a pool and the
+	// acquires waiting on it, or the manager, which every acquire of an
+	// identity without a pool yet (and, with MaxTotal or Fleet, every new
+	// connection) goes through. Close stays bounded by its
 	// ctx (see Close), and says which figures it could not read; so does a
 	// metrics collection (see MeterProvider).
 	Logger *slog.Logger

@@ -133,17 +133,17 @@ func (l *Lease) watchLeft(what string) *pastctx.Calls {
 	if ab == nil {
 		return nil
 	}
-	return pastctx.StartEnded(l.m.cfg.CancelGrace, l.m.armTimer, func() { l.cutLeft(ab, what) })
+	return pastctx.StartEnded(l.m.cfg.CancelGrace, l.m.armTimer, func() func() { return l.cutLeft(ab, what) })
 }
 
 // cutLeft is watchLeft's cut, for a wait that outlived its grace: it marks
-// the lease cut, logs what, and has the Dialer cut the transport.
-func (l *Lease) cutLeft(ab Aborter, what string) {
+// the lease cut, has the Dialer cut the transport, and returns the line
+// what to log once the cut counts as done (as cut does: Release waits for
+// the cut, not for the Logger's handler).
+func (l *Lease) cutLeft(ab Aborter, what string) (then func()) {
 	l.markCut()
-	if log := l.m.cfg.Logger; log != nil {
-		log.Warn(what, "pool", l.Key().Redacted(), "conn", l.release.ConnID, "cancel_grace", l.m.cfg.CancelGrace)
-	}
 	l.abort(ab)
+	return l.cutWarning(what)
 }
 
 // abandonLeftRows leaves the result sets left open to a forced Close that

@@ -19,7 +19,7 @@ import (
 type Calls struct {
 	state      atomic.Uint32
 	unregister func() bool
-	cut        func()
+	cut        Cut
 	// stopTimer stops the grace's timer once one is armed (see Arm), so
 	// that a watch stopped in time leaves none armed for the rest of the
 	// grace, holding cut and whatever cut holds.
@@ -29,6 +29,13 @@ type Calls struct {
 // Arm starts a timer that calls f after d, and returns what stops it:
 // time.AfterFunc's Stop, or a test clock's.
 type Arm func(d time.Duration, f func()) (stop func() bool)
+
+// Cut ends the call in flight (closes its connection) and returns what is
+// to follow it, or nil. Exit and Stop wait for the cut itself, so that
+// none runs once they return; then runs after the cut counts as done, and
+// they do not wait for it: what may take long and needs no such order (a
+// log line, whose handler may block) belongs there, not in the cut.
+type Cut func() (then func())
 
 // The bits of Calls.state.
 const (
@@ -41,9 +48,9 @@ const (
 
 // Track watches the calls to be made under ctx, or returns nil for a ctx
 // that can never end. Once ctx has ended, arm (the caller's clock) is asked
-// to run the check grace later. A panic in cut is recovered: the cut counts
-// as done.
-func Track(ctx context.Context, grace time.Duration, arm Arm, cut func()) *Calls {
+// to run the check grace later. A panic in cut, or in what it returned to
+// follow it, is recovered: the cut counts as done.
+func Track(ctx context.Context, grace time.Duration, arm Arm, cut Cut) *Calls {
 	if ctx.Done() == nil {
 		return nil
 	}
@@ -76,16 +83,22 @@ func (c *Calls) fire() {
 				return
 			}
 		case c.state.CompareAndSwap(s, s|callCutting):
+			var then func()
 			func() {
 				defer func() { _ = recover() }()
-				c.cut()
+				then = c.cut()
 			}()
 			for {
 				s := c.state.Load()
 				if c.state.CompareAndSwap(s, (s|callCut|callsExpired)&^callCutting) {
-					return
+					break
 				}
 			}
+			if then != nil {
+				defer func() { _ = recover() }()
+				then()
+			}
+			return
 		}
 	}
 }

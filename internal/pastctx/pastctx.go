@@ -20,7 +20,7 @@ import (
 // Start watches one call made under ctx, already begun: Track with the
 // call entered. Stop ends it (no Exit is needed) and reports whether it
 // was cut. A ctx that can never end is not watched: Start returns nil.
-func Start(ctx context.Context, grace time.Duration, arm Arm, cut func()) *Calls {
+func Start(ctx context.Context, grace time.Duration, arm Arm, cut Cut) *Calls {
 	c := Track(ctx, grace, arm, cut)
 	c.Enter()
 	return c
@@ -33,7 +33,7 @@ func Start(ctx context.Context, grace time.Duration, arm Arm, cut func()) *Calls
 // lease's Release). Stop ends the watch (no Exit is needed), stops the
 // grace's timer and reports whether the call was cut. It registers nothing
 // on any ctx.
-func StartEnded(grace time.Duration, arm Arm, cut func()) *Calls {
+func StartEnded(grace time.Duration, arm Arm, cut Cut) *Calls {
 	c := &Calls{cut: cut, unregister: func() bool { return false }}
 	c.state.Store(callInFlight)
 	c.armGrace(arm, grace)

@@ -69,7 +69,7 @@ func TestACallPastItsCtxAndTheGraceIsCutOnce(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
 	cuts := 0
-	w := pastctx.Start(ctx, 3*time.Second, clock.arm, func() { cuts++ })
+	w := pastctx.Start(ctx, 3*time.Second, clock.arm, func() func() { cuts++; return nil })
 	require.NotNil(t, w)
 	cancel()
 	assert.Equal(t, 3*time.Second, <-clock.asked, "the grace starts when the ctx ends")
@@ -84,7 +84,7 @@ func TestACallPastItsCtxAndTheGraceIsCutOnce(t *testing.T) {
 func TestACallThatEndsFirstIsNeverCut(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := pastctx.Start(ctx, time.Second, clock.arm, func() { t.Error("cut after Stop") })
+	w := pastctx.Start(ctx, time.Second, clock.arm, func() func() { t.Error("cut after Stop"); return nil })
 	cancel()
 	<-clock.asked
 	assert.False(t, w.Stop(), "the call ended before the grace passed")
@@ -95,7 +95,7 @@ func TestACallThatEndsFirstIsNeverCut(t *testing.T) {
 func TestAStoppedWatchAsksForNoTimer(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := pastctx.Start(ctx, time.Second, clock.arm, func() { t.Error("cut") })
+	w := pastctx.Start(ctx, time.Second, clock.arm, func() func() { t.Error("cut"); return nil })
 	assert.False(t, w.Stop())
 	cancel()
 	// A callback left on the ctx would run in the goroutine
@@ -108,7 +108,7 @@ func TestAStoppedWatchAsksForNoTimer(t *testing.T) {
 }
 
 func TestNothingIsWatchedOnACtxThatCannotEnd(t *testing.T) {
-	w := pastctx.Start(context.Background(), time.Second, newTimers().arm, func() {})
+	w := pastctx.Start(context.Background(), time.Second, newTimers().arm, func() func() { return nil })
 	assert.Nil(t, w)
 	assert.False(t, w.Stop(), "a nil Watch was never cut")
 }
@@ -117,7 +117,7 @@ func TestNothingIsWatchedOnACtxThatCannotEnd(t *testing.T) {
 func TestACutThatPanicsIsContained(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := pastctx.Start(ctx, time.Second, clock.arm, func() { panic("cut panicked") })
+	w := pastctx.Start(ctx, time.Second, clock.arm, func() func() { panic("cut panicked") })
 	cancel()
 	<-clock.asked
 	assert.NotPanics(t, clock.fire)
@@ -131,10 +131,11 @@ func TestStopWaitsForACutUnderWay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	inCut, release := make(chan struct{}), make(chan struct{})
 	var cutDone bool
-	w := pastctx.Start(ctx, time.Second, clock.arm, func() {
+	w := pastctx.Start(ctx, time.Second, clock.arm, func() func() {
 		close(inCut)
 		<-release
 		cutDone = true
+		return nil
 	})
 	cancel()
 	<-clock.asked
@@ -151,7 +152,7 @@ func TestCallsCutOnlyACallInFlight(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
 	cuts := 0
-	c := pastctx.Track(ctx, time.Second, clock.arm, func() { cuts++ })
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() func() { cuts++; return nil })
 	require.NotNil(t, c)
 	require.True(t, c.Enter())
 	c.Exit()
@@ -167,7 +168,7 @@ func TestCallsCutTheCallInFlight(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
 	cuts := 0
-	c := pastctx.Track(ctx, time.Second, clock.arm, func() { cuts++ })
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() func() { cuts++; return nil })
 	require.True(t, c.Enter())
 	cancel()
 	<-clock.asked
@@ -181,7 +182,7 @@ func TestCallsCutTheCallInFlight(t *testing.T) {
 func TestStoppedCallsCutNothing(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := pastctx.Track(ctx, time.Second, clock.arm, func() { t.Error("cut after Stop") })
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() func() { t.Error("cut after Stop"); return nil })
 	require.True(t, c.Enter())
 	c.Exit()
 	assert.False(t, c.Stop())
@@ -191,7 +192,7 @@ func TestStoppedCallsCutNothing(t *testing.T) {
 	var nilCalls *pastctx.Calls
 	assert.False(t, nilCalls.Enter())
 	assert.False(t, nilCalls.Stop())
-	assert.Nil(t, pastctx.Track(context.Background(), time.Second, clock.arm, func() {}))
+	assert.Nil(t, pastctx.Track(context.Background(), time.Second, clock.arm, func() func() { return nil }))
 }
 
 // Exit returns only once a cut under way has finished.
@@ -200,10 +201,11 @@ func TestExitWaitsForACutUnderWay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	inCut, release := make(chan struct{}), make(chan struct{})
 	var cutDone bool
-	c := pastctx.Track(ctx, time.Second, clock.arm, func() {
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() func() {
 		close(inCut)
 		<-release
 		cutDone = true
+		return nil
 	})
 	require.True(t, c.Enter())
 	cancel()
@@ -221,14 +223,14 @@ func TestExitWaitsForACutUnderWay(t *testing.T) {
 func TestACallStartedEndedIsCutOnceTheGraceHasPassed(t *testing.T) {
 	clock := newTimers()
 	cuts := 0
-	w := pastctx.StartEnded(3*time.Second, clock.arm, func() { cuts++ })
+	w := pastctx.StartEnded(3*time.Second, clock.arm, func() func() { cuts++; return nil })
 	assert.Equal(t, 3*time.Second, <-clock.asked, "the grace starts at once")
 	assert.Zero(t, cuts, "no cut before the grace has passed")
 	clock.fire()
 	assert.Equal(t, 1, cuts)
 	assert.True(t, w.Stop(), "Stop says the call was cut")
 
-	w = pastctx.StartEnded(3*time.Second, clock.arm, func() { cuts++ })
+	w = pastctx.StartEnded(3*time.Second, clock.arm, func() func() { cuts++; return nil })
 	<-clock.asked
 	assert.False(t, w.Stop(), "a call that ended within the grace was not cut")
 	assert.Zero(t, clock.armed.Load(), "Stop stopped the grace's timer: nothing it holds stays armed")
@@ -242,11 +244,58 @@ func TestACallStartedEndedIsCutOnceTheGraceHasPassed(t *testing.T) {
 func TestAWatchStoppedAfterItsCtxEndedLeavesNoTimerArmed(t *testing.T) {
 	clock := newTimers()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := pastctx.Track(ctx, time.Second, clock.arm, func() { t.Error("a call that was not in flight was cut") })
+	c := pastctx.Track(ctx, time.Second, clock.arm, func() func() { t.Error("a call that was not in flight was cut"); return nil })
 	cancel()
 	assert.Equal(t, time.Second, <-clock.asked, "the ctx's end armed the grace")
 	assert.EqualValues(t, 1, clock.armed.Load())
 	assert.False(t, c.Stop())
 	assert.Zero(t, clock.armed.Load(), "Stop stopped the grace's timer")
 	clock.fire()
+}
+
+// What a cut returns to follow it runs after the cut counts as done: Stop
+// and Exit wait for the cut, not for it, so a follow-up that blocks (a log
+// handler) holds up neither the call's end nor the watch's; its panic is
+// recovered as the cut's is.
+func TestWhatFollowsACutIsNotWaitedFor(t *testing.T) {
+	for _, stop := range []struct {
+		name string
+		end  func(*pastctx.Calls) bool
+	}{
+		{"Stop", func(c *pastctx.Calls) bool { return c.Stop() }},
+		{"Exit", func(c *pastctx.Calls) bool { c.Exit(); return true }},
+	} {
+		t.Run(stop.name, func(t *testing.T) {
+			clock := newTimers()
+			ctx, cancel := context.WithCancel(context.Background())
+			inThen, release := make(chan struct{}), make(chan struct{})
+			var cut bool
+			c := pastctx.Track(ctx, time.Second, clock.arm, func() func() {
+				cut = true
+				return func() {
+					close(inThen)
+					<-release
+					panic("the follow-up panicked")
+				}
+			})
+			require.True(t, c.Enter())
+			cancel()
+			<-clock.asked
+			fired := make(chan struct{})
+			go func() { defer close(fired); clock.fire() }()
+			<-inThen
+			ended := make(chan bool, 1)
+			go func() { ended <- stop.end(c) }()
+			select {
+			case ok := <-ended:
+				assert.True(t, ok, "ended while the follow-up blocks")
+			case <-time.After(10 * time.Second):
+				close(release)
+				t.Fatal(stop.name + " waited for what follows the cut")
+			}
+			assert.True(t, cut) // -race checks the cut happened before
+			close(release)
+			<-fired // the panic did not escape the timer's goroutine
+		})
+	}
 }
