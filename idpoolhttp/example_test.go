@@ -49,6 +49,9 @@ func ExampleMiddleware() {
 	whoami := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var who string
 		if err := db.QueryRowContext(r.Context(), "SELECT SUSER_SNAME()").Scan(&who); err != nil {
+			if idpoolhttp.AnswerClaimsChallenge(w, err) {
+				return // 401 with Entra's claims challenge: the client signs the user in again (MFA)
+			}
 			http.Error(w, "query failed", http.StatusBadGateway)
 			return
 		}

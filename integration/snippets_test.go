@@ -77,7 +77,13 @@ func snippetOnBehalfOf(db *manager.DB, tenantID, apiClientID, apiSecret, addr st
 	}
 	whoami := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var who string
-		_ = db.QueryRowContext(r.Context(), "SELECT SUSER_SNAME()").Scan(&who) // runs as the caller
+		if err := db.QueryRowContext(r.Context(), "SELECT SUSER_SNAME()").Scan(&who); err != nil { // runs as the caller
+			if idpoolhttp.AnswerClaimsChallenge(w, err) {
+				return // 401: conditional access wants more of the user (MFA); their client signs in again
+			}
+			http.Error(w, "query failed", http.StatusBadGateway)
+			return
+		}
 		fmt.Fprint(w, who)
 	})
 	// Every timeout set: net/http has none, and a client could hold a connection for good.
