@@ -3,6 +3,7 @@ package tokens
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -88,13 +89,35 @@ func claimsChallengeOf(err error, redact func(string) string) *ClaimsChallenge {
 }
 
 // relayableClaims: claims is a JSON object, bounded, and holds nothing
-// secret or token-like.
+// secret or token-like, neither in its text nor in any of its strings
+// (keys and values) as the client decodes them: a JSON escape (\u007e
+// for '~', \u0041 for 'A') cuts a token-like run and is no form of a
+// secret the redactor knows, yet the client reads the secret back whole.
 func relayableClaims(claims string, redact func(string) string) bool {
 	if claims == "" || len(claims) > maxClaims || !json.Valid([]byte(claims)) ||
 		!strings.HasPrefix(strings.TrimSpace(claims), "{") {
 		return false
 	}
-	return redact(claims) == claims && !tokenLike.MatchString(claims) && !base64Like.MatchString(claims)
+	fit := func(s string) bool {
+		return redact(s) == s && !tokenLike.MatchString(s) && !base64Like.MatchString(s)
+	}
+	if !fit(claims) {
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(claims))
+	dec.UseNumber() // numbers are not looked at: no float64 rounding
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		if s, ok := tok.(string); ok && !fit(s) {
+			return false
+		}
+	}
 }
 
 // entraTokenPath is the path of an Entra token endpoint: a tenant (an id,
