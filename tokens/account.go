@@ -284,7 +284,7 @@ func (a *Account) authenticate(ctx context.Context, tro *policy.TokenRequestOpti
 	}
 	rec, err := a.cred.Authenticate(ctx, tro)
 	if err != nil {
-		return azidentity.AuthenticationRecord{}, redactCredentialError("idpool: signing the user in", err, nil)
+		return azidentity.AuthenticationRecord{}, redactCredentialError("idpool: signing the user in", err, nil, false)
 	}
 	if rec.HomeAccountID == "" {
 		return azidentity.AuthenticationRecord{}, errors.New("idpool: the sign-in returned no home account id")
@@ -365,7 +365,7 @@ func (a *Account) Token(ctx context.Context) (Token, error) {
 			continue // silent now
 		}
 		if err != nil {
-			return Token{}, redactCredentialError("idpool: getting a user token for "+a.scope, err, nil)
+			return Token{}, redactCredentialError("idpool: getting a user token for "+a.scope, err, nil, false)
 		}
 		// No sign-in is in progress, so every one that overlapped GetToken
 		// has ended and stored changed.

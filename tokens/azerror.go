@@ -52,13 +52,21 @@ func (e *credentialError) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(e.
 // the whole text before it is cut to its first line and bounded, so that
 // no cut leaves a secret's beginning behind, and out of the result again,
 // which holds the fields describeResponse took from a body.
-func redactCredentialError(prefix string, err error, secrets knownSecrets) error {
+//
+// withChallenge says whether the refusal's claims challenge, if any, is
+// kept for FindClaimsChallenge: only for an on-behalf-of exchange, whose
+// challenge the caller's user can satisfy, and whose secrets (the
+// assertion, the app's) the redactor knows.
+func redactCredentialError(prefix string, err error, secrets knownSecrets, withChallenge bool) error {
 	if err == nil {
 		return nil
 	}
 	redact := secretRedactor(secrets)
-	return &credentialError{msg: redact(prefix + ": " + describeCredentialError(err, redact)), err: err,
-		challenge: claimsChallengeOf(err, redact)}
+	ce := &credentialError{msg: redact(prefix + ": " + describeCredentialError(err, redact)), err: err}
+	if withChallenge {
+		ce.challenge = claimsChallengeOf(err, redact)
+	}
+	return ce
 }
 
 // maxDescription bounds the part of an error message taken from a

@@ -34,10 +34,13 @@ type ClaimsChallenge struct {
 }
 
 // FindClaimsChallenge returns the claims challenge err carries, if a token
-// endpoint refused a mint of one of this package's credentials with one:
+// endpoint refused an on-behalf-of exchange (OnBehalfOf.Identity) with one:
 // through Manager.Acquire, the *sql.DB facade and the pgx pool alike, since
 // each keeps the mint's error in its chain. It reports false for any other
-// error, nil included.
+// error, nil included: one of any other identity (a service principal, a
+// managed identity, a credential handed in) asks something of the
+// application, not of the user who called it, and a credential handed in
+// holds secrets idpool does not know.
 //
 // The claims are taken from the refusal's body when the error is made (the
 // error's text never quotes the body), and only if they are a JSON object

@@ -59,6 +59,10 @@ type credentialSource struct {
 	// wrapped by recordingAssertions: each mint records what it returned,
 	// and its error is redacted of them too.
 	assertions bool
+	// onBehalfOf is set for an on-behalf-of exchange idpool built: only
+	// its refusal's claims challenge is kept to relay to the API's
+	// caller (see FindClaimsChallenge).
+	onBehalfOf bool
 }
 
 // CredentialSource adapts any azcore.TokenCredential to a Source for one
@@ -102,7 +106,7 @@ func (c *credentialSource) Token(ctx context.Context) (Token, error) {
 	if err != nil {
 		// azidentity's own text may hold the token endpoint's response
 		// body (an echoed assertion or secret, the token itself).
-		return Token{}, redactCredentialError("idpool: getting an Entra token for "+c.scope, err, secrets)
+		return Token{}, redactCredentialError("idpool: getting an Entra token for "+c.scope, err, secrets, c.onBehalfOf)
 	}
 	if tk.Token == "" {
 		return Token{}, fmt.Errorf("idpool: the credential returned an empty token for %s", c.scope)

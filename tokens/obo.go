@@ -136,7 +136,9 @@ func (a *OnBehalfOf) Identity(user Principal, userAssertion string) (Identity, e
 			appSecret(yield)
 		}
 	}
-	src := &vouchedSource{p: user, src: credentialSourceHolding(cred, secrets, a.assertions, a.opts)}
+	cs := credentialSourceHolding(cred, secrets, a.assertions, a.opts)
+	cs.onBehalfOf = true // a refusal's claims challenge is the user's to satisfy
+	src := &vouchedSource{p: user, src: cs}
 	return withSource(KindOnBehalfOf, disc, src), nil
 }
 
