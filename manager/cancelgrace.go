@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"database/sql/driver"
+	"log/slog"
 
 	"github.com/idpool/idpool/internal/panicdesc"
 	"github.com/idpool/idpool/internal/pastctx"
@@ -112,7 +113,7 @@ func leaveCalls(calls *pastctx.Calls, own *pastctx.Calls, in bool) {
 
 // cut marks the lease cut first, so that the Release that follows closes
 // the connection even when the call returned no error, then has the
-// Dialer cut its transport, and returns the warning to log once the cut
+// Dialer cut its transport, and returns its log lines, to log once the cut
 // counts as done (see pastctx.Cut): the call, its Release and the watch's
 // Stop wait for the cut, not for a Logger's handler, which may block (a
 // stalled log shipper) but must not hold up the bound CancelGrace
@@ -120,32 +121,48 @@ func leaveCalls(calls *pastctx.Calls, own *pastctx.Calls, in bool) {
 // take the timer's goroutine, and the process, with it.
 func (l *Lease) cut(ab Aborter) (then func()) {
 	l.markCut()
-	l.abort(ab)
-	return l.cutWarning("idpool: a call outlived its ctx by CancelGrace; cutting its connection")
+	return l.cutLines(l.tryAbort(ab), "idpool: a call outlived its ctx by CancelGrace; cutting its connection")
 }
 
-// cutWarning returns what logs msg, the warning of a cut of l's
-// connection, or nil without a Logger. The lease's fields are read now,
-// while the cut holds the lease: the line is logged after the lease may
-// have gone back to its pool.
-func (l *Lease) cutWarning(msg string) func() {
+// cutLines returns what logs the lines of a cut of l's connection: the
+// Dialer's panic, if AbortTransport panicked (panicked), then the warning
+// msg; nil without a Logger. The lease's fields are read now, while the
+// cut holds the lease: the lines are logged after the lease may have gone
+// back to its pool.
+func (l *Lease) cutLines(panicked any, msg string) func() {
 	log := l.m.cfg.Logger
 	if log == nil {
 		return nil
 	}
 	pool, conn, grace := l.Key().Redacted(), l.release.ConnID, l.m.cfg.CancelGrace
-	return func() { log.Warn(msg, "pool", pool, "conn", conn, "cancel_grace", grace) }
+	return func() {
+		if panicked != nil {
+			logAbortPanic(log, pool, panicked)
+		}
+		log.Warn(msg, "pool", pool, "conn", conn, "cancel_grace", grace)
+	}
 }
 
 // abort has the Dialer cut the lease's transport; a panic there is logged
 // and goes no further.
 func (l *Lease) abort(ab Aborter) {
-	defer func() {
-		if r := recover(); r != nil && l.m.cfg.Logger != nil {
-			l.m.cfg.Logger.Error("idpool: the Dialer panicked in AbortTransport", "pool", l.Key().Redacted(), "panic", panicdesc.Describe(r))
-		}
-	}()
+	if p := l.tryAbort(ab); p != nil && l.m.cfg.Logger != nil {
+		logAbortPanic(l.m.cfg.Logger, l.Key().Redacted(), p)
+	}
+}
+
+// tryAbort has the Dialer cut the lease's transport, and returns what it
+// panicked with (nil if it did not): the panic goes no further.
+func (l *Lease) tryAbort(ab Aborter) (panicked any) {
+	defer func() { panicked = recover() }()
 	ab.AbortTransport(l.raw)
+	return nil
+}
+
+// logAbortPanic logs that the Dialer panicked in AbortTransport, naming the
+// panic's type and not its value, which may quote a secret.
+func logAbortPanic(log *slog.Logger, pool string, panicked any) {
+	log.Error("idpool: the Dialer panicked in AbortTransport", "pool", pool, "panic", panicdesc.Describe(panicked))
 }
 
 // markCut records on the lease that its transport was cut: it can serve

@@ -40,6 +40,29 @@ func TestABlockingLoggerDoesNotHoldUpTheCancelGraceCut(t *testing.T) {
 		<-timerDone
 		l.Release(nil)
 	})
+	t.Run("a Dialer whose AbortTransport panics", func(t *testing.T) {
+		h := newBlockingHandler("idpool: the Dialer panicked in AbortTransport")
+		d, clock := &stuckDialer{panics: true}, newGraceClock()
+		m := newStuckManager(t, d, clock, testGrace, slog.New(h))
+		l, c := leaseOf(t, m)
+		ctx, cancel := context.WithCancel(context.Background())
+		got := stuckExec(t, ctx, l, c)
+		cancel()
+		clock.awaitGrace(t)
+		timerDone := make(chan struct{})
+		go func() { defer close(timerDone); clock.advance(testGrace) }()
+		awaitBlocked(t, h) // the cut has run: its panic's line blocks
+		c.let()            // the server answers after all: the call ends, its Exit waits for no line
+		select {
+		case err := <-got:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the call's end waited for the Logger's handler")
+		}
+		close(h.hold)
+		<-timerDone
+		l.Release(nil)
+	})
 	t.Run("a result set left open at Release", func(t *testing.T) {
 		h := newBlockingHandler(leftRows)
 		d, clock := &stuckDialer{}, newGraceClock()

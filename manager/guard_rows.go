@@ -137,13 +137,12 @@ func (l *Lease) watchLeft(what string) *pastctx.Calls {
 }
 
 // cutLeft is watchLeft's cut, for a wait that outlived its grace: it marks
-// the lease cut, has the Dialer cut the transport, and returns the line
-// what to log once the cut counts as done (as cut does: Release waits for
-// the cut, not for the Logger's handler).
+// the lease cut, has the Dialer cut the transport, and returns its lines
+// (what, and the Dialer's panic if any) to log once the cut counts as done
+// (as cut does: Release waits for the cut, not for the Logger's handler).
 func (l *Lease) cutLeft(ab Aborter, what string) (then func()) {
 	l.markCut()
-	l.abort(ab)
-	return l.cutWarning(what)
+	return l.cutLines(l.tryAbort(ab), what)
 }
 
 // abandonLeftRows leaves the result sets left open to a forced Close that
