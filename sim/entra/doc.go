@@ -25,6 +25,9 @@
 // token until half its lifetime has passed or Rotate is called. SetLifetime,
 // SetFailing and the Issued/TotalIssued counters let tests drive expiry,
 // outages and count how often the real credential code went to the network.
+// RequireMFA stands for a conditional-access policy: a user's on-behalf-of
+// exchanges are refused with a claims challenge until the user signs in
+// with MFA (UserTokenWithMFA).
 //
 // What a client can make the server hold is bounded: both listeners close a
 // connection that takes longer than Config.ReadHeaderTimeout to send a
