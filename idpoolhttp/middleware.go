@@ -94,8 +94,9 @@ type Identities interface {
 // around the middleware count it neither as served nor as a refused token.
 // In every 503 case next is not called and no identity is built.
 //
-// If the identity cannot be built (validate named an empty principal) the
-// answer is 500. So it is when validate or ids panicked with nil in a
+// If the identity cannot be built (validate named an empty principal, or
+// ids returned an invalid identity, or the SQL login, which would run the
+// caller as the DSN's user) the answer is 500. So it is when validate or ids panicked with nil in a
 // program that recovers that as nil (GODEBUG=panicnil=1), which would
 // otherwise read as a call that returned its zero values: next is not
 // called.
@@ -188,6 +189,9 @@ func Middleware(ids Identities, validate Validate, next http.Handler, opts ...Op
 			return
 		}
 		id, err := identityGuarded(ids, user, bearer)
+		if err == nil {
+			err = callersIdentity(id)
+		}
 		if err != nil {
 			logFailure(r.Context(), logger, slog.LevelError,
 				"idpoolhttp: the caller's database identity could not be built; answered 500", err, bearer,
@@ -245,6 +249,21 @@ func identityGuarded(ids Identities, user tokens.Principal, bearer string) (id t
 	err = errDidNotReturn
 	defer repanicRedacted("Identities.Identity")
 	return ids.Identity(user, bearer)
+}
+
+// callersIdentity refuses an identity that Identities returned without an
+// error but that no caller may run as: an invalid one (the zero Identity,
+// what a constructor that failed returns), which only the database calls
+// would have refused, with the handler run as if authenticated; and the
+// SQL login, which would run every caller as the DSN's user.
+func callersIdentity(id tokens.Identity) error {
+	if err := id.Validate(); err != nil {
+		return fmt.Errorf("idpoolhttp: Identities returned an invalid identity: %w", err)
+	}
+	if id.Kind() == tokens.KindSQLLogin {
+		return errors.New("idpoolhttp: Identities returned the SQL login, which would run the caller as the DSN's user")
+	}
+	return nil
 }
 
 // errDidNotReturn is the error of a call to validate or Identities that

@@ -1,6 +1,8 @@
 package idpoolhttp_test
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -18,11 +20,13 @@ type nilPanickingIDs struct{}
 func (nilPanickingIDs) Identity(tokens.Principal, string) (tokens.Identity, error) { panic(nil) }
 
 // loginIDs is an application's own Identities that builds an identity for
-// any principal it is handed (here its SQL login: a careless fallback).
+// any principal it is handed, the empty one included (here one fixed
+// principal's: a careless fallback).
 type loginIDs struct{}
 
 func (loginIDs) Identity(tokens.Principal, string) (tokens.Identity, error) {
-	return tokens.SQLLogin(), nil
+	return tokens.VouchedTokenIdentity(tokens.Principal{TenantID: "t", ObjectID: "fallback"},
+		tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tokens.Token{}, errors.New("never minted") }))
 }
 
 // TestANilPanicIsNeverAnAcceptedRequest: a program run with

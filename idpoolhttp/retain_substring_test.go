@@ -1,6 +1,8 @@
 package idpoolhttp_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -17,8 +19,10 @@ import (
 // *tokens.OnBehalfOf's credential does.
 type keptIDs struct{}
 
-func (k keptIDs) Identity(tokens.Principal, string) (tokens.Identity, error) {
-	return tokens.SQLLogin(), nil
+func (k keptIDs) Identity(p tokens.Principal, _ string) (tokens.Identity, error) {
+	return tokens.VouchedTokenIdentity(p, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+		return tokens.Token{}, errors.New("this test never mints")
+	}))
 }
 
 // TestTheTokenHandedOnHoldsOnlyItself: whatever Identities the middleware is
