@@ -1,12 +1,16 @@
 package idpoolhttp_test
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/idpool/idpool/idpoolhttp"
 	"github.com/idpool/idpool/internal/syncbuf"
@@ -49,6 +53,52 @@ func TestAnIdentitiesThatReturnsNoCallersIdentityIs500(t *testing.T) {
 			assert.Equal(t, http.StatusInternalServerError, rec.Code)
 			assert.Contains(t, logs.String(), "could not be built")
 			assert.NotContains(t, logs.String(), "alices-token")
+		})
+	}
+}
+
+// An Identities that returns an identity vouched for another principal than
+// the one validate named (a cache keyed by the wrong user, a fallback to a
+// fixed user) would run the caller in that other user's pool, on sessions
+// logged in as them: 500, and the handler never runs. The same principal
+// written in other case (ids compare folded, as keys do) is the caller.
+func TestAnIdentitiesThatReturnsAnotherPrincipalsIdentityIs500(t *testing.T) {
+	app, err := tokens.NewOnBehalfOfSecret("t", "api", "api-secret", nil)
+	require.NoError(t, err)
+	bobs, err := app.Identity(tokens.Principal{TenantID: "t", ObjectID: "bob"}, "bobs-token")
+	require.NoError(t, err)
+	vouchedBob, err := tokens.VouchedTokenIdentity(tokens.Principal{TenantID: "t", ObjectID: "bob"},
+		tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tokens.Token{}, errors.New("never minted") }))
+	require.NoError(t, err)
+	for name, tc := range map[string]struct {
+		id      func(tokens.Principal, string) (tokens.Identity, error)
+		handled bool
+	}{
+		"bob's on-behalf-of identity": {id: func(tokens.Principal, string) (tokens.Identity, error) { return bobs, nil }},
+		"bob's vouched identity":      {id: func(tokens.Principal, string) (tokens.Identity, error) { return vouchedBob, nil }},
+		"alice's, her ids in upper case": {handled: true, id: func(_ tokens.Principal, a string) (tokens.Identity, error) {
+			return app.Identity(tokens.Principal{TenantID: "T", ObjectID: "ALICE"}, a)
+		}},
+		"alice's": {handled: true, id: app.Identity},
+		"a token-keyed identity": {handled: true, id: func(_ tokens.Principal, a string) (tokens.Identity, error) {
+			return tokens.StaticTokenIdentity(a, time.Now().Add(time.Hour))
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var handled bool
+			validate := func(*http.Request, string) (tokens.Principal, error) {
+				return tokens.Principal{TenantID: "t", ObjectID: "alice"}, nil
+			}
+			h := idpoolhttp.Middleware(identitiesFunc(tc.id), validate,
+				http.HandlerFunc(func(http.ResponseWriter, *http.Request) { handled = true }))
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Authorization", "Bearer alices-token")
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, tc.handled, handled)
+			if !tc.handled {
+				assert.Equal(t, http.StatusInternalServerError, rec.Code)
+			}
 		})
 	}
 }

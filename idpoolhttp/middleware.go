@@ -94,9 +94,10 @@ type Identities interface {
 // around the middleware count it neither as served nor as a refused token.
 // In every 503 case next is not called and no identity is built.
 //
-// If the identity cannot be built (validate named an empty principal, or
-// ids returned an invalid identity, or the SQL login, which would run the
-// caller as the DSN's user) the answer is 500. So it is when validate or ids panicked with nil in a
+// If the identity cannot be built (validate named an empty principal), or
+// ids returned one that is not the caller's (an invalid identity; the SQL
+// login, which would run the caller as the DSN's user; one vouched for
+// another principal than validate named), the answer is 500. So it is when validate or ids panicked with nil in a
 // program that recovers that as nil (GODEBUG=panicnil=1), which would
 // otherwise read as a call that returned its zero values: next is not
 // called.
@@ -190,7 +191,7 @@ func Middleware(ids Identities, validate Validate, next http.Handler, opts ...Op
 		}
 		id, err := identityGuarded(ids, user, bearer)
 		if err == nil {
-			err = callersIdentity(id)
+			err = callersIdentity(id, user)
 		}
 		if err != nil {
 			logFailure(r.Context(), logger, slog.LevelError,
@@ -252,16 +253,22 @@ func identityGuarded(ids Identities, user tokens.Principal, bearer string) (id t
 }
 
 // callersIdentity refuses an identity that Identities returned without an
-// error but that no caller may run as: an invalid one (the zero Identity,
-// what a constructor that failed returns), which only the database calls
-// would have refused, with the handler run as if authenticated; and the
-// SQL login, which would run every caller as the DSN's user.
-func callersIdentity(id tokens.Identity) error {
+// error but that is not the caller's (user's): an invalid one (the zero
+// Identity, what a constructor that failed returns), which only the
+// database calls would have refused, with the handler run as if
+// authenticated; the SQL login, which would run every caller as the DSN's
+// user; and one vouched for another principal (a cache keyed by the wrong
+// user), which would run the caller in that principal's pool, on sessions
+// logged in as them.
+func callersIdentity(id tokens.Identity, user tokens.Principal) error {
 	if err := id.Validate(); err != nil {
 		return fmt.Errorf("idpoolhttp: Identities returned an invalid identity: %w", err)
 	}
 	if id.Kind() == tokens.KindSQLLogin {
 		return errors.New("idpoolhttp: Identities returned the SQL login, which would run the caller as the DSN's user")
+	}
+	if vouched, ok := id.VouchedPrincipal(); ok && !vouched.Same(user) {
+		return errors.New("idpoolhttp: Identities returned an identity vouched for another principal than the caller")
 	}
 	return nil
 }
