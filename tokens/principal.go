@@ -69,10 +69,10 @@ func (v *vouchedSource) Token(ctx context.Context) (Token, error) {
 	return ownExpiry(tok, claims), nil
 }
 
-// VouchedPrincipal returns the principal id was vouched for, which its key
-// names: the p of VouchedTokenIdentity(p, src), the user of
-// OnBehalfOf.Identity(user, assertion). It reports false for every other
-// identity, whose key names no principal the application vouched for.
+// VouchedPrincipal returns the principal id's token source vouches for:
+// the p of VouchedTokenIdentity(p, src) and the user of
+// OnBehalfOf.Identity(user, assertion), whose keys name that principal.
+// It reports false for an identity whose source vouches for no principal.
 // Middleware that builds the caller's identity checks with it that the
 // identity is the caller's (see idpoolhttp.Middleware).
 func (id Identity) VouchedPrincipal() (Principal, bool) {
@@ -85,7 +85,7 @@ func (id Identity) VouchedPrincipal() (Principal, bool) {
 
 // Same reports whether p and o name one principal as pool keys compare
 // them: ids folded to lower case (see FoldID). A principal that no key can
-// hold (an empty id, one too long) is the same as none.
+// hold (an empty or blank id) is the same as none.
 func (p Principal) Same(o Principal) bool {
 	a, errA := vouchedDiscriminator(p)
 	b, errB := vouchedDiscriminator(o)
