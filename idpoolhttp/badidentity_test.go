@@ -1,8 +1,6 @@
 package idpoolhttp_test
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -67,8 +65,7 @@ func TestAnIdentitiesThatReturnsAnotherPrincipalsIdentityIs500(t *testing.T) {
 	require.NoError(t, err)
 	bobs, err := app.Identity(tokens.Principal{TenantID: "t", ObjectID: "bob"}, "bobs-token")
 	require.NoError(t, err)
-	vouchedBob, err := tokens.VouchedTokenIdentity(tokens.Principal{TenantID: "t", ObjectID: "bob"},
-		tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tokens.Token{}, errors.New("never minted") }))
+	vouchedBob, err := tokens.VouchedTokenIdentity(tokens.Principal{TenantID: "t", ObjectID: "bob"}, neverMints)
 	require.NoError(t, err)
 	for name, tc := range map[string]struct {
 		id      func(tokens.Principal, string) (tokens.Identity, error)

@@ -21,10 +21,14 @@ type countingIDs struct{ built atomic.Int32 }
 
 func (c *countingIDs) Identity(p tokens.Principal, assertion string) (tokens.Identity, error) {
 	c.built.Add(1)
-	return tokens.VouchedTokenIdentity(p, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
-		return tokens.Token{}, errors.New("this test never mints")
-	}))
+	return tokens.VouchedTokenIdentity(p, neverMints)
 }
+
+// neverMints is the token source of the identities these tests build: no
+// test here opens a connection.
+var neverMints = tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
+	return tokens.Token{}, errors.New("this test never mints")
+})
 
 // TestRefusedCallersGet401AndNoDatabaseWork: no header, another scheme, an
 // empty token, and a token the callback refuses all get 401 with a

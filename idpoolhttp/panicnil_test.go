@@ -1,8 +1,6 @@
 package idpoolhttp_test
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -25,8 +23,7 @@ func (nilPanickingIDs) Identity(tokens.Principal, string) (tokens.Identity, erro
 type loginIDs struct{}
 
 func (loginIDs) Identity(tokens.Principal, string) (tokens.Identity, error) {
-	return tokens.VouchedTokenIdentity(tokens.Principal{TenantID: "t", ObjectID: "fallback"},
-		tokens.SourceFunc(func(context.Context) (tokens.Token, error) { return tokens.Token{}, errors.New("never minted") }))
+	return tokens.VouchedTokenIdentity(tokens.Principal{TenantID: "t", ObjectID: "fallback"}, neverMints)
 }
 
 // TestANilPanicIsNeverAnAcceptedRequest: a program run with

@@ -1,8 +1,6 @@
 package idpoolhttp_test
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -20,9 +18,7 @@ import (
 type keptIDs struct{}
 
 func (k keptIDs) Identity(p tokens.Principal, _ string) (tokens.Identity, error) {
-	return tokens.VouchedTokenIdentity(p, tokens.SourceFunc(func(context.Context) (tokens.Token, error) {
-		return tokens.Token{}, errors.New("this test never mints")
-	}))
+	return tokens.VouchedTokenIdentity(p, neverMints)
 }
 
 // TestTheTokenHandedOnHoldsOnlyItself: whatever Identities the middleware is

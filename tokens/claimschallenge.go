@@ -10,7 +10,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 )
 
 // ClaimsChallenge is what Entra asked for when it refused a token because
@@ -61,23 +60,15 @@ func FindClaimsChallenge(err error) (ClaimsChallenge, bool) {
 const maxClaims = 8 << 10
 
 // claimsChallengeOf reads the claims challenge in the body of the response
-// a credential's error carries, if any; redact is the credential's secret
+// an azidentity credential's error carries (an on-behalf-of exchange's: see
+// redactCredentialError), if any; redact is the credential's secret
 // redactor, which must find nothing to redact in the claims.
 func claimsChallengeOf(err error, redact func(string) string) *ClaimsChallenge {
-	var resp *http.Response
 	var afe *azidentity.AuthenticationFailedError
-	var call msalerrors.CallErr
-	switch {
-	case errors.As(err, &afe) && afe.RawResponse != nil:
-		resp = afe.RawResponse
-	case errors.As(err, &call) && call.Resp != nil:
-		resp = call.Resp
-	default:
+	if !errors.As(err, &afe) || afe.RawResponse == nil || afe.RawResponse.Body == nil {
 		return nil
 	}
-	if resp.Body == nil {
-		return nil
-	}
+	resp := afe.RawResponse
 	data, perr := runtime.Payload(resp) // as azidentity reads it: once, then kept
 	if perr != nil {
 		return nil

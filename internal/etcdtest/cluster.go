@@ -209,10 +209,16 @@ func (c *Cluster) Restart(i int) error {
 // second (still catching up: its ReadIndex retried), so it asks again
 // until ctx ends, and then returns the last attempt's error.
 func (c *Cluster) Leader(ctx context.Context) (int, error) {
+	return askUntil(ctx, c.leaderOnce)
+}
+
+// askUntil calls once until it succeeds, every 100 ms, or until ctx ends,
+// and then returns the last attempt's error with ctx's.
+func askUntil(ctx context.Context, once func(context.Context) (int, error)) (int, error) {
 	for {
-		lead, err := c.leaderOnce(ctx)
+		i, err := once(ctx)
 		if err == nil {
-			return lead, nil
+			return i, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -276,17 +282,7 @@ func (c *Cluster) status(ctx context.Context, ep string) (id, leader uint64, err
 // a status call or the transfer itself can fail for a moment (the member is
 // still catching up), so it tries again until ctx ends.
 func (c *Cluster) MoveLeader(ctx context.Context) (int, error) {
-	for {
-		to, err := c.moveLeaderOnce(ctx)
-		if err == nil {
-			return to, nil
-		}
-		select {
-		case <-ctx.Done():
-			return -1, fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond): // polls etcd, orders nothing of ours
-		}
-	}
+	return askUntil(ctx, c.moveLeaderOnce)
 }
 
 func (c *Cluster) moveLeaderOnce(ctx context.Context) (int, error) {
