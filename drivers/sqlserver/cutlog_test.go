@@ -23,8 +23,8 @@ type stalledLogs struct {
 }
 
 func (h *stalledLogs) Enabled(context.Context, slog.Level) bool { return true }
-func (h *stalledLogs) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h *stalledLogs) WithGroup(string) slog.Handler           { return h }
+func (h *stalledLogs) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *stalledLogs) WithGroup(string) slog.Handler            { return h }
 func (h *stalledLogs) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == "idpool: a call outlived its ctx by CancelGrace; cutting its connection" {
 		<-h.release
