@@ -199,25 +199,55 @@ func (r *stuckRows) Next(dest []driver.Value) error {
 }
 
 // graceClock is a manual clock that reports each timer of the grace's
-// length: the test advances time only once the grace has begun.
+// length as it is armed (begun: the test advances time only once the grace
+// has begun) and as it is stopped (stopped).
 type graceClock struct {
 	*manualClock
-	grace time.Duration
-	begun chan struct{}
+	grace   time.Duration
+	begun   chan struct{}
+	stopped chan struct{}
 }
 
 const testGrace = 1234 * time.Millisecond
 
 func newGraceClock() *graceClock {
-	return &graceClock{manualClock: newManualClock(), grace: testGrace, begun: make(chan struct{}, 8)}
+	return &graceClock{manualClock: newManualClock(), grace: testGrace,
+		begun: make(chan struct{}, 8), stopped: make(chan struct{}, 8)}
 }
 
 func (c *graceClock) AfterFunc(d time.Duration, f func()) actors.Timer {
 	t := c.manualClock.AfterFunc(d, f)
-	if d == c.grace {
-		c.begun <- struct{}{}
+	if d != c.grace {
+		return t
 	}
-	return t
+	c.begun <- struct{}{}
+	return graceTimer{Timer: t, stopped: c.stopped}
+}
+
+// graceTimer is a grace's timer that reports its Stop.
+type graceTimer struct {
+	actors.Timer
+	stopped chan struct{}
+}
+
+func (t graceTimer) Stop() bool {
+	was := t.Timer.Stop()
+	select {
+	case t.stopped <- struct{}{}:
+	default: // nobody waits for so many
+	}
+	return was
+}
+
+// awaitGraceStop waits for a grace's timer to be stopped, failing the test
+// if none is.
+func (c *graceClock) awaitGraceStop(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no CancelGrace timer was stopped")
+	}
 }
 
 // awaitGrace waits for a grace to begin, failing the test if none does.

@@ -41,6 +41,10 @@ func TestAQuerysWatchLeavesNoGraceTimerArmedOnceItsResultSetClosed(t *testing.T)
 	clock.awaitGrace(t) // the query's watch asked for its grace
 	require.NoError(t, rows.Close(), "the result set closes in time: nothing to cut")
 	l.Release(nil)
+	// The ctx's callback arms the timer and then stores how to stop it;
+	// a Stop that came between the two leaves the stopping to the callback
+	// (pastctx.Calls.armGrace), on its goroutine: wait for it.
+	clock.awaitGraceStop(t)
 
 	runtime.KeepAlive(l)
 	assert.Zero(t, armedGraceTimers(clock), "a CancelGrace timer is still armed after the result set closed and the lease was released (it holds the Lease for %s)", time.Duration(testGrace))
