@@ -41,7 +41,16 @@ func (m *Manager) Evict(ctx context.Context, id tokens.Identity) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	disc, err := m.resolveKey(ctx, id)
+	// A key already learned is evicted as it is: resolveKey would judge
+	// the identity's newest token first (tokens.Identity.KeyCurrent), and
+	// the identity evicted is often one whose source can mint no more.
+	var disc string
+	var err error
+	if id.KeyResolved() {
+		disc, err = id.Discriminator(ctx)
+	} else {
+		disc, err = m.resolveKey(ctx, id)
+	}
 	if err != nil {
 		return err
 	}

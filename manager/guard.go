@@ -304,7 +304,10 @@ func (l *Lease) broken() bool { return l.state.Load()&stBroken != 0 }
 // first token it was), unless the lease was granted to that very
 // credential (tokens.Identity.SameCredential): its holder goes on with the
 // transaction it began, as a ctx carrying no identity would, when its token
-// crosses TokenThreshold or expires.
+// crosses TokenThreshold or expires. So does a token-keyed identity whose
+// own newest token expired since (which Acquire would make mint first, see
+// tokens.Identity.KeyCurrent): the lease's own credential passes without a
+// mint.
 func (l *Lease) CheckIdentity(ctx context.Context) error {
 	if ctx == nil {
 		return nilContextError("Lease.CheckIdentity")
@@ -316,11 +319,12 @@ func (l *Lease) CheckIdentity(ctx context.Context) error {
 	if l.ended() {
 		return ErrLeaseReleased // nil or zero: no identity to match
 	}
-	if _, handedIn := id.HandedInExpiry(); handedIn && id.SameCredential(l.acquire.Identity) {
-		// The lease's own handed-in token: its key is the lease's, and
-		// its expiry was judged when the lease was granted. (Handed in
-		// only: the SQL login and the zero Identity share their nil
-		// credential.)
+	if _, handedIn := id.HandedInExpiry(); (handedIn || !id.KeyCurrent(l.m.keyTokenExpired)) && id.SameCredential(l.acquire.Identity) {
+		// The lease's own handed-in token, or own token-keyed
+		// credential: its key is the lease's, and its token was judged
+		// when the lease was granted. (Only those: the SQL login and
+		// the zero Identity share their nil credential, and their key
+		// is always current.)
 		return nil
 	}
 	disc, err := l.m.lookupKey(ctx, id)

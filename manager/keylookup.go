@@ -10,8 +10,10 @@ import (
 )
 
 // keyLookups counts the token mints made to learn a token-keyed identity's
-// key (tokens.NewTokenKeyed). They happen before any pool exists for the
-// key, so the manager counts them and Stats adds them to Total.TokenMints
+// key (tokens.NewTokenKeyed), or to show that its source still mints a
+// token not expired before a learned key is used again
+// (tokens.Identity.KeyCurrent). They happen outside any pool, so the
+// manager counts them and Stats adds them to Total.TokenMints
 // and Total.MintFailures, like every other mint.
 type keyLookups struct{ mints, failures atomic.Uint64 }
 
@@ -29,7 +31,7 @@ func (k *keyLookups) addTo(total *PoolStats) {
 // ends the lookup as it ends the pools' mints (through its ctx), and the
 // acquire with ErrClosed: nothing else would until the deadline.
 func (m *Manager) resolveKey(ctx context.Context, id tokens.Identity) (string, error) {
-	if id.KeyResolved() {
+	if id.KeyCurrent(m.keyTokenExpired) {
 		return id.Discriminator(ctx)
 	}
 	ctx, cancelAcquire := m.boundAcquire(ctx)
@@ -77,7 +79,7 @@ func (m *Manager) lookupKey(ctx context.Context, id tokens.Identity) (string, er
 	if err := m.handedInExpired(id); err != nil {
 		return "", err
 	}
-	if id.KeyResolved() {
+	if id.KeyCurrent(m.keyTokenExpired) {
 		return id.Discriminator(ctx)
 	}
 	ctx, cancel := m.boundAcquire(ctx)

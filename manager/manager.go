@@ -330,7 +330,7 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	if m.closed.Load() {
 		return nil, 0, ErrClosed
 	}
-	if !id.KeyResolved() {
+	if !id.KeyCurrent(m.keyTokenExpired) {
 		// The key lookup and the wait in the pool share one deadline (the
 		// ctx's, or AcquireTimeout from now): bounded apart, each got a
 		// whole AcquireTimeout. Only a token-keyed identity's first

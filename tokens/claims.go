@@ -51,6 +51,9 @@ type pinnedSource struct {
 	src      Source
 	switched string // the refusal's text
 	first    atomic.Pointer[Principal]
+	// key is the identity's learned key, whose newest token each token
+	// returned here may become (see KeyCurrent).
+	key *tokenDerivedKey
 }
 
 // Token mints through src and checks the principal has not changed. A nil
@@ -66,16 +69,25 @@ func (s *pinnedSource) Token(ctx context.Context) (Token, error) {
 	}
 	claims, ok := unverifiedClaims(tok.Value)
 	if !ok {
-		return tok, nil // opaque: the key (its hash) is all there is
+		return s.returned(tok), nil // opaque: the key (its hash) is all there is
 	}
 	p, ok := principalClaims(claims)
 	if !ok {
 		return Token{}, errors.New(s.switched)
 	}
 	if s.first.CompareAndSwap(nil, &p) || *s.first.Load() == p {
-		return ownExpiry(tok, claims), nil
+		return s.returned(ownExpiry(tok, claims)), nil
 	}
 	return Token{}, errors.New(s.switched)
+}
+
+// returned records tok as the identity's newest token if it expires later
+// than the one recorded, and returns it.
+func (s *pinnedSource) returned(tok Token) Token {
+	if s.key != nil {
+		s.key.saw(tok)
+	}
+	return tok
 }
 
 // ownExpiry lowers tok's expiry to the exp claim of its claims when that is

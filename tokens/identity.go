@@ -116,10 +116,12 @@ func (s refusedSource) Token(ctx context.Context) (Token, error) {
 
 // tokenDerivedKey is the key learned from a token, shared by the copies of
 // one Identity value; flight is the lookup in progress, if any (see
-// ResolveKey).
+// ResolveKey). newest is the token expiring last of those the identity's
+// own source returned (see KeyCurrent).
 type tokenDerivedKey struct {
 	disc   atomic.Pointer[string]
 	flight atomic.Pointer[keyFlight]
+	newest atomic.Pointer[Token]
 }
 
 // credentialTag is allocated once per constructor call, so its address names
@@ -255,7 +257,9 @@ func New(kind Kind, discriminator string, src Source) Identity {
 // than its exp claim, whatever src said: the server goes by the token.
 // manager.Acquire learns no key from a token that has expired or has no
 // known expiry (see ResolveKeyChecked): that key is the pool of whichever
-// identity's first token it was.
+// identity's first token it was. For the same reason it is served that
+// pool only while the newest token src returned has not expired; after
+// that, its next acquire mints first (see KeyCurrent).
 func NewTokenKeyed(kind Kind, src Source) Identity {
 	return newTokenKeyed(kind, src, "")
 }
@@ -273,8 +277,10 @@ func newTokenKeyed(kind Kind, src Source, switched string) Identity {
 		switched = fmt.Sprintf("idpool: the %s identity's token source returned a token of another principal (its tid/oid claims) "+
 			"than its first token, which its pool is keyed by; build one identity per principal", kind)
 	}
-	id := withSource(kind, "", &pinnedSource{src: src, switched: switched})
+	ps := &pinnedSource{src: src, switched: switched}
+	id := withSource(kind, "", ps)
 	id.cred.learnsKey = true
+	ps.key = &id.cred.key // each token it returns is recorded (see KeyCurrent)
 	return id
 }
 

@@ -59,11 +59,17 @@ func (id Identity) ResolveKey(ctx context.Context) (disc string, minted bool, er
 // and Discriminator do; manager.Acquire passes one that judges the same on
 // its Config.Clock. The key of a token that has expired is still that of the
 // identity whose first token it was, whose pool holds connections opened
-// with its newer tokens, and a key once learned is never judged again (a
-// pool hit mints nothing): whichever call learned it, every later Acquire
-// would be served those connections. So a check must never accept such a
-// token. The callers that wait for another's lookup get its result,
-// whatever their own check.
+// with its newer tokens, and a pool hit mints nothing: whichever call
+// learned it, every later Acquire would be served those connections. So a
+// check must never accept such a token. For the same reason a key already
+// learned is returned only while check accepts the newest token the
+// identity's own source returned (see KeyCurrent); once it refuses that
+// one, the call mints again through the source, as in learning the key,
+// and fails unless check accepts the new token (which must be of the first
+// token's principal, see NewTokenKeyed). A nil check does not judge a key
+// already learned: Discriminator and ResolveKey name the key, they
+// authenticate nothing. The callers that wait for another's lookup get its
+// result, whatever their own check.
 //
 // A nil ctx is refused first, for every identity, with an error matching
 // ErrNilContext, before any lookup is published; it panicked with a bare nil
@@ -76,6 +82,7 @@ func (id Identity) ResolveKeyChecked(ctx context.Context, check func(Token) erro
 	if err := id.Validate(); err != nil {
 		return "", false, err
 	}
+	judged := check != nil
 	if check == nil {
 		check = unexpiredNow
 	}
@@ -84,7 +91,7 @@ func (id Identity) ResolveKeyChecked(ctx context.Context, check func(Token) erro
 		return id.disc, false, nil
 	}
 	for {
-		if d := k.disc.Load(); d != nil {
+		if d := k.disc.Load(); d != nil && (!judged || k.current(check)) {
 			return *d, false, nil
 		}
 		if err := ctx.Err(); err != nil {
