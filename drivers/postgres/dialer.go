@@ -142,7 +142,7 @@ func (d *Dialer) Dial(ctx context.Context, req actors.DialRequest) (driver.Conn,
 	if !d.keepSession {
 		// Without the reset there is nothing to defer, so no wrapper:
 		// pgx reads and writes the connection directly.
-		cfg.AfterNetConnect = wrapSession(cfg.AfterNetConnect)
+		cfg.AfterNetConnect = wrapSession(cfg.AfterNetConnect, cfg.DefaultQueryExecMode == pgx.QueryExecModeCacheDescribe)
 	}
 	conn, err := stdlib.GetConnector(*cfg, d.connector...).Connect(ctx)
 	if err != nil {
@@ -193,8 +193,9 @@ func (d *Dialer) EndsCallsAtCtx() bool { return true }
 
 // wrapSession returns an AfterNetConnect hook that runs next (if any) and
 // puts a sessionConn, which lets releases defer the session reset, over the
-// connection it returns.
-func wrapSession(next func(context.Context, *pgconn.Config, net.Conn) (net.Conn, error)) func(context.Context, *pgconn.Config, net.Conn) (net.Conn, error) {
+// connection it returns. describes says that pgx caches the descriptions
+// of unnamed statements on it (see requestWatch.unnamedKept).
+func wrapSession(next func(context.Context, *pgconn.Config, net.Conn) (net.Conn, error), describes bool) func(context.Context, *pgconn.Config, net.Conn) (net.Conn, error) {
 	return func(ctx context.Context, cfg *pgconn.Config, c net.Conn) (net.Conn, error) {
 		if next != nil {
 			var err error
@@ -202,7 +203,9 @@ func wrapSession(next func(context.Context, *pgconn.Config, net.Conn) (net.Conn,
 				return nil, err
 			}
 		}
-		return newSessionConn(c), nil
+		sc := newSessionConn(c)
+		sc.out.unnamedKept = describes
+		return sc, nil
 	}
 }
 

@@ -100,7 +100,16 @@
 // the session while it sits idle in the pool, failing the next lease's
 // first request), called a function that takes a session advisory lock
 // (which would otherwise stay held by the idle connection, blocking other
-// sessions), or changed a setting the server reports to pgx
+// sessions), had pgx prepare a query for its statement cache (or, with the
+// DSN's default_query_exec_mode=cache_describe, describe one for its
+// description cache) after SQL that changes what names resolve to (CREATE
+// TEMP and the like, pg_temp, search_path, SET SCHEMA, SET ROLE, SET
+// SESSION AUTHORIZATION: what pgx keeps of the query was fixed on objects
+// the reset takes away, and the next lease's run of the same text would
+// otherwise fail, with "cached plan must not change result type" or a
+// parameter of the wrong type; a lease that changes its names itself still
+// meets, once, what earlier leases left, as with pgxpool), or changed a
+// setting the server reports to pgx
 // (TimeZone, application_name, ...) is reset at release instead with
 // DISCARD ALL, one round trip, and pgx forgets its statements with the
 // server's; that reset failing, or taking longer than 10 seconds, reports

@@ -34,7 +34,31 @@ import (
 //     deferred reset would keep the lock held by a connection idle in the
 //     pool, blocking every other session that wants it (the next lease on
 //     another connection included) until the connection is used again.
-//     One taken by server-side code is still released only then.
+//     One taken by server-side code is still released only then;
+//   - a Parse after SQL text of the lease named a change of what a query's
+//     names resolve to (resolveChanges: CREATE TEMP and the like, pg_temp,
+//     the search_path or SET SCHEMA, SET ROLE or SET SESSION AUTHORIZATION,
+//     which "$user" in the search_path follows): pgx may keep what the Parse
+//     fixed, a statement of its cache, whose result columns are fixed when
+//     it is prepared, or in QueryExecModeCacheDescribe a description, whose
+//     parameter types it sends with every later run of the text, while the
+//     deferred reset puts the session back where those names resolve to
+//     other objects (the temporary table dropped, the login's search_path
+//     and role). The next lease's run of the same text would fail ("cached
+//     plan must not change result type", SQLSTATE 0A000, or a parameter of
+//     the wrong type) where a fresh login's would run. The full reset makes
+//     pgx forget both. A Parse of the unnamed statement counts only on a
+//     connection whose default mode (the DSN's default_query_exec_mode) is
+//     QueryExecModeCacheDescribe: elsewhere it is one pgx keeps nothing of
+//     (CopyFrom's look at the table's columns, as in the usual staging
+//     pattern of a temporary table filled by CopyFrom; or
+//     QueryExecModeDescribeExec), and the wire does not tell them apart, so
+//     a query given QueryExecModeCacheDescribe as its own mode, on such a
+//     connection, is not seen. A change made by server-side code is out
+//     of sight: the next lease's first run of such a text then fails once
+//     (pgx forgets what it kept on the error). So does a lease's own run,
+//     after it changed its names, of a text an earlier lease left prepared,
+//     as on any pgx connection that keeps its statements (pgxpool's).
 //
 // A frame too large to inspect counts as dirty: the fallback is always safe.
 type requestWatch struct {
@@ -46,9 +70,18 @@ type requestWatch struct {
 	keep bool // collect the current frame's body to inspect it
 	buf  []byte
 
-	dirty  bool
-	lost   bool // a frame could not be followed: dirty for good
-	parses int  // Parse messages seen, for tests
+	dirty bool
+	// resolving: SQL text of the lease named a change of resolveChanges,
+	// so a statement parsed from then on may name objects a reset session
+	// does not (see the list above). Cleared when the reset is
+	// deferred or run in full.
+	resolving bool
+	// unnamedKept: pgx keeps what a Parse of the unnamed statement
+	// fixes (its default mode caches descriptions), so such a Parse
+	// counts after a change as a named one does; see the list above.
+	unnamedKept bool
+	lost        bool // a frame could not be followed: dirty for good
+	parses      int  // Parse messages seen, for tests
 	// requests counts the messages the server answers with a
 	// ReadyForQuery of its own: the startup message, Query, Sync and
 	// FunctionCall. replyFilter.readies counts those that reached pgx; a
@@ -157,10 +190,10 @@ func (r *requestWatch) inspect(typ byte, body []byte) {
 		r.parses++
 		name, rest, _ := bytes.Cut(body, []byte{0})
 		query, _, _ := bytes.Cut(rest, []byte{0})
-		if len(name) > 0 && !isCacheStatementName(name, query) {
+		r.scan(query)
+		if (len(name) > 0 && (r.resolving || !isCacheStatementName(name, query))) || (r.resolving && r.unnamedKept) {
 			r.dirty = true
 		}
-		r.scan(query)
 	case 'Q':
 		r.scan(body)
 	}
@@ -173,14 +206,46 @@ var fallbackWords = [...]string{
 	"pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
 }
 
+// resolveChanges are the words (whole, in any case; after the word before
+// them, if one is given) after which in SQL text a Parse makes the release
+// run the full reset: they change what a query's names resolve to (see
+// requestWatch). The word before keeps the usual column names role and
+// temp out: a query naming one would otherwise cost every lease that
+// parses it (each, after the full reset made pgx forget it) a round trip.
+// Words between them other than spaces (a comment) hide the change, with
+// the cost described in requestWatch.
+var resolveChanges = [...]struct{ before, word string }{
+	{"", "search_path"}, {"", "pg_temp"}, {"", "session_authorization"},
+	{"set", "schema"}, // SET SCHEMA 'x' sets the search_path
+	// CREATE [LOCAL | GLOBAL] TEMP, CREATE OR REPLACE TEMP VIEW,
+	// SELECT ... INTO TEMP.
+	{"create", "temp"}, {"local", "temp"}, {"global", "temp"}, {"replace", "temp"}, {"into", "temp"},
+	{"create", "temporary"}, {"local", "temporary"}, {"global", "temporary"}, {"replace", "temporary"}, {"into", "temporary"},
+	// SET [SESSION | LOCAL] ROLE, RESET ROLE, set_config('role', ...).
+	{"set", "role"}, {"reset", "role"}, {"session", "role"}, {"local", "role"}, {"'", "role"},
+	{"session", "authorization"}, // SET SESSION AUTHORIZATION
+}
+
 // scan marks the lease dirty if sql mentions a statement, setting or
-// function the deferred reset leaves to the fallback.
+// function the deferred reset leaves to the fallback, and resolving if it
+// names a change of resolveChanges. One pass over sql, looking at the start
+// of each word only.
 func (r *requestWatch) scan(sql []byte) {
-	for _, w := range fallbackWords {
-		if r.dirty {
-			return
+	for i := 0; i < len(sql) && !(r.dirty && r.resolving); i++ {
+		if i > 0 && isIdentByte(sql[i-1]) {
+			continue
 		}
-		r.dirty = containsFold(sql, w)
+		c := lowerASCII(sql[i])
+		for _, w := range fallbackWords {
+			if !r.dirty && w[0] == c && wordAt(sql, i, w) {
+				r.dirty = true
+			}
+		}
+		for _, rc := range resolveChanges {
+			if !r.resolving && rc.word[0] == c && wordAt(sql, i, rc.word) && wordBefore(sql[:i], rc.before) {
+				r.resolving = true
+			}
+		}
 	}
 }
 
@@ -197,25 +262,53 @@ func isCacheStatementName(name, query []byte) bool {
 	return string(name[len(prefix):]) == string(h[:])
 }
 
-// containsFold reports whether s contains the lower-case ASCII word, in any
-// case, as a whole word: "PREPARE x" does, "pg_prepared_statements" does
-// not. Text built at run time by server-side code is out of its sight; the
-// reset's own check catches what that leaves (see resetSQL).
-func containsFold(s []byte, word string) bool {
-	first := word[0]
-	for i := 0; i+len(word) <= len(s); i++ {
-		if lowerASCII(s[i]) != first || (i > 0 && isIdentByte(s[i-1])) {
-			continue
-		}
-		j := 1
-		for j < len(word) && lowerASCII(s[i+j]) == word[j] {
-			j++
-		}
-		if j == len(word) && (i+j == len(s) || !isIdentByte(s[i+j])) {
-			return true
+// wordAt reports whether s holds the lower-case ASCII word at i, in any
+// case, ending there as a whole word: at "PREPARE x" it does, at
+// "pg_prepared_statements" it does not (scan looks only where a word
+// starts). Text built at run time by server-side code is out of its sight;
+// the reset's own check catches what that leaves (see resetSQL).
+func wordAt(s []byte, i int, word string) bool {
+	if len(s)-i < len(word) {
+		return false
+	}
+	for j := range len(word) {
+		if lowerASCII(s[i+j]) != word[j] {
+			return false
 		}
 	}
-	return false
+	return i+len(word) == len(s) || !isIdentByte(s[i+len(word)])
+}
+
+// wordBefore reports whether s ends with the lower-case ASCII word before
+// (in any case, past ASCII white space, as a whole word); a before of "'"
+// asks for a quote right at the end instead (a string literal's start), and
+// an empty one for nothing.
+func wordBefore(s []byte, before string) bool {
+	switch before {
+	case "":
+		return true
+	case "'":
+		return len(s) > 0 && s[len(s)-1] == '\''
+	}
+	end := len(s)
+	for end > 0 && isSpace(s[end-1]) {
+		end--
+	}
+	at := end - len(before)
+	if at < 0 || (at > 0 && isIdentByte(s[at-1])) {
+		return false
+	}
+	for k := range len(before) {
+		if lowerASCII(s[at+k]) != before[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// isSpace reports whether b is ASCII white space, as the SQL lexer skips it.
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v'
 }
 
 // lowerASCII lowers an ASCII letter and leaves any other byte as it is

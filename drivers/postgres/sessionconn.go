@@ -242,6 +242,7 @@ func (c *sessionConn) deferReset() bool {
 		return false
 	}
 	c.pending = true
+	c.out.resolving = false // the reset puts names back as at login
 	c.deferred++
 	return true
 }
@@ -272,6 +273,7 @@ func (c *sessionConn) fullResetDone() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.out.dirty = false
+	c.out.resolving = false
 	c.in.sawParam = false
 	c.checkReady = false // DISCARD ALL deallocated them
 	c.full++
@@ -336,7 +338,10 @@ func (c *sessionConn) counts() (deferred, full, parses int) {
 // DISCARD PLANS is left out: it is not isolation. A kept statement's cached
 // plan is checked by the server on each use against the search_path, the
 // user (for row-level security) and the catalog, and planned again when they
-// changed.
+// changed; but its result columns were fixed at its Parse, and a statement
+// whose names now resolve to other objects fails instead ("cached plan must
+// not change result type"), so a lease that may have prepared one under
+// names of its own gets the full reset (see requestWatch).
 var resetSQL = [...]string{
 	"SET exit_on_error = on",
 	// A row only for an SQL-level statement, whose cast fails. The CASE
