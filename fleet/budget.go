@@ -31,6 +31,11 @@ type Budget struct {
 	// monotonic and the wall clock says so first (see leaseValid).
 	lease      clientv3.LeaseID
 	validUntil time.Time
+	// renewAt is when keepAlive renews the lease next (TTL/3 after the
+	// send time of its grant or last renewal).
+	renewAt time.Time
+	// renewKick wakes keepAlive: a new lease, or a test's change.
+	renewKick chan struct{}
 	// held is how many permits etcd records for this process, as far as it
 	// knows (never more than etcd has); inUse how many the manager took.
 	held, inUse int
@@ -80,12 +85,13 @@ func New(cfg Config) (*Budget, error) {
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &Budget{cfg: cfg, cli: cfg.Client, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
+	b := &Budget{cfg: cfg, cli: cfg.Client, kick: make(chan struct{}, 1), renewKick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 		waiters: make(map[string]bool), holders: make(map[string]bool), caps: make(map[string]int)}
 	b.st.Cap, b.capNow = cfg.Cap, cfg.Cap
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.run()
 	go b.watch()
+	go b.keepAlive()
 	return b, nil
 }
 
