@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -31,6 +32,11 @@ type Budget struct {
 	// monotonic and the wall clock says so first (see leaseValid).
 	lease      clientv3.LeaseID
 	validUntil time.Time
+	// renewAt is when keepAlive renews the lease next (TTL/3 after the
+	// send time of its grant or last renewal).
+	renewAt time.Time
+	// renewKick wakes keepAlive: a new lease, or a test's change.
+	renewKick chan struct{}
 	// held is how many permits etcd records for this process, as far as it
 	// knows (never more than etcd has); inUse how many the manager took.
 	held, inUse int
@@ -80,12 +86,13 @@ func New(cfg Config) (*Budget, error) {
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &Budget{cfg: cfg, cli: cfg.Client, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
+	b := &Budget{cfg: cfg, cli: cfg.Client, kick: make(chan struct{}, 1), renewKick: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 		waiters: make(map[string]bool), holders: make(map[string]bool), caps: make(map[string]int)}
 	b.st.Cap, b.capNow = cfg.Cap, cfg.Cap
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.run()
 	go b.watch()
+	go b.keepAlive()
 	return b, nil
 }
 
@@ -198,7 +205,9 @@ func (b *Budget) signal(s manager.BudgetSignal) {
 // by TTL/3 as every other etcd call of the budget, whatever ctx allows: it
 // only hastens what the lease's expiry does anyway, and a process cut off
 // from etcd must not hang at exit (the client waits for a connection for as
-// long as the ctx lasts). A nil ctx is refused with an error matching
+// long as the ctx lasts). For the same reason it waits at most TTL/3 for the
+// budget's goroutines, which a Logger whose handler blocks may hold; it then
+// goes on and returns an error saying so. A nil ctx is refused with an error matching
 // manager.ErrNilContext, and the budget goes on. A ctx whose Deadline, Done
 // or Value panics still has the lease revoked (under a ctx of the budget's
 // own) before its panic goes on to the caller.
@@ -235,11 +244,34 @@ func (b *Budget) Close(ctx context.Context) error {
 		}
 	}
 	b.cancel()
-	b.wg.Wait()
+	stopErr := b.awaitStop()
 	if lease == 0 || inUse > 0 {
-		return nil
+		return stopErr
 	}
-	return b.revoke(ctx, lease)
+	return errors.Join(stopErr, b.revoke(ctx, lease))
+}
+
+// awaitStop waits for the budget's goroutines, once cancelled, to end: at
+// most TTL/3, as the revocation. They end at once unless user code holds
+// them: a Logger whose handler blocks (a stalled pipe or log shipper) held
+// Close for as long as it blocked, whatever its ctx, and with it the
+// process's exit. Past the bound it says so in an error; the goroutines end
+// when the handler returns (their etcd calls fail at once, and a signal
+// reaches no one).
+func (b *Budget) awaitStop() error {
+	done := make(chan struct{})
+	go func() {
+		b.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(b.cfg.TTL / 3)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("fleet: Budget.Close: the budget's goroutines had not ended after %s: its Logger's handler blocks them; they end when it returns", b.cfg.TTL/3)
+	}
 }
 
 var fullSignal = manager.BudgetSignal{Full: true}

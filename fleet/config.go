@@ -41,7 +41,8 @@ type Config struct {
 	// Default 0: fail closed.
 	FallbackShare int
 	// Logger receives the budget's logs. Default: none. A panic of its
-	// handler loses the record and nothing else.
+	// handler loses the record and nothing else; a handler that blocks holds
+	// the budget's goroutine that logs, and Close waits for it at most TTL/3.
 	Logger *slog.Logger
 }
 

@@ -110,7 +110,7 @@ func TestTryAcquireAfterSuspendOpensNothing(t *testing.T) {
 
 // suspended starts a budget with a TTL of 30s (renewals every 10s by the
 // monotonic clock), lets it take 2 permits, and then, once the watch has seen
-// its own keys, moves its validUntil and its worker's nextRenew back by d by
+// its own keys, moves its validUntil and its renewAt back by d by
 // the wall clock only: as a suspend of d would look to it on resuming. It
 // returns the budget, its Stats from before, and the last Shed signal.
 //
@@ -127,15 +127,15 @@ func suspended(t *testing.T, prefix string, d time.Duration) (*Budget, Stats, *a
 		b              *Budget
 		armed, shifted atomic.Bool
 	)
-	beforeWait = func(w *worker) {
+	beforeWait = func(*worker) {
 		if !armed.Load() || shifted.Load() {
 			return
 		}
 		b.mu.Lock()
 		validUntil, err1 := shiftWall(b.validUntil, -d)
-		nextRenew, err2 := shiftWall(w.nextRenew, -d)
+		renewAt, err2 := shiftWall(b.renewAt, -d)
 		if err1 == nil && err2 == nil {
-			b.validUntil, w.nextRenew = validUntil, nextRenew
+			b.validUntil, b.renewAt = validUntil, renewAt
 		}
 		b.mu.Unlock()
 		assert.NoError(t, err1) // not require: this runs on the budget's goroutine
@@ -191,7 +191,7 @@ func TestWorkerNoticesSuspendWithinWallCheck(t *testing.T) {
 
 // TestWorkerRenewsByWallClockAfterShortSuspend: after a suspend of 15s, less
 // than what was left of the lease (24s after its last renewal) but past its
-// next renewal by the wall clock, the worker must renew within about
+// next renewal by the wall clock, the budget (keepAlive) must renew within about
 // wallCheck, keeping its lease, rather than when its monotonic timer fires
 // (10s after the last renewal by that clock), by when the lease would have
 // lapsed by the wall clock.

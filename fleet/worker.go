@@ -2,11 +2,9 @@ package fleet
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/idpool/idpool/manager"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -15,7 +13,6 @@ const retryAfter = 100 * time.Millisecond
 
 // worker is the state only the run goroutine touches.
 type worker struct {
-	nextRenew  time.Time
 	retryAt    time.Time
 	waitingKey bool // this process's waiting key is in etcd
 	// waitRev is the revision of the last put of the waiting key.
@@ -39,17 +36,19 @@ type worker struct {
 	capRev int64
 }
 
-// wallCheck bounds how long the worker sleeps without reading the wall
-// clock. Its timer runs on the monotonic clock, which stops while the machine
-// is suspended, so a sleep until the next renewal (TTL/3) would end up to that
-// long after a resume, with the process keeping connections whose permits
-// etcd may have handed to others meanwhile. Every wallCheck it looks whether
-// the wall clock says the lease has lapsed or is due for renewal (see
-// dueByWallClock); a look costs a clock read and a mutex, no etcd call.
+// wallCheck bounds how long the worker (and the renewer, see keepAlive)
+// sleeps without reading the wall clock. Its timer runs on the monotonic
+// clock, which stops while the machine is suspended, so a sleep until the
+// lease's validUntil would end up to that long after a resume, with the
+// process keeping connections whose permits etcd may have handed to others
+// meanwhile. Every wallCheck it looks whether the wall clock says the lease
+// has lapsed (see dueByWallClock); a look costs a clock read and a mutex, no
+// etcd call.
 const wallCheck = time.Second
 
-// run is the budget's one goroutine that talks to etcd (besides watch): it
-// keeps the lease, fetches and returns permits, and signals the manager.
+// run is the budget's goroutine that takes leases, fetches and returns
+// permits, and signals the manager (the watch follows the prefix, and
+// keepAlive renews the lease).
 func (b *Budget) run() {
 	defer b.wg.Done()
 	var w worker
@@ -67,7 +66,7 @@ func (b *Budget) run() {
 			next = time.Time{}
 		case <-timer.C:
 		}
-		if now := time.Now(); !now.Before(next) || b.dueByWallClock(&w, now) {
+		if now := time.Now(); !now.Before(next) || b.dueByWallClock(now) {
 			next = b.step(&w)
 		}
 		if !timer.Stop() {
@@ -85,17 +84,17 @@ func (b *Budget) run() {
 // worker's and the budget's state there.
 var beforeWait func(w *worker)
 
-// dueByWallClock says whether the lease can no longer be counted on, or is
-// due for renewal, by the wall clock although perhaps not yet by the
-// monotonic one (after a suspend): step then runs at once rather than when
-// its monotonic timer fires. step checks both the same way (see
-// beforeOnBothClocks), so it deals with what woke it (or waits for retryAt
-// to try again) rather than leaving it for the next look.
-func (b *Budget) dueByWallClock(w *worker, now time.Time) bool {
+// dueByWallClock says whether the lease can no longer be counted on by the
+// wall clock although perhaps not yet by the monotonic one (after a
+// suspend): step then runs at once rather than when its monotonic timer
+// fires. step checks both the same way (see beforeOnBothClocks), so it deals
+// with what woke it (or waits for retryAt to try again) rather than leaving
+// it for the next look.
+func (b *Budget) dueByWallClock(now time.Time) bool {
 	b.mu.Lock()
 	lease, validUntil := b.lease, b.validUntil
 	b.mu.Unlock()
-	return lease != 0 && (!beforeOnBothClocks(now, validUntil) || !beforeOnBothClocks(now, w.nextRenew))
+	return lease != 0 && !beforeOnBothClocks(now, validUntil)
 }
 
 // step does what is due and says when to run again.
@@ -117,17 +116,9 @@ func (b *Budget) step(w *worker) time.Time {
 		b.lost(lease, "renewals failed for the lease's TTL, or the machine was suspended, or its wall clock stepped forward")
 		lease = 0
 	}
-	if lease == 0 {
-		if !b.grant(w) {
-			b.signalShed()
-			return w.retryAt
-		}
-	} else if !beforeOnBothClocks(now, w.nextRenew) && !b.renew(w, lease) {
+	if lease == 0 && !b.grant(w) {
 		b.signalShed()
-		if w.retryAt.Before(validUntil) {
-			return w.retryAt
-		}
-		return validUntil
+		return w.retryAt
 	}
 
 	b.mu.Lock()
@@ -217,9 +208,6 @@ func (b *Budget) step(w *worker) time.Time {
 	b.signalShed()
 	// These wake-ups count by the monotonic clock (as timers do); run
 	// looks at the wall clock in between (see wallCheck).
-	if w.nextRenew.Before(next) {
-		next = w.nextRenew
-	}
 	if validUntil.Before(next) {
 		next = validUntil
 	}
@@ -284,10 +272,15 @@ func (b *Budget) othersWaiting() bool {
 }
 
 func (b *Budget) fail(w *worker, op string, err error) {
+	b.noteFailure(op, err)
+	w.retryAt = time.Now().Add(retryAfter)
+}
+
+// noteFailure counts and logs a failed etcd call.
+func (b *Budget) noteFailure(op string, err error) {
 	b.mu.Lock()
 	b.st.EtcdErrors++
 	b.mu.Unlock()
-	w.retryAt = time.Now().Add(retryAfter)
 	b.cfg.Logger.Debug("fleet: etcd call failed", "op", op, "error", err)
 }
 
@@ -305,9 +298,10 @@ func (b *Budget) grant(w *worker) bool {
 	b.mu.Lock()
 	b.lease, b.held = r.ID, 0
 	b.validUntil = sent.Add(b.validFor(r.TTL))
+	b.renewAt = sent.Add(b.cfg.TTL / 3)
 	b.armLapse()
 	b.mu.Unlock()
-	w.nextRenew = sent.Add(b.cfg.TTL / 3)
+	b.kickRenewer()
 	w.waitingKey = false
 	w.ownRev = 0
 	w.capKey = false
@@ -357,7 +351,7 @@ func (b *Budget) validFor(ttlSeconds int64) time.Duration {
 // beforeOnBothClocks reports whether now is before t by the monotonic clock
 // and by the wall clock alike. The process counts on its lease only while
 // both say its validUntil has not come (see Budget.leaseValid), and renews
-// it as soon as either says its nextRenew has:
+// it as soon as either says its renewAt has (see keepAlive):
 //
 //   - now.Before(t) alone compares the monotonic readings that time.Now
 //     gives, and Linux's monotonic clock (CLOCK_MONOTONIC) stops while the
@@ -374,31 +368,6 @@ func (b *Budget) validFor(ttlSeconds int64) time.Duration {
 //     leaves the monotonic comparison in charge.
 func beforeOnBothClocks(now, t time.Time) bool {
 	return now.Before(t) && now.Round(0).Before(t.Round(0))
-}
-
-// renew keeps the lease alive, once.
-func (b *Budget) renew(w *worker, lease clientv3.LeaseID) bool {
-	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
-	defer cancel()
-	sent := time.Now()
-	r, err := b.cli.KeepAliveOnce(ctx, lease)
-	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		b.lost(lease, "etcd expired it")
-		return true
-	}
-	if err != nil {
-		b.fail(w, "keepalive", err)
-		return false
-	}
-	b.mu.Lock()
-	if b.lease == lease {
-		b.validUntil = sent.Add(b.validFor(r.TTL))
-		b.armLapse()
-	}
-	b.st.Renewals++
-	b.mu.Unlock()
-	w.nextRenew = sent.Add(b.cfg.TTL / 3)
-	return true
 }
 
 func (b *Budget) holderKey(lease clientv3.LeaseID) string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // FleetTimeoutError is the error of an acquire that timed out (or was
@@ -11,7 +12,9 @@ import (
 // the fleet was at its cap, or the budget could not be reached. It says so,
 // with the budget's figures at that moment, and wraps the *TimeoutError, so
 // it still matches ErrAcquireTimeout and context.DeadlineExceeded (or
-// context.Canceled), and errors.As finds the *TimeoutError.
+// context.Canceled), and errors.As finds the *TimeoutError. To tell, the
+// acquire asks the manager actor, for at most CloseGrace: an actor held by
+// user code (a Logger handler that blocks) leaves it the plain *TimeoutError.
 type FleetTimeoutError struct {
 	// Timeout is the acquire's timeout, as it would be without a fleet.
 	Timeout *TimeoutError
@@ -59,7 +62,8 @@ type fleetWaitAnswer struct {
 
 // fleetTimeout turns the timeout of an acquire whose pool has a dial waiting
 // for a fleet permit into a *FleetTimeoutError; any other error is returned
-// as it is. It asks the manager actor (only after a timeout, with a fleet).
+// as it is. It asks the manager actor (only after a timeout, with a fleet),
+// waiting for its answer at most CloseGrace.
 func (m *Manager) fleetTimeout(disc string, err error) error {
 	var te *TimeoutError
 	if m.cfg.Fleet == nil || !errors.As(err, &te) {
@@ -71,7 +75,24 @@ func (m *Manager) fleetTimeout(disc string, err error) error {
 	}
 	reply := make(chan fleetWaitAnswer, 1)
 	m.root.Send(m.pid, &fleetWaitQuery{pool: r.pid.Id, reply: reply})
-	a := <-reply
+	// The actor answers at once unless user code inside it (a Logger
+	// handler that blocks) holds it up: the acquire's ctx has ended, so it
+	// waits at most CloseGrace more, as Close does for the actors' figures,
+	// and otherwise returns the plain timeout. (It waited without bound,
+	// for as long as the handler blocked.) The reply channel is buffered:
+	// a late answer blocks nobody.
+	var a fleetWaitAnswer
+	select {
+	case a = <-reply:
+	default:
+		t := time.NewTimer(CloseGrace)
+		defer t.Stop()
+		select {
+		case a = <-reply:
+		case <-t.C:
+			return err
+		}
+	}
 	if !a.pool {
 		return err
 	}
