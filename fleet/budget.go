@@ -13,6 +13,12 @@ import (
 
 var _ manager.SessionBudget = (*Budget)(nil)
 
+// ErrNotFromNew is Close's error for a Budget not made by New: a failed
+// New's nil result used anyway, or a zero Budget. Such a budget has no
+// lease and no goroutines: TryAcquire says false, Want, Release and
+// Subscribe do nothing, and Stats is zero.
+var ErrNotFromNew = errors.New("fleet: the Budget was not made by fleet.New (a failed New's nil result, or a zero Budget); it holds no permit and has nothing to close")
+
 // Budget is one process's share of a fleet-wide session budget in etcd. Its
 // methods are safe for concurrent use; TryAcquire, Want and Release never
 // block or do I/O (the manager calls them from its actor). Create it with New,
@@ -99,6 +105,9 @@ func New(cfg Config) (*Budget, error) {
 // TryAcquire takes a permit at hand: one the process holds in etcd under a
 // lease it can still count on, or, when it cannot, one of FallbackShare.
 func (b *Budget) TryAcquire() bool {
+	if !b.fromNew() {
+		return false
+	}
 	now := time.Now()
 	b.mu.Lock()
 	ok := !b.closed && b.inUse < b.allowed(now)
@@ -118,6 +127,9 @@ func (b *Budget) TryAcquire() bool {
 // Want records how many permits the manager waits for; the budget fetches
 // them.
 func (b *Budget) Want(n int) {
+	if !b.fromNew() {
+		return
+	}
 	b.mu.Lock()
 	b.want = n
 	b.mu.Unlock()
@@ -128,6 +140,9 @@ func (b *Budget) Want(n int) {
 // spare (see Config.Batch and IdleReturn), or is dropped when the process
 // holds more than it may keep.
 func (b *Budget) Release() {
+	if !b.fromNew() {
+		return
+	}
 	b.mu.Lock()
 	if b.inUse > 0 {
 		b.inUse--
@@ -147,7 +162,7 @@ func (b *Budget) Release() {
 // Manager's dials may still wait out their deadline while the other's are
 // served. A closed budget registers nothing.
 func (b *Budget) Subscribe(fn func(manager.BudgetSignal)) {
-	if fn == nil {
+	if fn == nil || !b.fromNew() {
 		return
 	}
 	b.mu.Lock()
@@ -180,6 +195,9 @@ func (b *Budget) allowed(now time.Time) int {
 func (b *Budget) leaseValid(now time.Time) bool {
 	return b.lease != 0 && beforeOnBothClocks(now, b.validUntil)
 }
+
+// fromNew says whether b was made by New: nil and a zero Budget were not.
+func (b *Budget) fromNew() bool { return b != nil && b.cancel != nil }
 
 func (b *Budget) wake() {
 	select {
@@ -216,6 +234,9 @@ func (b *Budget) Close(ctx context.Context) error {
 		// Refused before anything stops: let through, it panicked at the
 		// revocation, the budget closed and its lease left to expire.
 		return fmt.Errorf("fleet: Budget.Close: %w", manager.ErrNilContext)
+	}
+	if !b.fromNew() {
+		return ErrNotFromNew
 	}
 	b.mu.Lock()
 	if b.closed {

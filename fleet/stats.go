@@ -39,8 +39,11 @@ type Stats struct {
 	FetchTime time.Duration
 }
 
-// Stats returns a snapshot.
+// Stats returns a snapshot; zero for a Budget not from New.
 func (b *Budget) Stats() Stats {
+	if !b.fromNew() {
+		return Stats{}
+	}
 	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -60,6 +63,9 @@ var _ manager.SessionBudgetStats = (*Budget)(nil)
 // FleetStats is Stats in the manager's terms, so that manager.Stats().Fleet
 // and the manager's idpool.fleet.* metrics show the budget.
 func (b *Budget) FleetStats() manager.FleetStats {
+	if !b.fromNew() {
+		return manager.FleetStats{}
+	}
 	s := b.Stats()
 	return manager.FleetStats{Budget: "etcd budget " + b.cfg.Prefix, Cap: s.Cap, FleetHeld: s.FleetHeld,
 		Held: s.Held, InUse: s.InUse, Waiting: s.Waiting, Shed: s.Shed, LeaseValid: s.LeaseValid,
