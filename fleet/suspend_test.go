@@ -77,9 +77,10 @@ func TestBeforeOnBothClocks(t *testing.T) {
 }
 
 // bareBudget is a Budget without goroutines or etcd, holding held permits
-// under lease 1 until validUntil: TryAcquire and Stats read only its fields.
+// under lease 1 until validUntil: TryAcquire and Stats read only its fields
+// (and cancel, set as New sets it, to tell it from a Budget not from New).
 func bareBudget(held int, validUntil time.Time) *Budget {
-	b := &Budget{cfg: Config{Prefix: "/t/", Cap: 10}.withDefaults(), kick: make(chan struct{}, 1),
+	b := &Budget{cfg: Config{Prefix: "/t/", Cap: 10}.withDefaults(), kick: make(chan struct{}, 1), cancel: func() {},
 		waiters: make(map[string]bool), holders: make(map[string]bool), caps: make(map[string]int),
 		lease: 1, held: held, validUntil: validUntil, capNow: 10}
 	b.st.Cap = 10
