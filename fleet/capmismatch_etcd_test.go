@@ -35,6 +35,8 @@ func TestDifferentCapsKeepToTheSmaller(t *testing.T) {
 	assert.Equal(t, 2, fleetSum(t, cli, prefix))
 	assert.Equal(t, 2, large.Stats().FleetCap, "the cap the fleet keeps to")
 	assert.Equal(t, 4, large.Stats().Cap)
+	assert.Equal(t, 2, large.FleetStats().Cap,
+		"the cap the Manager's idpool.fleet.permits.cap and its fleet timeout error report is the one the fleet keeps to")
 	require.Eventually(t, func() bool { return strings.Count(logs.String(), "level=ERROR") >= 2 }, 10*time.Second, time.Millisecond,
 		"both processes log the mismatch")
 	assert.Equal(t, 1, strings.Count(logs.String(), "level=ERROR msg=\"fleet: processes on this prefix state different caps; the fleet keeps to the smaller\" prefix="+prefix+" cap=4 other_cap=2"), "logged once:\n%s", logs.String())

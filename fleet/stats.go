@@ -61,13 +61,18 @@ func (b *Budget) Stats() Stats {
 var _ manager.SessionBudgetStats = (*Budget)(nil)
 
 // FleetStats is Stats in the manager's terms, so that manager.Stats().Fleet
-// and the manager's idpool.fleet.* metrics show the budget.
+// and the manager's idpool.fleet.* metrics show the budget. Its Cap is the
+// cap the fleet keeps to (Stats' FleetCap).
 func (b *Budget) FleetStats() manager.FleetStats {
 	if !b.fromNew() {
 		return manager.FleetStats{}
 	}
 	s := b.Stats()
-	return manager.FleetStats{Budget: "etcd budget " + b.cfg.Prefix, Cap: s.Cap, FleetHeld: s.FleetHeld,
+	// The cap the fleet keeps to (FleetCap), not this process's own
+	// configured Cap: when the processes state different caps, the fleet
+	// keeps to the smallest, and a timeout's message naming the larger
+	// ("held 2 of cap 4, the fleet 2") would not say why nothing was left.
+	return manager.FleetStats{Budget: "etcd budget " + b.cfg.Prefix, Cap: s.FleetCap, FleetHeld: s.FleetHeld,
 		Held: s.Held, InUse: s.InUse, Waiting: s.Waiting, Shed: s.Shed, LeaseValid: s.LeaseValid,
 		Refused: s.Refused, Misses: s.Misses, Fetches: s.Fetches, Returns: s.Returns, Renewals: s.Renewals,
 		LeaseLosses: s.LeaseLosses, Errors: s.EtcdErrors, FetchTime: s.FetchTime}

@@ -8,7 +8,8 @@ type FleetStats struct {
 	// Budget names the budget for people, e.g. "etcd budget /idpool/sql1/".
 	// It holds no credential.
 	Budget string
-	// Cap is the fleet-wide cap on sessions; FleetHeld the permits held by
+	// Cap is the fleet-wide cap on sessions the budget keeps to (package
+	// fleet's: the smallest cap its live processes state); FleetHeld the permits held by
 	// every process together at this process's last read of the budget.
 	Cap, FleetHeld int
 	// Held is how many permits the budget records for this process; InUse
