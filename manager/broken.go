@@ -93,6 +93,29 @@ type ResetTracker interface {
 	CallFailed(conn driver.Conn, err error)
 }
 
+// TxReporter is implemented by a Dialer whose driver knows when a session
+// is in a transaction the pool did not begin: a BEGIN TRAN sent as SQL,
+// which database/sql and the lease know nothing of, so Release has no
+// driver.Tx to roll back. go-mssqldb's ResetSession only flags the next
+// request for sp_reset_connection, so such a transaction, and on SQL
+// Server the locks it holds, stayed open on the connection while it sat
+// idle in the pool, blocking the sessions of every identity that touched
+// those rows until the identity's next lease (or IdleTimeout, or
+// MaxLifetime). Release closes such a connection instead of keeping it;
+// the server rolls the transaction back as the session ends.
+type TxReporter interface {
+	// InTransaction reports whether conn's session is in a transaction.
+	// It must do no I/O and must not block.
+	InTransaction(conn driver.Conn) bool
+}
+
+// txLeftOpen reports whether l's Dialer, a TxReporter, says that l's
+// session is still in a transaction.
+func (l *Lease) txLeftOpen() bool {
+	t := l.m.txReporter
+	return t != nil && t.InTransaction(l.raw)
+}
+
 // sessionReset tells a ResetTracker Dialer that l's session was reset.
 func (l *Lease) sessionReset() {
 	if t := l.m.resetTracker; t != nil {

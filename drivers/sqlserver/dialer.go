@@ -49,6 +49,7 @@ var (
 	_ manager.Aborter      = (*Dialer)(nil)
 	_ manager.ConnCloser   = (*Dialer)(nil)
 	_ manager.ResetTracker = (*Dialer)(nil)
+	_ manager.TxReporter   = (*Dialer)(nil)
 )
 
 // Option configures a Dialer.
