@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"context"
 	"database/sql/driver"
 	"sync/atomic"
 	"testing"
@@ -28,7 +29,9 @@ func (d *txReportingDialer) InTransaction(driver.Conn) bool { return d.inTx.Load
 // it otherwise.
 func TestReleaseClosesAConnectionItsDialerReportsInATransaction(t *testing.T) {
 	d := &txReportingDialer{DB: memdb.New()}
-	m, _ := newManager(t, Config{MaxSize: 1, Dialer: d})
+	// Hooks wrap the Dialer: TxReporter is found on the one the caller gave.
+	m, _ := newManager(t, Config{MaxSize: 1, Dialer: d,
+		Hooks: Hooks{AfterConnect: func(context.Context, driver.Conn) error { return nil }}})
 
 	acquire(t, m, sqlLogin).Release(nil)
 	assert.EqualValues(t, 1, m.Stats().Total.Idle, "no transaction: kept")
