@@ -89,8 +89,23 @@ type ResetTracker interface {
 	// connection over).
 	SessionReset(conn driver.Conn)
 	// CallFailed is called with the error of a call on conn (or of a
-	// WithRaw function) that IsBroken does not count. It must not block.
+	// WithRaw function) that IsBroken does not count, and with a nil error
+	// after calls on conn the Manager does not see the errors of: a
+	// WithRaw function that returned nil, and a PrepareConn hook that kept
+	// the connection (either may have swallowed the error of a call that
+	// failed before sending). It must not block.
 	CallFailed(conn driver.Conn, err error)
+}
+
+// unseenCalls tells a ResetTracker Dialer that calls whose errors the
+// Manager did not see ran on l's connection (see CallFailed).
+func (l *Lease) unseenCalls() {
+	if l.m == nil {
+		return // a bare Lease of a test
+	}
+	if t := l.m.resetTracker; t != nil {
+		t.CallFailed(l.raw, nil)
+	}
 }
 
 // TxReporter is implemented by a Dialer whose driver knows when a session

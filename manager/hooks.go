@@ -136,6 +136,12 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 				r.keep, herr = h(ctx, l.raw)
 				return herr
 			})
+			if r.keep && r.err == nil {
+				// The hook's first request carries the last release's
+				// reset; it may have swallowed the error of one that
+				// failed before sending (see ResetTracker).
+				l.unseenCalls()
+			}
 			l.exitEnded()
 		} else {
 			r.err = ErrClosed

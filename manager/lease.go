@@ -106,6 +106,11 @@ func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
 	w := l.watchCall(ctx)
 	defer w.Stop()
 	err := f(l.raw)
+	if err == nil {
+		// f may have swallowed the error of a call that failed before
+		// sending, and with it the reset (see ResetTracker).
+		l.unseenCalls()
+	}
 	return l.note(ctx, err)
 }
 
