@@ -91,9 +91,9 @@ type ResetTracker interface {
 	// CallFailed is called with the error of a call on conn (or of a
 	// WithRaw function) that IsBroken does not count, and with a nil error
 	// after calls on conn the Manager does not see the errors of: a
-	// WithRaw function that returned nil, and a PrepareConn hook that kept
-	// the connection (either may have swallowed the error of a call that
-	// failed before sending). It must not block.
+	// WithRaw function that returned nil, and a PrepareConn or AfterRelease
+	// hook that kept the connection (each may have swallowed the error of
+	// a call that failed before sending). It must not block.
 	CallFailed(conn driver.Conn, err error)
 }
 

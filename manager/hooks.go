@@ -194,5 +194,10 @@ func (l *Lease) afterRelease() bool {
 	}
 	keep := false
 	err := runHook("AfterRelease", func() error { keep = h(l.raw); return nil })
+	if err == nil && keep {
+		// It runs after the reset was flagged, and may have swallowed the
+		// error of a call that failed before sending (see ResetTracker).
+		l.unseenCalls()
+	}
 	return err == nil && keep
 }

@@ -46,9 +46,10 @@ func assertFreshSession(t *testing.T, ctx context.Context, lockTimeout func() (i
 // clears the flag before it encodes the arguments: a call that fails there
 // sends nothing and loses it. The Dialer flags it again when it hears of
 // the failure (TestACallThatFailsBeforeSendingKeepsTheReset), but it heard
-// only of the lease's own calls: a PrepareConn hook, or a WithRaw
-// function, that met such a failure and returned no error (a best-effort
-// hook) left the lease in the session as the last lease had left it.
+// only of the lease's own calls: a PrepareConn or AfterRelease hook, or a
+// WithRaw function, that met such a failure and returned no error (a
+// best-effort hook) left the lease in the session as the last lease had
+// left it.
 func TestACallThatFailsBeforeSendingInAHookOrWithRawKeepsTheReset(t *testing.T) {
 	leave := "CREATE TABLE #left (a int); SET LOCK_TIMEOUT 250"
 
@@ -71,6 +72,32 @@ func TestACallThatFailsBeforeSendingInAHookOrWithRawKeepsTheReset(t *testing.T) 
 		require.NoError(t, err)
 		defer conn.Close()
 		require.Error(t, <-hookFailed)
+		assertFreshSession(t, ctx,
+			func() (n int, err error) { return n, conn.QueryRowContext(ctx, "SELECT @@LOCK_TIMEOUT").Scan(&n) },
+			func() error { var n int; return conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM #left").Scan(&n) })
+	})
+
+	t.Run("AfterRelease", func(t *testing.T) {
+		srv := startServer(t)
+		ctx := tokens.WithIdentity(ctxT(t), tokens.SQLLogin())
+		hookFailed := make(chan error, 4) // a send per release
+		db, err := sqlserver.OpenDB(dsnFor(srv, ""), manager.Config{MaxSize: 1,
+			Hooks: manager.Hooks{AfterRelease: func(c driver.Conn) bool {
+				hookFailed <- failBeforeSending(ctx, c)
+				return true // best effort
+			}}})
+		require.NoError(t, err)
+		defer db.Close()
+
+		conn, err := db.Conn(ctx)
+		require.NoError(t, err)
+		_, err = conn.ExecContext(ctx, leave)
+		require.NoError(t, err)
+		require.NoError(t, conn.Close())
+		require.Error(t, <-hookFailed)
+		conn, err = db.Conn(ctx)
+		require.NoError(t, err)
+		defer conn.Close()
 		assertFreshSession(t, ctx,
 			func() (n int, err error) { return n, conn.QueryRowContext(ctx, "SELECT @@LOCK_TIMEOUT").Scan(&n) },
 			func() error { var n int; return conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM #left").Scan(&n) })
