@@ -226,8 +226,8 @@ func (d *Dialer) SessionReset(conn driver.Conn) {
 // request went out, the reset went with it, and nothing is flagged. The
 // pool also calls it with a nil error after calls whose errors it did not
 // see (a PrepareConn or AfterRelease hook's, a WithRaw function's that
-// returned nil):
-// flagging a connection whose flag is still set changes nothing.
+// returned nil): flagging a connection whose flag is still set changes
+// nothing.
 func (d *Dialer) CallFailed(conn driver.Conn, _ error) {
 	if d.secrets == nil || !d.secrets().open.unsentReset(conn) {
 		return
