@@ -89,8 +89,46 @@ type ResetTracker interface {
 	// connection over).
 	SessionReset(conn driver.Conn)
 	// CallFailed is called with the error of a call on conn (or of a
-	// WithRaw function) that IsBroken does not count. It must not block.
+	// WithRaw function) that IsBroken does not count, and with a nil error
+	// after calls on conn the Manager does not see the errors of: a
+	// WithRaw function that returned nil, and a PrepareConn or AfterRelease
+	// hook that kept the connection (each may have swallowed the error of
+	// a call that failed before sending). It must not block.
 	CallFailed(conn driver.Conn, err error)
+}
+
+// unseenCalls tells a ResetTracker Dialer that calls whose errors the
+// Manager did not see ran on l's connection (see CallFailed).
+func (l *Lease) unseenCalls() {
+	if l.m == nil {
+		return // a bare Lease of a test
+	}
+	if t := l.m.resetTracker; t != nil {
+		t.CallFailed(l.raw, nil)
+	}
+}
+
+// TxReporter is implemented by a Dialer whose driver knows when a session
+// is in a transaction the pool did not begin: a BEGIN TRAN sent as SQL,
+// which database/sql and the lease know nothing of, so Release has no
+// driver.Tx to roll back. go-mssqldb's ResetSession only flags the next
+// request for sp_reset_connection, so such a transaction, and on SQL
+// Server the locks it holds, stayed open on the connection while it sat
+// idle in the pool, blocking the sessions of every identity that touched
+// those rows until the identity's next lease (or IdleTimeout, or
+// MaxLifetime). Release closes such a connection instead of keeping it;
+// the server rolls the transaction back as the session ends.
+type TxReporter interface {
+	// InTransaction reports whether conn's session is in a transaction.
+	// It must do no I/O and must not block.
+	InTransaction(conn driver.Conn) bool
+}
+
+// txLeftOpen reports whether l's Dialer, a TxReporter, says that l's
+// session is still in a transaction.
+func (l *Lease) txLeftOpen() bool {
+	t := l.m.txReporter
+	return t != nil && t.InTransaction(l.raw)
 }
 
 // sessionReset tells a ResetTracker Dialer that l's session was reset.

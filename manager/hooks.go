@@ -28,7 +28,10 @@ type Hooks struct {
 	AfterConnect func(ctx context.Context, conn driver.Conn) error
 	// PrepareConn runs on every acquire before the caller gets the
 	// connection. Returning false discards the connection and acquires
-	// another; returning an error discards it and fails the acquire.
+	// another; returning an error discards it and fails the acquire, but
+	// for SQL Server's refusal to reset the session (error 18059: the last
+	// lease left it under EXECUTE AS, and the hook's first request carried
+	// the reset), which acquires another as false does.
 	PrepareConn func(ctx context.Context, conn driver.Conn) (bool, error)
 	// AfterRelease runs on every clean release; returning false discards
 	// the connection instead of pooling it.
@@ -133,6 +136,12 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 				r.keep, herr = h(ctx, l.raw)
 				return herr
 			})
+			if r.keep && r.err == nil {
+				// The hook's first request carries the last release's
+				// reset; it may have swallowed the error of one that
+				// failed before sending (see ResetTracker).
+				l.unseenCalls()
+			}
 			l.exitEnded()
 		} else {
 			r.err = ErrClosed
@@ -148,6 +157,14 @@ func (m *Manager) prepare(ctx context.Context, l *Lease) (keep bool, err error) 
 	case r := <-done:
 		if r.err != nil || !r.keep {
 			l.discard()
+		}
+		if resetRefused(r.err) {
+			// The hook's first request carried the last release's
+			// reset, which SQL Server refused (that lease left the
+			// session under EXECUTE AS) before running it, ending the
+			// session: the connection failed, not the hook. Try another,
+			// as database/sql runs a facade call that met it again.
+			return false, nil
 		}
 		return r.keep && r.err == nil, r.err
 	case <-m.life.Done():
@@ -177,5 +194,10 @@ func (l *Lease) afterRelease() bool {
 	}
 	keep := false
 	err := runHook("AfterRelease", func() error { keep = h(l.raw); return nil })
+	if err == nil && keep {
+		// It runs after the reset was flagged, and may have swallowed the
+		// error of a call that failed before sending (see ResetTracker).
+		l.unseenCalls()
+	}
 	return err == nil && keep
 }

@@ -106,6 +106,11 @@ func (l *Lease) WithRaw(ctx context.Context, f func(driver.Conn) error) error {
 	w := l.watchCall(ctx)
 	defer w.Stop()
 	err := f(l.raw)
+	if err == nil {
+		// f may have swallowed the error of a call that failed before
+		// sending, and with it the reset (see ResetTracker).
+		l.unseenCalls()
+	}
 	return l.note(ctx, err)
 }
 
@@ -123,8 +128,9 @@ func (l *Lease) Key() tokens.Key {
 // connection; a broken-connection error (see IsBroken) closes it. On a kept
 // connection Release first rolls back a transaction left open and resets the
 // session; if that fails (or the driver panics in its Rollback,
-// ResetSession or IsValid, a panic Release keeps to itself) the connection
-// is closed instead.
+// ResetSession or IsValid, a panic Release keeps to itself), or the Dialer
+// is a TxReporter that reports a transaction still open (one begun as SQL,
+// which Release cannot roll back), the connection is closed instead.
 //
 // From the moment Release begins, the guard refuses every new operation on
 // the lease. An operation still in flight (another goroutine's) is waited
@@ -225,7 +231,9 @@ func (l *Lease) Close() error {
 }
 
 // reset makes the connection safe for the next user, off the actor: roll back
-// what the caller left open, then let the driver reset the session.
+// what the caller left open (or, for a transaction the driver reports still
+// open past that, one begun as SQL, refuse: see TxReporter), then let the
+// driver reset the session.
 // go-mssqldb does no I/O in ResetSession (it flags the next request for
 // sp_reset_connection), and neither does drivers/postgres as a rule (it
 // sends its reset ahead of the next request); when drivers/postgres must
@@ -248,6 +256,9 @@ func (l *Lease) reset() (ok bool) {
 		if !l.rollbackLeft(tx) {
 			return false
 		}
+	}
+	if l.txLeftOpen() {
+		return false // a transaction begun as SQL: see TxReporter
 	}
 	if r, ok := l.raw.(driver.SessionResetter); ok {
 		if err := r.ResetSession(l.m.life); err != nil {

@@ -93,6 +93,8 @@ type Manager struct {
 	// so that a Release (the hit path's second half) pays a nil check,
 	// not an interface assertion.
 	resetTracker ResetTracker
+	// txReporter is dialer as a TxReporter, or nil, asked once here too.
+	txReporter TxReporter
 	// watchCalls: calls are watched on their ctx (trackCalls); false for
 	// an Aborter whose driver ends its calls at their ctx (CtxBounded).
 	watchCalls bool
@@ -150,6 +152,7 @@ func New(cfg Config) (*Manager, error) {
 	life, cancel := context.WithCancel(context.Background())
 	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, tracing: tr, routes: routes, dialer: dialer}
 	m.resetTracker, _ = dialer.(ResetTracker)
+	m.txReporter, _ = dialer.(TxReporter)
 	if aborter != nil {
 		m.aborter = aborter
 		cb, ok := aborter.(CtxBounded)

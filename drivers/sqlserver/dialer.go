@@ -49,6 +49,7 @@ var (
 	_ manager.Aborter      = (*Dialer)(nil)
 	_ manager.ConnCloser   = (*Dialer)(nil)
 	_ manager.ResetTracker = (*Dialer)(nil)
+	_ manager.TxReporter   = (*Dialer)(nil)
 )
 
 // Option configures a Dialer.
@@ -222,7 +223,11 @@ func (d *Dialer) SessionReset(conn driver.Conn) {
 // (its temporary tables, SET options, CONTEXT_INFO, an open transaction).
 // When conn has written nothing since the reset was flagged, whatever the
 // error, no request has carried it, so CallFailed flags it again; once a
-// request went out, the reset went with it, and nothing is flagged.
+// request went out, the reset went with it, and nothing is flagged. The
+// pool also calls it with a nil error after calls whose errors it did not
+// see (a PrepareConn or AfterRelease hook's, a WithRaw function's that
+// returned nil): flagging a connection whose flag is still set changes
+// nothing.
 func (d *Dialer) CallFailed(conn driver.Conn, _ error) {
 	if d.secrets == nil || !d.secrets().open.unsentReset(conn) {
 		return

@@ -43,4 +43,10 @@
 // that fails in the driver before sending anything has cleared the flag;
 // the Dialer flags it again when nothing was written since the reset, so
 // that the last lease's session state never reaches the next lease's calls.
+//
+// A Dialer is also a manager.TxReporter: a transaction begun as SQL (BEGIN
+// TRAN in a batch), which Release cannot roll back, would wait for that
+// reset, open with its locks, while the connection sat idle in the pool;
+// the Dialer reports it (from go-mssqldb's transaction descriptor, read
+// without I/O) and the pool closes the connection instead.
 package sqlserver

@@ -19,3 +19,7 @@ func WrapSockets(d *Dialer, conn driver.Conn, wrap func(net.Conn) net.Conn) bool
 	}
 	return true
 }
+
+// TranIDFound reports whether InTransaction found go-mssqldb's transaction
+// descriptor.
+func TranIDFound() bool { return tranIDField.ok }

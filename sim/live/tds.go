@@ -258,8 +258,9 @@ func tdsOp(ctx context.Context, conn *sql.Conn, op Op) error {
 		sleep(op.Hold)
 		return tx.Commit()
 	case workload.OpAbandon:
-		// A transaction opened in SQL and left open: the release must reset
-		// the session so the next user does not inherit it.
+		// A transaction opened in SQL and left open: the next user must not
+		// inherit it (Release closes the session: drivers/sqlserver reports
+		// the transaction, see manager.TxReporter).
 		if _, err := conn.ExecContext(ctx, "BEGIN TRAN"); err != nil {
 			return err
 		}
