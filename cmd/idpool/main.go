@@ -51,7 +51,7 @@ func main() {
 func quitOnSecondSignal(ctx context.Context, stop context.CancelFunc, stderr io.Writer) {
 	<-ctx.Done()
 	stop()
-	fmt.Fprintln(stderr, "idpool: stopping (interrupt again to quit at once, without a report)")
+	fmt.Fprintln(stderr, "idpool: stopping (interrupt again to quit at once)")
 }
 
 // run runs the command line args and returns the exit code.
