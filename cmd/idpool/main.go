@@ -38,7 +38,20 @@ func main() {
 	// supervisor (CI, timeout, systemd) stops it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go quitOnSecondSignal(ctx, stop, os.Stderr)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// quitOnSecondSignal gives the signals back to the OS once the first has
+// ended ctx. The command then finishes what is in flight, which can take a
+// while (a live sim waits for every lease's hold and slow query, up to a
+// minute each), and a second Ctrl-C used to be caught and dropped: only
+// SIGKILL ended the process. Now it ends it at once, as a signal does,
+// without a report.
+func quitOnSecondSignal(ctx context.Context, stop context.CancelFunc, stderr io.Writer) {
+	<-ctx.Done()
+	stop()
+	fmt.Fprintln(stderr, "idpool: stopping (interrupt again to quit at once)")
 }
 
 // run runs the command line args and returns the exit code.

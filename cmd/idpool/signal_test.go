@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -111,4 +112,33 @@ func TestSimLiveInterruptedSaysSo(t *testing.T) {
 		assert.Contains(t, stdoutOf(cmd), "all invariants held in the part that ran (interrupted)", sig)
 		assert.NotContains(t, stdoutOf(cmd), "all invariants held\n", sig)
 	}
+}
+
+// After Ctrl-C a live run finishes the leases in flight, each up to its
+// --hold (a minute at most), and a second Ctrl-C was caught and dropped:
+// only SIGKILL ended it. The first signal says how to quit at once, and
+// the second does, as SIGINT does (no report).
+func TestSimSecondInterruptQuitsAtOnce(t *testing.T) {
+	bin := cliBinary(t)
+	cmd := exec.Command(bin, "sim", "--backend", "memdb", "--duration", "1000h",
+		"--hold", "const:1m", "--acquire-timeout", "1m", "--token-lifetime", "3m", "--token-threshold", "70s")
+	// The first progress line comes once main has its signals; the word
+	// of a second interrupt once the first ended the run's ctx.
+	running := &markerWriter{marker: "live", seen: make(chan struct{})}
+	stopping := &markerWriter{marker: "interrupt again", seen: make(chan struct{})}
+	cmd.Stderr = io.MultiWriter(running, stopping)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	for _, step := range []*markerWriter{running, stopping} {
+		select {
+		case <-step.seen:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("no %q on stderr within 60s: %s", step.marker, step.String())
+		}
+		require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	}
+	// The leases in flight hold for a minute yet; the bound is well
+	// below it.
+	assert.Equal(t, -1, exitWithin(t, cmd, 30*time.Second), "killed by the signal")
+	assert.Equal(t, syscall.SIGINT, cmd.ProcessState.Sys().(syscall.WaitStatus).Signal())
 }

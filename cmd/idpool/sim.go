@@ -288,7 +288,13 @@ func verdict(res *report.Result, cfg workload.Config) error {
 		if n, _ := res.Violations.ByName(bug.Violation); n > 0 {
 			return nil
 		}
-		return fmt.Errorf("injected bug %s was not caught: %s stayed 0", bug.Name, bug.Violation)
+		err := fmt.Errorf("injected bug %s was not caught: %s stayed 0", bug.Name, bug.Violation)
+		if bug.Needs != "" {
+			// The default workload rarely gives this bug its chance: say
+			// how to give it one, rather than leave the checker suspect.
+			err = fmt.Errorf("%w; it needs %s to strike: try `idpool sim --mode virtual --inject-bug %s %s`", err, bug.Needs, bug.Name, bug.Needs)
+		}
+		return err
 	}
 	if n := res.Violations.Total(); n > 0 {
 		return fmt.Errorf("%d invariant violations", n)

@@ -106,6 +106,8 @@ func TestSimRefusesNaNInfAndNegativeValues(t *testing.T) {
 		{[]string{"--idle-timeout", "-1s"}, "--idle-timeout -1s: must not be negative"},
 		{[]string{"--ops", "-5"}, "--ops must not be negative"},
 		{[]string{"--mailbox-latency", "-1s"}, "--mailbox-latency -1s: must not be negative"},
+		// Ran every operation as a select, without a word.
+		{[]string{"--mix", "select=1,slow=NaN"}, "mix weight slow is NaN: want a finite number"},
 	} {
 		args := append([]string{"--mode", "virtual", "--duration", "1s", "--quiet"}, c.args...)
 		type result struct {

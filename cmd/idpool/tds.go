@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -122,7 +123,14 @@ func runTDS(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	defer cleanup()
-	printConnectInfo(stdout, f, srv, idp, certFile)
+	// The instructions are written at once and their error kept: with
+	// stdout unwritable (a full disk, a closed pipe) the server went on
+	// serving, its Entra ID's port and certificates file told to no one.
+	var info bytes.Buffer
+	printConnectInfo(&info, f, srv, idp, certFile)
+	if _, err := stdout.Write(info.Bytes()); err != nil {
+		return fmt.Errorf("writing how to connect: %w", err)
+	}
 	<-ctx.Done()
 	return nil
 }

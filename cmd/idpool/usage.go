@@ -32,8 +32,9 @@ const exitCodesHelp = `Exit codes:
      run was interrupted; demo: a query reached another identity's
      connection, or a connection stayed open after Close; bench, demo: it
      was interrupted, after printing (and bench writing) what finished;
-     sim, bench: an output file could not be written; --help: the help
-     could not be written)
+     sim, bench: an output file could not be written; tds: how to
+     connect could not be written; --help: the help could not be
+     written)
   2  bad command line: unknown command or flag, or a flag value refused
      before any work started (nothing was run)`
 

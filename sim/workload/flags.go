@@ -11,7 +11,7 @@ import (
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of every random draw")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "how long arrivals go on (virtual time in virtual mode)")
-	fs.Int64Var(&c.Ops, "ops", c.Ops, "stop after this many acquires (0: run for --duration)")
+	fs.Int64Var(&c.Ops, "ops", c.Ops, "stop after this many acquires, or at --duration if that comes first (0: run for --duration; --duration 0: run for exactly this many)")
 
 	fs.IntVar(&c.Identities, "identities", c.Identities, "number of named identities")
 	fs.Float64Var(&c.ZipfS, "zipf", c.ZipfS, "Zipf exponent of identity popularity (>1; higher: more skewed)")

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -47,10 +48,18 @@ func (m Mix) weights() [numOps]float64 {
 func (m Mix) validate() error {
 	sum := 0.0
 	for i, w := range m.weights() {
+		// NaN passes every comparison, and Pick runs every operation as a
+		// select when a weight or the sum is not finite.
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			return fmt.Errorf("mix weight %s is %v: want a finite number", Op(i), w)
+		}
 		if w < 0 {
 			return fmt.Errorf("mix weight %s is negative", Op(i))
 		}
 		sum += w
+	}
+	if math.IsInf(sum, 0) {
+		return fmt.Errorf("mix weights sum past the largest float: want finite numbers of a usual size")
 	}
 	if sum <= 0 {
 		return fmt.Errorf("mix weights sum to zero")
