@@ -146,20 +146,26 @@ func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
 	b.held -= n
 	left := b.held
 	b.mu.Unlock()
-	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
-	defer cancel()
-	key := b.holderKey(lease)
-	op := clientv3.OpPut(key, strconv.Itoa(left), clientv3.WithLease(lease))
-	if left == 0 {
-		op = clientv3.OpDelete(key)
-	}
 	if beforeGiveBack != nil {
 		beforeGiveBack()
 	}
-	// Only if the key is as this process last wrote it (a missing key's
-	// revision compares as 0): a put must never raise a count that another
-	// program lowered meanwhile, and which the others may have taken up.
-	r, err := b.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", w.ownRev)).Then(op).Commit()
+	b.writeOwnCount(w, lease, b.holderKey(lease), left, w.ownRev)
+}
+
+// writeOwnCount writes this process's holder key (key) down to n (deleting
+// it at 0), only if the key is as this process last wrote or read it (rev;
+// a missing key's revision compares as 0): a put must never raise a count
+// that another program lowered meanwhile, and which the others may have
+// taken up. A compare that fails has the worker read the key again (see
+// checkOwnKey); a lease etcd no longer has is dropped.
+func (b *Budget) writeOwnCount(w *worker, lease clientv3.LeaseID, key string, n int, rev int64) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
+	defer cancel()
+	op := clientv3.OpPut(key, strconv.Itoa(n), clientv3.WithLease(lease))
+	if n == 0 {
+		op = clientv3.OpDelete(key)
+	}
+	r, err := b.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(op).Commit()
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		b.lost(lease, "etcd expired it")
 		return
@@ -170,7 +176,7 @@ func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
 	}
 	b.mu.Lock()
 	if !r.Succeeded {
-		b.checkOwn = true // see checkOwnKey
+		b.checkOwn = true // written meanwhile: read it again
 		b.mu.Unlock()
 		b.wake()
 		return
@@ -178,7 +184,7 @@ func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
 	b.st.Returns++
 	b.mu.Unlock()
 	w.ownRev = 0
-	if left > 0 {
+	if n > 0 {
 		w.ownRev = r.Header.Revision
 	}
 }

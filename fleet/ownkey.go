@@ -2,11 +2,8 @@ package fleet
 
 import (
 	"context"
-	"errors"
-	"strconv"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -18,7 +15,7 @@ import (
 // worker then counts only what etcd records, takes the rest back through a
 // fetch (with its compare, as any other take) and sheds what it cannot. When
 // the read finds etcd recording more than the process counts on (a
-// give-back that lost its compare), it writes the key down (dropExcess).
+// give-back that lost its compare), it writes the key down (writeOwnCount).
 
 // ownKeyLowered says whether a watch event on this process's holder key may
 // leave etcd recording fewer permits than the process counts on (held). Its
@@ -66,7 +63,7 @@ func (b *Budget) noteOwnKey(ev *clientv3.Event) {
 // It runs on the worker, between its own writes, so etcd never records less
 // than held unless another program wrote the key (or a write of its own that
 // timed out was applied late). When etcd records more than held, it writes
-// the key down to held (see dropExcess). It says false when etcd could not be
+// the key down to held (see writeOwnCount). It says false when etcd could not be
 // read.
 func (b *Budget) checkOwnKey(w *worker, lease clientv3.LeaseID) bool {
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
@@ -94,48 +91,17 @@ func (b *Budget) checkOwnKey(w *worker, lease clientv3.LeaseID) bool {
 			"key", key, "held", was, "etcd", n, "in_use", inUse)
 	}
 	if current && n > was {
-		b.dropExcess(w, lease, key, was, rev)
+		// A give-back that lost its compare dropped its permits from held
+		// before its write (so that none is handed out meanwhile), and the
+		// key was written in between, by a write of its own applied late or
+		// by another program. Nothing else would write the key until the
+		// next fetch or give-back, which an idle process (its MinSize
+		// connections, say) may not make for as long as it lives: the fleet
+		// would lack those permits meanwhile. The write compares the key's
+		// revision with the read's, so it never lowers a count written since.
+		b.writeOwnCount(w, lease, key, was, rev)
 	}
 	return true
-}
-
-// dropExcess writes this process's holder key down to held when etcd
-// records more (excess, read at rev): a give-back that lost its compare
-// dropped its permits from held before its write (so that none is handed
-// out meanwhile), and its key was written in between by a write of its own
-// applied late or by another program. Nothing else would write the key
-// until the next fetch or give-back, which an idle process (its MinSize
-// connections, say) may not make for as long as it lives: the fleet would
-// lack those permits meanwhile. The write compares the key's revision with
-// the read's, as a give-back does, so it never lowers a count written since.
-func (b *Budget) dropExcess(w *worker, lease clientv3.LeaseID, key string, held int, rev int64) {
-	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.TTL/3)
-	defer cancel()
-	op := clientv3.OpPut(key, strconv.Itoa(held), clientv3.WithLease(lease))
-	if held == 0 {
-		op = clientv3.OpDelete(key)
-	}
-	r, err := b.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(op).Commit()
-	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		b.lost(lease, "etcd expired it")
-		return
-	}
-	if err != nil {
-		b.fail(w, "return permits", err)
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !r.Succeeded {
-		b.checkOwn = true // written again meanwhile: read it again
-		b.wake()
-		return
-	}
-	b.st.Returns++
-	w.ownRev = 0
-	if held > 0 {
-		w.ownRev = r.Header.Revision
-	}
 }
 
 // ownCount is the count of this process's holder key as read (0 when it is
