@@ -333,16 +333,21 @@ func (m *Manager) acquire(ctx context.Context, id tokens.Identity) (*Lease, time
 	if m.closed.Load() {
 		return nil, 0, ErrClosed
 	}
-	if !id.KeyCurrent(m.keyTokenExpired) {
+	var disc string
+	var err error
+	if id.KeyCurrent(m.keyTokenExpired) {
+		disc, err = id.Discriminator(ctx) // known: no lookup, no timer
+	} else {
 		// The key lookup and the wait in the pool share one deadline (the
 		// ctx's, or AcquireTimeout from now): bounded apart, each got a
-		// whole AcquireTimeout. Only a token-keyed identity's first
-		// acquires pay for the timer.
+		// whole AcquireTimeout. Only a token-keyed identity's acquires
+		// that must mint (its first, or one whose newest token expired:
+		// see tokens.Identity.KeyCurrent) pay for the timer.
 		var cancel context.CancelFunc
 		ctx, cancel = m.boundAcquire(ctx)
 		defer cancel()
+		disc, err = m.resolveKey(ctx, id)
 	}
-	disc, err := m.resolveKey(ctx, id)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, 0, m.keyLookupEnded(ctx, err)
