@@ -23,9 +23,16 @@ type timers struct {
 	asked chan time.Duration
 	due   []func()
 	armed atomic.Int64 // see arm
+	// stopped gets a value each time a stop keeps a timer from running:
+	// Track's timer is armed on the ctx's goroutine, which may stop it
+	// itself after Stop has returned (see pastctx.Calls.armGrace), so a
+	// test waits for the stop rather than reading armed at once.
+	stopped chan struct{}
 }
 
-func newTimers() *timers { return &timers{asked: make(chan time.Duration, 4)} }
+func newTimers() *timers {
+	return &timers{asked: make(chan time.Duration, 4), stopped: make(chan struct{}, 64)}
+}
 
 func (c *timers) afterFunc(d time.Duration, f func()) {
 	c.mu.Lock()
@@ -49,6 +56,10 @@ func (c *timers) arm(d time.Duration, f func()) func() bool {
 	return func() bool {
 		if done.CompareAndSwap(false, true) {
 			c.armed.Add(-1)
+			select {
+			case c.stopped <- struct{}{}:
+			default: // no test waits for this many
+			}
 			return true
 		}
 		return false
@@ -249,6 +260,11 @@ func TestAWatchStoppedAfterItsCtxEndedLeavesNoTimerArmed(t *testing.T) {
 	assert.Equal(t, time.Second, <-clock.asked, "the ctx's end armed the grace")
 	assert.EqualValues(t, 1, clock.armed.Load())
 	assert.False(t, c.Stop())
+	select {
+	case <-clock.stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the grace's timer was never stopped")
+	}
 	assert.Zero(t, clock.armed.Load(), "Stop stopped the grace's timer")
 	clock.fire()
 }
