@@ -33,6 +33,13 @@ func TestDifferentCapsKeepToTheSmaller(t *testing.T) {
 		"the process with the larger cap is told the fleet is full")
 	assert.False(t, large.TryAcquire(), "a permit beyond the smaller cap")
 	assert.Equal(t, 2, fleetSum(t, cli, prefix))
+	// The Full signal comes from large's fetch, which reads the cap keys
+	// itself; FleetCap is what large's watch has seen of them, and the
+	// watch reads the keys on its own goroutine, at its own pace. It logs
+	// the mismatch once it has noted small's cap: only then is FleetCap
+	// due to say 2.
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "cap=4 other_cap=2") }, 10*time.Second, time.Millisecond,
+		"the process with the larger cap logs the mismatch")
 	assert.Equal(t, 2, large.Stats().FleetCap, "the cap the fleet keeps to")
 	assert.Equal(t, 4, large.Stats().Cap)
 	assert.Equal(t, 2, large.FleetStats().Cap,
