@@ -92,7 +92,14 @@ func TestPoolAcquireCheckIsOrderedWithAForcedClose(t *testing.T) {
 	case err := <-closed:
 		var ce *manager.CloseError
 		require.ErrorAs(t, err, &ce)
-		assert.Equal(t, 1, ce.Forced, "the lease was closed by force")
+		// Close reads its figures from the actors for at most CloseGrace
+		// more: an actor scheduled later than that (a loaded machine)
+		// leaves them out, and Close says so (Unanswered). Stats waits for
+		// the actors and counts the forced close either way.
+		if !ce.Unanswered {
+			assert.Equal(t, 1, ce.Forced, "the lease was closed by force")
+		}
+		assert.EqualValues(t, 1, pool.Manager().Stats().Total.Closes["forced"], "the lease was closed by force")
 	case <-time.After(10 * time.Second):
 		t.Fatal("the forced Close never returned")
 	}

@@ -53,7 +53,13 @@ func TestAForcedCloseWaitsForTheQueryInsidePgx(t *testing.T) {
 	var ce *manager.CloseError
 	require.ErrorAs(t, err, &ce)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded))
-	assert.Equal(t, 1, ce.Forced, "the lease was closed by force")
+	// Close reads its figures from the actors for at most CloseGrace more:
+	// an actor scheduled later than that (a loaded machine) leaves them
+	// out, and Close says so (Unanswered). Stats, below, waits for the
+	// actors and counts the forced close either way.
+	if !ce.Unanswered {
+		assert.Equal(t, 1, ce.Forced, "the lease was closed by force")
+	}
 
 	select {
 	case err := <-got:
