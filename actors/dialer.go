@@ -12,7 +12,9 @@ import (
 // honour ctx. A panic in Dial is recovered and reported as a dial error. A
 // dial fails also when Dial returns no connection (nil, or a nil pointer)
 // and no error; a connection returned along with an error is closed (as the
-// pool closes its own, see CloseDialed) and the error reported.
+// pool closes its own, see CloseDialed) and the error reported, with the
+// request's token replaced wherever its text names it (the error still
+// unwraps to Dial's own).
 type Dialer interface {
 	Dial(ctx context.Context, req DialRequest) (driver.Conn, error)
 }

@@ -27,7 +27,7 @@ func (a *poolActor) dial(c actor.Context, tok tokens.Token) {
 		ctx, cancel := workCtx(life, cause, a.cfg.DialTimeout)
 		defer cancel()
 		conn, err := safeDial(ctx, a.cfg.Dialer, req)
-		err = boundPassed(ctx, err, "DialTimeout", a.cfg.DialTimeout)
+		err = boundPassed(ctx, redactToken(err, tok.Value), "DialTimeout", a.cfg.DialTimeout)
 		root.Send(self, &messages.DialDone{Conn: conn, Token: tok, Err: err, Ctx: valuesOf(cause), Epoch: epoch})
 	}()
 }

@@ -187,8 +187,11 @@ type Config struct {
 	// MetricsPerPool gives every identity pool series of its own, named by
 	// its redacted key: one set per identity, so with many identities
 	// mind the backend's cardinality (the OpenTelemetry SDK keeps 2,000
-	// series per instrument unless told otherwise). Default: series per
-	// server and identity kind.
+	// series per instrument unless told otherwise). A retired pool's
+	// histogram series stay in the SDK under cumulative temporality (its
+	// default), so identities that came and went count too, not only the
+	// live ones (docs/OPERATIONS.md, Metrics). Default: series per server
+	// and identity kind.
 	MetricsPerPool bool
 	// MetricsIdentityDetail names per-pool series by the full identity
 	// (which may include client ids) rather than a redacted hash. It
