@@ -3,6 +3,7 @@ package manager
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -13,15 +14,20 @@ import (
 // with the budget's figures at that moment, and wraps the *TimeoutError, so
 // it still matches ErrAcquireTimeout and context.DeadlineExceeded (or
 // context.Canceled), and errors.As finds the *TimeoutError. To tell, the
-// acquire asks the manager actor, for at most CloseGrace: an actor held by
-// user code (a Logger handler that blocks) leaves it the plain *TimeoutError.
+// acquire asks the manager actor, for at most CloseGrace. Should it not
+// answer by then (user code inside it, a Logger handler that blocks, or a
+// machine too loaded to schedule it), the pool's own figures decide: with
+// no MaxTotal of the Config's, a dial of the pool waiting for a permit
+// waits for the fleet's, and DialsWaiting counts that pool's alone;
+// otherwise the acquire gets the plain *TimeoutError.
 type FleetTimeoutError struct {
 	// Timeout is the acquire's timeout, as it would be without a fleet.
 	Timeout *TimeoutError
 	// Fleet is the budget's state when the acquire ended; zero when the
 	// budget does not implement SessionBudgetStats.
 	Fleet FleetStats
-	// DialsWaiting counts this process's dials held at the fleet gate.
+	// DialsWaiting counts this process's dials held at the fleet gate (the
+	// pool's alone when the manager actor did not answer in time).
 	DialsWaiting int
 }
 
@@ -63,7 +69,8 @@ type fleetWaitAnswer struct {
 // fleetTimeout turns the timeout of an acquire whose pool has a dial waiting
 // for a fleet permit into a *FleetTimeoutError; any other error is returned
 // as it is. It asks the manager actor (only after a timeout, with a fleet),
-// waiting for its answer at most CloseGrace.
+// waiting for its answer at most CloseGrace, and then reads the pool's own
+// figures (poolAwaitedTheFleet).
 func (m *Manager) fleetTimeout(disc string, err error) error {
 	var te *TimeoutError
 	if m.cfg.Fleet == nil || !errors.As(err, &te) {
@@ -90,7 +97,7 @@ func (m *Manager) fleetTimeout(disc string, err error) error {
 		select {
 		case a = <-reply:
 		case <-t.C:
-			return err
+			a = m.poolAwaitedTheFleet(te)
 		}
 	}
 	if !a.pool {
@@ -101,4 +108,18 @@ func (m *Manager) fleetTimeout(disc string, err error) error {
 		fe.Fleet = *s
 	}
 	return fe
+}
+
+// poolAwaitedTheFleet answers for a manager actor that did not answer in
+// time, from what the pool reported as the acquire left its queue: its
+// dials waiting for a permit. Those wait for the fleet's only when the
+// Config set no MaxTotal (withDefaults then sets the largest, which the
+// permit book always grants); with a MaxTotal they may wait for its
+// permit, and the answer is no, as it was before the pool's figures were
+// read (a TimeoutError that says "fleet" must be sure of it).
+func (m *Manager) poolAwaitedTheFleet(te *TimeoutError) fleetWaitAnswer {
+	if m.cfg.MaxTotal != math.MaxInt || te.Pool == nil || te.Pool.AwaitingPermit == 0 {
+		return fleetWaitAnswer{}
+	}
+	return fleetWaitAnswer{pool: true, waiting: te.Pool.AwaitingPermit}
 }

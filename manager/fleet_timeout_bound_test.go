@@ -41,14 +41,31 @@ func (h blockOnRetire) WithGroup(string) slog.Handler      { return h }
 // waited for the answer without bound: with the manager actor held by user
 // code (a Logger handler that blocks on a line the actor logs), the acquire
 // returned only when the handler did, past its ctx, where without a fleet it
-// returns at its ctx. It must return within a moment of its ctx, with the
-// plain timeout if the actor does not answer.
+// returns at its ctx. It must return within a moment of its ctx. The
+// actor's answer missing, the pool's own figures say whether its dial waited
+// for the fleet: with no MaxTotal it did, and the error still names the
+// fleet (a loaded machine that schedules the actor late is the same case);
+// with a MaxTotal the permit awaited may be its, and the error is the plain
+// timeout.
 func TestFleetTimeoutIsBoundedWhenTheManagerActorIsHeld(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		maxTotal   int
+		namesFleet bool
+	}{
+		{"no MaxTotal", 0, true},
+		{"MaxTotal", 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) { fleetTimeoutWithTheActorHeld(t, tc.maxTotal, tc.namesFleet) })
+	}
+}
+
+func fleetTimeoutWithTheActorHeld(t *testing.T, maxTotal int, namesFleet bool) {
 	h := blockOnRetire{armed: new(atomic.Bool), entered: make(chan struct{}), once: new(sync.Once), release: make(chan struct{})}
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(h.release) }) }
 	fb := &fakeBudget{avail: 2}
-	m, _ := newManager(t, Config{MaxSize: 2, Fleet: fb, HealthCheckAfter: -1, PoolIdleTimeout: 300 * time.Millisecond,
+	m, _ := newManager(t, Config{MaxSize: 2, MaxTotal: maxTotal, Fleet: fb, HealthCheckAfter: -1, PoolIdleTimeout: 300 * time.Millisecond,
 		Logger: slog.New(h)})
 	t.Cleanup(release) // before the Manager's Close (cleanups run last first), which the handler would hold
 	a := acquire(t, m, identity("alice"))
@@ -82,6 +99,14 @@ func TestFleetTimeoutIsBoundedWhenTheManagerActorIsHeld(t *testing.T) {
 	select {
 	case err := <-got:
 		require.True(t, errors.Is(err, ErrAcquireTimeout), "%v", err)
+		var fe *FleetTimeoutError
+		if !namesFleet {
+			require.False(t, errors.As(err, &fe), "a MaxTotal permit may be what the dial waited for: %v", err)
+			break
+		}
+		require.ErrorAs(t, err, &fe, "the pool's own figures say its dial waited for the fleet")
+		require.Equal(t, 1, fe.DialsWaiting, "bob's pool's dial, counted by the pool")
+		require.Contains(t, err.Error(), "waiting for a fleet session permit")
 	case <-time.After(5 * time.Second): // the ctx ended 2s in
 		release()
 		<-got
