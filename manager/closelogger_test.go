@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -88,6 +89,11 @@ func TestCloseIsBoundedWithALoggerThatBlocks(t *testing.T) {
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.True(t, ce.Unanswered, "%v", err)
 			assert.Contains(t, err.Error(), "an actor did not answer")
+			// Its figures missing, the counts are floors, and the text
+			// says so where each is read: "0 closed by force" read alone
+			// would be believed.
+			assert.Contains(t, err.Error(), fmt.Sprintf("at least %d leased connections closed by force", ce.Forced))
+			assert.Contains(t, err.Error(), fmt.Sprintf("at least %d connections closing", ce.Closing))
 			g.open()
 			<-background
 			eventually(t, func() bool { return db.OpenNow() == 0 }, "closed once the handler returns")

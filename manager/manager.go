@@ -813,9 +813,10 @@ type CloseError struct {
 	Forced, Closing, Dialing, Minting, Checking int
 	// Err is the ctx's error, or ErrCloseAbandoned.
 	Err error
-	// Unanswered: the manager or a pool actor did not answer Close in
-	// time, held up by user code inside it (a Logger handler that
-	// blocks); the counts miss what it holds.
+	// Unanswered: the manager or a pool actor did not answer Close within
+	// CloseGrace: user code inside it (a Logger handler that blocks) held
+	// it up, or there were more pools (thousands) than Close could hear
+	// from in time. The counts then miss its figures: each is a floor.
 	Unanswered bool
 }
 
@@ -829,13 +830,20 @@ func (e *CloseError) left() int { return e.Closing + e.Dialing + e.Minting + e.C
 // Error implements error.
 func (e *CloseError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "idpool: Close returned before everything closed (%v): %d leased connections closed by force", e.Err, e.Forced)
-	if e.left() > 0 {
-		fmt.Fprintf(&b, "; left in flight: %d connections closing, %d dials, %d token mints, %d health or token checks",
-			e.Closing, e.Dialing, e.Minting, e.Checking)
+	// Unanswered, every count is a floor: say so where each is read, not
+	// only at the end (a reader who stops at "0 closed by force" would
+	// believe it).
+	atLeast := ""
+	if e.Unanswered {
+		atLeast = "at least "
+	}
+	fmt.Fprintf(&b, "idpool: Close returned before everything closed (%v): %s%d leased connections closed by force", e.Err, atLeast, e.Forced)
+	if e.left() > 0 || e.Unanswered {
+		fmt.Fprintf(&b, "; left in flight: %s%d connections closing, %d dials, %d token mints, %d health or token checks",
+			atLeast, e.Closing, e.Dialing, e.Minting, e.Checking)
 	}
 	if e.Unanswered {
-		b.WriteString("; an actor did not answer, held up by user code inside it (a Logger handler that blocks?): counts incomplete")
+		b.WriteString("; an actor did not answer within CloseGrace (user code inside it, such as a Logger handler that blocks, or more pools than it could hear from in time): the counts miss its figures")
 	}
 	return b.String()
 }
