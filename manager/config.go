@@ -151,8 +151,10 @@ type Config struct {
 	// all pools (a server's session budget: a permit comes back only once
 	// the close has finished). At the cap, a pool that needs a connection
 	// makes the pool holding the most give one up (its oldest idle one, or
-	// the next one released); pools waiting for room are served in arrival
-	// order. Default 0: no global cap.
+	// the next one released: with every connection of that pool leased,
+	// the waiting pool waits for its next release, even while others sit
+	// idle, see docs/OPERATIONS.md); pools waiting for room are served in
+	// arrival order. Default 0: no global cap.
 	MaxTotal int
 	// Fleet is a session budget shared with other processes (replicas of
 	// the service), such as package fleet's etcd budget: every physical
