@@ -61,6 +61,14 @@ type loginRecord struct {
 	At         time.Time
 }
 
+// simHandshakeTimeout is how long sim/tds lets a client take over its TLS,
+// PRELOGIN and LOGIN7. Its default, 10 s, bounds a stalled client; these
+// tests' clients are idpool's own dials, and a go-mssqldb login among a
+// hundred at once on a loaded 2-core -race machine passed 10 s: the server
+// closed the connection and the dial failed with EOF (a call lost in
+// TestMSSQLPoolRetirementRacesTDS). A minute is past every test's ctx.
+const simHandshakeTimeout = time.Minute
+
 // startMSSQL starts sim/entra and sim/tds for t, points
 // ManagedIdentityCredential at the former (IDENTITY_ENDPOINT/HEADER, so t
 // must not be parallel) and closes both after the test.
@@ -72,7 +80,7 @@ func startMSSQL(t *testing.T) *mssqlEnv {
 	t.Cleanup(es.Close)
 	es.SetManagedIdentityEnv(t)
 	env := &mssqlEnv{entra: es, uniq: strings.ToLower(rand.Text()[:10]), seen: map[string]struct{}{}}
-	srv, err := tds.Start(tds.Options{VerifyToken: env.verify, Database: "appdb"})
+	srv, err := tds.Start(tds.Options{VerifyToken: env.verify, Database: "appdb", HandshakeTimeout: simHandshakeTimeout})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	env.tds = srv

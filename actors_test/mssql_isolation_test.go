@@ -64,10 +64,10 @@ func TestMSSQLIsolationManyIdentities(t *testing.T) {
 
 	owners := newSPIDOwners()
 	var queries, mismatches, failures atomic.Int64
-	var firstErr atomic.Value
+	var first firstErr
 	fail := func(err error) {
 		failures.Add(1)
-		firstErr.CompareAndSwap(nil, err)
+		first.keep(err)
 	}
 	check := func(id testIdentity, got string, spid int64) {
 		queries.Add(1)
@@ -134,7 +134,7 @@ func TestMSSQLIsolationManyIdentities(t *testing.T) {
 	}
 	wg.Wait()
 
-	require.Zero(t, failures.Load(), "first error: %v", firstErr.Load())
+	require.Zero(t, failures.Load(), "first error: %v", first.err())
 	require.Zero(t, mismatches.Load(), "SUSER_SNAME() answered another identity")
 	owners.mu.Lock()
 	require.Empty(t, owners.clash)

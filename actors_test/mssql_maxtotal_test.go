@@ -134,7 +134,7 @@ func TestMSSQLMaxTotalAcrossIdentities(t *testing.T) {
 
 	served := make([]atomic.Int64, nIDs)
 	var mismatches atomic.Int64
-	var firstErr atomic.Value
+	var first firstErr
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Add(1)
@@ -146,7 +146,7 @@ func TestMSSQLMaxTotalAcrossIdentities(t *testing.T) {
 				var login string
 				err := db.QueryRowContext(tokens.WithIdentity(ctx, ids[i].ID), "SELECT SUSER_SNAME()").Scan(&login)
 				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					first.keep(err)
 					continue
 				}
 				if login != ids[i].Login {
@@ -160,7 +160,7 @@ func TestMSSQLMaxTotalAcrossIdentities(t *testing.T) {
 	close(stop)
 	<-sampled
 
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err := first.err(); err != nil {
 		t.Fatalf("a call failed: %v", err)
 	}
 	assert.Zero(t, mismatches.Load())

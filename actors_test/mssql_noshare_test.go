@@ -94,7 +94,7 @@ func TestMSSQLIdentitiesNeverShareConnections(t *testing.T) {
 
 	var leaseSeq atomic.Uint64
 	var acquires, wrongDialler, sharedConn, wrongLogin atomic.Int64
-	var firstErr atomic.Value
+	var first firstErr
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Add(1)
@@ -105,7 +105,7 @@ func TestMSSQLIdentitiesNeverShareConnections(t *testing.T) {
 				i := rng.IntN(nIDs)
 				l, err := db.Manager.Acquire(ctx, ids[i].ID)
 				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					first.keep(err)
 					continue
 				}
 				acquires.Add(1)
@@ -120,7 +120,7 @@ func TestMSSQLIdentitiesNeverShareConnections(t *testing.T) {
 				for range 1 + rng.IntN(2) {
 					got, err := leaseQuery(ctx, l, "SELECT SUSER_SNAME()")
 					if err != nil {
-						firstErr.CompareAndSwap(nil, err)
+						first.keep(err)
 						break
 					}
 					if got != ids[i].Login {
@@ -134,7 +134,7 @@ func TestMSSQLIdentitiesNeverShareConnections(t *testing.T) {
 	}
 	wg.Wait()
 
-	require.Nil(t, firstErr.Load())
+	require.NoError(t, first.err())
 	assert.Zero(t, wrongDialler.Load(), "a lease got a connection dialled for another identity")
 	assert.Zero(t, sharedConn.Load(), "a connection was leased twice at once")
 	assert.Zero(t, wrongLogin.Load(), "SUSER_SNAME() answered another identity")

@@ -134,7 +134,7 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 	}
 
 	var served, wrong, failed atomic.Int64
-	var firstErr atomic.Value
+	var first firstErr
 	runSchedules(schedules, func(i int) {
 		actx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
@@ -144,7 +144,7 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 		close(done)
 		if err != nil {
 			failed.Add(1)
-			firstErr.CompareAndSwap(nil, err)
+			first.keep(err)
 			return
 		}
 		if c := l.Raw().(*memdb.Conn); c.Identity() != discs[i] {
@@ -158,7 +158,7 @@ func retirementRaces(t *testing.T, nIDs int, idleTimeout time.Duration) {
 		t.Log(n)
 	}
 	slowMu.Unlock()
-	require.Nil(t, firstErr.Load(), "%d acquires failed", failed.Load())
+	require.NoError(t, first.err(), "%d acquires failed", failed.Load())
 	require.EqualValues(t, 3*nIDs, served.Load())
 	require.Zero(t, wrong.Load())
 	last := time.Now()
@@ -229,11 +229,11 @@ func TestMSSQLPoolRetirementRacesTDS(t *testing.T) {
 	}
 
 	var served, wrong atomic.Int64
-	var firstErr atomic.Value
+	var first firstErr
 	runSchedules(schedules, func(i int) {
 		var login string
 		if err := db.QueryRowContext(tokens.WithIdentity(ctx, ids[i].ID), "SELECT SUSER_SNAME()").Scan(&login); err != nil {
-			firstErr.CompareAndSwap(nil, err)
+			first.keep(err)
 			return
 		}
 		if login != ids[i].Login {
@@ -241,7 +241,7 @@ func TestMSSQLPoolRetirementRacesTDS(t *testing.T) {
 		}
 		served.Add(1)
 	})
-	require.Nil(t, firstErr.Load(), "a call was lost")
+	require.NoError(t, first.err(), "a call was lost")
 	require.EqualValues(t, 4*nIDs, served.Load())
 	require.Zero(t, wrong.Load())
 

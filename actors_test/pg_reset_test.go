@@ -238,7 +238,11 @@ func TestPGStatementCacheSurvivesReleases(t *testing.T) {
 // session.
 func TestPGDeferredResetFailsClosed(t *testing.T) {
 	srv := pgtest.Shared(t)
-	p := pgSQLLoginPool(t, srv, "rstfail", manager.Config{MaxSize: 1})
+	// No health check: an idle session older than HealthCheckAfter (1 s by
+	// default, which a loaded machine can take between the Terminate and
+	// the call) would be checked, found dead and replaced before the call,
+	// which then never meets the failed reset.
+	p := pgSQLLoginPool(t, srv, "rstfail", manager.Config{MaxSize: 1, HealthCheckAfter: -1})
 	ctx := tokens.WithIdentity(pgCtx(t), tokens.SQLLogin())
 	pool := postgres.NewPool(p.db.Manager)
 	pid := func(q func(string) (int, error)) int {
