@@ -198,34 +198,70 @@ func TestPGPreparedStatementsWorkAcrossResets(t *testing.T) {
 // pgx's cache prepared, so a *sql.Stmt through the facade, and a repeated
 // query through the pgx-native Pool, are prepared once on the session across
 // lease after lease: the server's prepare_time of each stays the same.
+//
+// A release may run the full reset instead (DISCARD ALL), by design: when
+// pgconn's background reader, which a write slower than 15 ms starts, is
+// still in a Read (a loaded machine), and the test cannot prevent that. The
+// full reset deallocates every statement, idpool's own reset statements
+// (idpool_session_reset_N) among them, which the next deferred reset
+// prepares again: so a round whose reset statements kept their
+// prepare_time had no full reset since the last look, and there each
+// statement must have kept its own.
 func TestPGStatementCacheSurvivesReleases(t *testing.T) {
 	srv := pgtest.Shared(t)
 	p := pgSQLLoginPool(t, srv, "rstkeep", manager.Config{MaxSize: 1})
 	ctx := tokens.WithIdentity(pgCtx(t), tokens.SQLLogin())
 	pool := postgres.NewPool(p.db.Manager)
 	const viaStmt, viaPgx = "SELECT $1::int + 5", "SELECT $1::int + 6"
-	prepared := func(sql string) string {
-		var at string
-		require.NoError(t, p.db.QueryRowContext(ctx,
-			"SELECT prepare_time::text FROM pg_prepared_statements WHERE statement = $1", sql).Scan(&at), sql)
-		return at
+	// prepared returns the prepare_time of the two statements and that of
+	// idpool's reset statements (the earliest), as the session has them:
+	// "" for one it has not (a full reset deallocated it, and it has not
+	// been prepared again yet).
+	prepared := func(round int) (stmts [2]string, reset string) {
+		rows, err := p.db.QueryContext(ctx, `SELECT statement, name, prepare_time::text FROM pg_prepared_statements
+			WHERE statement IN ($1, $2) OR name LIKE 'idpool_session_reset%' ORDER BY prepare_time`, viaStmt, viaPgx)
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var statement, name, at string
+			require.NoError(t, rows.Scan(&statement, &name, &at))
+			switch {
+			case statement == viaStmt:
+				stmts[0] = at
+			case statement == viaPgx:
+				stmts[1] = at
+			case reset == "":
+				reset = at
+			}
+		}
+		require.NoError(t, rows.Err())
+		return stmts, reset
 	}
 	stmt, err := p.db.PrepareContext(ctx, viaStmt)
 	require.NoError(t, err)
 	defer stmt.Close()
-	var first [2]string
-	for round := range 10 {
+	const rounds = 10
+	var last [2]string
+	var lastReset string
+	compared := 0
+	for round := range rounds {
 		var got int
 		require.NoError(t, stmt.QueryRowContext(ctx, round).Scan(&got), "round %d", round)
 		require.Equal(t, round+5, got)
 		require.NoError(t, pool.QueryRow(ctx, viaPgx, round).Scan(&got), "round %d", round)
 		require.Equal(t, round+6, got)
-		now := [2]string{prepared(viaStmt), prepared(viaPgx)}
-		if round == 0 {
-			first = now
+		now, reset := prepared(round)
+		if round > 0 && reset != "" && reset == lastReset {
+			require.NotEmpty(t, now[0], "round %d: the *sql.Stmt's statement is gone with no full reset", round)
+			require.NotEmpty(t, now[1], "round %d: the pgx-native query's statement is gone with no full reset", round)
+			require.Equal(t, last, now, "round %d: a statement was prepared again with no full reset", round)
+			compared++
 		}
-		require.Equal(t, first, now, "round %d: a statement was prepared again", round)
+		last, lastReset = now, reset
 	}
+	// Full resets are the exception: most rounds must show the statements
+	// kept, or this test would show nothing.
+	assert.GreaterOrEqual(t, compared, (rounds-1)/2, "rounds with no full reset since the last")
 	assert.EqualValues(t, 1, p.stats().Opens, "one session throughout")
 	assert.Zero(t, p.stats().Closes["broken"], "no reset failed")
 }
