@@ -56,7 +56,10 @@
 // Server's sp_reset_connection does: it undoes SET and set_config, SET ROLE
 // and SET SESSION AUTHORIZATION, SQL-level prepared statements, cursors,
 // temporary tables, session advisory locks, LISTEN and sequences' currval,
-// and drops the notifications pgx buffered. Settings given as runtime
+// and drops the notifications pgx buffered; it also clears a read or write
+// deadline the lease set on the network connection under pgx
+// (PgConn().Conn().SetDeadline), which would otherwise fail the next
+// lease's first call with an i/o timeout. Settings given as runtime
 // parameters in the DSN (or by ALTER ROLE ... SET) survive, as at login;
 // anything an stdlib.OptionAfterConnect set does not.
 //
@@ -137,7 +140,8 @@
 // (no SQL, no wrapper under pgx), and what a lease leaves in it is seen by
 // the next lease of the same identity, never by another identity's. A
 // transaction left open is still rolled back or its connection closed, and
-// a connection released with a result still open is still closed. See
+// a connection released with a result still open is still closed, and a
+// deadline left on the network connection is still cleared. See
 // WithoutSessionReset for the full list, and use it only for code that
 // leaves no session state behind.
 //

@@ -37,6 +37,9 @@ import (
 //     hand it on);
 //   - a connection released while a result is still being read is closed,
 //     not reused;
+//   - a read or write deadline a lease set on the network connection
+//     (PgConn().Conn().SetDeadline) is cleared at release, as with the
+//     reset;
 //   - pgx's statement cache stays, as it does with the reset.
 //
 // The option applies to the Dialer, so to OpenDB (every Option is an
@@ -77,7 +80,9 @@ func sessionOptions(keep bool) []stdlib.OptionOpenDB {
 // still refuses a connection that must not be reused. pgx's stdlib has
 // already refused one in a transaction (driver.ErrBadConn) before calling
 // it; this refuses one whose result is still being read, whose next reply
-// would reach the next lease, and any release while the Manager closes.
+// would reach the next lease, and any release while the Manager closes; and
+// it clears a deadline the lease left on the network connection, which is
+// no session state but would fail the next lease's first call.
 func keepSession(ctx context.Context, c *pgx.Conn) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: connection not reused: %w: %w", driver.ErrBadConn, err)
@@ -85,5 +90,5 @@ func keepSession(ctx context.Context, c *pgx.Conn) error {
 	if c.PgConn().IsBusy() {
 		return fmt.Errorf("postgres: connection not reused: a result is still being read: %w", driver.ErrBadConn)
 	}
-	return nil
+	return clearDeadlines(c.PgConn())
 }

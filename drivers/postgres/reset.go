@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // resetTimeout bounds one session reset. The pool's Release calls
@@ -34,7 +35,8 @@ const resetTimeout = 10 * time.Second
 // SET ROLE and SET SESSION AUTHORIZATION, SQL-level prepared statements,
 // cursors, temporary tables, session advisory locks, LISTEN and sequences'
 // currval; and notifications pgx read for the old LISTENs and buffered are
-// dropped.
+// dropped. A deadline the lease set on the network connection is cleared
+// (see clearDeadlines).
 //
 // Any failure is driver.ErrBadConn (with the cause): the session is in an
 // unknown state and must be closed, never reused. A deferred reset that
@@ -47,6 +49,9 @@ func resetSession(ctx context.Context, c *pgx.Conn) error {
 	pc := c.PgConn()
 	if pc.IsBusy() {
 		return fmt.Errorf("postgres: session reset refused: a result is still being read: %w", driver.ErrBadConn)
+	}
+	if err := clearDeadlines(pc); err != nil {
+		return err
 	}
 	sc, wrapped := pc.Conn().(*sessionConn)
 	if wrapped && sc.owesReplies(pc.Frontend().ReadBufferLen()) {
@@ -64,6 +69,19 @@ func resetSession(ctx context.Context, c *pgx.Conn) error {
 	forgetClientState(c)
 	if wrapped {
 		sc.fullResetDone()
+	}
+	return nil
+}
+
+// clearDeadlines takes off a read or write deadline left on the network
+// connection under pgx, without I/O. pgx clears the deadline it sets for a
+// ctx before its call returns, so one on an idle connection was set by the
+// lease itself (through PgConn().Conn()): left there, the next lease's first
+// call would fail with an i/o timeout its own ctx does not explain, and
+// close the connection.
+func clearDeadlines(pc *pgconn.PgConn) error {
+	if err := pc.Conn().SetDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("postgres: connection not reused: clearing its deadline failed: %w: %w", driver.ErrBadConn, err)
 	}
 	return nil
 }
