@@ -19,7 +19,9 @@ import (
 // the lease guard: after Release they fail with manager.ErrLeaseReleased
 // without touching the connection, which may serve another caller by then;
 // an operation while another is in flight on the lease fails with
-// manager.ErrLeaseBusy; and a ctx that carries another identity than the
+// manager.ErrLeaseBusy; a call made while a result of the lease is still
+// open (Rows not closed, a Row not scanned, BatchResults not closed) is
+// refused with an error that says so, and the result reads on; and a ctx that carries another identity than the
 // lease's is refused with manager.ErrIdentityMismatch (a ctx with no
 // identity is fine: the lease is bound to its own).
 //
@@ -116,15 +118,27 @@ func (l *Lease) guarded(ctx context.Context, f func() error) error {
 }
 
 // checked is guarded for a call that starts an operation: it also refuses a
-// ctx carrying another identity than the lease's.
+// ctx carrying another identity than the lease's, and a call made while a
+// result of the lease is still open (see errResultOpen).
 func (l *Lease) checked(ctx context.Context, f func() error) error {
 	return l.guarded(ctx, func() error {
 		if err := l.ml.CheckIdentity(ctx); err != nil {
 			return err
 		}
+		if l.conn.PgConn().IsBusy() {
+			return errResultOpen
+		}
 		return f()
 	})
 }
+
+// errResultOpen refuses a call made on a lease while one of its results is
+// still open: inside the guard no other call of the lease runs, so pgx is
+// busy only with a result handed out earlier. pgx would answer "conn busy",
+// naming neither the result nor the fix, and its BeginTx closes the
+// connection on that error, cutting short the result the caller is still
+// reading; refused here, the result reads on.
+var errResultOpen = errors.New("postgres: a result of this lease is still open (Rows not closed, a Row not scanned, or BatchResults not closed): close it first; the call did not run")
 
 // queryConn is the connection the lease's own calls forward to: l.conn, or for a
 // nil *Lease none, which guarded refuses before it is used.
