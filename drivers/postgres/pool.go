@@ -316,7 +316,9 @@ func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
 // BeginTx starts a transaction on a connection of the identity in ctx; see
 // pgx.Conn.BeginTx. The connection is held until Commit or Rollback, which
 // release it (also when they fail); a later Rollback, as in the usual
-// defer tx.Rollback(ctx), returns pgx.ErrTxClosed.
+// defer tx.Rollback(ctx), returns pgx.ErrTxClosed. A Commit refused before
+// it ran (a ctx of another identity, or a result of the transaction still
+// open) leaves the transaction open, to be committed or rolled back.
 func (p *Pool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
 	if ctx == nil {
 		return nil, nilContextError("Pool.BeginTx")

@@ -41,12 +41,16 @@ func (t *tx) Begin(ctx context.Context) (pgx.Tx, error) {
 }
 
 // Commit commits; see pgx.Tx. After Commit or Rollback it returns
-// pgx.ErrTxClosed.
+// pgx.ErrTxClosed. A Commit while a result of the transaction is still open
+// is refused (see errResultOpen) and the transaction goes on: pgx would
+// fail it with "conn busy" and close the connection, rolling back the work
+// the caller meant to commit. Close the result and Commit again, or
+// Rollback, which is never refused so.
 func (t *tx) Commit(ctx context.Context) error {
 	if ctx == nil {
 		return nilContextError("Tx.Commit") // and the transaction goes on
 	}
-	return t.end(ctx, t.raw.Commit)
+	return t.end(ctx, true, t.raw.Commit)
 }
 
 // Rollback rolls back; see pgx.Tx. After Commit or Rollback it returns
@@ -55,25 +59,31 @@ func (t *tx) Rollback(ctx context.Context) error {
 	if ctx == nil {
 		return nilContextError("Tx.Rollback") // and the transaction goes on
 	}
-	return t.end(ctx, t.raw.Rollback)
+	return t.end(ctx, false, t.raw.Rollback)
 }
 
 // end runs Commit or Rollback once, then onEnd whatever the outcome: pgxpool
-// releases its connection the same way.
-func (t *tx) end(ctx context.Context, f func(context.Context) error) error {
+// releases its connection the same way. A commit is refused, leaving the
+// transaction open, while a result is still open; a rollback is not, so that
+// a transaction can always be ended.
+func (t *tx) end(ctx context.Context, commit bool, f func(context.Context) error) error {
 	if t.ended {
 		return pgx.ErrTxClosed
 	}
 	ran := false
-	var idErr error
+	var refused error
 	err := t.lease.guarded(ctx, func() error {
-		if idErr = t.lease.ml.CheckIdentity(ctx); idErr != nil {
-			return idErr
+		if refused = t.lease.ml.CheckIdentity(ctx); refused != nil {
+			return refused
+		}
+		if commit && t.lease.conn.PgConn().IsBusy() {
+			refused = errResultOpen
+			return refused
 		}
 		ran = true
 		return f(ctx)
 	})
-	if !ran && (idErr != nil || errors.Is(err, manager.ErrLeaseBusy)) {
+	if !ran && (refused != nil || errors.Is(err, manager.ErrLeaseBusy)) {
 		return err // refused, and the transaction goes on: it can still end
 	}
 	t.ended = true
