@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"sync/atomic"
+
+	"github.com/idpool/idpool/tokens"
 )
 
 // Conn is a leased connection as a database/sql/driver connection. It
@@ -25,6 +27,9 @@ type Conn struct {
 	// and statements; nil for Lease.Conn. It sits behind a pointer so that
 	// Lease, which embeds a Conn, stays in its size class.
 	shell *shell
+	// fresh: bound to the default identity by a Connect whose ctx carried
+	// none, and not used since (see leaseFor).
+	fresh bool
 	// closed: database/sql closed the connection. A shell whose lease went
 	// back when database/sql took it (IsValid) must then never bind again:
 	// a careless caller that kept the driver connection would acquire a
@@ -98,14 +103,27 @@ var (
 func (c *Conn) Lease() *Lease { return c.lease }
 
 // leaseFor returns the lease a call with ctx runs on. A facade shell not yet
-// bound acquires one now, for the ctx's identity (or the default one): a
-// Connect whose ctx carried no identity (database/sql's connection opener's)
-// leaves the shell to its first call, whichever call database/sql hands it
-// to. database/sql serialises the calls on a connection, so the binding
-// needs no synchronisation.
+// bound acquires one now, for the ctx's identity (or the default one). A
+// shell bound to the default identity by a Connect whose ctx carried none,
+// and not used since, is rebound when its first call carries another
+// identity: database/sql's connection opener connects with a ctx of its own
+// and hands the connection to whichever call waits. database/sql serialises
+// the calls on a connection, so the binding needs no synchronisation.
 func (c *Conn) leaseFor(ctx context.Context) (*Lease, error) {
 	if l := c.lease; l != nil {
-		return l, nil
+		if !c.fresh {
+			return l, nil
+		}
+		c.fresh = false
+		id, ok := tokens.IdentityFrom(ctx)
+		if !ok {
+			return l, nil
+		}
+		if disc, err := l.m.lookupKey(ctx, id); err != nil || disc == l.acquire.Discriminator {
+			return l, err
+		}
+		c.lease = nil
+		l.Release(nil)
 	}
 	if c.closed.Load() || c.shell == nil {
 		// No shell: a zero Conn, a zero Lease's (see Lease).
@@ -408,6 +426,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 // driver.
 func (c *Conn) ResetSession(ctx context.Context) error {
 	c.serve()
+	c.fresh = false // a hand-over is checked here, exactly
 	if c.lease == nil {
 		if c.shell == nil {
 			return errHandoverReleased // a zero Conn (see Lease)
@@ -559,7 +578,7 @@ func (c *Conn) unbind(l *Lease) bool {
 	if l.stmts != 0 {
 		return false
 	}
-	c.lease = nil
+	c.lease, c.fresh = nil, false
 	c.shell.parked.Store(true)
 	l.Release(nil)
 	return true

@@ -120,11 +120,12 @@ func TestAFailedBindAtAHandOverFailsOneCall(t *testing.T) {
 	require.NoError(t, err, "the bind's error outlived the call it was for")
 }
 
-// A connection that database/sql's opener made (Connect's ctx carries no
-// identity; a default identity is set) is checked exactly at a hand-over:
-// once handed to alice's call it is hers, and a later call with bob's ctx
-// is refused rather than rebinding it.
-func TestAnOpenersConnectionHandedOverIsNoLongerRebound(t *testing.T) {
+// A connection that database/sql's opener bound to the default identity
+// is checked exactly at a hand-over: once handed to alice's call it is
+// hers, and a later call with bob's ctx is refused rather than rebinding
+// it. (Kills the mutant that leaves the connection fresh in
+// ResetSession.)
+func TestAFreshConnectionHandedOverIsNoLongerRebound(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 2})
 	dc, err := NewConnector(m, WithDefaultIdentity(identity("alice"))).Connect(context.Background())
 	require.NoError(t, err)
@@ -135,36 +136,31 @@ func TestAnOpenersConnectionHandedOverIsNoLongerRebound(t *testing.T) {
 	require.ErrorIs(t, err, ErrIdentityMismatch)
 }
 
-// A Connect whose ctx carries no identity (the opener's) acquires nothing,
-// default identity or not: the connection is bound by its first call, to
-// that call's identity, or the default one if it carries none. (Kills the
-// mutant that binds it to the default identity at Connect, which made the
-// call database/sql hands it to wait on the default identity's pool.)
-func TestAConnectWithoutIdentityAcquiresNothing(t *testing.T) {
+// A connection the opener bound to the default identity keeps its lease
+// when its first call carries that same identity: nothing is given back
+// and acquired again. (Kills the mutant that rebinds a fresh connection
+// whatever the first call's identity.)
+func TestAFreshConnectionKeepsItsLeaseForItsOwnIdentity(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 2})
-	for _, tc := range []struct {
-		ctx  context.Context
-		want string
-	}{{as("bob"), "test:bob"}, {context.Background(), "test:alice"}} {
-		dc, err := NewConnector(m, WithDefaultIdentity(identity("alice"))).Connect(context.Background())
-		require.NoError(t, err)
-		c := dc.(*Conn)
-		assert.Nil(t, c.Lease(), "bound at Connect")
-		assert.Zero(t, m.Stats().Total.Busy, "acquired at Connect")
-		rows, err := c.QueryContext(tc.ctx, "SELECT IDENTITY", nil)
-		require.NoError(t, err)
-		dest := make([]driver.Value, 1)
-		require.NoError(t, rows.Next(dest))
-		assert.Equal(t, tc.want, dest[0])
-		require.NoError(t, rows.Close())
-		require.NoError(t, c.Close())
-	}
+	dc, err := NewConnector(m, WithDefaultIdentity(identity("alice"))).Connect(context.Background())
+	require.NoError(t, err)
+	c := dc.(*Conn)
+	defer func() { _ = c.Close() }()
+	l := c.Lease()
+	_, err = c.ExecContext(as("alice"), "SELECT 1", nil)
+	require.NoError(t, err)
+	require.Same(t, l, c.Lease(), "the lease was given back and another acquired")
+	_, err = l.Conn().ExecContext(as("alice"), "SELECT 1", nil)
+	require.NoError(t, err, "the first lease was released")
 }
 
-// A connection the opener made (a default identity set) whose first call,
-// of another identity, fails to acquire (here its ctx has ended) holds no
-// lease after it, and the next call binds its own.
-func TestAnOpenersConnectionWhoseFirstBindFailsBindsAtItsNextCall(t *testing.T) {
+// A connection the opener bound to the default identity whose first call,
+// of another identity, fails to acquire (here its ctx ended between the
+// key check and the acquire) holds no lease after it: the default
+// identity's went back, and the next call binds its own. (Kills the mutant
+// that releases the old lease without clearing it, so that every later
+// call on the connection failed with ErrLeaseReleased.)
+func TestAFreshConnectionWhoseRebindFailsBindsAtItsNextCall(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 2})
 	dc, err := NewConnector(m, WithDefaultIdentity(identity("alice"))).Connect(context.Background())
 	require.NoError(t, err)
@@ -174,8 +170,8 @@ func TestAnOpenersConnectionWhoseFirstBindFailsBindsAtItsNextCall(t *testing.T) 
 	cancel()
 	_, err = c.ExecContext(ended, "SELECT 1", nil)
 	require.ErrorIs(t, err, context.Canceled)
-	assert.True(t, c.Lease() == nil, "the connection kept a lease")
-	assert.Zero(t, m.Stats().Total.Busy, "a lease was not given back")
+	assert.True(t, c.Lease() == nil, "the connection kept alice's released lease")
+	assert.Zero(t, m.Stats().Total.Busy, "alice's lease was not given back")
 
 	rows, err := c.QueryContext(as("bob"), "SELECT IDENTITY", nil)
 	require.NoError(t, err, "the failed rebind outlived its call")

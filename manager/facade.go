@@ -41,17 +41,15 @@ func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 }
 
 // Connect returns a connection for database/sql; its Close releases the
-// lease behind it. When the ctx carries an identity, the lease is acquired
-// now, for that identity: database/sql connects with the ctx of the call
-// that asked, which the connection serves. A ctx that carries none gets a
-// shell bound at its first call, to that call's identity or, if it carries
-// none, the default identity: database/sql's own connection opener
-// connects with a ctx of its own, which carries none, and hands the
-// connection to whichever call is waiting, of any identity. Bound to the
-// default identity here, that call would have waited on the default
-// identity's pool (full, or failing to mint) before its own. Either way a
-// connection never serves a call as anyone but the call's own identity. A
-// nil *Connector fails with ErrNoManager.
+// lease behind it. The lease is acquired now, for the ctx's identity or, if
+// it carries none, the default identity. database/sql's own connection
+// opener connects with a ctx of its own, which carries none, and hands the
+// connection to whichever call is waiting: so a connection bound to the
+// default identity this way is rebound at its first call if that call
+// carries another identity, and without a default identity Connect returns
+// a shell bound at its first call. Either way a connection never serves a
+// call as anyone but the call's own identity. A nil *Connector fails with
+// ErrNoManager.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if c == nil {
 		// sql.OpenDB((*Connector)(nil)): over no Manager, as a zero
@@ -59,18 +57,20 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, ErrNoManager
 	}
 	conn := newShell(c)
-	if _, explicit := tokens.IdentityFrom(ctx); !explicit {
-		// No identity (the opener's ctx, or a call's that falls back on
-		// the default identity): the first call binds it, or fails.
-		return conn, nil
+	_, explicit := tokens.IdentityFrom(ctx)
+	if explicit {
+		// database/sql connects with the ctx of the call that asked, which
+		// the connection serves; its opener connects with a ctx of its
+		// own, and serves a waiting call or none (see Conn.IsValid).
+		conn.shell.served.Store(true)
 	}
-	// database/sql connects with the ctx of the call that asked, which
-	// the connection serves; its opener connects with a ctx of its own,
-	// and serves a waiting call or none (see Conn.IsValid).
-	conn.shell.served.Store(true)
+	if _, err := c.identityFor(ctx); err != nil {
+		return conn, nil // no identity: the first call binds it, or fails
+	}
 	if _, err := conn.leaseFor(ctx); err != nil {
 		return nil, err
 	}
+	conn.fresh = !explicit
 	return conn, nil
 }
 

@@ -11,8 +11,8 @@ import (
 // A *sql.Conn is bound with db.Conn's ctx: when database/sql connects for
 // it with that ctx (a new connection), the connection is alice's, and a
 // first call with bob's ctx is refused, never served by rebinding the
-// connection to bob. (Kills the mutant that leaves every connection
-// unbound at Connect, bound at its first call.)
+// connection to bob. (Kills the mutant that marks every connection
+// Connect binds as fresh, rebound at its first call.)
 func TestFacadeConnBoundAtDBConnRefusesAnotherIdentitysFirstCall(t *testing.T) {
 	m, _ := newManager(t, Config{MaxSize: 2})
 	db := openFacade(t, m)

@@ -59,7 +59,7 @@ func TestFacadeIdentityCheckKeyLookupIsBoundedByAcquireTimeout(t *testing.T) {
 		call func() error
 	}{
 		{"alice's *sql.Conn", func() error { _, err := conn.ExecContext(asBob(), "SELECT 1"); return err }},
-		{"a connection the opener made, with a default identity", func() error {
+		{"a connection bound to the default identity", func() error {
 			_, err := def.(driver.ExecerContext).ExecContext(asBob(), "SELECT 1", nil)
 			return err
 		}},
