@@ -89,7 +89,9 @@ type Config struct {
 	// CancelGrace after Release began them, whatever the query's or the
 	// BeginTx's ctx: Release ends what the caller left unfinished, and a
 	// driver waits there under that ctx, which may never end
-	// (context.Background()); the connection is then closed. (With a
+	// (context.Background()); the connection is then closed. A driver's
+	// session reset at Release is handed CancelGrace as its bound
+	// (ReleaseGrace): drivers/postgres's DISCARD ALL keeps to it. (With a
 	// CtxBounded Dialer, drivers/postgres's, a result set left open is cut
 	// at once: nothing needs the rest of its reply.)
 	// A driver may otherwise wait for the server to confirm the cancel

@@ -261,7 +261,11 @@ func (l *Lease) reset() (ok bool) {
 		return false // a transaction begun as SQL: see TxReporter
 	}
 	if r, ok := l.raw.(driver.SessionResetter); ok {
-		if err := r.ResetSession(l.m.life); err != nil {
+		ctx := l.m.resetCtx
+		if ctx == nil {
+			ctx = l.m.life
+		}
+		if err := r.ResetSession(ctx); err != nil {
 			return false
 		}
 		l.sessionReset()

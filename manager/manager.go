@@ -73,8 +73,11 @@ type Manager struct {
 	// keys counts the mints of token-keyed identities' key lookups.
 	keys keyLookups
 	// life ends when Close is called.
-	life   context.Context
-	cancel context.CancelFunc
+	life context.Context
+	// resetCtx is life, carrying CancelGrace for the driver's session reset
+	// at Release (see ReleaseGrace); nil on a Manager not from New.
+	resetCtx context.Context
+	cancel   context.CancelFunc
 	// gate counts the operations in flight on leases, for a forced Close
 	// (see guard.go).
 	gate opGate
@@ -151,6 +154,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	life, cancel := context.WithCancel(context.Background())
 	*m = Manager{cfg: cfg, system: system, root: system.Root, pid: pid, life: life, cancel: cancel, metrics: mt, tracing: tr, routes: routes, dialer: dialer}
+	m.resetCtx = withReleaseGrace(life, cfg.CancelGrace)
 	m.resetTracker, _ = dialer.(ResetTracker)
 	m.txReporter, _ = dialer.(TxReporter)
 	if aborter != nil {

@@ -115,8 +115,10 @@
 // setting the server reports to pgx
 // (TimeZone, application_name, ...) is reset at release instead with
 // DISCARD ALL, one round trip, and pgx forgets its statements with the
-// server's; that reset failing, or taking longer than 10 seconds, reports
-// driver.ErrBadConn and the connection is closed instead of reused. Either
+// server's; that reset failing, or taking longer than the Manager's
+// CancelGrace (10 seconds with CancelGrace off), reports driver.ErrBadConn
+// and the connection is closed instead of reused: database/sql releases in
+// the caller's goroutine, before a call returns and at (*sql.Conn).Close. Either
 // way, statements prepared by name do not survive a release: prepare them
 // per lease. A prepared statement made by server-side code (EXECUTE
 // 'PREPARE ...' in a function) is not deallocated by the deferred reset: the

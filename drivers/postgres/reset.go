@@ -8,14 +8,27 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/idpool/idpool/manager"
 )
 
 // resetTimeout bounds one session reset. The pool's Release calls
 // ResetSession with a ctx that has no deadline (the Manager's lifetime), so a
 // server that stops answering would otherwise hold the releasing goroutine;
 // past the bound pgx cancels the query, the reset fails and the connection is
-// closed.
+// closed. The Manager's CancelGrace (manager.ReleaseGrace), when shorter,
+// bounds it instead: the releasing goroutine is the caller's (database/sql
+// releases before a call returns, and at (*sql.Conn).Close and Tx.Commit),
+// and the rollback and result-set Close Release makes are bounded by it too.
 const resetTimeout = 10 * time.Second
+
+// resetBound is how long the DISCARD ALL of a reset with ctx may take.
+func resetBound(ctx context.Context) time.Duration {
+	if g, ok := manager.ReleaseGrace(ctx); ok && g < resetTimeout {
+		return g
+	}
+	return resetTimeout
+}
 
 // resetSession returns c to the state of a fresh login, as SQL Server's
 // sp_reset_connection does, so that nothing one lease set is seen by the
@@ -61,7 +74,7 @@ func resetSession(ctx context.Context, c *pgx.Conn) error {
 		dropNotifications(c)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, resetTimeout)
+	ctx, cancel := context.WithTimeout(ctx, resetBound(ctx))
 	defer cancel()
 	if _, err := pc.Exec(ctx, "DISCARD ALL").ReadAll(); err != nil {
 		return fmt.Errorf("postgres: session reset (DISCARD ALL) failed: %w: %w", driver.ErrBadConn, err)
