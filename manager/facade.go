@@ -47,12 +47,7 @@ func NewConnector(m *Manager, opts ...FacadeOption) *Connector {
 // connection to whichever call is waiting: so a connection bound to the
 // default identity this way is rebound at its first call if that call
 // carries another identity, and without a default identity Connect returns
-// a shell bound at its first call, as it does when the default identity's
-// acquire fails (its token, say): the call that gets the connection then
-// binds it, with its own error if it fails. The default identity's acquire
-// is still waited for: with SetMaxOpenConns, a queued call of another
-// identity that gets the opener's connection waits, within its ctx, while
-// the default identity's pool is full. Either way a connection never serves a
+// a shell bound at its first call. Either way a connection never serves a
 // call as anyone but the call's own identity. A nil *Connector fails with
 // ErrNoManager.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -73,13 +68,6 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return conn, nil // no identity: the first call binds it, or fails
 	}
 	if _, err := conn.leaseFor(ctx); err != nil {
-		if !explicit {
-			// The default identity's acquire failed. This may be the
-			// opener's connection, for a waiting call of any identity:
-			// that call binds it, and fails with its own identity's
-			// error if any, not the default identity's.
-			return conn, nil
-		}
 		return nil, err
 	}
 	conn.fresh = !explicit
@@ -185,11 +173,7 @@ func (facadeDriver) Open(string) (driver.Conn, error) {
 //     call to call. Each is bound at the hand-over to the receiving call's
 //     identity, so every queued call runs as its own identity. The cap
 //     limits calls in flight, not sessions: caps on sessions belong in
-//     Config, MaxSize per identity and MaxTotal across them. With
-//     WithDefaultIdentity the opener's connection is bound to the default
-//     identity first (see Connector.Connect): a queued call of another
-//     identity that gets it waits, within its ctx, while the default
-//     identity's pool is full (a failed acquire there is not its error).
+//     Config, MaxSize per identity and MaxTotal across them.
 //   - SetConnMaxLifetime and SetConnMaxIdleTime: database/sql closes (so
 //     releases) its connections after that long; the physical connection's
 //     lifetime is Config.MaxLifetime, and a released connection goes back
