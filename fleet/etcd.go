@@ -87,9 +87,7 @@ func (b *Budget) fetch(w *worker, lease clientv3.LeaseID, k int) bool {
 			b.signal(fullSignal)
 			return false
 		}
-		if beforeTake != nil {
-			beforeTake()
-		}
+		runHook(&beforeTake)
 		// Write the new count only if no holder key changed since the read:
 		// then sum is still the fleet's total and sum+take <= capNow. And
 		// only if no cap key was put since: a process that came meanwhile
@@ -146,9 +144,7 @@ func (b *Budget) giveBack(w *worker, lease clientv3.LeaseID, n int) {
 	b.held -= n
 	left := b.held
 	b.mu.Unlock()
-	if beforeGiveBack != nil {
-		beforeGiveBack()
-	}
+	runHook(&beforeGiveBack)
 	b.writeOwnCount(w, lease, b.holderKey(lease), left, w.ownRev)
 }
 
@@ -233,9 +229,7 @@ func (b *Budget) watch() {
 		// no event of the new watch will say so: wake it, rather than leave
 		// it to its next step, which may be a renewal (TTL/3) away.
 		b.wake()
-		if afterKeysRead != nil {
-			afterKeysRead()
-		}
+		runHook(&afterKeysRead)
 		ch := b.cli.Watch(clientv3.WithRequireLeader(b.ctx), b.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
 		for resp := range ch {
 			for _, ev := range resp.Events {
@@ -256,19 +250,6 @@ func (b *Budget) watch() {
 		}
 	}
 }
-
-// beforeTake, if set, runs between a fetch's read and its transaction:
-// tests revoke the lease there.
-var beforeTake func()
-
-// beforeGiveBack, if set, runs just before giveBack's write: tests lower the
-// process's holder key there, as another program could.
-var beforeGiveBack func()
-
-// afterKeysRead, if set, runs between the watch's read of the keys and the
-// start of its watch: tests put a key there, where a watch started without
-// the read's revision would miss it.
-var afterKeysRead func()
 
 // readKeys loads the holder, waiting and cap keys when a watch (re)starts, since
 // events from before the watch are not replayed, and returns the revision

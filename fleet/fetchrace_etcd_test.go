@@ -23,14 +23,14 @@ func raceFetch(t *testing.T, cli *clientv3.Client, prefix, key, value string) *B
 	other, err := cli.Grant(ctx, 60)
 	require.NoError(t, err)
 	b := newHookedBudget(t, cli, Config{Prefix: prefix, Cap: 3, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour},
-		func() { beforeTake = nil })
+		func() { beforeTake.Store(nil) })
 	var once sync.Once
-	beforeTake = func() {
+	setHook(&beforeTake, func() {
 		once.Do(func() {
 			_, err := cli.Put(ctx, prefix+key+leaseName(other.ID), value, clientv3.WithLease(other.ID))
 			assert.NoError(t, err) // not require: this runs on the budget's goroutine
 		})
-	}
+	})
 	b.Want(3)
 	require.Eventually(t, func() bool { return b.Stats().Fetches >= 1 }, 10*time.Second, time.Millisecond)
 	return b

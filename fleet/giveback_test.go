@@ -25,9 +25,9 @@ func TestGiveBackNeverRaisesALoweredKey(t *testing.T) {
 	ctx := context.Background()
 	const prefix, capN = "/t/giveback/", 4
 	b := newHookedBudget(t, cli, Config{Prefix: prefix, Cap: capN, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour},
-		func() { beforeGiveBack = nil })
+		func() { beforeGiveBack.Store(nil) })
 	var once sync.Once
-	beforeGiveBack = func() {
+	setHook(&beforeGiveBack, func() {
 		once.Do(func() {
 			other, err := cli.Grant(ctx, 60)
 			if !assert.NoError(t, err) { // not require: this runs on the budget's goroutine
@@ -37,7 +37,7 @@ func TestGiveBackNeverRaisesALoweredKey(t *testing.T) {
 				clientv3.OpPut(prefix+"h/"+leaseName(other.ID), strconv.Itoa(capN), clientv3.WithLease(other.ID))).Commit()
 			assert.NoError(t, err)
 		})
-	}
+	})
 	takeEach(t, b, 2, 2)
 	b.Want(0)
 	require.Equal(t, 3, b.Stats().Held, "2 in use and a spare of Batch 1")

@@ -27,9 +27,9 @@ func TestGiveBackThatLostItsCompareStrandsNoPermit(t *testing.T) {
 	ctx := context.Background()
 	const prefix = "/t/givebackstrand/"
 	b := newHookedBudget(t, cli, Config{Prefix: prefix, Cap: 4, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour},
-		func() { beforeGiveBack = nil })
+		func() { beforeGiveBack.Store(nil) })
 	var once sync.Once
-	beforeGiveBack = func() {
+	setHook(&beforeGiveBack, func() {
 		once.Do(func() {
 			key := b.holderKey(clientv3.LeaseID(b.Stats().Lease))
 			r, err := cli.Get(ctx, key)
@@ -39,7 +39,7 @@ func TestGiveBackThatLostItsCompareStrandsNoPermit(t *testing.T) {
 			_, err = cli.Put(ctx, key, string(r.Kvs[0].Value), clientv3.WithLease(clientv3.LeaseID(r.Kvs[0].Lease)))
 			assert.NoError(t, err)
 		})
-	}
+	})
 	takeEach(t, b, 2, 2)
 	b.Want(0)
 	require.Equal(t, 3, b.Stats().Held, "2 in use and a spare of Batch 1")

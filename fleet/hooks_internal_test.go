@@ -14,8 +14,10 @@ import (
 
 // newHookedBudget starts a budget on cli for a test that sets one of the
 // package's hooks (afterKeysRead, beforeTake, beforeGiveBack). At cleanup it
-// closes the budget first and only then calls undo to reset the hook: Close
-// waits for the goroutine the hook runs on.
+// closes the budget first and only then calls undo to reset the hook. Close
+// waits at most TTL/3 for the goroutines the hook runs on, so a hook may
+// still be called by them afterwards, or by the next test's hook: hooks are
+// read atomically, and one that acts on a budget checks it is its own.
 func newHookedBudget(t *testing.T, cli *clientv3.Client, cfg Config, undo func()) *Budget {
 	t.Helper()
 	cfg.Client = cli
@@ -29,6 +31,9 @@ func newHookedBudget(t *testing.T, cli *clientv3.Client, cfg Config, undo func()
 	})
 	return b
 }
+
+// setHook sets one of the package's hooks (see hooks.go) to f.
+func setHook[F any](h *atomic.Pointer[F], f F) { h.Store(&f) }
 
 // takeEach asks b for want permits and takes n of them.
 func takeEach(t *testing.T, b *Budget, want, n int) {

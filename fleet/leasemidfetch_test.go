@@ -27,7 +27,7 @@ func TestLeaseLostMidFetchTakesBackBeforeShedding(t *testing.T) {
 	ctx := context.Background()
 	const prefix = "/t/midfetch/"
 	b := newHookedBudget(t, cli, Config{Prefix: prefix, Cap: 10, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour},
-		func() { beforeTake = nil })
+		func() { beforeTake.Store(nil) })
 	var shed atomic.Int64
 	b.Subscribe(func(s manager.BudgetSignal) {
 		if s.Shed > 0 {
@@ -39,12 +39,12 @@ func TestLeaseLostMidFetchTakesBackBeforeShedding(t *testing.T) {
 	first := b.Stats().Lease
 
 	var once sync.Once
-	beforeTake = func() {
+	setHook(&beforeTake, func() {
 		once.Do(func() {
 			_, err := cli.Revoke(ctx, clientv3.LeaseID(first))
 			assert.NoError(t, err) // not require: this runs on the budget's goroutine
 		})
-	}
+	})
 	b.Want(3) // 2 in use, 1 spare: the fetch of 3 more meets the revoke
 	require.Eventually(t, func() bool {
 		s := b.Stats()

@@ -40,7 +40,7 @@ func TestSlowWritesDoNotLapseTheLease(t *testing.T) {
 		done   = make(chan struct{})
 		once   sync.Once
 	)
-	beforeTake = func() {
+	setHook(&beforeTake, func() {
 		if !armed.Load() {
 			return
 		}
@@ -58,9 +58,9 @@ func TestSlowWritesDoNotLapseTheLease(t *testing.T) {
 		// Another process writes a holder key meanwhile: the compare fails.
 		_, err := cli.Put(context.Background(), prefix+"h/"+leaseName(other.ID), "0", clientv3.WithLease(other.ID))
 		assert.NoError(t, err) // not require: this runs on the budget's goroutine
-	}
+	})
 	b = newHookedBudget(t, cli, Config{Prefix: prefix, Cap: 10, TTL: ttl, Batch: 1, IdleReturn: time.Hour},
-		func() { beforeTake = nil })
+		func() { beforeTake.Store(nil) })
 	takeEach(t, b, 1, 1)
 	start.Store(b.Stats().Renewals)
 	armed.Store(true)

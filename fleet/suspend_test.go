@@ -128,8 +128,10 @@ func suspended(t *testing.T, prefix string, d time.Duration) (*Budget, Stats, *a
 		b              *Budget
 		armed, shifted atomic.Bool
 	)
-	beforeWait = func(*worker) {
-		if !armed.Load() || shifted.Load() {
+	setHook(&beforeWait, func(own *Budget, _ *worker) {
+		// b is read only once armed, which the test sets after b; a
+		// worker of another test's budget still running calls this too.
+		if !armed.Load() || shifted.Load() || own != b {
 			return
 		}
 		b.mu.Lock()
@@ -146,9 +148,9 @@ func suspended(t *testing.T, prefix string, d time.Duration) (*Budget, Stats, *a
 		default:
 		}
 		shifted.Store(true)
-	}
+	})
 	b = newHookedBudget(t, cli, Config{Prefix: prefix, Cap: 10, TTL: 30 * time.Second, Batch: 1, IdleReturn: time.Hour},
-		func() { beforeWait = nil })
+		func() { beforeWait.Store(nil) })
 	shed := new(atomic.Int64)
 	b.Subscribe(func(s manager.BudgetSignal) {
 		if s.Shed > 0 {

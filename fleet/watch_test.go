@@ -44,7 +44,7 @@ func assertWatchLearnsOfAWaiterPutAfterItsRead(t *testing.T, prefix string, comp
 	other, err := cli.Grant(ctx, 60)
 	require.NoError(t, err)
 	var once sync.Once
-	afterKeysRead = func() {
+	setHook(&afterKeysRead, func() {
 		once.Do(func() {
 			// assert, not require: this runs on the watch's goroutine.
 			_, err := cli.Put(ctx, prefix+"w/"+leaseName(other.ID), "1", clientv3.WithLease(other.ID))
@@ -58,9 +58,9 @@ func assertWatchLearnsOfAWaiterPutAfterItsRead(t *testing.T, prefix string, comp
 				assert.NoError(t, err)
 			}
 		})
-	}
+	})
 	b := newHookedBudget(t, cli, Config{Prefix: prefix, Cap: 4, TTL: 3 * time.Second, Batch: 1, IdleReturn: time.Hour},
-		func() { afterKeysRead = nil })
+		func() { afterKeysRead.Store(nil) })
 	takeEach(t, b, 3, 2)
 	require.Eventually(t, func() bool { s := b.Stats(); return s.Held == 2 && s.InUse == 2 }, 10*time.Second, time.Millisecond,
 		"the budget keeps more than its fair share while another process waits: %+v", b.Stats())
@@ -88,8 +88,8 @@ func newGappedBudget(t *testing.T, cli *clientv3.Client, cfg Config) (*Budget, *
 	t.Helper()
 	g := &watchGap{t: t, cli: cli, release: make(chan struct{})}
 	var first sync.Once
-	afterKeysRead = func() { first.Do(func() { <-g.release }) }
-	b := newHookedBudget(t, cli, cfg, func() { afterKeysRead = nil })
+	setHook(&afterKeysRead, func() { first.Do(func() { <-g.release }) })
+	b := newHookedBudget(t, cli, cfg, func() { afterKeysRead.Store(nil) })
 	// Registered after newHookedBudget's cleanup, so it runs before Close,
 	// which waits for the watch.
 	t.Cleanup(g.open)

@@ -56,8 +56,8 @@ func (b *Budget) run() {
 	defer timer.Stop()
 	var next time.Time // when step asked to run again; zero: at once
 	for {
-		if beforeWait != nil {
-			beforeWait(&w)
+		if h := beforeWait.Load(); h != nil {
+			(*h)(b, &w)
 		}
 		select {
 		case <-b.ctx.Done():
@@ -78,11 +78,6 @@ func (b *Budget) run() {
 		timer.Reset(min(time.Until(next), wallCheck))
 	}
 }
-
-// beforeWait, if set, runs on the worker's goroutine each time it is about
-// to wait for its timer or a kick, with no step in flight: tests change the
-// worker's and the budget's state there.
-var beforeWait func(w *worker)
 
 // dueByWallClock says whether the lease can no longer be counted on by the
 // wall clock although perhaps not yet by the monotonic one (after a
