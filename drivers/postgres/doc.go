@@ -116,7 +116,8 @@
 // (TimeZone, application_name, ...) is reset at release instead with
 // DISCARD ALL, one round trip, and pgx forgets its statements with the
 // server's; that reset failing, or taking longer than the Manager's
-// CancelGrace (10 seconds with CancelGrace off), reports driver.ErrBadConn
+// CancelGrace (2 seconds by default; at most 10 seconds, and 10 with
+// CancelGrace off), reports driver.ErrBadConn
 // and the connection is closed instead of reused: database/sql releases in
 // the caller's goroutine, before a call returns and at (*sql.Conn).Close. Either
 // way, statements prepared by name do not survive a release: prepare them
